@@ -1,0 +1,40 @@
+# Two commands matter: `make run` and `make test`. Everything else is set-up they share.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+
+.PHONY: run test bench lint services stop clean-data messages
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) scripts/dev.py run
+
+test: $(STAMP)
+	$(PY) scripts/dev.py test $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) scripts/dev.py bench $(BENCH_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+services: $(STAMP)
+	@$(PY) scripts/dev.py services
+
+stop: $(STAMP)
+	$(PY) scripts/dev.py stop
+
+messages: $(STAMP)
+	$(PY) scripts/dev.py manage makemessages -l zh_Hans --ignore=.venv --ignore=.data
+	$(PY) scripts/dev.py manage compilemessages -l zh_Hans --ignore=.venv
+
+clean-data:
+	$(PY) scripts/dev.py clean-data

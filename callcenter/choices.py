@@ -1,0 +1,117 @@
+"""Enumerations of the customer-profile domain."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    """Roles are Django groups with these names (created by a data migration)."""
+
+    ADMIN = "admin", _("Admin")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    AGENT = "agent", _("Agent")
+
+
+class CustomerKind(models.TextChoices):
+    PERSON = "person", _("Person")
+    BUSINESS = "business", _("Business")
+
+
+class CustomerStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    MERGED = "merged", _("Merged into another customer")
+
+
+class Language(models.TextChoices):
+    ZH_HANS = "zh-hans", _("Simplified Chinese")
+    EN = "en", _("English")
+
+
+class ContactKind(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    EMAIL = "email", _("Email")
+    WECHAT = "wechat", _("WeChat ID")
+    EXTERNAL = "external", _("External ID")
+
+
+class ConsentChannel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    CALL = "call", _("Call")
+    EMAIL = "email", _("Email")
+    ALL = "all", _("Do not contact")
+
+
+class ConsentSource(models.TextChoices):
+    IMPORT = "import", _("Import")
+    API = "api", _("API")
+    AGENT = "agent", _("Agent")
+    ADMIN = "admin", _("Admin")
+    INBOUND_SMS = "inbound_sms", _("Inbound SMS")
+    MERGE = "merge", _("Merge")
+
+
+class OrderStatus(models.TextChoices):
+    PAID = "paid", _("Paid")
+    REFUNDED = "refunded", _("Refunded")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class InteractionChannel(models.TextChoices):
+    CALL = "call", _("Call")
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")
+    CHAT = "chat", _("Chat")
+    WECHAT = "wechat", _("WeChat")
+    IVR = "ivr", _("IVR")
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", _("Inbound")
+    OUTBOUND = "outbound", _("Outbound")
+
+
+class TicketKind(models.TextChoices):
+    INQUIRY = "inquiry", _("Inquiry")
+    COMPLAINT = "complaint", _("Complaint")
+    SUGGESTION = "suggestion", _("Suggestion")
+
+
+class TicketStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    IN_PROGRESS = "in_progress", _("In progress")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+
+
+class TicketPriority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+class SurveyKind(models.TextChoices):
+    NPS = "nps", _("NPS (0-10)")
+    CSAT = "csat", _("CSAT (1-5)")
+
+
+class MergeProposalStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    MERGED = "merged", _("Merged")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class ImportKind(models.TextChoices):
+    CUSTOMERS = "customers", _("Customers")
+    ORDERS = "orders", _("Orders")
+    INTERACTIONS = "interactions", _("Interactions")
+    TICKETS = "tickets", _("Tickets")
+    SURVEYS = "surveys", _("Surveys")
+
+
+class ImportStatus(models.TextChoices):
+    SUCCEEDED = "succeeded", _("Imported")
+    REJECTED = "rejected", _("Rejected")
+
+
+OPEN_TICKET_STATUSES = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS)

@@ -1,0 +1,23 @@
+"""Customer-profile models, split by sub-domain and re-exported here."""
+
+from .activity import Interaction, Order, SurveyResponse, Ticket
+from .audit import AuditLog
+from .base import TimeStampedModel
+from .customers import ConsentChange, ContactPoint, Customer
+from .identity import CustomerMerge, MergeProposal
+from .imports import ImportRun
+
+__all__ = [
+    "AuditLog",
+    "ConsentChange",
+    "ContactPoint",
+    "Customer",
+    "CustomerMerge",
+    "ImportRun",
+    "Interaction",
+    "MergeProposal",
+    "Order",
+    "SurveyResponse",
+    "Ticket",
+    "TimeStampedModel",
+]

@@ -1,0 +1,198 @@
+"""What happens between a customer and us: orders, interactions, tickets, surveys."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from callcenter.choices import (
+    Direction,
+    InteractionChannel,
+    OrderStatus,
+    SurveyKind,
+    TicketKind,
+    TicketPriority,
+    TicketStatus,
+)
+
+from .base import TimeStampedModel
+from .customers import Customer
+
+
+class Order(TimeStampedModel):
+    """A purchase. Only paid orders count towards RFM and value."""
+
+    external_id = models.CharField(_("external id"), max_length=64, unique=True)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="orders"
+    )
+    placed_at = models.DateTimeField(_("placed at"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    category = models.CharField(_("category"), max_length=100, blank=True)
+    channel = models.CharField(_("channel"), max_length=50, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.PAID
+    )
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ("-placed_at", "-id")
+        indexes = [models.Index(fields=["customer", "-placed_at"], name="order_customer_time")]
+        constraints = [
+            models.CheckConstraint(name="order_amount_non_negative", condition=Q(amount__gte=0)),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Interaction(TimeStampedModel):
+    """A contact over any channel: call, SMS, email, chat, WeChat or IVR."""
+
+    external_id = models.CharField(
+        _("external id"), max_length=64, unique=True, null=True, blank=True
+    )
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="interactions",
+    )
+    channel = models.CharField(_("channel"), max_length=16, choices=InteractionChannel.choices)
+    direction = models.CharField(
+        _("direction"), max_length=16, choices=Direction.choices, default=Direction.INBOUND
+    )
+    occurred_at = models.DateTimeField(_("time"))
+    duration_seconds = models.PositiveIntegerField(_("duration (s)"), default=0)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("agent"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="interactions",
+    )
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    outcome = models.CharField(_("outcome"), max_length=100, blank=True)
+    sentiment = models.FloatField(
+        _("sentiment"),
+        null=True,
+        blank=True,
+        help_text=_("From -1 (very negative) to 1 (very positive), computed from the notes."),
+    )
+
+    class Meta:
+        verbose_name = _("interaction")
+        verbose_name_plural = _("interactions")
+        ordering = ("-occurred_at", "-id")
+        indexes = [
+            models.Index(fields=["customer", "-occurred_at"], name="interaction_customer_time")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="interaction_sentiment_range",
+                condition=Q(sentiment__isnull=True) | Q(sentiment__gte=-1, sentiment__lte=1),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Ticket(TimeStampedModel):
+    """An inquiry, complaint or suggestion and its resolution."""
+
+    external_id = models.CharField(
+        _("external id"), max_length=64, unique=True, null=True, blank=True
+    )
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="tickets"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=TicketKind.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=TicketStatus.choices, default=TicketStatus.OPEN
+    )
+    priority = models.CharField(
+        _("priority"),
+        max_length=16,
+        choices=TicketPriority.choices,
+        default=TicketPriority.NORMAL,
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    opened_at = models.DateTimeField(_("opened at"))
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tickets",
+    )
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        ordering = ("-opened_at", "-id")
+        indexes = [
+            models.Index(fields=["customer", "status"], name="ticket_customer_status"),
+            models.Index(fields=["kind", "-opened_at"], name="ticket_kind_time"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="ticket_resolved_after_opened",
+                condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=F("opened_at")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+
+class SurveyResponse(TimeStampedModel):
+    """An NPS (0-10) or CSAT (1-5) answer."""
+
+    external_id = models.CharField(
+        _("external id"), max_length=64, unique=True, null=True, blank=True
+    )
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="survey_responses",
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=SurveyKind.choices)
+    score = models.PositiveSmallIntegerField(
+        _("score"), validators=[MinValueValidator(0), MaxValueValidator(10)]
+    )
+    comment = models.TextField(_("comment"), blank=True)
+    responded_at = models.DateTimeField(_("responded at"))
+    ticket = models.ForeignKey(
+        Ticket,
+        verbose_name=_("ticket"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="survey_responses",
+    )
+
+    class Meta:
+        verbose_name = _("survey response")
+        verbose_name_plural = _("survey responses")
+        ordering = ("-responded_at", "-id")
+        indexes = [models.Index(fields=["customer", "-responded_at"], name="survey_customer_time")]
+        constraints = [
+            models.CheckConstraint(
+                name="survey_score_range",
+                condition=Q(kind=SurveyKind.NPS, score__gte=0, score__lte=10)
+                | Q(kind=SurveyKind.CSAT, score__gte=1, score__lte=5),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.score}"

@@ -1,0 +1,65 @@
+"""Roles are the Django groups `admin`, `supervisor` and `agent`; checks used by views and APIs."""
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from callcenter.choices import Role
+
+
+def user_roles(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
+    """The role names of `user`; superusers hold every role. Cached on the user object."""
+    if not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_role_names", None)
+    if cached is None:
+        if user.is_superuser:
+            cached = frozenset(Role.values)
+        else:
+            names = user.groups.filter(name__in=Role.values).values_list("name", flat=True)
+            cached = frozenset(names)
+        user._role_names = cached
+    return cached
+
+
+def has_role(user: AbstractBaseUser | AnonymousUser, roles: Iterable[str]) -> bool:
+    """True when `user` holds at least one of `roles`."""
+    return bool(user_roles(user) & set(roles))
+
+
+STAFF_ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT)
+MANAGER_ROLES = (Role.ADMIN, Role.SUPERVISOR)
+
+
+class HasRole(BasePermission):
+    """DRF permission: the user must hold one of the view's `allowed_roles` (default: any)."""
+
+    message = "Your role does not allow this."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        allowed = getattr(view, "allowed_roles", STAFF_ROLES)
+        return has_role(request.user, allowed)
+
+
+class IsAgent(HasRole):
+    """Any call-center role: agents, supervisors and admins."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return has_role(request.user, STAFF_ROLES)
+
+
+class IsSupervisor(HasRole):
+    """Supervisors and admins."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return has_role(request.user, MANAGER_ROLES)
+
+
+class IsAdmin(HasRole):
+    """Admins only."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return has_role(request.user, (Role.ADMIN,))

@@ -1,0 +1,1 @@
+"""Writes of the customer-profile domain, split by sub-domain."""

@@ -1,0 +1,289 @@
+"""Creating and changing customers, their contact points and their consent."""
+
+import zoneinfo
+from datetime import date
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from callcenter.choices import (
+    ConsentChannel,
+    ConsentSource,
+    ContactKind,
+    CustomerKind,
+    CustomerStatus,
+    Language,
+)
+from callcenter.errors import ApplicationError
+from callcenter.events import CONSENT_CHANGED, CUSTOMER_CREATED, DomainEvent, emit_events
+from callcenter.models import ConsentChange, ContactPoint, Customer
+from callcenter.phones import InvalidPhoneNumber, normalize_email, normalize_phone
+from callcenter.services.audit import audit_log_record
+
+# The consent flag on Customer that each consent channel switches.
+CONSENT_FIELDS = {
+    ConsentChannel.SMS: "sms_opt_out",
+    ConsentChannel.CALL: "call_opt_out",
+    ConsentChannel.EMAIL: "email_opt_out",
+    ConsentChannel.ALL: "do_not_contact",
+}
+
+# Fields a profile edit may change (consent has its own service so it is always recorded).
+EDITABLE_FIELDS = frozenset(
+    {
+        "external_id",
+        "kind",
+        "name",
+        "company_name",
+        "industry",
+        "employee_count",
+        "birthday",
+        "city",
+        "region",
+        "timezone",
+        "language",
+        "advisor",
+        "attributes",
+    }
+)
+
+
+def normalize_contact_value(kind: str, raw: str) -> str:
+    """Normalize a contact value of `kind`, raising ApplicationError when it is not valid."""
+    text = (raw or "").strip()
+    if kind == ContactKind.PHONE:
+        try:
+            return normalize_phone(text)
+        except InvalidPhoneNumber as exc:
+            raise ApplicationError(_("Invalid phone number: %(value)s") % {"value": raw}) from exc
+    if kind == ContactKind.EMAIL:
+        value = normalize_email(text)
+        try:
+            validate_email(value)
+        except ValidationError as exc:
+            raise ApplicationError(_("Invalid email address: %(value)s") % {"value": raw}) from exc
+        return value
+    if kind in (ContactKind.WECHAT, ContactKind.EXTERNAL):
+        if not text:
+            raise ApplicationError(_("The value must not be empty."))
+        return text
+    raise ApplicationError(_("Unknown contact kind: %(kind)s") % {"kind": kind})
+
+
+def validate_timezone(name: str) -> str:
+    """Return `name` if it is an IANA time zone, else raise ApplicationError."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ApplicationError(_("Unknown time zone: %(tz)s") % {"tz": name}) from exc
+    return name
+
+
+def _validate_profile(values: dict[str, Any]) -> None:
+    if "timezone" in values and values["timezone"]:
+        validate_timezone(values["timezone"])
+    if "language" in values and values["language"] not in Language.values:
+        raise ApplicationError(_("Unknown language: %(lang)s") % {"lang": values["language"]})
+    if "kind" in values and values["kind"] not in CustomerKind.values:
+        raise ApplicationError(_("Unknown customer kind: %(kind)s") % {"kind": values["kind"]})
+    birthday = values.get("birthday")
+    if isinstance(birthday, date) and birthday > timezone.localdate():
+        raise ApplicationError(_("The birthday is in the future."))
+    kind = values.get("kind")
+    if kind == CustomerKind.BUSINESS and not values.get("company_name"):
+        raise ApplicationError(_("A business customer needs a company name."))
+
+
+@transaction.atomic
+def contact_point_add(
+    *,
+    customer: Customer,
+    kind: str,
+    value: str,
+    system: str = "",
+    label: str = "",
+    is_primary: bool = False,
+) -> ContactPoint:
+    """Attach a contact point; refuses one that already belongs to another active customer."""
+    normalized = normalize_contact_value(kind, value)
+    existing = ContactPoint.objects.filter(
+        kind=kind, system=system, value=normalized, is_active=True
+    ).first()
+    if existing is not None:
+        if existing.customer_id == customer.pk:
+            return existing
+        if kind != ContactKind.EMAIL:
+            raise ApplicationError(
+                _("%(value)s already belongs to customer %(customer)s.")
+                % {"value": normalized, "customer": existing.customer_id},
+                extra={"conflict_customer_id": existing.customer_id},
+            )
+    if is_primary:
+        ContactPoint.objects.filter(customer=customer, kind=kind, is_primary=True).update(
+            is_primary=False
+        )
+    elif not ContactPoint.objects.filter(customer=customer, kind=kind, is_active=True).exists():
+        is_primary = True
+    try:
+        with transaction.atomic():
+            point, _created = ContactPoint.objects.update_or_create(
+                customer=customer,
+                kind=kind,
+                system=system,
+                value=normalized,
+                defaults={
+                    "raw_value": value.strip(),
+                    "label": label,
+                    "is_primary": is_primary,
+                    "is_active": True,
+                },
+            )
+    except IntegrityError as exc:
+        raise ApplicationError(
+            _("%(value)s already belongs to another customer.") % {"value": normalized}
+        ) from exc
+    return point
+
+
+@transaction.atomic
+def contact_point_deactivate(*, point: ContactPoint) -> ContactPoint:
+    """Keep a contact point for history but stop matching it (e.g. a number given up)."""
+    point.is_active = False
+    point.is_primary = False
+    point.save(update_fields=["is_active", "is_primary", "updated_at"])
+    return point
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    name: str,
+    kind: str = CustomerKind.PERSON,
+    phones: list[str] | None = None,
+    emails: list[str] | None = None,
+    wechat_ids: list[str] | None = None,
+    created_by: AbstractBaseUser | None = None,
+    **fields: Any,
+) -> Customer:
+    """Create a customer with its contact points; every value is validated first."""
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise ApplicationError(
+            _("Unknown fields: %(fields)s") % {"fields": ", ".join(sorted(unknown))}
+        )
+    if not (name or "").strip():
+        raise ApplicationError(_("The name must not be empty."))
+    values = {"kind": kind, **fields}
+    _validate_profile(values)
+    if not values.get("external_id"):
+        values["external_id"] = None
+    customer = Customer.objects.create(name=name.strip(), **values)
+    for kind_, raws in (
+        (ContactKind.PHONE, phones),
+        (ContactKind.EMAIL, emails),
+        (ContactKind.WECHAT, wechat_ids),
+    ):
+        for index, raw in enumerate(raws or []):
+            contact_point_add(customer=customer, kind=kind_, value=raw, is_primary=index == 0)
+    emit_events([DomainEvent(type=CUSTOMER_CREATED, customer_id=customer.pk)])
+    if created_by is not None:
+        audit_log_record(
+            actor=created_by,
+            action="customer.create",
+            object_type="customer",
+            object_id=customer.pk,
+        )
+    return customer
+
+
+@transaction.atomic
+def customer_update(
+    *, customer: Customer, updated_by: AbstractBaseUser | None = None, **fields: Any
+) -> Customer:
+    """Change profile fields of an active customer."""
+    if customer.status != CustomerStatus.ACTIVE:
+        raise ApplicationError(_("A merged customer cannot be changed; edit the survivor."))
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise ApplicationError(
+            _("Unknown fields: %(fields)s") % {"fields": ", ".join(sorted(unknown))}
+        )
+    merged_view = {
+        "kind": customer.kind,
+        "company_name": customer.company_name,
+        **fields,
+    }
+    _validate_profile(merged_view)
+    if "name" in fields and not (fields["name"] or "").strip():
+        raise ApplicationError(_("The name must not be empty."))
+    for key, value in fields.items():
+        setattr(customer, key, value)
+    if "external_id" in fields and not fields["external_id"]:
+        customer.external_id = None
+    customer.save()
+    if updated_by is not None:
+        audit_log_record(
+            actor=updated_by,
+            action="customer.update",
+            object_type="customer",
+            object_id=customer.pk,
+            data={"fields": sorted(fields)},
+        )
+    return customer
+
+
+@transaction.atomic
+def customer_consent_set(
+    *,
+    customer: Customer,
+    channel: str,
+    opted_out: bool,
+    source: str,
+    changed_by: AbstractBaseUser | None = None,
+    note: str = "",
+) -> bool:
+    """Set one opt-out flag, recording when, how and by whom. Returns False if unchanged."""
+    if channel not in CONSENT_FIELDS:
+        raise ApplicationError(_("Unknown consent channel: %(channel)s") % {"channel": channel})
+    if source not in ConsentSource.values:
+        raise ApplicationError(_("Unknown consent source: %(source)s") % {"source": source})
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    field = CONSENT_FIELDS[ConsentChannel(channel)]
+    if getattr(customer, field) == opted_out:
+        return False
+    now = timezone.now()
+    setattr(customer, field, opted_out)
+    customer.consent_updated_at = now
+    customer.consent_source = source
+    customer.save(update_fields=[field, "consent_updated_at", "consent_source", "updated_at"])
+    ConsentChange.objects.create(
+        customer=customer,
+        channel=channel,
+        opted_out=opted_out,
+        source=source,
+        changed_by=changed_by if changed_by is not None and changed_by.is_authenticated else None,
+        changed_at=now,
+        note=note,
+    )
+    audit_log_record(
+        actor=changed_by,
+        action="consent.change",
+        object_type="customer",
+        object_id=customer.pk,
+        data={"channel": channel, "opted_out": opted_out, "source": source},
+    )
+    emit_events(
+        [
+            DomainEvent(
+                type=CONSENT_CHANGED,
+                customer_id=customer.pk,
+                payload={"channel": channel, "opted_out": opted_out, "source": source},
+            )
+        ]
+    )
+    return True

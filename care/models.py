@@ -1,0 +1,1 @@
+"""Care-plan models: filled in by the care/outreach issue."""

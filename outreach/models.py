@@ -1,0 +1,1 @@
+"""Outreach models: filled in by the care/outreach issue."""

