@@ -1,0 +1,1 @@
+"""REST API of the customer-profile domain, split by sub-domain."""

@@ -1,0 +1,1 @@
+"""Reads of the customer-profile domain, split by sub-domain."""
