@@ -1,0 +1,16 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=callcenter.settings.production
+WORKDIR /app
+
+COPY requirements.txt constraints.txt ./
+RUN pip install --no-cache-dir -r requirements.txt
+
+COPY . .
+# Settings need these to import; the real values come from the environment at run time.
+RUN SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost \
+    ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput -v 0 \
+    && useradd --system --no-create-home app
+USER app
+EXPOSE 8000
+CMD ["gunicorn", "callcenter.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "4", "--threads", "16"]

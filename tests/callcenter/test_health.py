@@ -1,0 +1,23 @@
+"""The health endpoint reports the database and Redis."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_is_public_and_checks_both_services(client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "redis": "ok"}
+
+
+def test_healthz_reports_redis_down(client, settings) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["redis"].startswith("error")
