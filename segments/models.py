@@ -1,1 +1,447 @@
-"""Segmentation models: filled in by the segmentation engine issue."""
+"""Segmentation models: per-customer metrics and scores, segments, memberships with history,
+snapshots, refresh runs, the churn model and cluster descriptions."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from callcenter.models import Customer, TimeStampedModel
+from segments.choices import (
+    ChurnModelStatus,
+    LifecycleStage,
+    PriorityField,
+    RfmSegmentName,
+    RunStatus,
+    SegmentKind,
+    TierMethod,
+    ValueTier,
+)
+
+
+class SegmentSettings(models.Model):
+    """Thresholds admins edit; there is exactly one row (pk=1)."""
+
+    window_days = models.PositiveIntegerField(
+        _("window (days)"), default=365, validators=[MinValueValidator(1)]
+    )
+    new_days = models.PositiveIntegerField(
+        _("new: first order within (days)"), default=30, validators=[MinValueValidator(1)]
+    )
+    dormant_days = models.PositiveIntegerField(
+        _("dormant: no order for (days)"), default=60, validators=[MinValueValidator(1)]
+    )
+    lost_days = models.PositiveIntegerField(
+        _("lost: no order for (days)"), default=180, validators=[MinValueValidator(1)]
+    )
+    churn_threshold = models.FloatField(
+        _("churn-risk probability threshold"),
+        default=0.6,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+    )
+    rhythm_factor = models.FloatField(
+        _("churn risk: days since last order above this many usual gaps"),
+        default=3.0,
+        validators=[MinValueValidator(1)],
+    )
+    rhythm_min_orders = models.PositiveIntegerField(
+        _("churn risk by rhythm: at least this many orders"), default=3
+    )
+    tier_method = models.CharField(
+        _("value tier method"),
+        max_length=16,
+        choices=TierMethod.choices,
+        default=TierMethod.PERCENTILES,
+    )
+    high_threshold = models.DecimalField(
+        _("high value from spend"), max_digits=12, decimal_places=2, default=5000
+    )
+    medium_threshold = models.DecimalField(
+        _("medium value from spend"), max_digits=12, decimal_places=2, default=1000
+    )
+    business_high_threshold = models.DecimalField(
+        _("business: high value from spend"), max_digits=12, decimal_places=2, default=50000
+    )
+    business_medium_threshold = models.DecimalField(
+        _("business: medium value from spend"), max_digits=12, decimal_places=2, default=10000
+    )
+    high_percentile = models.FloatField(
+        _("high value: top share of spenders"),
+        default=0.2,
+        validators=[MinValueValidator(0.01), MaxValueValidator(1)],
+    )
+    medium_percentile = models.FloatField(
+        _("medium value: next share of spenders"),
+        default=0.3,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+    )
+    churn_horizon_days = models.PositiveIntegerField(
+        _("churn label: no order within (days)"), default=90, validators=[MinValueValidator(7)]
+    )
+    cluster_k_min = models.PositiveIntegerField(_("clusters: at least"), default=3)
+    cluster_k_max = models.PositiveIntegerField(_("clusters: at most"), default=7)
+
+    class Meta:
+        verbose_name = _("segmentation settings")
+        verbose_name_plural = _("segmentation settings")
+        constraints = [
+            models.CheckConstraint(name="segment_settings_singleton", condition=Q(pk=1)),
+            models.CheckConstraint(
+                name="segment_settings_dormant_before_lost",
+                condition=Q(dormant_days__lt=models.F("lost_days")),
+            ),
+            models.CheckConstraint(
+                name="segment_settings_thresholds_ordered",
+                condition=Q(medium_threshold__lte=models.F("high_threshold"))
+                & Q(business_medium_threshold__lte=models.F("business_high_threshold")),
+            ),
+            models.CheckConstraint(
+                name="segment_settings_k_range",
+                condition=Q(cluster_k_min__gte=2) & Q(cluster_k_min__lte=models.F("cluster_k_max")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Segmentation settings"))
+
+    @classmethod
+    def load(cls) -> "SegmentSettings":
+        """The settings row, created with defaults on first use."""
+        obj, _created = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class RfmSegmentDefinition(models.Model):
+    """Maps R score and FM score (rounded mean of F and M) ranges to a named RFM segment.
+
+    Definitions are tried in `position` order; the first whose ranges hold wins. Admins may edit
+    the ranges as long as every one of the 25 (R, FM) cells stays covered.
+    """
+
+    name = models.CharField(
+        _("segment"), max_length=32, choices=RfmSegmentName.choices, unique=True
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    r_min = models.PositiveSmallIntegerField(_("R from"), validators=[MinValueValidator(1)])
+    r_max = models.PositiveSmallIntegerField(_("R to"), validators=[MaxValueValidator(5)])
+    fm_min = models.PositiveSmallIntegerField(_("FM from"), validators=[MinValueValidator(1)])
+    fm_max = models.PositiveSmallIntegerField(_("FM to"), validators=[MaxValueValidator(5)])
+
+    class Meta:
+        verbose_name = _("RFM segment definition")
+        verbose_name_plural = _("RFM segment definitions")
+        ordering = ("position",)
+        constraints = [
+            models.CheckConstraint(
+                name="rfm_def_ranges",
+                condition=Q(r_min__gte=1, r_max__lte=5, fm_min__gte=1, fm_max__lte=5)
+                & Q(r_min__lte=models.F("r_max"))
+                & Q(fm_min__lte=models.F("fm_max")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        ranges = f"R {self.r_min}-{self.r_max}, FM {self.fm_min}-{self.fm_max}"
+        return f"{self.get_name_display()}: {ranges}"
+
+
+class RefreshRun(models.Model):
+    """One segment refresh: parameters, progress, timings per phase, counts and outcome."""
+
+    status = models.CharField(
+        _("status"), max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING
+    )
+    as_of = models.DateTimeField(_("as of"))
+    window_days = models.PositiveIntegerField(_("window (days)"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    trigger = models.CharField(_("trigger"), max_length=16, default="manual")
+    started_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    phase = models.CharField(_("phase"), max_length=32, blank=True)
+    percent = models.PositiveSmallIntegerField(_("percent"), default=0)
+    timings = models.JSONField(_("seconds per phase"), default=dict, blank=True)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("refresh run")
+        verbose_name_plural = _("refresh runs")
+        ordering = ("-started_at", "-id")
+        constraints = [
+            # At most one refresh runs at a time: a second request joins the running one.
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=Q(status=RunStatus.RUNNING),
+                name="refresh_one_running",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.status} {self.as_of:%Y-%m-%d}"
+
+
+class CustomerMetrics(models.Model):
+    """A customer's metrics and scores as of the last refresh (one row per active customer)."""
+
+    customer = models.OneToOneField(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="metrics",
+    )
+    as_of = models.DateTimeField(_("as of"))
+    recency_days = models.IntegerField(_("days since last order"), null=True, blank=True)
+    frequency = models.IntegerField(_("orders in window"), default=0)
+    monetary = models.DecimalField(_("spend in window"), max_digits=14, decimal_places=2, default=0)
+    avg_order_value = models.DecimalField(
+        _("average order value"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    first_order_at = models.DateTimeField(_("first order"), null=True, blank=True)
+    last_order_at = models.DateTimeField(_("last order"), null=True, blank=True)
+    orders_lifetime = models.IntegerField(_("orders ever"), default=0)
+    orders_90d = models.IntegerField(_("orders in 90 days"), default=0)
+    spend_90d = models.DecimalField(
+        _("spend in 90 days"), max_digits=14, decimal_places=2, default=0
+    )
+    interactions_30d = models.IntegerField(_("interactions in 30 days"), default=0)
+    complaints_90d = models.IntegerField(_("complaints in 90 days"), default=0)
+    last_nps = models.SmallIntegerField(_("last NPS"), null=True, blank=True)
+    avg_sentiment_30d = models.FloatField(_("average sentiment, 30 days"), null=True, blank=True)
+    days_since_contact = models.IntegerField(_("days since last contact"), null=True, blank=True)
+    r_score = models.SmallIntegerField(_("R"), null=True, blank=True)
+    f_score = models.SmallIntegerField(_("F"), null=True, blank=True)
+    m_score = models.SmallIntegerField(_("M"), null=True, blank=True)
+    rfm_code = models.CharField(_("RFM code"), max_length=3, blank=True)
+    rfm_segment = models.CharField(
+        _("RFM segment"), max_length=32, choices=RfmSegmentName.choices, blank=True
+    )
+    lifecycle_stage = models.CharField(
+        _("lifecycle stage"), max_length=16, choices=LifecycleStage.choices
+    )
+    value_tier = models.CharField(_("value tier"), max_length=8, choices=ValueTier.choices)
+    churn_probability = models.FloatField(_("churn probability"), null=True, blank=True)
+    cluster = models.SmallIntegerField(_("cluster"), null=True, blank=True)
+    refreshed_at = models.DateTimeField(_("refreshed at"))
+
+    class Meta:
+        verbose_name = _("customer metrics")
+        verbose_name_plural = _("customer metrics")
+        indexes = [
+            models.Index(fields=["rfm_segment"], name="metrics_rfm_segment"),
+            models.Index(fields=["lifecycle_stage"], name="metrics_lifecycle"),
+            models.Index(fields=["value_tier"], name="metrics_tier"),
+            models.Index(fields=["r_score", "f_score"], name="metrics_rf"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="metrics_scores_range",
+                condition=(Q(r_score__isnull=True) | Q(r_score__gte=1, r_score__lte=5))
+                & (Q(f_score__isnull=True) | Q(f_score__gte=1, f_score__lte=5))
+                & (Q(m_score__isnull=True) | Q(m_score__gte=1, m_score__lte=5)),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.rfm_code} {self.lifecycle_stage}"
+
+
+class Segment(TimeStampedModel):
+    """A named group of customers: built in (RFM, lifecycle, tier, cluster) or rule-defined."""
+
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(_("slug"), max_length=120, unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=SegmentKind.choices)
+    key = models.CharField(
+        _("key"), max_length=32, blank=True, help_text=_("For built-in segments: the value.")
+    )
+    description = models.TextField(_("description"), blank=True)
+    rule = models.JSONField(_("rule"), null=True, blank=True)
+    capacity = models.PositiveIntegerField(
+        _("capacity"), null=True, blank=True, help_text=_("Keep at most this many members.")
+    )
+    priority_field = models.CharField(
+        _("priority"),
+        max_length=32,
+        choices=PriorityField.choices,
+        default=PriorityField.MONETARY,
+    )
+    priority_descending = models.BooleanField(_("highest first"), default=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    size = models.PositiveIntegerField(_("size"), default=0)
+    last_refreshed_at = models.DateTimeField(_("last refreshed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ("kind", "name")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "key"],
+                condition=~Q(kind=SegmentKind.RULE),
+                name="segment_builtin_once",
+            ),
+            models.CheckConstraint(
+                name="segment_rule_has_tree",
+                condition=~Q(kind=SegmentKind.RULE) | Q(rule__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_rule(self) -> bool:
+        return self.kind == SegmentKind.RULE
+
+
+class SegmentMembership(models.Model):
+    """A stay of a customer in a segment: open while exited_at is null; history is kept."""
+
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("segment"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="segment_memberships",
+    )
+    entered_at = models.DateTimeField(_("entered at"))
+    exited_at = models.DateTimeField(_("exited at"), null=True, blank=True)
+    reason = models.CharField(_("why"), max_length=255, blank=True)
+    entered_run = models.ForeignKey(
+        RefreshRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    exited_run = models.ForeignKey(
+        RefreshRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("segment membership")
+        verbose_name_plural = _("segment memberships")
+        ordering = ("-entered_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["segment", "customer"],
+                condition=Q(exited_at__isnull=True),
+                name="membership_one_open",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["customer"],
+                condition=Q(exited_at__isnull=True),
+                name="membership_open_by_customer",
+            ),
+            models.Index(fields=["segment", "-entered_at"], name="membership_segment_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.segment_id}"
+
+
+class SegmentSnapshot(models.Model):
+    """A segment's size and movement at one refresh; feeds the trend charts."""
+
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("segment"), on_delete=models.CASCADE, related_name="snapshots"
+    )
+    run = models.ForeignKey(
+        RefreshRun, verbose_name=_("refresh"), on_delete=models.CASCADE, related_name="snapshots"
+    )
+    taken_at = models.DateTimeField(_("taken at"))
+    size = models.PositiveIntegerField(_("size"))
+    entered = models.PositiveIntegerField(_("entered"))
+    exited = models.PositiveIntegerField(_("exited"))
+
+    class Meta:
+        verbose_name = _("segment snapshot")
+        verbose_name_plural = _("segment snapshots")
+        ordering = ("segment", "-taken_at")
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "run"], name="snapshot_once_per_run")
+        ]
+        indexes = [models.Index(fields=["segment", "-taken_at"], name="snapshot_segment_time")]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} {self.taken_at:%Y-%m-%d} {self.size}"
+
+
+class ChurnModel(models.Model):
+    """One training of the churn model: when, on what, how good, and the fitted model."""
+
+    status = models.CharField(_("status"), max_length=16, choices=ChurnModelStatus.choices)
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    trained_at = models.DateTimeField(_("trained at"), auto_now_add=True)
+    cutoff = models.DateTimeField(_("cut-off"))
+    horizon_days = models.PositiveIntegerField(_("horizon (days)"))
+    training_rows = models.PositiveIntegerField(_("training rows"), default=0)
+    positive_share = models.FloatField(_("churned share"), null=True, blank=True)
+    holdout_auc = models.FloatField(_("holdout AUC"), null=True, blank=True)
+    features = models.JSONField(_("features"), default=list)
+    message = models.TextField(_("message"), blank=True)
+    model_blob = models.BinaryField(_("fitted model"), null=True, blank=True, editable=False)
+    is_current = models.BooleanField(_("current"), default=False)
+
+    class Meta:
+        verbose_name = _("churn model")
+        verbose_name_plural = _("churn models")
+        ordering = ("-version",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_current"], condition=Q(is_current=True), name="churn_one_current"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.status}"
+
+
+class ClusterProfile(models.Model):
+    """A behaviour cluster found at a refresh, described for people."""
+
+    run = models.ForeignKey(
+        RefreshRun, verbose_name=_("refresh"), on_delete=models.CASCADE, related_name="clusters"
+    )
+    number = models.SmallIntegerField(_("cluster"))
+    label = models.CharField(_("label"), max_length=120)
+    traits = models.JSONField(
+        _("traits"), default=list, help_text=_("Trait keys the label is made of.")
+    )
+    size = models.PositiveIntegerField(_("size"))
+    mean_recency_days = models.FloatField(_("mean days since last order"), null=True)
+    mean_frequency = models.FloatField(_("mean orders"))
+    mean_monetary = models.FloatField(_("mean spend"))
+    mean_r = models.FloatField(_("mean R"), null=True)
+    mean_f = models.FloatField(_("mean F"), null=True)
+    mean_m = models.FloatField(_("mean M"), null=True)
+    mean_complaints = models.FloatField(_("mean complaints (90 days)"))
+    silhouette = models.FloatField(_("silhouette of the clustering"), null=True)
+
+    class Meta:
+        verbose_name = _("cluster profile")
+        verbose_name_plural = _("cluster profiles")
+        ordering = ("run", "number")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="cluster_once_per_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number}: {self.label}"
