@@ -1,0 +1,179 @@
+"""Scores computed in pandas/numpy over the whole metrics frame at once (no loop per customer).
+
+- RFM: R, F and M are quintile scores 1..5 (5 = best) among customers with at least one paid
+  order. A customer's score comes from the average rank of its value, so equal values always get
+  equal scores: with ranks r (1..n, ties averaged) the score is floor((r - 0.5) * 5 / n) + 1.
+  Customers without any paid order (prospects) get no RFM scores.
+- RFM segment: the first definition (in position order) whose R range and FM range hold, where
+  FM is the mean of F and M rounded half up.
+- Lifecycle: prospect, lost, dormant, new, churn-risk, active, checked in that order.
+- Value tier: by spend in the window, with fixed thresholds or percentiles; business customers
+  have their own thresholds and are ranked among businesses.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from callcenter.choices import CustomerKind
+from segments.choices import LifecycleStage, TierMethod, ValueTier
+
+SCORE_BINS = 5
+
+
+@dataclass(frozen=True)
+class RfmCell:
+    """One row of the RFM grid: a segment name and its inclusive R and FM ranges."""
+
+    name: str
+    r_min: int
+    r_max: int
+    fm_min: int
+    fm_max: int
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """The thresholds scoring needs, detached from the database row."""
+
+    new_days: int = 30
+    dormant_days: int = 60
+    lost_days: int = 180
+    churn_threshold: float = 0.6
+    rhythm_factor: float = 3.0
+    rhythm_min_orders: int = 3
+    tier_method: str = TierMethod.PERCENTILES
+    high_threshold: float = 5000.0
+    medium_threshold: float = 1000.0
+    business_high_threshold: float = 50000.0
+    business_medium_threshold: float = 10000.0
+    high_percentile: float = 0.2
+    medium_percentile: float = 0.3
+
+
+def quintile_scores(values: pd.Series, *, higher_is_better: bool = True) -> pd.Series:
+    """Scores 1..5 by average rank; equal values get equal scores. NaN stays NaN."""
+    present = values.dropna()
+    if present.empty:
+        return pd.Series(np.nan, index=values.index, dtype="float64")
+    ranks = present.rank(method="average", ascending=higher_is_better)
+    scores = np.floor((ranks - 0.5) * SCORE_BINS / len(present)) + 1
+    return scores.clip(1, SCORE_BINS).reindex(values.index)
+
+
+def rfm_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add r_score, f_score, m_score and rfm_code to the frame (in place) and return it."""
+    has_orders = frame["last_order_at"].notna()
+    scored = frame.loc[has_orders]
+    frame["r_score"] = quintile_scores(scored["recency_days"], higher_is_better=False).reindex(
+        frame.index
+    )
+    frame["f_score"] = quintile_scores(scored["frequency"]).reindex(frame.index)
+    frame["m_score"] = quintile_scores(scored["monetary"]).reindex(frame.index)
+    for column in ("r_score", "f_score", "m_score"):
+        frame[column] = frame[column].astype("Int16")
+    code = (
+        frame["r_score"].astype("string")
+        + frame["f_score"].astype("string")
+        + frame["m_score"].astype("string")
+    )
+    frame["rfm_code"] = code.fillna("")
+    return frame
+
+
+def rfm_segments(frame: pd.DataFrame, grid: Sequence[RfmCell]) -> pd.Series:
+    """The named RFM segment of each scored customer ('' for customers without scores)."""
+    r = frame["r_score"].astype("float64").to_numpy()
+    fm = np.floor(
+        (frame["f_score"].astype("float64") + frame["m_score"].astype("float64")) / 2 + 0.5
+    ).to_numpy()
+    conditions = [
+        (r >= cell.r_min) & (r <= cell.r_max) & (fm >= cell.fm_min) & (fm <= cell.fm_max)
+        for cell in grid
+    ]
+    names = np.select(conditions, [cell.name for cell in grid], default="")
+    return pd.Series(names, index=frame.index, dtype="string")
+
+
+def lifecycle_stages(frame: pd.DataFrame, settings: ScoringSettings) -> pd.Series:
+    """Lifecycle stage per customer.
+
+    Needs recency_days, tenure_days, first_order_at, last_order_at, orders_lifetime and
+    churn_probability (NaN when there is no model) in the frame. Churn risk is a model
+    probability over the threshold, or a sharp drop against the customer's own rhythm: more
+    days since the last order than `rhythm_factor` times their usual gap between orders.
+    """
+    recency = frame["recency_days"]
+    tenure = frame["tenure_days"]
+    orders = frame["orders_lifetime"]
+    span_days = (frame["last_order_at"] - frame["first_order_at"]).dt.total_seconds() / 86400
+    usual_gap = span_days / (orders - 1).where(orders > 1)
+    rhythm_broken = (
+        (orders >= settings.rhythm_min_orders)
+        & usual_gap.notna()
+        & (recency > settings.rhythm_factor * usual_gap)
+    )
+    probability = frame["churn_probability"]
+    model_says_churn = probability.notna() & (probability >= settings.churn_threshold)
+    conditions = [
+        frame["last_order_at"].isna(),
+        recency >= settings.lost_days,
+        recency >= settings.dormant_days,
+        tenure < settings.new_days,
+        model_says_churn | rhythm_broken,
+    ]
+    choices = [
+        LifecycleStage.PROSPECT,
+        LifecycleStage.LOST,
+        LifecycleStage.DORMANT,
+        LifecycleStage.NEW,
+        LifecycleStage.CHURN_RISK,
+    ]
+    stages = np.select(
+        [c.fillna(False).to_numpy(dtype=bool) for c in conditions],
+        [str(c) for c in choices],
+        default=str(LifecycleStage.ACTIVE),
+    )
+    return pd.Series(stages, index=frame.index, dtype="string")
+
+
+def _tiers_by_share(spend: pd.Series, high_share: float, medium_share: float) -> pd.Series:
+    """High for the top `high_share` of positive spenders, medium for the next share, else low.
+
+    A customer's share is the fraction of positive spenders spending at least as much, so
+    customers with equal spend always land in the same tier."""
+    tiers = pd.Series(str(ValueTier.LOW), index=spend.index, dtype="string")
+    positive = spend[spend > 0]
+    if positive.empty:
+        return tiers
+    share = positive.rank(method="max", ascending=False) / len(positive)
+    tiers.loc[share.index[share <= high_share]] = str(ValueTier.HIGH)
+    medium = (share > high_share) & (share <= high_share + medium_share)
+    tiers.loc[share.index[medium]] = str(ValueTier.MEDIUM)
+    return tiers
+
+
+def value_tiers(frame: pd.DataFrame, settings: ScoringSettings) -> pd.Series:
+    """Value tier per customer from spend in the window."""
+    spend = frame["monetary"].fillna(0.0)
+    is_business = frame["kind"] == str(CustomerKind.BUSINESS)
+    if settings.tier_method == TierMethod.THRESHOLDS:
+        high = np.where(is_business, settings.business_high_threshold, settings.high_threshold)
+        medium = np.where(
+            is_business, settings.business_medium_threshold, settings.medium_threshold
+        )
+        tiers = np.select(
+            [spend >= high, spend >= medium],
+            [str(ValueTier.HIGH), str(ValueTier.MEDIUM)],
+            default=str(ValueTier.LOW),
+        )
+        return pd.Series(tiers, index=frame.index, dtype="string")
+    tiers = pd.Series(str(ValueTier.LOW), index=frame.index, dtype="string")
+    for mask in (is_business, ~is_business):
+        group = spend[mask.fillna(False)]
+        tiers.loc[group.index] = _tiers_by_share(
+            group, settings.high_percentile, settings.medium_percentile
+        )
+    return tiers
