@@ -1,0 +1,170 @@
+"""Membership changes of one refresh, computed and applied in SQL.
+
+The desired members of a set of segments are put in a temporary table; one statement closes the
+open memberships no longer desired (exit), one inserts the desired ones not yet open (entry).
+Built-in segments read the freshly written metrics table; rule segments are compiled to ORM
+querysets (never SQL text) in dependency order, each reading the stored memberships of the
+segments it references.
+"""
+
+from collections import Counter
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import F, QuerySet
+from psycopg import sql
+
+from callcenter.models import Customer
+from segments.choices import SegmentKind
+from segments.models import CustomerMetrics, Segment, SegmentMembership
+from segments.rules import rule_describe, rule_queryset, segment_dependency_order
+
+DESIRED_TABLE = "segments_desired_members"
+
+# Metrics column holding the value a built-in segment's `key` is matched against, and the
+# wording of the reason recorded on entry.
+BUILTIN_COLUMNS: dict[str, tuple[str, str]] = {
+    SegmentKind.RFM: ("rfm_segment", "RFM {code} (R{r} F{f} M{m})"),
+    SegmentKind.LIFECYCLE: ("lifecycle_stage", "lifecycle stage {value}"),
+    SegmentKind.TIER: ("value_tier", "value tier {value}"),
+    SegmentKind.CLUSTER: ("cluster", "behaviour cluster {value}"),
+}
+
+
+def _create_desired_table(cursor: object) -> None:
+    cursor.execute(  # type: ignore[attr-defined]
+        sql.SQL(
+            "CREATE TEMP TABLE IF NOT EXISTS {} (segment_id bigint NOT NULL, "
+            "customer_id bigint NOT NULL, reason varchar(255) NOT NULL) ON COMMIT DROP"
+        ).format(sql.Identifier(DESIRED_TABLE))
+    )
+    cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))  # type: ignore[attr-defined]
+
+
+def _fill_builtin_desired(cursor: object) -> None:
+    metrics = sql.Identifier(CustomerMetrics._meta.db_table)
+    segments = sql.Identifier(Segment._meta.db_table)
+    reasons = {
+        SegmentKind.RFM: sql.SQL(
+            "'RFM ' || m.rfm_code || ' (R' || m.r_score || ' F' || m.f_score || ' M' || "
+            "m.m_score || ')'"
+        ),
+        SegmentKind.LIFECYCLE: sql.SQL("'lifecycle stage ' || m.lifecycle_stage"),
+        SegmentKind.TIER: sql.SQL("'value tier ' || m.value_tier"),
+        SegmentKind.CLUSTER: sql.SQL("'behaviour cluster ' || m.cluster"),
+    }
+    for kind, (column, _wording) in BUILTIN_COLUMNS.items():
+        cursor.execute(  # type: ignore[attr-defined]
+            sql.SQL(
+                "INSERT INTO {desired} (segment_id, customer_id, reason) "
+                "SELECT s.id, m.customer_id, {reason} FROM {metrics} m "
+                "JOIN {segments} s ON s.kind = %(kind)s AND s.is_active "
+                "AND s.key = m.{column}::text"
+            ).format(
+                desired=sql.Identifier(DESIRED_TABLE),
+                reason=reasons[kind],
+                metrics=metrics,
+                segments=segments,
+                column=sql.Identifier(column),
+            ),
+            {"kind": str(kind)},
+        )
+
+
+def _capped(segment: Segment, queryset: QuerySet[Customer]) -> QuerySet[Customer]:
+    if segment.capacity is None:
+        return queryset
+    priority = F(f"metrics__{segment.priority_field}")
+    ordering = (
+        priority.desc(nulls_last=True)
+        if segment.priority_descending
+        else priority.asc(nulls_last=True)
+    )
+    return queryset.order_by(ordering, "pk")[: segment.capacity]
+
+
+def _fill_rule_desired(cursor: object, segment: Segment, as_of: datetime) -> None:
+    queryset = _capped(segment, rule_queryset(tree=segment.rule, as_of=as_of)).values("pk")
+    select_sql, params = queryset.query.sql_with_params()
+    reason = ("rule: " + rule_describe(tree=segment.rule))[:255]
+    cursor.execute(  # type: ignore[attr-defined]
+        sql.SQL(
+            "INSERT INTO {desired} (segment_id, customer_id, reason) "
+            "SELECT %s, q.id, %s FROM ("
+        ).format(desired=sql.Identifier(DESIRED_TABLE))
+        + sql.SQL(select_sql)
+        + sql.SQL(") AS q(id)"),
+        [segment.pk, reason, *params],
+    )
+
+
+def _apply(cursor: object, segment_ids: list[int], now: datetime, run_id: int) -> Counter:
+    """Close memberships no longer desired and open new ones; count per segment and kind."""
+    table = sql.Identifier(SegmentMembership._meta.db_table)
+    desired = sql.Identifier(DESIRED_TABLE)
+    moves: Counter = Counter()
+    cursor.execute(  # type: ignore[attr-defined]
+        sql.SQL(
+            "WITH closed AS (UPDATE {table} m SET exited_at = %(now)s, exited_run_id = %(run)s "
+            "WHERE m.segment_id = ANY(%(ids)s) AND m.exited_at IS NULL AND NOT EXISTS ("
+            "SELECT 1 FROM {desired} d WHERE d.segment_id = m.segment_id "
+            "AND d.customer_id = m.customer_id) RETURNING m.segment_id) "
+            "SELECT segment_id, count(*) FROM closed GROUP BY segment_id"
+        ).format(table=table, desired=desired),
+        {"now": now, "run": run_id, "ids": segment_ids},
+    )
+    for segment_id, count in cursor.fetchall():  # type: ignore[attr-defined]
+        moves[(segment_id, "exited")] = count
+    cursor.execute(  # type: ignore[attr-defined]
+        sql.SQL(
+            "WITH opened AS (INSERT INTO {table} "
+            "(segment_id, customer_id, entered_at, reason, entered_run_id) "
+            "SELECT d.segment_id, d.customer_id, %(now)s, d.reason, %(run)s FROM {desired} d "
+            "WHERE d.segment_id = ANY(%(ids)s) AND NOT EXISTS (SELECT 1 FROM {table} m "
+            "WHERE m.segment_id = d.segment_id AND m.customer_id = d.customer_id "
+            "AND m.exited_at IS NULL) RETURNING segment_id) "
+            "SELECT segment_id, count(*) FROM opened GROUP BY segment_id"
+        ).format(table=table, desired=desired),
+        {"now": now, "run": run_id, "ids": segment_ids},
+    )
+    for segment_id, count in cursor.fetchall():  # type: ignore[attr-defined]
+        moves[(segment_id, "entered")] = count
+    return moves
+
+
+def memberships_refresh(*, run_id: int, as_of: datetime, now: datetime) -> Counter:
+    """Recompute every active segment's members; returns (segment_id, entered|exited) counts.
+
+    Built-in segments first (from the metrics table), then rule segments in dependency order so
+    a rule that references another segment reads its already updated membership.
+    """
+    builtin_ids = list(
+        Segment.objects.filter(is_active=True).exclude(kind=SegmentKind.RULE).values_list(
+            "pk", flat=True
+        )
+    )
+    rules = {
+        segment.slug: segment
+        for segment in Segment.objects.filter(is_active=True, kind=SegmentKind.RULE)
+    }
+    order = segment_dependency_order(
+        segments={slug: segment.rule for slug, segment in rules.items()}
+    )
+    moves: Counter = Counter()
+    with connection.cursor() as wrapper:
+        cursor = wrapper.cursor
+        _create_desired_table(cursor)
+        _fill_builtin_desired(cursor)
+        moves.update(_apply(cursor, builtin_ids, now, run_id))
+        for slug in order:
+            segment = rules[slug]
+            cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
+            _fill_rule_desired(cursor, segment, as_of)
+            moves.update(_apply(cursor, [segment.pk], now, run_id))
+        inactive_ids = list(
+            Segment.objects.filter(is_active=False).values_list("pk", flat=True)
+        )
+        if inactive_ids:
+            cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
+            moves.update(_apply(cursor, inactive_ids, now, run_id))
+    return moves

@@ -1,0 +1,376 @@
+"""The segment refresh: one run computes every customer's metrics and scores and moves segment
+memberships, atomically.
+
+Only one refresh runs at a time. A request while one runs joins it (gets the running run back);
+a unique partial constraint on RefreshRun guarantees it, and the executing worker holds a
+PostgreSQL advisory lock so a redelivered task never runs the same refresh twice. All writes of
+a run happen in one transaction: if anything fails, metrics and members stay as they were and
+the run is marked failed with the error.
+"""
+
+import datetime as dt
+import logging
+import time
+import traceback
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from segments.choices import RunStatus, SegmentKind
+from segments.models import (
+    ClusterProfile,
+    RefreshRun,
+    RfmSegmentDefinition,
+    Segment,
+    SegmentSettings,
+    SegmentSnapshot,
+)
+from segments.services.churn import churn_model_current, churn_model_train, churn_probabilities
+from segments.services.clusters import cluster_customers
+from segments.services.memberships import memberships_refresh
+from segments.services.metrics import metrics_frame
+from segments.services.scoring import (
+    RfmCell,
+    ScoringSettings,
+    lifecycle_stages,
+    rfm_scores,
+    rfm_segments,
+    value_tiers,
+)
+from segments.services.writeback import metrics_write
+from segments.signals import segment_memberships_changed
+
+logger = logging.getLogger(__name__)
+
+# Key of the PostgreSQL advisory lock held by the process executing a refresh.
+REFRESH_LOCK_KEY = 7_201_001
+# A run still "running" after this long while nobody holds the lock was abandoned
+# (its worker died); a new request marks it failed and starts afresh.
+STALE_AFTER = dt.timedelta(minutes=30)
+PROGRESS_TTL_SECONDS = 24 * 3600
+# Share of the whole run each phase accounts for, for the progress bar.
+PHASES: list[tuple[str, int]] = [
+    ("aggregate", 35),
+    ("score", 5),
+    ("churn", 10),
+    ("clusters", 10),
+    ("write", 20),
+    ("memberships", 15),
+    ("snapshots", 5),
+]
+
+ProgressCallback = Callable[[str, int], None]
+
+
+def _progress_key(run_id: int) -> str:
+    return f"segments:refresh:{run_id}:progress"
+
+
+def refresh_progress(*, run: RefreshRun) -> dict[str, object]:
+    """Live phase and percent of a run (from Redis while it runs, from the row after)."""
+    if run.status == RunStatus.RUNNING:
+        live = cache.get(_progress_key(run.pk))
+        if live:
+            return live
+    return {"phase": run.phase, "percent": run.percent}
+
+
+def as_of_from_date(day: dt.date) -> dt.datetime:
+    """The start of `day` in TIME_ZONE (what `--as-of D` means)."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _holds_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [REFRESH_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def _release_lock() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [REFRESH_LOCK_KEY])
+
+
+def _abandon_stale_run() -> None:
+    """Fail a run left 'running' by a dead worker, so a new one can start."""
+    stale = RefreshRun.objects.filter(
+        status=RunStatus.RUNNING, started_at__lt=timezone.now() - STALE_AFTER
+    ).first()
+    if stale is None or not _holds_lock():
+        return
+    _release_lock()
+    RefreshRun.objects.filter(pk=stale.pk, status=RunStatus.RUNNING).update(
+        status=RunStatus.FAILED,
+        finished_at=timezone.now(),
+        error="Abandoned: the worker running it stopped.",
+    )
+
+
+def segment_refresh_request(
+    *,
+    as_of: dt.datetime | None = None,
+    window_days: int | None = None,
+    requested_by: AbstractBaseUser | None = None,
+    trigger: str = "manual",
+) -> tuple[RefreshRun, bool]:
+    """Create a run (created=True) or return the one already running (created=False)."""
+    _abandon_stale_run()
+    settings = SegmentSettings.load()
+    try:
+        with transaction.atomic():
+            run = RefreshRun.objects.create(
+                as_of=as_of or timezone.now(),
+                window_days=window_days or settings.window_days,
+                requested_by=requested_by
+                if requested_by is not None and requested_by.is_authenticated
+                else None,
+                trigger=trigger,
+                phase="queued",
+            )
+    except IntegrityError:
+        running = RefreshRun.objects.filter(status=RunStatus.RUNNING).first()
+        if running is None:
+            raise
+        return running, False
+    return run, True
+
+
+def _scoring_settings(settings: SegmentSettings) -> ScoringSettings:
+    return ScoringSettings(
+        new_days=settings.new_days,
+        dormant_days=settings.dormant_days,
+        lost_days=settings.lost_days,
+        churn_threshold=settings.churn_threshold,
+        rhythm_factor=settings.rhythm_factor,
+        rhythm_min_orders=settings.rhythm_min_orders,
+        tier_method=settings.tier_method,
+        high_threshold=float(settings.high_threshold),
+        medium_threshold=float(settings.medium_threshold),
+        business_high_threshold=float(settings.business_high_threshold),
+        business_medium_threshold=float(settings.business_medium_threshold),
+        high_percentile=settings.high_percentile,
+        medium_percentile=settings.medium_percentile,
+    )
+
+
+def score_frame(
+    frame: pd.DataFrame, *, grid: list[RfmCell], scoring: ScoringSettings
+) -> pd.DataFrame:
+    """RFM scores and segment, value tier and average order value (lifecycle comes later,
+    once the churn probabilities are known)."""
+    rfm_scores(frame)
+    frame["rfm_segment"] = rfm_segments(frame, grid)
+    frame["value_tier"] = value_tiers(frame, scoring)
+    frequency = frame["frequency"].where(frame["frequency"] > 0)
+    frame["avg_order_value"] = frame["monetary"] / frequency
+    return frame
+
+
+def _cluster_segments_sync(profiles: list[dict]) -> None:
+    """One built-in segment per cluster found; clusters no longer found become inactive."""
+    numbers = {str(p["number"]) for p in profiles}
+    for profile in profiles:
+        Segment.objects.update_or_create(
+            kind=SegmentKind.CLUSTER,
+            key=str(profile["number"]),
+            defaults={
+                "name": f"{profile['number']}. {profile['label']}",
+                "slug": f"cluster-{profile['number']}",
+                "is_active": True,
+            },
+        )
+    Segment.objects.filter(kind=SegmentKind.CLUSTER).exclude(key__in=numbers).update(
+        is_active=False
+    )
+
+
+def _snapshots_write(run: RefreshRun, moves: dict, now: dt.datetime) -> int:
+    sizes = dict(
+        Segment.objects.annotate(
+            open_count=Count("memberships", filter=Q(memberships__exited_at__isnull=True))
+        ).values_list("pk", "open_count")
+    )
+    snapshots = [
+        SegmentSnapshot(
+            segment_id=segment_id,
+            run=run,
+            taken_at=now,
+            size=size,
+            entered=moves.get((segment_id, "entered"), 0),
+            exited=moves.get((segment_id, "exited"), 0),
+        )
+        for segment_id, size in sizes.items()
+    ]
+    SegmentSnapshot.objects.bulk_create(snapshots)
+    Segment.objects.filter(pk__in=sizes).update(last_refreshed_at=now)
+    # One UPDATE ... FROM (VALUES ...) would need raw SQL; segment counts are small (hundreds).
+    for segment_id, size in sizes.items():
+        Segment.objects.filter(pk=segment_id).exclude(size=size).update(size=size)
+    return len(snapshots)
+
+
+def _compute(run: RefreshRun, start: Callable[[str], None]) -> dict:
+    settings = SegmentSettings.load()
+    scoring = _scoring_settings(settings)
+    grid = [
+        RfmCell(d.name, d.r_min, d.r_max, d.fm_min, d.fm_max)
+        for d in RfmSegmentDefinition.objects.order_by("position")
+    ]
+    start("aggregate")
+    frame = metrics_frame(as_of=run.as_of, window_days=run.window_days)
+    start("score")
+    score_frame(frame, grid=grid, scoring=scoring)
+    start("churn")
+    model = churn_model_current()
+    if model is None:
+        model = churn_model_train(as_of=run.as_of, window_days=run.window_days)
+        model = model if model.is_current else None
+    frame["churn_probability"] = (
+        churn_probabilities(model=model, frame=frame) if model is not None else np.nan
+    )
+    frame["lifecycle_stage"] = lifecycle_stages(frame, scoring)
+    start("clusters")
+    clustering = cluster_customers(
+        frame=frame, k_min=settings.cluster_k_min, k_max=settings.cluster_k_max
+    )
+    frame["cluster"] = clustering.labels if clustering is not None else pd.NA
+    return {"frame": frame, "clustering": clustering, "model": model}
+
+
+def segment_refresh_execute(
+    *, run_id: int, on_progress: ProgressCallback | None = None
+) -> RefreshRun:
+    """Execute a requested run; safe to call twice (a second call returns at once)."""
+    if not _holds_lock():
+        logger.info("refresh %s is being executed elsewhere", run_id)
+        return RefreshRun.objects.get(pk=run_id)
+    try:
+        run = RefreshRun.objects.get(pk=run_id)
+        if run.status != RunStatus.RUNNING:
+            return run
+        return _execute_locked(run, on_progress)
+    finally:
+        _release_lock()
+
+
+class _PhaseClock:
+    """Times the phases of a run and publishes progress (phase, percent) as each starts."""
+
+    def __init__(self, run_id: int, on_progress: ProgressCallback | None) -> None:
+        self.run_id = run_id
+        self.on_progress = on_progress
+        self.timings: dict[str, float] = {}
+        self.started = time.perf_counter()
+        self._phase: str | None = None
+        self._phase_started = self.started
+
+    def start(self, phase: str) -> None:
+        now = time.perf_counter()
+        if self._phase is not None:
+            self.timings[self._phase] = round(now - self._phase_started, 3)
+        self._phase, self._phase_started = phase, now
+        names = [name for name, _weight in PHASES]
+        percent = sum(weight for _name, weight in PHASES[: names.index(phase)])
+        state = {"phase": phase, "percent": percent}
+        cache.set(_progress_key(self.run_id), state, PROGRESS_TTL_SECONDS)
+        if self.on_progress is not None:
+            self.on_progress(phase, percent)
+
+    def finish(self) -> dict[str, float]:
+        end = time.perf_counter()
+        if self._phase is not None:
+            self.timings[self._phase] = round(end - self._phase_started, 3)
+        self.timings["total"] = round(end - self.started, 3)
+        return self.timings
+
+
+def _execute_locked(run: RefreshRun, on_progress: ProgressCallback | None) -> RefreshRun:
+    clock = _PhaseClock(run.pk, on_progress)
+    try:
+        with transaction.atomic():
+            computed = _compute(run, clock.start)
+            frame = computed["frame"]
+            now = timezone.now()
+            clock.start("write")
+            counts = metrics_write(frame=frame, as_of=run.as_of, now=now)
+            clustering = computed["clustering"]
+            if clustering is not None:
+                ClusterProfile.objects.bulk_create(
+                    ClusterProfile(run=run, silhouette=clustering.silhouette, **profile)
+                    for profile in clustering.profiles
+                )
+                _cluster_segments_sync(clustering.profiles)
+            clock.start("memberships")
+            moves = memberships_refresh(run_id=run.pk, as_of=run.as_of, now=now)
+            clock.start("snapshots")
+            snapshot_count = _snapshots_write(run, moves, now)
+            segment_memberships_changed.send(sender=RefreshRun, run_id=run.pk)
+            model = computed["model"]
+            counts.update(
+                customers=len(frame),
+                scored=int(frame["r_score"].notna().sum()),
+                entered=sum(v for (_s, kind), v in moves.items() if kind == "entered"),
+                exited=sum(v for (_s, kind), v in moves.items() if kind == "exited"),
+                snapshots=snapshot_count,
+                clusters=len(clustering.profiles) if clustering is not None else 0,
+                churn_model_version=model.version if model is not None else None,
+            )
+            RefreshRun.objects.filter(pk=run.pk).update(
+                status=RunStatus.SUCCEEDED,
+                finished_at=timezone.now(),
+                phase="done",
+                percent=100,
+                timings=clock.finish(),
+                counts=counts,
+            )
+    except Exception as exc:
+        logger.exception("segment refresh %s failed", run.pk)
+        _mark_failed(run, exc, clock.finish())
+    cache.delete(_progress_key(run.pk))
+    run.refresh_from_db()
+    if on_progress is not None:
+        on_progress(run.phase, run.percent)
+    return run
+
+
+def _mark_failed(run: RefreshRun, exc: BaseException, timings: dict[str, float]) -> None:
+    """Record the failure; the connection may be broken, so reconnect if needed."""
+    if connection.connection is not None and connection.needs_rollback:
+        connection.rollback()
+    try:
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:  # noqa: BLE001 - a dead connection is replaced below
+        connection.close()
+    message = f"{exc.__class__.__name__}: {exc}"
+    last_frames = "".join(traceback.format_exception(exc)[-3:])
+    RefreshRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.FAILED,
+        finished_at=timezone.now(),
+        phase="failed",
+        timings=timings,
+        error=f"{message}\n\n{last_frames}"[:4000],
+    )
+
+
+def segment_refresh(
+    *,
+    as_of: dt.datetime | None = None,
+    window_days: int | None = None,
+    requested_by: AbstractBaseUser | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> RefreshRun:
+    """Request and execute a refresh in this process (the foreground command and tests)."""
+    run, created = segment_refresh_request(
+        as_of=as_of, window_days=window_days, requested_by=requested_by
+    )
+    if not created:
+        return run
+    return segment_refresh_execute(run_id=run.pk, on_progress=on_progress)
