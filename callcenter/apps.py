@@ -1,7 +1,18 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def _install_periodic_tasks(sender: AppConfig, **kwargs: object) -> None:
+    """Keep the beat schedule rows in step with callcenter.schedules after every migrate."""
+    from callcenter.schedules import periodic_tasks_install
+
+    periodic_tasks_install()
 
 
 class CallcenterConfig(AppConfig):
     name = "callcenter"
     verbose_name = _("Customers")
+
+    def ready(self) -> None:
+        post_migrate.connect(_install_periodic_tasks, sender=self, dispatch_uid="crm-schedules")

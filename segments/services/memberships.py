@@ -89,8 +89,7 @@ def _fill_rule_desired(cursor: object, segment: Segment, as_of: datetime) -> Non
     reason = ("rule: " + rule_describe(tree=segment.rule))[:255]
     cursor.execute(  # type: ignore[attr-defined]
         sql.SQL(
-            "INSERT INTO {desired} (segment_id, customer_id, reason) "
-            "SELECT %s, q.id, %s FROM ("
+            "INSERT INTO {desired} (segment_id, customer_id, reason) SELECT %s, q.id, %s FROM ("
         ).format(desired=sql.Identifier(DESIRED_TABLE))
         + sql.SQL(select_sql)
         + sql.SQL(") AS q(id)"),
@@ -139,9 +138,9 @@ def memberships_refresh(*, run_id: int, as_of: datetime, now: datetime) -> Count
     a rule that references another segment reads its already updated membership.
     """
     builtin_ids = list(
-        Segment.objects.filter(is_active=True).exclude(kind=SegmentKind.RULE).values_list(
-            "pk", flat=True
-        )
+        Segment.objects.filter(is_active=True)
+        .exclude(kind=SegmentKind.RULE)
+        .values_list("pk", flat=True)
     )
     rules = {
         segment.slug: segment
@@ -161,9 +160,7 @@ def memberships_refresh(*, run_id: int, as_of: datetime, now: datetime) -> Count
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
             _fill_rule_desired(cursor, segment, as_of)
             moves.update(_apply(cursor, [segment.pk], now, run_id))
-        inactive_ids = list(
-            Segment.objects.filter(is_active=False).values_list("pk", flat=True)
-        )
+        inactive_ids = list(Segment.objects.filter(is_active=False).values_list("pk", flat=True))
         if inactive_ids:
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
             moves.update(_apply(cursor, inactive_ids, now, run_id))

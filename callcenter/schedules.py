@@ -1,0 +1,78 @@
+"""Every periodic job, declared in one place and installed into django-celery-beat.
+
+Rows are created when missing (after each `migrate`); admins may then edit the schedule in the
+admin (Periodic tasks) and their edits are kept. `expire_seconds` drops a run that waited too
+long in the queue, so a backlog never runs the same job many times.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    task: str
+    crontab: dict[str, str] | None = None
+    every_seconds: int | None = None
+    expire_seconds: int = 3600
+    queue: str | None = None
+
+
+PERIODIC_TASKS: list[Periodic] = [
+    # Nightly segment refresh (metrics, scores, memberships), after the day's orders are in.
+    Periodic(
+        name="Nightly segment refresh",
+        task="segments.tasks.segment_refresh_scheduled_task",
+        crontab={"minute": "30", "hour": "2"},
+        expire_seconds=6 * 3600,
+        queue="segments",
+    ),
+    # Weekly churn-model retraining on the latest history, before Monday's refresh.
+    Periodic(
+        name="Weekly churn model training",
+        task="segments.tasks.churn_model_train_task",
+        crontab={"minute": "30", "hour": "1", "day_of_week": "1"},
+        expire_seconds=12 * 3600,
+        queue="segments",
+    ),
+]
+
+
+@transaction.atomic
+def periodic_tasks_install() -> int:
+    """Create the declared periodic tasks that do not exist yet; returns how many were added."""
+    from django.conf import settings
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+    added = 0
+    for job in PERIODIC_TASKS:
+        if PeriodicTask.objects.filter(name=job.name).exists():
+            continue
+        schedule: dict[str, object] = {}
+        if job.crontab is not None:
+            schedule["crontab"], _ = CrontabSchedule.objects.get_or_create(
+                timezone=settings.TIME_ZONE,
+                **{
+                    "minute": "0",
+                    "hour": "*",
+                    "day_of_week": "*",
+                    "day_of_month": "*",
+                    "month_of_year": "*",
+                    **job.crontab,
+                },
+            )
+        else:
+            schedule["interval"], _ = IntervalSchedule.objects.get_or_create(
+                every=job.every_seconds, period=IntervalSchedule.SECONDS
+            )
+        PeriodicTask.objects.create(
+            name=job.name,
+            task=job.task,
+            expire_seconds=job.expire_seconds,
+            queue=job.queue,
+            **schedule,
+        )
+        added += 1
+    return added
