@@ -3,8 +3,23 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from callcenter.apis.customers import (
+    CustomerViewSet,
+    InteractionViewSet,
+    OrderViewSet,
+    SurveyViewSet,
+    TicketViewSet,
+)
+from callcenter.apis.screenpop import ScreenpopApi
+
 router = DefaultRouter()
+router.register("customers", CustomerViewSet, basename="api-customer")
+router.register("orders", OrderViewSet, basename="api-order")
+router.register("interactions", InteractionViewSet, basename="api-interaction")
+router.register("tickets", TicketViewSet, basename="api-ticket")
+router.register("surveys", SurveyViewSet, basename="api-survey")
 
 urlpatterns = [
+    path("screenpop/", ScreenpopApi.as_view(), name="api-screenpop"),
     path("", include(router.urls)),
 ]

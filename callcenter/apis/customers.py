@@ -1,0 +1,343 @@
+"""REST API of customers and their orders, interactions, tickets and surveys.
+
+Reads come from the list selectors (joins and prefetches inside) through the FilterSets;
+writes validate shapes with an input serializer and call one service. Service refusals
+(ApplicationError) become 400s in callcenter.errors.api_exception_handler.
+
+Who may do what (roles are the groups of callcenter/migrations/0002_roles.py):
+
+    endpoint / action                        agent  supervisor  admin
+    read every list and detail                 x        x         x
+    customers: create, update profile          x        x         x
+    customers: set or change the advisor                x         x
+    customers: add contact point, consent      x        x         x
+    interactions: log (as oneself)             x        x         x
+    interactions: log on behalf of another              x         x
+    tickets: open, resolve                     x        x         x
+    orders, surveys: create                                       x
+
+Anonymous callers, bad tokens and users holding no role get 403 (the session authenticator
+comes first and sends no WWW-Authenticate challenge, so DRF answers 403 rather than 401).
+"""
+
+from typing import Any, ClassVar
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from callcenter.choices import Role
+from callcenter.filters import (
+    CustomerFilter,
+    InteractionFilter,
+    OrderFilter,
+    SurveyFilter,
+    TicketFilter,
+)
+from callcenter.roles import MANAGER_ROLES, STAFF_ROLES, HasRole, has_role
+from callcenter.selectors.activity import (
+    customer_list,
+    interaction_list,
+    order_list,
+    survey_list,
+    ticket_list,
+)
+from callcenter.serializers import (
+    ConsentInputSerializer,
+    ConsentResultSerializer,
+    ContactPointInputSerializer,
+    ContactPointSerializer,
+    CustomerCreateInputSerializer,
+    CustomerSerializer,
+    CustomerUpdateInputSerializer,
+    InteractionInputSerializer,
+    InteractionSerializer,
+    OrderInputSerializer,
+    OrderSerializer,
+    SurveyInputSerializer,
+    SurveySerializer,
+    TicketInputSerializer,
+    TicketResolveInputSerializer,
+    TicketSerializer,
+)
+from callcenter.services.activity import (
+    interaction_log,
+    order_record,
+    survey_record,
+    ticket_open,
+    ticket_resolve,
+)
+from callcenter.services.customers import (
+    contact_point_add,
+    customer_consent_set,
+    customer_create,
+    customer_update,
+)
+
+ADMIN_ONLY = (Role.ADMIN,)
+READ_ACTIONS = {"list": STAFF_ROLES, "retrieve": STAFF_ROLES}
+
+
+class RoleMatrixMixin:
+    """Checks the caller's role against `action_roles[action]`; unlisted actions are denied."""
+
+    permission_classes: ClassVar[list] = [HasRole]
+    action_roles: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    @property
+    def allowed_roles(self) -> tuple[str, ...]:
+        return self.action_roles.get(self.action, ())
+
+
+def _require_manager_for_advisor(request: Request, data: dict[str, Any]) -> None:
+    # Assigning customers to advisors is supervisor work (DESIGN: task assignment).
+    if "advisor" in data and not has_role(request.user, MANAGER_ROLES):
+        raise PermissionDenied(_("Only supervisors and admins may assign an advisor."))
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List customers", responses=CustomerSerializer),
+    retrieve=extend_schema(summary="Get a customer", responses=CustomerSerializer),
+)
+class CustomerViewSet(
+    RoleMatrixMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Customers with their contact points (read-only here; add them with the action)."""
+
+    serializer_class = CustomerSerializer
+    filterset_class = CustomerFilter
+    action_roles: ClassVar[dict[str, tuple[str, ...]]] = {
+        **READ_ACTIONS,
+        "create": STAFF_ROLES,
+        "update": STAFF_ROLES,
+        "partial_update": STAFF_ROLES,
+        "contact_points": STAFF_ROLES,
+        "consent": STAFF_ROLES,
+    }
+
+    def get_queryset(self):  # noqa: ANN201 - DRF hook
+        return customer_list()
+
+    def _output(self, pk: int, status_code: int = status.HTTP_200_OK) -> Response:
+        customer = customer_list().get(pk=pk)
+        return Response(CustomerSerializer(customer).data, status=status_code)
+
+    @extend_schema(
+        summary="Create a customer",
+        request=CustomerCreateInputSerializer,
+        responses={201: CustomerSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = CustomerCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        _require_manager_for_advisor(request, serializer.validated_data)
+        customer = customer_create(**serializer.validated_data, created_by=request.user)
+        return self._output(customer.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Replace a customer's profile fields",
+        request=CustomerUpdateInputSerializer,
+        responses=CustomerSerializer,
+    )
+    def update(self, request: Request, pk: str | None = None) -> Response:
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        summary="Change some of a customer's profile fields",
+        request=CustomerUpdateInputSerializer,
+        responses=CustomerSerializer,
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        return self._update(request, partial=True)
+
+    def _update(self, request: Request, *, partial: bool) -> Response:
+        customer = self.get_object()
+        serializer = CustomerUpdateInputSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        _require_manager_for_advisor(request, serializer.validated_data)
+        customer_update(customer=customer, updated_by=request.user, **serializer.validated_data)
+        return self._output(customer.pk)
+
+    @extend_schema(
+        summary="Add a contact point",
+        request=ContactPointInputSerializer,
+        responses={201: ContactPointSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="contact-points")
+    def contact_points(self, request: Request, pk: str | None = None) -> Response:
+        customer = self.get_object()
+        serializer = ContactPointInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        point = contact_point_add(customer=customer, **serializer.validated_data)
+        return Response(ContactPointSerializer(point).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Set an opt-out flag",
+        request=ConsentInputSerializer,
+        responses=ConsentResultSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def consent(self, request: Request, pk: str | None = None) -> Response:
+        customer = self.get_object()
+        serializer = ConsentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changed = customer_consent_set(
+            customer=customer, changed_by=request.user, **serializer.validated_data
+        )
+        fresh = customer_list().get(pk=customer.pk)
+        return Response({"changed": changed, "customer": CustomerSerializer(fresh).data})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List orders"),
+    retrieve=extend_schema(summary="Get an order"),
+)
+class OrderViewSet(
+    RoleMatrixMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Orders; creating one upserts by `external_id` (order systems push them in)."""
+
+    serializer_class = OrderSerializer
+    filterset_class = OrderFilter
+    action_roles: ClassVar[dict[str, tuple[str, ...]]] = {**READ_ACTIONS, "create": ADMIN_ONLY}
+
+    def get_queryset(self):  # noqa: ANN201 - DRF hook
+        return order_list()
+
+    @extend_schema(
+        summary="Record an order (upsert by external id)",
+        request=OrderInputSerializer,
+        responses={201: OrderSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = OrderInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order = order_record(**serializer.validated_data)
+        return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List interactions"),
+    retrieve=extend_schema(summary="Get an interaction"),
+)
+class InteractionViewSet(
+    RoleMatrixMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Calls, messages and chats with customers; sentiment is computed from the notes."""
+
+    serializer_class = InteractionSerializer
+    filterset_class = InteractionFilter
+    action_roles: ClassVar[dict[str, tuple[str, ...]]] = {**READ_ACTIONS, "create": STAFF_ROLES}
+
+    def get_queryset(self):  # noqa: ANN201 - DRF hook
+        return interaction_list()
+
+    @extend_schema(
+        summary="Log an interaction",
+        request=InteractionInputSerializer,
+        responses={201: InteractionSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = InteractionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        agent = data.pop("agent") or request.user
+        if agent.pk != request.user.pk and not has_role(request.user, MANAGER_ROLES):
+            raise PermissionDenied(_("Only supervisors and admins may log for another agent."))
+        interaction = interaction_log(agent=agent, **data)
+        interaction = interaction_list().get(pk=interaction.pk)
+        return Response(InteractionSerializer(interaction).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List tickets"),
+    retrieve=extend_schema(summary="Get a ticket"),
+)
+class TicketViewSet(
+    RoleMatrixMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Inquiries, complaints and suggestions."""
+
+    serializer_class = TicketSerializer
+    filterset_class = TicketFilter
+    action_roles: ClassVar[dict[str, tuple[str, ...]]] = {
+        **READ_ACTIONS,
+        "create": STAFF_ROLES,
+        "resolve": STAFF_ROLES,
+    }
+
+    def get_queryset(self):  # noqa: ANN201 - DRF hook
+        return ticket_list()
+
+    @extend_schema(
+        summary="Open a ticket",
+        request=TicketInputSerializer,
+        responses={201: TicketSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = TicketInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ticket = ticket_open(**serializer.validated_data)
+        ticket = ticket_list().get(pk=ticket.pk)
+        return Response(TicketSerializer(ticket).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Resolve a ticket (resolving again changes nothing)",
+        request=TicketResolveInputSerializer,
+        responses=TicketSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        serializer = TicketResolveInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ticket_resolve(ticket=ticket, **serializer.validated_data)
+        ticket = ticket_list().get(pk=ticket.pk)
+        return Response(TicketSerializer(ticket).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List survey responses"),
+    retrieve=extend_schema(summary="Get a survey response"),
+)
+class SurveyViewSet(
+    RoleMatrixMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """NPS (0-10) and CSAT (1-5) answers."""
+
+    serializer_class = SurveySerializer
+    filterset_class = SurveyFilter
+    action_roles: ClassVar[dict[str, tuple[str, ...]]] = {**READ_ACTIONS, "create": ADMIN_ONLY}
+
+    def get_queryset(self):  # noqa: ANN201 - DRF hook
+        return survey_list()
+
+    @extend_schema(
+        summary="Record a survey response",
+        request=SurveyInputSerializer,
+        responses={201: SurveySerializer},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = SurveyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        response = survey_record(**serializer.validated_data)
+        return Response(SurveySerializer(response).data, status=status.HTTP_201_CREATED)

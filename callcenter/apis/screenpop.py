@@ -1,0 +1,132 @@
+"""Screen-pop API: who is calling, looked up by the caller's number in any format."""
+
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from callcenter.errors import ApplicationError
+from callcenter.roles import IsAgent
+from callcenter.selectors.screenpop import screenpop_for_phone
+
+_KNOWN_EXAMPLE = {
+    "known": True,
+    "phone": "+8613800138000",
+    "customer": {
+        "id": 42,
+        "external_id": "C000042",
+        "name": "王芳",
+        "kind": "person",
+        "company_name": "",
+        "city": "上海",
+        "language": "zh-hans",
+        "timezone": "Asia/Shanghai",
+        "birthday": "1988-05-04",
+        "consent": {
+            "sms_opt_out": False,
+            "call_opt_out": False,
+            "email_opt_out": False,
+            "do_not_contact": False,
+        },
+        "advisor": {"id": 7, "username": "li.na", "name": "Li Na"},
+    },
+    "contact_points": [
+        {
+            "kind": "phone",
+            "system": "",
+            "value": "+8613800138000",
+            "label": "mobile",
+            "is_primary": True,
+        }
+    ],
+    "recent_interactions": [
+        {
+            "id": 901,
+            "occurred_at": "2025-03-01T02:15:00Z",
+            "channel": "call",
+            "direction": "inbound",
+            "reason": "delivery",
+            "outcome": "callback promised",
+            "sentiment": -0.62,
+            "agent": {"id": 3, "username": "agent1", "name": "agent1"},
+        }
+    ],
+    "open_tickets": [
+        {
+            "id": 77,
+            "kind": "complaint",
+            "status": "open",
+            "priority": "high",
+            "subject": "Late delivery",
+            "opened_at": "2025-03-01T02:20:00Z",
+        }
+    ],
+    "orders": {
+        "paid_count": 12,
+        "total_spend": "5388.00",
+        "last_order_at": "2025-02-20T11:00:00Z",
+        "recent": [
+            {
+                "id": 5001,
+                "external_id": "O0005001",
+                "placed_at": "2025-02-20T11:00:00Z",
+                "amount": "399.00",
+                "currency": "CNY",
+                "category": "electronics",
+                "status": "paid",
+            }
+        ],
+    },
+}
+
+
+class ScreenpopApi(APIView):
+    """The card of the customer owning a phone number; any call-center role may ask."""
+
+    permission_classes = [IsAgent]
+
+    @extend_schema(
+        summary="Screen-pop: the caller's customer card",
+        description=(
+            "Looks the number up in any format (`13800138000`, `+86 138 0013 8000`, "
+            "`0086-138-0013-8000`). An unknown or invalid number is not an error: the answer is "
+            '`{"known": false, "phone": ..., "message": "unknown caller"}`. Later sections '
+            "(segments, tasks, suggested script) appear as extra top-level keys."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "phone",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                required=True,
+                description="The caller's number, any format.",
+            )
+        ],
+        responses={
+            200: OpenApiResponse(
+                response=OpenApiTypes.OBJECT,
+                description="The card of a known caller, or known=false.",
+                examples=[
+                    OpenApiExample("Known caller", value=_KNOWN_EXAMPLE),
+                    OpenApiExample(
+                        "Unknown caller",
+                        value={
+                            "known": False,
+                            "phone": "+8613900000000",
+                            "message": "unknown caller",
+                        },
+                    ),
+                ],
+            ),
+            400: OpenApiResponse(description="The phone parameter is missing."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        phone = (request.query_params.get("phone") or "").strip()
+        if not phone:
+            raise ApplicationError(
+                _("The phone parameter is required, e.g. /api/screenpop/?phone=13800138000.")
+            )
+        return Response(screenpop_for_phone(phone=phone))

@@ -1,0 +1,294 @@
+"""Screen-pop: the caller's card, found by a number in any format, in a fixed number of queries."""
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from callcenter.choices import CustomerStatus, OrderStatus, Role, TicketKind, TicketStatus
+from callcenter.selectors import screenpop
+from callcenter.services.customers import contact_point_deactivate, customer_create
+from tests.callcenter.factories import (
+    InteractionFactory,
+    OrderFactory,
+    PhoneFactory,
+    TicketFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+FORMATS = ("13800138000", "+86 138 0013 8000", "0086-138-0013-8000")
+
+
+@pytest.fixture
+def client_for(make_user: Callable[..., Any]) -> Callable[[str | None], APIClient]:
+    """A client forced-authenticated as a fresh user of `role` (None: a user with no role)."""
+
+    def _for(role: str | None) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(make_user(role, username=f"pop_{role}"))
+        return client
+
+    return _for
+
+
+@pytest.fixture
+def agent_client(client_for: Callable[[str | None], APIClient]) -> APIClient:
+    return client_for(Role.AGENT)
+
+
+def _pop(client: APIClient, phone: str | None) -> Any:
+    params = {} if phone is None else {"phone": phone}
+    return client.get(reverse("api-screenpop"), params)
+
+
+@pytest.fixture
+def caller(make_user: Callable[..., Any]) -> Any:
+    """A customer with a history: two numbers, an email, calls, tickets and orders."""
+    advisor = make_user(Role.SUPERVISOR, username="li.na", first_name="Na", last_name="Li")
+    agent = make_user(Role.AGENT, username="zhang")
+    customer = customer_create(
+        name="王芳",
+        external_id="C-42",
+        city="杭州",
+        birthday=dt.date(1988, 5, 4),
+        phones=["13800138000", "+86 139 0013 9000"],
+        emails=["wang@example.com"],
+        advisor=advisor,
+    )
+    now = timezone.now()
+    for days in range(1, 8):
+        InteractionFactory(
+            customer=customer,
+            agent=agent,
+            occurred_at=now - dt.timedelta(days=days),
+            reason=f"call {days}",
+            sentiment=-0.5,
+        )
+    TicketFactory(customer=customer, subject="open one", opened_at=now - dt.timedelta(hours=1))
+    TicketFactory(
+        customer=customer,
+        kind=TicketKind.INQUIRY,
+        status=TicketStatus.IN_PROGRESS,
+        subject="working",
+        opened_at=now - dt.timedelta(hours=2),
+    )
+    TicketFactory(customer=customer, status=TicketStatus.RESOLVED, subject="done")
+    for days, amount, status in [
+        (30, "100.00", OrderStatus.PAID),
+        (20, "250.50", OrderStatus.PAID),
+        (10, "80.00", OrderStatus.REFUNDED),
+        (5, "49.50", OrderStatus.PAID),
+    ]:
+        OrderFactory(
+            customer=customer,
+            placed_at=now - dt.timedelta(days=days),
+            amount=Decimal(amount),
+            status=status,
+        )
+    return customer
+
+
+@pytest.mark.parametrize("phone", FORMATS)
+def test_every_format_finds_the_same_customer(agent_client, caller, phone) -> None:
+    response = _pop(agent_client, phone)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["known"] is True
+    assert body["phone"] == "+8613800138000"
+    assert body["customer"]["id"] == caller.pk
+
+
+def test_the_card_carries_identity_history_tickets_and_orders(agent_client, caller) -> None:
+    body = _pop(agent_client, "13800138000").json()
+
+    assert set(body) >= {
+        "known",
+        "phone",
+        "customer",
+        "contact_points",
+        "recent_interactions",
+        "open_tickets",
+        "orders",
+    }
+    assert body["customer"] == {
+        "id": caller.pk,
+        "external_id": "C-42",
+        "name": "王芳",
+        "kind": "person",
+        "company_name": "",
+        "city": "杭州",
+        "language": "zh-hans",
+        "timezone": "Asia/Shanghai",
+        "birthday": "1988-05-04",
+        "consent": {
+            "sms_opt_out": False,
+            "call_opt_out": False,
+            "email_opt_out": False,
+            "do_not_contact": False,
+        },
+        "advisor": {"id": caller.advisor_id, "username": "li.na", "name": "Na Li"},
+    }
+    assert [(p["kind"], p["value"], p["is_primary"]) for p in body["contact_points"]] == [
+        ("email", "wang@example.com", True),
+        ("phone", "+8613800138000", True),
+        ("phone", "+8613900139000", False),
+    ]
+    interactions = body["recent_interactions"]
+    assert [i["reason"] for i in interactions] == [f"call {d}" for d in range(1, 6)]
+    assert interactions[0]["agent"]["username"] == "zhang"
+    assert interactions[0]["sentiment"] == -0.5
+    assert {"channel", "occurred_at"} <= set(interactions[0])
+    assert [(t["subject"], t["status"]) for t in body["open_tickets"]] == [
+        ("open one", "open"),
+        ("working", "in_progress"),
+    ]
+    assert set(body["open_tickets"][0]) == {
+        "id",
+        "kind",
+        "status",
+        "priority",
+        "subject",
+        "opened_at",
+    }
+    orders = body["orders"]
+    assert orders["paid_count"] == 3
+    assert orders["total_spend"] == "400.00"
+    assert [o["amount"] for o in orders["recent"]] == ["49.50", "80.00", "250.50"]
+    assert orders["recent"][1]["status"] == "refunded"
+    assert orders["last_order_at"] == orders["recent"][0]["placed_at"]
+
+
+def test_a_customer_without_history_gets_empty_sections(agent_client) -> None:
+    customer_create(name="New", phones=["13700137000"])
+
+    body = _pop(agent_client, "137 0013 7000").json()
+
+    assert body["known"] is True
+    assert body["customer"]["advisor"] is None
+    assert body["recent_interactions"] == body["open_tickets"] == []
+    assert body["orders"] == {
+        "paid_count": 0,
+        "total_spend": "0.00",
+        "last_order_at": None,
+        "recent": [],
+    }
+
+
+def test_the_card_costs_a_fixed_number_of_queries(
+    agent_client, caller, django_assert_num_queries
+) -> None:
+    # Counted, with force_authenticate (no session or token lookup): SAVEPOINT and RELEASE of
+    # ATOMIC_REQUESTS inside the test transaction (BEGIN/COMMIT in production, not queries),
+    # 1 role lookup, 1 owner lookup (active phone by kind+value, joined to customer and
+    # advisor), 1 contact points, 1 recent interactions (+agent), 1 open tickets,
+    # 2 orders (paid totals, last orders).
+    with django_assert_num_queries(2 + 1 + 1 + 1 + 1 + 1 + 2):
+        response = _pop(agent_client, "+86 138 0013 8000")
+
+    assert response.json()["known"] is True
+
+
+def test_an_unknown_number_is_not_an_error(agent_client, caller) -> None:
+    response = _pop(agent_client, "139 1234 5678")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "known": False,
+        "phone": "+8613912345678",
+        "message": "unknown caller",
+    }
+
+
+@pytest.mark.parametrize("phone", ["12345", "not a number", "+86 000"])
+def test_an_invalid_number_is_unknown_and_costs_no_lookup(
+    agent_client, caller, django_assert_num_queries, phone
+) -> None:
+    # savepoint + role lookup + release: the number is never looked up
+    with django_assert_num_queries(3):
+        response = _pop(agent_client, phone)
+
+    assert response.status_code == 200
+    assert response.json() == {"known": False, "phone": phone, "message": "unknown caller"}
+
+
+@pytest.mark.parametrize("phone", [None, "", "   "])
+def test_a_missing_number_is_a_400_with_a_clear_message(agent_client, phone) -> None:
+    response = _pop(agent_client, phone)
+
+    assert response.status_code == 400
+    assert "phone parameter is required" in response.json()["detail"]
+
+
+def test_a_deactivated_number_is_not_matched(agent_client, caller) -> None:
+    point = caller.contact_points.get(value="+8613800138000")
+    contact_point_deactivate(point=point)
+
+    assert _pop(agent_client, "13800138000").json()["known"] is False
+    assert _pop(agent_client, "13900139000").json()["customer"]["id"] == caller.pk
+
+
+def test_a_number_moved_to_the_survivor_of_a_merge_pops_the_survivor(agent_client) -> None:
+    survivor = customer_create(name="Survivor")
+    merged = customer_create(name="Merged", phones=["13800138000"])
+    point = merged.contact_points.get()
+    contact_point_deactivate(point=point)
+    PhoneFactory(customer=survivor, value="+8613800138000")
+    type(merged).objects.filter(pk=merged.pk).update(
+        status=CustomerStatus.MERGED, merged_into=survivor
+    )
+
+    body = _pop(agent_client, "13800138000").json()
+
+    assert body["customer"]["id"] == survivor.pk
+    assert body["customer"]["name"] == "Survivor"
+
+
+def test_a_number_left_on_a_merged_customer_pops_the_survivor(agent_client) -> None:
+    survivor = customer_create(name="Survivor")
+    middle = customer_create(name="Middle")
+    merged = customer_create(name="Merged", phones=["13800138000"])
+    model = type(merged).objects
+    model.filter(pk=middle.pk).update(status=CustomerStatus.MERGED, merged_into=survivor)
+    model.filter(pk=merged.pk).update(status=CustomerStatus.MERGED, merged_into=middle)
+
+    body = _pop(agent_client, "13800138000").json()
+
+    assert body["customer"]["id"] == survivor.pk
+    assert all(p["value"] != "+8613800138000" for p in body["contact_points"])
+
+
+@pytest.mark.parametrize("role", [Role.AGENT, Role.SUPERVISOR, Role.ADMIN])
+def test_every_role_may_pop(client_for, caller, role) -> None:
+    assert _pop(client_for(role), "13800138000").status_code == 200
+
+
+def test_anonymous_and_roleless_callers_are_refused(api_client, client_for, caller) -> None:
+    anonymous = _pop(api_client, "13800138000")
+    roleless = _pop(client_for(None), "13800138000")
+
+    assert anonymous.status_code in (401, 403)
+    assert roleless.status_code == 403
+    assert "customer" not in anonymous.json()
+    assert "customer" not in roleless.json()
+
+
+def test_other_apps_add_sections_to_the_card(monkeypatch, agent_client, caller) -> None:
+    # given a section registered the way another app's AppConfig.ready() would
+    monkeypatch.setattr(screenpop, "_SECTIONS", dict(screenpop._SECTIONS))
+    screenpop.screenpop_section_register("segments", lambda customer: [f"vip-{customer['city']}"])
+
+    # when
+    body = _pop(agent_client, "13800138000").json()
+
+    # then
+    assert body["segments"] == ["vip-杭州"]
+    assert screenpop.screenpop_sections()[-1] == "segments"
+    with pytest.raises(ValueError, match="reserved"):
+        screenpop.screenpop_section_register("customer", lambda customer: None)
