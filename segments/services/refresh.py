@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from segments.choices import RunStatus, SegmentKind
 from segments.models import (
+    ChurnModel,
     ClusterProfile,
     RefreshRun,
     RfmSegmentDefinition,
@@ -54,6 +55,7 @@ REFRESH_LOCK_KEY = 7_201_001
 # (its worker died); a new request marks it failed and starts afresh.
 STALE_AFTER = dt.timedelta(minutes=30)
 PROGRESS_TTL_SECONDS = 24 * 3600
+CHURN_RETRY_AFTER = dt.timedelta(days=1)
 # Share of the whole run each phase accounts for, for the progress bar.
 PHASES: list[tuple[str, int]] = [
     ("aggregate", 35),
@@ -215,6 +217,13 @@ def _snapshots_write(run: RefreshRun, moves: dict, now: dt.datetime) -> int:
     return len(snapshots)
 
 
+def _churn_training_tried_recently() -> bool:
+    """A refresh trains a first model itself, but retries a failed or skipped attempt only
+    once a day (the weekly schedule and the button retrain on demand)."""
+    since = timezone.now() - CHURN_RETRY_AFTER
+    return ChurnModel.objects.filter(trained_at__gte=since).exists()
+
+
 def _compute(run: RefreshRun, start: Callable[[str], None]) -> dict:
     settings = SegmentSettings.load()
     scoring = _scoring_settings(settings)
@@ -228,7 +237,7 @@ def _compute(run: RefreshRun, start: Callable[[str], None]) -> dict:
     score_frame(frame, grid=grid, scoring=scoring)
     start("churn")
     model = churn_model_current()
-    if model is None:
+    if model is None and not _churn_training_tried_recently():
         model = churn_model_train(as_of=run.as_of, window_days=run.window_days)
         model = model if model.is_current else None
     frame["churn_probability"] = (

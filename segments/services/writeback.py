@@ -98,6 +98,9 @@ def metrics_write(*, frame: pd.DataFrame, as_of: datetime, now: datetime) -> dic
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor
         cursor.execute(
+            sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(STAGING_TABLE))
+        )
+        cursor.execute(
             sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
                 sql.Identifier(STAGING_TABLE),
                 sql.SQL(", ").join(

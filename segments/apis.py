@@ -1,0 +1,417 @@
+"""REST API of the segmentation engine."""
+
+from django.db import transaction
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from callcenter.models import Customer
+from callcenter.roles import IsAgent, IsSupervisor
+from segments.choices import PriorityField
+from segments.models import (
+    ChurnModel,
+    ClusterProfile,
+    CustomerMetrics,
+    RefreshRun,
+    Segment,
+    SegmentMembership,
+    SegmentSnapshot,
+)
+from segments.rules import rule_fields_catalog, rule_preview
+from segments.selectors import (
+    churn_model_status,
+    cluster_profiles_latest,
+    customer_metrics,
+    customer_segments,
+    refresh_runs,
+    segment_list,
+    segment_members,
+    segment_snapshots,
+)
+from segments.services.export import metrics_export_audit, metrics_export_chunks
+from segments.services.refresh import refresh_progress, segment_refresh_request
+from segments.services.segments import segment_create, segment_delete, segment_update
+from segments.tasks import churn_model_train_task, segment_refresh_task
+
+
+class SnapshotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SegmentSnapshot
+        fields = ["taken_at", "size", "entered", "exited"]
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    trend = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Segment
+        fields = [
+            "id", "name", "slug", "kind", "key", "description", "rule", "capacity",
+            "priority_field", "priority_descending", "is_active", "size", "last_refreshed_at",
+            "created_at", "updated_at", "trend",
+        ]  # fmt: skip
+
+    def get_trend(self, segment: Segment) -> list[int]:
+        """Sizes at the latest refreshes, oldest first (uses the prefetched snapshots)."""
+        return [s.size for s in list(segment.snapshots.all())[:30]][::-1]
+
+
+class SegmentWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    rule = serializers.JSONField(required=False)
+    capacity = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    priority_field = serializers.ChoiceField(choices=PriorityField.choices, required=False)
+    priority_descending = serializers.BooleanField(required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class PreviewSerializer(serializers.Serializer):
+    rule = serializers.JSONField()
+    sample_size = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
+
+
+class MetricsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomerMetrics
+        exclude = ["customer"]
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    customer_id = serializers.IntegerField(source="customer.id")
+    external_id = serializers.CharField(source="customer.external_id")
+    name = serializers.CharField(source="customer.name")
+    city = serializers.CharField(source="customer.city")
+    metrics = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SegmentMembership
+        fields = [
+            "id",
+            "customer_id",
+            "external_id",
+            "name",
+            "city",
+            "entered_at",
+            "reason",
+            "metrics",
+        ]
+
+    def get_metrics(self, membership: SegmentMembership) -> dict | None:
+        metrics = getattr(membership.customer, "metrics", None)
+        if metrics is None:
+            return None
+        return {
+            "rfm_code": metrics.rfm_code,
+            "rfm_segment": metrics.rfm_segment,
+            "lifecycle_stage": metrics.lifecycle_stage,
+            "value_tier": metrics.value_tier,
+            "monetary": str(metrics.monetary),
+            "frequency": metrics.frequency,
+            "recency_days": metrics.recency_days,
+            "churn_probability": metrics.churn_probability,
+        }
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    segment = serializers.CharField(source="segment.name")
+    slug = serializers.CharField(source="segment.slug")
+    kind = serializers.CharField(source="segment.kind")
+
+    class Meta:
+        model = SegmentMembership
+        fields = ["segment_id", "segment", "slug", "kind", "entered_at", "exited_at", "reason"]
+
+
+class RunSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+    requested_by = serializers.CharField(source="requested_by.username", default=None)
+
+    class Meta:
+        model = RefreshRun
+        fields = [
+            "id",
+            "status",
+            "as_of",
+            "window_days",
+            "trigger",
+            "requested_by",
+            "started_at",
+            "finished_at",
+            "phase",
+            "percent",
+            "progress",
+            "timings",
+            "counts",
+            "error",
+        ]
+
+    def get_progress(self, run: RefreshRun) -> dict:
+        return refresh_progress(run=run)
+
+
+class RefreshRequestSerializer(serializers.Serializer):
+    as_of = serializers.DateTimeField(required=False)
+    window_days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
+
+
+class ClusterSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ClusterProfile
+        exclude = ["id"]
+
+
+class ChurnModelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ChurnModel
+        exclude = ["model_blob"]
+
+
+class MemberPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class RunPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 20
+
+
+class SegmentListApi(APIView):
+    """List segments (any role) or create a rule segment (supervisors, admins)."""
+
+    def get_permissions(self) -> list:
+        return [IsSupervisor()] if self.request.method == "POST" else [IsAgent()]
+
+    @extend_schema(responses=SegmentSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(SegmentSerializer(segment_list(), many=True).data)
+
+    @extend_schema(request=SegmentWriteSerializer, responses={201: SegmentSerializer})
+    def post(self, request: Request) -> Response:
+        payload = SegmentWriteSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        if "name" not in data or "rule" not in data:
+            raise serializers.ValidationError({"detail": "name and rule are required"})
+        data.pop("is_active", None)
+        segment = segment_create(created_by=request.user, **data)
+        return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
+
+
+class SegmentDetailApi(APIView):
+    """Read (any role), change or delete (supervisors, admins) one segment."""
+
+    def get_permissions(self) -> list:
+        return [IsAgent()] if self.request.method == "GET" else [IsSupervisor()]
+
+    @extend_schema(responses=SegmentSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        segment = get_object_or_404(segment_list(), pk=pk)
+        return Response(SegmentSerializer(segment).data)
+
+    @extend_schema(request=SegmentWriteSerializer, responses=SegmentSerializer)
+    def patch(self, request: Request, pk: int) -> Response:
+        segment = get_object_or_404(Segment, pk=pk)
+        payload = SegmentWriteSerializer(data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        segment = segment_update(segment=segment, updated_by=request.user, **payload.validated_data)
+        return Response(SegmentSerializer(segment).data)
+
+    def delete(self, request: Request, pk: int) -> Response:
+        segment_delete(segment=get_object_or_404(Segment, pk=pk), deleted_by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SegmentPreviewApi(APIView):
+    """Count and sample of the customers a rule tree selects, before saving it."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema(request=PreviewSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        payload = PreviewSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return Response(
+            rule_preview(
+                tree=payload.validated_data["rule"],
+                sample_size=payload.validated_data["sample_size"],
+            )
+        )
+
+
+class RuleFieldsApi(APIView):
+    """Fields, operators and choices the rule builder may use."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response(rule_fields_catalog())
+
+
+class SegmentMembersApi(APIView):
+    """Current members of a segment with their scores (cursor-paginated, searchable by q)."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema(responses=MemberSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        segment = get_object_or_404(Segment, pk=pk)
+        members = segment_members(segment=segment, query=request.query_params.get("q", ""))
+        paginator = MemberPagination()
+        page = paginator.paginate_queryset(members, request, view=self)
+        return paginator.get_paginated_response(MemberSerializer(page, many=True).data)
+
+
+class SegmentSnapshotsApi(APIView):
+    """Size, entries and exits of a segment at each refresh."""
+
+    permission_classes = [IsAgent]
+
+    @extend_schema(responses=SnapshotSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        segment = get_object_or_404(Segment, pk=pk)
+        return Response(SnapshotSerializer(segment_snapshots(segment=segment), many=True).data)
+
+
+def _csv_response(segment: Segment | None, request: Request) -> StreamingHttpResponse:
+    metrics_export_audit(segment=segment, actor=request.user)
+    name = segment.slug if segment is not None else "customers"
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(
+        metrics_export_chunks(segment=segment), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
+    return response
+
+
+class SegmentExportApi(APIView):
+    """CSV of a segment's members with metrics and scores (audited)."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema(responses={(200, "text/csv"): str})
+    def get(self, request: Request, pk: int) -> StreamingHttpResponse:
+        return _csv_response(get_object_or_404(Segment, pk=pk), request)
+
+
+class MetricsExportApi(APIView):
+    """CSV of every customer's metrics and scores (audited)."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema(responses={(200, "text/csv"): str})
+    def get(self, request: Request) -> StreamingHttpResponse:
+        return _csv_response(None, request)
+
+
+class RefreshApi(APIView):
+    """Start a refresh, or join the one running (202 with the run either way)."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema(request=RefreshRequestSerializer, responses={202: RunSerializer})
+    def post(self, request: Request) -> Response:
+        payload = RefreshRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        run, created = segment_refresh_request(
+            requested_by=request.user, trigger="api", **payload.validated_data
+        )
+        if created:
+            transaction.on_commit(lambda: segment_refresh_task.delay(run.pk))
+        data = RunSerializer(run).data
+        data["joined"] = not created
+        return Response(data, status=status.HTTP_202_ACCEPTED)
+
+
+class RefreshRunListApi(APIView):
+    permission_classes = [IsSupervisor]
+
+    @extend_schema(responses=RunSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        paginator = RunPagination()
+        page = paginator.paginate_queryset(refresh_runs(), request, view=self)
+        return paginator.get_paginated_response(RunSerializer(page, many=True).data)
+
+
+class RefreshRunDetailApi(APIView):
+    """A run's status and live progress."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema(responses=RunSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(RunSerializer(get_object_or_404(refresh_runs(), pk=pk)).data)
+
+
+class ClusterListApi(APIView):
+    permission_classes = [IsAgent]
+
+    @extend_schema(responses=ClusterSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(ClusterSerializer(cluster_profiles_latest(), many=True).data)
+
+
+class ChurnModelApi(APIView):
+    """Churn model status (GET); retrain now (POST, supervisors and admins)."""
+
+    def get_permissions(self) -> list:
+        return [IsSupervisor()] if self.request.method == "POST" else [IsAgent()]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        state = churn_model_status()
+        return Response(
+            {
+                "trained": state["trained"],
+                "current": ChurnModelSerializer(state["current"]).data
+                if state["current"]
+                else None,
+                "attempts": ChurnModelSerializer(state["attempts"], many=True).data,
+            }
+        )
+
+    @extend_schema(request=None, responses={202: dict})
+    def post(self, request: Request) -> Response:
+        transaction.on_commit(churn_model_train_task.delay)
+        return Response({"detail": "training queued"}, status=status.HTTP_202_ACCEPTED)
+
+
+class CustomerSegmentsApi(APIView):
+    """Which segments a customer is in, since when and why; and past stays."""
+
+    permission_classes = [IsAgent]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, pk: int) -> Response:
+        get_object_or_404(Customer, pk=pk)
+        stays = customer_segments(customer_id=pk)
+        return Response(
+            {
+                "current": MembershipSerializer(stays["current"], many=True).data,
+                "history": MembershipSerializer(stays["history"], many=True).data,
+            }
+        )
+
+
+class CustomerMetricsApi(APIView):
+    """A customer's metrics and scores from the last refresh."""
+
+    permission_classes = [IsAgent]
+
+    @extend_schema(responses=MetricsSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        get_object_or_404(Customer, pk=pk)
+        metrics = customer_metrics(customer_id=pk)
+        if metrics is None:
+            return Response({"detail": "not scored yet"}, status=status.HTTP_404_NOT_FOUND)
+        return Response(MetricsSerializer(metrics).data)

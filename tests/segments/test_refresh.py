@@ -1,0 +1,250 @@
+"""The refresh end to end on real PostgreSQL: metrics, scores, memberships with history,
+snapshots, events, capacity, concurrency, failure atomicity and the commands."""
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from callcenter.choices import OrderStatus
+from segments.choices import LifecycleStage, RunStatus, SegmentKind
+from segments.models import (
+    CustomerMetrics,
+    RefreshRun,
+    Segment,
+    SegmentMembership,
+    SegmentSnapshot,
+)
+from segments.services import refresh as refresh_module
+from segments.services.refresh import (
+    as_of_from_date,
+    segment_refresh,
+    segment_refresh_execute,
+    segment_refresh_request,
+)
+from segments.services.segments import segment_create
+from segments.signals import segment_memberships_changed
+from tests.callcenter.factories import CustomerFactory, OrderFactory, TicketFactory
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = as_of_from_date(dt.date(2026, 6, 1))
+
+
+def _order(customer, days_ago: float, amount: str, status: str = OrderStatus.PAID) -> None:
+    OrderFactory(
+        customer=customer,
+        placed_at=AS_OF - dt.timedelta(days=days_ago),
+        amount=Decimal(amount),
+        status=status,
+    )
+
+
+def _members(slug: str) -> set[int]:
+    return set(
+        SegmentMembership.objects.filter(segment__slug=slug, exited_at__isnull=True).values_list(
+            "customer_id", flat=True
+        )
+    )
+
+
+@pytest.fixture
+def base():
+    """Five customers with distinct, hand-checkable histories."""
+    loyal = CustomerFactory(name="Loyal")
+    for days in (3, 20, 40, 70, 100, 130):
+        _order(loyal, days, "300.00")
+    recent_one = CustomerFactory(name="New")
+    _order(recent_one, 5, "80.00")
+    dormant = CustomerFactory(name="Dormant")
+    _order(dormant, 90, "120.00")
+    _order(dormant, 200, "120.00")
+    lost = CustomerFactory(name="Lost")
+    _order(lost, 300, "50.00")
+    # a refund and an order after the as-of moment must not count
+    _order(lost, 10, "999.00", status=OrderStatus.REFUNDED)
+    _order(lost, -3, "999.00")
+    # outside the 365-day window: counts for recency, not for frequency or monetary
+    _order(lost, 400, "70.00")
+    prospect = CustomerFactory(name="Prospect")
+    TicketFactory(customer=loyal, opened_at=AS_OF - dt.timedelta(days=10))
+    return {
+        "loyal": loyal,
+        "new": recent_one,
+        "dormant": dormant,
+        "lost": lost,
+        "prospect": prospect,
+    }
+
+
+def test_metrics_and_scores_by_hand(base) -> None:
+    run = segment_refresh(as_of=AS_OF, window_days=365)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+
+    metrics = {m.customer.name: m for m in CustomerMetrics.objects.select_related("customer")}
+    loyal, lost = metrics["Loyal"], metrics["Lost"]
+    assert (loyal.recency_days, loyal.frequency, loyal.monetary) == (3, 6, Decimal("1800.00"))
+    assert loyal.complaints_90d == 1
+    assert loyal.orders_90d == 4
+    assert (lost.recency_days, lost.frequency, lost.monetary) == (300, 1, Decimal("50.00"))
+    assert lost.orders_lifetime == 2
+    # four scored customers; recency 3 < 5 < 90 < 300 -> R 5, 4, 2, 1 (floor((r-.5)*5/4)+1)
+    assert [metrics[n].r_score for n in ("Loyal", "New", "Dormant", "Lost")] == [5, 4, 2, 1]
+    assert metrics["Prospect"].r_score is None
+    assert metrics["Prospect"].rfm_code == ""
+    stages = {name: m.lifecycle_stage for name, m in metrics.items()}
+    assert stages == {
+        "Loyal": LifecycleStage.ACTIVE,
+        "New": LifecycleStage.NEW,
+        "Dormant": LifecycleStage.DORMANT,
+        "Lost": LifecycleStage.LOST,
+        "Prospect": LifecycleStage.PROSPECT,
+    }
+    assert run.counts["customers"] == 5
+    assert set(run.timings) >= {"aggregate", "score", "write", "memberships", "total"}
+
+
+def test_membership_history_enter_stay_exit_reenter(base) -> None:
+    loyal = base["loyal"]
+    segment_refresh(as_of=AS_OF)
+    assert loyal.pk in _members("lifecycle-active")
+
+    # same data, a day later: stays (no new membership row)
+    segment_refresh(as_of=AS_OF + dt.timedelta(days=1))
+    assert (
+        SegmentMembership.objects.filter(customer=loyal, segment__slug="lifecycle-active").count()
+        == 1
+    )
+
+    # 61 days later with no new order: exits active, enters dormant
+    later = AS_OF + dt.timedelta(days=61)
+    segment_refresh(as_of=later)
+    stay = SegmentMembership.objects.get(customer=loyal, segment__slug="lifecycle-active")
+    assert stay.exited_at is not None
+    assert loyal.pk in _members("lifecycle-dormant")
+
+    # buys again: re-enters active with a second stay, history kept
+    _order(loyal, -60, "100.00")
+    segment_refresh(as_of=later + dt.timedelta(days=1))
+    stays = SegmentMembership.objects.filter(customer=loyal, segment__slug="lifecycle-active")
+    assert stays.count() == 2
+    assert stays.filter(exited_at__isnull=True).count() == 1
+    assert loyal.pk not in _members("lifecycle-dormant")
+
+
+def test_snapshots_and_segment_sizes(base) -> None:
+    run = segment_refresh(as_of=AS_OF)
+    active = Segment.objects.get(slug="lifecycle-active")
+    snapshot = SegmentSnapshot.objects.get(segment=active, run=run)
+    assert (snapshot.size, snapshot.entered, snapshot.exited) == (1, 1, 0)
+    assert active.size == 1
+    assert active.last_refreshed_at is not None
+
+
+def test_entries_and_exits_are_announced_once_per_run(base) -> None:
+    seen: list[int] = []
+
+    def receiver(sender, run_id, **kwargs):
+        seen.append(run_id)
+
+    segment_memberships_changed.connect(receiver, dispatch_uid="test-refresh")
+    try:
+        run = segment_refresh(as_of=AS_OF)
+    finally:
+        segment_memberships_changed.disconnect(dispatch_uid="test-refresh")
+    assert seen == [run.pk]
+    assert SegmentMembership.objects.filter(entered_run=run).count() > 0
+
+
+def test_rule_segment_with_capacity_keeps_top_spenders(base, supervisor_user) -> None:
+    segment_create(
+        name="Big spenders to call",
+        rule={"op": "and", "children": [{"field": "monetary", "cmp": "gt", "value": 0}]},
+        capacity=2,
+        priority_field="monetary",
+        created_by=supervisor_user,
+    )
+    segment_refresh(as_of=AS_OF)
+    members = _members("rule-big-spenders-to-call")
+    assert members == {base["loyal"].pk, base["dormant"].pk}
+    reason = SegmentMembership.objects.filter(segment__slug="rule-big-spenders-to-call").first()
+    assert "monetary" in reason.reason
+
+
+def test_a_second_request_joins_the_running_refresh(base) -> None:
+    first, created = segment_refresh_request(as_of=AS_OF)
+    second, created_again = segment_refresh_request(as_of=AS_OF)
+    assert created
+    assert not created_again
+    assert second.pk == first.pk
+    assert RefreshRun.objects.count() == 1
+    finished = segment_refresh_execute(run_id=first.pk)
+    again = segment_refresh_execute(run_id=first.pk)
+    assert finished.status == again.status == RunStatus.SUCCEEDED
+    assert SegmentSnapshot.objects.filter(run=first).count() == Segment.objects.count()
+
+
+def test_a_failed_refresh_changes_nothing(base, monkeypatch) -> None:
+    segment_refresh(as_of=AS_OF)
+    before_members = set(
+        SegmentMembership.objects.values_list("segment_id", "customer_id", "exited_at")
+    )
+    before_metrics = list(CustomerMetrics.objects.values().order_by("customer_id"))
+
+    def broken(**kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(refresh_module, "memberships_refresh", broken)
+    run = segment_refresh(as_of=AS_OF + dt.timedelta(days=100))
+    assert run.status == RunStatus.FAILED
+    assert "disk on fire" in run.error
+    assert (
+        set(SegmentMembership.objects.values_list("segment_id", "customer_id", "exited_at"))
+        == before_members
+    )
+    assert list(CustomerMetrics.objects.values().order_by("customer_id")) == before_metrics
+    monkeypatch.undo()
+    assert segment_refresh(as_of=AS_OF).status == RunStatus.SUCCEEDED
+
+
+def test_refresh_command_and_export_escape_formulas(base, tmp_path) -> None:
+    base["new"].name = '=HYPERLINK("http://evil")'
+    base["new"].save()
+    out = io.StringIO()
+    call_command(
+        "refresh_segments",
+        "--as-of",
+        "2026-06-01",
+        "--window-days",
+        "365",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    assert "done" in out.getvalue()
+    run = RefreshRun.objects.get()
+    assert run.as_of == AS_OF
+    target = tmp_path / "metrics.csv"
+    call_command("export_metrics", str(target), stderr=io.StringIO())
+    rows = list(csv.DictReader(target.open(encoding="utf-8")))
+    assert len(rows) == 5
+    evil = next(r for r in rows if "HYPERLINK" in r["name"])
+    assert evil["name"].startswith("'=")
+    loyal = next(r for r in rows if r["name"] == "Loyal")
+    assert loyal["rfm_code"]
+    assert loyal["lifecycle_stage"] == "active"
+
+
+def test_builtin_segments_exist_for_every_score() -> None:
+    kinds = set(Segment.objects.values_list("kind", flat=True))
+    assert kinds >= {SegmentKind.RFM, SegmentKind.LIFECYCLE, SegmentKind.TIER}
+    assert Segment.objects.filter(kind=SegmentKind.RFM).count() == 11
+
+
+def test_as_of_date_means_start_of_day_in_time_zone(settings) -> None:
+    moment = as_of_from_date(dt.date(2026, 6, 1))
+    assert timezone.localtime(moment).hour == 0
+    assert moment.utcoffset() is not None
