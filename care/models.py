@@ -1,1 +1,356 @@
-"""Care-plan models: filled in by the care/outreach issue."""
+"""Care plans: the event outbox, rules with ordered steps and versions, message templates,
+enrollments and guardrail settings."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from callcenter.choices import Language
+from callcenter.models import Customer, TimeStampedModel
+from care.choices import (
+    AssigneeRule,
+    DelayUnit,
+    EnrollmentStatus,
+    EventSource,
+    EventType,
+    StepChannel,
+    TemplateChannel,
+    TouchKind,
+)
+
+
+class Event(models.Model):
+    """Something that happened to a customer, written in the same transaction as the change
+    (outbox); processed after commit, and by a sweep if the message was lost."""
+
+    type = models.CharField(_("type"), max_length=32, choices=EventType.choices)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="care_events"
+    )
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    source = models.CharField(
+        _("source"), max_length=16, choices=EventSource.choices, default=EventSource.DOMAIN
+    )
+    occurred_at = models.DateTimeField(_("occurred at"))
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    idempotency_key = models.CharField(
+        _("idempotency key"), max_length=128, unique=True, null=True, blank=True
+    )
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ("-id",)
+        indexes = [
+            models.Index(
+                fields=["id"], condition=Q(processed_at__isnull=True), name="event_unprocessed"
+            ),
+            models.Index(fields=["customer", "-occurred_at"], name="event_customer_time"),
+            models.Index(fields=["type", "-occurred_at"], name="event_type_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk} customer {self.customer_id}"
+
+
+class CareSettings(models.Model):
+    """Guardrails admins edit; exactly one row (pk=1)."""
+
+    quiet_start = models.TimeField(_("quiet hours start"), default=dt.time(21, 0))
+    quiet_end = models.TimeField(_("quiet hours end"), default=dt.time(8, 0))
+    business_start = models.TimeField(_("business hours start"), default=dt.time(9, 0))
+    business_end = models.TimeField(_("business hours end"), default=dt.time(18, 0))
+    business_days = models.JSONField(
+        _("business days"), default=list, help_text=_("ISO weekdays, 1 = Monday.")
+    )
+    frequency_cap = models.PositiveSmallIntegerField(
+        _("proactive touches at most"), default=3, validators=[MinValueValidator(1)]
+    )
+    frequency_window_days = models.PositiveSmallIntegerField(
+        _("per this many days"), default=7, validators=[MinValueValidator(1)]
+    )
+    max_attempts = models.PositiveSmallIntegerField(
+        _("send attempts before giving up"), default=5, validators=[MinValueValidator(1)]
+    )
+    retry_base_seconds = models.PositiveIntegerField(_("first retry after (s)"), default=60)
+    stop_words = models.JSONField(
+        _("extra opt-out words"),
+        default=list,
+        blank=True,
+        help_text=_("Besides STOP, UNSUBSCRIBE, 退订 and TD."),
+    )
+    agent_daily_limit = models.PositiveSmallIntegerField(
+        _("call tasks per agent per day"), default=40, validators=[MinValueValidator(1)]
+    )
+    inactivity_days = models.JSONField(
+        _("inactivity events after (days)"),
+        default=list,
+        blank=True,
+        help_text=_("Days without an order that raise an inactivity event, e.g. [60, 120]."),
+    )
+
+    class Meta:
+        verbose_name = _("care settings")
+        verbose_name_plural = _("care settings")
+        constraints = [
+            models.CheckConstraint(name="care_settings_singleton", condition=Q(pk=1)),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Care settings"))
+
+    @classmethod
+    def load(cls) -> "CareSettings":
+        obj, _created = cls.objects.get_or_create(
+            pk=1, defaults={"business_days": [1, 2, 3, 4, 5], "inactivity_days": [60]}
+        )
+        return obj
+
+
+class MessageTemplate(TimeStampedModel):
+    """A message or call script with one text per language."""
+
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(_("slug"), max_length=120, unique=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=TemplateChannel.choices)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TemplateVariant(TimeStampedModel):
+    """The text of a template in one language; subject is for email only."""
+
+    template = models.ForeignKey(
+        MessageTemplate,
+        verbose_name=_("template"),
+        on_delete=models.CASCADE,
+        related_name="variants",
+    )
+    language = models.CharField(_("language"), max_length=16, choices=Language.choices)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("body"))
+
+    class Meta:
+        verbose_name = _("template text")
+        verbose_name_plural = _("template texts")
+        constraints = [
+            models.UniqueConstraint(fields=["template", "language"], name="variant_once_per_lang")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template_id} {self.language}"
+
+
+class CareRule(TimeStampedModel):
+    """When a trigger fires for a matching customer, enroll them and schedule the steps."""
+
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(_("slug"), max_length=120, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    trigger_type = models.CharField(_("trigger"), max_length=32, choices=EventType.choices)
+    trigger_params = models.JSONField(
+        _("trigger parameters"),
+        default=dict,
+        blank=True,
+        help_text=_('e.g. {"max_score": 6}, {"sentiment_below": -0.6}, {"segment": "slug"}'),
+    )
+    conditions = models.JSONField(
+        _("conditions"), null=True, blank=True, help_text=_("A rule tree, as for segments.")
+    )
+    priority = models.SmallIntegerField(_("priority"), default=0)
+    cooldown_days = models.PositiveSmallIntegerField(_("cooldown (days)"), default=0)
+    holdout_share = models.FloatField(
+        _("control group share"),
+        default=0.0,
+        validators=[MinValueValidator(0), MaxValueValidator(0.9)],
+    )
+    stop_conditions = models.JSONField(_("stop conditions"), default=list, blank=True)
+    is_active = models.BooleanField(_("active"), default=False)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    playbook_key = models.CharField(
+        _("playbook key"), max_length=64, blank=True, help_text=_("Set on installed defaults.")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("care rule")
+        verbose_name_plural = _("care rules")
+        ordering = ("-priority", "name")
+        indexes = [models.Index(fields=["trigger_type", "is_active"], name="rule_trigger")]
+        constraints = [
+            models.CheckConstraint(
+                name="rule_holdout_range", condition=Q(holdout_share__gte=0, holdout_share__lte=0.9)
+            ),
+            models.UniqueConstraint(
+                fields=["playbook_key"], condition=~Q(playbook_key=""), name="rule_playbook_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CareStep(TimeStampedModel):
+    """One step of a rule: after a delay, send on a channel or create a call task."""
+
+    rule = models.ForeignKey(
+        CareRule, verbose_name=_("rule"), on_delete=models.CASCADE, related_name="steps"
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    name = models.CharField(_("name"), max_length=120, blank=True)
+    delay_value = models.PositiveIntegerField(_("delay"), default=0)
+    delay_unit = models.CharField(
+        _("delay unit"), max_length=8, choices=DelayUnit.choices, default=DelayUnit.HOURS
+    )
+    business_hours_only = models.BooleanField(_("business hours only"), default=False)
+    channel = models.CharField(_("channel"), max_length=16, choices=StepChannel.choices)
+    template = models.ForeignKey(
+        MessageTemplate,
+        verbose_name=_("template or script"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="steps",
+    )
+    assignee_rule = models.CharField(
+        _("assignee"),
+        max_length=16,
+        choices=AssigneeRule.choices,
+        default=AssigneeRule.QUEUE,
+        blank=True,
+    )
+    assignee_target = models.CharField(
+        _("queue or group"), max_length=64, blank=True, help_text=_("Queue slug or group name.")
+    )
+    sla_minutes = models.PositiveIntegerField(
+        _("deadline after due (minutes)"), default=60, validators=[MinValueValidator(1)]
+    )
+    touch_kind = models.CharField(
+        _("kind"), max_length=16, choices=TouchKind.choices, default=TouchKind.PROACTIVE
+    )
+    conditions = models.JSONField(
+        _("only if"),
+        null=True,
+        blank=True,
+        help_text=_("A rule tree checked when the step falls due, e.g. high value only."),
+    )
+    only_if_no_response = models.BooleanField(
+        _("only if the customer has not responded"), default=False
+    )
+
+    class Meta:
+        verbose_name = _("care step")
+        verbose_name_plural = _("care steps")
+        ordering = ("rule", "position")
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "position"], name="step_position_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}.{self.position} {self.channel}"
+
+
+class CareRuleVersion(models.Model):
+    """A frozen copy of a rule and its steps; every change makes a new one."""
+
+    rule = models.ForeignKey(
+        CareRule, verbose_name=_("rule"), on_delete=models.CASCADE, related_name="versions"
+    )
+    version = models.PositiveIntegerField(_("version"))
+    snapshot = models.JSONField(_("definition"))
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    changed_at = models.DateTimeField(_("changed at"), auto_now_add=True)
+    note = models.CharField(_("note"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("care rule version")
+        verbose_name_plural = _("care rule versions")
+        ordering = ("rule", "-version")
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "version"], name="rule_version_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} v{self.version}"
+
+
+class Enrollment(models.Model):
+    """A customer taken into a rule by one event; control members get no tasks."""
+
+    rule = models.ForeignKey(
+        CareRule, verbose_name=_("rule"), on_delete=models.CASCADE, related_name="enrollments"
+    )
+    rule_version = models.ForeignKey(
+        CareRuleVersion,
+        verbose_name=_("rule version"),
+        on_delete=models.PROTECT,
+        related_name="enrollments",
+    )
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="care_enrollments",
+    )
+    event = models.ForeignKey(
+        Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="enrollments"
+    )
+    is_control = models.BooleanField(_("control group"), default=False)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=EnrollmentStatus.choices,
+        default=EnrollmentStatus.ACTIVE,
+    )
+    stop_reason = models.CharField(_("stop reason"), max_length=64, blank=True)
+    enrolled_at = models.DateTimeField(_("enrolled at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
+        ordering = ("-enrolled_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "customer", "event"], name="enrollment_once_per_event"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["rule", "customer", "-enrolled_at"], name="enrollment_cooldown"),
+            models.Index(
+                fields=["customer"],
+                condition=Q(status=EnrollmentStatus.ACTIVE),
+                name="enrollment_active_customer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}/{self.customer_id} ({self.status})"

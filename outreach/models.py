@@ -1,1 +1,184 @@
-"""Outreach models: filled in by the care/outreach issue."""
+"""Outreach: tasks that carry out care steps (sends and calls), queues, inbound messages."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from callcenter.models import Customer, TimeStampedModel
+from care.choices import StepChannel, TouchKind
+from outreach.choices import InboundAction, TaskOutcome, TaskStatus
+
+
+class Queue(TimeStampedModel):
+    """A named call queue; its members are the agents who work it."""
+
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("agents"), related_name="call_queues", blank=True
+    )
+
+    class Meta:
+        verbose_name = _("queue")
+        verbose_name_plural = _("queues")
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OutreachTask(TimeStampedModel):
+    """One touch: an SMS or email to send, or a call for an agent, with its due time and SLA.
+
+    Tasks are rows before they are sends: the dispatcher claims due automated tasks with
+    SELECT ... FOR UPDATE SKIP LOCKED and sends with `idempotency_key`, so a killed worker
+    neither loses nor doubles a message.
+    """
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="outreach_tasks",
+    )
+    enrollment = models.ForeignKey(
+        "care.Enrollment",
+        verbose_name=_("enrollment"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
+    step = models.ForeignKey(
+        "care.CareStep",
+        verbose_name=_("step"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
+    step_position = models.PositiveSmallIntegerField(_("step"), null=True, blank=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=StepChannel.choices)
+    touch_kind = models.CharField(
+        _("kind"), max_length=16, choices=TouchKind.choices, default=TouchKind.PROACTIVE
+    )
+    due_at = models.DateTimeField(_("due at"))
+    deadline_at = models.DateTimeField(_("deadline"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING
+    )
+    reason = models.CharField(_("skip or cancel reason"), max_length=255, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="outreach_tasks",
+    )
+    queue = models.ForeignKey(
+        Queue,
+        verbose_name=_("queue"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
+    priority = models.FloatField(
+        _("priority"), default=0, help_text=_("Higher first when capacity is short (value).")
+    )
+    template = models.ForeignKey(
+        "care.MessageTemplate",
+        verbose_name=_("template"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("message or script"), blank=True)
+    to_address = models.CharField(_("sent to"), max_length=254, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    provider_message_id = models.CharField(_("provider message id"), max_length=128, blank=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128, unique=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    claimed_by = models.CharField(_("claimed by"), max_length=128, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=24, choices=TaskOutcome.choices, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    callback_at = models.DateTimeField(_("callback at"), null=True, blank=True)
+    breached_at = models.DateTimeField(_("SLA breached at"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("outreach task")
+        verbose_name_plural = _("outreach tasks")
+        ordering = ("deadline_at", "id")
+        indexes = [
+            models.Index(
+                fields=["due_at"],
+                condition=Q(status="pending") & ~Q(channel="call"),
+                name="task_due_automated",
+            ),
+            models.Index(
+                fields=["assignee", "deadline_at"],
+                condition=Q(status__in=["pending", "claimed"]),
+                name="task_open_by_agent",
+            ),
+            models.Index(
+                fields=["deadline_at"],
+                condition=Q(status__in=["pending", "claimed"], breached_at__isnull=True),
+                name="task_open_deadline",
+            ),
+            models.Index(fields=["customer", "-created_at"], name="task_customer_time"),
+            models.Index(fields=["provider_message_id"], name="task_provider_id"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="task_deadline_after_due", condition=Q(deadline_at__gte=models.F("due_at"))
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.channel} {self.status}"
+
+
+class InboundMessage(models.Model):
+    """An SMS received from a customer (opt-out keywords, replies)."""
+
+    from_number = models.CharField(_("from"), max_length=32)
+    body = models.TextField(_("text"))
+    received_at = models.DateTimeField(_("received at"))
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="inbound_messages",
+    )
+    action = models.CharField(_("action"), max_length=16, choices=InboundAction.choices)
+    provider_message_id = models.CharField(
+        _("provider message id"), max_length=128, unique=True, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("inbound message")
+        verbose_name_plural = _("inbound messages")
+        ordering = ("-received_at",)
+
+    def __str__(self) -> str:
+        return f"{self.from_number}: {self.body[:30]}"

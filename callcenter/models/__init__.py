@@ -3,11 +3,12 @@
 from .activity import Interaction, Order, SurveyResponse, Ticket
 from .audit import AuditLog
 from .base import TimeStampedModel
-from .customers import ConsentChange, ContactPoint, Customer
+from .customers import AgentProfile, ConsentChange, ContactPoint, Customer
 from .identity import CustomerMerge, MergeProposal
 from .imports import ImportRun
 
 __all__ = [
+    "AgentProfile",
     "AuditLog",
     "ConsentChange",
     "ContactPoint",

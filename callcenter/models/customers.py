@@ -198,3 +198,27 @@ class ConsentChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.channel} opted_out={self.opted_out}"
+
+
+class AgentProfile(models.Model):
+    """Call-center facts about a user: telephony extension, seniority, daily task limit."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="agent_profile",
+    )
+    extension = models.CharField(_("extension"), max_length=32, unique=True, null=True, blank=True)
+    is_senior = models.BooleanField(_("senior agent"), default=False)
+    daily_task_limit = models.PositiveSmallIntegerField(
+        _("call tasks per day"), null=True, blank=True, help_text=_("Empty: the care default.")
+    )
+    is_available = models.BooleanField(_("available"), default=True)
+
+    class Meta:
+        verbose_name = _("agent profile")
+        verbose_name_plural = _("agent profiles")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.extension or '-'})"

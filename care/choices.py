@@ -1,0 +1,75 @@
+"""Enumerations of care plans."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class EventType(models.TextChoices):
+    TICKET_OPENED = "ticket_opened", _("Ticket opened")
+    TICKET_RESOLVED = "ticket_resolved", _("Ticket resolved")
+    FIRST_ORDER = "first_order", _("First order")
+    ORDER_PLACED = "order_placed", _("Order placed")
+    ORDER_REFUNDED = "order_refunded", _("Order refunded")
+    SURVEY_SUBMITTED = "survey_submitted", _("Survey answered")
+    INTERACTION_LOGGED = "interaction_logged", _("Interaction logged")
+    CONSENT_CHANGED = "consent_changed", _("Consent changed")
+    CUSTOMER_CREATED = "customer_created", _("Customer created")
+    SEGMENT_ENTERED = "segment_entered", _("Segment entered")
+    SEGMENT_EXITED = "segment_exited", _("Segment exited")
+    BIRTHDAY = "birthday", _("Birthday")
+    ANNIVERSARY = "anniversary", _("Membership anniversary")
+    INACTIVITY = "inactivity", _("No order for N days")
+    MONTHLY = "monthly", _("First day of the month")
+    CUSTOMER_REPLIED = "customer_replied", _("Customer replied")
+    EXTERNAL = "external", _("External event")
+
+
+class EventSource(models.TextChoices):
+    DOMAIN = "domain", _("Domain write")
+    API = "api", _("API")
+    SCHEDULE = "schedule", _("Daily schedule")
+    SEGMENTS = "segments", _("Segment refresh")
+    WEBHOOK = "webhook", _("Webhook")
+
+
+class StepChannel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")
+    CALL = "call", _("Call task")
+    AUTO_CALL = "auto_call", _("Automated call")
+
+
+class DelayUnit(models.TextChoices):
+    MINUTES = "minutes", _("Minutes")
+    HOURS = "hours", _("Hours")
+    DAYS = "days", _("Days")
+
+
+class AssigneeRule(models.TextChoices):
+    ADVISOR = "advisor", _("Dedicated advisor")
+    QUEUE = "queue", _("A queue")
+    LEAST_LOADED = "least_loaded", _("Least-loaded agent of a group")
+
+
+class TouchKind(models.TextChoices):
+    PROACTIVE = "proactive", _("Proactive (counts towards the frequency cap)")
+    SERVICE = "service", _("Service (about the customer's own open complaint)")
+
+
+class StopCondition(models.TextChoices):
+    TICKET_RESOLVED = "ticket_resolved", _("Ticket resolved")
+    CUSTOMER_ORDERED = "customer_ordered", _("Customer ordered")
+    CUSTOMER_REPLIED = "customer_replied", _("Customer replied")
+    OPTED_OUT = "opted_out", _("Customer opted out")
+
+
+class EnrollmentStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    COMPLETED = "completed", _("Completed")
+    STOPPED = "stopped", _("Stopped")
+
+
+class TemplateChannel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")
+    CALL_SCRIPT = "call_script", _("Call script")

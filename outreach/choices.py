@@ -1,0 +1,33 @@
+"""Enumerations of outreach."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    CLAIMED = "claimed", _("Claimed")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
+    SKIPPED = "skipped", _("Skipped")
+
+
+OPEN_TASK_STATUSES = (TaskStatus.PENDING, TaskStatus.CLAIMED)
+
+
+class TaskOutcome(models.TextChoices):
+    REACHED = "reached", _("Reached")
+    NO_ANSWER = "no_answer", _("No answer")
+    CALLBACK_REQUESTED = "callback_requested", _("Callback requested")
+    CONVERTED = "converted", _("Converted")
+    DECLINED = "declined", _("Declined")
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+
+
+class InboundAction(models.TextChoices):
+    OPTED_OUT = "opted_out", _("Opted out of SMS")
+    REPLY = "reply", _("Reply recorded")
+    UNKNOWN_SENDER = "unknown_sender", _("Unknown sender")
