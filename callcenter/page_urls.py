@@ -3,7 +3,15 @@
 from django.urls import path
 
 from callcenter import views
+from callcenter.views import customers as customer_views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("customers/", customer_views.customer_search_view, name="customer-search"),
+    path("customers/<int:pk>/", customer_views.customer_detail_view, name="customer-detail"),
+    path(
+        "customers/<int:pk>/timeline/",
+        customer_views.customer_timeline_view,
+        name="customer-timeline",
+    ),
 ]

@@ -1,0 +1,74 @@
+"""Filters for the customer pages: phone display by role, sentiment badges, avatar initials."""
+
+import json
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+
+from callcenter.phones import format_phone, mask_phone
+
+register = template.Library()
+
+# Sentiment at or below this reads as negative, at or above the positive one as positive.
+NEGATIVE_SENTIMENT = -0.3
+POSITIVE_SENTIMENT = 0.3
+
+
+@register.filter
+def phone(value: str | None, reveal: bool) -> str:
+    """A stored E.164 number in full (`reveal`) or masked (agents)."""
+    if not value:
+        return ""
+    return format_phone(value) if reveal else mask_phone(value)
+
+
+@register.simple_tag
+def sentiment_badge(score: float | None) -> SafeString | str:
+    """A coloured badge for an interaction's sentiment score (-1 .. 1)."""
+    if score is None:
+        return ""
+    if score <= NEGATIVE_SENTIMENT:
+        css, label = "badge-red", _("Negative")
+    elif score >= POSITIVE_SENTIMENT:
+        css, label = "badge-green", _("Positive")
+    else:
+        css, label = "badge-gray", _("Neutral")
+    return format_html(
+        '<span class="badge {}" title="{}">{} {}</span>',
+        css,
+        _("Sentiment"),
+        label,
+        f"{score:+.2f}",
+    )
+
+
+@register.filter
+def initials(name: str | None) -> str:
+    """One character for a Chinese name, two initials for a Latin one (for the avatar)."""
+    words = (name or "").split()
+    if not words:
+        return "?"
+    if not words[0].isascii():
+        return words[0][0]
+    return "".join(word[0] for word in words[:2]).upper()
+
+
+@register.filter
+def attribute_value(value: object) -> str:
+    """A custom attribute as text: strings as they are, anything else as compact JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+@register.filter
+def duration(seconds: int | None) -> str:
+    """Seconds as `m:ss` (or `h:mm:ss` from one hour on)."""
+    total = int(seconds or 0)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes}:{secs:02d}"

@@ -1,0 +1,128 @@
+"""Customer pages: the search (with an htmx live-search fragment) and the customer card."""
+
+import zoneinfo
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from callcenter.models import Customer
+from callcenter.phones import try_normalize_phone
+from callcenter.roles import MANAGER_ROLES, has_role
+from callcenter.selectors.profile import (
+    TIMELINE_LIMIT,
+    TimelineCursor,
+    customer_profile,
+    customer_search_rows,
+    customer_timeline,
+)
+from callcenter.views import role_required
+
+SEARCH_PAGE_SIZE = 25
+MAX_QUERY_LENGTH = 200
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    """An htmx request for a fragment (a history restore wants the whole page)."""
+    return (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def _reveals_phones(request: HttpRequest) -> bool:
+    """Supervisors and admins see full numbers; agents see them masked."""
+    return has_role(request.user, MANAGER_ROLES)
+
+
+def _looks_like_phone(query: str) -> bool:
+    return any(ch.isdigit() for ch in query) and try_normalize_phone(query) is not None
+
+
+def _timeline_cursor(request: HttpRequest) -> TimelineCursor | None:
+    text = request.GET.get("before")
+    if not text:
+        return None
+    cursor = TimelineCursor.decode(text)
+    if cursor is None:
+        raise ValueError(text)
+    return cursor
+
+
+@require_GET
+@role_required()
+def customer_search_view(request: HttpRequest) -> HttpResponse:
+    """Search by name, phone (any format), external id or email; live results through htmx."""
+    query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    paginator = Paginator(customer_search_rows(query), SEARCH_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    htmx = _is_htmx(request)
+    if not htmx and paginator.count == 1 and _looks_like_phone(query):
+        # A caller's number that identifies one customer: go straight to the card.
+        return redirect("customer-detail", pk=page.object_list[0].pk)
+    context = {"query": query, "page": page, "reveal_phones": _reveals_phones(request)}
+    template = (
+        "callcenter/partials/customer_results.html" if htmx else "callcenter/customer_search.html"
+    )
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _local_time(customer: Customer) -> Any:
+    try:
+        return timezone.now().astimezone(zoneinfo.ZoneInfo(customer.timezone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+@require_GET
+@role_required()
+def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The customer card: profile, contact points, consent and the activity timeline."""
+    try:
+        before = _timeline_cursor(request)
+    except ValueError:
+        return HttpResponseBadRequest(_("Invalid timeline position."))
+    customer = customer_profile(pk)
+    if customer is None:
+        raise Http404(_("No such customer."))
+    if customer.merged_into_id is not None:
+        messages.info(
+            request,
+            _("%(name)s (customer %(id)s) was merged into this customer.")
+            % {"name": customer.name, "id": customer.pk},
+        )
+        return redirect("customer-detail", pk=customer.merged_into_id)
+    context = {
+        "customer": customer,
+        "contact_points": list(customer.contact_points.all()),
+        "consent_changes": customer.recent_consent_changes,
+        "attributes": sorted((customer.attributes or {}).items()),
+        "timeline": customer_timeline(customer.pk, limit=TIMELINE_LIMIT, before=before),
+        "local_time": _local_time(customer),
+        "reveal_phones": _reveals_phones(request),
+    }
+    return render(request, "callcenter/customer_detail.html", context)
+
+
+@require_GET
+@role_required()
+def customer_timeline_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The next page of a customer's timeline, as a fragment for the "load more" button."""
+    try:
+        before = _timeline_cursor(request)
+    except ValueError:
+        return HttpResponseBadRequest(_("Invalid timeline position."))
+    customer = get_object_or_404(Customer.objects.only("id"), pk=pk)
+    context = {
+        "customer": customer,
+        "timeline": customer_timeline(customer.pk, limit=TIMELINE_LIMIT, before=before),
+    }
+    return render(request, "callcenter/partials/timeline_items.html", context)
