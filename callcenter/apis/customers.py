@@ -93,9 +93,17 @@ class RoleMatrixMixin:
         return self.action_roles.get(self.action, ())
 
 
-def _require_manager_for_advisor(request: Request, data: dict[str, Any]) -> None:
-    # Assigning customers to advisors is supervisor work (DESIGN: task assignment).
-    if "advisor" in data and not has_role(request.user, MANAGER_ROLES):
+def _require_manager_for_advisor(
+    request: Request, data: dict[str, Any], current_advisor_id: int | None = None
+) -> None:
+    # Assigning customers to advisors is supervisor work (DESIGN: task assignment). Sending the
+    # advisor a customer already has (e.g. a PUT of the whole profile) assigns nothing.
+    if "advisor" not in data:
+        return
+    advisor = data["advisor"]
+    if (advisor.pk if advisor else None) == current_advisor_id:
+        return
+    if not has_role(request.user, MANAGER_ROLES):
         raise PermissionDenied(_("Only supervisors and admins may assign an advisor."))
 
 
@@ -161,7 +169,7 @@ class CustomerViewSet(
         customer = self.get_object()
         serializer = CustomerUpdateInputSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        _require_manager_for_advisor(request, serializer.validated_data)
+        _require_manager_for_advisor(request, serializer.validated_data, customer.advisor_id)
         customer_update(customer=customer, updated_by=request.user, **serializer.validated_data)
         return self._output(customer.pk)
 

@@ -426,6 +426,17 @@ def test_supervisor_assigns_an_advisor_agent_may_not(client_as, make_user) -> No
         advisor.pk,
         "li.na",
     )
+    # re-sending the advisor the customer already has assigns nothing, so agents may
+    unchanged = client_as(Role.AGENT).put(
+        url, {"name": "Kept", "advisor": advisor.pk}, format="json"
+    )
+    assert unchanged.status_code == 200
+    assert (
+        client_as(Role.AGENT)
+        .post(reverse("api-customer-list"), {"name": "N", "advisor": advisor.pk}, format="json")
+        .status_code
+        == 403
+    )
 
 
 def test_add_contact_point(agent_client) -> None:
