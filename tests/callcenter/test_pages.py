@@ -500,7 +500,8 @@ def test_bad_timeline_cursor_is_a_400(client_as: Callable, agent_user: object) -
     customer = CustomerFactory()
     client = client_as(agent_user)
 
-    assert client.get(detail_url(customer), {"before": "nonsense"}).status_code == 400
+    for bad in ("nonsense", "999999999999999999.order.1", "1.order.9999999999999999999"):
+        assert client.get(detail_url(customer), {"before": bad}).status_code == 400
     assert (
         client.get(
             reverse("customer-timeline", args=[customer.pk]), {"before": "1.hack.2"}
