@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -37,7 +38,7 @@ MANAGER_ROLES = (Role.ADMIN, Role.SUPERVISOR)
 class HasRole(BasePermission):
     """DRF permission: the user must hold one of the view's `allowed_roles` (default: any)."""
 
-    message = "Your role does not allow this."
+    message = _("Your role does not allow this.")
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         allowed = getattr(view, "allowed_roles", STAFF_ROLES)

@@ -226,6 +226,7 @@ class SegmentDetailApi(APIView):
         segment = segment_update(segment=segment, updated_by=request.user, **payload.validated_data)
         return Response(SegmentSerializer(segment).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         segment_delete(segment=get_object_or_404(Segment, pk=pk), deleted_by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -299,7 +300,7 @@ class SegmentExportApi(APIView):
 
     permission_classes = [IsSupervisor]
 
-    @extend_schema(responses={(200, "text/csv"): str})
+    @extend_schema(operation_id="segments_members_export", responses={(200, "text/csv"): str})
     def get(self, request: Request, pk: int) -> StreamingHttpResponse:
         return _csv_response(get_object_or_404(Segment, pk=pk), request)
 
@@ -309,7 +310,7 @@ class MetricsExportApi(APIView):
 
     permission_classes = [IsSupervisor]
 
-    @extend_schema(responses={(200, "text/csv"): str})
+    @extend_schema(operation_id="segments_metrics_export", responses={(200, "text/csv"): str})
     def get(self, request: Request) -> StreamingHttpResponse:
         return _csv_response(None, request)
 

@@ -227,6 +227,8 @@ def survey_record(
     """Record an NPS or CSAT answer, checking the score's range."""
     _require_active(customer)
     _require_choice(kind, SurveyKind, _("survey kind"))
+    if ticket is not None and ticket.customer_id != customer.pk:
+        raise ApplicationError(_("The ticket belongs to another customer."))
     low, high = SURVEY_RANGES[SurveyKind(kind)]
     if not low <= score <= high:
         raise ApplicationError(

@@ -84,6 +84,14 @@ def validate_timezone(name: str) -> str:
     return name
 
 
+def _require_active(customer: Customer) -> None:
+    if customer.status != CustomerStatus.ACTIVE:
+        raise ApplicationError(
+            _("Customer %(id)s was merged into %(target)s; change the survivor instead.")
+            % {"id": customer.pk, "target": customer.merged_into_id}
+        )
+
+
 def _validate_profile(values: dict[str, Any]) -> None:
     if "timezone" in values and values["timezone"]:
         validate_timezone(values["timezone"])
@@ -110,6 +118,7 @@ def contact_point_add(
     is_primary: bool = False,
 ) -> ContactPoint:
     """Attach a contact point; refuses one that already belongs to another active customer."""
+    _require_active(customer)
     normalized = normalize_contact_value(kind, value)
     existing = ContactPoint.objects.filter(
         kind=kind, system=system, value=normalized, is_active=True
@@ -206,8 +215,7 @@ def customer_update(
     *, customer: Customer, updated_by: AbstractBaseUser | None = None, **fields: Any
 ) -> Customer:
     """Change profile fields of an active customer."""
-    if customer.status != CustomerStatus.ACTIVE:
-        raise ApplicationError(_("A merged customer cannot be changed; edit the survivor."))
+    _require_active(customer)
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise ApplicationError(
@@ -253,6 +261,7 @@ def customer_consent_set(
     if source not in ConsentSource.values:
         raise ApplicationError(_("Unknown consent source: %(source)s") % {"source": source})
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    _require_active(customer)
     field = CONSENT_FIELDS[ConsentChannel(channel)]
     if getattr(customer, field) == opted_out:
         return False

@@ -134,6 +134,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have fields named kind/status/channel with different choices: name each
+    # enum after its TextChoices class so the schema has no collisions.
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerKindEnum": "callcenter.choices.CustomerKind",
+        "CustomerStatusEnum": "callcenter.choices.CustomerStatus",
+        "ContactKindEnum": "callcenter.choices.ContactKind",
+        "ConsentChannelEnum": "callcenter.choices.ConsentChannel",
+        "ConsentSourceEnum": "callcenter.choices.ConsentSource",
+        "OrderStatusEnum": "callcenter.choices.OrderStatus",
+        "InteractionChannelEnum": "callcenter.choices.InteractionChannel",
+        "DirectionEnum": "callcenter.choices.Direction",
+        "TicketKindEnum": "callcenter.choices.TicketKind",
+        "TicketStatusEnum": "callcenter.choices.TicketStatus",
+        "TicketPriorityEnum": "callcenter.choices.TicketPriority",
+        "SurveyKindEnum": "callcenter.choices.SurveyKind",
+        "LanguageEnum": "callcenter.choices.Language",
+    },
 }
 
 # Celery: settings read from CELERY_* names (see callcenter/celery.py).
@@ -154,6 +171,29 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 SMS_BACKEND = env("SMS_BACKEND", default="console")
 SMS_GATEWAY_URL = env("SMS_GATEWAY_URL", default="")
 SMS_GATEWAY_TOKEN = env("SMS_GATEWAY_TOKEN", default="")
+# SMS_BACKEND: console | file | http | twilio | dotted path of an outreach ChannelBackend.
+SMS_FILE_PATH = env("SMS_FILE_PATH", default="")
+# JSON body of the http backend; string values may hold {to} {body} {subject} {idempotency_key}.
+SMS_HTTP_BODY_TEMPLATE = env(
+    "SMS_HTTP_BODY_TEMPLATE",
+    default='{"to": "{to}", "text": "{body}", "reference": "{idempotency_key}"}',
+)
+SMS_TWILIO_ACCOUNT_SID = env("SMS_TWILIO_ACCOUNT_SID", default="")
+SMS_TWILIO_AUTH_TOKEN = env("SMS_TWILIO_AUTH_TOKEN", default="")
+SMS_TWILIO_FROM = env("SMS_TWILIO_FROM", default="")
+SMS_TWILIO_BASE_URL = env("SMS_TWILIO_BASE_URL", default="https://api.twilio.com")
+SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10.0)
+# Automated calls: console | file | http | dotted path (the voice platform dials and plays).
+AUTO_CALL_BACKEND = env("AUTO_CALL_BACKEND", default="console")
+AUTO_CALL_FILE_PATH = env("AUTO_CALL_FILE_PATH", default="")
+AUTO_CALL_GATEWAY_URL = env("AUTO_CALL_GATEWAY_URL", default="")
+AUTO_CALL_GATEWAY_TOKEN = env("AUTO_CALL_GATEWAY_TOKEN", default="")
+AUTO_CALL_HTTP_BODY_TEMPLATE = env(
+    "AUTO_CALL_HTTP_BODY_TEMPLATE",
+    default='{"to": "{to}", "script": "{body}", "reference": "{idempotency_key}"}',
+)
+# Shared secret of the delivery-receipt and inbound-SMS webhooks (HMAC-SHA256 signatures).
+OUTREACH_WEBHOOK_SECRET = env("OUTREACH_WEBHOOK_SECRET", default="")
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)

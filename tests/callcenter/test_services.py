@@ -10,7 +10,11 @@ from callcenter.errors import ApplicationError
 from callcenter.events import domain_events
 from callcenter.models import AuditLog, ConsentChange, ContactPoint, Customer
 from callcenter.services.activity import interaction_log, order_record, survey_record, ticket_open
-from callcenter.services.customers import customer_consent_set, customer_create
+from callcenter.services.customers import (
+    contact_point_add,
+    customer_consent_set,
+    customer_create,
+)
 from tests.callcenter.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +114,20 @@ def test_ticket_and_survey_events(captured_events) -> None:
     with pytest.raises(ApplicationError, match="between 1 and 5"):
         survey_record(customer=customer, kind="csat", score=7)
     assert [e.type for e in captured_events] == ["ticket_opened", "survey_submitted"]
+
+
+def test_merged_customers_take_no_new_contact_points_or_consent() -> None:
+    survivor = CustomerFactory()
+    merged = CustomerFactory(status="merged", merged_into=survivor)
+    with pytest.raises(ApplicationError, match="merged"):
+        contact_point_add(customer=merged, kind=ContactKind.PHONE, value="13800138000")
+    with pytest.raises(ApplicationError, match="merged"):
+        customer_consent_set(
+            customer=merged, channel="sms", opted_out=True, source=ConsentSource.API
+        )
+
+
+def test_a_survey_cannot_point_at_another_customers_ticket() -> None:
+    ticket = ticket_open(customer=CustomerFactory(), kind="complaint", subject="x")
+    with pytest.raises(ApplicationError, match="another customer"):
+        survey_record(customer=CustomerFactory(), kind="nps", score=5, ticket=ticket)
