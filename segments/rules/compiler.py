@@ -1,0 +1,201 @@
+"""Compiling checked rule nodes to Django Q objects over `Customer`.
+
+Values always travel as query parameters. Null semantics: every operator except `is_empty`
+matches only customers for whom the field has a value (not null; for text, not blank), so
+"recency_days gt 60" or "recency_days ne 60" never match a customer without metrics. Every
+compiled condition is two-valued (never SQL NULL), so a negated group is the exact complement
+of its content.
+"""
+
+import operator
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import reduce
+from typing import Any
+
+from django.db.models import (
+    DecimalField,
+    Exists,
+    Expression,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
+from django.db.models.aggregates import Count, Sum
+from django.db.models.expressions import Case, When
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, Lower, Trim
+from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    IContains,
+    In,
+    IsNull,
+    IStartsWith,
+    LessThan,
+    LessThanOrEqual,
+    Lookup,
+    Range,
+    Regex,
+)
+
+from segments.models import SegmentMembership
+
+from .fields import ATTRIBUTE, BOOL, CHOICE, COUNT, MEMBERSHIP, STRING, EventSpec
+from .tree import Condition, Node
+
+# Custom attributes are JSON, often text from CSV imports ("35"). A value counts as a number
+# only when its text reads as one; the bound on digits keeps the cast inside double precision.
+NUMERIC_TEXT = r"^\s*-?[0-9]{1,15}(\.[0-9]{1,10})?\s*$"
+TRUE_WORDS = ["true", "yes", "y", "1", "是"]
+FALSE_WORDS = ["false", "no", "n", "0", "否"]
+
+_PATH_LOOKUPS = {
+    "eq": "exact",
+    "lt": "lt",
+    "lte": "lte",
+    "gt": "gt",
+    "gte": "gte",
+    "between": "range",
+    "in": "in",
+    "contains": "icontains",
+    "startswith": "istartswith",
+}
+_EXPRESSION_LOOKUPS: dict[str, type[Lookup]] = {
+    "eq": Exact,
+    "lt": LessThan,
+    "lte": LessThanOrEqual,
+    "gt": GreaterThan,
+    "gte": GreaterThanOrEqual,
+    "between": Range,
+    "in": In,
+    "contains": IContains,
+    "startswith": IStartsWith,
+}
+
+
+def compile_node(node: Node, *, as_of: datetime, segment_ids: Mapping[str, int] | None = None) -> Q:
+    """The Q object selecting the customers `node` describes (on `Customer`).
+
+    `segment_ids` (slug -> id, every referenced slug) lets membership conditions filter on
+    literal segment ids, which PostgreSQL can estimate; without it they join on the slug.
+    """
+    if isinstance(node, Condition):
+        return _condition_q(node, as_of=as_of, segment_ids=segment_ids)
+    combine = operator.and_ if node.op == "and" else operator.or_
+    combined = reduce(
+        combine,
+        (compile_node(child, as_of=as_of, segment_ids=segment_ids) for child in node.children),
+    )
+    return ~combined if node.negate else combined
+
+
+def _condition_q(node: Condition, *, as_of: datetime, segment_ids: Mapping[str, int] | None) -> Q:
+    spec = node.spec
+    if spec.type == MEMBERSHIP:
+        # Stored open memberships, not the other segment's rule: segments refresh in dependency
+        # order. EXISTS rather than IN: a semi/anti join inside AND, an index probe inside OR.
+        which: dict[str, Any] = (
+            {"segment__slug__in": list(node.value)}
+            if segment_ids is None
+            else {"segment_id__in": [segment_ids[slug] for slug in node.value]}
+        )
+        open_stays = SegmentMembership.objects.filter(
+            customer_id=OuterRef("pk"), exited_at__isnull=True, **which
+        )
+        member = Q(Exists(open_stays))
+        return member if node.cmp == "in" else ~member
+    if spec.type == COUNT:
+        assert spec.event is not None
+        assert node.days is not None
+        counted = _event_total(spec.event, days=node.days, as_of=as_of)
+        return _expression_q(counted, node.cmp, node.value, is_set=Q())
+    if spec.type == ATTRIBUTE:
+        return _attribute_q(node)
+    if spec.type == BOOL:
+        expected = (node.cmp == "is_true") != spec.invert
+        return Q(**{spec.path: expected})
+    return _path_q(spec.path, node.cmp, node.value, text=spec.type in (STRING, CHOICE))
+
+
+def _path_q(path: str, cmp: str, value: Any, *, text: bool) -> Q:
+    """A condition on a model field (or a transform of one) through Django's own lookups."""
+    is_set = Q(**{f"{path}__isnull": False})
+    if text:
+        is_set &= ~Q(**{path: ""})
+    if cmp == "is_set":
+        return is_set
+    if cmp == "is_empty":
+        return ~is_set
+    if cmp == "ne":
+        return is_set & ~Q(**{path: value})
+    if cmp == "not_in":
+        return is_set & ~Q(**{f"{path}__in": list(value)})
+    return Q(**{f"{path}__{_PATH_LOOKUPS[cmp]}": list(value) if cmp == "in" else value})
+
+
+def _holds(lookup: Lookup) -> Q:
+    """`lookup` as a filter that is false, never NULL, where its input is NULL."""
+    return Q(Coalesce(lookup, Value(False)))
+
+
+def _expression_q(lhs: Expression, cmp: str, value: Any, *, is_set: Q) -> Q:
+    """A condition on a computed value; `is_set` says when the value exists at all."""
+    if cmp == "ne":
+        return is_set & ~_holds(Exact(lhs, value))
+    if cmp == "not_in":
+        return is_set & ~_holds(In(lhs, list(value)))
+    rhs = list(value) if cmp == "in" else value
+    return _holds(_EXPRESSION_LOOKUPS[cmp](lhs, rhs))
+
+
+def _attribute_q(node: Condition) -> Q:
+    text = KeyTextTransform(node.key, "attributes")
+    is_set = Q(IsNull(text, False)) & ~_holds(Exact(text, ""))
+    if node.cmp == "is_set":
+        return is_set
+    if node.cmp == "is_empty":
+        return ~is_set
+    if node.cmp in ("is_true", "is_false"):
+        words = TRUE_WORDS if node.cmp == "is_true" else FALSE_WORDS
+        return _holds(In(Lower(Trim(text)), words))
+    sample = node.value[0] if isinstance(node.value, tuple) else node.value
+    if isinstance(sample, str):
+        return _expression_q(text, node.cmp, node.value, is_set=is_set)
+    as_number = Case(
+        When(Regex(text, NUMERIC_TEXT), then=Cast(text, FloatField())),
+        default=None,
+        output_field=FloatField(),
+    )
+    return _expression_q(as_number, node.cmp, node.value, is_set=is_set)
+
+
+def _event_total(event: EventSpec, *, days: int, as_of: datetime) -> Expression:
+    """The customer's count (or sum) of events in (as_of - days, as_of], 0 when there are none.
+
+    A correlated subquery: one probe of the (customer, time) index per customer, equally cheap
+    for one customer (care conditions) and, inside OR groups, for a whole refresh.
+    """
+    rows = (
+        event.model.objects.filter(
+            customer_id=OuterRef("pk"),
+            **{
+                f"{event.time_field}__gt": as_of - timedelta(days=days),
+                f"{event.time_field}__lte": as_of,
+            },
+            **dict(event.filters),
+        )
+        .order_by()
+        .values("customer_id")
+    )
+    if event.sum_field:
+        money = DecimalField(max_digits=16, decimal_places=2)
+        total = rows.annotate(total=Sum(event.sum_field)).values("total")
+        return Coalesce(Subquery(total, output_field=money), Value(Decimal(0)), output_field=money)
+    counted = rows.annotate(total=Count("pk")).values("total")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))

@@ -1,0 +1,244 @@
+"""The allow-list of a rule tree: fields, their types, operators, choices and labels."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from callcenter.choices import CustomerKind, Language, OrderStatus, TicketKind
+from callcenter.models import Interaction, Order, SurveyResponse, Ticket
+from segments.choices import LifecycleStage, RfmSegmentName, ValueTier
+
+# Field types. "count" is an event count over the last N days; "attribute" a custom attribute.
+NUMBER = "number"
+DATE = "date"
+STRING = "string"
+CHOICE = "choice"
+BOOL = "bool"
+MEMBERSHIP = "membership"
+COUNT = "count"
+ATTRIBUTE = "attribute"
+
+OPERATORS: dict[str, Promise] = {
+    "eq": _("equals"),
+    "ne": _("does not equal"),
+    "lt": _("less than"),
+    "lte": _("at most"),
+    "gt": _("greater than"),
+    "gte": _("at least"),
+    "between": _("between"),
+    "in": _("is one of"),
+    "not_in": _("is none of"),
+    "contains": _("contains"),
+    "startswith": _("starts with"),
+    "is_set": _("is set"),
+    "is_empty": _("is empty"),
+    "is_true": _("is true"),
+    "is_false": _("is false"),
+}
+NO_VALUE_OPERATORS = frozenset({"is_set", "is_empty", "is_true", "is_false"})
+LIST_OPERATORS = frozenset({"in", "not_in"})
+ORDER_OPERATORS = frozenset({"lt", "lte", "gt", "gte", "between"})
+
+_COMPARE = ("eq", "ne", "lt", "lte", "gt", "gte", "between")
+_PRESENCE = ("is_set", "is_empty")
+TYPE_OPERATORS: dict[str, tuple[str, ...]] = {
+    NUMBER: _COMPARE + _PRESENCE,
+    DATE: _COMPARE + _PRESENCE,
+    STRING: ("eq", "ne", "in", "not_in", "contains", "startswith", *_PRESENCE),
+    CHOICE: ("eq", "ne", "in", "not_in"),
+    BOOL: ("is_true", "is_false"),
+    MEMBERSHIP: ("in", "not_in"),
+    COUNT: _COMPARE,
+    ATTRIBUTE: tuple(OPERATORS),
+}
+TYPE_LABELS: dict[str, Promise] = {
+    NUMBER: _("number"),
+    DATE: _("date"),
+    STRING: _("text"),
+    CHOICE: _("choice"),
+    BOOL: _("yes/no"),
+    MEMBERSHIP: _("segment membership"),
+    COUNT: _("event count"),
+    ATTRIBUTE: _("custom attribute"),
+}
+FAMILIES: dict[str, Promise] = {
+    "profile": _("Profile"),
+    "consent": _("Consent"),
+    "attributes": _("Custom attributes"),
+    "metrics": _("Metrics and scores"),
+    "membership": _("Segments"),
+    "events": _("Events in the last days"),
+}
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """Rows of `model` whose `time_field` falls in (as_of - days, as_of], counted or summed."""
+
+    model: type[models.Model]
+    time_field: str
+    filters: tuple[tuple[str, Any], ...] = ()
+    sum_field: str = ""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One allowed field: its type, the ORM path it reads from `Customer`, and what it accepts.
+
+    `number` says how number values are held: "int" (whole numbers only), "decimal" (money,
+    compared exactly) or "float". `invert` flips a yes/no field built on an `__isnull` path.
+    """
+
+    name: str
+    family: str
+    type: str
+    label: Promise
+    path: str = ""
+    number: str = "int"
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: type[models.TextChoices] | None = None
+    may_be_empty: bool = False
+    invert: bool = False
+    event: EventSpec | None = None
+
+    @property
+    def operators(self) -> tuple[str, ...]:
+        ops = TYPE_OPERATORS[self.type]
+        return ops + _PRESENCE if self.type == CHOICE and self.may_be_empty else ops
+
+
+def _profile(name: str, type_: str, label: Promise, path: str = "", **kw: Any) -> FieldSpec:
+    return FieldSpec(name=name, family="profile", type=type_, label=label, path=path or name, **kw)
+
+
+def _consent(name: str, label: Promise) -> FieldSpec:
+    return FieldSpec(name=name, family="consent", type=BOOL, label=label, path=name)
+
+
+def _metric(name: str, type_: str, label: Promise, path: str = "", **kw: Any) -> FieldSpec:
+    return FieldSpec(
+        name=name,
+        family="metrics",
+        type=type_,
+        label=label,
+        path=f"metrics__{path or name}",
+        # A customer without a metrics row (never refreshed) has no value for any metric.
+        may_be_empty=True,
+        **kw,
+    )
+
+
+def _event(name: str, label: Promise, event: EventSpec, number: str = "int") -> FieldSpec:
+    return FieldSpec(
+        name=name, family="events", type=COUNT, label=label, number=number, minimum=0, event=event
+    )
+
+
+_PAID = (("status", OrderStatus.PAID),)
+
+_FIELD_LIST: list[FieldSpec] = [
+    _profile("kind", CHOICE, _("customer kind"), choices=CustomerKind),
+    _profile("city", STRING, _("city")),
+    _profile("region", STRING, _("region")),
+    _profile("language", CHOICE, _("language"), choices=Language),
+    _profile("industry", STRING, _("industry")),
+    _profile("company_name", STRING, _("company name")),
+    _profile("employee_count", NUMBER, _("employee count")),
+    _profile(
+        "birthday_month", NUMBER, _("birthday month"), "birthday__month", minimum=1, maximum=12
+    ),
+    _profile("created_at", DATE, _("customer since"), "created_at__date"),
+    _profile("advisor", STRING, _("advisor (user name)"), "advisor__username"),
+    _profile("has_advisor", BOOL, _("has a dedicated advisor"), "advisor__isnull", invert=True),
+    _consent("sms_opt_out", _("SMS opt-out")),
+    _consent("call_opt_out", _("call opt-out")),
+    _consent("email_opt_out", _("email opt-out")),
+    _consent("do_not_contact", _("do not contact")),
+    _metric("recency_days", NUMBER, _("days since last order")),
+    _metric("frequency", NUMBER, _("orders in window")),
+    _metric("monetary", NUMBER, _("spend in window"), number="decimal"),
+    _metric("avg_order_value", NUMBER, _("average order value"), number="decimal"),
+    _metric("orders_90d", NUMBER, _("orders in 90 days")),
+    _metric("spend_90d", NUMBER, _("spend in 90 days"), number="decimal"),
+    _metric("interactions_30d", NUMBER, _("interactions in 30 days")),
+    _metric("complaints_90d", NUMBER, _("complaints in 90 days")),
+    _metric("last_nps", NUMBER, _("last NPS"), minimum=0, maximum=10),
+    _metric("avg_sentiment_30d", NUMBER, _("average sentiment, 30 days"), number="float"),
+    _metric("days_since_contact", NUMBER, _("days since last contact")),
+    _metric("first_order_at", DATE, _("first order"), "first_order_at__date"),
+    _metric("last_order_at", DATE, _("last order"), "last_order_at__date"),
+    _metric("r_score", NUMBER, _("R score"), minimum=1, maximum=5),
+    _metric("f_score", NUMBER, _("F score"), minimum=1, maximum=5),
+    _metric("m_score", NUMBER, _("M score"), minimum=1, maximum=5),
+    _metric("rfm_code", STRING, _("RFM code")),
+    _metric("rfm_segment", CHOICE, _("RFM segment"), choices=RfmSegmentName),
+    _metric("lifecycle_stage", CHOICE, _("lifecycle stage"), choices=LifecycleStage),
+    _metric("value_tier", CHOICE, _("value tier"), choices=ValueTier),
+    _metric(
+        "churn_probability", NUMBER, _("churn probability"), number="float", minimum=0, maximum=1
+    ),
+    _metric("cluster", NUMBER, _("behaviour cluster")),
+    FieldSpec(name="segment", family="membership", type=MEMBERSHIP, label=_("member of segment")),
+    _event("orders_count", _("paid orders"), EventSpec(Order, "placed_at", _PAID)),
+    _event(
+        "spend_sum",
+        _("spend on paid orders"),
+        EventSpec(Order, "placed_at", _PAID, sum_field="amount"),
+        number="decimal",
+    ),
+    _event(
+        "complaints_count",
+        _("complaints"),
+        EventSpec(Ticket, "opened_at", (("kind", TicketKind.COMPLAINT),)),
+    ),
+    _event("tickets_count", _("tickets"), EventSpec(Ticket, "opened_at")),
+    _event("interactions_count", _("interactions"), EventSpec(Interaction, "occurred_at")),
+    _event("surveys_count", _("survey answers"), EventSpec(SurveyResponse, "responded_at")),
+]
+
+FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in _FIELD_LIST}
+
+# Custom attributes are named "attributes.<key>"; the key is checked against ATTRIBUTE_KEY_RE.
+ATTRIBUTE_PREFIX = "attributes."
+ATTRIBUTE_KEY_PATTERN = r"[A-Za-z0-9_]{1,64}"
+ATTRIBUTE_SPEC = FieldSpec(
+    name=ATTRIBUTE_PREFIX,
+    family="attributes",
+    type=ATTRIBUTE,
+    label=_("custom attribute"),
+    path="attributes",
+    number="float",
+)
+
+
+def rule_fields_catalog() -> list[dict[str, Any]]:
+    """Every allowed field with its type, operators, choices and labels (in the active language),
+    for the browser rule builder. The last entry describes custom attributes by pattern."""
+    entries = []
+    for spec in [*_FIELD_LIST, ATTRIBUTE_SPEC]:
+        entry: dict[str, Any] = {
+            "name": spec.name,
+            "label": str(spec.label),
+            "family": spec.family,
+            "family_label": str(FAMILIES[spec.family]),
+            "type": spec.type,
+            "type_label": str(TYPE_LABELS[spec.type]),
+            "operators": [{"value": op, "label": str(OPERATORS[op])} for op in spec.operators],
+            "choices": [
+                {"value": value, "label": str(label)} for value, label in spec.choices.choices
+            ]
+            if spec.choices
+            else [],
+            "integer": spec.type in (NUMBER, COUNT) and spec.number == "int",
+            "min": spec.minimum,
+            "max": spec.maximum,
+            "needs_days": spec.type == COUNT,
+        }
+        if spec is ATTRIBUTE_SPEC:
+            entry["pattern"] = f"^attributes\\.{ATTRIBUTE_KEY_PATTERN}$"
+        entries.append(entry)
+    return entries
