@@ -10,6 +10,7 @@ from callcenter.apis.customers import (
     SurveyViewSet,
     TicketViewSet,
 )
+from callcenter.apis.imports import ImportRunDetailApi, ImportRunListCreateApi
 from callcenter.apis.screenpop import ScreenpopApi
 
 router = DefaultRouter()
@@ -21,5 +22,7 @@ router.register("surveys", SurveyViewSet, basename="api-survey")
 
 urlpatterns = [
     path("screenpop/", ScreenpopApi.as_view(), name="api-screenpop"),
+    path("imports/", ImportRunListCreateApi.as_view(), name="api-import-list"),
+    path("imports/<int:pk>/", ImportRunDetailApi.as_view(), name="api-import-detail"),
     path("", include(router.urls)),
 ]
