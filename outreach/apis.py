@@ -1,0 +1,289 @@
+"""REST API of outreach: tasks and queues for people, webhooks for the SMS gateway.
+
+    endpoint                                       agent          supervisor/admin
+    GET  /api/outreach/tasks/                      own + queues'  all
+    POST /api/outreach/tasks/                      own callbacks  any task
+    GET  /api/outreach/tasks/{id}/                 own + queues'  all
+    POST /api/outreach/tasks/{id}/claim/           own + queue's unassigned   any
+    POST /api/outreach/tasks/{id}/complete/        (same)         any
+    POST /api/outreach/tasks/{id}/reschedule/      (same)         any
+    POST /api/outreach/tasks/reassign/             -              x
+    GET  /api/outreach/my-queue/                   x              x
+    GET  /api/outreach/queues/                     -              x
+    POST /api/outreach/receipts/                   HMAC-signed webhook (no user)
+    POST /api/outreach/inbound-sms/                HMAC-signed webhook (no user)
+
+A task an agent may not see is a 404; one they see (a colleague's task in their queue) but may
+not work is a 403.
+"""
+
+from typing import Any, ClassVar
+
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from callcenter.roles import IsAgent, IsSupervisor
+from outreach.access import task_check_workable
+from outreach.filters import TaskFilter
+from outreach.models import OutreachTask
+from outreach.selectors import agent_overview, agent_queue, queue_overview, task_list
+from outreach.serializers import (
+    CompleteInputSerializer,
+    InboundSmsInputSerializer,
+    InboundSmsResultSerializer,
+    ManualTaskInputSerializer,
+    OverviewSerializer,
+    ReassignInputSerializer,
+    ReassignResultSerializer,
+    ReceiptInputSerializer,
+    ReceiptResultSerializer,
+    RescheduleInputSerializer,
+    TaskSerializer,
+)
+from outreach.services.tasks import (
+    outreach_task_claim,
+    outreach_task_complete,
+    outreach_task_create_manual,
+    outreach_task_reschedule,
+    outreach_tasks_reassign,
+)
+from outreach.services.webhooks import (
+    WebhookRejected,
+    delivery_receipt_record,
+    inbound_sms_receive,
+    webhook_verify,
+)
+
+
+def _task_response(request: Request, task_id: int, code: int = status.HTTP_200_OK) -> Response:
+    task = task_list(user=request.user).get(pk=task_id)
+    return Response(TaskSerializer(task, context={"now": timezone.now()}).data, status=code)
+
+
+class TaskListApi(generics.ListAPIView):
+    """Tasks the caller may see, filtered; POST schedules a manual task."""
+
+    permission_classes: ClassVar[list] = [IsAgent]
+    serializer_class = TaskSerializer
+    filterset_class = TaskFilter
+
+    def get_queryset(self) -> QuerySet[OutreachTask]:
+        return task_list(user=self.request.user)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "now": timezone.now()}
+
+    @extend_schema(
+        summary="Schedule a manual task (a callback, a call, a message)",
+        request=ManualTaskInputSerializer,
+        responses={201: TaskSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ManualTaskInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        task = outreach_task_create_manual(created_by=request.user, **serializer.validated_data)
+        return _task_response(request, task.pk, status.HTTP_201_CREATED)
+
+
+class TaskDetailApi(APIView):
+    permission_classes: ClassVar[list] = [IsAgent]
+
+    @extend_schema(summary="Get a task", responses=TaskSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        get_object_or_404(task_list(user=request.user), pk=pk)
+        return _task_response(request, pk)
+
+
+def _workable_task(request: Request, pk: int) -> OutreachTask:
+    """The task if the caller may work it: 404 when they may not even see it, 403 when they
+    see it but it is not theirs to work (checked before the input, and again by the service
+    under the row lock)."""
+    task = get_object_or_404(task_list(user=request.user), pk=pk)
+    task_check_workable(task, request.user)
+    return task
+
+
+class TaskClaimApi(APIView):
+    permission_classes: ClassVar[list] = [IsAgent]
+
+    @extend_schema(summary="Take a task", request=None, responses=TaskSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        task = outreach_task_claim(task=_workable_task(request, pk), user=request.user)
+        return _task_response(request, task.pk)
+
+
+class TaskCompleteApi(APIView):
+    permission_classes: ClassVar[list] = [IsAgent]
+
+    @extend_schema(
+        summary="Record the call's outcome (logs the call)",
+        request=CompleteInputSerializer,
+        responses=TaskSerializer,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        task = _workable_task(request, pk)
+        serializer = CompleteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        task = outreach_task_complete(task=task, user=request.user, **serializer.validated_data)
+        return _task_response(request, task.pk)
+
+
+class TaskRescheduleApi(APIView):
+    permission_classes: ClassVar[list] = [IsAgent]
+
+    @extend_schema(
+        summary="Close this call and schedule a callback (returns the new task)",
+        request=RescheduleInputSerializer,
+        responses={201: TaskSerializer},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        task = _workable_task(request, pk)
+        serializer = RescheduleInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        callback = outreach_task_reschedule(
+            task=task, user=request.user, **serializer.validated_data
+        )
+        return _task_response(request, callback.pk, status.HTTP_201_CREATED)
+
+
+class TaskReassignApi(APIView):
+    permission_classes: ClassVar[list] = [IsSupervisor]
+
+    @extend_schema(
+        summary="Move open call tasks to an agent or a queue",
+        request=ReassignInputSerializer,
+        responses=ReassignResultSerializer,
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ReassignInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        moved = outreach_tasks_reassign(
+            task_ids=data["task_ids"],
+            by=request.user,
+            assignee=data.get("assignee"),
+            queue=data.get("queue"),
+            reason=data["reason"],
+        )
+        left = sorted(set(data["task_ids"]) - set(moved))
+        return Response({"reassigned": moved, "not_reassigned": left})
+
+
+class MyQueueApi(APIView):
+    """The caller's calls to make now, overdue first, then by deadline."""
+
+    permission_classes: ClassVar[list] = [IsAgent]
+    limit = 200
+
+    @extend_schema(summary="My call queue", responses=TaskSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        now = timezone.now()
+        tasks = agent_queue(user=request.user, now=now)[: self.limit]
+        return Response(TaskSerializer(tasks, many=True, context={"now": now}).data)
+
+
+class QueueOverviewApi(APIView):
+    """All queues and agents with open, overdue and breached counts (supervisors)."""
+
+    permission_classes: ClassVar[list] = [IsSupervisor]
+
+    @extend_schema(summary="Queues and agents overview", responses=OverviewSerializer)
+    def get(self, request: Request) -> Response:
+        now = timezone.now()
+        return Response({"queues": queue_overview(now=now), "agents": agent_overview(now=now)})
+
+
+class HasWebhookSignature(BasePermission):
+    """The request carries a fresh, valid HMAC signature of its body (see services.webhooks)."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        try:
+            request.webhook_signature_key = webhook_verify(
+                timestamp=request.headers.get("X-Timestamp", ""),
+                signature=request.headers.get("X-Signature", ""),
+                body=request.body,
+            )
+        except WebhookRejected as exc:
+            raise PermissionDenied(str(exc)) from exc
+        return True
+
+
+SIGNATURE_HEADERS = [
+    OpenApiParameter("X-Timestamp", str, OpenApiParameter.HEADER, required=True),
+    OpenApiParameter(
+        "X-Signature",
+        str,
+        OpenApiParameter.HEADER,
+        required=True,
+        description='hex HMAC-SHA256 of "{timestamp}.{body}" with the shared secret',
+    ),
+]
+
+
+class _WebhookApi(APIView):
+    authentication_classes: ClassVar[list] = []
+    permission_classes: ClassVar[list] = [HasWebhookSignature]
+
+    def handle(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    def post(self, request: Request) -> Response:
+        try:
+            return self.handle(request)
+        except Exception:
+            # Let the gateway retry this very request once our failure is fixed.
+            cache.delete(request.webhook_signature_key)
+            raise
+
+
+class DeliveryReceiptApi(_WebhookApi):
+    @extend_schema(
+        summary="Delivery receipt from the SMS gateway",
+        parameters=SIGNATURE_HEADERS,
+        request=ReceiptInputSerializer,
+        responses=ReceiptResultSerializer,
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def handle(self, request: Request) -> Response:
+        serializer = ReceiptInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        updated = delivery_receipt_record(**serializer.validated_data)
+        return Response({"updated": updated})
+
+
+class InboundSmsApi(_WebhookApi):
+    @extend_schema(
+        summary="Inbound SMS from the gateway (opt-out words, replies)",
+        parameters=SIGNATURE_HEADERS,
+        request=InboundSmsInputSerializer,
+        responses=InboundSmsResultSerializer,
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def handle(self, request: Request) -> Response:
+        serializer = InboundSmsInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = inbound_sms_receive(
+            from_number=data["from"], body=data["body"], provider_message_id=data["id"]
+        )
+        return Response(
+            {
+                "id": result.message.pk,
+                "action": result.message.action,
+                "duplicate": result.duplicate,
+                "confirmation_task": result.confirmation.pk if result.confirmation else None,
+            }
+        )

@@ -1,0 +1,14 @@
+"""Why a task was skipped or cancelled: stable codes stored in `OutreachTask.reason`."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class SkipReason(models.TextChoices):
+    DO_NOT_CONTACT = "do_not_contact", _("Customer is marked do-not-contact")
+    OPTED_OUT = "opted_out", _("Customer opted out of this channel")
+    CONDITIONS_NOT_MET = "conditions_not_met", _("Step conditions not met when due")
+    CUSTOMER_RESPONDED = "customer_responded", _("Customer already responded")
+    FREQUENCY_CAP = "frequency_cap", _("Frequency cap reached")
+    NO_ADDRESS = "no_address", _("No phone number or email to send to")
+    CUSTOMER_MERGED = "customer_merged", _("Customer was merged into another")

@@ -1,0 +1,200 @@
+"""Serializers of the outreach API: read-only views of tasks, and input shapes for the
+services (every rule lives in the services)."""
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from callcenter.models import Customer
+from care.choices import StepChannel, TouchKind
+from outreach.choices import TaskOutcome
+from outreach.models import OutreachTask, Queue
+from outreach.services.tasks import RESCHEDULE_OUTCOMES
+
+User = get_user_model()
+MAX_BULK = 500
+RESCHEDULE_OUTCOME_CHOICES = [(value, TaskOutcome(value).label) for value in RESCHEDULE_OUTCOMES]
+RECEIPT_STATUS_CHOICES = [("delivered", _("Delivered")), ("failed", _("Failed"))]
+
+
+class _CustomerRef(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class _UserRef(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class _QueueRef(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    """A task with countdown fields computed against the request's clock."""
+
+    customer = _CustomerRef()
+    assignee = _UserRef(allow_null=True)
+    queue = _QueueRef(allow_null=True)
+    is_overdue = serializers.SerializerMethodField()
+    seconds_to_deadline = serializers.SerializerMethodField(
+        help_text=_("Negative once the deadline has passed.")
+    )
+
+    class Meta:
+        model = OutreachTask
+        fields = [
+            "id",
+            "customer",
+            "enrollment",
+            "step_position",
+            "channel",
+            "touch_kind",
+            "status",
+            "reason",
+            "priority",
+            "due_at",
+            "deadline_at",
+            "is_overdue",
+            "seconds_to_deadline",
+            "breached_at",
+            "escalated_at",
+            "assignee",
+            "queue",
+            "subject",
+            "body",
+            "to_address",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "provider_message_id",
+            "sent_at",
+            "delivered_at",
+            "completed_at",
+            "outcome",
+            "notes",
+            "callback_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def _now(self):  # noqa: ANN202 - a datetime
+        return self.context.get("now") or timezone.now()
+
+    def get_is_overdue(self, task: OutreachTask) -> bool:
+        return task.deadline_at < self._now()
+
+    def get_seconds_to_deadline(self, task: OutreachTask) -> int:
+        return int((task.deadline_at - self._now()).total_seconds())
+
+
+class ManualTaskInputSerializer(serializers.Serializer):
+    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    due_at = serializers.DateTimeField()
+    deadline_at = serializers.DateTimeField(required=False, allow_null=True)
+    channel = serializers.ChoiceField(choices=StepChannel.choices, default=StepChannel.CALL)
+    body = serializers.CharField(required=False, allow_blank=True, default="")
+    subject = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), required=False, allow_null=True
+    )
+    queue = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Queue.objects.all(), required=False, allow_null=True
+    )
+    touch_kind = serializers.ChoiceField(choices=TouchKind.choices, default=TouchKind.SERVICE)
+    priority = serializers.FloatField(required=False, default=0.0)
+
+
+class CompleteInputSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=TaskOutcome.choices)
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RescheduleInputSerializer(serializers.Serializer):
+    callback_at = serializers.DateTimeField()
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    outcome = serializers.ChoiceField(
+        choices=RESCHEDULE_OUTCOME_CHOICES,
+        default=TaskOutcome.CALLBACK_REQUESTED,
+    )
+
+
+class ReassignInputSerializer(serializers.Serializer):
+    task_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=MAX_BULK
+    )
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), required=False, allow_null=True
+    )
+    queue = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Queue.objects.all(), required=False, allow_null=True
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+
+class ReassignResultSerializer(serializers.Serializer):
+    reassigned = serializers.ListField(child=serializers.IntegerField())
+    not_reassigned = serializers.ListField(
+        child=serializers.IntegerField(), help_text=_("Unknown, closed or non-call tasks.")
+    )
+
+
+class QueueOverviewSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True)
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    members_count = serializers.IntegerField()
+    open = serializers.IntegerField()
+    unassigned = serializers.IntegerField()
+    due = serializers.IntegerField()
+    overdue = serializers.IntegerField()
+    breached = serializers.IntegerField()
+
+
+class AgentOverviewSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    available = serializers.BooleanField()
+    open = serializers.IntegerField()
+    overdue = serializers.IntegerField()
+    breached = serializers.IntegerField()
+    today_load = serializers.IntegerField()
+    daily_limit = serializers.IntegerField()
+
+
+class OverviewSerializer(serializers.Serializer):
+    queues = QueueOverviewSerializer(many=True)
+    agents = AgentOverviewSerializer(many=True)
+
+
+class ReceiptInputSerializer(serializers.Serializer):
+    provider_message_id = serializers.CharField(max_length=128)
+    status = serializers.ChoiceField(choices=RECEIPT_STATUS_CHOICES)
+    error = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+class ReceiptResultSerializer(serializers.Serializer):
+    updated = serializers.IntegerField()
+
+
+class InboundSmsInputSerializer(serializers.Serializer):
+    """`from` (the sender's number), `body` and the provider's message `id`."""
+
+    body = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=2000)
+    id = serializers.CharField(max_length=128)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = serializers.CharField(max_length=64)
+        return fields
+
+
+class InboundSmsResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    action = serializers.CharField()
+    duplicate = serializers.BooleanField()
+    confirmation_task = serializers.IntegerField(allow_null=True)

@@ -1,0 +1,1 @@
+"""Outreach services: tasks (create, cancel, work), dispatch (sends), SLA sweep, webhooks."""

@@ -1,0 +1,403 @@
+"""The dispatcher: sends due automated tasks and releases due call tasks to agents.
+
+One pass (`dispatch_due`, run every minute by beat and by `care_tick`):
+1. Claims left by a dead worker (claimed longer than CLAIM_LEASE ago) go back to pending.
+2. Due call tasks of care steps are checked (consent, step conditions, frequency cap), their
+   script rendered, and released to the agent queues (or skipped with the reason).
+3. Due automated tasks (SMS, email, automated call) are claimed with
+   SELECT ... FOR UPDATE SKIP LOCKED in a short transaction (status claimed, claimed_at,
+   claimed_by), so concurrent dispatchers never take the same task.
+4. Each claimed task is re-checked right before its send, under a per-customer advisory lock
+   (so two dispatchers never count the frequency cap of one customer at the same time):
+   consent and do-not-contact, step conditions and "only if no response" (skip, reason kept),
+   quiet hours in the customer's time zone (deferred to their end, back to pending), the
+   frequency cap (skip: a proactive message held back for days would arrive out of context).
+   Then it is rendered and sent with its idempotency key. A transient error schedules a retry
+   after retry_base_seconds * 2 ** (attempts - 1); after max_attempts the task fails with its
+   last error kept. A permanent error fails it at once.
+
+A worker killed after the provider accepted a message but before recording it leaves the task
+claimed; step 1 returns it to pending and the resend carries the same idempotency key, which
+the provider deduplicates.
+"""
+
+import datetime as dt
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from callcenter.choices import ContactKind
+from callcenter.errors import ApplicationError
+from callcenter.models import ContactPoint
+from care.choices import StepChannel, TouchKind
+from care.models import CareSettings
+from care.services.templates import template_render
+from outreach.backends import (
+    ChannelBackend,
+    PermanentSendError,
+    TransientSendError,
+    channel_backend,
+)
+from outreach.choices import TaskStatus
+from outreach.models import OutreachTask
+from outreach.reasons import SkipReason
+from outreach.services.guardrails import (
+    CONSENT_FIELDS,
+    consent_block,
+    proactive_touches,
+    quiet_hours_resume,
+    step_block,
+)
+from segments.rules import RuleError
+
+logger = logging.getLogger("outreach.dispatch")
+
+AUTOMATED_CHANNELS = (StepChannel.SMS, StepChannel.EMAIL, StepChannel.AUTO_CALL)
+# A claim older than this belongs to a dead worker. A live worker stops sending and gives its
+# remaining claims back after half of it, so it never overlaps a recovery.
+CLAIM_LEASE = dt.timedelta(minutes=5)
+# Tasks created for an SMS opt-out confirmation carry this key prefix: they go out even though
+# the customer just opted out (the confirmation is the last message), at any hour.
+OPT_OUT_CONFIRMATION_PREFIX = "sms-optout-confirm:"
+# pg_advisory_lock(namespace, customer) serializes sends to one customer across dispatchers.
+LOCK_NAMESPACE = 0x6F75
+ADDRESS_KIND = {
+    StepChannel.SMS: ContactKind.PHONE,
+    StepChannel.AUTO_CALL: ContactKind.PHONE,
+    StepChannel.EMAIL: ContactKind.EMAIL,
+}
+COUNT_KEYS = (
+    "recovered",
+    "calls_released",
+    "calls_skipped",
+    "claimed",
+    "sent",
+    "skipped",
+    "deferred",
+    "retried",
+    "failed",
+    "busy",
+    "lost",
+    "returned",
+)
+TASK_RELATED = ("customer", "step", "template", "enrollment__rule_version", "enrollment__event")
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"[:128]
+
+
+def dispatch_due(
+    *, now: dt.datetime | None = None, limit: int = 500, worker_id: str | None = None
+) -> dict[str, int]:
+    """One dispatcher pass; returns counts of what happened (see COUNT_KEYS)."""
+    now = now or timezone.now()
+    worker_id = worker_id or default_worker_id()
+    counts: Counter[str] = Counter({key: 0 for key in COUNT_KEYS})
+    counts["recovered"] = tasks_recover_stale_claims(now=now)
+    care_settings = CareSettings.load()
+    counts.update(_release_due_calls(now=now, limit=limit, care_settings=care_settings))
+    ids = _claim(now=now, limit=limit, worker_id=worker_id)
+    counts["claimed"] = len(ids)
+    if ids:
+        run = _Run(now=now, worker_id=worker_id, care_settings=care_settings)
+        counts.update(run.process_all(ids))
+    return dict(counts)
+
+
+def tasks_recover_stale_claims(*, now: dt.datetime) -> int:
+    """Return automated tasks claimed by a worker that died to pending (one UPDATE)."""
+    return OutreachTask.objects.filter(
+        status=TaskStatus.CLAIMED,
+        channel__in=AUTOMATED_CHANNELS,
+        claimed_at__lt=now - CLAIM_LEASE,
+    ).update(status=TaskStatus.PENDING, claimed_at=None, claimed_by="", updated_at=now)
+
+
+def _claim(*, now: dt.datetime, limit: int, worker_id: str) -> list[int]:
+    with transaction.atomic():
+        ids = list(
+            OutreachTask.objects.select_for_update(skip_locked=True)
+            .filter(status=TaskStatus.PENDING, channel__in=AUTOMATED_CHANNELS, due_at__lte=now)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .order_by("due_at", "id")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            OutreachTask.objects.filter(pk__in=ids).update(
+                status=TaskStatus.CLAIMED, claimed_at=now, claimed_by=worker_id, updated_at=now
+            )
+    return ids
+
+
+def _render(task: OutreachTask) -> tuple[str, str]:
+    """Subject and body: the template rendered for the customer, or the task's own text."""
+    if task.template_id is None:
+        return task.subject, task.body
+    extra = dict(task.enrollment.event.payload or {}) if task.enrollment is not None else None
+    rendered = template_render(template=task.template, customer_id=task.customer_id, extra=extra)
+    return rendered.subject, rendered.body
+
+
+@contextmanager
+def customer_lock(customer_id: int) -> Iterator[bool]:
+    """A session-level advisory lock on one customer, taken without waiting (yields whether
+    it was taken). It is released on exit, or by PostgreSQL if the worker's connection dies."""
+    key = customer_id % 2**31
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, key])
+        taken = bool(cursor.fetchone()[0])
+    try:
+        yield taken
+    finally:
+        if taken:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, key])
+
+
+def _addresses(customer_ids: set[int]) -> dict[tuple[int, str], str]:
+    """Primary active phone and email per customer (one query)."""
+    found: dict[tuple[int, str], str] = {}
+    rows = (
+        ContactPoint.objects.filter(
+            customer_id__in=customer_ids,
+            kind__in=[ContactKind.PHONE, ContactKind.EMAIL],
+            is_active=True,
+        )
+        .order_by("customer_id", "kind", "-is_primary", "id")
+        .values_list("customer_id", "kind", "value")
+    )
+    for customer_id, kind, value in rows:
+        found.setdefault((customer_id, kind), value)
+    return found
+
+
+class _Run:
+    """Sends the tasks one worker claimed in one pass."""
+
+    def __init__(self, *, now: dt.datetime, worker_id: str, care_settings: CareSettings) -> None:
+        self.now = now
+        self.worker_id = worker_id
+        self.settings = care_settings
+        self.backends: dict[str, ChannelBackend] = {}
+        self.started = time.monotonic()
+
+    def process_all(self, ids: list[int]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        tasks = list(
+            OutreachTask.objects.filter(pk__in=ids)
+            .select_related(*TASK_RELATED)
+            .prefetch_related("template__variants")
+            .order_by("due_at", "id")
+        )
+        addresses = _addresses({task.customer_id for task in tasks})
+        for index, task in enumerate(tasks):
+            if time.monotonic() - self.started > CLAIM_LEASE.total_seconds() / 2:
+                counts["returned"] += self._give_back([t.pk for t in tasks[index:]])
+                break
+            to = addresses.get((task.customer_id, ADDRESS_KIND[task.channel]), "")
+            counts[self.process(task, to)] += 1
+        return counts
+
+    def _mine(self, task: OutreachTask) -> Any:
+        return OutreachTask.objects.filter(
+            pk=task.pk, status=TaskStatus.CLAIMED, claimed_by=self.worker_id
+        )
+
+    def _give_back(self, ids: list[int]) -> int:
+        return OutreachTask.objects.filter(
+            pk__in=ids, status=TaskStatus.CLAIMED, claimed_by=self.worker_id
+        ).update(status=TaskStatus.PENDING, claimed_at=None, claimed_by="", updated_at=self.now)
+
+    def process(self, task: OutreachTask, to: str) -> str:
+        with customer_lock(task.customer_id) as taken:
+            if not taken:
+                # Another dispatcher is sending to this customer right now; next pass.
+                self._give_back([task.pk])
+                return "busy"
+            consent = (
+                self._mine(task).values(*(f"customer__{name}" for name in CONSENT_FIELDS)).first()
+            )
+            if consent is None:
+                return "lost"
+            return self._check_and_send(
+                task, to, {name: consent[f"customer__{name}"] for name in CONSENT_FIELDS}
+            )
+
+    def _check_and_send(self, task: OutreachTask, to: str, consent: dict[str, Any]) -> str:
+        confirmation = task.idempotency_key.startswith(OPT_OUT_CONFIRMATION_PREFIX)
+        reason = consent_block(task.channel, consent)
+        if reason and not (confirmation and reason != SkipReason.CUSTOMER_MERGED):
+            return self._skip(task, reason)
+        try:
+            reason = step_block(task, now=self.now)
+        except RuleError as exc:
+            return self._fail(task, f"invalid step conditions: {exc}")
+        if reason:
+            return self._skip(task, reason)
+        if not confirmation:
+            resume = quiet_hours_resume(
+                moment=self.now,
+                zone_name=task.customer.timezone,
+                quiet_start=self.settings.quiet_start,
+                quiet_end=self.settings.quiet_end,
+            )
+            if resume is not None:
+                return self._defer(task, resume)
+        if task.touch_kind == TouchKind.PROACTIVE and (
+            proactive_touches(customer_id=task.customer_id, now=self.now, settings=self.settings)
+            >= self.settings.frequency_cap
+        ):
+            return self._skip(task, SkipReason.FREQUENCY_CAP)
+        if not to:
+            return self._skip(task, SkipReason.NO_ADDRESS)
+        try:
+            subject, body = _render(task)
+        except ApplicationError as exc:
+            return self._fail(task, f"template: {exc.message}")
+        if not body.strip():
+            return self._fail(task, "the message is empty")
+        return self._send(task, to=to, subject=subject, body=body)
+
+    def _backend(self, channel: str) -> ChannelBackend:
+        if channel not in self.backends:
+            self.backends[channel] = channel_backend(channel)
+        return self.backends[channel]
+
+    def _send(self, task: OutreachTask, *, to: str, subject: str, body: str) -> str:
+        try:
+            message_id = self._backend(task.channel).send(
+                to=to, body=body, subject=subject, idempotency_key=task.idempotency_key
+            )
+        except TransientSendError as exc:
+            return self._retry(task, str(exc))
+        except PermanentSendError as exc:
+            return self._fail(task, str(exc), attempted=True)
+        # Recorded even if the task was cancelled meanwhile: the message did go out.
+        updated = OutreachTask.objects.filter(
+            pk=task.pk,
+            claimed_by=self.worker_id,
+            status__in=[TaskStatus.CLAIMED, TaskStatus.CANCELLED],
+        ).update(
+            status=TaskStatus.SENT,
+            sent_at=self.now,
+            provider_message_id=str(message_id)[:128],
+            to_address=to[:254],
+            subject=subject[:200],
+            body=body,
+            attempts=F("attempts") + 1,
+            next_attempt_at=None,
+            last_error="",
+            reason="",
+            updated_at=self.now,
+        )
+        if not updated:
+            logger.warning("task %s was recovered by another worker during its send", task.pk)
+            return "lost"
+        return "sent"
+
+    def _skip(self, task: OutreachTask, reason: str) -> str:
+        self._mine(task).update(
+            status=TaskStatus.SKIPPED, reason=reason, next_attempt_at=None, updated_at=self.now
+        )
+        return "skipped"
+
+    def _defer(self, task: OutreachTask, resume: dt.datetime) -> str:
+        self._mine(task).update(
+            status=TaskStatus.PENDING,
+            due_at=resume,
+            # The SLA window moves with the send: quiet hours are policy, not a breach.
+            deadline_at=resume + (task.deadline_at - task.due_at),
+            claimed_at=None,
+            claimed_by="",
+            updated_at=self.now,
+        )
+        return "deferred"
+
+    def _retry(self, task: OutreachTask, error: str) -> str:
+        attempts = task.attempts + 1
+        if attempts >= self.settings.max_attempts:
+            return self._fail(task, error, attempted=True)
+        delay = dt.timedelta(seconds=self.settings.retry_base_seconds * 2 ** (attempts - 1))
+        self._mine(task).update(
+            status=TaskStatus.PENDING,
+            attempts=attempts,
+            next_attempt_at=self.now + delay,
+            last_error=error,
+            claimed_at=None,
+            claimed_by="",
+            updated_at=self.now,
+        )
+        return "retried"
+
+    def _fail(self, task: OutreachTask, error: str, *, attempted: bool = False) -> str:
+        logger.warning("task %s failed: %s", task.pk, error)
+        self._mine(task).update(
+            status=TaskStatus.FAILED,
+            attempts=task.attempts + 1 if attempted else task.attempts,
+            next_attempt_at=None,
+            last_error=error,
+            updated_at=self.now,
+        )
+        return "failed"
+
+
+def _release_due_calls(
+    *, now: dt.datetime, limit: int, care_settings: CareSettings
+) -> Counter[str]:
+    """Check due call tasks of care steps and release them to the agent queues."""
+    counts: Counter[str] = Counter()
+    with transaction.atomic():
+        tasks = list(
+            OutreachTask.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(channel=StepChannel.CALL, status=TaskStatus.PENDING, next_attempt_at__lte=now)
+            .select_related(*TASK_RELATED)
+            .prefetch_related("template__variants")
+            .order_by("next_attempt_at", "id")[:limit]
+        )
+        skipped: dict[str, list[int]] = {}
+        released: list[OutreachTask] = []
+        for task in tasks:
+            consent = {name: getattr(task.customer, name) for name in CONSENT_FIELDS}
+            try:
+                reason = consent_block(task.channel, consent) or step_block(task, now=now)
+            except RuleError as exc:
+                logger.warning("call task %s has invalid conditions: %s", task.pk, exc)
+                reason = SkipReason.CONDITIONS_NOT_MET
+            if reason is None and task.touch_kind == TouchKind.PROACTIVE:
+                touches = proactive_touches(
+                    customer_id=task.customer_id, now=now, settings=care_settings
+                )
+                if touches >= care_settings.frequency_cap:
+                    reason = SkipReason.FREQUENCY_CAP
+            if reason is not None:
+                skipped.setdefault(reason, []).append(task.pk)
+                continue
+            try:
+                task.subject, task.body = _render(task)
+            except ApplicationError as exc:
+                # The agent still calls; the script problem is visible on the task.
+                task.last_error = f"script: {exc.message}"
+            task.next_attempt_at = None
+            task.updated_at = now
+            released.append(task)
+        for reason, ids in skipped.items():
+            OutreachTask.objects.filter(pk__in=ids).update(
+                status=TaskStatus.SKIPPED, reason=reason, next_attempt_at=None, updated_at=now
+            )
+        OutreachTask.objects.bulk_update(
+            released, ["subject", "body", "last_error", "next_attempt_at", "updated_at"]
+        )
+    counts["calls_released"] = len(released)
+    counts["calls_skipped"] = sum(len(ids) for ids in skipped.values())
+    return counts

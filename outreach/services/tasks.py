@@ -1,0 +1,567 @@
+"""Creating, cancelling and working outreach tasks.
+
+Care creates and cancels tasks here (see /work/helper-notes/CARE_OUTREACH_CONTRACT.md); agents
+and supervisors claim, complete, reschedule and reassign them through the API.
+
+Assignment of call tasks (automated tasks have no assignee):
+- `advisor`: the customer's dedicated advisor, if available and under their daily limit; else
+  the task waits unassigned in the step's queue (`assignee_target`, default "general").
+- `queue`: the task waits unassigned in the queue until an agent of the queue claims it (pull:
+  the agents of a shared queue take the next task when they are free, which spreads work by
+  real availability rather than by a guess made hours before the task falls due).
+- `least_loaded`: the available member of the queue or group named by `assignee_target` with
+  the fewest call tasks that day and room under their limit; the task sits in that queue.
+Tasks that do not fit anyone's daily limit wait unassigned in their queue; a batch hands out
+capacity highest priority first, and the SLA sweep assigns waiting tasks as room appears
+(`outreach_tasks_assign_waiting`), again highest priority first.
+
+Call tasks created for a care step are "gated": `next_attempt_at` is set to their due time and
+the dispatcher checks consent and the step's conditions when they fall due (and renders the call
+script) before they show in an agent's queue.
+"""
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from callcenter.choices import CustomerStatus, Direction, InteractionChannel
+from callcenter.errors import ApplicationError
+from callcenter.models import AuditLog, Customer
+from callcenter.roles import STAFF_ROLES, has_role
+from callcenter.services.activity import interaction_log
+from care.choices import AssigneeRule, StepChannel, TouchKind
+from outreach.access import TaskAccessDenied, is_manager, task_check_workable, user_queue_ids
+from outreach.choices import OPEN_TASK_STATUSES, TaskOutcome, TaskStatus
+from outreach.models import OutreachTask, Queue
+from outreach.services.capacity import (
+    DEFAULT_QUEUE_SLUG,
+    capacity_load,
+    center_zone,
+    pool_members,
+    push_candidates,
+    queue_slug,
+    queues_by_slug,
+    work_day,
+)
+
+# A manual task without a deadline must be done within this long after it falls due.
+MANUAL_TASK_SLA = dt.timedelta(hours=2)
+# Outcomes a reschedule may record on the call it closes.
+RESCHEDULE_OUTCOMES = (TaskOutcome.CALLBACK_REQUESTED, TaskOutcome.NO_ANSWER)
+# Waiting tasks assigned per sweep (each is one in-memory choice; the update is per agent).
+WAITING_BATCH = 500
+MAX_KEY_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task care wants: what, to whom, when, by when, and who should do it."""
+
+    customer_id: int
+    channel: str
+    due_at: dt.datetime
+    deadline_at: dt.datetime
+    idempotency_key: str
+    touch_kind: str = TouchKind.PROACTIVE
+    enrollment_id: int | None = None
+    step_id: int | None = None
+    step_position: int | None = None
+    template_id: int | None = None
+    body: str = ""
+    assignee_rule: str = ""
+    assignee_target: str = ""
+    priority: float = 0.0
+    created_by_id: int | None = None
+
+
+def _validate_spec(spec: TaskSpec) -> None:
+    if spec.channel not in StepChannel.values:
+        raise ApplicationError(_("Unknown channel: %(channel)s") % {"channel": spec.channel})
+    if spec.touch_kind not in TouchKind.values:
+        raise ApplicationError(_("Unknown touch kind: %(kind)s") % {"kind": spec.touch_kind})
+    if spec.assignee_rule and spec.assignee_rule not in AssigneeRule.values:
+        raise ApplicationError(_("Unknown assignee rule: %(rule)s") % {"rule": spec.assignee_rule})
+    if not spec.idempotency_key or len(spec.idempotency_key) > MAX_KEY_LENGTH:
+        raise ApplicationError(_("A task needs an idempotency key of at most 128 characters."))
+    if timezone.is_naive(spec.due_at) or timezone.is_naive(spec.deadline_at):
+        raise ApplicationError(_("Due time and deadline must carry a time zone."))
+    if spec.deadline_at < spec.due_at:
+        raise ApplicationError(_("The deadline must not be before the due time."))
+
+
+def _spec_queue_slug(spec: TaskSpec) -> str:
+    if spec.assignee_rule == AssigneeRule.ADVISOR and not spec.assignee_target:
+        return DEFAULT_QUEUE_SLUG
+    return queue_slug(spec.assignee_target)
+
+
+def outreach_tasks_create(*, specs: list[TaskSpec]) -> list[OutreachTask]:
+    """Create the tasks of `specs` (a spec whose key exists already is left alone) and return
+    the tasks of every spec, in order, one per distinct key."""
+    for spec in specs:
+        _validate_spec(spec)
+    keys = list(dict.fromkeys(spec.idempotency_key for spec in specs))
+    if not keys:
+        return []
+    with transaction.atomic():
+        existing = set(
+            OutreachTask.objects.filter(idempotency_key__in=keys).values_list(
+                "idempotency_key", flat=True
+            )
+        )
+        fresh: dict[str, TaskSpec] = {}
+        for spec in specs:
+            if spec.idempotency_key not in existing:
+                fresh.setdefault(spec.idempotency_key, spec)
+        rows = _build_rows(list(fresh.values()))
+        # ON CONFLICT (idempotency_key) DO NOTHING: a concurrent creator of the same key wins
+        # and this call returns its row.
+        OutreachTask.objects.bulk_create(rows, ignore_conflicts=True)
+    by_key = {
+        task.idempotency_key: task for task in OutreachTask.objects.filter(idempotency_key__in=keys)
+    }
+    return [by_key[key] for key in keys if key in by_key]
+
+
+def _build_rows(specs: list[TaskSpec]) -> list[OutreachTask]:
+    calls = [spec for spec in specs if spec.channel == StepChannel.CALL]
+    queues = queues_by_slug({_spec_queue_slug(spec) for spec in calls})
+    assignees = _assign(calls) if calls else {}
+    rows = []
+    for spec in specs:
+        is_call = spec.channel == StepChannel.CALL
+        gated = is_call and (spec.step_id is not None or spec.enrollment_id is not None)
+        rows.append(
+            OutreachTask(
+                customer_id=spec.customer_id,
+                enrollment_id=spec.enrollment_id,
+                step_id=spec.step_id,
+                step_position=spec.step_position,
+                channel=spec.channel,
+                touch_kind=spec.touch_kind,
+                due_at=spec.due_at,
+                deadline_at=spec.deadline_at,
+                template_id=spec.template_id,
+                body=spec.body,
+                priority=spec.priority,
+                idempotency_key=spec.idempotency_key,
+                created_by_id=spec.created_by_id,
+                queue=queues[_spec_queue_slug(spec)] if is_call else None,
+                assignee_id=assignees.get(spec.idempotency_key),
+                next_attempt_at=spec.due_at if gated else None,
+            )
+        )
+    return rows
+
+
+def _assign(calls: list[TaskSpec]) -> dict[str, int]:
+    """Assignee per idempotency key for the call specs that get one, highest priority first."""
+    advisors = dict(
+        Customer.objects.filter(
+            pk__in={spec.customer_id for spec in calls}, advisor__isnull=False
+        ).values_list("pk", "advisor_id")
+    )
+    pools = pool_members(
+        spec.assignee_target for spec in calls if spec.assignee_rule == AssigneeRule.LEAST_LOADED
+    )
+    candidates = set(advisors.values()).union(*pools.values())
+    now = timezone.now()
+    today = timezone.localtime(now, center_zone()).date()
+    capacity = capacity_load(
+        agent_ids=candidates, days={work_day(spec.due_at, today) for spec in calls}, now=now
+    )
+    chosen: dict[str, int] = {}
+    for spec in sorted(calls, key=lambda s: (-s.priority, s.due_at)):
+        day = work_day(spec.due_at, capacity.today)
+        agent = capacity.pick(
+            push_candidates(
+                rule=spec.assignee_rule,
+                target=spec.assignee_target,
+                advisor_id=advisors.get(spec.customer_id),
+                pools=pools,
+            ),
+            day,
+        )
+        if agent is not None:
+            capacity.take(agent, day)
+            chosen[spec.idempotency_key] = agent
+    return chosen
+
+
+def outreach_tasks_cancel(*, enrollment_ids: list[int], reason: str) -> int:
+    """Cancel the still-open tasks of these enrollments (one UPDATE); returns how many."""
+    if not enrollment_ids:
+        return 0
+    return OutreachTask.objects.filter(
+        enrollment_id__in=enrollment_ids, status__in=OPEN_TASK_STATUSES
+    ).update(
+        status=TaskStatus.CANCELLED,
+        reason=reason[:255],
+        next_attempt_at=None,
+        updated_at=timezone.now(),
+    )
+
+
+def outreach_tasks_retry(*, task_ids: list[int]) -> int:
+    """Send failed messages again from scratch (after fixing what made them fail); only tasks
+    that never reached the provider, so nothing is sent twice. Returns how many."""
+    return OutreachTask.objects.filter(
+        pk__in=task_ids,
+        status=TaskStatus.FAILED,
+        provider_message_id="",
+        channel__in=[StepChannel.SMS, StepChannel.EMAIL, StepChannel.AUTO_CALL],
+    ).update(
+        status=TaskStatus.PENDING,
+        attempts=0,
+        next_attempt_at=None,
+        claimed_at=None,
+        claimed_by="",
+        updated_at=timezone.now(),
+    )
+
+
+def outreach_tasks_assign_waiting(*, now: dt.datetime | None = None) -> int:
+    """Hand waiting call tasks (advisor and least-loaded steps nobody had room for) to agents
+    who have room today, highest priority first; returns how many were assigned."""
+    now = now or timezone.now()
+    zone = center_zone()
+    zone_today = timezone.localtime(now, zone).date()
+    end_of_today = dt.datetime.combine(zone_today + dt.timedelta(days=1), dt.time.min, zone)
+    waiting = list(
+        OutreachTask.objects.filter(
+            channel=StepChannel.CALL,
+            status=TaskStatus.PENDING,
+            assignee__isnull=True,
+            due_at__lt=end_of_today,
+            step__assignee_rule__in=[AssigneeRule.ADVISOR, AssigneeRule.LEAST_LOADED],
+        )
+        .order_by("-priority", "deadline_at", "id")
+        .values("id", "customer__advisor_id", "step__assignee_rule", "step__assignee_target")[
+            :WAITING_BATCH
+        ]
+    )
+    if not waiting:
+        return 0
+    pools = pool_members(
+        row["step__assignee_target"]
+        for row in waiting
+        if row["step__assignee_rule"] == AssigneeRule.LEAST_LOADED
+    )
+    advisors = {row["customer__advisor_id"] for row in waiting if row["customer__advisor_id"]}
+    candidates = advisors.union(*pools.values())
+    capacity = capacity_load(agent_ids=candidates, days={zone_today}, now=now)
+    by_agent: dict[int, list[int]] = {}
+    for row in waiting:
+        agent = capacity.pick(
+            push_candidates(
+                rule=row["step__assignee_rule"],
+                target=row["step__assignee_target"],
+                advisor_id=row["customer__advisor_id"],
+                pools=pools,
+            ),
+            capacity.today,
+        )
+        if agent is not None:
+            capacity.take(agent, capacity.today)
+            by_agent.setdefault(agent, []).append(row["id"])
+    assigned = 0
+    for agent, ids in by_agent.items():
+        # Guarded by the same filter, so a task claimed meanwhile is not taken away.
+        assigned += OutreachTask.objects.filter(
+            pk__in=ids, status=TaskStatus.PENDING, assignee__isnull=True
+        ).update(assignee_id=agent, updated_at=now)
+    return assigned
+
+
+def _require_staff(user: AbstractBaseUser, what: str) -> None:
+    if not has_role(user, STAFF_ROLES):
+        raise ApplicationError(
+            _("%(user)s cannot be %(what)s: they hold no call-center role.")
+            % {"user": user, "what": what}
+        )
+
+
+@transaction.atomic
+def outreach_task_create_manual(
+    *,
+    customer: Customer,
+    created_by: AbstractBaseUser,
+    due_at: dt.datetime,
+    deadline_at: dt.datetime | None = None,
+    channel: str = StepChannel.CALL,
+    body: str = "",
+    subject: str = "",
+    assignee: AbstractBaseUser | None = None,
+    queue: Queue | None = None,
+    touch_kind: str = TouchKind.SERVICE,
+    priority: float = 0.0,
+) -> OutreachTask:
+    """A task a person schedules: a supervisor any call, SMS or email, to anyone or any queue;
+    an agent a callback for themselves (or for one of their queues)."""
+    if not has_role(created_by, STAFF_ROLES):
+        raise TaskAccessDenied(_("Your role does not allow scheduling tasks."))
+    if customer.status != CustomerStatus.ACTIVE:
+        raise ApplicationError(_("A merged customer cannot be contacted; use the survivor."))
+    if channel not in StepChannel.values:
+        raise ApplicationError(_("Unknown channel: %(channel)s") % {"channel": channel})
+    if touch_kind not in TouchKind.values:
+        raise ApplicationError(_("Unknown touch kind: %(kind)s") % {"kind": touch_kind})
+    if timezone.is_naive(due_at):
+        raise ApplicationError(_("Due time and deadline must carry a time zone."))
+    deadline_at = deadline_at or due_at + MANUAL_TASK_SLA
+    if deadline_at < due_at:
+        raise ApplicationError(_("The deadline must not be before the due time."))
+    if channel != StepChannel.CALL and not body.strip():
+        raise ApplicationError(_("A message needs a text."))
+    if not is_manager(created_by):
+        if channel != StepChannel.CALL:
+            raise TaskAccessDenied(_("Agents may only schedule calls."))
+        if assignee is not None and assignee.pk != created_by.pk:
+            raise TaskAccessDenied(_("Agents may only schedule calls for themselves."))
+        if queue is not None and not user_queue_ids(created_by).filter(queue_id=queue.pk).exists():
+            raise TaskAccessDenied(_("You do not work this queue."))
+        if queue is None:
+            assignee = created_by
+    if assignee is not None:
+        _require_staff(assignee, _("assigned a task"))
+    if channel == StepChannel.CALL and assignee is None and queue is None:
+        queue = queues_by_slug([DEFAULT_QUEUE_SLUG])[DEFAULT_QUEUE_SLUG]
+    return OutreachTask.objects.create(
+        customer=customer,
+        channel=channel,
+        touch_kind=touch_kind,
+        due_at=due_at,
+        deadline_at=deadline_at,
+        body=body,
+        subject=subject,
+        assignee=assignee if channel == StepChannel.CALL else None,
+        queue=queue if channel == StepChannel.CALL else None,
+        priority=priority,
+        idempotency_key=f"manual:{uuid.uuid4().hex}",
+        created_by=created_by,
+    )
+
+
+def _locked_call_task(task: OutreachTask, user: AbstractBaseUser) -> OutreachTask:
+    task = OutreachTask.objects.select_for_update().select_related("customer").get(pk=task.pk)
+    if task.channel != StepChannel.CALL:
+        raise ApplicationError(_("Only call tasks are worked by people; messages send themselves."))
+    if task.status not in OPEN_TASK_STATUSES:
+        raise ApplicationError(
+            _("This task is %(status)s and can no longer be worked.")
+            % {"status": task.get_status_display()}
+        )
+    task_check_workable(task, user)
+    return task
+
+
+@transaction.atomic
+def outreach_task_claim(*, task: OutreachTask, user: AbstractBaseUser) -> OutreachTask:
+    """An agent takes a task of their queue (or starts one of their own); claiming twice is
+    harmless. Supervisors may take any call task."""
+    task = _locked_call_task(task, user)
+    if task.status == TaskStatus.CLAIMED and task.assignee_id == user.pk:
+        return task
+    now = timezone.now()
+    task.assignee = user
+    task.status = TaskStatus.CLAIMED
+    task.claimed_at = now
+    task.claimed_by = f"user:{user.pk}"
+    # Taking a task on purpose skips the dispatcher's due-time release of care call tasks.
+    task.next_attempt_at = None
+    task.save(
+        update_fields=[
+            "assignee",
+            "status",
+            "claimed_at",
+            "claimed_by",
+            "next_attempt_at",
+            "updated_at",
+        ]
+    )
+    return task
+
+
+def _append_note(existing: str, note: str) -> str:
+    note = note.strip()
+    if not note:
+        return existing
+    return f"{existing}\n{note}" if existing else note
+
+
+def _close_call(
+    task: OutreachTask, user: AbstractBaseUser, outcome: str, notes: str
+) -> OutreachTask:
+    if outcome not in TaskOutcome.values:
+        raise ApplicationError(_("Unknown outcome: %(outcome)s") % {"outcome": outcome})
+    now = timezone.now()
+    interaction_log(
+        customer=task.customer,
+        channel=InteractionChannel.CALL,
+        direction=Direction.OUTBOUND,
+        occurred_at=now,
+        agent=user,
+        reason=_("Follow-up call (task #%(id)s)") % {"id": task.pk},
+        notes=notes,
+        outcome=outcome,
+    )
+    task.status = TaskStatus.DONE
+    task.outcome = outcome
+    task.completed_at = now
+    task.notes = _append_note(task.notes, notes)
+    task.assignee = task.assignee or user
+    task.next_attempt_at = None
+    task.save(
+        update_fields=[
+            "status",
+            "outcome",
+            "completed_at",
+            "notes",
+            "assignee",
+            "next_attempt_at",
+            "updated_at",
+        ]
+    )
+    return task
+
+
+@transaction.atomic
+def outreach_task_complete(
+    *, task: OutreachTask, user: AbstractBaseUser, outcome: str, notes: str = ""
+) -> OutreachTask:
+    """Record how the call went: logs an outbound call interaction and closes the task."""
+    task = _locked_call_task(task, user)
+    return _close_call(task, user, outcome, notes)
+
+
+@transaction.atomic
+def outreach_task_reschedule(
+    *,
+    task: OutreachTask,
+    user: AbstractBaseUser,
+    callback_at: dt.datetime,
+    notes: str = "",
+    outcome: str = TaskOutcome.CALLBACK_REQUESTED,
+) -> OutreachTask:
+    """Close this call with `outcome` (callback requested or no answer, logged like any call)
+    and schedule the callback as a new task for the same agent, due at `callback_at` with the
+    same SLA span. Each attempt stays a row of its own, so reach rates and breaches stay true.
+    Returns the new task."""
+    if outcome not in RESCHEDULE_OUTCOMES:
+        raise ApplicationError(_("A reschedule records a callback request or no answer."))
+    if timezone.is_naive(callback_at):
+        raise ApplicationError(_("Due time and deadline must carry a time zone."))
+    now = timezone.now()
+    if callback_at < now:
+        raise ApplicationError(_("The callback time is in the past."))
+    task = _locked_call_task(task, user)
+    span = max(task.deadline_at - task.due_at, dt.timedelta(minutes=1))
+    _close_call(task, user, outcome, notes)
+    history = _("Callback of task #%(id)s (%(outcome)s).") % {
+        "id": task.pk,
+        "outcome": TaskOutcome(outcome).label,
+    }
+    callback, _created = OutreachTask.objects.get_or_create(
+        idempotency_key=f"callback:{task.pk}",
+        defaults={
+            "customer_id": task.customer_id,
+            "enrollment_id": task.enrollment_id,
+            "step_id": task.step_id,
+            "step_position": task.step_position,
+            "channel": StepChannel.CALL,
+            # The customer asked for this call (or we owe them one): not a new proactive touch.
+            "touch_kind": TouchKind.SERVICE,
+            "due_at": callback_at,
+            "deadline_at": callback_at + span,
+            "callback_at": callback_at,
+            "body": task.body,
+            "assignee_id": task.assignee_id,
+            "queue_id": task.queue_id,
+            "priority": task.priority,
+            "notes": _append_note(history, notes),
+            "created_by": user if user.is_authenticated else None,
+        },
+    )
+    return callback
+
+
+@transaction.atomic
+def outreach_tasks_reassign(
+    *,
+    task_ids: list[int],
+    by: AbstractBaseUser,
+    assignee: AbstractBaseUser | None = None,
+    queue: Queue | None = None,
+    reason: str = "",
+) -> list[int]:
+    """Supervisors move open call tasks to an agent (and/or a queue); returns the ids moved.
+    A task an agent had claimed goes back to pending for its new owner. Audited per task."""
+    if not is_manager(by):
+        raise TaskAccessDenied(_("Only supervisors may reassign tasks."))
+    return outreach_tasks_move(
+        task_ids=task_ids, actor=by, assignee=assignee, queue=queue, reason=reason
+    )
+
+
+@transaction.atomic
+def outreach_tasks_move(
+    *,
+    task_ids: list[int],
+    actor: AbstractBaseUser | None,
+    assignee: AbstractBaseUser | None,
+    queue: Queue | None,
+    reason: str,
+) -> list[int]:
+    """Move open call tasks without a permission check (for the SLA escalation and
+    `outreach_tasks_reassign`); one UPDATE and one audit entry per task."""
+    if assignee is None and queue is None:
+        raise ApplicationError(_("Choose an agent or a queue."))
+    if assignee is not None:
+        _require_staff(assignee, _("assigned a task"))
+        if not assignee.is_active:
+            raise ApplicationError(_("%(user)s is not active.") % {"user": assignee})
+    rows = list(
+        OutreachTask.objects.select_for_update()
+        .filter(pk__in=task_ids, channel=StepChannel.CALL, status__in=OPEN_TASK_STATUSES)
+        .order_by("pk")
+        .values("pk", "assignee_id", "queue_id")
+    )
+    ids = [row["pk"] for row in rows]
+    if not ids:
+        return []
+    now = timezone.now()
+    changes: dict[str, Any] = {
+        "assignee_id": assignee.pk if assignee is not None else None,
+        "status": TaskStatus.PENDING,
+        "claimed_at": None,
+        "claimed_by": "",
+        "updated_at": now,
+    }
+    if queue is not None:
+        changes["queue_id"] = queue.pk
+    OutreachTask.objects.filter(pk__in=ids).update(**changes)
+    AuditLog.objects.bulk_create(
+        [
+            AuditLog(
+                actor=actor if actor is not None and actor.is_authenticated else None,
+                action="task.reassign",
+                object_type="outreach_task",
+                object_id=str(row["pk"]),
+                data={
+                    "from_assignee": row["assignee_id"],
+                    "to_assignee": changes["assignee_id"],
+                    "from_queue": row["queue_id"],
+                    "to_queue": changes.get("queue_id", row["queue_id"]),
+                    "reason": reason,
+                },
+            )
+            for row in rows
+        ]
+    )
+    return ids

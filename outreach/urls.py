@@ -1,0 +1,34 @@
+"""API routes of outreach (mounted under /api/)."""
+
+from django.urls import path
+
+from outreach import apis
+
+urlpatterns = [
+    path("outreach/tasks/", apis.TaskListApi.as_view(), name="api-outreach-tasks"),
+    path(
+        "outreach/tasks/reassign/",
+        apis.TaskReassignApi.as_view(),
+        name="api-outreach-tasks-reassign",
+    ),
+    path("outreach/tasks/<int:pk>/", apis.TaskDetailApi.as_view(), name="api-outreach-task"),
+    path(
+        "outreach/tasks/<int:pk>/claim/",
+        apis.TaskClaimApi.as_view(),
+        name="api-outreach-task-claim",
+    ),
+    path(
+        "outreach/tasks/<int:pk>/complete/",
+        apis.TaskCompleteApi.as_view(),
+        name="api-outreach-task-complete",
+    ),
+    path(
+        "outreach/tasks/<int:pk>/reschedule/",
+        apis.TaskRescheduleApi.as_view(),
+        name="api-outreach-task-reschedule",
+    ),
+    path("outreach/my-queue/", apis.MyQueueApi.as_view(), name="api-outreach-my-queue"),
+    path("outreach/queues/", apis.QueueOverviewApi.as_view(), name="api-outreach-queues"),
+    path("outreach/receipts/", apis.DeliveryReceiptApi.as_view(), name="api-outreach-receipts"),
+    path("outreach/inbound-sms/", apis.InboundSmsApi.as_view(), name="api-outreach-inbound-sms"),
+]
