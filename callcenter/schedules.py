@@ -37,6 +37,22 @@ PERIODIC_TASKS: list[Periodic] = [
         expire_seconds=12 * 3600,
         queue="segments",
     ),
+    # Outreach dispatcher: send due SMS, email and automated calls, release due call tasks.
+    Periodic(
+        name="Outreach dispatch",
+        task="outreach.tasks.dispatch_due_task",
+        every_seconds=60,
+        expire_seconds=55,
+        queue="outreach",
+    ),
+    # Outreach SLA sweep: flag breached tasks, escalate once, assign waiting call tasks.
+    Periodic(
+        name="Outreach SLA sweep",
+        task="outreach.tasks.sla_sweep_task",
+        every_seconds=60,
+        expire_seconds=55,
+        queue="outreach",
+    ),
 ]
 
 

@@ -150,6 +150,13 @@ SPECTACULAR_SETTINGS = {
         "TicketPriorityEnum": "callcenter.choices.TicketPriority",
         "SurveyKindEnum": "callcenter.choices.SurveyKind",
         "LanguageEnum": "callcenter.choices.Language",
+        # outreach
+        "TaskChannelEnum": "care.choices.StepChannel",
+        "TouchKindEnum": "care.choices.TouchKind",
+        "TaskStatusEnum": "outreach.choices.TaskStatus",
+        "TaskOutcomeEnum": "outreach.choices.TaskOutcome",
+        "RescheduleOutcomeEnum": "outreach.serializers.RESCHEDULE_OUTCOME_CHOICES",
+        "ReceiptStatusEnum": "outreach.serializers.RECEIPT_STATUS_CHOICES",
     },
 }
 
