@@ -160,6 +160,10 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Threads scikit-learn may use in a refresh (churn scoring, clustering). One is the safe
+# default on a shared 2-core machine; raise it only where cores are idle.
+SEGMENTS_ML_THREADS = env.int("SEGMENTS_ML_THREADS", default=1)
+
 # Celery: settings read from CELERY_* names (see callcenter/celery.py).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL)

@@ -32,7 +32,11 @@ from segments.models import (
     SegmentSettings,
     SegmentSnapshot,
 )
-from segments.services.churn import churn_model_current, churn_model_train, churn_probabilities
+from segments.services.churn import (
+    ChurnModelUnusable,
+    churn_model_current,
+    churn_probabilities,
+)
 from segments.services.clusters import cluster_customers
 from segments.services.memberships import memberships_refresh
 from segments.services.metrics import metrics_frame
@@ -218,8 +222,8 @@ def _snapshots_write(run: RefreshRun, moves: dict, now: dt.datetime) -> int:
 
 
 def _churn_training_tried_recently() -> bool:
-    """A refresh trains a first model itself, but retries a failed or skipped attempt only
-    once a day (the weekly schedule and the button retrain on demand)."""
+    """After a refresh without a model, training is queued at most once a day (the weekly
+    schedule and the button retrain on demand)."""
     since = timezone.now() - CHURN_RETRY_AFTER
     return ChurnModel.objects.filter(trained_at__gte=since).exists()
 
@@ -237,12 +241,15 @@ def _compute(run: RefreshRun, start: Callable[[str], None]) -> dict:
     score_frame(frame, grid=grid, scoring=scoring)
     start("churn")
     model = churn_model_current()
-    if model is None and not _churn_training_tried_recently():
-        model = churn_model_train(as_of=run.as_of, window_days=run.window_days)
-        model = model if model.is_current else None
-    frame["churn_probability"] = (
-        churn_probabilities(model=model, frame=frame) if model is not None else np.nan
-    )
+    frame["churn_probability"] = np.nan
+    if model is not None:
+        try:
+            frame["churn_probability"] = churn_probabilities(model=model, frame=frame)
+        except ChurnModelUnusable:
+            logger.warning(
+                "churn model v%s cannot score this data; lifecycle uses rhythm only", model.version
+            )
+            model = None
     frame["lifecycle_stage"] = lifecycle_stages(frame, scoring)
     start("clusters")
     clustering = cluster_customers(
@@ -338,6 +345,12 @@ def _execute_locked(run: RefreshRun, on_progress: ProgressCallback | None) -> Re
                 timings=clock.finish(),
                 counts=counts,
             )
+        if computed["model"] is None and not _churn_training_tried_recently():
+            # A first model is trained in the background so this refresh stays fast; the
+            # next refresh scores with it. (Imported here: segments.tasks imports this module.)
+            from segments.tasks import churn_model_train_task
+
+            transaction.on_commit(churn_model_train_task.delay)
     except Exception as exc:
         logger.exception("segment refresh %s failed", run.pk)
         _mark_failed(run, exc, clock.finish())
