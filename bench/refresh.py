@@ -5,7 +5,8 @@
 Builds a fresh database (bench_crm on the DATABASE_URL server), fills it server-side with a
 synthetic base (generate_series; no row leaves PostgreSQL), then, each in its own process so
 peak memory is measured separately:
-  - refresh:  the product's full refresh (segment_refresh), seconds per phase;
+  - refresh:  the product's full refresh (segment_refresh), seconds per phase: a first one
+              (every membership is an entry), churn training, then a second (steady state);
   - baseline: the usual approach, `pandas.read_sql` of every order and a groupby to RFM.
 Prints JSON with both, their ratio and the machine.
 """
@@ -155,6 +156,24 @@ def run_refresh() -> dict:
     }
 
 
+def run_train() -> dict:
+    """Train the churn model (the weekly job), so the next refresh scores with it."""
+    _setup_django(BENCH_DB)
+    from django.utils import timezone
+
+    from segments.services.churn import churn_model_train
+
+    started = time.perf_counter()
+    model = churn_model_train(as_of=timezone.now())
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "status": model.status,
+        "holdout_auc": model.holdout_auc,
+        "training_rows": model.training_rows,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
 def run_baseline() -> dict:
     """The usual approach: read every order into pandas, then groupby and qcut."""
     _setup_django(BENCH_DB)
@@ -207,7 +226,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--orders-per-customer", type=int, default=10)
     parser.add_argument("--interactions-per-customer", type=int, default=5)
-    parser.add_argument("--phase", choices=["refresh", "baseline"])
+    parser.add_argument("--phase", choices=["refresh", "baseline", "train"])
     args = parser.parse_args()
     if args.phase == "refresh":
         print(json.dumps(run_refresh()))
@@ -215,8 +234,12 @@ def main() -> None:
     if args.phase == "baseline":
         print(json.dumps(run_baseline()))
         return
+    if args.phase == "train":
+        print(json.dumps(run_train()))
+        return
     data = build(args.customers, args.orders_per_customer, args.interactions_per_customer)
     refresh = _in_subprocess("refresh")
+    training = _in_subprocess("train")
     second = _in_subprocess("refresh")
     baseline = _in_subprocess("baseline")
     print(
@@ -225,6 +248,7 @@ def main() -> None:
                 "benchmark": "segment_refresh",
                 "scale": data,
                 "refresh": refresh,
+                "churn_training": training,
                 "refresh_again": second,
                 "baseline": baseline,
                 "baseline_over_refresh": round(baseline["seconds"] / refresh["seconds"], 2),

@@ -58,6 +58,10 @@ _TRAIT_RULES = [
 ]
 
 
+# A previous k stays while its silhouette is within this of the best k's.
+K_STICKINESS = 0.03
+
+
 def ml_thread_limit() -> threadpool_limits:
     """Cap OpenMP/BLAS threads of scikit-learn while fitting and scoring.
 
@@ -207,19 +211,26 @@ def _profiles(buyers: pd.DataFrame, numbers: np.ndarray, scaled: np.ndarray) -> 
 
 
 def cluster_customers(
-    *, frame: pd.DataFrame, k_min: int, k_max: int, random_state: int = 0
+    *,
+    frame: pd.DataFrame,
+    k_min: int,
+    k_max: int,
+    random_state: int = 0,
+    prefer_k: int | None = None,
 ) -> ClusteringResult | None:
     """Cluster the customers of a metrics frame who have bought; None when they are too few.
 
     `frame` is the refresh's metrics frame (r_score/f_score/m_score are used for the profiles
     when present). Labels are indexed like the frame, NA for customers without orders.
+    `prefer_k` (the previous refresh's k) is kept while its silhouette is within
+    K_STICKINESS of the best, so cluster segments do not reshuffle over small changes.
     """
     with ml_thread_limit():
-        return _cluster(frame, max(2, k_min), max(2, k_min, k_max), random_state)
+        return _cluster(frame, max(2, k_min), max(2, k_min, k_max), random_state, prefer_k)
 
 
 def _cluster(
-    frame: pd.DataFrame, k_min: int, k_max: int, random_state: int
+    frame: pd.DataFrame, k_min: int, k_max: int, random_state: int, prefer_k: int | None
 ) -> ClusteringResult | None:
     has_orders = (pd.to_numeric(frame["orders_lifetime"]).fillna(0) > 0).to_numpy(dtype=bool)
     buyers = frame.loc[has_orders]
@@ -237,15 +248,21 @@ def _cluster(
     distances = _pairwise_distances(judge_sample)
 
     best_model, best_score, best_k = None, None, k_min
+    scored: dict[int, tuple[float, KMeans | MiniBatchKMeans]] = {}
     for k in range(k_min, min(k_max, len(fit_sample) - 1) + 1):
         model = _fit(fit_sample, k, random_state)
         judged = model.predict(judge_sample)
         if len(np.unique(judged)) < 2 or distinct <= k:
             continue
         score = float(silhouette_score(distances, judged, metric="precomputed"))
+        scored[k] = (score, model)
         if best_score is None or score > best_score:
             best_model, best_score, best_k = model, score, k
     del distances
+    if prefer_k in scored and best_score is not None:
+        prefer_score, prefer_model = scored[prefer_k]
+        if prefer_score >= best_score - K_STICKINESS:
+            best_model, best_score, best_k = prefer_model, prefer_score, prefer_k
     if best_model is None:
         # Too few distinct behaviours to judge any k: keep the smallest clustering, unscored.
         best_model = _fit(fit_sample, k_min, random_state)

@@ -20,6 +20,7 @@ from segments.models import CustomerMetrics, Segment, SegmentMembership
 from segments.rules import rule_describe, rule_queryset, segment_dependency_order
 
 DESIRED_TABLE = "segments_desired_members"
+ENTRIES_TABLE = "segments_new_members"
 
 # Metrics column holding the value a built-in segment's `key` is matched against, and the
 # wording of the reason recorded on entry.
@@ -98,10 +99,19 @@ def _fill_rule_desired(cursor: object, segment: Segment, as_of: datetime) -> Non
 
 
 def _apply(cursor: object, segment_ids: list[int], now: datetime, run_id: int) -> Counter:
-    """Close memberships no longer desired and open new ones; count per segment and kind."""
+    """Close memberships no longer desired and open new ones; count per segment and kind.
+
+    New entries are selected into their own temporary table before they are inserted: an
+    INSERT that anti-joins the table it writes to can be planned as a nested loop re-scanning
+    that growing table for every row (quadratic on a first refresh, when statistics say the
+    membership table is empty).
+    """
     table = sql.Identifier(SegmentMembership._meta.db_table)
     desired = sql.Identifier(DESIRED_TABLE)
+    entries = sql.Identifier(ENTRIES_TABLE)
+    params = {"now": now, "run": run_id, "ids": segment_ids}
     moves: Counter = Counter()
+    cursor.execute(sql.SQL("ANALYZE {}").format(desired))  # type: ignore[attr-defined]
     cursor.execute(  # type: ignore[attr-defined]
         sql.SQL(
             "WITH closed AS (UPDATE {table} m SET exited_at = %(now)s, exited_run_id = %(run)s "
@@ -110,21 +120,30 @@ def _apply(cursor: object, segment_ids: list[int], now: datetime, run_id: int) -
             "AND d.customer_id = m.customer_id) RETURNING m.segment_id) "
             "SELECT segment_id, count(*) FROM closed GROUP BY segment_id"
         ).format(table=table, desired=desired),
-        {"now": now, "run": run_id, "ids": segment_ids},
+        params,
     )
     for segment_id, count in cursor.fetchall():  # type: ignore[attr-defined]
         moves[(segment_id, "exited")] = count
+    cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(entries))  # type: ignore[attr-defined]
+    cursor.execute(  # type: ignore[attr-defined]
+        sql.SQL(
+            "CREATE TEMP TABLE {entries} ON COMMIT DROP AS "
+            "SELECT d.segment_id, d.customer_id, d.reason FROM {desired} d "
+            "WHERE d.segment_id = ANY(%(ids)s) AND NOT EXISTS (SELECT 1 FROM {table} m "
+            "WHERE m.segment_id = d.segment_id AND m.customer_id = d.customer_id "
+            "AND m.exited_at IS NULL)"
+        ).format(entries=entries, table=table, desired=desired),
+        params,
+    )
     cursor.execute(  # type: ignore[attr-defined]
         sql.SQL(
             "WITH opened AS (INSERT INTO {table} "
             "(segment_id, customer_id, entered_at, reason, entered_run_id) "
-            "SELECT d.segment_id, d.customer_id, %(now)s, d.reason, %(run)s FROM {desired} d "
-            "WHERE d.segment_id = ANY(%(ids)s) AND NOT EXISTS (SELECT 1 FROM {table} m "
-            "WHERE m.segment_id = d.segment_id AND m.customer_id = d.customer_id "
-            "AND m.exited_at IS NULL) RETURNING segment_id) "
+            "SELECT segment_id, customer_id, %(now)s, reason, %(run)s FROM {entries} "
+            "RETURNING segment_id) "
             "SELECT segment_id, count(*) FROM opened GROUP BY segment_id"
-        ).format(table=table, desired=desired),
-        {"now": now, "run": run_id, "ids": segment_ids},
+        ).format(table=table, entries=entries),
+        params,
     )
     for segment_id, count in cursor.fetchall():  # type: ignore[attr-defined]
         moves[(segment_id, "entered")] = count

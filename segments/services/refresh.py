@@ -19,7 +19,7 @@ import pandas as pd
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Subquery
 from django.utils import timezone
 
 from segments.choices import RunStatus, SegmentKind
@@ -252,8 +252,14 @@ def _compute(run: RefreshRun, start: Callable[[str], None]) -> dict:
             model = None
     frame["lifecycle_stage"] = lifecycle_stages(frame, scoring)
     start("clusters")
+    previous_k = ClusterProfile.objects.filter(
+        run_id=Subquery(ClusterProfile.objects.order_by("-run_id").values("run_id")[:1])
+    ).count()
     clustering = cluster_customers(
-        frame=frame, k_min=settings.cluster_k_min, k_max=settings.cluster_k_max
+        frame=frame,
+        k_min=settings.cluster_k_min,
+        k_max=settings.cluster_k_max,
+        prefer_k=previous_k or None,
     )
     frame["cluster"] = clustering.labels if clustering is not None else pd.NA
     return {"frame": frame, "clustering": clustering, "model": model}
