@@ -179,3 +179,21 @@ def test_large_bases_use_samples_and_still_label_everyone(
 )
 def test_labels_read_as_phrases(traits: list[str], label: str) -> None:
     assert cluster_label(traits) == label
+
+
+def test_previous_k_is_kept_only_while_it_is_nearly_as_good() -> None:
+    frame = _frame()
+    free = cluster_customers(frame=frame, k_min=2, k_max=6)
+    assert free is not None
+    assert free.k == 3
+    # three clear groups: a previous k of 6 is far worse, so the best k wins
+    assert cluster_customers(frame=frame, k_min=2, k_max=6, prefer_k=6).k == 3
+
+
+def test_previous_k_is_kept_on_structureless_data() -> None:
+    # one blob: every k scores about the same, so the previous k stays (no reshuffle)
+    frame = _frame(groups={"all": (600, 30, 5, 100.0, 1, 0)})
+    for prefer in (3, 4):
+        result = cluster_customers(frame=frame, k_min=3, k_max=5, prefer_k=prefer)
+        assert result is not None
+        assert result.k == prefer
