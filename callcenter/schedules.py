@@ -53,6 +53,22 @@ PERIODIC_TASKS: list[Periodic] = [
         expire_seconds=55,
         queue="outreach",
     ),
+    # Care event sweep: process outbox events whose message was lost (broker down, worker
+    # killed), then close enrollments with nothing left to do.
+    Periodic(
+        name="Care event sweep",
+        task="care.tasks.event_sweep_task",
+        every_seconds=60,
+        expire_seconds=55,
+    ),
+    # Care time events (birthday, anniversary, inactivity, first of the month): hourly, so each
+    # customer's local day starts on time in every time zone; idempotent keys make reruns free.
+    Periodic(
+        name="Care time events",
+        task="care.tasks.time_events_task",
+        crontab={"minute": "5"},
+        expire_seconds=3000,
+    ),
 ]
 
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("segments.urls")),
     path("api/", include("outreach.urls")),
+    path("api/", include("care.urls")),
     path("api/", include("callcenter.api_urls")),
     path("", include("callcenter.page_urls")),
 ]

@@ -1,0 +1,125 @@
+"""Reads of care plans: rules with steps, versions and their differences, templates, events,
+enrollments. Each list selector joins or prefetches what its serializer shows."""
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
+
+from callcenter.errors import ApplicationError
+from care.models import (
+    CareRule,
+    CareRuleVersion,
+    CareStep,
+    Enrollment,
+    Event,
+    MessageTemplate,
+)
+
+# Fields of a version snapshot compared by `rule_version_diff` (derived ones left out).
+DIFF_FIELDS = (
+    "name",
+    "description",
+    "trigger_type",
+    "trigger_params",
+    "conditions",
+    "priority",
+    "cooldown_days",
+    "holdout_share",
+    "stop_conditions",
+    "is_active",
+)
+DIFF_STEP_FIELDS = (
+    "position",
+    "name",
+    "delay_value",
+    "delay_unit",
+    "business_hours_only",
+    "channel",
+    "template_id",
+    "assignee_rule",
+    "assignee_target",
+    "sla_minutes",
+    "touch_kind",
+    "conditions",
+    "only_if_no_response",
+)
+
+
+def rule_list() -> QuerySet[CareRule]:
+    """Rules, highest priority first, with their steps (and the steps' templates)."""
+    steps = CareStep.objects.select_related("template").order_by("position")
+    return CareRule.objects.select_related("created_by").prefetch_related(
+        Prefetch("steps", queryset=steps)
+    )
+
+
+def rule_versions(*, rule: CareRule) -> QuerySet[CareRuleVersion]:
+    """A rule's versions, newest first, with who made each."""
+    return rule.versions.select_related("changed_by").order_by("-version")
+
+
+def rule_version_diff(*, rule: CareRule, from_version: int, to_version: int) -> dict[str, Any]:
+    """What changed between two versions of a rule:
+    {"from": n, "to": m, "fields": {name: {"from", "to"}},
+     "steps": {"added": [step], "removed": [step], "changed": [{"id", "position", "fields"}]}}.
+    Steps are matched by id, so a reordered step shows as a changed position."""
+    snapshots = dict(
+        rule.versions.filter(version__in=[from_version, to_version]).values_list(
+            "version", "snapshot"
+        )
+    )
+    for number in (from_version, to_version):
+        if number not in snapshots:
+            raise ApplicationError(
+                _("Rule %(rule)s has no version %(version)s.")
+                % {"rule": rule.slug, "version": number},
+                extra={"code": "unknown_version"},
+            )
+    old, new = snapshots[from_version], snapshots[to_version]
+    fields = {
+        name: {"from": old.get(name), "to": new.get(name)}
+        for name in DIFF_FIELDS
+        if old.get(name) != new.get(name)
+    }
+    old_steps = {step["id"]: step for step in old.get("steps", [])}
+    new_steps = {step["id"]: step for step in new.get("steps", [])}
+    changed = []
+    for step_id in sorted(
+        old_steps.keys() & new_steps.keys(), key=lambda i: new_steps[i]["position"]
+    ):
+        before, after = old_steps[step_id], new_steps[step_id]
+        differences = {
+            name: {"from": before.get(name), "to": after.get(name)}
+            for name in DIFF_STEP_FIELDS
+            if before.get(name) != after.get(name)
+        }
+        if differences:
+            changed.append({"id": step_id, "position": after["position"], "fields": differences})
+    return {
+        "from": from_version,
+        "to": to_version,
+        "fields": fields,
+        "steps": {
+            "added": [s for i, s in new_steps.items() if i not in old_steps],
+            "removed": [s for i, s in old_steps.items() if i not in new_steps],
+            "changed": changed,
+        },
+    }
+
+
+def template_list() -> QuerySet[MessageTemplate]:
+    """Templates with their texts."""
+    return MessageTemplate.objects.prefetch_related("variants")
+
+
+def event_list() -> QuerySet[Event]:
+    """Outbox events, newest first (filtered by care.filters.EventFilter)."""
+    return Event.objects.order_by("-id")
+
+
+def enrollment_list() -> QuerySet[Enrollment]:
+    """Enrollments with their rule, version number, customer name and event type."""
+    return Enrollment.objects.select_related("rule", "rule_version", "customer", "event").order_by(
+        "-id"
+    )

@@ -1,0 +1,313 @@
+"""Enrolling customers into care rules, turning steps into outreach tasks, stopping plans.
+
+One enrollment per rule, customer and triggering event is a unique constraint: the insert runs
+in a savepoint and a conflict means "already enrolled" (never check-then-insert). Cooldowns are
+checked under a transaction-scoped advisory lock per rule and customer, so two events of the
+same customer processed at once cannot both pass the cooldown.
+
+Tasks are created for every step at enrollment, with `due_at` = anchor + delay (moved into the
+next business window of the customer's time zone for business-hours-only steps) and
+`deadline_at` = due + SLA. The anchor is when the triggering event happened. Step conditions
+and `only_if_no_response` are checked by outreach when the task falls due, from the rule
+version the enrollment started with. Rules are read once per batch of events: if an edit
+deletes a step meanwhile, the task insert fails on its foreign key, the event is recorded as
+failed and the sweep retries it with the new version.
+"""
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from callcenter.choices import CustomerStatus
+from callcenter.models import Customer
+from care.choices import EnrollmentStatus, EventType, StepChannel, StopCondition
+from care.models import CareRuleVersion, CareSettings, Enrollment, Event
+from care.services.rules import step_delay_minutes, trigger_matches
+from care.services.templates import customer_timezone
+from outreach.choices import OPEN_TASK_STATUSES
+from outreach.services.tasks import TaskSpec, outreach_tasks_cancel, outreach_tasks_create
+from segments.rules import rule_matches
+
+# Which event ends plans having which stop condition.
+STOP_EVENTS: dict[str, str] = {
+    EventType.TICKET_RESOLVED: StopCondition.TICKET_RESOLVED,
+    EventType.ORDER_PLACED: StopCondition.CUSTOMER_ORDERED,
+    EventType.FIRST_ORDER: StopCondition.CUSTOMER_ORDERED,
+    EventType.CUSTOMER_REPLIED: StopCondition.CUSTOMER_REPLIED,
+    EventType.CONSENT_CHANGED: StopCondition.OPTED_OUT,
+}
+
+
+@dataclass(frozen=True)
+class ActiveRule:
+    """An active rule as its current version defines it."""
+
+    rule_id: int
+    version_id: int
+    priority: int
+    trigger_type: str
+    trigger_params: dict[str, Any]
+    conditions: Any
+    cooldown_days: int
+    holdout_share: float
+    steps: tuple[dict[str, Any], ...]
+
+
+def active_rules() -> dict[str, list[ActiveRule]]:
+    """Active rules by trigger type, highest priority first (one query)."""
+    versions = (
+        CareRuleVersion.objects.filter(rule__is_active=True, version=F("rule__version"))
+        .order_by("-rule__priority", "rule_id")
+        .values_list("pk", "rule_id", "snapshot")
+    )
+    rules: dict[str, list[ActiveRule]] = {}
+    for version_id, rule_id, snapshot in versions:
+        rule = ActiveRule(
+            rule_id=rule_id,
+            version_id=version_id,
+            priority=snapshot["priority"],
+            trigger_type=snapshot["trigger_type"],
+            trigger_params=snapshot["trigger_params"] or {},
+            conditions=snapshot["conditions"],
+            cooldown_days=snapshot["cooldown_days"],
+            holdout_share=snapshot["holdout_share"],
+            steps=tuple(snapshot["steps"]),
+        )
+        rules.setdefault(rule.trigger_type, []).append(rule)
+    return rules
+
+
+def rules_triggered(*, event_type: str, payload: dict[str, Any], rules: dict) -> list[ActiveRule]:
+    """The active rules whose trigger (type and parameters) this event fires."""
+    return [
+        rule
+        for rule in rules.get(event_type, [])
+        if trigger_matches(params=rule.trigger_params, payload=payload)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Due times
+
+
+def business_moment(moment: dt.datetime, *, zone: Any, settings: CareSettings) -> dt.datetime:
+    """`moment` if it falls in business hours on the customer's clock, else the start of the
+    next business window (business days and hours of the care settings)."""
+    days = set(settings.business_days or [])
+    if not days or settings.business_start >= settings.business_end:
+        return moment
+    local = moment.astimezone(zone)
+    for offset in range(8):
+        day = local.date() + dt.timedelta(days=offset)
+        if day.isoweekday() not in days:
+            continue
+        start = dt.datetime.combine(day, settings.business_start, tzinfo=zone)
+        end = dt.datetime.combine(day, settings.business_end, tzinfo=zone)
+        if offset == 0 and local >= end:
+            continue
+        if local < start:
+            return start.astimezone(dt.UTC)
+        return moment
+    return moment
+
+
+def step_times(
+    *, anchor: dt.datetime, step: dict[str, Any], zone: Any, settings: CareSettings
+) -> tuple[dt.datetime, dt.datetime]:
+    """(due_at, deadline_at) of a step of a plan anchored at `anchor`."""
+    due = anchor + dt.timedelta(minutes=step_delay_minutes(step))
+    if step.get("business_hours_only"):
+        due = business_moment(due, zone=zone, settings=settings)
+    return due, due + dt.timedelta(minutes=step["sla_minutes"])
+
+
+def enrollment_anchor(*, occurred_at: dt.datetime, enrolled_at: dt.datetime) -> dt.datetime:
+    """Delays count from when the event happened (never from the future)."""
+    return min(occurred_at, enrolled_at)
+
+
+# ---------------------------------------------------------------------------------------------
+# Enrolling
+
+
+def _in_cooldown(rule: ActiveRule, customer_id: int, now: dt.datetime) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"care-cooldown:{rule.rule_id}:{customer_id}"],
+        )
+    return Enrollment.objects.filter(
+        rule_id=rule.rule_id,
+        customer_id=customer_id,
+        enrolled_at__gt=now - dt.timedelta(days=rule.cooldown_days),
+    ).exists()
+
+
+def _is_control(share: float) -> bool:
+    # Assignment to the control group only needs to be unbiased, not unpredictable.
+    return share > 0 and random.random() < share  # noqa: S311
+
+
+def enrollments_create(
+    *,
+    event: Event,
+    rules: dict[str, list[ActiveRule]],
+    now: dt.datetime,
+    care_settings: CareSettings | None = None,
+) -> list[Enrollment]:
+    """Enroll the event's customer into every active rule it triggers and whose conditions hold,
+    highest priority first; create the tasks of treated enrollments. Returns the new ones.
+    `care_settings` (business hours) may be passed by a caller processing a batch."""
+    triggered = rules_triggered(event_type=event.type, payload=event.payload, rules=rules)
+    if not triggered:
+        return []
+    customer = (
+        Customer.objects.filter(pk=event.customer_id, status=CustomerStatus.ACTIVE)
+        .values("pk", "timezone", "metrics__monetary")
+        .first()
+    )
+    if customer is None:
+        return []
+    created: list[tuple[Enrollment, ActiveRule]] = []
+    for rule in triggered:
+        if rule.conditions and not rule_matches(
+            tree=rule.conditions, customer_id=event.customer_id, as_of=now
+        ):
+            continue
+        if rule.cooldown_days and _in_cooldown(rule, event.customer_id, now):
+            continue
+        try:
+            with transaction.atomic():
+                enrollment = Enrollment.objects.create(
+                    rule_id=rule.rule_id,
+                    rule_version_id=rule.version_id,
+                    customer_id=event.customer_id,
+                    event=event,
+                    is_control=_is_control(rule.holdout_share),
+                    enrolled_at=now,
+                )
+        except IntegrityError:
+            # Already enrolled by this very event (a redelivered or swept message).
+            continue
+        created.append((enrollment, rule))
+    treated = [(enrollment, rule) for enrollment, rule in created if not enrollment.is_control]
+    if treated:
+        anchor = enrollment_anchor(occurred_at=event.occurred_at, enrolled_at=now)
+        monetary = customer["metrics__monetary"]
+        specs = _task_specs(
+            treated=treated,
+            customer_id=event.customer_id,
+            zone=customer_timezone(customer["timezone"]),
+            anchor=anchor,
+            # The customer's value (spend in the metrics window): capacity goes to value first.
+            priority=float(monetary) if monetary is not None else 0.0,
+            care_settings=care_settings or CareSettings.load(),
+        )
+        outreach_tasks_create(specs=specs)
+    return [enrollment for enrollment, _rule in created]
+
+
+def _task_specs(
+    *,
+    treated: list[tuple[Enrollment, ActiveRule]],
+    customer_id: int,
+    zone: Any,
+    anchor: dt.datetime,
+    priority: float,
+    care_settings: CareSettings,
+) -> list[TaskSpec]:
+    specs = []
+    for enrollment, rule in treated:
+        for step in rule.steps:
+            due, deadline = step_times(anchor=anchor, step=step, zone=zone, settings=care_settings)
+            specs.append(
+                TaskSpec(
+                    customer_id=customer_id,
+                    channel=step["channel"],
+                    due_at=due,
+                    deadline_at=deadline,
+                    idempotency_key=f"enr:{enrollment.pk}:step:{step['position']}",
+                    touch_kind=step["touch_kind"],
+                    enrollment_id=enrollment.pk,
+                    step_id=step["id"],
+                    step_position=step["position"],
+                    template_id=step["template_id"],
+                    body=step["name"] if step["channel"] == StepChannel.CALL else "",
+                    assignee_rule=step["assignee_rule"],
+                    assignee_target=step["assignee_target"],
+                    priority=priority,
+                )
+            )
+    return specs
+
+
+# ---------------------------------------------------------------------------------------------
+# Stopping and completing
+
+
+def enrollments_stop_for_event(*, event: Event, now: dt.datetime) -> int:
+    """Stop the customer's active enrollments whose stop conditions this event meets (started
+    before it happened) and cancel their open tasks with the reason. Returns how many."""
+    condition = STOP_EVENTS.get(event.type)
+    if condition is None:
+        return 0
+    if condition == StopCondition.OPTED_OUT and event.payload.get("opted_out") is not True:
+        return 0
+    enrollments = Enrollment.objects.filter(
+        customer_id=event.customer_id,
+        status=EnrollmentStatus.ACTIVE,
+        rule_version__snapshot__stop_conditions__contains=[condition],
+        event__occurred_at__lt=event.occurred_at,
+    )
+    if condition == StopCondition.TICKET_RESOLVED:
+        ticket_id = event.payload.get("ticket_id")
+        if ticket_id is None:
+            return 0
+        enrollments = enrollments.filter(event__payload__ticket_id=ticket_id)
+    ids = list(
+        enrollments.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True)
+    )
+    if not ids:
+        return 0
+    Enrollment.objects.filter(pk__in=ids).update(
+        status=EnrollmentStatus.STOPPED, stop_reason=condition, finished_at=now
+    )
+    outreach_tasks_cancel(enrollment_ids=ids, reason=condition)
+    return len(ids)
+
+
+COMPLETE_SQL = """
+UPDATE care_enrollment e
+SET status = %(completed)s, finished_at = %(now)s
+FROM care_event ev, care_careruleversion v
+WHERE e.status = %(active)s
+  AND ev.id = e.event_id
+  AND v.id = e.rule_version_id
+  AND LEAST(ev.occurred_at, e.enrolled_at)
+      + make_interval(mins => COALESCE((v.snapshot ->> 'span_minutes')::int, 0)) <= %(now)s
+  AND NOT EXISTS (
+      SELECT 1 FROM outreach_outreachtask t
+      WHERE t.enrollment_id = e.id AND t.status = ANY(%(open)s)
+  )
+"""
+
+
+def enrollments_complete(*, now: dt.datetime | None = None) -> int:
+    """Mark completed the active enrollments with no step left to come and no open task
+    (control members too, once their plan's span has passed). One statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            COMPLETE_SQL,
+            {
+                "completed": EnrollmentStatus.COMPLETED,
+                "active": EnrollmentStatus.ACTIVE,
+                "now": now or timezone.now(),
+                "open": [str(status) for status in OPEN_TASK_STATUSES],
+            },
+        )
+        return cursor.rowcount

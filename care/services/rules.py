@@ -1,0 +1,756 @@
+"""Care rules: triggers with parameters, conditions, ordered steps; every change versioned and
+audited.
+
+A rule's definition is frozen in a CareRuleVersion on every change (`care_rule_version_record`);
+enrollments point at the version they started with, so editing a rule never changes the plan
+of a customer already in it.
+"""
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, Group
+from django.db import transaction
+from django.db.models import F
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from callcenter.choices import (
+    ConsentChannel,
+    InteractionChannel,
+    SurveyKind,
+    TicketKind,
+    TicketPriority,
+)
+from callcenter.errors import ApplicationError
+from callcenter.services.audit import audit_log_record
+from care.choices import (
+    AssigneeRule,
+    DelayUnit,
+    EventType,
+    StepChannel,
+    StopCondition,
+    TemplateChannel,
+    TouchKind,
+)
+from care.models import CareRule, CareRuleVersion, CareSettings, CareStep, MessageTemplate
+from outreach.models import Queue
+from segments.models import Segment
+from segments.rules import RuleError, rule_validate
+
+MAX_STEPS = 20
+MAX_DELAY_MINUTES = 366 * 24 * 60
+MAX_SLA_MINUTES = 60 * 24 * 60
+MAX_COOLDOWN_DAYS = 3650
+MAX_HOLDOUT_SHARE = 0.9
+DELAY_MINUTES = {DelayUnit.MINUTES: 1, DelayUnit.HOURS: 60, DelayUnit.DAYS: 24 * 60}
+
+# The fields of a rule a change may set (steps come as a list, see `_steps_clean`).
+RULE_FIELDS = (
+    "name",
+    "description",
+    "trigger_type",
+    "trigger_params",
+    "conditions",
+    "priority",
+    "cooldown_days",
+    "holdout_share",
+    "stop_conditions",
+)
+STEP_FIELDS = (
+    "name",
+    "delay_value",
+    "delay_unit",
+    "business_hours_only",
+    "channel",
+    "template_id",
+    "assignee_rule",
+    "assignee_target",
+    "sla_minutes",
+    "touch_kind",
+    "conditions",
+    "only_if_no_response",
+)
+# Which template channel each step channel takes, and whether a template is required.
+STEP_TEMPLATE_CHANNEL = {
+    StepChannel.SMS: (TemplateChannel.SMS, True),
+    StepChannel.EMAIL: (TemplateChannel.EMAIL, True),
+    StepChannel.CALL: (TemplateChannel.CALL_SCRIPT, False),
+    StepChannel.AUTO_CALL: (TemplateChannel.CALL_SCRIPT, True),
+}
+
+
+def _error(message: str, field: str) -> ApplicationError:
+    return ApplicationError(message, extra={"field": field})
+
+
+# ---------------------------------------------------------------------------------------------
+# Trigger parameters
+
+ParamCheck = Callable[[Any, str], Any]
+
+
+def _choice(choices: type) -> ParamCheck:
+    def check(value: Any, name: str) -> Any:
+        if value not in choices.values:
+            raise _error(
+                _('trigger parameter "%(name)s": unknown value %(value)s; use one of %(allowed)s')
+                % {"name": name, "value": value, "allowed": ", ".join(choices.values)},
+                "trigger_params",
+            )
+        return value
+
+    return check
+
+
+def _number(low: float, high: float, *, integer: bool = False) -> ParamCheck:
+    def check(value: Any, name: str) -> Any:
+        valid = isinstance(value, int | float) and not isinstance(value, bool)
+        if integer:
+            valid = valid and float(value).is_integer()
+        if not valid or not low <= value <= high:
+            kind = _("a whole number") if integer else _("a number")
+            raise _error(
+                _('trigger parameter "%(name)s" must be %(kind)s from %(low)s to %(high)s')
+                % {"name": name, "kind": kind, "low": low, "high": high},
+                "trigger_params",
+            )
+        return int(value) if integer else value
+
+    return check
+
+
+def _text(value: Any, name: str) -> Any:
+    if not isinstance(value, str) or not value.strip() or len(value) > 120:
+        raise _error(
+            _('trigger parameter "%(name)s" must be a non-empty text') % {"name": name},
+            "trigger_params",
+        )
+    return value.strip()
+
+
+def _boolean(value: Any, name: str) -> Any:
+    if not isinstance(value, bool):
+        raise _error(
+            _('trigger parameter "%(name)s" must be true or false') % {"name": name},
+            "trigger_params",
+        )
+    return value
+
+
+def _segment(value: Any, name: str) -> Any:
+    if not isinstance(value, str) or not Segment.objects.filter(slug=value).exists():
+        raise _error(
+            _('trigger parameter "%(name)s": unknown segment %(value)s')
+            % {"name": name, "value": value},
+            "trigger_params",
+        )
+    return value
+
+
+def _inactivity_days(value: Any, name: str) -> Any:
+    days = _number(1, 3650, integer=True)(value, name)
+    configured = CareSettings.load().inactivity_days
+    if days not in configured:
+        raise _error(
+            _(
+                "No inactivity events are raised after %(days)s days; add %(days)s to the care "
+                "settings' inactivity days (now %(configured)s) first."
+            )
+            % {"days": days, "configured": configured},
+            "trigger_params",
+        )
+    return days
+
+
+_ORDER_PARAMS: dict[str, ParamCheck] = {"min_amount": _number(0, 10**10), "category": _text}
+TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
+    EventType.TICKET_OPENED: {"kind": _choice(TicketKind), "priority": _choice(TicketPriority)},
+    EventType.TICKET_RESOLVED: {"kind": _choice(TicketKind)},
+    EventType.FIRST_ORDER: _ORDER_PARAMS,
+    EventType.ORDER_PLACED: _ORDER_PARAMS,
+    EventType.ORDER_REFUNDED: _ORDER_PARAMS,
+    EventType.SURVEY_SUBMITTED: {
+        "kind": _choice(SurveyKind),
+        "min_score": _number(0, 10, integer=True),
+        "max_score": _number(0, 10, integer=True),
+    },
+    EventType.INTERACTION_LOGGED: {
+        "channel": _choice(InteractionChannel),
+        "sentiment_below": _number(-1, 1),
+    },
+    EventType.CONSENT_CHANGED: {"channel": _choice(ConsentChannel), "opted_out": _boolean},
+    EventType.CUSTOMER_CREATED: {},
+    EventType.SEGMENT_ENTERED: {"segment": _segment},
+    EventType.SEGMENT_EXITED: {"segment": _segment},
+    EventType.BIRTHDAY: {},
+    EventType.ANNIVERSARY: {"years": _number(1, 200, integer=True)},
+    EventType.INACTIVITY: {"days": _inactivity_days},
+    EventType.MONTHLY: {},
+    EventType.CUSTOMER_REPLIED: {"channel": _text},
+    EventType.EXTERNAL: {"name": _text},
+}
+REQUIRED_PARAMS = {
+    EventType.SEGMENT_ENTERED: ("segment",),
+    EventType.SEGMENT_EXITED: ("segment",),
+    EventType.INACTIVITY: ("days",),
+}
+# Parameters compared for equality with the same key of the event payload.
+EQUAL_PARAMS = ("kind", "priority", "category", "channel", "segment", "name", "opted_out", "days")
+
+
+def trigger_params_validate(*, trigger_type: str, params: Any) -> dict[str, Any]:
+    """The checked parameters of a trigger, or ApplicationError naming the bad one."""
+    if trigger_type not in EventType.values:
+        raise _error(_("Unknown trigger: %(value)s") % {"value": trigger_type}, "trigger_type")
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise _error(_("Trigger parameters must be a JSON object."), "trigger_params")
+    allowed = TRIGGER_PARAMS[trigger_type]
+    for name in params:
+        if name not in allowed:
+            raise _error(
+                _('Trigger "%(trigger)s" takes no parameter "%(name)s" (it takes: %(allowed)s)')
+                % {
+                    "trigger": trigger_type,
+                    "name": name,
+                    "allowed": ", ".join(allowed) or _("none"),
+                },
+                "trigger_params",
+            )
+    for name in REQUIRED_PARAMS.get(trigger_type, ()):
+        if name not in params:
+            raise _error(
+                _('Trigger "%(trigger)s" needs the parameter "%(name)s"')
+                % {"trigger": trigger_type, "name": name},
+                "trigger_params",
+            )
+    cleaned = {name: allowed[name](value, name) for name, value in params.items()}
+    if trigger_type == EventType.SURVEY_SUBMITTED:
+        low, high = (0, 10) if cleaned.get("kind", SurveyKind.NPS) == SurveyKind.NPS else (1, 5)
+        for name in ("min_score", "max_score"):
+            if name in cleaned and not low <= cleaned[name] <= high:
+                raise _error(
+                    _('trigger parameter "%(name)s" must be from %(low)s to %(high)s')
+                    % {"name": name, "low": low, "high": high},
+                    "trigger_params",
+                )
+        if cleaned.get("min_score", low) > cleaned.get("max_score", high):
+            raise _error(
+                _("min_score must not be above max_score"),
+                "trigger_params",
+            )
+    return cleaned
+
+
+def trigger_matches(*, params: dict[str, Any], payload: dict[str, Any]) -> bool:
+    """Whether an event's payload satisfies a rule's (checked) trigger parameters."""
+    for name, expected in params.items():
+        if name in EQUAL_PARAMS or name == "years":
+            if payload.get(name) != expected:
+                return False
+        elif name == "min_amount":
+            try:
+                if Decimal(str(payload.get("amount"))) < Decimal(str(expected)):
+                    return False
+            except (InvalidOperation, ValueError):
+                return False
+        elif name in ("min_score", "max_score"):
+            score = payload.get("score")
+            if not isinstance(score, int | float):
+                return False
+            if (name == "min_score" and score < expected) or (
+                name == "max_score" and score > expected
+            ):
+                return False
+        elif name == "sentiment_below":
+            sentiment = payload.get("sentiment")
+            if not isinstance(sentiment, int | float) or sentiment >= expected:
+                return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Conditions, stop conditions and steps
+
+
+def _conditions_clean(tree: Any, field: str) -> Any:
+    if tree in (None, {}):
+        return None
+    try:
+        rule_validate(tree=tree)
+    except RuleError as exc:
+        raise ApplicationError(
+            f"{field}: {exc.message}", extra={"field": field, "path": exc.path}
+        ) from exc
+    return tree
+
+
+def _stop_conditions_clean(values: Any) -> list[str]:
+    if values is None:
+        return []
+    if not isinstance(values, list):
+        raise _error(_("Stop conditions must be a list."), "stop_conditions")
+    for value in values:
+        if value not in StopCondition.values:
+            raise _error(
+                _("Unknown stop condition: %(value)s; use %(allowed)s")
+                % {"value": value, "allowed": ", ".join(StopCondition.values)},
+                "stop_conditions",
+            )
+    return sorted(set(values), key=StopCondition.values.index)
+
+
+def _int_in(value: Any, low: int, high: int, message: str, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _error(message, field)
+    return value
+
+
+def _steps_clean(steps: Any, rule: CareRule | None) -> list[dict[str, Any]]:
+    """Check a complete list of steps (in order); return them with every field filled."""
+    if not isinstance(steps, list):
+        raise _error(_("Steps must be a list."), "steps")
+    if len(steps) > MAX_STEPS:
+        raise _error(_("A rule has at most %(max)d steps.") % {"max": MAX_STEPS}, "steps")
+    existing = set(rule.steps.values_list("pk", flat=True)) if rule is not None else set()
+    by_slug = dict(
+        MessageTemplate.objects.filter(
+            slug__in=[s["template"] for s in steps if isinstance(s, dict) and s.get("template")]
+        ).values_list("slug", "pk")
+    )
+    template_ids = {s.get("template_id") for s in steps if isinstance(s, dict)} - {None}
+    templates = dict(
+        MessageTemplate.objects.filter(
+            pk__in=[t for t in (*template_ids, *by_slug.values()) if isinstance(t, int)]
+        ).values_list("pk", "channel")
+    )
+    targets = {
+        s.get("assignee_target") for s in steps if isinstance(s, dict) and s.get("assignee_target")
+    }
+    queues = set(Queue.objects.filter(slug__in=targets).values_list("slug", flat=True))
+    groups = set(Group.objects.filter(name__in=targets).values_list("name", flat=True))
+    cleaned = []
+    seen_ids: set[int] = set()
+    for index, raw in enumerate(steps):
+        label = f"steps[{index}]"
+        if not isinstance(raw, dict):
+            raise _error(_("%(label)s: a step must be an object") % {"label": label}, label)
+        unknown = set(raw) - {*STEP_FIELDS, "id", "template", "position"}
+        if unknown:
+            raise _error(
+                _("%(label)s: unknown fields %(fields)s")
+                % {"label": label, "fields": ", ".join(sorted(unknown))},
+                label,
+            )
+        step_id = raw.get("id")
+        if step_id is not None:
+            if step_id not in existing or step_id in seen_ids:
+                raise _error(
+                    _("%(label)s: step %(id)s is not a step of this rule")
+                    % {"label": label, "id": step_id},
+                    label,
+                )
+            seen_ids.add(step_id)
+        channel = raw.get("channel")
+        if channel not in StepChannel.values:
+            raise _error(
+                _("%(label)s: unknown channel %(value)s") % {"label": label, "value": channel},
+                label,
+            )
+        unit = raw.get("delay_unit", DelayUnit.HOURS)
+        if unit not in DelayUnit.values:
+            raise _error(
+                _("%(label)s: unknown delay unit %(value)s") % {"label": label, "value": unit},
+                label,
+            )
+        delay = _int_in(
+            raw.get("delay_value", 0),
+            0,
+            MAX_DELAY_MINUTES // DELAY_MINUTES[unit],
+            _("%(label)s: the delay must be a whole number from 0 up to a year") % {"label": label},
+            label,
+        )
+        sla = _int_in(
+            raw.get("sla_minutes", 60),
+            1,
+            MAX_SLA_MINUTES,
+            _("%(label)s: the deadline must be 1 minute to 60 days after the due time")
+            % {"label": label},
+            label,
+        )
+        template_id = raw.get("template_id")
+        if template_id is None and raw.get("template"):
+            template_id = by_slug.get(raw["template"])
+            if template_id is None:
+                raise _error(
+                    _("%(label)s: unknown template %(id)s")
+                    % {"label": label, "id": raw["template"]},
+                    label,
+                )
+        wanted_channel, required = STEP_TEMPLATE_CHANNEL[StepChannel(channel)]
+        if template_id is None and required:
+            raise _error(
+                _("%(label)s: a %(channel)s step needs a template")
+                % {"label": label, "channel": channel},
+                label,
+            )
+        if template_id is not None:
+            if template_id not in templates:
+                raise _error(
+                    _("%(label)s: unknown template %(id)s") % {"label": label, "id": template_id},
+                    label,
+                )
+            if templates[template_id] != wanted_channel:
+                raise _error(
+                    _("%(label)s: a %(channel)s step needs a %(wanted)s template, not %(got)s")
+                    % {
+                        "label": label,
+                        "channel": channel,
+                        "wanted": wanted_channel,
+                        "got": templates[template_id],
+                    },
+                    label,
+                )
+        name = (raw.get("name") or "").strip()[:120]
+        if channel == StepChannel.CALL and template_id is None and not name:
+            raise _error(
+                _("%(label)s: a call step needs a call script template or a name")
+                % {"label": label},
+                label,
+            )
+        assignee_rule = raw.get("assignee_rule") or ""
+        target = (raw.get("assignee_target") or "").strip()
+        if channel == StepChannel.CALL:
+            assignee_rule = assignee_rule or AssigneeRule.QUEUE
+            if assignee_rule not in AssigneeRule.values:
+                raise _error(
+                    _("%(label)s: unknown assignee rule %(value)s")
+                    % {"label": label, "value": assignee_rule},
+                    label,
+                )
+            if assignee_rule == AssigneeRule.LEAST_LOADED and target not in groups | queues:
+                raise _error(
+                    _("%(label)s: unknown group or queue %(value)s")
+                    % {"label": label, "value": target},
+                    label,
+                )
+            if assignee_rule == AssigneeRule.QUEUE and target not in queues:
+                raise _error(
+                    _("%(label)s: unknown queue %(value)s") % {"label": label, "value": target},
+                    label,
+                )
+            if assignee_rule == AssigneeRule.ADVISOR and target and target not in queues:
+                raise _error(
+                    _("%(label)s: unknown fallback queue %(value)s")
+                    % {"label": label, "value": target},
+                    label,
+                )
+        else:
+            # Sends are carried out by the dispatcher, not by a person.
+            assignee_rule, target = "", ""
+        touch_kind = raw.get("touch_kind", TouchKind.PROACTIVE)
+        if touch_kind not in TouchKind.values:
+            raise _error(
+                _("%(label)s: unknown kind %(value)s") % {"label": label, "value": touch_kind},
+                label,
+            )
+        only_if_no_response = raw.get("only_if_no_response", False)
+        business_hours_only = raw.get("business_hours_only", False)
+        if not isinstance(only_if_no_response, bool) or not isinstance(business_hours_only, bool):
+            raise _error(
+                _("%(label)s: business_hours_only and only_if_no_response are true or false")
+                % {"label": label},
+                label,
+            )
+        cleaned.append(
+            {
+                "id": step_id,
+                "position": index + 1,
+                "name": name,
+                "delay_value": delay,
+                "delay_unit": unit,
+                "business_hours_only": business_hours_only,
+                "channel": channel,
+                "template_id": template_id,
+                "assignee_rule": assignee_rule,
+                "assignee_target": target,
+                "sla_minutes": sla,
+                "touch_kind": touch_kind,
+                "conditions": _conditions_clean(raw.get("conditions"), f"{label}.conditions"),
+                "only_if_no_response": only_if_no_response,
+            }
+        )
+    return cleaned
+
+
+def _steps_write(rule: CareRule, steps: list[dict[str, Any]]) -> None:
+    """Make the rule's steps exactly `steps`: keep (and update) listed ids, create the new ones,
+    delete the rest. Positions move out of the way first (they are unique per rule)."""
+    kept = [s["id"] for s in steps if s["id"] is not None]
+    rule.steps.exclude(pk__in=kept).delete()
+    rule.steps.update(position=F("position") + 1000)
+    by_id = {step.pk: step for step in rule.steps.all()}
+    for data in steps:
+        values = {key: data[key] for key in ("position", *STEP_FIELDS)}
+        if data["id"] is not None:
+            step = by_id[data["id"]]
+            for key, value in values.items():
+                setattr(step, key, value)
+            step.save()
+        else:
+            CareStep.objects.create(rule=rule, **values)
+
+
+# ---------------------------------------------------------------------------------------------
+# Versions
+
+
+def step_delay_minutes(step: dict[str, Any]) -> int:
+    return step["delay_value"] * DELAY_MINUTES[DelayUnit(step["delay_unit"])]
+
+
+def rule_snapshot(rule: CareRule) -> dict[str, Any]:
+    """The complete definition of a rule and its steps as JSON, as a version stores it.
+
+    Outreach reads each step's `conditions` and `only_if_no_response` from here when the
+    step's task falls due. `span_minutes` (the longest delay) tells when an enrollment has no
+    step left to come.
+    """
+    slugs = dict(MessageTemplate.objects.filter(steps__rule=rule).values_list("pk", "slug"))
+    steps = [
+        {
+            "id": step.pk,
+            "position": step.position,
+            **{key: getattr(step, key) for key in STEP_FIELDS},
+            "template_slug": slugs.get(step.template_id),
+        }
+        for step in rule.steps.order_by("position")
+    ]
+    delays = [step_delay_minutes(step) for step in steps]
+    return {
+        "name": rule.name,
+        "slug": rule.slug,
+        "description": rule.description,
+        "trigger_type": rule.trigger_type,
+        "trigger_params": rule.trigger_params,
+        "conditions": rule.conditions,
+        "priority": rule.priority,
+        "cooldown_days": rule.cooldown_days,
+        "holdout_share": rule.holdout_share,
+        "stop_conditions": rule.stop_conditions,
+        "is_active": rule.is_active,
+        "steps": steps,
+        "span_minutes": max(delays, default=0),
+    }
+
+
+def care_rule_version_record(
+    *,
+    rule: CareRule,
+    changed_by: AbstractBaseUser | None,
+    action: str,
+    note: str = "",
+    force: bool = False,
+) -> CareRuleVersion | None:
+    """Freeze the rule's current definition as its next version and audit it; returns None
+    (and changes nothing) when the definition equals the latest version's, unless `force`."""
+    snapshot = rule_snapshot(rule)
+    latest = rule.versions.order_by("-version").first()
+    if latest is not None and not force and latest.snapshot == snapshot:
+        return None
+    number = latest.version + 1 if latest is not None else 1
+    CareRule.objects.filter(pk=rule.pk).update(version=number)
+    rule.version = number
+    version = CareRuleVersion.objects.create(
+        rule=rule,
+        version=number,
+        snapshot=snapshot,
+        changed_by=changed_by if changed_by is not None and changed_by.is_authenticated else None,
+        note=note[:255],
+    )
+    audit_log_record(
+        actor=changed_by,
+        action=action,
+        object_type="care_rule",
+        object_id=rule.pk,
+        data={"version": number, "slug": rule.slug, "note": note[:255]},
+    )
+    return version
+
+
+# ---------------------------------------------------------------------------------------------
+# Writes
+
+
+def _rule_fields_clean(values: dict[str, Any], rule: CareRule | None) -> dict[str, Any]:
+    unknown = set(values) - set(RULE_FIELDS)
+    if unknown:
+        raise ApplicationError(
+            _("Unknown fields: %(fields)s") % {"fields": ", ".join(sorted(unknown))}
+        )
+    cleaned = dict(values)
+    if "name" in cleaned:
+        cleaned["name"] = (cleaned["name"] or "").strip()
+        if not cleaned["name"]:
+            raise _error(_("The name must not be empty."), "name")
+    trigger_type = cleaned.get("trigger_type", rule.trigger_type if rule else None)
+    if "trigger_type" in cleaned or "trigger_params" in cleaned:
+        params = cleaned.get("trigger_params", rule.trigger_params if rule else {})
+        cleaned["trigger_type"] = trigger_type
+        cleaned["trigger_params"] = trigger_params_validate(
+            trigger_type=trigger_type, params=params
+        )
+    if "conditions" in cleaned:
+        cleaned["conditions"] = _conditions_clean(cleaned["conditions"], "conditions")
+    if "priority" in cleaned:
+        _int_in(
+            cleaned["priority"],
+            -1000,
+            1000,
+            _("The priority must be a whole number from -1000 to 1000."),
+            "priority",
+        )
+    if "cooldown_days" in cleaned:
+        _int_in(
+            cleaned["cooldown_days"],
+            0,
+            MAX_COOLDOWN_DAYS,
+            _("The cooldown must be from 0 to %(max)d days.") % {"max": MAX_COOLDOWN_DAYS},
+            "cooldown_days",
+        )
+    if "holdout_share" in cleaned:
+        share = cleaned["holdout_share"]
+        if (
+            isinstance(share, bool)
+            or not isinstance(share, int | float)
+            or not 0 <= share <= MAX_HOLDOUT_SHARE
+        ):
+            raise _error(
+                _("The control group share must be from 0 to %(max)s.")
+                % {"max": MAX_HOLDOUT_SHARE},
+                "holdout_share",
+            )
+        cleaned["holdout_share"] = float(share)
+    if "stop_conditions" in cleaned:
+        cleaned["stop_conditions"] = _stop_conditions_clean(cleaned["stop_conditions"])
+    return cleaned
+
+
+def _unique_slug(name: str, slug: str | None) -> str:
+    if slug:
+        if CareRule.objects.filter(slug=slug).exists():
+            raise _error(_("A rule with slug %(slug)s exists.") % {"slug": slug}, "slug")
+        return slug
+    base = slugify(name)[:100] or "rule"
+    candidate, counter = base, 2
+    while CareRule.objects.filter(slug=candidate).exists():
+        candidate, counter = f"{base}-{counter}", counter + 1
+    return candidate
+
+
+@transaction.atomic
+def care_rule_create(
+    *,
+    name: str,
+    trigger_type: str,
+    steps: list[dict[str, Any]],
+    trigger_params: dict[str, Any] | None = None,
+    conditions: Any = None,
+    priority: int = 0,
+    cooldown_days: int = 0,
+    holdout_share: float = 0.0,
+    stop_conditions: list[str] | None = None,
+    description: str = "",
+    slug: str | None = None,
+    playbook_key: str = "",
+    created_by: AbstractBaseUser | None = None,
+) -> CareRule:
+    """Create an inactive rule with its steps (version 1); activate it separately."""
+    cleaned = _rule_fields_clean(
+        {
+            "name": name,
+            "description": description,
+            "trigger_type": trigger_type,
+            "trigger_params": trigger_params or {},
+            "conditions": conditions,
+            "priority": priority,
+            "cooldown_days": cooldown_days,
+            "holdout_share": holdout_share,
+            "stop_conditions": stop_conditions or [],
+        },
+        None,
+    )
+    step_rows = _steps_clean(steps, None)
+    rule = CareRule.objects.create(
+        slug=_unique_slug(cleaned["name"], slug),
+        playbook_key=playbook_key,
+        created_by=created_by if created_by is not None and created_by.is_authenticated else None,
+        is_active=False,
+        version=1,
+        **cleaned,
+    )
+    _steps_write(rule, step_rows)
+    care_rule_version_record(
+        rule=rule, changed_by=created_by, action="care_rule.create", note="created", force=True
+    )
+    return rule
+
+
+@transaction.atomic
+def care_rule_update(
+    *,
+    rule: CareRule,
+    updated_by: AbstractBaseUser | None = None,
+    steps: list[dict[str, Any]] | None = None,
+    note: str = "",
+    **fields: Any,
+) -> CareRule:
+    """Change a rule; `steps`, when given, is the complete new list of steps in order (a step
+    that keeps its `id` keeps its identity). A real change makes a new version."""
+    rule = CareRule.objects.select_for_update().get(pk=rule.pk)
+    cleaned = _rule_fields_clean(fields, rule)
+    step_rows = _steps_clean(steps, rule) if steps is not None else None
+    if rule.is_active and step_rows == []:
+        raise _error(_("An active rule needs at least one step."), "steps")
+    for key, value in cleaned.items():
+        setattr(rule, key, value)
+    rule.save()
+    if step_rows is not None:
+        _steps_write(rule, step_rows)
+    care_rule_version_record(rule=rule, changed_by=updated_by, action="care_rule.update", note=note)
+    return rule
+
+
+@transaction.atomic
+def care_rule_activate(*, rule: CareRule, activated_by: AbstractBaseUser | None = None) -> CareRule:
+    """Switch a rule on (it needs at least one step)."""
+    rule = CareRule.objects.select_for_update().get(pk=rule.pk)
+    if rule.is_active:
+        return rule
+    if not rule.steps.exists():
+        raise _error(_("A rule needs at least one step before it is switched on."), "steps")
+    rule.is_active = True
+    rule.save(update_fields=["is_active", "updated_at"])
+    care_rule_version_record(
+        rule=rule, changed_by=activated_by, action="care_rule.activate", note="activated"
+    )
+    return rule
+
+
+@transaction.atomic
+def care_rule_deactivate(
+    *, rule: CareRule, deactivated_by: AbstractBaseUser | None = None
+) -> CareRule:
+    """Switch a rule off; customers already enrolled keep their plans."""
+    rule = CareRule.objects.select_for_update().get(pk=rule.pk)
+    if not rule.is_active:
+        return rule
+    rule.is_active = False
+    rule.save(update_fields=["is_active", "updated_at"])
+    care_rule_version_record(
+        rule=rule, changed_by=deactivated_by, action="care_rule.deactivate", note="deactivated"
+    )
+    return rule

@@ -1,0 +1,28 @@
+"""Celery tasks of care plans: thin wrappers around the event services."""
+
+from celery import shared_task
+
+from care.services.enrollment import enrollments_complete
+from care.services.events import events_process, events_sweep, time_events_emit
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def event_process_task(event_ids: list[int]) -> dict[str, int]:
+    """Process a batch of outbox events (enqueued after the commit that wrote them). Running
+    it twice is harmless: processed events are skipped."""
+    return events_process(event_ids=event_ids)
+
+
+@shared_task
+def event_sweep_task() -> dict[str, int]:
+    """Process events whose message was lost, and close finished enrollments."""
+    counts = events_sweep()
+    counts["enrollments_completed"] = enrollments_complete()
+    return counts
+
+
+@shared_task
+def time_events_task() -> dict[str, int]:
+    """Birthdays, anniversaries, inactivity and month starts (idempotent; runs hourly so every
+    time zone gets its events on its own day)."""
+    return time_events_emit()
