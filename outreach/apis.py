@@ -99,8 +99,8 @@ class TaskDetailApi(APIView):
 
     @extend_schema(summary="Get a task", responses=TaskSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        get_object_or_404(task_list(user=request.user), pk=pk)
-        return _task_response(request, pk)
+        task = get_object_or_404(task_list(user=request.user), pk=pk)
+        return Response(TaskSerializer(task, context={"now": timezone.now()}).data)
 
 
 def _workable_task(request: Request, pk: int) -> OutreachTask:

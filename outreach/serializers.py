@@ -7,14 +7,17 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from callcenter.models import Customer
-from care.choices import StepChannel, TouchKind
+from care.choices import StepChannel, StopCondition, TouchKind
 from outreach.choices import TaskOutcome
 from outreach.models import OutreachTask, Queue
+from outreach.reasons import SkipReason
 from outreach.services.tasks import RESCHEDULE_OUTCOMES
 
 User = get_user_model()
 MAX_BULK = 500
 RESCHEDULE_OUTCOME_CHOICES = [(value, TaskOutcome(value).label) for value in RESCHEDULE_OUTCOMES]
+# Skip reasons of the dispatcher and stop conditions care cancels with, for people to read.
+REASON_LABELS = {**dict(SkipReason.choices), **dict(StopCondition.choices)}
 RECEIPT_STATUS_CHOICES = [("delivered", _("Delivered")), ("failed", _("Failed"))]
 
 
@@ -40,6 +43,7 @@ class TaskSerializer(serializers.ModelSerializer):
     customer = _CustomerRef()
     assignee = _UserRef(allow_null=True)
     queue = _QueueRef(allow_null=True)
+    reason_display = serializers.SerializerMethodField()
     is_overdue = serializers.SerializerMethodField()
     seconds_to_deadline = serializers.SerializerMethodField(
         help_text=_("Negative once the deadline has passed.")
@@ -56,6 +60,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "touch_kind",
             "status",
             "reason",
+            "reason_display",
             "priority",
             "due_at",
             "deadline_at",
@@ -84,6 +89,9 @@ class TaskSerializer(serializers.ModelSerializer):
 
     def _now(self):  # noqa: ANN202 - a datetime
         return self.context.get("now") or timezone.now()
+
+    def get_reason_display(self, task: OutreachTask) -> str:
+        return str(REASON_LABELS.get(task.reason, task.reason))
 
     def get_is_overdue(self, task: OutreachTask) -> bool:
         return task.deadline_at < self._now()

@@ -9,9 +9,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import setup_databases
 from rest_framework.test import APIClient
 
+from callcenter.models import Customer
 from care.models import CareSettings
+from outreach.models import OutreachTask
 from tests.outreach.gateway import Gateway, GatewayServer
 
 WEBHOOK_SECRET = "test-webhook-secret"
@@ -58,3 +62,28 @@ def webhook(settings: Any) -> Callable[..., Any]:
         return client.post(url, data=body, content_type="application/json", **signed)
 
     return _post
+
+
+@pytest.fixture
+def committed(django_db_setup: None, django_db_blocker: Any) -> Any:
+    """Database access outside any test transaction, so rows are committed and other
+    connections see them; the customers listed in the yielded list (and their tasks and
+    contact points) are deleted afterwards. Unlike a transactional test this flushes nothing,
+    so rows installed by data migrations (roles, built-in segments) stay for later tests."""
+    customers: list[Any] = []
+    with django_db_blocker.unblock():
+        if not connection.settings_dict["NAME"].startswith("test_"):
+            # pytest-django sets up the test database only when a collected test is marked
+            # for the database; when only tests of this kind run, do it here (kept, as with
+            # --reuse-db).
+            setup_databases(verbosity=0, interactive=False, keepdb=True, aliases={"default"})
+        had_settings = CareSettings.objects.filter(pk=1).exists()
+        try:
+            yield customers
+        finally:
+            ids = [customer.pk for customer in customers]
+            OutreachTask.objects.filter(customer_id__in=ids).delete()
+            Customer.objects.filter(pk__in=ids).delete()
+            if not had_settings:
+                CareSettings.objects.filter(pk=1).delete()
+            connection.close()

@@ -172,6 +172,16 @@ class TestWorkflow:
         interaction = Interaction.objects.get()
         assert (interaction.agent_id, interaction.notes) == (team["agent"].pk, "Upgraded the plan")
 
+    def test_detail_shows_the_skip_reason_readably(self, team: dict[str, Any]) -> None:
+        task = CallTaskFactory(
+            assignee=team["agent"], status=TaskStatus.SKIPPED, reason="do_not_contact"
+        )
+        body = _as(team["agent"]).get(reverse("api-outreach-task", args=[task.pk])).json()
+        assert (body["reason"], body["reason_display"]) == (
+            "do_not_contact",
+            "Customer is marked do-not-contact",
+        )
+
     def test_complete_needs_a_known_outcome(self, team: dict[str, Any]) -> None:
         task = CallTaskFactory(assignee=team["agent"])
         response = _as(team["agent"]).post(_url("complete", task), {"outcome": "maybe"})
@@ -267,6 +277,7 @@ class TestListAndOverview:
             return {row["id"] for row in client.get(TASKS, params).json()["results"]}
 
         assert ids(breached="true") == {breached.pk}
+        assert ids(breached="false") == {done.pk, tomorrow.pk, sms.pk}
         assert ids(status="done") == {done.pk}
         assert ids(status=["done", "failed"]) == {done.pk, sms.pk}
         assert ids(channel="sms") == {sms.pk}

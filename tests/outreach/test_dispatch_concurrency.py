@@ -8,40 +8,16 @@ itself and deletes them afterwards; it deliberately carries no django_db mark.
 """
 
 import threading
-from typing import Any
 
-import pytest
 import time_machine
 from django.db import connection
 
-from callcenter.models import Customer
-from care.models import CareSettings
 from outreach.choices import TaskStatus
 from outreach.models import OutreachTask
 from outreach.services.dispatch import dispatch_due
 from tests.outreach.factories import TaskFactory
 from tests.outreach.gateway import Gateway
 from tests.outreach.test_dispatch import DAYTIME, _customer
-
-
-@pytest.fixture
-def committed(django_db_setup: None, django_db_blocker: Any) -> Any:
-    """Database access outside any test transaction, so rows are committed and other
-    connections see them; the customers listed in the yielded list (and their tasks and
-    contact points) are deleted afterwards. Unlike a transactional test this flushes nothing,
-    so rows installed by data migrations (roles, built-in segments) stay for later tests."""
-    customers: list[Any] = []
-    with django_db_blocker.unblock():
-        had_settings = CareSettings.objects.filter(pk=1).exists()
-        try:
-            yield customers
-        finally:
-            ids = [customer.pk for customer in customers]
-            OutreachTask.objects.filter(customer_id__in=ids).delete()
-            Customer.objects.filter(pk__in=ids).delete()
-            if not had_settings:
-                CareSettings.objects.filter(pk=1).delete()
-            connection.close()
 
 
 def test_two_dispatchers_at_once_send_each_task_once(http_sms: Gateway, committed: list) -> None:
