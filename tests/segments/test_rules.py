@@ -19,7 +19,7 @@ from callcenter.choices import (
 )
 from callcenter.errors import ApplicationError
 from callcenter.models import Customer
-from segments.choices import LifecycleStage, RfmSegmentName, ValueTier
+from segments.choices import LifecycleStage, RfmSegmentName, SegmentKind, ValueTier
 from segments.rules import (
     FIELDS,
     MAX_GROUP_DEPTH,
@@ -183,6 +183,8 @@ def world(db: None) -> SimpleNamespace:
     SurveyFactory(customer=bob, kind=SurveyKind.NPS, score=3, responded_at=days_ago(400))
 
     vip = SegmentFactory(slug="vip-list", name="VIP list")
+    # Installed by a data migration, but a transactional test elsewhere may have flushed it.
+    SegmentFactory(slug="rfm-champions", kind=SegmentKind.RFM, key="champions", rule=None)
     SegmentMembershipFactory(segment=vip, customer=alice, entered_at=days_ago(5))
     SegmentMembershipFactory(
         segment=vip, customer=bob, entered_at=days_ago(50), exited_at=days_ago(20)
