@@ -88,14 +88,14 @@ GENERATE_SQL = [
     """
     INSERT INTO callcenter_ticket (customer_id, kind, status, priority, subject, description,
         opened_at, created_at, updated_at)
-    SELECT 1 + mod(g * 7919, %(customers)s), 'complaint', 'open', 'normal', 'late', '',
+    SELECT 1 + mod(g::bigint * 7919, %(customers)s), 'complaint', 'open', 'normal', 'late', '',
         now() - make_interval(secs => (random() * 200 * 86400)::int), now(), now()
     FROM generate_series(1, %(tickets)s) g
     """,
     """
     INSERT INTO callcenter_surveyresponse (customer_id, kind, score, comment, responded_at,
         created_at, updated_at)
-    SELECT 1 + mod(g * 104729, %(customers)s), 'nps', mod(g, 11), '',
+    SELECT 1 + mod(g::bigint * 104729, %(customers)s), 'nps', mod(g, 11), '',
         now() - make_interval(secs => (random() * 300 * 86400)::int), now(), now()
     FROM generate_series(1, %(surveys)s) g
     """,
