@@ -230,9 +230,16 @@ class _Run:
             )
             if consent is None:
                 return "lost"
-            return self._check_and_send(
-                task, to, {name: consent[f"customer__{name}"] for name in CONSENT_FIELDS}
-            )
+            try:
+                return self._check_and_send(
+                    task, to, {name: consent[f"customer__{name}"] for name in CONSENT_FIELDS}
+                )
+            except Exception as exc:
+                # A bug in one task (a template the renderer chokes on, a backend raising
+                # something unexpected) must not stall every task behind it: it fails
+                # visibly with the error, and the pass goes on.
+                logger.exception("task %s failed unexpectedly", task.pk)
+                return self._fail(task, f"unexpected error: {exc!r}"[:2000])
 
     def _check_and_send(self, task: OutreachTask, to: str, consent: dict[str, Any]) -> str:
         confirmation = task.idempotency_key.startswith(OPT_OUT_CONFIRMATION_PREFIX)

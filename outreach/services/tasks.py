@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -57,6 +57,10 @@ RESCHEDULE_OUTCOMES = (TaskOutcome.CALLBACK_REQUESTED, TaskOutcome.NO_ANSWER)
 # Waiting tasks assigned per sweep (each is one in-memory choice; the update is per agent).
 WAITING_BATCH = 500
 MAX_KEY_LENGTH = 128
+# Rules that hand a task to a person at creation (a queue rule waits for a claim instead).
+PUSH_RULES = (AssigneeRule.ADVISOR, AssigneeRule.LEAST_LOADED)
+# pg_advisory_xact_lock(ASSIGNMENT_LOCK, 0) serializes capacity-checked assignment.
+ASSIGNMENT_LOCK = 0x6F76
 
 
 @dataclass(frozen=True)
@@ -160,8 +164,18 @@ def _build_rows(specs: list[TaskSpec]) -> list[OutreachTask]:
     return rows
 
 
+def _lock_assignment() -> None:
+    """Loads are read, then tasks assigned: assigners take turns (until their transaction
+    commits) so two of them cannot both give an agent the last free slot of a day."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [ASSIGNMENT_LOCK])
+
+
 def _assign(calls: list[TaskSpec]) -> dict[str, int]:
     """Assignee per idempotency key for the call specs that get one, highest priority first."""
+    if not any(spec.assignee_rule in PUSH_RULES for spec in calls):
+        return {}
+    _lock_assignment()
     advisors = dict(
         Customer.objects.filter(
             pk__in={spec.customer_id for spec in calls}, advisor__isnull=False
@@ -226,6 +240,7 @@ def outreach_tasks_retry(*, task_ids: list[int]) -> int:
     )
 
 
+@transaction.atomic
 def outreach_tasks_assign_waiting(*, now: dt.datetime | None = None) -> int:
     """Hand waiting call tasks (advisor and least-loaded steps nobody had room for) to agents
     who have room today, highest priority first; returns how many were assigned."""
@@ -239,7 +254,7 @@ def outreach_tasks_assign_waiting(*, now: dt.datetime | None = None) -> int:
             status=TaskStatus.PENDING,
             assignee__isnull=True,
             due_at__lt=end_of_today,
-            step__assignee_rule__in=[AssigneeRule.ADVISOR, AssigneeRule.LEAST_LOADED],
+            step__assignee_rule__in=PUSH_RULES,
         )
         .order_by("-priority", "deadline_at", "id")
         .values("id", "customer__advisor_id", "step__assignee_rule", "step__assignee_target")[
@@ -248,6 +263,7 @@ def outreach_tasks_assign_waiting(*, now: dt.datetime | None = None) -> int:
     )
     if not waiting:
         return 0
+    _lock_assignment()
     pools = pool_members(
         row["step__assignee_target"]
         for row in waiting

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from callcenter.choices import Direction, InteractionChannel
 from care.choices import StepChannel, TemplateChannel, TouchKind
 from care.models import CareSettings, MessageTemplate, TemplateVariant
-from outreach.backends import HttpGatewayBackend
+from outreach.backends import ChannelBackend, HttpGatewayBackend
 from outreach.choices import InboundAction, TaskOutcome, TaskStatus
 from outreach.models import InboundMessage, OutreachTask
 from outreach.reasons import SkipReason
@@ -51,6 +51,15 @@ def _reload(task: OutreachTask) -> OutreachTask:
 
 
 pytestmark = pytest.mark.django_db
+
+
+class ExplodingBackend(ChannelBackend):
+    """A backend with a bug: it raises something no backend should for one message."""
+
+    def send(self, *, to: str, body: str, subject: str = "", idempotency_key: str) -> str:
+        if "boom" in body:
+            raise RuntimeError("backend bug")
+        return f"ok:{idempotency_key}"
 
 
 class TestSend:
@@ -124,6 +133,20 @@ class TestSend:
             dispatch_due()
         assert _reload(task).status == TaskStatus.SENT
         assert task.idempotency_key in (tmp_path / "calls.jsonl").read_text()
+
+    def test_unexpected_error_fails_one_task_and_the_pass_goes_on(
+        self, settings: Any, care_settings: CareSettings
+    ) -> None:
+        settings.SMS_BACKEND = "tests.outreach.test_dispatch.ExplodingBackend"
+        with time_machine.travel(DAYTIME, tick=False):
+            bad = TaskFactory(customer=_customer(), body="boom", due_at=DAYTIME)
+            good = TaskFactory(customer=_customer(), body="fine", due_at=DAYTIME)
+            counts = dispatch_due()
+        assert (counts["failed"], counts["sent"]) == (1, 1)
+        bad.refresh_from_db()
+        assert bad.status == TaskStatus.FAILED
+        assert "backend bug" in bad.last_error
+        assert _reload(good).status == TaskStatus.SENT
 
     def test_customer_without_phone_is_skipped(self, http_sms: Gateway) -> None:
         with time_machine.travel(DAYTIME, tick=False):
