@@ -5,10 +5,11 @@ every bad row as `line N: column: reason` (the header is line 1) and exits with 
 """
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from callcenter.choices import ImportStatus
 from callcenter.services.imports import IMPORT_KINDS, csv_import
@@ -19,6 +20,9 @@ class Command(BaseCommand):
         "Import a CSV file of customers, orders, interactions, tickets or surveys "
         "(upsert by external_id; a file with any bad row imports nothing)."
     )
+    # A data command: the system checks import every URLconf and view (seconds of start-up)
+    # and check nothing the import depends on.
+    requires_system_checks: ClassVar[list[str]] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("kind", choices=list(IMPORT_KINDS))
@@ -33,12 +37,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
         if not path.is_file():
-            raise CommandError(f"{path}: no such file", returncode=2)
+            raise CommandError(_("%(path)s: no such file") % {"path": path}, returncode=2)
         user = None
         if options["user"]:
             user = get_user_model().objects.filter(username=options["user"]).first()
             if user is None:
-                raise CommandError(f"unknown user {options['user']}", returncode=2)
+                raise CommandError(
+                    _("unknown user %(user)s") % {"user": options["user"]}, returncode=2
+                )
         with path.open("rb") as file:
             run = csv_import(
                 kind=options["kind"],
@@ -51,11 +57,25 @@ class Command(BaseCommand):
             for error in run.errors:
                 self.stderr.write(error)
             raise CommandError(
-                f"{path.name}: rejected, nothing was imported "
-                f"({run.rows} rows read in {run.seconds:.2f} s)"
+                _(
+                    "%(file)s: rejected, nothing was imported "
+                    "(%(rows)s rows read in %(seconds).2f s)"
+                )
+                % {"file": path.name, "rows": run.rows, "seconds": run.seconds}
             )
         unchanged = run.rows - run.created - run.updated
         self.stdout.write(
-            f"{run.kind} {path.name}: {run.rows} rows, {run.created} created, "
-            f"{run.updated} updated, {unchanged} unchanged in {run.seconds:.2f} s"
+            _(
+                "%(kind)s %(file)s: %(rows)s rows, %(created)s created, %(updated)s updated, "
+                "%(unchanged)s unchanged in %(seconds).2f s"
+            )
+            % {
+                "kind": run.kind,
+                "file": path.name,
+                "rows": run.rows,
+                "created": run.created,
+                "updated": run.updated,
+                "unchanged": unchanged,
+                "seconds": run.seconds,
+            }
         )
