@@ -21,8 +21,9 @@ from care.models import (
     MessageTemplate,
     TemplateVariant,
 )
-from care.services.rules import care_rule_version_record, trigger_params_validate
+from care.services.rules import care_rule_version_record
 from care.services.templates import template_variants_check
+from care.services.triggers import trigger_params_validate
 from segments.rules import RuleError, rule_validate
 
 

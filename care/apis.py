@@ -143,7 +143,7 @@ class TemplateWriteSerializer(serializers.Serializer):
     variants = serializers.DictField(child=serializers.DictField(), required=False)
 
 
-class PreviewSerializer(serializers.Serializer):
+class TemplatePreviewSerializer(serializers.Serializer):
     customer_id = serializers.IntegerField()
     template_id = serializers.IntegerField(required=False)
     channel = serializers.ChoiceField(choices=TemplateChannel.choices, required=False)
@@ -372,6 +372,7 @@ class TemplateDetailApi(APIView):
         template_update(template=template, updated_by=request.user, **data)
         return Response(TemplateSerializer(template_list().get(pk=pk)).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         template_delete(template=get_object_or_404(MessageTemplate, pk=pk), deleted_by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -383,9 +384,9 @@ class TemplatePreviewApi(APIView):
 
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=PreviewSerializer, responses={200: dict})
+    @extend_schema(request=TemplatePreviewSerializer, responses={200: dict})
     def post(self, request: Request) -> Response:
-        payload = PreviewSerializer(data=request.data)
+        payload = TemplatePreviewSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         template = None

@@ -27,8 +27,9 @@ from callcenter.choices import CustomerStatus
 from callcenter.models import Customer
 from care.choices import EnrollmentStatus, EventType, StepChannel, StopCondition
 from care.models import CareRuleVersion, CareSettings, Enrollment, Event
-from care.services.rules import step_delay_minutes, trigger_matches
+from care.services.rules import step_delay_minutes
 from care.services.templates import customer_timezone
+from care.services.triggers import trigger_matches
 from outreach.choices import OPEN_TASK_STATUSES
 from outreach.services.tasks import TaskSpec, outreach_tasks_cancel, outreach_tasks_create
 from segments.rules import rule_matches

@@ -342,13 +342,18 @@ def _needs_work(
         if stoppers
         else set()
     )
+    triggering = {
+        row["id"]
+        for row in rows
+        if row["occurred_at"] >= oldest
+        and rules_triggered(event_type=row["type"], payload=row["payload"], rules=rules)
+    }
+    # A plan may also start within this batch (an earlier event of the same customer).
+    with_plans |= {row["customer_id"] for row in rows if row["id"] in triggering}
     busy, idle = [], []
     for row in rows:
-        triggers = row["occurred_at"] >= oldest and rules_triggered(
-            event_type=row["type"], payload=row["payload"], rules=rules
-        )
         stops = row["type"] in STOP_EVENTS and row["customer_id"] in with_plans
-        (busy if triggers or stops else idle).append(row["id"])
+        (busy if row["id"] in triggering or stops else idle).append(row["id"])
     return busy, idle
 
 

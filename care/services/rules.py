@@ -6,8 +6,6 @@ enrollments point at the version they started with, so editing a rule never chan
 of a customer already in it.
 """
 
-from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, Group
@@ -16,27 +14,19 @@ from django.db.models import F
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from callcenter.choices import (
-    ConsentChannel,
-    InteractionChannel,
-    SurveyKind,
-    TicketKind,
-    TicketPriority,
-)
 from callcenter.errors import ApplicationError
 from callcenter.services.audit import audit_log_record
 from care.choices import (
     AssigneeRule,
     DelayUnit,
-    EventType,
     StepChannel,
     StopCondition,
     TemplateChannel,
     TouchKind,
 )
-from care.models import CareRule, CareRuleVersion, CareSettings, CareStep, MessageTemplate
+from care.models import CareRule, CareRuleVersion, CareStep, MessageTemplate
+from care.services.triggers import trigger_params_validate
 from outreach.models import Queue
-from segments.models import Segment
 from segments.rules import RuleError, rule_validate
 
 MAX_STEPS = 20
@@ -83,193 +73,6 @@ STEP_TEMPLATE_CHANNEL = {
 
 def _error(message: str, field: str) -> ApplicationError:
     return ApplicationError(message, extra={"field": field})
-
-
-# ---------------------------------------------------------------------------------------------
-# Trigger parameters
-
-ParamCheck = Callable[[Any, str], Any]
-
-
-def _choice(choices: type) -> ParamCheck:
-    def check(value: Any, name: str) -> Any:
-        if value not in choices.values:
-            raise _error(
-                _('trigger parameter "%(name)s": unknown value %(value)s; use one of %(allowed)s')
-                % {"name": name, "value": value, "allowed": ", ".join(choices.values)},
-                "trigger_params",
-            )
-        return value
-
-    return check
-
-
-def _number(low: float, high: float, *, integer: bool = False) -> ParamCheck:
-    def check(value: Any, name: str) -> Any:
-        valid = isinstance(value, int | float) and not isinstance(value, bool)
-        if integer:
-            valid = valid and float(value).is_integer()
-        if not valid or not low <= value <= high:
-            kind = _("a whole number") if integer else _("a number")
-            raise _error(
-                _('trigger parameter "%(name)s" must be %(kind)s from %(low)s to %(high)s')
-                % {"name": name, "kind": kind, "low": low, "high": high},
-                "trigger_params",
-            )
-        return int(value) if integer else value
-
-    return check
-
-
-def _text(value: Any, name: str) -> Any:
-    if not isinstance(value, str) or not value.strip() or len(value) > 120:
-        raise _error(
-            _('trigger parameter "%(name)s" must be a non-empty text') % {"name": name},
-            "trigger_params",
-        )
-    return value.strip()
-
-
-def _boolean(value: Any, name: str) -> Any:
-    if not isinstance(value, bool):
-        raise _error(
-            _('trigger parameter "%(name)s" must be true or false') % {"name": name},
-            "trigger_params",
-        )
-    return value
-
-
-def _segment(value: Any, name: str) -> Any:
-    if not isinstance(value, str) or not Segment.objects.filter(slug=value).exists():
-        raise _error(
-            _('trigger parameter "%(name)s": unknown segment %(value)s')
-            % {"name": name, "value": value},
-            "trigger_params",
-        )
-    return value
-
-
-def _inactivity_days(value: Any, name: str) -> Any:
-    days = _number(1, 3650, integer=True)(value, name)
-    configured = CareSettings.load().inactivity_days
-    if days not in configured:
-        raise _error(
-            _(
-                "No inactivity events are raised after %(days)s days; add %(days)s to the care "
-                "settings' inactivity days (now %(configured)s) first."
-            )
-            % {"days": days, "configured": configured},
-            "trigger_params",
-        )
-    return days
-
-
-_ORDER_PARAMS: dict[str, ParamCheck] = {"min_amount": _number(0, 10**10), "category": _text}
-TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
-    EventType.TICKET_OPENED: {"kind": _choice(TicketKind), "priority": _choice(TicketPriority)},
-    EventType.TICKET_RESOLVED: {"kind": _choice(TicketKind)},
-    EventType.FIRST_ORDER: _ORDER_PARAMS,
-    EventType.ORDER_PLACED: _ORDER_PARAMS,
-    EventType.ORDER_REFUNDED: _ORDER_PARAMS,
-    EventType.SURVEY_SUBMITTED: {
-        "kind": _choice(SurveyKind),
-        "min_score": _number(0, 10, integer=True),
-        "max_score": _number(0, 10, integer=True),
-    },
-    EventType.INTERACTION_LOGGED: {
-        "channel": _choice(InteractionChannel),
-        "sentiment_below": _number(-1, 1),
-    },
-    EventType.CONSENT_CHANGED: {"channel": _choice(ConsentChannel), "opted_out": _boolean},
-    EventType.CUSTOMER_CREATED: {},
-    EventType.SEGMENT_ENTERED: {"segment": _segment},
-    EventType.SEGMENT_EXITED: {"segment": _segment},
-    EventType.BIRTHDAY: {},
-    EventType.ANNIVERSARY: {"years": _number(1, 200, integer=True)},
-    EventType.INACTIVITY: {"days": _inactivity_days},
-    EventType.MONTHLY: {},
-    EventType.CUSTOMER_REPLIED: {"channel": _text},
-    EventType.EXTERNAL: {"name": _text},
-}
-REQUIRED_PARAMS = {
-    EventType.SEGMENT_ENTERED: ("segment",),
-    EventType.SEGMENT_EXITED: ("segment",),
-    EventType.INACTIVITY: ("days",),
-}
-# Parameters compared for equality with the same key of the event payload.
-EQUAL_PARAMS = ("kind", "priority", "category", "channel", "segment", "name", "opted_out", "days")
-
-
-def trigger_params_validate(*, trigger_type: str, params: Any) -> dict[str, Any]:
-    """The checked parameters of a trigger, or ApplicationError naming the bad one."""
-    if trigger_type not in EventType.values:
-        raise _error(_("Unknown trigger: %(value)s") % {"value": trigger_type}, "trigger_type")
-    if params is None:
-        params = {}
-    if not isinstance(params, dict):
-        raise _error(_("Trigger parameters must be a JSON object."), "trigger_params")
-    allowed = TRIGGER_PARAMS[trigger_type]
-    for name in params:
-        if name not in allowed:
-            raise _error(
-                _('Trigger "%(trigger)s" takes no parameter "%(name)s" (it takes: %(allowed)s)')
-                % {
-                    "trigger": trigger_type,
-                    "name": name,
-                    "allowed": ", ".join(allowed) or _("none"),
-                },
-                "trigger_params",
-            )
-    for name in REQUIRED_PARAMS.get(trigger_type, ()):
-        if name not in params:
-            raise _error(
-                _('Trigger "%(trigger)s" needs the parameter "%(name)s"')
-                % {"trigger": trigger_type, "name": name},
-                "trigger_params",
-            )
-    cleaned = {name: allowed[name](value, name) for name, value in params.items()}
-    if trigger_type == EventType.SURVEY_SUBMITTED:
-        low, high = (0, 10) if cleaned.get("kind", SurveyKind.NPS) == SurveyKind.NPS else (1, 5)
-        for name in ("min_score", "max_score"):
-            if name in cleaned and not low <= cleaned[name] <= high:
-                raise _error(
-                    _('trigger parameter "%(name)s" must be from %(low)s to %(high)s')
-                    % {"name": name, "low": low, "high": high},
-                    "trigger_params",
-                )
-        if cleaned.get("min_score", low) > cleaned.get("max_score", high):
-            raise _error(
-                _("min_score must not be above max_score"),
-                "trigger_params",
-            )
-    return cleaned
-
-
-def trigger_matches(*, params: dict[str, Any], payload: dict[str, Any]) -> bool:
-    """Whether an event's payload satisfies a rule's (checked) trigger parameters."""
-    for name, expected in params.items():
-        if name in EQUAL_PARAMS or name == "years":
-            if payload.get(name) != expected:
-                return False
-        elif name == "min_amount":
-            try:
-                if Decimal(str(payload.get("amount"))) < Decimal(str(expected)):
-                    return False
-            except (InvalidOperation, ValueError):
-                return False
-        elif name in ("min_score", "max_score"):
-            score = payload.get("score")
-            if not isinstance(score, int | float):
-                return False
-            if (name == "min_score" and score < expected) or (
-                name == "max_score" and score > expected
-            ):
-                return False
-        elif name == "sentiment_below":
-            sentiment = payload.get("sentiment")
-            if not isinstance(sentiment, int | float) or sentiment >= expected:
-                return False
-    return True
 
 
 # ---------------------------------------------------------------------------------------------

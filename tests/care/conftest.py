@@ -82,9 +82,17 @@ def committed_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None
     groups and built-in segments, for every later test and --reuse-db run): it deletes the
     rows this test added instead."""
     from django.apps import apps
+    from django.db import connection
     from django.db.models import Max
+    from django.test.utils import setup_databases
 
     with django_db_blocker.unblock():
+        if not connection.settings_dict["NAME"].startswith("test_"):
+            # pytest-django sets up the test database only when a collected test is marked
+            # for the database; when only committed tests run, do it here (kept, as with
+            # --reuse-db). Never clean up in a database that is not a test database.
+            setup_databases(verbosity=0, interactive=False, keepdb=True, aliases={"default"})
+        assert connection.settings_dict["NAME"].startswith("test_")
         models = [apps.get_model(label) for label in _COMMITTED_MODELS]
         marks = {model: model.objects.aggregate(top=Max("pk"))["top"] or 0 for model in models}
         try:
@@ -92,3 +100,4 @@ def committed_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None
         finally:
             for model in models:
                 model.objects.filter(pk__gt=marks[model]).delete()
+            connection.close()

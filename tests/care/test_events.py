@@ -13,7 +13,7 @@ from django.utils import timezone
 from callcenter.choices import CustomerStatus, OrderStatus, TicketKind
 from callcenter.errors import ApplicationError
 from callcenter.events import DomainEvent, emit_events
-from callcenter.services.activity import ticket_open
+from callcenter.services.activity import ticket_open, ticket_resolve
 from care.choices import EventSource, EventType
 from care.models import CareSettings, Enrollment, Event
 from care.services import events as events_module
@@ -27,7 +27,7 @@ from care.services.events import (
     segment_events_record,
     time_events_emit,
 )
-from care.services.rules import care_rule_activate, care_rule_create
+from care.services.rules import care_rule_activate, care_rule_create, care_rule_update
 from care.services.templates import template_create
 from outreach.models import OutreachTask
 from segments.models import RefreshRun, SegmentMembership
@@ -250,6 +250,23 @@ def test_the_sweep_recovers_events_whose_message_was_lost(complaint_rule: Any, f
     }
     assert OutreachTask.objects.count() == 5
     assert events_sweep() == {"processed": 0, "skipped": 0, "failed": 0}
+
+
+def test_a_plan_started_and_ended_within_one_swept_batch_is_stopped(
+    complaint_rule: Any, frozen: Any
+) -> None:
+    care_rule_update(rule=complaint_rule, stop_conditions=["ticket_resolved"])
+    customer = CustomerFactory()
+    ticket = ticket_open(customer=customer, kind=TicketKind.COMPLAINT, subject="Late")
+    frozen.shift(dt.timedelta(minutes=5))
+    ticket_resolve(ticket=ticket)
+    frozen.shift(dt.timedelta(minutes=1))
+
+    events_sweep()
+
+    enrollment = Enrollment.objects.get()
+    assert enrollment.stop_reason == "ticket_resolved"
+    assert set(OutreachTask.objects.values_list("status", flat=True)) == {"cancelled"}
 
 
 def test_stale_events_enroll_nobody(complaint_rule: Any, frozen: Any) -> None:

@@ -14,10 +14,9 @@ from care.services.rules import (
     care_rule_create,
     care_rule_deactivate,
     care_rule_update,
-    trigger_matches,
-    trigger_params_validate,
 )
 from care.services.templates import template_create
+from care.services.triggers import trigger_matches, trigger_params_validate
 from outreach.models import Queue
 from tests.callcenter.factories import UserFactory
 

@@ -1,0 +1,134 @@
+"""The default care playbook: the rules call-center practice recommends, with their templates.
+
+`playbook_install()` (command `install_playbook`) creates what is missing and never overwrites
+an admin's edits: templates are found by slug, rules by `playbook_key`. Rules are installed
+switched off; the keys listed in the setting CARE_PLAYBOOK_ACTIVE are switched on.
+
+Delays and deadlines (due = trigger + delay, deadline = due + SLA):
+- complaint-opened: apology SMS with the ticket number (due at once, within 1 h) and a phone
+  follow-up (due at once, within 24 h), both service touches; stop when the ticket is resolved.
+- complaint-resolved: satisfaction survey SMS 2 days after resolution (within 24 h).
+- first-order (people): welcome / how-to guide SMS (within 24 h); courtesy call on day 3 in
+  business hours (within 24 h).
+- business-first-order: welcome pack email (within 24 h); advisor call after 3 days and review
+  call after 7 days, in business hours (within 24 h each).
+- dormant-wake-up (60 days without an order): personalised wake-up offer SMS (within 24 h);
+  7 days later a call task (within 24 h) for high-value customers only, and only if they did
+  not respond; 10% hold-out.
+- nps-detractor (0-6): supervisor call within 24 h (queue "supervisors").
+- nps-promoter (9-10): referral invitation SMS (within 24 h).
+- negative-call-sentiment (below -0.6 on a call): priority callback within 2 h by a senior
+  agent (queue "senior").
+- birthday: greeting SMS at 10:00 on the day in the customer's time zone (within 8 h).
+- churn-risk-high-value (entering lifecycle-churn-risk, value tier high): dedicated advisor call
+  within 48 h.
+- business-monthly-report (first of the month, business customers): value report task for the
+  advisor from the first business hour, within 3 days.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from care.models import CareRule, MessageTemplate
+from care.playbook.rules import RULES, PlaybookRule
+from care.playbook.texts import TEMPLATES, PlaybookTemplate
+from care.services.rules import care_rule_activate, care_rule_create
+from care.services.templates import template_create
+from outreach.models import Queue
+
+__all__ = [
+    "PLAYBOOK_KEYS",
+    "QUEUES",
+    "RULES",
+    "TEMPLATES",
+    "PlaybookRule",
+    "PlaybookTemplate",
+    "playbook_active_keys",
+    "playbook_install",
+]
+
+QUEUES = {
+    "general": "General",
+    "senior": "Senior agents",
+    "supervisors": "Supervisors",
+}
+
+PLAYBOOK_KEYS = [rule.key for rule in RULES]
+
+
+def playbook_active_keys() -> list[str]:
+    """The playbook rules to switch on at install (setting CARE_PLAYBOOK_ACTIVE, a list)."""
+    return list(getattr(settings, "CARE_PLAYBOOK_ACTIVE", []) or [])
+
+
+@transaction.atomic
+def playbook_install(*, installed_by: AbstractBaseUser | None = None) -> dict[str, Any]:
+    """Create the playbook's queues, templates and rules that do not exist yet, and switch on
+    the rules CARE_PLAYBOOK_ACTIVE lists. Running it again changes nothing else."""
+    queues_created = 0
+    for slug, name in QUEUES.items():
+        _queue, created = Queue.objects.get_or_create(slug=slug, defaults={"name": name})
+        queues_created += created
+    existing_templates = set(
+        MessageTemplate.objects.filter(slug__in=[t.slug for t in TEMPLATES]).values_list(
+            "slug", flat=True
+        )
+    )
+    templates_created = 0
+    for template in TEMPLATES:
+        if template.slug in existing_templates:
+            continue
+        template_create(
+            name=template.name,
+            slug=template.slug,
+            channel=template.channel,
+            variants={
+                language: {"subject": subject, "body": body}
+                for language, (subject, body) in template.texts.items()
+            },
+            created_by=installed_by,
+        )
+        templates_created += 1
+    installed = {
+        rule.playbook_key: rule for rule in CareRule.objects.filter(playbook_key__in=PLAYBOOK_KEYS)
+    }
+    taken_slugs = set(
+        CareRule.objects.filter(slug__in=PLAYBOOK_KEYS).values_list("slug", flat=True)
+    )
+    rules_created = 0
+    for spec in RULES:
+        if spec.key in installed:
+            continue
+        installed[spec.key] = care_rule_create(
+            name=spec.name,
+            slug=None if spec.key in taken_slugs else spec.key,
+            description=spec.description,
+            trigger_type=spec.trigger_type,
+            trigger_params=spec.trigger_params,
+            conditions=spec.conditions,
+            priority=spec.priority,
+            cooldown_days=spec.cooldown_days,
+            holdout_share=spec.holdout_share,
+            stop_conditions=spec.stop_conditions,
+            steps=spec.steps,
+            playbook_key=spec.key,
+            created_by=installed_by,
+        )
+        rules_created += 1
+    wanted = playbook_active_keys()
+    activated = []
+    for key in wanted:
+        rule = installed.get(key)
+        if rule is not None and not rule.is_active:
+            care_rule_activate(rule=rule, activated_by=installed_by)
+            activated.append(key)
+    return {
+        "queues_created": queues_created,
+        "templates_created": templates_created,
+        "rules_created": rules_created,
+        "rules_activated": activated,
+        "unknown_keys": sorted(set(wanted) - set(PLAYBOOK_KEYS)),
+    }

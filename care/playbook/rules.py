@@ -1,0 +1,311 @@
+"""The playbook's rules: triggers, conditions, stop conditions, and steps with exact delays and
+deadlines (see the package docstring)."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from care.choices import (
+    AssigneeRule,
+    DelayUnit,
+    EventType,
+    StepChannel,
+    StopCondition,
+    TouchKind,
+)
+
+HOUR = 60
+DAY = 24 * HOUR
+
+
+@dataclass(frozen=True)
+class PlaybookRule:
+    key: str
+    name: str
+    description: str
+    trigger_type: str
+    steps: list[dict[str, Any]]
+    trigger_params: dict[str, Any] = field(default_factory=dict)
+    conditions: Any = None
+    priority: int = 0
+    cooldown_days: int = 0
+    holdout_share: float = 0.0
+    stop_conditions: list[str] = field(default_factory=list)
+
+
+def _step(
+    channel: str,
+    template: str,
+    *,
+    name: str = "",
+    delay: int = 0,
+    unit: str = DelayUnit.MINUTES,
+    sla: int,
+    business_hours: bool = False,
+    touch: str = TouchKind.PROACTIVE,
+    assignee: str = "",
+    target: str = "",
+    conditions: Any = None,
+    only_if_no_response: bool = False,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "channel": channel,
+        "template": template,
+        "delay_value": delay,
+        "delay_unit": unit,
+        "sla_minutes": sla,
+        "business_hours_only": business_hours,
+        "touch_kind": touch,
+        "assignee_rule": assignee,
+        "assignee_target": target,
+        "conditions": conditions,
+        "only_if_no_response": only_if_no_response,
+    }
+
+
+HIGH_VALUE = {"field": "value_tier", "cmp": "eq", "value": "high"}
+PERSON = {"field": "kind", "cmp": "eq", "value": "person"}
+BUSINESS = {"field": "kind", "cmp": "eq", "value": "business"}
+
+RULES = [
+    PlaybookRule(
+        key="complaint-opened",
+        name="Complaint: apology and follow-up",
+        description="Apology SMS with the ticket number within 1 h; phone follow-up within 24 h.",
+        trigger_type=EventType.TICKET_OPENED,
+        trigger_params={"kind": "complaint"},
+        priority=100,
+        stop_conditions=[StopCondition.TICKET_RESOLVED],
+        steps=[
+            _step(
+                StepChannel.SMS,
+                "complaint-apology-sms",
+                name="Apology SMS",
+                sla=1 * HOUR,
+                touch=TouchKind.SERVICE,
+            ),
+            _step(
+                StepChannel.CALL,
+                "complaint-followup-call",
+                name="Complaint follow-up call",
+                sla=24 * HOUR,
+                touch=TouchKind.SERVICE,
+                assignee=AssigneeRule.QUEUE,
+                target="general",
+            ),
+        ],
+    ),
+    PlaybookRule(
+        key="complaint-resolved",
+        name="Complaint resolved: satisfaction survey",
+        description="Satisfaction survey SMS 2 days after the complaint is resolved.",
+        trigger_type=EventType.TICKET_RESOLVED,
+        trigger_params={"kind": "complaint"},
+        priority=90,
+        stop_conditions=[StopCondition.OPTED_OUT],
+        steps=[
+            _step(
+                StepChannel.SMS,
+                "complaint-survey-sms",
+                name="Satisfaction survey SMS",
+                delay=2,
+                unit=DelayUnit.DAYS,
+                sla=24 * HOUR,
+            ),
+        ],
+    ),
+    PlaybookRule(
+        key="negative-call-sentiment",
+        name="Negative call: priority callback",
+        description="A call with sentiment below -0.6: a senior agent calls back within 2 h.",
+        trigger_type=EventType.INTERACTION_LOGGED,
+        trigger_params={"channel": "call", "sentiment_below": -0.6},
+        priority=95,
+        cooldown_days=1,
+        steps=[
+            _step(
+                StepChannel.CALL,
+                "sentiment-callback",
+                name="Priority callback",
+                sla=2 * HOUR,
+                touch=TouchKind.SERVICE,
+                assignee=AssigneeRule.QUEUE,
+                target="senior",
+            ),
+        ],
+    ),
+    PlaybookRule(
+        key="nps-detractor",
+        name="NPS detractor: supervisor call",
+        description="NPS 0-6: a supervisor calls within 24 h.",
+        trigger_type=EventType.SURVEY_SUBMITTED,
+        trigger_params={"kind": "nps", "max_score": 6},
+        priority=80,
+        steps=[
+            _step(
+                StepChannel.CALL,
+                "nps-detractor-call",
+                name="Supervisor call",
+                sla=24 * HOUR,
+                assignee=AssigneeRule.QUEUE,
+                target="supervisors",
+            ),
+        ],
+    ),
+    PlaybookRule(
+        key="churn-risk-high-value",
+        name="High-value churn risk: advisor call",
+        description="A high-value customer enters churn risk: the dedicated advisor calls "
+        "within 48 h.",
+        trigger_type=EventType.SEGMENT_ENTERED,
+        trigger_params={"segment": "lifecycle-churn-risk"},
+        conditions=HIGH_VALUE,
+        priority=70,
+        cooldown_days=30,
+        stop_conditions=[StopCondition.CUSTOMER_ORDERED],
+        steps=[
+            _step(
+                StepChannel.CALL,
+                "churn-advisor-call",
+                name="Advisor call",
+                sla=48 * HOUR,
+                assignee=AssigneeRule.ADVISOR,
+                target="general",
+            ),
+        ],
+    ),
+    PlaybookRule(
+        key="business-first-order",
+        name="Business customer: onboarding",
+        description="Welcome pack email; advisor call after 3 days; review call after 7 days.",
+        trigger_type=EventType.FIRST_ORDER,
+        conditions=BUSINESS,
+        priority=65,
+        steps=[
+            _step(StepChannel.EMAIL, "business-welcome-email", name="Welcome pack", sla=24 * HOUR),
+            _step(
+                StepChannel.CALL,
+                "business-advisor-call",
+                name="Advisor call",
+                delay=3,
+                unit=DelayUnit.DAYS,
+                business_hours=True,
+                sla=24 * HOUR,
+                assignee=AssigneeRule.ADVISOR,
+                target="general",
+            ),
+            _step(
+                StepChannel.CALL,
+                "business-review-call",
+                name="Review call",
+                delay=7,
+                unit=DelayUnit.DAYS,
+                business_hours=True,
+                sla=24 * HOUR,
+                assignee=AssigneeRule.ADVISOR,
+                target="general",
+            ),
+        ],
+    ),
+    PlaybookRule(
+        key="first-order",
+        name="New customer: welcome and courtesy call",
+        description="Welcome / how-to guide SMS within 24 h; courtesy call on day 3.",
+        trigger_type=EventType.FIRST_ORDER,
+        conditions=PERSON,
+        priority=60,
+        stop_conditions=[StopCondition.OPTED_OUT],
+        steps=[
+            _step(StepChannel.SMS, "welcome-guide-sms", name="Welcome guide", sla=24 * HOUR),
+            _step(
+                StepChannel.CALL,
+                "welcome-courtesy-call",
+                name="Courtesy call",
+                delay=3,
+                unit=DelayUnit.DAYS,
+                business_hours=True,
+                sla=24 * HOUR,
+                assignee=AssigneeRule.QUEUE,
+                target="general",
+            ),
+        ],
+    ),
+    PlaybookRule(
+        key="dormant-wake-up",
+        name="Dormant 60 days: wake-up offer",
+        description="Wake-up offer SMS; 7 days later a call for high-value customers who did "
+        "not respond. 10% hold-out to measure the uplift.",
+        trigger_type=EventType.INACTIVITY,
+        trigger_params={"days": 60},
+        priority=50,
+        cooldown_days=30,
+        holdout_share=0.1,
+        stop_conditions=[StopCondition.CUSTOMER_ORDERED, StopCondition.OPTED_OUT],
+        steps=[
+            _step(StepChannel.SMS, "wakeup-offer-sms", name="Wake-up offer", sla=24 * HOUR),
+            _step(
+                StepChannel.CALL,
+                "wakeup-call",
+                name="Wake-up call",
+                delay=7,
+                unit=DelayUnit.DAYS,
+                sla=24 * HOUR,
+                assignee=AssigneeRule.QUEUE,
+                target="general",
+                conditions=HIGH_VALUE,
+                only_if_no_response=True,
+            ),
+        ],
+    ),
+    PlaybookRule(
+        key="nps-promoter",
+        name="NPS promoter: referral invitation",
+        description="NPS 9-10: invite the customer to refer a friend.",
+        trigger_type=EventType.SURVEY_SUBMITTED,
+        trigger_params={"kind": "nps", "min_score": 9},
+        priority=40,
+        cooldown_days=90,
+        stop_conditions=[StopCondition.OPTED_OUT],
+        steps=[
+            _step(StepChannel.SMS, "nps-referral-sms", name="Referral invitation", sla=24 * HOUR),
+        ],
+    ),
+    PlaybookRule(
+        key="birthday",
+        name="Birthday greeting",
+        description="Greeting SMS at 10:00 on the birthday, in the customer's time zone.",
+        trigger_type=EventType.BIRTHDAY,
+        priority=30,
+        cooldown_days=300,
+        stop_conditions=[StopCondition.OPTED_OUT],
+        steps=[
+            _step(
+                StepChannel.SMS,
+                "birthday-sms",
+                name="Birthday greeting",
+                delay=10,
+                unit=DelayUnit.HOURS,
+                sla=8 * HOUR,
+            ),
+        ],
+    ),
+    PlaybookRule(
+        key="business-monthly-report",
+        name="Business customer: monthly value report",
+        description="On the first of the month, a value report task for the advisor.",
+        trigger_type=EventType.MONTHLY,
+        conditions=BUSINESS,
+        priority=20,
+        steps=[
+            _step(
+                StepChannel.CALL,
+                "business-value-report",
+                name="Monthly value report",
+                business_hours=True,
+                sla=3 * DAY,
+                assignee=AssigneeRule.ADVISOR,
+                target="general",
+            ),
+        ],
+    ),
+]
