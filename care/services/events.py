@@ -14,6 +14,7 @@ idempotent by keys such as "birthday:<customer>:<date>".
 """
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -249,7 +250,7 @@ def event_ingest(
     payload = payload if payload is not None else {}
     if not isinstance(payload, dict):
         raise ApplicationError(_("The payload must be a JSON object."), extra={"field": "payload"})
-    if len(repr(payload).encode()) > MAX_PAYLOAD_BYTES:
+    if len(json.dumps(payload, default=str).encode()) > MAX_PAYLOAD_BYTES:
         raise ApplicationError(_("The payload is too large."), extra={"field": "payload"})
     now = timezone.now()
     if occurred_at is not None:
