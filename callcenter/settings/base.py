@@ -150,6 +150,8 @@ SPECTACULAR_SETTINGS = {
         "TicketPriorityEnum": "callcenter.choices.TicketPriority",
         "SurveyKindEnum": "callcenter.choices.SurveyKind",
         "LanguageEnum": "callcenter.choices.Language",
+        "TemplateChannelEnum": "care.choices.TemplateChannel",
+        "EventTypeEnum": "care.choices.EventType",
         # outreach
         "TaskChannelEnum": "care.choices.StepChannel",
         "TouchKindEnum": "care.choices.TouchKind",
@@ -157,8 +159,26 @@ SPECTACULAR_SETTINGS = {
         "TaskOutcomeEnum": "outreach.choices.TaskOutcome",
         "RescheduleOutcomeEnum": "outreach.serializers.RESCHEDULE_OUTCOME_CHOICES",
         "ReceiptStatusEnum": "outreach.serializers.RECEIPT_STATUS_CHOICES",
+        # segments, care, identity
+        "SegmentKindEnum": "segments.choices.SegmentKind",
+        "RunStatusEnum": "segments.choices.RunStatus",
+        "ChurnModelStatusEnum": "segments.choices.ChurnModelStatus",
+        "LifecycleStageEnum": "segments.choices.LifecycleStage",
+        "ValueTierEnum": "segments.choices.ValueTier",
+        "RfmSegmentNameEnum": "segments.choices.RfmSegmentName",
+        "PriorityFieldEnum": "segments.choices.PriorityField",
+        "EnrollmentStatusEnum": "care.choices.EnrollmentStatus",
+        "EventSourceEnum": "care.choices.EventSource",
+        "MergeProposalStatusEnum": "callcenter.choices.MergeProposalStatus",
+        "ImportKindEnum": "callcenter.choices.ImportKind",
+        "ImportStatusEnum": "callcenter.choices.ImportStatus",
     },
 }
+
+# Playbook rules (keys) that install_playbook switches on; the others install inactive.
+CARE_PLAYBOOK_ACTIVE = env.list("CARE_PLAYBOOK_ACTIVE", default=[])
+# Events older than this when processed (e.g. from a history import) stop plans but enroll nobody.
+CARE_EVENT_MAX_AGE_HOURS = env.int("CARE_EVENT_MAX_AGE_HOURS", default=72)
 
 # Threads scikit-learn may use in a refresh (churn scoring, clustering). One is the safe
 # default on a shared 2-core machine; raise it only where cores are idle.
