@@ -1,0 +1,49 @@
+"""Project-wide checks: migrations in step with models, a clean OpenAPI schema, deploy checks."""
+
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.django_db
+def test_models_and_migrations_are_in_step() -> None:
+    call_command("makemigrations", "--check", "--dry-run", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_openapi_schema_has_no_errors_or_warnings(tmp_path: Path) -> None:
+    call_command(
+        "spectacular",
+        "--validate",
+        "--fail-on-warn",
+        "--file",
+        str(tmp_path / "schema.yml"),
+        stderr=StringIO(),
+    )
+    assert (tmp_path / "schema.yml").stat().st_size > 10_000
+
+
+def test_production_settings_pass_the_deploy_check() -> None:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "callcenter.settings.production",
+        "SECRET_KEY": "a-long-random-production-secret-key-for-the-check-0123456789abcdef",
+        "ALLOWED_HOSTS": "crm.example.com",
+        "OUTREACH_WEBHOOK_SECRET": "webhook-secret-for-the-check",
+    }
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
