@@ -235,6 +235,8 @@ def run(
         "load_average_1min": round(os.getloadavg()[0], 2),
         "generate_seconds": round(generated, 2),
         "customers_seconds": customer_run["seconds"],
+        "customers_python_cpu_seconds": customer_run["python_cpu_seconds"],
+        "customers_postgres_cpu_seconds": customer_run["postgres_cpu_seconds"],
         "customers_peak_rss_mb": customer_run["peak_rss_mb"],
         "orders_seconds": first["seconds"],
         "orders_python_cpu_seconds": first["python_cpu_seconds"],

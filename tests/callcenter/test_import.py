@@ -461,6 +461,7 @@ def test_orders_report_lists_every_bad_line_with_all_its_reasons(c1: Customer) -
         "",  # blank lines are skipped but still counted as lines
         "O1,C1,2024-01-07,5.5,CNY,home,app,refunded",
         "O4,C1",
+        " , ,,,,,, ",  # a line of empty cells is skipped too
     )
 
     assert run.errors == [
@@ -514,6 +515,7 @@ def test_error_report_is_capped_and_says_how_many_more(c1: Customer) -> None:
             'unknown column "colour" (known columns: external_id, customer_external_id,',
         ),
         (ORDER_HEADER + ",Amount", 'column "Amount" appears more than once'),
+        (ORDER_HEADER + ",", "column 9 has no name"),
     ],
 )
 def test_bad_header_is_line_1(c1: Customer, header: str, reason: str) -> None:

@@ -94,10 +94,10 @@ def _plan_header(
             plan.append(
                 (position, spec.index[column.name], column.parse, column.required, key, width)
             )
-        elif spec.attributes_field and name:
-            extras.append((position, name))
-        elif spec.attributes_field:
+        elif not name:
             problems.append(_("column %(position)s has no name") % {"position": position + 1})
+        elif spec.attributes_field:
+            extras.append((position, name))
         else:
             problems.append(
                 _('unknown column "%(name)s" (known columns: %(known)s)')
@@ -182,8 +182,8 @@ def _copy_rows(
                     result.rows += 1
                     result.add(line, [width_message % {"found": len(row), "expected": width}])
                     continue
-                if not any(row):
-                    continue  # a line of empty cells
+                if not row[0].strip() and not any(cell.strip() for cell in row):
+                    continue  # a line of empty cells (the first test is the cheap one)
                 result.rows += 1
                 values = template.copy()
                 values[0] = line
