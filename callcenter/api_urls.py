@@ -10,6 +10,7 @@ from callcenter.apis.customers import (
     SurveyViewSet,
     TicketViewSet,
 )
+from callcenter.apis.identity import CustomerMergeApi, MergeProposalViewSet
 from callcenter.apis.imports import ImportRunDetailApi, ImportRunListCreateApi
 from callcenter.apis.screenpop import ScreenpopApi
 
@@ -19,10 +20,12 @@ router.register("orders", OrderViewSet, basename="api-order")
 router.register("interactions", InteractionViewSet, basename="api-interaction")
 router.register("tickets", TicketViewSet, basename="api-ticket")
 router.register("surveys", SurveyViewSet, basename="api-survey")
+router.register("merge-proposals", MergeProposalViewSet, basename="api-merge-proposal")
 
 urlpatterns = [
     path("screenpop/", ScreenpopApi.as_view(), name="api-screenpop"),
     path("imports/", ImportRunListCreateApi.as_view(), name="api-import-list"),
     path("imports/<int:pk>/", ImportRunDetailApi.as_view(), name="api-import-detail"),
+    path("customers/<int:pk>/merge/", CustomerMergeApi.as_view(), name="api-customer-merge"),
     path("", include(router.urls)),
 ]
