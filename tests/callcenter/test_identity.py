@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from callcenter.choices import (
     ConsentChannel,
@@ -508,6 +509,52 @@ def test_unique_rules_of_related_models_are_honoured(supervisor) -> None:
     rows = ContactPoint.objects.filter(customer=merged)
     blocked = {pk for c in conflicts for pk in rows.filter(c).values_list("pk", flat=True)}
     assert blocked == {twin.pk}
+
+
+def test_merge_moves_rows_of_other_apps_and_respects_their_unique_rules(supervisor) -> None:
+    # given: models other apps added later (one-to-one metrics, one open membership per segment)
+    from segments.models import CustomerMetrics, SegmentMembership
+    from tests.segments.factories import (
+        CustomerMetricsFactory,
+        SegmentFactory,
+        SegmentMembershipFactory,
+    )
+
+    survivor, merged = person("Yuki 1"), person("Yuki 2")
+    shared, own = SegmentFactory(), SegmentFactory()
+    CustomerMetricsFactory(customer=survivor)
+    CustomerMetricsFactory(customer=merged)
+    SegmentMembershipFactory(segment=shared, customer=survivor)
+    twin = SegmentMembershipFactory(segment=shared, customer=merged)
+    SegmentMembershipFactory(segment=own, customer=merged)
+    closed = SegmentMembershipFactory(
+        segment=shared, customer=merged, exited_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    # when
+    record = customer_merge(survivor=survivor, merged=merged, merged_by=supervisor)
+    # then: what can move moved; what would break a unique rule stays on the merged record
+    assert CustomerMetrics.objects.filter(customer=merged).count() == 1
+    assert CustomerMetrics.objects.filter(customer=survivor).count() == 1
+    assert list(SegmentMembership.objects.filter(customer=merged)) == [twin]
+    closed.refresh_from_db()
+    assert closed.customer_id == survivor.pk
+    assert SegmentMembership.objects.filter(customer=survivor).count() == 3
+    assert record.moved["segments.segmentmembership"] == 2
+    assert record.moved["segments.segmentmembership:kept_on_merged"] == 1
+    assert record.moved["segments.customermetrics:kept_on_merged"] == 1
+
+
+def test_merge_moves_one_to_one_rows_the_survivor_lacks(supervisor) -> None:
+    from segments.models import CustomerMetrics
+    from tests.segments.factories import CustomerMetricsFactory
+
+    survivor, merged = person("Zoe 1"), person("Zoe 2")
+    CustomerMetricsFactory(customer=merged)
+
+    record = customer_merge(survivor=survivor, merged=merged, merged_by=supervisor)
+
+    assert CustomerMetrics.objects.get().customer_id == survivor.pk
+    assert record.moved["segments.customermetrics"] == 1
 
 
 def test_merge_refuses_a_customer_into_itself(supervisor) -> None:
