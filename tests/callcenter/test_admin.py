@@ -190,6 +190,8 @@ def test_customer_search_finds_a_phone_in_any_format(admin_client_: Client) -> N
     for query in ("138 0013 8000", "+86-138-0013-8000", "赵", wanted.external_id):
         response = admin_client_.get(url, {"q": query})
         assert [c.pk for c in response.context["cl"].result_list] == [wanted.pk], query
+    # LIKE wildcards in the query are matched literally
+    assert admin_client_.get(url, {"q": "%"}).context["cl"].result_count == 0
 
 
 def test_consent_flags_cannot_be_edited_in_the_change_form(admin_client_: Client) -> None:
