@@ -1,9 +1,9 @@
 """Identity resolution: finding likely duplicate customers and merging them.
 
-The finder is one set-based SQL statement over every active customer; it only proposes. A
-merge is always an explicit decision of a person (`customer_merge` with the deciding user),
-moves every row that points at the merged customer to the survivor, and leaves a
-`CustomerMerge` record and an audit entry behind.
+The finder is a handful of set-based SQL statements over every active customer (no Python
+loop, no cross join); it only proposes. A merge is always an explicit decision of a person
+(`customer_merge` with the deciding user): it moves every row that points at the merged
+customer to the survivor and leaves a `CustomerMerge` record and an audit entry behind.
 """
 
 import json
