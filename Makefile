@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(PY) scripts/dev.py test $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) scripts/dev.py bench $(BENCH_ARGS)
+	$(PY) scripts/dev.py bench
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -9,6 +9,7 @@ Sub-commands:
   stop       stop embedded services started earlier
   run        set up (migrate, demo data, demo users) and run web, worker and beat until Ctrl-C
   test       set up and run pytest with the given arguments
+  bench      set up and run the benchmarks (SCALE=customers), writing bench/results/
   manage     run a manage.py command against the services
 """
 
@@ -363,6 +364,17 @@ def cmd_test(args: list[str]) -> int:
     return result.returncode
 
 
+def cmd_bench() -> int:
+    service_env, started = services()
+    env = {**os.environ, **service_env, "DJANGO_SETTINGS_MODULE": "callcenter.settings.dev"}
+    try:
+        return subprocess.run(
+            [_python(), str(ROOT / "bench" / "run.py")], env=env, cwd=ROOT
+        ).returncode
+    finally:
+        stop(started)
+
+
 def cmd_manage(args: list[str]) -> int:
     service_env, _started = services()
     env = {**os.environ, **service_env}
@@ -388,6 +400,8 @@ def main(argv: list[str]) -> int:
         return cmd_test(rest)
     if command == "manage":
         return cmd_manage(rest)
+    if command == "bench":
+        return cmd_bench()
     if command == "clean-data":
         stop(["postgres", "redis"])
         shutil.rmtree(DATA, ignore_errors=True)

@@ -1,0 +1,128 @@
+"""`make bench`: run every benchmark at one scale, print the figures, write JSON.
+
+    SCALE=50000 make bench          # customers in the synthetic base (default 50,000)
+    SCALE=1000000 make bench        # the targets' scale: 1M customers, 10M orders
+
+Each benchmark compares against a baseline measured in the same run where there is one (the
+usual read-everything-into-pandas refresh), because this machine is shared and noisy: ratios
+next to absolute figures. Results go to bench/results/latest.json (and a time-stamped copy).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import import_orders  # noqa: E402 - needs the project root on the path
+
+RESULTS = ROOT / "bench" / "results"
+DEFAULT_SCALE = 50_000
+
+
+def _machine() -> dict[str, object]:
+    import psutil
+    import psycopg
+
+    with psycopg.connect(
+        os.environ["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
+    ) as conn:
+        server = conn.execute("SHOW server_version").fetchone()[0]
+    versions = {}
+    for package in ("django", "pandas", "numpy", "scikit-learn", "psycopg", "celery"):
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+        except Exception:  # noqa: BLE001 - a missing package is reported as such
+            versions[package] = "missing"
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "postgres": server,
+        "platform": platform.platform(),
+        "packages": versions,
+    }
+
+
+def _json_of(command: list[str]) -> dict:
+    result = subprocess.run(
+        command, cwd=ROOT, env=os.environ, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        return {"error": (result.stderr or result.stdout)[-2000:]}
+    text = result.stdout.strip()
+    start = text.find("{")
+    return json.loads(text[start:])
+
+
+def main() -> int:
+    scale = int(os.environ.get("SCALE", DEFAULT_SCALE))
+    python = sys.executable
+    report: dict[str, object] = {
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "scale": scale,
+        "machine": _machine(),
+    }
+    print(f"[bench] scale {scale:,} customers", flush=True)
+    print("[bench] segment refresh vs. pandas baseline ...", flush=True)
+    report["segment_refresh"] = _json_of([python, "bench/refresh.py", "--customers", str(scale)])
+    print("[bench] CSV import ...", flush=True)
+    orders = min(scale * 10, 1_000_000)
+    try:
+        report["csv_import"] = import_orders.run(orders=orders, customers=max(scale // 10, 1000))
+    except Exception as exc:  # noqa: BLE001 - one failed benchmark must not hide the others
+        report["csv_import"] = {"error": f"{exc.__class__.__name__}: {exc}"}
+    print("[bench] churn model and clusters on a synthetic frame ...", flush=True)
+    report["segments_ml"] = _json_of([python, "bench/segments_ml.py", "--rows", str(scale)])
+    report["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report, indent=2, default=str)
+    (RESULTS / "latest.json").write_text(text)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    (RESULTS / f"bench-{stamp}.json").write_text(text)
+    print(_summary(report))
+    print(f"[bench] written to {RESULTS / 'latest.json'}")
+    return 0
+
+
+def _summary(report: dict) -> str:
+    lines = ["", "benchmark                         figure"]
+    refresh = report.get("segment_refresh", {})
+    if "refresh" in refresh:
+        first = refresh["refresh"]["phases"]["total"]
+        steady = refresh["refresh_again"]["phases"]["total"]
+        baseline = refresh["baseline"]["seconds"]
+        lines += [
+            f"refresh (first, all entries)      {first:.1f} s",
+            f"refresh (steady state)            {steady:.1f} s",
+            f"pandas baseline                   {baseline:.1f} s",
+            f"baseline / steady refresh         {baseline / steady:.2f}x",
+            f"refresh peak memory               {refresh['refresh_again']['peak_rss_mb']:.0f} MB",
+        ]
+    imports = report.get("csv_import", {})
+    if "orders_seconds" in imports:
+        lines.append(
+            f"import {imports['orders']:,} orders        {imports['orders_seconds']:.1f} s"
+        )
+    ml = report.get("segments_ml", {})
+    for key in ("churn_probabilities_seconds", "cluster_customers_seconds"):
+        if key in ml:
+            lines.append(f"{key:<34}{ml[key]:.2f} s")
+    for name, section in report.items():
+        if isinstance(section, dict) and "error" in section:
+            lines.append(f"{name}: FAILED {section['error'][-300:]}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
