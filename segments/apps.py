@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class SegmentsConfig(AppConfig):
     name = "segments"
     verbose_name = _("Segments")
+
+    def ready(self) -> None:
+        from callcenter.selectors.screenpop import screenpop_section_register
+        from segments.screenpop import segments_section
+
+        screenpop_section_register("segments", segments_section)

@@ -188,8 +188,8 @@ def test_the_card_costs_a_fixed_number_of_queries(
     # ATOMIC_REQUESTS inside the test transaction (BEGIN/COMMIT in production, not queries),
     # 1 role lookup, 1 owner lookup (active phone by kind+value, joined to customer and
     # advisor), 1 contact points, 1 recent interactions (+agent), 1 open tickets,
-    # 2 orders (paid totals, last orders).
-    with django_assert_num_queries(2 + 1 + 1 + 1 + 1 + 1 + 2):
+    # 2 orders (paid totals, last orders), 2 segments (metrics, open memberships).
+    with django_assert_num_queries(2 + 1 + 1 + 1 + 1 + 1 + 2 + 2):
         response = _pop(agent_client, "+86 138 0013 8000")
 
     assert response.json()["known"] is True

@@ -248,3 +248,16 @@ def test_as_of_date_means_start_of_day_in_time_zone(settings) -> None:
     moment = as_of_from_date(dt.date(2026, 6, 1))
     assert timezone.localtime(moment).hour == 0
     assert moment.utcoffset() is not None
+
+
+def test_screenpop_shows_scores_and_segments_with_why(base, agent_user, api_as) -> None:
+    from tests.callcenter.factories import PhoneFactory
+
+    PhoneFactory(customer=base["loyal"], value="+8613800138000")
+    segment_refresh(as_of=AS_OF)
+    card = api_as(agent_user).get("/api/screenpop/", {"phone": "13800138000"}).json()
+    section = card["segments"]
+    assert section["metrics"]["lifecycle_stage"] == "active"
+    assert section["metrics"]["rfm_code"]
+    slugs = {row["slug"]: row["why"] for row in section["segments"]}
+    assert slugs["lifecycle-active"] == "lifecycle stage active"
