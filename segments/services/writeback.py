@@ -110,6 +110,9 @@ def metrics_write(*, frame: pd.DataFrame, as_of: datetime, now: datetime) -> dic
             )
         )
         _copy_into(cursor, STAGING_TABLE, columns, payload)
+        # Statistics on the fresh staging table let the planner hash the anti-join below
+        # instead of re-scanning the staging table for every stored row.
+        cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(STAGING_TABLE)))
         cursor.execute(
             sql.SQL(
                 "INSERT INTO {table} ({columns}, as_of, refreshed_at) "
