@@ -75,6 +75,7 @@ class StepSerializer(serializers.Serializer):
     assignee_rule = serializers.CharField()
     assignee_target = serializers.CharField()
     sla_minutes = serializers.IntegerField()
+    escalation = serializers.CharField()
     touch_kind = serializers.CharField()
     conditions = serializers.JSONField(allow_null=True)
     only_if_no_response = serializers.BooleanField()

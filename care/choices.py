@@ -73,3 +73,10 @@ class TemplateChannel(models.TextChoices):
     SMS = "sms", _("SMS")
     EMAIL = "email", _("Email")
     CALL_SCRIPT = "call_script", _("Call script")
+
+
+class Escalation(models.TextChoices):
+    """What the SLA sweep does with a call task of this step that missed its deadline."""
+
+    REASSIGN = "reassign", _("Reassign to a colleague with room")
+    NOTIFY = "notify", _("Notify supervisors")

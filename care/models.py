@@ -15,6 +15,7 @@ from care.choices import (
     AssigneeRule,
     DelayUnit,
     EnrollmentStatus,
+    Escalation,
     EventSource,
     EventType,
     StepChannel,
@@ -245,6 +246,12 @@ class CareStep(TimeStampedModel):
     )
     sla_minutes = models.PositiveIntegerField(
         _("deadline after due (minutes)"), default=60, validators=[MinValueValidator(1)]
+    )
+    escalation = models.CharField(
+        _("on a missed deadline"),
+        max_length=16,
+        choices=Escalation.choices,
+        default=Escalation.REASSIGN,
     )
     touch_kind = models.CharField(
         _("kind"), max_length=16, choices=TouchKind.choices, default=TouchKind.PROACTIVE

@@ -40,6 +40,7 @@ DIFF_STEP_FIELDS = (
     "assignee_rule",
     "assignee_target",
     "sla_minutes",
+    "escalation",
     "touch_kind",
     "conditions",
     "only_if_no_response",

@@ -19,6 +19,7 @@ from callcenter.services.audit import audit_log_record
 from care.choices import (
     AssigneeRule,
     DelayUnit,
+    Escalation,
     StepChannel,
     StopCondition,
     TemplateChannel,
@@ -58,6 +59,7 @@ STEP_FIELDS = (
     "assignee_rule",
     "assignee_target",
     "sla_minutes",
+    "escalation",
     "touch_kind",
     "conditions",
     "only_if_no_response",
@@ -260,6 +262,13 @@ def _steps_clean(steps: Any, rule: CareRule | None) -> list[dict[str, Any]]:
                 _("%(label)s: unknown kind %(value)s") % {"label": label, "value": touch_kind},
                 label,
             )
+        escalation = raw.get("escalation", Escalation.REASSIGN)
+        if escalation not in Escalation.values:
+            raise _error(
+                _("%(label)s: unknown escalation %(value)s")
+                % {"label": label, "value": escalation},
+                label,
+            )
         only_if_no_response = raw.get("only_if_no_response", False)
         business_hours_only = raw.get("business_hours_only", False)
         if not isinstance(only_if_no_response, bool) or not isinstance(business_hours_only, bool):
@@ -281,6 +290,7 @@ def _steps_clean(steps: Any, rule: CareRule | None) -> list[dict[str, Any]]:
                 "assignee_rule": assignee_rule,
                 "assignee_target": target,
                 "sla_minutes": sla,
+                "escalation": escalation,
                 "touch_kind": touch_kind,
                 "conditions": _conditions_clean(raw.get("conditions"), f"{label}.conditions"),
                 "only_if_no_response": only_if_no_response,

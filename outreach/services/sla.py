@@ -3,9 +3,9 @@
 Breaches are marked in one UPDATE. A breached call task is escalated once (escalated_at):
 - to the least-loaded available member of its queue with room today (not the agent who let it
   slip), audited as "task.reassign" with reason "sla_breach";
-- or, when the task belongs to supervisors (a supervisor queue, or it sits with a supervisor)
-  or nobody in its queue has room, by notifying supervisors: one email per sweep to every
-  supervisor with an address.
+- or, when its care step says so (escalation "notify"), when the task belongs to supervisors
+  (a supervisor queue, or it sits with a supervisor) or nobody in its queue has room, by
+  notifying supervisors: one email per sweep to every supervisor with an address.
 Every escalated task gets a "task.breach" audit entry saying which of the two happened.
 Automated tasks past their deadline are only flagged (they are retried or have failed
 visibly). The sweep also hands waiting call tasks to agents who have room again.
@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from callcenter.choices import Role
 from callcenter.models import AuditLog
-from care.choices import StepChannel
+from care.choices import Escalation, StepChannel
 from outreach.choices import OPEN_TASK_STATUSES
 from outreach.models import OutreachTask, Queue
 from outreach.services.capacity import SUPERVISOR_QUEUE_SLUGS, capacity_load
@@ -69,9 +69,15 @@ def _escalate(*, now: dt.datetime) -> tuple[int, int]:
             escalated_at__isnull=True,
         )
         .order_by("deadline_at", "id")
-        .values("pk", "assignee_id", "queue_id", "queue__slug", "customer__name", "deadline_at")[
-            :ESCALATION_BATCH
-        ]
+        .values(
+            "pk",
+            "assignee_id",
+            "queue_id",
+            "queue__slug",
+            "customer__name",
+            "deadline_at",
+            "step__escalation",
+        )[:ESCALATION_BATCH]
     )
     if not rows:
         return 0, 0
@@ -92,8 +98,10 @@ def _escalate(*, now: dt.datetime) -> tuple[int, int]:
     to_supervisors: list[dict] = []
     for row in rows:
         agent = None
-        if row["queue__slug"] not in SUPERVISOR_QUEUE_SLUGS and (
-            row["assignee_id"] not in supervisor_ids
+        if (
+            row["queue__slug"] not in SUPERVISOR_QUEUE_SLUGS
+            and row["assignee_id"] not in supervisor_ids
+            and row["step__escalation"] != Escalation.NOTIFY
         ):
             candidates = [
                 user for user in members.get(row["queue_id"], []) if user != row["assignee_id"]

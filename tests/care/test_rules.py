@@ -138,6 +138,18 @@ def test_create_checks_conditions_and_steps_naming_the_bad_one(
                 },
             ],
         )
+    with pytest.raises(ApplicationError, match=r"steps\[0\]: unknown escalation shout"):
+        _rule(
+            sms_template,
+            steps=[
+                {
+                    "channel": "call",
+                    "template_id": script.pk,
+                    "assignee_target": "general",
+                    "escalation": "shout",
+                }
+            ],
+        )
     with pytest.raises(ApplicationError, match="Unknown stop condition: moon"):
         _rule(sms_template, stop_conditions=["moon"])
     with pytest.raises(ApplicationError, match="control group share"):

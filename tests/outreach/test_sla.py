@@ -147,3 +147,21 @@ def test_beat_runs_dispatch_and_sweep_every_minute() -> None:
         assert jobs[name].queue == "outreach"
     assert dispatch_due_task.acks_late is True
     assert dispatch_due_task.reject_on_worker_lost is True
+
+
+def test_a_step_can_ask_to_notify_supervisors_instead_of_reassigning() -> None:
+    from care.choices import Escalation
+    from tests.outreach.factories import CareStepFactory
+
+    UserFactory(username="boss", role=Role.SUPERVISOR, email="boss@example.com")
+    slow, free = _agent("slow"), _agent("free")
+    queue = QueueFactory(slug="general", members=[slow, free])
+    step = CareStepFactory(channel=StepChannel.CALL, escalation=Escalation.NOTIFY)
+    task = _late(assignee=slow, queue=queue, step=step)
+
+    counts = sla_sweep()
+
+    assert (counts["reassigned"], counts["notified"]) == (0, 1)
+    task.refresh_from_db()
+    assert task.assignee_id == slow.pk
+    assert len(mail.outbox) == 1
