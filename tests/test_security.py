@@ -152,3 +152,22 @@ def test_production_settings_send_the_security_headers(
     assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Frame-Options"] == "DENY"
     assert response["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
+def test_behind_a_proxy_the_lock_keys_on_the_real_client(agent: Any, settings: Any) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+
+    def login(forwarded: str, password: str) -> tuple[Client, Any]:
+        client = Client(REMOTE_ADDR="172.18.0.5", HTTP_X_FORWARDED_FOR=forwarded)
+        response = client.post(reverse("login"), {"username": "lockme", "password": password})
+        return client, response
+
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        # the attacker writes a fake left-most address; the proxy appends the real one
+        login("1.1.1.1, 203.0.113.9", "wrong-password")
+    _client, response = login("9.9.9.9, 203.0.113.9", PASSWORD)
+    assert response.status_code == 429
+    # another client behind the same proxy is not locked out with them
+    other, response = login("198.51.100.7", PASSWORD)
+    assert response.status_code == 302
+    assert _logged_in(other)
