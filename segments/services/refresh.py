@@ -19,7 +19,7 @@ import pandas as pd
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q, Subquery
+from django.db.models import Count, Subquery
 from django.utils import timezone
 
 from segments.choices import RunStatus, SegmentKind
@@ -29,6 +29,7 @@ from segments.models import (
     RefreshRun,
     RfmSegmentDefinition,
     Segment,
+    SegmentMembership,
     SegmentSettings,
     SegmentSnapshot,
 )
@@ -197,11 +198,14 @@ def _cluster_segments_sync(profiles: list[dict]) -> None:
 
 
 def _snapshots_write(run: RefreshRun, moves: dict, now: dt.datetime) -> int:
-    sizes = dict(
-        Segment.objects.annotate(
-            open_count=Count("memberships", filter=Q(memberships__exited_at__isnull=True))
-        ).values_list("pk", "open_count")
+    # Sizes from open memberships only (the partial index), never the growing history.
+    open_counts = dict(
+        SegmentMembership.objects.filter(exited_at__isnull=True)
+        .values("segment_id")
+        .annotate(size=Count("id"))
+        .values_list("segment_id", "size")
     )
+    sizes = {pk: open_counts.get(pk, 0) for pk in Segment.objects.values_list("pk", flat=True)}
     snapshots = [
         SegmentSnapshot(
             segment_id=segment_id,

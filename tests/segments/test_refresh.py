@@ -261,3 +261,20 @@ def test_screenpop_shows_scores_and_segments_with_why(base, agent_user, api_as) 
     assert section["metrics"]["rfm_code"]
     slugs = {row["slug"]: row["why"] for row in section["segments"]}
     assert slugs["lifecycle-active"] == "lifecycle stage active"
+
+
+def test_a_merged_customer_leaves_metrics_and_segments_at_the_next_refresh(base) -> None:
+    segment_refresh(as_of=AS_OF)
+    # nothing changed: nothing is rewritten
+    assert segment_refresh(as_of=AS_OF).counts["metrics_written"] == 0
+    gone = base["dormant"]
+    assert CustomerMetrics.objects.filter(customer=gone).exists()
+    gone.status, gone.merged_into = "merged", base["loyal"]
+    gone.save()
+
+    run = segment_refresh(as_of=AS_OF + dt.timedelta(hours=1))
+
+    assert run.counts["metrics_deleted"] == 1
+    assert not CustomerMetrics.objects.filter(customer=gone).exists()
+    assert not SegmentMembership.objects.filter(customer=gone, exited_at__isnull=True).exists()
+    assert SegmentMembership.objects.filter(customer=gone, exited_run=run).exists()
