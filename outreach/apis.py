@@ -17,6 +17,7 @@ A task an agent may not see is a 404; one they see (a colleague's task in their 
 not work is a 403.
 """
 
+import abc
 from typing import Any, ClassVar
 
 from django.core.cache import cache
@@ -229,12 +230,15 @@ SIGNATURE_HEADERS = [
 ]
 
 
-class _WebhookApi(APIView):
+class _WebhookApi(APIView, abc.ABC):
+    """A signed webhook: subclasses handle the verified request."""
+
     authentication_classes: ClassVar[list] = []
     permission_classes: ClassVar[list] = [HasWebhookSignature]
 
+    @abc.abstractmethod
     def handle(self, request: Request) -> Response:
-        raise NotImplementedError
+        """Process the verified request."""
 
     def post(self, request: Request) -> Response:
         try:
