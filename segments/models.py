@@ -306,10 +306,6 @@ class Segment(TimeStampedModel):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def is_rule(self) -> bool:
-        return self.kind == SegmentKind.RULE
-
 
 class SegmentMembership(models.Model):
     """A stay of a customer in a segment: open while exited_at is null; history is kept."""

@@ -2,9 +2,8 @@
 
 from django.db.models import Prefetch, QuerySet
 
-from callcenter.models import Customer
 from callcenter.selectors.customers import customer_search
-from segments.choices import ChurnModelStatus, RunStatus
+from segments.choices import ChurnModelStatus
 from segments.models import (
     ChurnModel,
     ClusterProfile,
@@ -67,10 +66,6 @@ def refresh_runs() -> QuerySet[RefreshRun]:
     return RefreshRun.objects.select_related("requested_by").order_by("-started_at", "-id")
 
 
-def refresh_running() -> RefreshRun | None:
-    return RefreshRun.objects.filter(status=RunStatus.RUNNING).first()
-
-
 def cluster_profiles_latest() -> list[ClusterProfile]:
     """Cluster descriptions from the latest run that produced clusters."""
     latest = ClusterProfile.objects.order_by("-run_id").values_list("run_id", flat=True).first()
@@ -88,12 +83,3 @@ def churn_model_status() -> dict[str, object]:
         "attempts": attempts,
         "trained": current is not None and current.status == ChurnModelStatus.TRAINED,
     }
-
-
-def customers_most_at_risk(*, limit: int = 50) -> QuerySet[Customer]:
-    """Customers with the highest churn probability (with their metrics)."""
-    return (
-        Customer.objects.filter(metrics__churn_probability__isnull=False)
-        .select_related("metrics")
-        .order_by("-metrics__churn_probability", "pk")[:limit]
-    )

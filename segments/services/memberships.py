@@ -22,13 +22,17 @@ from segments.rules import rule_describe, rule_queryset, segment_dependency_orde
 DESIRED_TABLE = "segments_desired_members"
 ENTRIES_TABLE = "segments_new_members"
 
-# Metrics column holding the value a built-in segment's `key` is matched against, and the
-# wording of the reason recorded on entry.
+# Metrics column holding the value a built-in segment's `key` is matched against, and the SQL
+# expression (over metrics row `m`) of the reason recorded on entry.
 BUILTIN_COLUMNS: dict[str, tuple[str, str]] = {
-    SegmentKind.RFM: ("rfm_segment", "RFM {code} (R{r} F{f} M{m})"),
-    SegmentKind.LIFECYCLE: ("lifecycle_stage", "lifecycle stage {value}"),
-    SegmentKind.TIER: ("value_tier", "value tier {value}"),
-    SegmentKind.CLUSTER: ("cluster", "behaviour cluster {value}"),
+    SegmentKind.RFM: (
+        "rfm_segment",
+        "'RFM ' || m.rfm_code || ' (R' || m.r_score || ' F' || m.f_score"
+        " || ' M' || m.m_score || ')'",
+    ),
+    SegmentKind.LIFECYCLE: ("lifecycle_stage", "'lifecycle stage ' || m.lifecycle_stage"),
+    SegmentKind.TIER: ("value_tier", "'value tier ' || m.value_tier"),
+    SegmentKind.CLUSTER: ("cluster", "'behaviour cluster ' || m.cluster"),
 }
 
 
@@ -45,16 +49,7 @@ def _create_desired_table(cursor: object) -> None:
 def _fill_builtin_desired(cursor: object) -> None:
     metrics = sql.Identifier(CustomerMetrics._meta.db_table)
     segments = sql.Identifier(Segment._meta.db_table)
-    reasons = {
-        SegmentKind.RFM: sql.SQL(
-            "'RFM ' || m.rfm_code || ' (R' || m.r_score || ' F' || m.f_score || ' M' || "
-            "m.m_score || ')'"
-        ),
-        SegmentKind.LIFECYCLE: sql.SQL("'lifecycle stage ' || m.lifecycle_stage"),
-        SegmentKind.TIER: sql.SQL("'value tier ' || m.value_tier"),
-        SegmentKind.CLUSTER: sql.SQL("'behaviour cluster ' || m.cluster"),
-    }
-    for kind, (column, _wording) in BUILTIN_COLUMNS.items():
+    for kind, (column, reason) in BUILTIN_COLUMNS.items():
         cursor.execute(  # type: ignore[attr-defined]
             sql.SQL(
                 "INSERT INTO {desired} (segment_id, customer_id, reason) "
@@ -63,7 +58,7 @@ def _fill_builtin_desired(cursor: object) -> None:
                 "AND s.key = m.{column}::text"
             ).format(
                 desired=sql.Identifier(DESIRED_TABLE),
-                reason=reasons[kind],
+                reason=sql.SQL(reason),
                 metrics=metrics,
                 segments=segments,
                 column=sql.Identifier(column),
