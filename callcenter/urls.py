@@ -24,4 +24,8 @@ urlpatterns = [
     path("api/", include("care.urls")),
     path("api/", include("callcenter.api_urls")),
     path("", include("callcenter.page_urls")),
+    path("", include("segments.page_urls")),
+    path("", include("care.page_urls")),
+    path("", include("outreach.page_urls")),
+    path("manage/", include("callcenter.admin_page_urls")),
 ]

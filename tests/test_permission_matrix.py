@@ -1,9 +1,10 @@
 """Who may use which endpoint: a matrix generated from the URL configuration.
 
-Every URL pattern (pages and API, router routes included) must have an entry in EXPECTATIONS
-saying, per HTTP method, which callers are let through. A pattern without an entry fails, so a
-new endpoint cannot be added without deciding who may use it. Callers: anonymous, a logged-in
-user without a call-center role, agent, supervisor, admin (see README, Roles).
+Every URL pattern (pages and API, router routes included) must have an entry in the
+EXPECTATIONS of one area module in `tests/matrix/` saying, per HTTP method, which callers are
+let through. A pattern without an entry fails, so a new endpoint cannot be added without
+deciding who may use it. Callers: anonymous, a logged-in user without a call-center role,
+agent, supervisor, admin (see README, Roles).
 
 "allowed" is any answer that is not an auth refusal (2xx, 3xx, 400, 404, 405, 409...);
 "denied" is 401/403, or for pages a redirect of an anonymous visitor to the login page.
@@ -11,6 +12,7 @@ user without a call-center role, agent, supervisor, admin (see README, Roles).
 
 import hashlib
 import hmac
+import importlib
 import json
 import time
 from collections.abc import Iterator
@@ -27,7 +29,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from callcenter.choices import ImportKind, ImportStatus, Role
+from callcenter.choices import ImportKind, ImportStatus
 from callcenter.models import ImportRun, MergeProposal
 from care.choices import TemplateChannel
 from care.models import Event, MessageTemplate
@@ -40,124 +42,27 @@ from tests.callcenter.factories import (
     TicketFactory,
     UserFactory,
 )
+from tests.matrix import ADMIN, AGENT, ANONYMOUS, CALLERS, NO_ROLE, SUPERVISOR, Entry
 from tests.outreach.factories import CallTaskFactory, CareRuleFactory
 from tests.segments.factories import CustomerMetricsFactory, SegmentFactory
 
-ANONYMOUS = "anonymous"
-NO_ROLE = "no_role"
-AGENT = Role.AGENT.value
-SUPERVISOR = Role.SUPERVISOR.value
-ADMIN = Role.ADMIN.value
-CALLERS = (ANONYMOUS, NO_ROLE, AGENT, SUPERVISOR, ADMIN)
-
-PUBLIC = frozenset(CALLERS)
-LOGGED_IN = frozenset({NO_ROLE, AGENT, SUPERVISOR, ADMIN})
-STAFF = frozenset({AGENT, SUPERVISOR, ADMIN})
-MANAGERS = frozenset({SUPERVISOR, ADMIN})
-ADMINS = frozenset({ADMIN})
+MATRIX_AREAS = ("core", "segments_ui", "care_ui", "outreach_ui", "admin_ui")
 
 SKIPPED_PREFIXES = ("admin/", "i18n/", "static/", "media/")
 METHODS = ("get", "post", "put", "patch", "delete")
+AREAS = [importlib.import_module(f"tests.matrix.{name}") for name in MATRIX_AREAS]
 
 
-@dataclass(frozen=True)
-class Entry:
-    """Who may call each method; `pk` names the fixture object filling the URL's pk."""
-
-    methods: dict[str, frozenset[str]]
-    pk: str | None = None
-    signed: bool = False  # webhooks: public, authenticated by an HMAC signature of the body
-    page: bool = False  # HTML page: anonymous callers are redirected to the login page
-
-
-def _e(pk: str | None = None, **methods: frozenset[str]) -> Entry:
-    return Entry(methods=methods, pk=pk)
+def _merge() -> dict[str, Entry]:
+    merged: dict[str, Entry] = {}
+    for area in AREAS:
+        twice = set(merged) & set(area.EXPECTATIONS)
+        assert not twice, f"permission decisions made twice: {sorted(twice)}"
+        merged.update(area.EXPECTATIONS)
+    return merged
 
 
-def _page(pk: str | None = None, **methods: frozenset[str]) -> Entry:
-    return Entry(methods=methods, pk=pk, page=True)
-
-
-EXPECTATIONS: dict[str, Entry] = {
-    # Public by design: health carries no data; login/logout; the API description.
-    "healthz": _e(get=PUBLIC),
-    "login": _e(get=PUBLIC, post=PUBLIC, put=PUBLIC),
-    "logout": _e(post=PUBLIC),
-    "api-schema": _e(get=PUBLIC),
-    "api-docs": _e(get=PUBLIC),
-    # The browsable API root lists URL names only (DRF default: any logged-in user).
-    "api-root": _e(get=LOGGED_IN),
-    # Webhooks: no user, a valid signature of the body is the credential.
-    "api-outreach-receipts": Entry(methods={"post": PUBLIC}, signed=True),
-    "api-outreach-inbound-sms": Entry(methods={"post": PUBLIC}, signed=True),
-    # Pages.
-    "home": _page(get=STAFF),
-    "import-csv": _page(get=MANAGERS, post=MANAGERS),
-    "customer-search": _page(get=STAFF),
-    "customer-detail": _page("customer", get=STAFF),
-    "customer-timeline": _page("customer", get=STAFF),
-    # Customer profiles and history.
-    "api-customer-list": _e(get=STAFF, post=STAFF),
-    "api-customer-detail": _e("customer", get=STAFF, put=STAFF, patch=STAFF),
-    "api-customer-consent": _e("customer", post=STAFF),
-    "api-customer-contact-points": _e("customer", post=STAFF),
-    "api-order-list": _e(get=STAFF, post=ADMINS),
-    "api-order-detail": _e("order", get=STAFF),
-    "api-interaction-list": _e(get=STAFF, post=STAFF),
-    "api-interaction-detail": _e("interaction", get=STAFF),
-    "api-ticket-list": _e(get=STAFF, post=STAFF),
-    "api-ticket-detail": _e("ticket", get=STAFF),
-    "api-ticket-resolve": _e("ticket", post=STAFF),
-    "api-survey-list": _e(get=STAFF, post=ADMINS),
-    "api-survey-detail": _e("survey", get=STAFF),
-    "api-screenpop": _e(get=STAFF),
-    # Imports and merges: supervisors and admins.
-    "api-import-list": _e(get=MANAGERS, post=MANAGERS),
-    "api-import-detail": _e("import_run", get=MANAGERS),
-    "api-customer-merge": _e("customer", post=MANAGERS),
-    "api-merge-proposal-list": _e(get=MANAGERS),
-    "api-merge-proposal-merge": _e("merge_proposal", post=MANAGERS),
-    "api-merge-proposal-dismiss": _e("merge_proposal", post=MANAGERS),
-    # Segments: everyone reads segments and a customer's scores; supervisors manage, export.
-    "api-segments": _e(get=STAFF, post=MANAGERS),
-    "api-segment": _e("segment", get=STAFF, patch=MANAGERS, delete=MANAGERS),
-    "api-segment-preview": _e(post=MANAGERS),
-    "api-segment-fields": _e(get=MANAGERS),
-    "api-segment-members": _e("segment", get=MANAGERS),
-    "api-segment-snapshots": _e("segment", get=STAFF),
-    "api-segment-export": _e("segment", get=MANAGERS),
-    "api-metrics-export": _e(get=MANAGERS),
-    "api-segment-refresh": _e(post=MANAGERS),
-    "api-refresh-runs": _e(get=MANAGERS),
-    "api-refresh-run": _e("refresh_run", get=MANAGERS),
-    "api-clusters": _e(get=STAFF),
-    "api-churn-model": _e(get=STAFF, post=MANAGERS),
-    "api-customer-segments": _e("customer", get=STAFF),
-    "api-customer-metrics": _e("customer", get=STAFF),
-    # Care: supervisors read, admins change; any role (integrations) may report an event.
-    "api-care-rules": _e(get=MANAGERS, post=ADMINS),
-    "api-care-rule": _e("rule", get=MANAGERS, patch=ADMINS),
-    "api-care-rule-activate": _e("rule", post=ADMINS),
-    "api-care-rule-deactivate": _e("rule", post=ADMINS),
-    "api-care-rule-versions": _e("rule", get=MANAGERS),
-    "api-care-rule-diff": _e("rule", get=MANAGERS),
-    "api-care-templates": _e(get=MANAGERS, post=ADMINS),
-    "api-care-template": _e("template", get=MANAGERS, patch=ADMINS, delete=ADMINS),
-    "api-care-template-preview": _e(post=ADMINS),
-    "api-care-enrollments": _e(get=MANAGERS),
-    "api-care-settings": _e(get=MANAGERS, patch=ADMINS),
-    "api-events": _e(get=MANAGERS, post=STAFF),
-    "api-event": _e("event", get=MANAGERS),
-    # Outreach: agents work their tasks; supervisors see all queues and reassign.
-    "api-outreach-tasks": _e(get=STAFF, post=STAFF),
-    "api-outreach-task": _e("task", get=STAFF),
-    "api-outreach-task-claim": _e("task", post=STAFF),
-    "api-outreach-task-complete": _e("task", post=STAFF),
-    "api-outreach-task-reschedule": _e("task", post=STAFF),
-    "api-outreach-tasks-reassign": _e(post=MANAGERS),
-    "api-outreach-my-queue": _e(get=STAFF),
-    "api-outreach-queues": _e(get=MANAGERS),
-}
+EXPECTATIONS = _merge()
 
 
 @dataclass(frozen=True)
@@ -243,6 +148,10 @@ def objects(db: None) -> dict[str, Any]:
         ).pk,
         "refresh_run": RefreshRun.objects.create(as_of=timezone.now(), window_days=365).pk,
     }
+    for area in AREAS:
+        extra = getattr(area, "extra_objects", None)
+        if extra is not None:
+            ids.update(extra({"users": users, "ids": ids}))
     return {"users": users, "ids": ids}
 
 
@@ -275,7 +184,7 @@ def test_permission_matrix(
     entry = EXPECTATIONS.get(route.key)
     assert entry is not None, (
         f"new endpoint without a permission decision: {route.key} ({route.route}); "
-        "add it to EXPECTATIONS in tests/test_permission_matrix.py"
+        "add it to EXPECTATIONS of its area in tests/matrix/"
     )
     undecided = sorted((route.methods or frozenset()) - set(entry.methods))
     assert not undecided, (

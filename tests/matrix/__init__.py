@@ -1,0 +1,41 @@
+"""Permission decisions, per area: which callers may call each method of each URL.
+
+Each module in this package holds the decisions of one area in `EXPECTATIONS` and may define
+`extra_objects(base)` returning more fixture objects (name -> pk) its URLs point at. The test
+`tests/test_permission_matrix.py` merges them and fails on a URL without a decision.
+"""
+
+from dataclasses import dataclass
+
+from callcenter.choices import Role
+
+ANONYMOUS = "anonymous"
+NO_ROLE = "no_role"
+AGENT = Role.AGENT.value
+SUPERVISOR = Role.SUPERVISOR.value
+ADMIN = Role.ADMIN.value
+CALLERS = (ANONYMOUS, NO_ROLE, AGENT, SUPERVISOR, ADMIN)
+
+PUBLIC = frozenset(CALLERS)
+LOGGED_IN = frozenset({NO_ROLE, AGENT, SUPERVISOR, ADMIN})
+STAFF = frozenset({AGENT, SUPERVISOR, ADMIN})
+MANAGERS = frozenset({SUPERVISOR, ADMIN})
+ADMINS = frozenset({ADMIN})
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Who may call each method; `pk` names the fixture object filling the URL's pk."""
+
+    methods: dict[str, frozenset[str]]
+    pk: str | None = None
+    signed: bool = False  # webhooks: public, authenticated by an HMAC signature of the body
+    page: bool = False  # HTML page: anonymous callers are redirected to the login page
+
+
+def _e(pk: str | None = None, **methods: frozenset[str]) -> Entry:
+    return Entry(methods=methods, pk=pk)
+
+
+def _page(pk: str | None = None, **methods: frozenset[str]) -> Entry:
+    return Entry(methods=methods, pk=pk, page=True)
