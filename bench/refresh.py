@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = "bench_crm"
+BENCH_DB = os.environ.get("BENCH_DB", "bench_crm")
 
 
 def _url_for(database: str) -> str:
