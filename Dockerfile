@@ -13,4 +13,5 @@ RUN SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build REDIS_URL=red
     && useradd --system --no-create-home app
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "callcenter.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "4", "--threads", "16"]
+# Workers, threads, timeouts: gunicorn.conf.py (WEB_CONCURRENCY, GUNICORN_THREADS, ...).
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "callcenter.wsgi:application"]

@@ -282,17 +282,11 @@ def cmd_run() -> int:
     commands = {
         "web": [
             str(bin_dir / "gunicorn"),
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
             "callcenter.wsgi:application",
             "--bind",
             f"0.0.0.0:{WEB_PORT}",
-            "--worker-class",
-            "gthread",
-            "--workers",
-            "2",
-            "--threads",
-            "16",
-            "--access-logfile",
-            "-",
         ],
         "worker": [
             str(bin_dir / "celery"),

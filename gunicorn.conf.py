@@ -1,0 +1,65 @@
+"""Gunicorn settings for production (Dockerfile, `make run`, the screen-pop benchmark).
+
+Gunicorn reads this file from the working directory (`gunicorn callcenter.wsgi:application`),
+or explicitly with `-c gunicorn.conf.py`. Every value can be overridden from the environment:
+
+    PORT / GUNICORN_BIND     address to listen on (default 0.0.0.0:8000)
+    WEB_CONCURRENCY          worker processes (default: the CPU count, at least 2)
+    GUNICORN_THREADS         threads per worker (default 64)
+    GUNICORN_TIMEOUT         seconds a worker may stay silent before it is restarted (30)
+    GUNICORN_GRACEFUL_TIMEOUT seconds to finish requests on restart/shutdown (30)
+    GUNICORN_KEEPALIVE       seconds an idle keep-alive connection stays open (5)
+    GUNICORN_MAX_REQUESTS    requests before a worker is recycled (5000; 0 = never)
+    GUNICORN_MAX_REQUESTS_JITTER  random extra requests so workers do not recycle together (500)
+    GUNICORN_ACCESS_LOG      access log file, "-" for stdout (default), "" for none
+    GUNICORN_LOG_LEVEL       error log level (info)
+
+Why these defaults, for a 2-core machine:
+- gthread workers, one per core: the GIL makes more Python processes than cores pure
+  context-switching for this CPU-bound work (JSON, ORM), and threads cover the waits on
+  PostgreSQL and Redis.
+- 64 threads per worker (128 in all): the agent desk holds one Server-Sent-Events stream per
+  logged-in agent open, and each stream occupies a thread for its lifetime. 100 agents leave
+  28 threads for ordinary requests; raise GUNICORN_THREADS with the number of agents. An idle
+  keep-alive connection holds no thread (gthread parks it in its poller).
+- Each busy thread may hold its own database connection (CONN_MAX_AGE): keep
+  WEB_CONCURRENCY x GUNICORN_THREADS plus Celery's concurrency under PostgreSQL's
+  max_connections, or put PgBouncer in front of it.
+- The timeout of a gthread worker is a heartbeat of the worker process, not a per-request
+  limit, so long SSE streams are not killed by it.
+- max_requests with jitter bounds slow memory growth without restarting every worker at once.
+- The worker heartbeat file lives in /dev/shm where present: a container's overlay filesystem
+  can block the heartbeat and make the arbiter kill healthy workers.
+"""
+
+import os
+from pathlib import Path
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000)}"
+worker_class = "gthread"
+workers = _int("WEB_CONCURRENCY", max(2, os.cpu_count() or 1))
+threads = _int("GUNICORN_THREADS", 64)
+# Concurrent client connections per worker (open keep-alive and streaming ones count).
+worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 1000)
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 5000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 500)
+# Loaded once in the arbiter, then forked: faster worker (re)starts and shared memory pages.
+# Django opens no database connection at import, so nothing is shared across the fork.
+preload_app = True
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# Client address and request time (microseconds) in the access log.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus'
+# Only the heartbeat files of our own workers go there (gunicorn's documented advice).
+SHARED_MEMORY = Path("/dev/shm")  # noqa: S108
+if SHARED_MEMORY.is_dir():
+    worker_tmp_dir = str(SHARED_MEMORY)
