@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench lint services stop clean-data messages
+.PHONY: run test bench lint security services stop clean-data messages
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# bandit on our code (config in pyproject.toml); pip-audit on every pinned package
+# (constraints.txt holds the whole resolved tree of requirements.txt).
+security: $(STAMP)
+	$(VENV)/bin/bandit -q -c pyproject.toml -r .
+	$(VENV)/bin/pip-audit --disable-pip --no-deps --progress-spinner off -r constraints.txt
 
 services: $(STAMP)
 	@$(PY) scripts/dev.py services
