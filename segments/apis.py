@@ -78,6 +78,13 @@ class PreviewSerializer(serializers.Serializer):
 
 
 class MetricsSerializer(serializers.ModelSerializer):
+    recency_days = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Whole days since the last order, as of now."
+    )
+    days_since_contact = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Whole days since the last contact, as of now."
+    )
+
     class Meta:
         model = CustomerMetrics
         exclude = ["customer"]

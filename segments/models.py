@@ -1,10 +1,13 @@
 """Segmentation models: per-customer metrics and scores, segments, memberships with history,
 snapshots, refresh runs, the churn model and cluster descriptions."""
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Customer, TimeStampedModel
@@ -169,6 +172,14 @@ class RefreshRun(models.Model):
     percent = models.PositiveSmallIntegerField(_("percent"), default=0)
     timings = models.JSONField(_("seconds per phase"), default=dict, blank=True)
     counts = models.JSONField(_("counts"), default=dict, blank=True)
+    builtin_segments = models.CharField(
+        _("built-in segments digest"),
+        max_length=64,
+        blank=True,
+        help_text=_(
+            "Which built-in segments existed; unchanged, a refresh diffs only changed rows."
+        ),
+    )
     error = models.TextField(_("error"), blank=True)
 
     class Meta:
@@ -189,7 +200,13 @@ class RefreshRun(models.Model):
 
 
 class CustomerMetrics(models.Model):
-    """A customer's metrics and scores as of the last refresh (one row per active customer)."""
+    """A customer's metrics and scores as of the last refresh (one row per active customer).
+
+    Nothing here moves with the clock alone: days since the last order or contact are derived
+    from the stored dates when read (`recency_days`, `days_since_contact`), so a refresh
+    rewrites only the rows whose numbers changed. `refreshed_at` is when that last happened; the
+    moment the scores describe is the `as_of` of the latest succeeded RefreshRun.
+    """
 
     customer = models.OneToOneField(
         Customer,
@@ -198,8 +215,6 @@ class CustomerMetrics(models.Model):
         primary_key=True,
         related_name="metrics",
     )
-    as_of = models.DateTimeField(_("as of"))
-    recency_days = models.IntegerField(_("days since last order"), null=True, blank=True)
     frequency = models.IntegerField(_("orders in window"), default=0)
     monetary = models.DecimalField(_("spend in window"), max_digits=14, decimal_places=2, default=0)
     avg_order_value = models.DecimalField(
@@ -216,7 +231,7 @@ class CustomerMetrics(models.Model):
     complaints_90d = models.IntegerField(_("complaints in 90 days"), default=0)
     last_nps = models.SmallIntegerField(_("last NPS"), null=True, blank=True)
     avg_sentiment_30d = models.FloatField(_("average sentiment, 30 days"), null=True, blank=True)
-    days_since_contact = models.IntegerField(_("days since last contact"), null=True, blank=True)
+    last_contact_at = models.DateTimeField(_("last contact"), null=True, blank=True)
     r_score = models.SmallIntegerField(_("R"), null=True, blank=True)
     f_score = models.SmallIntegerField(_("F"), null=True, blank=True)
     m_score = models.SmallIntegerField(_("M"), null=True, blank=True)
@@ -230,7 +245,7 @@ class CustomerMetrics(models.Model):
     value_tier = models.CharField(_("value tier"), max_length=8, choices=ValueTier.choices)
     churn_probability = models.FloatField(_("churn probability"), null=True, blank=True)
     cluster = models.SmallIntegerField(_("cluster"), null=True, blank=True)
-    refreshed_at = models.DateTimeField(_("refreshed at"))
+    refreshed_at = models.DateTimeField(_("last changed"))
 
     class Meta:
         verbose_name = _("customer metrics")
@@ -252,6 +267,23 @@ class CustomerMetrics(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.rfm_code} {self.lifecycle_stage}"
+
+    @property
+    def recency_days(self) -> int | None:
+        """Whole days since the last order, as of now (None when never ordered)."""
+        return days_since(self.last_order_at)
+
+    @property
+    def days_since_contact(self) -> int | None:
+        """Whole days since the last interaction, as of now (None when never contacted)."""
+        return days_since(self.last_contact_at)
+
+
+def days_since(moment: dt.datetime | None, *, as_of: dt.datetime | None = None) -> int | None:
+    """Whole days from `moment` to `as_of` (default now), floored as the refresh does."""
+    if moment is None:
+        return None
+    return ((as_of or timezone.now()) - moment).days
 
 
 class Segment(TimeStampedModel):

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from segments.models import CustomerMetrics, SegmentMembership
+from segments.models import CustomerMetrics, SegmentMembership, days_since
 
 SEGMENTS_SHOWN = 12
 METRIC_FIELDS = (
@@ -13,7 +13,7 @@ METRIC_FIELDS = (
     "churn_probability",
     "monetary",
     "frequency",
-    "recency_days",
+    "last_order_at",
     "cluster",
 )
 
@@ -28,6 +28,7 @@ def segments_section(customer: dict[str, Any]) -> dict[str, Any]:
     )
     if metrics is not None:
         metrics["monetary"] = str(metrics["monetary"])
+        metrics["recency_days"] = days_since(metrics.pop("last_order_at"))
     memberships = list(
         SegmentMembership.objects.filter(customer_id=customer["id"], exited_at__isnull=True)
         .order_by("segment__kind", "segment__name")

@@ -15,10 +15,13 @@ from functools import reduce
 from typing import Any
 
 from django.db.models import (
+    DateTimeField,
     DecimalField,
     Exists,
     Expression,
+    F,
     FloatField,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -120,6 +123,8 @@ def _condition_q(node: Condition, *, as_of: datetime, segment_ids: Mapping[str, 
     if spec.type == BOOL:
         expected = (node.cmp == "is_true") != spec.invert
         return Q(**{spec.path: expected})
+    if spec.days_since:
+        return _days_since_q(spec.path, node.cmp, node.value, as_of=as_of)
     return _path_q(spec.path, node.cmp, node.value, text=spec.type in (STRING, CHOICE))
 
 
@@ -137,6 +142,24 @@ def _path_q(path: str, cmp: str, value: Any, *, text: bool) -> Q:
     if cmp == "not_in":
         return is_set & ~Q(**{f"{path}__in": list(value)})
     return Q(**{f"{path}__{_PATH_LOOKUPS[cmp]}": list(value) if cmp == "in" else value})
+
+
+def _days_since_q(path: str, cmp: str, value: Any, *, as_of: datetime) -> Q:
+    """A condition on the whole days from the date at `path` to `as_of` (floored, as the
+    refresh computes them)."""
+    is_set = Q(**{f"{path}__isnull": False})
+    if cmp == "is_set":
+        return is_set
+    if cmp == "is_empty":
+        return ~is_set
+    days = Func(
+        Value(as_of, output_field=DateTimeField()),
+        F(path),
+        arg_joiner=" - ",
+        template="floor(extract(epoch from (%(expressions)s)) / 86400)::integer",
+        output_field=IntegerField(),
+    )
+    return _expression_q(days, cmp, value, is_set=is_set)
 
 
 def _holds(lookup: Lookup) -> Q:

@@ -90,6 +90,8 @@ class FieldSpec:
 
     `number` says how number values are held: "int" (whole numbers only), "decimal" (money,
     compared exactly) or "float". `invert` flips a yes/no field built on an `__isnull` path.
+    `days_since` fields read a date at `path` and compare the whole days from it to the
+    refresh's as-of moment (not stored: they would change every day).
     """
 
     name: str
@@ -104,6 +106,7 @@ class FieldSpec:
     may_be_empty: bool = False
     invert: bool = False
     event: EventSpec | None = None
+    days_since: bool = False
 
     @property
     def operators(self) -> tuple[str, ...]:
@@ -158,7 +161,7 @@ _FIELD_LIST: list[FieldSpec] = [
     _consent("call_opt_out", _("call opt-out")),
     _consent("email_opt_out", _("email opt-out")),
     _consent("do_not_contact", _("do not contact")),
-    _metric("recency_days", NUMBER, _("days since last order")),
+    _metric("recency_days", NUMBER, _("days since last order"), "last_order_at", days_since=True),
     _metric("frequency", NUMBER, _("orders in window")),
     _metric("monetary", NUMBER, _("spend in window"), number="decimal"),
     _metric("avg_order_value", NUMBER, _("average order value"), number="decimal"),
@@ -168,7 +171,13 @@ _FIELD_LIST: list[FieldSpec] = [
     _metric("complaints_90d", NUMBER, _("complaints in 90 days")),
     _metric("last_nps", NUMBER, _("last NPS"), minimum=0, maximum=10),
     _metric("avg_sentiment_30d", NUMBER, _("average sentiment, 30 days"), number="float"),
-    _metric("days_since_contact", NUMBER, _("days since last contact")),
+    _metric(
+        "days_since_contact",
+        NUMBER,
+        _("days since last contact"),
+        "last_contact_at",
+        days_since=True,
+    ),
     _metric("first_order_at", DATE, _("first order"), "first_order_at__date"),
     _metric("last_order_at", DATE, _("last order"), "last_order_at__date"),
     _metric("r_score", NUMBER, _("R score"), minimum=1, maximum=5),

@@ -48,7 +48,8 @@ def _export_query(segment: Segment | None) -> sql.Composed:
             "WHERE segment_id = {} AND exited_at IS NULL)"
         ).format(sql.Literal(segment.pk))
     return sql.SQL(
-        "SELECT {external_id} AS external_id, {name} AS name, m.recency_days, m.frequency, "
+        "SELECT {external_id} AS external_id, {name} AS name, "
+        "floor(extract(epoch from (now() - m.last_order_at)) / 86400)::integer, m.frequency, "
         "m.monetary, m.r_score, m.f_score, m.m_score, m.rfm_code, m.rfm_segment, "
         "m.lifecycle_stage, m.value_tier, round(m.churn_probability::numeric, 4), m.cluster "
         "FROM callcenter_customer c JOIN segments_customermetrics m ON m.customer_id = c.id "

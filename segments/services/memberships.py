@@ -2,9 +2,11 @@
 
 The desired members of a set of segments are put in a temporary table; one statement closes the
 open memberships no longer desired (exit), one inserts the desired ones not yet open (entry).
-Built-in segments read the freshly written metrics table; rule segments are compiled to ORM
-querysets (never SQL text) in dependency order, each reading the stored memberships of the
-segments it references.
+Built-in segments read the freshly written metrics table; since their membership is a function
+of the stored row alone, a steady refresh diffs them only for the customers whose row changed
+(the write-back's CHANGED_TABLE). Rule segments are compiled to ORM querysets (never SQL text)
+in dependency order, each reading the stored memberships of the segments it references, and
+are always diffed whole (their conditions may depend on the clock or on other tables).
 """
 
 from collections import Counter
@@ -15,9 +17,10 @@ from django.db.models import F, QuerySet
 from psycopg import sql
 
 from callcenter.models import Customer
-from segments.choices import SegmentKind
+from segments.choices import PriorityField, SegmentKind
 from segments.models import CustomerMetrics, Segment, SegmentMembership
 from segments.rules import rule_describe, rule_queryset, segment_dependency_order
+from segments.services.writeback import CHANGED_TABLE
 
 DESIRED_TABLE = "segments_desired_members"
 ENTRIES_TABLE = "segments_new_members"
@@ -46,7 +49,15 @@ def _create_desired_table(cursor: object) -> None:
     cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))  # type: ignore[attr-defined]
 
 
-def _fill_builtin_desired(cursor: object) -> None:
+def _changed_only(alias: str, changed_only: bool) -> sql.Composable:
+    if not changed_only:
+        return sql.SQL("")
+    return sql.SQL(" AND {}.customer_id IN (SELECT customer_id FROM {})").format(
+        sql.Identifier(alias), sql.Identifier(CHANGED_TABLE)
+    )
+
+
+def _fill_builtin_desired(cursor: object, *, changed_only: bool) -> None:
     metrics = sql.Identifier(CustomerMetrics._meta.db_table)
     segments = sql.Identifier(Segment._meta.db_table)
     for kind, (column, reason) in BUILTIN_COLUMNS.items():
@@ -55,13 +66,14 @@ def _fill_builtin_desired(cursor: object) -> None:
                 "INSERT INTO {desired} (segment_id, customer_id, reason) "
                 "SELECT s.id, m.customer_id, {reason} FROM {metrics} m "
                 "JOIN {segments} s ON s.kind = %(kind)s AND s.is_active "
-                "AND s.key = m.{column}::text"
+                "AND s.key = m.{column}::text WHERE true{scope}"
             ).format(
                 desired=sql.Identifier(DESIRED_TABLE),
                 reason=sql.SQL(reason),
                 metrics=metrics,
                 segments=segments,
                 column=sql.Identifier(column),
+                scope=_changed_only("m", changed_only),
             ),
             {"kind": str(kind)},
         )
@@ -70,12 +82,13 @@ def _fill_builtin_desired(cursor: object) -> None:
 def _capped(segment: Segment, queryset: QuerySet[Customer]) -> QuerySet[Customer]:
     if segment.capacity is None:
         return queryset
-    priority = F(f"metrics__{segment.priority_field}")
-    ordering = (
-        priority.desc(nulls_last=True)
-        if segment.priority_descending
-        else priority.asc(nulls_last=True)
-    )
+    descending = segment.priority_descending
+    field = segment.priority_field
+    if field == PriorityField.RECENCY:
+        # Days since the last order are not stored: more days is an earlier last order.
+        field, descending = "last_order_at", not descending
+    priority = F(f"metrics__{field}")
+    ordering = priority.desc(nulls_last=True) if descending else priority.asc(nulls_last=True)
     return queryset.order_by(ordering, "pk")[: segment.capacity]
 
 
@@ -93,8 +106,11 @@ def _fill_rule_desired(cursor: object, segment: Segment, as_of: datetime) -> Non
     )
 
 
-def _apply(cursor: object, segment_ids: list[int], now: datetime, run_id: int) -> Counter:
+def _apply(
+    cursor: object, segment_ids: list[int], now: datetime, run_id: int, *, changed_only: bool
+) -> Counter:
     """Close memberships no longer desired and open new ones; count per segment and kind.
+    With `changed_only`, open memberships of customers outside CHANGED_TABLE stay untouched.
 
     New entries are selected into their own temporary table before they are inserted: an
     INSERT that anti-joins the table it writes to can be planned as a nested loop re-scanning
@@ -110,11 +126,11 @@ def _apply(cursor: object, segment_ids: list[int], now: datetime, run_id: int) -
     cursor.execute(  # type: ignore[attr-defined]
         sql.SQL(
             "WITH closed AS (UPDATE {table} m SET exited_at = %(now)s, exited_run_id = %(run)s "
-            "WHERE m.segment_id = ANY(%(ids)s) AND m.exited_at IS NULL AND NOT EXISTS ("
+            "WHERE m.segment_id = ANY(%(ids)s) AND m.exited_at IS NULL{scope} AND NOT EXISTS ("
             "SELECT 1 FROM {desired} d WHERE d.segment_id = m.segment_id "
             "AND d.customer_id = m.customer_id) RETURNING m.segment_id) "
             "SELECT segment_id, count(*) FROM closed GROUP BY segment_id"
-        ).format(table=table, desired=desired),
+        ).format(table=table, desired=desired, scope=_changed_only("m", changed_only)),
         params,
     )
     for segment_id, count in cursor.fetchall():  # type: ignore[attr-defined]
@@ -145,11 +161,14 @@ def _apply(cursor: object, segment_ids: list[int], now: datetime, run_id: int) -
     return moves
 
 
-def memberships_refresh(*, run_id: int, as_of: datetime, now: datetime) -> Counter:
+def memberships_refresh(
+    *, run_id: int, as_of: datetime, now: datetime, changed_only: bool = False
+) -> Counter:
     """Recompute every active segment's members; returns (segment_id, entered|exited) counts.
 
-    Built-in segments first (from the metrics table), then rule segments in dependency order so
-    a rule that references another segment reads its already updated membership.
+    Built-in segments first (from the metrics table; with `changed_only`, only for the
+    customers in CHANGED_TABLE), then rule segments in dependency order so a rule that
+    references another segment reads its already updated membership.
     """
     builtin_ids = list(
         Segment.objects.filter(is_active=True)
@@ -167,15 +186,15 @@ def memberships_refresh(*, run_id: int, as_of: datetime, now: datetime) -> Count
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor
         _create_desired_table(cursor)
-        _fill_builtin_desired(cursor)
-        moves.update(_apply(cursor, builtin_ids, now, run_id))
+        _fill_builtin_desired(cursor, changed_only=changed_only)
+        moves.update(_apply(cursor, builtin_ids, now, run_id, changed_only=changed_only))
         for slug in order:
             segment = rules[slug]
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
             _fill_rule_desired(cursor, segment, as_of)
-            moves.update(_apply(cursor, [segment.pk], now, run_id))
+            moves.update(_apply(cursor, [segment.pk], now, run_id, changed_only=False))
         inactive_ids = list(Segment.objects.filter(is_active=False).values_list("pk", flat=True))
         if inactive_ids:
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
-            moves.update(_apply(cursor, inactive_ids, now, run_id))
+            moves.update(_apply(cursor, inactive_ids, now, run_id, changed_only=False))
     return moves

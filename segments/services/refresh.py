@@ -9,6 +9,8 @@ the run is marked failed with the error.
 """
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import time
 import traceback
@@ -225,6 +227,24 @@ def _snapshots_write(run: RefreshRun, moves: dict, now: dt.datetime) -> int:
     return len(snapshots)
 
 
+def _builtin_signature() -> str:
+    """A digest of the built-in segments (id, key, active). While it stays the same, their
+    memberships follow the metrics rows alone, so only changed rows need a diff."""
+    rows = (
+        Segment.objects.exclude(kind=SegmentKind.RULE)
+        .order_by("pk")
+        .values_list("pk", "key", "is_active")
+    )
+    return hashlib.sha256(json.dumps(list(rows)).encode()).hexdigest()
+
+
+def _previous_builtin_signature() -> str | None:
+    previous = (
+        RefreshRun.objects.filter(status=RunStatus.SUCCEEDED).order_by("-finished_at").first()
+    )
+    return None if previous is None else previous.builtin_segments
+
+
 def _churn_training_tried_recently() -> bool:
     """After a refresh without a model, training is queued at most once a day (the weekly
     schedule and the button retrain on demand)."""
@@ -324,7 +344,7 @@ def _execute_locked(run: RefreshRun, on_progress: ProgressCallback | None) -> Re
             frame = computed["frame"]
             now = timezone.now()
             clock.start("write")
-            counts = metrics_write(frame=frame, as_of=run.as_of, now=now)
+            counts = metrics_write(frame=frame, now=now)
             clustering = computed["clustering"]
             if clustering is not None:
                 ClusterProfile.objects.bulk_create(
@@ -333,7 +353,11 @@ def _execute_locked(run: RefreshRun, on_progress: ProgressCallback | None) -> Re
                 )
                 _cluster_segments_sync(clustering.profiles)
             clock.start("memberships")
-            moves = memberships_refresh(run_id=run.pk, as_of=run.as_of, now=now)
+            signature = _builtin_signature()
+            changed_only = _previous_builtin_signature() == signature
+            moves = memberships_refresh(
+                run_id=run.pk, as_of=run.as_of, now=now, changed_only=changed_only
+            )
             clock.start("snapshots")
             snapshot_count = _snapshots_write(run, moves, now)
             segment_memberships_changed.send(sender=RefreshRun, run_id=run.pk)
@@ -346,6 +370,7 @@ def _execute_locked(run: RefreshRun, on_progress: ProgressCallback | None) -> Re
                 snapshots=snapshot_count,
                 clusters=len(clustering.profiles) if clustering is not None else 0,
                 churn_model_version=model.version if model is not None else None,
+                memberships_diffed=counts["metrics_changed"] if changed_only else len(frame),
             )
             RefreshRun.objects.filter(pk=run.pk).update(
                 status=RunStatus.SUCCEEDED,
@@ -354,6 +379,7 @@ def _execute_locked(run: RefreshRun, on_progress: ProgressCallback | None) -> Re
                 percent=100,
                 timings=clock.finish(),
                 counts=counts,
+                builtin_segments=signature,
             )
         if computed["model"] is None and not _churn_training_tried_recently():
             # A first model is trained in the background so this refresh stays fast; the

@@ -1,9 +1,9 @@
 """Bulk write-back of scored metrics and set-based membership changes.
 
 Scores leave pandas as one Arrow-written CSV stream COPYed into a temporary staging table; the
-metrics table then changes by set-based INSERT ... ON CONFLICT / DELETE of only what differs.
-Memberships are diffed against the desired set in SQL: exits close open rows, entries insert new
-ones, so history (entered_at / exited_at) is kept.
+metrics table then changes by set-based UPDATE / INSERT / DELETE of only what differs, and the
+ids of the customers whose row changed are kept in a temporary table (CHANGED_TABLE) for the
+membership diff of the same transaction.
 """
 
 import io
@@ -18,10 +18,9 @@ from psycopg import sql
 
 from segments.models import CustomerMetrics
 
-# Columns of segments_customermetrics written from the frame (besides as_of / refreshed_at).
+# Columns of segments_customermetrics written from the frame (besides refreshed_at).
 METRIC_COLUMNS: dict[str, str] = {
     "customer_id": "bigint",
-    "recency_days": "integer",
     "frequency": "integer",
     "monetary": "numeric(14,2)",
     "avg_order_value": "numeric(14,2)",
@@ -34,7 +33,7 @@ METRIC_COLUMNS: dict[str, str] = {
     "complaints_90d": "integer",
     "last_nps": "smallint",
     "avg_sentiment_30d": "double precision",
-    "days_since_contact": "integer",
+    "last_contact_at": "timestamptz",
     "r_score": "smallint",
     "f_score": "smallint",
     "m_score": "smallint",
@@ -46,15 +45,17 @@ METRIC_COLUMNS: dict[str, str] = {
     "cluster": "smallint",
 }
 NULLABLE_INT_COLUMNS = (
-    "recency_days",
     "last_nps",
-    "days_since_contact",
     "r_score",
     "f_score",
     "m_score",
     "cluster",
 )
 STAGING_TABLE = "segments_metrics_staging"
+CHANGED_TABLE = "segments_changed_customers"
+# Stored churn probabilities are rounded: finer differences mean nothing to anyone reading them
+# and would make every row differ from one day to the next.
+CHURN_DECIMALS = 4
 
 
 def _arrow_csv(frame: pd.DataFrame) -> bytes:
@@ -81,50 +82,59 @@ def metrics_frame_for_write(frame: pd.DataFrame) -> pd.DataFrame:
             out[column] = frame[column].astype("Int64")
         elif column in ("monetary", "spend_90d", "avg_order_value"):
             out[column] = frame[column].round(2)
+        elif column == "churn_probability":
+            out[column] = frame[column].round(CHURN_DECIMALS)
         else:
             out[column] = frame[column]
     return out
 
 
-def metrics_write(*, frame: pd.DataFrame, as_of: datetime, now: datetime) -> dict[str, int]:
-    """Upsert changed metric rows and delete rows of customers no longer scored.
+def metrics_write(*, frame: pd.DataFrame, now: datetime) -> dict[str, int]:
+    """Update changed metric rows, insert new ones, delete those of customers no longer scored.
 
-    Must run inside the refresh transaction; returns counts of written and deleted rows.
+    Must run inside the refresh transaction. The ids of every customer whose row changed, was
+    added or was deleted are left in the temporary table CHANGED_TABLE (dropped on commit).
+    Returns counts of written and deleted rows.
     """
     columns = list(METRIC_COLUMNS)
     payload = _arrow_csv(metrics_frame_for_write(frame))
-    table = CustomerMetrics._meta.db_table
     value_columns = [c for c in columns if c != "customer_id"]
+    names = {
+        "table": sql.Identifier(CustomerMetrics._meta.db_table),
+        "staging": sql.Identifier(STAGING_TABLE),
+        "changed": sql.Identifier(CHANGED_TABLE),
+        "columns": sql.SQL(", ").join(map(sql.Identifier, columns)),
+    }
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor
-        cursor.execute(
-            sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(STAGING_TABLE))
-        )
-        cursor.execute(
-            sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
-                sql.Identifier(STAGING_TABLE),
+        for table, definition in (
+            (
+                STAGING_TABLE,
                 sql.SQL(", ").join(
                     sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind))
                     for name, kind in METRIC_COLUMNS.items()
                 ),
+            ),
+            (CHANGED_TABLE, sql.SQL("customer_id bigint NOT NULL")),
+        ):
+            cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(table)))
+            cursor.execute(
+                sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+                    sql.Identifier(table), definition
+                )
             )
-        )
         _copy_into(cursor, STAGING_TABLE, columns, payload)
-        # Statistics on the fresh staging table let the planner hash the anti-join below
-        # instead of re-scanning the staging table for every stored row.
-        cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(STAGING_TABLE)))
-        names = {
-            "table": sql.Identifier(table),
-            "staging": sql.Identifier(STAGING_TABLE),
-            "columns": sql.SQL(", ").join(map(sql.Identifier, columns)),
-        }
+        # Statistics on the fresh staging table let the planner hash the joins below instead
+        # of re-scanning the staging table for every stored row.
+        cursor.execute(sql.SQL("ANALYZE {staging}").format(**names))
         # Changed rows: one hash join (an INSERT ... ON CONFLICT DO UPDATE costs a speculative
         # insertion per row, about a third more at 200k rows).
         cursor.execute(
             sql.SQL(
-                "UPDATE {table} m SET {assignments}, as_of = %(as_of)s, refreshed_at = %(now)s "
+                "WITH written AS (UPDATE {table} m SET {assignments}, refreshed_at = %(now)s "
                 "FROM {staging} s WHERE m.customer_id = s.customer_id "
-                "AND ({current}) IS DISTINCT FROM ({incoming})"
+                "AND ({current}) IS DISTINCT FROM ({incoming}) RETURNING m.customer_id) "
+                "INSERT INTO {changed} SELECT customer_id FROM written"
             ).format(
                 assignments=sql.SQL(", ").join(
                     sql.SQL("{0} = s.{0}").format(sql.Identifier(c)) for c in value_columns
@@ -137,25 +147,33 @@ def metrics_write(*, frame: pd.DataFrame, as_of: datetime, now: datetime) -> dic
                 ),
                 **names,
             ),
-            {"as_of": as_of, "now": now},
+            {"now": now},
         )
         updated = cursor.rowcount
         # New customers: the unique index answers "exists?" per row, no anti-join that could
         # re-scan the table being written.
         cursor.execute(
             sql.SQL(
-                "INSERT INTO {table} ({columns}, as_of, refreshed_at) "
-                "SELECT {columns}, %(as_of)s, %(now)s FROM {staging} "
-                "ON CONFLICT (customer_id) DO NOTHING"
+                "WITH written AS (INSERT INTO {table} ({columns}, refreshed_at) "
+                "SELECT {columns}, %(now)s FROM {staging} "
+                "ON CONFLICT (customer_id) DO NOTHING RETURNING customer_id) "
+                "INSERT INTO {changed} SELECT customer_id FROM written"
             ).format(**names),
-            {"as_of": as_of, "now": now},
+            {"now": now},
         )
         written = updated + cursor.rowcount
         cursor.execute(
             sql.SQL(
-                "DELETE FROM {table} m WHERE NOT EXISTS "
-                "(SELECT 1 FROM {staging} s WHERE s.customer_id = m.customer_id)"
-            ).format(table=sql.Identifier(table), staging=sql.Identifier(STAGING_TABLE))
+                "WITH gone AS (DELETE FROM {table} m WHERE NOT EXISTS "
+                "(SELECT 1 FROM {staging} s WHERE s.customer_id = m.customer_id) "
+                "RETURNING m.customer_id) "
+                "INSERT INTO {changed} SELECT customer_id FROM gone"
+            ).format(**names)
         )
         deleted = cursor.rowcount
-    return {"metrics_written": written, "metrics_deleted": deleted}
+        cursor.execute(sql.SQL("ANALYZE {changed}").format(**names))
+    return {
+        "metrics_written": written,
+        "metrics_deleted": deleted,
+        "metrics_changed": written + deleted,
+    }

@@ -39,7 +39,6 @@ class CustomerMetricsFactory(factory.django.DjangoModelFactory):
         model = CustomerMetrics
 
     customer = factory.SubFactory(CustomerFactory)
-    as_of = factory.LazyFunction(timezone.now)
     refreshed_at = factory.LazyFunction(timezone.now)
     lifecycle_stage = LifecycleStage.ACTIVE
     value_tier = ValueTier.MEDIUM

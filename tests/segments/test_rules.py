@@ -110,7 +110,6 @@ def world(db: None) -> SimpleNamespace:
 
     CustomerMetricsFactory(
         customer=alice,
-        recency_days=10,
         frequency=5,
         monetary=Decimal("1500.00"),
         avg_order_value=Decimal("300.00"),
@@ -120,7 +119,7 @@ def world(db: None) -> SimpleNamespace:
         complaints_90d=0,
         last_nps=9,
         avg_sentiment_30d=0.5,
-        days_since_contact=40,
+        last_contact_at=days_ago(40),
         first_order_at=days_ago(400),
         last_order_at=days_ago(10),
         r_score=5,
@@ -135,7 +134,6 @@ def world(db: None) -> SimpleNamespace:
     )
     CustomerMetricsFactory(
         customer=bob,
-        recency_days=90,
         frequency=1,
         monetary=Decimal("200.00"),
         avg_order_value=Decimal("200.00"),
@@ -143,7 +141,7 @@ def world(db: None) -> SimpleNamespace:
         interactions_30d=2,
         last_nps=3,
         avg_sentiment_30d=-0.4,
-        days_since_contact=3,
+        last_contact_at=days_ago(3),
         first_order_at=days_ago(90),
         last_order_at=days_ago(90),
         r_score=2,
@@ -158,7 +156,7 @@ def world(db: None) -> SimpleNamespace:
     )
     CustomerMetricsFactory(
         customer=corp,
-        recency_days=200,
+        last_order_at=days_ago(200),
         frequency=0,
         monetary=Decimal("0"),
         rfm_segment=RfmSegmentName.LOST,
