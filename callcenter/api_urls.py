@@ -3,6 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from callcenter.apis.cti import CtiCallEventApi
 from callcenter.apis.customers import (
     CustomerViewSet,
     InteractionViewSet,
@@ -24,6 +25,7 @@ router.register("merge-proposals", MergeProposalViewSet, basename="api-merge-pro
 
 urlpatterns = [
     path("screenpop/", ScreenpopApi.as_view(), name="api-screenpop"),
+    path("cti/call-events/", CtiCallEventApi.as_view(), name="api-cti-call-events"),
     path("imports/", ImportRunListCreateApi.as_view(), name="api-import-list"),
     path("imports/<int:pk>/", ImportRunDetailApi.as_view(), name="api-import-detail"),
     path("customers/<int:pk>/merge/", CustomerMergeApi.as_view(), name="api-customer-merge"),

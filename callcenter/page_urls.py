@@ -4,6 +4,7 @@ from django.urls import path
 
 from callcenter import views
 from callcenter.views import customers as customer_views
+from callcenter.views import desk as desk_views
 from callcenter.views.imports import import_csv_view
 
 urlpatterns = [
@@ -15,5 +16,29 @@ urlpatterns = [
         "customers/<int:pk>/timeline/",
         customer_views.customer_timeline_view,
         name="customer-timeline",
+    ),
+    path(
+        "customers/<int:pk>/merge/",
+        customer_views.customer_merge_view,
+        name="customer-merge",
+    ),
+    path("desk/", desk_views.desk_view, name="desk"),
+    path("desk/events/", desk_views.desk_events_view, name="desk-events"),
+    path("desk/card/", desk_views.desk_card_view, name="desk-card"),
+    path(
+        "desk/customers/",
+        desk_views.desk_customer_create_view,
+        name="desk-customer-create",
+    ),
+    path(
+        "desk/customers/<int:pk>/log-call/",
+        desk_views.desk_log_call_view,
+        name="desk-log-call",
+    ),
+    path("desk/customers/<int:pk>/ticket/", desk_views.desk_ticket_view, name="desk-ticket"),
+    path(
+        "desk/customers/<int:pk>/callback/",
+        desk_views.desk_callback_view,
+        name="desk-callback",
     ),
 ]

@@ -1,5 +1,13 @@
 """Page routes of outreach: the agent's queue and the supervisors' queue board."""
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from outreach.views import board, queue
+
+urlpatterns = [
+    path("queue/", queue.my_queue_view, name="my-queue"),
+    path("queue/<int:pk>/complete/", queue.task_complete_view, name="my-queue-complete"),
+    path("queue/<int:pk>/reschedule/", queue.task_reschedule_view, name="my-queue-reschedule"),
+    path("queues/", board.queue_board_view, name="queue-board"),
+    path("queues/reassign/", board.queue_board_reassign_view, name="queue-board-reassign"),
+]

@@ -5,14 +5,17 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from callcenter.models import Customer
+from callcenter.choices import MergeProposalStatus
+from callcenter.errors import ApplicationError
+from callcenter.models import Customer, MergeProposal
 from callcenter.phones import try_normalize_phone
 from callcenter.roles import MANAGER_ROLES, has_role
 from callcenter.selectors.profile import (
@@ -22,10 +25,18 @@ from callcenter.selectors.profile import (
     customer_search_rows,
     customer_timeline,
 )
+from callcenter.services.identity import merge_proposal_accept
 from callcenter.views import role_required
+from care.models import Enrollment
+from outreach.models import OutreachTask
 
 SEARCH_PAGE_SIZE = 25
 MAX_QUERY_LENGTH = 200
+# The newest care enrollments and outreach tasks the customer page lists, and the open
+# duplicate proposals: fixed slices, so the page costs the same queries for any history.
+ENROLLMENTS_SHOWN = 10
+TASKS_SHOWN = 10
+MERGE_PROPOSALS_SHOWN = 5
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -108,8 +119,57 @@ def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": customer_timeline(customer.pk, limit=TIMELINE_LIMIT, before=before),
         "local_time": _local_time(customer),
         "reveal_phones": _reveals_phones(request),
+        "enrollments": list(
+            Enrollment.objects.filter(customer_id=customer.pk)
+            .select_related("rule")
+            .order_by("-enrolled_at", "-id")[:ENROLLMENTS_SHOWN]
+        ),
+        "tasks": list(
+            OutreachTask.objects.filter(customer_id=customer.pk)
+            .select_related("assignee")
+            .order_by("-created_at", "-id")[:TASKS_SHOWN]
+        ),
+        "merge_proposals": list(
+            MergeProposal.objects.filter(
+                Q(customer_a_id=customer.pk) | Q(customer_b_id=customer.pk),
+                status=MergeProposalStatus.OPEN,
+            )
+            .select_related("customer_a", "customer_b")
+            .order_by("-score", "id")[:MERGE_PROPOSALS_SHOWN]
+        ),
+        "can_merge": has_role(request.user, MANAGER_ROLES),
     }
     return render(request, "callcenter/customer_detail.html", context)
+
+
+@require_POST
+@role_required(MANAGER_ROLES)
+def customer_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Merge the pair of an open proposal about this customer, keeping the chosen survivor."""
+    proposal_id = request.POST.get("proposal", "")
+    survivor_id = request.POST.get("survivor", "")
+    proposal = MergeProposal.objects.filter(
+        Q(customer_a_id=pk) | Q(customer_b_id=pk),
+        pk=int(proposal_id) if proposal_id.isdigit() else 0,
+        status=MergeProposalStatus.OPEN,
+    ).first()
+    if proposal is None:
+        messages.error(request, _("That merge suggestion is no longer open."))
+        return redirect("customer-detail", pk=pk)
+    try:
+        record = merge_proposal_accept(
+            proposal=proposal,
+            survivor_id=int(survivor_id) if survivor_id.isdigit() else pk,
+            user=request.user,
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("customer-detail", pk=pk)
+    messages.success(
+        request,
+        _("Customer %(merged)s was merged into this customer.") % {"merged": record.merged_id},
+    )
+    return redirect("customer-detail", pk=record.survivor_id)
 
 
 @require_GET

@@ -1,0 +1,92 @@
+"""Telephony (CTI) call events: find the agent and the caller, tell the agent's desk live.
+
+The phone system posts an event (ringing, answered, ended) naming the caller's number and the
+agent (username or telephony extension). The caller is resolved through the screen-pop
+selector and a small message is published on the agent's Redis pub/sub channel; the agent's
+open desk page listens on that channel through server-sent events (`callcenter.views.desk`)
+and fetches the server-rendered card. Nothing is stored: a lost message (Redis down, desk
+closed) loses only the live pop, the agent can still search the number by hand.
+"""
+
+import functools
+import json
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from callcenter.errors import ApplicationError
+from callcenter.phones import try_normalize_phone
+from callcenter.roles import STAFF_ROLES, has_role
+from callcenter.selectors.screenpop import screenpop_owner
+
+CALL_EVENTS = ("ringing", "answered", "ended")
+CHANNEL_PREFIX = "cti:agent:"
+
+
+@functools.cache
+def redis_client() -> redis.Redis:
+    """One client (and connection pool) per process for publishing and subscribing."""
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def agent_channel(user_id: int) -> str:
+    """The pub/sub channel of one agent's desk."""
+    return f"{CHANNEL_PREFIX}{user_id}"
+
+
+def cti_agent_find(*, agent: str) -> AbstractBaseUser:
+    """The active call-center user with this username or telephony extension (one query)."""
+    agent = agent.strip()
+    user = (
+        get_user_model()
+        .objects.filter(Q(username=agent) | Q(agent_profile__extension=agent), is_active=True)
+        .order_by("pk")
+        .first()
+    )
+    if user is None or not has_role(user, STAFF_ROLES):
+        raise ApplicationError(
+            _("No active agent has the username or extension %(agent)s.") % {"agent": agent},
+            extra={"agent": [_("Unknown agent.")]},
+        )
+    return user
+
+
+def cti_publish(*, user_id: int, message: dict[str, Any]) -> int:
+    """Publish `message` (JSON) on the agent's channel; returns how many desks received it."""
+    return int(redis_client().publish(agent_channel(user_id), json.dumps(message, default=str)))
+
+
+def cti_call_event(*, event: str, call_id: str, caller: str, agent: str) -> dict[str, Any]:
+    """Handle one call event: resolve agent and caller, notify the agent's desk.
+
+    Returns what was published plus `delivered` (the number of the agent's open desks).
+    """
+    if event not in CALL_EVENTS:
+        raise ApplicationError(
+            _("Unknown call event: %(event)s") % {"event": event},
+            extra={"event": [_("Use ringing, answered or ended.")]},
+        )
+    phone = try_normalize_phone(caller)
+    if phone is None:
+        raise ApplicationError(
+            _("The caller number %(caller)s is not a valid phone number.") % {"caller": caller},
+            extra={"caller": [_("Not a valid phone number.")]},
+        )
+    user = cti_agent_find(agent=agent)
+    # The owner lookup only (one indexed query): the desk renders the full card itself.
+    customer = screenpop_owner(phone=phone) or {}
+    message = {
+        "event": event,
+        "call_id": call_id,
+        "phone": phone,
+        "known": bool(customer),
+        "customer_id": customer.get("id"),
+        "name": customer.get("name", ""),
+    }
+    delivered = cti_publish(user_id=user.pk, message=message)
+    return {**message, "agent": user.get_username(), "delivered": delivered}

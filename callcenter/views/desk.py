@@ -1,0 +1,386 @@
+"""The agent desk: live screen-pop over server-sent events, the caller's card and its actions.
+
+The desk page opens `desk-events`, a text/event-stream subscribed to the agent's Redis
+channel (see `callcenter.services.cti`). A ringing call makes the page fetch `desk-card`, the
+server-rendered card; its forms (log the call, open a ticket, schedule a callback, create an
+unknown caller) post here and answer with the card again, so nothing is typed twice.
+
+Each open stream holds one web worker thread for up to STREAM_SECONDS; the browser's
+EventSource reconnects when it ends.
+"""
+
+import datetime as dt
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django import forms
+from django.db import connection
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from callcenter.choices import (
+    CustomerKind,
+    CustomerStatus,
+    Direction,
+    InteractionChannel,
+    TicketKind,
+    TicketPriority,
+)
+from callcenter.errors import ApplicationError
+from callcenter.models import Customer
+from callcenter.phones import try_normalize_phone
+from callcenter.roles import MANAGER_ROLES, has_role
+from callcenter.selectors.desk import DeskCard, desk_card
+from callcenter.services.activity import interaction_log, ticket_open
+from callcenter.services.cti import agent_channel, redis_client
+from callcenter.services.customers import customer_create
+from callcenter.views import role_required
+from outreach.services.tasks import outreach_task_create_manual
+
+# An open stream ends after this long and the browser reconnects (frees the worker thread
+# now and then, and survives proxies that cut idle connections).
+STREAM_SECONDS = 300
+# A comment line this often keeps proxies from closing an idle stream.
+HEARTBEAT_SECONDS = 15
+# How long one wait for a message may block (bounds how late the stream notices its end).
+POLL_SECONDS = 1.0
+# The browser waits this long before reconnecting a closed stream.
+RETRY_MILLISECONDS = 2000
+MAX_PHONE_LENGTH = 64
+CALL_ID_LENGTH = 128
+# Answer for a form with bad input: the desk's script swaps it in like a success.
+INVALID = 422
+
+
+def _reveals_phones(request: HttpRequest) -> bool:
+    return has_role(request.user, MANAGER_ROLES)
+
+
+class LogCallForm(forms.Form):
+    call_id = forms.CharField(max_length=CALL_ID_LENGTH, required=False, widget=forms.HiddenInput)
+    direction = forms.ChoiceField(
+        label=gettext_lazy("Direction"), choices=Direction.choices, initial=Direction.INBOUND
+    )
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=100)
+    outcome = forms.CharField(label=gettext_lazy("Outcome"), max_length=100, required=False)
+    duration_minutes = forms.IntegerField(
+        label=gettext_lazy("Duration (minutes)"), min_value=0, max_value=600, required=False
+    )
+    notes = forms.CharField(
+        label=gettext_lazy("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class TicketForm(forms.Form):
+    call_id = forms.CharField(max_length=CALL_ID_LENGTH, required=False, widget=forms.HiddenInput)
+    kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=TicketKind.choices)
+    priority = forms.ChoiceField(
+        label=gettext_lazy("Priority"),
+        choices=TicketPriority.choices,
+        initial=TicketPriority.NORMAL,
+    )
+    subject = forms.CharField(label=gettext_lazy("Subject"), max_length=200)
+    description = forms.CharField(
+        label=gettext_lazy("Description"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class CallbackForm(forms.Form):
+    call_id = forms.CharField(max_length=CALL_ID_LENGTH, required=False, widget=forms.HiddenInput)
+    callback_at = forms.DateTimeField(
+        label=gettext_lazy("Call back at"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
+    notes = forms.CharField(
+        label=gettext_lazy("What to call about"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean_callback_at(self) -> Any:
+        value = self.cleaned_data["callback_at"]
+        if value <= timezone.now():
+            raise forms.ValidationError(_("Choose a time in the future."))
+        return value
+
+
+class NewCallerForm(forms.Form):
+    call_id = forms.CharField(max_length=CALL_ID_LENGTH, required=False, widget=forms.HiddenInput)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=200)
+    kind = forms.ChoiceField(
+        label=gettext_lazy("Kind"), choices=CustomerKind.choices, initial=CustomerKind.PERSON
+    )
+    phone = forms.CharField(label=gettext_lazy("Phone"), max_length=MAX_PHONE_LENGTH)
+    email = forms.EmailField(label=gettext_lazy("Email"), required=False)
+    company_name = forms.CharField(
+        label=gettext_lazy("Company name"), max_length=200, required=False
+    )
+
+    def clean_phone(self) -> str:
+        phone = try_normalize_phone(self.cleaned_data["phone"])
+        if phone is None:
+            raise forms.ValidationError(_("Not a valid phone number."))
+        return phone
+
+
+def _card_context(
+    request: HttpRequest, *, phone: str, call_id: str = "", **forms_: forms.Form
+) -> dict[str, Any]:
+    if "new_form" in forms_:
+        # The create form with its errors, even if the number meanwhile found an owner.
+        card = DeskCard(phone=phone, known=False, screenpop={"phone": phone})
+    else:
+        card = desk_card(phone=phone)
+    initial = {"call_id": call_id}
+    context: dict[str, Any] = {
+        "card": card,
+        "call_id": call_id,
+        "reveal_phones": _reveals_phones(request),
+    }
+    if card.known:
+        in_hour = timezone.localtime() + dt.timedelta(hours=1)
+        context.update(
+            log_form=forms_.get("log_form") or LogCallForm(initial=initial),
+            ticket_form=forms_.get("ticket_form") or TicketForm(initial=initial),
+            callback_form=forms_.get("callback_form")
+            or CallbackForm(initial={**initial, "callback_at": in_hour.replace(second=0)}),
+            done=forms_.get("done"),
+        )
+    else:
+        context["new_form"] = forms_.get("new_form") or NewCallerForm(
+            initial={**initial, "phone": card.phone}
+        )
+    return context
+
+
+def _render_card(
+    request: HttpRequest, *, phone: str, call_id: str = "", status: int = 200, **extra: Any
+) -> HttpResponse:
+    context = _card_context(request, phone=phone, call_id=call_id, **extra)
+    return render(request, "callcenter/partials/desk_card.html", context, status=status)
+
+
+@require_GET
+@role_required()
+def desk_view(request: HttpRequest) -> HttpResponse:
+    """The agent's desk: live call status, a manual number search and the caller's card."""
+    phone = request.GET.get("phone", "").strip()[:MAX_PHONE_LENGTH]
+    context: dict[str, Any] = {"phone": phone}
+    if phone:
+        context.update(_card_context(request, phone=phone))
+    return render(request, "callcenter/desk.html", context)
+
+
+@require_GET
+@role_required()
+def desk_card_view(request: HttpRequest) -> HttpResponse:
+    """The card for a number (htmx fragment): known caller, or the create-customer form."""
+    phone = request.GET.get("phone", "").strip()[:MAX_PHONE_LENGTH]
+    if not phone:
+        return HttpResponseBadRequest(_("Give a phone number."))
+    call_id = request.GET.get("call_id", "")[:CALL_ID_LENGTH]
+    return _render_card(request, phone=phone, call_id=call_id)
+
+
+def _event(name: str, data: dict[str, Any]) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+def desk_event_stream(user_id: int) -> Iterator[str]:
+    """The agent's call events as server-sent events, with heartbeats, for STREAM_SECONDS.
+
+    Subscribes before the first chunk, so once the browser sees `ready` no event is missed.
+    """
+    if not connection.in_atomic_block:
+        # The stream needs no database; do not hold a connection for minutes.
+        connection.close()
+    pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(agent_channel(user_id))
+    try:
+        yield f"retry: {RETRY_MILLISECONDS}\n" + _event("ready", {"channel": "desk"})
+        started = last_beat = time.monotonic()
+        while time.monotonic() - started < STREAM_SECONDS:
+            message = pubsub.get_message(timeout=POLL_SECONDS)
+            if message is not None and message["type"] == "message":
+                yield f"event: call\ndata: {message['data'].decode()}\n\n"
+                last_beat = time.monotonic()
+            elif time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                yield ": heartbeat\n\n"
+                last_beat = time.monotonic()
+    finally:
+        pubsub.close()
+
+
+@require_GET
+@role_required()
+def desk_events_view(request: HttpRequest) -> StreamingHttpResponse:
+    """Server-sent events: this agent's call events (ringing, answered, ended)."""
+    response = StreamingHttpResponse(
+        desk_event_stream(request.user.pk), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _active_customer(pk: int) -> Customer:
+    return get_object_or_404(Customer, pk=pk, status=CustomerStatus.ACTIVE)
+
+
+def _caller_phone(request: HttpRequest, customer: Customer) -> str:
+    """The number the card was opened with (posted back), else the customer's primary phone."""
+    posted = try_normalize_phone(request.POST.get("phone", ""))
+    if posted:
+        return posted
+    point = customer.contact_points.filter(kind="phone", is_active=True).order_by(
+        "-is_primary", "id"
+    )
+    return point.values_list("value", flat=True).first() or ""
+
+
+@require_POST
+@role_required()
+def desk_log_call_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Log the call with this customer; answers with the refreshed card."""
+    customer = _active_customer(pk)
+    phone = _caller_phone(request, customer)
+    form = LogCallForm(request.POST)
+    if not form.is_valid():
+        call_id = request.POST.get("call_id", "")
+        return _render_card(request, phone=phone, call_id=call_id, status=INVALID, log_form=form)
+    data = form.cleaned_data
+    notes = data["notes"]
+    if data["call_id"]:
+        notes = f"{notes}\n[{_('call')} {data['call_id']}]".strip()
+    try:
+        interaction_log(
+            customer=customer,
+            channel=InteractionChannel.CALL,
+            direction=data["direction"],
+            duration_seconds=(data["duration_minutes"] or 0) * 60,
+            agent=request.user,
+            reason=data["reason"],
+            outcome=data["outcome"],
+            notes=notes,
+        )
+    except ApplicationError as exc:
+        form.add_error(None, exc.message)
+        return _render_card(
+            request, phone=phone, call_id=data["call_id"], status=INVALID, log_form=form
+        )
+    return _render_card(request, phone=phone, call_id=data["call_id"], done=_("Call logged."))
+
+
+@require_POST
+@role_required()
+def desk_ticket_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Open a ticket for this customer; answers with the refreshed card."""
+    customer = _active_customer(pk)
+    phone = _caller_phone(request, customer)
+    form = TicketForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket_open(
+                customer=customer,
+                kind=data["kind"],
+                priority=data["priority"],
+                subject=data["subject"],
+                description=data["description"],
+                assignee=request.user,
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return _render_card(
+                request, phone=phone, call_id=data["call_id"], done=_("Ticket opened.")
+            )
+    return _render_card(
+        request,
+        phone=phone,
+        call_id=request.POST.get("call_id", ""),
+        status=INVALID,
+        ticket_form=form,
+    )
+
+
+@require_POST
+@role_required()
+def desk_callback_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Schedule a callback for this customer (a call task for the agent); refreshed card."""
+    customer = _active_customer(pk)
+    phone = _caller_phone(request, customer)
+    form = CallbackForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            outreach_task_create_manual(
+                customer=customer,
+                created_by=request.user,
+                due_at=data["callback_at"],
+                body=data["notes"],
+                assignee=request.user,
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return _render_card(
+                request,
+                phone=phone,
+                call_id=data["call_id"],
+                done=_("Callback scheduled for %(when)s.")
+                % {"when": timezone.localtime(data["callback_at"]).strftime("%Y-%m-%d %H:%M")},
+            )
+    return _render_card(
+        request,
+        phone=phone,
+        call_id=request.POST.get("call_id", ""),
+        status=INVALID,
+        callback_form=form,
+    )
+
+
+@require_POST
+@role_required()
+def desk_customer_create_view(request: HttpRequest) -> HttpResponse:
+    """Create the unknown caller as a customer; answers with their new card."""
+    form = NewCallerForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            customer_create(
+                name=data["name"],
+                kind=data["kind"],
+                phones=[data["phone"]],
+                emails=[data["email"]] if data["email"] else [],
+                company_name=data["company_name"],
+                created_by=request.user,
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return _render_card(
+                request, phone=data["phone"], call_id=data["call_id"], done=_("Customer created.")
+            )
+    phone = request.POST.get("phone", "").strip()[:MAX_PHONE_LENGTH]
+    return _render_card(
+        request,
+        phone=phone or "-",
+        call_id=request.POST.get("call_id", ""),
+        status=INVALID,
+        new_form=form,
+    )

@@ -1,0 +1,86 @@
+"""Forms of the queue pages: complete a call, reschedule it as a callback, reassign in bulk."""
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from callcenter.choices import Role
+from outreach.choices import TaskOutcome
+from outreach.models import Queue
+from outreach.services.tasks import RESCHEDULE_OUTCOMES
+
+MAX_BULK = 500
+
+
+class CompleteTaskForm(forms.Form):
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=TaskOutcome.choices)
+    notes = forms.CharField(label=_("Notes"), max_length=2000, required=False)
+
+
+class RescheduleTaskForm(forms.Form):
+    callback_at = forms.DateTimeField(
+        label=_("Call back at"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
+    outcome = forms.ChoiceField(
+        label=_("Outcome"),
+        choices=[(value, TaskOutcome(value).label) for value in RESCHEDULE_OUTCOMES],
+        initial=TaskOutcome.CALLBACK_REQUESTED,
+    )
+    notes = forms.CharField(label=_("Notes"), max_length=2000, required=False)
+
+    def clean_callback_at(self) -> Any:
+        value = self.cleaned_data["callback_at"]
+        if value <= timezone.now():
+            raise forms.ValidationError(_("Choose a time in the future."))
+        return value
+
+
+def assignable_users() -> QuerySet:
+    """Active users holding a call-center role, by username."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=Role.values)
+        .distinct()
+        .order_by("username")
+    )
+
+
+class ReassignForm(forms.Form):
+    tasks = forms.TypedMultipleChoiceField(
+        label=_("Tasks"),
+        coerce=int,
+        error_messages={"required": _("Select at least one task.")},
+    )
+    assignee = forms.ModelChoiceField(
+        label=_("Agent"), queryset=get_user_model().objects.none(), required=False
+    )
+    queue = forms.ModelChoiceField(label=_("Queue"), queryset=Queue.objects.none(), required=False)
+    reason = forms.CharField(label=_("Reason"), max_length=255, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = assignable_users()
+        self.fields["assignee"].label_from_instance = lambda user: user.get_username()
+        self.fields["queue"].queryset = Queue.objects.order_by("name")
+        # Any integer: the service moves only open call tasks among them.
+        self.fields["tasks"].valid_value = lambda value: str(value).isdigit()
+
+    def clean_tasks(self) -> list[int]:
+        tasks = self.cleaned_data["tasks"]
+        if len(tasks) > MAX_BULK:
+            raise forms.ValidationError(
+                _("Reassign at most %(count)s tasks at once.") % {"count": MAX_BULK}
+            )
+        return tasks
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("assignee") and not data.get("queue"):
+            self.add_error("assignee", _("Choose an agent or a queue."))
+        return data

@@ -1,0 +1,150 @@
+"""My queue: the calls an agent should make, overdue first, with outcome and callback forms.
+
+Rows are worked through htmx: a form posts here and gets its row back (done, or with the
+errors next to the fields). Only tasks the agent may see are found (`outreach.access`); a
+colleague's task answers 403.
+"""
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from callcenter.errors import ApplicationError
+from callcenter.views import role_required
+from care.choices import StepChannel
+from outreach.access import TaskAccessDenied
+from outreach.choices import OPEN_TASK_STATUSES
+from outreach.forms import CompleteTaskForm, RescheduleTaskForm
+from outreach.models import OutreachTask
+from outreach.selectors import MY_QUEUE_LIMIT, TASK_JOINS, agent_queue, task_list
+from outreach.services.tasks import outreach_task_complete, outreach_task_reschedule
+
+UPCOMING_SHOWN = 20
+# Bad input in a row's form: the page's script swaps the row in like a success.
+INVALID = 422
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _upcoming(user: Any, now: dt.datetime) -> list[OutreachTask]:
+    """The agent's own call tasks that fall due later (callbacks they promised, mostly)."""
+    return list(
+        OutreachTask.objects.filter(
+            channel=StepChannel.CALL,
+            status__in=OPEN_TASK_STATUSES,
+            assignee_id=user.pk,
+        )
+        .exclude(due_at__lte=now, next_attempt_at__isnull=True)
+        .select_related(*TASK_JOINS)
+        .order_by("due_at", "id")[:UPCOMING_SHOWN]
+    )
+
+
+def _default_callback() -> dt.datetime:
+    return (timezone.localtime() + dt.timedelta(hours=2)).replace(second=0, microsecond=0)
+
+
+def _row_context(task: OutreachTask, **forms_: Any) -> dict[str, Any]:
+    return {
+        "task": task,
+        "complete_form": forms_.get("complete_form") or CompleteTaskForm(),
+        "reschedule_form": forms_.get("reschedule_form")
+        or RescheduleTaskForm(initial={"callback_at": _default_callback()}),
+    }
+
+
+@require_GET
+@role_required()
+def my_queue_view(request: HttpRequest) -> HttpResponse:
+    """The calls to make now (overdue first, then by deadline) and the ones coming later."""
+    now = timezone.now()
+    tasks = list(agent_queue(user=request.user, now=now)[:MY_QUEUE_LIMIT])
+    context = {
+        "rows": [_row_context(task) for task in tasks],
+        "overdue_count": sum(1 for task in tasks if task.is_overdue),
+        "upcoming": _upcoming(request.user, now),
+        "now": now,
+    }
+    return render(request, "outreach/my_queue.html", context)
+
+
+def _task(request: HttpRequest, pk: int) -> OutreachTask:
+    return get_object_or_404(task_list(user=request.user), pk=pk)
+
+
+def _answer(
+    request: HttpRequest, task: OutreachTask, *, done: str = "", status: int = 200, **forms_: Any
+) -> HttpResponse:
+    if _is_htmx(request):
+        context = {**_row_context(task, **forms_), "done": done}
+        return render(request, "outreach/partials/queue_row.html", context, status=status)
+    if done:
+        messages.success(request, done)
+    else:
+        errors = [str(e) for form in forms_.values() for e in form.errors.values()]
+        messages.error(request, " ".join(errors) or _("The task could not be changed."))
+    return redirect("my-queue")
+
+
+@require_POST
+@role_required()
+def task_complete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record the call's outcome (logs it) and close the task."""
+    task = _task(request, pk)
+    form = CompleteTaskForm(request.POST)
+    if form.is_valid():
+        try:
+            task = outreach_task_complete(
+                task=task,
+                user=request.user,
+                outcome=form.cleaned_data["outcome"],
+                notes=form.cleaned_data["notes"],
+            )
+        except TaskAccessDenied as exc:
+            raise PermissionDenied(exc.message) from exc
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return _answer(
+                request,
+                task,
+                done=_("Done: %(outcome)s.") % {"outcome": task.get_outcome_display()},
+            )
+    return _answer(request, task, status=INVALID, complete_form=form)
+
+
+@require_POST
+@role_required()
+def task_reschedule_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Close this call and schedule a callback for the same agent."""
+    task = _task(request, pk)
+    form = RescheduleTaskForm(request.POST)
+    if form.is_valid():
+        try:
+            callback = outreach_task_reschedule(
+                task=task,
+                user=request.user,
+                callback_at=form.cleaned_data["callback_at"],
+                outcome=form.cleaned_data["outcome"],
+                notes=form.cleaned_data["notes"],
+            )
+        except TaskAccessDenied as exc:
+            raise PermissionDenied(exc.message) from exc
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            task.refresh_from_db()
+            when = timezone.localtime(callback.due_at).strftime("%Y-%m-%d %H:%M")
+            return _answer(
+                request, task, done=_("Callback scheduled for %(when)s.") % {"when": when}
+            )
+    return _answer(request, task, status=INVALID, reschedule_form=form)
