@@ -1,0 +1,312 @@
+"""Forms of the care pages: the rule editor (rule fields and a formset of steps) and the
+message template editor. They only check shapes; the rule and template services validate the
+content and their errors are put back next to the field they name (`service_error_attach`)."""
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from callcenter.choices import Language
+from callcenter.errors import ApplicationError
+from care.choices import (
+    AssigneeRule,
+    DelayUnit,
+    Escalation,
+    EventType,
+    StepChannel,
+    StopCondition,
+    TemplateChannel,
+    TouchKind,
+)
+from care.models import CareRule, MessageTemplate
+from care.services.rules import MAX_STEPS
+
+JSON_ATTRS = {"rows": 3, "class": "care-json", "spellcheck": "false"}
+
+
+class RuleForm(forms.Form):
+    """The fields of a care rule; the control group share is edited in percent."""
+
+    name = forms.CharField(label=_("Name"), max_length=120)
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    trigger_type = forms.ChoiceField(label=_("Trigger"), choices=EventType.choices)
+    trigger_params = forms.JSONField(
+        label=_("Trigger parameters"),
+        required=False,
+        widget=forms.Textarea(attrs=JSON_ATTRS),
+        help_text=_("A JSON object; the parameters this trigger accepts are listed below."),
+    )
+    conditions = forms.JSONField(
+        label=_("Conditions"),
+        required=False,
+        widget=forms.Textarea(attrs=JSON_ATTRS),
+        help_text=_("Only customers matching these conditions are enrolled."),
+    )
+    priority = forms.IntegerField(label=_("Priority"), initial=0, min_value=-1000, max_value=1000)
+    cooldown_days = forms.IntegerField(
+        label=_("Cooldown (days)"),
+        initial=0,
+        min_value=0,
+        help_text=_("A customer enrolled once is not enrolled again for this many days."),
+    )
+    holdout_percent = forms.IntegerField(
+        label=_("Control group (%)"),
+        initial=0,
+        min_value=0,
+        max_value=90,
+        help_text=_("This share of enrolled customers gets no contact, to measure the uplift."),
+    )
+    stop_conditions = forms.MultipleChoiceField(
+        label=_("Stop the plan when"),
+        choices=StopCondition.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    note = forms.CharField(
+        label=_("Change note"),
+        required=False,
+        max_length=255,
+        help_text=_("Saved with the new version, e.g. why the rule changed."),
+    )
+
+    def clean_trigger_params(self) -> dict[str, Any]:
+        value = self.cleaned_data.get("trigger_params")
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError(_('Write a JSON object, e.g. {"kind": "complaint"}.'))
+        return value
+
+    def service_fields(self) -> dict[str, Any]:
+        """The cleaned values as the rule services take them."""
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "description": data["description"],
+            "trigger_type": data["trigger_type"],
+            "trigger_params": data["trigger_params"],
+            "conditions": data["conditions"],
+            "priority": data["priority"],
+            "cooldown_days": data["cooldown_days"],
+            "holdout_share": round(data["holdout_percent"] / 100, 4),
+            "stop_conditions": list(data["stop_conditions"]),
+        }
+
+    @classmethod
+    def initial_for(cls, rule: CareRule) -> dict[str, Any]:
+        return {
+            "name": rule.name,
+            "description": rule.description,
+            "trigger_type": rule.trigger_type,
+            "trigger_params": rule.trigger_params or {},
+            "conditions": rule.conditions,
+            "priority": rule.priority,
+            "cooldown_days": rule.cooldown_days,
+            "holdout_percent": round(rule.holdout_share * 100),
+            "stop_conditions": rule.stop_conditions,
+        }
+
+
+class StepForm(forms.Form):
+    """One step; `template_choices` (built once per page) avoids a query per step."""
+
+    id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    name = forms.CharField(label=_("Step name"), required=False, max_length=120)
+    channel = forms.ChoiceField(label=_("Channel"), choices=StepChannel.choices)
+    delay_value = forms.IntegerField(label=_("Delay"), min_value=0, initial=0)
+    delay_unit = forms.ChoiceField(
+        label=_("Unit"), choices=DelayUnit.choices, initial=DelayUnit.HOURS
+    )
+    business_hours_only = forms.BooleanField(label=_("Business hours only"), required=False)
+    template = forms.TypedChoiceField(
+        label=_("Template or script"), required=False, coerce=int, empty_value=None
+    )
+    assignee_rule = forms.ChoiceField(
+        label=_("Assignee"),
+        required=False,
+        choices=[("", _("— (automated)")), *AssigneeRule.choices],
+    )
+    assignee_target = forms.CharField(
+        label=_("Queue or group"),
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"list": "care-queues"}),
+    )
+    sla_minutes = forms.IntegerField(label=_("SLA (minutes)"), min_value=1, initial=60)
+    escalation = forms.ChoiceField(label=_("On a missed deadline"), choices=Escalation.choices)
+    touch_kind = forms.ChoiceField(label=_("Kind"), choices=TouchKind.choices)
+    only_if_no_response = forms.BooleanField(
+        label=_("Only if the customer has not responded"), required=False
+    )
+    conditions = forms.JSONField(
+        label=_("Only if (conditions)"), required=False, widget=forms.Textarea(attrs=JSON_ATTRS)
+    )
+
+    def __init__(self, *args: Any, template_choices: list[Any] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["template"].choices = [("", _("— none —")), *(template_choices or [])]
+
+    def service_step(self) -> dict[str, Any]:
+        """The cleaned step as `care_rule_create` / `care_rule_update` take it."""
+        data = self.cleaned_data
+        return {
+            "id": data["id"],
+            "name": data["name"],
+            "channel": data["channel"],
+            "delay_value": data["delay_value"],
+            "delay_unit": data["delay_unit"],
+            "business_hours_only": data["business_hours_only"],
+            "template_id": data["template"],
+            "assignee_rule": data["assignee_rule"],
+            "assignee_target": data["assignee_target"],
+            "sla_minutes": data["sla_minutes"],
+            "escalation": data["escalation"],
+            "touch_kind": data["touch_kind"],
+            "only_if_no_response": data["only_if_no_response"],
+            "conditions": data["conditions"],
+        }
+
+
+StepFormSet = forms.formset_factory(
+    StepForm, extra=0, can_order=True, can_delete=True, max_num=MAX_STEPS, validate_max=True
+)
+
+
+def template_choices() -> list[tuple[str, list[tuple[int, str]]]]:
+    """Templates grouped by channel for the step selects (one query)."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for pk, name, channel in MessageTemplate.objects.order_by("name").values_list(
+        "pk", "name", "channel"
+    ):
+        groups.setdefault(channel, []).append((pk, name))
+    labels = dict(TemplateChannel.choices)
+    return [(str(labels[channel]), items) for channel, items in groups.items()]
+
+
+def step_initial(snapshot_step: dict[str, Any]) -> dict[str, Any]:
+    """Initial values of a step form from a step as `rule_snapshot` writes it."""
+    return {
+        **{key: snapshot_step.get(key) for key in StepForm.base_fields if key != "template"},
+        "template": snapshot_step.get("template_id"),
+    }
+
+
+# Service error fields that have another name in the form.
+FIELD_ALIASES = {"holdout_share": "holdout_percent"}
+
+
+def service_error_attach(
+    exc: ApplicationError, form: forms.Form, step_forms: list[forms.Form]
+) -> None:
+    """Show a rule service error next to the field (or step) it names."""
+    field = str(exc.extra.get("field") or "")
+    field = FIELD_ALIASES.get(field, field)
+    if field.startswith("steps["):
+        index_text, _sep, _rest = field[len("steps[") :].partition("]")
+        if index_text.isdigit() and int(index_text) < len(step_forms):
+            label = f"steps[{index_text}]"
+            message = exc.message
+            for prefix in (f"{field}: ", f"{label}: "):
+                message = message.removeprefix(prefix)
+            target = step_forms[int(index_text)]
+            target.add_error("conditions" if field.endswith(".conditions") else None, message)
+            return
+    if field in form.fields:
+        form.add_error(field, exc.message.removeprefix(f"{field}: "))
+    else:
+        form.add_error(None, exc.message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Templates
+
+
+def language_key(language: str) -> str:
+    return language.replace("-", "_")
+
+
+class TemplateForm(forms.Form):
+    """A template and one optional subject and body per language (at least one body)."""
+
+    name = forms.CharField(label=_("Name"), max_length=120)
+    channel = forms.ChoiceField(label=_("Channel"), choices=TemplateChannel.choices)
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, channel_fixed: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if channel_fixed:
+            # Steps rely on a template's channel; it cannot change once created.
+            self.fields["channel"].disabled = True
+        for language, label in Language.choices:
+            key = language_key(language)
+            self.fields[f"subject_{key}"] = forms.CharField(
+                label=_("Subject (%(language)s)") % {"language": label},
+                required=False,
+                max_length=200,
+            )
+            self.fields[f"body_{key}"] = forms.CharField(
+                label=_("Text (%(language)s)") % {"language": label},
+                required=False,
+                max_length=5000,
+                widget=forms.Textarea(
+                    attrs={"rows": 5, "class": "care-body", "data-language": language}
+                ),
+            )
+
+    def languages(self) -> list[dict[str, Any]]:
+        """Per language: its code, label and bound subject and body fields (for the page)."""
+        return [
+            {
+                "code": language,
+                "label": label,
+                "subject": self[f"subject_{language_key(language)}"],
+                "body": self[f"body_{language_key(language)}"],
+            }
+            for language, label in Language.choices
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not any(data.get(f"body_{language_key(code)}") for code in Language.values):
+            raise forms.ValidationError(_("Write the text in at least one language."))
+        return data
+
+    def variants(self) -> dict[str, dict[str, str]]:
+        """The texts by language, leaving out languages without a text."""
+        result = {}
+        for code in Language.values:
+            key = language_key(code)
+            body = (self.cleaned_data.get(f"body_{key}") or "").strip()
+            subject = (self.cleaned_data.get(f"subject_{key}") or "").strip()
+            if body or subject:
+                result[code] = {"subject": subject, "body": body}
+        return result
+
+    @classmethod
+    def initial_for(cls, template: MessageTemplate) -> dict[str, Any]:
+        initial: dict[str, Any] = {
+            "name": template.name,
+            "channel": template.channel,
+            "description": template.description,
+        }
+        for variant in template.variants.all():
+            key = language_key(variant.language)
+            initial[f"subject_{key}"] = variant.subject
+            initial[f"body_{key}"] = variant.body
+        return initial
+
+    def attach_service_error(self, exc: ApplicationError) -> None:
+        """Put a template service error next to the subject or text it is about."""
+        for code in Language.values:
+            for part, prefix in (("subject", "subject"), ("body", "body")):
+                label = f"{code} {part}"
+                if exc.extra.get("field") == label or exc.message.startswith(f"{label}:"):
+                    message = exc.message.removeprefix(f"{label}: ")
+                    self.add_error(f"{prefix}_{language_key(code)}", message)
+                    return
+        self.add_error(None, exc.message)

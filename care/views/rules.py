@@ -1,0 +1,245 @@
+"""Care rule pages: the list (supervisors read), the editor and activation (admins), and the
+version history with a readable diff (supervisors read)."""
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from callcenter.choices import Role
+from callcenter.errors import ApplicationError
+from callcenter.roles import MANAGER_ROLES
+from callcenter.views import role_required
+from care.choices import AssigneeRule, StepChannel
+from care.forms import (
+    RuleForm,
+    StepFormSet,
+    service_error_attach,
+    step_initial,
+    template_choices,
+)
+from care.models import CareRule, CareStep
+from care.selectors import rule_list, rule_version_diff, rule_versions
+from care.selectors_reports import rule_recent_results
+from care.services.rules import (
+    care_rule_activate,
+    care_rule_create,
+    care_rule_deactivate,
+    care_rule_update,
+    rule_snapshot,
+)
+from care.services.triggers import TRIGGER_PARAMS
+from outreach.models import Queue
+
+ADMIN_ONLY = (Role.ADMIN,)
+RECENT_DAYS = 30
+
+
+@require_GET
+@role_required(MANAGER_ROLES)
+def rule_list_view(request: HttpRequest) -> HttpResponse:
+    """Rules with status, trigger, steps and what they did in the last 30 days."""
+    recent = rule_recent_results(days=RECENT_DAYS)
+    rules = list(rule_list())
+    rows = [
+        {"rule": rule, "recent": recent.get(rule.pk, {"enrolled": 0, "tasks": 0})} for rule in rules
+    ]
+    context = {
+        "rows": rows,
+        "recent_days": RECENT_DAYS,
+        "active_count": sum(1 for rule in rules if rule.is_active),
+    }
+    return render(request, "care/rule_list.html", context)
+
+
+def _step_forms_in_order(steps: Any) -> list[Any]:
+    """The step forms as the editor shows them: a re-shown valid formset in the order the
+    user gave (then the removed and untouched ones), otherwise as posted."""
+    if not steps.is_bound or not steps.is_valid():
+        return list(steps.forms)
+    ordered = list(steps.ordered_forms)
+    return ordered + [form for form in steps.forms if form not in ordered]
+
+
+def _editor_context(
+    rule: CareRule | None, form: RuleForm, steps: Any, error_path: str = ""
+) -> dict[str, Any]:
+    return {
+        "rule": rule,
+        "form": form,
+        "steps": steps,
+        "step_forms": _step_forms_in_order(steps),
+        "trigger_params": {
+            str(trigger): sorted(params) for trigger, params in TRIGGER_PARAMS.items()
+        },
+        "queues": list(Queue.objects.order_by("name").values_list("slug", "name")),
+        "call_channel": StepChannel.CALL,
+        "advisor_rule": AssigneeRule.ADVISOR,
+        "conditions_error_path": error_path,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(ADMIN_ONLY)
+def rule_edit_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Create or change a rule and its steps; nothing is saved unless everything is valid."""
+    rule = get_object_or_404(CareRule, pk=pk) if pk is not None else None
+    choices = template_choices()
+    error_path = ""
+    if request.method == "POST":
+        form = RuleForm(request.POST)
+        steps = StepFormSet(request.POST, prefix="steps", form_kwargs={"template_choices": choices})
+        if form.is_valid() and steps.is_valid():
+            step_forms = list(steps.ordered_forms)
+            step_rows = [step_form.service_step() for step_form in step_forms]
+            try:
+                if rule is None:
+                    rule = care_rule_create(
+                        steps=step_rows, created_by=request.user, **form.service_fields()
+                    )
+                    messages.success(request, _("Rule “%(name)s” created.") % {"name": rule.name})
+                else:
+                    care_rule_update(
+                        rule=rule,
+                        updated_by=request.user,
+                        steps=step_rows,
+                        note=form.cleaned_data["note"],
+                        **form.service_fields(),
+                    )
+                    messages.success(request, _("Rule “%(name)s” saved.") % {"name": rule.name})
+            except ApplicationError as exc:
+                service_error_attach(exc, form, step_forms)
+                if exc.extra.get("field") == "conditions":
+                    error_path = str(exc.extra.get("path") or "")
+            else:
+                return redirect("care-rule-edit", pk=rule.pk)
+        status = 400
+    else:
+        status = 200
+        if rule is None:
+            form = RuleForm()
+            initial: list[dict[str, Any]] = [{}]
+        else:
+            form = RuleForm(initial=RuleForm.initial_for(rule))
+            initial = [step_initial(step) for step in rule_snapshot(rule)["steps"]]
+        steps = StepFormSet(
+            prefix="steps", initial=initial, form_kwargs={"template_choices": choices}
+        )
+    context = _editor_context(rule, form, steps, error_path)
+    return render(request, "care/rule_form.html", context, status=status)
+
+
+@require_POST
+@role_required(ADMIN_ONLY)
+def rule_activate_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Switch a rule on (it needs a step)."""
+    rule = get_object_or_404(CareRule, pk=pk)
+    try:
+        care_rule_activate(rule=rule, activated_by=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Rule “%(name)s” is active.") % {"name": rule.name})
+    return redirect("care-rule-edit", pk=rule.pk)
+
+
+@require_POST
+@role_required(ADMIN_ONLY)
+def rule_deactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Switch a rule off; customers already enrolled keep their plans."""
+    rule = get_object_or_404(CareRule, pk=pk)
+    care_rule_deactivate(rule=rule, deactivated_by=request.user)
+    messages.success(request, _("Rule “%(name)s” is switched off.") % {"name": rule.name})
+    return redirect("care-rule-edit", pk=rule.pk)
+
+
+def _display(value: Any) -> str:
+    if value is None or value == "" or value == [] or value == {}:
+        return "—"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def _field_label(model: type, name: str) -> str:
+    field_name = name.removesuffix("_id")
+    try:
+        return str(model._meta.get_field(field_name).verbose_name)
+    except Exception:  # noqa: BLE001 - derived snapshot keys have no model field
+        return name
+
+
+def _step_summary(step: dict[str, Any]) -> str:
+    channel = dict(StepChannel.choices).get(step.get("channel"), step.get("channel"))
+    name = step.get("name") or step.get("template_slug") or ""
+    return f"#{step.get('position')} {channel} {name}".strip()
+
+
+def readable_diff(diff: dict[str, Any]) -> dict[str, Any]:
+    """`rule_version_diff` with field labels and printable values."""
+    return {
+        "from": diff["from"],
+        "to": diff["to"],
+        "fields": [
+            {
+                "label": _field_label(CareRule, name),
+                "before": _display(change["from"]),
+                "after": _display(change["to"]),
+            }
+            for name, change in diff["fields"].items()
+        ],
+        "added": [_step_summary(step) for step in diff["steps"]["added"]],
+        "removed": [_step_summary(step) for step in diff["steps"]["removed"]],
+        "changed": [
+            {
+                "position": step["position"],
+                "fields": [
+                    {
+                        "label": _field_label(CareStep, name),
+                        "before": _display(change["from"]),
+                        "after": _display(change["to"]),
+                    }
+                    for name, change in step["fields"].items()
+                ],
+            }
+            for step in diff["steps"]["changed"]
+        ],
+    }
+
+
+def _version_number(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text else default
+    except ValueError:
+        return default
+
+
+@require_GET
+@role_required(MANAGER_ROLES)
+def rule_history_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The versions of a rule and the differences between two of them (by default the latest
+    and the one before)."""
+    rule = get_object_or_404(CareRule, pk=pk)
+    versions = list(rule_versions(rule=rule))
+    diff = None
+    error = ""
+    if len(versions) >= 2:
+        to_version = _version_number(request.GET.get("to"), versions[0].version)
+        from_version = _version_number(request.GET.get("from"), to_version - 1)
+        try:
+            diff = readable_diff(
+                rule_version_diff(rule=rule, from_version=from_version, to_version=to_version)
+            )
+        except ApplicationError as exc:
+            error = exc.message
+    context = {
+        "rule": rule,
+        "versions": versions,
+        "diff": diff,
+        "error": error,
+    }
+    return render(request, "care/rule_history.html", context)

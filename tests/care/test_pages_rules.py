@@ -1,0 +1,349 @@
+"""Care rule pages: the list, the editor (create, change, reorder, errors next to the field,
+nothing saved on error), activation and the version history."""
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from callcenter.choices import Role
+from care.choices import StepChannel, TemplateChannel
+from care.models import CareRule, MessageTemplate, TemplateVariant
+from care.services.rules import care_rule_create, care_rule_update
+from outreach.models import Queue
+from tests.callcenter.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client: Client) -> Client:
+    client.force_login(UserFactory(role=Role.ADMIN))
+    return client
+
+
+@pytest.fixture
+def supervisor_client(client: Client) -> Client:
+    client.force_login(UserFactory(role=Role.SUPERVISOR))
+    return client
+
+
+@pytest.fixture
+def sms_template() -> MessageTemplate:
+    template = MessageTemplate.objects.create(name="Apology", slug="apology", channel="sms")
+    TemplateVariant.objects.create(
+        template=template, language="en", body="Sorry {{ customer.name }}"
+    )
+    return template
+
+
+@pytest.fixture
+def queue() -> Queue:
+    return Queue.objects.get_or_create(slug="general", defaults={"name": "General"})[0]
+
+
+def _management(total: int, initial: int = 0) -> dict[str, Any]:
+    return {
+        "steps-TOTAL_FORMS": str(total),
+        "steps-INITIAL_FORMS": str(initial),
+        "steps-MIN_NUM_FORMS": "0",
+        "steps-MAX_NUM_FORMS": "20",
+    }
+
+
+def _step(index: int, **fields: Any) -> dict[str, Any]:
+    values = {
+        "channel": StepChannel.SMS,
+        "delay_value": "0",
+        "delay_unit": "hours",
+        "sla_minutes": "60",
+        "escalation": "reassign",
+        "touch_kind": "proactive",
+        "ORDER": str(index + 1),
+        **fields,
+    }
+    return {f"steps-{index}-{key}": value for key, value in values.items()}
+
+
+def _rule_data(**fields: Any) -> dict[str, Any]:
+    return {
+        "name": "Complaint apology",
+        "description": "",
+        "trigger_type": "ticket_opened",
+        "trigger_params": '{"kind": "complaint"}',
+        "conditions": "",
+        "priority": "5",
+        "cooldown_days": "0",
+        "holdout_percent": "10",
+        "stop_conditions": ["ticket_resolved"],
+        "note": "",
+        **fields,
+    }
+
+
+def test_admin_creates_a_rule_with_two_steps_in_the_order_given(
+    admin_client: Client, sms_template: MessageTemplate, queue: Queue
+) -> None:
+    data = {
+        **_rule_data(),
+        **_management(2),
+        **_step(0, template=str(sms_template.pk), ORDER="2"),
+        **_step(
+            1,
+            channel=StepChannel.CALL,
+            name="Call back",
+            delay_value="1",
+            delay_unit="days",
+            assignee_rule="queue",
+            assignee_target="general",
+            ORDER="1",
+        ),
+    }
+
+    response = admin_client.post(reverse("care-rule-create"), data)
+
+    rule = CareRule.objects.get(name="Complaint apology")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("care-rule-edit", args=[rule.pk])
+    assert not rule.is_active
+    assert rule.trigger_params == {"kind": "complaint"}
+    assert rule.holdout_share == pytest.approx(0.1)
+    assert rule.stop_conditions == ["ticket_resolved"]
+    steps = list(rule.steps.order_by("position"))
+    assert [(s.channel, s.name) for s in steps] == [("call", "Call back"), ("sms", "")]
+    assert steps[0].assignee_target == "general"
+    assert steps[1].template_id == sms_template.pk
+    assert rule.versions.count() == 1
+
+
+def test_a_step_error_is_shown_on_that_step_and_nothing_is_saved(
+    admin_client: Client, sms_template: MessageTemplate, queue: Queue
+) -> None:
+    data = {
+        **_rule_data(),
+        **_management(2),
+        **_step(0, template=str(sms_template.pk)),
+        **_step(
+            1,
+            channel=StepChannel.CALL,
+            name="Call",
+            assignee_rule="queue",
+            assignee_target="no-such-queue",
+        ),
+    }
+
+    response = admin_client.post(reverse("care-rule-create"), data)
+
+    assert response.status_code == 400
+    assert not CareRule.objects.exists()
+    html = response.content.decode()
+    assert "unknown queue no-such-queue" in html
+    # In the second step's card: after the first step's fields, before the second's.
+    assert html.index('name="steps-0-conditions"') < html.index("unknown queue")
+    assert html.index("unknown queue") < html.index('name="steps-1-channel"')
+
+
+def test_an_invalid_condition_tree_is_refused_next_to_the_conditions(
+    admin_client: Client, sms_template: MessageTemplate
+) -> None:
+    data = {
+        **_rule_data(conditions='{"op": "and", "children": [{"field": "nope", "cmp": "eq"}]}'),
+        **_management(1),
+        **_step(0, template=str(sms_template.pk)),
+    }
+
+    response = admin_client.post(reverse("care-rule-create"), data)
+
+    assert response.status_code == 400
+    assert not CareRule.objects.exists()
+    assert response.context["form"].errors["conditions"]
+
+
+def test_bad_trigger_parameters_are_refused_next_to_them(
+    admin_client: Client, sms_template: MessageTemplate
+) -> None:
+    data = {
+        **_rule_data(trigger_params='{"kind": "praise"}'),
+        **_management(1),
+        **_step(0, template=str(sms_template.pk)),
+    }
+
+    response = admin_client.post(reverse("care-rule-create"), data)
+
+    assert response.status_code == 400
+    assert "praise" in str(response.context["form"].errors["trigger_params"])
+    assert not CareRule.objects.exists()
+
+
+def _existing_rule(template: MessageTemplate) -> CareRule:
+    return care_rule_create(
+        name="Wake-up",
+        trigger_type="inactivity",
+        trigger_params={"days": 60},
+        steps=[
+            {"channel": "sms", "template_id": template.pk, "name": "first"},
+            {"channel": "sms", "template_id": template.pk, "name": "second", "delay_value": 2},
+        ],
+    )
+
+
+def test_editing_reorders_and_removes_steps_and_makes_a_new_version(
+    admin_client: Client, sms_template: MessageTemplate
+) -> None:
+    rule = _existing_rule(sms_template)
+    first, second = rule.steps.order_by("position")
+    page = admin_client.get(reverse("care-rule-edit", args=[rule.pk]))
+    assert page.status_code == 200
+    data = {
+        **_rule_data(name="Wake-up v2", trigger_type="inactivity", trigger_params='{"days": 60}'),
+        "note": "second step first",
+        **_management(2, initial=2),
+        **_step(0, id=str(first.pk), name="first", template=str(sms_template.pk), DELETE="on"),
+        **_step(
+            1, id=str(second.pk), name="second", template=str(sms_template.pk), delay_value="3"
+        ),
+    }
+
+    response = admin_client.post(reverse("care-rule-edit", args=[rule.pk]), data)
+
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert rule.name == "Wake-up v2"
+    assert rule.version == 2
+    assert list(rule.steps.values_list("pk", "position", "delay_value")) == [(second.pk, 1, 3)]
+    assert rule.versions.get(version=2).note == "second step first"
+
+
+def test_activating_a_rule_switches_it_on_and_back_off(
+    admin_client: Client, sms_template: MessageTemplate
+) -> None:
+    rule = _existing_rule(sms_template)
+
+    response = admin_client.post(reverse("care-rule-activate", args=[rule.pk]))
+    rule.refresh_from_db()
+    assert response.status_code == 302
+    assert rule.is_active
+
+    admin_client.post(reverse("care-rule-deactivate", args=[rule.pk]))
+    rule.refresh_from_db()
+    assert not rule.is_active
+
+
+def test_a_rule_without_steps_is_not_activated_and_says_why(admin_client: Client) -> None:
+    rule = CareRule.objects.create(name="Empty", slug="empty", trigger_type="birthday")
+
+    response = admin_client.post(reverse("care-rule-activate", args=[rule.pk]), follow=True)
+
+    rule.refresh_from_db()
+    assert not rule.is_active
+    assert "needs at least one step" in response.content.decode()
+
+
+def test_supervisors_read_rules_but_may_not_edit(
+    supervisor_client: Client, sms_template: MessageTemplate
+) -> None:
+    rule = _existing_rule(sms_template)
+
+    assert supervisor_client.get(reverse("care-rules")).status_code == 200
+    assert supervisor_client.get(reverse("care-rule-history", args=[rule.pk])).status_code == 200
+    assert supervisor_client.get(reverse("care-rule-edit", args=[rule.pk])).status_code == 403
+    edit = supervisor_client.post(
+        reverse("care-rule-edit", args=[rule.pk]), {**_rule_data(), **_management(0)}
+    )
+    assert edit.status_code == 403
+    assert supervisor_client.post(reverse("care-rule-create"), _rule_data()).status_code == 403
+    assert supervisor_client.post(reverse("care-rule-activate", args=[rule.pk])).status_code == 403
+    rule.refresh_from_db()
+    assert rule.name == "Wake-up"
+    assert not rule.is_active
+
+
+def test_agents_may_open_no_care_page(client: Client, sms_template: MessageTemplate) -> None:
+    rule = _existing_rule(sms_template)
+    client.force_login(UserFactory(role=Role.AGENT))
+
+    for url in (
+        reverse("care-rules"),
+        reverse("care-rule-history", args=[rule.pk]),
+        reverse("care-rule-edit", args=[rule.pk]),
+        reverse("care-templates"),
+        reverse("care-template-edit", args=[sms_template.pk]),
+        reverse("care-effectiveness"),
+        reverse("care-dashboard-kpis"),
+        reverse("care-customer-picker") + "?q=a",
+    ):
+        assert client.get(url).status_code == 403, url
+    assert client.post(reverse("care-rule-activate", args=[rule.pk])).status_code == 403
+    assert client.post(reverse("care-template-preview")).status_code == 403
+
+
+def test_the_rule_list_shows_status_steps_and_recent_results_in_fixed_queries(
+    supervisor_client: Client,
+    sms_template: MessageTemplate,
+    django_assert_num_queries: Any,
+) -> None:
+    for index in range(3):
+        rule = _existing_rule(sms_template)
+        if index:
+            CareRule.objects.filter(pk=rule.pk).update(is_active=True)
+    supervisor_client.get(reverse("care-rules"))  # warm the session and role caches
+
+    # request savepoint and release, session, user, roles; enrolled and tasks per rule;
+    # rules; their steps (with templates)
+    with django_assert_num_queries(9):
+        response = supervisor_client.get(reverse("care-rules"))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.count('data-rule="wake-up') == 3
+    assert "2 rules are active." in html
+
+
+def test_the_history_shows_a_readable_diff_of_the_latest_change(
+    supervisor_client: Client, sms_template: MessageTemplate
+) -> None:
+    rule = _existing_rule(sms_template)
+    care_rule_update(rule=rule, holdout_share=0.2, note="more control")
+
+    response = supervisor_client.get(reverse("care-rule-history", args=[rule.pk]))
+
+    html = response.content.decode()
+    assert "Changes from version 1 to 2" in html
+    assert "Control group share" in html
+    assert "0.2" in html
+    assert "more control" in html
+
+
+def test_the_history_compares_chosen_versions_and_reports_unknown_ones(
+    supervisor_client: Client, sms_template: MessageTemplate
+) -> None:
+    rule = _existing_rule(sms_template)
+    first = rule.steps.order_by("position").first()
+    care_rule_update(
+        rule=rule,
+        steps=[{"id": first.pk, "channel": "sms", "template_id": sms_template.pk}],
+    )
+    url = reverse("care-rule-history", args=[rule.pk])
+
+    removed = supervisor_client.get(url, {"from": 1, "to": 2}).content.decode()
+    unknown = supervisor_client.get(url, {"from": 1, "to": 9}).content.decode()
+
+    assert "Step removed" in removed
+    assert "has no version 9" in unknown
+
+
+def test_the_editor_lists_templates_once_whatever_the_number_of_steps(
+    admin_client: Client, sms_template: MessageTemplate, django_assert_max_num_queries: Any
+) -> None:
+    rule = _existing_rule(sms_template)
+    MessageTemplate.objects.create(
+        name="Script", slug="script", channel=TemplateChannel.CALL_SCRIPT
+    )
+    admin_client.get(reverse("care-rule-edit", args=[rule.pk]))
+
+    with django_assert_max_num_queries(12):
+        response = admin_client.get(reverse("care-rule-edit", args=[rule.pk]))
+
+    assert response.status_code == 200
+    assert response.content.decode().count(f'value="{sms_template.pk}" selected') == 2
