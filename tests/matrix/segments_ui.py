@@ -1,5 +1,22 @@
-"""Decisions for the supervisor workspace pages: dashboard, segments, clusters and churn."""
+"""Decisions for the supervisor workspace pages: dashboard, segments, clusters and churn.
 
-from tests.matrix import Entry
+Supervisors and admins only; agents get 403 from the server on every page, including the rule
+editor (and the CSV export, an API route decided in `core`)."""
 
-EXPECTATIONS: dict[str, Entry] = {}
+from tests.matrix import MANAGERS, Entry, _page
+
+EXPECTATIONS: dict[str, Entry] = {
+    "dashboard": _page(get=MANAGERS),
+    "dashboard-cell": _page(get=MANAGERS),
+    "segment-list": _page(get=MANAGERS),
+    "segment-create": _page(get=MANAGERS, post=MANAGERS),
+    "segment-edit": _page("segment", get=MANAGERS, post=MANAGERS),
+    "segment-detail": _page("segment", get=MANAGERS),
+    "segment-members": _page("segment", get=MANAGERS),
+    "segment-settings": _page("segment", post=MANAGERS),
+    "segment-refresh": _page(get=MANAGERS, post=MANAGERS),
+    "segment-refresh-history": _page(get=MANAGERS),
+    "segment-refresh-progress": _page("refresh_run", get=MANAGERS),
+    "clusters": _page(get=MANAGERS),
+    "churn-retrain": _page(post=MANAGERS),
+}

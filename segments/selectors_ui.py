@@ -1,0 +1,165 @@
+"""Reads of the supervisor workspace pages: distributions, the R x F grid, a segment's members
+and composition, and the customers most at risk. Each is one grouped query, whatever the number
+of customers or segments."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, F, OrderBy, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from callcenter.choices import CustomerStatus
+from segments.choices import LifecycleStage, RfmSegmentName, ValueTier
+from segments.models import CustomerMetrics, RefreshRun, Segment, SegmentMembership
+from segments.selectors import segment_members
+
+SCORES = (5, 4, 3, 2, 1)
+AT_RISK_LIMIT = 20
+
+# Member list orderings a supervisor may pick: key -> ORM path.
+MEMBER_SORTS: dict[str, str] = {
+    "monetary": "customer__metrics__monetary",
+    "churn": "customer__metrics__churn_probability",
+    "last_order": "customer__metrics__last_order_at",
+    "frequency": "customer__metrics__frequency",
+    "entered": "entered_at",
+    "name": "customer__name",
+}
+DEFAULT_MEMBER_SORT = "-monetary"
+
+
+@dataclass(frozen=True)
+class Share:
+    """One bar of a distribution: a value, its label, how many customers and their spend."""
+
+    value: str
+    label: str
+    count: int
+    spend: Decimal
+    percent: float
+
+
+def _distribution(field: str, choices: Any, rows: QuerySet[Any]) -> list[Share]:
+    found = {row[field]: row for row in rows.values(field).annotate(n=Count("pk"), spend=_spend())}
+    total = sum(row["n"] for row in found.values()) or 1
+    return [
+        Share(
+            value=value,
+            label=str(label),
+            count=found.get(value, {}).get("n", 0),
+            spend=found.get(value, {}).get("spend", Decimal(0)),
+            percent=round(100 * found.get(value, {}).get("n", 0) / total, 1),
+        )
+        for value, label in choices.choices
+    ]
+
+
+def _spend() -> Coalesce:
+    return Coalesce(Sum("monetary"), Decimal(0))
+
+
+def _active_metrics() -> QuerySet[CustomerMetrics]:
+    return CustomerMetrics.objects.filter(customer__status=CustomerStatus.ACTIVE)
+
+
+def lifecycle_distribution() -> list[Share]:
+    """Active customers per lifecycle stage (one grouped query)."""
+    return _distribution("lifecycle_stage", LifecycleStage, _active_metrics())
+
+
+def tier_distribution() -> list[Share]:
+    """Active customers per value tier (one grouped query)."""
+    return _distribution("value_tier", ValueTier, _active_metrics())
+
+
+def rf_grid() -> dict[str, Any]:
+    """The R x F grid: rows R 5..1, columns F 1..5, each cell with count, spend and share."""
+    rows = (
+        _active_metrics()
+        .filter(r_score__isnull=False, f_score__isnull=False)
+        .values("r_score", "f_score")
+        .annotate(n=Count("pk"), spend=_spend())
+    )
+    cells = {(row["r_score"], row["f_score"]): row for row in rows}
+    biggest = max((row["n"] for row in cells.values()), default=0) or 1
+    grid = []
+    for r in SCORES:
+        line = []
+        for f in SCORES[::-1]:
+            row = cells.get((r, f), {})
+            count = row.get("n", 0)
+            line.append(
+                {
+                    "r": r,
+                    "f": f,
+                    "count": count,
+                    "spend": row.get("spend", Decimal(0)),
+                    # 0..5: the heat of the cell, for its background shade.
+                    "heat": 0 if count == 0 else 1 + round(4 * count / biggest),
+                }
+            )
+        grid.append({"r": r, "cells": line})
+    return {"rows": grid, "f_scores": SCORES[::-1]}
+
+
+def customers_in_cell(*, r: int, f: int) -> QuerySet[CustomerMetrics]:
+    """Active customers with scores R=r and F=f, highest spend first."""
+    return (
+        _active_metrics()
+        .filter(r_score=r, f_score=f)
+        .select_related("customer")
+        .order_by(F("monetary").desc(), "customer_id")
+    )
+
+
+def member_ordering(sort: str) -> tuple[str, list[OrderBy]]:
+    """The ordering for a `sort` key ("monetary" or "-monetary"); unknown keys get the default.
+    Empty values go last either way; the membership id breaks ties for stable pages."""
+    key = sort.lstrip("-")
+    if key not in MEMBER_SORTS:
+        sort, key = DEFAULT_MEMBER_SORT, DEFAULT_MEMBER_SORT.lstrip("-")
+    expression = F(MEMBER_SORTS[key])
+    ordered = (
+        expression.desc(nulls_last=True)
+        if sort.startswith("-")
+        else expression.asc(nulls_last=True)
+    )
+    return sort, [ordered, F("id").asc()]
+
+
+def segment_member_rows(
+    *, segment: Segment, query: str = "", sort: str = DEFAULT_MEMBER_SORT
+) -> tuple[str, QuerySet[SegmentMembership]]:
+    """Current members (customer and metrics joined), searched and sorted."""
+    sort, ordering = member_ordering(sort)
+    return sort, segment_members(segment=segment, query=query).order_by(*ordering)
+
+
+def segment_composition(*, segment: Segment) -> dict[str, list[Share]]:
+    """Lifecycle stage, value tier and RFM segment of the current members (three grouped
+    queries over the open memberships)."""
+    members = CustomerMetrics.objects.filter(
+        customer__segment_memberships__segment=segment,
+        customer__segment_memberships__exited_at__isnull=True,
+    )
+    return {
+        "lifecycle": _distribution("lifecycle_stage", LifecycleStage, members),
+        "tier": _distribution("value_tier", ValueTier, members),
+        "rfm": _distribution("rfm_segment", RfmSegmentName, members),
+    }
+
+
+def most_at_risk(*, limit: int = AT_RISK_LIMIT) -> list[CustomerMetrics]:
+    """Active customers with the highest churn probability, with their customer row."""
+    return list(
+        _active_metrics()
+        .filter(churn_probability__isnull=False)
+        .select_related("customer")
+        .order_by(F("churn_probability").desc(), F("monetary").desc(), "customer_id")[:limit]
+    )
+
+
+def latest_run() -> RefreshRun | None:
+    """The latest refresh run (running or finished)."""
+    return RefreshRun.objects.order_by("-started_at", "-id").first()

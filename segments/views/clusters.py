@@ -1,0 +1,48 @@
+"""Clusters and churn: cluster profiles side by side, the churn model's state, retraining and the
+customers most at risk."""
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from callcenter.views import role_required
+from segments.selectors import churn_model_status, cluster_profiles_latest
+from segments.selectors_ui import most_at_risk
+from segments.tasks import churn_model_train_task
+from segments.views import MANAGERS
+
+
+@require_GET
+@role_required(MANAGERS)
+def clusters_view(request: HttpRequest) -> HttpResponse:
+    """Cluster profiles, churn model status and attempts, and the customers most at risk."""
+    clusters = cluster_profiles_latest()
+    state = churn_model_status()
+    context = {
+        "clusters": clusters,
+        "model": state["current"],
+        "attempts": state["attempts"],
+        "trained": state["trained"],
+        "at_risk": most_at_risk(),
+        "chart_data": {
+            "labels": [f"{c.number}. {c.label}" for c in clusters],
+            "r": [c.mean_r for c in clusters],
+            "f": [c.mean_f for c in clusters],
+            "m": [c.mean_m for c in clusters],
+        },
+    }
+    return render(request, "segments/clusters.html", context)
+
+
+@require_POST
+@role_required(MANAGERS)
+def churn_retrain_view(request: HttpRequest) -> HttpResponse:
+    """Queue a retraining of the churn model on the latest history."""
+    transaction.on_commit(churn_model_train_task.delay)
+    messages.success(
+        request, _("Retraining queued. The new model scores customers from the next refresh.")
+    )
+    return redirect("clusters")

@@ -1,0 +1,69 @@
+"""The supervisor dashboard: who the customers are (lifecycle, tier, R x F), how segments move,
+and the care KPIs of a chosen period (a fragment the care pages provide)."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from callcenter.views import role_required
+from segments.choices import SegmentKind
+from segments.selectors import segment_list
+from segments.selectors_ui import latest_run, lifecycle_distribution, rf_grid, tier_distribution
+from segments.views import MANAGERS
+
+PERIODS = (7, 30, 90)
+DEFAULT_PERIOD = 30
+TREND_POINTS = 30
+
+
+@require_GET
+@role_required(MANAGERS)
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    """Distributions, the R x F grid and segment trends; a fixed number of queries."""
+    try:
+        days = int(request.GET.get("days", DEFAULT_PERIOD))
+    except ValueError:
+        days = DEFAULT_PERIOD
+    if days not in PERIODS:
+        days = DEFAULT_PERIOD
+    lifecycle = lifecycle_distribution()
+    tiers = tier_distribution()
+    segments = [s for s in segment_list().filter(is_active=True)]
+    trends = []
+    for segment in segments:
+        snapshots = segment.snapshots.all()[:TREND_POINTS]
+        sizes = [s.size for s in snapshots][::-1]
+        trends.append(
+            {
+                "segment": segment,
+                "trend": sizes,
+                "change": sizes[-1] - sizes[-2] if len(sizes) > 1 else 0,
+            }
+        )
+    lifecycle_series = [
+        {
+            "label": row["segment"].name,
+            "points": [
+                {"x": s.taken_at.isoformat(), "y": s.size}
+                for s in reversed(row["segment"].snapshots.all()[:TREND_POINTS])
+            ],
+        }
+        for row in trends
+        if row["segment"].kind == SegmentKind.LIFECYCLE
+    ]
+    context = {
+        "days": days,
+        "periods": PERIODS,
+        "lifecycle": lifecycle,
+        "tiers": tiers,
+        "grid": rf_grid(),
+        "customers_total": sum(share.count for share in lifecycle),
+        "trends": trends,
+        "run": latest_run(),
+        "chart_data": {
+            "lifecycle": [{"label": s.label, "count": s.count} for s in lifecycle],
+            "tiers": [{"label": s.label, "count": s.count} for s in tiers],
+            "lifecycle_series": lifecycle_series,
+        },
+    }
+    return render(request, "segments/dashboard.html", context)

@@ -1,0 +1,82 @@
+"""Refresh now: start a refresh (or join the running one), its live progress, and the history."""
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from callcenter.views import role_required
+from segments.choices import RunStatus
+from segments.models import RefreshRun
+from segments.selectors import refresh_runs
+from segments.services.refresh import refresh_progress, segment_refresh_request
+from segments.tasks import segment_refresh_task
+from segments.views import MANAGERS
+
+HISTORY_LENGTH = 20
+# Names for the phases a run reports; an unknown phase is shown as the engine names it.
+PHASE_LABELS = {
+    "queued": _("Waiting for a worker"),
+    "aggregate": _("Aggregating orders and contacts"),
+    "score": _("Scoring RFM, tiers and lifecycle"),
+    "churn": _("Scoring churn risk"),
+    "clusters": _("Finding behaviour clusters"),
+    "write": _("Writing metrics"),
+    "memberships": _("Updating segment members"),
+    "snapshots": _("Recording segment sizes"),
+    "done": _("Done"),
+}
+
+
+def phase_label(phase: str) -> str:
+    """The readable name of a refresh phase."""
+    return str(PHASE_LABELS.get(phase, phase))
+
+
+def _progress_context(run: RefreshRun) -> dict[str, object]:
+    progress = refresh_progress(run=run)
+    phase = str(progress.get("phase") or run.phase)
+    return {
+        "run": run,
+        "phase": phase,
+        "phase_label": phase_label(phase),
+        "percent": 100 if run.status == RunStatus.SUCCEEDED else progress.get("percent", 0),
+        "running": run.status == RunStatus.RUNNING,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(MANAGERS)
+def refresh_view(request: HttpRequest) -> HttpResponse:
+    """GET: the run history and the button. POST: start a refresh (or join the running one)
+    and answer with its progress bar, which polls itself until the run ends."""
+    if request.method == "POST":
+        run, created = segment_refresh_request(requested_by=request.user, trigger="manual")
+        if created:
+            transaction.on_commit(lambda: segment_refresh_task.delay(run.pk))
+        context = {**_progress_context(run), "joined": not created}
+        return render(request, "segments/partials/refresh_progress.html", context)
+    runs = list(refresh_runs()[:HISTORY_LENGTH])
+    running = next((run for run in runs if run.status == RunStatus.RUNNING), None)
+    context = {
+        "runs": runs,
+        "progress": _progress_context(running) if running is not None else None,
+    }
+    return render(request, "segments/refresh.html", context)
+
+
+@require_GET
+@role_required(MANAGERS)
+def refresh_progress_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress bar of one run; it stops polling once the run has finished."""
+    run = get_object_or_404(RefreshRun, pk=pk)
+    return render(request, "segments/partials/refresh_progress.html", _progress_context(run))
+
+
+@require_GET
+@role_required(MANAGERS)
+def refresh_history_view(request: HttpRequest) -> HttpResponse:
+    """The run history table, reloaded when a run finishes."""
+    context = {"runs": list(refresh_runs()[:HISTORY_LENGTH])}
+    return render(request, "segments/partials/run_history.html", context)

@@ -1,0 +1,128 @@
+/*
+ * Charts of the supervisor workspace (Chart.js, vendored). Canvases describe themselves:
+ *   data-sparkline="3,5,8"                       a tiny trend line
+ *   data-chart="distribution|composition|movement|series|clusters"
+ *   data-source="<id of a json_script element>"  the data, data-key picks a part of it
+ *   data-t-*                                     translated series names
+ */
+(function () {
+  "use strict";
+
+  var PALETTE = ["#2563eb", "#7c3aed", "#059669", "#d97706", "#dc2626", "#0891b2", "#db2777",
+    "#65a30d", "#4f46e5", "#ea580c", "#64748b"];
+  var lang = document.documentElement.lang || undefined;
+  var shortDate = new Intl.DateTimeFormat(lang, { month: "short", day: "numeric" });
+
+  function source(canvas) {
+    var node = document.getElementById(canvas.dataset.source);
+    var data = node ? JSON.parse(node.textContent) : {};
+    return canvas.dataset.key ? data[canvas.dataset.key] : data;
+  }
+
+  function sparkline(canvas) {
+    var values = canvas.dataset.sparkline.split(",").map(Number);
+    var rising = values[values.length - 1] >= values[0];
+    new Chart(canvas, {
+      type: "line",
+      data: { labels: values.map(function (_, i) { return i; }), datasets: [{
+        data: values, borderColor: rising ? "#059669" : "#dc2626", borderWidth: 1.5,
+        pointRadius: 0, tension: 0.3, fill: false,
+      }] },
+      options: {
+        responsive: false, animation: false, events: [],
+        plugins: { legend: { display: false }, tooltip: { enabled: false } },
+        scales: { x: { display: false }, y: { display: false } },
+      },
+    });
+  }
+
+  var builders = {
+    distribution: function (canvas, rows) {
+      return {
+        type: "doughnut",
+        data: { labels: rows.map(function (r) { return r.label; }), datasets: [{
+          data: rows.map(function (r) { return r.count; }), backgroundColor: PALETTE, borderWidth: 1,
+        }] },
+        options: { maintainAspectRatio: false, plugins: { legend: { position: "right", labels: { boxWidth: 12 } } } },
+      };
+    },
+    composition: function (canvas, rows) {
+      return {
+        type: "bar",
+        data: { labels: rows.map(function (r) { return r.label; }), datasets: [{
+          data: rows.map(function (r) { return r.count; }), backgroundColor: PALETTE,
+        }] },
+        options: {
+          indexAxis: "y", maintainAspectRatio: false,
+          plugins: { legend: { display: false } },
+          scales: { x: { beginAtZero: true, ticks: { precision: 0 } } },
+        },
+      };
+    },
+    movement: function (canvas, data) {
+      var rows = data.movement;
+      return {
+        data: {
+          labels: rows.map(function (r) { return shortDate.format(new Date(r.taken_at)); }),
+          datasets: [
+            { type: "line", label: canvas.dataset.tSize, data: rows.map(function (r) { return r.size; }),
+              borderColor: "#2563eb", backgroundColor: "#2563eb", yAxisID: "size", tension: 0.25, pointRadius: 2 },
+            { type: "bar", label: canvas.dataset.tEntered, data: rows.map(function (r) { return r.entered; }),
+              backgroundColor: "#10b981", yAxisID: "moves" },
+            { type: "bar", label: canvas.dataset.tExited, data: rows.map(function (r) { return -r.exited; }),
+              backgroundColor: "#f87171", yAxisID: "moves" },
+          ],
+        },
+        options: {
+          maintainAspectRatio: false,
+          scales: {
+            size: { position: "left", beginAtZero: true, ticks: { precision: 0 } },
+            moves: { position: "right", grid: { drawOnChartArea: false }, ticks: { precision: 0 } },
+          },
+        },
+      };
+    },
+    series: function (canvas, series) {
+      var labels = (series[0] ? series[0].points : []).map(function (p) { return shortDate.format(new Date(p.x)); });
+      return {
+        type: "line",
+        data: { labels: labels, datasets: series.map(function (s, i) {
+          return { label: s.label, data: s.points.map(function (p) { return p.y; }),
+            borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length],
+            tension: 0.25, pointRadius: 1.5 };
+        }) },
+        options: { maintainAspectRatio: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+          plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } } },
+      };
+    },
+    clusters: function (canvas, data) {
+      return {
+        type: "bar",
+        data: { labels: data.labels, datasets: [
+          { label: canvas.dataset.tR, data: data.r, backgroundColor: "#2563eb" },
+          { label: canvas.dataset.tF, data: data.f, backgroundColor: "#7c3aed" },
+          { label: canvas.dataset.tM, data: data.m, backgroundColor: "#059669" },
+        ] },
+        options: { maintainAspectRatio: false, scales: { y: { beginAtZero: true, max: 5 } } },
+      };
+    },
+  };
+
+  function draw(scope) {
+    if (typeof Chart === "undefined") return;
+    scope.querySelectorAll("canvas[data-sparkline]").forEach(function (canvas) {
+      if (!canvas.dataset.drawn) { canvas.dataset.drawn = "1"; sparkline(canvas); }
+    });
+    scope.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      if (canvas.dataset.drawn) return;
+      var build = builders[canvas.dataset.chart];
+      if (!build) return;
+      canvas.dataset.drawn = "1";
+      new Chart(canvas, build(canvas, source(canvas)));
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { draw(document); });
+  else draw(document);
+  document.addEventListener("htmx:load", function (event) { draw(event.target); });
+})();
