@@ -10,20 +10,30 @@ Who may do what:
     settings: read                                      x          x
     settings: change                                               x
     events: POST (other systems, token auth)     x      x          x
+    events: POST signed with the webhook secret (no user at all)
     events: list, detail                                x          x
     enrollments: list                                   x          x
 
 POST /api/events/ takes the idempotency key in the `Idempotency-Key` header or the
 `idempotency_key` field: 201 with the new event, 200 with the existing one when the key was seen
 before, 409 when the key was used for a different event.
+
+Integrations without a user sign the request instead, exactly like the SMS gateway's webhooks
+(outreach.services.webhooks): `X-Timestamp` (Unix seconds) and `X-Signature`, the hex
+HMAC-SHA256 of f"{timestamp}.{raw body}" under OUTREACH_WEBHOOK_SECRET; a stale timestamp or a
+signature seen before (a replay) is refused with 403. A request carrying `X-Signature` is judged
+by its signature alone, whatever else it carries.
 """
 
 from typing import Any
 
+from django.core.cache import cache
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -57,6 +67,7 @@ from care.services.templates import (
     template_preview,
     template_update,
 )
+from outreach.services.webhooks import WebhookRejected, webhook_verify
 
 # ---------------------------------------------------------------------------------------------
 # Serializers
@@ -414,12 +425,43 @@ class TemplatePreviewApi(APIView):
 # Events, enrollments, settings
 
 
+class IsAgentOrSignedEvent(BasePermission):
+    """Any staff user, or a request signed with the webhook secret (then the signature alone
+    decides: a bad or replayed one is refused even if a user is logged in)."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if "X-Signature" not in request.headers:
+            return IsAgent().has_permission(request, view)
+        try:
+            request.webhook_signature_key = webhook_verify(
+                timestamp=request.headers.get("X-Timestamp", ""),
+                signature=request.headers.get("X-Signature", ""),
+                body=request.body,
+            )
+        except WebhookRejected as exc:
+            raise PermissionDenied(str(exc)) from exc
+        return True
+
+
+EVENT_SIGNATURE_HEADERS = [
+    OpenApiParameter("X-Timestamp", str, OpenApiParameter.HEADER),
+    OpenApiParameter(
+        "X-Signature",
+        str,
+        OpenApiParameter.HEADER,
+        description='Instead of a user: hex HMAC-SHA256 of "{timestamp}.{body}" with the '
+        "webhook secret",
+    ),
+]
+
+
 class EventListApi(APIView):
-    """POST: other systems report an event (any role, e.g. an integration user with a token),
-    with an idempotency key. GET: the outbox, newest first (supervisors, admins)."""
+    """POST: other systems report an event (any role, e.g. an integration user with a token,
+    or a request signed with the webhook secret), with an idempotency key. GET: the outbox,
+    newest first (supervisors, admins)."""
 
     def get_permissions(self) -> list:
-        return [IsSupervisor()] if self.request.method == "GET" else [IsAgent()]
+        return [IsSupervisor()] if self.request.method == "GET" else [IsAgentOrSignedEvent()]
 
     @extend_schema(
         parameters=[OpenApiParameter("type", str), OpenApiParameter("customer", int)],
@@ -433,10 +475,23 @@ class EventListApi(APIView):
 
     @extend_schema(
         request=EventIngestSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER),
+            *EVENT_SIGNATURE_HEADERS,
+        ],
         responses={201: EventSerializer, 200: EventSerializer},
     )
     def post(self, request: Request) -> Response:
+        try:
+            return self._ingest(request)
+        except Exception:
+            signature_key = getattr(request, "webhook_signature_key", None)
+            if signature_key:
+                # A refused or failed signed request may be sent again as it was.
+                cache.delete(signature_key)
+            raise
+
+    def _ingest(self, request: Request) -> Response:
         payload = EventIngestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(payload.validated_data)
