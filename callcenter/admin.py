@@ -65,6 +65,7 @@ from callcenter.services.customers import (
     validate_timezone,
 )
 from callcenter.services.identity import merge_proposal_accept, merge_proposal_dismiss
+from callcenter.services.privacy import customer_erase, customer_subject_export, subject_export_json
 
 # Above this many rows an unfiltered changelist shows the planner's estimate (pg_class) instead
 # of running COUNT(*) over the whole table on every page view.
@@ -412,7 +413,64 @@ class CustomerAdmin(BigTableAdmin):
         _consent_action(ConsentChannel.CALL, gettext_lazy("Opt out of calls (recorded)")),
         _consent_action(ConsentChannel.EMAIL, gettext_lazy("Opt out of email (recorded)")),
         _consent_action(ConsentChannel.ALL, gettext_lazy("Do not contact at all (recorded)")),
+        "export_subject_data",
+        "erase_personal_data",
     )
+
+    @admin.action(
+        permissions=["change"],
+        description=gettext_lazy("Export all personal data (subject access, audited)"),
+    )
+    def export_subject_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        exports = [
+            customer_subject_export(customer=customer, actor=request.user, via="admin")
+            for customer in queryset.order_by("pk")
+        ]
+        payload = exports[0] if len(exports) == 1 else exports
+        name = f"customer-{exports[0]['customer']['id']}" if len(exports) == 1 else "customers"
+        response = HttpResponse(
+            subject_export_json(payload), content_type="application/json; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{name}-personal-data.json"'
+        return response
+
+    @admin.action(
+        permissions=["change"],
+        description=gettext_lazy("Erase personal data (anonymize, audited)"),
+    )
+    def erase_personal_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        customers = list(queryset.order_by("pk"))
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Erase these customers' personal data?"),
+                "opts": self.model._meta,
+                "question": _(
+                    "Names, contact points, notes and other free text, custom attributes, "
+                    "addresses, birthdays and external ids are erased for good; only anonymous "
+                    "figures (order amounts and dates, counts) stay. This cannot be undone."
+                ),
+                "lines": [f"#{customer.pk} {customer.name}" for customer in customers],
+                "selected": [customer.pk for customer in customers],
+                "action": "erase_personal_data",
+                "confirm_label": _("Yes, erase"),
+                "cancel_label": _("No, take me back"),
+            }
+            html = engines["django"].from_string(CONFIRM_TEMPLATE).render(context, request)
+            return HttpResponse(html)
+        for customer in customers:
+            customer_erase(customer=customer, actor=request.user, via="admin")
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d customer erased; the act is in the audit log.",
+                "%(count)d customers erased; the acts are in the audit log.",
+                len(customers),
+            )
+            % {"count": len(customers)},
+            messages.SUCCESS,
+        )
+        return None
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
         phone = (

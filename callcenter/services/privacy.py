@@ -1,0 +1,319 @@
+"""Data-subject rights: export everything we hold about a customer, and erase it.
+
+Subject access (`customer_subject_export`) walks every relation that points at the customer,
+found from the model metadata rather than listed by hand, so a model another app adds later is
+exported without touching this module: the profile, contact points, orders, interactions,
+tickets, surveys, consent history, merges, segment metrics and memberships, care events and
+enrollments, outreach tasks and inbound messages. One query per relation.
+
+Erasure (`customer_erase`) anonymizes instead of deleting, so that counts, order amounts and
+dates (and with them RFM scores and segment statistics) stay right: the name, contact points,
+free text, custom attributes, address, birthday and every external id go; what is left cannot
+be linked back to the person. Customers merged into the erased one are erased with it. Every
+statement is set-based, the whole erasure is one transaction, and running it again changes
+nothing. `ERASURE_DECISIONS` names what happens to each relation; a test fails when a model
+with a foreign key to Customer appears without a decision.
+
+Both acts are written to the audit log.
+"""
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+
+from callcenter.choices import CustomerKind
+from callcenter.errors import ApplicationError
+from callcenter.models import (
+    AuditLog,
+    ConsentChange,
+    ContactPoint,
+    Customer,
+    CustomerMerge,
+    Interaction,
+    MergeProposal,
+    Order,
+    SurveyResponse,
+    Ticket,
+)
+from callcenter.services.audit import audit_log_record
+
+EXPORT_FORMAT = "callcenter-subject-access/1"
+ERASED_NAME = "Erased customer"
+ERASED_TEXT = "[erased]"
+AUDIT_EXPORT = "customer.subject_export"
+AUDIT_ERASE = "customer.erase"
+
+# What erasure does to the rows of every relation that points at a customer, keyed
+# "app_label.model.field". "keep": nothing personal is in them (numbers, dates, choices);
+# "scrub": free text, addresses and external ids are blanked (see _scrub_related);
+# "delete": the rows only identify the person.
+ERASURE_DECISIONS: dict[str, str] = {
+    "callcenter.customer.merged_into": "scrub",
+    "callcenter.contactpoint.customer": "delete",
+    "callcenter.consentchange.customer": "scrub",
+    "callcenter.order.customer": "scrub",
+    "callcenter.interaction.customer": "scrub",
+    "callcenter.ticket.customer": "scrub",
+    "callcenter.surveyresponse.customer": "scrub",
+    "callcenter.mergeproposal.customer_a": "delete",
+    "callcenter.mergeproposal.customer_b": "delete",
+    "callcenter.customermerge.survivor": "scrub",
+    "callcenter.customermerge.merged": "scrub",
+    "segments.customermetrics.customer": "keep",
+    "segments.segmentmembership.customer": "keep",
+    "care.event.customer": "scrub",
+    "care.enrollment.customer": "keep",
+    "outreach.outreachtask.customer": "scrub",
+    "outreach.inboundmessage.customer": "scrub",
+}
+
+
+def customer_relations() -> list[models.ForeignKey | models.OneToOneField]:
+    """Every concrete foreign key (or one-to-one) of any model that points at Customer."""
+    return [
+        relation.field
+        for relation in Customer._meta.get_fields(include_hidden=True)
+        if relation.auto_created and not relation.concrete and relation.is_relation
+        if isinstance(relation.field, models.ForeignKey)
+    ]
+
+
+def relation_key(field: models.Field) -> str:
+    return f"{field.model._meta.label_lower}.{field.name}"
+
+
+def customer_find(identifier: str | int) -> Customer:
+    """The customer with this id or external id (ApplicationError when there is none)."""
+    text = str(identifier).strip()
+    query = Q(external_id=text)
+    if text.isdigit():
+        query |= Q(pk=int(text))
+    customer = Customer.objects.filter(query).order_by("pk").first()
+    if customer is None:
+        raise ApplicationError(f"No customer with id or external id {text!r}.")
+    return customer
+
+
+def _rows(queryset: models.QuerySet) -> list[dict[str, Any]]:
+    return list(queryset.order_by("pk").values())
+
+
+def customer_subject_export(
+    *, customer: Customer, actor: AbstractBaseUser | None = None, via: str = "command"
+) -> dict[str, Any]:
+    """Everything we hold about `customer`, as JSON-ready data; audited."""
+    related: dict[str, list[dict[str, Any]]] = {}
+    for field in customer_relations():
+        rows = _rows(field.model._default_manager.filter(**{field.name: customer.pk}))
+        related[relation_key(field)] = rows
+    export = {
+        "format": EXPORT_FORMAT,
+        "generated_at": timezone.now(),
+        "customer": Customer.objects.filter(pk=customer.pk).values().get(),
+        "related": related,
+        "audit_log": _rows(
+            AuditLog.objects.filter(object_type="customer", object_id=str(customer.pk))
+        ),
+    }
+    with transaction.atomic():
+        audit_log_record(
+            actor=actor,
+            action=AUDIT_EXPORT,
+            object_type="customer",
+            object_id=customer.pk,
+            data={"via": via, "rows": {key: len(rows) for key, rows in related.items() if rows}},
+        )
+    return export
+
+
+def subject_export_json(export: dict[str, Any]) -> str:
+    """The export as indented JSON text (dates ISO 8601, amounts as strings)."""
+    return json.dumps(export, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    customer_ids: list[int]
+    changed: dict[str, int]
+
+
+def _with_absorbed(customer_id: int) -> list[int]:
+    """The customer and every customer merged into it, directly or through others."""
+    ids, frontier = {customer_id}, {customer_id}
+    while frontier:
+        frontier = (
+            set(Customer.objects.filter(merged_into__in=frontier).values_list("pk", flat=True))
+            - ids
+        )
+        ids |= frontier
+    return sorted(ids)
+
+
+def customer_erase(
+    *, customer: Customer, actor: AbstractBaseUser | None = None, via: str = "command"
+) -> ErasureResult:
+    """Anonymize `customer` (and the customers merged into it) in one transaction; audited.
+    Idempotent: a second run finds nothing left to change."""
+    with transaction.atomic():
+        Customer.objects.select_for_update().filter(pk=customer.pk).get()
+        ids = _with_absorbed(customer.pk)
+        changed = _erase_customers(ids)
+        changed.update(_scrub_related(ids))
+        changed = {key: count for key, count in changed.items() if count}
+        audit_log_record(
+            actor=actor,
+            action=AUDIT_ERASE,
+            object_type="customer",
+            object_id=customer.pk,
+            data={"via": via, "customers": ids, "changed": changed},
+        )
+    return ErasureResult(customer_ids=ids, changed=changed)
+
+
+def customer_erased_at(customer: Customer) -> dt.datetime | None:
+    """When the customer was last erased (from the audit log), or None."""
+    return (
+        AuditLog.objects.filter(
+            action=AUDIT_ERASE, object_type="customer", object_id=str(customer.pk)
+        )
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+
+
+def _changed(queryset: models.QuerySet, unless: Q, **values: Any) -> int:
+    """UPDATE the rows not already in the erased state (so a rerun reports nothing)."""
+    return queryset.exclude(unless).update(**values)
+
+
+def _erase_customers(ids: list[int]) -> dict[str, int]:
+    customers = Customer.objects.filter(pk__in=ids)
+    erased = Q(
+        name=ERASED_NAME,
+        external_id__isnull=True,
+        industry="",
+        employee_count__isnull=True,
+        birthday__isnull=True,
+        city="",
+        region="",
+        attributes={},
+        advisor__isnull=True,
+        do_not_contact=True,
+        sms_opt_out=True,
+        call_opt_out=True,
+        email_opt_out=True,
+    ) & (Q(company_name="") | Q(kind=CustomerKind.BUSINESS, company_name=ERASED_TEXT))
+    now = timezone.now()
+    profile = {
+        "name": ERASED_NAME,
+        "external_id": None,
+        "industry": "",
+        "employee_count": None,
+        "birthday": None,
+        "city": "",
+        "region": "",
+        "attributes": {},
+        "advisor": None,
+        # Nobody may contact an erased customer: there is nobody left to contact.
+        "do_not_contact": True,
+        "sms_opt_out": True,
+        "call_opt_out": True,
+        "email_opt_out": True,
+        "updated_at": now,
+    }
+    count = _changed(
+        customers.filter(kind=CustomerKind.BUSINESS), erased, company_name=ERASED_TEXT, **profile
+    )
+    count += _changed(
+        customers.exclude(kind=CustomerKind.BUSINESS), erased, company_name="", **profile
+    )
+    return {"customers": count}
+
+
+def _scrub_related(ids: list[int]) -> dict[str, int]:
+    from care.models import Event
+    from outreach.choices import TaskStatus
+    from outreach.models import InboundMessage, OutreachTask
+    from outreach.reasons import SkipReason
+
+    now = timezone.now()
+    erased_id = Concat(Value("erased-"), Cast("pk", models.CharField()))
+    return {
+        "contact_points": ContactPoint.objects.filter(customer_id__in=ids).delete()[0],
+        "merge_proposals": MergeProposal.objects.filter(
+            Q(customer_a_id__in=ids) | Q(customer_b_id__in=ids)
+        ).delete()[0],
+        "consent_changes": _changed(
+            ConsentChange.objects.filter(customer_id__in=ids), Q(note=""), note=""
+        ),
+        # Amounts, dates, categories and statuses stay: they are the aggregates. The order's
+        # id in the shop system would link back to the person.
+        "orders": _changed(
+            Order.objects.filter(customer_id__in=ids),
+            Q(external_id__startswith="erased-"),
+            external_id=erased_id,
+        ),
+        "interactions": _changed(
+            Interaction.objects.filter(customer_id__in=ids),
+            Q(external_id__isnull=True, reason="", notes="", outcome=""),
+            external_id=None,
+            reason="",
+            notes="",
+            outcome="",
+            updated_at=now,
+        ),
+        "tickets": _changed(
+            Ticket.objects.filter(customer_id__in=ids),
+            Q(external_id__isnull=True, subject=ERASED_TEXT, description=""),
+            external_id=None,
+            subject=ERASED_TEXT,
+            description="",
+            updated_at=now,
+        ),
+        "survey_responses": _changed(
+            SurveyResponse.objects.filter(customer_id__in=ids),
+            Q(external_id__isnull=True, comment=""),
+            external_id=None,
+            comment="",
+            updated_at=now,
+        ),
+        "merges": _changed(
+            CustomerMerge.objects.filter(Q(survivor_id__in=ids) | Q(merged_id__in=ids)),
+            Q(snapshot={}),
+            snapshot={},
+        ),
+        "care_events": _changed(
+            Event.objects.filter(customer_id__in=ids),
+            Q(payload={}, last_error=""),
+            payload={},
+            last_error="",
+        ),
+        "outreach_tasks_cancelled": OutreachTask.objects.filter(
+            customer_id__in=ids, status=TaskStatus.PENDING
+        ).update(status=TaskStatus.CANCELLED, reason=SkipReason.DO_NOT_CONTACT, updated_at=now),
+        "outreach_tasks": _changed(
+            OutreachTask.objects.filter(customer_id__in=ids),
+            Q(subject="", body="", to_address="", notes="", last_error=""),
+            subject="",
+            body="",
+            to_address="",
+            notes="",
+            last_error="",
+            updated_at=now,
+        ),
+        "inbound_messages": _changed(
+            InboundMessage.objects.filter(customer_id__in=ids),
+            Q(from_number="", body=""),
+            from_number="",
+            body="",
+        ),
+    }
