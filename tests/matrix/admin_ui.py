@@ -1,5 +1,22 @@
-"""Decisions for the admin area under /manage/: settings, users and roles, audit log."""
+"""Decisions for the admin area under /manage/: settings, users and roles, audit log.
 
-from tests.matrix import Entry
+Supervisors read the settings and the audit log (they run segments and care and need to see
+the guardrails and who changed what); only admins change settings or touch user accounts.
+"""
 
-EXPECTATIONS: dict[str, Entry] = {}
+from typing import Any
+
+from tests.matrix import ADMINS, MANAGERS, Entry, _page
+
+EXPECTATIONS: dict[str, Entry] = {
+    "manage-settings": _page(get=MANAGERS, post=ADMINS),
+    "manage-users": _page(get=ADMINS),
+    "manage-user-create": _page(get=ADMINS, post=ADMINS),
+    "manage-user": _page("managed_user", get=ADMINS, post=ADMINS),
+    "manage-audit": _page(get=MANAGERS),
+}
+
+
+def extra_objects(base: dict[str, Any]) -> dict[str, int]:
+    """The account the user page shows: the matrix agent."""
+    return {"managed_user": base["users"]["agent"].pk}
