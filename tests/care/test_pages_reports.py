@@ -1,0 +1,238 @@
+"""Care reports: effectiveness per rule (treated against control) and the dashboard KPIs, with
+their definitions checked on small hand-made data and their query counts pinned."""
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from callcenter.choices import Direction, Role, TicketKind
+from care.choices import EventType, StepChannel
+from care.models import CareRule, CareRuleVersion, Enrollment, Event
+from care.selectors_reports import care_kpis, rule_effectiveness
+from outreach.choices import TaskOutcome, TaskStatus
+from outreach.models import OutreachTask
+from tests.callcenter.factories import (
+    CustomerFactory,
+    InteractionFactory,
+    OrderFactory,
+    SurveyFactory,
+    TicketFactory,
+    UserFactory,
+)
+from tests.outreach.factories import CallTaskFactory, CareRuleFactory, TaskFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def supervisor_client(client: Client) -> Client:
+    client.force_login(UserFactory(role=Role.SUPERVISOR))
+    return client
+
+
+def _enroll(rule: CareRule, *, days_ago: float = 5, control: bool = False) -> Enrollment:
+    version = rule.versions.first() or CareRuleVersion.objects.create(
+        rule=rule, version=1, snapshot={"steps": []}
+    )
+    customer = CustomerFactory()
+    when = timezone.now() - dt.timedelta(days=days_ago)
+    event = Event.objects.create(
+        type=rule.trigger_type, customer=customer, occurred_at=when, payload={}
+    )
+    return Enrollment.objects.create(
+        rule=rule,
+        rule_version=version,
+        customer=customer,
+        event=event,
+        is_control=control,
+        enrolled_at=when,
+    )
+
+
+def test_effectiveness_counts_reach_response_and_conversion_of_both_groups() -> None:
+    rule = CareRuleFactory(holdout_share=0.5)
+    converted = _enroll(rule)
+    OrderFactory(customer=converted.customer, placed_at=timezone.now() - dt.timedelta(days=2))
+    replied = _enroll(rule)
+    InteractionFactory(customer=replied.customer, direction=Direction.INBOUND)
+    reached = _enroll(rule)
+    TaskFactory(
+        customer=reached.customer,
+        enrollment=reached,
+        status=TaskStatus.DELIVERED,
+        delivered_at=timezone.now(),
+    )
+    ordered_before = _enroll(rule)
+    OrderFactory(customer=ordered_before.customer, placed_at=timezone.now() - dt.timedelta(days=9))
+    control_converted = _enroll(rule, control=True)
+    OrderFactory(
+        customer=control_converted.customer, placed_at=timezone.now() - dt.timedelta(days=1)
+    )
+    late = _enroll(rule, control=True, days_ago=40)
+    OrderFactory(customer=late.customer, placed_at=timezone.now() - dt.timedelta(days=1))
+    idle = CareRuleFactory(name="Idle")
+
+    effects = {effect.rule_id: effect for effect in rule_effectiveness()}
+
+    effect = effects[rule.pk]
+    assert (effect.enrolled, effect.control) == (4, 2)
+    assert (effect.reached, effect.responded, effect.converted) == (1, 2, 1)
+    assert (effect.control_responded, effect.control_converted) == (1, 1)
+    assert effect.uplift.difference == pytest.approx(0.25 - 0.5)
+    assert effect.uplift.verdict == "no_evidence"
+    assert effects[idle.pk].enrolled == 0
+    assert effects[idle.pk].uplift.difference is None
+
+
+def test_the_effectiveness_page_shows_each_rule_in_fixed_queries(
+    supervisor_client: Client, django_assert_num_queries: Any
+) -> None:
+    for index in range(3):
+        rule = CareRuleFactory(name=f"Rule {index}", holdout_share=0.2)
+        for _ in range(3):
+            _enroll(rule)
+        _enroll(rule, control=True)
+    supervisor_client.get(reverse("care-effectiveness"))
+
+    # request savepoint and release, session, user, roles; grouped counts; rules
+    with django_assert_num_queries(7):
+        response = supervisor_client.get(reverse("care-effectiveness"))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.count("data-rule-id=") == 3
+    assert html.count('data-verdict="no_evidence"') == 3
+    assert "Newcombe" in html
+
+
+def test_the_effectiveness_page_limits_the_period(supervisor_client: Client) -> None:
+    rule = CareRuleFactory(name="Old and new")
+    _enroll(rule, days_ago=200)
+    _enroll(rule, days_ago=10)
+
+    recent = supervisor_client.get(reverse("care-effectiveness"), {"days": 90})
+    everything = supervisor_client.get(reverse("care-effectiveness"))
+
+    assert recent.context["effects"][0].enrolled == 1
+    assert everything.context["effects"][0].enrolled == 2
+
+
+@pytest.fixture
+def kpi_data() -> dict[str, Any]:
+    now = timezone.now()
+    sms = TaskFactory(status=TaskStatus.SENT, sent_at=now)
+    delivered = TaskFactory(status=TaskStatus.DELIVERED, sent_at=now, delivered_at=now)
+    met = CallTaskFactory(
+        status=TaskStatus.DONE,
+        outcome=TaskOutcome.REACHED,
+        due_at=now - dt.timedelta(hours=3),
+        deadline_at=now - dt.timedelta(hours=1),
+        completed_at=now - dt.timedelta(hours=2),
+    )
+    missed = CallTaskFactory(
+        due_at=now - dt.timedelta(hours=3), deadline_at=now - dt.timedelta(hours=1)
+    )
+    old = TaskFactory(status=TaskStatus.SENT, sent_at=now - dt.timedelta(days=60))
+    OutreachTask.objects.filter(pk=old.pk).update(created_at=now - dt.timedelta(days=60))
+    for score in (10, 9, 3):
+        SurveyFactory(score=score)
+    TicketFactory(kind=TicketKind.COMPLAINT)
+    TicketFactory(kind=TicketKind.COMPLAINT)
+    TicketFactory(kind=TicketKind.INQUIRY)
+    loyal = CustomerFactory()
+    OrderFactory(customer=loyal, placed_at=now - dt.timedelta(days=3))
+    OrderFactory(customer=loyal, placed_at=now - dt.timedelta(days=4))
+    OrderFactory(placed_at=now - dt.timedelta(days=5))
+    dormant = CareRuleFactory(trigger_type=EventType.INACTIVITY)
+    woken = _enroll(dormant, days_ago=6)
+    OrderFactory(customer=woken.customer, placed_at=now - dt.timedelta(days=5))
+    _enroll(dormant, days_ago=6)
+    _enroll(dormant, days_ago=6, control=True)
+    return {"sms": sms, "delivered": delivered, "met": met, "missed": missed}
+
+
+def test_kpis_follow_their_definitions(kpi_data: dict[str, Any]) -> None:
+    kpis = care_kpis(days=30)
+
+    assert kpis.tasks_created == 4
+    assert kpis.tasks_sent == 2
+    assert kpis.tasks_reached == 2
+    assert kpis.sla_due == 2
+    assert kpis.sla_compliance == pytest.approx(0.5)
+    assert kpis.nps == pytest.approx(33.3)
+    assert kpis.nps_answers == 3
+    assert kpis.complaints == 2
+    # buyers: loyal (2 orders), one single buyer, the woken customer
+    assert kpis.buyers == 3
+    assert kpis.repurchase_rate == pytest.approx(1 / 3)
+    assert kpis.dormant_enrolled == 2
+    assert kpis.wakeup_rate == pytest.approx(0.5)
+    assert kpis.conversion_rate == pytest.approx(0.5)
+    assert sum(kpis.series["created"]) == 4
+    assert sum(kpis.series["complaints"]) == 2
+    assert len(kpis.series["labels"]) in (30, 31)
+
+
+def test_kpis_of_a_week_leave_out_older_rows(kpi_data: dict[str, Any]) -> None:
+    OutreachTask.objects.filter(pk=kpi_data["sms"].pk).update(
+        created_at=timezone.now() - dt.timedelta(days=20)
+    )
+
+    kpis = care_kpis(days=7)
+
+    assert kpis.tasks_created == 3
+    assert len(kpis.series["labels"]) in (7, 8)
+
+
+def test_ninety_days_are_drawn_by_week(kpi_data: dict[str, Any]) -> None:
+    kpis = care_kpis(days=90)
+
+    assert 13 <= len(kpis.series["labels"]) <= 14
+    assert sum(kpis.series["created"]) == 5
+
+
+@pytest.mark.parametrize("days", [7, 30, 90])
+def test_the_kpi_fragment_takes_the_same_queries_whatever_the_data(
+    supervisor_client: Client,
+    kpi_data: dict[str, Any],
+    django_assert_num_queries: Any,
+    days: int,
+) -> None:
+    url = reverse("care-dashboard-kpis")
+    supervisor_client.get(url)
+
+    # request savepoint and release, session, user, roles; tasks, task trend, enrollments,
+    # NPS trend, complaints trend, buyers
+    with django_assert_num_queries(11):
+        response = supervisor_client.get(url, {"days": days}, HTTP_HX_REQUEST="true")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html
+    assert 'data-kpi="sla_compliance"' in html
+    assert 'id="care-kpi-series"' in html
+    assert "kpis.js" in html
+
+
+def test_the_kpis_render_alone_as_a_page(supervisor_client: Client) -> None:
+    response = supervisor_client.get(reverse("care-dashboard-kpis"), {"days": "bogus"})
+
+    html = response.content.decode()
+    assert "<html" in html
+    assert response.context["kpis"].days == 30
+    assert "Care KPIs" in html
+
+
+def test_call_outcomes_that_do_not_reach_the_customer_are_not_reached() -> None:
+    CallTaskFactory(
+        channel=StepChannel.CALL,
+        status=TaskStatus.DONE,
+        outcome=TaskOutcome.NO_ANSWER,
+        completed_at=timezone.now(),
+    )
+
+    assert care_kpis(days=7).tasks_reached == 0
