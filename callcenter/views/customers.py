@@ -93,6 +93,22 @@ def _local_time(customer: Customer) -> Any:
         return None
 
 
+def _merge_suggestions(customer_id: int) -> list[MergeProposal]:
+    """Open duplicate proposals about the customer, each with `other`: the other customer."""
+    proposals = list(
+        MergeProposal.objects.filter(
+            Q(customer_a_id=customer_id) | Q(customer_b_id=customer_id),
+            status=MergeProposalStatus.OPEN,
+        )
+        .select_related("customer_a", "customer_b")
+        .order_by("-score", "id")[:MERGE_PROPOSALS_SHOWN]
+    )
+    for proposal in proposals:
+        is_a = proposal.customer_a_id == customer_id
+        proposal.other = proposal.customer_b if is_a else proposal.customer_a
+    return proposals
+
+
 @require_GET
 @role_required()
 def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
@@ -129,14 +145,7 @@ def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
             .select_related("assignee")
             .order_by("-created_at", "-id")[:TASKS_SHOWN]
         ),
-        "merge_proposals": list(
-            MergeProposal.objects.filter(
-                Q(customer_a_id=customer.pk) | Q(customer_b_id=customer.pk),
-                status=MergeProposalStatus.OPEN,
-            )
-            .select_related("customer_a", "customer_b")
-            .order_by("-score", "id")[:MERGE_PROPOSALS_SHOWN]
-        ),
+        "merge_proposals": _merge_suggestions(customer.pk),
         "can_merge": has_role(request.user, MANAGER_ROLES),
     }
     return render(request, "callcenter/customer_detail.html", context)

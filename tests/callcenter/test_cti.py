@@ -1,0 +1,228 @@
+"""CTI call events: authentication (token/session or signature), bad input, and the message
+reaching the agent's desk over Redis pub/sub and the server-sent event stream."""
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from callcenter.choices import Role
+from callcenter.models import AgentProfile
+from callcenter.services.cti import agent_channel, cti_publish, redis_client
+from callcenter.views import desk as desk_views
+from tests.callcenter.factories import CustomerFactory, PhoneFactory, UserFactory
+
+URL = "/api/cti/call-events/"
+SECRET = "cti-test-secret"
+
+
+@pytest.fixture
+def agent(db: None) -> Any:
+    user = UserFactory(role=Role.AGENT, username="desk_agent")
+    AgentProfile.objects.create(user=user, extension="8001")
+    return user
+
+
+@pytest.fixture
+def caller(db: None) -> Any:
+    customer = CustomerFactory(name="王芳")
+    PhoneFactory(customer=customer, value="+8613800138000")
+    return customer
+
+
+@pytest.fixture
+def subscriber(agent: Any) -> Iterator[Callable[[], dict[str, Any] | None]]:
+    """A subscription to the agent's channel; call it to read the next message (or None)."""
+    pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(agent_channel(agent.pk))
+    pubsub.get_message(timeout=1)  # the subscribe confirmation
+
+    def _next() -> dict[str, Any] | None:
+        message = pubsub.get_message(timeout=2)
+        return json.loads(message["data"]) if message else None
+
+    yield _next
+    pubsub.close()
+
+
+def _signed(body: bytes, *, secret: str = SECRET, stamp: str | None = None) -> dict[str, str]:
+    stamp = stamp or str(int(time.time()))
+    digest = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"HTTP_X_TIMESTAMP": stamp, "HTTP_X_SIGNATURE": digest}
+
+
+def _body(**overrides: str) -> dict[str, str]:
+    return {
+        "event": "ringing",
+        "call_id": "call-1",
+        "caller": "138 0013 8000",
+        "agent": "desk_agent",
+    } | overrides
+
+
+def test_a_staff_token_posts_a_ringing_call_and_the_agent_channel_gets_it(
+    agent: Any, caller: Any, subscriber: Callable, api_as: Callable
+) -> None:
+    telephony = UserFactory(role=Role.AGENT, username="pbx")
+
+    response = api_as(telephony).post(URL, _body(), format="json")
+
+    assert response.status_code == 202, response.content
+    assert response.json() == {
+        "event": "ringing",
+        "call_id": "call-1",
+        "phone": "+8613800138000",
+        "known": True,
+        "customer_id": caller.pk,
+        "name": "王芳",
+        "agent": "desk_agent",
+        "delivered": 1,
+    }
+    assert subscriber() == {
+        "event": "ringing",
+        "call_id": "call-1",
+        "phone": "+8613800138000",
+        "known": True,
+        "customer_id": caller.pk,
+        "name": "王芳",
+    }
+
+
+def test_the_agent_may_be_named_by_extension_and_unknown_callers_are_not_errors(
+    agent: Any, subscriber: Callable, api_as: Callable
+) -> None:
+    response = api_as(agent).post(
+        URL, _body(agent="8001", caller="+86 139 0000 0000"), format="json"
+    )
+
+    assert response.status_code == 202
+    assert response.json()["known"] is False
+    assert response.json()["customer_id"] is None
+    assert subscriber()["phone"] == "+8613900000000"
+
+
+def test_a_signed_request_needs_no_user_and_a_replay_is_refused(
+    agent: Any, caller: Any, subscriber: Callable, settings: Any
+) -> None:
+    settings.OUTREACH_WEBHOOK_SECRET = SECRET
+    body = json.dumps(_body()).encode()
+    headers = _signed(body)
+    client = APIClient()
+
+    first = client.post(URL, body, content_type="application/json", **headers)
+    replay = client.post(URL, body, content_type="application/json", **headers)
+
+    assert first.status_code == 202
+    assert subscriber()["customer_id"] == caller.pk
+    assert replay.status_code == 403
+    assert "replay" in replay.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"secret": "wrong-secret"},
+        {"stamp": "1000000000"},
+    ],
+    ids=["unsigned", "bad-signature", "stale-timestamp"],
+)
+def test_anonymous_unsigned_or_badly_signed_requests_are_refused(
+    agent: Any, settings: Any, headers: dict[str, str]
+) -> None:
+    settings.OUTREACH_WEBHOOK_SECRET = SECRET
+    body = json.dumps(_body()).encode()
+    extra = _signed(body, **headers) if headers else {}
+
+    response = APIClient().post(URL, body, content_type="application/json", **extra)
+
+    assert response.status_code in (401, 403)
+
+
+def test_a_user_without_a_role_is_refused(agent: Any, api_as: Callable) -> None:
+    response = api_as(UserFactory(username="nobody")).post(URL, _body(), format="json")
+
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"event": "ringing"}, "call_id"),
+        (_body(event="dialing"), "event"),
+        (_body(caller="not a number"), "caller"),
+        (_body(agent="nobody-here"), "agent"),
+        (_body(caller=""), "caller"),
+    ],
+    ids=["missing-fields", "unknown-event", "invalid-caller", "unknown-agent", "empty-caller"],
+)
+def test_bad_input_is_a_400_naming_the_field(
+    agent: Any, api_as: Callable, subscriber: Callable, body: dict[str, str], field: str
+) -> None:
+    response = api_as(agent).post(URL, body, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()
+    assert subscriber() is None
+
+
+def test_an_agent_without_an_open_desk_still_gets_a_202(agent: Any, api_as: Callable) -> None:
+    response = api_as(agent).post(URL, _body(), format="json")
+
+    assert response.status_code == 202
+    assert response.json()["delivered"] == 0
+
+
+def test_the_event_stream_subscribes_then_relays_calls_with_heartbeats(
+    agent: Any, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(desk_views, "HEARTBEAT_SECONDS", 0)
+    monkeypatch.setattr(desk_views, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(desk_views, "STREAM_SECONDS", 5)
+    client.force_login(agent)
+
+    response = client.get(reverse("desk-events"))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/event-stream"
+    assert response["X-Accel-Buffering"] == "no"
+    assert response["Cache-Control"] == "no-cache"
+    chunks = iter(response.streaming_content)
+    ready = next(chunks).decode()
+    assert ready.startswith("retry: ")
+    assert "event: ready" in ready
+    assert next(chunks) == b": heartbeat\n\n"
+    # Subscribed before `ready`: a call published now reaches this stream.
+    assert cti_publish(user_id=agent.pk, message={"event": "ringing", "call_id": "c9"}) == 1
+    relayed = next(chunk for chunk in chunks if not chunk.startswith(b":")).decode()
+    assert relayed.startswith("event: call\n")
+    assert json.loads(relayed.split("data: ", 1)[1]) == {"event": "ringing", "call_id": "c9"}
+    response.close()
+
+
+def test_the_event_stream_ends_so_the_browser_reconnects(
+    agent: Any, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(desk_views, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(desk_views, "STREAM_SECONDS", 0.2)
+    client.force_login(agent)
+
+    chunks = list(client.get(reverse("desk-events")).streaming_content)
+
+    assert len(chunks) == 1
+    assert redis_client().pubsub_numsub(agent_channel(agent.pk)) == [
+        (agent_channel(agent.pk).encode(), 0)
+    ]
+
+
+def test_only_staff_open_the_event_stream(client: Client, db: None) -> None:
+    client.force_login(UserFactory(username="nobody"))
+
+    assert client.get(reverse("desk-events")).status_code == 403
