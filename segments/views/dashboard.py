@@ -53,7 +53,6 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     ]
     context = {
         "days": days,
-        "periods": PERIODS,
         "lifecycle": lifecycle,
         "tiers": tiers,
         "grid": rf_grid(),

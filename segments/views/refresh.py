@@ -10,7 +10,7 @@ from callcenter.views import role_required
 from segments.choices import RunStatus
 from segments.models import RefreshRun
 from segments.selectors import refresh_runs
-from segments.services.refresh import refresh_progress, segment_refresh_request
+from segments.services.refresh import PHASES, refresh_progress, segment_refresh_request
 from segments.tasks import segment_refresh_task
 from segments.views import MANAGERS
 
@@ -32,6 +32,21 @@ PHASE_LABELS = {
 def phase_label(phase: str) -> str:
     """The readable name of a refresh phase."""
     return str(PHASE_LABELS.get(phase, phase))
+
+
+def _history(limit: int = HISTORY_LENGTH) -> list[dict[str, object]]:
+    """The latest runs, each with its phase timings in the order the phases run."""
+    order = {name: index for index, (name, _share) in enumerate(PHASES)}
+    return [
+        {
+            "run": run,
+            "phases": sorted(
+                ((name, seconds) for name, seconds in run.timings.items() if name != "total"),
+                key=lambda item: order.get(item[0], len(order)),
+            ),
+        }
+        for run in refresh_runs()[:limit]
+    ]
 
 
 def _progress_context(run: RefreshRun) -> dict[str, object]:
@@ -57,8 +72,8 @@ def refresh_view(request: HttpRequest) -> HttpResponse:
             transaction.on_commit(lambda: segment_refresh_task.delay(run.pk))
         context = {**_progress_context(run), "joined": not created}
         return render(request, "segments/partials/refresh_progress.html", context)
-    runs = list(refresh_runs()[:HISTORY_LENGTH])
-    running = next((run for run in runs if run.status == RunStatus.RUNNING), None)
+    runs = _history()
+    running = next((r["run"] for r in runs if r["run"].status == RunStatus.RUNNING), None)
     context = {
         "runs": runs,
         "progress": _progress_context(running) if running is not None else None,
@@ -78,5 +93,5 @@ def refresh_progress_view(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(MANAGERS)
 def refresh_history_view(request: HttpRequest) -> HttpResponse:
     """The run history table, reloaded when a run finishes."""
-    context = {"runs": list(refresh_runs()[:HISTORY_LENGTH])}
+    context = {"runs": _history()}
     return render(request, "segments/partials/run_history.html", context)

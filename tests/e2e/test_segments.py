@@ -5,12 +5,15 @@ for agents."""
 import re
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from callcenter.choices import Role
+from callcenter.services.demo import demo_data_create
+from segments.choices import SegmentKind
 from segments.models import Segment
 from tests.callcenter.factories import CustomerFactory
 from tests.e2e.conftest import shot
@@ -18,6 +21,8 @@ from tests.e2e.conftest import shot
 # The first request imports every URL module; on a busy machine that alone can take longer
 # than Playwright's navigation timeout.
 WARM_UP_TIMEOUT = 180
+# A refresh of a few hundred customers takes seconds; the worker may still be starting.
+REFRESH_TIMEOUT_MS = 120_000
 
 
 @pytest.fixture(autouse=True)
@@ -63,3 +68,61 @@ def test_supervisor_builds_a_rule_segment_with_the_builder(logged_in: Callable[.
         "op": "and",
         "children": [{"field": "city", "cmp": "eq", "value": "E2E-Builderville"}],
     }
+
+
+def test_refresh_now_reaches_done_and_the_pages_show_the_result(
+    logged_in: Callable[..., Any], real_worker: str
+) -> None:
+    demo_data_create(customers=300, seed=5)
+    page = logged_in(Role.SUPERVISOR)
+
+    page.goto("/segments/refresh/")
+    page.get_by_test_id("refresh-now").click()
+    bar = page.locator("#refresh-progress")
+    expect(bar).to_be_visible()
+    expect(page.get_by_test_id("refresh-done")).to_be_visible(timeout=REFRESH_TIMEOUT_MS)
+    expect(bar.locator("progress")).to_have_attribute("value", "100")
+    expect(page.locator("#run-history")).to_contain_text("Succeeded")
+    shot(page, "segments-refresh")
+
+    page.goto("/dashboard/")
+    expect(page.locator(".rf-cell a").first).to_be_visible()
+    expect(page.locator("canvas[data-chart=distribution]").first).to_be_visible()
+    shot(page, "segments-dashboard")
+    page.locator(".rf-cell a").first.click()
+    expect(page.locator("table tbody tr").first).to_be_visible()
+
+    page.goto("/segments/")
+    expect(page.locator("table")).to_contain_text("Active")
+    shot(page, "segments-list")
+
+    active = Segment.objects.get(kind=SegmentKind.LIFECYCLE, key="active")
+    page.goto(f"/segments/{active.pk}/")
+    expect(page.locator("#members tbody tr").first).to_be_visible()
+    shot(page, "segments-detail")
+    with page.expect_download() as download_info:
+        page.get_by_test_id("export-csv").click()
+    download = download_info.value
+    header = Path(download.path()).read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("external_id,name")
+    assert download.suggested_filename.startswith(active.slug)
+
+    page.goto("/clusters/")
+    expect(page.get_by_role("heading", name="Clusters and churn")).to_be_visible()
+    shot(page, "segments-clusters-churn")
+
+
+def test_agents_get_403_from_the_server_on_the_rule_editor_and_the_export(
+    logged_in: Callable[..., Any],
+) -> None:
+    segment = Segment.objects.get(kind=SegmentKind.TIER, key="high")
+    page = logged_in(Role.AGENT)
+
+    editor = page.goto("/segments/new/")
+    export = page.goto(f"/api/segments/{segment.pk}/export/")
+
+    assert editor is not None
+    assert editor.status == 403
+    assert export is not None
+    assert export.status == 403
+    assert page.locator("nav.nav").get_by_text("Segments").count() == 0

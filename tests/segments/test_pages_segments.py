@@ -126,8 +126,7 @@ def test_dashboard_period_selector_passes_days_to_the_care_kpis(
     response = client_as(supervisor_user).get(reverse("dashboard") + "?days=90")
 
     html = response.content.decode()
-    assert 'href="?days=7#care-kpis"' in html
-    assert 'class="seg-tab on" href="?days=90#care-kpis"' in html
+    assert f'hx-get="{reverse("care-dashboard-kpis")}?days=90"' in html
 
 
 def test_rf_cell_lists_the_customers_with_those_scores(

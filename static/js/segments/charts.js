@@ -2,7 +2,7 @@
  * Charts of the supervisor workspace (Chart.js, vendored). Canvases describe themselves:
  *   data-sparkline="3,5,8"                       a tiny trend line
  *   data-chart="distribution|composition|movement|series|clusters"
- *   data-source="<id of a json_script element>"  the data, data-key picks a part of it
+ *   data-source="<id of a json_script element>"  the data; data-key (dotted) picks a part
  *   data-t-*                                     translated series names
  */
 (function () {
@@ -16,7 +16,10 @@
   function source(canvas) {
     var node = document.getElementById(canvas.dataset.source);
     var data = node ? JSON.parse(node.textContent) : {};
-    return canvas.dataset.key ? data[canvas.dataset.key] : data;
+    (canvas.dataset.key ? canvas.dataset.key.split(".") : []).forEach(function (part) {
+      data = data ? data[part] : undefined;
+    });
+    return data;
   }
 
   function sparkline(canvas) {
@@ -110,6 +113,7 @@
 
   function draw(scope) {
     if (typeof Chart === "undefined") return;
+    Chart.defaults.animation.duration = 250;
     scope.querySelectorAll("canvas[data-sparkline]").forEach(function (canvas) {
       if (!canvas.dataset.drawn) { canvas.dataset.drawn = "1"; sparkline(canvas); }
     });
@@ -118,7 +122,8 @@
       var build = builders[canvas.dataset.chart];
       if (!build) return;
       canvas.dataset.drawn = "1";
-      new Chart(canvas, build(canvas, source(canvas)));
+      var data = source(canvas);
+      if (data) new Chart(canvas, build(canvas, data));
     });
   }
 
