@@ -310,6 +310,18 @@ class UserProfileForm(forms.Form):
         required=False,
         help_text=_("The telephony extension screen-pops are sent to."),
     )
+    is_available = forms.BooleanField(
+        label=_("Takes call tasks"),
+        required=False,
+        help_text=_("Off: new call tasks go to colleagues (e.g. on leave)."),
+    )
+    daily_task_limit = forms.IntegerField(
+        label=_("Call tasks per day"),
+        required=False,
+        min_value=1,
+        max_value=1000,
+        help_text=_("Empty: the limit of the contact guardrails."),
+    )
     queues = _queue_field()
 
 

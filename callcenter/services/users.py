@@ -180,8 +180,12 @@ def user_profile_update(
     last_name: str,
     email: str,
     extension: str,
+    is_available: bool = True,
+    daily_task_limit: int | None = None,
 ) -> bool:
-    """Change name, email and telephony extension (empty: none); returns whether any changed."""
+    """Change name, email and the agent profile: extension (empty: none), whether the agent
+    takes call tasks, daily call-task limit (None: the care default). True when anything changed.
+    """
     extension = extension.strip()
     profile = AgentProfile.objects.filter(user=user).first()
     if (
@@ -194,24 +198,30 @@ def user_profile_update(
         "last_name": user.last_name,
         "email": user.email,
         "extension": (profile.extension or "") if profile else "",
+        "is_available": profile.is_available if profile else True,
+        "daily_task_limit": profile.daily_task_limit if profile else None,
     }
     after = {
         "first_name": first_name,
         "last_name": last_name,
         "email": email,
         "extension": extension,
+        "is_available": is_available,
+        "daily_task_limit": daily_task_limit,
     }
     changed = sorted(key for key in after if after[key] != before[key])
     if not changed:
         return False
     user.first_name, user.last_name, user.email = first_name, last_name, email
     user.save(update_fields=["first_name", "last_name", "email"])
-    if "extension" in changed:
+    profile_fields = {"extension", "is_available", "daily_task_limit"}
+    if profile_fields & set(changed):
         if profile is None:
-            AgentProfile.objects.create(user=user, extension=extension or None)
-        else:
-            profile.extension = extension or None
-            profile.save(update_fields=["extension"])
+            profile = AgentProfile(user=user)
+        profile.extension = extension or None
+        profile.is_available = is_available
+        profile.daily_task_limit = daily_task_limit
+        profile.save()
     audit_log_record(
         actor=changed_by,
         action="user.update",

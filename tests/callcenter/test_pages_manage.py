@@ -383,7 +383,7 @@ def test_profile_extension_must_be_unique(
     AgentProfile.objects.create(user=other, extension="8002")
     url = reverse("manage-user", kwargs={"pk": agent_user.pk})
 
-    same = {"action": "profile", "email": agent_user.email}
+    same = {"action": "profile", "email": agent_user.email, "is_available": "on"}
     refused = admin_client.post(url, {**same, "extension": "8002"})
     saved = admin_client.post(url, {**same, "extension": "8003", "first_name": "A"})
 
@@ -521,3 +521,20 @@ def test_audit_log_query_count_is_fixed(
 
     assert small.status_code == large.status_code == 200
     assert len(large.context["rows"]) == 50
+
+
+def test_agent_profile_limit_and_availability(admin_client: Client, agent_user: Any) -> None:
+    url = reverse("manage-user", kwargs={"pk": agent_user.pk})
+
+    bad = admin_client.post(url, {"action": "profile", "daily_task_limit": "0"})
+    saved = admin_client.post(
+        url, {"action": "profile", "email": agent_user.email, "daily_task_limit": "12"}
+    )
+
+    assert bad.status_code == 400
+    assert "daily_task_limit" in bad.context["forms"]["profile"].errors
+    assert saved.status_code == 302
+    profile = AgentProfile.objects.get(user=agent_user)
+    assert (profile.daily_task_limit, profile.is_available, profile.extension) == (12, False, None)
+    entry = AuditLog.objects.get(action="user.update")
+    assert entry.data["before"] == {"daily_task_limit": None, "is_available": True}

@@ -120,6 +120,8 @@ def _profile_initial(user: Any) -> dict[str, Any]:
         "last_name": user.last_name,
         "email": user.email,
         "extension": (profile.extension or "") if profile else "",
+        "is_available": profile.is_available if profile else True,
+        "daily_task_limit": profile.daily_task_limit if profile else None,
         "queues": list(user.call_queues.all()),
     }
 
@@ -137,6 +139,8 @@ def _save(action: str, form: Any, request: HttpRequest, user: Any) -> str | None
                     last_name=data["last_name"],
                     email=data["email"],
                     extension=data["extension"],
+                    is_available=data["is_available"],
+                    daily_task_limit=data["daily_task_limit"],
                 )
                 moved = agent_queues_set(
                     user=user, queue_ids=[q.pk for q in data["queues"]], changed_by=request.user
