@@ -45,8 +45,9 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 # Queries of one customer page, whatever the customer's history holds: session, user, role
 # groups, the request's savepoint and its release, the customer with its advisor, contact
 # points, consent history, and one bounded query per timeline kind (orders, interactions,
-# tickets, surveys).
-CUSTOMER_PAGE_QUERIES = 12
+# tickets, surveys), and one bounded query each for care enrollments, outreach tasks and
+# open merge proposals.
+CUSTOMER_PAGE_QUERIES = 15
 
 
 def detail_url(customer: Customer) -> str:
