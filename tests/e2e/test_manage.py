@@ -89,6 +89,7 @@ def test_admin_creates_an_agent_who_can_then_log_in(
 
     expect(page.locator(".flash-success")).to_contain_text("User e2e_new_agent created.")
     expect(page.locator("h1")).to_have_text("e2e_new_agent")
+    shot(page, "manage-user-detail")
 
     page.goto("/manage/users/?q=e2e_")
     expect(page.locator("tr[data-username='e2e_new_agent']")).to_contain_text("8765")

@@ -32,6 +32,7 @@ from callcenter.services.users import (
     user_role_set,
 )
 from callcenter.views import role_required
+from callcenter.views.manage.audit import ACTION_LABELS
 from callcenter.views.manage.settings import _add_error
 from outreach.models import Queue
 from outreach.services.queue_members import agent_queues_set
@@ -187,11 +188,12 @@ def user_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("manage-user", pk=user.pk)
             if form is None:
                 return redirect("manage-user", pk=user.pk)
-    history = (
-        AuditLog.objects.filter(object_type="user", object_id=str(user.pk))
+    history = [
+        {"entry": entry, "label": ACTION_LABELS.get(entry.action, entry.action)}
+        for entry in AuditLog.objects.filter(object_type="user", object_id=str(user.pk))
         .select_related("actor")
         .order_by("-at", "-id")[:USER_HISTORY]
-    )
+    ]
     context = {
         "subject": user,
         "role": user_role(user),
