@@ -1,25 +1,31 @@
 """Screen-pop: the card an agent sees when a call rings, found by the caller's number.
 
 The card is one indexed lookup (active phone contact point by kind and normalized value,
-joined to its customer and advisor) plus one small indexed query per section. Rows are read
-with `.values()` into plain dicts: this path runs on every call and must stay cheap.
+joined to its customer and advisor), then every SQL section at once: their statements go to
+PostgreSQL in one round trip (several statements in one simple-protocol query, which
+PostgreSQL also runs in one snapshot) and come back as one result set each. Statements are
+written out, not compiled from querysets: on this path, which runs on every call, compiling
+eight querysets and waiting for eight round trips cost more than the queries themselves
+(bench/screenpop.py measures it). Reads go to `read_alias()`: the replica when one is
+configured, a little lag being harmless on a card.
 
 The card is assembled from sections, each a function of the customer dict returning plain
 JSON values. Apps that know more about a customer (segments, tasks, a suggested script) add
 their own section with `screenpop_section_register` in their `AppConfig.ready()`, so this
-module never imports them.
+module never imports them; a section that is an `SqlSection` joins the single round trip.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Max, Sum
+from django.db import connections
 from django.utils.translation import gettext as _
 
 from callcenter.choices import OPEN_TICKET_STATUSES, ContactKind, CustomerStatus, OrderStatus
-from callcenter.models import ContactPoint, Customer, Interaction, Order, Ticket
 from callcenter.phones import try_normalize_phone
+from callcenter.replica import read_alias
 
 RECENT_INTERACTIONS = 5
 OPEN_TICKETS_SHOWN = 10
@@ -28,28 +34,76 @@ RECENT_ORDERS = 3
 MAX_MERGE_HOPS = 5
 
 ScreenpopSection = Callable[[dict[str, Any]], Any]
+Rows = list[dict[str, Any]]
 
-_CUSTOMER_VALUES = (
-    "id",
-    "external_id",
-    "name",
-    "kind",
-    "company_name",
-    "city",
-    "language",
-    "timezone",
-    "birthday",
-    "status",
-    "merged_into_id",
-    "sms_opt_out",
-    "call_opt_out",
-    "email_opt_out",
-    "do_not_contact",
-    "advisor_id",
-    "advisor__username",
-    "advisor__first_name",
-    "advisor__last_name",
+# Plain SQL on the tables of callcenter.models (Customer, ContactPoint, Interaction, Ticket,
+# Order) and Django's auth_user; tests/callcenter/test_screenpop.py checks the card field by field.
+_CUSTOMER_SELECT = """
+SELECT c.id, c.external_id, c.name, c.kind, c.company_name, c.city, c.language, c.timezone,
+       c.birthday, c.status, c.merged_into_id, c.sms_opt_out, c.call_opt_out,
+       c.email_opt_out, c.do_not_contact, c.advisor_id, a.username AS advisor_username,
+       a.first_name AS advisor_first_name, a.last_name AS advisor_last_name
+FROM callcenter_customer c
+LEFT JOIN auth_user a ON a.id = c.advisor_id
+"""
+_OWNER_SQL = (
+    _CUSTOMER_SELECT
+    + """JOIN callcenter_contactpoint p ON p.customer_id = c.id
+WHERE p.kind = %(kind)s AND p.value = %(phone)s AND p.is_active
+LIMIT 1"""
 )
+_CUSTOMER_SQL = _CUSTOMER_SELECT + "WHERE c.id = %(id)s"
+
+
+@dataclass(frozen=True)
+class SqlSection:
+    """A card section made of SQL statements on `%(customer)s` (the customer id), run in the
+    card's single round trip; `build` turns their rows (one list of dicts per statement) into
+    the section's JSON value. Called on its own, it runs its statements like any section."""
+
+    statements: Sequence[str]
+    build: Callable[..., Any]
+    params: dict[str, Any] | None = None
+
+    def __call__(self, customer: dict[str, Any]) -> Any:
+        return _run_sql_sections([self], customer["id"], read_alias())[0]
+
+
+def _dicts(cursor: Any) -> Rows:
+    names = [column.name for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _batch_supported(alias: str) -> bool:
+    # Several statements in one execute need client-side binding (Django's default with
+    # psycopg 3); with server-side binding each statement is sent on its own.
+    return connections[alias].settings_dict["OPTIONS"].get("server_side_binding") is not True
+
+
+def _run_sql_sections(sections: Sequence[SqlSection], customer_id: int, alias: str) -> list[Any]:
+    """The values of `sections`, their statements sent in one round trip where possible."""
+    statements: list[str] = []
+    params: dict[str, Any] = {"customer": customer_id}
+    for section in sections:
+        statements.extend(section.statements)
+        params.update(section.params or {})
+    result_sets: list[Rows] = []
+    with connections[alias].cursor() as cursor:
+        if _batch_supported(alias):
+            cursor.execute(";\n".join(statements), params)
+            result_sets.append(_dicts(cursor))
+            while cursor.nextset():
+                result_sets.append(_dicts(cursor))
+        else:
+            for statement in statements:
+                cursor.execute(statement, params)
+                result_sets.append(_dicts(cursor))
+    values = []
+    for section in sections:
+        count = len(section.statements)
+        values.append(section.build(*result_sets[:count]))
+        result_sets = result_sets[count:]
+    return values
 
 
 def _person(user_id: int | None, username: str | None, first: str, last: str) -> dict | None:
@@ -81,11 +135,27 @@ def _customer_card(row: dict[str, Any]) -> dict[str, Any]:
         },
         "advisor": _person(
             row["advisor_id"],
-            row["advisor__username"],
-            row["advisor__first_name"],
-            row["advisor__last_name"],
+            row["advisor_username"],
+            row["advisor_first_name"],
+            row["advisor_last_name"],
         ),
     }
+
+
+def _owner_row(phone: str, alias: str) -> dict[str, Any] | None:
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_OWNER_SQL, {"kind": ContactKind.PHONE.value, "phone": phone})
+        rows = _dicts(cursor)
+        row = rows[0] if rows else None
+        hops = 0
+        while row is not None and row["status"] == CustomerStatus.MERGED:
+            hops += 1
+            if hops > MAX_MERGE_HOPS:
+                return None
+            cursor.execute(_CUSTOMER_SQL, {"id": row["merged_into_id"]})
+            rows = _dicts(cursor)
+            row = rows[0] if rows else None
+    return row
 
 
 def screenpop_owner(*, phone: str) -> dict[str, Any] | None:
@@ -94,58 +164,25 @@ def screenpop_owner(*, phone: str) -> dict[str, Any] | None:
     One query on the (kind, value) index of active contact points. If the number still sits
     on a customer that was merged, the survivor is returned instead (one query per hop).
     """
-    rows = list(
-        Customer.objects.filter(
-            contact_points__kind=ContactKind.PHONE,
-            contact_points__value=phone,
-            contact_points__is_active=True,
-        )
-        .order_by()
-        .values(*_CUSTOMER_VALUES)[:1]
-    )
-    row = rows[0] if rows else None
-    hops = 0
-    while row is not None and row["status"] == CustomerStatus.MERGED:
-        hops += 1
-        if hops > MAX_MERGE_HOPS:
-            return None
-        row = (
-            Customer.objects.filter(pk=row["merged_into_id"])
-            .order_by()
-            .values(*_CUSTOMER_VALUES)
-            .first()
-        )
+    row = _owner_row(phone, read_alias())
     return _customer_card(row) if row is not None else None
 
 
-def contact_points_section(customer: dict[str, Any]) -> list[dict[str, Any]]:
-    """Active phones, emails and ids of the customer, primary first per kind."""
-    return list(
-        ContactPoint.objects.filter(customer_id=customer["id"], is_active=True)
-        .order_by("kind", "-is_primary", "id")
-        .values("kind", "system", "value", "label", "is_primary")
-    )
+def _as_is(rows: Rows) -> Rows:
+    return rows
 
 
-def recent_interactions_section(customer: dict[str, Any]) -> list[dict[str, Any]]:
-    """The last few contacts, newest first, with their sentiment and agent."""
-    rows = (
-        Interaction.objects.filter(customer_id=customer["id"])
-        .order_by("-occurred_at", "-id")
-        .values(
-            "id",
-            "occurred_at",
-            "channel",
-            "direction",
-            "reason",
-            "outcome",
-            "sentiment",
-            "agent_id",
-            "agent__username",
-            "agent__first_name",
-            "agent__last_name",
-        )[:RECENT_INTERACTIONS]
-    )
+contact_points_section = SqlSection(
+    statements=[
+        "SELECT kind, system, value, label, is_primary FROM callcenter_contactpoint "
+        "WHERE customer_id = %(customer)s AND is_active ORDER BY kind, is_primary DESC, id"
+    ],
+    build=_as_is,
+)
+"""Active phones, emails and ids of the customer, primary first per kind."""
+
+
+def _recent_interactions(rows: Rows) -> Rows:
     return [
         {
             "id": row["id"],
@@ -157,42 +194,67 @@ def recent_interactions_section(customer: dict[str, Any]) -> list[dict[str, Any]
             "sentiment": row["sentiment"],
             "agent": _person(
                 row["agent_id"],
-                row["agent__username"],
-                row["agent__first_name"],
-                row["agent__last_name"],
+                row["agent_username"],
+                row["agent_first_name"],
+                row["agent_last_name"],
             ),
         }
         for row in rows
     ]
 
 
-def open_tickets_section(customer: dict[str, Any]) -> list[dict[str, Any]]:
-    """Open and in-progress tickets, newest first."""
-    return list(
-        Ticket.objects.filter(customer_id=customer["id"], status__in=OPEN_TICKET_STATUSES)
-        .order_by("-opened_at", "-id")
-        .values("id", "kind", "status", "priority", "subject", "opened_at")[:OPEN_TICKETS_SHOWN]
-    )
+recent_interactions_section = SqlSection(
+    statements=[
+        """SELECT i.id, i.occurred_at, i.channel, i.direction, i.reason, i.outcome,
+       i.sentiment, i.agent_id, u.username AS agent_username,
+       u.first_name AS agent_first_name, u.last_name AS agent_last_name
+FROM callcenter_interaction i LEFT JOIN auth_user u ON u.id = i.agent_id
+WHERE i.customer_id = %(customer)s
+ORDER BY i.occurred_at DESC, i.id DESC LIMIT %(recent_interactions)s"""
+    ],
+    build=_recent_interactions,
+    params={"recent_interactions": RECENT_INTERACTIONS},
+)
+"""The last few contacts, newest first, with their sentiment and agent."""
 
 
-def orders_section(customer: dict[str, Any]) -> dict[str, Any]:
-    """Paid-order count, total spend and last order date, plus the last few orders."""
-    totals = Order.objects.filter(customer_id=customer["id"], status=OrderStatus.PAID).aggregate(
-        paid_count=Count("id"), total_spend=Sum("amount"), last_order_at=Max("placed_at")
-    )
-    recent = (
-        Order.objects.filter(customer_id=customer["id"])
-        .order_by("-placed_at", "-id")
-        .values("id", "external_id", "placed_at", "amount", "currency", "category", "status")[
-            :RECENT_ORDERS
-        ]
-    )
+open_tickets_section = SqlSection(
+    statements=[
+        """SELECT id, kind, status, priority, subject, opened_at FROM callcenter_ticket
+WHERE customer_id = %(customer)s AND status = ANY(%(open_ticket_statuses)s)
+ORDER BY opened_at DESC, id DESC LIMIT %(open_tickets)s"""
+    ],
+    build=_as_is,
+    params={
+        "open_ticket_statuses": [str(value) for value in OPEN_TICKET_STATUSES],
+        "open_tickets": OPEN_TICKETS_SHOWN,
+    },
+)
+"""Open and in-progress tickets, newest first."""
+
+
+def _orders(totals: Rows, recent: Rows) -> dict[str, Any]:
     return {
-        "paid_count": totals["paid_count"],
-        "total_spend": str(totals["total_spend"] or Decimal("0.00")),
-        "last_order_at": totals["last_order_at"],
+        "paid_count": totals[0]["paid_count"],
+        "total_spend": str(totals[0]["total_spend"] or Decimal("0.00")),
+        "last_order_at": totals[0]["last_order_at"],
         "recent": [{**row, "amount": str(row["amount"])} for row in recent],
     }
+
+
+orders_section = SqlSection(
+    statements=[
+        """SELECT count(id) AS paid_count, sum(amount) AS total_spend,
+       max(placed_at) AS last_order_at
+FROM callcenter_order WHERE customer_id = %(customer)s AND status = %(paid)s""",
+        """SELECT id, external_id, placed_at, amount, currency, category, status
+FROM callcenter_order WHERE customer_id = %(customer)s
+ORDER BY placed_at DESC, id DESC LIMIT %(recent_orders)s""",
+    ],
+    build=_orders,
+    params={"paid": OrderStatus.PAID.value, "recent_orders": RECENT_ORDERS},
+)
+"""Paid-order count, total spend and last order date, plus the last few orders."""
 
 
 _SECTIONS: dict[str, ScreenpopSection] = {
@@ -221,17 +283,24 @@ def screenpop_for_phone(*, phone: str) -> dict[str, Any]:
 
     Known caller: `{"known": true, "phone", "customer", <one key per section>}`. Unknown or
     invalid number: `{"known": false, "phone": <normalized or as given>, "message"}`; an
-    invalid number costs no query.
+    invalid number costs no query. A known caller costs the owner lookup and one round trip
+    for every SqlSection, plus whatever other sections ask.
     """
     normalized = try_normalize_phone(phone)
-    customer = screenpop_owner(phone=normalized) if normalized else None
-    if customer is None:
+    alias = read_alias()
+    row = _owner_row(normalized, alias) if normalized else None
+    if row is None:
         return {
             "known": False,
             "phone": normalized or phone.strip(),
             "message": _("unknown caller"),
         }
+    customer = _customer_card(row)
     card: dict[str, Any] = {"known": True, "phone": normalized, "customer": customer}
+    batched = {name: s for name, s in _SECTIONS.items() if isinstance(s, SqlSection)}
+    values = dict(
+        zip(batched, _run_sql_sections(list(batched.values()), customer["id"], alias), strict=True)
+    )
     for name, section in _SECTIONS.items():
-        card[name] = section(customer)
+        card[name] = values[name] if name in batched else section(customer)
     return card
