@@ -1,0 +1,114 @@
+"""The agent desk in a real browser: a call event posted by the phone system pops the caller's
+card within 2 s, the agent logs the call, and an unknown caller gets the create form with the
+number filled in."""
+
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import expect
+from rest_framework.authtoken.models import Token
+
+from callcenter.choices import Role
+from callcenter.models import Interaction
+from callcenter.services.customers import customer_create
+from tests.callcenter.factories import UserFactory
+from tests.e2e.conftest import shot
+
+WARM_UP_TIMEOUT = 180
+POP_SECONDS = 2.0
+
+
+@pytest.fixture(autouse=True)
+def _warm_server(live_url: str) -> None:
+    with urllib.request.urlopen(live_url + "/healthz", timeout=WARM_UP_TIMEOUT) as response:  # noqa: S310 local test server
+        assert response.status == 200
+
+
+@pytest.fixture
+def telephony(live_url: str, e2e_db: None) -> Callable[..., requests.Response]:
+    """Post a call event as the phone system does (API token of a call-center user)."""
+    token = Token.objects.create(user=UserFactory(role=Role.AGENT, username="e2e_pbx"))
+
+    def _post(**body: str) -> requests.Response:
+        return requests.post(
+            f"{live_url}/api/cti/call-events/",
+            json=body,
+            headers={"Authorization": f"Token {token.key}"},
+            timeout=10,
+        )
+
+    return _post
+
+
+def _open_desk(logged_in: Callable[..., Any]) -> Any:
+    page = logged_in(Role.AGENT, "e2e_desk_agent")
+    page.goto("/desk/")
+    # The stream is subscribed once it says so: no event can be missed after this.
+    expect(page.locator("#desk-live")).to_have_attribute("data-state", "live")
+    return page
+
+
+def test_a_ringing_call_pops_the_card_and_the_agent_logs_the_call(
+    logged_in: Callable[..., Any], telephony: Callable[..., requests.Response]
+) -> None:
+    customer = customer_create(name="王芳 E2E", phones=["13800138123"], city="上海")
+    page = _open_desk(logged_in)
+
+    started = time.monotonic()
+    response = telephony(
+        event="ringing", call_id="e2e-call-1", caller="138 0013 8123", agent="e2e_desk_agent"
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["delivered"] == 1
+    card = page.locator(f"#desk-card-{customer.pk}")
+    expect(card).to_be_visible(timeout=POP_SECONDS * 1000)
+    assert time.monotonic() - started < POP_SECONDS
+    expect(card.locator(".desk-name")).to_contain_text("王芳 E2E")
+    expect(page.locator("#call-log-items")).to_contain_text("Ringing")
+    shot(page, "desk-card")
+
+    form = card.locator("form[action$='/log-call/']")
+    form.locator("input[name=reason]").fill("Delivery question")
+    form.locator("textarea[name=notes]").fill("Parcel arrives tomorrow, customer satisfied")
+    form.get_by_role("button", name="Log call").click()
+
+    expect(page.locator(".desk-card .flash-success")).to_contain_text("Call logged.")
+    logged = Interaction.objects.get(customer=customer, reason="Delivery question")
+    assert logged.agent.username == "e2e_desk_agent"
+    assert "e2e-call-1" in logged.notes
+    expect(page.locator(".desk-card .history-list").first).to_contain_text("Delivery question")
+
+
+def test_an_unknown_caller_gets_the_create_form_with_the_number(
+    logged_in: Callable[..., Any], telephony: Callable[..., requests.Response]
+) -> None:
+    page = _open_desk(logged_in)
+
+    response = telephony(
+        event="ringing", call_id="e2e-call-2", caller="13900139777", agent="e2e_desk_agent"
+    )
+
+    assert response.status_code == 202
+    unknown = page.locator(".desk-unknown")
+    expect(unknown).to_be_visible(timeout=POP_SECONDS * 1000)
+    expect(unknown.locator("input[name=phone]")).to_have_value("+8613900139777")
+    shot(page, "desk-unknown-caller")
+    unknown.locator("input[name=name]").fill("新客户 E2E")
+    unknown.get_by_role("button", name="Create customer").click()
+    expect(page.locator(".desk-card .desk-name")).to_contain_text("新客户 E2E")
+
+
+def test_manual_phone_search_opens_the_card_without_telephony(
+    logged_in: Callable[..., Any], e2e_db: None
+) -> None:
+    customer_create(name="Manual Search E2E", phones=["13800138456"])
+    page = _open_desk(logged_in)
+
+    page.fill("input[name=phone]", "+86 138 0013 8456")
+    page.get_by_role("button", name="Look up").click()
+
+    expect(page.locator(".desk-card .desk-name")).to_contain_text("Manual Search E2E")
