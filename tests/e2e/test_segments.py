@@ -83,6 +83,11 @@ def test_refresh_now_reaches_done_and_the_pages_show_the_result(
     expect(page.get_by_test_id("refresh-done")).to_be_visible(timeout=REFRESH_TIMEOUT_MS)
     expect(bar.locator("progress")).to_have_attribute("value", "100")
     expect(page.locator("#run-history")).to_contain_text("Succeeded")
+    # a second refresh: trends get a second point, the history lists both runs
+    page.get_by_test_id("refresh-now").click()
+    succeeded = page.locator("#run-history tbody tr .badge-green")
+    expect(succeeded).to_have_count(2, timeout=REFRESH_TIMEOUT_MS)
+    expect(page.get_by_test_id("refresh-done")).to_be_visible()
     shot(page, "segments-refresh")
 
     page.goto("/dashboard/")
@@ -94,6 +99,7 @@ def test_refresh_now_reaches_done_and_the_pages_show_the_result(
 
     page.goto("/segments/")
     expect(page.locator("table")).to_contain_text("Active")
+    expect(page.locator("canvas.sparkline").first).to_be_visible()
     shot(page, "segments-list")
 
     active = Segment.objects.get(kind=SegmentKind.LIFECYCLE, key="active")

@@ -36,6 +36,11 @@
     valuesHint: "values, comma-separated",
     sample: "For example:",
     loadFailed: "The list of fields could not be loaded.",
+    field: "Field",
+    operator: "Operator",
+    value: "Value",
+    from: "From",
+    to: "To",
   };
 
   function csrfToken() {
@@ -234,7 +239,7 @@
 
   RuleBuilder.prototype.fieldSelect = function (condition) {
     var self = this;
-    var select = el("select", { className: "rb-field", "aria-label": "field" });
+    var select = el("select", { className: "rb-field", "aria-label": self.text.field });
     var families = {};
     var current = self.spec(condition.field);
     this.fields.forEach(function (spec) {
@@ -276,7 +281,7 @@
       key.addEventListener("input", function () { condition.field = "attributes." + key.value.trim(); self.changed(false); });
       line.appendChild(key);
     }
-    var cmp = el("select", { className: "rb-cmp", "aria-label": "operator" });
+    var cmp = el("select", { className: "rb-cmp", "aria-label": self.text.operator });
     spec.operators.forEach(function (op) {
       cmp.appendChild(el("option", { value: op.value, text: op.label, selected: op.value === condition.cmp }));
     });
@@ -315,7 +320,7 @@
     var list = cmp === "in" || cmp === "not_in";
     var options = spec.type === "choice" ? spec.choices : spec.type === "membership" ? self.segments : null;
     if (options && options.length) {
-      var select = el("select", { className: "rb-value", multiple: list, "aria-label": "value" });
+      var select = el("select", { className: "rb-value", multiple: list, "aria-label": self.text.value });
       var chosen = [].concat(condition.value === undefined ? [] : condition.value);
       options.forEach(function (o) {
         select.appendChild(el("option", { value: o.value, text: o.label, selected: chosen.indexOf(o.value) >= 0 }));
@@ -339,8 +344,8 @@
     };
     if (cmp === "between") {
       var pair = Array.isArray(condition.value) ? condition.value : ["", ""];
-      var low = el("input", { type: type, className: "rb-value rb-low", "aria-label": "from", value: pair[0] === null ? "" : pair[0], step: numeric ? "any" : null });
-      var high = el("input", { type: type, className: "rb-value rb-high", "aria-label": "to", value: pair[1] === null ? "" : pair[1], step: numeric ? "any" : null });
+      var low = el("input", { type: type, className: "rb-value rb-low", "aria-label": self.text.from, value: pair[0] === null ? "" : pair[0], step: numeric ? "any" : null });
+      var high = el("input", { type: type, className: "rb-value rb-high", "aria-label": self.text.to, value: pair[1] === null ? "" : pair[1], step: numeric ? "any" : null });
       var update = function () { condition.value = [convert(low.value), convert(high.value)]; self.changed(false); };
       low.addEventListener("input", update);
       high.addEventListener("input", update);
@@ -359,7 +364,7 @@
       return many;
     }
     var single = el("input", {
-      type: type, className: "rb-value", "aria-label": "value",
+      type: type, className: "rb-value", "aria-label": self.text.value,
       value: condition.value === undefined || condition.value === null ? "" : condition.value,
       step: numeric ? (spec.integer ? "1" : "any") : null,
       min: numeric && spec.min !== null ? spec.min : null,

@@ -11,7 +11,7 @@
   var PALETTE = ["#2563eb", "#7c3aed", "#059669", "#d97706", "#dc2626", "#0891b2", "#db2777",
     "#65a30d", "#4f46e5", "#ea580c", "#64748b"];
   var lang = document.documentElement.lang || undefined;
-  var shortDate = new Intl.DateTimeFormat(lang, { month: "short", day: "numeric" });
+  var shortDate = new Intl.DateTimeFormat(lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 
   function source(canvas) {
     var node = document.getElementById(canvas.dataset.source);
@@ -58,7 +58,7 @@
         options: {
           indexAxis: "y", maintainAspectRatio: false,
           plugins: { legend: { display: false } },
-          scales: { x: { beginAtZero: true, ticks: { precision: 0 } } },
+          scales: { x: { beginAtZero: true, ticks: { precision: 0 } }, y: { ticks: { autoSkip: false } } },
         },
       };
     },
