@@ -286,6 +286,24 @@ def days_since(moment: dt.datetime | None, *, as_of: dt.datetime | None = None) 
     return ((as_of or timezone.now()) - moment).days
 
 
+class DirtyCustomer(models.Model):
+    """Customers whose history changed since the last refresh: an append-only log written by
+    PostgreSQL triggers on orders, interactions, tickets, surveys and customers (any writer,
+    COPY imports and merges included). A refresh reads it to re-aggregate only those customers
+    and deletes exactly the rows it read. No foreign key and no uniqueness, so writers never
+    wait on each other or on a running refresh."""
+
+    id = models.BigAutoField(primary_key=True)
+    customer_id = models.BigIntegerField(_("customer id"))
+
+    class Meta:
+        verbose_name = _("changed customer")
+        verbose_name_plural = _("changed customers")
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} changed (#{self.pk})"
+
+
 class Segment(TimeStampedModel):
     """A named group of customers: built in (RFM, lifecycle, tier, cluster) or rule-defined."""
 

@@ -3,6 +3,11 @@
 The aggregation runs inside PostgreSQL (hash aggregates over orders, interactions, tickets and
 surveys joined to customers); its result leaves the server as one `COPY ... TO STDOUT` stream in
 CSV and is parsed by pandas' pyarrow reader, never row by row in Python.
+
+A steady refresh aggregates only the customers whose metrics can have changed since the stored
+ones (`metrics_frame_incremental`): those in the changed-customers log that database triggers
+fill (see segments/migrations/0004_dirty_customers.py), and those with history crossing a window
+edge as the clock moved. Everybody else's raw metrics are read back from the metrics table.
 """
 
 import io
@@ -11,6 +16,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 from django.db import connection
 from psycopg import sql
+
+from segments.models import CustomerMetrics, DirtyCustomer
 
 # Memory for the hash aggregation of one refresh: PostgreSQL's default (4 MB) makes the orders
 # aggregate spill to disk at millions of rows; ~1 GB keeps it in memory for 10M orders.
@@ -32,6 +39,24 @@ METRICS_COLUMNS = {
     "complaints_90d": "int64",
     "last_nps": "float64",
 }
+
+# Stored score columns read back on an incremental refresh, to write back only what changed.
+STORED_SCORE_COLUMNS = {
+    "avg_order_value": "float64",
+    "r_score": "Int64",
+    "f_score": "Int64",
+    "m_score": "Int64",
+    "rfm_code": "string",
+    "rfm_segment": "string",
+    "lifecycle_stage": "string",
+    "value_tier": "string",
+    "churn_probability": "float64",
+    "cluster": "Int64",
+}
+DIRTY_SEEN_TABLE = "segments_dirty_seen"
+DIRTY_NOW_TABLE = "segments_dirty_now"
+_DIRTY_LOG = DirtyCustomer._meta.db_table
+_METRICS_TABLE = CustomerMetrics._meta.db_table
 
 _AGGREGATION = """
 SELECT c.id AS customer_id,
@@ -59,7 +84,7 @@ LEFT JOIN (
            count(*) FILTER (WHERE placed_at > {d90}) AS orders_90d,
            sum(amount) FILTER (WHERE placed_at > {d90}) AS spend_90d
     FROM callcenter_order
-    WHERE status = 'paid' AND placed_at <= {as_of}
+    WHERE status = 'paid' AND placed_at <= {as_of} {only}
     GROUP BY customer_id
 ) o ON o.customer_id = c.id
 LEFT JOIN (
@@ -68,53 +93,53 @@ LEFT JOIN (
            avg(sentiment) FILTER (WHERE occurred_at > {d30}) AS avg_sentiment_30d,
            max(occurred_at) AS last_contact_at
     FROM callcenter_interaction
-    WHERE occurred_at <= {as_of}
+    WHERE occurred_at <= {as_of} {only}
     GROUP BY customer_id
 ) i ON i.customer_id = c.id
 LEFT JOIN (
     SELECT customer_id, count(*) AS complaints_90d
     FROM callcenter_ticket
-    WHERE kind = 'complaint' AND opened_at > {d90} AND opened_at <= {as_of}
+    WHERE kind = 'complaint' AND opened_at > {d90} AND opened_at <= {as_of} {only}
     GROUP BY customer_id
 ) t ON t.customer_id = c.id
 LEFT JOIN (
     SELECT DISTINCT ON (customer_id) customer_id, score AS last_nps
     FROM callcenter_surveyresponse
-    WHERE kind = 'nps' AND responded_at <= {as_of}
+    WHERE kind = 'nps' AND responded_at <= {as_of} {only}
     ORDER BY customer_id, responded_at DESC, id DESC
 ) s ON s.customer_id = c.id
-WHERE c.status = 'active'
-{range_filter}
+WHERE c.status = 'active' {customer_filter}
 """
 
 
 def _aggregation_sql(
-    as_of: datetime, window_days: int, id_range: tuple[int, int] | None
+    as_of: datetime,
+    window_days: int,
+    *,
+    id_range: tuple[int, int] | None = None,
+    only_dirty: bool = False,
 ) -> sql.Composed:
-    range_filter = sql.SQL("")
+    customer_filter = only = sql.SQL("")
     if id_range is not None:
-        range_filter = sql.SQL("AND c.id >= {lo} AND c.id < {hi}").format(
+        customer_filter = sql.SQL("AND c.id >= {lo} AND c.id < {hi}").format(
             lo=sql.Literal(id_range[0]), hi=sql.Literal(id_range[1])
         )
+    if only_dirty:
+        dirty = sql.SQL("(SELECT customer_id FROM {})").format(sql.Identifier(DIRTY_NOW_TABLE))
+        customer_filter = sql.SQL("AND c.id IN {}").format(dirty)
+        only = sql.SQL("AND customer_id IN {}").format(dirty)
     return sql.SQL(_AGGREGATION).format(
         as_of=sql.Literal(as_of),
         window_start=sql.Literal(as_of - timedelta(days=window_days)),
         d90=sql.Literal(as_of - timedelta(days=90)),
         d30=sql.Literal(as_of - timedelta(days=30)),
-        range_filter=range_filter,
+        customer_filter=customer_filter,
+        only=only,
     )
 
 
-def metrics_frame(
-    *, as_of: datetime, window_days: int, id_range: tuple[int, int] | None = None
-) -> pd.DataFrame:
-    """Raw metrics of every active customer (optionally of ids in [lo, hi)) as of `as_of`.
-
-    Returns one row per customer with the columns of METRICS_COLUMNS plus the derived
-    `recency_days`, `days_since_contact` and `tenure_days` (whole days from the last order, the
-    last contact and the first order to `as_of`; NaN when never).
-    """
-    query = _aggregation_sql(as_of, window_days, id_range)
+def _copy_out(query: sql.Composable) -> io.BytesIO:
+    """The rows of `query` as CSV with a header, in one COPY stream."""
     buffer = io.BytesIO()
     with connection.cursor() as cursor:
         raw = cursor.cursor
@@ -127,28 +152,160 @@ def metrics_frame(
             for chunk in copy:
                 buffer.write(chunk)
     buffer.seek(0)
-    return _frame_from_csv(buffer, as_of)
+    return buffer
 
 
-def _frame_from_csv(buffer: io.BytesIO, as_of: datetime) -> pd.DataFrame:
-    dtypes = {
-        name: kind for name, kind in METRICS_COLUMNS.items() if kind not in ("datetime", "string")
+def metrics_frame(
+    *, as_of: datetime, window_days: int, id_range: tuple[int, int] | None = None
+) -> pd.DataFrame:
+    """Raw metrics of every active customer (optionally of ids in [lo, hi)) as of `as_of`.
+
+    Returns one row per customer with the columns of METRICS_COLUMNS plus the derived
+    `recency_days`, `days_since_contact` and `tenure_days` (whole days from the last order, the
+    last contact and the first order to `as_of`; NaN when never).
+    """
+    buffer = _copy_out(_aggregation_sql(as_of, window_days, id_range=id_range))
+    return _with_days(_read_csv(buffer, METRICS_COLUMNS), as_of)
+
+
+def dirty_log_snapshot() -> int:
+    """Copy the changed-customers log as it is now into a temporary table (for this
+    transaction); returns how many entries it holds. Call before aggregating, so every change
+    logged here is visible to the aggregation."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL(
+                "DROP TABLE IF EXISTS pg_temp.{seen}; "
+                "CREATE TEMP TABLE {seen} ON COMMIT DROP AS SELECT id, customer_id FROM {log}"
+            ).format(seen=sql.Identifier(DIRTY_SEEN_TABLE), log=sql.Identifier(_DIRTY_LOG))
+        )
+        return cursor.rowcount
+
+
+def dirty_log_consume() -> int:
+    """Delete exactly the log entries the snapshot saw (entries written since stay)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("DELETE FROM {log} d USING {seen} s WHERE d.id = s.id").format(
+                seen=sql.Identifier(DIRTY_SEEN_TABLE), log=sql.Identifier(_DIRTY_LOG)
+            )
+        )
+        return cursor.rowcount
+
+
+# Customers with history between the previous and the new edge of a window: what left the
+# 365-day (window) / 90-day / 30-day spans, and what became current.
+_CROSSED_EDGES = """
+SELECT customer_id FROM callcenter_order
+WHERE (placed_at > %(w0)s AND placed_at <= %(w1)s) OR (placed_at > %(q0)s AND placed_at <= %(q1)s)
+   OR (placed_at > %(a0)s AND placed_at <= %(a1)s)
+UNION SELECT customer_id FROM callcenter_interaction
+WHERE (occurred_at > %(m0)s AND occurred_at <= %(m1)s)
+   OR (occurred_at > %(a0)s AND occurred_at <= %(a1)s)
+UNION SELECT customer_id FROM callcenter_ticket
+WHERE kind = 'complaint' AND ((opened_at > %(q0)s AND opened_at <= %(q1)s)
+   OR (opened_at > %(a0)s AND opened_at <= %(a1)s))
+UNION SELECT customer_id FROM callcenter_surveyresponse
+WHERE kind = 'nps' AND responded_at > %(a0)s AND responded_at <= %(a1)s
+"""
+
+
+def _dirty_customers(*, as_of: datetime, previous_as_of: datetime, window_days: int) -> int:
+    """Fill DIRTY_NOW_TABLE with every customer whose raw metrics may differ from those stored
+    as of `previous_as_of`: changed history (the log), rows that crossed a window edge as the
+    clock moved (365/90/30 days back, or became current), and active customers without a
+    stored row. Returns how many there are."""
+    bounds = {
+        "a0": previous_as_of,
+        "a1": as_of,
+        "w0": previous_as_of - timedelta(days=window_days),
+        "w1": as_of - timedelta(days=window_days),
+        "q0": previous_as_of - timedelta(days=90),
+        "q1": as_of - timedelta(days=90),
+        "m0": previous_as_of - timedelta(days=30),
+        "m1": as_of - timedelta(days=30),
     }
+    crossed = sql.SQL(_CROSSED_EDGES)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL(
+                "DROP TABLE IF EXISTS pg_temp.{now}; "
+                "CREATE TEMP TABLE {now} (customer_id bigint PRIMARY KEY) ON COMMIT DROP"
+            ).format(now=sql.Identifier(DIRTY_NOW_TABLE))
+        )
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO {now} SELECT customer_id FROM {seen} UNION {crossed} UNION "
+                "SELECT c.id FROM callcenter_customer c WHERE c.status = 'active' AND NOT EXISTS "
+                "(SELECT 1 FROM {metrics} m WHERE m.customer_id = c.id)"
+            ).format(
+                now=sql.Identifier(DIRTY_NOW_TABLE),
+                seen=sql.Identifier(DIRTY_SEEN_TABLE),
+                crossed=crossed,
+                metrics=sql.Identifier(_METRICS_TABLE),
+            ),
+            bounds,
+        )
+        count = cursor.rowcount
+        cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(DIRTY_NOW_TABLE)))
+    return count
+
+
+def metrics_frame_incremental(
+    *, as_of: datetime, window_days: int, previous_as_of: datetime, max_share: float
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The same frame as `metrics_frame`, aggregating only the customers whose metrics may
+    have changed since the stored ones were computed as of `previous_as_of` (same window), and
+    reading everybody else's from the metrics table.
+
+    Returns the frame and the stored scores of the customers not re-aggregated (to write back
+    only what changed), or None when more than `max_share` of the customers would need
+    re-aggregating (a full pass is then cheaper). Needs `dirty_log_snapshot()` first.
+    """
+    dirty = _dirty_customers(as_of=as_of, previous_as_of=previous_as_of, window_days=window_days)
+    if dirty > max_share * max(CustomerMetrics.objects.count(), 1):
+        return None
+    fresh = _read_csv(
+        _copy_out(_aggregation_sql(as_of, window_days, only_dirty=True)), METRICS_COLUMNS
+    )
+    stored_query = sql.SQL(
+        "SELECT m.customer_id, c.kind, {raw}, {scores} FROM {metrics} m "
+        "JOIN callcenter_customer c ON c.id = m.customer_id "
+        "WHERE c.status = 'active' AND NOT EXISTS "
+        "(SELECT 1 FROM {now} d WHERE d.customer_id = m.customer_id)"
+    ).format(
+        raw=sql.SQL(", ").join(
+            sql.SQL("m.{}").format(sql.Identifier(name)) for name in list(METRICS_COLUMNS)[2:]
+        ),
+        scores=sql.SQL(", ").join(
+            sql.SQL("m.{}").format(sql.Identifier(name)) for name in STORED_SCORE_COLUMNS
+        ),
+        metrics=sql.Identifier(_METRICS_TABLE),
+        now=sql.Identifier(DIRTY_NOW_TABLE),
+    )
+    stored = _read_csv(_copy_out(stored_query), {**METRICS_COLUMNS, **STORED_SCORE_COLUMNS})
+    frame = pd.concat([fresh, stored[list(METRICS_COLUMNS)]], ignore_index=True)
+    frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
+    return _with_days(frame, as_of), stored.set_index("customer_id")
+
+
+def _read_csv(buffer: io.BytesIO, columns: dict[str, str]) -> pd.DataFrame:
+    # Every column typed (pandas' pyarrow reader otherwise casts inferred columns with nulls).
+    dtypes = {name: kind for name, kind in columns.items() if kind != "datetime"}
     frame = pd.read_csv(buffer, engine="pyarrow", dtype=dtypes)
-    for name, kind in METRICS_COLUMNS.items():
+    for name, kind in columns.items():
         if kind == "datetime":
             frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601")
-        elif kind == "string":
-            frame[name] = frame[name].astype("string")
+    return frame
+
+
+def _with_days(frame: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
     as_of_ts = pd.Timestamp(as_of).tz_convert("UTC")
     seconds_per_day = 86400
-    frame["recency_days"] = (
-        as_of_ts - frame["last_order_at"]
-    ).dt.total_seconds() // seconds_per_day
-    frame["days_since_contact"] = (
-        as_of_ts - frame["last_contact_at"]
-    ).dt.total_seconds() // seconds_per_day
-    frame["tenure_days"] = (
-        as_of_ts - frame["first_order_at"]
-    ).dt.total_seconds() // seconds_per_day
+    for column, moment in (
+        ("recency_days", "last_order_at"),
+        ("days_since_contact", "last_contact_at"),
+        ("tenure_days", "first_order_at"),
+    ):
+        frame[column] = (as_of_ts - frame[moment]).dt.total_seconds() // seconds_per_day
     return frame.set_index("customer_id", drop=False)

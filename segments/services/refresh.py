@@ -42,7 +42,12 @@ from segments.services.churn import (
 )
 from segments.services.clusters import cluster_customers
 from segments.services.memberships import memberships_refresh
-from segments.services.metrics import metrics_frame
+from segments.services.metrics import (
+    dirty_log_consume,
+    dirty_log_snapshot,
+    metrics_frame,
+    metrics_frame_incremental,
+)
 from segments.services.scoring import (
     RfmCell,
     ScoringSettings,
@@ -63,6 +68,10 @@ REFRESH_LOCK_KEY = 7_201_001
 STALE_AFTER = dt.timedelta(minutes=30)
 PROGRESS_TTL_SECONDS = 24 * 3600
 CHURN_RETRY_AFTER = dt.timedelta(days=1)
+# An incremental refresh builds on the stored metrics when the last run is at most this much
+# older and at most this share of the customers need re-aggregating; else one full pass.
+INCREMENTAL_MAX_STEP = dt.timedelta(days=31)
+INCREMENTAL_MAX_SHARE = 0.3
 # Share of the whole run each phase accounts for, for the progress bar.
 PHASES: list[tuple[str, int]] = [
     ("aggregate", 35),
@@ -238,10 +247,12 @@ def _builtin_signature() -> str:
     return hashlib.sha256(json.dumps(list(rows)).encode()).hexdigest()
 
 
+def _previous_run() -> RefreshRun | None:
+    return RefreshRun.objects.filter(status=RunStatus.SUCCEEDED).order_by("-finished_at").first()
+
+
 def _previous_builtin_signature() -> str | None:
-    previous = (
-        RefreshRun.objects.filter(status=RunStatus.SUCCEEDED).order_by("-finished_at").first()
-    )
+    previous = _previous_run()
     return None if previous is None else previous.builtin_segments
 
 
@@ -260,7 +271,7 @@ def _compute(run: RefreshRun, start: Callable[[str], None]) -> dict:
         for d in RfmSegmentDefinition.objects.order_by("position")
     ]
     start("aggregate")
-    frame = metrics_frame(as_of=run.as_of, window_days=run.window_days)
+    frame, stored = _aggregate(run)
     start("score")
     score_frame(frame, grid=grid, scoring=scoring)
     start("churn")
@@ -286,7 +297,30 @@ def _compute(run: RefreshRun, start: Callable[[str], None]) -> dict:
         prefer_k=previous_k or None,
     )
     frame["cluster"] = clustering.labels if clustering is not None else pd.NA
-    return {"frame": frame, "clustering": clustering, "model": model}
+    return {"frame": frame, "stored": stored, "clustering": clustering, "model": model}
+
+
+def _aggregate(run: RefreshRun) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Raw metrics of every active customer: incrementally from the stored ones when the last
+    successful run used the same window a little earlier, else in one full pass. Returns the
+    frame and, when incremental, the stored scores of the customers not re-aggregated."""
+    dirty_log_snapshot()
+    previous = _previous_run()
+    if (
+        previous is not None
+        and previous.builtin_segments
+        and previous.window_days == run.window_days
+        and previous.as_of <= run.as_of <= previous.as_of + INCREMENTAL_MAX_STEP
+    ):
+        result = metrics_frame_incremental(
+            as_of=run.as_of,
+            window_days=run.window_days,
+            previous_as_of=previous.as_of,
+            max_share=INCREMENTAL_MAX_SHARE,
+        )
+        if result is not None:
+            return result
+    return metrics_frame(as_of=run.as_of, window_days=run.window_days), None
 
 
 def segment_refresh_execute(
@@ -344,7 +378,8 @@ def _execute_locked(run: RefreshRun, on_progress: ProgressCallback | None) -> Re
             frame = computed["frame"]
             now = timezone.now()
             clock.start("write")
-            counts = metrics_write(frame=frame, now=now)
+            counts = metrics_write(frame=frame, now=now, stored=computed["stored"])
+            dirty_log_consume()
             clustering = computed["clustering"]
             if clustering is not None:
                 ClusterProfile.objects.bulk_create(
@@ -364,6 +399,9 @@ def _execute_locked(run: RefreshRun, on_progress: ProgressCallback | None) -> Re
             model = computed["model"]
             counts.update(
                 customers=len(frame),
+                aggregated=len(frame)
+                if computed["stored"] is None
+                else len(frame) - len(computed["stored"]),
                 scored=int(frame["r_score"].notna().sum()),
                 entered=sum(v for (_s, kind), v in moves.items() if kind == "entered"),
                 exited=sum(v for (_s, kind), v in moves.items() if kind == "exited"),

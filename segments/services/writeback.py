@@ -17,6 +17,7 @@ from django.db import connection
 from psycopg import sql
 
 from segments.models import CustomerMetrics
+from segments.services.metrics import DIRTY_NOW_TABLE, STORED_SCORE_COLUMNS
 
 # Columns of segments_customermetrics written from the frame (besides refreshed_at).
 METRIC_COLUMNS: dict[str, str] = {
@@ -89,15 +90,40 @@ def metrics_frame_for_write(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def metrics_write(*, frame: pd.DataFrame, now: datetime) -> dict[str, int]:
+def _unchanged(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
+    """True for rows whose stored scores are the same (their raw metrics were read back from the
+    table, so they are the same by construction)."""
+    known = rows.index.isin(stored.index)
+    same = pd.Series(known, index=rows.index)
+    previous = stored.reindex(rows.index[known])
+    for column in STORED_SCORE_COLUMNS:
+        new, old = rows.loc[known, column], previous[column]
+        if STORED_SCORE_COLUMNS[column] == "string":
+            # CSV does not tell an empty text from a missing one.
+            new, old = new.astype("string").fillna(""), old.astype("string").fillna("")
+        equal = (new.eq(old).fillna(False) | (new.isna() & old.isna())).to_numpy(dtype=bool)
+        same.loc[known] = same.loc[known].to_numpy() & equal
+    return same
+
+
+def metrics_write(
+    *, frame: pd.DataFrame, now: datetime, stored: pd.DataFrame | None = None
+) -> dict[str, int]:
     """Update changed metric rows, insert new ones, delete those of customers no longer scored.
+
+    With `stored` (an incremental refresh: the stored scores of the customers not
+    re-aggregated), only re-aggregated rows and rows whose scores differ are staged, and only
+    re-aggregated customers (DIRTY_NOW_TABLE) missing from the frame are deleted.
 
     Must run inside the refresh transaction. The ids of every customer whose row changed, was
     added or was deleted are left in the temporary table CHANGED_TABLE (dropped on commit).
     Returns counts of written and deleted rows.
     """
     columns = list(METRIC_COLUMNS)
-    payload = _arrow_csv(metrics_frame_for_write(frame))
+    rows = metrics_frame_for_write(frame)
+    if stored is not None:
+        rows = rows[~_unchanged(rows, stored)]
+    payload = _arrow_csv(rows)
     value_columns = [c for c in columns if c != "customer_id"]
     names = {
         "table": sql.Identifier(CustomerMetrics._meta.db_table),
@@ -162,13 +188,18 @@ def metrics_write(*, frame: pd.DataFrame, now: datetime) -> dict[str, int]:
             {"now": now},
         )
         written = updated + cursor.rowcount
+        scope = sql.SQL("")
+        if stored is not None:
+            scope = sql.SQL("m.customer_id IN (SELECT customer_id FROM {}) AND ").format(
+                sql.Identifier(DIRTY_NOW_TABLE)
+            )
         cursor.execute(
             sql.SQL(
-                "WITH gone AS (DELETE FROM {table} m WHERE NOT EXISTS "
+                "WITH gone AS (DELETE FROM {table} m WHERE {scope}NOT EXISTS "
                 "(SELECT 1 FROM {staging} s WHERE s.customer_id = m.customer_id) "
                 "RETURNING m.customer_id) "
                 "INSERT INTO {changed} SELECT customer_id FROM gone"
-            ).format(**names)
+            ).format(scope=scope, **names)
         )
         deleted = cursor.rowcount
         cursor.execute(sql.SQL("ANALYZE {changed}").format(**names))

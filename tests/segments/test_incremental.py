@@ -1,0 +1,150 @@
+"""The steady refresh: only customers whose history changed (the trigger-filled log) or crossed a
+window edge are re-aggregated, only changed rows are written, and the result is exactly what a
+full pass computes."""
+
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from callcenter.choices import CustomerStatus, OrderStatus, TicketKind
+from callcenter.models import Interaction, Order
+from segments.choices import RunStatus
+from segments.models import CustomerMetrics, DirtyCustomer, SegmentMembership
+from segments.services import refresh as refresh_module
+from segments.services.refresh import as_of_from_date, segment_refresh
+from tests.callcenter.factories import (
+    CustomerFactory,
+    InteractionFactory,
+    OrderFactory,
+    TicketFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = as_of_from_date(dt.date(2026, 6, 1))
+NEXT_DAY = AS_OF + dt.timedelta(days=1)
+STORED = [
+    f.attname
+    for f in CustomerMetrics._meta.concrete_fields
+    if f.attname not in ("customer_id", "refreshed_at")
+]
+
+
+def _order(customer, days_ago: float, amount: str = "100.00", **kwargs) -> Order:
+    return OrderFactory(
+        customer=customer,
+        placed_at=AS_OF - dt.timedelta(days=days_ago),
+        amount=Decimal(amount),
+        **kwargs,
+    )
+
+
+def _table() -> dict[int, tuple]:
+    return {row[0]: row[1:] for row in CustomerMetrics.objects.values_list("customer_id", *STORED)}
+
+
+def _open_memberships() -> set[tuple[int, int]]:
+    return set(
+        SegmentMembership.objects.filter(exited_at__isnull=True).values_list(
+            "segment_id", "customer_id"
+        )
+    )
+
+
+@pytest.fixture
+def history():
+    """Forty customers with varied histories, some near the 365/90/30-day edges."""
+    rng = np.random.default_rng(7)
+    customers = [CustomerFactory(name=f"C{i}") for i in range(40)]
+    for index, customer in enumerate(customers):
+        for days in rng.integers(1, 500, size=index % 7):
+            _order(customer, float(days), f"{rng.integers(20, 900)}.00")
+        if index % 5 == 0:
+            InteractionFactory(customer=customer, occurred_at=AS_OF - dt.timedelta(days=29.5))
+    # exactly at the edges the next day moves past
+    _order(customers[1], 364.5)
+    _order(customers[2], 89.5)
+    TicketFactory(
+        customer=customers[3],
+        kind=TicketKind.COMPLAINT,
+        opened_at=AS_OF - dt.timedelta(days=89.5),
+    )
+    return customers
+
+
+def test_next_day_refresh_is_incremental_and_equals_a_full_pass(history, monkeypatch) -> None:
+    first = segment_refresh(as_of=AS_OF, window_days=365)
+    assert first.status == RunStatus.SUCCEEDED, first.error
+    assert first.counts["aggregated"] == first.counts["customers"]
+    assert not DirtyCustomer.objects.exists()
+
+    c = history
+    _order(c[4], -0.5, "250.00")  # placed after AS_OF, before the next day: becomes current
+    Order.objects.filter(customer=c[5]).delete()
+    Order.objects.filter(customer=c[6]).update(status=OrderStatus.REFUNDED)
+    Interaction.objects.filter(customer=c[10]).update(occurred_at=AS_OF - dt.timedelta(days=2))
+    newcomer = CustomerFactory(name="Newcomer")
+    _order(newcomer, 0.2)
+    type(c[7]).objects.filter(pk=c[7].pk).update(status=CustomerStatus.MERGED, merged_into=c[8])
+    assert DirtyCustomer.objects.exists()
+
+    # A small base: many of its customers sit on an edge, more than a full pass would cost.
+    monkeypatch.setattr(refresh_module, "INCREMENTAL_MAX_SHARE", 1.0)
+    second = segment_refresh(as_of=NEXT_DAY, window_days=365)
+
+    assert second.status == RunStatus.SUCCEEDED, second.error
+    assert second.counts["aggregated"] < second.counts["customers"]
+    assert second.counts["metrics_written"] < second.counts["customers"]
+    assert not DirtyCustomer.objects.exists()
+    assert newcomer.pk in _table()
+    assert c[7].pk not in _table()
+    incremental_table, incremental_members = _table(), _open_memberships()
+
+    # The same moment computed in one full pass, with a full membership diff, changes nothing.
+    monkeypatch.setattr(refresh_module, "INCREMENTAL_MAX_STEP", dt.timedelta(days=-1))
+    monkeypatch.setattr(refresh_module, "_previous_builtin_signature", lambda: None)
+    third = segment_refresh(as_of=NEXT_DAY, window_days=365)
+
+    assert third.status == RunStatus.SUCCEEDED, third.error
+    assert third.counts["aggregated"] == third.counts["customers"]
+    assert third.counts["metrics_written"] == 0
+    assert third.counts["metrics_deleted"] == 0
+    assert (third.counts["entered"], third.counts["exited"]) == (0, 0)
+    assert _table() == incremental_table
+    assert _open_memberships() == incremental_members
+
+
+def test_a_refresh_without_changes_writes_nothing(history) -> None:
+    segment_refresh(as_of=AS_OF, window_days=365)
+
+    again = segment_refresh(as_of=AS_OF, window_days=365)
+
+    assert again.counts["aggregated"] == 0
+    assert again.counts["metrics_written"] == 0
+    assert (again.counts["entered"], again.counts["exited"]) == (0, 0)
+
+
+def test_a_backdated_or_other_window_refresh_is_a_full_pass(history) -> None:
+    segment_refresh(as_of=AS_OF, window_days=365)
+
+    earlier = segment_refresh(as_of=AS_OF - dt.timedelta(days=1), window_days=365)
+    other_window = segment_refresh(as_of=AS_OF, window_days=180)
+
+    assert earlier.counts["aggregated"] == earlier.counts["customers"]
+    assert other_window.counts["aggregated"] == other_window.counts["customers"]
+
+
+def test_triggers_log_every_kind_of_history_write() -> None:
+    customer = CustomerFactory()
+    DirtyCustomer.objects.all().delete()
+
+    order = OrderFactory(customer=customer)
+    Order.objects.filter(pk=order.pk).update(amount=Decimal("1.00"))
+    Order.objects.filter(pk=order.pk).delete()
+    TicketFactory(customer=customer)
+    InteractionFactory(customer=customer)
+
+    logged = list(DirtyCustomer.objects.values_list("customer_id", flat=True))
+    assert logged == [customer.pk] * 5
