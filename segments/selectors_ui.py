@@ -6,16 +6,23 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, OrderBy, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, OrderBy, Prefetch, QuerySet, Sum, Window
+from django.db.models.functions import Coalesce, RowNumber
 
 from callcenter.choices import CustomerStatus
 from segments.choices import LifecycleStage, RfmSegmentName, ValueTier
-from segments.models import CustomerMetrics, RefreshRun, Segment, SegmentMembership
+from segments.models import (
+    CustomerMetrics,
+    RefreshRun,
+    Segment,
+    SegmentMembership,
+    SegmentSnapshot,
+)
 from segments.selectors import segment_members
 
 SCORES = (5, 4, 3, 2, 1)
 AT_RISK_LIMIT = 20
+TREND_POINTS = 30
 
 # Member list orderings a supervisor may pick: key -> ORM path.
 MEMBER_SORTS: dict[str, str] = {
@@ -101,6 +108,25 @@ def rf_grid() -> dict[str, Any]:
             )
         grid.append({"r": r, "cells": line})
     return {"rows": grid, "f_scores": SCORES[::-1]}
+
+
+def segments_with_trends(*, points: int = TREND_POINTS) -> QuerySet[Segment]:
+    """Segments with their latest `points` snapshots prefetched, newest first (two queries).
+
+    The snapshots are ranked per segment in SQL, so the rows read stay bounded however long
+    the refresh history grows.
+    """
+    recent = (
+        SegmentSnapshot.objects.annotate(
+            rank=Window(RowNumber(), partition_by=F("segment_id"), order_by=F("taken_at").desc())
+        )
+        .filter(rank__lte=points)
+        .order_by("segment_id", "-taken_at")
+        .only("segment_id", "taken_at", "size", "entered", "exited")
+    )
+    return Segment.objects.prefetch_related(Prefetch("snapshots", queryset=recent)).order_by(
+        "kind", "name"
+    )
 
 
 def customers_in_cell(*, r: int, f: int) -> QuerySet[CustomerMetrics]:

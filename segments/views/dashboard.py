@@ -7,13 +7,17 @@ from django.views.decorators.http import require_GET
 
 from callcenter.views import role_required
 from segments.choices import SegmentKind
-from segments.selectors import segment_list
-from segments.selectors_ui import latest_run, lifecycle_distribution, rf_grid, tier_distribution
+from segments.selectors_ui import (
+    latest_run,
+    lifecycle_distribution,
+    rf_grid,
+    segments_with_trends,
+    tier_distribution,
+)
 from segments.views import MANAGERS
 
 PERIODS = (7, 30, 90)
 DEFAULT_PERIOD = 30
-TREND_POINTS = 30
 
 
 @require_GET
@@ -28,10 +32,10 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         days = DEFAULT_PERIOD
     lifecycle = lifecycle_distribution()
     tiers = tier_distribution()
-    segments = [s for s in segment_list().filter(is_active=True)]
+    segments = list(segments_with_trends().filter(is_active=True))
     trends = []
     for segment in segments:
-        snapshots = segment.snapshots.all()[:TREND_POINTS]
+        snapshots = segment.snapshots.all()
         sizes = [s.size for s in snapshots][::-1]
         trends.append(
             {
@@ -45,7 +49,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "label": row["segment"].name,
             "points": [
                 {"x": s.taken_at.isoformat(), "y": s.size}
-                for s in reversed(row["segment"].snapshots.all()[:TREND_POINTS])
+                for s in reversed(row["segment"].snapshots.all())
             ],
         }
         for row in trends

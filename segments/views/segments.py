@@ -17,12 +17,13 @@ from segments.choices import SegmentKind
 from segments.forms import SegmentSettingsForm
 from segments.models import Segment
 from segments.rules import RuleError, rule_describe
-from segments.selectors import segment_list, segment_snapshots
+from segments.selectors import segment_snapshots
 from segments.selectors_ui import (
     MEMBER_SORTS,
     customers_in_cell,
     segment_composition,
     segment_member_rows,
+    segments_with_trends,
 )
 from segments.services.segments import segment_update
 from segments.views import MANAGERS
@@ -35,7 +36,7 @@ SPARKLINE_POINTS = 30
 
 def _trend(segment: Segment) -> list[int]:
     """Sizes at the latest refreshes, oldest first, from the prefetched snapshots."""
-    return [snapshot.size for snapshot in segment.snapshots.all()[:SPARKLINE_POINTS]][::-1]
+    return [snapshot.size for snapshot in segment.snapshots.all()][::-1]
 
 
 @require_GET
@@ -43,7 +44,7 @@ def _trend(segment: Segment) -> list[int]:
 def segment_list_view(request: HttpRequest) -> HttpResponse:
     """Every segment with its size, trend sparkline, kind and last refresh; filter by kind."""
     kind = request.GET.get("kind", "")
-    segments = segment_list()
+    segments = segments_with_trends(points=SPARKLINE_POINTS)
     if kind in SegmentKind.values:
         segments = segments.filter(kind=kind)
     else:

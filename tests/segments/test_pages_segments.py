@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from segments.choices import ChurnModelStatus, LifecycleStage, RunStatus, SegmentKind, ValueTier
 from segments.models import ChurnModel, ClusterProfile, RefreshRun, Segment, SegmentSnapshot
+from segments.selectors_ui import segments_with_trends
 from tests.callcenter.factories import CustomerFactory
 from tests.segments.factories import (
     CustomerMetricsFactory,
@@ -392,3 +393,13 @@ def test_agents_are_refused_by_the_server(
     assert response.status_code == 403
     segment.refresh_from_db()
     assert not RefreshRun.objects.exists()
+
+
+def test_trends_read_only_the_latest_snapshots_of_each_segment() -> None:
+    first = _segment_with_members(_scored(4), name="First")
+    second = _segment_with_members(_scored(2, start=4), name="Second")
+
+    segments = {s.pk: s for s in segments_with_trends(points=2)}
+
+    assert [s.size for s in segments[first.pk].snapshots.all()] == [2, 3]
+    assert [s.size for s in segments[second.pk].snapshots.all()] == [0, 1]
