@@ -58,9 +58,17 @@ class ReassignForm(forms.Form):
         error_messages={"required": _("Select at least one task.")},
     )
     assignee = forms.ModelChoiceField(
-        label=_("Agent"), queryset=get_user_model().objects.none(), required=False
+        label=_("Agent"),
+        queryset=get_user_model().objects.none(),
+        required=False,
+        empty_label=_("Nobody (wait in the queue)"),
     )
-    queue = forms.ModelChoiceField(label=_("Queue"), queryset=Queue.objects.none(), required=False)
+    queue = forms.ModelChoiceField(
+        label=_("Queue"),
+        queryset=Queue.objects.none(),
+        required=False,
+        empty_label=_("Keep the queue"),
+    )
     reason = forms.CharField(label=_("Reason"), max_length=255, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
