@@ -13,7 +13,13 @@ from typing import Any
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 
-from callcenter.choices import TicketKind
+from callcenter.choices import (
+    Direction,
+    InteractionChannel,
+    TicketKind,
+    TicketPriority,
+    TicketStatus,
+)
 from callcenter.errors import ApplicationError
 from callcenter.selectors.screenpop import screenpop_for_phone
 from care.choices import EnrollmentStatus, StepChannel
@@ -42,6 +48,8 @@ class DeskCard:
     enrollments: list[Enrollment] = field(default_factory=list)
     script: dict[str, str] | None = None
     actions: list[str] = field(default_factory=list)
+    interactions: list[dict[str, Any]] = field(default_factory=list)
+    tickets: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def customer(self) -> dict[str, Any] | None:
@@ -216,6 +224,25 @@ def desk_card(*, phone: str) -> DeskCard:
     if not card.known:
         return card
     customer = screenpop["customer"]
+    # Labels in the agent's language beside the stored codes (copies: the card is the
+    # screen-pop selector's).
+    card.interactions = [
+        {
+            **row,
+            "channel_label": _label(InteractionChannel, row["channel"]),
+            "direction_label": _label(Direction, row["direction"]),
+        }
+        for row in screenpop.get("recent_interactions") or []
+    ]
+    card.tickets = [
+        {
+            **row,
+            "kind_label": _label(TicketKind, row["kind"]),
+            "status_label": _label(TicketStatus, row["status"]),
+            "priority_label": _label(TicketPriority, row["priority"]),
+        }
+        for row in screenpop.get("open_tickets") or []
+    ]
     card.open_tasks = _open_tasks(customer["id"])
     card.enrollments = _active_enrollments(customer["id"])
     card.script = _script(customer, card.open_tasks, card.enrollments)
