@@ -2,6 +2,15 @@
 
     SCALE=50000 make bench          # customers in the synthetic base (default 50,000)
     SCALE=1000000 make bench        # the targets' scale: 1M customers, 10M orders
+    EVENTS=10000 make bench         # complaint events posted (default 1,000)
+    EVENT_RATE=20 make bench        # events per second posted (default 20; 0: unlimited)
+    SCREENPOP_SECONDS=30 make bench # length of each load run (default 30)
+
+The screen-pop benchmark needs `wrk` (Debian: apt-get install wrk); it runs against its own
+database of SCALE customers, served by gunicorn as configured for production, beside a
+/healthz baseline under the same load. The event benchmark starts a real Celery worker and
+beat and gunicorn, posts EVENTS complaint events through the API and measures event to
+enrollment.
 
 Each benchmark compares against a baseline measured in the same run where there is one (the
 usual read-everything-into-pandas refresh), because this machine is shared and noisy: ratios
@@ -84,6 +93,28 @@ def main() -> int:
         report["csv_import"] = {"error": f"{exc.__class__.__name__}: {exc}"}
     print("[bench] churn model and clusters on a synthetic frame ...", flush=True)
     report["segments_ml"] = _json_of([python, "bench/segments_ml.py", "--rows", str(scale)])
+    print("[bench] screen-pop under load (gunicorn, wrk) ...", flush=True)
+    report["screenpop"] = _json_of(
+        [
+            python,
+            "bench/screenpop.py",
+            "--customers",
+            str(scale),
+            "--seconds",
+            os.environ.get("SCREENPOP_SECONDS", "30"),
+        ]
+    )
+    print("[bench] event to enrollment (API, Celery worker and beat) ...", flush=True)
+    report["event_to_enrollment"] = _json_of(
+        [
+            python,
+            "bench/events.py",
+            "--events",
+            os.environ.get("EVENTS", "1000"),
+            "--rate",
+            os.environ.get("EVENT_RATE", "20"),
+        ]
+    )
     report["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=2, default=str)
@@ -118,6 +149,25 @@ def _summary(report: dict) -> str:
     for key in ("churn_probabilities_seconds", "cluster_customers_seconds"):
         if key in ml:
             lines.append(f"{key:<34}{ml[key]:.2f} s")
+    pop = report.get("screenpop", {})
+    if "screenpop" in pop:
+        card, health = pop["screenpop"], pop["healthz"]
+        lines += [
+            f"screen-pop p50 / p99              {card['p50_ms']:.1f} / {card['p99_ms']:.1f} ms",
+            f"screen-pop throughput             {card['requests_per_second']:.0f} req/s, "
+            f"{card['non_2xx'] + card['socket_errors']} errors",
+            f"/healthz baseline p99, throughput {health['p99_ms']:.1f} ms, "
+            f"{health['requests_per_second']:.0f} req/s",
+        ]
+    events = report.get("event_to_enrollment", {})
+    if "latency_ms" in events:
+        latency = events["latency_ms"]
+        lines += [
+            f"event to enrollment p50 / p99     {latency['p50']:.0f} / {latency['p99']:.0f} ms",
+            f"events processed                  {events['processed']:,} of "
+            f"{events['scale']['events']:,}, {events['processed_per_second']} /s, "
+            f"lost {events['lost']}",
+        ]
     for name, section in report.items():
         if isinstance(section, dict) and "error" in section:
             lines.append(f"{name}: FAILED {section['error'][-300:]}")

@@ -209,10 +209,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _gunicorn_env(port: int) -> dict[str, str]:
+def _gunicorn_env(port: int, database: str = BENCH_DB) -> dict[str, str]:
     return {
         **os.environ,
-        "DATABASE_URL": _url_for(BENCH_DB),
+        "DATABASE_URL": _url_for(database),
         "DJANGO_SETTINGS_MODULE": "callcenter.settings.production",
         "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key-" + "x" * 40),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -223,14 +223,14 @@ def _gunicorn_env(port: int) -> dict[str, str]:
     }
 
 
-def start_gunicorn(port: int, log_path: Path) -> subprocess.Popen:
+def start_gunicorn(port: int, log_path: Path, database: str = BENCH_DB) -> subprocess.Popen:
     """gunicorn with gunicorn.conf.py (production settings), ready when /healthz answers."""
     gunicorn = Path(sys.executable).parent / "gunicorn"
     log = log_path.open("w")
     process = subprocess.Popen(
         [str(gunicorn), "-c", str(ROOT / "gunicorn.conf.py"), "callcenter.wsgi:application"],
         cwd=ROOT,
-        env=_gunicorn_env(port),
+        env=_gunicorn_env(port, database),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
