@@ -1,0 +1,50 @@
+"""The production gunicorn settings and the screen-pop benchmark's numbers, without a load run."""
+
+import random
+import runpy
+from pathlib import Path
+
+import pytest
+
+from bench.screenpop import PHONES_SQL, known_number, unknown_number
+from callcenter.phones import try_normalize_phone
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def _config(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
+    for name in ("WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_BIND", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+
+def test_gunicorn_defaults_leave_threads_for_a_hundred_agent_streams(monkeypatch) -> None:
+    config = _config(monkeypatch)
+
+    assert config["worker_class"] == "gthread"
+    assert config["workers"] >= 2
+    assert config["workers"] * config["threads"] >= 100 + 16
+    assert config["bind"] == "0.0.0.0:8000"
+    assert config["max_requests"] > 0
+    assert config["max_requests_jitter"] > 0
+    assert config["preload_app"] is True
+
+
+def test_gunicorn_settings_come_from_the_environment(monkeypatch) -> None:
+    config = _config(
+        monkeypatch, WEB_CONCURRENCY="3", GUNICORN_THREADS="8", PORT="9000", GUNICORN_ACCESS_LOG=""
+    )
+
+    assert (config["workers"], config["threads"]) == (3, 8)
+    assert config["bind"] == "0.0.0.0:9000"
+    assert config["accesslog"] is None
+
+
+def test_the_benchmark_numbers_are_the_stored_ones_or_nobodys() -> None:
+    # the build stores '+86139' || lpad(id, 8, '0'); a caller id shows the national number
+    assert "'+86139' || lpad(g::text, 8, '0')" in PHONES_SQL
+    assert try_normalize_phone(known_number(42)) == "+8613900000042"
+    unknown = unknown_number(random.Random(1))
+    assert try_normalize_phone(unknown).startswith("+86137")
