@@ -25,6 +25,19 @@ from care.services.rules import MAX_STEPS
 JSON_ATTRS = {"rows": 3, "class": "care-json", "spellcheck": "false"}
 
 
+def conditions_or_none(tree: Any) -> Any:
+    """None for "no conditions": empty input, or the empty group the rule builder starts with."""
+    if tree in (None, {}, []):
+        return None
+    if (
+        isinstance(tree, dict)
+        and set(tree) <= {"op", "not", "children"}
+        and not tree.get("children")
+    ):
+        return None
+    return tree
+
+
 class RuleForm(forms.Form):
     """The fields of a care rule; the control group share is edited in percent."""
 
@@ -79,6 +92,9 @@ class RuleForm(forms.Form):
         if not isinstance(value, dict):
             raise forms.ValidationError(_('Write a JSON object, e.g. {"kind": "complaint"}.'))
         return value
+
+    def clean_conditions(self) -> Any:
+        return conditions_or_none(self.cleaned_data.get("conditions"))
 
     def service_fields(self) -> dict[str, Any]:
         """The cleaned values as the rule services take them."""
@@ -148,6 +164,9 @@ class StepForm(forms.Form):
     def __init__(self, *args: Any, template_choices: list[Any] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["template"].choices = [("", _("— none —")), *(template_choices or [])]
+
+    def clean_conditions(self) -> Any:
+        return conditions_or_none(self.cleaned_data.get("conditions"))
 
     def service_step(self) -> dict[str, Any]:
         """The cleaned step as `care_rule_create` / `care_rule_update` take it."""

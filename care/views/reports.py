@@ -2,6 +2,7 @@
 supervisor dashboard loads (also a page of its own)."""
 
 import datetime as dt
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -17,6 +18,7 @@ from care.selectors_reports import (
     KPI_PERIODS,
     MIN_GROUP_SIZE,
     VERDICT_LABELS,
+    RuleEffect,
     care_kpis,
     rule_effectiveness,
 )
@@ -29,6 +31,26 @@ def _is_htmx(request: HttpRequest) -> bool:
         request.headers.get("HX-Request") == "true"
         and request.headers.get("HX-History-Restore-Request") != "true"
     )
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else value * 100
+
+
+def _effect_row(effect: RuleEffect) -> dict[str, Any]:
+    """A rule's effect with its rates in percent and its uplift in percentage points."""
+    uplift = effect.uplift
+    return {
+        "effect": effect,
+        "reach": _percent(effect.reach_rate),
+        "response": _percent(effect.response_rate),
+        "control_response": _percent(effect.control_response_rate),
+        "treated": _percent(uplift.treated_rate),
+        "control": _percent(uplift.control_rate),
+        "uplift": _percent(uplift.difference),
+        "low": _percent(uplift.low),
+        "high": _percent(uplift.high),
+    }
 
 
 def _period(request: HttpRequest, allowed: tuple[int, ...]) -> int | None:
@@ -47,6 +69,7 @@ def effectiveness_view(request: HttpRequest) -> HttpResponse:
     effects = rule_effectiveness(since=since)
     context = {
         "effects": effects,
+        "rows": [_effect_row(effect) for effect in effects],
         "days": days,
         "periods": EFFECTIVENESS_PERIODS,
         "verdicts": VERDICT_LABELS,

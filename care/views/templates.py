@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from callcenter.choices import Role
+from callcenter.choices import Language, Role
 from callcenter.errors import ApplicationError
 from callcenter.roles import MANAGER_ROLES, has_role
 from callcenter.selectors.profile import customer_search_rows
@@ -146,9 +146,11 @@ def template_edit_view(request: HttpRequest, pk: int | None = None) -> HttpRespo
 
 
 def _preview_rows(rendered: dict[str, Any], channel: str | None) -> list[dict[str, Any]]:
+    labels = dict(Language.choices)
     return [
         {
             "language": language,
+            "label": labels.get(language, language),
             "subject": message.subject,
             "body": message.body,
             "sms": sms_segments(message.body) if channel == TemplateChannel.SMS else None,

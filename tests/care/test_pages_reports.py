@@ -236,3 +236,23 @@ def test_call_outcomes_that_do_not_reach_the_customer_are_not_reached() -> None:
     )
 
     assert care_kpis(days=7).tasks_reached == 0
+
+
+def test_a_rule_that_clearly_converts_better_than_its_control_works(
+    supervisor_client: Client,
+) -> None:
+    rule = CareRuleFactory(name="Wake-up offer", holdout_share=0.5)
+    for index in range(30):
+        treated = _enroll(rule)
+        if index < 20:
+            OrderFactory(customer=treated.customer, placed_at=timezone.now())
+        control = _enroll(rule, control=True)
+        if index < 3:
+            OrderFactory(customer=control.customer, placed_at=timezone.now())
+
+    response = supervisor_client.get(reverse("care-effectiveness"))
+
+    html = response.content.decode()
+    assert 'data-verdict="works"' in html
+    assert "66.7% / 10.0%" in html
+    assert "+56.7 pp" in html

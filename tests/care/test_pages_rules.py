@@ -347,3 +347,18 @@ def test_the_editor_lists_templates_once_whatever_the_number_of_steps(
 
     assert response.status_code == 200
     assert response.content.decode().count(f'value="{sms_template.pk}" selected') == 2
+
+
+def test_the_rule_list_shows_a_call_step_without_a_template(
+    supervisor_client: Client, queue: Queue
+) -> None:
+    care_rule_create(
+        name="Call only",
+        trigger_type="birthday",
+        steps=[{"channel": "call", "name": "Birthday call", "assignee_target": "general"}],
+    )
+
+    response = supervisor_client.get(reverse("care-rules"))
+
+    assert response.status_code == 200
+    assert "Birthday call" in response.content.decode()

@@ -46,7 +46,7 @@
     }
     var count = smsCount(textarea.value);
     out.textContent = count.length + " " + form.dataset.tChars + " (" + count.encoding + ") · " +
-      count.parts + " " + form.dataset.tParts;
+      form.dataset.tParts + " " + count.parts;
   }
 
   function showSubjects() {
