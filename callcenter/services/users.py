@@ -5,6 +5,7 @@ cannot lock themselves out (drop their own admin role or deactivate themselves),
 active admin cannot be demoted or deactivated by anyone.
 """
 
+from axes.utils import reset as axes_reset
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.contrib.auth.password_validation import validate_password
@@ -155,13 +156,18 @@ def user_active_set(
 def user_password_set(
     *, user: AbstractBaseUser, password: str, changed_by: AbstractBaseUser | None
 ) -> None:
-    """An admin sets a new password (checked by the password validators); never logged."""
+    """An admin sets a new password (checked by the password validators; never logged).
+
+    The user's other sessions end (Django checks the password hash of a session), and a login
+    lockout after wrong passwords is lifted so the new password works at once.
+    """
     try:
         validate_password(password, user)
     except ValidationError as exc:
         raise ValidationError({"password": list(exc.messages)}) from exc
     user.set_password(password)
     user.save(update_fields=["password"])
+    axes_reset(username=user.get_username())
     audit_log_record(
         actor=changed_by,
         action="user.password",

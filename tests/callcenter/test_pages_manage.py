@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
@@ -356,10 +357,20 @@ def test_deactivate_and_reactivate(admin_client: Client, agent_user: Any) -> Non
     ) == ["user.deactivate", "user.activate"]
 
 
-def test_password_reset_checks_and_never_logs_the_password(
+def test_password_reset_checks_unlocks_and_never_logs_the_password(
     admin_client: Client, agent_user: Any
 ) -> None:
     url = reverse("manage-user", kwargs={"pk": agent_user.pk})
+    AccessAttempt.objects.create(
+        username="agent1",
+        ip_address="10.0.0.1",
+        user_agent="test",
+        http_accept="*/*",
+        path_info="/accounts/login/",
+        get_data="",
+        post_data="",
+        failures_since_start=5,
+    )
 
     mismatch = admin_client.post(
         url, {"action": "password", "password": "New-pass-9876", "password_again": "other"}
@@ -374,6 +385,7 @@ def test_password_reset_checks_and_never_logs_the_password(
     assert agent_user.check_password("New-pass-9876")
     entry = AuditLog.objects.get(action="user.password")
     assert "New-pass-9876" not in str(entry.data)
+    assert not AccessAttempt.objects.filter(username="agent1").exists()
 
 
 def test_profile_extension_must_be_unique(
