@@ -38,6 +38,13 @@ def conditions_or_none(tree: Any) -> Any:
     return tree
 
 
+class OptionalJSONField(forms.JSONField):
+    """A JSON field that shows "no value" as an empty box rather than `null`."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return "" if value is None else super().prepare_value(value)
+
+
 class RuleForm(forms.Form):
     """The fields of a care rule; the control group share is edited in percent."""
 
@@ -52,7 +59,7 @@ class RuleForm(forms.Form):
         widget=forms.Textarea(attrs=JSON_ATTRS),
         help_text=_("A JSON object; the parameters this trigger accepts are listed below."),
     )
-    conditions = forms.JSONField(
+    conditions = OptionalJSONField(
         label=_("Conditions"),
         required=False,
         widget=forms.Textarea(attrs=JSON_ATTRS),
@@ -157,7 +164,7 @@ class StepForm(forms.Form):
     only_if_no_response = forms.BooleanField(
         label=_("Only if the customer has not responded"), required=False
     )
-    conditions = forms.JSONField(
+    conditions = OptionalJSONField(
         label=_("Only if (conditions)"), required=False, widget=forms.Textarea(attrs=JSON_ATTRS)
     )
 

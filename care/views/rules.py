@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from callcenter.choices import Role
@@ -36,6 +37,12 @@ from care.services.triggers import TRIGGER_PARAMS
 from outreach.models import Queue
 
 ADMIN_ONLY = (Role.ADMIN,)
+# The notes the rule services write on their own, in the interface language.
+VERSION_NOTES = {
+    "created": gettext_lazy("Rule created"),
+    "activated": gettext_lazy("Rule activated"),
+    "deactivated": gettext_lazy("Rule deactivated"),
+}
 RECENT_DAYS = 30
 
 
@@ -225,6 +232,8 @@ def rule_history_view(request: HttpRequest, pk: int) -> HttpResponse:
     and the one before)."""
     rule = get_object_or_404(CareRule, pk=pk)
     versions = list(rule_versions(rule=rule))
+    for version in versions:
+        version.note_label = VERSION_NOTES.get(version.note, version.note)
     diff = None
     error = ""
     if len(versions) >= 2:
