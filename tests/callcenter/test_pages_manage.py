@@ -489,6 +489,7 @@ def test_audit_entry_shows_before_and_after(admin_client: Client, crm_admin_user
     response = admin_client.get(AUDIT_URL)
 
     row = response.context["rows"][0]
+    assert row["url"] == SETTINGS_URL + "#thresholds"
     assert row["changes"] == [{"field": "dormant_days", "before": "60", "after": "75"}]
     html = response.content.decode()
     assert "Lifecycle and tier thresholds changed" in html

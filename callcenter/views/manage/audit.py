@@ -9,7 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
@@ -102,14 +102,34 @@ def _details(data: Any) -> dict[str, Any]:
     return {"changes": changes, "facts": facts}
 
 
+# Object type -> page of one object (URL name taking its pk).
+OBJECT_PAGES = {
+    "customer": "customer-detail",
+    "user": "manage-user",
+    "segment": "segment-detail",
+    "care_rule": "care-rule-history",
+    "message_template": "care-template-edit",
+}
+# Object type -> section of the settings page.
+SETTINGS_SECTIONS = {
+    "care_settings": "guardrails",
+    "segment_settings": "thresholds",
+    "rfm_grid": "rfm",
+    "periodic_task": "schedule",
+}
+
+
 def _object_url(entry: AuditLog) -> str | None:
-    if not entry.object_id.isdigit():
+    """Where the entry's object can be seen now (nothing for deleted objects)."""
+    if entry.object_type in SETTINGS_SECTIONS:
+        return f"{reverse('manage-settings')}#{SETTINGS_SECTIONS[entry.object_type]}"
+    name = OBJECT_PAGES.get(entry.object_type)
+    if name is None or not entry.object_id.isdigit() or entry.action.endswith(".delete"):
         return None
-    if entry.object_type == "customer":
-        return reverse("customer-detail", kwargs={"pk": int(entry.object_id)})
-    if entry.object_type == "user":
-        return reverse("manage-user", kwargs={"pk": int(entry.object_id)})
-    return None
+    try:
+        return reverse(name, kwargs={"pk": int(entry.object_id)})
+    except NoReverseMatch:
+        return None
 
 
 def _customer_ids(value: str) -> list[str]:
