@@ -167,6 +167,8 @@ def rule_deactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
 def _display(value: Any) -> str:
     if value is None or value == "" or value == [] or value == {}:
         return "—"
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)

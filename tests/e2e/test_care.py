@@ -84,6 +84,11 @@ def test_admin_previews_a_template_creates_a_two_step_rule_and_activates_it(
         ("sms", ""),
         ("call", "Call back"),
     ]
+    page.get_by_role("link", name="Version history").click()
+    expect(page.locator(".care-diff")).to_contain_text("Yes")
+    expect(page.locator(".care-versions li")).to_have_count(2)
+    shot(page, "care-rule-history")
+
     page.goto("/care/rules/")
     expect(page.locator(f"tr[data-rule='{rule.slug}']")).to_contain_text("Active")
     shot(page, "care-rules")
