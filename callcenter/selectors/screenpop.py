@@ -74,14 +74,13 @@ def _dicts(cursor: Any) -> Rows:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _batch_supported(alias: str) -> bool:
-    # Several statements in one execute need client-side binding (Django's default with
-    # psycopg 3); with server-side binding each statement is sent on its own.
-    return connections[alias].settings_dict["OPTIONS"].get("server_side_binding") is not True
-
-
 def _run_sql_sections(sections: Sequence[SqlSection], customer_id: int, alias: str) -> list[Any]:
-    """The values of `sections`, their statements sent in one round trip where possible."""
+    """The values of `sections`, all their statements sent in one round trip.
+
+    Several statements in one execute need client-side parameter binding, Django's default
+    with psycopg 3 (not the `server_side_binding` option). Parameter names are shared by all
+    sections: name them after the section.
+    """
     statements: list[str] = []
     params: dict[str, Any] = {"customer": customer_id}
     for section in sections:
@@ -89,15 +88,10 @@ def _run_sql_sections(sections: Sequence[SqlSection], customer_id: int, alias: s
         params.update(section.params or {})
     result_sets: list[Rows] = []
     with connections[alias].cursor() as cursor:
-        if _batch_supported(alias):
-            cursor.execute(";\n".join(statements), params)
+        cursor.execute(";\n".join(statements), params)
+        result_sets.append(_dicts(cursor))
+        while cursor.nextset():
             result_sets.append(_dicts(cursor))
-            while cursor.nextset():
-                result_sets.append(_dicts(cursor))
-        else:
-            for statement in statements:
-                cursor.execute(statement, params)
-                result_sets.append(_dicts(cursor))
     values = []
     for section in sections:
         count = len(section.statements)
