@@ -2,13 +2,18 @@
 
     python bench/refresh.py --customers 100000 [--orders-per-customer 10]
 
-Builds a fresh database (bench_crm on the DATABASE_URL server), fills it server-side with a
-synthetic base (generate_series; no row leaves PostgreSQL), then, each in its own process so
-peak memory is measured separately:
-  - refresh:  the product's full refresh (segment_refresh), seconds per phase: a first one
-              (every membership is an entry), churn training, then a second (steady state);
-  - baseline: the usual approach, `pandas.read_sql` of every order and a groupby to RFM.
-Prints JSON with both, their ratio and the machine.
+Builds a fresh database (BENCH_DB, default bench_crm, on the DATABASE_URL server; --reuse keeps
+one built before and only migrates it), fills it server-side with a synthetic base
+(generate_series; no row leaves PostgreSQL), then, each in its own process so peak memory is
+measured separately:
+  - refresh:       the first refresh as of yesterday (a full pass; every membership is an entry);
+  - churn training (the weekly job), then the same refresh again (nothing changed);
+  - next day:      a day of activity (1% of customers order, 0.5% are called), then the nightly
+                   refresh as of today: incremental (only changed customers re-aggregated);
+  - next day full: the same moment with --full (every customer re-aggregated); it must change
+                   no row the incremental one wrote (`incremental_equals_full`);
+  - baseline:      the usual approach, `pandas.read_sql` of every order and a groupby to RFM.
+Prints JSON with all of them, the ratios and the machine.
 """
 
 from __future__ import annotations
@@ -139,12 +144,57 @@ def build(customers: int, orders_per_customer: int, interactions_per_customer: i
     }
 
 
-def run_refresh() -> dict:
-    _setup_django(BENCH_DB)
-    from segments.services.refresh import segment_refresh
+# One day of activity: 1% of the customers order, 0.5% are called, in the last 24 hours.
+ACTIVITY_SQL = [
+    """
+    INSERT INTO callcenter_order (external_id, customer_id, placed_at, amount, currency,
+        category, channel, status, created_at, updated_at)
+    SELECT 'DAY' || g || '-' || extract(epoch from now())::bigint,
+        1 + mod(hashint4(g + 11) & 2147483647, %(customers)s),
+        now() - make_interval(secs => (random() * 86000)::int),
+        round((20 + random() * 300)::numeric, 2), 'CNY', 'cat1', 'web', 'paid', now(), now()
+    FROM generate_series(1, %(customers)s / 100) g
+    """,
+    """
+    INSERT INTO callcenter_interaction (customer_id, channel, direction, occurred_at,
+        duration_seconds, reason, notes, outcome, sentiment, created_at, updated_at)
+    SELECT 1 + mod(hashint4(g + 13) & 2147483647, %(customers)s), 'call', 'outbound',
+        now() - make_interval(secs => (random() * 86000)::int), 90, '', '', '',
+        random() * 2 - 1, now(), now()
+    FROM generate_series(1, %(customers)s / 200) g
+    """,
+]
+
+
+def run_activity() -> dict:
+    import psycopg
 
     started = time.perf_counter()
-    run = segment_refresh()
+    with psycopg.connect(
+        _url_for(BENCH_DB).replace("postgres://", "postgresql://"), autocommit=True
+    ) as conn:
+        customers = conn.execute("SELECT count(*) FROM callcenter_customer").fetchone()[0]
+        for statement in ACTIVITY_SQL:
+            conn.execute(statement, {"customers": customers})
+        conn.execute("ANALYZE")
+    return {
+        "new_orders": customers // 100,
+        "new_interactions": customers // 200,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def run_refresh(*, days_ago: int, full: bool) -> dict:
+    _setup_django(BENCH_DB)
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from segments.services.refresh import segment_refresh
+
+    as_of = timezone.now() - dt.timedelta(days=days_ago)
+    started = time.perf_counter()
+    run = segment_refresh(as_of=as_of, full=full)
     seconds = time.perf_counter() - started
     if run.status != "succeeded":
         raise SystemExit(f"refresh failed: {run.error}")
@@ -209,9 +259,9 @@ def run_baseline() -> dict:
     }
 
 
-def _in_subprocess(phase: str) -> dict:
+def _in_subprocess(phase: str, *args: str) -> dict:
     result = subprocess.run(
-        [sys.executable, __file__, "--phase", phase],
+        [sys.executable, __file__, "--phase", phase, *args],
         env=os.environ,
         check=True,
         cwd=ROOT,
@@ -221,38 +271,90 @@ def _in_subprocess(phase: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _migrate() -> None:
+    env = {**os.environ, "DATABASE_URL": _url_for(BENCH_DB)}
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+    )
+
+
+def _reused() -> dict:
+    import psycopg
+
+    _migrate()
+    with psycopg.connect(
+        _url_for(BENCH_DB).replace("postgres://", "postgresql://"), autocommit=True
+    ) as conn:
+        sizes = {
+            table: conn.execute(f"SELECT count(*) FROM callcenter_{table}").fetchone()[0]  # noqa: S608
+            for table in ("customer", "order", "interaction", "ticket", "surveyresponse")
+        }
+    return {
+        "customers": sizes["customer"],
+        "orders": sizes["order"],
+        "interactions": sizes["interaction"],
+        "tickets": sizes["ticket"],
+        "surveys": sizes["surveyresponse"],
+        "reused": True,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--orders-per-customer", type=int, default=10)
     parser.add_argument("--interactions-per-customer", type=int, default=5)
-    parser.add_argument("--phase", choices=["refresh", "baseline", "train"])
+    parser.add_argument("--reuse", action="store_true", help="keep the database built before")
+    parser.add_argument("--phase", choices=["refresh", "baseline", "train", "activity"])
+    parser.add_argument("--days-ago", type=int, default=0)
+    parser.add_argument("--full", action="store_true")
     args = parser.parse_args()
-    if args.phase == "refresh":
-        print(json.dumps(run_refresh()))
+    phases = {
+        "refresh": lambda: run_refresh(days_ago=args.days_ago, full=args.full),
+        "baseline": run_baseline,
+        "train": run_train,
+        "activity": run_activity,
+    }
+    if args.phase:
+        print(json.dumps(phases[args.phase]()))
         return
-    if args.phase == "baseline":
-        print(json.dumps(run_baseline()))
-        return
-    if args.phase == "train":
-        print(json.dumps(run_train()))
-        return
-    data = build(args.customers, args.orders_per_customer, args.interactions_per_customer)
-    refresh = _in_subprocess("refresh")
+    if args.reuse:
+        data = _reused()
+    else:
+        data = build(args.customers, args.orders_per_customer, args.interactions_per_customer)
+    first = _in_subprocess("refresh", "--days-ago", "1", "--full")
     training = _in_subprocess("train")
-    second = _in_subprocess("refresh")
+    again = _in_subprocess("refresh", "--days-ago", "1")
+    activity = _in_subprocess("activity")
+    next_day = _in_subprocess("refresh")
+    next_day_full = _in_subprocess("refresh", "--full")
     baseline = _in_subprocess("baseline")
     print(
         json.dumps(
             {
                 "benchmark": "segment_refresh",
                 "scale": data,
-                "refresh": refresh,
+                "refresh": first,
                 "churn_training": training,
-                "refresh_again": second,
+                "refresh_again": again,
+                "activity": activity,
+                "refresh_next_day": next_day,
+                "refresh_next_day_full": next_day_full,
+                "incremental_equals_full": next_day_full["counts"]["metrics_written"] == 0
+                and next_day_full["counts"]["metrics_deleted"] == 0
+                and next_day_full["counts"]["entered"] == 0
+                and next_day_full["counts"]["exited"] == 0,
                 "baseline": baseline,
-                # Steady state: the nightly case (the first refresh also enters every membership).
-                "baseline_over_refresh": round(baseline["seconds"] / second["phases"]["total"], 2),
+                # The nightly case: a day of activity, then the scheduled refresh.
+                "baseline_over_refresh": round(
+                    baseline["seconds"] / next_day["phases"]["total"], 2
+                ),
+                "baseline_over_full_refresh": round(
+                    baseline["seconds"] / next_day_full["phases"]["total"], 2
+                ),
                 "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
             },
             indent=2,

@@ -171,7 +171,7 @@ class RefreshRequestSerializer(serializers.Serializer):
 class ClusterSerializer(serializers.ModelSerializer):
     class Meta:
         model = ClusterProfile
-        exclude = ["id"]
+        exclude = ["id", "center", "scaling"]
 
 
 class ChurnModelSerializer(serializers.ModelSerializer):

@@ -480,6 +480,12 @@ class ClusterProfile(models.Model):
     mean_m = models.FloatField(_("mean M"), null=True)
     mean_complaints = models.FloatField(_("mean complaints (90 days)"))
     silhouette = models.FloatField(_("silhouette of the clustering"), null=True)
+    # The fitted clustering, so refreshes between refits assign customers to the same centres:
+    # this cluster's centre in standardized log features, the standardization, and when the
+    # centres were fitted.
+    center = models.JSONField(_("centre"), default=list, blank=True)
+    scaling = models.JSONField(_("feature scaling"), default=dict, blank=True)
+    fitted_at = models.DateTimeField(_("fitted at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("cluster profile")

@@ -73,14 +73,28 @@ def ml_thread_limit() -> threadpool_limits:
     return threadpool_limits(limits=int(getattr(settings, "SEGMENTS_ML_THREADS", 1)))
 
 
+@dataclass(frozen=True)
+class FittedClusters:
+    """A fitted clustering: the standardization of the features and each cluster's centre,
+    by cluster number. Between refits, a refresh assigns every customer to the nearest centre,
+    so cluster numbers and memberships move only when customers' behaviour does."""
+
+    mean: list[float]
+    scale: list[float]
+    centers: dict[int, list[float]]
+    silhouette: float | None = None
+
+
 @dataclass
 class ClusteringResult:
-    """Cluster number per customer (NA without orders) and a profile per cluster."""
+    """Cluster number per customer (NA without orders), a profile per cluster (with its centre
+    and the scaling, to be stored) and whether the centres were fitted now."""
 
     labels: pd.Series
     profiles: list[dict] = field(default_factory=list)
     silhouette: float | None = None
     k: int = 0
+    refitted: bool = True
 
 
 def _feature_block(frame: pd.DataFrame) -> np.ndarray:
@@ -217,16 +231,53 @@ def cluster_customers(
     k_max: int,
     random_state: int = 0,
     prefer_k: int | None = None,
+    fitted: FittedClusters | None = None,
 ) -> ClusteringResult | None:
     """Cluster the customers of a metrics frame who have bought; None when they are too few.
 
     `frame` is the refresh's metrics frame (r_score/f_score/m_score are used for the profiles
     when present). Labels are indexed like the frame, NA for customers without orders.
-    `prefer_k` (the previous refresh's k) is kept while its silhouette is within
-    K_STICKINESS of the best, so cluster segments do not reshuffle over small changes.
+    With `fitted` (an earlier fit), customers are assigned to its centres and nothing is
+    fitted. Otherwise `prefer_k` (the previous refresh's k) is kept while its silhouette is
+    within K_STICKINESS of the best, so cluster segments do not reshuffle over small changes.
     """
     with ml_thread_limit():
+        if fitted is not None:
+            return _assign(frame, fitted)
         return _cluster(frame, max(2, k_min), max(2, k_min, k_max), random_state, prefer_k)
+
+
+def _assign(frame: pd.DataFrame, fitted: FittedClusters) -> ClusteringResult | None:
+    has_orders = (pd.to_numeric(frame["orders_lifetime"]).fillna(0) > 0).to_numpy(dtype=bool)
+    buyers = frame.loc[has_orders]
+    if not len(buyers):
+        return None
+    features = _feature_block(buyers)
+    scale = np.asarray(fitted.scale, dtype="float32")
+    scaled = (features - np.asarray(fitted.mean, dtype="float32")) / np.where(scale, scale, 1)
+    numbers_by_row = np.asarray(sorted(fitted.centers), dtype="int16")
+    centers = np.asarray([fitted.centers[n] for n in numbers_by_row], dtype="float32")
+    distances = (
+        np.einsum("ij,ij->i", scaled, scaled)[:, None]
+        - 2 * scaled @ centers.T
+        + np.einsum("ij,ij->i", centers, centers)[None, :]
+    )
+    numbers = numbers_by_row[np.argmin(distances, axis=1)]
+    labels = pd.Series(pd.NA, index=frame.index, dtype="Int16")
+    labels.iloc[np.flatnonzero(has_orders)] = numbers
+    profiles = [
+        {**profile, "center": fitted.centers[profile["number"]]}
+        for profile in _profiles(buyers, numbers, scaled)
+    ]
+    for profile in profiles:
+        profile["scaling"] = {"mean": fitted.mean, "scale": fitted.scale}
+    return ClusteringResult(
+        labels=labels,
+        profiles=profiles,
+        silhouette=fitted.silhouette,
+        k=len(fitted.centers),
+        refitted=False,
+    )
 
 
 def _cluster(
@@ -281,9 +332,21 @@ def _cluster(
 
     labels = pd.Series(pd.NA, index=frame.index, dtype="Int16")
     labels.iloc[np.flatnonzero(has_orders)] = numbers
+    scaling = {
+        "mean": [float(v) for v in scaler.mean_],
+        "scale": [float(v) for v in scaler.scale_],
+    }
+    centers = {
+        int(renumber[raw_number]): [float(v) for v in best_model.cluster_centers_[raw_number]]
+        for raw_number in present
+    }
+    profiles = [
+        {**profile, "center": centers[profile["number"]], "scaling": scaling}
+        for profile in _profiles(buyers, numbers, scaled)
+    ]
     return ClusteringResult(
         labels=labels,
-        profiles=_profiles(buyers, numbers, scaled),
+        profiles=profiles,
         silhouette=None if best_score is None else round(best_score, 4),
         k=len(ordered),
     )

@@ -165,7 +165,11 @@ def metrics_frame(
     last contact and the first order to `as_of`; NaN when never).
     """
     buffer = _copy_out(_aggregation_sql(as_of, window_days, id_range=id_range))
-    return _with_days(_read_csv(buffer, METRICS_COLUMNS), as_of)
+    frame = _read_csv(buffer, METRICS_COLUMNS)
+    # In id order, as the incremental frame: samples drawn by position (clusters, churn) are
+    # then the same for the same data.
+    frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
+    return _with_days(frame, as_of)
 
 
 def dirty_log_snapshot() -> int:

@@ -40,7 +40,7 @@ from segments.services.churn import (
     churn_model_current,
     churn_probabilities,
 )
-from segments.services.clusters import cluster_customers
+from segments.services.clusters import FittedClusters, cluster_customers
 from segments.services.memberships import memberships_refresh
 from segments.services.metrics import (
     dirty_log_consume,
@@ -72,6 +72,9 @@ CHURN_RETRY_AFTER = dt.timedelta(days=1)
 # older and at most this share of the customers need re-aggregating; else one full pass.
 INCREMENTAL_MAX_STEP = dt.timedelta(days=31)
 INCREMENTAL_MAX_SHARE = 0.3
+# Cluster centres are refitted when older than this (the weekly job); in between,
+# customers are assigned to the stored centres.
+CLUSTER_REFIT_AFTER = dt.timedelta(days=7)
 # Share of the whole run each phase accounts for, for the progress bar.
 PHASES: list[tuple[str, int]] = [
     ("aggregate", 35),
@@ -263,7 +266,7 @@ def _churn_training_tried_recently() -> bool:
     return ChurnModel.objects.filter(trained_at__gte=since).exists()
 
 
-def _compute(run: RefreshRun, start: Callable[[str], None]) -> dict:
+def _compute(run: RefreshRun, start: Callable[[str], None], *, full: bool) -> dict:
     settings = SegmentSettings.load()
     scoring = _scoring_settings(settings)
     grid = [
@@ -271,7 +274,7 @@ def _compute(run: RefreshRun, start: Callable[[str], None]) -> dict:
         for d in RfmSegmentDefinition.objects.order_by("position")
     ]
     start("aggregate")
-    frame, stored = _aggregate(run)
+    frame, stored = _aggregate(run, full=full)
     start("score")
     score_frame(frame, grid=grid, scoring=scoring)
     start("churn")
@@ -287,27 +290,59 @@ def _compute(run: RefreshRun, start: Callable[[str], None]) -> dict:
             model = None
     frame["lifecycle_stage"] = lifecycle_stages(frame, scoring)
     start("clusters")
-    previous_k = ClusterProfile.objects.filter(
-        run_id=Subquery(ClusterProfile.objects.order_by("-run_id").values("run_id")[:1])
-    ).count()
+    latest = list(
+        ClusterProfile.objects.filter(
+            run_id=Subquery(ClusterProfile.objects.order_by("-run_id").values("run_id")[:1])
+        ).order_by("number")
+    )
+    fitted = _reusable_clusters(latest, settings)
     clustering = cluster_customers(
         frame=frame,
         k_min=settings.cluster_k_min,
         k_max=settings.cluster_k_max,
-        prefer_k=previous_k or None,
+        prefer_k=len(latest) or None,
+        fitted=fitted,
     )
     frame["cluster"] = clustering.labels if clustering is not None else pd.NA
-    return {"frame": frame, "stored": stored, "clustering": clustering, "model": model}
+    return {
+        "frame": frame,
+        "stored": stored,
+        "clustering": clustering,
+        "clusters_fitted_at": latest[0].fitted_at if fitted is not None else timezone.now(),
+        "model": model,
+    }
 
 
-def _aggregate(run: RefreshRun) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def _reusable_clusters(
+    latest: list[ClusterProfile], settings: SegmentSettings
+) -> FittedClusters | None:
+    """The last fitted centres while they are recent and within the k range (a weekly refit
+    follows changes in behaviour; between refits, cluster numbers mean the same thing)."""
+    if not latest or any(not profile.center or not profile.scaling for profile in latest):
+        return None
+    fitted_at = latest[0].fitted_at
+    if fitted_at is None or fitted_at < timezone.now() - CLUSTER_REFIT_AFTER:
+        return None
+    if not settings.cluster_k_min <= len(latest) <= settings.cluster_k_max:
+        return None
+    return FittedClusters(
+        mean=latest[0].scaling["mean"],
+        scale=latest[0].scaling["scale"],
+        centers={profile.number: profile.center for profile in latest},
+        silhouette=latest[0].silhouette,
+    )
+
+
+def _aggregate(run: RefreshRun, *, full: bool) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Raw metrics of every active customer: incrementally from the stored ones when the last
-    successful run used the same window a little earlier, else in one full pass. Returns the
-    frame and, when incremental, the stored scores of the customers not re-aggregated."""
+    successful run used the same window a little earlier, else (or when `full`) in one full
+    pass. Returns the frame and, when incremental, the stored scores of the customers not
+    re-aggregated."""
     dirty_log_snapshot()
     previous = _previous_run()
     if (
-        previous is not None
+        not full
+        and previous is not None
         and previous.builtin_segments
         and previous.window_days == run.window_days
         and previous.as_of <= run.as_of <= previous.as_of + INCREMENTAL_MAX_STEP
@@ -324,9 +359,10 @@ def _aggregate(run: RefreshRun) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
 
 def segment_refresh_execute(
-    *, run_id: int, on_progress: ProgressCallback | None = None
+    *, run_id: int, on_progress: ProgressCallback | None = None, full: bool = False
 ) -> RefreshRun:
-    """Execute a requested run; safe to call twice (a second call returns at once)."""
+    """Execute a requested run; safe to call twice (a second call returns at once). `full`
+    re-aggregates every customer even when an incremental pass would do."""
     if not _holds_lock():
         logger.info("refresh %s is being executed elsewhere", run_id)
         return RefreshRun.objects.get(pk=run_id)
@@ -334,7 +370,7 @@ def segment_refresh_execute(
         run = RefreshRun.objects.get(pk=run_id)
         if run.status != RunStatus.RUNNING:
             return run
-        return _execute_locked(run, on_progress)
+        return _execute_locked(run, on_progress, full=full)
     finally:
         _release_lock()
 
@@ -370,11 +406,13 @@ class _PhaseClock:
         return self.timings
 
 
-def _execute_locked(run: RefreshRun, on_progress: ProgressCallback | None) -> RefreshRun:
+def _execute_locked(
+    run: RefreshRun, on_progress: ProgressCallback | None, *, full: bool
+) -> RefreshRun:
     clock = _PhaseClock(run.pk, on_progress)
     try:
         with transaction.atomic():
-            computed = _compute(run, clock.start)
+            computed = _compute(run, clock.start, full=full)
             frame = computed["frame"]
             now = timezone.now()
             clock.start("write")
@@ -383,7 +421,12 @@ def _execute_locked(run: RefreshRun, on_progress: ProgressCallback | None) -> Re
             clustering = computed["clustering"]
             if clustering is not None:
                 ClusterProfile.objects.bulk_create(
-                    ClusterProfile(run=run, silhouette=clustering.silhouette, **profile)
+                    ClusterProfile(
+                        run=run,
+                        silhouette=clustering.silhouette,
+                        fitted_at=computed["clusters_fitted_at"],
+                        **profile,
+                    )
                     for profile in clustering.profiles
                 )
                 _cluster_segments_sync(clustering.profiles)
@@ -462,6 +505,7 @@ def segment_refresh(
     window_days: int | None = None,
     requested_by: AbstractBaseUser | None = None,
     on_progress: ProgressCallback | None = None,
+    full: bool = False,
 ) -> RefreshRun:
     """Request and execute a refresh in this process (the foreground command and tests)."""
     run, created = segment_refresh_request(
@@ -469,4 +513,4 @@ def segment_refresh(
     )
     if not created:
         return run
-    return segment_refresh_execute(run_id=run.pk, on_progress=on_progress)
+    return segment_refresh_execute(run_id=run.pk, on_progress=on_progress, full=full)

@@ -103,9 +103,8 @@ def test_next_day_refresh_is_incremental_and_equals_a_full_pass(history, monkeyp
     incremental_table, incremental_members = _table(), _open_memberships()
 
     # The same moment computed in one full pass, with a full membership diff, changes nothing.
-    monkeypatch.setattr(refresh_module, "INCREMENTAL_MAX_STEP", dt.timedelta(days=-1))
     monkeypatch.setattr(refresh_module, "_previous_builtin_signature", lambda: None)
-    third = segment_refresh(as_of=NEXT_DAY, window_days=365)
+    third = segment_refresh(as_of=NEXT_DAY, window_days=365, full=True)
 
     assert third.status == RunStatus.SUCCEEDED, third.error
     assert third.counts["aggregated"] == third.counts["customers"]
@@ -114,6 +113,22 @@ def test_next_day_refresh_is_incremental_and_equals_a_full_pass(history, monkeyp
     assert (third.counts["entered"], third.counts["exited"]) == (0, 0)
     assert _table() == incremental_table
     assert _open_memberships() == incremental_members
+
+
+def test_cluster_centres_are_reused_until_a_refit_is_due(history, monkeypatch) -> None:
+    first = segment_refresh(as_of=AS_OF, window_days=365)
+    fitted = {p.number: (p.center, p.fitted_at) for p in first.clusters.all()}
+
+    second = segment_refresh(as_of=NEXT_DAY, window_days=365)
+    monkeypatch.setattr(refresh_module, "CLUSTER_REFIT_AFTER", dt.timedelta(0))
+    third = segment_refresh(as_of=NEXT_DAY, window_days=365)
+
+    assert fitted
+    # Same centres, same fit (a cluster left empty by the day's changes has no profile).
+    kept = {p.number: (p.center, p.fitted_at) for p in second.clusters.all()}
+    assert kept
+    assert all(fitted[number] == centre for number, centre in kept.items())
+    assert all(p.fitted_at > first.finished_at for p in third.clusters.all())
 
 
 def test_a_refresh_without_changes_writes_nothing(history) -> None:

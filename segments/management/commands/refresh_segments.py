@@ -1,4 +1,4 @@
-"""`python manage.py refresh_segments [--as-of YYYY-MM-DD] [--window-days N]`."""
+"""`python manage.py refresh_segments [--as-of YYYY-MM-DD] [--window-days N] [--full]`."""
 
 import datetime as dt
 import time
@@ -25,6 +25,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--as-of", type=dt.date.fromisoformat, help="YYYY-MM-DD")
         parser.add_argument("--window-days", type=int)
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="re-aggregate every customer (by default only those whose history changed)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         window = options["window_days"]
@@ -34,7 +39,9 @@ class Command(BaseCommand):
         run, created = segment_refresh_request(as_of=as_of, window_days=window, trigger="command")
         bar = tqdm(total=100, desc="refresh", unit="%", file=self.stderr._out)
         if created:
-            run = segment_refresh_execute(run_id=run.pk, on_progress=self._advance(bar))
+            run = segment_refresh_execute(
+                run_id=run.pk, on_progress=self._advance(bar), full=options["full"]
+            )
         else:
             self.stderr.write(f"refresh #{run.pk} is already running; waiting for it")
             run = self._wait(run, bar)
