@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -125,8 +126,14 @@ def live_url(_e2e_database: None) -> Iterator[str]:
     thread.is_ready.wait()
     if thread.error:
         raise thread.error
+    url = f"http://127.0.0.1:{thread.port}"
+    # The first request imports views and compiles templates: on a loaded machine that can
+    # outlast a browser step's timeout, so it is paid here, once.
+    for path in ("/healthz", "/accounts/login/"):
+        with urllib.request.urlopen(url + path, timeout=120) as response:  # noqa: S310
+            response.read()
     try:
-        yield f"http://127.0.0.1:{thread.port}"
+        yield url
     finally:
         thread.terminate()
 
