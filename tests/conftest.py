@@ -1,9 +1,13 @@
-"""Shared fixtures: users for each role and API clients logged in as them."""
+"""Shared fixtures: users for each role, API clients logged in as them, and committed database
+access for tests that share data with other processes."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, ProtectedError
 from rest_framework.test import APIClient
 
 from callcenter.choices import Role
@@ -61,3 +65,64 @@ def api_as(api_client: APIClient) -> Callable[[object | None], APIClient]:
         return api_client
 
     return _as
+
+
+# Apps whose rows a committed test may add; cleaned up afterwards.
+_CLEANED_APPS = ("callcenter", "segments", "care", "outreach", "auth", "authtoken", "axes")
+
+
+def _integer_pk_models() -> list[Any]:
+    from django.apps import apps
+
+    models = []
+    for label in _CLEANED_APPS:
+        for model in apps.get_app_config(label).get_models():
+            if model._meta.pk.get_internal_type() in ("AutoField", "BigAutoField"):
+                models.append(model)
+    return models
+
+
+def _delete_added(marks: dict[Any, int]) -> None:
+    """Delete rows above the marks; repeat while protected references hold some back."""
+    pending = dict(marks)
+    for _ in range(len(pending) + 1):
+        if not pending:
+            return
+        for model, mark in list(pending.items()):
+            try:
+                with transaction.atomic():
+                    model.objects.filter(pk__gt=mark).delete()
+                del pending[model]
+            except (ProtectedError, IntegrityError):
+                continue
+    raise AssertionError(f"could not clean up rows of {sorted(m.__name__ for m in pending)}")
+
+
+@pytest.fixture(scope="session")
+def committed_database(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    from django.test.utils import setup_databases
+
+    with django_db_blocker.unblock():
+        if not connection.settings_dict["NAME"].startswith("test_"):
+            # pytest-django sets up the test database only when a collected test is marked
+            # for the database; when only committed tests run, do it here (kept, as with
+            # --reuse-db).
+            setup_databases(verbosity=0, interactive=False, keepdb=True, aliases={"default"})
+        assert connection.settings_dict["NAME"].startswith("test_")
+        yield
+
+
+@pytest.fixture
+def committed_rows(committed_database: None, django_db_blocker: Any) -> Iterator[None]:
+    """Database access with real commits, visible to other connections and processes (a
+    live server, Celery workers). Unlike `transactional_db` nothing is flushed (which would
+    also wipe the rows data migrations installed); the rows the test added are deleted after
+    it. A test that changes a singleton settings row puts it back itself."""
+    with django_db_blocker.unblock():
+        models = _integer_pk_models()
+        marks = {m: m.objects.aggregate(top=Max("pk"))["top"] or 0 for m in models}
+        try:
+            yield
+        finally:
+            _delete_added(marks)
+            connection.close()

@@ -217,6 +217,8 @@ CARE_EVENT_MAX_AGE_HOURS = env.int("CARE_EVENT_MAX_AGE_HOURS", default=72)
 # Threads scikit-learn may use in a refresh (churn scoring, clustering). One is the safe
 # default on a shared 2-core machine; raise it only where cores are idle.
 SEGMENTS_ML_THREADS = env.int("SEGMENTS_ML_THREADS", default=1)
+# A full refresh's aggregation split into this many Celery subtasks across workers (1: one pass).
+SEGMENTS_REFRESH_PARTS = env.int("SEGMENTS_REFRESH_PARTS", default=1)
 
 # Celery: settings read from CELERY_* names (see callcenter/celery.py).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)

@@ -250,6 +250,21 @@ def _builtin_signature() -> str:
     return hashlib.sha256(json.dumps(list(rows)).encode()).hexdigest()
 
 
+def incremental_possible(run: RefreshRun, previous: RefreshRun | None) -> bool:
+    """Whether `run` can build on the metrics `previous` (the last successful run) stored."""
+    return (
+        previous is not None
+        and bool(previous.builtin_segments)
+        and previous.window_days == run.window_days
+        and previous.as_of <= run.as_of <= previous.as_of + INCREMENTAL_MAX_STEP
+    )
+
+
+def needs_full_pass(run: RefreshRun) -> bool:
+    """True when the run will aggregate every customer (no earlier run to build on)."""
+    return not incremental_possible(run, _previous_run())
+
+
 def _previous_run() -> RefreshRun | None:
     return RefreshRun.objects.filter(status=RunStatus.SUCCEEDED).order_by("-finished_at").first()
 
@@ -266,7 +281,9 @@ def _churn_training_tried_recently() -> bool:
     return ChurnModel.objects.filter(trained_at__gte=since).exists()
 
 
-def _compute(run: RefreshRun, start: Callable[[str], None], *, full: bool) -> dict:
+def _compute(
+    run: RefreshRun, start: Callable[[str], None], *, full: bool, frame: pd.DataFrame | None
+) -> dict:
     settings = SegmentSettings.load()
     scoring = _scoring_settings(settings)
     grid = [
@@ -274,7 +291,9 @@ def _compute(run: RefreshRun, start: Callable[[str], None], *, full: bool) -> di
         for d in RfmSegmentDefinition.objects.order_by("position")
     ]
     start("aggregate")
-    frame, stored = _aggregate(run, full=full)
+    stored, given = None, frame is not None
+    if frame is None:
+        frame, stored = _aggregate(run, full=full)
     start("score")
     score_frame(frame, grid=grid, scoring=scoring)
     start("churn")
@@ -306,6 +325,7 @@ def _compute(run: RefreshRun, start: Callable[[str], None], *, full: bool) -> di
     frame["cluster"] = clustering.labels if clustering is not None else pd.NA
     return {
         "frame": frame,
+        "given": given,
         "stored": stored,
         "clustering": clustering,
         "clusters_fitted_at": latest[0].fitted_at if fitted is not None else timezone.now(),
@@ -340,13 +360,8 @@ def _aggregate(run: RefreshRun, *, full: bool) -> tuple[pd.DataFrame, pd.DataFra
     re-aggregated."""
     dirty_log_snapshot()
     previous = _previous_run()
-    if (
-        not full
-        and previous is not None
-        and previous.builtin_segments
-        and previous.window_days == run.window_days
-        and previous.as_of <= run.as_of <= previous.as_of + INCREMENTAL_MAX_STEP
-    ):
+    if not full and incremental_possible(run, previous):
+        assert previous is not None
         result = metrics_frame_incremental(
             as_of=run.as_of,
             window_days=run.window_days,
@@ -358,11 +373,25 @@ def _aggregate(run: RefreshRun, *, full: bool) -> tuple[pd.DataFrame, pd.DataFra
     return metrics_frame(as_of=run.as_of, window_days=run.window_days), None
 
 
+def segment_refresh_fail(*, run_id: int, error: str) -> None:
+    """Mark a running run failed (a worker's part of a split refresh failed)."""
+    RefreshRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+        status=RunStatus.FAILED, finished_at=timezone.now(), phase="failed", error=error[:4000]
+    )
+    cache.delete(_progress_key(run_id))
+
+
 def segment_refresh_execute(
-    *, run_id: int, on_progress: ProgressCallback | None = None, full: bool = False
+    *,
+    run_id: int,
+    on_progress: ProgressCallback | None = None,
+    full: bool = False,
+    frame: pd.DataFrame | None = None,
 ) -> RefreshRun:
     """Execute a requested run; safe to call twice (a second call returns at once). `full`
-    re-aggregates every customer even when an incremental pass would do."""
+    re-aggregates every customer even when an incremental pass would do; `frame` is the raw
+    metrics of every active customer aggregated elsewhere (by workers, see
+    segments.services.distributed), leaving the changed-customers log for the next run."""
     if not _holds_lock():
         logger.info("refresh %s is being executed elsewhere", run_id)
         return RefreshRun.objects.get(pk=run_id)
@@ -370,7 +399,7 @@ def segment_refresh_execute(
         run = RefreshRun.objects.get(pk=run_id)
         if run.status != RunStatus.RUNNING:
             return run
-        return _execute_locked(run, on_progress, full=full)
+        return _execute_locked(run, on_progress, full=full, frame=frame)
     finally:
         _release_lock()
 
@@ -407,17 +436,24 @@ class _PhaseClock:
 
 
 def _execute_locked(
-    run: RefreshRun, on_progress: ProgressCallback | None, *, full: bool
+    run: RefreshRun,
+    on_progress: ProgressCallback | None,
+    *,
+    full: bool,
+    frame: pd.DataFrame | None,
 ) -> RefreshRun:
     clock = _PhaseClock(run.pk, on_progress)
     try:
         with transaction.atomic():
-            computed = _compute(run, clock.start, full=full)
+            computed = _compute(run, clock.start, full=full, frame=frame)
             frame = computed["frame"]
             now = timezone.now()
             clock.start("write")
             counts = metrics_write(frame=frame, now=now, stored=computed["stored"])
-            dirty_log_consume()
+            if not computed["given"]:
+                # A frame aggregated by workers, earlier, may miss what the log holds now: the
+                # log stays for the next run.
+                dirty_log_consume()
             clustering = computed["clustering"]
             if clustering is not None:
                 ClusterProfile.objects.bulk_create(

@@ -11,9 +11,6 @@ Screenshots go to `test-artifacts/screenshots/` (see `shot`).
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,11 +18,10 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Max, ProtectedError
 
 from callcenter import celery_app
 from tests.callcenter.factories import UserFactory
+from tests.workers import celery_worker, purge
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # between browser steps are still synchronous and safe.
@@ -33,7 +29,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "e2e-Passw0rd!"
 ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts" / "screenshots"
-WORKER_START_TIMEOUT = 90
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -43,8 +38,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# Apps whose rows a browser test may add; cleaned up afterwards.
-_CLEANED_APPS = ("callcenter", "segments", "care", "outreach", "auth", "authtoken", "axes")
 
 
 def chromium_path() -> str:
@@ -54,68 +47,13 @@ def chromium_path() -> str:
     return path
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _integer_pk_models() -> list[Any]:
-    from django.apps import apps
-
-    models = []
-    for label in _CLEANED_APPS:
-        for model in apps.get_app_config(label).get_models():
-            if model._meta.pk.get_internal_type() in ("AutoField", "BigAutoField"):
-                models.append(model)
-    return models
-
-
-def _delete_added(marks: dict[Any, int]) -> None:
-    """Delete rows above the marks; repeat while protected references hold some back."""
-    pending = dict(marks)
-    for _ in range(len(pending) + 1):
-        if not pending:
-            return
-        for model, mark in list(pending.items()):
-            try:
-                with transaction.atomic():
-                    model.objects.filter(pk__gt=mark).delete()
-                del pending[model]
-            except (ProtectedError, IntegrityError):
-                continue
-    raise AssertionError(f"could not clean up rows of {sorted(m.__name__ for m in pending)}")
-
-
-@pytest.fixture(scope="session")
-def _e2e_database(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
-    from django.test.utils import setup_databases
-
-    with django_db_blocker.unblock():
-        if not connection.settings_dict["NAME"].startswith("test_"):
-            # pytest-django sets up the test database only when a collected test is marked
-            # for the database; when only browser tests run, do it here (kept, as with
-            # --reuse-db).
-            setup_databases(verbosity=0, interactive=False, keepdb=True, aliases={"default"})
-        assert connection.settings_dict["NAME"].startswith("test_")
-        yield
-
-
 @pytest.fixture
-def e2e_db(_e2e_database: None, django_db_blocker: Any) -> Iterator[None]:
+def e2e_db(committed_rows: None) -> None:
     """Committed database access for the test; the rows it added are deleted afterwards."""
-    with django_db_blocker.unblock():
-        models = _integer_pk_models()
-        marks = {m: m.objects.aggregate(top=Max("pk"))["top"] or 0 for m in models}
-        try:
-            yield
-        finally:
-            _delete_added(marks)
-            connection.close()
 
 
 @pytest.fixture(scope="session")
-def live_url(_e2e_database: None) -> Iterator[str]:
+def live_url(committed_database: None) -> Iterator[str]:
     """The app served by Django's threaded live server (with static files) on a free port."""
     from django.contrib.staticfiles.handlers import StaticFilesHandler
     from django.test.testcases import LiveServerThread
@@ -139,45 +77,15 @@ def live_url(_e2e_database: None) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(_e2e_database: None, tmp_path_factory: Any) -> Iterator[str]:
+def celery_worker_process(committed_database: None, tmp_path_factory: Any) -> Iterator[str]:
     """A real `celery worker` on every queue, pointed at the test database. While it runs,
     tasks the live server sends go through Redis to it instead of running eagerly."""
     hostname = f"e2e-{os.getpid()}@localhost"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "callcenter.settings.test",
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": django_settings.REDIS_URL,
-        "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": django_settings.CELERY_RESULT_BACKEND,
-        "DB_CONN_MAX_AGE": "0",
-    }
     queues = "default,segments,outreach"
-    with celery_app.connection_for_write() as conn:
-        for queue in queues.split(","):
-            conn.default_channel.queue_purge(queue)
+    purge(queues)
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    log = log_path.open("w")
-    command = [sys.executable, "-m", "celery", "-A", "callcenter", "worker", "-Q", queues]
-    command += ["--pool", "threads", "--concurrency", "2", "--loglevel", "info"]
-    command += ["--without-gossip", "--without-mingle", "--hostname", hostname]
-    process = subprocess.Popen(
-        command,
-        env=env,
-        cwd=django_settings.BASE_DIR,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + WORKER_START_TIMEOUT
-        while not celery_app.control.ping(destination=[hostname], timeout=1):
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "the worker did not start:\n" + log_path.read_text()
+    with celery_worker(hostname, queues=queues, log_path=log_path, pool="threads", concurrency=2):
         yield hostname
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture
