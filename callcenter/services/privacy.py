@@ -28,6 +28,7 @@ from django.db import models, transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from callcenter.choices import CustomerKind
 from callcenter.errors import ApplicationError
@@ -98,7 +99,7 @@ def customer_find(identifier: str | int) -> Customer:
         query |= Q(pk=int(text))
     customer = Customer.objects.filter(query).order_by("pk").first()
     if customer is None:
-        raise ApplicationError(f"No customer with id or external id {text!r}.")
+        raise ApplicationError(_("No customer with id or external id “%(id)s”.") % {"id": text})
     return customer
 
 
