@@ -2,7 +2,7 @@
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -70,6 +70,9 @@ def refresh_view(request: HttpRequest) -> HttpResponse:
         run, created = segment_refresh_request(requested_by=request.user, trigger="manual")
         if created:
             transaction.on_commit(lambda: segment_refresh_task.delay(run.pk))
+        if request.headers.get("HX-Request") != "true":
+            # Without JavaScript: the page shows the running refresh and its history.
+            return redirect("segment-refresh")
         context = {**_progress_context(run), "joined": not created}
         return render(request, "segments/partials/refresh_progress.html", context)
     runs = _history()

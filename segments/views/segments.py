@@ -19,7 +19,6 @@ from segments.models import Segment
 from segments.rules import RuleError, rule_describe
 from segments.selectors import segment_snapshots
 from segments.selectors_ui import (
-    MEMBER_SORTS,
     customers_in_cell,
     segment_composition,
     segment_member_rows,
@@ -64,7 +63,6 @@ def _members_context(request: HttpRequest, segment: Segment) -> dict[str, Any]:
         "segment": segment,
         "query": query,
         "sort": sort,
-        "sorts": list(MEMBER_SORTS),
         "page": page,
     }
 

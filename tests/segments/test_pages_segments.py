@@ -309,7 +309,7 @@ def test_refresh_now_starts_a_run_and_polls_until_it_ends(
     client = client_as(supervisor_user)
 
     with django_capture_on_commit_callbacks() as callbacks:
-        response = client.post(reverse("segment-refresh"))
+        response = client.post(reverse("segment-refresh"), headers={"HX-Request": "true"})
 
     run = RefreshRun.objects.get()
     html = response.content.decode()
