@@ -23,6 +23,7 @@ from segments.rules import rule_describe, rule_queryset, segment_dependency_orde
 from segments.services.writeback import CHANGED_TABLE
 
 DESIRED_TABLE = "segments_desired_members"
+REANALYZE_AFTER_MOVES = 50_000
 ENTRIES_TABLE = "segments_new_members"
 
 # Metrics column holding the value a built-in segment's `key` is matched against, and the SQL
@@ -197,4 +198,11 @@ def memberships_refresh(
         if inactive_ids:
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
             moves.update(_apply(cursor, inactive_ids, now, run_id, changed_only=False))
+        if sum(moves.values()) > REANALYZE_AFTER_MOVES:
+            # Fresh statistics for what follows in this transaction (segment sizes, rule
+            # segments of the next run): planned on a table believed empty, the count of open
+            # memberships after a first refresh took minutes instead of a second.
+            cursor.execute(
+                sql.SQL("ANALYZE {}").format(sql.Identifier(SegmentMembership._meta.db_table))
+            )
     return moves
