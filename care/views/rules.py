@@ -15,7 +15,7 @@ from callcenter.choices import Role
 from callcenter.errors import ApplicationError
 from callcenter.roles import MANAGER_ROLES
 from callcenter.views import role_required
-from care.choices import AssigneeRule, StepChannel
+from care.choices import StepChannel
 from care.forms import (
     RuleForm,
     StepFormSet,
@@ -84,8 +84,6 @@ def _editor_context(
             str(trigger): sorted(params) for trigger, params in TRIGGER_PARAMS.items()
         },
         "queues": list(Queue.objects.order_by("name").values_list("slug", "name")),
-        "call_channel": StepChannel.CALL,
-        "advisor_rule": AssigneeRule.ADVISOR,
         "conditions_error_path": error_path,
     }
 
