@@ -31,8 +31,11 @@ def test_openapi_schema_has_no_errors_or_warnings(tmp_path: Path) -> None:
 
 
 def test_production_settings_pass_the_deploy_check() -> None:
+    # The browser tests' Playwright loop needs DJANGO_ALLOW_ASYNC_UNSAFE in the test process;
+    # a deployment must not have it (async.E001).
+    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env = {
-        **os.environ,
+        **inherited,
         "DJANGO_SETTINGS_MODULE": "callcenter.settings.production",
         "SECRET_KEY": "a-long-random-production-secret-key-for-the-check-0123456789abcdef",
         "ALLOWED_HOSTS": "crm.example.com",
