@@ -157,8 +157,8 @@ def _summary(report: dict) -> str:
         lines += [
             f"screen-pop capacity (saturated)   {card['requests_per_second']:.0f} req/s "
             f"(/healthz {health['requests_per_second']:.0f} req/s), {errors} errors",
-            f"screen-pop at {paced['requests_per_second']:.0f} req/s p50 / p99    "
-            f"{paced['p50_ms']:.1f} / {paced['p99_ms']:.1f} ms "
+            f"screen-pop paced p50 / p99        {paced['p50_ms']:.1f} / {paced['p99_ms']:.1f} ms "
+            f"at {paced['requests_per_second']:.0f} req/s "
             f"(/healthz p99 {health_paced['p99_ms']:.1f} ms)",
         ]
     events = report.get("event_to_enrollment", {})
