@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Customer, TimeStampedModel
@@ -21,6 +21,7 @@ from segments.choices import (
     TierMethod,
     ValueTier,
 )
+from segments.defaults import BUILTIN_SEGMENTS
 
 
 class SegmentSettings(models.Model):
@@ -352,6 +353,18 @@ class Segment(TimeStampedModel):
                 condition=~Q(kind=SegmentKind.RULE) | Q(rule__isnull=False),
             ),
         ]
+
+    @property
+    def display_name(self) -> str:
+        """The name in the active language: a built-in segment still named as it was installed
+        shows its label translated; a renamed one, or a rule segment, shows its name."""
+        choices = dict(BUILTIN_SEGMENTS).get(self.kind)
+        if choices is None or self.key not in choices.values:
+            return self.name
+        label = choices(self.key).label
+        with translation.override("en"):
+            installed = str(label)
+        return str(label) if self.name == installed else self.name
 
     def __str__(self) -> str:
         return self.name

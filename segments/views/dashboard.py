@@ -46,7 +46,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         )
     lifecycle_series = [
         {
-            "label": row["segment"].name,
+            "label": row["segment"].display_name,
             "points": [
                 {"x": s.taken_at.isoformat(), "y": s.size}
                 for s in reversed(row["segment"].snapshots.all())
