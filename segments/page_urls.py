@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from segments.views import clusters, dashboard, editor, refresh, segments
+from segments.views import clusters, customer, dashboard, editor, refresh, segments
 
 urlpatterns = [
     path("dashboard/", dashboard.dashboard_view, name="dashboard"),
@@ -20,6 +20,11 @@ urlpatterns = [
     path("segments/<int:pk>/edit/", editor.segment_editor_view, name="segment-edit"),
     path("segments/<int:pk>/members/", segments.segment_members_view, name="segment-members"),
     path("segments/<int:pk>/settings/", segments.segment_settings_view, name="segment-settings"),
+    path(
+        "customers/<int:pk>/segments/",
+        customer.customer_segments_view,
+        name="customer-segments-fragment",
+    ),
     path("clusters/", clusters.clusters_view, name="clusters"),
     path("clusters/retrain/", clusters.churn_retrain_view, name="churn-retrain"),
 ]

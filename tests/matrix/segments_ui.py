@@ -3,7 +3,7 @@
 Supervisors and admins only; agents get 403 from the server on every page, including the rule
 editor (and the CSV export, an API route decided in `core`)."""
 
-from tests.matrix import MANAGERS, Entry, _page
+from tests.matrix import MANAGERS, STAFF, Entry, _page
 
 EXPECTATIONS: dict[str, Entry] = {
     "dashboard": _page(get=MANAGERS),
@@ -19,4 +19,6 @@ EXPECTATIONS: dict[str, Entry] = {
     "segment-refresh-progress": _page("refresh_run", get=MANAGERS),
     "clusters": _page(get=MANAGERS),
     "churn-retrain": _page(post=MANAGERS),
+    # The customer page's segments section: everyone who may open the customer page.
+    "customer-segments-fragment": _page("customer", get=STAFF),
 }

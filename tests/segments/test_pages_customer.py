@@ -1,0 +1,75 @@
+"""The segments section of the customer page: scores, current segments with their why, past
+stays; for every role that may open the customer page, at a fixed query count."""
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from callcenter.choices import Role
+from segments.choices import LifecycleStage, SegmentKind
+from segments.models import Segment
+from tests.callcenter.factories import CustomerFactory, UserFactory
+from tests.segments.factories import (
+    CustomerMetricsFactory,
+    SegmentFactory,
+    SegmentMembershipFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def agent_client() -> Client:
+    client = Client()
+    client.force_login(UserFactory(role=Role.AGENT))
+    return client
+
+
+def test_current_segments_show_why_and_past_stays(agent_client: Client) -> None:
+    customer = CustomerFactory()
+    CustomerMetricsFactory(
+        customer=customer,
+        lifecycle_stage=LifecycleStage.DORMANT,
+        last_order_at=timezone.now() - dt.timedelta(days=75, hours=1),
+    )
+    vip = SegmentFactory(name="VIP callers")
+    SegmentMembershipFactory(segment=vip, customer=customer, reason="rule: spend at least 5000")
+    old = SegmentFactory(name="Spring promo")
+    SegmentMembershipFactory(segment=old, customer=customer, exited_at=timezone.now())
+
+    response = agent_client.get(reverse("customer-segments-fragment", args=[customer.pk]))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "VIP callers" in html
+    assert "rule: spend at least 5000" in html
+    assert "Spring promo" in html
+    assert "last order 75 days ago" in html
+    assert "Dormant" in html
+
+
+def test_built_in_segments_are_named_in_the_users_language(agent_client: Client) -> None:
+    customer = CustomerFactory()
+    lost = Segment.objects.get(kind=SegmentKind.LIFECYCLE, key="lost")
+    SegmentMembershipFactory(segment=lost, customer=customer, reason="lifecycle stage lost")
+
+    response = agent_client.get(
+        reverse("customer-segments-fragment", args=[customer.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+
+    assert "已流失" in response.content.decode()
+
+
+def test_query_count_does_not_grow_with_memberships(
+    agent_client: Client, django_assert_max_num_queries
+) -> None:
+    customer = CustomerFactory()
+    for n in range(8):
+        SegmentMembershipFactory(segment=SegmentFactory(name=f"S{n}"), customer=customer)
+    url = reverse("customer-segments-fragment", args=[customer.pk])
+
+    with django_assert_max_num_queries(8):
+        agent_client.get(url)
