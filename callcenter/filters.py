@@ -2,8 +2,11 @@
 
 Range filters take ISO 8601 date-times (`2025-03-01T08:00:00+08:00`) or plain dates; a date
 without a time means the start of that day in TIME_ZONE. `X_after` and `X_before` are
-inclusive.
+inclusive. Values are compared in UTC (PostgreSQL refuses UTC offsets beyond +-15:59 that
+Python accepts).
 """
+
+import datetime as dt
 
 import django_filters
 from django.db.models import QuerySet
@@ -24,6 +27,20 @@ from callcenter.models import Customer, Interaction, Order, SurveyResponse, Tick
 from callcenter.selectors.customers import customer_search
 
 
+class UtcDateTimeRangeFilter(django_filters.DateTimeFromToRangeFilter):
+    """An inclusive `X_after` / `X_before` date-time range, converted to UTC before it reaches
+    the database."""
+
+    def filter(self, qs: QuerySet, value: slice | None) -> QuerySet:
+        if value:
+            value = slice(_utc(value.start), _utc(value.stop))
+        return super().filter(qs, value)
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    return moment.astimezone(dt.UTC) if moment is not None else None
+
+
 class CustomerFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="filter_q",
@@ -39,7 +56,7 @@ class CustomerFilter(django_filters.FilterSet):
     call_opt_out = django_filters.BooleanFilter()
     email_opt_out = django_filters.BooleanFilter()
     do_not_contact = django_filters.BooleanFilter()
-    created = django_filters.DateTimeFromToRangeFilter(field_name="created_at")
+    created = UtcDateTimeRangeFilter(field_name="created_at")
 
     class Meta:
         model = Customer
@@ -54,7 +71,7 @@ class OrderFilter(django_filters.FilterSet):
     customer = django_filters.NumberFilter(field_name="customer_id")
     status = django_filters.ChoiceFilter(choices=OrderStatus.choices)
     category = django_filters.CharFilter(lookup_expr="iexact")
-    placed_at = django_filters.DateTimeFromToRangeFilter()
+    placed_at = UtcDateTimeRangeFilter()
     external_id = django_filters.CharFilter()
 
     class Meta:
@@ -67,7 +84,7 @@ class InteractionFilter(django_filters.FilterSet):
     channel = django_filters.ChoiceFilter(choices=InteractionChannel.choices)
     direction = django_filters.ChoiceFilter(choices=Direction.choices)
     agent = django_filters.NumberFilter(field_name="agent_id")
-    occurred_at = django_filters.DateTimeFromToRangeFilter()
+    occurred_at = UtcDateTimeRangeFilter()
 
     class Meta:
         model = Interaction
@@ -80,7 +97,7 @@ class TicketFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=TicketStatus.choices)
     priority = django_filters.ChoiceFilter(choices=TicketPriority.choices)
     assignee = django_filters.NumberFilter(field_name="assignee_id")
-    opened_at = django_filters.DateTimeFromToRangeFilter()
+    opened_at = UtcDateTimeRangeFilter()
 
     class Meta:
         model = Ticket
@@ -90,7 +107,7 @@ class TicketFilter(django_filters.FilterSet):
 class SurveyFilter(django_filters.FilterSet):
     customer = django_filters.NumberFilter(field_name="customer_id")
     kind = django_filters.ChoiceFilter(choices=SurveyKind.choices)
-    responded_at = django_filters.DateTimeFromToRangeFilter()
+    responded_at = UtcDateTimeRangeFilter()
 
     class Meta:
         model = SurveyResponse

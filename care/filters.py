@@ -3,6 +3,7 @@ and `X_before` are inclusive."""
 
 import django_filters
 
+from callcenter.filters import UtcDateTimeRangeFilter
 from care.choices import EnrollmentStatus, EventSource, EventType
 from care.models import Enrollment, Event
 
@@ -12,7 +13,7 @@ class EnrollmentFilter(django_filters.FilterSet):
     customer = django_filters.NumberFilter(field_name="customer_id")
     status = django_filters.ChoiceFilter(choices=EnrollmentStatus.choices)
     is_control = django_filters.BooleanFilter()
-    enrolled = django_filters.DateTimeFromToRangeFilter(field_name="enrolled_at")
+    enrolled = UtcDateTimeRangeFilter(field_name="enrolled_at")
 
     class Meta:
         model = Enrollment
@@ -26,7 +27,7 @@ class EventFilter(django_filters.FilterSet):
     processed = django_filters.BooleanFilter(
         field_name="processed_at", lookup_expr="isnull", exclude=True
     )
-    occurred = django_filters.DateTimeFromToRangeFilter(field_name="occurred_at")
+    occurred = UtcDateTimeRangeFilter(field_name="occurred_at")
 
     class Meta:
         model = Event

@@ -8,6 +8,7 @@ import django_filters
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from callcenter.filters import UtcDateTimeRangeFilter
 from care.choices import StepChannel
 from outreach.choices import TaskStatus
 from outreach.models import OutreachTask
@@ -18,7 +19,7 @@ class TaskFilter(django_filters.FilterSet):
     unassigned = django_filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
     status = django_filters.MultipleChoiceFilter(choices=TaskStatus.choices)
     channel = django_filters.MultipleChoiceFilter(choices=StepChannel.choices)
-    due = django_filters.DateTimeFromToRangeFilter(field_name="due_at")
+    due = UtcDateTimeRangeFilter(field_name="due_at")
     breached = django_filters.BooleanFilter(method="filter_breached")
     queue = django_filters.CharFilter(field_name="queue__slug", help_text=_("Queue slug."))
     customer = django_filters.NumberFilter(field_name="customer_id")
