@@ -335,7 +335,7 @@ class RefreshApi(APIView):
             requested_by=request.user, trigger="api", **payload.validated_data
         )
         if created:
-            transaction.on_commit(lambda: segment_refresh_task.delay(run.pk))
+            transaction.on_commit(lambda: segment_refresh_task.delay(run.pk), robust=True)
         data = RunSerializer(run).data
         data["joined"] = not created
         return Response(data, status=status.HTTP_202_ACCEPTED)
@@ -390,7 +390,7 @@ class ChurnModelApi(APIView):
 
     @extend_schema(request=None, responses={202: dict})
     def post(self, request: Request) -> Response:
-        transaction.on_commit(churn_model_train_task.delay)
+        transaction.on_commit(churn_model_train_task.delay, robust=True)
         return Response({"detail": "training queued"}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -229,4 +229,4 @@ def _dispatch_soon() -> None:
     """Send the confirmation right after commit instead of waiting for the next beat."""
     from outreach.tasks import dispatch_due_task
 
-    transaction.on_commit(dispatch_due_task.delay)
+    transaction.on_commit(dispatch_due_task.delay, robust=True)

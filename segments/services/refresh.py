@@ -503,7 +503,7 @@ def _execute_locked(
             # next refresh scores with it. (Imported here: segments.tasks imports this module.)
             from segments.tasks import churn_model_train_task
 
-            transaction.on_commit(churn_model_train_task.delay)
+            transaction.on_commit(churn_model_train_task.delay, robust=True)
     except Exception as exc:
         logger.exception("segment refresh %s failed", run.pk)
         _mark_failed(run, exc, clock.finish())

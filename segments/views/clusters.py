@@ -41,7 +41,7 @@ def clusters_view(request: HttpRequest) -> HttpResponse:
 @role_required(MANAGERS)
 def churn_retrain_view(request: HttpRequest) -> HttpResponse:
     """Queue a retraining of the churn model on the latest history."""
-    transaction.on_commit(churn_model_train_task.delay)
+    transaction.on_commit(churn_model_train_task.delay, robust=True)
     messages.success(
         request, _("Retraining queued. The new model scores customers from the next refresh.")
     )

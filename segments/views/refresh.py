@@ -69,7 +69,7 @@ def refresh_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         run, created = segment_refresh_request(requested_by=request.user, trigger="manual")
         if created:
-            transaction.on_commit(lambda: segment_refresh_task.delay(run.pk))
+            transaction.on_commit(lambda: segment_refresh_task.delay(run.pk), robust=True)
         if request.headers.get("HX-Request") != "true":
             # Without JavaScript: the page shows the running refresh and its history.
             return redirect("segment-refresh")
