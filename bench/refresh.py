@@ -184,7 +184,7 @@ def run_activity() -> dict:
     }
 
 
-def run_refresh(*, days_ago: int, full: bool) -> dict:
+def run_refresh(*, days_ago: int, full: bool, at: float | None) -> dict:
     _setup_django(BENCH_DB)
     import datetime as dt
 
@@ -192,7 +192,8 @@ def run_refresh(*, days_ago: int, full: bool) -> dict:
 
     from segments.services.refresh import segment_refresh
 
-    as_of = timezone.now() - dt.timedelta(days=days_ago)
+    now = dt.datetime.fromtimestamp(at, tz=dt.UTC) if at is not None else timezone.now()
+    as_of = now - dt.timedelta(days=days_ago)
     started = time.perf_counter()
     run = segment_refresh(as_of=as_of, full=full)
     seconds = time.perf_counter() - started
@@ -311,9 +312,10 @@ def main() -> None:
     parser.add_argument("--phase", choices=["refresh", "baseline", "train", "activity"])
     parser.add_argument("--days-ago", type=int, default=0)
     parser.add_argument("--full", action="store_true")
+    parser.add_argument("--at", type=float, help="the refresh moment (Unix time; default now)")
     args = parser.parse_args()
     phases = {
-        "refresh": lambda: run_refresh(days_ago=args.days_ago, full=args.full),
+        "refresh": lambda: run_refresh(days_ago=args.days_ago, full=args.full, at=args.at),
         "baseline": run_baseline,
         "train": run_train,
         "activity": run_activity,
@@ -329,8 +331,10 @@ def main() -> None:
     training = _in_subprocess("train")
     again = _in_subprocess("refresh", "--days-ago", "1")
     activity = _in_subprocess("activity")
-    next_day = _in_subprocess("refresh")
-    next_day_full = _in_subprocess("refresh", "--full")
+    # Both as of the same moment, so the full pass must find nothing to change.
+    today = str(time.time())
+    next_day = _in_subprocess("refresh", "--at", today)
+    next_day_full = _in_subprocess("refresh", "--at", today, "--full")
     baseline = _in_subprocess("baseline")
     print(
         json.dumps(
