@@ -76,10 +76,11 @@ def live_url(committed_database: None) -> Iterator[str]:
         thread.terminate()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker_process(committed_database: None, tmp_path_factory: Any) -> Iterator[str]:
     """A real `celery worker` on every queue, pointed at the test database. While it runs,
-    tasks the live server sends go through Redis to it instead of running eagerly."""
+    tasks the live server sends go through Redis to it instead of running eagerly. It stops
+    after the module: left running, it would take other tests' tasks from the same queues."""
     hostname = f"e2e-{os.getpid()}@localhost"
     queues = "default,segments,outreach"
     purge(queues)
