@@ -131,14 +131,18 @@ def _summary(report: dict) -> str:
     refresh = report.get("segment_refresh", {})
     if "refresh" in refresh:
         first = refresh["refresh"]["phases"]["total"]
-        steady = refresh["refresh_again"]["phases"]["total"]
+        nightly = refresh["refresh_next_day"]["phases"]["total"]
+        full = refresh["refresh_next_day_full"]["phases"]["total"]
         baseline = refresh["baseline"]["seconds"]
         lines += [
-            f"refresh (first, all entries)      {first:.1f} s",
-            f"refresh (steady state)            {steady:.1f} s",
+            f"refresh (first, full pass)        {first:.1f} s",
+            f"refresh (nightly, incremental)    {nightly:.1f} s",
+            f"refresh (same moment, full pass)  {full:.1f} s",
+            f"incremental equals full pass      {refresh['incremental_equals_full']}",
             f"pandas baseline                   {baseline:.1f} s",
-            f"baseline / steady refresh         {baseline / steady:.2f}x",
-            f"refresh peak memory               {refresh['refresh_again']['peak_rss_mb']:.0f} MB",
+            f"baseline / nightly refresh        {baseline / nightly:.2f}x",
+            f"refresh peak memory               "
+            f"{refresh['refresh_next_day']['peak_rss_mb']:.0f} MB",
         ]
     imports = report.get("csv_import", {})
     if "orders_seconds" in imports:
