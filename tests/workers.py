@@ -65,3 +65,6 @@ def celery_worker(
         finally:
             process.terminate()
             process.wait(timeout=60)
+            # Tasks it left queued (e.g. a churn training a refresh asked for) must not run in
+            # a later test's worker.
+            purge(queues)

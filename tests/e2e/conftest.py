@@ -11,6 +11,7 @@ Screenshots go to `test-artifacts/screenshots/` (see `shot`).
 
 import os
 import shutil
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from tests.workers import celery_worker, purge
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "e2e-Passw0rd!"
+WORKER_QUEUES = "default,segments,outreach"
 ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -82,10 +84,11 @@ def celery_worker_process(committed_database: None, tmp_path_factory: Any) -> It
     tasks the live server sends go through Redis to it instead of running eagerly. It stops
     after the module: left running, it would take other tests' tasks from the same queues."""
     hostname = f"e2e-{os.getpid()}@localhost"
-    queues = "default,segments,outreach"
-    purge(queues)
+    purge(WORKER_QUEUES)
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    with celery_worker(hostname, queues=queues, log_path=log_path, pool="threads", concurrency=2):
+    with celery_worker(
+        hostname, queues=WORKER_QUEUES, log_path=log_path, pool="threads", concurrency=2
+    ):
         yield hostname
 
 
@@ -98,6 +101,22 @@ def real_worker(celery_worker_process: str) -> Iterator[str]:
         yield celery_worker_process
     finally:
         celery_app.conf.task_always_eager = eager
+        _drain(celery_worker_process)
+
+
+def _drain(hostname: str, timeout: float = 120) -> None:
+    """Drop the tasks the test left queued and wait for the worker to finish the one it runs,
+    before the test's rows are cleaned up (a background churn training would otherwise write
+    after the clean-up, into later tests)."""
+    purge(WORKER_QUEUES)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        inspect = celery_app.control.inspect(destination=[hostname], timeout=1)
+        busy = [*((inspect.active() or {}).get(hostname) or [])]
+        busy += (inspect.reserved() or {}).get(hostname) or []
+        if not busy:
+            return
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="session")
