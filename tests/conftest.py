@@ -124,5 +124,6 @@ def committed_rows(committed_database: None, django_db_blocker: Any) -> Iterator
         try:
             yield
         finally:
+            connection.close()  # a test may have broken it on purpose
             _delete_added(marks)
             connection.close()

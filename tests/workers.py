@@ -28,6 +28,20 @@ def purge(queues: str) -> None:
             conn.default_channel.queue_purge(queue)
 
 
+def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process of the app under test: the test database and Redis."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "callcenter.settings.test",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
+        "DB_CONN_MAX_AGE": "0",
+        **(extra or {}),
+    }
+
+
 @contextmanager
 def celery_worker(
     hostname: str,
@@ -39,16 +53,7 @@ def celery_worker(
     env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen]:
     """A `celery worker` process on `queues`; yields once it answers a ping, stops it after."""
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "callcenter.settings.test",
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
-        "DB_CONN_MAX_AGE": "0",
-        **(env or {}),
-    }
+    environment = worker_env(env)
     command = [sys.executable, "-m", "celery", "-A", "callcenter", "worker", "-Q", queues]
     command += ["--pool", pool, "--concurrency", str(concurrency), "--loglevel", "info"]
     command += ["--without-gossip", "--without-mingle", "--hostname", hostname]

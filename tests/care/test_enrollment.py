@@ -304,7 +304,7 @@ def test_enrollments_complete_when_no_step_is_left(sms: Any, frozen: Any) -> Non
     assert enrollment.finished_at == NOW + 3 * D
 
 
-def test_two_workers_on_one_event_enroll_once(committed_db: None) -> None:
+def test_two_workers_on_one_event_enroll_once(committed_rows: None) -> None:
     sms = template_create(name="Promo", channel="sms", variants={"en": {"body": "Hi"}})
     _rule(sms)
     customer = CustomerFactory()

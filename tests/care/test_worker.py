@@ -2,20 +2,16 @@
 which enrolls the customer and creates the outreach tasks.
 
 Rows are committed (the worker has its own database connection) and deleted afterwards by the
-`committed_db` fixture, which, unlike `transactional_db`, leaves the data migrations' rows
+`committed_rows` fixture, which, unlike `transactional_db`, leaves the data migrations' rows
 alone.
 """
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
 from rest_framework.test import APIClient
 
 from callcenter import celery_app
@@ -25,71 +21,20 @@ from care.models import Enrollment, Event
 from care.playbook import playbook_install
 from outreach.models import OutreachTask
 from tests.callcenter.factories import CustomerFactory, UserFactory
+from tests.workers import celery_worker, purge
 
-# The worker may take a while to start on a loaded machine; the event itself must then be
-# handled within ENROLL_TIMEOUT.
-WORKER_START_TIMEOUT = 90
+# Once the worker answers a ping, the event must be handled within ENROLL_TIMEOUT.
 ENROLL_TIMEOUT = 20
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
-def worker(committed_db: None, tmp_path: Any) -> Iterator[str]:
+def worker(committed_rows: None, tmp_path: Any) -> Iterator[str]:
     """A `celery worker` process on the default queue, pointed at the test database; yields
     its node name once it answers a ping."""
+    purge("default")
     hostname = f"care-test-{os.getpid()}@localhost"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "callcenter.settings.test",
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": django_settings.REDIS_URL,
-        "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": django_settings.CELERY_RESULT_BACKEND,
-        "DB_CONN_MAX_AGE": "0",
-    }
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("default")
-    log_path = tmp_path / "worker.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "callcenter",
-            "worker",
-            "-Q",
-            "default",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "info",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            hostname,
-        ],
-        env=env,
-        cwd=django_settings.BASE_DIR,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + WORKER_START_TIMEOUT
-        while not celery_app.control.ping(destination=[hostname], timeout=1):
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "the worker did not start:\n" + log_path.read_text()
+    with celery_worker(hostname, queues="default", log_path=tmp_path / "worker.log"):
         yield hostname
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def _wait_for(check: Any, timeout: float) -> bool:

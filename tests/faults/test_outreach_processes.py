@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 
 from callcenter import celery_app
@@ -36,6 +35,7 @@ from tests.callcenter.factories import CustomerFactory, PhoneFactory
 from tests.outreach.factories import TaskFactory
 from tests.outreach.gateway import Gateway, GatewayServer, _handler
 from tests.outreach.test_worker import _noon_zone
+from tests.workers import celery_worker, purge, worker_env
 
 START_TIMEOUT = 120
 SEND_DELAY = 0.3  # each send takes this long at the gateway, so a kill lands mid-batch
@@ -72,22 +72,12 @@ def slow_gateway(settings: Any) -> Iterator[Gateway]:
         yield gateway
 
 
-def _env(gateway: Gateway) -> dict[str, str]:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+def _gateway_env(gateway: Gateway) -> dict[str, str]:
     return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "callcenter.settings.test",
-        "DATABASE_URL": f"postgres://{auth}@{host}/{db['NAME']}",
-        "REDIS_URL": django_settings.REDIS_URL,
-        "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": django_settings.CELERY_RESULT_BACKEND,
         "SMS_BACKEND": "http",
         "SMS_GATEWAY_URL": f"{gateway.url}/send",
         "SMS_GATEWAY_TOKEN": gateway.token,
         "SMS_TIMEOUT_SECONDS": "5",
-        "DB_CONN_MAX_AGE": "0",
     }
 
 
@@ -125,35 +115,12 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     committed: list, slow_gateway: Gateway, tmp_path: Path
 ) -> None:
     tasks = _due_tasks(committed, 12)
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("outreach")
+    purge("outreach")
     log = tmp_path / "worker.log"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "callcenter",
-            "worker",
-            "-Q",
-            "outreach",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "warning",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--hostname",
-            f"fault-kill-{os.getpid()}@%h",
-        ],  # fmt: skip
-        env=_env(slow_gateway),
-        cwd=django_settings.BASE_DIR,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    hostname = f"fault-kill-{os.getpid()}@localhost"
+    with celery_worker(
+        hostname, queues="outreach", log_path=log, env=_gateway_env(slow_gateway)
+    ) as process:
         celery_app.conf.task_always_eager = False
         try:
             dispatch_due_task.apply_async(queue="outreach")
@@ -163,10 +130,6 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
         _wait(lambda: slow_gateway.delivery_count >= 3, START_TIMEOUT, "sends", log)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
 
     stranded = OutreachTask.objects.filter(
         pk__in=[t.pk for t in tasks], status=TaskStatus.CLAIMED
@@ -203,7 +166,7 @@ def test_two_dispatcher_processes_at_once_send_each_task_once(
     committed: list, slow_gateway: Gateway
 ) -> None:
     tasks = _due_tasks(committed, 16)
-    env = _env(slow_gateway)
+    env = worker_env(_gateway_env(slow_gateway))
 
     processes = [
         subprocess.Popen(

@@ -7,14 +7,10 @@ Rows are committed (the worker has its own database connection) and removed afte
 
 import datetime as dt
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 
 from callcenter import celery_app
@@ -23,14 +19,9 @@ from outreach.tasks import dispatch_due_task
 from tests.callcenter.factories import CustomerFactory, PhoneFactory
 from tests.outreach.factories import TaskFactory
 from tests.outreach.gateway import Gateway
+from tests.workers import celery_worker, purge
 
 WORKER_TIMEOUT = 90
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _noon_zone() -> str:
@@ -42,56 +33,20 @@ def _noon_zone() -> str:
 
 
 @pytest.fixture
-def worker(committed: list, http_sms: Gateway, tmp_path: Any) -> Iterator[subprocess.Popen]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "callcenter.settings.test",
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": django_settings.REDIS_URL,
-        "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": django_settings.CELERY_RESULT_BACKEND,
+def worker(committed: list, http_sms: Gateway, tmp_path: Any) -> Iterator[str]:
+    """A worker on the outreach queue sending through the loopback gateway."""
+    purge("outreach")
+    gateway = {
         "SMS_BACKEND": "http",
         "SMS_GATEWAY_URL": f"{http_sms.url}/send",
         "SMS_GATEWAY_TOKEN": http_sms.token,
-        "DB_CONN_MAX_AGE": "0",
     }
-    log = (tmp_path / "worker.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "callcenter",
-            "worker",
-            "-Q",
-            "outreach",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "warning",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--hostname",
-            f"outreach-test-{os.getpid()}@%h",
-        ],
-        env=env,
-        cwd=django_settings.BASE_DIR,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    hostname = f"outreach-test-{os.getpid()}@localhost"
+    with celery_worker(hostname, queues="outreach", log_path=tmp_path / "w.log", env=gateway):
+        yield hostname
 
 
-def test_worker_sends_a_due_sms(
-    worker: subprocess.Popen, http_sms: Gateway, committed: list
-) -> None:
+def test_worker_sends_a_due_sms(worker: str, http_sms: Gateway, committed: list) -> None:
     # given a due SMS, committed
     customer = CustomerFactory(timezone=_noon_zone())
     committed.append(customer)
