@@ -12,7 +12,7 @@ EventSource reconnects when it ends.
 import datetime as dt
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django import forms
@@ -252,21 +252,44 @@ def _caller_phone(request: HttpRequest, customer: Customer) -> str:
     return point.values_list("value", flat=True).first() or ""
 
 
+def _card_action(
+    request: HttpRequest,
+    pk: int,
+    form_class: type[forms.Form],
+    form_name: str,
+    act: Callable[[Customer, dict[str, Any]], str],
+) -> HttpResponse:
+    """Run one of the card's actions for this customer and answer with the refreshed card: the
+    done message, or the form with its errors (the service's refusal included), nothing saved."""
+    customer = _active_customer(pk)
+    phone = _caller_phone(request, customer)
+    form = form_class(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            done = act(customer, data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return _render_card(request, phone=phone, call_id=data["call_id"], done=done)
+    return _render_card(
+        request,
+        phone=phone,
+        call_id=request.POST.get("call_id", ""),
+        status=INVALID,
+        **{form_name: form},
+    )
+
+
 @require_POST
 @role_required()
 def desk_log_call_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Log the call with this customer; answers with the refreshed card."""
-    customer = _active_customer(pk)
-    phone = _caller_phone(request, customer)
-    form = LogCallForm(request.POST)
-    if not form.is_valid():
-        call_id = request.POST.get("call_id", "")
-        return _render_card(request, phone=phone, call_id=call_id, status=INVALID, log_form=form)
-    data = form.cleaned_data
-    notes = data["notes"]
-    if data["call_id"]:
-        notes = f"{notes}\n[{_('call')} {data['call_id']}]".strip()
-    try:
+
+    def log_call(customer: Customer, data: dict[str, Any]) -> str:
+        notes = data["notes"]
+        if data["call_id"]:
+            notes = f"{notes}\n[{_('call')} {data['call_id']}]".strip()
         interaction_log(
             customer=customer,
             channel=InteractionChannel.CALL,
@@ -277,81 +300,47 @@ def desk_log_call_view(request: HttpRequest, pk: int) -> HttpResponse:
             outcome=data["outcome"],
             notes=notes,
         )
-    except ApplicationError as exc:
-        form.add_error(None, exc.message)
-        return _render_card(
-            request, phone=phone, call_id=data["call_id"], status=INVALID, log_form=form
-        )
-    return _render_card(request, phone=phone, call_id=data["call_id"], done=_("Call logged."))
+        return _("Call logged.")
+
+    return _card_action(request, pk, LogCallForm, "log_form", log_call)
 
 
 @require_POST
 @role_required()
 def desk_ticket_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Open a ticket for this customer; answers with the refreshed card."""
-    customer = _active_customer(pk)
-    phone = _caller_phone(request, customer)
-    form = TicketForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            ticket_open(
-                customer=customer,
-                kind=data["kind"],
-                priority=data["priority"],
-                subject=data["subject"],
-                description=data["description"],
-                assignee=request.user,
-            )
-        except ApplicationError as exc:
-            form.add_error(None, exc.message)
-        else:
-            return _render_card(
-                request, phone=phone, call_id=data["call_id"], done=_("Ticket opened.")
-            )
-    return _render_card(
-        request,
-        phone=phone,
-        call_id=request.POST.get("call_id", ""),
-        status=INVALID,
-        ticket_form=form,
-    )
+
+    def open_ticket(customer: Customer, data: dict[str, Any]) -> str:
+        ticket_open(
+            customer=customer,
+            kind=data["kind"],
+            priority=data["priority"],
+            subject=data["subject"],
+            description=data["description"],
+            assignee=request.user,
+        )
+        return _("Ticket opened.")
+
+    return _card_action(request, pk, TicketForm, "ticket_form", open_ticket)
 
 
 @require_POST
 @role_required()
 def desk_callback_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Schedule a callback for this customer (a call task for the agent); refreshed card."""
-    customer = _active_customer(pk)
-    phone = _caller_phone(request, customer)
-    form = CallbackForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            outreach_task_create_manual(
-                customer=customer,
-                created_by=request.user,
-                due_at=data["callback_at"],
-                body=data["notes"],
-                assignee=request.user,
-            )
-        except ApplicationError as exc:
-            form.add_error(None, exc.message)
-        else:
-            return _render_card(
-                request,
-                phone=phone,
-                call_id=data["call_id"],
-                done=_("Callback scheduled for %(when)s.")
-                % {"when": timezone.localtime(data["callback_at"]).strftime("%Y-%m-%d %H:%M")},
-            )
-    return _render_card(
-        request,
-        phone=phone,
-        call_id=request.POST.get("call_id", ""),
-        status=INVALID,
-        callback_form=form,
-    )
+
+    def schedule(customer: Customer, data: dict[str, Any]) -> str:
+        outreach_task_create_manual(
+            customer=customer,
+            created_by=request.user,
+            due_at=data["callback_at"],
+            body=data["notes"],
+            assignee=request.user,
+        )
+        when = timezone.localtime(data["callback_at"]).strftime("%Y-%m-%d %H:%M")
+        return _("Callback scheduled for %(when)s.") % {"when": when}
+
+    return _card_action(request, pk, CallbackForm, "callback_form", schedule)
 
 
 @require_POST
