@@ -5,8 +5,6 @@ the editor."""
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-from django.urls import get_resolver
 from playwright.sync_api import expect
 
 from callcenter.choices import Role
@@ -16,13 +14,6 @@ from care.services.templates import template_create
 from outreach.models import Queue
 from tests.callcenter.factories import CustomerFactory
 from tests.e2e.conftest import shot
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _urls_imported() -> None:
-    """Import the URL configuration (and the ML libraries it pulls in) before the browser's
-    first request: on a busy machine that takes longer than Playwright's page timeout."""
-    assert get_resolver().url_patterns
 
 
 def test_admin_previews_a_template_creates_a_two_step_rule_and_activates_it(

@@ -3,7 +3,6 @@ card within 2 s, the agent logs the call, and an unknown caller gets the create 
 number filled in."""
 
 import time
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -18,14 +17,7 @@ from callcenter.services.customers import customer_create
 from tests.callcenter.factories import UserFactory
 from tests.e2e.conftest import shot
 
-WARM_UP_TIMEOUT = 180
 POP_SECONDS = 2.0
-
-
-@pytest.fixture(autouse=True)
-def _warm_server(live_url: str) -> None:
-    with urllib.request.urlopen(live_url + "/healthz", timeout=WARM_UP_TIMEOUT) as response:  # noqa: S310 local test server
-        assert response.status == 200
 
 
 @pytest.fixture

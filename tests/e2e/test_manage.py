@@ -1,7 +1,6 @@
 """Admin area in the browser: settings saved and audited, a new agent logs in, role limits
 enforced by the server."""
 
-import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,14 +12,6 @@ from care.models import CareSettings
 from tests.e2e.conftest import shot
 
 NEW_PASSWORD = "Agent-Passw0rd-77"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _server_warm(live_url: str) -> None:
-    """Serve one page before the browser's first navigation: on a busy machine the first
-    request (URL configuration, templates) can take longer than Playwright's page timeout."""
-    with urllib.request.urlopen(f"{live_url}/accounts/login/", timeout=120) as response:  # noqa: S310
-        assert response.status == 200
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@ reassigns tasks in bulk on the board, the server refuses the board to agents, an
 page shows care plans, tasks and duplicates with the supervisors' merge button."""
 
 import datetime as dt
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -19,14 +17,6 @@ from outreach.models import OutreachTask
 from tests.callcenter.factories import CustomerFactory, UserFactory
 from tests.e2e.conftest import shot
 from tests.outreach.factories import CallTaskFactory, enrollment_with_step
-
-WARM_UP_TIMEOUT = 180
-
-
-@pytest.fixture(autouse=True)
-def _warm_server(live_url: str) -> None:
-    with urllib.request.urlopen(live_url + "/healthz", timeout=WARM_UP_TIMEOUT) as response:  # noqa: S310 local test server
-        assert response.status == 200
 
 
 def _call(assignee: Any, name: str, *, hours_late: float = 0, **kwargs: Any) -> OutreachTask:

@@ -3,12 +3,10 @@ errors, Refresh now with the progress bar reaching done, the CSV export, and the
 for agents."""
 
 import re
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.sync_api import expect
 
 from callcenter.choices import Role
@@ -18,17 +16,8 @@ from segments.models import Segment
 from tests.callcenter.factories import CustomerFactory
 from tests.e2e.conftest import shot
 
-# The first request imports every URL module; on a busy machine that alone can take longer
-# than Playwright's navigation timeout.
-WARM_UP_TIMEOUT = 180
 # A refresh of a few hundred customers takes seconds; the worker may still be starting.
 REFRESH_TIMEOUT_MS = 120_000
-
-
-@pytest.fixture(autouse=True)
-def _warm_server(live_url: str) -> None:
-    with urllib.request.urlopen(live_url + "/healthz", timeout=WARM_UP_TIMEOUT) as response:  # noqa: S310 local test server
-        assert response.status == 200
 
 
 def test_supervisor_builds_a_rule_segment_with_the_builder(logged_in: Callable[..., Any]) -> None:
