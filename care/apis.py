@@ -32,7 +32,6 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -67,7 +66,7 @@ from care.services.templates import (
     template_preview,
     template_update,
 )
-from outreach.services.webhooks import WebhookRejected, webhook_verify
+from outreach.permissions import HasWebhookSignature, is_signed
 
 # ---------------------------------------------------------------------------------------------
 # Serializers
@@ -430,17 +429,9 @@ class IsAgentOrSignedEvent(BasePermission):
     decides: a bad or replayed one is refused even if a user is logged in)."""
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        if "X-Signature" not in request.headers:
+        if not is_signed(request):
             return IsAgent().has_permission(request, view)
-        try:
-            request.webhook_signature_key = webhook_verify(
-                timestamp=request.headers.get("X-Timestamp", ""),
-                signature=request.headers.get("X-Signature", ""),
-                body=request.body,
-            )
-        except WebhookRejected as exc:
-            raise PermissionDenied(str(exc)) from exc
-        return True
+        return HasWebhookSignature().has_permission(request, view)
 
 
 EVENT_SIGNATURE_HEADERS = [

@@ -26,8 +26,6 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,6 +34,7 @@ from callcenter.roles import IsAgent, IsSupervisor
 from outreach.access import task_check_workable
 from outreach.filters import TaskFilter
 from outreach.models import OutreachTask
+from outreach.permissions import HasWebhookSignature
 from outreach.selectors import agent_overview, agent_queue, queue_overview, task_list
 from outreach.serializers import (
     CompleteInputSerializer,
@@ -58,10 +57,8 @@ from outreach.services.tasks import (
     outreach_tasks_reassign,
 )
 from outreach.services.webhooks import (
-    WebhookRejected,
     delivery_receipt_record,
     inbound_sms_receive,
-    webhook_verify,
 )
 
 
@@ -201,21 +198,6 @@ class QueueOverviewApi(APIView):
     def get(self, request: Request) -> Response:
         now = timezone.now()
         return Response({"queues": queue_overview(now=now), "agents": agent_overview(now=now)})
-
-
-class HasWebhookSignature(BasePermission):
-    """The request carries a fresh, valid HMAC signature of its body (see services.webhooks)."""
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        try:
-            request.webhook_signature_key = webhook_verify(
-                timestamp=request.headers.get("X-Timestamp", ""),
-                signature=request.headers.get("X-Signature", ""),
-                body=request.body,
-            )
-        except WebhookRejected as exc:
-            raise PermissionDenied(str(exc)) from exc
-        return True
 
 
 SIGNATURE_HEADERS = [

@@ -6,7 +6,6 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,7 +13,7 @@ from rest_framework.views import APIView
 
 from callcenter.roles import STAFF_ROLES, has_role
 from callcenter.services.cti import CALL_EVENTS, cti_call_event
-from outreach.services.webhooks import WebhookRejected, webhook_verify
+from outreach.permissions import HasWebhookSignature, is_signed
 
 
 class CallEventInputSerializer(serializers.Serializer):
@@ -47,17 +46,7 @@ class StaffOrSignature(BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         if has_role(request.user, STAFF_ROLES):
             return True
-        if not request.headers.get("X-Signature"):
-            return False
-        try:
-            webhook_verify(
-                timestamp=request.headers.get("X-Timestamp", ""),
-                signature=request.headers.get("X-Signature", ""),
-                body=request.body,
-            )
-        except WebhookRejected as exc:
-            raise PermissionDenied(str(exc)) from exc
-        return True
+        return is_signed(request) and HasWebhookSignature().has_permission(request, view)
 
 
 class CtiCallEventApi(APIView):
