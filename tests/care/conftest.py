@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.test import Client
 
+from callcenter.choices import Role
 from care.playbook import PLAYBOOK_KEYS, playbook_install
 from outreach.models import OutreachTask
+from tests.callcenter.factories import UserFactory
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 # A Wednesday morning in Shanghai: business hours, far from midnight and month ends.
@@ -46,3 +49,16 @@ def tasks_of() -> Callable[[int], list[OutreachTask]]:
         )
 
     return _tasks
+
+
+@pytest.fixture
+def admin_client(client: Client) -> Client:
+    """A test client logged in as a call-center admin (not Django's superuser)."""
+    client.force_login(UserFactory(role=Role.ADMIN))
+    return client
+
+
+@pytest.fixture
+def supervisor_client(client: Client) -> Client:
+    client.force_login(UserFactory(role=Role.SUPERVISOR))
+    return client

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from callcenter.choices import Direction, Role, TicketKind
+from callcenter.choices import Direction, TicketKind
 from care.choices import EventType, StepChannel
 from care.models import CareRule, CareRuleVersion, Enrollment, Event
 from care.selectors_reports import care_kpis, rule_effectiveness
@@ -21,17 +21,10 @@ from tests.callcenter.factories import (
     OrderFactory,
     SurveyFactory,
     TicketFactory,
-    UserFactory,
 )
 from tests.outreach.factories import CallTaskFactory, CareRuleFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def supervisor_client(client: Client) -> Client:
-    client.force_login(UserFactory(role=Role.SUPERVISOR))
-    return client
 
 
 def _enroll(rule: CareRule, *, days_ago: float = 5, control: bool = False) -> Enrollment:

@@ -18,18 +18,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin_client(client: Client) -> Client:
-    client.force_login(UserFactory(role=Role.ADMIN))
-    return client
-
-
-@pytest.fixture
-def supervisor_client(client: Client) -> Client:
-    client.force_login(UserFactory(role=Role.SUPERVISOR))
-    return client
-
-
-@pytest.fixture
 def sms_template() -> MessageTemplate:
     template = MessageTemplate.objects.create(name="Apology", slug="apology", channel="sms")
     TemplateVariant.objects.create(

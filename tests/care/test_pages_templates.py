@@ -7,24 +7,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from callcenter.choices import Role
 from care.models import MessageTemplate, TemplateVariant
 from care.views.templates import sms_segments
-from tests.callcenter.factories import CustomerFactory, UserFactory
+from tests.callcenter.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client: Client) -> Client:
-    client.force_login(UserFactory(role=Role.ADMIN))
-    return client
-
-
-@pytest.fixture
-def supervisor_client(client: Client) -> Client:
-    client.force_login(UserFactory(role=Role.SUPERVISOR))
-    return client
 
 
 @pytest.fixture
