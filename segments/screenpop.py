@@ -1,51 +1,50 @@
-"""The segments section of the screen-pop card: scores and current segments with their why."""
+"""The segments section of the screen-pop card: scores and current segments with their why.
+
+An `SqlSection`: its two statements (metrics by primary key, open memberships by customer)
+join the card's single round trip. Plain SQL on the tables of `segments.models`
+(CustomerMetrics, SegmentMembership, Segment); tests/segments test the section's values.
+"""
 
 from typing import Any
 
-from segments.models import CustomerMetrics, SegmentMembership, days_since
+from callcenter.selectors.screenpop import Rows, SqlSection
+from segments.models import days_since
 
 SEGMENTS_SHOWN = 12
-METRIC_FIELDS = (
-    "rfm_code",
-    "rfm_segment",
-    "lifecycle_stage",
-    "value_tier",
-    "churn_probability",
-    "monetary",
-    "frequency",
-    "last_order_at",
-    "cluster",
-)
+
+_METRICS_SQL = """SELECT rfm_code, rfm_segment, lifecycle_stage, value_tier, churn_probability,
+       monetary, frequency, last_order_at, cluster
+FROM segments_customermetrics WHERE customer_id = %(customer)s"""
+_MEMBERSHIPS_SQL = """SELECT s.slug, s.name, s.kind, m.entered_at, m.reason
+FROM segments_segmentmembership m JOIN segments_segment s ON s.id = m.segment_id
+WHERE m.customer_id = %(customer)s AND m.exited_at IS NULL
+ORDER BY s.kind, s.name LIMIT %(segments_shown)s"""
 
 
-def segments_section(customer: dict[str, Any]) -> dict[str, Any]:
-    """Badges for the agent: RFM segment, lifecycle, tier, churn risk, value; and segments.
-
-    Two small indexed queries (metrics by primary key, open memberships by customer).
-    """
-    metrics = (
-        CustomerMetrics.objects.filter(customer_id=customer["id"]).values(*METRIC_FIELDS).first()
-    )
+def _segments(metrics_rows: Rows, membership_rows: Rows) -> dict[str, Any]:
+    metrics = metrics_rows[0] if metrics_rows else None
     if metrics is not None:
         metrics["monetary"] = str(metrics["monetary"])
         metrics["recency_days"] = days_since(metrics.pop("last_order_at"))
-    memberships = list(
-        SegmentMembership.objects.filter(customer_id=customer["id"], exited_at__isnull=True)
-        .order_by("segment__kind", "segment__name")
-        .values("segment__slug", "segment__name", "segment__kind", "entered_at", "reason")[
-            :SEGMENTS_SHOWN
-        ]
-    )
     return {
         "metrics": metrics,
         "segments": [
             {
-                "slug": row["segment__slug"],
-                "name": row["segment__name"],
-                "kind": row["segment__kind"],
+                "slug": row["slug"],
+                "name": row["name"],
+                "kind": row["kind"],
                 "since": row["entered_at"].isoformat(),
                 "why": row["reason"],
             }
-            for row in memberships
+            for row in membership_rows
         ],
     }
+
+
+segments_section = SqlSection(
+    statements=[_METRICS_SQL, _MEMBERSHIPS_SQL],
+    build=_segments,
+    params={"segments_shown": SEGMENTS_SHOWN},
+)
+"""Badges for the agent (RFM segment, lifecycle, tier, churn risk, value) and the customer's
+current segments, sorted by kind and name."""

@@ -263,6 +263,17 @@ def test_screenpop_shows_scores_and_segments_with_why(base, agent_user, api_as) 
     assert section["metrics"]["rfm_code"]
     slugs = {row["slug"]: row["why"] for row in section["segments"]}
     assert slugs["lifecycle-active"] == "lifecycle stage active"
+    stored = CustomerMetrics.objects.get(customer=base["loyal"])
+    assert section["metrics"]["monetary"] == str(stored.monetary)
+    assert section["metrics"]["recency_days"] == stored.recency_days
+    assert "last_order_at" not in section["metrics"]
+    order = [(row["kind"], row["name"]) for row in section["segments"]]
+    assert order == sorted(order)
+    assert all(row["since"] and row["why"] for row in section["segments"])
+
+    PhoneFactory(customer=CustomerFactory(), value="+8613900139000")
+    newcomer = api_as(agent_user).get("/api/screenpop/", {"phone": "13900139000"}).json()
+    assert newcomer["segments"] == {"metrics": None, "segments": []}
 
 
 def test_a_merged_customer_leaves_metrics_and_segments_at_the_next_refresh(base) -> None:
