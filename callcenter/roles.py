@@ -1,14 +1,21 @@
 """Roles are the Django groups `admin`, `supervisor` and `agent`; checks used by views and APIs."""
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
-from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from callcenter.choices import Role
+
+if TYPE_CHECKING:
+    # Types only: rest_framework.views reads DEFAULT_AUTHENTICATION_CLASSES at import, and
+    # callcenter.authentication imports this module.
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
+
+_ROLES = frozenset(Role.values)
 
 
 def user_roles(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
@@ -17,13 +24,21 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
         return frozenset()
     cached = getattr(user, "_role_names", None)
     if cached is None:
-        if user.is_superuser:
-            cached = frozenset(Role.values)
-        else:
-            names = user.groups.filter(name__in=Role.values).values_list("name", flat=True)
-            cached = frozenset(names)
-        user._role_names = cached
+        names = (
+            ()
+            if user.is_superuser
+            else user.groups.filter(name__in=Role.values).values_list("name", flat=True)
+        )
+        cached = user_roles_preload(user, names)
     return cached
+
+
+def user_roles_preload(user: AbstractBaseUser, group_names: Iterable[str]) -> frozenset[str]:
+    """Cache on `user` the roles its `group_names` (loaded by the caller with the user) give;
+    superusers hold every role. Returns them."""
+    roles = frozenset(Role.values) if user.is_superuser else frozenset(group_names) & _ROLES
+    user._role_names = roles
+    return roles
 
 
 def has_role(user: AbstractBaseUser | AnonymousUser, roles: Iterable[str]) -> bool:
@@ -40,7 +55,7 @@ class HasRole(BasePermission):
 
     message = _("Your role does not allow this.")
 
-    def has_permission(self, request: Request, view: APIView) -> bool:
+    def has_permission(self, request: "Request", view: "APIView") -> bool:
         allowed = getattr(view, "allowed_roles", STAFF_ROLES)
         return has_role(request.user, allowed)
 
@@ -48,19 +63,19 @@ class HasRole(BasePermission):
 class IsAgent(HasRole):
     """Any call-center role: agents, supervisors and admins."""
 
-    def has_permission(self, request: Request, view: APIView) -> bool:
+    def has_permission(self, request: "Request", view: "APIView") -> bool:
         return has_role(request.user, STAFF_ROLES)
 
 
 class IsSupervisor(HasRole):
     """Supervisors and admins."""
 
-    def has_permission(self, request: Request, view: APIView) -> bool:
+    def has_permission(self, request: "Request", view: "APIView") -> bool:
         return has_role(request.user, MANAGER_ROLES)
 
 
 class IsAdmin(HasRole):
     """Admins only."""
 
-    def has_permission(self, request: Request, view: APIView) -> bool:
+    def has_permission(self, request: "Request", view: "APIView") -> bool:
         return has_role(request.user, (Role.ADMIN,))
