@@ -99,15 +99,18 @@ def _delete_added(marks: dict[Any, int]) -> None:
 
 
 @pytest.fixture(scope="session")
-def committed_database(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+def committed_database(
+    request: pytest.FixtureRequest, django_db_setup: None, django_db_blocker: Any
+) -> Iterator[None]:
     from django.test.utils import setup_databases
 
     with django_db_blocker.unblock():
         if not connection.settings_dict["NAME"].startswith("test_"):
             # pytest-django sets up the test database only when a collected test is marked
             # for the database; when only committed tests run, do it here (kept, as with
-            # --reuse-db).
-            setup_databases(verbosity=0, interactive=False, keepdb=True, aliases={"default"})
+            # --reuse-db, unless --create-db asks for a fresh one).
+            keep = not request.config.getoption("create_db")
+            setup_databases(verbosity=0, interactive=False, keepdb=keep, aliases={"default"})
         assert connection.settings_dict["NAME"].startswith("test_")
         yield
 

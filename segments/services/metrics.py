@@ -11,10 +11,11 @@ edge as the clock moved. Everybody else's raw metrics are read back from the met
 """
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pandas as pd
-from django.db import connection
+from django.db import connection, transaction
 from psycopg import sql
 
 from segments.models import CustomerMetrics, DirtyCustomer
@@ -23,6 +24,15 @@ from segments.models import CustomerMetrics, DirtyCustomer
 # aggregate spill to disk at millions of rows; ~1 GB keeps it in memory for 10M orders.
 REFRESH_WORK_MEM = "1GB"
 
+_ORDER_COLUMNS_NAMES = (
+    "first_order_at",
+    "last_order_at",
+    "orders_lifetime",
+    "frequency",
+    "monetary",
+    "orders_90d",
+    "spend_90d",
+)
 METRICS_COLUMNS = {
     "customer_id": "int64",
     "kind": "string",
@@ -38,6 +48,14 @@ METRICS_COLUMNS = {
     "last_contact_at": "datetime",
     "complaints_90d": "int64",
     "last_nps": "float64",
+}
+
+ORDER_PART_COLUMNS = {
+    "customer_id": "int64",
+    **{name: METRICS_COLUMNS[name] for name in _ORDER_COLUMNS_NAMES},
+}
+OTHER_PART_COLUMNS = {
+    name: kind for name, kind in METRICS_COLUMNS.items() if name not in _ORDER_COLUMNS_NAMES
 }
 
 # Stored score columns read back on an incremental refresh, to write back only what changed.
@@ -58,35 +76,37 @@ DIRTY_NOW_TABLE = "segments_dirty_now"
 _DIRTY_LOG = DirtyCustomer._meta.db_table
 _METRICS_TABLE = CustomerMetrics._meta.db_table
 
+# Paid orders per customer: the costliest part (a hash aggregate over every order). `{only}`
+# narrows it to some customers.
+_ORDERS = """
+SELECT customer_id,
+       min(placed_at) AS first_order_at,
+       max(placed_at) AS last_order_at,
+       count(*) AS orders_lifetime,
+       count(*) FILTER (WHERE placed_at > {window_start}) AS frequency,
+       sum(amount) FILTER (WHERE placed_at > {window_start}) AS monetary,
+       count(*) FILTER (WHERE placed_at > {d90}) AS orders_90d,
+       sum(amount) FILTER (WHERE placed_at > {d90}) AS spend_90d
+FROM callcenter_order
+WHERE status = 'paid' AND placed_at <= {as_of} {only}
+GROUP BY customer_id
+"""
+# Order columns that are zero, not null, for a customer without paid orders.
+_ORDER_COUNTS = _ORDER_COLUMNS_NAMES[2:]
+
+# Every active customer with the other metrics; `{order_columns}` and `{orders_join}` bring
+# the orders part in (one statement) or leave it to a query of its own (see metrics_frame).
 _AGGREGATION = """
 SELECT c.id AS customer_id,
        c.kind,
-       o.first_order_at,
-       o.last_order_at,
-       COALESCE(o.orders_lifetime, 0) AS orders_lifetime,
-       COALESCE(o.frequency, 0) AS frequency,
-       COALESCE(o.monetary, 0) AS monetary,
-       COALESCE(o.orders_90d, 0) AS orders_90d,
-       COALESCE(o.spend_90d, 0) AS spend_90d,
+       {order_columns}
        COALESCE(i.interactions_30d, 0) AS interactions_30d,
        i.avg_sentiment_30d,
        i.last_contact_at,
        COALESCE(t.complaints_90d, 0) AS complaints_90d,
        s.last_nps
 FROM callcenter_customer c
-LEFT JOIN (
-    SELECT customer_id,
-           min(placed_at) AS first_order_at,
-           max(placed_at) AS last_order_at,
-           count(*) AS orders_lifetime,
-           count(*) FILTER (WHERE placed_at > {window_start}) AS frequency,
-           sum(amount) FILTER (WHERE placed_at > {window_start}) AS monetary,
-           count(*) FILTER (WHERE placed_at > {d90}) AS orders_90d,
-           sum(amount) FILTER (WHERE placed_at > {d90}) AS spend_90d
-    FROM callcenter_order
-    WHERE status = 'paid' AND placed_at <= {as_of} {only}
-    GROUP BY customer_id
-) o ON o.customer_id = c.id
+{orders_join}
 LEFT JOIN (
     SELECT customer_id,
            count(*) FILTER (WHERE occurred_at > {d30}) AS interactions_30d,
@@ -118,24 +138,45 @@ def _aggregation_sql(
     *,
     id_range: tuple[int, int] | None = None,
     only_dirty: bool = False,
-) -> sql.Composed:
+    orders_apart: bool = False,
+) -> tuple[sql.Composed, sql.Composed | None]:
+    """The aggregation statement and, with `orders_apart`, the orders part as a statement of
+    its own (else it is joined in and the second value is None)."""
     customer_filter = only = sql.SQL("")
     if id_range is not None:
         customer_filter = sql.SQL("AND c.id >= {lo} AND c.id < {hi}").format(
+            lo=sql.Literal(id_range[0]), hi=sql.Literal(id_range[1])
+        )
+        only = sql.SQL("AND customer_id >= {lo} AND customer_id < {hi}").format(
             lo=sql.Literal(id_range[0]), hi=sql.Literal(id_range[1])
         )
     if only_dirty:
         dirty = sql.SQL("(SELECT customer_id FROM {})").format(sql.Identifier(DIRTY_NOW_TABLE))
         customer_filter = sql.SQL("AND c.id IN {}").format(dirty)
         only = sql.SQL("AND customer_id IN {}").format(dirty)
-    return sql.SQL(_AGGREGATION).format(
-        as_of=sql.Literal(as_of),
-        window_start=sql.Literal(as_of - timedelta(days=window_days)),
-        d90=sql.Literal(as_of - timedelta(days=90)),
-        d30=sql.Literal(as_of - timedelta(days=30)),
+    bounds = {
+        "as_of": sql.Literal(as_of),
+        "window_start": sql.Literal(as_of - timedelta(days=window_days)),
+        "d90": sql.Literal(as_of - timedelta(days=90)),
+        "d30": sql.Literal(as_of - timedelta(days=30)),
+        "only": only,
+    }
+    orders = sql.SQL(_ORDERS).format(**bounds)
+    order_columns = orders_join = sql.SQL("")
+    if not orders_apart:
+        order_columns = sql.SQL(
+            "o.first_order_at, o.last_order_at, {counts},".format(
+                counts=", ".join(f"COALESCE(o.{name}, 0) AS {name}" for name in _ORDER_COUNTS)
+            )
+        )
+        orders_join = sql.SQL("LEFT JOIN ({}) o ON o.customer_id = c.id").format(orders)
+    statement = sql.SQL(_AGGREGATION).format(
+        order_columns=order_columns,
+        orders_join=orders_join,
         customer_filter=customer_filter,
-        only=only,
+        **bounds,
     )
+    return statement, orders if orders_apart else None
 
 
 def _copy_out(query: sql.Composable) -> io.BytesIO:
@@ -156,20 +197,71 @@ def _copy_out(query: sql.Composable) -> io.BytesIO:
 
 
 def metrics_frame(
-    *, as_of: datetime, window_days: int, id_range: tuple[int, int] | None = None
+    *,
+    as_of: datetime,
+    window_days: int,
+    id_range: tuple[int, int] | None = None,
+    own_transaction: bool = False,
 ) -> pd.DataFrame:
     """Raw metrics of every active customer (optionally of ids in [lo, hi)) as of `as_of`.
 
     Returns one row per customer with the columns of METRICS_COLUMNS plus the derived
     `recency_days`, `days_since_contact` and `tenure_days` (whole days from the last order, the
     last contact and the first order to `as_of`; NaN when never).
+
+    Outside any transaction the orders are aggregated on a second connection at the same time
+    as the rest (`_metrics_frame_two_streams`). `own_transaction`: the caller runs in one
+    transaction it opened itself and wrote no history in, so that is safe there too.
     """
-    buffer = _copy_out(_aggregation_sql(as_of, window_days, id_range=id_range))
-    frame = _read_csv(buffer, METRICS_COLUMNS)
+    outer_blocks = len(connection.atomic_blocks) - (1 if own_transaction else 0)
+    if outer_blocks > 0:
+        # Inside somebody's open transaction, which may hold uncommitted history that only
+        # this connection sees: one statement.
+        statement, _orders = _aggregation_sql(as_of, window_days, id_range=id_range)
+        frame = _read_csv(_copy_out(statement), METRICS_COLUMNS)
+    else:
+        frame = _metrics_frame_two_streams(as_of, window_days, id_range)
     # In id order, as the incremental frame: samples drawn by position (clusters, churn) are
     # then the same for the same data.
     frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
     return _with_days(frame, as_of)
+
+
+def _orders_on_own_connection(statement: sql.Composed) -> pd.DataFrame:
+    """The orders part, on a connection of this thread (closed after), in a transaction of its
+    own so that the session settings `_copy_out` makes last until the COPY."""
+    try:
+        with transaction.atomic():
+            buffer = _copy_out(statement)
+        return _read_csv(buffer, ORDER_PART_COLUMNS)
+    finally:
+        connection.close()
+
+
+def _metrics_frame_two_streams(
+    as_of: datetime, window_days: int, id_range: tuple[int, int] | None
+) -> pd.DataFrame:
+    """The aggregation as two statements run at once on two connections, joined in pandas.
+
+    The orders aggregate takes about as long as everything else together (interactions,
+    tickets, surveys and the joins); on a second connection, in a thread, it runs on another
+    core while this connection does the rest, and pyarrow parses each stream without the GIL.
+    PostgreSQL's own parallel aggregation does worse here: a million groups per worker make
+    its finalize step cost more than it saves. The second connection takes its own snapshot
+    after the caller's dirty-log snapshot, so every logged change is still in the result.
+    """
+    statement, orders_statement = _aggregation_sql(
+        as_of, window_days, id_range=id_range, orders_apart=True
+    )
+    assert orders_statement is not None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        orders_future = pool.submit(_orders_on_own_connection, orders_statement)
+        others = _read_csv(_copy_out(statement), OTHER_PART_COLUMNS)
+        orders = orders_future.result()
+    frame = others.merge(orders, on="customer_id", how="left", sort=False)
+    for name in _ORDER_COUNTS:
+        frame[name] = frame[name].fillna(0).astype(METRICS_COLUMNS[name])
+    return frame[list(METRICS_COLUMNS)]
 
 
 def dirty_log_snapshot() -> int:
@@ -269,9 +361,8 @@ def metrics_frame_incremental(
     dirty = _dirty_customers(as_of=as_of, previous_as_of=previous_as_of, window_days=window_days)
     if dirty > max_share * max(CustomerMetrics.objects.count(), 1):
         return None
-    fresh = _read_csv(
-        _copy_out(_aggregation_sql(as_of, window_days, only_dirty=True)), METRICS_COLUMNS
-    )
+    statement, _orders = _aggregation_sql(as_of, window_days, only_dirty=True)
+    fresh = _read_csv(_copy_out(statement), METRICS_COLUMNS)
     stored_query = sql.SQL(
         "SELECT m.customer_id, c.kind, {raw}, {scores} FROM {metrics} m "
         "JOIN callcenter_customer c ON c.id = m.customer_id "
@@ -291,6 +382,24 @@ def metrics_frame_incremental(
     frame = pd.concat([fresh, stored[list(METRICS_COLUMNS)]], ignore_index=True)
     frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
     return _with_days(frame, as_of), stored.set_index("customer_id")
+
+
+# Every column of a stored metrics row the refresh writes (the raw metrics and the scores).
+STORED_ROW_COLUMNS = {
+    **{name: kind for name, kind in METRICS_COLUMNS.items() if name != "kind"},
+    **STORED_SCORE_COLUMNS,
+}
+
+
+def metrics_stored_rows() -> pd.DataFrame:
+    """Every stored metrics row as it is now (STORED_ROW_COLUMNS), indexed by customer id: one
+    COPY stream. A full pass compares its fresh rows with these in pandas and writes back only
+    those that differ."""
+    query = sql.SQL("SELECT {columns} FROM {metrics}").format(
+        columns=sql.SQL(", ").join(map(sql.Identifier, STORED_ROW_COLUMNS)),
+        metrics=sql.Identifier(_METRICS_TABLE),
+    )
+    return _read_csv(_copy_out(query), STORED_ROW_COLUMNS).set_index("customer_id")
 
 
 def _read_csv(buffer: io.BytesIO, columns: dict[str, str]) -> pd.DataFrame:

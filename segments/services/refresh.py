@@ -47,6 +47,7 @@ from segments.services.metrics import (
     dirty_log_snapshot,
     metrics_frame,
     metrics_frame_incremental,
+    metrics_stored_rows,
 )
 from segments.services.scoring import (
     RfmCell,
@@ -370,7 +371,9 @@ def _aggregate(run: RefreshRun, *, full: bool) -> tuple[pd.DataFrame, pd.DataFra
         )
         if result is not None:
             return result
-    return metrics_frame(as_of=run.as_of, window_days=run.window_days), None
+    # Inside the refresh's own transaction (see _execute_locked), which writes nothing before.
+    frame = metrics_frame(as_of=run.as_of, window_days=run.window_days, own_transaction=True)
+    return frame, None
 
 
 def segment_refresh_fail(*, run_id: int, error: str) -> None:
@@ -449,7 +452,13 @@ def _execute_locked(
             frame = computed["frame"]
             now = timezone.now()
             clock.start("write")
-            counts = metrics_write(frame=frame, now=now, stored=computed["stored"])
+            stored = computed["stored"]
+            counts = metrics_write(
+                frame=frame,
+                now=now,
+                stored=stored,
+                previous=metrics_stored_rows() if stored is None else None,
+            )
             if not computed["given"]:
                 # A frame aggregated by workers, earlier, may miss what the log holds now: the
                 # log stays for the next run.

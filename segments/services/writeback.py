@@ -54,6 +54,8 @@ NULLABLE_INT_COLUMNS = (
 )
 STAGING_TABLE = "segments_metrics_staging"
 CHANGED_TABLE = "segments_changed_customers"
+# Stored customers a full pass no longer scores (merged, deactivated).
+GONE_TABLE = "segments_metrics_gone"
 # Stored churn probabilities are rounded: finer differences mean nothing to anyone reading them
 # and would make every row differ from one day to the next.
 CHURN_DECIMALS = 4
@@ -90,41 +92,53 @@ def metrics_frame_for_write(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _unchanged(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
-    """True for rows whose stored scores are the same (their raw metrics were read back from the
-    table, so they are the same by construction)."""
+def _unchanged(rows: pd.DataFrame, stored: pd.DataFrame, columns: Iterable[str]) -> pd.Series:
+    """True for rows whose `columns` equal those of the stored row of the same customer (False
+    for customers without one). A pre-filter only: the UPDATE still compares what is staged."""
     known = rows.index.isin(stored.index)
-    same = pd.Series(known, index=rows.index)
+    same = known.copy()
     previous = stored.reindex(rows.index[known])
-    for column in STORED_SCORE_COLUMNS:
+    for column in columns:
         new, old = rows.loc[known, column], previous[column]
-        if STORED_SCORE_COLUMNS[column] == "string":
+        if isinstance(new.dtype, pd.StringDtype) or isinstance(old.dtype, pd.StringDtype):
             # CSV does not tell an empty text from a missing one.
             new, old = new.astype("string").fillna(""), old.astype("string").fillna("")
         equal = (new.eq(old).fillna(False) | (new.isna() & old.isna())).to_numpy(dtype=bool)
-        same.loc[known] = same.loc[known].to_numpy() & equal
-    return same
+        same[known] &= equal
+    return pd.Series(same, index=rows.index)
 
 
 def metrics_write(
-    *, frame: pd.DataFrame, now: datetime, stored: pd.DataFrame | None = None
+    *,
+    frame: pd.DataFrame,
+    now: datetime,
+    stored: pd.DataFrame | None = None,
+    previous: pd.DataFrame | None = None,
 ) -> dict[str, int]:
     """Update changed metric rows, insert new ones, delete those of customers no longer scored.
 
     With `stored` (an incremental refresh: the stored scores of the customers not
     re-aggregated), only re-aggregated rows and rows whose scores differ are staged, and only
-    re-aggregated customers (DIRTY_NOW_TABLE) missing from the frame are deleted.
+    re-aggregated customers (DIRTY_NOW_TABLE) missing from the frame are deleted. With
+    `previous` (a full pass: every stored row, `metrics_stored_rows()`), only rows differing
+    from their stored one in any column are staged, and the stored customers missing from the
+    frame are deleted; staging and comparing a million unchanged rows in SQL cost far more
+    than comparing them in pandas.
 
     Must run inside the refresh transaction. The ids of every customer whose row changed, was
     added or was deleted are left in the temporary table CHANGED_TABLE (dropped on commit).
-    Returns counts of written and deleted rows.
+    Returns counts of staged (compared in SQL), written and deleted rows.
     """
     columns = list(METRIC_COLUMNS)
-    rows = metrics_frame_for_write(frame)
-    if stored is not None:
-        rows = rows[~_unchanged(rows, stored)]
-    payload = _arrow_csv(rows)
     value_columns = [c for c in columns if c != "customer_id"]
+    rows = metrics_frame_for_write(frame)
+    gone: pd.Index | None = None
+    if stored is not None:
+        rows = rows[~_unchanged(rows, stored, STORED_SCORE_COLUMNS)]
+    elif previous is not None:
+        gone = previous.index.difference(rows.index)
+        rows = rows[~_unchanged(rows, previous, value_columns)]
+    payload = _arrow_csv(rows)
     names = {
         "table": sql.Identifier(CustomerMetrics._meta.db_table),
         "staging": sql.Identifier(STAGING_TABLE),
@@ -142,6 +156,7 @@ def metrics_write(
                 ),
             ),
             (CHANGED_TABLE, sql.SQL("customer_id bigint NOT NULL")),
+            (GONE_TABLE, sql.SQL("customer_id bigint NOT NULL")),
         ):
             cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(table)))
             cursor.execute(
@@ -188,22 +203,31 @@ def metrics_write(
             {"now": now},
         )
         written = updated + cursor.rowcount
-        scope = sql.SQL("")
-        if stored is not None:
-            scope = sql.SQL("m.customer_id IN (SELECT customer_id FROM {}) AND ").format(
-                sql.Identifier(DIRTY_NOW_TABLE)
+        if gone is not None:
+            _copy_into(cursor, GONE_TABLE, ["customer_id"], "\n".join(map(str, gone)).encode())
+            condition = sql.SQL("m.customer_id IN (SELECT customer_id FROM {})").format(
+                sql.Identifier(GONE_TABLE)
             )
+        else:
+            scope = sql.SQL("")
+            if stored is not None:
+                scope = sql.SQL("m.customer_id IN (SELECT customer_id FROM {}) AND ").format(
+                    sql.Identifier(DIRTY_NOW_TABLE)
+                )
+            condition = sql.SQL(
+                "{scope}NOT EXISTS (SELECT 1 FROM {staging} s WHERE s.customer_id = m.customer_id)"
+            ).format(scope=scope, **names)
         cursor.execute(
             sql.SQL(
-                "WITH gone AS (DELETE FROM {table} m WHERE {scope}NOT EXISTS "
-                "(SELECT 1 FROM {staging} s WHERE s.customer_id = m.customer_id) "
+                "WITH gone AS (DELETE FROM {table} m WHERE {condition} "
                 "RETURNING m.customer_id) "
                 "INSERT INTO {changed} SELECT customer_id FROM gone"
-            ).format(scope=scope, **names)
+            ).format(condition=condition, **names)
         )
         deleted = cursor.rowcount
         cursor.execute(sql.SQL("ANALYZE {changed}").format(**names))
     return {
+        "metrics_staged": len(rows),
         "metrics_written": written,
         "metrics_deleted": deleted,
         "metrics_changed": written + deleted,

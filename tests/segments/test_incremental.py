@@ -109,10 +109,33 @@ def test_next_day_refresh_is_incremental_and_equals_a_full_pass(history, monkeyp
     assert third.status == RunStatus.SUCCEEDED, third.error
     assert third.counts["aggregated"] == third.counts["customers"]
     assert third.counts["metrics_written"] == 0
+    assert third.counts["metrics_staged"] == 0
     assert third.counts["metrics_deleted"] == 0
     assert (third.counts["entered"], third.counts["exited"]) == (0, 0)
     assert _table() == incremental_table
     assert _open_memberships() == incremental_members
+
+
+def test_a_full_pass_stages_only_rows_that_differ_and_deletes_the_departed(history) -> None:
+    segment_refresh(as_of=AS_OF, window_days=365, full=True)
+    c = history
+    _order(c[4], 3.0, "5000.00")
+    type(c[7]).objects.filter(pk=c[7].pk).update(status=CustomerStatus.MERGED, merged_into=c[8])
+    newcomer = CustomerFactory(name="Newcomer")
+    before = _table()
+
+    run = segment_refresh(as_of=AS_OF, window_days=365, full=True)
+
+    after = _table()
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert c[7].pk not in after
+    assert after[newcomer.pk][STORED.index("lifecycle_stage")] == "prospect"
+    differ = {pk for pk, row in after.items() if before.get(pk) != row}
+    assert c[4].pk in differ
+    assert run.counts["metrics_deleted"] == 1
+    # Compared in pandas first: exactly the rows that differ reach the staging table.
+    assert run.counts["metrics_staged"] == run.counts["metrics_written"] == len(differ)
+    assert run.counts["metrics_written"] < run.counts["customers"]
 
 
 def test_cluster_centres_are_reused_until_a_refit_is_due(history, monkeypatch) -> None:
