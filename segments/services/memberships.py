@@ -10,7 +10,10 @@ are always diffed whole (their conditions may depend on the clock or on other ta
 """
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 from django.db.models import F, QuerySet
@@ -23,6 +26,10 @@ from segments.rules import rule_describe, rule_queryset, segment_dependency_orde
 from segments.services.writeback import CHANGED_TABLE
 
 DESIRED_TABLE = "segments_desired_members"
+# Under this share of customers changed, the built-in diff of a steady refresh probes the
+# membership indexes per changed customer. Left to itself the planner hashes the whole
+# membership table (4M rows: 2.4 s a statement, against 0.5 s probing for 10k customers).
+PROBE_MAX_SHARE = 0.1
 REANALYZE_AFTER_MOVES = 50_000
 ENTRIES_TABLE = "segments_new_members"
 
@@ -107,8 +114,50 @@ def _fill_rule_desired(cursor: object, segment: Segment, as_of: datetime) -> Non
     )
 
 
+def _few_changed(cursor: Any) -> bool:
+    """True when the customers in CHANGED_TABLE are few next to the stored metrics rows (the
+    planner's estimate of their count, refreshed by ANALYZE)."""
+    cursor.execute(
+        sql.SQL(
+            "SELECT (SELECT count(*) FROM {changed}), "
+            "(SELECT reltuples FROM pg_class WHERE oid = %(metrics)s::regclass)"
+        ).format(changed=sql.Identifier(CHANGED_TABLE)),
+        {"metrics": CustomerMetrics._meta.db_table},
+    )
+    changed, rows = cursor.fetchone()
+    return changed < PROBE_MAX_SHARE * max(rows, 1)
+
+
+@contextmanager
+def _index_probes(cursor: Any, enabled: bool) -> Iterator[None]:
+    """Within the block, no hash or merge joins: each row of the small side probes an index."""
+    if not enabled:
+        yield
+        return
+    cursor.execute("SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')")
+    saved = cursor.fetchone()
+    cursor.execute(
+        "SELECT set_config('enable_hashjoin', 'off', true), "
+        "set_config('enable_mergejoin', 'off', true)"
+    )
+    try:
+        yield
+    finally:
+        cursor.execute(
+            "SELECT set_config('enable_hashjoin', %s, true), "
+            "set_config('enable_mergejoin', %s, true)",
+            saved,
+        )
+
+
 def _apply(
-    cursor: object, segment_ids: list[int], now: datetime, run_id: int, *, changed_only: bool
+    cursor: object,
+    segment_ids: list[int],
+    now: datetime,
+    run_id: int,
+    *,
+    changed_only: bool,
+    probe: bool = False,
 ) -> Counter:
     """Close memberships no longer desired and open new ones; count per segment and kind.
     With `changed_only`, open memberships of customers outside CHANGED_TABLE stay untouched.
@@ -116,7 +165,9 @@ def _apply(
     New entries are selected into their own temporary table before they are inserted: an
     INSERT that anti-joins the table it writes to can be planned as a nested loop re-scanning
     that growing table for every row (quadratic on a first refresh, when statistics say the
-    membership table is empty).
+    membership table is empty). With `probe` (few desired rows), that selection probes the
+    open-membership index per desired row. (The exits are left to the planner: without hash
+    joins it loops over the desired rows, which have no index.)
     """
     table = sql.Identifier(SegmentMembership._meta.db_table)
     desired = sql.Identifier(DESIRED_TABLE)
@@ -137,16 +188,17 @@ def _apply(
     for segment_id, count in cursor.fetchall():  # type: ignore[attr-defined]
         moves[(segment_id, "exited")] = count
     cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(entries))  # type: ignore[attr-defined]
-    cursor.execute(  # type: ignore[attr-defined]
-        sql.SQL(
-            "CREATE TEMP TABLE {entries} ON COMMIT DROP AS "
-            "SELECT d.segment_id, d.customer_id, d.reason FROM {desired} d "
-            "WHERE d.segment_id = ANY(%(ids)s) AND NOT EXISTS (SELECT 1 FROM {table} m "
-            "WHERE m.segment_id = d.segment_id AND m.customer_id = d.customer_id "
-            "AND m.exited_at IS NULL)"
-        ).format(entries=entries, table=table, desired=desired),
-        params,
-    )
+    with _index_probes(cursor, probe):
+        cursor.execute(  # type: ignore[attr-defined]
+            sql.SQL(
+                "CREATE TEMP TABLE {entries} ON COMMIT DROP AS "
+                "SELECT d.segment_id, d.customer_id, d.reason FROM {desired} d "
+                "WHERE d.segment_id = ANY(%(ids)s) AND NOT EXISTS (SELECT 1 FROM {table} m "
+                "WHERE m.segment_id = d.segment_id AND m.customer_id = d.customer_id "
+                "AND m.exited_at IS NULL)"
+            ).format(entries=entries, table=table, desired=desired),
+            params,
+        )
     cursor.execute(  # type: ignore[attr-defined]
         sql.SQL(
             "WITH opened AS (INSERT INTO {table} "
@@ -188,7 +240,10 @@ def memberships_refresh(
         cursor = wrapper.cursor
         _create_desired_table(cursor)
         _fill_builtin_desired(cursor, changed_only=changed_only)
-        moves.update(_apply(cursor, builtin_ids, now, run_id, changed_only=changed_only))
+        probe = changed_only and _few_changed(cursor)
+        moves.update(
+            _apply(cursor, builtin_ids, now, run_id, changed_only=changed_only, probe=probe)
+        )
         for slug in order:
             segment = rules[slug]
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))

@@ -138,6 +138,38 @@ def test_a_full_pass_stages_only_rows_that_differ_and_deletes_the_departed(histo
     assert run.counts["metrics_written"] < run.counts["customers"]
 
 
+def test_few_changed_customers_probe_the_membership_index(history, monkeypatch) -> None:
+    from django.db import connection
+
+    from segments.services import memberships
+
+    segment_refresh(as_of=AS_OF, window_days=365)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE segments_customermetrics")
+    probes: list[bool] = []
+    real = memberships._index_probes
+    monkeypatch.setattr(
+        memberships,
+        "_index_probes",
+        lambda cursor, enabled: probes.append(enabled) or real(cursor, enabled),
+    )
+    # A small base: one new order moves the scores of a few others too.
+    monkeypatch.setattr(memberships, "PROBE_MAX_SHARE", 0.5)
+    _order(history[0], 0.5, "9000.00")
+
+    run = segment_refresh(as_of=AS_OF, window_days=365)
+
+    assert 1 <= run.counts["metrics_changed"] < 20
+    assert probes[0] is True
+    # The same memberships as a full diff finds: nothing left to move.
+    monkeypatch.setattr(refresh_module, "_previous_builtin_signature", lambda: None)
+    again = segment_refresh(as_of=AS_OF, window_days=365, full=True)
+    assert (again.counts["entered"], again.counts["exited"]) == (0, 0)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW enable_hashjoin")
+        assert cursor.fetchone()[0] == "on"
+
+
 def test_cluster_centres_are_reused_until_a_refit_is_due(history, monkeypatch) -> None:
     first = segment_refresh(as_of=AS_OF, window_days=365)
     fitted = {p.number: (p.center, p.fitted_at) for p in first.clusters.all()}
