@@ -36,7 +36,7 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
 def user_roles_preload(user: AbstractBaseUser, group_names: Iterable[str]) -> frozenset[str]:
     """Cache on `user` the roles its `group_names` (loaded by the caller with the user) give;
     superusers hold every role. Returns them."""
-    roles = frozenset(Role.values) if user.is_superuser else frozenset(group_names) & _ROLES
+    roles = _ROLES if user.is_superuser else frozenset(group_names) & _ROLES
     user._role_names = roles
     return roles
 

@@ -1,6 +1,6 @@
 """Reads of the segmentation engine."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from callcenter.selectors.customers import customer_search
 from segments.choices import ChurnModelStatus
@@ -45,13 +45,20 @@ def segment_snapshots(*, segment: Segment, limit: int = SNAPSHOT_HISTORY) -> lis
     return latest[::-1]
 
 
-def customer_segments(*, customer_id: int) -> dict[str, list[SegmentMembership]]:
-    """A customer's current memberships (with why) and past stays."""
-    rows = list(
-        SegmentMembership.objects.filter(customer_id=customer_id)
-        .select_related("segment")
-        .order_by("-entered_at")
-    )
+def customer_segments(
+    *, customer_id: int, history_limit: int | None = None
+) -> dict[str, list[SegmentMembership]]:
+    """A customer's current memberships (with why) and past stays, newest first; with
+    `history_limit`, only that many of the latest past stays (still one query)."""
+    memberships = SegmentMembership.objects.filter(customer_id=customer_id)
+    if history_limit is not None:
+        latest_past = (
+            memberships.filter(exited_at__isnull=False)
+            .order_by("-entered_at")
+            .values("pk")[:history_limit]
+        )
+        memberships = memberships.filter(Q(exited_at__isnull=True) | Q(pk__in=latest_past))
+    rows = list(memberships.select_related("segment").order_by("-entered_at"))
     return {
         "current": [row for row in rows if row.exited_at is None],
         "history": [row for row in rows if row.exited_at is not None],

@@ -17,13 +17,9 @@ PAST_STAYS_SHOWN = 10
 @role_required()
 def customer_segments_view(request: HttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(Customer.objects.only("pk"), pk=pk)
-    stays = customer_segments(customer_id=pk)
+    stays = customer_segments(customer_id=pk, history_limit=PAST_STAYS_SHOWN)
     return render(
         request,
         "segments/partials/customer_segments.html",
-        {
-            "metrics": customer_metrics(customer_id=pk),
-            "current": stays["current"],
-            "history": stays["history"][:PAST_STAYS_SHOWN],
-        },
+        {"metrics": customer_metrics(customer_id=pk), **stays},
     )

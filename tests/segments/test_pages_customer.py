@@ -73,3 +73,32 @@ def test_query_count_does_not_grow_with_memberships(
 
     with django_assert_max_num_queries(8):
         agent_client.get(url)
+
+
+def test_only_the_latest_past_stays_are_loaded(agent_client: Client) -> None:
+    from segments.selectors import customer_segments
+    from segments.views.customer import PAST_STAYS_SHOWN
+
+    customer = CustomerFactory()
+    now = timezone.now()
+    for n in range(PAST_STAYS_SHOWN + 3):
+        SegmentMembershipFactory(
+            segment=SegmentFactory(name=f"Past {n:02d}"),
+            customer=customer,
+            entered_at=now - dt.timedelta(days=100 - n),
+            exited_at=now - dt.timedelta(days=50 - n),
+        )
+    SegmentMembershipFactory(segment=SegmentFactory(name="Now"), customer=customer)
+
+    stays = customer_segments(customer_id=customer.pk, history_limit=PAST_STAYS_SHOWN)
+    html = agent_client.get(
+        reverse("customer-segments-fragment", args=[customer.pk])
+    ).content.decode()
+
+    assert [stay.segment.name for stay in stays["current"]] == ["Now"]
+    assert [stay.segment.name for stay in stays["history"]] == [
+        f"Past {n:02d}" for n in range(PAST_STAYS_SHOWN + 2, 2, -1)
+    ]
+    assert "Past 03" in html
+    assert "Past 02" not in html
+    assert len(customer_segments(customer_id=customer.pk)["history"]) == PAST_STAYS_SHOWN + 3
