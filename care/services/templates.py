@@ -9,7 +9,7 @@ HTML); SMS texts and call scripts are plain text, escaped by whatever page later
 """
 
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -335,57 +335,122 @@ def _first_name(name: str) -> str:
     return parts[0] if len(parts) > 1 else name
 
 
-def _ticket_row(customer_id: int, ticket_id: Any) -> dict[str, Any] | None:
-    tickets = Ticket.objects.filter(customer_id=customer_id)
-    if isinstance(ticket_id, int):
-        return tickets.filter(pk=ticket_id).values("pk", "external_id", "subject").first()
-    return (
-        tickets.filter(status__in=OPEN_TICKET_STATUSES)
-        .order_by("-opened_at", "-id")
-        .values("pk", "external_id", "subject")
-        .first()
+@dataclass(frozen=True)
+class ContextRows:
+    """What the messages to many customers draw on, loaded together (`template_context_rows`):
+    rows by customer id (latest open ticket, latest paid order) and by record id (the tickets
+    and orders events named)."""
+
+    customers: dict[int, dict[str, Any]]
+    open_tickets: dict[int, dict[str, Any]]
+    tickets: dict[int, dict[str, Any]]
+    paid_orders: dict[int, dict[str, Any]]
+    orders: dict[int, dict[str, Any]]
+
+
+_CUSTOMER_FIELDS = (
+    "pk",
+    "name",
+    "company_name",
+    "city",
+    "timezone",
+    "language",
+    "advisor__username",
+    "advisor__first_name",
+    "advisor__last_name",
+)
+_TICKET_FIELDS = ("pk", "customer_id", "external_id", "subject")
+_ORDER_FIELDS = ("pk", "customer_id", "external_id", "amount", "currency", "placed_at")
+
+
+def _named_id(extra: dict[str, Any] | None, key: str) -> int | None:
+    value = (extra or {}).get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def template_context_rows(requests: Iterable[tuple[int, dict[str, Any] | None]]) -> ContextRows:
+    """The rows behind the contexts of messages to (customer id, extra) pairs, in at most five
+    queries however many messages: a dispatcher pass renders hundreds at once."""
+    requests = list(requests)
+    customer_ids = {customer_id for customer_id, _extra in requests}
+    named_tickets = {_named_id(extra, "ticket_id") for _c, extra in requests} - {None}
+    named_orders = {_named_id(extra, "order_id") for _c, extra in requests} - {None}
+    latest_ticket_for = {c for c, extra in requests if _named_id(extra, "ticket_id") is None}
+    latest_order_for = {c for c, extra in requests if _named_id(extra, "order_id") is None}
+
+    def latest(queryset: Any, ids: set[int], order: str, fields: tuple[str, ...]) -> dict:
+        if not ids:
+            return {}
+        rows = (
+            queryset.filter(customer_id__in=ids)
+            .order_by("customer_id", order, "-id")
+            .distinct("customer_id")
+            .values(*fields)
+        )
+        return {row["customer_id"]: row for row in rows}
+
+    def by_id(model: Any, ids: set[Any], fields: tuple[str, ...]) -> dict:
+        return {row["pk"]: row for row in model.objects.filter(pk__in=ids).values(*fields)}
+
+    return ContextRows(
+        customers={
+            row["pk"]: row
+            for row in Customer.objects.filter(pk__in=customer_ids).values(*_CUSTOMER_FIELDS)
+        },
+        open_tickets=latest(
+            Ticket.objects.filter(status__in=OPEN_TICKET_STATUSES),
+            latest_ticket_for,
+            "-opened_at",
+            _TICKET_FIELDS,
+        ),
+        tickets=by_id(Ticket, named_tickets, _TICKET_FIELDS) if named_tickets else {},
+        paid_orders=latest(
+            Order.objects.filter(status=OrderStatus.PAID),
+            latest_order_for,
+            "-placed_at",
+            _ORDER_FIELDS,
+        ),
+        orders=by_id(Order, named_orders, _ORDER_FIELDS) if named_orders else {},
     )
 
 
-def _order_row(customer_id: int, order_id: Any) -> dict[str, Any] | None:
-    orders = Order.objects.filter(customer_id=customer_id)
-    fields = ("external_id", "amount", "currency", "placed_at")
-    if isinstance(order_id, int):
-        return orders.filter(pk=order_id).values(*fields).first()
-    latest = orders.filter(status=OrderStatus.PAID).order_by("-placed_at", "-id")
-    return latest.values(*fields).first()
+def _record(
+    rows: ContextRows, kind: str, customer_id: int, extra: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The ticket or order a message is about: the one the event named (ignored when it is
+    another customer's), else the customer's latest open ticket or paid order."""
+    named = _named_id(extra, f"{kind}_id")
+    if named is None:
+        latest = rows.open_tickets if kind == "ticket" else rows.paid_orders
+        return latest.get(customer_id)
+    row = (rows.tickets if kind == "ticket" else rows.orders).get(named)
+    return row if row is not None and row["customer_id"] == customer_id else None
 
 
 def template_context(
-    *, customer_id: int, language: str, extra: dict[str, Any] | None = None
+    *,
+    customer_id: int,
+    language: str,
+    extra: dict[str, Any] | None = None,
+    rows: ContextRows | None = None,
 ) -> dict[str, Any]:
     """The allow-listed context of a message to `customer_id`, as plain dicts of strings.
 
     `extra` may name the ticket and order the message is about (`ticket_id`, `order_id`, e.g.
     from the triggering event's payload); otherwise the latest open ticket and the latest paid
-    order are used. Ids of another customer's records are ignored.
+    order are used. Ids of another customer's records are ignored. `rows` (from
+    `template_context_rows`) saves the queries when many messages are rendered together.
     """
-    extra = extra or {}
-    row = (
-        Customer.objects.filter(pk=customer_id)
-        .values(
-            "name",
-            "company_name",
-            "city",
-            "timezone",
-            "advisor__username",
-            "advisor__first_name",
-            "advisor__last_name",
-        )
-        .first()
-    )
+    if rows is None:
+        rows = template_context_rows([(customer_id, extra)])
+    row = rows.customers.get(customer_id)
     if row is None:
         raise ApplicationError(_("Unknown customer %(id)s") % {"id": customer_id})
     advisor = " ".join(
         part for part in (row["advisor__first_name"], row["advisor__last_name"]) if part
     )
-    ticket = _ticket_row(customer_id, extra.get("ticket_id"))
-    order = _order_row(customer_id, extra.get("order_id"))
+    ticket = _record(rows, "ticket", customer_id, extra)
+    order = _record(rows, "order", customer_id, extra)
     order_date = ""
     if order is not None:
         placed = order["placed_at"].astimezone(customer_timezone(row["timezone"]))
@@ -432,16 +497,17 @@ def _render(
     customer_id: int,
     language: str | None,
     extra: dict[str, Any] | None,
+    rows: ContextRows | None = None,
 ) -> RenderedMessage:
     if not texts:
         raise ApplicationError(_("The template has no text."))
+    if rows is None:
+        rows = template_context_rows([(customer_id, extra)])
     if language is None:
-        language = (
-            Customer.objects.filter(pk=customer_id).values_list("language", flat=True).first()
-            or Language.ZH_HANS
-        )
+        customer = rows.customers.get(customer_id)
+        language = (customer["language"] if customer else "") or Language.ZH_HANS
     chosen = _pick_language(list(texts), language)
-    context = template_context(customer_id=customer_id, language=chosen, extra=extra)
+    context = template_context(customer_id=customer_id, language=chosen, extra=extra, rows=rows)
     is_email = channel == TemplateChannel.EMAIL
     body = _render_text(texts[chosen]["body"], context, autoescape=is_email)
     subject = ""
@@ -458,9 +524,10 @@ def template_render(
     customer_id: int,
     language: str | None = None,
     extra: dict[str, Any] | None = None,
+    rows: ContextRows | None = None,
 ) -> RenderedMessage:
     """Render `template` for a customer in `language` (default: the customer's), falling back
-    to the other language when the template has no text in it."""
+    to the other language when the template has no text in it. `rows`: see template_context."""
     texts = {
         variant.language: {"subject": variant.subject, "body": variant.body}
         for variant in template.variants.all()
@@ -471,6 +538,7 @@ def template_render(
         customer_id=customer_id,
         language=language,
         extra=extra,
+        rows=rows,
     )
 
 

@@ -7,9 +7,10 @@ in the meantime is not touched.
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from callcenter.choices import CustomerStatus, Direction, OrderStatus
 from callcenter.models import Customer, Interaction, Order
@@ -78,12 +79,16 @@ def quiet_hours_resume(
     return dt.datetime.combine(resume_day, quiet_end, tzinfo=zone).astimezone(dt.UTC)
 
 
-def proactive_touches(*, customer_id: int, now: dt.datetime, settings: CareSettings) -> int:
-    """Proactive touches the customer got in the frequency window: messages sent (or
-    delivered) and calls that reached them. Service touches never count."""
+def proactive_touches(
+    *, customer_ids: Iterable[int], now: dt.datetime, settings: CareSettings
+) -> dict[int, int]:
+    """Proactive touches each customer got in the frequency window (one query; customers with
+    none are absent): messages sent (or delivered) and calls that reached them. Service
+    touches never count."""
     since = now - dt.timedelta(days=settings.frequency_window_days)
-    return (
-        OutreachTask.objects.filter(customer_id=customer_id, touch_kind=TouchKind.PROACTIVE)
+    rows = (
+        OutreachTask.objects.filter(customer_id__in=list(customer_ids))
+        .filter(touch_kind=TouchKind.PROACTIVE)
         .filter(
             Q(status__in=[TaskStatus.SENT, TaskStatus.DELIVERED], sent_at__gte=since)
             | Q(
@@ -93,8 +98,11 @@ def proactive_touches(*, customer_id: int, now: dt.datetime, settings: CareSetti
                 completed_at__gte=since,
             )
         )
-        .count()
+        .values("customer_id")
+        .annotate(touches=Count("id"))
+        .order_by()
     )
+    return {row["customer_id"]: row["touches"] for row in rows}
 
 
 def customer_responded(*, customer_id: int, since: dt.datetime) -> bool:

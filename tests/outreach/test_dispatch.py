@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from callcenter.choices import Direction, InteractionChannel
@@ -18,7 +18,7 @@ from outreach.backends import ChannelBackend, HttpGatewayBackend
 from outreach.choices import InboundAction, TaskOutcome, TaskStatus
 from outreach.models import InboundMessage, OutreachTask
 from outreach.reasons import SkipReason
-from outreach.services.dispatch import dispatch_due
+from outreach.services.dispatch import CHUNK, LOCK_NAMESPACE, dispatch_due
 from outreach.services.tasks import TaskSpec, outreach_tasks_create
 from tests.callcenter.factories import (
     CustomerFactory,
@@ -51,6 +51,19 @@ def _reload(task: OutreachTask) -> OutreachTask:
 
 
 pytestmark = pytest.mark.django_db
+
+
+def _sms_template() -> MessageTemplate:
+    template = MessageTemplate.objects.create(
+        name="Wake up", slug="wake-up", channel=TemplateChannel.SMS
+    )
+    TemplateVariant.objects.create(
+        template=template, language="zh-hans", body="{{ customer.name }}，好久不见！"
+    )
+    TemplateVariant.objects.create(
+        template=template, language="en", body="Hi {{ customer.first_name }}, we miss you"
+    )
+    return template
 
 
 class ExplodingBackend(ChannelBackend):
@@ -104,15 +117,7 @@ class TestSend:
         assert task.provider_message_id == message.extra_headers["Message-ID"]
 
     def test_template_is_rendered_for_the_customer_at_send_time(self, http_sms: Gateway) -> None:
-        template = MessageTemplate.objects.create(
-            name="Wake up", slug="wake-up", channel=TemplateChannel.SMS
-        )
-        TemplateVariant.objects.create(
-            template=template, language="zh-hans", body="{{ customer.name }}，好久不见！"
-        )
-        TemplateVariant.objects.create(
-            template=template, language="en", body="Hi {{ customer.first_name }}, we miss you"
-        )
+        template = _sms_template()
         with time_machine.travel(DAYTIME, tick=False):
             zh = _customer(name="王小明", language="zh-hans")
             en = _customer(name="Amy Lee", language="en")
@@ -158,20 +163,68 @@ class TestSend:
     def test_queries_per_task_are_constant(
         self, http_sms: Gateway, care_settings: CareSettings
     ) -> None:
+        template = _sms_template()
+
         def run(count: int) -> int:
             OutreachTask.objects.all().delete()
             with time_machine.travel(DAYTIME, tick=False):
                 for _ in range(count):
-                    TaskFactory(customer=_customer())
+                    customer = _customer()
+                    OrderFactory(customer=customer)
+                    TaskFactory(customer=customer, template=template, body="")
                 with CaptureQueriesContext(connection) as queries:
                     assert dispatch_due()["sent"] == count
             return len(queries)
 
         one, three, five = run(1), run(3), run(5)
-        per_task = (five - three) // 2
-        assert five - three == three - one == 2 * per_task
-        # lock, claim check with consent, frequency cap, record, unlock
-        assert per_task == 5
+        # Only the record of each send is per task: locks, consent, the frequency cap and the
+        # templates' customers, tickets and orders are loaded once per chunk.
+        assert five - three == three - one == 2
+
+    def test_a_pass_longer_than_a_chunk_sends_every_task_once(
+        self, http_sms: Gateway, care_settings: CareSettings
+    ) -> None:
+        with time_machine.travel(DAYTIME, tick=False):
+            crowded = _customer()
+            tasks = [TaskFactory(customer=crowded) for _ in range(4)]
+            tasks += [TaskFactory(customer=_customer()) for _ in range(CHUNK + 3)]
+            opted_out = _customer(sms_opt_out=True)
+            tasks.append(TaskFactory(customer=opted_out))
+            counts = dispatch_due(limit=CHUNK * 2)
+        assert (counts["claimed"], counts["sent"], counts["skipped"]) == (CHUNK + 8, CHUNK + 6, 2)
+        assert http_sms.delivery_count == CHUNK + 6
+        reasons = sorted(
+            task.reason for task in map(_reload, tasks) if task.status != TaskStatus.SENT
+        )
+        assert reasons == [SkipReason.FREQUENCY_CAP, SkipReason.OPTED_OUT]
+
+    def test_customer_locked_by_another_dispatcher_is_given_back(
+        self, http_sms: Gateway, care_settings: CareSettings
+    ) -> None:
+        with time_machine.travel(DAYTIME, tick=False):
+            held, free = _customer(), _customer()
+            waiting = TaskFactory(customer=held)
+            sent = TaskFactory(customer=free)
+            other = connections.create_connection("default")
+            try:
+                with other.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, held.pk % 2**31]
+                    )
+                counts = dispatch_due()
+            finally:
+                other.close()
+            assert (counts["busy"], counts["sent"]) == (1, 1)
+            assert _reload(waiting).status == TaskStatus.PENDING
+            assert _reload(sent).status == TaskStatus.SENT
+            # the lock gone, the next pass sends it; this pass's locks were all released
+            assert dispatch_due()["sent"] == 1
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = "
+                    "pg_backend_pid()"
+                )
+                assert cursor.fetchone()[0] == 0
 
 
 class TestConsent:
@@ -611,3 +664,26 @@ class TestCallRelease:
             OutreachTask.objects.filter(pk=task.pk).update(template=template)
             dispatch_due()
         assert _reload(task).body == "请问李雷对订单满意吗？"
+
+    def test_release_queries_do_not_grow_with_the_tasks(self, care_settings: CareSettings) -> None:
+        template = MessageTemplate.objects.create(
+            name="Script", slug="script", channel=TemplateChannel.CALL_SCRIPT
+        )
+        TemplateVariant.objects.create(
+            template=template, language="zh-hans", body="{{ customer.name }} {{ order.number }}"
+        )
+
+        def run(count: int) -> int:
+            with time_machine.travel(DAYTIME, tick=False):
+                for _ in range(count):
+                    customer = _customer()
+                    OrderFactory(customer=customer, external_id=f"O-{customer.pk}")
+                    task = self._call(customer)
+                    OutreachTask.objects.filter(pk=task.pk).update(template=template)
+                with CaptureQueriesContext(connection) as queries:
+                    assert dispatch_due()["calls_released"] == count
+            return len(queries)
+
+        assert run(1) == run(4)
+        bodies = OutreachTask.objects.values_list("customer__name", "body", "customer_id")
+        assert all(body == f"{name} O-{customer}" for name, body, customer in bodies)
