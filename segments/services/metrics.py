@@ -11,6 +11,7 @@ edge as the clock moved. Everybody else's raw metrics are read back from the met
 """
 
 import io
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -202,6 +203,7 @@ def metrics_frame(
     window_days: int,
     id_range: tuple[int, int] | None = None,
     own_transaction: bool = False,
+    meanwhile: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
     """Raw metrics of every active customer (optionally of ids in [lo, hi)) as of `as_of`.
 
@@ -212,6 +214,9 @@ def metrics_frame(
     Outside any transaction the orders are aggregated on a second connection at the same time
     as the rest (`_metrics_frame_two_streams`). `own_transaction`: the caller runs in one
     transaction it opened itself and wrote no history in, so that is safe there too.
+    `meanwhile` runs on this connection while the orders are still being aggregated on the
+    other (after the aggregation when there is one statement): a full refresh reads the
+    stored rows then, for free.
     """
     outer_blocks = len(connection.atomic_blocks) - (1 if own_transaction else 0)
     if outer_blocks > 0:
@@ -219,8 +224,10 @@ def metrics_frame(
         # this connection sees: one statement.
         statement, _orders = _aggregation_sql(as_of, window_days, id_range=id_range)
         frame = _read_csv(_copy_out(statement), METRICS_COLUMNS)
+        if meanwhile is not None:
+            meanwhile()
     else:
-        frame = _metrics_frame_two_streams(as_of, window_days, id_range)
+        frame = _metrics_frame_two_streams(as_of, window_days, id_range, meanwhile)
     # In id order, as the incremental frame: samples drawn by position (clusters, churn) are
     # then the same for the same data.
     frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
@@ -239,7 +246,10 @@ def _orders_on_own_connection(statement: sql.Composed) -> pd.DataFrame:
 
 
 def _metrics_frame_two_streams(
-    as_of: datetime, window_days: int, id_range: tuple[int, int] | None
+    as_of: datetime,
+    window_days: int,
+    id_range: tuple[int, int] | None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
     """The aggregation as two statements run at once on two connections, joined in pandas.
 
@@ -257,6 +267,8 @@ def _metrics_frame_two_streams(
     with ThreadPoolExecutor(max_workers=1) as pool:
         orders_future = pool.submit(_orders_on_own_connection, orders_statement)
         others = _read_csv(_copy_out(statement), OTHER_PART_COLUMNS)
+        if meanwhile is not None:
+            meanwhile()
         orders = orders_future.result()
     frame = others.merge(orders, on="customer_id", how="left", sort=False)
     for name in _ORDER_COUNTS:

@@ -292,9 +292,9 @@ def _compute(
         for d in RfmSegmentDefinition.objects.order_by("position")
     ]
     start("aggregate")
-    stored, given = None, frame is not None
+    stored, previous, given = None, None, frame is not None
     if frame is None:
-        frame, stored = _aggregate(run, full=full)
+        frame, stored, previous = _aggregate(run, full=full)
     start("score")
     score_frame(frame, grid=grid, scoring=scoring)
     start("churn")
@@ -328,6 +328,7 @@ def _compute(
         "frame": frame,
         "given": given,
         "stored": stored,
+        "previous": previous,
         "clustering": clustering,
         "clusters_fitted_at": latest[0].fitted_at if fitted is not None else timezone.now(),
         "model": model,
@@ -354,11 +355,14 @@ def _reusable_clusters(
     )
 
 
-def _aggregate(run: RefreshRun, *, full: bool) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def _aggregate(
+    run: RefreshRun, *, full: bool
+) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
     """Raw metrics of every active customer: incrementally from the stored ones when the last
     successful run used the same window a little earlier, else (or when `full`) in one full
-    pass. Returns the frame and, when incremental, the stored scores of the customers not
-    re-aggregated."""
+    pass. Returns the frame, then, when incremental, the stored scores of the customers not
+    re-aggregated, else every stored row (`metrics_stored_rows`, read while the orders are
+    still being aggregated) for the write-back to compare with."""
     dirty_log_snapshot()
     previous = _previous_run()
     if not full and incremental_possible(run, previous):
@@ -370,10 +374,16 @@ def _aggregate(run: RefreshRun, *, full: bool) -> tuple[pd.DataFrame, pd.DataFra
             max_share=INCREMENTAL_MAX_SHARE,
         )
         if result is not None:
-            return result
+            return (*result, None)
+    stored_rows: list[pd.DataFrame] = []
     # Inside the refresh's own transaction (see _execute_locked), which writes nothing before.
-    frame = metrics_frame(as_of=run.as_of, window_days=run.window_days, own_transaction=True)
-    return frame, None
+    frame = metrics_frame(
+        as_of=run.as_of,
+        window_days=run.window_days,
+        own_transaction=True,
+        meanwhile=lambda: stored_rows.append(metrics_stored_rows()),
+    )
+    return frame, None, stored_rows[0]
 
 
 def segment_refresh_fail(*, run_id: int, error: str) -> None:
@@ -452,13 +462,11 @@ def _execute_locked(
             frame = computed["frame"]
             now = timezone.now()
             clock.start("write")
-            stored = computed["stored"]
-            counts = metrics_write(
-                frame=frame,
-                now=now,
-                stored=stored,
-                previous=metrics_stored_rows() if stored is None else None,
-            )
+            stored, previous = computed["stored"], computed["previous"]
+            if stored is None and previous is None:
+                # A frame the workers aggregated: the stored rows are read now.
+                previous = metrics_stored_rows()
+            counts = metrics_write(frame=frame, now=now, stored=stored, previous=previous)
             if not computed["given"]:
                 # A frame aggregated by workers, earlier, may miss what the log holds now: the
                 # log stays for the next run.

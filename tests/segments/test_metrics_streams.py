@@ -15,7 +15,7 @@ from django.db import transaction
 from callcenter.choices import CustomerStatus, OrderStatus, TicketKind
 from callcenter.models import Customer, SurveyResponse
 from segments.services import metrics as metrics_module
-from segments.services.metrics import metrics_frame
+from segments.services.metrics import metrics_frame, metrics_stored_rows
 from segments.services.refresh import as_of_from_date
 from tests.callcenter.factories import (
     CustomerFactory,
@@ -68,6 +68,7 @@ def test_two_streams_equal_the_single_statement(
         "_metrics_frame_two_streams",
         lambda *args: streams.append(args) or two_streams(*args),
     )
+    read_meanwhile: list[pd.DataFrame] = []
 
     try:
         apart = metrics_frame(as_of=AS_OF, window_days=365, id_range=bounds)
@@ -75,7 +76,13 @@ def test_two_streams_equal_the_single_statement(
         with transaction.atomic():
             together = metrics_frame(as_of=AS_OF, window_days=365, id_range=bounds)
         with transaction.atomic():
-            own = metrics_frame(as_of=AS_OF, window_days=365, id_range=bounds, own_transaction=True)
+            own = metrics_frame(
+                as_of=AS_OF,
+                window_days=365,
+                id_range=bounds,
+                own_transaction=True,
+                meanwhile=lambda: read_meanwhile.append(metrics_stored_rows()),
+            )
     finally:
         # The merge protects its survivor: undone so that the committed rows can be removed.
         Customer.objects.filter(pk=customers[1].pk).update(
@@ -90,3 +97,6 @@ def test_two_streams_equal_the_single_statement(
     assert apart["first_order_at"].isna().any()
     pd.testing.assert_frame_equal(apart, together)
     pd.testing.assert_frame_equal(own, together)
+    # what was given to run while the orders were aggregated ran once
+    assert len(read_meanwhile) == 1
+    assert read_meanwhile[0].empty
