@@ -143,6 +143,13 @@ class OutreachTask(TimeStampedModel):
                 condition=Q(status__in=["pending", "claimed"], breached_at__isnull=True),
                 name="task_open_deadline",
             ),
+            # "Has this plan an open task?" for every active enrollment, each minute
+            # (enrollments_complete): one probe each, whatever the statistics say.
+            models.Index(
+                fields=["enrollment"],
+                condition=Q(status__in=["pending", "claimed"]),
+                name="task_open_by_enrollment",
+            ),
             models.Index(fields=["customer", "-created_at"], name="task_customer_time"),
             models.Index(fields=["provider_message_id"], name="task_provider_id"),
         ]

@@ -373,8 +373,14 @@ class Segment(TimeStampedModel):
 class SegmentMembership(models.Model):
     """A stay of a customer in a segment: open while exited_at is null; history is kept."""
 
+    # No index of its own: membership_segment_time leads with the segment, and each index more
+    # is written for every one of the hundreds of thousands of entries and exits of a refresh.
     segment = models.ForeignKey(
-        Segment, verbose_name=_("segment"), on_delete=models.CASCADE, related_name="memberships"
+        Segment,
+        verbose_name=_("segment"),
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_index=False,
     )
     customer = models.ForeignKey(
         Customer,
