@@ -3,8 +3,9 @@
 The desired members of a set of segments are put in a temporary table; one statement closes the
 open memberships no longer desired (exit), one inserts the desired ones not yet open (entry).
 Built-in segments read the freshly written metrics table; since their membership is a function
-of the stored row alone, a steady refresh diffs them only for the customers whose row changed
-(the write-back's CHANGED_TABLE). Rule segments are compiled to ORM querysets (never SQL text)
+of the stored row's segment columns alone, a steady refresh diffs them only for the customers
+whose row was added or deleted or whose segment columns changed (the write-back's
+CHANGED_TABLE). Rule segments are compiled to ORM querysets (never SQL text)
 in dependency order, each reading the stored memberships of the segments it references, and
 are always diffed whole (their conditions may depend on the clock or on other tables).
 """

@@ -504,7 +504,7 @@ def _execute_locked(
                 snapshots=snapshot_count,
                 clusters=len(clustering.profiles) if clustering is not None else 0,
                 churn_model_version=model.version if model is not None else None,
-                memberships_diffed=counts["metrics_changed"] if changed_only else len(frame),
+                memberships_diffed=counts["membership_candidates"] if changed_only else len(frame),
             )
             RefreshRun.objects.filter(pk=run.pk).update(
                 status=RunStatus.SUCCEEDED,

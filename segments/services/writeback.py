@@ -2,8 +2,9 @@
 
 Scores leave pandas as one Arrow-written CSV stream COPYed into a temporary staging table; the
 metrics table then changes by set-based UPDATE / INSERT / DELETE of only what differs, and the
-ids of the customers whose row changed are kept in a temporary table (CHANGED_TABLE) for the
-membership diff of the same transaction.
+ids of the customers whose built-in segments may have changed (row added or deleted, or one of
+MEMBERSHIP_COLUMNS changed) are kept in a temporary table (CHANGED_TABLE) for the membership
+diff of the same transaction.
 """
 
 import io
@@ -54,6 +55,10 @@ NULLABLE_INT_COLUMNS = (
 )
 STAGING_TABLE = "segments_metrics_staging"
 CHANGED_TABLE = "segments_changed_customers"
+# The columns built-in segment membership follows (segments.services.memberships
+# BUILTIN_COLUMNS). A day of clock movement changes many rows only in their churn probability
+# or RFM code; their memberships need no diff.
+MEMBERSHIP_COLUMNS = ("rfm_segment", "lifecycle_stage", "value_tier", "cluster")
 # Stored customers a full pass no longer scores (merged, deactivated).
 GONE_TABLE = "segments_metrics_gone"
 # Stored churn probabilities are rounded: finer differences mean nothing to anyone reading them
@@ -92,6 +97,15 @@ def metrics_frame_for_write(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _differ(columns: Iterable[str]) -> sql.Composable:
+    """`columns` of the stored row m differ from those of the staged row s."""
+    columns = list(columns)
+    return sql.SQL("({}) IS DISTINCT FROM ({})").format(
+        sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(c)) for c in columns),
+        sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in columns),
+    )
+
+
 def _unchanged(rows: pd.DataFrame, stored: pd.DataFrame, columns: Iterable[str]) -> pd.Series:
     """True for rows whose `columns` equal those of the stored row of the same customer (False
     for customers without one). A pre-filter only: the UPDATE still compares what is staged."""
@@ -125,9 +139,10 @@ def metrics_write(
     frame are deleted; staging and comparing a million unchanged rows in SQL cost far more
     than comparing them in pandas.
 
-    Must run inside the refresh transaction. The ids of every customer whose row changed, was
-    added or was deleted are left in the temporary table CHANGED_TABLE (dropped on commit).
-    Returns counts of staged (compared in SQL), written and deleted rows.
+    Must run inside the refresh transaction. The ids of every customer whose row was added or
+    deleted, or whose MEMBERSHIP_COLUMNS changed, are left in the temporary table CHANGED_TABLE
+    (dropped on commit). Returns counts of staged (compared in SQL), written and deleted rows,
+    and of the customers left in CHANGED_TABLE (`membership_candidates`).
     """
     columns = list(METRIC_COLUMNS)
     value_columns = [c for c in columns if c != "customer_id"]
@@ -168,24 +183,26 @@ def metrics_write(
         # Statistics on the fresh staging table let the planner hash the joins below instead
         # of re-scanning the staging table for every stored row.
         cursor.execute(sql.SQL("ANALYZE {staging}").format(**names))
+        # Customers whose segment columns change, before the UPDATE overwrites the old values.
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO {changed} SELECT s.customer_id FROM {staging} s "
+                "JOIN {table} m ON m.customer_id = s.customer_id "
+                "WHERE {differ}"
+            ).format(differ=_differ(MEMBERSHIP_COLUMNS), **names)
+        )
+        candidates = cursor.rowcount
         # Changed rows: one hash join (an INSERT ... ON CONFLICT DO UPDATE costs a speculative
         # insertion per row, about a third more at 200k rows).
         cursor.execute(
             sql.SQL(
-                "WITH written AS (UPDATE {table} m SET {assignments}, refreshed_at = %(now)s "
-                "FROM {staging} s WHERE m.customer_id = s.customer_id "
-                "AND ({current}) IS DISTINCT FROM ({incoming}) RETURNING m.customer_id) "
-                "INSERT INTO {changed} SELECT customer_id FROM written"
+                "UPDATE {table} m SET {assignments}, refreshed_at = %(now)s "
+                "FROM {staging} s WHERE m.customer_id = s.customer_id AND {differ}"
             ).format(
                 assignments=sql.SQL(", ").join(
                     sql.SQL("{0} = s.{0}").format(sql.Identifier(c)) for c in value_columns
                 ),
-                current=sql.SQL(", ").join(
-                    sql.SQL("m.{}").format(sql.Identifier(c)) for c in value_columns
-                ),
-                incoming=sql.SQL(", ").join(
-                    sql.SQL("s.{}").format(sql.Identifier(c)) for c in value_columns
-                ),
+                differ=_differ(value_columns),
                 **names,
             ),
             {"now": now},
@@ -202,7 +219,8 @@ def metrics_write(
             ).format(**names),
             {"now": now},
         )
-        written = updated + cursor.rowcount
+        inserted = cursor.rowcount
+        written = updated + inserted
         if gone is not None:
             _copy_into(cursor, GONE_TABLE, ["customer_id"], "\n".join(map(str, gone)).encode())
             condition = sql.SQL("m.customer_id IN (SELECT customer_id FROM {})").format(
@@ -231,4 +249,5 @@ def metrics_write(
         "metrics_written": written,
         "metrics_deleted": deleted,
         "metrics_changed": written + deleted,
+        "membership_candidates": candidates + inserted + deleted,
     }

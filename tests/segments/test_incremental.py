@@ -218,3 +218,34 @@ def test_triggers_log_every_kind_of_history_write() -> None:
 
     logged = list(DirtyCustomer.objects.values_list("customer_id", flat=True))
     assert logged == [customer.pk] * 5
+
+
+def test_only_changed_segment_columns_make_a_membership_candidate(history) -> None:
+    from django.db import connection, transaction
+    from psycopg import sql
+
+    from segments.services.memberships import BUILTIN_COLUMNS
+    from segments.services.metrics import metrics_stored_rows
+    from segments.services.writeback import CHANGED_TABLE, MEMBERSHIP_COLUMNS, metrics_write
+
+    assert set(MEMBERSHIP_COLUMNS) == {column for column, _reason in BUILTIN_COLUMNS.values()}
+    segment_refresh(as_of=AS_OF, window_days=365)
+    drifted, moved = history[5].pk, history[6].pk
+    with transaction.atomic():
+        stored = metrics_stored_rows()
+        frame = stored.reset_index().set_index("customer_id", drop=False)
+        frame.loc[drifted, "churn_probability"] = 0.4321
+        frame.loc[moved, "lifecycle_stage"] = (
+            "dormant" if frame.loc[moved, "lifecycle_stage"] != "dormant" else "active"
+        )
+
+        counts = metrics_write(frame=frame, now=NEXT_DAY, previous=stored)
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("SELECT customer_id FROM {}").format(sql.Identifier(CHANGED_TABLE))
+            )
+            candidates = [row[0] for row in cursor.fetchall()]
+    assert (counts["metrics_written"], counts["membership_candidates"]) == (2, 1)
+    assert candidates == [moved]
+    assert CustomerMetrics.objects.get(customer_id=drifted).churn_probability == 0.4321
