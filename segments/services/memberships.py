@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
 from django.db import connection
 from django.db.models import F, QuerySet
 from psycopg import sql
@@ -101,7 +102,8 @@ def _capped(segment: Segment, queryset: QuerySet[Customer]) -> QuerySet[Customer
     return queryset.order_by(ordering, "pk")[: segment.capacity]
 
 
-def _fill_rule_desired(cursor: object, segment: Segment, as_of: datetime) -> None:
+def _fill_rule_desired(cursor: object, segment: Segment, as_of: datetime) -> int:
+    """The rule segment's desired members; returns how many (its size after the diff)."""
     queryset = _capped(segment, rule_queryset(tree=segment.rule, as_of=as_of)).values("pk")
     select_sql, params = queryset.query.sql_with_params()
     reason = ("rule: " + rule_describe(tree=segment.rule))[:255]
@@ -113,6 +115,27 @@ def _fill_rule_desired(cursor: object, segment: Segment, as_of: datetime) -> Non
         + sql.SQL(") AS q(id)"),
         [segment.pk, reason, *params],
     )
+    return cursor.rowcount  # type: ignore[attr-defined]
+
+
+def builtin_sizes(frame: pd.DataFrame) -> dict[int, int]:
+    """Open members of each active built-in segment once the run's metrics are written: the
+    customers whose row holds the segment's key, which is what the diff makes true. Counted
+    from the frame rather than over the membership table and its growing history."""
+    segments = {
+        (kind, key): pk
+        for pk, kind, key in Segment.objects.filter(is_active=True)
+        .exclude(kind=SegmentKind.RULE)
+        .values_list("pk", "kind", "key")
+    }
+    sizes: dict[int, int] = {}
+    for kind, (column, _reason) in BUILTIN_COLUMNS.items():
+        values = frame[column].astype("Int64") if column == "cluster" else frame[column]
+        for key, count in values.dropna().astype(str).value_counts().items():
+            segment_id = segments.get((str(kind), key))
+            if segment_id is not None:
+                sizes[segment_id] = int(count)
+    return sizes
 
 
 def _few_changed(cursor: Any) -> bool:
@@ -217,8 +240,9 @@ def _apply(
 
 def memberships_refresh(
     *, run_id: int, as_of: datetime, now: datetime, changed_only: bool = False
-) -> Counter:
-    """Recompute every active segment's members; returns (segment_id, entered|exited) counts.
+) -> tuple[Counter, dict[int, int]]:
+    """Recompute every active segment's members; returns (segment_id, entered|exited) counts
+    and the size of each active rule segment.
 
     Built-in segments first (from the metrics table; with `changed_only`, only for the
     customers in CHANGED_TABLE), then rule segments in dependency order so a rule that
@@ -237,6 +261,7 @@ def memberships_refresh(
         segments={slug: segment.rule for slug, segment in rules.items()}
     )
     moves: Counter = Counter()
+    rule_sizes: dict[int, int] = {}
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor
         _create_desired_table(cursor)
@@ -248,7 +273,7 @@ def memberships_refresh(
         for slug in order:
             segment = rules[slug]
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
-            _fill_rule_desired(cursor, segment, as_of)
+            rule_sizes[segment.pk] = _fill_rule_desired(cursor, segment, as_of)
             moves.update(_apply(cursor, [segment.pk], now, run_id, changed_only=False))
         inactive_ids = list(Segment.objects.filter(is_active=False).values_list("pk", flat=True))
         if inactive_ids:
@@ -261,4 +286,4 @@ def memberships_refresh(
             cursor.execute(
                 sql.SQL("ANALYZE {}").format(sql.Identifier(SegmentMembership._meta.db_table))
             )
-    return moves
+    return moves, rule_sizes

@@ -21,7 +21,7 @@ import pandas as pd
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Subquery
+from django.db.models import Subquery
 from django.utils import timezone
 
 from segments.choices import RunStatus, SegmentKind
@@ -31,7 +31,6 @@ from segments.models import (
     RefreshRun,
     RfmSegmentDefinition,
     Segment,
-    SegmentMembership,
     SegmentSettings,
     SegmentSnapshot,
 )
@@ -41,7 +40,7 @@ from segments.services.churn import (
     churn_probabilities,
 )
 from segments.services.clusters import FittedClusters, cluster_customers
-from segments.services.memberships import memberships_refresh
+from segments.services.memberships import builtin_sizes, memberships_refresh
 from segments.services.metrics import (
     dirty_log_consume,
     dirty_log_snapshot,
@@ -212,15 +211,10 @@ def _cluster_segments_sync(profiles: list[dict]) -> None:
     )
 
 
-def _snapshots_write(run: RefreshRun, moves: dict, now: dt.datetime) -> int:
-    # Sizes from open memberships only (the partial index), never the growing history.
-    open_counts = dict(
-        SegmentMembership.objects.filter(exited_at__isnull=True)
-        .values("segment_id")
-        .annotate(size=Count("id"))
-        .values_list("segment_id", "size")
-    )
-    sizes = {pk: open_counts.get(pk, 0) for pk in Segment.objects.values_list("pk", flat=True)}
+def _snapshots_write(run: RefreshRun, moves: dict, sizes: dict[int, int], now: dt.datetime) -> int:
+    """One snapshot per segment: its size after this run (`sizes`; absent means empty) and
+    its entries and exits."""
+    sizes = {pk: sizes.get(pk, 0) for pk in Segment.objects.values_list("pk", flat=True)}
     snapshots = [
         SegmentSnapshot(
             segment_id=segment_id,
@@ -486,11 +480,12 @@ def _execute_locked(
             clock.start("memberships")
             signature = _builtin_signature()
             changed_only = _previous_builtin_signature() == signature
-            moves = memberships_refresh(
+            moves, rule_sizes = memberships_refresh(
                 run_id=run.pk, as_of=run.as_of, now=now, changed_only=changed_only
             )
             clock.start("snapshots")
-            snapshot_count = _snapshots_write(run, moves, now)
+            sizes = {**builtin_sizes(frame), **rule_sizes}
+            snapshot_count = _snapshots_write(run, moves, sizes, now)
             segment_memberships_changed.send(sender=RefreshRun, run_id=run.pk)
             model = computed["model"]
             counts.update(

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
 from django.utils import timezone
 
 from callcenter.choices import OrderStatus
@@ -145,6 +146,37 @@ def test_snapshots_and_segment_sizes(base) -> None:
     assert (snapshot.size, snapshot.entered, snapshot.exited) == (1, 1, 0)
     assert active.size == 1
     assert active.last_refreshed_at is not None
+
+
+def test_sizes_equal_the_open_memberships_after_every_run(base, supervisor_user) -> None:
+    segment_create(
+        name="Top two",
+        rule={"op": "and", "children": [{"field": "monetary", "cmp": "gt", "value": 0}]},
+        capacity=2,
+        priority_field="monetary",
+        created_by=supervisor_user,
+    )
+    Segment.objects.filter(slug="lifecycle-new").update(is_active=False)
+    runs = [segment_refresh(as_of=AS_OF)]
+    _order(base["prospect"], 1, "5000.00")
+    _order(base["new"], 2, "900.00")
+    runs.append(segment_refresh(as_of=AS_OF + dt.timedelta(days=1)))
+
+    for run in runs:
+        assert run.status == RunStatus.SUCCEEDED, run.error
+    open_counts = dict(
+        SegmentMembership.objects.filter(exited_at__isnull=True)
+        .values_list("segment_id")
+        .annotate(size=Count("id"))
+        .values_list("segment_id", "size")
+    )
+    sizes = dict(SegmentSnapshot.objects.filter(run=runs[-1]).values_list("segment_id", "size"))
+    assert sizes == {
+        pk: open_counts.get(pk, 0) for pk in Segment.objects.values_list("pk", flat=True)
+    }
+    assert sizes[Segment.objects.get(slug="rule-top-two").pk] == 2
+    assert sum(sizes.values()) > 10
+    assert dict(Segment.objects.values_list("pk", "size")) == sizes
 
 
 def test_entries_and_exits_are_announced_once_per_run(base) -> None:
