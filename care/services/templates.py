@@ -431,18 +431,16 @@ def template_context(
     *,
     customer_id: int,
     language: str,
-    extra: dict[str, Any] | None = None,
-    rows: ContextRows | None = None,
+    extra: dict[str, Any] | None,
+    rows: ContextRows,
 ) -> dict[str, Any]:
     """The allow-listed context of a message to `customer_id`, as plain dicts of strings.
 
     `extra` may name the ticket and order the message is about (`ticket_id`, `order_id`, e.g.
     from the triggering event's payload); otherwise the latest open ticket and the latest paid
     order are used. Ids of another customer's records are ignored. `rows` (from
-    `template_context_rows`) saves the queries when many messages are rendered together.
+    `template_context_rows`) holds what the context draws on, loaded for many messages at once.
     """
-    if rows is None:
-        rows = template_context_rows([(customer_id, extra)])
     row = rows.customers.get(customer_id)
     if row is None:
         raise ApplicationError(_("Unknown customer %(id)s") % {"id": customer_id})

@@ -223,7 +223,10 @@ class _Run:
         self.settings = care_settings
         self.backends: dict[str, ChannelBackend] = {}
         self.started = time.monotonic()
-        # Skips of the current chunk by reason, written together when the chunk ends.
+        # What the current chunk loaded (see _process_chunk), and its skips by reason,
+        # written together when the chunk ends.
+        self.touches: dict[int, int] = {}
+        self.rows = ContextRows({}, {}, {}, {}, {})
         self.skips: dict[str, list[int]] = {}
 
     def process_all(self, ids: list[int]) -> Counter[str]:
@@ -270,12 +273,12 @@ class _Run:
                     claimed_by=self.worker_id,
                 ).values("pk", *(f"customer__{name}" for name in CONSENT_FIELDS))
             }
-            touches = proactive_touches(
+            self.touches = proactive_touches(
                 customer_ids={t.customer_id for t in mine if t.touch_kind == TouchKind.PROACTIVE},
                 now=self.now,
                 settings=self.settings,
             )
-            rows = _context_rows(mine)
+            self.rows = _context_rows(mine)
             try:
                 for task in chunk:
                     if task.customer_id not in locked:
@@ -288,19 +291,13 @@ class _Run:
                         counts["lost"] += 1
                         continue
                     to = addresses.get((task.customer_id, ADDRESS_KIND[task.channel]), "")
-                    counts[self.process(task, to, consent[task.pk], touches, rows)] += 1
+                    counts[self.process(task, to, consent[task.pk])] += 1
             finally:
-                self._write_skips()
+                _write_skips(
+                    self.skips, now=self.now, status=TaskStatus.CLAIMED, claimed_by=self.worker_id
+                )
+                self.skips = {}
         return done
-
-    def _write_skips(self) -> None:
-        for reason, ids in self.skips.items():
-            OutreachTask.objects.filter(
-                pk__in=ids, status=TaskStatus.CLAIMED, claimed_by=self.worker_id
-            ).update(
-                status=TaskStatus.SKIPPED, reason=reason, next_attempt_at=None, updated_at=self.now
-            )
-        self.skips = {}
 
     def _mine(self, task: OutreachTask) -> Any:
         return OutreachTask.objects.filter(
@@ -312,16 +309,9 @@ class _Run:
             pk__in=ids, status=TaskStatus.CLAIMED, claimed_by=self.worker_id
         ).update(status=TaskStatus.PENDING, claimed_at=None, claimed_by="", updated_at=self.now)
 
-    def process(
-        self,
-        task: OutreachTask,
-        to: str,
-        consent: dict[str, Any],
-        touches: dict[int, int],
-        rows: ContextRows,
-    ) -> str:
+    def process(self, task: OutreachTask, to: str, consent: dict[str, Any]) -> str:
         try:
-            return self._check_and_send(task, to, consent, touches, rows)
+            return self._check_and_send(task, to, consent)
         except Exception as exc:
             # A bug in one task (a template the renderer chokes on, a backend raising
             # something unexpected) must not stall every task behind it: it fails
@@ -329,14 +319,7 @@ class _Run:
             logger.exception("task %s failed unexpectedly", task.pk)
             return self._fail(task, f"unexpected error: {exc!r}"[:2000])
 
-    def _check_and_send(
-        self,
-        task: OutreachTask,
-        to: str,
-        consent: dict[str, Any],
-        touches: dict[int, int],
-        rows: ContextRows,
-    ) -> str:
+    def _check_and_send(self, task: OutreachTask, to: str, consent: dict[str, Any]) -> str:
         confirmation = task.idempotency_key.startswith(OPT_OUT_CONFIRMATION_PREFIX)
         reason = consent_block(task.channel, consent)
         if reason and not (confirmation and reason != SkipReason.CUSTOMER_MERGED):
@@ -357,12 +340,12 @@ class _Run:
             if resume is not None:
                 return self._defer(task, resume)
         proactive = task.touch_kind == TouchKind.PROACTIVE
-        if proactive and touches.get(task.customer_id, 0) >= self.settings.frequency_cap:
+        if proactive and self.touches.get(task.customer_id, 0) >= self.settings.frequency_cap:
             return self._skip(task, SkipReason.FREQUENCY_CAP)
         if not to:
             return self._skip(task, SkipReason.NO_ADDRESS)
         try:
-            subject, body = _render(task, rows)
+            subject, body = _render(task, self.rows)
         except ApplicationError as exc:
             return self._fail(task, f"template: {exc.message}")
         if not body.strip():
@@ -370,7 +353,7 @@ class _Run:
         outcome = self._send(task, to=to, subject=subject, body=body)
         if outcome == "sent" and proactive:
             # The next task of this customer in the chunk sees this touch.
-            touches[task.customer_id] = touches.get(task.customer_id, 0) + 1
+            self.touches[task.customer_id] = self.touches.get(task.customer_id, 0) + 1
         return outcome
 
     def _backend(self, channel: str) -> ChannelBackend:
@@ -454,6 +437,15 @@ class _Run:
         return "failed"
 
 
+def _write_skips(skipped: dict[str, list[int]], *, now: dt.datetime, **only: Any) -> None:
+    """Mark tasks skipped, one UPDATE per reason; `only` narrows to the tasks still in a given
+    state (a dispatcher's own claims)."""
+    for reason, ids in skipped.items():
+        OutreachTask.objects.filter(pk__in=ids, **only).update(
+            status=TaskStatus.SKIPPED, reason=reason, next_attempt_at=None, updated_at=now
+        )
+
+
 # One statement for every released call task (Django's bulk_update builds a CASE per row and
 # field: about 1 s of Python for 500 tasks).
 RELEASE_SQL = sql.SQL(
@@ -520,10 +512,7 @@ def _release_due_calls(
                 # The agent still calls; the script problem is visible on the task.
                 task.last_error = f"script: {exc.message}"
             released.append(task)
-        for reason, ids in skipped.items():
-            OutreachTask.objects.filter(pk__in=ids).update(
-                status=TaskStatus.SKIPPED, reason=reason, next_attempt_at=None, updated_at=now
-            )
+        _write_skips(skipped, now=now)
         _write_released(released, now=now)
     counts["calls_released"] = len(released)
     counts["calls_skipped"] = sum(len(ids) for ids in skipped.values())

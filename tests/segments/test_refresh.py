@@ -54,6 +54,17 @@ def _members(slug: str) -> set[int]:
     )
 
 
+def _top_two_spenders(name: str, created_by) -> None:
+    """A rule segment of the customers with spend, capped to the two who spent most."""
+    segment_create(
+        name=name,
+        rule={"op": "and", "children": [{"field": "monetary", "cmp": "gt", "value": 0}]},
+        capacity=2,
+        priority_field="monetary",
+        created_by=created_by,
+    )
+
+
 @pytest.fixture
 def base():
     """Five customers with distinct, hand-checkable histories."""
@@ -149,13 +160,7 @@ def test_snapshots_and_segment_sizes(base) -> None:
 
 
 def test_sizes_equal_the_open_memberships_after_every_run(base, supervisor_user) -> None:
-    segment_create(
-        name="Top two",
-        rule={"op": "and", "children": [{"field": "monetary", "cmp": "gt", "value": 0}]},
-        capacity=2,
-        priority_field="monetary",
-        created_by=supervisor_user,
-    )
+    _top_two_spenders("Top two", supervisor_user)
     Segment.objects.filter(slug="lifecycle-new").update(is_active=False)
     runs = [segment_refresh(as_of=AS_OF)]
     _order(base["prospect"], 1, "5000.00")
@@ -195,13 +200,7 @@ def test_entries_and_exits_are_announced_once_per_run(base) -> None:
 
 
 def test_rule_segment_with_capacity_keeps_top_spenders(base, supervisor_user) -> None:
-    segment_create(
-        name="Big spenders to call",
-        rule={"op": "and", "children": [{"field": "monetary", "cmp": "gt", "value": 0}]},
-        capacity=2,
-        priority_field="monetary",
-        created_by=supervisor_user,
-    )
+    _top_two_spenders("Big spenders to call", supervisor_user)
     segment_refresh(as_of=AS_OF)
     members = _members("rule-big-spenders-to-call")
     assert members == {base["loyal"].pk, base["dormant"].pk}
