@@ -11,13 +11,17 @@ edge as the clock moved. Everybody else's raw metrics are read back from the met
 """
 
 import io
-from collections.abc import Callable
+import select
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import pandas as pd
+import psycopg
 from django.db import connection, transaction
-from psycopg import sql
+from psycopg import pq, sql
 
 from segments.models import CustomerMetrics, DirtyCustomer
 
@@ -72,6 +76,7 @@ STORED_SCORE_COLUMNS = {
     "churn_probability": "float64",
     "cluster": "Int64",
 }
+T = TypeVar("T")
 DIRTY_SEEN_TABLE = "segments_dirty_seen"
 DIRTY_NOW_TABLE = "segments_dirty_now"
 _DIRTY_LOG = DirtyCustomer._meta.db_table
@@ -190,11 +195,62 @@ def _copy_out(query: sql.Composable) -> io.BytesIO:
             [REFRESH_WORK_MEM],
         )
         copy_sql = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(query)
-        with raw.copy(copy_sql) as copy:
-            for chunk in copy:
-                buffer.write(chunk)
+        _read_copy(raw.connection, copy_sql.as_bytes(raw), buffer)
     buffer.seek(0)
     return buffer
+
+
+def _read_copy(conn: psycopg.Connection, statement: bytes, buffer: io.BytesIO) -> None:
+    """Run a `COPY ... TO STDOUT` statement and write its data into `buffer`, through libpq.
+
+    PostgreSQL sends one message per row. psycopg's `Copy` hands each over through its
+    generator and wait machinery: about 1.7 us of Python per row, holding the GIL, so a
+    million-row stream cost 1.7 s of CPU, and two streams read at once in threads queued for
+    the GIL. libpq's blocking PQgetCopyData loop costs a third of that and waits for the
+    server without the GIL. The connection's lock is held as psycopg would hold it.
+    """
+    pgconn = conn.pgconn
+    encoding = conn.info.encoding
+    with conn.lock:
+        pgconn.send_query(statement)
+        # psycopg runs libpq in non-blocking mode: the statement may not be sent in one go.
+        while pgconn.flush():
+            select.select([], [pgconn.socket], [])
+        result = pgconn.get_result()
+        if result is None or result.status != pq.ExecStatus.COPY_OUT:
+            _drain_results(pgconn)
+            raise _result_error(result, encoding)
+        while True:
+            size, data = pgconn.get_copy_data(0)
+            if size > 0:
+                buffer.write(data)
+            elif size == -1:
+                break
+            else:
+                raise psycopg.OperationalError(pgconn.get_error_message(encoding))
+        result = pgconn.get_result()
+        _drain_results(pgconn)
+        if result is None or result.status != pq.ExecStatus.COMMAND_OK:
+            raise _result_error(result, encoding)
+
+
+def _drain_results(pgconn: pq.abc.PGconn) -> None:
+    while pgconn.get_result() is not None:
+        pass
+
+
+def _result_error(result: pq.abc.PGresult | None, encoding: str) -> psycopg.Error:
+    if result is None:
+        return psycopg.OperationalError("the COPY statement returned no result")
+    return psycopg.errors.error_from_result(result, encoding=encoding)
+
+
+def _outer_transaction(own_transaction: bool) -> bool:
+    """Whether this connection is inside somebody's open transaction, which may hold
+    uncommitted history that only this connection sees (a second connection must not read
+    for it). `own_transaction`: the caller opened the innermost one itself and wrote nothing
+    in it yet."""
+    return len(connection.atomic_blocks) - (1 if own_transaction else 0) > 0
 
 
 def metrics_frame(
@@ -203,7 +259,6 @@ def metrics_frame(
     window_days: int,
     id_range: tuple[int, int] | None = None,
     own_transaction: bool = False,
-    meanwhile: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
     """Raw metrics of every active customer (optionally of ids in [lo, hi)) as of `as_of`.
 
@@ -212,44 +267,32 @@ def metrics_frame(
     last contact and the first order to `as_of`; NaN when never).
 
     Outside any transaction the orders are aggregated on a second connection at the same time
-    as the rest (`_metrics_frame_two_streams`). `own_transaction`: the caller runs in one
-    transaction it opened itself and wrote no history in, so that is safe there too.
-    `meanwhile` runs on this connection while the orders are still being aggregated on the
-    other (after the aggregation when there is one statement): a full refresh reads the
-    stored rows then, for free.
+    as the rest (`_metrics_frame_two_streams`); so too inside a transaction the caller opened
+    (`own_transaction`), see `_outer_transaction`.
     """
-    outer_blocks = len(connection.atomic_blocks) - (1 if own_transaction else 0)
-    if outer_blocks > 0:
-        # Inside somebody's open transaction, which may hold uncommitted history that only
-        # this connection sees: one statement.
+    if _outer_transaction(own_transaction):
         statement, _orders = _aggregation_sql(as_of, window_days, id_range=id_range)
         frame = _read_csv(_copy_out(statement), METRICS_COLUMNS)
-        if meanwhile is not None:
-            meanwhile()
     else:
-        frame = _metrics_frame_two_streams(as_of, window_days, id_range, meanwhile)
+        frame = _metrics_frame_two_streams(as_of, window_days, id_range)
     # In id order, as the incremental frame: samples drawn by position (clusters, churn) are
     # then the same for the same data.
     frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
     return _with_days(frame, as_of)
 
 
-def _orders_on_own_connection(statement: sql.Composed) -> pd.DataFrame:
-    """The orders part, on a connection of this thread (closed after), in a transaction of its
-    own so that the session settings `_copy_out` makes last until the COPY."""
+def _on_own_connection(read: Callable[[], T]) -> T:
+    """`read()` on a connection of this thread (closed after), in a transaction of its own so
+    that the session settings `_copy_out` makes last until the COPY."""
     try:
         with transaction.atomic():
-            buffer = _copy_out(statement)
-        return _read_csv(buffer, ORDER_PART_COLUMNS)
+            return read()
     finally:
         connection.close()
 
 
 def _metrics_frame_two_streams(
-    as_of: datetime,
-    window_days: int,
-    id_range: tuple[int, int] | None,
-    meanwhile: Callable[[], None] | None = None,
+    as_of: datetime, window_days: int, id_range: tuple[int, int] | None
 ) -> pd.DataFrame:
     """The aggregation as two statements run at once on two connections, joined in pandas.
 
@@ -265,10 +308,10 @@ def _metrics_frame_two_streams(
     )
     assert orders_statement is not None
     with ThreadPoolExecutor(max_workers=1) as pool:
-        orders_future = pool.submit(_orders_on_own_connection, orders_statement)
+        orders_future = pool.submit(
+            _on_own_connection, lambda: _read_csv(_copy_out(orders_statement), ORDER_PART_COLUMNS)
+        )
         others = _read_csv(_copy_out(statement), OTHER_PART_COLUMNS)
-        if meanwhile is not None:
-            meanwhile()
         orders = orders_future.result()
     frame = others.merge(orders, on="customer_id", how="left", sort=False)
     for name in _ORDER_COUNTS:
@@ -360,11 +403,17 @@ def _dirty_customers(*, as_of: datetime, previous_as_of: datetime, window_days: 
 
 
 def metrics_frame_incremental(
-    *, as_of: datetime, window_days: int, previous_as_of: datetime, max_share: float
+    *,
+    as_of: datetime,
+    window_days: int,
+    previous_as_of: datetime,
+    max_share: float,
+    stored_rows: Callable[[], pd.DataFrame],
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """The same frame as `metrics_frame`, aggregating only the customers whose metrics may
     have changed since the stored ones were computed as of `previous_as_of` (same window), and
-    reading everybody else's from the metrics table.
+    taking everybody else's from `stored_rows()` (every stored row, `metrics_stored_rows`;
+    usually being read on another connection meanwhile, see `metrics_stored_rows_ahead`).
 
     Returns the frame and the stored scores of the customers not re-aggregated (to write back
     only what changed), or None when more than `max_share` of the customers would need
@@ -375,22 +424,14 @@ def metrics_frame_incremental(
         return None
     statement, _orders = _aggregation_sql(as_of, window_days, only_dirty=True)
     fresh = _read_csv(_copy_out(statement), METRICS_COLUMNS)
-    stored_query = sql.SQL(
-        "SELECT m.customer_id, c.kind, {raw}, {scores} FROM {metrics} m "
-        "JOIN callcenter_customer c ON c.id = m.customer_id "
+    # The active customers not re-aggregated, with their kind (not a stored column).
+    others_query = sql.SQL(
+        "SELECT c.id AS customer_id, c.kind FROM callcenter_customer c "
         "WHERE c.status = 'active' AND NOT EXISTS "
-        "(SELECT 1 FROM {now} d WHERE d.customer_id = m.customer_id)"
-    ).format(
-        raw=sql.SQL(", ").join(
-            sql.SQL("m.{}").format(sql.Identifier(name)) for name in list(METRICS_COLUMNS)[2:]
-        ),
-        scores=sql.SQL(", ").join(
-            sql.SQL("m.{}").format(sql.Identifier(name)) for name in STORED_SCORE_COLUMNS
-        ),
-        metrics=sql.Identifier(_METRICS_TABLE),
-        now=sql.Identifier(DIRTY_NOW_TABLE),
-    )
-    stored = _read_csv(_copy_out(stored_query), {**METRICS_COLUMNS, **STORED_SCORE_COLUMNS})
+        "(SELECT 1 FROM {now} d WHERE d.customer_id = c.id)"
+    ).format(now=sql.Identifier(DIRTY_NOW_TABLE))
+    others = _read_csv(_copy_out(others_query), {"customer_id": "int64", "kind": "string"})
+    stored = others.join(stored_rows(), on="customer_id", how="inner")
     frame = pd.concat([fresh, stored[list(METRICS_COLUMNS)]], ignore_index=True)
     frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
     return _with_days(frame, as_of), stored.set_index("customer_id")
@@ -406,12 +447,34 @@ STORED_ROW_COLUMNS = {
 def metrics_stored_rows() -> pd.DataFrame:
     """Every stored metrics row as it is now (STORED_ROW_COLUMNS), indexed by customer id: one
     COPY stream. A full pass compares its fresh rows with these in pandas and writes back only
-    those that differ."""
+    those that differ; an incremental one takes the unchanged customers' metrics from them."""
     query = sql.SQL("SELECT {columns} FROM {metrics}").format(
         columns=sql.SQL(", ").join(map(sql.Identifier, STORED_ROW_COLUMNS)),
         metrics=sql.Identifier(_METRICS_TABLE),
     )
     return _read_csv(_copy_out(query), STORED_ROW_COLUMNS).set_index("customer_id")
+
+
+@contextmanager
+def metrics_stored_rows_ahead(
+    *, own_transaction: bool = False
+) -> Iterator[Callable[[], pd.DataFrame]]:
+    """Start reading every stored metrics row (`metrics_stored_rows`) on a second connection,
+    in a thread, while the caller aggregates on this one; yields a function that waits for
+    the rows and returns them.
+
+    A million stored rows take seconds to leave PostgreSQL as CSV, about as long as an
+    incremental aggregation, so reading them on the other core halves the aggregate phase.
+    Only the refresh writes this table, under its lock, so any snapshot sees the same rows.
+    Inside somebody's open transaction (see `_outer_transaction`) the rows are read on this
+    connection when asked for.
+    """
+    if _outer_transaction(own_transaction):
+        yield metrics_stored_rows
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(_on_own_connection, metrics_stored_rows)
+        yield future.result
 
 
 def _read_csv(buffer: io.BytesIO, columns: dict[str, str]) -> pd.DataFrame:

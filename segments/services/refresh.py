@@ -47,6 +47,7 @@ from segments.services.metrics import (
     metrics_frame,
     metrics_frame_incremental,
     metrics_stored_rows,
+    metrics_stored_rows_ahead,
 )
 from segments.services.scoring import (
     RfmCell,
@@ -355,29 +356,25 @@ def _aggregate(
     """Raw metrics of every active customer: incrementally from the stored ones when the last
     successful run used the same window a little earlier, else (or when `full`) in one full
     pass. Returns the frame, then, when incremental, the stored scores of the customers not
-    re-aggregated, else every stored row (`metrics_stored_rows`, read while the orders are
-    still being aggregated) for the write-back to compare with."""
+    re-aggregated, else every stored row (`metrics_stored_rows`) for the write-back to
+    compare with. Either way the stored rows are read on another connection meanwhile."""
     dirty_log_snapshot()
     previous = _previous_run()
-    if not full and incremental_possible(run, previous):
-        assert previous is not None
-        result = metrics_frame_incremental(
-            as_of=run.as_of,
-            window_days=run.window_days,
-            previous_as_of=previous.as_of,
-            max_share=INCREMENTAL_MAX_SHARE,
-        )
-        if result is not None:
-            return (*result, None)
-    stored_rows: list[pd.DataFrame] = []
     # Inside the refresh's own transaction (see _execute_locked), which writes nothing before.
-    frame = metrics_frame(
-        as_of=run.as_of,
-        window_days=run.window_days,
-        own_transaction=True,
-        meanwhile=lambda: stored_rows.append(metrics_stored_rows()),
-    )
-    return frame, None, stored_rows[0]
+    with metrics_stored_rows_ahead(own_transaction=True) as stored_rows:
+        if not full and incremental_possible(run, previous):
+            assert previous is not None
+            result = metrics_frame_incremental(
+                as_of=run.as_of,
+                window_days=run.window_days,
+                previous_as_of=previous.as_of,
+                max_share=INCREMENTAL_MAX_SHARE,
+                stored_rows=stored_rows,
+            )
+            if result is not None:
+                return (*result, None)
+        frame = metrics_frame(as_of=run.as_of, window_days=run.window_days, own_transaction=True)
+        return frame, None, stored_rows()
 
 
 def segment_refresh_fail(*, run_id: int, error: str) -> None:

@@ -9,14 +9,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pytest
 from django.db import transaction
+from psycopg import sql
 
 from callcenter.choices import CustomerStatus, OrderStatus, TicketKind
 from callcenter.models import Customer, SurveyResponse
+from segments.models import CustomerMetrics
 from segments.services import metrics as metrics_module
-from segments.services.metrics import metrics_frame, metrics_stored_rows
-from segments.services.refresh import as_of_from_date
+from segments.services.metrics import (
+    metrics_frame,
+    metrics_stored_rows,
+    metrics_stored_rows_ahead,
+)
+from segments.services.refresh import as_of_from_date, segment_refresh
 from tests.callcenter.factories import (
     CustomerFactory,
     InteractionFactory,
@@ -68,7 +75,6 @@ def test_two_streams_equal_the_single_statement(
         "_metrics_frame_two_streams",
         lambda *args: streams.append(args) or two_streams(*args),
     )
-    read_meanwhile: list[pd.DataFrame] = []
 
     try:
         apart = metrics_frame(as_of=AS_OF, window_days=365, id_range=bounds)
@@ -81,7 +87,6 @@ def test_two_streams_equal_the_single_statement(
                 window_days=365,
                 id_range=bounds,
                 own_transaction=True,
-                meanwhile=lambda: read_meanwhile.append(metrics_stored_rows()),
             )
     finally:
         # The merge protects its survivor: undone so that the committed rows can be removed.
@@ -97,6 +102,52 @@ def test_two_streams_equal_the_single_statement(
     assert apart["first_order_at"].isna().any()
     pd.testing.assert_frame_equal(apart, together)
     pd.testing.assert_frame_equal(own, together)
-    # what was given to run while the orders were aggregated ran once
-    assert len(read_meanwhile) == 1
-    assert read_meanwhile[0].empty
+
+
+def test_stored_rows_are_read_ahead_on_another_connection_only_when_safe(
+    committed_rows: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customers = _history()
+    segment_refresh(as_of=AS_OF, window_days=365)
+    own_connections = []
+    on_own_connection = metrics_module._on_own_connection
+    monkeypatch.setattr(
+        metrics_module,
+        "_on_own_connection",
+        lambda read: own_connections.append(read) or on_own_connection(read),
+    )
+    try:
+        with transaction.atomic():
+            with metrics_stored_rows_ahead(own_transaction=True) as stored_rows:
+                ahead = stored_rows()
+            assert own_connections == [metrics_stored_rows]
+            pd.testing.assert_frame_equal(ahead, metrics_stored_rows())
+            assert len(ahead) == 29  # the merged customer has no row
+
+            # Inside somebody's transaction: read on this connection, which sees its writes.
+            CustomerMetrics.objects.filter(customer_id=customers[0].pk).update(monetary=12345)
+            with transaction.atomic(), metrics_stored_rows_ahead(own_transaction=True) as rows:
+                assert rows().loc[customers[0].pk, "monetary"] == 12345
+            assert len(own_connections) == 1
+            transaction.set_rollback(True)
+    finally:
+        Customer.objects.filter(pk=customers[1].pk).update(
+            status=CustomerStatus.ACTIVE, merged_into=None
+        )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT 1 / 0 AS x",  # fails before the first row
+        "SELECT 1 / (g - 5) AS x FROM generate_series(1, 10) g",  # fails after four rows
+    ],
+)
+def test_a_failing_copy_raises_the_server_error_and_leaves_the_connection_usable(
+    query: str,
+) -> None:
+    with pytest.raises(psycopg.errors.DivisionByZero), transaction.atomic():
+        metrics_module._copy_out(sql.SQL(query))
+    rows = pd.read_csv(metrics_module._copy_out(sql.SQL("SELECT g FROM generate_series(1, 3) g")))
+    assert rows["g"].tolist() == [1, 2, 3]
