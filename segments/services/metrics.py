@@ -25,6 +25,8 @@ from psycopg import pq, sql
 
 from segments.models import CustomerMetrics, DirtyCustomer
 
+T = TypeVar("T")
+
 # Memory for the hash aggregation of one refresh: PostgreSQL's default (4 MB) makes the orders
 # aggregate spill to disk at millions of rows; ~1 GB keeps it in memory for 10M orders.
 REFRESH_WORK_MEM = "1GB"
@@ -76,7 +78,6 @@ STORED_SCORE_COLUMNS = {
     "churn_probability": "float64",
     "cluster": "Int64",
 }
-T = TypeVar("T")
 DIRTY_SEEN_TABLE = "segments_dirty_seen"
 DIRTY_NOW_TABLE = "segments_dirty_now"
 _DIRTY_LOG = DirtyCustomer._meta.db_table
@@ -207,7 +208,8 @@ def _read_copy(conn: psycopg.Connection, statement: bytes, buffer: io.BytesIO) -
     generator and wait machinery: about 1.7 us of Python per row, holding the GIL, so a
     million-row stream cost 1.7 s of CPU, and two streams read at once in threads queued for
     the GIL. libpq's blocking PQgetCopyData loop costs a third of that and waits for the
-    server without the GIL. The connection's lock is held as psycopg would hold it.
+    server without the GIL. The connection's lock is held as psycopg would hold it. A signal
+    (Celery's soft time limit) is handled when the server sends its next message.
     """
     pgconn = conn.pgconn
     encoding = conn.info.encoding
@@ -464,8 +466,8 @@ def metrics_stored_rows_ahead(
     the rows and returns them.
 
     A million stored rows take seconds to leave PostgreSQL as CSV, about as long as an
-    incremental aggregation, so reading them on the other core halves the aggregate phase.
-    Only the refresh writes this table, under its lock, so any snapshot sees the same rows.
+    incremental aggregation, which runs meanwhile on the other core. Only the refresh writes
+    this table, under its lock, so another snapshot reads the same rows.
     Inside somebody's open transaction (see `_outer_transaction`) the rows are read on this
     connection when asked for.
     """
