@@ -251,12 +251,11 @@ class CustomerMetrics(models.Model):
     class Meta:
         verbose_name = _("customer metrics")
         verbose_name_plural = _("customer metrics")
-        indexes = [
-            models.Index(fields=["rfm_segment"], name="metrics_rfm_segment"),
-            models.Index(fields=["lifecycle_stage"], name="metrics_lifecycle"),
-            models.Index(fields=["value_tier"], name="metrics_tier"),
-            models.Index(fields=["r_score", "f_score"], name="metrics_rf"),
-        ]
+        # No index on the one-of-a-dozen columns (RFM segment, lifecycle stage, value tier):
+        # a value holds too many customers for an index to beat a scan, and every refresh
+        # that moves a customer would write it (migration 0007). R x F cells (1 in 25) are
+        # listed by the RFM grid page.
+        indexes = [models.Index(fields=["r_score", "f_score"], name="metrics_rf")]
         constraints = [
             models.CheckConstraint(
                 name="metrics_scores_range",
