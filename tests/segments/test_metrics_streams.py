@@ -16,6 +16,7 @@ from psycopg import sql
 
 from callcenter.choices import CustomerStatus, OrderStatus, TicketKind
 from callcenter.models import Customer, SurveyResponse
+from segments.choices import RunStatus
 from segments.models import CustomerMetrics
 from segments.services import metrics as metrics_module
 from segments.services.metrics import (
@@ -130,6 +131,43 @@ def test_stored_rows_are_read_ahead_on_another_connection_only_when_safe(
                 assert rows().loc[customers[0].pk, "monetary"] == 12345
             assert len(own_connections) == 1
             transaction.set_rollback(True)
+    finally:
+        Customer.objects.filter(pk=customers[1].pk).update(
+            status=CustomerStatus.ACTIVE, merged_into=None
+        )
+
+
+def test_an_incremental_refresh_on_committed_rows_reads_ahead_and_equals_a_full_pass(
+    committed_rows: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customers = _history()
+    own_connections = []
+    on_own_connection = metrics_module._on_own_connection
+    monkeypatch.setattr(
+        metrics_module,
+        "_on_own_connection",
+        lambda read: own_connections.append(read) or on_own_connection(read),
+    )
+    try:
+        assert segment_refresh(as_of=AS_OF, window_days=365).status == RunStatus.SUCCEEDED
+        OrderFactory(customer=customers[3], placed_at=AS_OF, amount=Decimal("77.00"))
+        own_connections.clear()
+
+        steady = segment_refresh(as_of=AS_OF + dt.timedelta(hours=6), window_days=365)
+
+        assert steady.status == RunStatus.SUCCEEDED, steady.error
+        assert 0 < steady.counts["aggregated"] < steady.counts["customers"]
+        # The stored rows, read on a connection of their own while this one aggregated.
+        assert own_connections == [metrics_stored_rows]
+        stored = metrics_stored_rows()
+        assert stored.loc[customers[3].pk, "orders_lifetime"] == customers[3].orders.count()
+
+        full = segment_refresh(as_of=AS_OF + dt.timedelta(hours=6), window_days=365, full=True)
+
+        assert full.status == RunStatus.SUCCEEDED, full.error
+        assert (full.counts["metrics_written"], full.counts["metrics_deleted"]) == (0, 0)
+        assert (full.counts["entered"], full.counts["exited"]) == (0, 0)
+        pd.testing.assert_frame_equal(metrics_stored_rows(), stored)
     finally:
         Customer.objects.filter(pk=customers[1].pk).update(
             status=CustomerStatus.ACTIVE, merged_into=None
