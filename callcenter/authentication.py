@@ -12,13 +12,14 @@ requests: a deleted token, a deactivated user or a changed role counts from the 
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connections
 from django.utils.translation import gettext_lazy as _
 from psycopg import sql
+from psycopg.rows import tuple_row
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
 from callcenter.choices import Role
+from callcenter.prepared import fetch_prepared
 from callcenter.roles import user_roles_preload
 
 
@@ -58,17 +59,17 @@ class TokenWithRolesAuthentication(TokenAuthentication):
     _statement: tuple[str, list[str], list[str]] | None = None
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
-        with connections["default"].cursor() as cursor:
-            if TokenWithRolesAuthentication._statement is None:
-                statement, user_names, token_names = _token_sql()
-                TokenWithRolesAuthentication._statement = (
-                    statement.as_string(cursor.connection),
-                    user_names,
-                    token_names,
-                )
-            statement, user_names, token_names = TokenWithRolesAuthentication._statement
-            cursor.execute(statement, {"key": key, "roles": list(Role.values)})
-            row = cursor.fetchone()
+        if TokenWithRolesAuthentication._statement is None:
+            statement, user_names, token_names = _token_sql()
+            TokenWithRolesAuthentication._statement = (
+                statement.as_string(),
+                user_names,
+                token_names,
+            )
+        statement, user_names, token_names = TokenWithRolesAuthentication._statement
+        params = {"key": key, "roles": list(Role.values)}
+        rows = fetch_prepared("default", [(statement, params)], row_factory=tuple_row)[0]
+        row = rows[0] if rows else None
         if row is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         user_values = row[: len(user_names)]

@@ -19,10 +19,12 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The core API first: the screen-pop, on every ringing call, resolves without walking
+    # the other apps' patterns (none of their paths overlap).
+    path("api/", include("callcenter.api_urls")),
     path("api/", include("segments.urls")),
     path("api/", include("outreach.urls")),
     path("api/", include("care.urls")),
-    path("api/", include("callcenter.api_urls")),
     path("", include("callcenter.page_urls")),
     path("", include("segments.page_urls")),
     path("", include("care.page_urls")),

@@ -2,12 +2,12 @@
 
 The card is one indexed lookup (active phone contact point by kind and normalized value,
 joined to its customer and advisor), then every SQL section at once: their statements go to
-PostgreSQL in one round trip (several statements in one simple-protocol query, which
-PostgreSQL also runs in one snapshot) and come back as one result set each. Statements are
-written out, not compiled from querysets: on this path, which runs on every call, compiling
-eight querysets and waiting for eight round trips cost more than the queries themselves
-(bench/screenpop.py measures it). Reads go to `read_alias()`: the replica when one is
-configured, a little lag being harmless on a card.
+PostgreSQL in one round trip, as prepared statements in one pipeline (callcenter.prepared:
+planning them on every call cost more server CPU than running them), and come back as one
+result set each. Statements are written out, not compiled from querysets: on this path, which
+runs on every call, compiling eight querysets and waiting for eight round trips cost more than
+the queries themselves (bench/screenpop.py measures it). Reads go to `read_alias()`: the
+replica when one is configured, a little lag being harmless on a card.
 
 The card is assembled from sections, each a function of the customer dict returning plain
 JSON values. Apps that know more about a customer (segments, tasks, a suggested script) add
@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import connections
 from django.utils.translation import gettext as _
 
 from callcenter.choices import OPEN_TICKET_STATUSES, ContactKind, CustomerStatus, OrderStatus
 from callcenter.phones import try_normalize_phone
+from callcenter.prepared import fetch_prepared
 from callcenter.replica import read_alias
 
 RECENT_INTERACTIONS = 5
@@ -57,9 +57,10 @@ _CUSTOMER_SQL = _CUSTOMER_SELECT + "WHERE c.id = %(id)s"
 
 @dataclass(frozen=True)
 class SqlSection:
-    """A card section made of SQL statements on `%(customer)s` (the customer id), run in the
-    card's single round trip; `build` turns their rows (one list of dicts per statement) into
-    the section's JSON value. Called on its own, it runs its statements like any section."""
+    """A card section made of SQL statements on `%(customer)s` (the customer id), one statement
+    per string, run in the card's single round trip; `build` turns their rows (one list of
+    dicts per statement) into the section's JSON value. Called on its own, it runs its
+    statements like any section."""
 
     statements: Sequence[str]
     build: Callable[..., Any]
@@ -69,29 +70,17 @@ class SqlSection:
         return _run_sql_sections([self], customer["id"], read_alias())[0]
 
 
-def _dicts(cursor: Any) -> Rows:
-    names = [column.name for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def _run_sql_sections(sections: Sequence[SqlSection], customer_id: int, alias: str) -> list[Any]:
-    """The values of `sections`, all their statements sent in one round trip.
-
-    Several statements in one execute need client-side parameter binding, Django's default
-    with psycopg 3 (not the `server_side_binding` option). Parameter names are shared by all
-    sections: name them after the section.
-    """
-    statements: list[str] = []
-    params: dict[str, Any] = {"customer": customer_id}
-    for section in sections:
-        statements.extend(section.statements)
-        params.update(section.params or {})
-    result_sets: list[Rows] = []
-    with connections[alias].cursor() as cursor:
-        cursor.execute(";\n".join(statements), params)
-        result_sets.append(_dicts(cursor))
-        while cursor.nextset():
-            result_sets.append(_dicts(cursor))
+    """The values of `sections`, all their statements sent in one round trip as prepared
+    statements (callcenter.prepared)."""
+    result_sets = fetch_prepared(
+        alias,
+        [
+            (statement, {**(section.params or {}), "customer": customer_id})
+            for section in sections
+            for statement in section.statements
+        ],
+    )
     values = []
     for section in sections:
         count = len(section.statements)
@@ -137,18 +126,15 @@ def _customer_card(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _owner_row(phone: str, alias: str) -> dict[str, Any] | None:
-    with connections[alias].cursor() as cursor:
-        cursor.execute(_OWNER_SQL, {"kind": ContactKind.PHONE.value, "phone": phone})
-        rows = _dicts(cursor)
-        row = rows[0] if rows else None
-        hops = 0
-        while row is not None and row["status"] == CustomerStatus.MERGED:
-            hops += 1
-            if hops > MAX_MERGE_HOPS:
-                return None
-            cursor.execute(_CUSTOMER_SQL, {"id": row["merged_into_id"]})
-            rows = _dicts(cursor)
-            row = rows[0] if rows else None
+    rows = fetch_prepared(alias, [(_OWNER_SQL, {"kind": ContactKind.PHONE.value, "phone": phone})])
+    row = rows[0][0] if rows[0] else None
+    hops = 0
+    while row is not None and row["status"] == CustomerStatus.MERGED:
+        hops += 1
+        if hops > MAX_MERGE_HOPS:
+            return None
+        rows = fetch_prepared(alias, [(_CUSTOMER_SQL, {"id": row["merged_into_id"]})])
+        row = rows[0][0] if rows[0] else None
     return row
 
 

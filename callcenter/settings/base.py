@@ -77,15 +77,28 @@ DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Hot-path reads (screen-pop, token authentication) as server-side prepared statements; turn
+# off behind a pooler that cannot keep them (PgBouncer in transaction mode before 1.21). Django
+# turns psycopg's statement preparation off unless OPTIONS asks for it; its own cursors bind on
+# the client and never prepare, so this reaches only callcenter.prepared.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+    5 if DB_PREPARED_STATEMENTS else None
+)
 # Optional PostgreSQL streaming replica. Only reads that tolerate replication lag use it, and
 # they choose it explicitly with callcenter.replica.read_alias() (screen-pop, dashboards); no
 # read is routed there implicitly, so read-after-write stays on the primary.
 DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
 if DATABASE_REPLICA_URL:
+    _replica = env.db_url_config(DATABASE_REPLICA_URL)
     DATABASES["replica"] = {
-        **env.db_url_config(DATABASE_REPLICA_URL),
+        **_replica,
         "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
         "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {
+            **_replica.get("OPTIONS", {}),
+            "prepare_threshold": DATABASES["default"]["OPTIONS"]["prepare_threshold"],
+        },
         # Under test the replica is the test database of the primary.
         "TEST": {"MIRROR": "default"},
     }

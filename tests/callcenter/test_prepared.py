@@ -1,0 +1,94 @@
+"""Hot-path reads as prepared statements in one round trip (callcenter.prepared), and the WSGI
+module that loads what requests would otherwise load lazily."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from psycopg.rows import tuple_row
+
+from callcenter.prepared import fetch_prepared
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+_ROWS = "SELECT g AS n, %(label)s::text AS label FROM generate_series(1, %(count)s) g"
+_ONE = "SELECT %(value)s::int * 2 AS doubled"
+
+
+def _prepared_statements() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_statements_come_back_as_dicts_each_with_its_own_parameters() -> None:
+    rows, one = fetch_prepared(
+        "default",
+        [(_ROWS, {"label": "x", "count": 3, "unused": 1}), (_ONE, {"value": 21})],
+    )
+
+    assert rows == [{"n": 1, "label": "x"}, {"n": 2, "label": "x"}, {"n": 3, "label": "x"}]
+    assert one == [{"doubled": 42}]
+
+
+def test_a_row_factory_can_ask_for_tuples() -> None:
+    assert fetch_prepared("default", [(_ONE, {"value": 2})], row_factory=tuple_row) == [[(4,)]]
+
+
+def test_statements_are_prepared_on_the_connection_once(settings: Any) -> None:
+    settings.DB_PREPARED_STATEMENTS = True
+    for value in range(3):
+        fetch_prepared("default", [(_ONE, {"value": value})])
+
+    prepared = [text for text in _prepared_statements() if "doubled" in text]
+    assert len(prepared) == 1
+    assert "$1" in prepared[0]
+
+
+def test_without_prepared_statements_nothing_is_prepared(settings: Any) -> None:
+    settings.DB_PREPARED_STATEMENTS = False
+    for value in range(6):
+        assert fetch_prepared("default", [(_ONE, {"value": value})]) == [[{"doubled": 2 * value}]]
+
+    assert not [text for text in _prepared_statements() if "doubled" in text]
+
+
+def test_the_round_trip_counts_as_one_query(django_assert_num_queries: Any) -> None:
+    with django_assert_num_queries(1) as captured:
+        fetch_prepared("default", [(_ONE, {"value": 1}), (_ROWS, {"label": "y", "count": 1})])
+
+    assert "doubled" in captured.captured_queries[0]["sql"]
+    assert "generate_series" in captured.captured_queries[0]["sql"]
+
+
+def test_a_failing_statement_raises_djangos_error_and_the_connection_goes_on() -> None:
+    with pytest.raises(DatabaseError, match="division by zero"), transaction.atomic():
+        fetch_prepared("default", [(_ONE, {"value": 1}), ("SELECT 1 / 0 AS boom", {})])
+
+    assert fetch_prepared("default", [(_ONE, {"value": 5})]) == [[{"doubled": 10}]]
+
+
+def test_importing_the_wsgi_module_loads_the_urls_and_freezes_what_it_loaded() -> None:
+    code = (
+        "import gc, json, sys; import callcenter.wsgi; "
+        "print(json.dumps({'views': 'segments.apis' in sys.modules, "
+        "'frozen': gc.get_freeze_count()}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "callcenter.settings.test"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert loaded["views"] is True
+    assert loaded["frozen"] > 100_000
