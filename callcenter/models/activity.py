@@ -24,8 +24,13 @@ class Order(TimeStampedModel):
     """A purchase. Only paid orders count towards RFM and value."""
 
     external_id = models.CharField(_("external id"), max_length=64, unique=True)
+    # Indexed by order_customer_rollup, which leads with it.
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="orders"
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="orders",
+        db_index=False,
     )
     placed_at = models.DateTimeField(_("placed at"))
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
@@ -40,7 +45,16 @@ class Order(TimeStampedModel):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         ordering = ("-placed_at", "-id")
-        indexes = [models.Index(fields=["customer", "-placed_at"], name="order_customer_time")]
+        indexes = [
+            # A customer's orders newest first (screen-pop, customer page), carrying what the
+            # segment refresh aggregates, so a full pass reads this index alone, in customer
+            # order (segments.services.metrics).
+            models.Index(
+                fields=["customer", "-placed_at"],
+                include=["status", "amount"],
+                name="order_customer_rollup",
+            )
+        ]
         constraints = [
             models.CheckConstraint(name="order_amount_non_negative", condition=Q(amount__gte=0)),
         ]
@@ -55,11 +69,13 @@ class Interaction(TimeStampedModel):
     external_id = models.CharField(
         _("external id"), max_length=64, unique=True, null=True, blank=True
     )
+    # Indexed by interaction_customer_rollup, which leads with it.
     customer = models.ForeignKey(
         Customer,
         verbose_name=_("customer"),
         on_delete=models.CASCADE,
         related_name="interactions",
+        db_index=False,
     )
     channel = models.CharField(_("channel"), max_length=16, choices=InteractionChannel.choices)
     direction = models.CharField(
@@ -90,7 +106,12 @@ class Interaction(TimeStampedModel):
         verbose_name_plural = _("interactions")
         ordering = ("-occurred_at", "-id")
         indexes = [
-            models.Index(fields=["customer", "-occurred_at"], name="interaction_customer_time")
+            # As order_customer_rollup: recent contacts, and the refresh's interaction metrics.
+            models.Index(
+                fields=["customer", "-occurred_at"],
+                include=["sentiment"],
+                name="interaction_customer_rollup",
+            )
         ]
         constraints = [
             models.CheckConstraint(

@@ -1,6 +1,6 @@
 """One set-based SQL pass computing every active customer's raw metrics, moved to pandas by COPY.
 
-The aggregation runs inside PostgreSQL (hash aggregates over orders, interactions, tickets and
+The aggregation runs inside PostgreSQL (aggregates over orders, interactions, tickets and
 surveys joined to customers); its result leaves the server as one `COPY ... TO STDOUT` stream in
 CSV and is parsed by pandas' pyarrow reader, never row by row in Python.
 
@@ -27,8 +27,8 @@ from segments.models import CustomerMetrics, DirtyCustomer
 
 T = TypeVar("T")
 
-# Memory for the hash aggregation of one refresh: PostgreSQL's default (4 MB) makes the orders
-# aggregate spill to disk at millions of rows; ~1 GB keeps it in memory for 10M orders.
+# Memory for the hashes and sorts of one refresh: at PostgreSQL's default (4 MB) a hash
+# aggregate of millions of rows spills to disk; ~1 GB keeps 10M orders in memory.
 REFRESH_WORK_MEM = "1GB"
 
 _ORDER_COLUMNS_NAMES = (
@@ -186,14 +186,24 @@ def _aggregation_sql(
     return statement, orders if orders_apart else None
 
 
-def _copy_out(query: sql.Composable) -> io.BytesIO:
-    """The rows of `query` as CSV with a header, in one COPY stream."""
+def _copy_out(query: sql.Composable, *, every_customer: bool = False) -> io.BytesIO:
+    """The rows of `query` as CSV with a header, in one COPY stream.
+
+    `every_customer`: the query aggregates the whole history (a full pass, or a range of
+    customers). PostgreSQL then prefers hashing the rows of every customer; instead it is told
+    to aggregate them group by group as they come, in customer order, from the covering
+    indexes on orders and interactions (order_customer_rollup, interaction_customer_rollup):
+    no table read, no hash table of a million groups. On 3M orders and 2M interactions the
+    orders aggregate took 2.7-2.9 s instead of 5.7-6.0 s, the rest 2.3-2.6 s instead of
+    4.2-4.4 s. Left to the planner for a few customers (incremental).
+    """
     buffer = io.BytesIO()
     with connection.cursor() as cursor:
         raw = cursor.cursor
         raw.execute(
-            "SELECT set_config('work_mem', %s, true), set_config('TimeZone', 'UTC', true)",
-            [REFRESH_WORK_MEM],
+            "SELECT set_config('work_mem', %s, true), set_config('TimeZone', 'UTC', true), "
+            "set_config('enable_hashagg', %s, true)",
+            [REFRESH_WORK_MEM, "off" if every_customer else "on"],
         )
         copy_sql = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(query)
         _read_copy(raw.connection, copy_sql.as_bytes(raw), buffer)
@@ -274,7 +284,7 @@ def metrics_frame(
     """
     if _outer_transaction(own_transaction):
         statement, _orders = _aggregation_sql(as_of, window_days, id_range=id_range)
-        frame = _read_csv(_copy_out(statement), METRICS_COLUMNS)
+        frame = _read_csv(_copy_out(statement, every_customer=True), METRICS_COLUMNS)
     else:
         frame = _metrics_frame_two_streams(as_of, window_days, id_range)
     # In id order, as the incremental frame: samples drawn by position (clusters, churn) are
@@ -311,9 +321,10 @@ def _metrics_frame_two_streams(
     assert orders_statement is not None
     with ThreadPoolExecutor(max_workers=1) as pool:
         orders_future = pool.submit(
-            _on_own_connection, lambda: _read_csv(_copy_out(orders_statement), ORDER_PART_COLUMNS)
+            _on_own_connection,
+            lambda: _read_csv(_copy_out(orders_statement, every_customer=True), ORDER_PART_COLUMNS),
         )
-        others = _read_csv(_copy_out(statement), OTHER_PART_COLUMNS)
+        others = _read_csv(_copy_out(statement, every_customer=True), OTHER_PART_COLUMNS)
         orders = orders_future.result()
     frame = others.merge(orders, on="customer_id", how="left", sort=False)
     for name in _ORDER_COUNTS:
