@@ -15,9 +15,11 @@ connection and statement. Behind PgBouncer in transaction mode before 1.21 (or w
 `max_prepared_statements`), set DB_PREPARED_STATEMENTS=false: the same single round trip
 with unnamed statements, planned each time.
 
-The connection is taken through Django (connect, health check, error wrapping, a broken
-transaction refused), and the round trip is recorded in `connection.queries` like any query,
-so query-count tests see it.
+The connection is taken through Django (connect, error wrapping, a broken transaction
+refused), and the round trip is recorded in `connection.queries` like any query, so
+query-count tests see it. Django's per-request health check (`SELECT 1` before the first
+query) is replaced, outside transactions, by the statements themselves: on a connection found
+dead they run once more on a new one.
 """
 
 import time
@@ -26,7 +28,8 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg.rows import RowFactory, dict_row
 
 Statement = tuple[str, Mapping[str, Any]]
@@ -39,12 +42,52 @@ def fetch_prepared(
     statement, all sent in one round trip.
 
     Statements use psycopg's `%(name)s` placeholders; a statement ignores parameters it does
-    not name. Only one statement per string (server-side binding).
+    not name. Only one statement per string (server-side binding). They must only read:
+    outside a transaction, a connection found dead on use is replaced and they run again.
     """
     connection = connections[alias]
     started = time.monotonic()
-    # What Django's cursor() does first, without building a cursor that would go unused.
+    retry = _health_check_by_use(connection)
+    try:
+        results = _run(connection, statements, row_factory)
+    except (OperationalError, InterfaceError):
+        raw = connection.connection
+        if not retry or (raw is not None and not raw.closed and not raw.broken):
+            raise
+        connection.close()
+        results = _run(connection, statements, row_factory)
+    connection.health_check_done = True
+    if connection.queries_logged:
+        connection.queries_log.append(
+            {
+                "sql": ";\n".join(statement for statement, _params in statements),
+                "time": f"{time.monotonic() - started:.3f}",
+            }
+        )
+    return results
+
+
+def _health_check_by_use(connection: BaseDatabaseWrapper) -> bool:
+    """Whether the connection's health check (CONN_HEALTH_CHECKS) is left to the statements
+    themselves: due now, and outside any transaction, where running read-only statements
+    again on a new connection is safe. Django's check costs a `SELECT 1` round trip on the
+    first query of every request; a screen-pop needs only two or three. Else Django's check
+    runs as before any query."""
+    due = (
+        connection.connection is not None
+        and connection.health_check_enabled
+        and not connection.health_check_done
+    )
+    if due and connection.get_autocommit() and not connection.in_atomic_block:
+        return True
     connection.close_if_health_check_failed()
+    return False
+
+
+def _run(
+    connection: BaseDatabaseWrapper, statements: Sequence[Statement], row_factory: RowFactory[Any]
+) -> list[list[Any]]:
+    # What Django's cursor() does first, without building a cursor that would go unused.
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors:
@@ -55,15 +98,7 @@ def fetch_prepared(
             with raw.pipeline():
                 for cursor, (statement, params) in zip(cursors, statements, strict=True):
                     cursor.execute(statement, params, prepare=prepare)
-            results = [cursor.fetchall() for cursor in cursors]
+            return [cursor.fetchall() for cursor in cursors]
         finally:
             for cursor in cursors:
                 cursor.close()
-    if connection.queries_logged:
-        connection.queries_log.append(
-            {
-                "sql": ";\n".join(statement for statement, _params in statements),
-                "time": f"{time.monotonic() - started:.3f}",
-            }
-        )
-    return results

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -90,6 +91,10 @@ class ScreenpopApi(APIView):
     """The card of the customer owning a phone number; any call-center role may ask."""
 
     permission_classes = [IsAgent]
+    # JSON only, no request body: DRF instantiates every renderer and parser class on every
+    # request, and this one runs on every ringing call.
+    renderer_classes = [JSONRenderer]
+    parser_classes: list[type] = []
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., Any]:

@@ -1,5 +1,6 @@
 """Hot-path reads as prepared statements in one round trip (callcenter.prepared), and the WSGI
-module that loads what requests would otherwise load lazily."""
+module that loads what requests would otherwise load lazily. The tests of dead connections
+run on committed rows (no test transaction around them)."""
 
 import json
 import os
@@ -8,13 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import DatabaseError, connection, transaction
 from psycopg.rows import tuple_row
 
 from callcenter.prepared import fetch_prepared
 
-pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 _ROWS = "SELECT g AS n, %(label)s::text AS label FROM generate_series(1, %(count)s) g"
@@ -27,6 +28,7 @@ def _prepared_statements() -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
+@pytest.mark.django_db
 def test_statements_come_back_as_dicts_each_with_its_own_parameters() -> None:
     rows, one = fetch_prepared(
         "default",
@@ -37,10 +39,12 @@ def test_statements_come_back_as_dicts_each_with_its_own_parameters() -> None:
     assert one == [{"doubled": 42}]
 
 
+@pytest.mark.django_db
 def test_a_row_factory_can_ask_for_tuples() -> None:
     assert fetch_prepared("default", [(_ONE, {"value": 2})], row_factory=tuple_row) == [[(4,)]]
 
 
+@pytest.mark.django_db
 def test_statements_are_prepared_on_the_connection_once(settings: Any) -> None:
     settings.DB_PREPARED_STATEMENTS = True
     for value in range(3):
@@ -51,6 +55,7 @@ def test_statements_are_prepared_on_the_connection_once(settings: Any) -> None:
     assert "$1" in prepared[0]
 
 
+@pytest.mark.django_db
 def test_without_prepared_statements_nothing_is_prepared(settings: Any) -> None:
     settings.DB_PREPARED_STATEMENTS = False
     for value in range(6):
@@ -59,6 +64,7 @@ def test_without_prepared_statements_nothing_is_prepared(settings: Any) -> None:
     assert not [text for text in _prepared_statements() if "doubled" in text]
 
 
+@pytest.mark.django_db
 def test_the_round_trip_counts_as_one_query(django_assert_num_queries: Any) -> None:
     with django_assert_num_queries(1) as captured:
         fetch_prepared("default", [(_ONE, {"value": 1}), (_ROWS, {"label": "y", "count": 1})])
@@ -67,6 +73,7 @@ def test_the_round_trip_counts_as_one_query(django_assert_num_queries: Any) -> N
     assert "generate_series" in captured.captured_queries[0]["sql"]
 
 
+@pytest.mark.django_db
 def test_a_failing_statement_raises_djangos_error_and_the_connection_goes_on() -> None:
     with pytest.raises(DatabaseError, match="division by zero"), transaction.atomic():
         fetch_prepared("default", [(_ONE, {"value": 1}), ("SELECT 1 / 0 AS boom", {})])
@@ -92,3 +99,42 @@ def test_importing_the_wsgi_module_loads_the_urls_and_freezes_what_it_loaded() -
 
     assert loaded["views"] is True
     assert loaded["frozen"] > 100_000
+
+
+def _terminate(pid: int) -> None:
+    dsn = connection.get_connection_params()
+    with psycopg.connect(
+        **{key: value for key, value in dsn.items() if key not in ("context", "cursor_factory")},
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def test_a_connection_found_dead_is_replaced_and_the_statements_run_again(
+    committed_rows: None,
+) -> None:
+    fetch_prepared("default", [(_ONE, {"value": 1})])
+    dead = connection.connection.info.backend_pid
+    # As at the start of a request: the health check is due, and left to the statements.
+    connection.health_check_done = False
+    _terminate(dead)
+
+    assert fetch_prepared("default", [(_ONE, {"value": 4})]) == [[{"doubled": 8}]]
+    assert connection.connection.info.backend_pid != dead
+    assert connection.health_check_done is True
+
+
+def test_a_connection_killed_in_the_middle_of_a_transaction_is_an_error(
+    committed_rows: None,
+) -> None:
+    def read_in_a_transaction_after_the_kill() -> None:
+        with transaction.atomic():
+            _terminate(connection.connection.info.backend_pid)
+            fetch_prepared("default", [(_ONE, {"value": 2})])
+
+    fetch_prepared("default", [(_ONE, {"value": 1})])
+    with pytest.raises(DatabaseError):
+        read_in_a_transaction_after_the_kill()
+    connection.close()
+
+    assert fetch_prepared("default", [(_ONE, {"value": 3})]) == [[{"doubled": 6}]]
