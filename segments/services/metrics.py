@@ -83,7 +83,7 @@ DIRTY_NOW_TABLE = "segments_dirty_now"
 _DIRTY_LOG = DirtyCustomer._meta.db_table
 _METRICS_TABLE = CustomerMetrics._meta.db_table
 
-# Paid orders per customer: the costliest part (a hash aggregate over every order). `{only}`
+# Paid orders per customer: the costliest part (every order is read). `{only}`
 # narrows it to some customers.
 _ORDERS = """
 SELECT customer_id,
