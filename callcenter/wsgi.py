@@ -9,9 +9,9 @@ gunicorn's `preload_app` does in the arbiter before forking, so workers start wa
 those pages.
 
 The objects alive at that point are then moved out of the garbage collector's reach
-(`gc.freeze`): they live as long as the process, and a full collection would otherwise walk
-all of them in every worker, a pause of tens of milliseconds in the middle of requests, and
-touch their pages, which undoes the sharing.
+(`gc.freeze`, as Python's documentation advises before forking): they live as long as the
+process, and a full collection would otherwise walk all of them (over a million) in every
+worker, in the middle of a request, and write to their pages, which undoes the sharing.
 """
 
 import gc
