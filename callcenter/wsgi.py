@@ -10,7 +10,7 @@ those pages.
 
 The objects alive at that point are then moved out of the garbage collector's reach
 (`gc.freeze`, as Python's documentation advises before forking): they live as long as the
-process, and a full collection would otherwise walk all of them (about 600,000) in every
+process, and a full collection would otherwise walk all of them (about 250,000) in every
 worker, in the middle of a request, and write to their pages, which undoes the sharing.
 """
 
