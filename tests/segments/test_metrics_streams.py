@@ -4,6 +4,7 @@ Committed rows: the second connection sees only committed history.
 """
 
 import datetime as dt
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -35,7 +36,10 @@ from tests.callcenter.factories import (
 AS_OF = as_of_from_date(dt.date(2026, 6, 1))
 
 
-def _history() -> list[Any]:
+@pytest.fixture
+def history(committed_rows: None) -> Iterator[list[Any]]:
+    """30 committed customers with orders (some refunded), calls, complaints and NPS answers;
+    the second one merged into the third."""
     rng = np.random.default_rng(11)
     customers = [CustomerFactory(name=f"S{i}") for i in range(30)]
     for index, customer in enumerate(customers):
@@ -60,14 +64,31 @@ def _history() -> list[Any]:
             )
     customers[1].status, customers[1].merged_into = CustomerStatus.MERGED, customers[2]
     customers[1].save()
-    return customers
+    yield customers
+    # The merge protects its survivor: undone so that the committed rows can be removed.
+    Customer.objects.filter(pk=customers[1].pk).update(
+        status=CustomerStatus.ACTIVE, merged_into=None
+    )
+
+
+@pytest.fixture
+def own_connections(monkeypatch: pytest.MonkeyPatch) -> list[Callable[[], Any]]:
+    """The reads run on a connection of their own (`_on_own_connection`), as they happen."""
+    reads: list[Callable[[], Any]] = []
+    on_own_connection = metrics_module._on_own_connection
+    monkeypatch.setattr(
+        metrics_module,
+        "_on_own_connection",
+        lambda read: reads.append(read) or on_own_connection(read),
+    )
+    return reads
 
 
 @pytest.mark.parametrize("id_range", [None, "middle"])
 def test_two_streams_equal_the_single_statement(
-    committed_rows: None, monkeypatch: pytest.MonkeyPatch, id_range: str | None
+    history: list[Any], monkeypatch: pytest.MonkeyPatch, id_range: str | None
 ) -> None:
-    customers = _history()
+    customers = history
     bounds = (customers[5].pk, customers[20].pk) if id_range else None
     streams = []
     two_streams = metrics_module._metrics_frame_two_streams
@@ -77,23 +98,12 @@ def test_two_streams_equal_the_single_statement(
         lambda *args: streams.append(args) or two_streams(*args),
     )
 
-    try:
-        apart = metrics_frame(as_of=AS_OF, window_days=365, id_range=bounds)
-        # Inside a caller's transaction: one statement on the caller's connection.
-        with transaction.atomic():
-            together = metrics_frame(as_of=AS_OF, window_days=365, id_range=bounds)
-        with transaction.atomic():
-            own = metrics_frame(
-                as_of=AS_OF,
-                window_days=365,
-                id_range=bounds,
-                own_transaction=True,
-            )
-    finally:
-        # The merge protects its survivor: undone so that the committed rows can be removed.
-        Customer.objects.filter(pk=customers[1].pk).update(
-            status=CustomerStatus.ACTIVE, merged_into=None
-        )
+    apart = metrics_frame(as_of=AS_OF, window_days=365, id_range=bounds)
+    # Inside a caller's transaction: one statement on the caller's connection.
+    with transaction.atomic():
+        together = metrics_frame(as_of=AS_OF, window_days=365, id_range=bounds)
+    with transaction.atomic():
+        own = metrics_frame(as_of=AS_OF, window_days=365, id_range=bounds, own_transaction=True)
 
     assert len(streams) == 2
     expected = 15 if bounds else 29  # the merged customer is not scored
@@ -106,72 +116,50 @@ def test_two_streams_equal_the_single_statement(
 
 
 def test_stored_rows_are_read_ahead_on_another_connection_only_when_safe(
-    committed_rows: None, monkeypatch: pytest.MonkeyPatch
+    history: list[Any], own_connections: list[Callable[[], Any]]
 ) -> None:
-    customers = _history()
+    customers = history
     segment_refresh(as_of=AS_OF, window_days=365)
-    own_connections = []
-    on_own_connection = metrics_module._on_own_connection
-    monkeypatch.setattr(
-        metrics_module,
-        "_on_own_connection",
-        lambda read: own_connections.append(read) or on_own_connection(read),
-    )
-    try:
-        with transaction.atomic():
-            with metrics_stored_rows_ahead(own_transaction=True) as stored_rows:
-                ahead = stored_rows()
-            assert own_connections == [metrics_stored_rows]
-            pd.testing.assert_frame_equal(ahead, metrics_stored_rows())
-            assert len(ahead) == 29  # the merged customer has no row
+    own_connections.clear()
 
-            # Inside somebody's transaction: read on this connection, which sees its writes.
-            CustomerMetrics.objects.filter(customer_id=customers[0].pk).update(monetary=12345)
-            with transaction.atomic(), metrics_stored_rows_ahead(own_transaction=True) as rows:
-                assert rows().loc[customers[0].pk, "monetary"] == 12345
-            assert len(own_connections) == 1
-            transaction.set_rollback(True)
-    finally:
-        Customer.objects.filter(pk=customers[1].pk).update(
-            status=CustomerStatus.ACTIVE, merged_into=None
-        )
+    with transaction.atomic():
+        with metrics_stored_rows_ahead(own_transaction=True) as stored_rows:
+            ahead = stored_rows()
+        assert own_connections == [metrics_stored_rows]
+        pd.testing.assert_frame_equal(ahead, metrics_stored_rows())
+        assert len(ahead) == 29  # the merged customer has no row
+
+        # Inside somebody's transaction: read on this connection, which sees its writes.
+        CustomerMetrics.objects.filter(customer_id=customers[0].pk).update(monetary=12345)
+        with transaction.atomic(), metrics_stored_rows_ahead(own_transaction=True) as rows:
+            assert rows().loc[customers[0].pk, "monetary"] == 12345
+        assert len(own_connections) == 1
+        transaction.set_rollback(True)
 
 
 def test_an_incremental_refresh_on_committed_rows_reads_ahead_and_equals_a_full_pass(
-    committed_rows: None, monkeypatch: pytest.MonkeyPatch
+    history: list[Any], own_connections: list[Callable[[], Any]]
 ) -> None:
-    customers = _history()
-    own_connections = []
-    on_own_connection = metrics_module._on_own_connection
-    monkeypatch.setattr(
-        metrics_module,
-        "_on_own_connection",
-        lambda read: own_connections.append(read) or on_own_connection(read),
-    )
-    try:
-        assert segment_refresh(as_of=AS_OF, window_days=365).status == RunStatus.SUCCEEDED
-        OrderFactory(customer=customers[3], placed_at=AS_OF, amount=Decimal("77.00"))
-        own_connections.clear()
+    customers = history
+    assert segment_refresh(as_of=AS_OF, window_days=365).status == RunStatus.SUCCEEDED
+    OrderFactory(customer=customers[3], placed_at=AS_OF, amount=Decimal("77.00"))
+    own_connections.clear()
 
-        steady = segment_refresh(as_of=AS_OF + dt.timedelta(hours=6), window_days=365)
+    steady = segment_refresh(as_of=AS_OF + dt.timedelta(hours=6), window_days=365)
 
-        assert steady.status == RunStatus.SUCCEEDED, steady.error
-        assert 0 < steady.counts["aggregated"] < steady.counts["customers"]
-        # The stored rows, read on a connection of their own while this one aggregated.
-        assert own_connections == [metrics_stored_rows]
-        stored = metrics_stored_rows()
-        assert stored.loc[customers[3].pk, "orders_lifetime"] == customers[3].orders.count()
+    assert steady.status == RunStatus.SUCCEEDED, steady.error
+    assert 0 < steady.counts["aggregated"] < steady.counts["customers"]
+    # The stored rows, read on a connection of their own while this one aggregated.
+    assert own_connections == [metrics_stored_rows]
+    stored = metrics_stored_rows()
+    assert stored.loc[customers[3].pk, "orders_lifetime"] == customers[3].orders.count()
 
-        full = segment_refresh(as_of=AS_OF + dt.timedelta(hours=6), window_days=365, full=True)
+    full = segment_refresh(as_of=AS_OF + dt.timedelta(hours=6), window_days=365, full=True)
 
-        assert full.status == RunStatus.SUCCEEDED, full.error
-        assert (full.counts["metrics_written"], full.counts["metrics_deleted"]) == (0, 0)
-        assert (full.counts["entered"], full.counts["exited"]) == (0, 0)
-        pd.testing.assert_frame_equal(metrics_stored_rows(), stored)
-    finally:
-        Customer.objects.filter(pk=customers[1].pk).update(
-            status=CustomerStatus.ACTIVE, merged_into=None
-        )
+    assert full.status == RunStatus.SUCCEEDED, full.error
+    assert (full.counts["metrics_written"], full.counts["metrics_deleted"]) == (0, 0)
+    assert (full.counts["entered"], full.counts["exited"]) == (0, 0)
+    pd.testing.assert_frame_equal(metrics_stored_rows(), stored)
 
 
 @pytest.mark.django_db
