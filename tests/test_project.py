@@ -1,5 +1,6 @@
 """Project-wide checks: migrations in step with models, a clean OpenAPI schema, deploy checks."""
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -7,6 +8,8 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+import time_machine
+from django.core import checks
 from django.core.management import call_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,3 +53,14 @@ def test_production_settings_pass_the_deploy_check() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("clock", ["08:00:00", "09:00:00", "18:00:00", "21:00:00"])
+def test_the_model_checks_pass_at_any_time_of_day(clock: str) -> None:
+    # fields.W161 flags a fixed date or time default when the check runs within seconds of
+    # it (UTC): the deploy check above failed in CI at 09:00 with the care hours' defaults.
+    moment = dt.datetime.fromisoformat(f"2026-11-24T{clock}+00:00")
+    with time_machine.travel(moment, tick=False):
+        messages = checks.run_checks(tags=[checks.Tags.models])
+
+    assert [str(message) for message in messages] == []
