@@ -68,7 +68,7 @@ class TokenWithRolesAuthentication(TokenAuthentication):
             )
         statement, user_names, token_names = TokenWithRolesAuthentication._statement
         params = {"key": key, "roles": list(Role.values)}
-        rows = fetch_prepared("default", [(statement, params)], row_factory=tuple_row)[0]
+        rows = fetch_prepared("default", statement, params, row_factory=tuple_row)
         row = rows[0] if rows else None
         if row is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -14,7 +15,7 @@ from rest_framework.views import APIView
 
 from callcenter.errors import ApplicationError
 from callcenter.roles import IsAgent
-from callcenter.selectors.screenpop import screenpop_for_phone
+from callcenter.selectors.screenpop import screenpop_card_json
 
 _KNOWN_EXAMPLE = {
     "known": True,
@@ -145,10 +146,12 @@ class ScreenpopApi(APIView):
             400: OpenApiResponse(description="The phone parameter is missing."),
         },
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         phone = (request.query_params.get("phone") or "").strip()
         if not phone:
             raise ApplicationError(
                 _("The phone parameter is required, e.g. /api/screenpop/?phone=13800138000.")
             )
-        return Response(screenpop_for_phone(phone=phone))
+        # The card arrives as JSON text built by PostgreSQL: sent on as it is, not decoded
+        # and encoded again.
+        return HttpResponse(screenpop_card_json(phone=phone), content_type="application/json")

@@ -7,10 +7,12 @@ suggested script rendered from the first call step template of an active plan. T
 does not depend on how many rows each section holds.
 """
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Prefetch
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from callcenter.choices import (
@@ -77,6 +79,10 @@ _STAGE_CSS = {
     LifecycleStage.LOST: "badge-gray",
 }
 _TIER_CSS = {ValueTier.HIGH: "badge-violet", ValueTier.MEDIUM: "badge-blue"}
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    return parse_datetime(text) if text else None
 
 
 def _label(choices: type, value: str) -> str:
@@ -224,11 +230,14 @@ def desk_card(*, phone: str) -> DeskCard:
     if not card.known:
         return card
     customer = screenpop["customer"]
-    # Labels in the agent's language beside the stored codes (copies: the card is the
-    # screen-pop selector's).
+    # The card's timestamps are JSON text; the page formats datetimes in the agent's zone.
+    orders = screenpop["orders"]
+    orders["last_order_at"] = _moment(orders["last_order_at"])
+    # Labels in the agent's language beside the stored codes.
     card.interactions = [
         {
             **row,
+            "occurred_at": _moment(row["occurred_at"]),
             "channel_label": _label(InteractionChannel, row["channel"]),
             "direction_label": _label(Direction, row["direction"]),
         }
@@ -237,6 +246,7 @@ def desk_card(*, phone: str) -> DeskCard:
     card.tickets = [
         {
             **row,
+            "opened_at": _moment(row["opened_at"]),
             "kind_label": _label(TicketKind, row["kind"]),
             "status_label": _label(TicketStatus, row["status"]),
             "priority_label": _label(TicketPriority, row["priority"]),

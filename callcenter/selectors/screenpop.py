@@ -1,26 +1,33 @@
 """Screen-pop: the card an agent sees when a call rings, found by the caller's number.
 
-The card is one indexed lookup (active phone contact point by kind and normalized value,
-joined to its customer and advisor), then every SQL section at once: their statements go to
-PostgreSQL in one round trip, as prepared statements in one pipeline (callcenter.prepared:
-planning them on every call cost more server CPU than running them), and come back as one
-result set each. Statements are written out, not compiled from querysets: on this path, which
-runs on every call, compiling eight querysets and waiting for eight round trips cost more than
-the queries themselves (bench/screenpop.py measures it). Reads go to `read_alias()`: the
-replica when one is configured, a little lag being harmless on a card.
+The card is one statement and one round trip: PostgreSQL finds the owner of the number (the
+active phone contact point by kind and normalized value, following a merged customer to its
+survivor), reads every section with small indexed queries, and builds the whole card as one
+JSON text, which the API sends on as it is. Built in Python from section rows, the same card
+cost about four times the Python CPU per call (0.8 ms against 0.2 ms, bench/screenpop.py's
+database), on the path that runs for every ringing call; PostgreSQL's own CPU did not grow.
+The statement is prepared (callcenter.prepared) and read through `read_alias()`: the replica
+when one is configured, a little lag being harmless on a card.
 
-The card is assembled from sections, each a function of the customer dict returning plain
-JSON values. Apps that know more about a customer (segments, tasks, a suggested script) add
-their own section with `screenpop_section_register` in their `AppConfig.ready()`, so this
-module never imports them; a section that is an `SqlSection` joins the single round trip.
+The card is assembled from sections. Apps that know more about a customer (segments, tasks, a
+suggested script) add their own with `screenpop_section_register` in their
+`AppConfig.ready()`, so this module never imports them. A `SqlSection` is a SQL expression
+that joins the card's statement; any other callable gets the customer dict after it and
+returns a JSON value.
+Values follow the API's JSON conventions: timestamps in UTC as `2025-03-01T02:15:00Z`
+(`sql_timestamp`), decimals as strings, people as `{id, username, name}` (`sql_person`).
 """
 
-from collections.abc import Callable, Sequence
+import json
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext as _
+from psycopg.rows import tuple_row
 
 from callcenter.choices import OPEN_TICKET_STATUSES, ContactKind, CustomerStatus, OrderStatus
 from callcenter.phones import try_normalize_phone
@@ -34,177 +41,96 @@ RECENT_ORDERS = 3
 MAX_MERGE_HOPS = 5
 
 ScreenpopSection = Callable[[dict[str, Any]], Any]
-Rows = list[dict[str, Any]]
-
-# Plain SQL on the tables of callcenter.models (Customer, ContactPoint, Interaction, Ticket,
-# Order) and Django's auth_user; tests/callcenter/test_screenpop.py checks the card field by field.
-_CUSTOMER_SELECT = """
-SELECT c.id, c.external_id, c.name, c.kind, c.company_name, c.city, c.language, c.timezone,
-       c.birthday, c.status, c.merged_into_id, c.sms_opt_out, c.call_opt_out,
-       c.email_opt_out, c.do_not_contact, c.advisor_id, a.username AS advisor_username,
-       a.first_name AS advisor_first_name, a.last_name AS advisor_last_name
-FROM callcenter_customer c
-LEFT JOIN auth_user a ON a.id = c.advisor_id
-"""
-_OWNER_SQL = (
-    _CUSTOMER_SELECT
-    + """JOIN callcenter_contactpoint p ON p.customer_id = c.id
-WHERE p.kind = %(kind)s AND p.value = %(phone)s AND p.is_active
-LIMIT 1"""
-)
-_CUSTOMER_SQL = _CUSTOMER_SELECT + "WHERE c.id = %(id)s"
+# Section names become JSON keys inside the statement: plain identifiers only.
+_SECTION_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
-@dataclass(frozen=True)
-class SqlSection:
-    """A card section made of SQL statements on `%(customer)s` (the customer id), one statement
-    per string, run in the card's single round trip; `build` turns their rows (one list of
-    dicts per statement) into the section's JSON value. Called on its own, it runs its
-    statements like any section."""
-
-    statements: Sequence[str]
-    build: Callable[..., Any]
-    params: dict[str, Any] | None = None
-
-    def __call__(self, customer: dict[str, Any]) -> Any:
-        return _run_sql_sections([self], customer["id"], read_alias())[0]
-
-
-def _run_sql_sections(sections: Sequence[SqlSection], customer_id: int, alias: str) -> list[Any]:
-    """The values of `sections`, all their statements sent in one round trip as prepared
-    statements (callcenter.prepared)."""
-    result_sets = fetch_prepared(
-        alias,
-        [
-            (statement, {**(section.params or {}), "customer": customer_id})
-            for section in sections
-            for statement in section.statements
-        ],
+def sql_timestamp(expression: str) -> str:
+    """SQL turning a timestamptz `expression` into the API's text for it: UTC, `Z`, and
+    microseconds only when there are any (as DRF's encoder writes a datetime); NULL stays
+    NULL."""
+    return (
+        f"to_char(({expression}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+        f"CASE WHEN mod(date_part('microseconds', {expression})::int, 1000000) = 0 THEN '' "
+        f"ELSE to_char({expression}, '.US') END || 'Z'"
     )
-    values = []
-    for section in sections:
-        count = len(section.statements)
-        values.append(section.build(*result_sets[:count]))
-        result_sets = result_sets[count:]
-    return values
 
 
-def _person(user_id: int | None, username: str | None, first: str, last: str) -> dict | None:
-    if user_id is None:
-        return None
-    return {
-        "id": user_id,
-        "username": username,
-        "name": f"{first or ''} {last or ''}".strip() or username,
-    }
+def sql_person(alias: str) -> str:
+    """SQL for the user row `alias` (an outer-joined auth_user) as `{id, username, name}`:
+    the full name, else the username; NULL when there is no user."""
+    return (
+        f"CASE WHEN {alias}.id IS NOT NULL THEN json_build_object('id', {alias}.id, "
+        f"'username', {alias}.username, 'name', coalesce(nullif(btrim({alias}.first_name "
+        f"|| ' ' || {alias}.last_name), ''), {alias}.username)) END"
+    )
 
 
-def _customer_card(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "external_id": row["external_id"],
-        "name": row["name"],
-        "kind": row["kind"],
-        "company_name": row["company_name"],
-        "city": row["city"],
-        "language": row["language"],
-        "timezone": row["timezone"],
-        "birthday": row["birthday"],
-        "consent": {
-            "sms_opt_out": row["sms_opt_out"],
-            "call_opt_out": row["call_opt_out"],
-            "email_opt_out": row["email_opt_out"],
-            "do_not_contact": row["do_not_contact"],
-        },
-        "advisor": _person(
-            row["advisor_id"],
-            row["advisor_username"],
-            row["advisor_first_name"],
-            row["advisor_last_name"],
-        ),
-    }
+@dataclass(frozen=True, eq=False)
+class SqlSection:
+    """A card section PostgreSQL builds inside the card's statement: `sql` is an expression
+    of type json (a scalar subquery with `json_agg`, say) over the card's customer row `c`
+    (the columns of callcenter_customer, `c.id` its id). `params` are the `%(name)s`
+    parameters it uses; their names must not clash with another section's."""
+
+    sql: str
+    params: Mapping[str, Any] | None = None
 
 
-def _owner_row(phone: str, alias: str) -> dict[str, Any] | None:
-    rows = fetch_prepared(alias, [(_OWNER_SQL, {"kind": ContactKind.PHONE.value, "phone": phone})])
-    row = rows[0][0] if rows[0] else None
-    hops = 0
-    while row is not None and row["status"] == CustomerStatus.MERGED:
-        hops += 1
-        if hops > MAX_MERGE_HOPS:
-            return None
-        rows = fetch_prepared(alias, [(_CUSTOMER_SQL, {"id": row["merged_into_id"]})])
-        row = rows[0][0] if rows[0] else None
-    return row
-
-
-def screenpop_owner(*, phone: str) -> dict[str, Any] | None:
-    """The active customer owning the normalized `phone`, as a card dict, or None.
-
-    One query on the (kind, value) index of active contact points. If the number still sits
-    on a customer that was merged, the survivor is returned instead (one query per hop).
-    """
-    row = _owner_row(phone, read_alias())
-    return _customer_card(row) if row is not None else None
-
-
-def _as_is(rows: Rows) -> Rows:
-    return rows
+# The caller's customer: the owner of the active number, or, when the number still sits on a
+# merged customer, the end of its merge chain (at most MAX_MERGE_HOPS hops).
+_OWNER_CTE = f"""WITH RECURSIVE chain AS (
+    (SELECT c.*, 0 AS hops FROM callcenter_customer c
+     JOIN callcenter_contactpoint p ON p.customer_id = c.id
+     WHERE p.kind = %(kind)s AND p.value = %(phone)s AND p.is_active LIMIT 1)
+    UNION ALL
+    SELECT c.*, chain.hops + 1 FROM callcenter_customer c JOIN chain ON c.id = chain.merged_into_id
+    WHERE chain.status = %(merged)s AND chain.hops < {MAX_MERGE_HOPS}
+)
+"""  # noqa: S608 - module constants
+_OWNER_FROM = """
+FROM chain c LEFT JOIN auth_user a ON a.id = c.advisor_id
+WHERE c.status <> %(merged)s"""
+_CUSTOMER_JSON = f"""json_build_object(
+    'id', c.id, 'external_id', c.external_id, 'name', c.name, 'kind', c.kind,
+    'company_name', c.company_name, 'city', c.city, 'language', c.language,
+    'timezone', c.timezone, 'birthday', c.birthday,
+    'consent', json_build_object('sms_opt_out', c.sms_opt_out, 'call_opt_out', c.call_opt_out,
+        'email_opt_out', c.email_opt_out, 'do_not_contact', c.do_not_contact),
+    'advisor', {sql_person("a")})"""
+_OWNER_SQL = f"{_OWNER_CTE}SELECT {_CUSTOMER_JSON}::text{_OWNER_FROM}"
 
 
 contact_points_section = SqlSection(
-    statements=[
-        "SELECT kind, system, value, label, is_primary FROM callcenter_contactpoint "
-        "WHERE customer_id = %(customer)s AND is_active ORDER BY kind, is_primary DESC, id"
-    ],
-    build=_as_is,
+    sql="""(SELECT coalesce(json_agg(json_build_object('kind', kind, 'system', system,
+        'value', value, 'label', label, 'is_primary', is_primary)
+        ORDER BY kind, is_primary DESC, id), '[]')
+    FROM callcenter_contactpoint WHERE customer_id = c.id AND is_active)"""
 )
 """Active phones, emails and ids of the customer, primary first per kind."""
 
 
-def _recent_interactions(rows: Rows) -> Rows:
-    return [
-        {
-            "id": row["id"],
-            "occurred_at": row["occurred_at"],
-            "channel": row["channel"],
-            "direction": row["direction"],
-            "reason": row["reason"],
-            "outcome": row["outcome"],
-            "sentiment": row["sentiment"],
-            "agent": _person(
-                row["agent_id"],
-                row["agent_username"],
-                row["agent_first_name"],
-                row["agent_last_name"],
-            ),
-        }
-        for row in rows
-    ]
-
-
 recent_interactions_section = SqlSection(
-    statements=[
-        """SELECT i.id, i.occurred_at, i.channel, i.direction, i.reason, i.outcome,
-       i.sentiment, i.agent_id, u.username AS agent_username,
-       u.first_name AS agent_first_name, u.last_name AS agent_last_name
-FROM callcenter_interaction i LEFT JOIN auth_user u ON u.id = i.agent_id
-WHERE i.customer_id = %(customer)s
-ORDER BY i.occurred_at DESC, i.id DESC LIMIT %(recent_interactions)s"""
-    ],
-    build=_recent_interactions,
+    sql=f"""(SELECT coalesce(json_agg(json_build_object('id', i.id,
+        'occurred_at', {sql_timestamp("i.occurred_at")}, 'channel', i.channel,
+        'direction', i.direction, 'reason', i.reason, 'outcome', i.outcome,
+        'sentiment', i.sentiment, 'agent', {sql_person("u")})
+        ORDER BY i.occurred_at DESC, i.id DESC), '[]')
+    FROM (SELECT * FROM callcenter_interaction WHERE customer_id = c.id
+          ORDER BY occurred_at DESC, id DESC LIMIT %(recent_interactions)s) i
+    LEFT JOIN auth_user u ON u.id = i.agent_id)""",  # noqa: S608 - module constants
     params={"recent_interactions": RECENT_INTERACTIONS},
 )
 """The last few contacts, newest first, with their sentiment and agent."""
 
 
 open_tickets_section = SqlSection(
-    statements=[
-        """SELECT id, kind, status, priority, subject, opened_at FROM callcenter_ticket
-WHERE customer_id = %(customer)s AND status = ANY(%(open_ticket_statuses)s)
-ORDER BY opened_at DESC, id DESC LIMIT %(open_tickets)s"""
-    ],
-    build=_as_is,
+    sql=f"""(SELECT coalesce(json_agg(json_build_object('id', id, 'kind', kind,
+        'status', status, 'priority', priority, 'subject', subject,
+        'opened_at', {sql_timestamp("opened_at")}) ORDER BY opened_at DESC, id DESC), '[]')
+    FROM (SELECT * FROM callcenter_ticket
+          WHERE customer_id = c.id AND status = ANY(%(open_ticket_statuses)s)
+          ORDER BY opened_at DESC, id DESC LIMIT %(open_tickets)s) t)""",  # noqa: S608 - module constants
     params={
         "open_ticket_statuses": [str(value) for value in OPEN_TICKET_STATUSES],
         "open_tickets": OPEN_TICKETS_SHOWN,
@@ -213,31 +139,23 @@ ORDER BY opened_at DESC, id DESC LIMIT %(open_tickets)s"""
 """Open and in-progress tickets, newest first."""
 
 
-def _orders(totals: Rows, recent: Rows) -> dict[str, Any]:
-    return {
-        "paid_count": totals[0]["paid_count"],
-        "total_spend": str(totals[0]["total_spend"] or Decimal("0.00")),
-        "last_order_at": totals[0]["last_order_at"],
-        "recent": [{**row, "amount": str(row["amount"])} for row in recent],
-    }
-
-
 orders_section = SqlSection(
-    statements=[
-        """SELECT count(id) AS paid_count, sum(amount) AS total_spend,
-       max(placed_at) AS last_order_at
-FROM callcenter_order WHERE customer_id = %(customer)s AND status = %(paid)s""",
-        """SELECT id, external_id, placed_at, amount, currency, category, status
-FROM callcenter_order WHERE customer_id = %(customer)s
-ORDER BY placed_at DESC, id DESC LIMIT %(recent_orders)s""",
-    ],
-    build=_orders,
+    sql=f"""(SELECT json_build_object('paid_count', count(id),
+        'total_spend', coalesce(sum(amount), 0.00)::text,
+        'last_order_at', {sql_timestamp("max(placed_at)")},
+        'recent', (SELECT coalesce(json_agg(json_build_object('id', id,
+                'external_id', external_id, 'placed_at', {sql_timestamp("placed_at")},
+                'amount', amount::text, 'currency', currency, 'category', category,
+                'status', status) ORDER BY placed_at DESC, id DESC), '[]')
+            FROM (SELECT * FROM callcenter_order WHERE customer_id = c.id
+                  ORDER BY placed_at DESC, id DESC LIMIT %(recent_orders)s) o))
+    FROM callcenter_order WHERE customer_id = c.id AND status = %(paid)s)""",  # noqa: S608 - module constants
     params={"paid": OrderStatus.PAID.value, "recent_orders": RECENT_ORDERS},
 )
 """Paid-order count, total spend and last order date, plus the last few orders."""
 
 
-_SECTIONS: dict[str, ScreenpopSection] = {
+_SECTIONS: dict[str, ScreenpopSection | SqlSection] = {
     "contact_points": contact_points_section,
     "recent_interactions": recent_interactions_section,
     "open_tickets": open_tickets_section,
@@ -246,10 +164,12 @@ _SECTIONS: dict[str, ScreenpopSection] = {
 _RESERVED_KEYS = frozenset({"known", "phone", "customer", "message"})
 
 
-def screenpop_section_register(name: str, section: ScreenpopSection) -> None:
+def screenpop_section_register(name: str, section: ScreenpopSection | SqlSection) -> None:
     """Add (or replace) a card section; call it from an AppConfig.ready()."""
     if name in _RESERVED_KEYS:
         raise ValueError(f"{name!r} is a reserved screen-pop key")
+    if not _SECTION_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a section name (lowercase letters, digits, _)")
     _SECTIONS[name] = section
 
 
@@ -258,29 +178,67 @@ def screenpop_sections() -> tuple[str, ...]:
     return tuple(_SECTIONS)
 
 
-def screenpop_for_phone(*, phone: str) -> dict[str, Any]:
-    """The screen-pop card for a caller number in any format.
+@lru_cache(maxsize=8)
+def _card_statement(sections: tuple[tuple[str, SqlSection], ...]) -> tuple[str, dict[str, Any]]:
+    """The card's statement and fixed parameters for these SQL sections (cached: the
+    registry only changes at start-up, and in tests)."""
+    pairs = [f"'{name}', {section.sql}" for name, section in sections]
+    params: dict[str, Any] = {
+        "kind": ContactKind.PHONE.value,
+        "merged": CustomerStatus.MERGED.value,
+    }
+    for _name, section in sections:
+        params.update(section.params or {})
+    sql = (
+        f"{_OWNER_CTE}SELECT json_build_object('known', true, 'phone', %(phone)s::text, "
+        f"'customer', {_CUSTOMER_JSON}, {', '.join(pairs)})::text{_OWNER_FROM}"
+    )
+    return sql, params
+
+
+def _fetch_text(sql: str, params: Mapping[str, Any]) -> str | None:
+    rows = fetch_prepared(read_alias(), sql, params, row_factory=tuple_row)
+    return rows[0][0] if rows else None
+
+
+def screenpop_owner(*, phone: str) -> dict[str, Any] | None:
+    """The active customer owning the normalized `phone`, as the card's customer dict, or
+    None. If the number still sits on a customer that was merged, the survivor is returned
+    instead. One statement on the (kind, value) index of active contact points."""
+    text = _fetch_text(
+        _OWNER_SQL,
+        {"kind": ContactKind.PHONE.value, "phone": phone, "merged": CustomerStatus.MERGED.value},
+    )
+    return json.loads(text) if text is not None else None
+
+
+def screenpop_card_json(*, phone: str) -> str:
+    """The screen-pop card for a caller number in any format, as JSON text.
 
     Known caller: `{"known": true, "phone", "customer", <one key per section>}`. Unknown or
     invalid number: `{"known": false, "phone": <normalized or as given>, "message"}`; an
-    invalid number costs no query. A known caller costs the owner lookup and one round trip
-    for every SqlSection, plus whatever other sections ask.
+    invalid number costs no query. A known caller costs one statement, plus whatever sections
+    that are not SqlSections ask.
     """
     normalized = try_normalize_phone(phone)
-    alias = read_alias()
-    row = _owner_row(normalized, alias) if normalized else None
-    if row is None:
-        return {
-            "known": False,
-            "phone": normalized or phone.strip(),
-            "message": _("unknown caller"),
-        }
-    customer = _customer_card(row)
-    card: dict[str, Any] = {"known": True, "phone": normalized, "customer": customer}
-    batched = {name: s for name, s in _SECTIONS.items() if isinstance(s, SqlSection)}
-    values = dict(
-        zip(batched, _run_sql_sections(list(batched.values()), customer["id"], alias), strict=True)
-    )
+    sql_sections = tuple((n, s) for n, s in _SECTIONS.items() if isinstance(s, SqlSection))
+    text = None
+    if normalized:
+        sql, params = _card_statement(sql_sections)
+        text = _fetch_text(sql, {**params, "phone": normalized})
+    if text is None:
+        unknown = {"known": False, "phone": normalized or phone.strip()}
+        unknown["message"] = _("unknown caller")
+        return json.dumps(unknown, ensure_ascii=False, separators=(",", ":"))
+    if len(sql_sections) == len(_SECTIONS):
+        return text
+    card = json.loads(text)
     for name, section in _SECTIONS.items():
-        card[name] = values[name] if name in batched else section(customer)
-    return card
+        if not isinstance(section, SqlSection):
+            card[name] = section(card["customer"])
+    return json.dumps(card, ensure_ascii=False, separators=(",", ":"), cls=DjangoJSONEncoder)
+
+
+def screenpop_for_phone(*, phone: str) -> dict[str, Any]:
+    """The card of `screenpop_card_json` as a dict (JSON values: timestamps are strings)."""
+    return json.loads(screenpop_card_json(phone=phone))

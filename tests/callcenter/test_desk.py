@@ -29,10 +29,10 @@ from tests.outreach.factories import CallTaskFactory, enrollment_with_step
 from tests.segments.factories import CustomerMetricsFactory
 
 PHONE = "+8613800138000"
-# Session, user and roles (3); the screen-pop selector (at most 8: owner and one per section;
-# callcenter/selectors/screenpop.py may batch them); open tasks, enrollments and their steps
-# (3); the script's template texts and its context (customer, ticket, order: 4).
-CARD_QUERIES = 18
+# The request's savepoint and its release (2); session, user and roles (3); the screen-pop card
+# (1 statement); open tasks, enrollments and their steps (3); the script's template texts and
+# its context (customer, ticket, order: 4).
+CARD_QUERIES = 13
 
 
 @pytest.fixture

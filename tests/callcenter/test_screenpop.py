@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
+from rest_framework.utils.encoders import JSONEncoder
 
 from callcenter.choices import CustomerStatus, OrderStatus, Role, TicketKind, TicketStatus
 from callcenter.selectors import screenpop
@@ -185,11 +186,10 @@ def test_the_card_costs_a_fixed_number_of_queries(
     agent_client, caller, django_assert_num_queries
 ) -> None:
     # Counted, with force_authenticate (no session or token lookup); the view is outside
-    # ATOMIC_REQUESTS (read-only). 1 role lookup, 1 owner lookup (active phone by kind+value,
-    # joined to customer and advisor), 1 round trip for the SQL sections (contact points,
-    # recent interactions, open tickets, paid totals, last orders, segment metrics, open
-    # memberships: seven statements).
-    with django_assert_num_queries(1 + 1 + 1):
+    # ATOMIC_REQUESTS (read-only). 1 role lookup, 1 statement for the whole card (owner by
+    # active phone, its advisor, and every SQL section: contact points, recent interactions,
+    # open tickets, orders, segments).
+    with django_assert_num_queries(1 + 1):
         response = _pop(agent_client, "+86 138 0013 8000")
 
     assert response.json()["known"] is True
@@ -277,6 +277,63 @@ def test_anonymous_and_roleless_callers_are_refused(api_client, client_for, call
     assert roleless.status_code == 403
     assert "customer" not in anonymous.json()
     assert "customer" not in roleless.json()
+
+
+def test_timestamps_and_decimals_read_as_the_api_writes_them(agent_client, caller) -> None:
+    # given the newest interaction at a whole second, the newest order with microseconds
+    whole = timezone.now().replace(microsecond=0) - dt.timedelta(minutes=5)
+    InteractionFactory(customer=caller, occurred_at=whole)
+    fraction = timezone.now().replace(microsecond=5) - dt.timedelta(minutes=5)
+    OrderFactory(customer=caller, placed_at=fraction, amount=Decimal("7.10"))
+
+    # when
+    body = _pop(agent_client, "13800138000").json()
+
+    # then: as DRF's encoder writes them everywhere else in the API
+    drf = JSONEncoder()
+    assert body["recent_interactions"][0]["occurred_at"] == drf.default(whole)
+    assert "." not in drf.default(whole)
+    newest = body["orders"]["recent"][0]
+    assert newest["placed_at"] == drf.default(fraction)
+    assert newest["placed_at"].endswith(".000005Z")
+    assert newest["amount"] == "7.10"
+    assert body["orders"]["last_order_at"] == newest["placed_at"]
+    assert body["orders"]["total_spend"] == "407.10"
+    assert body["customer"]["birthday"] == "1988-05-04"
+
+
+def test_the_api_sends_the_selectors_card(agent_client, caller) -> None:
+    response = _pop(agent_client, "13800138000")
+
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == screenpop.screenpop_for_phone(phone="13800138000")
+
+
+def test_an_sql_section_of_another_app_joins_the_single_statement(
+    monkeypatch, agent_client, caller, django_assert_num_queries
+) -> None:
+    # given a section registered the way another app's AppConfig.ready() would
+    monkeypatch.setattr(screenpop, "_SECTIONS", dict(screenpop._SECTIONS))
+    section = screenpop.SqlSection(
+        sql="(SELECT json_build_object('city', c.city, 'limit', %(shown_limit)s::int))",
+        params={"shown_limit": 3},
+    )
+    screenpop.screenpop_section_register("hints", section)
+
+    # when
+    with django_assert_num_queries(1 + 1):
+        body = _pop(agent_client, "13800138000").json()
+
+    # then
+    assert body["hints"] == {"city": "杭州", "limit": 3}
+
+
+@pytest.mark.parametrize("name", ["Segments", "two words", "x'); DROP TABLE y; --", ""])
+def test_a_section_name_must_be_a_plain_identifier(monkeypatch, name) -> None:
+    monkeypatch.setattr(screenpop, "_SECTIONS", dict(screenpop._SECTIONS))
+
+    with pytest.raises(ValueError, match="section name"):
+        screenpop.screenpop_section_register(name, lambda customer: None)
 
 
 def test_other_apps_add_sections_to_the_card(monkeypatch, agent_client, caller) -> None:
