@@ -36,6 +36,21 @@ def test_rows_come_back_as_dicts_and_unused_parameters_are_ignored() -> None:
 
 
 @pytest.mark.django_db
+def test_a_name_used_twice_is_one_parameter_and_a_doubled_percent_is_a_percent() -> None:
+    sql = "SELECT %(word)s || '%%' || %(word)s AS text, 7 %% 4 AS rest"
+
+    assert fetch_prepared("default", sql, {"word": "a"}) == [{"text": "a%a", "rest": 3}]
+
+
+@pytest.mark.django_db
+def test_a_lone_percent_or_a_missing_value_is_refused_before_the_database() -> None:
+    with pytest.raises(ValueError, match="incomplete placeholder"):
+        fetch_prepared("default", "SELECT 7 % 4", {})
+    with pytest.raises(DatabaseError, match="no value for the parameters"):
+        fetch_prepared("default", _ONE, {"other": 1})
+
+
+@pytest.mark.django_db
 def test_a_row_factory_can_ask_for_tuples() -> None:
     assert fetch_prepared("default", _ONE, {"value": 2}, row_factory=tuple_row) == [(4,)]
 
