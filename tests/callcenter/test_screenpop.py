@@ -302,6 +302,16 @@ def test_timestamps_and_decimals_read_as_the_api_writes_them(agent_client, calle
     assert body["customer"]["birthday"] == "1988-05-04"
 
 
+def test_the_card_is_json_whatever_the_client_accepts(agent_client, caller) -> None:
+    response = agent_client.get(
+        reverse("api-screenpop"), {"phone": "13800138000"}, HTTP_ACCEPT="text/html"
+    )
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["known"] is True
+
+
 def test_the_api_sends_the_selectors_card(agent_client, caller) -> None:
     response = _pop(agent_client, "13800138000")
 
