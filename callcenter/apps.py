@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
@@ -15,4 +16,7 @@ class CallcenterConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
+        from callcenter.db_connections import connection_expiry_spread
+
         post_migrate.connect(_install_periodic_tasks, sender=self, dispatch_uid="crm-schedules")
+        connection_created.connect(connection_expiry_spread, dispatch_uid="crm-connection-expiry")
