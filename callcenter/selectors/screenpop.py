@@ -99,6 +99,8 @@ _CUSTOMER_JSON = f"""json_build_object(
         'email_opt_out', c.email_opt_out, 'do_not_contact', c.do_not_contact),
     'advisor', {sql_person("a")})"""
 _OWNER_SQL = f"{_OWNER_CTE}SELECT {_CUSTOMER_JSON}::text{_OWNER_FROM}"
+# The owner lookup's fixed parameters; the caller adds the normalized phone.
+_OWNER_PARAMS = {"kind": ContactKind.PHONE.value, "merged": CustomerStatus.MERGED.value}
 
 
 contact_points_section = SqlSection(
@@ -183,10 +185,7 @@ def _card_statement(sections: tuple[tuple[str, SqlSection], ...]) -> tuple[str, 
     """The card's statement and fixed parameters for these SQL sections (cached: the
     registry only changes at start-up, and in tests)."""
     pairs = [f"'{name}', {section.sql}" for name, section in sections]
-    params: dict[str, Any] = {
-        "kind": ContactKind.PHONE.value,
-        "merged": CustomerStatus.MERGED.value,
-    }
+    params: dict[str, Any] = dict(_OWNER_PARAMS)
     for _name, section in sections:
         params.update(section.params or {})
     sql = (
@@ -205,10 +204,7 @@ def screenpop_owner(*, phone: str) -> dict[str, Any] | None:
     """The active customer owning the normalized `phone`, as the card's customer dict, or
     None. If the number still sits on a customer that was merged, the survivor is returned
     instead. One statement on the (kind, value) index of active contact points."""
-    text = _fetch_text(
-        _OWNER_SQL,
-        {"kind": ContactKind.PHONE.value, "phone": phone, "merged": CustomerStatus.MERGED.value},
-    )
+    text = _fetch_text(_OWNER_SQL, {**_OWNER_PARAMS, "phone": phone})
     return json.loads(text) if text is not None else None
 
 
@@ -227,8 +223,11 @@ def screenpop_card_json(*, phone: str) -> str:
         sql, params = _card_statement(sql_sections)
         text = _fetch_text(sql, {**params, "phone": normalized})
     if text is None:
-        unknown = {"known": False, "phone": normalized or phone.strip()}
-        unknown["message"] = _("unknown caller")
+        unknown = {
+            "known": False,
+            "phone": normalized or phone.strip(),
+            "message": _("unknown caller"),
+        }
         return json.dumps(unknown, ensure_ascii=False, separators=(",", ":"))
     if len(sql_sections) == len(_SECTIONS):
         return text
