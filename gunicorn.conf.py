@@ -34,10 +34,20 @@ Why these defaults, for a 2-core machine:
   ~280 requests/s, bench/screenpop.py); every 100,000 leaves a leak bounded all the same.
 - The worker heartbeat file lives in /dev/shm where present: a container's overlay filesystem
   can block the heartbeat and make the arbiter kill healthy workers.
+- Logs carry no personal data from URLs: query strings hold phone numbers
+  (`/api/screenpop/?phone=`, `/desk/?phone=`), search terms and names, so the access log
+  keeps each query parameter's name with its value as `*` in every atom that carries a URL
+  (`%(r)s`, `%(q)s`, `%(f)s`, the referer header), and so do request URIs in the error log
+  (`RedactingLogger`).
 """
 
+import logging
 import os
+import re
 from pathlib import Path
+from typing import Any
+
+from gunicorn.glogging import Logger
 
 
 def _int(name: str, default: int) -> int:
@@ -61,9 +71,75 @@ preload_app = True
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-# Client address and request time (microseconds) in the access log.
+# Client address and request time (microseconds) in the access log; query values redacted.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus'
 # Only the heartbeat files of our own workers go there (gunicorn's documented advice).
 SHARED_MEMORY = Path("/dev/shm")  # noqa: S108
 if SHARED_MEMORY.is_dir():
     worker_tmp_dir = str(SHARED_MEMORY)
+
+
+# A query parameter's name is kept when it looks like one; anything else is a value.
+_PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
+
+
+def redact_query(query: str) -> str:
+    """A query string with every value replaced by `*` (`phone=*&call_id=*`)."""
+    parts = []
+    for part in query.split("&"):
+        if not part:
+            continue
+        name, has_value, _value = part.partition("=")
+        parts.append(f"{name}=*" if has_value and _PARAMETER_NAME.fullmatch(name) else "*")
+    return "&".join(parts)
+
+
+def redact_uri(uri: str) -> str:
+    """`uri` (a path, or an absolute URL) with its query values redacted."""
+    path, has_query, query = uri.partition("?")
+    return f"{path}?{redact_query(query)}" if has_query else uri
+
+
+class _RedactUris(logging.Filter):
+    """Redacts the query values of URIs passed as arguments to error-log messages
+    ("Error handling request /desk/?phone=...")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_uri(arg) if isinstance(arg, str) and "?" in arg else arg
+                for arg in record.args
+            )
+        return True
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with no personal data from query strings in either log."""
+
+    _URI_ATOMS = ("{referer}i", "{raw_uri}e", "{http_referer}e")
+    _QUERY_ATOMS = ("q", "{query_string}e")
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        self.error_log.addFilter(_RedactUris())
+
+    def atoms(self, resp: Any, req: Any, environ: dict, request_time: Any) -> dict:
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["r"] = " ".join(
+            (
+                environ["REQUEST_METHOD"],
+                redact_uri(environ["RAW_URI"]),
+                environ["SERVER_PROTOCOL"],
+            )
+        )
+        atoms["f"] = redact_uri(atoms.get("f") or "-")
+        for key in self._URI_ATOMS:
+            if isinstance(atoms.get(key), str):
+                atoms[key] = redact_uri(atoms[key])
+        for key in self._QUERY_ATOMS:
+            if isinstance(atoms.get(key), str):
+                atoms[key] = redact_query(atoms[key])
+        return atoms
+
+
+logger_class = RedactingLogger
