@@ -7,7 +7,10 @@ The admin is a back office for admins, not a way around the services:
   services announce the events care rules listen to;
 - audit log, consent history, merges and import runs are read-only records;
 - merge proposals are decided by actions that call the identity services, after a
-  confirmation page, and report what moved.
+  confirmation page, and report what moved;
+- exporting and erasing a data subject's personal data are admin-only actions (a permission of
+  the action, checked when it runs); erasure asks the admin to type the customer's external id
+  (or the number of customers) first.
 
 Lists stay cheap on big tables: related rows come with `list_select_related`, customer
 foreign keys use raw id widgets, filters never list distinct values of a big column, and an
@@ -39,6 +42,7 @@ from callcenter.choices import (
     CustomerKind,
     CustomerStatus,
     MergeProposalStatus,
+    Role,
 )
 from callcenter.errors import ApplicationError
 from callcenter.models import (
@@ -65,7 +69,12 @@ from callcenter.services.customers import (
     validate_timezone,
 )
 from callcenter.services.identity import merge_proposal_accept, merge_proposal_dismiss
-from callcenter.services.privacy import customer_erase, customer_subject_export, subject_export_json
+from callcenter.services.privacy import (
+    customer_erase,
+    customer_subject_export,
+    erasure_confirmation,
+    subject_export_json,
+)
 
 # Above this many rows an unfiltered changelist shows the planner's estimate (pg_class) instead
 # of running COUNT(*) over the whole table on every page view.
@@ -417,9 +426,14 @@ class CustomerAdmin(BigTableAdmin):
         "erase_personal_data",
     )
 
+    def has_subject_rights_permission(self, request: HttpRequest) -> bool:
+        """Exporting and erasing a data subject's personal data: admins only (README, Roles),
+        checked when the action runs, not only by hiding it."""
+        return has_role(request.user, (Role.ADMIN,))
+
     @admin.action(
-        permissions=["change"],
-        description=gettext_lazy("Export all personal data (subject access, audited)"),
+        permissions=["subject_rights"],
+        description=gettext_lazy("Export all personal data (subject access, admins, audited)"),
     )
     def export_subject_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
         exports = [
@@ -435,29 +449,15 @@ class CustomerAdmin(BigTableAdmin):
         return response
 
     @admin.action(
-        permissions=["change"],
-        description=gettext_lazy("Erase personal data (anonymize, audited)"),
+        permissions=["subject_rights"],
+        description=gettext_lazy("Erase personal data (anonymize, admins, audited)"),
     )
     def erase_personal_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         customers = list(queryset.order_by("pk"))
-        if request.POST.get("post") != "yes":
-            context = {
-                **self.admin_site.each_context(request),
-                "title": _("Erase these customers' personal data?"),
-                "opts": self.model._meta,
-                "question": _(
-                    "Names, contact points, notes and other free text, custom attributes, "
-                    "addresses, birthdays and external ids are erased for good; only anonymous "
-                    "figures (order amounts and dates, counts) stay. This cannot be undone."
-                ),
-                "lines": [f"#{customer.pk} {customer.name}" for customer in customers],
-                "selected": [customer.pk for customer in customers],
-                "action": "erase_personal_data",
-                "confirm_label": _("Yes, erase"),
-                "cancel_label": _("No, take me back"),
-            }
-            html = engines["django"].from_string(CONFIRM_TEMPLATE).render(context, request)
-            return HttpResponse(html)
+        expected = erasure_confirmation(customers)
+        typed = request.POST.get("confirmation")
+        if request.POST.get("post") != "yes" or (typed or "").strip() != expected:
+            return self._confirm_erasure(request, customers, expected, typed)
         for customer in customers:
             customer_erase(customer=customer, actor=request.user, via="admin")
         self.message_user(
@@ -471,6 +471,39 @@ class CustomerAdmin(BigTableAdmin):
             messages.SUCCESS,
         )
         return None
+
+    def _confirm_erasure(
+        self, request: HttpRequest, customers: list[Customer], expected: str, typed: str | None
+    ) -> HttpResponse:
+        if len(customers) == 1:
+            prompt = _("To confirm, type the customer's external id (or number): %(text)s") % {
+                "text": expected
+            }
+        else:
+            prompt = _("To confirm, type how many customers will be erased: %(text)s") % {
+                "text": expected
+            }
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Erase these customers' personal data?"),
+            "opts": self.model._meta,
+            "question": _(
+                "Names, contact points, notes and other free text, custom attributes, "
+                "addresses, birthdays and external ids are erased for good; only anonymous "
+                "figures (order amounts and dates, counts) stay. This cannot be undone."
+            ),
+            "lines": [f"#{customer.pk} {customer.name}" for customer in customers],
+            "selected": [customer.pk for customer in customers],
+            "prompt": prompt,
+            "typed": typed or "",
+            "error": _("The text you typed does not match; nothing was erased.")
+            if typed is not None
+            else "",
+            "confirm_label": _("Erase for good"),
+            "cancel_label": _("No, take me back"),
+        }
+        html = engines["django"].from_string(ERASE_CONFIRM_TEMPLATE).render(context, request)
+        return HttpResponse(html)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
         phone = (
@@ -693,6 +726,25 @@ CONFIRM_TEMPLATE = """{% extends "admin/base_site.html" %}
 {% for pk in selected %}<input type="hidden" name="_selected_action" value="{{ pk }}">{% endfor %}
 <input type="hidden" name="action" value="{{ action }}">
 <input type="hidden" name="post" value="yes">
+<input type="submit" value="{{ confirm_label }}">
+<a href="" class="button cancel-link">{{ cancel_label }}</a>
+</form>
+{% endblock %}
+"""
+
+
+ERASE_CONFIRM_TEMPLATE = """{% extends "admin/base_site.html" %}
+{% block content %}
+<p>{{ question }}</p>
+<ul>{% for line in lines %}<li>{{ line }}</li>{% endfor %}</ul>
+<form method="post">{% csrf_token %}
+{% for pk in selected %}<input type="hidden" name="_selected_action" value="{{ pk }}">{% endfor %}
+<input type="hidden" name="action" value="erase_personal_data">
+<input type="hidden" name="post" value="yes">
+{% if error %}<p class="errornote">{{ error }}</p>{% endif %}
+<p><label for="erase-confirmation">{{ prompt }}</label></p>
+<p><input type="text" id="erase-confirmation" name="confirmation" value="{{ typed }}"
+  autocomplete="off" required autofocus></p>
 <input type="submit" value="{{ confirm_label }}">
 <a href="" class="button cancel-link">{{ cancel_label }}</a>
 </form>

@@ -14,7 +14,9 @@ statement is set-based, the whole erasure is one transaction, and running it aga
 nothing. `ERASURE_DECISIONS` names what happens to each relation; a test fails when a model
 with a foreign key to Customer appears without a decision.
 
-Both acts are written to the audit log.
+Both acts are written to the audit log. In the web they are admin-only Django admin actions;
+erasure asks for the customer's external id to be typed first (`erasure_confirmation`), as
+the `erase_customer` command does.
 """
 
 import datetime as dt
@@ -101,6 +103,14 @@ def customer_find(identifier: str | int) -> Customer:
     if customer is None:
         raise ApplicationError(_("No customer with id or external id “%(id)s”.") % {"id": text})
     return customer
+
+
+def erasure_confirmation(customers: list[Customer]) -> str:
+    """What a person must type to confirm erasing `customers`: the customer's external id (or
+    its number, without one), or for several customers how many they are."""
+    if len(customers) == 1:
+        return customers[0].external_id or str(customers[0].pk)
+    return str(len(customers))
 
 
 def _rows(queryset: models.QuerySet) -> list[dict[str, Any]]:

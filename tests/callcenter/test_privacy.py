@@ -197,8 +197,11 @@ def test_erasing_a_business_keeps_its_check_constraint() -> None:
     )
 
 
-def test_erase_customer_asks_before_erasing(subject: Customer, monkeypatch: Any) -> None:
-    monkeypatch.setattr("builtins.input", lambda _question: "n")
+@pytest.mark.parametrize("typed", ["y", "yes", "crm-7", ""])
+def test_erase_customer_erases_nothing_unless_the_external_id_is_typed(
+    subject: Customer, monkeypatch: Any, typed: str
+) -> None:
+    monkeypatch.setattr("builtins.input", lambda _question: typed)
 
     with pytest.raises(CommandError, match="Nothing erased"):
         call_command("erase_customer", str(subject.pk))
@@ -206,6 +209,19 @@ def test_erase_customer_asks_before_erasing(subject: Customer, monkeypatch: Any)
     subject.refresh_from_db()
     assert subject.name == "李雷"
     assert not AuditLog.objects.filter(action="customer.erase").exists()
+
+
+def test_erase_customer_erases_once_the_external_id_is_typed(
+    subject: Customer, monkeypatch: Any
+) -> None:
+    questions = []
+    monkeypatch.setattr("builtins.input", lambda question: questions.append(question) or "CRM-7")
+
+    call_command("erase_customer", str(subject.pk))
+
+    subject.refresh_from_db()
+    assert subject.name == ERASED_NAME
+    assert "CRM-7" in questions[0]
 
 
 @pytest.fixture
@@ -232,18 +248,84 @@ def test_admin_action_exports_the_subject_as_a_json_download(
     assert audit.actor.username == "privacy_admin"
 
 
-def test_admin_action_erases_after_a_confirmation(subject: Customer, admin_client: Client) -> None:
+def test_admin_action_erases_after_the_external_id_is_typed(
+    subject: Customer, admin_client: Client
+) -> None:
     form = {"action": "erase_personal_data", "_selected_action": [subject.pk]}
 
+    # the confirmation page asks to type the external id
     confirm = admin_client.post("/admin/callcenter/customer/", form)
     subject.refresh_from_db()
     assert confirm.status_code == 200
     assert b"cannot be undone" in confirm.content
+    assert b'name="confirmation"' in confirm.content
+    assert b"CRM-7" in confirm.content
     assert subject.name == "李雷"
 
-    done = admin_client.post("/admin/callcenter/customer/", {**form, "post": "yes"})
+    # a confirmation without the text, or with the wrong text, erases nothing
+    for typed in ({}, {"confirmation": ""}, {"confirmation": "yes"}, {"confirmation": "crm-7"}):
+        again = admin_client.post("/admin/callcenter/customer/", {**form, "post": "yes", **typed})
+        assert again.status_code == 200
+        subject.refresh_from_db()
+        assert subject.name == "李雷"
+    assert b"does not match; nothing was erased" in again.content
+    assert not AuditLog.objects.filter(action="customer.erase").exists()
+
+    done = admin_client.post(
+        "/admin/callcenter/customer/", {**form, "post": "yes", "confirmation": " CRM-7 "}
+    )
 
     assert done.status_code == 302
     subject.refresh_from_db()
     assert subject.name == ERASED_NAME
     assert AuditLog.objects.get(action="customer.erase").actor.username == "privacy_admin"
+
+
+def test_erasing_several_customers_in_the_admin_asks_how_many(
+    subject: Customer, admin_client: Client
+) -> None:
+    other = CustomerFactory(name="Han Meimei")
+    form = {"action": "erase_personal_data", "_selected_action": [subject.pk, other.pk]}
+
+    wrong = admin_client.post("/admin/callcenter/customer/", {**form, "post": "yes"})
+    done = admin_client.post(
+        "/admin/callcenter/customer/", {**form, "post": "yes", "confirmation": "2"}
+    )
+
+    assert wrong.status_code == 200
+    assert done.status_code == 302
+    assert set(
+        Customer.objects.filter(pk__in=[subject.pk, other.pk]).values_list("name", flat=True)
+    ) == {ERASED_NAME}
+
+
+def test_supervisors_can_neither_export_nor_erase_in_the_admin(subject: Customer) -> None:
+    # given a supervisor who may use the admin and change customers
+    client = Client()
+    client.force_login(
+        UserFactory(role=Role.SUPERVISOR, username="privacy_supervisor", is_staff=True)
+    )
+    changelist = client.get("/admin/callcenter/customer/")
+    assert changelist.status_code == 200
+    assert b"opt_out_sms" in changelist.content
+
+    # when they post the actions anyway, confirmation included
+    selected = {"_selected_action": [subject.pk]}
+    export = client.post(
+        "/admin/callcenter/customer/", {"action": "export_subject_data", **selected}
+    )
+    erase = client.post(
+        "/admin/callcenter/customer/",
+        {"action": "erase_personal_data", "post": "yes", "confirmation": "CRM-7", **selected},
+    )
+
+    # then the actions are not offered and nothing is exported or erased
+    assert b"erase_personal_data" not in changelist.content
+    assert b"export_subject_data" not in changelist.content
+    assert (export.status_code, erase.status_code) == (302, 302)
+    assert "attachment" not in export.get("Content-Disposition", "")
+    subject.refresh_from_db()
+    assert subject.name == "李雷"
+    assert not AuditLog.objects.filter(
+        action__in=["customer.erase", "customer.subject_export"]
+    ).exists()

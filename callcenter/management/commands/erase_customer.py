@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from callcenter.errors import ApplicationError
-from callcenter.services.privacy import customer_erase, customer_find
+from callcenter.services.privacy import customer_erase, customer_find, erasure_confirmation
 
 
 class Command(BaseCommand):
@@ -20,7 +20,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("customer", help=_("Customer id or external id."))
-        parser.add_argument("--yes", action="store_true", help=_("Do not ask for confirmation."))
+        parser.add_argument(
+            "--yes", action="store_true", help=_("Do not ask to type the confirmation.")
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -28,11 +30,12 @@ class Command(BaseCommand):
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         if not options["yes"]:
-            question = _("Erase the personal data of customer #%(id)s “%(name)s”? [y/N] ") % {
-                "id": customer.pk,
-                "name": customer.name,
-            }
-            if input(question).strip().lower() not in ("y", "yes"):
+            expected = erasure_confirmation([customer])
+            question = _(
+                "Erase the personal data of customer #%(id)s “%(name)s” for good? "
+                "To confirm, type its external id (or number) %(text)s: "
+            ) % {"id": customer.pk, "name": customer.name, "text": expected}
+            if input(question).strip() != expected:
                 raise CommandError(_("Nothing erased."))
         result = customer_erase(customer=customer, via="command")
         changed = ", ".join(f"{key} {count}" for key, count in sorted(result.changed.items()))
