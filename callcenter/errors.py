@@ -20,10 +20,15 @@ class ApplicationError(Exception):
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Map ApplicationError and Django's ValidationError to 400s with a readable body."""
+    """Map ApplicationError (400, or its own status: 429 with Retry-After for a spent limit)
+    and Django's ValidationError to responses with a readable body."""
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail)
     if isinstance(exc, ApplicationError):
-        return Response({"detail": exc.message, **exc.extra}, status=exc.status_code)
+        response = Response({"detail": exc.message, **exc.extra}, status=exc.status_code)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            response["Retry-After"] = str(retry_after)
+        return response
     return exception_handler(exc, context)

@@ -18,6 +18,11 @@ urlpatterns = [
         name="customer-timeline",
     ),
     path(
+        "customers/<int:pk>/reveal/",
+        customer_views.customer_reveal_view,
+        name="customer-reveal",
+    ),
+    path(
         "customers/<int:pk>/merge/",
         customer_views.customer_merge_view,
         name="customer-merge",

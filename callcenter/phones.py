@@ -49,10 +49,13 @@ def format_phone(e164: str) -> str:
 
 
 def mask_phone(e164: str) -> str:
-    """Hide the middle digits, keeping the country code and the last four digits."""
+    """Hide the middle digits, keeping the country code and the last four digits; at least
+    three digits are always hidden, so a short number is never shown whole. The SQL twin is
+    `callcenter.masking.sql_mask_phone`."""
     if len(e164) <= 7:
         return "*" * len(e164)
-    return e164[:5] + "*" * (len(e164) - 9) + e164[-4:]
+    hidden = max(len(e164) - 9, 3)
+    return e164[: len(e164) - hidden - 4] + "*" * hidden + e164[-4:]
 
 
 def normalize_email(raw: str) -> str:

@@ -3,6 +3,10 @@
 Output serializers (`...Serializer`) are read-only views of rows the selectors loaded. Input
 serializers (`...InputSerializer`) only check types and shapes; every rule lives in the
 services they feed, so nothing here saves anything.
+
+Contact details follow `callcenter.masking`: they are masked (and `raw_value` left empty)
+unless the serializer's context carries a request by a user who may see them in full. Without
+a request in the context they are masked, so forgetting it never discloses anything.
 """
 
 from django.contrib.auth import get_user_model
@@ -22,6 +26,7 @@ from callcenter.choices import (
     TicketKind,
     TicketPriority,
 )
+from callcenter.masking import contacts_visible_in_full, mask_contact
 from callcenter.models import (
     ContactPoint,
     Customer,
@@ -30,6 +35,7 @@ from callcenter.models import (
     SurveyResponse,
     Ticket,
 )
+from callcenter.services.customer_access import REVEAL_REASON_MAX_LENGTH
 
 User = get_user_model()
 
@@ -48,7 +54,27 @@ def _users():  # noqa: ANN202 - a manager of the configured user model
 # --- output -------------------------------------------------------------------------------
 
 
+def full_contacts_in(context: dict) -> bool:
+    """Whether the serializer `context` is for a user who sees contact details in full."""
+    request = context.get("request")
+    return request is not None and contacts_visible_in_full(request.user)
+
+
 class ContactPointSerializer(serializers.ModelSerializer):
+    """A contact point; `value` masked and `raw_value` empty for roles that see contact
+    details masked (agents)."""
+
+    raw_value = serializers.CharField(
+        read_only=True, help_text=_("As entered; empty for roles that see contact details masked.")
+    )
+
+    def to_representation(self, instance: ContactPoint) -> dict:
+        data = super().to_representation(instance)
+        if not full_contacts_in(self.context):
+            data["value"] = mask_contact(instance.kind, instance.value)
+            data["raw_value"] = ""
+        return data
+
     class Meta:
         model = ContactPoint
         fields = (
@@ -197,6 +223,15 @@ class ConsentResultSerializer(serializers.Serializer):
     customer = CustomerSerializer()
 
 
+class ContactRevealSerializer(serializers.ModelSerializer):
+    """A revealed contact point: its value in full, for the one user who asked for it."""
+
+    class Meta:
+        model = ContactPoint
+        fields = ("id", "customer", "kind", "system", "value", "label", "is_primary")
+        read_only_fields = fields
+
+
 # --- input --------------------------------------------------------------------------------
 
 
@@ -241,6 +276,16 @@ class ContactPointInputSerializer(serializers.Serializer):
     system = serializers.CharField(max_length=50, required=False, default="", allow_blank=True)
     label = serializers.CharField(max_length=50, required=False, default="", allow_blank=True)
     is_primary = serializers.BooleanField(required=False, default=False)
+
+
+class ContactRevealInputSerializer(serializers.Serializer):
+    contact_point = serializers.IntegerField(
+        min_value=1, help_text=_("The id of one of the customer's active contact points.")
+    )
+    reason = serializers.CharField(
+        max_length=REVEAL_REASON_MAX_LENGTH,
+        help_text=_("Why you need it, e.g. the callback the customer asked for (audited)."),
+    )
 
 
 class ConsentInputSerializer(serializers.Serializer):

@@ -64,7 +64,8 @@ from outreach.services.webhooks import (
 
 def _task_response(request: Request, task_id: int, code: int = status.HTTP_200_OK) -> Response:
     task = task_list(user=request.user).get(pk=task_id)
-    return Response(TaskSerializer(task, context={"now": timezone.now()}).data, status=code)
+    context = {"now": timezone.now(), "request": request}
+    return Response(TaskSerializer(task, context=context).data, status=code)
 
 
 class TaskListApi(generics.ListAPIView):
@@ -98,7 +99,8 @@ class TaskDetailApi(APIView):
     @extend_schema(summary="Get a task", responses=TaskSerializer)
     def get(self, request: Request, pk: int) -> Response:
         task = get_object_or_404(task_list(user=request.user), pk=pk)
-        return Response(TaskSerializer(task, context={"now": timezone.now()}).data)
+        context = {"now": timezone.now(), "request": request}
+        return Response(TaskSerializer(task, context=context).data)
 
 
 def _workable_task(request: Request, pk: int) -> OutreachTask:
@@ -186,7 +188,8 @@ class MyQueueApi(APIView):
     def get(self, request: Request) -> Response:
         now = timezone.now()
         tasks = agent_queue(user=request.user, now=now)[: self.limit]
-        return Response(TaskSerializer(tasks, many=True, context={"now": now}).data)
+        context = {"now": now, "request": request}
+        return Response(TaskSerializer(tasks, many=True, context=context).data)
 
 
 class QueueOverviewApi(APIView):

@@ -6,7 +6,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from callcenter.masking import mask_address
 from callcenter.models import Customer
+from callcenter.serializers import full_contacts_in
 from care.choices import StepChannel, StopCondition, TouchKind
 from outreach.choices import TaskOutcome
 from outreach.models import OutreachTask, Queue
@@ -38,7 +40,8 @@ class _QueueRef(serializers.Serializer):
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    """A task with countdown fields computed against the request's clock."""
+    """A task with countdown fields computed against the request's clock; the address it was
+    sent to is masked for roles that see contact details masked (callcenter.masking)."""
 
     customer = _CustomerRef()
     assignee = _UserRef(allow_null=True)
@@ -86,6 +89,12 @@ class TaskSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance: OutreachTask) -> dict:
+        data = super().to_representation(instance)
+        if data["to_address"] and not full_contacts_in(self.context):
+            data["to_address"] = mask_address(data["to_address"])
+        return data
 
     def _now(self):  # noqa: ANN202 - a datetime
         return self.context.get("now") or timezone.now()

@@ -8,6 +8,8 @@ Who may do what (roles are the groups of callcenter/migrations/0002_roles.py):
 
     endpoint / action                        agent  supervisor  admin
     read every list and detail                 x        x         x
+    customers: contact details in full                  x         x
+    customers: reveal one contact detail       x        x         x
     customers: create, update profile          x        x         x
     customers: set or change the advisor                x         x
     customers: add contact point, consent      x        x         x
@@ -18,6 +20,10 @@ Who may do what (roles are the groups of callcenter/migrations/0002_roles.py):
 
 Anonymous callers, bad tokens and users holding no role get 403 (the session authenticator
 comes first and sends no WWW-Authenticate challenge, so DRF answers 403 rather than 401).
+
+Agents see contact details masked (callcenter.masking); they reveal one with `reveal` (a
+reason, audited, rate-limited). Their customer lists are capped per page, audited, and every
+customer they read counts against an hourly budget (callcenter.services.customer_access).
 """
 
 from typing import Any, ClassVar
@@ -38,6 +44,7 @@ from callcenter.filters import (
     SurveyFilter,
     TicketFilter,
 )
+from callcenter.pagination import CustomerCursorPagination
 from callcenter.roles import MANAGER_ROLES, STAFF_ROLES, HasRole, has_role
 from callcenter.selectors.activity import (
     customer_list,
@@ -51,6 +58,8 @@ from callcenter.serializers import (
     ConsentResultSerializer,
     ContactPointInputSerializer,
     ContactPointSerializer,
+    ContactRevealInputSerializer,
+    ContactRevealSerializer,
     CustomerCreateInputSerializer,
     CustomerSerializer,
     CustomerUpdateInputSerializer,
@@ -70,6 +79,11 @@ from callcenter.services.activity import (
     survey_record,
     ticket_open,
     ticket_resolve,
+)
+from callcenter.services.customer_access import (
+    contact_point_reveal,
+    customer_list_read_record,
+    customer_reads_check,
 )
 from callcenter.services.customers import (
     contact_point_add,
@@ -121,6 +135,7 @@ class CustomerViewSet(
 
     serializer_class = CustomerSerializer
     filterset_class = CustomerFilter
+    pagination_class = CustomerCursorPagination
     action_roles: ClassVar[dict[str, tuple[str, ...]]] = {
         **READ_ACTIONS,
         "create": STAFF_ROLES,
@@ -128,6 +143,7 @@ class CustomerViewSet(
         "partial_update": STAFF_ROLES,
         "contact_points": STAFF_ROLES,
         "consent": STAFF_ROLES,
+        "reveal": STAFF_ROLES,
     }
 
     def get_queryset(self):  # noqa: ANN201 - DRF hook
@@ -135,7 +151,23 @@ class CustomerViewSet(
 
     def _output(self, pk: int, status_code: int = status.HTTP_200_OK) -> Response:
         customer = customer_list().get(pk=pk)
-        return Response(CustomerSerializer(customer).data, status=status_code)
+        return Response(self.get_serializer(customer).data, status=status_code)
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        filters = {key: value for key, value in request.query_params.items() if key != "cursor"}
+        customer_list_read_record(
+            user=request.user,
+            customer_ids=[customer.pk for customer in page],
+            filters=filters,
+            via="api",
+        )
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        customer = self.get_object()
+        customer_reads_check(user=request.user, customer_ids=[customer.pk])
+        return Response(self.get_serializer(customer).data)
 
     @extend_schema(
         summary="Create a customer",
@@ -184,7 +216,37 @@ class CustomerViewSet(
         serializer = ContactPointInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         point = contact_point_add(customer=customer, **serializer.validated_data)
-        return Response(ContactPointSerializer(point).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ContactPointSerializer(point, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        summary="Reveal one contact detail in full (audited)",
+        description=(
+            "For agents, who see contact details masked: one active contact point of this "
+            "customer in full, e.g. to dial a callback. The reason is required and recorded "
+            "in the audit log with the agent, the customer and the contact point. Each agent "
+            "may reveal a limited number of contact points per hour "
+            "(`AGENT_CONTACT_REVEALS_PER_HOUR`); beyond it the answer is 429 with "
+            "`Retry-After`."
+        ),
+        request=ContactRevealInputSerializer,
+        responses={200: ContactRevealSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def reveal(self, request: Request, pk: str | None = None) -> Response:
+        customer = self.get_object()
+        serializer = ContactRevealInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        point = contact_point_reveal(
+            actor=request.user,
+            customer_id=customer.pk,
+            contact_point_id=serializer.validated_data["contact_point"],
+            reason=serializer.validated_data["reason"],
+            via="api",
+        )
+        return Response(ContactRevealSerializer(point).data)
 
     @extend_schema(
         summary="Set an opt-out flag",
@@ -200,7 +262,8 @@ class CustomerViewSet(
             customer=customer, changed_by=request.user, **serializer.validated_data
         )
         fresh = customer_list().get(pk=customer.pk)
-        return Response({"changed": changed, "customer": CustomerSerializer(fresh).data})
+        customer_data = self.get_serializer(fresh).data
+        return Response({"changed": changed, "customer": customer_data})
 
 
 @extend_schema_view(

@@ -16,12 +16,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter.errors import ApplicationError
+from callcenter.masking import contacts_visible_in_full
 from callcenter.roles import IsAgent
 from callcenter.selectors.screenpop import screenpop_card_json
 
 _KNOWN_EXAMPLE = {
     "known": True,
-    "phone": "+8613800138000",
+    "phone": "+8613*****8000",
     "customer": {
         "id": 42,
         "external_id": "C000042",
@@ -42,9 +43,10 @@ _KNOWN_EXAMPLE = {
     },
     "contact_points": [
         {
+            "id": 88,
             "kind": "phone",
             "system": "",
-            "value": "+8613800138000",
+            "value": "+8613*****8000",
             "label": "mobile",
             "is_primary": True,
         }
@@ -133,7 +135,10 @@ class ScreenpopApi(APIView):
             "Looks the number up in any format (`13800138000`, `+86 138 0013 8000`, "
             "`0086-138-0013-8000`). An unknown or invalid number is not an error: the answer is "
             '`{"known": false, "phone": ..., "message": "unknown caller"}`. Later sections '
-            "(segments, tasks, suggested script) appear as extra top-level keys."
+            "(segments, tasks, suggested script) appear as extra top-level keys. Agents get "
+            "the caller's number and the contact points masked (as in the example); "
+            "supervisors and admins get them in full. An agent who must dial a number "
+            "reveals it with `POST /api/customers/{id}/reveal/`."
         ),
         parameters=[
             OpenApiParameter(
@@ -171,4 +176,7 @@ class ScreenpopApi(APIView):
             )
         # The card arrives as JSON text built by PostgreSQL: sent on as it is, not decoded
         # and encoded again.
-        return HttpResponse(screenpop_card_json(phone=phone), content_type="application/json")
+        card = screenpop_card_json(
+            phone=phone, full_contacts=contacts_visible_in_full(request.user)
+        )
+        return HttpResponse(card, content_type="application/json")

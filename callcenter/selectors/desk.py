@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from callcenter.choices import (
+    ContactKind,
     Direction,
     InteractionChannel,
     TicketKind,
@@ -69,6 +70,12 @@ class DeskCard:
     @property
     def segments(self) -> list[dict[str, Any]]:
         return (self.screenpop.get("segments") or {}).get("segments") or []
+
+    @property
+    def phones(self) -> list[dict[str, Any]]:
+        """The customer's active phone numbers (masked unless the role sees them in full)."""
+        points = self.screenpop.get("contact_points") or []
+        return [point for point in points if point["kind"] == ContactKind.PHONE]
 
 
 _STAGE_CSS = {
@@ -223,9 +230,10 @@ def next_best_actions(card: DeskCard) -> list[str]:
     return actions
 
 
-def desk_card(*, phone: str) -> DeskCard:
-    """The desk card for a caller's number in any format (see the module docstring)."""
-    screenpop = screenpop_for_phone(phone=phone)
+def desk_card(*, phone: str, full_contacts: bool) -> DeskCard:
+    """The desk card for a caller's number in any format (see the module docstring); contact
+    details masked unless `full_contacts` (callcenter.masking)."""
+    screenpop = screenpop_for_phone(phone=phone, full_contacts=full_contacts)
     card = DeskCard(phone=screenpop["phone"], known=screenpop["known"], screenpop=screenpop)
     if not card.known:
         return card

@@ -16,6 +16,11 @@ that joins the card's statement; any other callable gets the customer dict after
 returns a JSON value.
 Values follow the API's JSON conventions: timestamps in UTC as `2025-03-01T02:15:00Z`
 (`sql_timestamp`), decimals as strings, people as `{id, username, name}` (`sql_person`).
+
+Contact details follow `callcenter.masking`: the statement masks the caller's number and the
+contact points itself, driven by the bound boolean `%(full_contacts)s`, so its text is the same
+for every role and stays one prepared statement. A section that shows contact details masks
+them with `sql_contact_for(FULL_CONTACTS, ...)`.
 """
 
 import json
@@ -30,6 +35,7 @@ from django.utils.translation import gettext as _
 from psycopg.rows import tuple_row
 
 from callcenter.choices import OPEN_TICKET_STATUSES, ContactKind, CustomerStatus, OrderStatus
+from callcenter.masking import sql_contact_for, sql_mask_phone
 from callcenter.phones import try_normalize_phone
 from callcenter.prepared import fetch_prepared
 from callcenter.replica import read_alias
@@ -39,6 +45,9 @@ OPEN_TICKETS_SHOWN = 10
 RECENT_ORDERS = 3
 # A merged customer points at its survivor; chains are short, this bounds a corrupt cycle.
 MAX_MERGE_HOPS = 5
+
+# The bound parameter saying whether the caller may see contact details in full.
+FULL_CONTACTS = "%(full_contacts)s"
 
 ScreenpopSection = Callable[[dict[str, Any]], Any]
 # Section names become JSON keys inside the statement: plain identifiers only.
@@ -104,12 +113,14 @@ _OWNER_PARAMS = {"kind": ContactKind.PHONE.value, "merged": CustomerStatus.MERGE
 
 
 contact_points_section = SqlSection(
-    sql="""(SELECT coalesce(json_agg(json_build_object('kind', kind, 'system', system,
-        'value', value, 'label', label, 'is_primary', is_primary)
+    sql=f"""(SELECT coalesce(json_agg(json_build_object('id', id, 'kind', kind,
+        'system', system, 'value', {sql_contact_for(FULL_CONTACTS, "kind", "value")},
+        'label', label, 'is_primary', is_primary)
         ORDER BY kind, is_primary DESC, id), '[]')
-    FROM callcenter_contactpoint WHERE customer_id = c.id AND is_active)"""
+    FROM callcenter_contactpoint WHERE customer_id = c.id AND is_active)"""  # noqa: S608 - module constants
 )
-"""Active phones, emails and ids of the customer, primary first per kind."""
+"""Active phones, emails and ids of the customer, primary first per kind; values masked for
+roles that do not see contact details in full (as ContactPointSerializer does)."""
 
 
 recent_interactions_section = SqlSection(
@@ -180,6 +191,12 @@ def screenpop_sections() -> tuple[str, ...]:
     return tuple(_SECTIONS)
 
 
+# The caller's number on a known caller's card: masked unless the role sees it in full.
+_CALLER_PHONE = (
+    f"CASE WHEN {FULL_CONTACTS} THEN %(phone)s::text ELSE {sql_mask_phone('%(phone)s::text')} END"
+)
+
+
 @lru_cache(maxsize=8)
 def _card_statement(sections: tuple[tuple[str, SqlSection], ...]) -> tuple[str, dict[str, Any]]:
     """The card's statement and fixed parameters for these SQL sections (cached: the
@@ -189,7 +206,7 @@ def _card_statement(sections: tuple[tuple[str, SqlSection], ...]) -> tuple[str, 
     for _name, section in sections:
         params.update(section.params or {})
     sql = (
-        f"{_OWNER_CTE}SELECT json_build_object('known', true, 'phone', %(phone)s::text, "
+        f"{_OWNER_CTE}SELECT json_build_object('known', true, 'phone', {_CALLER_PHONE}, "
         f"'customer', {_CUSTOMER_JSON}, {', '.join(pairs)})::text{_OWNER_FROM}"
     )
     return sql, params
@@ -208,20 +225,22 @@ def screenpop_owner(*, phone: str) -> dict[str, Any] | None:
     return json.loads(text) if text is not None else None
 
 
-def screenpop_card_json(*, phone: str) -> str:
+def screenpop_card_json(*, phone: str, full_contacts: bool) -> str:
     """The screen-pop card for a caller number in any format, as JSON text.
 
-    Known caller: `{"known": true, "phone", "customer", <one key per section>}`. Unknown or
-    invalid number: `{"known": false, "phone": <normalized or as given>, "message"}`; an
-    invalid number costs no query. A known caller costs one statement, plus whatever sections
-    that are not SqlSections ask.
+    Known caller: `{"known": true, "phone", "customer", <one key per section>}`; the caller's
+    number and the contact points are masked unless `full_contacts` (see
+    `callcenter.masking.contacts_visible_in_full`). Unknown or invalid number: `{"known":
+    false, "phone": <the number asked about, normalized or as given>, "message"}`; an invalid
+    number costs no query. A known caller costs one statement, plus whatever sections that
+    are not SqlSections ask.
     """
     normalized = try_normalize_phone(phone)
     sql_sections = tuple((n, s) for n, s in _SECTIONS.items() if isinstance(s, SqlSection))
     text = None
     if normalized:
         sql, params = _card_statement(sql_sections)
-        text = _fetch_text(sql, {**params, "phone": normalized})
+        text = _fetch_text(sql, {**params, "phone": normalized, "full_contacts": full_contacts})
     if text is None:
         unknown = {
             "known": False,
@@ -238,6 +257,6 @@ def screenpop_card_json(*, phone: str) -> str:
     return json.dumps(card, ensure_ascii=False, separators=(",", ":"), cls=DjangoJSONEncoder)
 
 
-def screenpop_for_phone(*, phone: str) -> dict[str, Any]:
+def screenpop_for_phone(*, phone: str, full_contacts: bool) -> dict[str, Any]:
     """The card of `screenpop_card_json` as a dict (JSON values: timestamps are strings)."""
-    return json.loads(screenpop_card_json(phone=phone))
+    return json.loads(screenpop_card_json(phone=phone, full_contacts=full_contacts))

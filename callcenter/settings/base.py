@@ -154,6 +154,15 @@ MEDIA_ROOT = BASE_DIR / "media"
 # Phone numbers are stored in E.164; numbers without a country code are read in this region.
 PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="CN")
 
+# Privacy by role (callcenter.masking, callcenter.services.customer_access). Agents see contact
+# details masked; these bound what they may read and reveal, per agent and rolling hour.
+# The largest page of customers an agent's list (API or search page) returns.
+AGENT_CUSTOMER_PAGE_SIZE_MAX = env.int("AGENT_CUSTOMER_PAGE_SIZE_MAX", default=25)
+# Distinct customers an agent may read (lists and single customers) per rolling hour.
+AGENT_CUSTOMER_READS_PER_HOUR = env.int("AGENT_CUSTOMER_READS_PER_HOUR", default=600)
+# Contact details an agent may reveal in full per rolling hour.
+AGENT_CONTACT_REVEALS_PER_HOUR = env.int("AGENT_CONTACT_REVEALS_PER_HOUR", default=30)
+
 # Uploaded CSV files above this size are streamed from a temporary file, never held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -1,12 +1,15 @@
-"""Filters for the customer pages: phone display by role, sentiment badges, avatar initials."""
+"""Filters for the customer pages: contact details by role, sentiment badges, avatar initials."""
 
 import json
+from typing import Any
 
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from callcenter.choices import ContactKind
+from callcenter.masking import mask_contact
 from callcenter.phones import format_phone, mask_phone
 
 register = template.Library()
@@ -17,11 +20,42 @@ POSITIVE_SENTIMENT = 0.3
 
 
 @register.filter
-def phone(value: str | None, reveal: bool) -> str:
-    """A stored E.164 number in full (`reveal`) or masked (agents)."""
+def phone(value: str | None, in_full: bool) -> str:
+    """A stored E.164 number in full (`in_full`: callcenter.masking.contacts_visible_in_full)
+    or masked (agents)."""
     if not value:
         return ""
-    return format_phone(value) if reveal else mask_phone(value)
+    return format_phone(value) if in_full else mask_phone(value)
+
+
+@register.filter
+def contact(point: Any, in_full: bool) -> str:
+    """A contact point's value (a model or a screen-pop dict) in full (`in_full`, phones
+    formatted) or masked by its kind. Masking a value the screen-pop already masked changes
+    nothing."""
+    kind, value = (
+        (point["kind"], point["value"])
+        if isinstance(point, dict)
+        else (
+            point.kind,
+            point.value,
+        )
+    )
+    if not in_full:
+        return mask_contact(kind, value)
+    return format_phone(value) if kind == ContactKind.PHONE else value
+
+
+@register.filter
+def merge_reason(reason: Any, in_full: bool) -> str:
+    """One reason of a duplicate proposal (`{"kind", "value"}`) as `kind: value`, a shared
+    phone number or email masked unless `in_full`."""
+    if not isinstance(reason, dict):
+        return str(reason)
+    kind, value = str(reason.get("kind", "")), str(reason.get("value", ""))
+    if not in_full and kind in (ContactKind.PHONE, ContactKind.EMAIL):
+        value = mask_contact(kind, value)
+    return f"{kind}: {value}"
 
 
 @register.simple_tag

@@ -1,8 +1,15 @@
-"""Customer pages: the search (with an htmx live-search fragment) and the customer card."""
+"""Customer pages: the search (with an htmx live-search fragment) and the customer card.
+
+Agents see contact details masked (`callcenter.masking`); a "Show" control next to each of
+them reveals one in full with a reason (`customer_reveal_view`, audited and rate-limited). What
+an agent reads counts against their hourly budget of customers, and each search page they read
+is audited (`callcenter.services.customer_access`).
+"""
 
 import zoneinfo
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -13,8 +20,10 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from callcenter.choices import MergeProposalStatus
+from callcenter.choices import CustomerStatus, MergeProposalStatus
 from callcenter.errors import ApplicationError
+from callcenter.limits import LimitReached
+from callcenter.masking import contacts_visible_in_full
 from callcenter.models import Customer, MergeProposal
 from callcenter.phones import try_normalize_phone
 from callcenter.roles import MANAGER_ROLES, has_role
@@ -24,6 +33,12 @@ from callcenter.selectors.profile import (
     customer_profile,
     customer_search_rows,
     customer_timeline,
+)
+from callcenter.services.customer_access import (
+    REVEAL_REASON_MAX_LENGTH,
+    contact_point_reveal,
+    customer_list_read_record,
+    customer_reads_check,
 )
 from callcenter.services.identity import merge_proposal_accept
 from callcenter.views import role_required
@@ -37,6 +52,9 @@ MAX_QUERY_LENGTH = 200
 ENROLLMENTS_SHOWN = 10
 TASKS_SHOWN = 10
 MERGE_PROPOSALS_SHOWN = 5
+# Answers whose fragment explains a refusal; the pages' htmx-errors.js swaps them in.
+INVALID = 422
+LIMIT_REACHED = 429
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -45,11 +63,6 @@ def _is_htmx(request: HttpRequest) -> bool:
         request.headers.get("HX-Request") == "true"
         and request.headers.get("HX-History-Restore-Request") != "true"
     )
-
-
-def _reveals_phones(request: HttpRequest) -> bool:
-    """Supervisors and admins see full numbers; agents see them masked."""
-    return has_role(request.user, MANAGER_ROLES)
 
 
 def _looks_like_phone(query: str) -> bool:
@@ -71,17 +84,35 @@ def _timeline_cursor(request: HttpRequest) -> TimelineCursor | None:
 def customer_search_view(request: HttpRequest) -> HttpResponse:
     """Search by name, phone (any format), external id or email; live results through htmx."""
     query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
-    paginator = Paginator(customer_search_rows(query), SEARCH_PAGE_SIZE)
+    in_full = contacts_visible_in_full(request.user)
+    page_size = (
+        SEARCH_PAGE_SIZE
+        if in_full
+        else min(SEARCH_PAGE_SIZE, settings.AGENT_CUSTOMER_PAGE_SIZE_MAX)
+    )
+    paginator = Paginator(customer_search_rows(query), page_size)
     page = paginator.get_page(request.GET.get("page"))
     htmx = _is_htmx(request)
-    if not htmx and paginator.count == 1 and _looks_like_phone(query):
-        # A caller's number that identifies one customer: go straight to the card.
-        return redirect("customer-detail", pk=page.object_list[0].pk)
-    context = {"query": query, "page": page, "reveal_phones": _reveals_phones(request)}
     template = (
         "callcenter/partials/customer_results.html" if htmx else "callcenter/customer_search.html"
     )
-    response = render(request, template, context)
+    context: dict[str, Any] = {"query": query, "page": page, "contacts_in_full": in_full}
+    status = 200
+    if query:
+        try:
+            customer_list_read_record(
+                user=request.user,
+                customer_ids=[customer.pk for customer in page.object_list],
+                filters={"q": query, "page": page.number},
+                via="page",
+            )
+        except LimitReached as exc:
+            context.update(page=None, limit_error=exc.message)
+            status = LIMIT_REACHED
+    if status == 200 and not htmx and paginator.count == 1 and _looks_like_phone(query):
+        # A caller's number that identifies one customer: go straight to the card.
+        return redirect("customer-detail", pk=page.object_list[0].pk)
+    response = render(request, template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
@@ -127,6 +158,12 @@ def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
             % {"name": customer.name, "id": customer.pk},
         )
         return redirect("customer-detail", pk=customer.merged_into_id)
+    try:
+        customer_reads_check(user=request.user, customer_ids=[customer.pk])
+    except LimitReached as exc:
+        return render(
+            request, "callcenter/limit_reached.html", {"message": exc.message}, status=LIMIT_REACHED
+        )
     context = {
         "customer": customer,
         "contact_points": list(customer.contact_points.all()),
@@ -134,7 +171,7 @@ def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         "attributes": sorted((customer.attributes or {}).items()),
         "timeline": customer_timeline(customer.pk, limit=TIMELINE_LIMIT, before=before),
         "local_time": _local_time(customer),
-        "reveal_phones": _reveals_phones(request),
+        "contacts_in_full": contacts_visible_in_full(request.user),
         "enrollments": list(
             Enrollment.objects.filter(customer_id=customer.pk)
             .select_related("rule")
@@ -195,3 +232,41 @@ def customer_timeline_view(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": customer_timeline(customer.pk, limit=TIMELINE_LIMIT, before=before),
     }
     return render(request, "callcenter/partials/timeline_items.html", context)
+
+
+@require_POST
+@role_required()
+def customer_reveal_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show one of the customer's contact points in full, for a reason (htmx fragment): the
+    value, or the form with the refusal (no reason, limit reached). Audited."""
+    customer = get_object_or_404(Customer.objects.only("id"), pk=pk, status=CustomerStatus.ACTIVE)
+    point_id = request.POST.get("contact_point", "")
+    point = customer.contact_points.filter(
+        pk=int(point_id) if point_id.isdigit() else 0, is_active=True
+    ).first()
+    if point is None:
+        return HttpResponseBadRequest(_("Choose one of the customer's active contact points."))
+    reason = request.POST.get("reason", "")
+    context: dict[str, Any] = {
+        "customer_id": customer.pk,
+        "point": point,
+        "reason": reason[:REVEAL_REASON_MAX_LENGTH],
+    }
+    try:
+        contact_point_reveal(
+            actor=request.user,
+            customer_id=customer.pk,
+            contact_point_id=point.pk,
+            reason=reason,
+            via="page",
+        )
+    except LimitReached as exc:
+        context["error"] = exc.message
+        status = LIMIT_REACHED
+    except ApplicationError as exc:
+        context["error"] = exc.message
+        status = INVALID
+    else:
+        context["revealed"] = True
+        status = 200
+    return render(request, "callcenter/partials/contact_reveal.html", context, status=status)

@@ -38,9 +38,9 @@ from callcenter.choices import (
     TicketPriority,
 )
 from callcenter.errors import ApplicationError
+from callcenter.masking import contacts_visible_in_full
 from callcenter.models import Customer
 from callcenter.phones import try_normalize_phone
-from callcenter.roles import MANAGER_ROLES, has_role
 from callcenter.selectors.desk import DeskCard, desk_card
 from callcenter.services.activity import interaction_log, ticket_open
 from callcenter.services.cti import agent_channel, redis_client
@@ -61,10 +61,6 @@ MAX_PHONE_LENGTH = 64
 CALL_ID_LENGTH = 128
 # Answer for a form with bad input: the desk's script swaps it in like a success.
 INVALID = 422
-
-
-def _reveals_phones(request: HttpRequest) -> bool:
-    return has_role(request.user, MANAGER_ROLES)
 
 
 class LogCallForm(forms.Form):
@@ -140,17 +136,14 @@ class NewCallerForm(forms.Form):
 def _card_context(
     request: HttpRequest, *, phone: str, call_id: str = "", **forms_: forms.Form
 ) -> dict[str, Any]:
+    in_full = contacts_visible_in_full(request.user)
     if "new_form" in forms_:
         # The create form with its errors, even if the number meanwhile found an owner.
         card = DeskCard(phone=phone, known=False, screenpop={"phone": phone})
     else:
-        card = desk_card(phone=phone)
+        card = desk_card(phone=phone, full_contacts=in_full)
     initial = {"call_id": call_id}
-    context: dict[str, Any] = {
-        "card": card,
-        "call_id": call_id,
-        "reveal_phones": _reveals_phones(request),
-    }
+    context: dict[str, Any] = {"card": card, "call_id": call_id, "contacts_in_full": in_full}
     if card.known:
         in_hour = timezone.localtime() + dt.timedelta(hours=1)
         context.update(

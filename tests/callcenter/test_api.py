@@ -271,8 +271,10 @@ def test_a_bad_token_is_refused_and_a_good_one_works(world, make_user) -> None:
 # --- customers -------------------------------------------------------------------------------
 
 
-def test_create_customer_normalizes_contact_points_and_audits(agent_client) -> None:
-    response = agent_client.post(
+def test_create_customer_normalizes_contact_points_and_audits(client_as) -> None:
+    # a supervisor, who sees the stored values in full
+    supervisor_client = client_as(Role.SUPERVISOR)
+    response = supervisor_client.post(
         reverse("api-customer-list"),
         {
             "name": " 王芳 ",
@@ -297,7 +299,7 @@ def test_create_customer_normalizes_contact_points_and_audits(agent_client) -> N
         ("email", "wang@example.com", True),
     }
     assert AuditLog.objects.filter(
-        action="customer.create", object_id=str(customer.pk), actor=agent_client.user
+        action="customer.create", object_id=str(customer.pk), actor=supervisor_client.user
     ).exists()
 
 
@@ -439,7 +441,7 @@ def test_supervisor_assigns_an_advisor_agent_may_not(client_as, make_user) -> No
     )
 
 
-def test_add_contact_point(agent_client) -> None:
+def test_add_contact_point(agent_client, client_as) -> None:
     customer = CustomerFactory()
     url = reverse("api-customer-contact-points", args=[customer.pk])
 
@@ -447,11 +449,12 @@ def test_add_contact_point(agent_client) -> None:
         url, {"kind": "phone", "value": "+86 139-0013-9000", "label": "office"}, format="json"
     )
 
+    # the agent who added it sees it masked, like every contact detail
     assert response.status_code == 201
-    assert response.json()["value"] == "+8613900139000"
+    assert response.json()["value"] == "+8613*****9000"
     assert response.json()["is_primary"] is True
-    detail = agent_client.get(reverse("api-customer-detail", args=[customer.pk])).json()
-    assert [p["value"] for p in detail["contact_points"]] == ["+8613900139000"]
+    detail = client_as(Role.SUPERVISOR).get(reverse("api-customer-detail", args=[customer.pk]))
+    assert [p["value"] for p in detail.json()["contact_points"]] == ["+8613900139000"]
 
 
 @pytest.mark.parametrize(
@@ -848,7 +851,8 @@ def _surveys(advisor: Any) -> None:
 @pytest.mark.parametrize(
     ("url_name", "make_rows", "data_queries"),
     [
-        ("api-customer-list", _customers_with_contacts, 2),  # customers+advisor, contact points
+        # customers+advisor, contact points, and the agent's list read audited
+        ("api-customer-list", _customers_with_contacts, 3),
         ("api-order-list", _orders, 1),
         ("api-interaction-list", _interactions, 1),  # interactions+agent
         ("api-ticket-list", _tickets, 1),  # tickets+assignee

@@ -3,16 +3,21 @@
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.utils.encoders import JSONEncoder
 
 from callcenter.choices import CustomerStatus, OrderStatus, Role, TicketKind, TicketStatus
+from callcenter.prepared import _native_statement
 from callcenter.selectors import screenpop
+from callcenter.serializers import ContactPointSerializer
 from callcenter.services.customers import contact_point_deactivate, customer_create
 from tests.callcenter.factories import (
     InteractionFactory,
@@ -41,6 +46,11 @@ def client_for(make_user: Callable[..., Any]) -> Callable[[str | None], APIClien
 @pytest.fixture
 def agent_client(client_for: Callable[[str | None], APIClient]) -> APIClient:
     return client_for(Role.AGENT)
+
+
+@pytest.fixture
+def supervisor_client(client_for: Callable[[str | None], APIClient]) -> APIClient:
+    return client_for(Role.SUPERVISOR)
 
 
 def _pop(client: APIClient, phone: str | None) -> Any:
@@ -96,8 +106,8 @@ def caller(make_user: Callable[..., Any]) -> Any:
 
 
 @pytest.mark.parametrize("phone", FORMATS)
-def test_every_format_finds_the_same_customer(agent_client, caller, phone) -> None:
-    response = _pop(agent_client, phone)
+def test_every_format_finds_the_same_customer(supervisor_client, caller, phone) -> None:
+    response = _pop(supervisor_client, phone)
 
     assert response.status_code == 200
     body = response.json()
@@ -106,8 +116,8 @@ def test_every_format_finds_the_same_customer(agent_client, caller, phone) -> No
     assert body["customer"]["id"] == caller.pk
 
 
-def test_the_card_carries_identity_history_tickets_and_orders(agent_client, caller) -> None:
-    body = _pop(agent_client, "13800138000").json()
+def test_the_card_carries_identity_history_tickets_and_orders(supervisor_client, caller) -> None:
+    body = _pop(supervisor_client, "13800138000").json()
 
     assert set(body) >= {
         "known",
@@ -250,7 +260,7 @@ def test_a_number_moved_to_the_survivor_of_a_merge_pops_the_survivor(agent_clien
     assert body["customer"]["name"] == "Survivor"
 
 
-def test_a_number_left_on_a_merged_customer_pops_the_survivor(agent_client) -> None:
+def test_a_number_left_on_a_merged_customer_pops_the_survivor(supervisor_client) -> None:
     survivor = customer_create(name="Survivor")
     middle = customer_create(name="Middle")
     merged = customer_create(name="Merged", phones=["13800138000"])
@@ -258,7 +268,7 @@ def test_a_number_left_on_a_merged_customer_pops_the_survivor(agent_client) -> N
     model.filter(pk=middle.pk).update(status=CustomerStatus.MERGED, merged_into=survivor)
     model.filter(pk=merged.pk).update(status=CustomerStatus.MERGED, merged_into=middle)
 
-    body = _pop(agent_client, "13800138000").json()
+    body = _pop(supervisor_client, "13800138000").json()
 
     assert body["customer"]["id"] == survivor.pk
     assert all(p["value"] != "+8613800138000" for p in body["contact_points"])
@@ -316,7 +326,9 @@ def test_the_api_sends_the_selectors_card(agent_client, caller) -> None:
     response = _pop(agent_client, "13800138000")
 
     assert response["Content-Type"] == "application/json"
-    assert response.json() == screenpop.screenpop_for_phone(phone="13800138000")
+    assert response.json() == screenpop.screenpop_for_phone(
+        phone="13800138000", full_contacts=False
+    )
 
 
 def test_an_sql_section_of_another_app_joins_the_single_statement(
@@ -359,3 +371,62 @@ def test_other_apps_add_sections_to_the_card(monkeypatch, agent_client, caller) 
     assert screenpop.screenpop_sections()[-1] == "segments"
     with pytest.raises(ValueError, match="reserved"):
         screenpop.screenpop_section_register("customer", lambda customer: None)
+
+
+def test_agents_get_the_callers_number_and_contact_points_masked(agent_client, caller) -> None:
+    response = _pop(agent_client, "13800138000")
+
+    body = response.json()
+    assert body["phone"] == "+8613*****8000"
+    assert [(p["kind"], p["value"], p["is_primary"]) for p in body["contact_points"]] == [
+        ("email", "w***@example.com", True),
+        ("phone", "+8613*****8000", True),
+        ("phone", "+8613*****9000", False),
+    ]
+    text = response.content.decode()
+    assert "13800138000" not in text
+    assert "13900139000" not in text
+    assert "wang@" not in text
+    assert "raw_value" not in text
+
+
+@pytest.mark.parametrize("role", [Role.AGENT, Role.SUPERVISOR])
+def test_the_cards_contact_points_read_as_the_serializer_writes_them(
+    client_for, make_user, caller, role
+) -> None:
+    # given the serializer's view of the customer's active contact points for the same role
+    context = {"request": SimpleNamespace(user=make_user(role, username=f"ser_{role}"))}
+    points = caller.contact_points.filter(is_active=True).order_by("kind", "-is_primary", "id")
+    expected = [ContactPointSerializer(point, context=context).data for point in points]
+
+    # when
+    card = _pop(client_for(role), "13800138000").json()["contact_points"]
+
+    # then: the card carries a subset of the serializer's fields, with the same values
+    assert len(card) == len(expected)
+    for shown, serialized in zip(card, expected, strict=True):
+        assert set(shown) <= set(serialized)
+        assert shown == {key: serialized[key] for key in shown}
+
+
+def test_one_prepared_statement_serves_every_role(client_for, caller, settings) -> None:
+    # given
+    settings.DB_PREPARED_STATEMENTS = True
+    agent, supervisor = client_for(Role.AGENT), client_for(Role.SUPERVISOR)
+
+    # when both roles pop the same caller
+    with CaptureQueriesContext(connection) as queries:
+        masked = _pop(agent, "13800138000").json()
+        full = _pop(supervisor, "13800138000").json()
+
+    # then one statement text, bound differently, and one prepared statement for both
+    cards = [q["sql"] for q in queries.captured_queries if "'contact_points'" in q["sql"]]
+    assert len(cards) == 2
+    assert cards[0] == cards[1]
+    assert (masked["phone"], full["phone"]) == ("+8613*****8000", "+8613800138000")
+    native, _names = _native_statement(cards[0])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement = %s", [native.decode()]
+        )
+        assert cursor.fetchone()[0] == 1

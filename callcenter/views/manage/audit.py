@@ -35,6 +35,15 @@ KINDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     ),
     "users": (_("Users"), ("user.",)),
     "customers": (_("Customers and imports"), ("customer.create", "customer.update", "import.")),
+    "privacy": (
+        _("Reads, reveals, exports and erasures"),
+        (
+            "customer.list_read",
+            "contact_point.reveal",
+            "customer.subject_export",
+            "customer.erase",
+        ),
+    ),
 }
 
 ACTION_LABELS: dict[str, Any] = {
@@ -66,6 +75,10 @@ ACTION_LABELS: dict[str, Any] = {
     "customer.create": _("Customer created"),
     "customer.update": _("Customer changed"),
     "import.run": _("CSV imported"),
+    "customer.list_read": _("Customers listed by an agent"),
+    "contact_point.reveal": _("Contact detail revealed"),
+    "customer.subject_export": _("Personal data exported"),
+    "customer.erase": _("Personal data erased"),
 }
 
 
