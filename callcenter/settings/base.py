@@ -227,6 +227,15 @@ CARE_PLAYBOOK_ACTIVE = env.list("CARE_PLAYBOOK_ACTIVE", default=[])
 # Events older than this when processed (e.g. from a history import) stop plans but enroll nobody.
 CARE_EVENT_MAX_AGE_HOURS = env.int("CARE_EVENT_MAX_AGE_HOURS", default=72)
 
+# The agent desk's live streams (server-sent events); each open one holds a web thread.
+# A user may keep this many open (another one closes the oldest first, in any process).
+DESK_STREAMS_PER_USER = env.int("DESK_STREAMS_PER_USER", default=3)
+# Threads of each web process that streams may never take, so requests always find one. The
+# process's thread count comes from gunicorn (gunicorn.conf.py tells each worker); elsewhere
+# from GUNICORN_THREADS, as gunicorn.conf.py reads it.
+DESK_STREAM_RESERVED_THREADS = env.int("DESK_STREAM_RESERVED_THREADS", default=16)
+WEB_THREADS = env.int("GUNICORN_THREADS", default=64)
+
 # Threads scikit-learn may use in a refresh (churn scoring, clustering). One is the safe
 # default on a shared 2-core machine; raise it only where cores are idle.
 SEGMENTS_ML_THREADS = env.int("SEGMENTS_ML_THREADS", default=1)
