@@ -134,6 +134,12 @@ AXES_RESET_ON_SUCCESS = True
 # throttling then keys on the real client address, not the proxy's.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "callcenter.auth_backends.client_ip"
+# A refused login (either limit) shows the login page again with the reason, as 429.
+AXES_LOCKOUT_CALLABLE = "callcenter.auth_backends.login_refused_response"
+# Failed logins from one client address, whatever the usernames, before that address may not
+# try again until the window (the period, from its first failure) ends: "N/period" with period
+# s, m, h or d, optionally a count of them ("10/15m"). Counted in Redis.
+LOGIN_THROTTLE_RATE = env("LOGIN_THROTTLE_RATE", default="30/h")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
