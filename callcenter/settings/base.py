@@ -183,6 +183,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Customer profiles, segments, care plans and outreach.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Schema and docs: any call-center role (session or token), nobody anonymous.
+    "SERVE_PERMISSIONS": ["callcenter.roles.IsAgent"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
