@@ -1,7 +1,9 @@
 """A real gunicorn for integration tests: the project's gunicorn.conf.py, production settings,
-the test database and Redis (rows the test committed are visible to it)."""
+the test database and Redis (rows the test committed are visible to it); and docker-compose.yml
+read as the deployment describes it."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -10,7 +12,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import yaml
 from django.conf import settings
 
 from tests.workers import worker_env
@@ -90,3 +94,31 @@ def gunicorn_server(
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
+
+
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+_VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
+
+
+def compose() -> dict[str, Any]:
+    """docker-compose.yml as data."""
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def compose_environment(service: str, dotenv: dict[str, str]) -> dict[str, str]:
+    """The environment docker compose gives `service`, with `dotenv` as the deployer's .env:
+    ${NAME}, ${NAME:-default} and ${NAME:?error} resolved as compose does."""
+
+    def resolve(match: re.Match[str]) -> str:
+        name, operator, argument = match.groups()
+        value = dotenv.get(name)
+        if value:
+            return value
+        if operator and operator.endswith("-"):
+            return argument
+        if operator and operator.endswith("?"):
+            raise AssertionError(f"docker compose refuses to start without {name}: {argument}")
+        return ""
+
+    environment = compose()["services"][service].get("environment") or {}
+    return {name: _VARIABLE.sub(resolve, str(value)) for name, value in environment.items()}

@@ -95,9 +95,7 @@ def _session(user: Any) -> str:
 @pytest.fixture
 def agents(committed_rows: None) -> list[str]:
     """Session keys of AGENTS logged-in agents."""
-    return [
-        _session(UserFactory(role=Role.AGENT, username=f"flood{n}")) for n in range(AGENTS)
-    ]
+    return [_session(UserFactory(role=Role.AGENT, username=f"flood{n}")) for n in range(AGENTS)]
 
 
 @pytest.fixture
