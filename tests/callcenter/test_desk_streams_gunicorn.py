@@ -123,16 +123,17 @@ def test_two_hundred_streams_leave_healthz_and_the_screenpop_answering(
         assert all(int(stream.headers["retry-after"]) > 0 for stream in refused)
         assert all(stream.read_until(b"event: ready") for stream in live)
         # and the API answers quickly all the while
-        for _ in range(10):
-            health, health_seconds = _timed_get(server, "/healthz", {})
-            pop, pop_seconds = _timed_get(
-                server,
-                "/api/screenpop/?phone=13800138000",
-                {"Authorization": f"Token {token.key}"},
+        answers = [
+            _timed_get(server, path, headers)
+            for _ in range(10)
+            for path, headers in (
+                ("/healthz", {}),
+                ("/api/screenpop/?phone=13800138000", {"Authorization": f"Token {token.key}"}),
             )
-            assert (health, pop) == (200, 200)
-            assert health_seconds < QUICK_SECONDS
-            assert pop_seconds < QUICK_SECONDS
+        ]
+        assert {status for status, _seconds in answers} == {200}
+        slowest = max(seconds for _status, seconds in answers)
+        assert slowest < QUICK_SECONDS, f"{len(live)} streams open; slowest answer {slowest:.3f} s"
     finally:
         for stream in streams:
             stream.close()
