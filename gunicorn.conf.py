@@ -20,10 +20,11 @@ Why these defaults, for a 2-core machine:
   PostgreSQL and Redis.
 - 64 threads per worker (128 in all): the agent desk holds one Server-Sent-Events stream per
   open desk page, and each stream occupies a thread for its lifetime. A worker lets streams
-  take all but DESK_STREAM_RESERVED_THREADS (16) of its threads and refuses more with 503, so
+  take all but DESK_STREAM_RESERVED_THREADS (12) of its threads and refuses more with 503, so
   requests always find a thread (post_worker_init below tells the app the thread count); with
-  the defaults that is 48 streams per worker. Raise GUNICORN_THREADS with the number of agents.
-  An idle keep-alive connection holds no thread (gthread parks it in its poller).
+  the defaults that is 52 streams per worker (104 agents). Raise GUNICORN_THREADS with the
+  number of agents. An idle keep-alive connection holds no thread (gthread parks it in its
+  poller).
 - Each busy thread may hold its own database connection (CONN_MAX_AGE): keep
   WEB_CONCURRENCY x GUNICORN_THREADS plus Celery's concurrency under PostgreSQL's
   max_connections, or put PgBouncer in front of it.

@@ -245,7 +245,7 @@ DESK_STREAMS_PER_USER = env.int("DESK_STREAMS_PER_USER", default=3)
 # Threads of each web process that streams may never take, so requests always find one. The
 # process's thread count comes from gunicorn (gunicorn.conf.py tells each worker); elsewhere
 # from GUNICORN_THREADS, as gunicorn.conf.py reads it.
-DESK_STREAM_RESERVED_THREADS = env.int("DESK_STREAM_RESERVED_THREADS", default=16)
+DESK_STREAM_RESERVED_THREADS = env.int("DESK_STREAM_RESERVED_THREADS", default=12)
 WEB_THREADS = env.int("GUNICORN_THREADS", default=64)
 
 # Threads scikit-learn may use in a refresh (churn scoring, clustering). One is the safe

@@ -133,3 +133,8 @@ def test_streams_leave_the_reserved_threads_and_at_least_half(
     settings.DESK_STREAM_RESERVED_THREADS = reserved
 
     assert desk_stream_process_limit(threads=threads) == limit
+
+
+def test_the_defaults_keep_a_hundred_agents_live_on_two_workers() -> None:
+    # gunicorn.conf.py's defaults on two cores: 2 workers of 64 threads
+    assert 2 * desk_stream_process_limit(threads=64) >= 100
