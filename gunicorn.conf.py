@@ -19,9 +19,12 @@ Why these defaults, for a 2-core machine:
   context-switching for this CPU-bound work (JSON, ORM), and threads cover the waits on
   PostgreSQL and Redis.
 - 64 threads per worker (128 in all): the agent desk holds one Server-Sent-Events stream per
-  logged-in agent open, and each stream occupies a thread for its lifetime. 100 agents leave
-  28 threads for ordinary requests; raise GUNICORN_THREADS with the number of agents. An idle
-  keep-alive connection holds no thread (gthread parks it in its poller).
+  open desk page, and each stream occupies a thread for its lifetime. A worker lets streams
+  take all but DESK_STREAM_RESERVED_THREADS (12) of its threads and refuses more with 503, so
+  requests always find a thread (post_worker_init below tells the app the thread count); with
+  the defaults that is 52 streams per worker (104 agents). Raise GUNICORN_THREADS with the
+  number of agents. An idle keep-alive connection holds no thread (gthread parks it in its
+  poller).
 - Each busy thread may hold its own database connection (CONN_MAX_AGE): keep
   WEB_CONCURRENCY x GUNICORN_THREADS plus Celery's concurrency under PostgreSQL's
   max_connections, or put PgBouncer in front of it.
@@ -143,3 +146,10 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+
+def post_worker_init(worker: object) -> None:
+    """Size the worker's live-stream limit by its real thread count (command line included)."""
+    from callcenter.services.desk_streams import desk_stream_slots_configure
+
+    desk_stream_slots_configure(threads=worker.cfg.threads)

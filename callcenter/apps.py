@@ -16,7 +16,12 @@ class CallcenterConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_login_failed
+
+        from callcenter.auth_backends import login_failure_count
         from callcenter.db_connections import connection_expiry_spread
 
         post_migrate.connect(_install_periodic_tasks, sender=self, dispatch_uid="crm-schedules")
         connection_created.connect(connection_expiry_spread, dispatch_uid="crm-connection-expiry")
+        # Failed logins count against their client address (the login throttle).
+        user_login_failed.connect(login_failure_count, dispatch_uid="crm-login-failure-count")

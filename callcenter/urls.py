@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from callcenter.views import role_required
 from callcenter.views.health import healthz
 
 urlpatterns = [
@@ -17,8 +18,14 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The API description is for call-center users only (SPECTACULAR_SETTINGS SERVE_PERMISSIONS);
+    # the docs page sends an anonymous browser to the login page.
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        role_required()(SpectacularSwaggerView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
     # The core API first: the screen-pop, on every ringing call, resolves without walking
     # the other apps' patterns (none of their paths overlap).
     path("api/", include("callcenter.api_urls")),

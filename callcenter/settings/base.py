@@ -38,6 +38,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /healthz answers probes on the container's own address over plain HTTP, before
+    # the host check and the HTTPS redirect.
+    "callcenter.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -134,6 +137,12 @@ AXES_RESET_ON_SUCCESS = True
 # throttling then keys on the real client address, not the proxy's.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "callcenter.auth_backends.client_ip"
+# A refused login (either limit) shows the login page again with the reason, as 429.
+AXES_LOCKOUT_CALLABLE = "callcenter.auth_backends.login_refused_response"
+# Failed logins from one client address, whatever the usernames, before that address may not
+# try again until the window (the period, from its first failure) ends: "N/period" with period
+# s, m, h or d, optionally a count of them ("10/15m"). Counted in Redis.
+LOGIN_THROTTLE_RATE = env("LOGIN_THROTTLE_RATE", default="30/h")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -147,7 +156,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# collectstatic writes here (the Dockerfile at build time); whitenoise serves it in production.
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = BASE_DIR / "media"
 
@@ -186,6 +196,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Customer profiles, segments, care plans and outreach.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Schema and docs: any call-center role (session or token), nobody anonymous.
+    "SERVE_PERMISSIONS": ["callcenter.roles.IsAgent"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -235,6 +247,15 @@ SPECTACULAR_SETTINGS = {
 CARE_PLAYBOOK_ACTIVE = env.list("CARE_PLAYBOOK_ACTIVE", default=[])
 # Events older than this when processed (e.g. from a history import) stop plans but enroll nobody.
 CARE_EVENT_MAX_AGE_HOURS = env.int("CARE_EVENT_MAX_AGE_HOURS", default=72)
+
+# The agent desk's live streams (server-sent events); each open one holds a web thread.
+# A user may keep this many open (another one closes the oldest first, in any process).
+DESK_STREAMS_PER_USER = env.int("DESK_STREAMS_PER_USER", default=3)
+# Threads of each web process that streams may never take, so requests always find one. The
+# process's thread count comes from gunicorn (gunicorn.conf.py tells each worker); elsewhere
+# from GUNICORN_THREADS, as gunicorn.conf.py reads it.
+DESK_STREAM_RESERVED_THREADS = env.int("DESK_STREAM_RESERVED_THREADS", default=12)
+WEB_THREADS = env.int("GUNICORN_THREADS", default=64)
 
 # Threads scikit-learn may use in a refresh (churn scoring, clustering). One is the safe
 # default on a shared 2-core machine; raise it only where cores are idle.

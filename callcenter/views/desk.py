@@ -6,12 +6,14 @@ server-rendered card; its forms (log the call, open a ticket, schedule a callbac
 unknown caller) post here and answer with the card again, so nothing is typed twice.
 
 Each open stream holds one web worker thread for up to STREAM_SECONDS; the browser's
-EventSource reconnects when it ends.
+EventSource reconnects when it ends. `callcenter.services.desk_streams` bounds them: a few per
+user (the oldest is closed, and its page says so), and per process fewer than its threads.
 """
 
 import datetime as dt
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -45,6 +47,13 @@ from callcenter.selectors.desk import DeskCard, desk_card
 from callcenter.services.activity import interaction_log, ticket_open
 from callcenter.services.cti import agent_channel, redis_client
 from callcenter.services.customers import customer_create
+from callcenter.services.desk_streams import (
+    StreamSlots,
+    desk_stream_close_channel,
+    desk_stream_register,
+    desk_stream_slots,
+    desk_stream_unregister,
+)
 from callcenter.views import role_required
 from outreach.services.tasks import outreach_task_create_manual
 
@@ -57,6 +66,10 @@ HEARTBEAT_SECONDS = 15
 POLL_SECONDS = 1.0
 # The browser waits this long before reconnecting a closed stream.
 RETRY_MILLISECONDS = 2000
+# A stream registered longer ago than STREAM_SECONDS plus this belongs to a dead process.
+STALE_MARGIN_SECONDS = 60
+# A stream refused because the process holds its limit: when the browser should try again.
+BUSY_RETRY_AFTER_SECONDS = 10
 MAX_PHONE_LENGTH = 64
 CALL_ID_LENGTH = 128
 # Answer for a form with bad input: the desk's script swaps it in like a success.
@@ -193,37 +206,86 @@ def _event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
-def desk_event_stream(user_id: int) -> Iterator[str]:
+class DeskEventStream:
     """The agent's call events as server-sent events, with heartbeats, for STREAM_SECONDS.
 
-    Subscribes before the first chunk, so once the browser sees `ready` no event is missed.
+    The body of the desk's streaming response. It subscribes to the agent's channel and to its
+    own close channel before the first chunk, so once the browser sees `ready` no event is
+    missed; then it counts itself among the user's streams, which closes their oldest beyond
+    DESK_STREAMS_PER_USER. A stream told to close sends `replaced` and ends. `close()`, which
+    the server calls when the response ends however it ends, gives back the process slot the
+    view took for it.
     """
-    if not connection.in_atomic_block:
-        # The stream needs no database; do not hold a connection for minutes.
-        connection.close()
-    pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(agent_channel(user_id))
-    try:
-        yield f"retry: {RETRY_MILLISECONDS}\n" + _event("ready", {"channel": "desk"})
-        started = last_beat = time.monotonic()
-        while time.monotonic() - started < STREAM_SECONDS:
-            message = pubsub.get_message(timeout=POLL_SECONDS)
-            if message is not None and message["type"] == "message":
-                yield f"event: call\ndata: {message['data'].decode()}\n\n"
-                last_beat = time.monotonic()
-            elif time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
-                yield ": heartbeat\n\n"
-                last_beat = time.monotonic()
-    finally:
-        pubsub.close()
+
+    def __init__(self, *, user_id: int, slots: StreamSlots) -> None:
+        self.user_id = user_id
+        self.stream_id = uuid.uuid4().hex
+        self._slots = slots
+        self._events = self._generate()
+        self._released = False
+
+    def __iter__(self) -> Iterator[str]:
+        return self._events
+
+    def close(self) -> None:
+        self._events.close()
+        if not self._released:
+            self._released = True
+            self._slots.release()
+
+    def _generate(self) -> Iterator[str]:
+        if not connection.in_atomic_block:
+            # The stream needs no database; do not hold a connection for minutes.
+            connection.close()
+        close_channel = desk_stream_close_channel(self.stream_id).encode()
+        pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(agent_channel(self.user_id), close_channel)
+        try:
+            desk_stream_register(
+                user_id=self.user_id,
+                stream_id=self.stream_id,
+                max_age_seconds=int(STREAM_SECONDS) + STALE_MARGIN_SECONDS,
+            )
+            yield f"retry: {RETRY_MILLISECONDS}\n" + _event("ready", {"channel": "desk"})
+            started = last_beat = time.monotonic()
+            while time.monotonic() - started < STREAM_SECONDS:
+                message = pubsub.get_message(timeout=POLL_SECONDS)
+                if message is not None and message["type"] == "message":
+                    if message["channel"] == close_channel:
+                        yield _event("replaced", {"reason": message["data"].decode()})
+                        return
+                    yield f"event: call\ndata: {message['data'].decode()}\n\n"
+                    last_beat = time.monotonic()
+                elif time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                    yield ": heartbeat\n\n"
+                    last_beat = time.monotonic()
+        finally:
+            try:
+                desk_stream_unregister(user_id=self.user_id, stream_id=self.stream_id)
+            finally:
+                pubsub.close()
 
 
 @require_GET
 @role_required()
-def desk_events_view(request: HttpRequest) -> StreamingHttpResponse:
-    """Server-sent events: this agent's call events (ringing, answered, ended)."""
+def desk_events_view(request: HttpRequest) -> HttpResponse:
+    """Server-sent events: this agent's call events (ringing, answered, ended).
+
+    503 with Retry-After when this process holds as many streams as it may (the rest of its
+    threads serve requests); the desk tries again later.
+    """
+    slots = desk_stream_slots()
+    if not slots.acquire():
+        busy = HttpResponse(
+            _("Too many live desks are open on this server; retrying shortly."),
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+        busy["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+        busy["Cache-Control"] = "no-cache"
+        return busy
     response = StreamingHttpResponse(
-        desk_event_stream(request.user.pk), content_type="text/event-stream"
+        DeskEventStream(user_id=request.user.pk, slots=slots), content_type="text/event-stream"
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"

@@ -887,8 +887,8 @@ def test_customer_detail_and_write_responses_cost_few_queries(
 # --- schema and docs ---------------------------------------------------------------------------
 
 
-def test_schema_is_served(api_client) -> None:
-    response = api_client.get("/api/schema/", {"format": "json"})
+def test_schema_is_served(agent_client) -> None:
+    response = agent_client.get("/api/schema/", {"format": "json"})
 
     assert response.status_code == 200
     paths = response.json()["paths"]
@@ -906,7 +906,8 @@ def test_schema_is_served(api_client) -> None:
     } <= set(paths)
 
 
-def test_docs_load_only_local_assets(api_client) -> None:
+def test_docs_load_only_local_assets(api_client, agent_client) -> None:
+    api_client.force_login(agent_client.user)
     response = api_client.get("/api/docs/")
 
     assert response.status_code == 200

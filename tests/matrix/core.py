@@ -3,12 +3,13 @@
 from tests.matrix import ADMINS, LOGGED_IN, MANAGERS, PUBLIC, STAFF, Entry, _e, _page
 
 EXPECTATIONS: dict[str, Entry] = {
-    # Public by design: health carries no data; login/logout; the API description.
+    # Public by design: health carries no data; login/logout.
     "healthz": _e(get=PUBLIC),
     "login": _e(get=PUBLIC, post=PUBLIC, put=PUBLIC),
     "logout": _e(post=PUBLIC),
-    "api-schema": _e(get=PUBLIC),
-    "api-docs": _e(get=PUBLIC),
+    # The API description: call-center users only.
+    "api-schema": _e(get=STAFF),
+    "api-docs": _page(get=STAFF),
     # The browsable API root lists URL names only (DRF default: any logged-in user).
     "api-root": _e(get=LOGGED_IN),
     # Webhooks: no user, a valid signature of the body is the credential.

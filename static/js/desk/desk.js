@@ -46,10 +46,17 @@
     window.htmx.ajax("GET", url, { target: "#desk-card", swap: "innerHTML" });
   }
 
-  const source = new EventSource(desk.dataset.eventsUrl);
-  source.addEventListener("ready", function () { setState("live"); });
-  source.addEventListener("error", function () { setState("reconnecting"); });
-  source.addEventListener("call", function (event) {
+  // The server closes this page's stream when the same agent opens the desk elsewhere
+  // (`replaced`); the page then stops listening until asked. A stream refused or cut (e.g. 503
+  // while the server is busy) is opened again after a growing, jittered delay.
+  const replaced = document.getElementById("desk-replaced");
+  const RETRY_BASE_MS = 5000;
+  const RETRY_MAX_MS = 60000;
+  let source = null;
+  let failures = 0;
+  let retryTimer = null;
+
+  function onCall(event) {
     const call = JSON.parse(event.data);
     remember(call);
     const shown = document.querySelector("#desk-card .desk-card");
@@ -57,6 +64,50 @@
     if (call.event === "ringing" || (call.event === "answered" && (!shown || shown.dataset.callId !== call.call_id))) {
       popCard(call);
     }
+  }
+
+  function retryLater() {
+    const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * Math.pow(2, failures));
+    failures += 1;
+    retryTimer = window.setTimeout(connect, delay / 2 + Math.random() * delay / 2);
+  }
+
+  function connect() {
+    retryTimer = null;
+    replaced.hidden = true;
+    setState("connecting");
+    source = new EventSource(desk.dataset.eventsUrl);
+    source.addEventListener("ready", function () {
+      failures = 0;
+      setState("live");
+    });
+    source.addEventListener("call", onCall);
+    source.addEventListener("replaced", function () {
+      source.close();
+      setState("replaced");
+      replaced.hidden = false;
+    });
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) {
+        // The browser gives up on an error status: try again ourselves, later.
+        setState("reconnecting");
+        retryLater();
+      } else if (pill.dataset.state !== "replaced") {
+        setState("reconnecting");
+      }
+    });
+  }
+
+  document.getElementById("desk-reconnect").addEventListener("click", function () {
+    if (retryTimer === null) {
+      failures = 0;
+      connect();
+    }
   });
-  window.addEventListener("beforeunload", function () { source.close(); });
+  window.addEventListener("beforeunload", function () {
+    if (source) {
+      source.close();
+    }
+  });
+  connect();
 })();
