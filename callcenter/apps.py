@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
@@ -16,7 +17,16 @@ class CallcenterConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
+        from callcenter.checks import (
+            integration_secrets_distinct_check,
+            retired_webhook_secret_check,
+            webhook_throttle_rate_check,
+        )
         from callcenter.db_connections import connection_expiry_spread
+
+        checks.register(retired_webhook_secret_check, checks.Tags.security)
+        checks.register(webhook_throttle_rate_check, checks.Tags.security)
+        checks.register(integration_secrets_distinct_check, checks.Tags.security, deploy=True)
 
         post_migrate.connect(_install_periodic_tasks, sender=self, dispatch_uid="crm-schedules")
         connection_created.connect(connection_expiry_spread, dispatch_uid="crm-connection-expiry")

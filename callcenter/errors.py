@@ -19,6 +19,12 @@ class ApplicationError(Exception):
         self.extra = extra or {}
 
 
+class ApplicationForbidden(ApplicationError):
+    """A request the caller's role or identity does not allow (403, nothing written)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map ApplicationError and Django's ValidationError to 400s with a readable body."""
     if isinstance(exc, DjangoValidationError):
