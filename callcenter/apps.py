@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.contrib.auth import get_user_model
 from django.core import checks
 from django.db.backends.signals import connection_created
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -23,6 +24,7 @@ class CallcenterConfig(AppConfig):
             webhook_throttle_rate_check,
         )
         from callcenter.db_connections import connection_expiry_spread
+        from callcenter.receivers import api_tokens_end_with_password
 
         checks.register(retired_webhook_secret_check, checks.Tags.security)
         checks.register(webhook_throttle_rate_check, checks.Tags.security)
@@ -30,3 +32,8 @@ class CallcenterConfig(AppConfig):
 
         post_migrate.connect(_install_periodic_tasks, sender=self, dispatch_uid="crm-schedules")
         connection_created.connect(connection_expiry_spread, dispatch_uid="crm-connection-expiry")
+        post_save.connect(
+            api_tokens_end_with_password,
+            sender=get_user_model(),
+            dispatch_uid="crm-tokens-end-with-password",
+        )

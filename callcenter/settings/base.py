@@ -172,6 +172,9 @@ REST_FRAMEWORK = {
     # Requests of signed integrations (no user), per client address (callcenter.throttling).
     "DEFAULT_THROTTLE_RATES": {"webhook": env("WEBHOOK_THROTTLE_RATE", default="1200/min")},
 }
+# API tokens (`Authorization: Token ...`) expire this many days after they were issued
+# (callcenter.services.tokens); a password change or an admin ends them sooner.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Call-center CRM API",

@@ -71,6 +71,9 @@ EXPECTATIONS: dict[str, Entry] = {
     "api-care-template-preview": _e(post=ADMINS),
     "api-care-enrollments": _e(get=MANAGERS),
     "api-care-settings": _e(get=MANAGERS, patch=ADMINS),
+    # API tokens: who holds one, revoking one (admins; keys are never shown).
+    "api-tokens": _e(get=ADMINS),
+    "api-token": _e("managed_user", delete=ADMINS),
     # Posting: per event type (care.services.events.EVENT_POSTERS, tested in
     # tests/care/test_event_posters.py); agents may post no type, so none gets past the door.
     "api-events": _e(get=MANAGERS, post=MANAGERS),
