@@ -12,6 +12,7 @@ Who may do what:
     events: POST (token or session)                     (1)        (1)
     events: POST signed with EVENTS_WEBHOOK_SECRETS (no user at all) (1)
     events: list, detail                                x          x
+    enrollments: list                                   x          x
 
     (1) per event type, as care.services.events.EVENT_POSTERS says (403 otherwise)
 

@@ -180,9 +180,15 @@ class TestIdempotencyKeysPerClient:
     def test_a_key_taken_by_another_client_is_no_conflict(self, post: Callable[..., Any]) -> None:
         # given another client used the key for an event of another customer
         first, second = CustomerFactory.create_batch(2)
-        post(INTEGRATION, {"type": "external", "customer_id": first.pk}, key="shared")
+        other_admin = UserFactory(role=Role.ADMIN, username="other_admin")
+        post(Role.ADMIN.value, {"type": "external", "customer_id": first.pk}, key="shared")
 
-        mine = post(Role.ADMIN.value, {"type": "external", "customer_id": second.pk}, key="shared")
+        mine = post(
+            Role.ADMIN.value,
+            {"type": "external", "customer_id": second.pk},
+            key="shared",
+            user=other_admin,
+        )
 
         assert mine.status_code == 201
         assert mine.json()["customer_id"] == second.pk
