@@ -80,7 +80,8 @@ def build(customers: int) -> dict[str, object]:
 
 
 def prepare() -> dict[str, str]:
-    """An integration user (agent role) with an API token; the rule must be on."""
+    """An integration user with an API token (admin role: the role that may post
+    ticket_opened, care.services.events.EVENT_POSTERS); the rule must be on."""
     _setup_django(BENCH_DB)
     from django.contrib.auth.models import Group, User
     from rest_framework.authtoken.models import Token
@@ -91,8 +92,10 @@ def prepare() -> dict[str, str]:
     if not CareRule.objects.filter(is_active=True, trigger_type="ticket_opened").exists():
         raise SystemExit("the complaint rule is not active")
     user, _created = User.objects.get_or_create(username=BENCH_USER)
-    user.groups.add(Group.objects.get_or_create(name=Role.AGENT)[0])
-    return {"token": Token.objects.get_or_create(user=user)[0].key}
+    user.groups.set([Group.objects.get_or_create(name=Role.ADMIN)[0]])
+    # A new token each run: one kept from an earlier run may have expired (API_TOKEN_TTL_DAYS).
+    Token.objects.filter(user=user).delete()
+    return {"token": Token.objects.create(user=user).key}
 
 
 def start_celery(kind: str, log_path: Path, concurrency: int) -> subprocess.Popen:

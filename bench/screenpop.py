@@ -136,7 +136,9 @@ def prepare() -> dict[str, object]:
     user, _created = User.objects.get_or_create(username=BENCH_USER)
     group, _created = Group.objects.get_or_create(name=Role.AGENT)
     user.groups.add(group)
-    token, _created = Token.objects.get_or_create(user=user)
+    # A new token each run: one kept from an earlier run may have expired (API_TOKEN_TTL_DAYS).
+    Token.objects.filter(user=user).delete()
+    token = Token.objects.create(user=user)
     return {
         "token": token.key,
         "refresh_status": run.status,

@@ -14,6 +14,7 @@ from callcenter.apis.customers import (
 from callcenter.apis.identity import CustomerMergeApi, MergeProposalViewSet
 from callcenter.apis.imports import ImportRunDetailApi, ImportRunListCreateApi
 from callcenter.apis.screenpop import ScreenpopApi
+from callcenter.apis.tokens import ApiTokenDetailApi, ApiTokenListApi
 
 router = DefaultRouter()
 router.register("customers", CustomerViewSet, basename="api-customer")
@@ -29,5 +30,7 @@ urlpatterns = [
     path("imports/", ImportRunListCreateApi.as_view(), name="api-import-list"),
     path("imports/<int:pk>/", ImportRunDetailApi.as_view(), name="api-import-detail"),
     path("customers/<int:pk>/merge/", CustomerMergeApi.as_view(), name="api-customer-merge"),
+    path("tokens/", ApiTokenListApi.as_view(), name="api-tokens"),
+    path("tokens/<int:pk>/", ApiTokenDetailApi.as_view(), name="api-token"),
     path("", include(router.urls)),
 ]

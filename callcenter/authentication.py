@@ -7,11 +7,17 @@ the card's own SQL (bench/screenpop.py measures it). Here one written-out statem
 the token, the user and the role names; the user is built with `Model.from_db` as the ORM
 would, and its roles are cached on it where `user_roles` looks first. Nothing is cached across
 requests: a deleted token, a deactivated user or a changed role counts from the next request.
+
+A token older than API_TOKEN_TTL_DAYS is refused with 401 and says so (its creation time is in
+the same row, so expiry costs no query). Password changes and admins delete tokens
+(callcenter.services.tokens); a deleted token is simply unknown.
 """
 
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from psycopg import sql
 from psycopg.rows import tuple_row
@@ -21,6 +27,16 @@ from rest_framework.authentication import TokenAuthentication
 from callcenter.choices import Role
 from callcenter.prepared import fetch_prepared
 from callcenter.roles import user_roles_preload
+from callcenter.services.tokens import api_token_expires_at
+
+
+class TokenExpired(exceptions.APIException):
+    """401 with a `WWW-Authenticate: Token` challenge. Not an AuthenticationFailed: DRF turns
+    those into 403 when the first authentication scheme (sessions) has no challenge."""
+
+    status_code = 401
+    default_code = "token_expired"
+    auth_header = "Token"
 
 
 def _token_sql() -> tuple[sql.Composed, list[str], list[str]]:
@@ -79,5 +95,11 @@ class TokenWithRolesAuthentication(TokenAuthentication):
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         user_roles_preload(user, row[-1])
         token = self.get_model().from_db("default", token_names, token_values)
+        expires_at = api_token_expires_at(created=token.created)
+        if expires_at <= timezone.now():
+            raise TokenExpired(
+                gettext("This API token expired on %(date)s; ask an admin for a new one.")
+                % {"date": timezone.localtime(expires_at).strftime("%Y-%m-%d %H:%M %Z")}
+            )
         token.user = user
         return user, token

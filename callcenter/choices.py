@@ -114,4 +114,12 @@ class ImportStatus(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
 
 
+class Integration(models.TextChoices):
+    """Systems that sign their requests with a secret of their own (callcenter.signatures)."""
+
+    SMS = "sms", _("SMS gateway (delivery receipts, inbound SMS)")
+    CTI = "cti", _("Telephony (call events)")
+    EVENTS = "events", _("Care events from other systems")
+
+
 OPEN_TICKET_STATUSES = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS)

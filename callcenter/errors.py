@@ -19,6 +19,12 @@ class ApplicationError(Exception):
         self.extra = extra or {}
 
 
+class ApplicationForbidden(ApplicationError):
+    """A request the caller's role or identity does not allow (403, nothing written)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map ApplicationError (400, or its own status: 429 with Retry-After for a spent limit)
     and Django's ValidationError to responses with a readable body."""

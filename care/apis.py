@@ -9,27 +9,30 @@ Who may do what:
     templates: create, change, delete, preview                     x
     settings: read                                      x          x
     settings: change                                               x
-    events: POST (other systems, token auth)     x      x          x
-    events: POST signed with the webhook secret (no user at all)
+    events: POST (token or session)                     (1)        (1)
+    events: POST signed with EVENTS_WEBHOOK_SECRETS (no user at all) (1)
     events: list, detail                                x          x
     enrollments: list                                   x          x
 
-POST /api/events/ takes the idempotency key in the `Idempotency-Key` header or the
-`idempotency_key` field: 201 with the new event, 200 with the existing one when the key was seen
-before, 409 when the key was used for a different event.
+    (1) per event type, as care.services.events.EVENT_POSTERS says (403 otherwise)
 
-Integrations without a user sign the request instead, exactly like the SMS gateway's webhooks
-(outreach.services.webhooks): `X-Timestamp` (Unix seconds) and `X-Signature`, the hex
-HMAC-SHA256 of f"{timestamp}.{raw body}" under OUTREACH_WEBHOOK_SECRET; a stale timestamp or a
-signature seen before (a replay) is refused with 403. A request carrying `X-Signature` is judged
-by its signature alone, whatever else it carries.
+POST /api/events/ takes the idempotency key in the `Idempotency-Key` header or the
+`idempotency_key` field: 201 with the new event, 200 with the existing one when this client
+(the user, or the signed integration) sent the key before, 409 when it used the key for a
+different event. Keys are per client: the same key from another client is another event.
+
+Integrations without a user sign the request instead (callcenter.signatures): `X-Timestamp`
+(Unix seconds) and `X-Signature`, the hex HMAC-SHA256 of f"{timestamp}.POST./api/events/.{raw
+body}" under a secret of EVENTS_WEBHOOK_SECRETS; a stale timestamp or a signature seen before
+(a replay) is refused with 403. A request carrying `X-Signature` is judged by its signature
+alone, whatever else it carries.
 """
 
 from typing import Any
 
-from django.core.cache import cache
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission
@@ -37,9 +40,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from callcenter.choices import Language
+from callcenter.choices import Integration, Language
 from callcenter.pagination import DefaultCursorPagination
-from callcenter.roles import IsAdmin, IsAgent, IsSupervisor
+from callcenter.roles import IsAdmin, IsSupervisor, has_role
+from callcenter.signatures import is_signed, signature_parameters, signature_release, signed_by
+from callcenter.throttling import ThrottledBeforePermissions
 from care.choices import EventType, StopCondition, TemplateChannel
 from care.filters import EnrollmentFilter, EventFilter
 from care.models import CareRule, CareRuleVersion, CareSettings, Enrollment, Event, MessageTemplate
@@ -51,7 +56,7 @@ from care.selectors import (
     rule_versions,
     template_list,
 )
-from care.services.events import event_ingest
+from care.services.events import EVENT_POSTER_ROLES, EventPoster, event_ingest
 from care.services.rules import (
     care_rule_activate,
     care_rule_create,
@@ -66,7 +71,6 @@ from care.services.templates import (
     template_preview,
     template_update,
 )
-from outreach.permissions import HasWebhookSignature, is_signed
 
 # ---------------------------------------------------------------------------------------------
 # Serializers
@@ -179,7 +183,7 @@ class EventSerializer(serializers.ModelSerializer):
         model = Event
         fields = [
             "id", "type", "customer_id", "payload", "source", "occurred_at", "created_at",
-            "idempotency_key", "processed_at", "attempts", "last_error",
+            "client", "idempotency_key", "processed_at", "attempts", "last_error",
         ]  # fmt: skip
 
 
@@ -424,35 +428,26 @@ class TemplatePreviewApi(APIView):
 # Events, enrollments, settings
 
 
-class IsAgentOrSignedEvent(BasePermission):
-    """Any staff user, or a request signed with the webhook secret (then the signature alone
-    decides: a bad or replayed one is refused even if a user is logged in)."""
+class MayPostEvents(BasePermission):
+    """A request signed by the events integration (then the signature alone decides: a bad
+    or replayed one is refused even if a user is logged in), or a user whose role may post
+    some event type (EVENT_POSTERS); which types, the ingest service decides."""
+
+    message = gettext_lazy("Your role may not post events.")
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        if not is_signed(request):
-            return IsAgent().has_permission(request, view)
-        return HasWebhookSignature().has_permission(request, view)
+        if is_signed(request):
+            return signed_by(Integration.EVENTS)().has_permission(request, view)
+        return has_role(request.user, EVENT_POSTER_ROLES)
 
 
-EVENT_SIGNATURE_HEADERS = [
-    OpenApiParameter("X-Timestamp", str, OpenApiParameter.HEADER),
-    OpenApiParameter(
-        "X-Signature",
-        str,
-        OpenApiParameter.HEADER,
-        description='Instead of a user: hex HMAC-SHA256 of "{timestamp}.{body}" with the '
-        "webhook secret",
-    ),
-]
-
-
-class EventListApi(APIView):
-    """POST: other systems report an event (any role, e.g. an integration user with a token,
-    or a request signed with the webhook secret), with an idempotency key. GET: the outbox,
-    newest first (supervisors, admins)."""
+class EventListApi(ThrottledBeforePermissions, APIView):
+    """POST: other systems report an event (the signed events integration, or a user whose
+    role may post that type), with an idempotency key. GET: the outbox, newest first
+    (supervisors, admins)."""
 
     def get_permissions(self) -> list:
-        return [IsSupervisor()] if self.request.method == "GET" else [IsAgentOrSignedEvent()]
+        return [IsSupervisor()] if self.request.method == "GET" else [MayPostEvents()]
 
     @extend_schema(
         parameters=[OpenApiParameter("type", str), OpenApiParameter("customer", int)],
@@ -468,7 +463,7 @@ class EventListApi(APIView):
         request=EventIngestSerializer,
         parameters=[
             OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER),
-            *EVENT_SIGNATURE_HEADERS,
+            *signature_parameters(Integration.EVENTS, required=False),
         ],
         responses={201: EventSerializer, 200: EventSerializer},
     )
@@ -476,10 +471,8 @@ class EventListApi(APIView):
         try:
             return self._ingest(request)
         except Exception:
-            signature_key = getattr(request, "webhook_signature_key", None)
-            if signature_key:
-                # A refused or failed signed request may be sent again as it was.
-                cache.delete(signature_key)
+            # A refused or failed signed request may be sent again as it was.
+            signature_release(request)
             raise
 
     def _ingest(self, request: Request) -> Response:
@@ -488,7 +481,14 @@ class EventListApi(APIView):
         data: dict[str, Any] = dict(payload.validated_data)
         key = request.headers.get("Idempotency-Key") or data.pop("idempotency_key", "")
         data.pop("idempotency_key", None)
-        event, created = event_ingest(event_type=data.pop("type"), idempotency_key=key, **data)
+        poster = (
+            EventPoster.integration()
+            if getattr(request, "signed_by", None)
+            else EventPoster.user(request.user)
+        )
+        event, created = event_ingest(
+            poster=poster, event_type=data.pop("type"), idempotency_key=key, **data
+        )
         return Response(
             EventSerializer(event).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

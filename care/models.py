@@ -39,8 +39,20 @@ class Event(models.Model):
     )
     occurred_at = models.DateTimeField(_("occurred at"))
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
-    idempotency_key = models.CharField(
-        _("idempotency key"), max_length=128, unique=True, null=True, blank=True
+    client = models.CharField(
+        _("client"),
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_(
+            "Whose idempotency key this is: user:<id> or integration:<name> for events posted "
+            "to the API, empty for the events this product records itself."
+        ),
+    )
+    # NULL, not "": domain events carry no key, and NULLs never collide in the unique constraint.
+    idempotency_key = models.CharField(  # noqa: DJ001 see above
+        _("idempotency key"), max_length=128, null=True, blank=True
     )
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
@@ -50,6 +62,12 @@ class Event(models.Model):
         verbose_name = _("event")
         verbose_name_plural = _("events")
         ordering = ("-id",)
+        constraints = [
+            # Keys are namespaced per client: one client cannot take a key another will use.
+            models.UniqueConstraint(
+                fields=["client", "idempotency_key"], name="event_client_idempotency_key"
+            ),
+        ]
         indexes = [
             models.Index(
                 fields=["id"], condition=Q(processed_at__isnull=True), name="event_unprocessed"

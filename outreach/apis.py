@@ -10,8 +10,11 @@
     POST /api/outreach/tasks/reassign/             -              x
     GET  /api/outreach/my-queue/                   x              x
     GET  /api/outreach/queues/                     -              x
-    POST /api/outreach/receipts/                   HMAC-signed webhook (no user)
-    POST /api/outreach/inbound-sms/                HMAC-signed webhook (no user)
+    POST /api/outreach/receipts/                   signed by the SMS gateway (no user)
+    POST /api/outreach/inbound-sms/                signed by the SMS gateway (no user)
+
+The webhooks are signed with SMS_WEBHOOK_SECRETS (callcenter.signatures) and rate-limited per
+client address (callcenter.throttling).
 
 A task an agent may not see is a 404; one they see (a colleague's task in their queue) but may
 not work is a 403.
@@ -20,21 +23,22 @@ not work is a 403.
 import abc
 from typing import Any, ClassVar
 
-from django.core.cache import cache
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from callcenter.choices import Integration
 from callcenter.roles import IsAgent, IsSupervisor
+from callcenter.signatures import signature_parameters, signature_release, signed_by
+from callcenter.throttling import ThrottledBeforePermissions
 from outreach.access import task_check_workable
 from outreach.filters import TaskFilter
 from outreach.models import OutreachTask
-from outreach.permissions import HasWebhookSignature
 from outreach.selectors import agent_overview, agent_queue, queue_overview, task_list
 from outreach.serializers import (
     CompleteInputSerializer,
@@ -203,23 +207,14 @@ class QueueOverviewApi(APIView):
         return Response({"queues": queue_overview(now=now), "agents": agent_overview(now=now)})
 
 
-SIGNATURE_HEADERS = [
-    OpenApiParameter("X-Timestamp", str, OpenApiParameter.HEADER, required=True),
-    OpenApiParameter(
-        "X-Signature",
-        str,
-        OpenApiParameter.HEADER,
-        required=True,
-        description='hex HMAC-SHA256 of "{timestamp}.{body}" with the shared secret',
-    ),
-]
+SIGNATURE_HEADERS = signature_parameters(Integration.SMS, required=True)
 
 
-class _WebhookApi(APIView, abc.ABC):
-    """A signed webhook: subclasses handle the verified request."""
+class _WebhookApi(ThrottledBeforePermissions, APIView, abc.ABC):
+    """A webhook signed by the SMS gateway: subclasses handle the verified request."""
 
     authentication_classes: ClassVar[list] = []
-    permission_classes: ClassVar[list] = [HasWebhookSignature]
+    permission_classes: ClassVar[list] = [signed_by(Integration.SMS)]
 
     @abc.abstractmethod
     def handle(self, request: Request) -> Response:
@@ -230,7 +225,7 @@ class _WebhookApi(APIView, abc.ABC):
             return self.handle(request)
         except Exception:
             # Let the gateway retry this very request once our failure is fixed.
-            cache.delete(request.webhook_signature_key)
+            signature_release(request)
             raise
 
 

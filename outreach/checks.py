@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from django.conf import settings
 from django.core.checks import Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
+from callcenter.choices import Integration
+from callcenter.signatures import integration_secrets
 from care.choices import StepChannel
 from outreach.backends import channel_backend
 
@@ -22,13 +23,14 @@ def outreach_backends_check(app_configs: Any = None, **kwargs: Any) -> list[Any]
 
 
 def outreach_webhook_secret_check(app_configs: Any = None, **kwargs: Any) -> list[Any]:
-    """Deployment check: without a shared secret every webhook call is refused."""
-    if getattr(settings, "OUTREACH_WEBHOOK_SECRET", ""):
+    """Deployment check: without a secret of the SMS gateway every receipt and inbound SMS is
+    refused (call events and care events may come with a user's token instead)."""
+    if integration_secrets(Integration.SMS):
         return []
     return [
         Warning(
-            "OUTREACH_WEBHOOK_SECRET is empty: delivery receipts and inbound SMS are refused.",
-            hint="Set it to the secret shared with the SMS gateway.",
+            "SMS_WEBHOOK_SECRETS is empty: delivery receipts and inbound SMS are refused.",
+            hint="Set it to the secret the SMS gateway signs its webhooks with.",
             id="outreach.W001",
         )
     ]

@@ -10,11 +10,8 @@ agent, supervisor, admin (see README, Roles).
 "denied" is 401/403, or for pages a redirect of an anonymous visitor to the login page.
 """
 
-import hashlib
-import hmac
 import importlib
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +28,7 @@ from django.utils import timezone
 
 from callcenter.choices import ImportKind, ImportStatus
 from callcenter.models import ImportRun, MergeProposal
+from callcenter.signatures import SECRET_SETTINGS
 from care.choices import TemplateChannel
 from care.models import Event, MessageTemplate
 from segments.models import RefreshRun
@@ -45,6 +43,7 @@ from tests.callcenter.factories import (
 from tests.matrix import ADMIN, AGENT, ANONYMOUS, CALLERS, NO_ROLE, SUPERVISOR, Entry
 from tests.outreach.factories import CallTaskFactory, CareRuleFactory
 from tests.segments.factories import CustomerMetricsFactory, SegmentFactory
+from tests.signing import signed_headers
 
 MATRIX_AREAS = ("core", "segments_ui", "care_ui", "outreach_ui", "admin_ui")
 
@@ -155,12 +154,7 @@ def objects(db: None) -> dict[str, Any]:
     return {"users": users, "ids": ids}
 
 
-def _sign(body: bytes) -> dict[str, str]:
-    stamp = str(int(time.time()))
-    digest = hmac.new(
-        settings.OUTREACH_WEBHOOK_SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256
-    )
-    return {"HTTP_X_TIMESTAMP": stamp, "HTTP_X_SIGNATURE": digest.hexdigest()}
+MATRIX_SECRETS = {integration: f"matrix-{integration}-secret" for integration in SECRET_SETTINGS}
 
 
 def _is_login_redirect(response: HttpResponse) -> bool:
@@ -190,7 +184,8 @@ def test_permission_matrix(
     assert not undecided, (
         f"new endpoint without a permission decision: {route.key} {undecided} ({route.route})"
     )
-    settings.OUTREACH_WEBHOOK_SECRET = "matrix-secret"
+    for integration, secret in MATRIX_SECRETS.items():
+        setattr(settings, SECRET_SETTINGS[integration], [secret])
     client = Client()
     user = objects["users"][caller]
     if user is not None:
@@ -201,7 +196,13 @@ def test_permission_matrix(
     failures = []
     for method, allowed_callers in entry.methods.items():
         body = b"{}"
-        extra = _sign(body) if entry.signed else {}
+        extra = (
+            signed_headers(
+                body, secret=MATRIX_SECRETS[entry.signed], path=urlsplit(url).path, method=method
+            )
+            if entry.signed
+            else {}
+        )
         if method == "get":
             response = client.get(url, **extra)
         else:

@@ -6,11 +6,14 @@ import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
 from django.core import checks
 from django.core.management import call_command
+
+from callcenter.checks import integration_secrets_distinct_check, webhook_throttle_rate_check
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,13 +39,17 @@ def test_openapi_schema_has_no_errors_or_warnings(tmp_path: Path) -> None:
 def test_production_settings_pass_the_deploy_check() -> None:
     # The browser tests' Playwright loop needs DJANGO_ALLOW_ASYNC_UNSAFE in the test process;
     # a deployment must not have it (async.E001).
-    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "OUTREACH_WEBHOOK_SECRET")
+    }
     env = {
         **inherited,
         "DJANGO_SETTINGS_MODULE": "callcenter.settings.production",
         "SECRET_KEY": "a-long-random-production-secret-key-for-the-check-0123456789abcdef",
         "ALLOWED_HOSTS": "crm.example.com",
-        "OUTREACH_WEBHOOK_SECRET": "webhook-secret-for-the-check",
+        "SMS_WEBHOOK_SECRETS": "webhook-secret-for-the-check",
     }
     result = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "check", "--deploy", "--fail-level", "WARNING"],
@@ -53,6 +60,54 @@ def test_production_settings_pass_the_deploy_check() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_retired_shared_webhook_secret_stops_every_command_with_a_clear_message() -> None:
+    # given a deployment that still sets the one secret all webhooks used to share
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "callcenter.settings.test",
+        "OUTREACH_WEBHOOK_SECRET": "the-old-shared-secret",
+    }
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "check"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "callcenter.E101" in result.stderr
+    assert "OUTREACH_WEBHOOK_SECRET is set but no longer read" in result.stderr
+    assert "SMS_WEBHOOK_SECRETS, CTI_WEBHOOK_SECRETS, EVENTS_WEBHOOK_SECRETS" in result.stderr
+
+
+def test_one_secret_listed_for_two_integrations_is_a_deploy_warning(settings: Any) -> None:
+    settings.SMS_WEBHOOK_SECRETS = ["sms-only", "shared"]
+    settings.CTI_WEBHOOK_SECRETS = ["shared"]
+    settings.EVENTS_WEBHOOK_SECRETS = ["events-only"]
+
+    warnings = integration_secrets_distinct_check()
+
+    assert [(w.id, w.msg) for w in warnings] == [
+        (
+            "callcenter.W101",
+            "The same secret is listed in SMS_WEBHOOK_SECRETS, CTI_WEBHOOK_SECRETS.",
+        )
+    ]
+
+
+@pytest.mark.parametrize("rate", ["many", "10/fortnight", ""])
+def test_a_malformed_webhook_rate_fails_the_checks(settings: Any, rate: str) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"webhook": rate},
+    }
+
+    assert [e.id for e in webhook_throttle_rate_check()] == ["callcenter.E102"]
 
 
 @pytest.mark.parametrize("clock", ["08:00:00", "09:00:00", "18:00:00", "21:00:00"])

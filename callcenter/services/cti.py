@@ -1,7 +1,9 @@
 """Telephony (CTI) call events: find the agent and the caller, tell the agent's desk live.
 
 The phone system posts an event (ringing, answered, ended) naming the caller's number and the
-agent (username or telephony extension). The caller is resolved through the screen-pop
+agent (username or telephony extension). The telephony integration signs its requests and may
+name any agent; a signed-in user (an API token, e.g. a softphone) may post only for itself, so
+nobody can pop a made-up card on a colleague's desk. The caller is resolved through the screen-pop
 selector and a small message is published on the agent's Redis pub/sub channel; the agent's
 open desk page listens on that channel through server-sent events (`callcenter.views.desk`)
 and fetches the server-rendered card. Nothing is stored: a lost message (Redis down, desk
@@ -19,7 +21,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from callcenter.errors import ApplicationError
+from callcenter.errors import ApplicationError, ApplicationForbidden
+from callcenter.models import AgentProfile
 from callcenter.phones import try_normalize_phone
 from callcenter.roles import STAFF_ROLES, has_role
 from callcenter.selectors.screenpop import screenpop_owner
@@ -56,16 +59,41 @@ def cti_agent_find(*, agent: str) -> AbstractBaseUser:
     return user
 
 
+def cti_agent_is(*, user: AbstractBaseUser, agent: str) -> bool:
+    """Whether `agent` (a username or telephony extension) names `user`."""
+    agent = agent.strip()
+    if agent == user.get_username():
+        return True
+    return bool(agent) and AgentProfile.objects.filter(user_id=user.pk, extension=agent).exists()
+
+
 def cti_publish(*, user_id: int, message: dict[str, Any]) -> int:
     """Publish `message` (JSON) on the agent's channel; returns how many desks received it."""
     return int(redis_client().publish(agent_channel(user_id), json.dumps(message, default=str)))
 
 
-def cti_call_event(*, event: str, call_id: str, caller: str, agent: str) -> dict[str, Any]:
+def cti_call_event(
+    *,
+    event: str,
+    call_id: str,
+    caller: str,
+    agent: str,
+    posted_by: AbstractBaseUser | None,
+) -> dict[str, Any]:
     """Handle one call event: resolve agent and caller, notify the agent's desk.
 
+    `posted_by` is the signed-in user who posts it, who may name only itself (else 403);
+    None for the telephony integration's signed request, which may name any agent.
     Returns what was published plus `delivered` (the number of the agent's open desks).
     """
+    if posted_by is not None and not cti_agent_is(user=posted_by, agent=agent):
+        raise ApplicationForbidden(
+            _(
+                "A user may post call events only for itself (its own user name or extension); "
+                "the telephony system signs its requests to post for any agent."
+            ),
+            extra={"agent": [_("Not you.")]},
+        )
     if event not in CALL_EVENTS:
         raise ApplicationError(
             _("Unknown call event: %(event)s") % {"event": event},

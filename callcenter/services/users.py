@@ -158,8 +158,9 @@ def user_password_set(
 ) -> None:
     """An admin sets a new password (checked by the password validators; never logged).
 
-    The user's other sessions end (Django checks the password hash of a session), and a login
-    lockout after wrong passwords is lifted so the new password works at once.
+    The user's other sessions end (Django checks the password hash of a session), so does the
+    user's API token (callcenter.receivers), and a login lockout after wrong passwords is lifted
+    so the new password works at once.
     """
     try:
         validate_password(password, user)

@@ -188,8 +188,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "callcenter.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"anon": "60/min"},
+    # Requests of signed integrations (no user), per client address (callcenter.throttling).
+    "DEFAULT_THROTTLE_RATES": {"webhook": env("WEBHOOK_THROTTLE_RATE", default="1200/min")},
 }
+# API tokens (`Authorization: Token ...`) expire this many days after they were issued
+# (callcenter.services.tokens); a password change or an admin ends them sooner.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Call-center CRM API",
@@ -302,8 +306,14 @@ AUTO_CALL_HTTP_BODY_TEMPLATE = env(
     "AUTO_CALL_HTTP_BODY_TEMPLATE",
     default='{"to": "{to}", "script": "{body}", "reference": "{idempotency_key}"}',
 )
-# Shared secret of the delivery-receipt and inbound-SMS webhooks (HMAC-SHA256 signatures).
-OUTREACH_WEBHOOK_SECRET = env("OUTREACH_WEBHOOK_SECRET", default="")
+# Secrets of the integrations that sign their requests instead of using a user's token
+# (callcenter.signatures), one list per integration so no integration can speak for another:
+# the SMS gateway's delivery receipts and inbound SMS, the telephony system's call events, other
+# systems' care events. Each is comma-separated: every secret listed is accepted, the first is
+# the current one, so a secret is rotated by listing the new one first until callers switched.
+SMS_WEBHOOK_SECRETS = env.list("SMS_WEBHOOK_SECRETS", default=[])
+CTI_WEBHOOK_SECRETS = env.list("CTI_WEBHOOK_SECRETS", default=[])
+EVENTS_WEBHOOK_SECRETS = env.list("EVENTS_WEBHOOK_SECRETS", default=[])
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)

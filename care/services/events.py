@@ -7,6 +7,10 @@ killed), `events_sweep` finds the rows still unprocessed a few seconds later. Pr
 idempotent: the event row is locked (SKIP LOCKED), a processed event is left alone, and an
 enrollment is unique per rule, customer and event.
 
+Other systems post events to the API (`event_ingest`). Who may post which type is one table,
+EVENT_POSTERS; an idempotency key belongs to the client that sent it (a user, or the signed
+events integration), so one client cannot take a key another will use.
+
 Bulk producers are set-based: a segment refresh announces entries and exits with one
 INSERT ... SELECT per kind, limited to the segments active rules listen to, and the daily time
 events (birthday, anniversary, inactivity, monthly) are one INSERT ... SELECT each, made
@@ -17,9 +21,11 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -27,11 +33,19 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from rest_framework import status
 
-from callcenter.choices import ContactKind, CustomerKind, CustomerStatus, OrderStatus
-from callcenter.errors import ApplicationError
+from callcenter.choices import (
+    ContactKind,
+    CustomerKind,
+    CustomerStatus,
+    Integration,
+    OrderStatus,
+    Role,
+)
+from callcenter.errors import ApplicationError, ApplicationForbidden
 from callcenter.events import DomainEvent
 from callcenter.models import ContactPoint, Customer
 from callcenter.phones import try_normalize_phone
+from callcenter.roles import user_roles
 from care.choices import EnrollmentStatus, EventSource, EventType
 from care.models import CareRule, CareSettings, Enrollment, Event
 from care.services.enrollment import (
@@ -58,8 +72,80 @@ MAX_EVENT_ATTEMPTS = 5
 INACTIVITY_CATCH_UP_DAYS = 7
 MAX_KEY_LENGTH = 120
 MAX_PAYLOAD_BYTES = 16 * 1024
-# External systems' keys are stored with this prefix so they never meet internal keys.
-API_KEY_PREFIX = "api:"
+
+# The events integration's signed requests (no user), as a poster in EVENT_POSTERS.
+SIGNED_INTEGRATION = "integration"
+_SYSTEMS = frozenset({Role.ADMIN.value, SIGNED_INTEGRATION})
+# Who may post each event type to POST /api/events/ (roles, or the signed events integration).
+# Agents post none: what they do (interactions, tickets, consent, customers) goes through its
+# own API, which records the event with the record. Facts another system owns (tickets opened
+# and resolved there, orders, refunds, surveys, replies on other channels, external triggers)
+# come from that system, signed or with an admin's token. Supervisors may only report a reply a
+# customer gave on another channel (it ends plans that stop on a reply). Types this product
+# derives from its own data (interactions, consent, new customers, segment moves, birthdays,
+# anniversaries, inactivity, the monthly report) are refused for everyone: posting one would
+# contradict the data it is computed from.
+EVENT_POSTERS: dict[str, frozenset[str]] = {
+    EventType.TICKET_OPENED: _SYSTEMS,
+    EventType.TICKET_RESOLVED: _SYSTEMS,
+    EventType.FIRST_ORDER: _SYSTEMS,
+    EventType.ORDER_PLACED: _SYSTEMS,
+    EventType.ORDER_REFUNDED: _SYSTEMS,
+    EventType.SURVEY_SUBMITTED: _SYSTEMS,
+    EventType.CUSTOMER_REPLIED: _SYSTEMS | {Role.SUPERVISOR.value},
+    EventType.EXTERNAL: _SYSTEMS,
+    EventType.INTERACTION_LOGGED: frozenset(),
+    EventType.CONSENT_CHANGED: frozenset(),
+    EventType.CUSTOMER_CREATED: frozenset(),
+    EventType.SEGMENT_ENTERED: frozenset(),
+    EventType.SEGMENT_EXITED: frozenset(),
+    EventType.BIRTHDAY: frozenset(),
+    EventType.ANNIVERSARY: frozenset(),
+    EventType.INACTIVITY: frozenset(),
+    EventType.MONTHLY: frozenset(),
+}
+# Who may post at least one type (the API refuses everyone else at the door).
+EVENT_POSTER_ROLES = frozenset().union(*EVENT_POSTERS.values()) - {SIGNED_INTEGRATION}
+
+
+@dataclass(frozen=True)
+class EventPoster:
+    """Who posts an event to the API: the namespace of its idempotency keys (`client`) and
+    what it acts as (role names, or SIGNED_INTEGRATION) for EVENT_POSTERS."""
+
+    client: str
+    acts_as: frozenset[str]
+
+    @classmethod
+    def user(cls, user: AbstractBaseUser) -> "EventPoster":
+        """A signed-in user, with its roles."""
+        return cls(client=f"user:{user.pk}", acts_as=user_roles(user))
+
+    @classmethod
+    def integration(cls) -> "EventPoster":
+        """The events integration's signed request."""
+        return cls(
+            client=f"integration:{Integration.EVENTS}", acts_as=frozenset({SIGNED_INTEGRATION})
+        )
+
+
+def event_post_check(*, poster: EventPoster, event_type: str) -> None:
+    """Refuse (403) an event type the poster may not post (EVENT_POSTERS)."""
+    allowed = EVENT_POSTERS.get(event_type, frozenset())
+    if not allowed:
+        raise ApplicationForbidden(
+            _(
+                "%(type)s events are recorded by this product itself from its own data; "
+                "nobody may post them."
+            )
+            % {"type": event_type},
+            extra={"type": [_("Not accepted from other systems.")]},
+        )
+    if not poster.acts_as & allowed:
+        raise ApplicationForbidden(
+            _("Your role may not post %(type)s events.") % {"type": event_type},
+            extra={"type": [_("Not allowed for you.")]},
+        )
 
 
 def event_max_age() -> dt.timedelta:
@@ -126,7 +212,7 @@ SELECT %(type)s, m.customer_id,
 FROM segments_segmentmembership m
 JOIN segments_segment s ON s.id = m.segment_id
 WHERE m.{run_column} = %(run)s AND s.slug = ANY(%(slugs)s)
-ON CONFLICT (idempotency_key) DO NOTHING
+ON CONFLICT (client, idempotency_key) DO NOTHING
 RETURNING id
 """
 SEGMENT_EVENT_SQL = {
@@ -225,6 +311,7 @@ class IdempotencyConflict(ApplicationError):
 @transaction.atomic
 def event_ingest(
     *,
+    poster: EventPoster,
     event_type: str,
     idempotency_key: str,
     customer_id: int | None = None,
@@ -234,18 +321,21 @@ def event_ingest(
     occurred_at: dt.datetime | None = None,
     source: str = EventSource.API,
 ) -> tuple[Event, bool]:
-    """Record an event another system reports; (event, created). The same idempotency key
-    again returns the event already recorded (and creates nothing)."""
+    """Record an event another system reports; (event, created). The poster must be allowed
+    the type (EVENT_POSTERS, else 403). The same idempotency key again from the same poster
+    returns the event already recorded (and creates nothing); another poster's keys are its
+    own."""
+    if event_type not in EventType.values:
+        raise ApplicationError(
+            _("Unknown event type: %(type)s") % {"type": event_type}, extra={"field": "type"}
+        )
+    event_post_check(poster=poster, event_type=event_type)
     key = (idempotency_key or "").strip()
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ApplicationError(
             _("An idempotency key of 1 to %(max)d characters is required.")
             % {"max": MAX_KEY_LENGTH},
             extra={"field": "idempotency_key"},
-        )
-    if event_type not in EventType.values:
-        raise ApplicationError(
-            _("Unknown event type: %(type)s") % {"type": event_type}, extra={"field": "type"}
         )
     payload = payload if payload is not None else {}
     if not isinstance(payload, dict):
@@ -261,7 +351,6 @@ def event_ingest(
                 _("occurred_at is in the future."), extra={"field": "occurred_at"}
             )
     customer = _resolve_customer(customer_id=customer_id, external_id=external_id, phone=phone)
-    stored_key = API_KEY_PREFIX + key
     try:
         with transaction.atomic():
             event = Event.objects.create(
@@ -270,10 +359,11 @@ def event_ingest(
                 payload=payload,
                 source=source,
                 occurred_at=occurred_at or now,
-                idempotency_key=stored_key,
+                client=poster.client,
+                idempotency_key=key,
             )
     except IntegrityError:
-        event = Event.objects.get(idempotency_key=stored_key)
+        event = Event.objects.get(client=poster.client, idempotency_key=key)
         if event.type != event_type or event.customer_id != customer:
             raise IdempotencyConflict(
                 _("This idempotency key was already used for another event (#%(id)s).")
@@ -429,7 +519,7 @@ SELECT %(type)s, id, {payload}, %(source)s, (d::timestamp AT TIME ZONE timezone)
        {key}, 0, ''
 FROM local
 WHERE d IS NOT NULL AND {match}
-ON CONFLICT (idempotency_key) DO NOTHING
+ON CONFLICT (client, idempotency_key) DO NOTHING
 RETURNING id
 """
 _IS_LEAP = (
@@ -494,7 +584,7 @@ WHERE m.last_order_at <= %(now)s::timestamptz - make_interval(days => %(days)s)
       WHERE o.customer_id = m.customer_id AND o.status = %(paid)s
         AND o.placed_at > m.last_order_at
   )
-ON CONFLICT (idempotency_key) DO NOTHING
+ON CONFLICT (client, idempotency_key) DO NOTHING
 RETURNING id
 """
 

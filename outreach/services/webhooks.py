@@ -1,19 +1,13 @@
-"""What the SMS gateway tells us: signed webhooks, delivery receipts and inbound messages.
+"""What the SMS gateway tells us: delivery receipts and inbound messages.
 
-Signatures: the gateway sends `X-Timestamp` (Unix seconds) and `X-Signature`, the hex
-HMAC-SHA256 of f"{timestamp}.{raw body}" under OUTREACH_WEBHOOK_SECRET. A timestamp more than
-five minutes away from our clock is refused, and so is a signature seen before (remembered in
-the cache for the tolerance window on both sides), so a captured request cannot be replayed.
+The gateway signs its webhooks with SMS_WEBHOOK_SECRETS (callcenter.signatures checks them
+before anything here runs).
 """
 
 import datetime as dt
-import hashlib
-import hmac
 import unicodedata
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -31,49 +25,10 @@ from outreach.models import InboundMessage, OutreachTask
 from outreach.services.dispatch import OPT_OUT_CONFIRMATION_PREFIX
 from outreach.services.tasks import TaskSpec, outreach_tasks_create
 
-SIGNATURE_TOLERANCE = dt.timedelta(minutes=5)
 DEFAULT_STOP_WORDS = ("STOP", "UNSUBSCRIBE", "退订", "TD")
 RECEIPT_STATUSES = ("delivered", "failed")
 # The opt-out confirmation must go out promptly; its deadline says so.
 CONFIRMATION_SLA = dt.timedelta(minutes=10)
-SEEN_SIGNATURE_PREFIX = "outreach:webhook-signature:"
-
-
-class WebhookRejected(Exception):
-    """A webhook call whose signature, timestamp or freshness does not hold."""
-
-
-def webhook_signature(*, secret: str, timestamp: str, body: bytes) -> str:
-    """The hex HMAC-SHA256 of f"{timestamp}.{body}" (what the gateway must send)."""
-    message = timestamp.encode() + b"." + body
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def webhook_verify(
-    *, timestamp: str, signature: str, body: bytes, now: dt.datetime | None = None
-) -> str:
-    """Check a webhook call; returns the cache key that marks the signature as used (delete it
-    to let the gateway retry the same request when handling it failed)."""
-    secret = settings.OUTREACH_WEBHOOK_SECRET
-    if not secret:
-        raise WebhookRejected("webhooks are not configured (OUTREACH_WEBHOOK_SECRET)")
-    if not timestamp or not signature:
-        raise WebhookRejected("missing X-Timestamp or X-Signature")
-    try:
-        sent_at = dt.datetime.fromtimestamp(int(timestamp), tz=dt.UTC)
-    except (ValueError, OverflowError, OSError) as exc:
-        raise WebhookRejected("bad X-Timestamp") from exc
-    now = now or timezone.now()
-    if abs(now - sent_at) > SIGNATURE_TOLERANCE:
-        raise WebhookRejected("X-Timestamp is outside the accepted window")
-    expected = webhook_signature(secret=secret, timestamp=timestamp, body=body)
-    if not hmac.compare_digest(expected, signature.strip().lower()):
-        raise WebhookRejected("bad signature")
-    key = SEEN_SIGNATURE_PREFIX + expected
-    # Past the tolerance window the timestamp check refuses the request anyway.
-    if not cache.add(key, 1, timeout=int(2 * SIGNATURE_TOLERANCE.total_seconds())):
-        raise WebhookRejected("this request was already received (replay)")
-    return key
 
 
 def delivery_receipt_record(

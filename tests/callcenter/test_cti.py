@@ -1,16 +1,15 @@
-"""CTI call events: authentication (token/session or signature), bad input, and the message
-reaching the agent's desk over Redis pub/sub and the server-sent event stream."""
+"""CTI call events: authentication (the telephony integration's signature for any agent, a
+user's token or session only for itself), bad input, and the message reaching the agent's desk
+over Redis pub/sub and the server-sent event stream."""
 
-import hashlib
-import hmac
 import json
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from callcenter.choices import Role
@@ -18,9 +17,17 @@ from callcenter.models import AgentProfile
 from callcenter.services.cti import agent_channel, cti_publish, redis_client
 from callcenter.views import desk as desk_views
 from tests.callcenter.factories import CustomerFactory, PhoneFactory, UserFactory
+from tests.signing import signed_headers
 
 URL = "/api/cti/call-events/"
 SECRET = "cti-test-secret"
+SMS_SECRET = "sms-gateway-secret"
+
+
+@pytest.fixture(autouse=True)
+def _secrets(settings: Any) -> None:
+    settings.CTI_WEBHOOK_SECRETS = [SECRET]
+    settings.SMS_WEBHOOK_SECRETS = [SMS_SECRET]
 
 
 @pytest.fixture
@@ -53,9 +60,12 @@ def subscriber(agent: Any) -> Iterator[Callable[[], dict[str, Any] | None]]:
 
 
 def _signed(body: bytes, *, secret: str = SECRET, stamp: str | None = None) -> dict[str, str]:
-    stamp = stamp or str(int(time.time()))
-    digest = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return {"HTTP_X_TIMESTAMP": stamp, "HTTP_X_SIGNATURE": digest}
+    return signed_headers(body, secret=secret, path=URL, timestamp=stamp)
+
+
+def _post_signed(body: dict[str, str], **sign: str) -> Any:
+    raw = json.dumps(body).encode()
+    return APIClient().post(URL, raw, content_type="application/json", **_signed(raw, **sign))
 
 
 def _body(**overrides: str) -> dict[str, str]:
@@ -67,12 +77,10 @@ def _body(**overrides: str) -> dict[str, str]:
     } | overrides
 
 
-def test_a_staff_token_posts_a_ringing_call_and_the_agent_channel_gets_it(
-    agent: Any, caller: Any, subscriber: Callable, api_as: Callable
+def test_the_signed_telephony_integration_pops_any_agents_desk(
+    agent: Any, caller: Any, subscriber: Callable
 ) -> None:
-    telephony = UserFactory(role=Role.AGENT, username="pbx")
-
-    response = api_as(telephony).post(URL, _body(), format="json")
+    response = _post_signed(_body())
 
     assert response.status_code == 202, response.content
     assert response.json() == {
@@ -95,6 +103,39 @@ def test_a_staff_token_posts_a_ringing_call_and_the_agent_channel_gets_it(
     }
 
 
+@pytest.mark.parametrize("role", [Role.AGENT, Role.SUPERVISOR, Role.ADMIN])
+@pytest.mark.parametrize("named", ["desk_agent", "8001", "nobody-here"])
+def test_a_user_token_cannot_post_for_another_agent(
+    agent: Any, caller: Any, subscriber: Callable, role: str, named: str
+) -> None:
+    # given a colleague's token (an agent can name the admin the same way)
+    colleague = UserFactory(role=role, username="colleague")
+    token = Token.objects.create(user=colleague)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+
+    response = client.post(URL, _body(agent=named), format="json")
+
+    assert response.status_code == 403
+    assert "only for itself" in response.json()["detail"]
+    assert subscriber() is None
+
+
+def test_a_user_token_posts_for_itself_by_name_or_extension(
+    agent: Any, caller: Any, subscriber: Callable
+) -> None:
+    token = Token.objects.create(user=agent)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+
+    by_name = client.post(URL, _body(), format="json")
+    by_extension = client.post(URL, _body(agent="8001", call_id="call-2"), format="json")
+
+    assert (by_name.status_code, by_extension.status_code) == (202, 202)
+    assert subscriber()["call_id"] == "call-1"
+    assert subscriber()["call_id"] == "call-2"
+
+
 def test_the_agent_may_be_named_by_extension_and_unknown_callers_are_not_errors(
     agent: Any, subscriber: Callable, api_as: Callable
 ) -> None:
@@ -109,9 +150,8 @@ def test_the_agent_may_be_named_by_extension_and_unknown_callers_are_not_errors(
 
 
 def test_a_signed_request_needs_no_user_and_a_replay_is_refused(
-    agent: Any, caller: Any, subscriber: Callable, settings: Any
+    agent: Any, caller: Any, subscriber: Callable
 ) -> None:
-    settings.OUTREACH_WEBHOOK_SECRET = SECRET
     body = json.dumps(_body()).encode()
     headers = _signed(body)
     client = APIClient()
@@ -131,19 +171,20 @@ def test_a_signed_request_needs_no_user_and_a_replay_is_refused(
         {},
         {"secret": "wrong-secret"},
         {"stamp": "1000000000"},
+        {"secret": SMS_SECRET},
     ],
-    ids=["unsigned", "bad-signature", "stale-timestamp"],
+    ids=["unsigned", "bad-signature", "stale-timestamp", "sms-gateway-secret"],
 )
 def test_anonymous_unsigned_or_badly_signed_requests_are_refused(
-    agent: Any, settings: Any, headers: dict[str, str]
+    agent: Any, subscriber: Callable, headers: dict[str, str]
 ) -> None:
-    settings.OUTREACH_WEBHOOK_SECRET = SECRET
     body = json.dumps(_body()).encode()
     extra = _signed(body, **headers) if headers else {}
 
     response = APIClient().post(URL, body, content_type="application/json", **extra)
 
     assert response.status_code in (401, 403)
+    assert subscriber() is None
 
 
 def test_a_user_without_a_role_is_refused(agent: Any, api_as: Callable) -> None:
@@ -164,9 +205,9 @@ def test_a_user_without_a_role_is_refused(agent: Any, api_as: Callable) -> None:
     ids=["missing-fields", "unknown-event", "invalid-caller", "unknown-agent", "empty-caller"],
 )
 def test_bad_input_is_a_400_naming_the_field(
-    agent: Any, api_as: Callable, subscriber: Callable, body: dict[str, str], field: str
+    agent: Any, subscriber: Callable, body: dict[str, str], field: str
 ) -> None:
-    response = api_as(agent).post(URL, body, format="json")
+    response = _post_signed(body)
 
     assert response.status_code == 400
     assert field in response.json()

@@ -22,7 +22,7 @@ from callcenter.services.privacy import (
     customer_relations,
     relation_key,
 )
-from care.services.events import event_ingest
+from care.services.events import EventPoster, event_ingest
 from outreach.choices import TaskStatus
 from outreach.models import OutreachTask
 from tests.callcenter.factories import (
@@ -72,6 +72,7 @@ def subject() -> Customer:
         note="asked by phone",
     )
     event_ingest(
+        poster=EventPoster.integration(),
         event_type="external",
         idempotency_key="privacy-1",
         customer_id=customer.pk,

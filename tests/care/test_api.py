@@ -84,7 +84,7 @@ def test_an_integration_user_posts_events_with_a_token_and_a_key_is_one_event(
     api_client: APIClient, django_capture_on_commit_callbacks: Any, rule: CareRule
 ) -> None:
     care_rule_activate(rule=rule)
-    integration = UserFactory(role=Role.AGENT, username="erp")
+    integration = UserFactory(role=Role.ADMIN, username="erp")
     token = Token.objects.create(user=integration)
     customer = CustomerFactory(external_id="ERP-42")
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
@@ -104,10 +104,10 @@ def test_an_integration_user_posts_events_with_a_token_and_a_key_is_one_event(
     assert Event.objects.get().processed_at is not None
 
 
-def test_event_ingest_refusals(api_as: ApiAs, agent_user: Any) -> None:
+def test_event_ingest_refusals(api_as: ApiAs, crm_admin_user: Any) -> None:
     customer = CustomerFactory()
     other = CustomerFactory()
-    client = api_as(agent_user)
+    client = api_as(crm_admin_user)
 
     missing_key = client.post(
         "/api/events/", {"type": "external", "customer_id": customer.pk}, format="json"
@@ -253,11 +253,15 @@ def test_template_crud_refuses_bad_placeholders_and_previews_with_a_real_custome
 
 
 def test_enrollments_list_with_filters(
-    api_as: ApiAs, supervisor_user: Any, rule: CareRule, django_capture_on_commit_callbacks: Any
+    api_as: ApiAs,
+    supervisor_user: Any,
+    crm_admin_user: Any,
+    rule: CareRule,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     care_rule_activate(rule=rule)
     first, second = CustomerFactory.create_batch(2)
-    client = api_as(supervisor_user)
+    client = api_as(crm_admin_user)
     for index, customer in enumerate((first, second)):
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(
@@ -268,6 +272,7 @@ def test_enrollments_list_with_filters(
             )
         assert response.status_code == 201
 
+    client = api_as(supervisor_user)
     everyone = client.get("/api/care/enrollments/")
     only_first = client.get(f"/api/care/enrollments/?customer={first.pk}&status=active")
     bad_filter = client.get("/api/care/enrollments/?status=sleeping")

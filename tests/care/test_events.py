@@ -19,6 +19,7 @@ from care.models import CareSettings, Enrollment, Event
 from care.services import events as events_module
 from care.services.events import (
     MAX_EVENT_ATTEMPTS,
+    EventPoster,
     IdempotencyConflict,
     event_ingest,
     event_process,
@@ -37,6 +38,8 @@ from tests.care.conftest import SHANGHAI, WEDNESDAY_10AM
 from tests.segments.factories import CustomerMetricsFactory, SegmentFactory
 
 pytestmark = pytest.mark.django_db
+# The events integration (signed requests): allowed every type another system may report.
+ERP = EventPoster.integration()
 
 NOW = WEDNESDAY_10AM
 
@@ -316,21 +319,29 @@ def test_ingest_by_id_external_id_or_phone_and_a_repeated_key_is_one_event(froze
     PhoneFactory(customer=customer, value="+8613800138000")
 
     first, created = event_ingest(
-        event_type="external", idempotency_key="k1", external_id="ERP-1", payload={"name": "x"}
+        poster=ERP,
+        event_type="external",
+        idempotency_key="k1",
+        external_id="ERP-1",
+        payload={"name": "x"},
     )
     again, created_again = event_ingest(
-        event_type="external", idempotency_key="k1", external_id="ERP-1", payload={"name": "x"}
+        poster=ERP,
+        event_type="external",
+        idempotency_key="k1",
+        external_id="ERP-1",
+        payload={"name": "x"},
     )
     by_phone, _ = event_ingest(
-        event_type="ticket_opened", idempotency_key="k2", phone="138 0013 8000"
+        poster=ERP, event_type="ticket_opened", idempotency_key="k2", phone="138 0013 8000"
     )
     by_id, _ = event_ingest(
-        event_type="ticket_opened", idempotency_key="k3", customer_id=customer.pk
+        poster=ERP, event_type="ticket_opened", idempotency_key="k3", customer_id=customer.pk
     )
 
     assert (created, created_again, again.pk) == (True, False, first.pk)
     assert {by_phone.customer_id, by_id.customer_id, first.customer_id} == {customer.pk}
-    assert first.idempotency_key == "api:k1"
+    assert (first.client, first.idempotency_key) == ("integration:events", "k1")
     assert first.source == EventSource.API
     assert Event.objects.count() == 3
 
@@ -338,22 +349,29 @@ def test_ingest_by_id_external_id_or_phone_and_a_repeated_key_is_one_event(froze
 def test_ingest_refusals() -> None:
     customer = CustomerFactory()
     other = CustomerFactory()
-    event_ingest(event_type="external", idempotency_key="k", customer_id=customer.pk)
+    event_ingest(poster=ERP, event_type="external", idempotency_key="k", customer_id=customer.pk)
 
     with pytest.raises(IdempotencyConflict, match="already used for another event"):
-        event_ingest(event_type="external", idempotency_key="k", customer_id=other.pk)
+        event_ingest(poster=ERP, event_type="external", idempotency_key="k", customer_id=other.pk)
     with pytest.raises(ApplicationError, match="exactly one of"):
         event_ingest(
-            event_type="external", idempotency_key="k9", customer_id=customer.pk, phone="1"
+            poster=ERP,
+            event_type="external",
+            idempotency_key="k9",
+            customer_id=customer.pk,
+            phone="1",
         )
     with pytest.raises(ApplicationError, match="Unknown customer"):
-        event_ingest(event_type="external", idempotency_key="k9", external_id="nobody")
+        event_ingest(poster=ERP, event_type="external", idempotency_key="k9", external_id="nobody")
     with pytest.raises(ApplicationError, match="Unknown event type"):
-        event_ingest(event_type="party", idempotency_key="k9", customer_id=customer.pk)
+        event_ingest(poster=ERP, event_type="party", idempotency_key="k9", customer_id=customer.pk)
     with pytest.raises(ApplicationError, match="idempotency key"):
-        event_ingest(event_type="external", idempotency_key=" ", customer_id=customer.pk)
+        event_ingest(
+            poster=ERP, event_type="external", idempotency_key=" ", customer_id=customer.pk
+        )
     with pytest.raises(ApplicationError, match="in the future"):
         event_ingest(
+            poster=ERP,
             event_type="external",
             idempotency_key="k9",
             customer_id=customer.pk,
@@ -368,7 +386,9 @@ def test_ingest_for_a_merged_customer_goes_to_the_survivor() -> None:
         external_id="OLD-1", status=CustomerStatus.MERGED, merged_into=survivor
     )
 
-    event, _ = event_ingest(event_type="external", idempotency_key="m", external_id="OLD-1")
+    event, _ = event_ingest(
+        poster=ERP, event_type="external", idempotency_key="m", external_id="OLD-1"
+    )
 
     assert event.customer_id == survivor.pk != merged.pk
 

@@ -2,6 +2,7 @@
 card within 2 s, the agent logs the call, and an unknown caller gets the create form with the
 number filled in."""
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -9,27 +10,32 @@ from typing import Any
 import pytest
 import requests
 from playwright.sync_api import expect
-from rest_framework.authtoken.models import Token
 
 from callcenter.choices import Role
 from callcenter.models import Interaction
 from callcenter.services.customers import customer_create
-from tests.callcenter.factories import UserFactory
 from tests.e2e.conftest import shot
+from tests.signing import signed_headers
 
 POP_SECONDS = 2.0
 
 
 @pytest.fixture
-def telephony(live_url: str, e2e_db: None) -> Callable[..., requests.Response]:
-    """Post a call event as the phone system does (API token of a call-center user)."""
-    token = Token.objects.create(user=UserFactory(role=Role.AGENT, username="e2e_pbx"))
+def telephony(live_url: str, e2e_db: None, settings: Any) -> Callable[..., requests.Response]:
+    """Post a call event as the phone system does (signed with its CTI secret)."""
+    settings.CTI_WEBHOOK_SECRETS = ["e2e-telephony-secret"]
 
     def _post(**body: str) -> requests.Response:
+        raw = json.dumps(body).encode()
+        signed = signed_headers(raw, secret="e2e-telephony-secret", path="/api/cti/call-events/")
         return requests.post(
             f"{live_url}/api/cti/call-events/",
-            json=body,
-            headers={"Authorization": f"Token {token.key}"},
+            data=raw,
+            headers={
+                "Content-Type": "application/json",
+                "X-Timestamp": signed["HTTP_X_TIMESTAMP"],
+                "X-Signature": signed["HTTP_X_SIGNATURE"],
+            },
             timeout=10,
         )
 

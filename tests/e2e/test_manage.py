@@ -5,7 +5,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from playwright.sync_api import expect
+from rest_framework.authtoken.models import Token
 
 from callcenter.choices import Role
 from care.models import CareSettings
@@ -117,3 +119,62 @@ def test_server_refuses_settings_changes_and_users_below_admin(
     settings = page.goto("/manage/settings/")
     assert settings is not None
     assert settings.status == (200 if role == Role.SUPERVISOR else 403)
+
+
+def test_a_password_reset_ends_the_api_token_and_an_admin_revokes_another(
+    logged_in: Callable[..., Any], e2e_user: Callable[..., Any], live_url: str
+) -> None:
+    # given two integrations calling the API with tokens
+    pbx = e2e_user(Role.AGENT, "e2e_token_pbx")
+    erp = e2e_user(Role.ADMIN, "e2e_token_erp")
+    pbx_token, erp_token = Token.objects.create(user=pbx), Token.objects.create(user=erp)
+
+    def api_status(token: Token) -> int:
+        return requests.get(
+            f"{live_url}/api/screenpop/",
+            params={"phone": "13900000000"},
+            headers={"Authorization": f"Token {token.key}"},
+            timeout=10,
+        ).status_code
+
+    assert (api_status(pbx_token), api_status(erp_token)) == (200, 200)
+
+    # when an admin resets the first one's password on its page
+    page = logged_in(Role.ADMIN, "e2e_token_admin")
+    page.goto(f"/manage/users/{pbx.pk}/")
+    password = page.locator("#password")
+    password.locator("input[name=password]").fill(NEW_PASSWORD)
+    password.locator("input[name=password_again]").fill(NEW_PASSWORD)
+    password.get_by_role("button", name="Set new password").click()
+    expect(page.locator(".flash-success")).to_contain_text("Password changed.")
+
+    # then its token is refused at once; the tokens page lists the other one
+    assert api_status(pbx_token) in (401, 403)
+    page.goto("/manage/users/tokens/")
+    expect(page.locator("#token-table tr[data-username=e2e_token_pbx]")).to_have_count(0)
+    row = page.locator("#token-table tr[data-username=e2e_token_erp]")
+    expect(row).to_be_visible()
+    assert erp_token.key not in page.content()
+    shot(page, "manage-tokens")
+
+    # and revoking it there ends it too, audited
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.locator(".flash-success")).to_contain_text("The API token of e2e_token_erp")
+    assert api_status(erp_token) in (401, 403)
+    page.goto("/manage/audit/?kind=users")
+    expect(page.locator("body")).to_contain_text("API token revoked")
+    expect(page.locator("body")).to_contain_text("API token ended by a password change")
+
+
+def test_the_tokens_page_speaks_chinese(
+    logged_in: Callable[..., Any], e2e_user: Callable[..., Any]
+) -> None:
+    Token.objects.create(user=e2e_user(Role.AGENT, "e2e_token_zh"))
+    page = logged_in(Role.ADMIN, "e2e_token_admin_zh", locale="zh-CN")
+
+    page.goto("/manage/users/tokens/")
+
+    expect(page.locator("h1")).to_have_text("API 令牌")
+    row = page.locator("#token-table tr[data-username=e2e_token_zh]")
+    expect(row.get_by_role("button", name="吊销")).to_be_visible()
+    shot(page, "manage-tokens-zh")

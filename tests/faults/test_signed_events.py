@@ -1,8 +1,7 @@
-"""The events API for integrations without a user: a request signed with the webhook secret
-is accepted once; forged, stale, unsigned or replayed requests change nothing."""
+"""The events API for integrations without a user: a request signed with the events
+integration's secret is accepted once; forged, stale, unsigned or replayed requests, and
+requests signed with another integration's secret, change nothing."""
 
-import hashlib
-import hmac
 import json
 import time
 from typing import Any
@@ -12,25 +11,27 @@ from rest_framework.test import APIClient
 
 from care.models import Event
 from tests.callcenter.factories import CustomerFactory
+from tests.signing import signed_headers
 
 SECRET = "events-test-secret"
+SMS_SECRET = "sms-gateway-secret"
+URL = "/api/events/"
 
 pytestmark = pytest.mark.django_db
 
 
 def _signed(body: bytes, *, stamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
-    timestamp = str(int(time.time()) if stamp is None else stamp)
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return {"HTTP_X_TIMESTAMP": timestamp, "HTTP_X_SIGNATURE": digest.hexdigest()}
+    return signed_headers(body, secret=secret, path=URL, timestamp=stamp)
 
 
 @pytest.fixture
 def post(settings: Any) -> Any:
-    settings.OUTREACH_WEBHOOK_SECRET = SECRET
+    settings.EVENTS_WEBHOOK_SECRETS = [SECRET]
+    settings.SMS_WEBHOOK_SECRETS = [SMS_SECRET]
     client = APIClient()
 
     def _post(body: bytes, headers: dict[str, str]) -> Any:
-        return client.post("/api/events/", data=body, content_type="application/json", **headers)
+        return client.post(URL, data=body, content_type="application/json", **headers)
 
     return _post
 
@@ -50,7 +51,7 @@ def test_a_signed_event_without_a_user_is_recorded_once(post: Any) -> None:
     assert accepted.status_code == 201, accepted.content
     event = Event.objects.get()
     assert event.customer_id == customer.pk
-    assert event.idempotency_key.endswith("erp-1")
+    assert (event.client, event.idempotency_key) == ("integration:events", "erp-1")
 
 
 def test_forged_stale_unsigned_and_replayed_events_are_refused(post: Any) -> None:
@@ -62,6 +63,7 @@ def test_forged_stale_unsigned_and_replayed_events_are_refused(post: Any) -> Non
     replayed = post(body, headers)
     other = _body(customer.pk, key="erp-2")
     forged = post(other, _signed(other, secret="guessed"))
+    by_the_sms_gateway = post(other, _signed(other, secret=SMS_SECRET))
     stale = post(other, _signed(other, stamp=int(time.time()) - 3600))
     tampered = post(other, headers)  # a valid signature of another body
     unsigned = post(other, {})
@@ -69,6 +71,7 @@ def test_forged_stale_unsigned_and_replayed_events_are_refused(post: Any) -> Non
     assert replayed.status_code == 403
     assert "replay" in replayed.json()["detail"]
     assert forged.status_code == 403
+    assert by_the_sms_gateway.status_code == 403
     assert stale.status_code == 403
     assert tampered.status_code == 403
     assert unsigned.status_code in (401, 403)
@@ -76,15 +79,14 @@ def test_forged_stale_unsigned_and_replayed_events_are_refused(post: Any) -> Non
 
 
 def test_a_bad_signature_is_refused_even_for_a_logged_in_user(
-    post: Any, api_client: APIClient, agent_user: Any, settings: Any
+    post: Any, api_client: APIClient, agent_user: Any
 ) -> None:
-    settings.OUTREACH_WEBHOOK_SECRET = SECRET
     customer = CustomerFactory()
     body = _body(customer.pk)
     api_client.force_authenticate(agent_user)
 
     response = api_client.post(
-        "/api/events/",
+        URL,
         data=body,
         content_type="application/json",
         **_signed(body, secret="guessed"),
@@ -95,7 +97,7 @@ def test_a_bad_signature_is_refused_even_for_a_logged_in_user(
 
 
 def test_without_a_configured_secret_signed_events_are_refused(post: Any, settings: Any) -> None:
-    settings.OUTREACH_WEBHOOK_SECRET = ""
+    settings.EVENTS_WEBHOOK_SECRETS = []
     body = _body(CustomerFactory().pk)
 
     assert post(body, _signed(body)).status_code == 403

@@ -29,7 +29,9 @@ class Entry:
 
     methods: dict[str, frozenset[str]]
     pk: str | None = None
-    signed: bool = False  # webhooks: public, authenticated by an HMAC signature of the body
+    # Webhooks: public, authenticated by the signature of this integration (callcenter.choices
+    # Integration); empty for the rest.
+    signed: str = ""
     page: bool = False  # HTML page: anonymous callers are redirected to the login page
 
 

@@ -1,4 +1,5 @@
-"""Decisions for the admin area under /manage/: settings, users and roles, audit log.
+"""Decisions for the admin area under /manage/: settings, users and roles, API tokens, audit
+log.
 
 Supervisors read the settings and the audit log (they run segments and care and need to see
 the guardrails and who changed what); only admins change settings or touch user accounts.
@@ -13,10 +14,12 @@ EXPECTATIONS: dict[str, Entry] = {
     "manage-users": _page(get=ADMINS),
     "manage-user-create": _page(get=ADMINS, post=ADMINS),
     "manage-user": _page("managed_user", get=ADMINS, post=ADMINS),
+    "manage-tokens": _page(get=ADMINS),
+    "manage-token-revoke": _page("managed_user", post=ADMINS),
     "manage-audit": _page(get=MANAGERS),
 }
 
 
 def extra_objects(base: dict[str, Any]) -> dict[str, int]:
-    """The account the user page shows: the matrix agent."""
+    """The account the user and token pages act on: the matrix agent."""
     return {"managed_user": base["users"]["agent"].pk}

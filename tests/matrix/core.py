@@ -1,5 +1,6 @@
 """Decisions for the foundation's pages and the REST API of every app."""
 
+from callcenter.choices import Integration
 from tests.matrix import ADMINS, LOGGED_IN, MANAGERS, PUBLIC, STAFF, Entry, _e, _page
 
 EXPECTATIONS: dict[str, Entry] = {
@@ -12,9 +13,9 @@ EXPECTATIONS: dict[str, Entry] = {
     "api-docs": _page(get=STAFF),
     # The browsable API root lists URL names only (DRF default: any logged-in user).
     "api-root": _e(get=LOGGED_IN),
-    # Webhooks: no user, a valid signature of the body is the credential.
-    "api-outreach-receipts": Entry(methods={"post": PUBLIC}, signed=True),
-    "api-outreach-inbound-sms": Entry(methods={"post": PUBLIC}, signed=True),
+    # Webhooks: no user, a valid signature of the SMS gateway is the credential.
+    "api-outreach-receipts": Entry(methods={"post": PUBLIC}, signed=Integration.SMS),
+    "api-outreach-inbound-sms": Entry(methods={"post": PUBLIC}, signed=Integration.SMS),
     # Pages.
     "home": _page(get=STAFF),
     "import-csv": _page(get=MANAGERS, post=MANAGERS),
@@ -74,7 +75,12 @@ EXPECTATIONS: dict[str, Entry] = {
     "api-care-template-preview": _e(post=ADMINS),
     "api-care-enrollments": _e(get=MANAGERS),
     "api-care-settings": _e(get=MANAGERS, patch=ADMINS),
-    "api-events": _e(get=MANAGERS, post=STAFF),
+    # API tokens: who holds one, revoking one (admins; keys are never shown).
+    "api-tokens": _e(get=ADMINS),
+    "api-token": _e("managed_user", delete=ADMINS),
+    # Posting: per event type (care.services.events.EVENT_POSTERS, tested in
+    # tests/care/test_event_posters.py); agents may post no type, so none gets past the door.
+    "api-events": _e(get=MANAGERS, post=MANAGERS),
     "api-event": _e("event", get=MANAGERS),
     # Outreach: agents work their tasks; supervisors see all queues and reassign.
     "api-outreach-tasks": _e(get=STAFF, post=STAFF),

@@ -1,10 +1,7 @@
 """Fixtures of the outreach tests: a loopback SMS gateway, settings pointing at it, signed
 webhook requests, care settings."""
 
-import hashlib
-import hmac
 import json
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +14,7 @@ from callcenter.models import Customer
 from care.models import CareSettings
 from outreach.models import OutreachTask
 from tests.outreach.gateway import Gateway, GatewayServer
+from tests.signing import signed_headers
 
 WEBHOOK_SECRET = "test-webhook-secret"
 
@@ -42,23 +40,25 @@ def care_settings(db: None) -> CareSettings:
     return CareSettings.load()
 
 
-def sign(body: bytes, *, timestamp: int | None = None, secret: str = WEBHOOK_SECRET) -> dict:
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256)
-    return {"HTTP_X_TIMESTAMP": stamp, "HTTP_X_SIGNATURE": signature.hexdigest()}
+def sign(
+    body: bytes, *, path: str, timestamp: int | None = None, secret: str = WEBHOOK_SECRET
+) -> dict:
+    """Headers of `body` POSTed to `path`, signed as the SMS gateway does."""
+    return signed_headers(body, secret=secret, path=path, timestamp=timestamp)
 
 
 @pytest.fixture
 def webhook(settings: Any) -> Callable[..., Any]:
-    """POST a JSON body to a webhook, signed with the shared secret unless told otherwise."""
-    settings.OUTREACH_WEBHOOK_SECRET = WEBHOOK_SECRET
+    """POST a JSON body to a webhook, signed with the SMS gateway's secret unless told
+    otherwise."""
+    settings.SMS_WEBHOOK_SECRETS = [WEBHOOK_SECRET]
     client = APIClient()
 
     def _post(
         url: str, payload: dict, *, headers: dict | None = None, timestamp: int | None = None
     ) -> Any:
         body = json.dumps(payload, ensure_ascii=False).encode()
-        signed = sign(body, timestamp=timestamp) if headers is None else headers
+        signed = sign(body, path=url, timestamp=timestamp) if headers is None else headers
         return client.post(url, data=body, content_type="application/json", **signed)
 
     return _post

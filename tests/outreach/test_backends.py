@@ -198,7 +198,7 @@ def test_backends_chosen_by_settings(settings: Any, tmp_path: Any) -> None:
 
 
 def test_deploy_check_warns_without_webhook_secret(settings: Any) -> None:
-    settings.OUTREACH_WEBHOOK_SECRET = ""
+    settings.SMS_WEBHOOK_SECRETS = []
     assert [w.id for w in outreach_webhook_secret_check()] == ["outreach.W001"]
-    settings.OUTREACH_WEBHOOK_SECRET = "s"
+    settings.SMS_WEBHOOK_SECRETS = ["s"]
     assert outreach_webhook_secret_check() == []

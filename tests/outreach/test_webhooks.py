@@ -2,6 +2,9 @@
 with exactly one confirmation, replies announced as domain events."""
 
 import datetime as dt
+import hashlib
+import hmac
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,12 +23,14 @@ from outreach.choices import InboundAction, TaskStatus
 from outreach.models import InboundMessage, OutreachTask
 from outreach.services.dispatch import dispatch_due
 from tests.callcenter.factories import CustomerFactory, PhoneFactory
-from tests.outreach.conftest import sign
+from tests.outreach.conftest import WEBHOOK_SECRET, sign
 from tests.outreach.factories import TaskFactory
 from tests.outreach.gateway import Gateway
+from tests.signing import signed_headers
 
 pytestmark = pytest.mark.django_db
 
+CTI_SECRET = "telephony-secret"
 NIGHT = dt.datetime(2026, 6, 10, 15, 0, tzinfo=dt.UTC)  # 23:00 in Shanghai
 RECEIPTS = reverse("api-outreach-receipts")
 INBOUND = reverse("api-outreach-inbound-sms")
@@ -50,22 +55,71 @@ class TestSignature:
         assert response.status_code == 200
         assert response.json() == {"updated": 0}
 
-    @pytest.mark.parametrize("problem", ["missing", "wrong_secret", "tampered", "stale", "junk"])
-    def test_bad_signatures_are_refused(self, webhook: Post, problem: str) -> None:
+    @pytest.mark.parametrize(
+        "problem",
+        [
+            "missing",
+            "wrong_secret",
+            "tampered",
+            "stale",
+            "junk",
+            "other_path",
+            "other_method",
+            "other_integration",
+        ],
+    )
+    def test_bad_signatures_are_refused(self, webhook: Post, problem: str, settings: Any) -> None:
+        # given the telephony integration has a secret of its own
+        settings.CTI_WEBHOOK_SECRETS = [CTI_SECRET]
         task = TaskFactory(status=TaskStatus.SENT, provider_message_id="m1")
         payload = {"provider_message_id": "m1", "status": "delivered"}
         body = b'{"provider_message_id": "m1", "status": "delivered"}'
         headers = {
             "missing": {},
-            "wrong_secret": sign(body, secret="guess"),
-            "tampered": sign(b'{"provider_message_id": "m2", "status": "delivered"}'),
-            "stale": sign(body, timestamp=int(time.time()) - 301),
+            "wrong_secret": sign(body, path=RECEIPTS, secret="guess"),
+            "tampered": sign(
+                b'{"provider_message_id": "m2", "status": "delivered"}', path=RECEIPTS
+            ),
+            "stale": sign(body, path=RECEIPTS, timestamp=int(time.time()) - 301),
+            "other_path": sign(body, path=INBOUND),
+            "other_method": signed_headers(
+                body, secret=WEBHOOK_SECRET, path=RECEIPTS, method="PUT"
+            ),
+            "other_integration": sign(body, path=RECEIPTS, secret=CTI_SECRET),
             "junk": {"HTTP_X_TIMESTAMP": "yesterday", "HTTP_X_SIGNATURE": "00"},
         }[problem]
         response = webhook(RECEIPTS, payload, headers=headers)
         assert response.status_code == 403
         task.refresh_from_db()
         assert task.status == TaskStatus.SENT
+
+    def test_a_secret_is_rotated_with_an_overlap(self, webhook: Post, settings: Any) -> None:
+        payload = {"provider_message_id": "none", "status": "delivered"}
+        body = json.dumps(payload).encode()
+
+        # given the new secret is listed first, the old one still accepted
+        settings.SMS_WEBHOOK_SECRETS = ["new-secret", WEBHOOK_SECRET]
+        with_new = webhook(
+            RECEIPTS, payload, headers=sign(body, path=RECEIPTS, secret="new-secret")
+        )
+        with_old = webhook(
+            RECEIPTS, payload, headers=sign(body, path=RECEIPTS, timestamp=int(time.time()) - 1)
+        )
+        # when the gateway has switched, the old secret is dropped
+        settings.SMS_WEBHOOK_SECRETS = ["new-secret"]
+        old_after = webhook(RECEIPTS, payload, headers=sign(body, path=RECEIPTS))
+
+        assert (with_new.status_code, with_old.status_code) == (200, 200)
+        assert old_after.status_code == 403
+
+    def test_the_old_signature_of_timestamp_and_body_alone_is_refused(self, webhook: Post) -> None:
+        payload = {"provider_message_id": "none", "status": "delivered"}
+        body = json.dumps(payload).encode()
+        stamp = str(int(time.time()))
+        digest = hmac.new(WEBHOOK_SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256)
+        headers = {"HTTP_X_TIMESTAMP": stamp, "HTTP_X_SIGNATURE": digest.hexdigest()}
+
+        assert webhook(RECEIPTS, payload, headers=headers).status_code == 403
 
     def test_replayed_request_is_refused(self, webhook: Post) -> None:
         payload = {"from": "+8613912345678", "body": "hello", "id": "in-1"}
@@ -76,7 +130,7 @@ class TestSignature:
         assert "replay" in replay.json()["detail"]
 
     def test_no_secret_configured_refuses_everything(self, webhook: Post, settings: Any) -> None:
-        settings.OUTREACH_WEBHOOK_SECRET = ""
+        settings.SMS_WEBHOOK_SECRETS = []
         response = webhook(RECEIPTS, {"provider_message_id": "x", "status": "delivered"})
         assert response.status_code == 403
         assert "not configured" in response.json()["detail"]

@@ -33,7 +33,7 @@ KINDS: dict[str, tuple[Any, tuple[str, ...]]] = {
         _("Settings"),
         ("care_settings.", "segment_settings.", "rfm_grid.", "refresh_schedule."),
     ),
-    "users": (_("Users"), ("user.",)),
+    "users": (_("Users"), ("user.", "token.")),
     "customers": (_("Customers and imports"), ("customer.create", "customer.update", "import.")),
     "privacy": (
         _("Reads, reveals, exports and erasures"),
@@ -72,6 +72,8 @@ ACTION_LABELS: dict[str, Any] = {
     "user.deactivate": _("User deactivated"),
     "user.password": _("Password reset"),
     "user.queues": _("Call queues changed"),
+    "token.revoke": _("API token revoked"),
+    "token.password_change": _("API token ended by a password change"),
     "customer.create": _("Customer created"),
     "customer.update": _("Customer changed"),
     "import.run": _("CSV imported"),

@@ -1,0 +1,22 @@
+"""Reads of API tokens (never their keys): who holds one, since when, until when."""
+
+from django.contrib.auth.models import Group
+from django.db.models import DateTimeField, ExpressionWrapper, F, Prefetch, QuerySet, Value
+from rest_framework.authtoken.models import Token
+
+from callcenter.choices import Role
+from callcenter.services.tokens import api_token_ttl
+
+
+def api_token_list() -> QuerySet[Token]:
+    """Every API token with its user and the user's role groups (two queries for any page),
+    and `expires_at`; oldest first: those expire first."""
+    expires_at = ExpressionWrapper(F("created") + Value(api_token_ttl()), DateTimeField())
+    return (
+        Token.objects.annotate(expires_at=expires_at)
+        .select_related("user")
+        .prefetch_related(
+            Prefetch("user__groups", queryset=Group.objects.filter(name__in=Role.values))
+        )
+        .order_by("created", "user_id")
+    )
