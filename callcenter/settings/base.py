@@ -158,6 +158,11 @@ PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="CN")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# Custom attributes of a customer (import and API): how many, and how long names and values.
+CUSTOMER_ATTRIBUTES_MAX_KEYS = env.int("CUSTOMER_ATTRIBUTES_MAX_KEYS", default=50)
+CUSTOMER_ATTRIBUTE_KEY_MAX_LENGTH = env.int("CUSTOMER_ATTRIBUTE_KEY_MAX_LENGTH", default=64)
+CUSTOMER_ATTRIBUTE_VALUE_MAX_LENGTH = env.int("CUSTOMER_ATTRIBUTE_VALUE_MAX_LENGTH", default=500)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
