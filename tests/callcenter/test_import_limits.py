@@ -1,18 +1,23 @@
 """Caps: custom attributes per customer (import and API), attribute names and values, free text
-(ticket descriptions, notes, comments). Whatever is refused is refused with a clear error and
-changes nothing."""
+(ticket descriptions, notes, comments) and the size of an uploaded file (page, API, command).
+Whatever is refused is refused with a clear error and changes nothing."""
 
 import io
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from callcenter.choices import ImportStatus, Role
+from callcenter.errors import ApplicationError
 from callcenter.limits import FREE_TEXT_MAX_LENGTH
-from callcenter.models import Customer, ImportRun, Interaction, SurveyResponse, Ticket
-from callcenter.services.imports import csv_import
+from callcenter.models import Customer, ImportRun, Interaction, Order, SurveyResponse, Ticket
+from callcenter.services.imports import csv_import, import_upload
 from tests.callcenter.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -189,3 +194,74 @@ def test_the_api_refuses_a_ticket_description_longer_than_the_cap(
     assert response.status_code == 400
     assert "description" in response.json()
     assert not Ticket.objects.exists()
+
+
+# ------------------------------------------------------------------------------ upload size
+
+
+@pytest.fixture
+def one_mb_limit(settings: object) -> None:
+    settings.IMPORT_MAX_UPLOAD_MB = 1
+
+
+def _big_orders_file() -> bytes:
+    row = "O{n},C1,2024-01-01,10,,,,\n"
+    text = ORDER_HEADER + "\n" + "".join(row.format(n=n) for n in range(60_000))
+    assert len(text) > 1024 * 1024
+    return text.encode()
+
+
+def test_the_service_refuses_a_file_above_the_limit(one_mb_limit: None, c1: Customer) -> None:
+    with pytest.raises(ApplicationError, match=r"The file is 1\.\d MB; the largest file"):
+        import_upload(kind="orders", file=io.BytesIO(_big_orders_file()), file_name="big.csv")
+    assert not ImportRun.objects.exists()
+
+
+def test_the_page_refuses_a_file_above_the_limit(
+    client: object, supervisor_user: object, one_mb_limit: None, c1: Customer
+) -> None:
+    client.force_login(supervisor_user)
+    upload = SimpleUploadedFile("big.csv", _big_orders_file(), content_type="text/csv")
+
+    response = client.post("/import/", {"kind": "orders", "file": upload})
+
+    assert response.status_code == 200
+    # skipped while the request was read, never stored in a temporary file
+    assert response.wsgi_request.upload_refused_size > 1024 * 1024
+    errors = response.context["form"].errors["file"]
+    assert len(errors) == 1
+    assert errors[0].startswith("The file is 1.")
+    assert "the largest file that can be imported is 1.0 MB" in errors[0]
+    assert not ImportRun.objects.exists()
+    assert not Order.objects.exists()
+
+
+def test_the_api_refuses_a_file_above_the_limit(
+    api_as: Callable[[object | None], APIClient],
+    supervisor_user: object,
+    one_mb_limit: None,
+    c1: Customer,
+) -> None:
+    upload = SimpleUploadedFile("big.csv", _big_orders_file(), content_type="text/csv")
+
+    response = api_as(supervisor_user).post(
+        "/api/imports/", {"kind": "orders", "file": upload}, format="multipart"
+    )
+
+    assert response.status_code == 400
+    assert response.wsgi_request.upload_refused_size > 1024 * 1024
+    assert "the largest file that can be imported is 1.0 MB" in response.json()["detail"]
+    assert not ImportRun.objects.exists()
+
+
+def test_the_command_refuses_a_file_above_the_limit(
+    tmp_path: Path, one_mb_limit: None, c1: Customer
+) -> None:
+    path = tmp_path / "big.csv"
+    path.write_bytes(_big_orders_file())
+
+    with pytest.raises(CommandError, match="big.csv: The file is 1.") as error:
+        call_command("import_csv", "orders", str(path))
+
+    assert error.value.returncode == 2
+    assert not ImportRun.objects.exists()
