@@ -4,6 +4,12 @@ the value to stage, or raises CellError with a reason for the `line N: column: r
 These run once per cell of files with millions of rows, so they stay small: compiled regular
 expressions, `datetime.fromisoformat` (C) and no Decimal arithmetic for amounts (the text is
 checked and handed to PostgreSQL, which parses it into `numeric`).
+
+Whatever a parser accepts, PostgreSQL stores (tests/callcenter/test_import_edge_cases.py checks
+it with generated cells): a value PostgreSQL refused would fail the whole COPY without a line
+number and hide every other bad line. So numbers, dates and phone numbers are read through
+`ascii_digits` (full-width and other scripts' digits are the numbers they read as), and the
+regular expressions match ASCII digits only.
 """
 
 import json
