@@ -10,7 +10,8 @@ COPY . .
 # Settings need these to import; the real values come from the environment at run time.
 RUN SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost \
     ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput -v 0 \
-    && useradd --system --no-create-home app
+    && useradd --system --no-create-home app \
+    && mkdir -p /app/media/imports && chown app /app/media/imports
 USER app
 EXPOSE 8000
 # Workers, threads, timeouts: gunicorn.conf.py (WEB_CONCURRENCY, GUNICORN_THREADS, ...).

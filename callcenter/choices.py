@@ -110,8 +110,15 @@ class ImportKind(models.TextChoices):
 
 
 class ImportStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
     SUCCEEDED = "succeeded", _("Imported")
     REJECTED = "rejected", _("Rejected")
+    FAILED = "failed", _("Failed")
+
+
+# A background import not finished yet (its progress is live; see services/imports/run.py).
+IMPORT_PENDING_STATUSES = (ImportStatus.QUEUED, ImportStatus.RUNNING)
 
 
 class Integration(models.TextChoices):

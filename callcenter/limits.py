@@ -1,100 +1,77 @@
-"""Rolling one-hour budgets per user, kept in Redis: how many contact details an agent
-revealed, how many distinct customers an agent read.
+"""Size limits of free text and of customers' custom attributes, shared by the CSV import, the
+API and the forms, so one customer or one ticket cannot grow without bound whichever way it is
+written.
 
-A budget is a sorted set per user and purpose whose members are what was spent (a customer id,
-one reveal) scored by the time they were last spent. One Lua script drops what left the window,
-counts what is left plus what is new, and adds the new members only if the total stays within
-the limit, atomically, so parallel requests cannot overspend. Members already in the window
-cost nothing again (reading the same customer twice is one customer read).
-
-If Redis cannot be reached the request is let through and a warning logged: the limits are a
-brake, the audit log (in PostgreSQL) still records every list read and every reveal.
+Free text (ticket descriptions, interaction notes, survey comments) has no column limit in the
+database; FREE_TEXT_MAX_LENGTH keeps it to what a person writes. Custom attributes are limited
+by settings (CUSTOMER_ATTRIBUTES_MAX_KEYS, CUSTOMER_ATTRIBUTE_KEY_MAX_LENGTH,
+CUSTOMER_ATTRIBUTE_VALUE_MAX_LENGTH): every customer read carries its attributes, so their
+number and size set what a page of customers weighs.
 """
 
-import functools
-import logging
-import math
-import time
-from collections.abc import Iterable
+import json
 from dataclasses import dataclass
+from typing import Any
 
-import redis
 from django.conf import settings
+from django.utils.translation import gettext as _
 
-from callcenter.errors import ApplicationError
-
-logger = logging.getLogger(__name__)
-
-KEY_PREFIX = "limits:"
-WINDOW_SECONDS = 3600
-
-# KEYS[1]: the sorted set. ARGV: now (ms), window (ms), limit, then the members to spend.
-# Returns {admitted (1/0), spent in the window after this call, ms until one member expires}.
-_ADMIT = """
-local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local count = redis.call('ZCARD', KEYS[1])
-local new = 0
-for i = 4, #ARGV do
-  if not redis.call('ZSCORE', KEYS[1], ARGV[i]) then new = new + 1 end
-end
-if count + new > limit then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  local wait = window
-  if oldest[2] then wait = tonumber(oldest[2]) + window - now end
-  return {0, count, wait}
-end
-for i = 4, #ARGV do redis.call('ZADD', KEYS[1], now, ARGV[i]) end
-redis.call('PEXPIRE', KEYS[1], window)
-return {1, count + new, 0}
-"""
-
-
-class LimitReached(ApplicationError):
-    """A budget is spent: 429, with the seconds until some of it frees up."""
-
-    status_code = 429
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message, extra={"retry_after": retry_after})
-        self.retry_after = retry_after
+# Characters of a ticket description, an interaction's notes or a survey comment: several
+# pages of text, far beyond a call note, well below what would weigh on a customer's page.
+FREE_TEXT_MAX_LENGTH = 10_000
 
 
 @dataclass(frozen=True)
-class Spent:
-    """The outcome of one attempt to spend from a budget."""
+class AttributeLimits:
+    """How many custom attributes a customer may have, and how long their names and values
+    may be (a value that is not text counts by the length of its JSON)."""
 
-    admitted: bool
-    used: int  # spent in the window, this attempt included when admitted
-    retry_after: int  # seconds until something leaves the window (0 when admitted)
-
-
-@functools.cache
-def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    max_keys: int
+    key_max_length: int
+    value_max_length: int
 
 
-@functools.cache
-def _script() -> "redis.commands.core.Script":
-    return _client().register_script(_ADMIT)
+def attribute_limits() -> AttributeLimits:
+    """The limits configured in settings."""
+    return AttributeLimits(
+        max_keys=settings.CUSTOMER_ATTRIBUTES_MAX_KEYS,
+        key_max_length=settings.CUSTOMER_ATTRIBUTE_KEY_MAX_LENGTH,
+        value_max_length=settings.CUSTOMER_ATTRIBUTE_VALUE_MAX_LENGTH,
+    )
 
 
-def budget_spend(*, purpose: str, user_id: int, members: Iterable[str | int], limit: int) -> Spent:
-    """Spend `members` from the user's rolling one-hour budget of `purpose` if the distinct
-    members in the window stay within `limit`; nothing is spent otherwise."""
-    distinct = list(dict.fromkeys(str(member) for member in members))
-    if not distinct:
-        return Spent(admitted=True, used=0, retry_after=0)
-    key = f"{KEY_PREFIX}{purpose}:{user_id}"
-    now_ms = int(time.time() * 1000)
-    try:
-        admitted, used, wait_ms = _script()(
-            keys=[key], args=[now_ms, WINDOW_SECONDS * 1000, limit, *distinct]
-        )
-    except redis.RedisError:
-        logger.warning("limits: Redis unreachable, %s of user %s not counted", purpose, user_id)
-        return Spent(admitted=True, used=0, retry_after=0)
-    retry_after = 0 if admitted else max(1, math.ceil(int(wait_ms) / 1000))
-    return Spent(admitted=bool(admitted), used=int(used), retry_after=retry_after)
+def too_many_attributes_message(count: int, limits: AttributeLimits) -> str:
+    return _("%(count)s custom attributes; a customer may have at most %(max)s") % {
+        "count": count,
+        "max": limits.max_keys,
+    }
+
+
+def attribute_key_message(key: str, limits: AttributeLimits) -> str:
+    return _('attribute name "%(key)s…" is longer than %(max)s characters') % {
+        "key": key[:40],
+        "max": limits.key_max_length,
+    }
+
+
+def attribute_value_message(key: str, limits: AttributeLimits) -> str:
+    return _('the value of attribute "%(key)s" is longer than %(max)s characters') % {
+        "key": key[: limits.key_max_length],
+        "max": limits.value_max_length,
+    }
+
+
+def attributes_problems(values: dict[str, Any]) -> list[str]:
+    """What makes `values` (a customer's whole attributes) exceed the limits; empty if none."""
+    limits = attribute_limits()
+    if len(values) > limits.max_keys:
+        return [too_many_attributes_message(len(values), limits)]
+    problems = []
+    for key, value in values.items():
+        if len(key) > limits.key_max_length:
+            problems.append(attribute_key_message(key, limits))
+            continue
+        size = len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
+        if size > limits.value_max_length:
+            problems.append(attribute_value_message(key, limits))
+    return problems

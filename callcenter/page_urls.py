@@ -5,11 +5,12 @@ from django.urls import path
 from callcenter import views
 from callcenter.views import customers as customer_views
 from callcenter.views import desk as desk_views
-from callcenter.views.imports import import_csv_view
+from callcenter.views.imports import import_csv_view, import_run_view
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("import/", import_csv_view, name="import-csv"),
+    path("import/runs/<int:pk>/", import_run_view, name="import-run"),
     path("customers/", customer_views.customer_search_view, name="customer-search"),
     path("customers/<int:pk>/", customer_views.customer_detail_view, name="customer-detail"),
     path(

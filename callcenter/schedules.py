@@ -69,6 +69,14 @@ PERIODIC_TASKS: list[Periodic] = [
         crontab={"minute": "5"},
         expire_seconds=3000,
     ),
+    # Background CSV imports: send again the ones whose message was lost or whose worker died,
+    # and remove uploaded files nothing refers to (a second delivery of a live run is a no-op).
+    Periodic(
+        name="Import sweep",
+        task="callcenter.tasks.import_runs_resume_task",
+        every_seconds=300,
+        expire_seconds=240,
+    ),
 ]
 
 

@@ -26,6 +26,7 @@ from callcenter.choices import (
     TicketKind,
     TicketPriority,
 )
+from callcenter.limits import FREE_TEXT_MAX_LENGTH
 from callcenter.masking import contacts_visible_in_full, mask_contact
 from callcenter.models import (
     ContactPoint,
@@ -325,7 +326,9 @@ class InteractionInputSerializer(serializers.Serializer):
         help_text=_("Defaults to the caller; only supervisors and admins may name another."),
     )
     reason = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
-    notes = serializers.CharField(required=False, default="", allow_blank=True)
+    notes = serializers.CharField(
+        max_length=FREE_TEXT_MAX_LENGTH, required=False, default="", allow_blank=True
+    )
     outcome = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
     external_id = serializers.CharField(
         max_length=64, required=False, default=None, allow_null=True
@@ -336,7 +339,9 @@ class TicketInputSerializer(serializers.Serializer):
     customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
     kind = serializers.ChoiceField(choices=TicketKind.choices)
     subject = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, default="", allow_blank=True)
+    description = serializers.CharField(
+        max_length=FREE_TEXT_MAX_LENGTH, required=False, default="", allow_blank=True
+    )
     priority = serializers.ChoiceField(
         choices=TicketPriority.choices, required=False, default=TicketPriority.NORMAL
     )
@@ -357,7 +362,9 @@ class SurveyInputSerializer(serializers.Serializer):
     customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
     kind = serializers.ChoiceField(choices=SurveyKind.choices)
     score = serializers.IntegerField()
-    comment = serializers.CharField(required=False, default="", allow_blank=True)
+    comment = serializers.CharField(
+        max_length=FREE_TEXT_MAX_LENGTH, required=False, default="", allow_blank=True
+    )
     responded_at = serializers.DateTimeField(required=False, default=None)
     ticket = serializers.PrimaryKeyRelatedField(
         queryset=Ticket.objects.all(), required=False, default=None, allow_null=True

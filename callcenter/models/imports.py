@@ -8,7 +8,13 @@ from callcenter.choices import ImportKind, ImportStatus
 
 
 class ImportRun(models.Model):
-    """One import of a CSV file; a rejected file imported nothing and keeps its error lines."""
+    """One import of a CSV file; a rejected file imported nothing and keeps its error lines.
+
+    A large upload is imported by a worker: the run is `queued` with the file kept under
+    IMPORT_UPLOAD_DIR (`stored_file`), `running` while the worker imports it (its live phase
+    and percent are in the cache), then `succeeded`, `rejected` or `failed` (the worker
+    stopped with an error; nothing was imported), and the stored file is removed.
+    """
 
     kind = models.CharField(_("kind"), max_length=16, choices=ImportKind.choices)
     file_name = models.CharField(_("file"), max_length=255)
@@ -27,6 +33,21 @@ class ImportRun(models.Model):
         related_name="+",
     )
     started_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    size = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    announce = models.BooleanField(
+        _("announce events"), default=True, help_text=_("False for a history load.")
+    )
+    language = models.CharField(
+        _("language"), max_length=16, blank=True, help_text=_("Language of the error lines.")
+    )
+    phase = models.CharField(_("phase"), max_length=16, blank=True)
+    stored_file = models.CharField(
+        _("stored file"),
+        max_length=100,
+        blank=True,
+        help_text=_("Name of the uploaded file under IMPORT_UPLOAD_DIR until it is imported."),
+    )
 
     class Meta:
         verbose_name = _("import run")

@@ -2,7 +2,7 @@
 one at a time with a reason.
 
 Agents see contact details masked (`callcenter.masking`). Two acts are bounded per agent and
-rolling hour (Redis budgets, `callcenter.limits`) and written to the audit log:
+rolling hour (Redis budgets, `callcenter.budgets`) and written to the audit log:
 - reading customers: every customer an agent's list or single read returns counts once per
   hour against `AGENT_CUSTOMER_READS_PER_HOUR` (distinct customers), and each list read is
   audited with its filters and rows, so one agent cannot pull thousands of customers
@@ -20,9 +20,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext as _
 
+from callcenter.budgets import LimitReached, budget_spend
 from callcenter.choices import CustomerStatus
 from callcenter.errors import ApplicationError
-from callcenter.limits import LimitReached, budget_spend
 from callcenter.masking import contacts_visible_in_full, mask_contact
 from callcenter.models import ContactPoint
 from callcenter.services.audit import audit_log_record
@@ -30,7 +30,7 @@ from callcenter.services.audit import audit_log_record
 AUDIT_LIST_READ = "customer.list_read"
 AUDIT_REVEAL = "contact_point.reveal"
 REVEAL_REASON_MAX_LENGTH = 200
-# Budget names in Redis (callcenter.limits).
+# Budget names in Redis (callcenter.budgets).
 READS_BUDGET = "customer_reads"
 REVEALS_BUDGET = "contact_reveals"
 

@@ -21,6 +21,7 @@ from callcenter.choices import (
 )
 from callcenter.errors import ApplicationError
 from callcenter.events import CONSENT_CHANGED, CUSTOMER_CREATED, DomainEvent, emit_events
+from callcenter.limits import attributes_problems
 from callcenter.models import ConsentChange, ContactPoint, Customer
 from callcenter.phones import InvalidPhoneNumber, normalize_email, normalize_phone
 from callcenter.services.audit import audit_log_record
@@ -105,6 +106,9 @@ def _validate_profile(values: dict[str, Any]) -> None:
     kind = values.get("kind")
     if kind == CustomerKind.BUSINESS and not values.get("company_name"):
         raise ApplicationError(_("A business customer needs a company name."))
+    attribute_problems = attributes_problems(values.get("attributes") or {})
+    if attribute_problems:
+        raise ApplicationError("; ".join(attribute_problems))
 
 
 @transaction.atomic

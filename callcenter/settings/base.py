@@ -177,6 +177,24 @@ AGENT_CONTACT_REVEALS_PER_HOUR = env.int("AGENT_CONTACT_REVEALS_PER_HOUR", defau
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# CSV import (docs/import.md): the largest file accepted (upload page, API and import_csv);
+# uploads up to IMPORT_SYNC_MAX_KB are imported within the request, larger ones by a worker
+# from IMPORT_UPLOAD_DIR, which web and worker processes must share (a volume in docker-compose).
+IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=100)
+IMPORT_SYNC_MAX_KB = env.int("IMPORT_SYNC_MAX_KB", default=1024)
+IMPORT_UPLOAD_DIR = Path(env("IMPORT_UPLOAD_DIR", default=str(MEDIA_ROOT / "imports")))
+# A file above IMPORT_MAX_UPLOAD_MB is skipped while the request is read (callcenter/uploads.py).
+FILE_UPLOAD_HANDLERS = [
+    "callcenter.uploads.UploadSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+
+# Custom attributes of a customer (import and API): how many, and how long names and values.
+CUSTOMER_ATTRIBUTES_MAX_KEYS = env.int("CUSTOMER_ATTRIBUTES_MAX_KEYS", default=50)
+CUSTOMER_ATTRIBUTE_KEY_MAX_LENGTH = env.int("CUSTOMER_ATTRIBUTE_KEY_MAX_LENGTH", default=64)
+CUSTOMER_ATTRIBUTE_VALUE_MAX_LENGTH = env.int("CUSTOMER_ATTRIBUTE_VALUE_MAX_LENGTH", default=500)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",

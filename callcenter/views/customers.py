@@ -20,9 +20,9 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from callcenter.budgets import LimitReached
 from callcenter.choices import CustomerStatus, MergeProposalStatus
 from callcenter.errors import ApplicationError
-from callcenter.limits import LimitReached
 from callcenter.masking import contacts_visible_in_full
 from callcenter.models import Customer, MergeProposal
 from callcenter.phones import try_normalize_phone

@@ -40,6 +40,7 @@ from callcenter.choices import (
     TicketPriority,
 )
 from callcenter.errors import ApplicationError
+from callcenter.limits import FREE_TEXT_MAX_LENGTH
 from callcenter.masking import contacts_visible_in_full
 from callcenter.models import Customer
 from callcenter.phones import try_normalize_phone
@@ -87,7 +88,10 @@ class LogCallForm(forms.Form):
         label=gettext_lazy("Duration (minutes)"), min_value=0, max_value=600, required=False
     )
     notes = forms.CharField(
-        label=gettext_lazy("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=gettext_lazy("Notes"),
+        max_length=FREE_TEXT_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
 
 
@@ -102,6 +106,7 @@ class TicketForm(forms.Form):
     subject = forms.CharField(label=gettext_lazy("Subject"), max_length=200)
     description = forms.CharField(
         label=gettext_lazy("Description"),
+        max_length=FREE_TEXT_MAX_LENGTH,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )

@@ -1,20 +1,46 @@
-"""The CSV upload page: supervisors and admins choose a kind and a file and see the result."""
+"""The CSV upload page: supervisors and admins choose a kind and a file and see the result.
+
+A small file is imported within the request and the page shows the result. A large one is
+imported by a worker: the page then shows the run's phase and percent, polling
+`import-run` every second (htmx) until the run ends, then the result in the same place.
+"""
+
+from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
-from callcenter.choices import ImportKind
+from callcenter.choices import IMPORT_PENDING_STATUSES, ImportKind
+from callcenter.errors import ApplicationError
 from callcenter.models import ImportRun
 from callcenter.roles import MANAGER_ROLES, has_role
-from callcenter.services.imports import IMPORT_KINDS, csv_import
+from callcenter.services.imports import (
+    IMPORT_KINDS,
+    import_progress,
+    import_size_message,
+    import_upload,
+    import_upload_limit,
+)
 
 # Runs listed under the form.
 RECENT_RUNS = 10
+# Names of the phases a background run reports.
+PHASE_LABELS = {
+    "queued": _("Waiting for a worker"),
+    "reading": _("Reading and checking rows"),
+    "checking": _("Checking references"),
+    "writing": _("Writing"),
+    "events": _("Announcing events"),
+    "done": _("Done"),
+}
 
 
 class ImportForm(forms.Form):
@@ -26,33 +52,98 @@ class ImportForm(forms.Form):
         help_text=_("Use this for past orders, calls and tickets."),
     )
 
+    def __init__(self, *args: Any, refused_size: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.refused_size = refused_size
+        self.fields["file"].help_text = _(
+            "Up to %(max)s; a file above %(sync)s is imported in the background."
+        ) % {
+            "max": filesizeformat(import_upload_limit()),
+            "sync": filesizeformat(settings.IMPORT_SYNC_MAX_KB * 1024),
+        }
+        if refused_size is not None:
+            # The upload handler skipped the file; say why instead of "no file".
+            self.fields["file"].required = False
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.refused_size is not None:
+            self.add_error("file", import_size_message(self.refused_size))
+        return cleaned
+
+
+def _require_manager(request: HttpRequest) -> None:
+    if not has_role(request.user, MANAGER_ROLES):
+        raise PermissionDenied
+
+
+def _recent_runs() -> list[ImportRun]:
+    return list(ImportRun.objects.select_related("started_by").order_by("-id")[:RECENT_RUNS])
+
+
+def _run_context(run: ImportRun) -> dict[str, Any]:
+    progress = import_progress(run=run)
+    phase = str(progress["phase"])
+    return {
+        "run": run,
+        "pending": run.status in IMPORT_PENDING_STATUSES,
+        "phase_label": PHASE_LABELS.get(phase, phase),
+        "percent": progress["percent"],
+        "rows_read": progress["rows"],
+        "unchanged": max(run.rows - run.created - run.updated, 0),
+    }
+
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def import_csv_view(request: HttpRequest) -> HttpResponse:
-    """Show the form; on POST import the file (all rows or none) and show the run."""
-    if not has_role(request.user, MANAGER_ROLES):
-        raise PermissionDenied
-    form = ImportForm(request.POST or None, request.FILES or None)
+    """Show the form; on POST import the file (all rows or none) and show the run, or its
+    progress when a worker imports it (then the page is reloaded as `?run=ID`)."""
+    _require_manager(request)
+    form = ImportForm(
+        request.POST or None,
+        request.FILES or None,
+        refused_size=getattr(request, "upload_refused_size", None),
+    )
     run = None
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        run = csv_import(
-            kind=form.cleaned_data["kind"],
-            file=upload.file,
-            file_name=upload.name,
-            started_by=request.user,
-            announce=not form.cleaned_data["no_events"],
-        )
-        form = ImportForm(initial={"kind": run.kind})
+        try:
+            run = import_upload(
+                kind=form.cleaned_data["kind"],
+                file=upload.file,
+                file_name=upload.name,
+                started_by=request.user,
+                announce=not form.cleaned_data["no_events"],
+            )
+        except ApplicationError as exc:
+            form.add_error("file", exc.message)
+        else:
+            if run.status in IMPORT_PENDING_STATUSES:
+                return redirect(f"{reverse('import-csv')}?run={run.pk}")
+            form = ImportForm(initial={"kind": run.kind})
+    elif request.method == "GET" and request.GET.get("run", "").isdigit():
+        run = ImportRun.objects.filter(pk=int(request.GET["run"])).first()
     context = {
         "form": form,
-        "run": run,
-        "unchanged": run.rows - run.created - run.updated if run else 0,
+        **(_run_context(run) if run is not None else {"run": None}),
         "columns": [
             (kind, [(column.name, column.required) for column in spec.columns])
             for kind, spec in IMPORT_KINDS.items()
         ],
-        "recent": ImportRun.objects.select_related("started_by").order_by("-id")[:RECENT_RUNS],
+        "recent": _recent_runs(),
     }
     return render(request, "callcenter/import.html", context)
+
+
+@login_required
+@require_GET
+def import_run_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """One run's progress or result (the fragment the Import page polls); once the run has
+    ended it also refreshes the list of recent imports."""
+    _require_manager(request)
+    run = get_object_or_404(ImportRun.objects.select_related("started_by"), pk=pk)
+    context = _run_context(run)
+    if not context["pending"]:
+        context["recent"] = _recent_runs()
+    return render(request, "callcenter/partials/import_run.html", context)

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from callcenter import limits
+from callcenter import budgets
 from callcenter.choices import ContactKind, CustomerStatus, Role
 from callcenter.models import AuditLog, ContactPoint, Customer
 from callcenter.services.customer_access import AUDIT_LIST_READ, AUDIT_REVEAL
@@ -145,7 +145,7 @@ def test_an_agent_reveals_a_limited_number_of_contact_points_per_hour(
     assert again.status_code == 200
     assert beyond.status_code == 429
     assert "revealed 2 contact details in the last hour" in beyond.json()["detail"]
-    assert 0 < int(beyond["Retry-After"]) <= limits.WINDOW_SECONDS
+    assert 0 < int(beyond["Retry-After"]) <= budgets.WINDOW_SECONDS
     assert "wx_li" not in beyond.content.decode()
     assert AuditLog.objects.filter(action=AUDIT_REVEAL).count() == 3
     # another agent has their own budget
@@ -369,13 +369,13 @@ def test_the_customer_page_counts_against_the_budget(page_for, forty_customers, 
 
 
 def test_without_redis_the_limits_let_reads_through(settings) -> None:
-    limits._client.cache_clear()
-    limits._script.cache_clear()
+    budgets._client.cache_clear()
+    budgets._script.cache_clear()
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     try:
-        spent = limits.budget_spend(purpose="test", user_id=1, members=[1, 2], limit=1)
+        spent = budgets.budget_spend(purpose="test", user_id=1, members=[1, 2], limit=1)
     finally:
-        limits._client.cache_clear()
-        limits._script.cache_clear()
+        budgets._client.cache_clear()
+        budgets._script.cache_clear()
 
     assert spent.admitted is True

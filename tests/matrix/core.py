@@ -19,6 +19,7 @@ EXPECTATIONS: dict[str, Entry] = {
     # Pages.
     "home": _page(get=STAFF),
     "import-csv": _page(get=MANAGERS, post=MANAGERS),
+    "import-run": _page("import_run", get=MANAGERS),
     "customer-search": _page(get=STAFF),
     "customer-detail": _page("customer", get=STAFF),
     "customer-timeline": _page("customer", get=STAFF),

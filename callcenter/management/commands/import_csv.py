@@ -1,7 +1,9 @@
 """`python manage.py import_csv KIND FILE [--no-events] [--user USERNAME]`.
 
-Imports every row or nothing. On success prints the counts and seconds; on a bad file prints
-every bad row as `line N: column: reason` (the header is line 1) and exits with status 1.
+Imports every row or nothing, in this process (whatever its size, up to IMPORT_MAX_UPLOAD_MB).
+On success prints the counts and seconds; on a bad file prints every bad row as
+`line N: column: reason` (the header is line 1) and exits with status 1; a file too large is
+refused with status 2.
 """
 
 from pathlib import Path
@@ -12,7 +14,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from callcenter.choices import ImportStatus
-from callcenter.services.imports import IMPORT_KINDS, csv_import
+from callcenter.errors import ApplicationError
+from callcenter.services.imports import IMPORT_KINDS, csv_import, import_size_check
 
 
 class Command(BaseCommand):
@@ -38,6 +41,10 @@ class Command(BaseCommand):
         path: Path = options["file"]
         if not path.is_file():
             raise CommandError(_("%(path)s: no such file") % {"path": path}, returncode=2)
+        try:
+            import_size_check(size=path.stat().st_size)
+        except ApplicationError as exc:
+            raise CommandError(f"{path.name}: {exc.message}", returncode=2) from exc
         user = None
         if options["user"]:
             user = get_user_model().objects.filter(username=options["user"]).first()

@@ -35,6 +35,7 @@ from callcenter.events import (
     TICKET_RESOLVED,
     DomainEvent,
 )
+from callcenter.limits import FREE_TEXT_MAX_LENGTH
 from callcenter.sentiment import sentiment_score
 
 from . import cells
@@ -192,7 +193,7 @@ INTERACTION_COLUMNS = (
     Column("duration_seconds", cells.whole_number(MAX_INTEGER), "integer"),
     Column("agent", cells.text(150)),
     Column("reason", cells.text(200)),
-    Column("notes", cells.text()),
+    Column("notes", cells.text(FREE_TEXT_MAX_LENGTH)),
     Column("outcome", cells.text(100)),
 )
 
@@ -317,7 +318,7 @@ TICKET_COLUMNS = (
     Column("status", cells.choice(TicketStatus.values)),
     Column("priority", cells.choice(TicketPriority.values)),
     Column("subject", cells.text(200), required=True),
-    Column("description", cells.text()),
+    Column("description", cells.text(FREE_TEXT_MAX_LENGTH)),
     Column("opened_at", cells.moment, "timestamptz", required=True),
     Column("resolved_at", cells.moment, "timestamptz"),
 )
@@ -448,7 +449,7 @@ SURVEY_COLUMNS = (
     CUSTOMER_ID,
     Column("kind", cells.choice(SurveyKind.values), required=True),
     Column("score", cells.whole_number(32767), "smallint", required=True),
-    Column("comment", cells.text()),
+    Column("comment", cells.text(FREE_TEXT_MAX_LENGTH)),
     Column("responded_at", cells.moment, "timestamptz", required=True),
     Column("ticket_external_id", cells.text(64)),
 )

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from psycopg import Connection, Cursor
 
 from callcenter.events import DomainEvent, emit_events
+from callcenter.limits import attribute_limits, too_many_attributes_message
 
 # Bad lines listed in a report; beyond this the report says how many more there are. A file
 # with a wrong column order can make every line bad, and nobody reads a million error lines.
@@ -137,6 +138,9 @@ def sql_messages() -> dict[str, Callable[[str, str], str]]:
         ),
         "resolved_before_opened": lambda value, detail: (
             _("the stored resolved_at %(resolved)s is before opened_at") % {"resolved": detail}
+        ),
+        "too_many_attributes": lambda value, detail: too_many_attributes_message(
+            int(detail), attribute_limits()
         ),
     }
 

@@ -4,13 +4,20 @@ the value to stage, or raises CellError with a reason for the `line N: column: r
 These run once per cell of files with millions of rows, so they stay small: compiled regular
 expressions, `datetime.fromisoformat` (C) and no Decimal arithmetic for amounts (the text is
 checked and handed to PostgreSQL, which parses it into `numeric`).
+
+Whatever a parser accepts, PostgreSQL stores (tests/callcenter/test_import_edge_cases.py checks
+it with generated cells): a value PostgreSQL refused would fail the whole COPY without a line
+number and hide every other bad line. So numbers, dates and phone numbers are read through
+`ascii_digits` (full-width and other scripts' digits are the numbers they read as), and the
+regular expressions match ASCII digits only.
 """
 
 import json
 import re
+import unicodedata
 import zoneinfo
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
@@ -27,17 +34,22 @@ MAX_YEAR = 2100
 # Several phones, emails or WeChat ids in one cell are separated by ";" (or the full-width "；").
 LIST_SEPARATORS = re.compile(r"[;；]")
 # Amounts: up to 10 digits before the point and 2 after (the column is numeric(12, 2)).
-_AMOUNT = re.compile(r"\d{1,10}(?:\.\d{1,2})?").fullmatch
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+# Patterns match ASCII digits only: other digits are turned into ASCII first (`ascii_digits`).
+_AMOUNT = re.compile(r"\d{1,10}(?:\.\d{1,2})?", re.ASCII).fullmatch
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
 # Dates written as 2024/1/5 or 2024-1-5 (Excel), optionally with H:MM[:SS].
 _LOOSE_DATE = re.compile(
-    r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+    r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?", re.ASCII
 )
 # ISO 8601 as PostgreSQL reads it too: date, optional time (with seconds and fraction) and
 # optional offset. Matched before fromisoformat, which also takes forms PostgreSQL does not.
 _ISO_MOMENT = re.compile(
-    r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+    r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?",
+    re.ASCII,
 ).fullmatch
+# UTC offsets beyond this are typos: real ones span -12:00 to +14:00 (PostgreSQL refuses
+# anything from 16:00 on, and would do so without saying which line).
+MAX_UTC_OFFSET = timedelta(hours=14)
 # Booleans: English words and digits, plus 是/否 as Chinese spreadsheets write them.
 TRUE_WORDS = frozenset({"true", "1", "yes", "y", "t", "是"})
 FALSE_WORDS = frozenset({"false", "0", "no", "n", "f", "否"})
@@ -47,10 +59,37 @@ class CellError(ValueError):
     """A cell that cannot be imported; the message is shown after the column name."""
 
 
-def text(max_length: int | None = None) -> Callable[[str], str]:
+class _AsciiForms(dict[int, str]):
+    """A `str.translate` table, filled as characters are met: every decimal digit of any
+    script (full-width １, Arabic-Indic ٣, Devanagari ३, ...) to its ASCII digit, and the
+    full-width forms of ASCII (．－：／＋, as Chinese input methods type them) to ASCII."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        if code > 0x7F and char.isdecimal():
+            char = str(unicodedata.decimal(char))
+        elif 0xFF01 <= code <= 0xFF5E:
+            char = chr(code - 0xFEE0)
+        elif code == 0x3000:  # ideographic space
+            char = " "
+        elif code == 0x066B:  # Arabic decimal separator
+            char = "."
+        self[code] = char
+        return char
+
+
+_ASCII_FORMS = _AsciiForms()
+
+
+def ascii_digits(value: str) -> str:
+    """`value` with digits of other scripts and full-width forms as ASCII: numbers, dates and
+    phone numbers typed with a Chinese input method or in Arabic digits are the numbers they
+    read as (`１２.００` is 12.00)."""
+    return value if value.isascii() else value.translate(_ASCII_FORMS)
+
+
+def text(max_length: int) -> Callable[[str], str]:
     """Plain text, at most `max_length` characters."""
-    if max_length is None:
-        return str
 
     def parse(value: str) -> str:
         if len(value) > max_length:
@@ -94,7 +133,7 @@ def whole_number(maximum: int) -> Callable[[str], int]:
 
     def parse(value: str) -> int:
         try:
-            number = int(value)
+            number = int(ascii_digits(value))
         except ValueError:
             raise CellError(_('"%(value)s" is not a whole number') % {"value": value}) from None
         if number < 0:
@@ -108,12 +147,13 @@ def whole_number(maximum: int) -> Callable[[str], int]:
 
 def amount(value: str) -> str:
     """A non-negative amount with at most 2 decimals; returned as text for `numeric`."""
-    if _AMOUNT(value):
-        return value
-    if _NUMBER.fullmatch(value):
-        if value.startswith("-"):
+    number = ascii_digits(value)
+    if _AMOUNT(number):
+        return number
+    if _NUMBER.fullmatch(number):
+        if number.startswith("-"):
             raise CellError(_('"%(value)s" is negative') % {"value": value})
-        whole, _sep, fraction = value.partition(".")
+        whole, _sep, fraction = number.partition(".")
         if len(fraction) > 2:
             raise CellError(_('"%(value)s" has more than 2 decimal places') % {"value": value})
         if len(whole) > 10:
@@ -165,15 +205,19 @@ def moment(value: str) -> str | datetime:
     session time zone set to settings.TIME_ZONE, which saves building a datetime per cell.
     Other accepted forms (2024/1/5 10:00) are returned as aware datetimes.
     """
-    if _ISO_MOMENT(value):
+    text = ascii_digits(value)
+    if _ISO_MOMENT(text):
         try:
-            parsed = datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(text)
         except ValueError:
             raise _bad_datetime(value) from None
         if not MIN_YEAR <= parsed.year <= MAX_YEAR:
             raise _out_of_range(value)
-        return value
-    parsed = _loose_datetime(value)
+        offset = parsed.utcoffset()
+        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+            raise CellError(_('"%(value)s" has a UTC offset beyond ±14:00') % {"value": value})
+        return text
+    parsed = _loose_datetime(text)
     if parsed is None:
         raise _bad_datetime(value)
     if not MIN_YEAR <= parsed.year <= MAX_YEAR:
@@ -198,7 +242,7 @@ def _out_of_range(value: str) -> CellError:
 
 def day(value: str) -> date:
     """A calendar date (YYYY-MM-DD, also YYYY/MM/DD and YYYY-M-D), without a time."""
-    match = _LOOSE_DATE.fullmatch(value)
+    match = _LOOSE_DATE.fullmatch(ascii_digits(value))
     parsed = None
     if match is not None and match.group(4) is None:
         try:
@@ -252,7 +296,7 @@ def phones(value: str) -> tuple[list[str], list[str]]:
     invalid = []
     for raw in _items(value):
         try:
-            number = normalize_phone(raw)
+            number = normalize_phone(ascii_digits(raw))
         except InvalidPhoneNumber:
             invalid.append(raw)
             continue

@@ -14,6 +14,7 @@ from psycopg import Connection, Cursor
 
 from callcenter.choices import ConsentSource, CustomerKind, ImportKind, Language
 from callcenter.events import CONSENT_CHANGED, CUSTOMER_CREATED, DomainEvent
+from callcenter.limits import attribute_limits
 
 from . import cells
 from .base import (
@@ -49,8 +50,22 @@ COLUMNS = (
 
 def check(cur: Cursor, ctx: ImportContext) -> None:
     """Bad rows that need the database: repeats, merged customers, missing names and company
-    names of new or business customers, and phones or WeChat ids owned by someone else."""
+    names of new or business customers, phones or WeChat ids owned by someone else, and
+    custom attributes that would exceed CUSTOMER_ATTRIBUTES_MAX_KEYS with the stored ones."""
     check_duplicate_ids(cur)
+    cur.execute(
+        """
+        INSERT INTO import_error (line, ok, column_name, code, value, detail)
+        SELECT s.line, s.ok, 'attributes', 'too_many_attributes', '', n.keys::text
+        FROM import_stage s
+        JOIN callcenter_customer c ON c.external_id = s.external_id AND c.attributes <> '{}'
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS keys FROM jsonb_object_keys(c.attributes || s.attributes)
+        ) n
+        WHERE s.attributes IS NOT NULL AND n.keys > %(max_keys)s
+        """,
+        {"max_keys": attribute_limits().max_keys},
+    )
     cur.execute(
         """
         INSERT INTO import_error (line, ok, column_name, code, value, detail)
