@@ -6,12 +6,18 @@ name any agent; a signed-in user (an API token, e.g. a softphone) may post only 
 nobody can pop a made-up card on a colleague's desk. The caller is resolved through the screen-pop
 selector and a small message is published on the agent's Redis pub/sub channel; the agent's
 open desk page listens on that channel through server-sent events (`callcenter.views.desk`)
-and fetches the server-rendered card. Nothing is stored: a lost message (Redis down, desk
-closed) loses only the live pop, the agent can still search the number by hand.
+and fetches the server-rendered card. A lost message (Redis down, desk closed) loses only the
+live pop, the agent can still search the number by hand.
+
+The caller's number does not travel to the browser: the message carries it masked, for the
+call list, and a call reference, a random key under which the number waits in Redis for that
+agent alone (CALL_REF_TTL_SECONDS). The desk fetches the card by reference, so the number an
+agent has not revealed never reaches their page, and a reference is worthless to anyone else.
 """
 
 import functools
 import json
+import secrets
 from typing import Any
 
 import redis
@@ -23,12 +29,15 @@ from django.utils.translation import gettext as _
 
 from callcenter.errors import ApplicationError, ApplicationForbidden
 from callcenter.models import AgentProfile
-from callcenter.phones import try_normalize_phone
+from callcenter.phones import mask_phone, try_normalize_phone
 from callcenter.roles import STAFF_ROLES, has_role
 from callcenter.selectors.screenpop import screenpop_owner
 
 CALL_EVENTS = ("ringing", "answered", "ended")
 CHANNEL_PREFIX = "cti:agent:"
+CALL_REF_PREFIX = "cti:call:"
+# How long a call's card can be opened from its reference: a long call plus its wrap-up.
+CALL_REF_TTL_SECONDS = 4 * 3600
 
 
 @functools.cache
@@ -67,6 +76,26 @@ def cti_agent_is(*, user: AbstractBaseUser, agent: str) -> bool:
     return bool(agent) and AgentProfile.objects.filter(user_id=user.pk, extension=agent).exists()
 
 
+def _call_ref_key(user_id: int, ref: str) -> str:
+    return f"{CALL_REF_PREFIX}{user_id}:{ref}"
+
+
+def cti_call_ref_create(*, user_id: int, phone: str) -> str:
+    """A new reference under which the agent `user_id`'s desk finds the caller's `phone`."""
+    ref = secrets.token_urlsafe(16)
+    redis_client().set(_call_ref_key(user_id, ref), phone, ex=CALL_REF_TTL_SECONDS)
+    return ref
+
+
+def cti_call_ref_phone(*, user_id: int, ref: str) -> str | None:
+    """The caller's number behind a call reference of this agent's, or None when the reference
+    is unknown, expired or another agent's."""
+    if not ref:
+        return None
+    phone = redis_client().get(_call_ref_key(user_id, ref))
+    return phone.decode() if phone is not None else None
+
+
 def cti_publish(*, user_id: int, message: dict[str, Any]) -> int:
     """Publish `message` (JSON) on the agent's channel; returns how many desks received it."""
     return int(redis_client().publish(agent_channel(user_id), json.dumps(message, default=str)))
@@ -84,7 +113,8 @@ def cti_call_event(
 
     `posted_by` is the signed-in user who posts it, who may name only itself (else 403);
     None for the telephony integration's signed request, which may name any agent.
-    Returns what was published plus `delivered` (the number of the agent's open desks).
+    Returns the published message (the number in full, for the poster who sent it, and without
+    the desk's call reference) plus `delivered` (the number of the agent's open desks).
     """
     if posted_by is not None and not cti_agent_is(user=posted_by, agent=agent):
         raise ApplicationForbidden(
@@ -111,10 +141,14 @@ def cti_call_event(
     message = {
         "event": event,
         "call_id": call_id,
-        "phone": phone,
+        "call_ref": cti_call_ref_create(user_id=user.pk, phone=phone),
+        "phone": mask_phone(phone),
         "known": bool(customer),
         "customer_id": customer.get("id"),
         "name": customer.get("name", ""),
     }
     delivered = cti_publish(user_id=user.pk, message=message)
-    return {**message, "agent": user.get_username(), "delivered": delivered}
+    # The poster (the phone system, or the agent's own softphone) sent the number: it gets it
+    # back in full; the reference is for the desk alone.
+    answer = {key: value for key, value in message.items() if key != "call_ref"}
+    return {**answer, "phone": phone, "agent": user.get_username(), "delivered": delivered}

@@ -1,8 +1,9 @@
 """The agent desk: live screen-pop over server-sent events, the caller's card and its actions.
 
 The desk page opens `desk-events`, a text/event-stream subscribed to the agent's Redis
-channel (see `callcenter.services.cti`). A ringing call makes the page fetch `desk-card`, the
-server-rendered card; its forms (log the call, open a ticket, schedule a callback, create an
+channel (see `callcenter.services.cti`). A ringing call makes the page fetch `desk-card` by the
+call's reference (never by the number, which the page does not receive), the server-rendered
+card; its forms (log the call, open a ticket, schedule a callback, create an
 unknown caller) post here and answer with the card again, so nothing is typed twice.
 
 Each open stream holds one web worker thread for up to STREAM_SECONDS; the browser's
@@ -46,7 +47,7 @@ from callcenter.models import Customer
 from callcenter.phones import try_normalize_phone
 from callcenter.selectors.desk import DeskCard, desk_card
 from callcenter.services.activity import interaction_log, ticket_open
-from callcenter.services.cti import agent_channel, redis_client
+from callcenter.services.cti import agent_channel, cti_call_ref_phone, redis_client
 from callcenter.services.customers import customer_create
 from callcenter.services.desk_streams import (
     StreamSlots,
@@ -73,6 +74,7 @@ STALE_MARGIN_SECONDS = 60
 BUSY_RETRY_AFTER_SECONDS = 10
 MAX_PHONE_LENGTH = 64
 CALL_ID_LENGTH = 128
+CALL_REF_LENGTH = 64
 # Answer for a form with bad input: the desk's script swaps it in like a success.
 INVALID = 422
 
@@ -133,7 +135,11 @@ class CallbackForm(forms.Form):
 
 
 class NewCallerForm(forms.Form):
+    """An unknown caller made a customer. The number is typed, or, for a live call whose
+    number the agent was not shown, taken from the call's reference (`call_ref`)."""
+
     call_id = forms.CharField(max_length=CALL_ID_LENGTH, required=False, widget=forms.HiddenInput)
+    call_ref = forms.CharField(max_length=CALL_REF_LENGTH, required=False, widget=forms.HiddenInput)
     name = forms.CharField(label=gettext_lazy("Name"), max_length=200)
     kind = forms.ChoiceField(
         label=gettext_lazy("Kind"), choices=CustomerKind.choices, initial=CustomerKind.PERSON
@@ -144,7 +150,20 @@ class NewCallerForm(forms.Form):
         label=gettext_lazy("Company name"), max_length=200, required=False
     )
 
+    def __init__(self, *args: Any, user_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_id = user_id
+        self.call_phone = cti_call_ref_phone(
+            user_id=user_id, ref=str(self.data.get("call_ref") or self.initial.get("call_ref", ""))
+        )
+        if self.call_phone:
+            # The caller's number comes from the call; the agent is not shown it.
+            self.fields["phone"].required = False
+            self.fields["phone"].widget = forms.HiddenInput()
+
     def clean_phone(self) -> str:
+        if self.call_phone:
+            return self.call_phone
         phone = try_normalize_phone(self.cleaned_data["phone"])
         if phone is None:
             raise forms.ValidationError(_("Not a valid phone number."))
@@ -152,7 +171,12 @@ class NewCallerForm(forms.Form):
 
 
 def _card_context(
-    request: HttpRequest, *, phone: str, call_id: str = "", **forms_: forms.Form
+    request: HttpRequest,
+    *,
+    phone: str,
+    call_id: str = "",
+    call_ref: str = "",
+    **forms_: forms.Form,
 ) -> dict[str, Any]:
     in_full = contacts_visible_in_full(request.user)
     if "new_form" in forms_:
@@ -161,7 +185,13 @@ def _card_context(
     else:
         card = desk_card(phone=phone, full_contacts=in_full)
     initial = {"call_id": call_id}
-    context: dict[str, Any] = {"card": card, "call_id": call_id, "contacts_in_full": in_full}
+    context: dict[str, Any] = {
+        "card": card,
+        "call_id": call_id,
+        "contacts_in_full": in_full,
+        # A number from a live call is shown as the role may see it; a typed one as typed.
+        "caller_masked": bool(call_ref) and not in_full,
+    }
     if card.known:
         in_hour = timezone.localtime() + dt.timedelta(hours=1)
         context.update(
@@ -173,15 +203,22 @@ def _card_context(
         )
     else:
         context["new_form"] = forms_.get("new_form") or NewCallerForm(
-            initial={**initial, "phone": card.phone}
+            initial={**initial, "call_ref": call_ref, "phone": "" if call_ref else card.phone},
+            user_id=request.user.pk,
         )
     return context
 
 
 def _render_card(
-    request: HttpRequest, *, phone: str, call_id: str = "", status: int = 200, **extra: Any
+    request: HttpRequest,
+    *,
+    phone: str,
+    call_id: str = "",
+    call_ref: str = "",
+    status: int = 200,
+    **extra: Any,
 ) -> HttpResponse:
-    context = _card_context(request, phone=phone, call_id=call_id, **extra)
+    context = _card_context(request, phone=phone, call_id=call_id, call_ref=call_ref, **extra)
     return render(request, "callcenter/partials/desk_card.html", context, status=status)
 
 
@@ -199,11 +236,18 @@ def desk_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 @role_required()
 def desk_card_view(request: HttpRequest) -> HttpResponse:
-    """The card for a number (htmx fragment): known caller, or the create-customer form."""
+    """The card (htmx fragment) of a live call, by its reference (`call`), or of a typed number
+    (`phone`): the known caller, or the create-customer form."""
+    call_id = request.GET.get("call_id", "")[:CALL_ID_LENGTH]
+    call_ref = request.GET.get("call", "")[:CALL_REF_LENGTH]
+    if call_ref:
+        phone = cti_call_ref_phone(user_id=request.user.pk, ref=call_ref)
+        if phone is None:
+            return render(request, "callcenter/partials/desk_call_gone.html", status=404)
+        return _render_card(request, phone=phone, call_id=call_id, call_ref=call_ref)
     phone = request.GET.get("phone", "").strip()[:MAX_PHONE_LENGTH]
     if not phone:
         return HttpResponseBadRequest(_("Give a phone number."))
-    call_id = request.GET.get("call_id", "")[:CALL_ID_LENGTH]
     return _render_card(request, phone=phone, call_id=call_id)
 
 
@@ -407,7 +451,7 @@ def desk_callback_view(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required()
 def desk_customer_create_view(request: HttpRequest) -> HttpResponse:
     """Create the unknown caller as a customer; answers with their new card."""
-    form = NewCallerForm(request.POST)
+    form = NewCallerForm(request.POST, user_id=request.user.pk)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -425,11 +469,12 @@ def desk_customer_create_view(request: HttpRequest) -> HttpResponse:
             return _render_card(
                 request, phone=data["phone"], call_id=data["call_id"], done=_("Customer created.")
             )
-    phone = request.POST.get("phone", "").strip()[:MAX_PHONE_LENGTH]
+    phone = form.call_phone or request.POST.get("phone", "").strip()[:MAX_PHONE_LENGTH]
     return _render_card(
         request,
         phone=phone or "-",
         call_id=request.POST.get("call_id", ""),
+        call_ref=request.POST.get("call_ref", "")[:CALL_REF_LENGTH] if form.call_phone else "",
         status=INVALID,
         new_form=form,
     )

@@ -14,7 +14,12 @@ from rest_framework.test import APIClient
 
 from callcenter.choices import Role
 from callcenter.models import AgentProfile
-from callcenter.services.cti import agent_channel, cti_publish, redis_client
+from callcenter.services.cti import (
+    agent_channel,
+    cti_call_ref_phone,
+    cti_publish,
+    redis_client,
+)
 from callcenter.views import desk as desk_views
 from tests.callcenter.factories import CustomerFactory, PhoneFactory, UserFactory
 from tests.signing import signed_headers
@@ -93,14 +98,19 @@ def test_the_signed_telephony_integration_pops_any_agents_desk(
         "agent": "desk_agent",
         "delivered": 1,
     }
-    assert subscriber() == {
+    message = subscriber()
+    # the desk gets the number masked, and a reference to fetch the card by, never the number
+    call_ref = message.pop("call_ref")
+    assert message == {
         "event": "ringing",
         "call_id": "call-1",
-        "phone": "+8613800138000",
+        "phone": "+8613*****8000",
         "known": True,
         "customer_id": caller.pk,
         "name": "王芳",
     }
+    assert cti_call_ref_phone(user_id=agent.pk, ref=call_ref) == "+8613800138000"
+    assert cti_call_ref_phone(user_id=agent.pk + 1, ref=call_ref) is None
 
 
 @pytest.mark.parametrize("role", [Role.AGENT, Role.SUPERVISOR, Role.ADMIN])
@@ -146,7 +156,7 @@ def test_the_agent_may_be_named_by_extension_and_unknown_callers_are_not_errors(
     assert response.status_code == 202
     assert response.json()["known"] is False
     assert response.json()["customer_id"] is None
-    assert subscriber()["phone"] == "+8613900000000"
+    assert subscriber()["phone"] == "+8613*****0000"
 
 
 def test_a_signed_request_needs_no_user_and_a_replay_is_refused(

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from callcenter.choices import Role
 from callcenter.models import Customer, Interaction, Ticket
+from callcenter.services.cti import cti_call_ref_create
 from care.choices import StepChannel, TemplateChannel
 from care.models import MessageTemplate, TemplateVariant
 from outreach.models import OutreachTask
@@ -182,6 +183,71 @@ def test_create_form_errors_sit_next_to_the_field_and_create_nothing(desk: Clien
     assert response.status_code == 422
     assert "Not a valid phone number." in html
     assert "This field is required." in html
+    assert not Customer.objects.exists()
+
+
+def test_a_live_call_pops_the_card_by_its_reference_without_the_full_number(
+    desk: Client, agent: Any, caller: Customer
+) -> None:
+    # given a ringing call put through to this agent (the reference the stream carried)
+    ref = cti_call_ref_create(user_id=agent.pk, phone=PHONE)
+
+    response = desk.get(
+        reverse("desk-card"), {"call": ref, "call_id": "c9"}, HTTP_HX_REQUEST="true"
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'data-customer-id="{caller.pk}"' in html
+    assert "+8613*****8000" in html
+    assert "13800138000" not in html
+
+
+def test_a_call_reference_opens_nothing_for_another_agent(
+    desk: Client, caller: Customer, db: None
+) -> None:
+    colleague = UserFactory(role=Role.AGENT, username="colleague")
+    ref = cti_call_ref_create(user_id=colleague.pk, phone=PHONE)
+
+    theirs = desk.get(reverse("desk-card"), {"call": ref}, HTTP_HX_REQUEST="true")
+    made_up = desk.get(reverse("desk-card"), {"call": "made-up"}, HTTP_HX_REQUEST="true")
+
+    assert (theirs.status_code, made_up.status_code) == (404, 404)
+    assert "no longer available" in theirs.content.decode()
+    assert caller.name not in theirs.content.decode()
+
+
+def test_an_unknown_live_caller_is_created_from_the_call_without_showing_the_number(
+    desk: Client, agent: Any
+) -> None:
+    ref = cti_call_ref_create(user_id=agent.pk, phone="+8613900000000")
+
+    card = desk.get(reverse("desk-card"), {"call": ref, "call_id": "c1"}, HTTP_HX_REQUEST="true")
+    created = desk.post(
+        reverse("desk-customer-create"),
+        {"name": "赵磊", "kind": "person", "call_ref": ref, "call_id": "c1"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    html = card.content.decode()
+    assert "Unknown caller" in html
+    assert "13900000000" not in html
+    assert "+8613*****0000" in html
+    assert created.status_code == 200, created.content.decode()
+    customer = Customer.objects.get(name="赵磊")
+    assert customer.contact_points.get().value == "+8613900000000"
+
+
+def test_a_reference_of_another_agent_cannot_create_a_customer(desk: Client, db: None) -> None:
+    colleague = UserFactory(role=Role.AGENT, username="colleague")
+    ref = cti_call_ref_create(user_id=colleague.pk, phone="+8613900000000")
+
+    response = desk.post(
+        reverse("desk-customer-create"), {"name": "赵磊", "kind": "person", "call_ref": ref}
+    )
+
+    assert response.status_code == 422
+    assert "This field is required." in response.content.decode()
     assert not Customer.objects.exists()
 
 

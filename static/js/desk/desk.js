@@ -1,5 +1,6 @@
 // Agent desk: listen to this agent's call events (server-sent events) and pop the caller's
-// card. The server renders the card; this script only fetches it into #desk-card.
+// card. The server renders the card; this script only fetches it into #desk-card, by the call's
+// reference (the stream never carries the caller's number in full).
 (function () {
   "use strict";
 
@@ -42,7 +43,7 @@
   }
 
   function popCard(call) {
-    const url = desk.dataset.cardUrl + "?" + new URLSearchParams({ phone: call.phone, call_id: call.call_id });
+    const url = desk.dataset.cardUrl + "?" + new URLSearchParams({ call: call.call_ref, call_id: call.call_id });
     window.htmx.ajax("GET", url, { target: "#desk-card", swap: "innerHTML" });
   }
 
