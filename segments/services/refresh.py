@@ -34,6 +34,7 @@ from segments.models import (
     SegmentSettings,
     SegmentSnapshot,
 )
+from segments.selectors import refresh_latest_succeeded
 from segments.services.churn import (
     ChurnModelUnusable,
     churn_model_current,
@@ -289,7 +290,7 @@ def needs_full_pass(run: RefreshRun) -> bool:
 
 
 def _previous_run() -> RefreshRun | None:
-    return RefreshRun.objects.filter(status=RunStatus.SUCCEEDED).order_by("-finished_at").first()
+    return refresh_latest_succeeded()
 
 
 def _previous_builtin_signature() -> str | None:

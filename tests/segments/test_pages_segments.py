@@ -26,8 +26,9 @@ from tests.segments.factories import (
 pytestmark = pytest.mark.django_db
 
 # The request's savepoint and its release, session, user, role groups, then: lifecycle and
-# tier distributions, segments and their prefetched snapshots, the R x F grid, the latest run.
-DASHBOARD_QUERIES = 11
+# tier distributions, segments and their prefetched snapshots, the R x F grid, the latest run
+# and the as-of of the latest successful one.
+DASHBOARD_QUERIES = 12
 # Session, user, role groups, savepoint and release, then: the segment, its snapshots, three
 # composition queries (lifecycle, tier, RFM), the member count and the member page.
 SEGMENT_DETAIL_QUERIES = 12
