@@ -420,7 +420,8 @@ def segment_refresh_execute(
     full: bool = False,
     frame: pd.DataFrame | None = None,
 ) -> RefreshRun:
-    """Execute a requested run; safe to call twice (a second call returns at once). `full`
+    """Execute a requested run; safe to call twice (a second call returns the run once it is no
+    longer running, waiting while another executor holds the lock, see `_lock_wait`). `full`
     re-aggregates every customer even when an incremental pass would do; `frame` is the raw
     metrics of every active customer aggregated elsewhere (by workers, see
     segments.services.distributed), leaving the changed-customers log for the next run."""
