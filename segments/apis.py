@@ -1,10 +1,13 @@
 """REST API of the segmentation engine."""
 
+import datetime as dt
+
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -22,6 +25,7 @@ from segments.models import (
     Segment,
     SegmentMembership,
     SegmentSnapshot,
+    days_since,
 )
 from segments.rules import rule_fields_catalog, rule_preview
 from segments.selectors import (
@@ -29,6 +33,7 @@ from segments.selectors import (
     cluster_profiles_latest,
     customer_metrics,
     customer_segments,
+    metrics_as_of,
     refresh_runs,
     segment_list,
     segment_members,
@@ -77,17 +82,38 @@ class PreviewSerializer(serializers.Serializer):
     sample_size = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
 
 
+def _as_of_text(as_of: dt.datetime | None) -> str | None:
+    """The API's text for the moment metrics describe (as its other timestamps)."""
+    return None if as_of is None else serializers.DateTimeField().to_representation(as_of)
+
+
 class MetricsSerializer(serializers.ModelSerializer):
-    recency_days = serializers.IntegerField(
-        read_only=True, allow_null=True, help_text="Whole days since the last order, as of now."
+    """A metrics row read through `customer_metrics` (which adds `metrics_as_of`)."""
+
+    as_of = serializers.SerializerMethodField(
+        help_text="The moment these metrics and scores describe: the as-of of the refresh that "
+        "computed them (null before the first refresh)."
     )
-    days_since_contact = serializers.IntegerField(
-        read_only=True, allow_null=True, help_text="Whole days since the last contact, as of now."
+    recency_days = serializers.SerializerMethodField(
+        help_text="Whole days from the last paid order to as_of (what the R score ranks)."
+    )
+    days_since_contact = serializers.SerializerMethodField(
+        help_text="Whole days from the last contact to as_of."
     )
 
     class Meta:
         model = CustomerMetrics
         exclude = ["customer"]
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_as_of(self, metrics: CustomerMetrics) -> str | None:
+        return _as_of_text(metrics.metrics_as_of)
+
+    def get_recency_days(self, metrics: CustomerMetrics) -> int | None:
+        return days_since(metrics.last_order_at, as_of=metrics.metrics_as_of)
+
+    def get_days_since_contact(self, metrics: CustomerMetrics) -> int | None:
+        return days_since(metrics.last_contact_at, as_of=metrics.metrics_as_of)
 
 
 class MemberSerializer(serializers.ModelSerializer):
@@ -111,17 +137,21 @@ class MemberSerializer(serializers.ModelSerializer):
         ]
 
     def get_metrics(self, membership: SegmentMembership) -> dict | None:
+        """Scores and metrics as of the refresh that computed them (`as_of`), read through
+        `segment_members` (which adds `metrics_as_of`)."""
         metrics = getattr(membership.customer, "metrics", None)
         if metrics is None:
             return None
+        as_of = membership.metrics_as_of
         return {
+            "as_of": _as_of_text(as_of),
             "rfm_code": metrics.rfm_code,
             "rfm_segment": metrics.rfm_segment,
             "lifecycle_stage": metrics.lifecycle_stage,
             "value_tier": metrics.value_tier,
             "monetary": str(metrics.monetary),
             "frequency": metrics.frequency,
-            "recency_days": metrics.recency_days,
+            "recency_days": days_since(metrics.last_order_at, as_of=as_of),
             "churn_probability": metrics.churn_probability,
         }
 
@@ -240,7 +270,9 @@ class SegmentDetailApi(APIView):
 
 
 class SegmentPreviewApi(APIView):
-    """Count and sample of the customers a rule tree selects, before saving it."""
+    """Count and sample of the customers a rule tree selects, before saving it: evaluated as of
+    the moment the stored metrics describe (`as_of`), as a refresh at that moment would, so
+    metrics, days since and events in the last N days all count to the same moment."""
 
     permission_classes = [IsSupervisor]
 
@@ -248,12 +280,13 @@ class SegmentPreviewApi(APIView):
     def post(self, request: Request) -> Response:
         payload = PreviewSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        return Response(
-            rule_preview(
-                tree=payload.validated_data["rule"],
-                sample_size=payload.validated_data["sample_size"],
-            )
+        as_of = metrics_as_of()
+        preview = rule_preview(
+            tree=payload.validated_data["rule"],
+            sample_size=payload.validated_data["sample_size"],
+            as_of=as_of,
         )
+        return Response({**preview, "as_of": _as_of_text(as_of)})
 
 
 class RuleFieldsApi(APIView):
@@ -412,7 +445,7 @@ class CustomerSegmentsApi(APIView):
 
 
 class CustomerMetricsApi(APIView):
-    """A customer's metrics and scores from the last refresh."""
+    """A customer's metrics and scores from the last refresh, all as of its as-of moment."""
 
     permission_classes = [IsAgent]
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Customer, TimeStampedModel
@@ -187,6 +187,15 @@ class RefreshRun(models.Model):
         verbose_name = _("refresh run")
         verbose_name_plural = _("refresh runs")
         ordering = ("-started_at", "-id")
+        indexes = [
+            # The latest successful run, whose as-of the stored metrics describe: read beside
+            # every metrics row shown (the screen-pop card included) and by each refresh.
+            models.Index(
+                fields=["-finished_at"],
+                condition=Q(status=RunStatus.SUCCEEDED),
+                name="refresh_succeeded_latest",
+            ),
+        ]
         constraints = [
             # At most one refresh runs at a time: a second request joins the running one.
             models.UniqueConstraint(
@@ -204,9 +213,10 @@ class CustomerMetrics(models.Model):
     """A customer's metrics and scores as of the last refresh (one row per active customer).
 
     Nothing here moves with the clock alone: days since the last order or contact are derived
-    from the stored dates when read (`recency_days`, `days_since_contact`), so a refresh
-    rewrites only the rows whose numbers changed. `refreshed_at` is when that last happened; the
-    moment the scores describe is the `as_of` of the latest succeeded RefreshRun.
+    from the stored dates when read, so a refresh rewrites only the rows whose numbers changed.
+    `refreshed_at` is when that last happened. The moment the metrics and scores describe is
+    the `as_of` of the latest succeeded RefreshRun (`segments.selectors.metrics_as_of`); days
+    since are counted to that moment (`days_since`), as the refresh counted them for the R score.
     """
 
     customer = models.OneToOneField(
@@ -268,22 +278,13 @@ class CustomerMetrics(models.Model):
     def __str__(self) -> str:
         return f"{self.customer_id} {self.rfm_code} {self.lifecycle_stage}"
 
-    @property
-    def recency_days(self) -> int | None:
-        """Whole days since the last order, as of now (None when never ordered)."""
-        return days_since(self.last_order_at)
 
-    @property
-    def days_since_contact(self) -> int | None:
-        """Whole days since the last interaction, as of now (None when never contacted)."""
-        return days_since(self.last_contact_at)
-
-
-def days_since(moment: dt.datetime | None, *, as_of: dt.datetime | None = None) -> int | None:
-    """Whole days from `moment` to `as_of` (default now), floored as the refresh does."""
-    if moment is None:
+def days_since(moment: dt.datetime | None, *, as_of: dt.datetime | None) -> int | None:
+    """Whole days from `moment` to `as_of`, floored as the refresh does (None when either is
+    unknown: never ordered, or no refresh yet)."""
+    if moment is None or as_of is None:
         return None
-    return ((as_of or timezone.now()) - moment).days
+    return (as_of - moment).days
 
 
 class DirtyCustomer(models.Model):

@@ -6,18 +6,22 @@ metrics row and open memberships. Plain SQL on the tables of `segments.models`
 """
 
 from callcenter.selectors.screenpop import SqlSection, sql_timestamp
+from segments.selectors import METRICS_AS_OF_SQL
 
 SEGMENTS_SHOWN = 12
 
 segments_section = SqlSection(
-    # recency_days counts whole days to now, floored, as segments.models.days_since does.
+    # The metrics as of the refresh that computed them (`as_of`): recency_days counts whole
+    # days to that moment, floored, as segments.models.days_since does.
     sql=f"""json_build_object(
     'metrics', (SELECT json_build_object('rfm_code', rfm_code, 'rfm_segment', rfm_segment,
         'lifecycle_stage', lifecycle_stage, 'value_tier', value_tier,
         'churn_probability', churn_probability, 'monetary', monetary::text,
         'frequency', frequency, 'cluster', cluster,
-        'recency_days', floor(extract(epoch FROM now() - last_order_at) / 86400)::int)
-        FROM segments_customermetrics WHERE customer_id = c.id),
+        'recency_days', floor(extract(epoch FROM run.as_of - last_order_at) / 86400)::int,
+        'as_of', {sql_timestamp("run.as_of")})
+        FROM segments_customermetrics LEFT JOIN ({METRICS_AS_OF_SQL}) run ON true
+        WHERE customer_id = c.id),
     'segments', (SELECT coalesce(json_agg(json_build_object('slug', slug, 'name', name,
             'kind', kind, 'since', {sql_timestamp("entered_at")}, 'why', reason)
             ORDER BY kind, name), '[]')
@@ -27,5 +31,5 @@ segments_section = SqlSection(
               ORDER BY s.kind, s.name LIMIT %(segments_shown)s) g))""",  # noqa: S608 - module constants
     params={"segments_shown": SEGMENTS_SHOWN},
 )
-"""Badges for the agent (RFM segment, lifecycle, tier, churn risk, value) and the customer's
-current segments, sorted by kind and name."""
+"""Badges for the agent (RFM segment, lifecycle, tier, churn risk, value), as of the refresh that
+computed them, and the customer's current segments, sorted by kind and name."""

@@ -1,9 +1,18 @@
-"""Reads of the segmentation engine."""
+"""Reads of the segmentation engine.
 
-from django.db.models import Prefetch, Q, QuerySet
+Stored metrics and scores describe one moment: the as-of of the latest successful refresh
+(`metrics_as_of`). Days since the last order or contact are not stored; wherever they are shown
+beside the scores they are counted to that moment (`segments.models.days_since`), never to now,
+and reads that return metrics carry the moment as `metrics_as_of`, read in the same statement so
+a refresh finishing meanwhile cannot mix two moments.
+"""
+
+import datetime as dt
+
+from django.db.models import Prefetch, Q, QuerySet, Subquery
 
 from callcenter.selectors.customers import customer_search
-from segments.choices import ChurnModelStatus
+from segments.choices import ChurnModelStatus, RunStatus
 from segments.models import (
     ChurnModel,
     ClusterProfile,
@@ -15,6 +24,30 @@ from segments.models import (
 )
 
 SNAPSHOT_HISTORY = 60
+# The as-of of the latest successful refresh, for raw SQL (exports, the screen-pop section): the
+# query `metrics_as_of` makes, served by the index refresh_succeeded_latest.
+METRICS_AS_OF_SQL = (
+    "SELECT as_of FROM segments_refreshrun WHERE status = 'succeeded' "
+    "ORDER BY finished_at DESC LIMIT 1"
+)
+
+
+def _succeeded_latest_first() -> QuerySet[RefreshRun]:
+    return RefreshRun.objects.filter(status=RunStatus.SUCCEEDED).order_by("-finished_at")
+
+
+def refresh_latest_succeeded() -> RefreshRun | None:
+    """The latest successful refresh: the one whose results are stored."""
+    return _succeeded_latest_first().first()
+
+
+def metrics_as_of() -> dt.datetime | None:
+    """The moment the stored metrics and scores describe (None before the first refresh)."""
+    return _succeeded_latest_first().values_list("as_of", flat=True).first()
+
+
+def _as_of_subquery() -> Subquery:
+    return Subquery(_succeeded_latest_first().values("as_of")[:1])
 
 
 def segment_list() -> QuerySet[Segment]:
@@ -30,10 +63,13 @@ def segment_list() -> QuerySet[Segment]:
 
 
 def segment_members(*, segment: Segment, query: str = "") -> QuerySet[SegmentMembership]:
-    """Current members with customer and metrics joined (no N+1 in lists)."""
-    memberships = SegmentMembership.objects.filter(
-        segment=segment, exited_at__isnull=True
-    ).select_related("customer", "customer__metrics")
+    """Current members with customer and metrics joined (no N+1 in lists), each with the moment
+    its metrics describe (`metrics_as_of`)."""
+    memberships = (
+        SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
+        .select_related("customer", "customer__metrics")
+        .annotate(metrics_as_of=_as_of_subquery())
+    )
     if query:
         memberships = memberships.filter(customer__in=customer_search(query))
     return memberships
@@ -66,7 +102,12 @@ def customer_segments(
 
 
 def customer_metrics(*, customer_id: int) -> CustomerMetrics | None:
-    return CustomerMetrics.objects.filter(customer_id=customer_id).first()
+    """A customer's metrics row with the moment it describes (`metrics_as_of`)."""
+    return (
+        CustomerMetrics.objects.filter(customer_id=customer_id)
+        .annotate(metrics_as_of=_as_of_subquery())
+        .first()
+    )
 
 
 def refresh_runs() -> QuerySet[RefreshRun]:

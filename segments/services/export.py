@@ -1,5 +1,10 @@
 """CSV export of customer metrics and scores, streamed by COPY and safe against formula injection.
 
+Every row is as of one moment, the as-of of the refresh that computed the scores, which the
+last column (`as_of`, ISO 8601 in TIME_ZONE) states: recency_days counts the days from the last
+order to it, as the R score did. The moment is read in the export's own statement, so a refresh
+finishing meanwhile cannot mix two moments.
+
 Text cells that a spreadsheet would read as a formula (starting with =, +, -, @, tab or carriage
 return) are prefixed with a single quote, in SQL, so the export never passes through Python row
 by row.
@@ -8,12 +13,14 @@ by row.
 from collections.abc import Iterator
 from typing import IO
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from psycopg import sql
 
 from callcenter.services.audit import audit_log_record
 from segments.models import Segment
+from segments.selectors import METRICS_AS_OF_SQL
 
 EXPORT_COLUMNS = [
     "external_id",
@@ -30,6 +37,7 @@ EXPORT_COLUMNS = [
     "value_tier",
     "churn_probability",
     "cluster",
+    "as_of",
 ]
 _FORMULA_START = r"^[=+\-@\t\r]"
 
@@ -38,6 +46,24 @@ def _safe_text(expression: str) -> sql.Composable:
     return sql.SQL("CASE WHEN {e} ~ {pattern} THEN '''' || {e} ELSE {e} END").format(
         e=sql.SQL(expression), pattern=sql.Literal(_FORMULA_START)
     )
+
+
+def _local_iso(expression: str) -> sql.Composable:
+    """SQL writing the timestamptz `expression` as ISO 8601 in TIME_ZONE with its offset, e.g.
+    2020-07-01T00:00:00+08:00 (microseconds only when there are any)."""
+    local = sql.SQL("({e} AT TIME ZONE {tz})").format(
+        e=sql.SQL(expression), tz=sql.Literal(settings.TIME_ZONE)
+    )
+    offset = sql.SQL("({local} - ({e} AT TIME ZONE 'UTC'))").format(
+        local=local, e=sql.SQL(expression)
+    )
+    return sql.SQL(
+        "to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+        "CASE WHEN mod(date_part('microseconds', {e})::int, 1000000) = 0 THEN '' "
+        "ELSE to_char({local}, '.US') END || "
+        "CASE WHEN {offset} < interval '0' THEN to_char({offset}, 'HH24:MI') "
+        "ELSE '+' || to_char({offset}, 'HH24:MI') END"
+    ).format(local=local, e=sql.SQL(expression), offset=offset)
 
 
 def _export_query(segment: Segment | None) -> sql.Composed:
@@ -49,14 +75,18 @@ def _export_query(segment: Segment | None) -> sql.Composed:
         ).format(sql.Literal(segment.pk))
     return sql.SQL(
         "SELECT {external_id} AS external_id, {name} AS name, "
-        "floor(extract(epoch from (now() - m.last_order_at)) / 86400)::integer, m.frequency, "
-        "m.monetary, m.r_score, m.f_score, m.m_score, m.rfm_code, m.rfm_segment, "
-        "m.lifecycle_stage, m.value_tier, round(m.churn_probability::numeric, 4), m.cluster "
+        "floor(extract(epoch from (run.as_of - m.last_order_at)) / 86400)::integer, "
+        "m.frequency, m.monetary, m.r_score, m.f_score, m.m_score, m.rfm_code, m.rfm_segment, "
+        "m.lifecycle_stage, m.value_tier, round(m.churn_probability::numeric, 4), m.cluster, "
+        "{as_of} "
         "FROM callcenter_customer c JOIN segments_customermetrics m ON m.customer_id = c.id "
+        "LEFT JOIN ({as_of_query}) run ON true "
         "WHERE c.status = 'active' {membership_filter} ORDER BY c.id"
     ).format(
         external_id=_safe_text("coalesce(c.external_id, '')"),
         name=_safe_text("c.name"),
+        as_of=_local_iso("run.as_of"),
+        as_of_query=sql.SQL(METRICS_AS_OF_SQL),
         membership_filter=membership_filter,
     )
 

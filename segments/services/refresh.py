@@ -34,6 +34,7 @@ from segments.models import (
     SegmentSettings,
     SegmentSnapshot,
 )
+from segments.selectors import refresh_latest_succeeded
 from segments.services.churn import (
     ChurnModelUnusable,
     churn_model_current,
@@ -67,6 +68,8 @@ REFRESH_LOCK_KEY = 7_201_001
 # A run still "running" after this long while nobody holds the lock was abandoned
 # (its worker died); a new request marks it failed and starts afresh.
 STALE_AFTER = dt.timedelta(minutes=30)
+# How often an executor waiting for the lock tries again (see _lock_wait).
+LOCK_RETRY_SECONDS = 0.2
 PROGRESS_TTL_SECONDS = 24 * 3600
 CHURN_RETRY_AFTER = dt.timedelta(days=1)
 # An incremental refresh builds on the stored metrics when the last run is at most this much
@@ -116,6 +119,27 @@ def _holds_lock() -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [REFRESH_LOCK_KEY])
         return bool(cursor.fetchone()[0])
+
+
+def _run_is_running(run_id: int) -> bool:
+    return RefreshRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).exists()
+
+
+def _lock_wait(run_id: int) -> bool:
+    """Take the lock for run `run_id`, waiting while another executor holds it.
+
+    The executor of the previous run commits its result, which lets a new run be requested, a
+    moment before it releases the lock; a new run's task arriving in between must wait for it,
+    not give up (the run would stay queued, and every later request join it, until it went
+    stale). Returns False, without the lock, when the run stops running meanwhile (another
+    executor of the same run, a redelivered task, finished it) or after STALE_AFTER.
+    """
+    deadline = time.monotonic() + STALE_AFTER.total_seconds()
+    while not _holds_lock():
+        if not _run_is_running(run_id) or time.monotonic() > deadline:
+            return False
+        time.sleep(LOCK_RETRY_SECONDS)
+    return True
 
 
 def _release_lock() -> None:
@@ -266,7 +290,7 @@ def needs_full_pass(run: RefreshRun) -> bool:
 
 
 def _previous_run() -> RefreshRun | None:
-    return RefreshRun.objects.filter(status=RunStatus.SUCCEEDED).order_by("-finished_at").first()
+    return refresh_latest_succeeded()
 
 
 def _previous_builtin_signature() -> str | None:
@@ -396,12 +420,13 @@ def segment_refresh_execute(
     full: bool = False,
     frame: pd.DataFrame | None = None,
 ) -> RefreshRun:
-    """Execute a requested run; safe to call twice (a second call returns at once). `full`
+    """Execute a requested run; safe to call twice (a second call returns the run once it is no
+    longer running, waiting while another executor holds the lock, see `_lock_wait`). `full`
     re-aggregates every customer even when an incremental pass would do; `frame` is the raw
     metrics of every active customer aggregated elsewhere (by workers, see
     segments.services.distributed), leaving the changed-customers log for the next run."""
-    if not _holds_lock():
-        logger.info("refresh %s is being executed elsewhere", run_id)
+    if not _lock_wait(run_id):
+        logger.info("refresh %s is no longer running or its lock stayed busy", run_id)
         return RefreshRun.objects.get(pk=run_id)
     try:
         run = RefreshRun.objects.get(pk=run_id)

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 
 from callcenter.views import role_required
 from segments.choices import SegmentKind
+from segments.selectors import metrics_as_of
 from segments.selectors_ui import (
     latest_run,
     lifecycle_distribution,
@@ -23,7 +24,8 @@ DEFAULT_PERIOD = 30
 @require_GET
 @role_required(MANAGERS)
 def dashboard_view(request: HttpRequest) -> HttpResponse:
-    """Distributions, the R x F grid and segment trends; a fixed number of queries."""
+    """Distributions, the R x F grid and segment trends, as of the moment the stored scores
+    describe (which the page states); a fixed number of queries."""
     try:
         days = int(request.GET.get("days", DEFAULT_PERIOD))
     except ValueError:
@@ -63,6 +65,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "customers_total": sum(share.count for share in lifecycle),
         "trends": trends,
         "run": latest_run(),
+        "as_of": metrics_as_of(),
         "chart_data": {
             "lifecycle": [{"label": s.label, "count": s.count} for s in lifecycle],
             "tiers": [{"label": s.label, "count": s.count} for s in tiers],

@@ -65,7 +65,8 @@ def _progress_context(run: RefreshRun) -> dict[str, object]:
 @role_required(MANAGERS)
 def refresh_view(request: HttpRequest) -> HttpResponse:
     """GET: the run history and the button. POST: start a refresh (or join the running one)
-    and answer with its progress bar, which polls itself until the run ends."""
+    and answer with its progress bar, which polls itself until the run ends, and the history
+    (swapped out of band) listing the run from the start."""
     if request.method == "POST":
         run, created = segment_refresh_request(requested_by=request.user, trigger="manual")
         if created:
@@ -73,8 +74,8 @@ def refresh_view(request: HttpRequest) -> HttpResponse:
         if request.headers.get("HX-Request") != "true":
             # Without JavaScript: the page shows the running refresh and its history.
             return redirect("segment-refresh")
-        context = {**_progress_context(run), "joined": not created}
-        return render(request, "segments/partials/refresh_progress.html", context)
+        context = {**_progress_context(run), "joined": not created, "runs": _history()}
+        return render(request, "segments/partials/refresh_started.html", context)
     runs = _history()
     running = next((r["run"] for r in runs if r["run"].status == RunStatus.RUNNING), None)
     context = {

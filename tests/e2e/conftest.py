@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from playwright.sync_api import expect
 
 from callcenter import celery_app
 from tests.callcenter.factories import UserFactory
@@ -27,6 +28,15 @@ from tests.workers import celery_worker, purge
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # between browser steps are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# How long a browser action (ACTION_TIMEOUT_MS) and an `expect` (EXPECT_TIMEOUT_MS, Playwright's
+# default is 5 s) wait. Each step usually takes well under a second, but the suite must pass on
+# a shared machine twice as slow as a quiet one, where one request can take several seconds.
+# Waiting longer costs nothing when the page is right; a step that waits on real background
+# work (a refresh, a live stream) sets its own, longer timeout.
+ACTION_TIMEOUT_MS = 30_000
+EXPECT_TIMEOUT_MS = 20_000
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 PASSWORD = "e2e-Passw0rd!"
 WORKER_QUEUES = "default,segments,outreach"
@@ -146,7 +156,7 @@ def new_page(browser: Any, live_url: str, e2e_db: None) -> Iterator[Callable[...
             timezone_id=django_settings.TIME_ZONE,
             viewport={"width": 1440, "height": 900},
         )
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()
 

@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 
 from callcenter.choices import Role
 from callcenter.services.demo import demo_data_create
-from segments.choices import SegmentKind
-from segments.models import Segment
+from segments.choices import RunStatus, SegmentKind
+from segments.models import RefreshRun, Segment
 from tests.callcenter.factories import CustomerFactory
 from tests.e2e.conftest import shot
 
@@ -65,21 +65,32 @@ def test_refresh_now_reaches_done_and_the_pages_show_the_result(
     demo_data_create(customers=300, seed=5)
     page = logged_in(Role.SUPERVISOR)
 
+    # none, unless a test before left some
+    earlier = RefreshRun.objects.count()
+    earlier_succeeded = RefreshRun.objects.filter(status=RunStatus.SUCCEEDED).count()
     page.goto("/segments/refresh/")
+    history = page.locator("#run-history")
+    runs = history.locator("tbody tr")
+    expect(runs).to_have_count(earlier)
     page.get_by_test_id("refresh-now").click()
     bar = page.locator("#refresh-progress")
     expect(bar).to_be_visible()
+    # the history lists the run from the start, not only once it has finished
+    expect(runs).to_have_count(earlier + 1)
     expect(page.get_by_test_id("refresh-done")).to_be_visible(timeout=REFRESH_TIMEOUT_MS)
     expect(bar.locator("progress")).to_have_attribute("value", "100")
-    expect(page.locator("#run-history")).to_contain_text("Succeeded")
-    # a second refresh: trends get a second point, the history lists both runs
+    expect(history).to_contain_text("Succeeded")
+    # a second refresh at once, while the worker may still be finishing the first: trends get
+    # a second point, the history lists both runs
     page.get_by_test_id("refresh-now").click()
-    succeeded = page.locator("#run-history tbody tr .badge-green")
-    expect(succeeded).to_have_count(2, timeout=REFRESH_TIMEOUT_MS)
+    expect(runs).to_have_count(earlier + 2)
+    succeeded = history.locator("tbody tr .badge-green")
+    expect(succeeded).to_have_count(earlier_succeeded + 2, timeout=REFRESH_TIMEOUT_MS)
     expect(page.get_by_test_id("refresh-done")).to_be_visible()
     shot(page, "segments-refresh")
 
     page.goto("/dashboard/")
+    expect(page.get_by_test_id("scores-as-of")).to_be_visible()
     expect(page.locator(".rf-cell a").first).to_be_visible()
     expect(page.locator("canvas[data-chart=distribution]").first).to_be_visible()
     shot(page, "segments-dashboard")
@@ -100,6 +111,7 @@ def test_refresh_now_reaches_done_and_the_pages_show_the_result(
     download = download_info.value
     header = Path(download.path()).read_text(encoding="utf-8").splitlines()[0]
     assert header.startswith("external_id,name")
+    assert header.endswith(",as_of")
     assert download.suggested_filename.startswith(active.slug)
 
     page.goto("/clusters/")

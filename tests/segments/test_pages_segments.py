@@ -26,8 +26,9 @@ from tests.segments.factories import (
 pytestmark = pytest.mark.django_db
 
 # The request's savepoint and its release, session, user, role groups, then: lifecycle and
-# tier distributions, segments and their prefetched snapshots, the R x F grid, the latest run.
-DASHBOARD_QUERIES = 11
+# tier distributions, segments and their prefetched snapshots, the R x F grid, the latest run
+# and the as-of of the latest successful one.
+DASHBOARD_QUERIES = 12
 # Session, user, role groups, savepoint and release, then: the segment, its snapshots, three
 # composition queries (lifecycle, tier, RFM), the member count and the member page.
 SEGMENT_DETAIL_QUERIES = 12
@@ -325,6 +326,26 @@ def test_refresh_now_starts_a_run_and_polls_until_it_ends(
     assert "refresh-done" in done
     history = client.get(reverse("segment-refresh")).content.decode()
     assert f"#{run.pk}" in history
+
+
+def test_a_started_refresh_is_in_the_run_history_while_it_runs(
+    client_as: Callable[[Any], Client], supervisor_user: Any
+) -> None:
+    # given a page whose history was empty when it loaded
+    client = client_as(supervisor_user)
+    assert "No refresh has run yet." in client.get(reverse("segment-refresh")).content.decode()
+
+    # when Refresh now starts a run (its task is sent on commit, which this test never does)
+    response = client.post(reverse("segment-refresh"), headers={"HX-Request": "true"})
+
+    # then the answer also replaces the history, which lists the run as running
+    run = RefreshRun.objects.get()
+    html = response.content.decode()
+    history = html[html.index('id="run-history"') :]
+    assert 'hx-swap-oob="true"' in history
+    assert f"#{run.pk}" in history
+    assert "Running" in history
+    assert "No refresh has run yet." not in html
 
 
 def test_clusters_page_shows_profiles_model_and_customers_at_risk(

@@ -296,7 +296,7 @@ def test_screenpop_shows_scores_and_segments_with_why(base, agent_user, api_as) 
     assert slugs["lifecycle-active"] == "lifecycle stage active"
     stored = CustomerMetrics.objects.get(customer=base["loyal"])
     assert section["metrics"]["monetary"] == str(stored.monetary)
-    assert section["metrics"]["recency_days"] == stored.recency_days
+    assert section["metrics"]["recency_days"] == days_since(stored.last_order_at, as_of=AS_OF)
     assert "last_order_at" not in section["metrics"]
     order = [(row["kind"], row["name"]) for row in section["segments"]]
     assert order == sorted(order)
