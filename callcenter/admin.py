@@ -41,6 +41,7 @@ from callcenter.choices import (
     MergeProposalStatus,
 )
 from callcenter.errors import ApplicationError
+from callcenter.jsoninput import CHECKED_JSON_FORMFIELDS
 from callcenter.models import (
     AuditLog,
     ConsentChange,
@@ -99,6 +100,7 @@ class EstimatedCountPaginator(Paginator):
 
 class BigTableAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
+    formfield_overrides = CHECKED_JSON_FORMFIELDS
     show_full_result_count = False
     list_per_page = 50
 
