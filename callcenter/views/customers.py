@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from callcenter.choices import MergeProposalStatus
 from callcenter.errors import ApplicationError
 from callcenter.models import Customer, MergeProposal
+from callcenter.numbers import whole_number
 from callcenter.phones import try_normalize_phone
 from callcenter.roles import MANAGER_ROLES, has_role
 from callcenter.selectors.profile import (
@@ -159,7 +160,7 @@ def customer_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
     survivor_id = request.POST.get("survivor", "")
     proposal = MergeProposal.objects.filter(
         Q(customer_a_id=pk) | Q(customer_b_id=pk),
-        pk=int(proposal_id) if proposal_id.isdigit() else 0,
+        pk=whole_number(proposal_id) or 0,
         status=MergeProposalStatus.OPEN,
     ).first()
     if proposal is None:
@@ -168,7 +169,7 @@ def customer_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         record = merge_proposal_accept(
             proposal=proposal,
-            survivor_id=int(survivor_id) if survivor_id.isdigit() else pk,
+            survivor_id=whole_number(survivor_id) or pk,
             user=request.user,
         )
     except ApplicationError as exc:
