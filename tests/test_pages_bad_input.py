@@ -59,16 +59,21 @@ VALUES = st.one_of(
 QUERIES = st.dictionaries(st.sampled_from(PARAMETERS), VALUES, max_size=4)
 
 
-@pytest.mark.parametrize("role", [ADMIN, AGENT])
-@pytest.mark.parametrize("route", PAGE_ROUTES, ids=lambda r: r.key)
+@pytest.mark.parametrize(
+    ("route", "role"),
+    [
+        pytest.param(route, role, id=f"{route.key}-{role}")
+        for route in PAGE_ROUTES
+        for role in (ADMIN, AGENT)
+        if role in EXPECTATIONS[route.key].methods["get"]
+    ],
+)
 def test_no_generated_query_causes_a_server_error(
     route: Any,
     role: str,
     objects: dict[str, Any],  # noqa: F811 - the imported fixture
 ) -> None:
     entry = EXPECTATIONS[route.key]
-    if role not in entry.methods["get"]:
-        pytest.skip(f"{role} may not open {route.key}")
     client = Client(raise_request_exception=False)
     client.force_login(objects["users"][role])
     url = reverse(route.key, kwargs={"pk": objects["ids"][entry.pk]} if entry.pk else {})
