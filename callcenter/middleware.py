@@ -6,7 +6,6 @@ header or a form field would fail only when it reaches a query, as a server erro
 `RefuseNulCharactersMiddleware` answers such requests 400 before any view runs. (API bodies are
 checked by the API's parsers, `callcenter.parsers`.)
 
-
 Pages load scripts, styles and images from our own origin only (templates carry no inline
 <script> or style= attributes; htmx is told not to inject its indicator <style>). The Swagger UI
 at /api/docs/ renders with an inline script from drf-spectacular, so that one path gets a policy
@@ -56,15 +55,22 @@ class ContentSecurityPolicyMiddleware:
 NUL = "\x00"
 
 
-def _nul_in_query_dict(data: Any) -> bool:
-    return any(NUL in key or any(NUL in value for value in data.getlist(key)) for key in data)
+def fields_hold_nul(data: Any, files: Any = None) -> bool:
+    """Whether a QueryDict of fields (and a MultiValueDict of uploads) holds a NUL character in
+    a name, a value or an upload's file name."""
+    return any(
+        NUL in key or any(NUL in value for value in data.getlist(key)) for key in data
+    ) or any(
+        NUL in key or any(NUL in (upload.name or "") for upload in files.getlist(key))
+        for key in files or ()
+    )
 
 
 def _nul_in_request_line(request: HttpRequest) -> str | None:
     """Where the path, the query string, a cookie or a header holds a NUL, or None."""
     if NUL in request.path_info:
         return "path"
-    if _nul_in_query_dict(request.GET):
+    if fields_hold_nul(request.GET):
         return "query"
     if any(NUL in key or NUL in value for key, value in request.COOKIES.items()):
         return "cookie"
@@ -100,10 +106,7 @@ class RefuseNulCharactersMiddleware:
     ) -> HttpResponse | None:
         if request.method != "POST" or getattr(view_func, "csrf_exempt", False):
             return None
-        if _nul_in_query_dict(request.POST) or any(
-            NUL in key or any(NUL in (upload.name or "") for upload in request.FILES.getlist(key))
-            for key in request.FILES
-        ):
+        if fields_hold_nul(request.POST, request.FILES):
             return self._refusal(request, "form")
         return None
 

@@ -26,8 +26,7 @@ from rest_framework.parsers import (
 )
 
 from callcenter.jsoninput import JSONInputError, json_loads_checked
-
-NUL = "\x00"
+from callcenter.middleware import fields_hold_nul
 
 
 class RequestBodyTooLarge(APIException):
@@ -62,12 +61,8 @@ class CheckedJSONParser(JSONParser):
 
 
 def _refuse_nul_fields(data: Any, files: Any = None) -> None:
-    for key in data:
-        if NUL in key or any(NUL in value for value in data.getlist(key)):
-            raise ParseError(_("Form fields must not contain NUL characters."))
-    for key in files or ():
-        if NUL in key or any(NUL in (upload.name or "") for upload in files.getlist(key)):
-            raise ParseError(_("Form fields must not contain NUL characters."))
+    if fields_hold_nul(data, files):
+        raise ParseError(_("Form fields must not contain NUL characters."))
 
 
 class CheckedFormParser(FormParser):

@@ -124,11 +124,11 @@ def template_text_check(*, text: str, label: str) -> None:
         ) from exc
     for node in _walk(list(compiled.nodelist)):
         if isinstance(node, VariableNode):
-            _check_variables(node.filter_expression, label)
+            _check_expression(node.filter_expression, label)
         elif isinstance(node, IfNode):
             for condition, _nodelist in node.conditions_nodelists:
                 for expression in _condition_expressions(condition):
-                    _check_variables(expression, label)
+                    _check_expression(expression, label)
         elif isinstance(node, TextNode):
             if any(mark in node.s for mark in ("{{", "}}", "{%", "%}")):
                 raise ApplicationError(
@@ -143,7 +143,8 @@ def template_text_check(*, text: str, label: str) -> None:
             )
 
 
-def _check_variables(expression: FilterExpression, label: str) -> None:
+def _check_expression(expression: FilterExpression, label: str) -> None:
+    """Refuse filter arguments out of bounds and placeholders not in PLACEHOLDERS."""
     for function, args in expression.filters:
         for is_variable, argument in args:
             error = filter_argument_error(function, argument, is_variable=is_variable)
