@@ -45,6 +45,7 @@ from callcenter.choices import (
     Role,
 )
 from callcenter.errors import ApplicationError
+from callcenter.jsoninput import CHECKED_JSON_FORMFIELDS
 from callcenter.models import (
     AuditLog,
     ConsentChange,
@@ -108,6 +109,7 @@ class EstimatedCountPaginator(Paginator):
 
 class BigTableAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
+    formfield_overrides = CHECKED_JSON_FORMFIELDS
     show_full_result_count = False
     list_per_page = 50
 

@@ -11,11 +11,13 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms.models import fields_for_model
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.choices import Role
+from callcenter.numbers import whole_number
 from care.models import CareSettings
 from outreach.models import Queue
 from segments.models import RfmSegmentDefinition, SegmentSettings
@@ -46,12 +48,13 @@ def _number_list(value: str, *, low: int, high: int) -> list[int]:
         part = part.strip()
         if not part:
             continue
-        if not part.isdigit() or not low <= int(part) <= high:
+        number = whole_number(part)
+        if number is None or not low <= number <= high:
             raise ValidationError(
                 _("Enter whole numbers from %(low)d to %(high)d, separated by commas."),
                 params={"low": low, "high": high},
             )
-        numbers.append(int(part))
+        numbers.append(number)
     return sorted(set(numbers))
 
 
@@ -360,16 +363,30 @@ class UserFilterForm(forms.Form):
     )
 
 
+# Days the audit log can be filtered by: a day at the edge of the calendar (9999-12-31) has no
+# following midnight to filter up to.
+AUDIT_DATE_RANGE = [
+    MinValueValidator(dt.date(2000, 1, 1)),
+    MaxValueValidator(dt.date(2999, 12, 31)),
+]
+
+
 class AuditFilterForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), required=False)
     actor = forms.ModelChoiceField(
         label=_("Actor"), required=False, queryset=User.objects.none(), empty_label=_("Anyone")
     )
     date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=AUDIT_DATE_RANGE,
     )
     date_to = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=AUDIT_DATE_RANGE,
     )
     customer = forms.CharField(
         label=_("Customer"),

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from callcenter.errors import ApplicationError
+from callcenter.jsoninput import CHECKED_JSON_FORMFIELDS
 from callcenter.services.audit import audit_log_record
 from care.models import (
     CareRule,
@@ -100,6 +101,7 @@ class CareStepForm(forms.ModelForm):
 
 class CareStepInline(admin.TabularInline):
     model = CareStep
+    formfield_overrides = CHECKED_JSON_FORMFIELDS
     form = CareStepForm
     extra = 0
     ordering = ("position",)
@@ -109,6 +111,7 @@ class CareStepInline(admin.TabularInline):
 @admin.register(CareRule)
 class CareRuleAdmin(admin.ModelAdmin):
     form = CareRuleForm
+    formfield_overrides = CHECKED_JSON_FORMFIELDS
     inlines = [CareStepInline]
     list_display = ("name", "trigger_type", "priority", "is_active", "version", "playbook_key")
     list_filter = ("is_active", "trigger_type")
@@ -222,6 +225,8 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 @admin.register(CareSettings)
 class CareSettingsAdmin(admin.ModelAdmin):
+    formfield_overrides = CHECKED_JSON_FORMFIELDS
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return not CareSettings.objects.exists()
 

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from callcenter.choices import Language
 from callcenter.errors import ApplicationError
+from callcenter.jsoninput import CheckedJSONFormField
 from care.choices import (
     AssigneeRule,
     DelayUnit,
@@ -38,7 +39,7 @@ def conditions_or_none(tree: Any) -> Any:
     return tree
 
 
-class OptionalJSONField(forms.JSONField):
+class OptionalJSONField(CheckedJSONFormField):
     """A JSON field that shows "no value" as an empty box rather than `null`."""
 
     def prepare_value(self, value: Any) -> Any:
@@ -53,7 +54,7 @@ class RuleForm(forms.Form):
         label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     trigger_type = forms.ChoiceField(label=_("Trigger"), choices=EventType.choices)
-    trigger_params = forms.JSONField(
+    trigger_params = CheckedJSONFormField(
         label=_("Trigger parameters"),
         required=False,
         widget=forms.Textarea(attrs=JSON_ATTRS),

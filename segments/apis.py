@@ -9,12 +9,12 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter.models import Customer
+from callcenter.pagination import CheckedCursorPagination
 from callcenter.roles import IsAgent, IsSupervisor
 from segments.choices import PriorityField
 from segments.models import (
@@ -210,14 +210,14 @@ class ChurnModelSerializer(serializers.ModelSerializer):
         exclude = ["model_blob"]
 
 
-class MemberPagination(CursorPagination):
+class MemberPagination(CheckedCursorPagination):
     ordering = "-id"
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
 
 
-class RunPagination(CursorPagination):
+class RunPagination(CheckedCursorPagination):
     ordering = "-id"
     page_size = 20
 

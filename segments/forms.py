@@ -1,11 +1,11 @@
 """Forms of the supervisor workspace: the rule segment editor and a segment's capacity settings."""
 
-import json
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from callcenter.jsoninput import JSONInputError, json_loads_checked
 from segments.choices import PriorityField
 
 MAX_RULE_JSON_LENGTH = 100_000
@@ -37,9 +37,9 @@ class RuleSegmentForm(SegmentSettingsForm):
 
     def clean_rule(self) -> dict[str, Any]:
         try:
-            tree = json.loads(self.cleaned_data["rule"])
-        except ValueError as exc:
-            raise forms.ValidationError(_("The rule is not valid JSON.")) from exc
+            tree = json_loads_checked(self.cleaned_data["rule"])
+        except JSONInputError as exc:
+            raise forms.ValidationError(str(exc)) from exc
         if not isinstance(tree, dict):
             raise forms.ValidationError(_("The rule must be a group of conditions."))
         return tree

@@ -19,13 +19,13 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter.choices import MergeProposalStatus
 from callcenter.models import ContactPoint, Customer, CustomerMerge, MergeProposal
+from callcenter.pagination import CheckedCursorPagination
 from callcenter.roles import MANAGER_ROLES, HasRole
 from callcenter.services.identity import (
     customer_merge,
@@ -65,7 +65,7 @@ class MergeProposalFilter(django_filters.FilterSet):
         return queryset.filter(customer_a_id=value) | queryset.filter(customer_b_id=value)
 
 
-class ProposalPagination(CursorPagination):
+class ProposalPagination(CheckedCursorPagination):
     """Most likely duplicates first."""
 
     ordering = ("-score", "-id")

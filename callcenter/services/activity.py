@@ -37,8 +37,11 @@ from callcenter.events import (
 )
 from callcenter.models import Customer, Interaction, Order, SurveyResponse, Ticket
 from callcenter.sentiment import sentiment_score
+from callcenter.services.external_ids import external_id_unique
 
 SURVEY_RANGES = {SurveyKind.NPS: (0, 10), SurveyKind.CSAT: (1, 5)}
+# The longest contact a log takes: a day.
+MAX_DURATION_SECONDS = 24 * 60 * 60
 
 
 def _require_active(customer: Customer) -> None:
@@ -123,19 +126,25 @@ def interaction_log(
     _require_choice(direction, Direction, _("direction"))
     if duration_seconds < 0:
         raise ApplicationError(_("The duration must not be negative."))
-    interaction = Interaction.objects.create(
-        customer=customer,
-        external_id=external_id or None,
-        channel=channel,
-        direction=direction,
-        occurred_at=occurred_at or timezone.now(),
-        duration_seconds=duration_seconds,
-        agent=agent if agent is not None and agent.is_authenticated else None,
-        reason=reason,
-        notes=notes,
-        outcome=outcome,
-        sentiment=sentiment_score(notes),
-    )
+    if duration_seconds > MAX_DURATION_SECONDS:
+        raise ApplicationError(
+            _("The duration must be at most %(max)d seconds.") % {"max": MAX_DURATION_SECONDS},
+            extra={"field": "duration_seconds"},
+        )
+    with external_id_unique(model=Interaction, external_id=external_id):
+        interaction = Interaction.objects.create(
+            customer=customer,
+            external_id=external_id or None,
+            channel=channel,
+            direction=direction,
+            occurred_at=occurred_at or timezone.now(),
+            duration_seconds=duration_seconds,
+            agent=agent if agent is not None and agent.is_authenticated else None,
+            reason=reason,
+            notes=notes,
+            outcome=outcome,
+            sentiment=sentiment_score(notes),
+        )
     emit_events(
         [
             DomainEvent(
@@ -170,16 +179,17 @@ def ticket_open(
     _require_choice(priority, TicketPriority, _("priority"))
     if not subject.strip():
         raise ApplicationError(_("A ticket needs a subject."))
-    ticket = Ticket.objects.create(
-        customer=customer,
-        external_id=external_id or None,
-        kind=kind,
-        subject=subject.strip(),
-        description=description,
-        priority=priority,
-        opened_at=opened_at or timezone.now(),
-        assignee=assignee,
-    )
+    with external_id_unique(model=Ticket, external_id=external_id):
+        ticket = Ticket.objects.create(
+            customer=customer,
+            external_id=external_id or None,
+            kind=kind,
+            subject=subject.strip(),
+            description=description,
+            priority=priority,
+            opened_at=opened_at or timezone.now(),
+            assignee=assignee,
+        )
     emit_events(
         [
             DomainEvent(
@@ -235,15 +245,16 @@ def survey_record(
             _("A %(kind)s score must be between %(low)s and %(high)s.")
             % {"kind": kind.upper(), "low": low, "high": high}
         )
-    response = SurveyResponse.objects.create(
-        customer=customer,
-        external_id=external_id or None,
-        kind=kind,
-        score=score,
-        comment=comment,
-        responded_at=responded_at or timezone.now(),
-        ticket=ticket,
-    )
+    with external_id_unique(model=SurveyResponse, external_id=external_id):
+        response = SurveyResponse.objects.create(
+            customer=customer,
+            external_id=external_id or None,
+            kind=kind,
+            score=score,
+            comment=comment,
+            responded_at=responded_at or timezone.now(),
+            ticket=ticket,
+        )
     payload: dict[str, Any] = {"survey_id": response.pk, "kind": kind, "score": score}
     emit_events([DomainEvent(type=SURVEY_SUBMITTED, customer_id=customer.pk, payload=payload)])
     return response

@@ -25,6 +25,7 @@ from callcenter.limits import attributes_problems
 from callcenter.models import ConsentChange, ContactPoint, Customer
 from callcenter.phones import InvalidPhoneNumber, normalize_email, normalize_phone
 from callcenter.services.audit import audit_log_record
+from callcenter.services.external_ids import external_id_unique
 
 # The consent flag on Customer that each consent channel switches.
 CONSENT_FIELDS = {
@@ -93,6 +94,10 @@ def _require_active(customer: Customer) -> None:
         )
 
 
+# The largest employee count a profile takes (the largest employers have a few million).
+MAX_EMPLOYEE_COUNT = 10_000_000
+
+
 def _validate_profile(values: dict[str, Any]) -> None:
     if "timezone" in values and values["timezone"]:
         validate_timezone(values["timezone"])
@@ -100,6 +105,12 @@ def _validate_profile(values: dict[str, Any]) -> None:
         raise ApplicationError(_("Unknown language: %(lang)s") % {"lang": values["language"]})
     if "kind" in values and values["kind"] not in CustomerKind.values:
         raise ApplicationError(_("Unknown customer kind: %(kind)s") % {"kind": values["kind"]})
+    employee_count = values.get("employee_count")
+    if employee_count is not None and not 0 <= employee_count <= MAX_EMPLOYEE_COUNT:
+        raise ApplicationError(
+            _("The employee count must be from 0 to %(max)d.") % {"max": MAX_EMPLOYEE_COUNT},
+            extra={"field": "employee_count"},
+        )
     birthday = values.get("birthday")
     if isinstance(birthday, date) and birthday > timezone.localdate():
         raise ApplicationError(_("The birthday is in the future."))
@@ -195,7 +206,8 @@ def customer_create(
     _validate_profile(values)
     if not values.get("external_id"):
         values["external_id"] = None
-    customer = Customer.objects.create(name=name.strip(), **values)
+    with external_id_unique(model=Customer, external_id=values["external_id"]):
+        customer = Customer.objects.create(name=name.strip(), **values)
     for kind_, raws in (
         (ContactKind.PHONE, phones),
         (ContactKind.EMAIL, emails),
@@ -237,7 +249,10 @@ def customer_update(
         setattr(customer, key, value)
     if "external_id" in fields and not fields["external_id"]:
         customer.external_id = None
-    customer.save()
+    with external_id_unique(
+        model=Customer, external_id=customer.external_id, exclude_pk=customer.pk
+    ):
+        customer.save()
     if updated_by is not None:
         audit_log_record(
             actor=updated_by,

@@ -43,6 +43,8 @@ MIDDLEWARE = [
     "callcenter.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the session, user or forms: a NUL character in the request is 400.
+    "callcenter.middleware.RefuseNulCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -202,6 +204,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Bodies with NUL characters, non-finite numbers or deep nesting are refused (400).
+    "DEFAULT_PARSER_CLASSES": [
+        "callcenter.parsers.CheckedJSONParser",
+        "callcenter.parsers.CheckedFormParser",
+        "callcenter.parsers.CheckedMultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "callcenter.pagination.DefaultCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -25,6 +25,7 @@ from callcenter.choices import CustomerStatus, MergeProposalStatus
 from callcenter.errors import ApplicationError
 from callcenter.masking import contacts_visible_in_full
 from callcenter.models import Customer, MergeProposal
+from callcenter.numbers import whole_number
 from callcenter.phones import try_normalize_phone
 from callcenter.roles import MANAGER_ROLES, has_role
 from callcenter.selectors.profile import (
@@ -196,7 +197,7 @@ def customer_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
     survivor_id = request.POST.get("survivor", "")
     proposal = MergeProposal.objects.filter(
         Q(customer_a_id=pk) | Q(customer_b_id=pk),
-        pk=int(proposal_id) if proposal_id.isdigit() else 0,
+        pk=whole_number(proposal_id) or 0,
         status=MergeProposalStatus.OPEN,
     ).first()
     if proposal is None:
@@ -205,7 +206,7 @@ def customer_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         record = merge_proposal_accept(
             proposal=proposal,
-            survivor_id=int(survivor_id) if survivor_id.isdigit() else pk,
+            survivor_id=whole_number(survivor_id) or pk,
             user=request.user,
         )
     except ApplicationError as exc:

@@ -29,6 +29,7 @@ from callcenter.models import Customer, Order, Ticket
 from callcenter.services.audit import audit_log_record
 from care.choices import TemplateChannel
 from care.models import MessageTemplate, TemplateVariant
+from care.template_filters import filter_argument_error
 
 
 class _MessageEngine(Engine):
@@ -66,6 +67,10 @@ OPT_OUT_HINTS = {Language.ZH_HANS: "回复TD退订", Language.EN: "Reply STOP to
 
 MAX_BODY_LENGTH = 5000
 MAX_SUBJECT_LENGTH = 200
+# A rendered body longer than this is not sent: the text is at most MAX_BODY_LENGTH characters
+# and its placeholders hold short values, so only a filter gone wrong gets there (a second line
+# of defence behind the filter argument checks made when a template is saved).
+MAX_RENDERED_BODY_LENGTH = 2 * MAX_BODY_LENGTH
 
 
 @dataclass(frozen=True)
@@ -119,11 +124,11 @@ def template_text_check(*, text: str, label: str) -> None:
         ) from exc
     for node in _walk(list(compiled.nodelist)):
         if isinstance(node, VariableNode):
-            _check_variables(node.filter_expression, label)
+            _check_expression(node.filter_expression, label)
         elif isinstance(node, IfNode):
             for condition, _nodelist in node.conditions_nodelists:
                 for expression in _condition_expressions(condition):
-                    _check_variables(expression, label)
+                    _check_expression(expression, label)
         elif isinstance(node, TextNode):
             if any(mark in node.s for mark in ("{{", "}}", "{%", "%}")):
                 raise ApplicationError(
@@ -138,7 +143,16 @@ def template_text_check(*, text: str, label: str) -> None:
             )
 
 
-def _check_variables(expression: FilterExpression, label: str) -> None:
+def _check_expression(expression: FilterExpression, label: str) -> None:
+    """Refuse filter arguments out of bounds and placeholders not in PLACEHOLDERS."""
+    for function, args in expression.filters:
+        for is_variable, argument in args:
+            error = filter_argument_error(function, argument, is_variable=is_variable)
+            if error is not None:
+                raise ApplicationError(
+                    _("%(label)s: %(error)s") % {"label": label, "error": error},
+                    extra={"field": label},
+                )
     for variable in _variables(expression):
         if variable.lookups is None:
             continue
@@ -476,7 +490,21 @@ def template_context(
 
 
 def _render_text(text: str, context: dict[str, Any], *, autoescape: bool) -> str:
-    return ENGINE.from_string(text).render(Context(context, autoescape=autoescape))
+    """Render a checked text; a text that fails (one saved before a check existed) or renders
+    longer than MAX_RENDERED_BODY_LENGTH is refused with an ApplicationError, which fails the
+    send visibly."""
+    try:
+        rendered = ENGINE.from_string(text).render(Context(context, autoescape=autoescape))
+    except (TemplateSyntaxError, ArithmeticError, ValueError) as exc:
+        raise ApplicationError(
+            _("The text cannot be rendered: %(error)s") % {"error": type(exc).__name__}
+        ) from exc
+    if len(rendered) > MAX_RENDERED_BODY_LENGTH:
+        raise ApplicationError(
+            _("The rendered text has %(length)d characters, more than the %(max)d allowed.")
+            % {"length": len(rendered), "max": MAX_RENDERED_BODY_LENGTH}
+        )
+    return rendered
 
 
 def _pick_language(available: list[str], wanted: str) -> str:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
+from callcenter.numbers import whole_number
 from callcenter.roles import MANAGER_ROLES
 from callcenter.views import role_required
 from care.selectors_reports import (
@@ -55,8 +56,8 @@ def _effect_row(effect: RuleEffect) -> dict[str, Any]:
 
 def _period(request: HttpRequest, allowed: tuple[int, ...]) -> int | None:
     """The `days` query parameter when it is one of `allowed`, else None."""
-    text = request.GET.get("days", "")
-    return int(text) if text.isdigit() and int(text) in allowed else None
+    days = whole_number(request.GET.get("days", ""))
+    return days if days in allowed else None
 
 
 @require_GET

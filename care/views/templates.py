@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from callcenter.choices import Language, Role
 from callcenter.errors import ApplicationError
+from callcenter.numbers import whole_number
 from callcenter.roles import MANAGER_ROLES, has_role
 from callcenter.selectors.profile import customer_search_rows
 from callcenter.views import role_required
@@ -164,25 +165,23 @@ def _preview_rows(rendered: dict[str, Any], channel: str | None) -> list[dict[st
 def template_preview_view(request: HttpRequest) -> HttpResponse:
     """The texts of the editor (saved or not) rendered for the chosen customer, with the SMS
     length and parts; a fragment for htmx. Renders only, changes nothing."""
-    template_pk = request.POST.get("template_pk")
+    template_pk = whole_number(request.POST.get("template_pk"))
     template = (
-        get_object_or_404(MessageTemplate, pk=template_pk)
-        if template_pk and template_pk.isdigit()
-        else None
+        get_object_or_404(MessageTemplate, pk=template_pk) if template_pk is not None else None
     )
     channel = template.channel if template is not None else request.POST.get("channel")
     context: dict[str, Any] = {"rendered": [], "error": ""}
-    customer_id = request.POST.get("customer_id", "")
+    customer_id = whole_number(request.POST.get("customer_id", ""))
     form = TemplateForm(request.POST, initial={"channel": channel}, channel_fixed=bool(template))
     # A read-only editor posts no texts (its fields are disabled): preview the saved ones.
     saved_only = template is not None and not any(
         request.POST.get(name) for name in form.fields if name.startswith("body_")
     )
-    if not customer_id.isdigit():
+    if customer_id is None:
         context["error"] = _("Choose a customer to preview with.")
     elif saved_only:
         try:
-            rendered = template_preview(customer_id=int(customer_id), template=template)
+            rendered = template_preview(customer_id=customer_id, template=template)
         except ApplicationError as exc:
             context["error"] = exc.message
         else:
@@ -194,7 +193,7 @@ def template_preview_view(request: HttpRequest) -> HttpResponse:
     else:
         try:
             rendered = template_preview(
-                customer_id=int(customer_id), channel=channel, variants=form.variants()
+                customer_id=customer_id, channel=channel, variants=form.variants()
             )
         except ApplicationError as exc:
             context["error"] = exc.message

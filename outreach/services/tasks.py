@@ -52,6 +52,9 @@ from outreach.services.capacity import (
 
 # A manual task without a deadline must be done within this long after it falls due.
 MANUAL_TASK_SLA = dt.timedelta(hours=2)
+# How far from now a person may schedule a task, its deadline or a callback (care steps wait
+# at most as long). Beyond it a typo (year 9999) would only overflow the date arithmetic.
+MAX_SCHEDULE_DISTANCE = dt.timedelta(days=366)
 # Outcomes a reschedule may record on the call it closes.
 RESCHEDULE_OUTCOMES = (TaskOutcome.CALLBACK_REQUESTED, TaskOutcome.NO_ANSWER)
 # Waiting tasks assigned per sweep (each is one in-memory choice; the update is per agent).
@@ -295,6 +298,15 @@ def outreach_tasks_assign_waiting(*, now: dt.datetime | None = None) -> int:
     return assigned
 
 
+def _require_within_reach(moment: dt.datetime, field: str) -> None:
+    if abs(moment - timezone.now()) > MAX_SCHEDULE_DISTANCE:
+        raise ApplicationError(
+            _("%(field)s: choose a time within %(days)d days of now.")
+            % {"field": field, "days": MAX_SCHEDULE_DISTANCE.days},
+            extra={"field": field},
+        )
+
+
 def _require_staff(user: AbstractBaseUser, what: str) -> None:
     if not has_role(user, STAFF_ROLES):
         raise ApplicationError(
@@ -328,8 +340,11 @@ def outreach_task_create_manual(
         raise ApplicationError(_("Unknown channel: %(channel)s") % {"channel": channel})
     if touch_kind not in TouchKind.values:
         raise ApplicationError(_("Unknown touch kind: %(kind)s") % {"kind": touch_kind})
-    if timezone.is_naive(due_at):
+    if timezone.is_naive(due_at) or (deadline_at is not None and timezone.is_naive(deadline_at)):
         raise ApplicationError(_("Due time and deadline must carry a time zone."))
+    _require_within_reach(due_at, "due_at")
+    if deadline_at is not None:
+        _require_within_reach(deadline_at, "deadline_at")
     deadline_at = deadline_at or due_at + MANUAL_TASK_SLA
     if deadline_at < due_at:
         raise ApplicationError(_("The deadline must not be before the due time."))
@@ -476,6 +491,7 @@ def outreach_task_reschedule(
     now = timezone.now()
     if callback_at < now:
         raise ApplicationError(_("The callback time is in the past."))
+    _require_within_reach(callback_at, "callback_at")
     task = _locked_call_task(task, user)
     span = max(task.deadline_at - task.due_at, dt.timedelta(minutes=1))
     _close_call(task, user, outcome, notes)

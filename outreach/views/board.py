@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from callcenter.errors import ApplicationError
+from callcenter.numbers import whole_number
 from callcenter.roles import MANAGER_ROLES
 from callcenter.views import role_required
 from care.choices import StepChannel
@@ -44,13 +45,14 @@ def _board_tasks(params: dict[str, str], now: dt.datetime) -> QuerySet[OutreachT
     elif show == "unassigned":
         tasks = tasks.filter(assignee__isnull=True)
     queue = params.get("queue", "")
-    if queue.isdigit():
-        tasks = tasks.filter(queue_id=int(queue))
+    queue_id = whole_number(queue)
+    if queue_id is not None:
+        tasks = tasks.filter(queue_id=queue_id)
     elif queue == "none":
         tasks = tasks.filter(queue__isnull=True)
-    agent = params.get("agent", "")
-    if agent.isdigit():
-        tasks = tasks.filter(assignee_id=int(agent))
+    agent = whole_number(params.get("agent", ""))
+    if agent is not None:
+        tasks = tasks.filter(assignee_id=agent)
     return tasks.select_related(*TASK_JOINS).order_by("deadline_at", "-priority", "id")
 
 

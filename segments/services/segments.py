@@ -27,6 +27,11 @@ def _unique_slug(name: str, exclude_pk: int | None = None) -> str:
     return slug
 
 
+# The largest capacity a segment takes (far above any customer base this serves; the column
+# holds up to 2**31 - 1).
+MAX_CAPACITY = 100_000_000
+
+
 def _validate(values: dict[str, Any], segment: Segment | None) -> None:
     if "name" in values and not str(values["name"] or "").strip():
         raise ApplicationError(_("The name must not be empty."))
@@ -37,6 +42,11 @@ def _validate(values: dict[str, Any], segment: Segment | None) -> None:
     capacity = values.get("capacity")
     if capacity is not None and (not isinstance(capacity, int) or capacity < 1):
         raise ApplicationError(_("The capacity must be a positive whole number or empty."))
+    if capacity is not None and capacity > MAX_CAPACITY:
+        raise ApplicationError(
+            _("The capacity must be at most %(max)d.") % {"max": MAX_CAPACITY},
+            extra={"field": "capacity"},
+        )
     if "rule" in values:
         tree = values["rule"]
         rule_validate(tree=tree)

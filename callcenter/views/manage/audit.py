@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from callcenter.forms_manage import AuditFilterForm
 from callcenter.models import AuditLog, Customer
+from callcenter.numbers import whole_number
 from callcenter.roles import MANAGER_ROLES
 from callcenter.views import role_required
 
@@ -150,8 +151,9 @@ def _object_url(entry: AuditLog) -> str | None:
 def _customer_ids(value: str) -> list[str]:
     """Ids of the customers matching an id or external id (one indexed query)."""
     match = Q(external_id=value)
-    if value.isdigit():
-        match |= Q(pk=int(value))
+    customer_id = whole_number(value)
+    if customer_id is not None:
+        match |= Q(pk=customer_id)
     return [str(pk) for pk in Customer.objects.filter(match).values_list("pk", flat=True)]
 
 
