@@ -5,11 +5,7 @@ JSON only (no browsable API). Django's own request logging names paths only."""
 import http.client
 import json
 import logging
-import os
 import runpy
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,22 +20,14 @@ from rest_framework.authtoken.models import Token
 
 from callcenter.choices import Role
 from tests.callcenter.factories import CustomerFactory, PhoneFactory, UserFactory
-from tests.workers import worker_env
+from tests.servers import gunicorn_server
 
 ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "gunicorn"
-START_TIMEOUT = 60
 PHONE = "+8613912345678"
 # The number in the spellings a query string may carry it.
 # What a browser asks for when it opens a URL.
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 SPELLINGS = ("13912345678", "139%201234%205678", "139 1234 5678", "8613912345678", "1234%205678")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -61,47 +49,15 @@ class Server:
 
 @pytest.fixture
 def production_server(committed_rows: None, tmp_path: Path) -> Iterator[Server]:
-    port = _free_port()
-    server = Server(port, tmp_path / "access.log", tmp_path / "gunicorn.log")
-    env = worker_env(
-        {
-            "DJANGO_SETTINGS_MODULE": "callcenter.settings.production",
-            "SECRET_KEY": "test-only-secret-key-" + "x" * 40,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "GUNICORN_BIND": f"127.0.0.1:{port}",
-            "WEB_CONCURRENCY": "1",
-            "GUNICORN_THREADS": "4",
-            "GUNICORN_ACCESS_LOG": str(server.access_log),
-        }
-    )
-    with server.error_log.open("w") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own gunicorn and configuration
-            [str(GUNICORN), "-c", str(ROOT / "gunicorn.conf.py"), "callcenter.wsgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            assert process.poll() is None, server.error_log.read_text()
-            try:
-                if server.get("/healthz").status == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, server.error_log.read_text()
-            time.sleep(0.3)
-        yield server
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    access_log = tmp_path / "access.log"
+    env = {
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_THREADS": "4",
+        "GUNICORN_ACCESS_LOG": str(access_log),
+    }
+    with gunicorn_server(tmp_path / "gunicorn.log", env=env) as port:
+        yield Server(port, access_log, tmp_path / "gunicorn.log")
 
 
 def test_gunicorn_logs_no_phone_number_from_query_strings_and_the_api_is_json_only(
