@@ -45,6 +45,25 @@ TARGET_P99_MS = 500
 # Waiting for the outbox to drain stops when nothing was processed for this long: longer than
 # the sweep's period (60 s), so an event whose message was lost has had its second chance.
 IDLE_TIMEOUT_SECONDS = 90
+# The benchmark's events, as the API stores them: the Idempotency-Key as sent (keys are unique
+# per client, which has a column of its own), so this filter and `idempotency_key` must agree
+# (tests/bench/test_bench_config.py posts one through the API and finds it with this filter).
+KEY_PREFIX = "bench-"
+BENCH_EVENTS = f"idempotency_key LIKE '{KEY_PREFIX}%%'"
+
+
+def idempotency_key(index: int) -> str:
+    """The Idempotency-Key of the benchmark's `index`th event."""
+    return f"{KEY_PREFIX}{index}"
+
+
+def event_body(customer_id: int, index: int) -> dict[str, object]:
+    """The benchmark's `index`th event: a complaint ticket opened for `customer_id`."""
+    return {
+        "type": "ticket_opened",
+        "customer_id": customer_id,
+        "payload": {"kind": "complaint", "ticket": f"BENCH-{index}"},
+    }
 
 
 def _database_url() -> str:
@@ -177,14 +196,8 @@ def post_events(
                 delay = started + index / rate - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-            body = json.dumps(
-                {
-                    "type": "ticket_opened",
-                    "customer_id": first_customer + index,
-                    "payload": {"kind": "complaint", "ticket": f"BENCH-{index}"},
-                }
-            )
-            request_headers = {**headers, "Idempotency-Key": f"bench-{index}"}
+            body = json.dumps(event_body(first_customer + index, index))
+            request_headers = {**headers, "Idempotency-Key": idempotency_key(index)}
             try:
                 connection.request("POST", "/api/events/", body=body, headers=request_headers)
                 response = connection.getresponse()
@@ -223,7 +236,7 @@ def wait_for_drain(expected: int) -> float:
         while time.perf_counter() - last_progress < IDLE_TIMEOUT_SECONDS:
             recorded, pending = conn.execute(
                 "SELECT count(*), count(*) FILTER (WHERE processed_at IS NULL) FROM care_event "
-                "WHERE idempotency_key LIKE 'api:bench-%%'"
+                f"WHERE {BENCH_EVENTS}"
             ).fetchone()
             if recorded >= expected and pending == 0:
                 break
@@ -233,10 +246,10 @@ def wait_for_drain(expected: int) -> float:
     return time.perf_counter() - started
 
 
-LATENCY_SQL = """
+LATENCY_SQL = f"""
 WITH events AS (
     SELECT e.id, e.created_at, e.processed_at FROM care_event e
-    WHERE e.idempotency_key LIKE 'api:bench-%%'
+    WHERE e.{BENCH_EVENTS}
 ), enrolled AS (
     SELECT n.event_id, min(n.enrolled_at) AS enrolled_at, count(*) AS enrollments
     FROM care_enrollment n JOIN events e ON e.id = n.event_id GROUP BY n.event_id

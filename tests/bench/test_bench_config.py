@@ -1,13 +1,18 @@
-"""The production gunicorn settings and the screen-pop benchmark's numbers, without a load run."""
+"""The production gunicorn settings and the benchmarks' numbers and queries, without a load run."""
 
 import random
 import runpy
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
+from bench.events import BENCH_EVENTS, event_body, idempotency_key
 from bench.screenpop import PHONES_SQL, known_number, unknown_number
+from callcenter.choices import Role
 from callcenter.phones import try_normalize_phone
+from tests.callcenter.factories import CustomerFactory
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -48,3 +53,25 @@ def test_the_benchmark_numbers_are_the_stored_ones_or_nobodys() -> None:
     assert try_normalize_phone(known_number(42)) == "+8613900000042"
     unknown = unknown_number(random.Random(1))
     assert try_normalize_phone(unknown).startswith("+86137")
+
+
+@pytest.mark.django_db
+def test_the_event_benchmark_finds_the_events_it_posts(
+    api_as: Callable, make_user: Callable
+) -> None:
+    # given the benchmark's first event posted as its integration user does (an admin's token)
+    customer = CustomerFactory()
+    client = api_as(make_user(Role.ADMIN, username="bench_integration"))
+
+    response = client.post(
+        "/api/events/",
+        event_body(customer.pk, 0),
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=idempotency_key(0),
+    )
+
+    # then the benchmark's own filter counts it (it counted nothing when the stored key changed)
+    assert response.status_code == 201, response.content
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM care_event WHERE {BENCH_EVENTS}")  # noqa: S608
+        assert cursor.fetchone()[0] == 1
