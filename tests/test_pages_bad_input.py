@@ -35,7 +35,7 @@ PAGE_ROUTES = [
 PARAMETERS = (
     "q", "page", "days", "r", "f", "queue", "agent", "show", "before", "from", "to", "kind",
     "sort", "phone", "call_id", "role", "status", "actor", "date_from", "date_to", "customer",
-    "next", "cursor", "segment", "rule", "template", "language", "unknown",
+    "next", "cursor", "segment", "rule", "template", "language", "run", "unknown",
 )  # fmt: skip
 ODD_VALUES = (
     "²",  # a digit to str.isdigit(), not to int()
@@ -103,6 +103,9 @@ FIXED_EXAMPLES = [
     ("post", "/customers/{customer}/merge/", {"proposal": "²", "survivor": "²"}, 302),
     ("post", "/care/templates/preview/", {"template_pk": "²", "customer_id": "²"}, 200),
     ("post", "/manage/settings/", {"section": "guardrails", "inactivity_days": "²"}, 400),
+    ("get", "/import/?run=%C2%B2", None, 200),
+    ("get", "/import/?run=99999999999999999999", None, 200),
+    ("post", "/customers/{customer}/reveal/", {"contact_point": "²", "reason": "a callback"}, 400),
 ]
 
 

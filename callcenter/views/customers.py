@@ -241,9 +241,8 @@ def customer_reveal_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Show one of the customer's contact points in full, for a reason (htmx fragment): the
     value, or the form with the refusal (no reason, limit reached). Audited."""
     customer = get_object_or_404(Customer.objects.only("id"), pk=pk, status=CustomerStatus.ACTIVE)
-    point_id = request.POST.get("contact_point", "")
     point = customer.contact_points.filter(
-        pk=int(point_id) if point_id.isdigit() else 0, is_active=True
+        pk=whole_number(request.POST.get("contact_point", "")) or 0, is_active=True
     ).first()
     if point is None:
         return HttpResponseBadRequest(_("Choose one of the customer's active contact points."))

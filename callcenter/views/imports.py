@@ -9,8 +9,6 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
@@ -21,7 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from callcenter.choices import IMPORT_PENDING_STATUSES, ImportKind
 from callcenter.errors import ApplicationError
 from callcenter.models import ImportRun
-from callcenter.roles import MANAGER_ROLES, has_role
+from callcenter.numbers import whole_number
+from callcenter.roles import MANAGER_ROLES
 from callcenter.services.imports import (
     IMPORT_KINDS,
     import_progress,
@@ -29,6 +28,7 @@ from callcenter.services.imports import (
     import_upload,
     import_upload_limit,
 )
+from callcenter.views import role_required
 
 # Runs listed under the form.
 RECENT_RUNS = 10
@@ -72,11 +72,6 @@ class ImportForm(forms.Form):
         return cleaned
 
 
-def _require_manager(request: HttpRequest) -> None:
-    if not has_role(request.user, MANAGER_ROLES):
-        raise PermissionDenied
-
-
 def _recent_runs() -> list[ImportRun]:
     return list(ImportRun.objects.select_related("started_by").order_by("-id")[:RECENT_RUNS])
 
@@ -94,12 +89,11 @@ def _run_context(run: ImportRun) -> dict[str, Any]:
     }
 
 
-@login_required
+@role_required(MANAGER_ROLES)
 @require_http_methods(["GET", "POST"])
 def import_csv_view(request: HttpRequest) -> HttpResponse:
     """Show the form; on POST import the file (all rows or none) and show the run, or its
     progress when a worker imports it (then the page is reloaded as `?run=ID`)."""
-    _require_manager(request)
     form = ImportForm(
         request.POST or None,
         request.FILES or None,
@@ -122,8 +116,8 @@ def import_csv_view(request: HttpRequest) -> HttpResponse:
             if run.status in IMPORT_PENDING_STATUSES:
                 return redirect(f"{reverse('import-csv')}?run={run.pk}")
             form = ImportForm(initial={"kind": run.kind})
-    elif request.method == "GET" and request.GET.get("run", "").isdigit():
-        run = ImportRun.objects.filter(pk=int(request.GET["run"])).first()
+    elif request.method == "GET" and (run_id := whole_number(request.GET.get("run", ""))):
+        run = ImportRun.objects.filter(pk=run_id).first()
     context = {
         "form": form,
         **(_run_context(run) if run is not None else {"run": None}),
@@ -136,12 +130,11 @@ def import_csv_view(request: HttpRequest) -> HttpResponse:
     return render(request, "callcenter/import.html", context)
 
 
-@login_required
+@role_required(MANAGER_ROLES)
 @require_GET
 def import_run_view(request: HttpRequest, pk: int) -> HttpResponse:
     """One run's progress or result (the fragment the Import page polls); once the run has
     ended it also refreshes the list of recent imports."""
-    _require_manager(request)
     run = get_object_or_404(ImportRun.objects.select_related("started_by"), pk=pk)
     context = _run_context(run)
     if not context["pending"]:
