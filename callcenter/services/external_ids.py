@@ -35,22 +35,19 @@ def _violates_external_id(exc: IntegrityError) -> bool:
 def external_id_unique(
     *, model: type[models.Model], external_id: str | None, exclude_pk: int | None = None
 ) -> Iterator[None]:
-    """Refuse `external_id` when another row of `model` (not `exclude_pk`) has it, then run the
-    write inside in a savepoint, so that a concurrent write claiming the same id is refused the
-    same way instead of failing on the unique constraint."""
-    if external_id:
+    """Run the write inside in a savepoint; when it gives a row of `model` an `external_id`
+    another row (not `exclude_pk`) has, refuse it with the holder's id instead of failing on
+    the unique constraint (concurrent writes included). The holder is looked up only then."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as exc:
+        if not (external_id and _violates_external_id(exc)):
+            raise
         holder = (
             model.objects.filter(external_id=external_id)
             .exclude(pk=exclude_pk)
             .values_list("pk", flat=True)
             .first()
         )
-        if holder is not None:
-            raise _taken(model, external_id, holder)
-    try:
-        with transaction.atomic():
-            yield
-    except IntegrityError as exc:
-        if external_id and _violates_external_id(exc):
-            raise _taken(model, external_id, None) from exc
-        raise
+        raise _taken(model, external_id, holder) from exc
