@@ -16,7 +16,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from callcenter.choices import Role
-from callcenter.services.cti import redis_client
+from callcenter.redis_client import redis_client
 from tests.callcenter.factories import UserFactory
 from tests.servers import compose, compose_environment, gunicorn_server, production_env
 from tests.workers import worker_env

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from callcenter import auth_backends
 from callcenter.choices import Role
-from callcenter.services.cti import redis_client
+from callcenter.redis_client import redis_client
 from callcenter.services.login_throttle import KEY_PREFIX, login_throttle_rate
 from tests.callcenter.factories import UserFactory
 

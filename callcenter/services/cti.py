@@ -15,13 +15,10 @@ agent alone (CALL_REF_TTL_SECONDS). The desk fetches the card by reference, so t
 agent has not revealed never reaches their page, and a reference is worthless to anyone else.
 """
 
-import functools
 import json
 import secrets
 from typing import Any
 
-import redis
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
@@ -30,6 +27,7 @@ from django.utils.translation import gettext as _
 from callcenter.errors import ApplicationError, ApplicationForbidden
 from callcenter.models import AgentProfile
 from callcenter.phones import mask_phone, try_normalize_phone
+from callcenter.redis_client import redis_client
 from callcenter.roles import STAFF_ROLES, has_role
 from callcenter.selectors.screenpop import screenpop_owner
 
@@ -38,12 +36,6 @@ CHANNEL_PREFIX = "cti:agent:"
 CALL_REF_PREFIX = "cti:call:"
 # How long a call's card can be opened from its reference: a long call plus its wrap-up.
 CALL_REF_TTL_SECONDS = 4 * 3600
-
-
-@functools.cache
-def redis_client() -> redis.Redis:
-    """One client (and connection pool) per process for publishing and subscribing."""
-    return redis.Redis.from_url(settings.REDIS_URL)
 
 
 def agent_channel(user_id: int) -> str:

@@ -17,7 +17,7 @@ from functools import cache
 from django.conf import settings
 from redis.commands.core import Script
 
-from callcenter.services.cti import redis_client
+from callcenter.redis_client import redis_client
 
 STREAMS_KEY_PREFIX = "desk:streams:"
 CLOSE_CHANNEL_PREFIX = "desk:stream-close:"

@@ -12,7 +12,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from callcenter.services.cti import redis_client
+from callcenter.redis_client import redis_client
 
 KEY_PREFIX = "login:failures:"
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -45,9 +45,10 @@ from callcenter.limits import FREE_TEXT_MAX_LENGTH
 from callcenter.masking import contacts_visible_in_full
 from callcenter.models import Customer
 from callcenter.phones import try_normalize_phone
+from callcenter.redis_client import redis_client
 from callcenter.selectors.desk import DeskCard, desk_card
 from callcenter.services.activity import interaction_log, ticket_open
-from callcenter.services.cti import agent_channel, cti_call_ref_phone, redis_client
+from callcenter.services.cti import agent_channel, cti_call_ref_phone
 from callcenter.services.customers import customer_create
 from callcenter.services.desk_streams import (
     StreamSlots,

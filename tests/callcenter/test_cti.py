@@ -14,12 +14,8 @@ from rest_framework.test import APIClient
 
 from callcenter.choices import Role
 from callcenter.models import AgentProfile
-from callcenter.services.cti import (
-    agent_channel,
-    cti_call_ref_phone,
-    cti_publish,
-    redis_client,
-)
+from callcenter.redis_client import redis_client
+from callcenter.services.cti import agent_channel, cti_call_ref_phone, cti_publish
 from callcenter.views import desk as desk_views
 from tests.callcenter.factories import CustomerFactory, PhoneFactory, UserFactory
 from tests.signing import signed_headers

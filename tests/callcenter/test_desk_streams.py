@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import reverse
 
 from callcenter.choices import Role
+from callcenter.redis_client import redis_client
 from callcenter.services import desk_streams
-from callcenter.services.cti import redis_client
 from callcenter.services.desk_streams import (
     desk_stream_process_limit,
     desk_stream_slots,
