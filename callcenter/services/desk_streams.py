@@ -98,7 +98,6 @@ class StreamSlots:
     """The streams this process holds, counted against its limit (thread-safe)."""
 
     def __init__(self, *, threads: int) -> None:
-        self.threads = threads
         self.limit = desk_stream_process_limit(threads=threads)
         self._used = 0
         self._lock = threading.Lock()

@@ -153,7 +153,6 @@ class NewCallerForm(forms.Form):
 
     def __init__(self, *args: Any, user_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.user_id = user_id
         self.call_phone = cti_call_ref_phone(
             user_id=user_id, ref=str(self.data.get("call_ref") or self.initial.get("call_ref", ""))
         )
