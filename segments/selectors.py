@@ -27,7 +27,7 @@ SNAPSHOT_HISTORY = 60
 # The as-of of the latest successful refresh, for raw SQL (exports, the screen-pop section): the
 # query `metrics_as_of` makes, served by the index refresh_succeeded_latest.
 METRICS_AS_OF_SQL = (
-    "SELECT as_of FROM segments_refreshrun WHERE status = 'succeeded' "
+    f"SELECT as_of FROM segments_refreshrun WHERE status = '{RunStatus.SUCCEEDED.value}' "  # noqa: S608 - module constants
     "ORDER BY finished_at DESC LIMIT 1"
 )
 
