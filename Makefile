@@ -22,9 +22,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) scripts/dev.py bench
 
+# ruff; import-linter for the app layers (pyproject.toml [tool.importlinter]).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # bandit on our code (config in pyproject.toml); pip-audit on every pinned package
 # (constraints.txt holds the whole resolved tree of requirements.txt), through a script that
