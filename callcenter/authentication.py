@@ -27,7 +27,7 @@ from rest_framework.authentication import TokenAuthentication
 from callcenter.choices import Role
 from callcenter.prepared import fetch_prepared
 from callcenter.roles import user_roles_preload
-from callcenter.services.tokens import api_token_expires_at
+from callcenter.selectors.tokens import api_token_expires_at
 
 
 class TokenExpired(exceptions.APIException):

@@ -1,11 +1,23 @@
 """Reads of API tokens (never their keys): who holds one, since when, until when."""
 
+import datetime as dt
+
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db.models import DateTimeField, ExpressionWrapper, F, Prefetch, QuerySet, Value
 from rest_framework.authtoken.models import Token
 
 from callcenter.choices import Role
-from callcenter.services.tokens import api_token_ttl
+
+
+def api_token_ttl() -> dt.timedelta:
+    """How long a token lives after it was issued (API_TOKEN_TTL_DAYS)."""
+    return dt.timedelta(days=settings.API_TOKEN_TTL_DAYS)
+
+
+def api_token_expires_at(*, created: dt.datetime) -> dt.datetime:
+    """The moment a token issued at `created` stops working."""
+    return created + api_token_ttl()
 
 
 def api_token_list() -> QuerySet[Token]:

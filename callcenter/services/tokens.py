@@ -9,9 +9,6 @@ path added later is covered too. Django's silent re-hashing of a password at log
 hasher, more iterations) is not a change and keeps the token.
 """
 
-import datetime as dt
-
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from rest_framework.authtoken.models import Token
@@ -25,16 +22,6 @@ REVOKE_ACTIONS = {
     REVOKED_BY_ADMIN: "token.revoke",
     REVOKED_BY_PASSWORD_CHANGE: "token.password_change",
 }
-
-
-def api_token_ttl() -> dt.timedelta:
-    """How long a token lives after it was issued (API_TOKEN_TTL_DAYS)."""
-    return dt.timedelta(days=settings.API_TOKEN_TTL_DAYS)
-
-
-def api_token_expires_at(*, created: dt.datetime) -> dt.datetime:
-    """The moment a token issued at `created` stops working."""
-    return created + api_token_ttl()
 
 
 @transaction.atomic

@@ -218,7 +218,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"webhook": env("WEBHOOK_THROTTLE_RATE", default="1200/min")},
 }
 # API tokens (`Authorization: Token ...`) expire this many days after they were issued
-# (callcenter.services.tokens); a password change or an admin ends them sooner.
+# (callcenter.selectors.tokens); a password change or an admin ends them sooner.
 API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
 
 SPECTACULAR_SETTINGS = {

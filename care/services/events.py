@@ -43,6 +43,7 @@ from callcenter.choices import (
 )
 from callcenter.errors import ApplicationError, ApplicationForbidden
 from callcenter.events import DomainEvent
+from callcenter.jobs import enqueue_on_commit
 from callcenter.models import ContactPoint, Customer
 from callcenter.phones import try_normalize_phone
 from callcenter.roles import user_roles
@@ -161,13 +162,8 @@ def event_max_age() -> dt.timedelta:
 def events_enqueue(event_ids: list[int]) -> None:
     """After commit, one processing task per batch of ids. If the broker is down the error is
     logged (robust) and the sweep processes the rows later."""
-    if not event_ids:
-        return
-    from care.tasks import event_process_task
-
     for start in range(0, len(event_ids), ENQUEUE_BATCH):
-        batch = event_ids[start : start + ENQUEUE_BATCH]
-        transaction.on_commit(lambda batch=batch: event_process_task.delay(batch), robust=True)
+        enqueue_on_commit("care.tasks.event_process_task", event_ids[start : start + ENQUEUE_BATCH])
 
 
 def _occurred(value: str | dt.datetime | None, now: dt.datetime) -> dt.datetime:

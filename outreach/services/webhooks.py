@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from callcenter.choices import ConsentChannel, ConsentSource, ContactKind, CustomerStatus
 from callcenter.errors import ApplicationError
 from callcenter.events import DomainEvent, emit_events
+from callcenter.jobs import enqueue_on_commit
 from callcenter.models import ConsentChange, ContactPoint, Customer
 from callcenter.phones import try_normalize_phone
 from callcenter.services.customers import customer_consent_set
@@ -182,6 +183,4 @@ def _opt_out(customer: Customer, message: InboundMessage, now: dt.datetime) -> O
 
 def _dispatch_soon() -> None:
     """Send the confirmation right after commit instead of waiting for the next beat."""
-    from outreach.tasks import dispatch_due_task
-
-    transaction.on_commit(dispatch_due_task.delay, robust=True)
+    enqueue_on_commit("outreach.tasks.dispatch_due_task")

@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
+from callcenter.jobs import enqueue_on_commit
 from segments.choices import RunStatus, SegmentKind
 from segments.models import (
     ChurnModel,
@@ -538,10 +539,8 @@ def _execute_locked(
             )
         if computed["model"] is None and not _churn_training_tried_recently():
             # A first model is trained in the background so this refresh stays fast; the
-            # next refresh scores with it. (Imported here: segments.tasks imports this module.)
-            from segments.tasks import churn_model_train_task
-
-            transaction.on_commit(churn_model_train_task.delay, robust=True)
+            # next refresh scores with it.
+            enqueue_on_commit("segments.tasks.churn_model_train_task")
     except Exception as exc:
         logger.exception("segment refresh %s failed", run.pk)
         _mark_failed(run, exc, clock.finish())

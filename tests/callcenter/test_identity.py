@@ -35,13 +35,12 @@ from callcenter.services.identity import (
     CITY_MAX_NAMESAKES,
     MAX_SHARED_VALUE_OWNERS,
     SIGNAL_WEIGHTS,
-    _relations_to_customer,
-    _unique_conflicts,
     customer_merge,
     merge_proposal_accept,
     merge_proposal_dismiss,
     merge_proposals_refresh,
 )
+from callcenter.services.identity.moves import _relations_to_customer, _unique_conflicts
 from tests.callcenter.factories import (
     CustomerFactory,
     EmailFactory,

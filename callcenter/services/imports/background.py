@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from callcenter.choices import IMPORT_PENDING_STATUSES, ImportStatus
 from callcenter.errors import ApplicationError
+from callcenter.jobs import enqueue_on_commit
 from callcenter.models import ImportRun
 
 from .base import ImportContext
@@ -129,9 +130,7 @@ def import_upload(
 
 
 def _enqueue(run_id: int) -> None:
-    from callcenter.tasks import import_run_execute_task
-
-    transaction.on_commit(lambda: import_run_execute_task.delay(run_id), robust=True)
+    enqueue_on_commit("callcenter.tasks.import_run_execute_task", run_id)
 
 
 def _upload_path(stored_file: str) -> Path:
