@@ -8,6 +8,7 @@ class CareConfig(AppConfig):
 
     def ready(self) -> None:
         from callcenter.events import domain_events
+        from care.parts import subject_data as subject_data_part
         from care.receivers import domain_events_received, segment_memberships_changed_received
         from segments.signals import segment_memberships_changed
 
@@ -15,3 +16,4 @@ class CareConfig(AppConfig):
         segment_memberships_changed.connect(
             segment_memberships_changed_received, dispatch_uid="care-segment-events"
         )
+        subject_data_part.register()

@@ -8,6 +8,8 @@ class SegmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from callcenter.selectors.screenpop import screenpop_section_register
+        from segments.parts import subject_data as subject_data_part
         from segments.screenpop import segments_section
 
         screenpop_section_register("segments", segments_section)
+        subject_data_part.register()
