@@ -1,22 +1,28 @@
 """Forms of the admin area (/manage/): users and roles, audit filters, and the widgets the
 settings sections share.
 
-Forms only parse and check input; the services in `outreach` and `callcenter.services.users`
-validate the whole change again and save it with an audit entry. The settings sections are
-parts of the apps that own them (callcenter.views.manage.settings).
+Forms only parse and check input; `callcenter.services.users` validates the whole change again
+and saves it with an audit entry. The settings sections are parts of the apps that own them
+(callcenter.views.manage.settings). The user forms get the fields of the apps above (outreach's
+call queues) from `user_form_parts`, which those apps fill in their `AppConfig.ready()`
+(`<app>/parts/user_form.py`).
 """
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db.models import Prefetch
 from django.utils.dates import WEEKDAYS
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.choices import Role
-from outreach.models import Queue
+from callcenter.extensions import Registry
 
 User = get_user_model()
 
@@ -38,25 +44,45 @@ class CheckboxRow(forms.CheckboxSelectMultiple):
         super().__init__(attrs={"class": "check-row"})
 
 
+@dataclass(frozen=True)
+class UserFormPart:
+    """What an app above callcenter adds to the user pages of the admin area.
+
+    `fields()` are added after callcenter's to the new-user and profile forms, and `template`
+    renders them inside those forms (with `form`). `initial(user)` gives their current values
+    for the profile form. `save(user=, data=, changed_by=)` saves them from the form's cleaned
+    data, inside the page's transaction and after callcenter's own change; it returns whether
+    anything changed, and raises ValidationError when refused. On the user list, the part adds
+    a column titled `list_title` whose cells `list_cell` renders (with `u`, the user), from the
+    rows `list_prefetch()` prefetches.
+    """
+
+    fields: Callable[[], dict[str, forms.Field]]
+    template: str
+    initial: Callable[[Any], dict[str, Any]]
+    save: Callable[..., bool]
+    list_title: str | Promise
+    list_cell: str
+    list_prefetch: Callable[[], list[Prefetch]]
+
+
+user_form_parts: Registry[UserFormPart] = Registry("user form parts")
+
+
+class UserPartsForm(forms.Form):
+    """A user form with the fields of the registered `user_form_parts` after its own."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for part in user_form_parts:
+            self.fields.update(part.fields())
+
+
 def _role_choices() -> list[tuple[str, str]]:
     return [(role.value, role.label) for role in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)]
 
 
-class QueueChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: Queue) -> str:
-        return obj.name
-
-
-def _queue_field() -> QueueChoiceField:
-    return QueueChoiceField(
-        label=_("Call queues"),
-        queryset=Queue.objects.order_by("name"),
-        required=False,
-        widget=forms.CheckboxSelectMultiple(attrs={"class": "check-row"}),
-    )
-
-
-class UserCreateForm(forms.Form):
+class UserCreateForm(UserPartsForm):
     username = forms.CharField(label=_("User name"), max_length=150)
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
@@ -73,10 +99,9 @@ class UserCreateForm(forms.Form):
         required=False,
         help_text=_("The telephony extension screen-pops are sent to."),
     )
-    queues = _queue_field()
 
 
-class UserProfileForm(forms.Form):
+class UserProfileForm(UserPartsForm):
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
     email = forms.EmailField(label=_("Email"), required=False)
@@ -98,7 +123,6 @@ class UserProfileForm(forms.Form):
         max_value=1000,
         help_text=_("Empty: the limit of the contact guardrails."),
     )
-    queues = _queue_field()
 
 
 class UserRoleForm(forms.Form):
