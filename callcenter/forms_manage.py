@@ -1,26 +1,28 @@
-"""Forms of the admin area (/manage/): guardrails and settings, users and roles, audit filters.
+"""Forms of the admin area (/manage/): users and roles, audit filters, and the widgets the
+settings sections share.
 
-Forms only parse and check input; the services in `care`, `segments`, `outreach` and
-`callcenter.services.users` validate the whole change again and save it with an audit entry.
+Forms only parse and check input; `callcenter.services.users` validates the whole change again
+and saves it with an audit entry. The settings sections are parts of the apps that own them
+(callcenter.views.manage.settings). The user forms get the fields of the apps above (outreach's
+call queues) from `user_form_parts`, which those apps fill in their `AppConfig.ready()`
+(`<app>/parts/user_form.py`).
 """
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.forms.models import fields_for_model
+from django.db.models import Prefetch
 from django.utils.dates import WEEKDAYS
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.choices import Role
-from callcenter.numbers import whole_number
-from care.models import CareSettings
-from outreach.models import Queue
-from segments.models import RfmSegmentDefinition, SegmentSettings
+from callcenter.extensions import Registry
 
 User = get_user_model()
 
@@ -42,248 +44,45 @@ class CheckboxRow(forms.CheckboxSelectMultiple):
         super().__init__(attrs={"class": "check-row"})
 
 
-def _number_list(value: str, *, low: int, high: int) -> list[int]:
-    numbers = []
-    for part in value.replace("，", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        number = whole_number(part)
-        if number is None or not low <= number <= high:
-            raise ValidationError(
-                _("Enter whole numbers from %(low)d to %(high)d, separated by commas."),
-                params={"low": low, "high": high},
-            )
-        numbers.append(number)
-    return sorted(set(numbers))
+@dataclass(frozen=True)
+class UserFormPart:
+    """What an app above callcenter adds to the user pages of the admin area.
+
+    `fields()` are added after callcenter's to the new-user and profile forms, and `template`
+    renders them inside those forms (with `form`). `initial(user)` gives their current values
+    for the profile form. `save(user=, data=, changed_by=)` saves them from the form's cleaned
+    data, inside the page's transaction and after callcenter's own change; it returns whether
+    anything changed, and raises ValidationError when refused. On the user list, the part adds
+    a column titled `list_title` whose cells `list_cell` renders (with `u`, the user), from the
+    rows `list_prefetch()` prefetches.
+    """
+
+    fields: Callable[[], dict[str, forms.Field]]
+    template: str
+    initial: Callable[[Any], dict[str, Any]]
+    save: Callable[..., bool]
+    list_title: str | Promise
+    list_cell: str
+    list_prefetch: Callable[[], list[Prefetch]]
 
 
-class CareSettingsForm(forms.Form):
-    """Care guardrails: quiet and business hours, frequency cap, retries, limits."""
-
-    quiet_start = forms.TimeField(label=_("Quiet hours start"), widget=TimeInput())
-    quiet_end = forms.TimeField(
-        label=_("Quiet hours end"),
-        widget=TimeInput(),
-        help_text=_("No SMS or automated call between these times (customer's local time)."),
-    )
-    business_start = forms.TimeField(label=_("Business hours start"), widget=TimeInput())
-    business_end = forms.TimeField(label=_("Business hours end"), widget=TimeInput())
-    business_days = forms.MultipleChoiceField(
-        label=_("Business days"), choices=ISO_WEEKDAYS, widget=CheckboxRow()
-    )
-    frequency_cap = forms.IntegerField(
-        label=_("Proactive touches at most"), min_value=1, max_value=100
-    )
-    frequency_window_days = forms.IntegerField(
-        label=_("Per this many days"), min_value=1, max_value=365
-    )
-    agent_daily_limit = forms.IntegerField(
-        label=_("Call tasks per agent per day"), min_value=1, max_value=1000
-    )
-    max_attempts = forms.IntegerField(
-        label=_("Send attempts before giving up"), min_value=1, max_value=20
-    )
-    retry_base_seconds = forms.IntegerField(
-        label=_("First retry after (seconds)"), min_value=1, max_value=86400
-    )
-    stop_words = forms.CharField(
-        label=_("Extra opt-out words"),
-        required=False,
-        help_text=_("Separated by commas. STOP, UNSUBSCRIBE, 退订 and TD always work."),
-    )
-    inactivity_days = forms.CharField(
-        label=_("Inactivity events after (days)"),
-        required=False,
-        help_text=_("Days without an order that raise an inactivity event, e.g. 60, 120."),
-    )
-
-    @staticmethod
-    def initial_from(settings: CareSettings) -> dict[str, Any]:
-        return {
-            "quiet_start": settings.quiet_start,
-            "quiet_end": settings.quiet_end,
-            "business_start": settings.business_start,
-            "business_end": settings.business_end,
-            "business_days": [str(day) for day in settings.business_days],
-            "frequency_cap": settings.frequency_cap,
-            "frequency_window_days": settings.frequency_window_days,
-            "agent_daily_limit": settings.agent_daily_limit,
-            "max_attempts": settings.max_attempts,
-            "retry_base_seconds": settings.retry_base_seconds,
-            "stop_words": ", ".join(settings.stop_words),
-            "inactivity_days": ", ".join(str(day) for day in settings.inactivity_days),
-        }
-
-    def clean_business_days(self) -> list[int]:
-        return sorted(int(day) for day in self.cleaned_data["business_days"])
-
-    def clean_stop_words(self) -> list[str]:
-        words = [w.strip() for w in self.cleaned_data["stop_words"].replace("，", ",").split(",")]
-        words = [w for w in words if w]
-        if any(len(word) > 32 for word in words):
-            raise ValidationError(_("Each word may have at most 32 characters."))
-        return words
-
-    def clean_inactivity_days(self) -> list[int]:
-        return _number_list(self.cleaned_data["inactivity_days"], low=1, high=3650)
-
-    def changes(self, settings: CareSettings) -> dict[str, Any]:
-        """The cleaned values that differ from `settings`."""
-        return {
-            name: value
-            for name, value in self.cleaned_data.items()
-            if getattr(settings, name) != value
-        }
+user_form_parts: Registry[UserFormPart] = Registry("user form parts")
 
 
-SEGMENT_SETTINGS_FIELDS = [
-    "new_days",
-    "dormant_days",
-    "lost_days",
-    "window_days",
-    "tier_method",
-    "high_percentile",
-    "medium_percentile",
-    "high_threshold",
-    "medium_threshold",
-    "business_high_threshold",
-    "business_medium_threshold",
-]
-LIFECYCLE_FIELDS = SEGMENT_SETTINGS_FIELDS[:4]
-TIER_FIELDS = SEGMENT_SETTINGS_FIELDS[4:]
-
-
-class SegmentSettingsForm(forms.Form):
-    """Lifecycle and value-tier thresholds; labels and limits come from the model."""
+class UserPartsForm(forms.Form):
+    """A user form with the fields of the registered `user_form_parts` after its own."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields.update(fields_for_model(SegmentSettings, fields=SEGMENT_SETTINGS_FIELDS))
-
-    @staticmethod
-    def initial_from(settings: SegmentSettings) -> dict[str, Any]:
-        return {name: getattr(settings, name) for name in SEGMENT_SETTINGS_FIELDS}
-
-    def lifecycle_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in LIFECYCLE_FIELDS]
-
-    def tier_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in TIER_FIELDS]
-
-
-RANGE_PARTS = ("r_min", "r_max", "fm_min", "fm_max")
-RANGE_LABELS = (_("R from"), _("R to"), _("FM from"), _("FM to"))
-
-
-class RfmGridForm(forms.Form):
-    """The ranges of every RFM segment definition and its segment's display name.
-
-    Fields are named `<definition>-<part>`; `row_errors` holds errors per definition.
-    """
-
-    def __init__(
-        self,
-        *args: Any,
-        definitions: list[RfmSegmentDefinition],
-        names: dict[str, str],
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.definitions = definitions
-        self.row_errors: dict[str, list[str]] = {}
-        for definition in definitions:
-            key = definition.name
-            label = definition.get_name_display()
-            self.fields[f"{key}-label"] = forms.CharField(
-                label=_("Name"),
-                max_length=120,
-                initial=names.get(key, label),
-                widget=forms.TextInput(attrs={"aria-label": f"{label}: {_('Name')}"}),
-            )
-            for part, part_label in zip(RANGE_PARTS, RANGE_LABELS, strict=True):
-                self.fields[f"{key}-{part}"] = forms.IntegerField(
-                    label=part_label,
-                    min_value=1,
-                    max_value=5,
-                    initial=getattr(definition, part),
-                    widget=forms.NumberInput(
-                        attrs={"class": "score-input", "aria-label": f"{label}: {part_label}"}
-                    ),
-                )
-
-    def rows(self) -> Iterator[dict[str, Any]]:
-        for definition in self.definitions:
-            key = definition.name
-            yield {
-                "key": key,
-                "label": definition.get_name_display(),
-                "name": self[f"{key}-label"],
-                "parts": [self[f"{key}-{part}"] for part in RANGE_PARTS],
-                "errors": self.row_errors.get(key, [])
-                + [
-                    e
-                    for part in ("label", *RANGE_PARTS)
-                    for e in self.errors.get(f"{key}-{part}", [])
-                ],
-            }
-
-    def ranges(self) -> dict[str, tuple[int, int, int, int]]:
-        data = self.cleaned_data
-        return {
-            d.name: tuple(data[f"{d.name}-{part}"] for part in RANGE_PARTS)  # type: ignore[misc]
-            for d in self.definitions
-        }
-
-    def names(self) -> dict[str, str]:
-        return {d.name: self.cleaned_data[f"{d.name}-label"] for d in self.definitions}
-
-    def add_service_error(self, error: ValidationError) -> None:
-        """Spread a service's ValidationError over rows (keyed by definition) or the form."""
-        if hasattr(error, "error_dict"):
-            for key, errors in error.message_dict.items():
-                if key in {d.name for d in self.definitions}:
-                    self.row_errors.setdefault(key, []).extend(errors)
-                else:
-                    self.add_error(None, errors)
-        else:
-            self.add_error(None, error)
-
-
-class RefreshScheduleForm(forms.Form):
-    """When the scheduled segment refresh runs."""
-
-    run_at = forms.TimeField(
-        label=_("Run at"),
-        widget=TimeInput(),
-        help_text=_("Business time zone."),
-    )
-    days = forms.MultipleChoiceField(label=_("On"), choices=ISO_WEEKDAYS, widget=CheckboxRow())
-    enabled = forms.BooleanField(label=_("Scheduled refresh on"), required=False)
-
-    def clean_days(self) -> list[int]:
-        return sorted(int(day) for day in self.cleaned_data["days"])
+        for part in user_form_parts:
+            self.fields.update(part.fields())
 
 
 def _role_choices() -> list[tuple[str, str]]:
     return [(role.value, role.label) for role in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)]
 
 
-class QueueChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: Queue) -> str:
-        return obj.name
-
-
-def _queue_field() -> QueueChoiceField:
-    return QueueChoiceField(
-        label=_("Call queues"),
-        queryset=Queue.objects.order_by("name"),
-        required=False,
-        widget=forms.CheckboxSelectMultiple(attrs={"class": "check-row"}),
-    )
-
-
-class UserCreateForm(forms.Form):
+class UserCreateForm(UserPartsForm):
     username = forms.CharField(label=_("User name"), max_length=150)
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
@@ -300,10 +99,9 @@ class UserCreateForm(forms.Form):
         required=False,
         help_text=_("The telephony extension screen-pops are sent to."),
     )
-    queues = _queue_field()
 
 
-class UserProfileForm(forms.Form):
+class UserProfileForm(UserPartsForm):
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
     email = forms.EmailField(label=_("Email"), required=False)
@@ -325,7 +123,6 @@ class UserProfileForm(forms.Form):
         max_value=1000,
         help_text=_("Empty: the limit of the contact guardrails."),
     )
-    queues = _queue_field()
 
 
 class UserRoleForm(forms.Form):

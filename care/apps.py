@@ -8,6 +8,8 @@ class CareConfig(AppConfig):
 
     def ready(self) -> None:
         from callcenter.events import domain_events
+        from care.parts import settings as settings_part
+        from care.parts import subject_data as subject_data_part
         from care.receivers import domain_events_received, segment_memberships_changed_received
         from segments.signals import segment_memberships_changed
 
@@ -15,3 +17,5 @@ class CareConfig(AppConfig):
         segment_memberships_changed.connect(
             segment_memberships_changed_received, dispatch_uid="care-segment-events"
         )
+        settings_part.register()
+        subject_data_part.register()

@@ -1,15 +1,19 @@
-"""Forms of the care pages: the rule editor (rule fields and a formset of steps) and the
-message template editor. They only check shapes; the rule and template services validate the
+"""Forms of the care pages: the rule editor (rule fields and a formset of steps), the
+message template editor, and the contact guardrails of the settings page in the admin area
+(care.parts.settings). They only check shapes; the rule and template services validate the
 content and their errors are put back next to the field they name (`service_error_attach`)."""
 
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.choices import Language
 from callcenter.errors import ApplicationError
+from callcenter.forms_manage import ISO_WEEKDAYS, CheckboxRow, TimeInput
 from callcenter.jsoninput import CheckedJSONFormField
+from callcenter.numbers import whole_number
 from care.choices import (
     AssigneeRule,
     DelayUnit,
@@ -20,7 +24,7 @@ from care.choices import (
     TemplateChannel,
     TouchKind,
 )
-from care.models import CareRule, MessageTemplate
+from care.models import CareRule, CareSettings, MessageTemplate
 from care.services.rules import MAX_STEPS
 
 JSON_ATTRS = {"rows": 3, "class": "care-json", "spellcheck": "false"}
@@ -337,3 +341,98 @@ class TemplateForm(forms.Form):
                     self.add_error(f"{prefix}_{language_key(code)}", message)
                     return
         self.add_error(None, exc.message)
+
+
+def _number_list(value: str, *, low: int, high: int) -> list[int]:
+    numbers = []
+    for part in value.replace("，", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        number = whole_number(part)
+        if number is None or not low <= number <= high:
+            raise ValidationError(
+                _("Enter whole numbers from %(low)d to %(high)d, separated by commas."),
+                params={"low": low, "high": high},
+            )
+        numbers.append(number)
+    return sorted(set(numbers))
+
+
+class CareSettingsForm(forms.Form):
+    """Care guardrails: quiet and business hours, frequency cap, retries, limits."""
+
+    quiet_start = forms.TimeField(label=_("Quiet hours start"), widget=TimeInput())
+    quiet_end = forms.TimeField(
+        label=_("Quiet hours end"),
+        widget=TimeInput(),
+        help_text=_("No SMS or automated call between these times (customer's local time)."),
+    )
+    business_start = forms.TimeField(label=_("Business hours start"), widget=TimeInput())
+    business_end = forms.TimeField(label=_("Business hours end"), widget=TimeInput())
+    business_days = forms.MultipleChoiceField(
+        label=_("Business days"), choices=ISO_WEEKDAYS, widget=CheckboxRow()
+    )
+    frequency_cap = forms.IntegerField(
+        label=_("Proactive touches at most"), min_value=1, max_value=100
+    )
+    frequency_window_days = forms.IntegerField(
+        label=_("Per this many days"), min_value=1, max_value=365
+    )
+    agent_daily_limit = forms.IntegerField(
+        label=_("Call tasks per agent per day"), min_value=1, max_value=1000
+    )
+    max_attempts = forms.IntegerField(
+        label=_("Send attempts before giving up"), min_value=1, max_value=20
+    )
+    retry_base_seconds = forms.IntegerField(
+        label=_("First retry after (seconds)"), min_value=1, max_value=86400
+    )
+    stop_words = forms.CharField(
+        label=_("Extra opt-out words"),
+        required=False,
+        help_text=_("Separated by commas. STOP, UNSUBSCRIBE, 退订 and TD always work."),
+    )
+    inactivity_days = forms.CharField(
+        label=_("Inactivity events after (days)"),
+        required=False,
+        help_text=_("Days without an order that raise an inactivity event, e.g. 60, 120."),
+    )
+
+    @staticmethod
+    def initial_from(settings: CareSettings) -> dict[str, Any]:
+        return {
+            "quiet_start": settings.quiet_start,
+            "quiet_end": settings.quiet_end,
+            "business_start": settings.business_start,
+            "business_end": settings.business_end,
+            "business_days": [str(day) for day in settings.business_days],
+            "frequency_cap": settings.frequency_cap,
+            "frequency_window_days": settings.frequency_window_days,
+            "agent_daily_limit": settings.agent_daily_limit,
+            "max_attempts": settings.max_attempts,
+            "retry_base_seconds": settings.retry_base_seconds,
+            "stop_words": ", ".join(settings.stop_words),
+            "inactivity_days": ", ".join(str(day) for day in settings.inactivity_days),
+        }
+
+    def clean_business_days(self) -> list[int]:
+        return sorted(int(day) for day in self.cleaned_data["business_days"])
+
+    def clean_stop_words(self) -> list[str]:
+        words = [w.strip() for w in self.cleaned_data["stop_words"].replace("，", ",").split(",")]
+        words = [w for w in words if w]
+        if any(len(word) > 32 for word in words):
+            raise ValidationError(_("Each word may have at most 32 characters."))
+        return words
+
+    def clean_inactivity_days(self) -> list[int]:
+        return _number_list(self.cleaned_data["inactivity_days"], low=1, high=3650)
+
+    def changes(self, settings: CareSettings) -> dict[str, Any]:
+        """The cleaned values that differ from `settings`."""
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if getattr(settings, name) != value
+        }

@@ -1,4 +1,5 @@
-"""Forms of the queue pages: complete a call, reschedule it as a callback, reassign in bulk."""
+"""Forms of the queue pages: complete a call, reschedule it as a callback, reassign in bulk;
+and the call-queue field of the user form in the admin area (outreach.parts.user_form)."""
 
 from typing import Any
 
@@ -92,3 +93,18 @@ class ReassignForm(forms.Form):
         if not data.get("assignee") and not data.get("queue"):
             self.add_error("assignee", _("Choose an agent or a queue."))
         return data
+
+
+class QueueChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Queue) -> str:
+        return obj.name
+
+
+def queue_membership_field() -> QueueChoiceField:
+    """The call queues a user works, as checkboxes by queue name."""
+    return QueueChoiceField(
+        label=_("Call queues"),
+        queryset=Queue.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "check-row"}),
+    )

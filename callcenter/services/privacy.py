@@ -3,16 +3,19 @@
 Subject access (`customer_subject_export`) walks every relation that points at the customer,
 found from the model metadata rather than listed by hand, so a model another app adds later is
 exported without touching this module: the profile, contact points, orders, interactions,
-tickets, surveys, consent history, merges, segment metrics and memberships, care events and
-enrollments, outreach tasks and inbound messages. One query per relation.
+tickets, surveys, consent history, merges, and the rows of the apps above (segment metrics and
+memberships, care events and enrollments, outreach tasks and inbound messages). One query per
+relation.
 
 Erasure (`customer_erase`) anonymizes instead of deleting, so that counts, order amounts and
 dates (and with them RFM scores and segment statistics) stay right: the name, contact points,
 free text, custom attributes, address, birthday and every external id go; what is left cannot
 be linked back to the person. Customers merged into the erased one are erased with it. Every
 statement is set-based, the whole erasure is one transaction, and running it again changes
-nothing. `ERASURE_DECISIONS` names what happens to each relation; a test fails when a model
-with a foreign key to Customer appears without a decision.
+nothing. `ERASURE_DECISIONS` names what happens to each relation of callcenter's models; the
+apps above register theirs, with the statements that scrub their rows, in `subject_data_parts`
+from their `AppConfig.ready()` (`<app>/parts/subject_data.py`), so this module never imports
+them. A test fails when a model with a foreign key to Customer appears without a decision.
 
 Both acts are written to the audit log. In the web they are admin-only Django admin actions;
 erasure asks for the customer's external id to be typed first (`erasure_confirmation`), as
@@ -21,6 +24,7 @@ the `erase_customer` command does.
 
 import datetime as dt
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +38,7 @@ from django.utils.translation import gettext as _
 
 from callcenter.choices import CustomerKind
 from callcenter.errors import ApplicationError
+from callcenter.extensions import Registry
 from callcenter.models import (
     AuditLog,
     ConsentChange,
@@ -54,10 +59,10 @@ ERASED_TEXT = "[erased]"
 AUDIT_EXPORT = "customer.subject_export"
 AUDIT_ERASE = "customer.erase"
 
-# What erasure does to the rows of every relation that points at a customer, keyed
-# "app_label.model.field". "keep": nothing personal is in them (numbers, dates, choices);
-# "scrub": free text, addresses and external ids are blanked (see _scrub_related);
-# "delete": the rows only identify the person.
+# What erasure does to the rows of every relation of callcenter's models that points at a
+# customer, keyed "app_label.model.field" (`relation_key`). "keep": nothing personal is in them
+# (numbers, dates, choices); "scrub": free text, addresses and external ids are blanked (see
+# _scrub_related); "delete": the rows only identify the person.
 ERASURE_DECISIONS: dict[str, str] = {
     "callcenter.customer.merged_into": "scrub",
     "callcenter.contactpoint.customer": "delete",
@@ -70,13 +75,42 @@ ERASURE_DECISIONS: dict[str, str] = {
     "callcenter.mergeproposal.customer_b": "delete",
     "callcenter.customermerge.survivor": "scrub",
     "callcenter.customermerge.merged": "scrub",
-    "segments.customermetrics.customer": "keep",
-    "segments.segmentmembership.customer": "keep",
-    "care.event.customer": "scrub",
-    "care.enrollment.customer": "keep",
-    "outreach.outreachtask.customer": "scrub",
-    "outreach.inboundmessage.customer": "scrub",
 }
+ERASURE_ACTIONS = frozenset({"keep", "scrub", "delete"})
+
+# Erases an app's rows of the customers with these ids at this moment; returns how many rows
+# each statement changed, by a name for the audit log (0 when they were already erased).
+SubjectErase = Callable[[list[int], dt.datetime], dict[str, int]]
+
+
+@dataclass(frozen=True)
+class SubjectData:
+    """What an app above callcenter holds about customers: the erasure decision for each of its
+    relations to Customer (as in `ERASURE_DECISIONS`) and, when any is not "keep", the
+    statements that carry them out, one per relation and set-based, rerun-safe like
+    `erase_update`. Export needs nothing: it follows the model metadata."""
+
+    decisions: Mapping[str, str]
+    erase: SubjectErase | None = None
+
+    def __post_init__(self) -> None:
+        unknown = set(self.decisions.values()) - ERASURE_ACTIONS
+        if unknown:
+            raise ValueError(f"subject data: unknown erasure decisions {sorted(unknown)}")
+        if self.erase is None and set(self.decisions.values()) != {"keep"}:
+            raise ValueError("subject data: rows to scrub or delete need an erase function")
+
+
+# Filled by the apps above in their AppConfig.ready(); run in order after callcenter's own rows.
+subject_data_parts: Registry[SubjectData] = Registry("subject data")
+
+
+def erasure_decisions() -> dict[str, str]:
+    """What erasure does to every relation to Customer: callcenter's and the registered apps'."""
+    decisions = dict(ERASURE_DECISIONS)
+    for part in subject_data_parts:
+        decisions.update(part.decisions)
+    return decisions
 
 
 def customer_relations() -> list[models.ForeignKey | models.OneToOneField]:
@@ -176,8 +210,12 @@ def customer_erase(
     with transaction.atomic():
         Customer.objects.select_for_update().filter(pk=customer.pk).get()
         ids = _with_absorbed(customer.pk)
-        changed = _erase_customers(ids)
-        changed.update(_scrub_related(ids))
+        now = timezone.now()
+        changed = _erase_customers(ids, now)
+        changed.update(_scrub_related(ids, now))
+        for part in subject_data_parts:
+            if part.erase is not None:
+                changed.update(part.erase(ids, now))
         changed = {key: count for key, count in changed.items() if count}
         audit_log_record(
             actor=actor,
@@ -201,12 +239,12 @@ def customer_erased_at(customer: Customer) -> dt.datetime | None:
     )
 
 
-def _changed(queryset: models.QuerySet, unless: Q, **values: Any) -> int:
-    """UPDATE the rows not already in the erased state (so a rerun reports nothing)."""
+def erase_update(queryset: models.QuerySet, unless: Q, **values: Any) -> int:
+    """UPDATE the rows not already in the erased state `unless` (so a rerun reports nothing)."""
     return queryset.exclude(unless).update(**values)
 
 
-def _erase_customers(ids: list[int]) -> dict[str, int]:
+def _erase_customers(ids: list[int], now: dt.datetime) -> dict[str, int]:
     customers = Customer.objects.filter(pk__in=ids)
     erased = Q(
         name=ERASED_NAME,
@@ -223,7 +261,6 @@ def _erase_customers(ids: list[int]) -> dict[str, int]:
         call_opt_out=True,
         email_opt_out=True,
     ) & (Q(company_name="") | Q(kind=CustomerKind.BUSINESS, company_name=ERASED_TEXT))
-    now = timezone.now()
     profile = {
         "name": ERASED_NAME,
         "external_id": None,
@@ -241,39 +278,34 @@ def _erase_customers(ids: list[int]) -> dict[str, int]:
         "email_opt_out": True,
         "updated_at": now,
     }
-    count = _changed(
+    count = erase_update(
         customers.filter(kind=CustomerKind.BUSINESS), erased, company_name=ERASED_TEXT, **profile
     )
-    count += _changed(
+    count += erase_update(
         customers.exclude(kind=CustomerKind.BUSINESS), erased, company_name="", **profile
     )
     return {"customers": count}
 
 
-def _scrub_related(ids: list[int]) -> dict[str, int]:
-    from care.models import Event
-    from outreach.choices import TaskStatus
-    from outreach.models import InboundMessage, OutreachTask
-    from outreach.reasons import SkipReason
-
-    now = timezone.now()
+def _scrub_related(ids: list[int], now: dt.datetime) -> dict[str, int]:
+    """Erase the rows of callcenter's relations to these customers."""
     erased_id = Concat(Value("erased-"), Cast("pk", models.CharField()))
     return {
         "contact_points": ContactPoint.objects.filter(customer_id__in=ids).delete()[0],
         "merge_proposals": MergeProposal.objects.filter(
             Q(customer_a_id__in=ids) | Q(customer_b_id__in=ids)
         ).delete()[0],
-        "consent_changes": _changed(
+        "consent_changes": erase_update(
             ConsentChange.objects.filter(customer_id__in=ids), Q(note=""), note=""
         ),
         # Amounts, dates, categories and statuses stay: they are the aggregates. The order's
         # id in the shop system would link back to the person.
-        "orders": _changed(
+        "orders": erase_update(
             Order.objects.filter(customer_id__in=ids),
             Q(external_id__startswith="erased-"),
             external_id=erased_id,
         ),
-        "interactions": _changed(
+        "interactions": erase_update(
             Interaction.objects.filter(customer_id__in=ids),
             Q(external_id__isnull=True, reason="", notes="", outcome=""),
             external_id=None,
@@ -282,7 +314,7 @@ def _scrub_related(ids: list[int]) -> dict[str, int]:
             outcome="",
             updated_at=now,
         ),
-        "tickets": _changed(
+        "tickets": erase_update(
             Ticket.objects.filter(customer_id__in=ids),
             Q(external_id__isnull=True, subject=ERASED_TEXT, description=""),
             external_id=None,
@@ -290,41 +322,16 @@ def _scrub_related(ids: list[int]) -> dict[str, int]:
             description="",
             updated_at=now,
         ),
-        "survey_responses": _changed(
+        "survey_responses": erase_update(
             SurveyResponse.objects.filter(customer_id__in=ids),
             Q(external_id__isnull=True, comment=""),
             external_id=None,
             comment="",
             updated_at=now,
         ),
-        "merges": _changed(
+        "merges": erase_update(
             CustomerMerge.objects.filter(Q(survivor_id__in=ids) | Q(merged_id__in=ids)),
             Q(snapshot={}),
             snapshot={},
-        ),
-        "care_events": _changed(
-            Event.objects.filter(customer_id__in=ids),
-            Q(payload={}, last_error=""),
-            payload={},
-            last_error="",
-        ),
-        "outreach_tasks_cancelled": OutreachTask.objects.filter(
-            customer_id__in=ids, status=TaskStatus.PENDING
-        ).update(status=TaskStatus.CANCELLED, reason=SkipReason.DO_NOT_CONTACT, updated_at=now),
-        "outreach_tasks": _changed(
-            OutreachTask.objects.filter(customer_id__in=ids),
-            Q(subject="", body="", to_address="", notes="", last_error=""),
-            subject="",
-            body="",
-            to_address="",
-            notes="",
-            last_error="",
-            updated_at=now,
-        ),
-        "inbound_messages": _changed(
-            InboundMessage.objects.filter(customer_id__in=ids),
-            Q(from_number="", body=""),
-            from_number="",
-            body="",
         ),
     }

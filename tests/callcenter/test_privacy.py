@@ -17,9 +17,9 @@ from callcenter.selectors.screenpop import screenpop_owner
 from callcenter.services.customers import customer_consent_set
 from callcenter.services.privacy import (
     ERASED_NAME,
-    ERASURE_DECISIONS,
     customer_erase,
     customer_relations,
+    erasure_decisions,
     relation_key,
 )
 from care.services.events import EventPoster, event_ingest
@@ -90,7 +90,8 @@ def subject() -> Customer:
 def test_every_relation_to_a_customer_has_an_erasure_decision() -> None:
     keys = {relation_key(field) for field in customer_relations()}
 
-    assert keys - set(ERASURE_DECISIONS) == set(), "decide what erasure does to these rows"
+    assert keys - set(erasure_decisions()) == set(), "decide what erasure does to these rows"
+    assert set(erasure_decisions()) - keys == set(), "decisions for relations that are gone"
 
 
 def test_export_subject_writes_every_personal_datum_as_json_and_is_audited(

@@ -1,42 +1,61 @@
-"""Guardrails and settings: care guardrails, lifecycle and tier thresholds, the RFM grid and the
-refresh schedule. One page, one form per section; a POST saves one section."""
+"""Guardrails and settings: one page, one form per section; a POST saves one section.
 
-import datetime as dt
+The sections belong to the apps that own the settings (care's guardrails; segments' lifecycle
+and tier thresholds, RFM grid and refresh schedule). Each app registers its sections in
+`settings_sections` from its `AppConfig.ready()` (`<app>/parts/settings.py`), so this page never
+imports them: it loads every section's state, builds the forms, and saves the posted one
+through the section, that is through the owning app's service.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from django import forms as django_forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from callcenter.choices import Role
 from callcenter.errors import ApplicationError
-from callcenter.forms_manage import (
-    CareSettingsForm,
-    RefreshScheduleForm,
-    RfmGridForm,
-    SegmentSettingsForm,
-)
+from callcenter.extensions import Registry
 from callcenter.roles import MANAGER_ROLES, has_role
 from callcenter.views import role_required
-from care.models import CareSettings
-from care.services.settings import care_settings_update
-from segments.choices import SegmentKind
-from segments.models import RfmSegmentDefinition, Segment, SegmentSettings
-from segments.services.settings_edit import (
-    SCORES,
-    refresh_schedule_iso_days,
-    refresh_schedule_task,
-    refresh_schedule_update,
-    rfm_grid_cells,
-    rfm_grid_update,
-    segment_settings_update,
-)
 
-SECTIONS = ("guardrails", "thresholds", "rfm", "schedule")
+
+def _no_details(_state: Any) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class SettingsSection:
+    """A section of the settings page, contributed by the app that owns its settings.
+
+    `load()` reads the current state; `form(state, data)` builds the section's form, bound to
+    `data` (the POST) only when this section was posted; `save(form, state, user)` saves a
+    valid form through the owning app's service, raising ValidationError or ApplicationError
+    when the service refuses (the page puts the error on the form: with the form's
+    `add_service_error` for a ValidationError when it has one, else next to the field it names).
+    `template` renders the section's card with `form`, `details` (what `details(state)` returns),
+    `can_edit` and `failed` (the section posted and refused); `scripts` are its static files.
+    """
+
+    title: str | Promise
+    template: str
+    load: Callable[[], Any]
+    form: Callable[[Any, QueryDict | None], django_forms.Form]
+    save: Callable[[Any, Any, Any], None]
+    details: Callable[[Any], dict[str, Any]] = _no_details
+    scripts: tuple[str, ...] = ()
+
+
+# The page's sections in order, keyed by the name posted as `section` (also the card's anchor).
+settings_sections: Registry[SettingsSection] = Registry("settings sections")
 
 
 def _add_error(form: Any, error: ValidationError | ApplicationError) -> None:
@@ -51,59 +70,12 @@ def _add_error(form: Any, error: ValidationError | ApplicationError) -> None:
         form.add_error(None, error)
 
 
-def _rfm_names() -> dict[str, str]:
-    return dict(Segment.objects.filter(kind=SegmentKind.RFM).values_list("key", "name"))
-
-
-def _rfm_grid(definitions: list[RfmSegmentDefinition], names: dict[str, str]) -> list[Any]:
-    """Rows of the R x FM grid (R 5 at the top), each cell naming its segment."""
-    cells = rfm_grid_cells([(d.name, d.r_min, d.r_max, d.fm_min, d.fm_max) for d in definitions])
-    return [
-        {
-            "r": r,
-            "cells": [
-                {"key": cells.get((r, fm), ""), "name": names.get(cells.get((r, fm), ""), "")}
-                for fm in SCORES
-            ],
-        }
-        for r in reversed(SCORES)
-    ]
-
-
-def _schedule_initial(task: Any) -> dict[str, Any]:
-    crontab = task.crontab
-    if crontab is None or not crontab.hour.isdigit() or not crontab.minute.isdigit():
-        return {"run_at": None, "days": [], "enabled": task.enabled}
-    return {
-        "run_at": dt.time(int(crontab.hour), int(crontab.minute)),
-        "days": [str(day) for day in refresh_schedule_iso_days(crontab.day_of_week)],
-        "enabled": task.enabled,
-    }
-
-
-def _save(section: str, form: Any, request: HttpRequest, state: dict[str, Any]) -> bool:
+def _save(section: SettingsSection, form: Any, request: HttpRequest, state: Any) -> bool:
     """Save one valid section through its service; False (errors on the form) when refused."""
-    user = request.user
     try:
-        if section == "guardrails":
-            changes = form.changes(state["care"])
-            if changes:
-                care_settings_update(updated_by=user, **changes)
-        elif section == "thresholds":
-            segment_settings_update(updated_by=user, **form.cleaned_data)
-        elif section == "rfm":
-            rfm_grid_update(updated_by=user, ranges=form.ranges(), names=form.names())
-        else:
-            run_at: dt.time = form.cleaned_data["run_at"]
-            refresh_schedule_update(
-                updated_by=user,
-                hour=run_at.hour,
-                minute=run_at.minute,
-                iso_days=form.cleaned_data["days"],
-                enabled=form.cleaned_data["enabled"],
-            )
+        section.save(form, state, request.user)
     except (ValidationError, ApplicationError) as error:
-        if section == "rfm" and isinstance(error, ValidationError):
+        if isinstance(error, ValidationError) and hasattr(form, "add_service_error"):
             form.add_service_error(error)
         else:
             _add_error(form, error)
@@ -118,40 +90,35 @@ def settings_view(request: HttpRequest) -> HttpResponse:
     can_edit = has_role(request.user, (Role.ADMIN,))
     if request.method == "POST" and not can_edit:
         raise PermissionDenied
-    care = CareSettings.load()
-    thresholds = SegmentSettings.load()
-    definitions = list(RfmSegmentDefinition.objects.order_by("position"))
-    names = _rfm_names()
-    task = refresh_schedule_task()
-    state = {"care": care}
-    section = request.POST.get("section") if request.method == "POST" else None
-
-    def bound(name: str) -> dict[str, Any]:
-        return {"data": request.POST} if section == name else {}
-
+    posted = request.POST.get("section") if request.method == "POST" else None
+    sections = settings_sections.items()
+    states = {key: section.load() for key, section in sections}
     forms = {
-        "guardrails": CareSettingsForm(
-            initial=CareSettingsForm.initial_from(care), **bound("guardrails")
-        ),
-        "thresholds": SegmentSettingsForm(
-            initial=SegmentSettingsForm.initial_from(thresholds), **bound("thresholds")
-        ),
-        "rfm": RfmGridForm(definitions=definitions, names=names, **bound("rfm")),
-        "schedule": RefreshScheduleForm(initial=_schedule_initial(task), **bound("schedule")),
+        key: section.form(states[key], request.POST if key == posted else None)
+        for key, section in sections
     }
-    if section is not None:
-        if section not in SECTIONS:
+    if posted is not None:
+        section = settings_sections.get(posted)
+        if section is None:
             return HttpResponse(_("Unknown settings section."), status=400)
-        form = forms[section]
-        if form.is_valid() and _save(section, form, request, state):
+        form = forms[posted]
+        if form.is_valid() and _save(section, form, request, states[posted]):
             messages.success(request, _("Settings saved."))
-            return redirect(reverse("manage-settings") + f"#{section}")
+            return redirect(reverse("manage-settings") + f"#{posted}")
     context = {
         "can_edit": can_edit,
         "forms": forms,
-        "failed": section,
-        "grid": _rfm_grid(definitions, names),
-        "scores": list(SCORES),
-        "task": task,
+        "failed": posted,
+        "sections": [
+            {
+                "key": key,
+                "title": section.title,
+                "template": section.template,
+                "form": forms[key],
+                "details": section.details(states[key]),
+            }
+            for key, section in sections
+        ],
+        "scripts": [script for _key, section in sections for script in section.scripts],
     }
-    return render(request, "manage/settings.html", context, status=400 if section else 200)
+    return render(request, "manage/settings.html", context, status=400 if posted else 200)

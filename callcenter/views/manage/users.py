@@ -1,4 +1,8 @@
-"""Users and roles: list, create, change role, (de)activate, profile and queues, password."""
+"""Users and roles: list, create, change role, (de)activate, profile and queues, password.
+
+The apps above add their fields to the forms and a column to the list through
+`callcenter.forms_manage.user_form_parts` (outreach: the call queues an agent works).
+"""
 
 from typing import Any
 
@@ -21,6 +25,7 @@ from callcenter.forms_manage import (
     UserFilterForm,
     UserProfileForm,
     UserRoleForm,
+    user_form_parts,
 )
 from callcenter.models import AgentProfile, AuditLog
 from callcenter.services.users import (
@@ -34,25 +39,36 @@ from callcenter.services.users import (
 from callcenter.views import role_required
 from callcenter.views.manage.audit import ACTION_LABELS
 from callcenter.views.manage.settings import _add_error
-from outreach.models import Queue
-from outreach.services.queue_members import agent_queues_set
 
 User = get_user_model()
 USERS_PER_PAGE = 25
 # Audit entries shown on a user's page.
 USER_HISTORY = 10
+# Columns of the user list before the parts' own: user, role, status, extension, last login.
+USER_LIST_COLUMNS = 5
 
 
 def _users() -> Any:
-    """Users with their role groups, agent profile and queues: three queries for any page."""
+    """Users with their role groups, agent profile and what the parts show (the queues): a
+    query for the page, one for the groups and one per part's prefetch."""
     return (
         User.objects.select_related("agent_profile")
         .prefetch_related(
             Prefetch("groups", queryset=Group.objects.filter(name__in=Role.values)),
-            Prefetch("call_queues", queryset=Queue.objects.order_by("name")),
+            *[prefetch for part in user_form_parts for prefetch in part.list_prefetch()],
         )
         .order_by("username")
     )
+
+
+def _part_templates() -> list[str]:
+    return [part.template for part in user_form_parts]
+
+
+def _parts_save(*, user: Any, data: dict[str, Any], changed_by: Any) -> bool:
+    """Save every part's fields (each part runs, whatever the others did); whether any changed."""
+    changed = [part.save(user=user, data=data, changed_by=changed_by) for part in user_form_parts]
+    return any(changed)
 
 
 @require_http_methods(["GET"])
@@ -79,7 +95,15 @@ def user_list_view(request: HttpRequest) -> HttpResponse:
     rows = [{"user": user, "role": user_role(user)} for user in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "rows": rows, "query": query.urlencode()}
+    columns = [{"title": part.list_title, "cell": part.list_cell} for part in user_form_parts]
+    context = {
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "query": query.urlencode(),
+        "part_columns": columns,
+        "columns": USER_LIST_COLUMNS + len(columns),
+    }
     return render(request, "manage/users.html", context)
 
 
@@ -102,29 +126,30 @@ def user_create_view(request: HttpRequest) -> HttpResponse:
                     email=data["email"],
                     extension=data["extension"].strip(),
                 )
-                agent_queues_set(
-                    user=user, queue_ids=[q.pk for q in data["queues"]], changed_by=request.user
-                )
+                _parts_save(user=user, data=data, changed_by=request.user)
         except ValidationError as error:
             _add_error(form, error)
         else:
             messages.success(request, _("User %(name)s created.") % {"name": user.get_username()})
             return redirect("manage-user", pk=user.pk)
     status = 400 if request.method == "POST" else 200
-    return render(request, "manage/user_create.html", {"form": form}, status=status)
+    context = {"form": form, "part_templates": _part_templates()}
+    return render(request, "manage/user_create.html", context, status=status)
 
 
 def _profile_initial(user: Any) -> dict[str, Any]:
     profile = AgentProfile.objects.filter(user=user).first()
-    return {
+    initial = {
         "first_name": user.first_name,
         "last_name": user.last_name,
         "email": user.email,
         "extension": (profile.extension or "") if profile else "",
         "is_available": profile.is_available if profile else True,
         "daily_task_limit": profile.daily_task_limit if profile else None,
-        "queues": list(user.call_queues.all()),
     }
+    for part in user_form_parts:
+        initial.update(part.initial(user))
+    return initial
 
 
 def _save(action: str, form: Any, request: HttpRequest, user: Any) -> str | None:
@@ -143,9 +168,7 @@ def _save(action: str, form: Any, request: HttpRequest, user: Any) -> str | None
                     is_available=data["is_available"],
                     daily_task_limit=data["daily_task_limit"],
                 )
-                moved = agent_queues_set(
-                    user=user, queue_ids=[q.pk for q in data["queues"]], changed_by=request.user
-                )
+                moved = _parts_save(user=user, data=data, changed_by=request.user)
                 return _("Profile saved.") if changed or moved else _("Nothing changed.")
             if action == "role":
                 user_role_set(user=user, role=data["role"], changed_by=request.user)
@@ -201,5 +224,6 @@ def user_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         "failed": action,
         "is_self": user.pk == request.user.pk,
         "history": history,
+        "part_templates": _part_templates(),
     }
     return render(request, "manage/user_detail.html", context, status=400 if action else 200)
