@@ -9,6 +9,10 @@ class OutreachConfig(AppConfig):
 
     def ready(self) -> None:
         from outreach.checks import outreach_backends_check, outreach_webhook_secret_check
+        from outreach.parts.customer_page import outreach_customer_page_register
+        from outreach.parts.desk import outreach_desk_register
 
         checks.register(outreach_backends_check, checks.Tags.compatibility)
         checks.register(outreach_webhook_secret_check, checks.Tags.security, deploy=True)
+        outreach_desk_register()
+        outreach_customer_page_register()

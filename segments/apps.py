@@ -8,6 +8,8 @@ class SegmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from callcenter.selectors.screenpop import screenpop_section_register
+        from segments.parts.desk import segments_desk_register
         from segments.screenpop import segments_section
 
         screenpop_section_register("segments", segments_section)
+        segments_desk_register()
