@@ -42,9 +42,4 @@ urlpatterns = [
         name="desk-log-call",
     ),
     path("desk/customers/<int:pk>/ticket/", desk_views.desk_ticket_view, name="desk-ticket"),
-    path(
-        "desk/customers/<int:pk>/callback/",
-        desk_views.desk_callback_view,
-        name="desk-callback",
-    ),
 ]

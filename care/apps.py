@@ -8,8 +8,7 @@ class CareConfig(AppConfig):
 
     def ready(self) -> None:
         from callcenter.events import domain_events
-        from care.parts import settings as settings_part
-        from care.parts import subject_data as subject_data_part
+        from care.parts import customer_page, desk, settings, subject_data
         from care.receivers import domain_events_received, segment_memberships_changed_received
         from segments.signals import segment_memberships_changed
 
@@ -17,5 +16,5 @@ class CareConfig(AppConfig):
         segment_memberships_changed.connect(
             segment_memberships_changed_received, dispatch_uid="care-segment-events"
         )
-        settings_part.register()
-        subject_data_part.register()
+        for part in (customer_page, desk, settings, subject_data):
+            part.register()

@@ -9,10 +9,9 @@ class OutreachConfig(AppConfig):
 
     def ready(self) -> None:
         from outreach.checks import outreach_backends_check, outreach_webhook_secret_check
-        from outreach.parts import subject_data as subject_data_part
-        from outreach.parts import user_form as user_form_part
+        from outreach.parts import customer_page, desk, subject_data, user_form
 
         checks.register(outreach_backends_check, checks.Tags.compatibility)
         checks.register(outreach_webhook_secret_check, checks.Tags.security, deploy=True)
-        subject_data_part.register()
-        user_form_part.register()
+        for part in (customer_page, desk, subject_data, user_form):
+            part.register()

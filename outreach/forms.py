@@ -1,5 +1,6 @@
-"""Forms of the queue pages: complete a call, reschedule it as a callback, reassign in bulk;
-and the call-queue field of the user form in the admin area (outreach.parts.user_form)."""
+"""Forms of the queue pages (complete a call, reschedule it as a callback, reassign in bulk), of
+the agent desk's card (schedule a callback) and the call-queue field of the user form
+(outreach.parts.user_form)."""
 
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.choices import Role
+from callcenter.views.desk import CALL_ID_LENGTH
 from outreach.choices import TaskOutcome
 from outreach.models import Queue
 from outreach.services.tasks import RESCHEDULE_OUTCOMES
@@ -108,3 +110,25 @@ def queue_membership_field() -> QueueChoiceField:
         required=False,
         widget=forms.CheckboxSelectMultiple(attrs={"class": "check-row"}),
     )
+
+
+class DeskCallbackForm(forms.Form):
+    """A callback the agent promises the caller on the desk's card: a call task for themselves."""
+
+    call_id = forms.CharField(max_length=CALL_ID_LENGTH, required=False, widget=forms.HiddenInput)
+    callback_at = forms.DateTimeField(
+        label=_("Call back at"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
+    notes = forms.CharField(
+        label=_("What to call about"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean_callback_at(self) -> Any:
+        value = self.cleaned_data["callback_at"]
+        if value <= timezone.now():
+            raise forms.ValidationError(_("Choose a time in the future."))
+        return value

@@ -1,8 +1,9 @@
-"""Page routes of outreach: the agent's queue and the supervisors' queue board."""
+"""Page routes of outreach: the agent's queue, the supervisors' queue board and the desk card's
+callback form."""
 
 from django.urls import path
 
-from outreach.views import board, queue
+from outreach.views import board, desk, queue
 
 urlpatterns = [
     path("queue/", queue.my_queue_view, name="my-queue"),
@@ -10,4 +11,5 @@ urlpatterns = [
     path("queue/<int:pk>/reschedule/", queue.task_reschedule_view, name="my-queue-reschedule"),
     path("queues/", board.queue_board_view, name="queue-board"),
     path("queues/reassign/", board.queue_board_reassign_view, name="queue-board-reassign"),
+    path("desk/customers/<int:pk>/callback/", desk.desk_callback_view, name="desk-callback"),
 ]

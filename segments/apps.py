@@ -8,10 +8,9 @@ class SegmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from callcenter.selectors.screenpop import screenpop_section_register
-        from segments.parts import settings as settings_part
-        from segments.parts import subject_data as subject_data_part
+        from segments.parts import desk, settings, subject_data
         from segments.screenpop import segments_section
 
         screenpop_section_register("segments", segments_section)
-        settings_part.register()
-        subject_data_part.register()
+        for part in (desk, settings, subject_data):
+            part.register()

@@ -1,15 +1,18 @@
-"""Filters for the customer pages: contact details by role, sentiment badges, avatar initials."""
+"""Filters for the customer pages: contact details by role, sentiment badges, avatar initials;
+the tag that shows an upper app's part of a page."""
 
 import json
 from typing import Any
 
 from django import template
+from django.template import Context
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from callcenter.choices import ContactKind
 from callcenter.masking import mask_contact
+from callcenter.page_parts import PagePart
 from callcenter.phones import format_phone, mask_phone
 
 register = template.Library()
@@ -106,3 +109,13 @@ def duration(seconds: int | None) -> str:
     if hours:
         return f"{hours}:{minutes:02d}:{secs:02d}"
     return f"{minutes}:{secs:02d}"
+
+
+@register.simple_tag(takes_context=True)
+def page_part(context: Context, part: PagePart) -> SafeString:
+    """An upper app's part of this page (callcenter.page_parts): its template rendered with the
+    part's context over the page's, so it also sees the page's own variables (the customer,
+    `contacts_in_full`, the CSRF token)."""
+    shown = context.template.engine.get_template(part.template)
+    with context.push(part.context):
+        return shown.render(context)

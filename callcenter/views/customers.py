@@ -4,9 +4,13 @@ Agents see contact details masked (`callcenter.masking`); a "Show" control next 
 them reveals one in full with a reason (`customer_reveal_view`, audited and rate-limited). What
 an agent reads counts against their hourly budget of customers, and each search page they read
 is audited (`callcenter.services.customer_access`).
+
+Apps above add panels to the customer card through `customer_page_panels` (care: the care
+plans; outreach: the outreach tasks), which they fill in their `AppConfig.ready()`.
 """
 
 import zoneinfo
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -23,9 +27,11 @@ from django.views.decorators.http import require_GET, require_POST
 from callcenter.budgets import LimitReached
 from callcenter.choices import CustomerStatus, MergeProposalStatus
 from callcenter.errors import ApplicationError
+from callcenter.extensions import Registry
 from callcenter.masking import contacts_visible_in_full
 from callcenter.models import Customer, MergeProposal
 from callcenter.numbers import whole_number
+from callcenter.page_parts import PagePart
 from callcenter.phones import try_normalize_phone
 from callcenter.roles import MANAGER_ROLES, has_role
 from callcenter.selectors.profile import (
@@ -43,19 +49,19 @@ from callcenter.services.customer_access import (
 )
 from callcenter.services.identity import merge_proposal_accept
 from callcenter.views import role_required
-from care.models import Enrollment
-from outreach.models import OutreachTask
 
 SEARCH_PAGE_SIZE = 25
 MAX_QUERY_LENGTH = 200
-# The newest care enrollments and outreach tasks the customer page lists, and the open
-# duplicate proposals: fixed slices, so the page costs the same queries for any history.
-ENROLLMENTS_SHOWN = 10
-TASKS_SHOWN = 10
+# The open duplicate proposals the customer page lists: a fixed slice, so the page costs the
+# same queries for any history.
 MERGE_PROPOSALS_SHOWN = 5
 # Answers whose fragment explains a refusal; the pages' htmx-errors.js swaps them in.
 INVALID = 422
 LIMIT_REACHED = 429
+
+# Panels the apps above add to the customer card, before the duplicate suggestions: each takes
+# the customer and returns its template and context, reading a fixed number of queries.
+customer_page_panels: Registry[Callable[[Customer], PagePart]] = Registry("customer page panels")
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -173,16 +179,7 @@ def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": customer_timeline(customer.pk, limit=TIMELINE_LIMIT, before=before),
         "local_time": _local_time(customer),
         "contacts_in_full": contacts_visible_in_full(request.user),
-        "enrollments": list(
-            Enrollment.objects.filter(customer_id=customer.pk)
-            .select_related("rule")
-            .order_by("-enrolled_at", "-id")[:ENROLLMENTS_SHOWN]
-        ),
-        "tasks": list(
-            OutreachTask.objects.filter(customer_id=customer.pk)
-            .select_related("assignee")
-            .order_by("-created_at", "-id")[:TASKS_SHOWN]
-        ),
+        "panels": [panel(customer) for panel in customer_page_panels],
         "merge_proposals": _merge_suggestions(customer.pk),
         "can_merge": has_role(request.user, MANAGER_ROLES),
     }

@@ -3,19 +3,21 @@
 The desk page opens `desk-events`, a text/event-stream subscribed to the agent's Redis
 channel (see `callcenter.services.cti`). A ringing call makes the page fetch `desk-card` by the
 call's reference (never by the number, which the page does not receive), the server-rendered
-card; its forms (log the call, open a ticket, schedule a callback, create an
-unknown caller) post here and answer with the card again, so nothing is typed twice.
+card; its forms (log the call, open a ticket, create an unknown caller) post here and answer
+with the card again, so nothing is typed twice. Apps above add forms of their own to the card's
+side column through `desk_forms` (outreach: schedule a callback); their views post to that app
+and answer through `desk_card_action`.
 
 Each open stream holds one web worker thread for up to STREAM_SECONDS; the browser's
 EventSource reconnects when it ends. `callcenter.services.desk_streams` bounds them: a few per
 user (the oldest is closed, and its page says so), and per process fewer than its threads.
 """
 
-import datetime as dt
 import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -27,7 +29,6 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -41,9 +42,11 @@ from callcenter.choices import (
     TicketPriority,
 )
 from callcenter.errors import ApplicationError
+from callcenter.extensions import Registry
 from callcenter.limits import FREE_TEXT_MAX_LENGTH
 from callcenter.masking import contacts_visible_in_full
 from callcenter.models import Customer
+from callcenter.page_parts import PagePart
 from callcenter.phones import try_normalize_phone
 from callcenter.redis_client import redis_client
 from callcenter.selectors.desk import DeskCard, desk_card
@@ -58,7 +61,6 @@ from callcenter.services.desk_streams import (
     desk_stream_unregister,
 )
 from callcenter.views import role_required
-from outreach.services.tasks import outreach_task_create_manual
 
 # An open stream ends after this long and the browser reconnects (frees the worker thread
 # now and then, and survives proxies that cut idle connections).
@@ -78,6 +80,22 @@ CALL_ID_LENGTH = 128
 CALL_REF_LENGTH = 64
 # Answer for a form with bad input: the desk's script swaps it in like a success.
 INVALID = 422
+
+
+@dataclass(frozen=True)
+class DeskForm:
+    """A form an app above adds to the side column of a known caller's card.
+
+    `build(initial)` makes the unbound form (`initial` holds the card's `call_id`); `template`
+    shows it, with the form as `form`. The app's own view takes the post and answers through
+    `desk_card_action`, passing its bound form under the name the form is registered by.
+    """
+
+    build: Callable[[dict[str, Any]], forms.Form]
+    template: str
+
+
+desk_forms: Registry[DeskForm] = Registry("desk card forms")
 
 
 class LogCallForm(forms.Form):
@@ -113,26 +131,6 @@ class TicketForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-
-
-class CallbackForm(forms.Form):
-    call_id = forms.CharField(max_length=CALL_ID_LENGTH, required=False, widget=forms.HiddenInput)
-    callback_at = forms.DateTimeField(
-        label=gettext_lazy("Call back at"),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-    )
-    notes = forms.CharField(
-        label=gettext_lazy("What to call about"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-
-    def clean_callback_at(self) -> Any:
-        value = self.cleaned_data["callback_at"]
-        if value <= timezone.now():
-            raise forms.ValidationError(_("Choose a time in the future."))
-        return value
 
 
 class NewCallerForm(forms.Form):
@@ -193,12 +191,16 @@ def _card_context(
         "caller_masked": bool(call_ref) and not in_full,
     }
     if card.known:
-        in_hour = timezone.localtime() + dt.timedelta(hours=1)
         context.update(
             log_form=forms_.get("log_form") or LogCallForm(initial=initial),
             ticket_form=forms_.get("ticket_form") or TicketForm(initial=initial),
-            callback_form=forms_.get("callback_form")
-            or CallbackForm(initial={**initial, "callback_at": in_hour.replace(second=0)}),
+            part_forms=[
+                PagePart(
+                    template=part.template,
+                    context={"form": forms_.get(name) or part.build(initial)},
+                )
+                for name, part in desk_forms.items()
+            ],
             done=forms_.get("done"),
         )
     else:
@@ -356,7 +358,7 @@ def _caller_phone(request: HttpRequest, customer: Customer) -> str:
     return point.values_list("value", flat=True).first() or ""
 
 
-def _card_action(
+def desk_card_action(
     request: HttpRequest,
     pk: int,
     form_class: type[forms.Form],
@@ -364,7 +366,8 @@ def _card_action(
     act: Callable[[Customer, dict[str, Any]], str],
 ) -> HttpResponse:
     """Run one of the card's actions for this customer and answer with the refreshed card: the
-    done message, or the form with its errors (the service's refusal included), nothing saved."""
+    done message (what `act` returns), or the form with its errors (the service's refusal
+    included), nothing saved. `form_name` is the card's name for the form (see `desk_forms`)."""
     customer = _active_customer(pk)
     phone = _caller_phone(request, customer)
     form = form_class(request.POST)
@@ -406,7 +409,7 @@ def desk_log_call_view(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return _("Call logged.")
 
-    return _card_action(request, pk, LogCallForm, "log_form", log_call)
+    return desk_card_action(request, pk, LogCallForm, "log_form", log_call)
 
 
 @require_POST
@@ -425,26 +428,7 @@ def desk_ticket_view(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return _("Ticket opened.")
 
-    return _card_action(request, pk, TicketForm, "ticket_form", open_ticket)
-
-
-@require_POST
-@role_required()
-def desk_callback_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """Schedule a callback for this customer (a call task for the agent); refreshed card."""
-
-    def schedule(customer: Customer, data: dict[str, Any]) -> str:
-        outreach_task_create_manual(
-            customer=customer,
-            created_by=request.user,
-            due_at=data["callback_at"],
-            body=data["notes"],
-            assignee=request.user,
-        )
-        when = timezone.localtime(data["callback_at"]).strftime("%Y-%m-%d %H:%M")
-        return _("Callback scheduled for %(when)s.") % {"when": when}
-
-    return _card_action(request, pk, CallbackForm, "callback_form", schedule)
+    return desk_card_action(request, pk, TicketForm, "ticket_form", open_ticket)
 
 
 @require_POST

@@ -1,0 +1,25 @@
+"""What outreach adds to the customer page (callcenter.views.customers): the customer's newest
+outreach tasks, open or not."""
+
+from callcenter.models import Customer
+from callcenter.page_parts import PagePart
+from callcenter.views.customers import customer_page_panels
+from outreach.models import OutreachTask
+
+# A fixed slice: the panel costs one query for any history.
+TASKS_SHOWN = 10
+
+
+def outreach_tasks_panel(customer: Customer) -> PagePart:
+    """The customer's newest tasks with their assignees."""
+    tasks = list(
+        OutreachTask.objects.filter(customer_id=customer.pk)
+        .select_related("assignee")
+        .order_by("-created_at", "-id")[:TASKS_SHOWN]
+    )
+    return PagePart(template="outreach/partials/customer_tasks.html", context={"tasks": tasks})
+
+
+def register() -> None:
+    """Fill the customer page's registry (called from OutreachConfig.ready())."""
+    customer_page_panels.register("outreach", outreach_tasks_panel, order=20)

@@ -1,0 +1,117 @@
+"""What segments adds to the agent desk's card (callcenter.selectors.desk): the caller's
+badges (RFM segment, lifecycle stage, value tier, churn risk) and rule segments among the
+header's chips, and advice from their stage and value.
+
+Both read the segments section of the screen-pop card (segments.screenpop), which the card
+already holds: no query of their own.
+"""
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from callcenter.selectors.desk import DeskCard, DeskPart, choice_label, desk_advice, desk_parts
+from segments.choices import LifecycleStage, RfmSegmentName, SegmentKind, ValueTier
+
+# Churn probability from which the desk suggests a retention offer.
+CHURN_ALERT = 0.6
+
+_STAGE_CSS = {
+    LifecycleStage.NEW: "badge-blue",
+    LifecycleStage.ACTIVE: "badge-green",
+    LifecycleStage.DORMANT: "badge-amber",
+    LifecycleStage.CHURN_RISK: "badge-red",
+    LifecycleStage.LOST: "badge-gray",
+}
+_TIER_CSS = {ValueTier.HIGH: "badge-violet", ValueTier.MEDIUM: "badge-blue"}
+
+
+def _section(card: DeskCard) -> dict[str, Any]:
+    return card.screenpop.get("segments") or {}
+
+
+def segment_badges(metrics: dict[str, Any] | None) -> list[dict[str, str]]:
+    """Badges (text, css class, what it is) from a customer's metrics row; empty without one."""
+    if not metrics:
+        return []
+    badges = []
+    if metrics.get("rfm_segment"):
+        badges.append(
+            {
+                "text": choice_label(RfmSegmentName, metrics["rfm_segment"]),
+                "css": "badge-violet",
+                "title": _("RFM segment %(code)s") % {"code": metrics.get("rfm_code") or ""},
+            }
+        )
+    if metrics.get("lifecycle_stage"):
+        badges.append(
+            {
+                "text": choice_label(LifecycleStage, metrics["lifecycle_stage"]),
+                "css": _STAGE_CSS.get(metrics["lifecycle_stage"], "badge-gray"),
+                "title": _("Lifecycle stage"),
+            }
+        )
+    if metrics.get("value_tier"):
+        badges.append(
+            {
+                "text": choice_label(ValueTier, metrics["value_tier"]),
+                "css": _TIER_CSS.get(metrics["value_tier"], "badge-gray"),
+                "title": _("Value tier"),
+            }
+        )
+    churn = metrics.get("churn_probability")
+    if churn is not None:
+        badges.append(
+            {
+                "text": _("Churn risk %(percent)s%%") % {"percent": round(churn * 100)},
+                "css": "badge-red" if churn >= CHURN_ALERT else "badge-gray",
+                "title": _("Churn probability"),
+            }
+        )
+    return badges
+
+
+def segments_desk_load(card: DeskCard) -> dict[str, Any]:
+    """The badges and the rule segments the card's header shows."""
+    section = _section(card)
+    return {
+        "badges": segment_badges(section.get("metrics")),
+        "rule_segments": [
+            segment
+            for segment in section.get("segments") or []
+            if segment["kind"] == SegmentKind.RULE
+        ],
+    }
+
+
+def segments_desk_advice(card: DeskCard) -> list[str]:
+    """What to do given the customer's lifecycle stage, churn risk and value tier."""
+    metrics = _section(card).get("metrics") or {}
+    actions: list[str] = []
+    stage = metrics.get("lifecycle_stage")
+    churn = metrics.get("churn_probability")
+    if stage == LifecycleStage.CHURN_RISK or (churn is not None and churn >= CHURN_ALERT):
+        actions.append(
+            _("Churn risk: ask what would make them stay and offer a retention benefit.")
+        )
+    elif stage == LifecycleStage.DORMANT:
+        actions.append(_("Dormant: mention what is new and offer the wake-up voucher."))
+    elif stage == LifecycleStage.NEW:
+        actions.append(_("New customer: welcome them and check that the first order went well."))
+    elif stage == LifecycleStage.LOST:
+        actions.append(_("Lost customer: ask why they left and invite them back."))
+    if metrics.get("value_tier") == ValueTier.HIGH:
+        actions.append(_("High-value customer: thank them for their loyalty."))
+    return actions
+
+
+def register() -> None:
+    """Fill the desk's registries (called from SegmentsConfig.ready())."""
+    desk_parts.register(
+        "segments",
+        DeskPart(
+            load=segments_desk_load, sections={"header": "segments/partials/desk_badges.html"}
+        ),
+        order=30,
+    )
+    desk_advice.register("segments", segments_desk_advice, order=50)
