@@ -9,11 +9,11 @@ customer to the survivor and leaves a `CustomerMerge` record and an audit entry 
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import phonenumbers
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Exists, F, OuterRef, Q
@@ -294,7 +294,7 @@ def merge_proposals_refresh(*, name_threshold: float = NAME_SIMILARITY_THRESHOLD
     """
     if not 0 < name_threshold <= 1:
         raise ApplicationError(_("The name similarity threshold must be between 0 and 1."))
-    params = {
+    params: dict[str, str | int | float] = {
         "active": CustomerStatus.ACTIVE,
         "email": ContactKind.EMAIL,
         "phone": ContactKind.PHONE,
@@ -359,7 +359,7 @@ def _relations_to_customer() -> list[models.ForeignKey]:
     """
     fks = []
     for rel in Customer._meta.get_fields(include_hidden=True):
-        if not (rel.auto_created and not rel.concrete and (rel.one_to_many or rel.one_to_one)):
+        if not (isinstance(rel, models.ManyToOneRel) and rel.auto_created and not rel.concrete):
             continue
         if issubclass(rel.related_model, _NOT_MOVED):
             continue
@@ -496,7 +496,7 @@ def _close_proposals(
     *,
     survivor: Customer,
     merged: Customer,
-    merged_by: AbstractBaseUser,
+    merged_by: User,
     proposal: MergeProposal | None,
 ) -> MergeProposal | None:
     """Settle proposals that involve the merged customer.
@@ -577,7 +577,7 @@ def customer_merge(
     *,
     survivor: Customer,
     merged: Customer,
-    merged_by: AbstractBaseUser,
+    merged_by: User,
     proposal: MergeProposal | None = None,
 ) -> CustomerMerge:
     """Fold `merged` into `survivor`, as decided by `merged_by`; returns the merge record.
@@ -620,7 +620,7 @@ def customer_merge(
 
     filled = []
     for field in FILLABLE_FIELDS:
-        attname = Customer._meta.get_field(field).attname
+        attname = cast(models.Field, Customer._meta.get_field(field)).attname
         if getattr(survivor, attname) in (None, "") and getattr(merged, attname) not in (None, ""):
             setattr(survivor, attname, getattr(merged, attname))
             filled.append(field)
@@ -675,7 +675,7 @@ def customer_merge(
 
 @transaction.atomic
 def merge_proposal_accept(
-    *, proposal: MergeProposal, survivor_id: int, user: AbstractBaseUser
+    *, proposal: MergeProposal, survivor_id: int, user: User
 ) -> CustomerMerge:
     """Merge the pair of an open proposal, keeping the customer `survivor_id` (A or B)."""
     if survivor_id == proposal.customer_a_id:
@@ -694,7 +694,7 @@ def merge_proposal_accept(
 
 
 @transaction.atomic
-def merge_proposal_dismiss(*, proposal: MergeProposal, user: AbstractBaseUser) -> MergeProposal:
+def merge_proposal_dismiss(*, proposal: MergeProposal, user: User) -> MergeProposal:
     """Decide that the pair is not one customer; the finder never proposes it again."""
     if user is None or not user.is_authenticated:
         raise ApplicationError(_("A proposal must be dismissed by a signed-in user."))

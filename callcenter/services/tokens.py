@@ -12,7 +12,7 @@ hasher, more iterations) is not a change and keeps the token.
 import datetime as dt
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
@@ -39,7 +39,7 @@ def api_token_expires_at(*, created: dt.datetime) -> dt.datetime:
 
 @transaction.atomic
 def api_token_revoke(
-    *, user: AbstractBaseUser, revoked_by: AbstractBaseUser | None, reason: str = REVOKED_BY_ADMIN
+    *, user: User, revoked_by: User | None, reason: str = REVOKED_BY_ADMIN
 ) -> bool:
     """End `user`'s API token, if any (audited, the action saying why: REVOKE_ACTIONS); True
     when there was one. The next request with it is refused."""

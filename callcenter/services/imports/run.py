@@ -14,7 +14,7 @@ from typing import IO
 
 import psycopg
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone, translation
@@ -78,7 +78,7 @@ class ImportProgress:
 
     def phase(self, name: str, rows: int) -> None:
         if self.run_id is not None:
-            self._publish(name, PHASE_PERCENT[name], rows)
+            self._publish(self.run_id, name, PHASE_PERCENT[name], rows)
 
     def reading(self, bytes_read: int, rows: int) -> None:
         """Called after each read of the file; publishes every PROGRESS_INTERVAL_SECONDS."""
@@ -87,11 +87,11 @@ class ImportProgress:
             return
         self._next_report = now + PROGRESS_INTERVAL_SECONDS
         share = min(bytes_read / self.size, 1.0) if self.size else 0.0
-        self._publish("reading", int(PHASE_PERCENT["checking"] * share), rows)
+        self._publish(self.run_id, "reading", int(PHASE_PERCENT["checking"] * share), rows)
 
-    def _publish(self, phase: str, percent: int, rows: int) -> None:
+    def _publish(self, run_id: int, phase: str, percent: int, rows: int) -> None:
         state = {"phase": phase, "percent": percent, "rows": rows}
-        cache.set(progress_key(self.run_id), state, PROGRESS_TTL_SECONDS)
+        cache.set(progress_key(run_id), state, PROGRESS_TTL_SECONDS)
 
 
 @dataclass
@@ -138,7 +138,7 @@ def csv_import(
     kind: str,
     file: IO[bytes],
     file_name: str,
-    started_by: AbstractBaseUser | AnonymousUser | None = None,
+    started_by: User | AnonymousUser | None = None,
     announce: bool = True,
 ) -> ImportRun:
     """Import a CSV file of `kind` (customers, orders, interactions, tickets or surveys) now.
@@ -245,7 +245,9 @@ def _report(cur: Cursor, staged: StagingResult) -> list[str]:
     if staged.header_ok:
         # Lines with bad cells are counted already; add lines only SQL checks found bad.
         cur.execute("SELECT count(DISTINCT line) FROM import_error WHERE ok")
-        total += cur.fetchone()[0]
+        row = cur.fetchone()
+        assert row is not None  # an aggregate's one row
+        total += row[0]
         cur.execute(
             "SELECT line, column_name, code, value, detail FROM import_error "
             "WHERE line IN (SELECT DISTINCT line FROM import_error ORDER BY line LIMIT %s) "
