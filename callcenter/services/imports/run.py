@@ -78,7 +78,7 @@ class ImportProgress:
 
     def phase(self, name: str, rows: int) -> None:
         if self.run_id is not None:
-            self._publish(self.run_id, name, PHASE_PERCENT[name], rows)
+            self._publish(name, PHASE_PERCENT[name], rows)
 
     def reading(self, bytes_read: int, rows: int) -> None:
         """Called after each read of the file; publishes every PROGRESS_INTERVAL_SECONDS."""
@@ -87,11 +87,12 @@ class ImportProgress:
             return
         self._next_report = now + PROGRESS_INTERVAL_SECONDS
         share = min(bytes_read / self.size, 1.0) if self.size else 0.0
-        self._publish(self.run_id, "reading", int(PHASE_PERCENT["checking"] * share), rows)
+        self._publish("reading", int(PHASE_PERCENT["checking"] * share), rows)
 
-    def _publish(self, run_id: int, phase: str, percent: int, rows: int) -> None:
+    def _publish(self, phase: str, percent: int, rows: int) -> None:
+        assert self.run_id is not None  # callers publish only for a background run
         state = {"phase": phase, "percent": percent, "rows": rows}
-        cache.set(progress_key(run_id), state, PROGRESS_TTL_SECONDS)
+        cache.set(progress_key(self.run_id), state, PROGRESS_TTL_SECONDS)
 
 
 @dataclass
