@@ -22,11 +22,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) scripts/dev.py bench
 
-# ruff; import-linter for the app layers (pyproject.toml [tool.importlinter]).
+# ruff; import-linter for the app layers (pyproject.toml [tool.importlinter]); mypy with the
+# Django and DRF stubs (pyproject.toml [tool.mypy]; needs no database or Redis).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 # bandit on our code (config in pyproject.toml); pip-audit on every pinned package
 # (constraints.txt holds the whole resolved tree of requirements.txt), through a script that

@@ -51,6 +51,7 @@ def webhook_throttle_rate_check(app_configs: Any = None, **kwargs: Any) -> list[
     scope = SignedRequestThrottle.scope
     rate = api_settings.DEFAULT_THROTTLE_RATES.get(scope)
     try:
+        # parse_rate reads nothing of its instance: called unbound, with no throttle built.
         SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
         if rate is None:
             raise ValueError(rate)

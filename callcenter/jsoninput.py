@@ -11,6 +11,7 @@ and of the admin (`CheckedJSONFormField`) use it.
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -56,6 +57,7 @@ def json_value_check(value: Any) -> None:
                 raise JSONInputError(
                     _("JSON may be nested at most %(max)d levels deep.") % {"max": MAX_JSON_DEPTH}
                 )
+            children: Iterable[Any]
             if isinstance(item, dict):
                 if any("\x00" in key for key in item):
                     raise JSONInputError(_("JSON keys must not contain NUL (\\u0000) characters."))

@@ -12,7 +12,7 @@ email's first letter and domain, an id's ends) and hide the rest. Each mask is i
 masking a masked value gives the same text, so a page may mask what the statement masked.
 """
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 from callcenter.choices import ContactKind
 from callcenter.phones import mask_phone
@@ -24,7 +24,7 @@ IDENTIFIER_KEPT = 2
 EMAIL_HIDDEN = "***"
 
 
-def contacts_visible_in_full(user: AbstractBaseUser | AnonymousUser) -> bool:
+def contacts_visible_in_full(user: User | AnonymousUser) -> bool:
     """True when `user` may see contact details in full: supervisors and admins. Agents (and
     anyone else) see them masked."""
     return has_role(user, MANAGER_ROLES)
@@ -67,7 +67,7 @@ def mask_address(value: str) -> str:
     return mask_identifier(value)
 
 
-def contact_for(user: AbstractBaseUser | AnonymousUser, kind: str, value: str) -> str:
+def contact_for(user: User | AnonymousUser, kind: str, value: str) -> str:
     """`value` as `user` may see it."""
     return value if contacts_visible_in_full(user) else mask_contact(kind, value)
 

@@ -62,7 +62,8 @@ def fetch_prepared(
             raise
         connection.close()
         rows = _run(connection, sql, params, row_factory)
-    connection.health_check_done = True
+    # The health-check flags (Django 4.1+) are missing from django-stubs' BaseDatabaseWrapper.
+    connection.health_check_done = True  # type: ignore[attr-defined]
     if connection.queries_logged:
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return rows
@@ -74,10 +75,11 @@ def _health_check_by_use(connection: BaseDatabaseWrapper) -> bool:
     on a new connection is safe. Django's check costs a `SELECT 1` round trip on the first
     query of every request; a screen-pop needs only two statements. Else Django's check runs
     as before any query."""
+    # The health-check flags (Django 4.1+) are missing from django-stubs' BaseDatabaseWrapper.
     due = (
         connection.connection is not None
-        and connection.health_check_enabled
-        and not connection.health_check_done
+        and connection.health_check_enabled  # type: ignore[attr-defined]
+        and not connection.health_check_done  # type: ignore[attr-defined]
     )
     if due and connection.get_autocommit() and not connection.in_atomic_block:
         return True

@@ -2,13 +2,13 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from callcenter.services.tokens import REVOKED_BY_PASSWORD_CHANGE, api_token_revoke
 
 
 def api_tokens_end_with_password(
-    sender: type, instance: AbstractBaseUser, created: bool, **kwargs: Any
+    sender: type, instance: User, created: bool, **kwargs: Any
 ) -> None:
     """post_save of the user model: a save after `set_password` ends the user's API token, so
     a token never outlives the password it was issued under, whichever path changed it.

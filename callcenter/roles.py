@@ -1,9 +1,9 @@
 """Roles are the Django groups `admin`, `supervisor` and `agent`; checks used by views and APIs."""
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
@@ -16,13 +16,15 @@ if TYPE_CHECKING:
     from rest_framework.views import APIView
 
 _ROLES = frozenset(Role.values)
+# The attribute of a user object caching its role names (not a field of the user model).
+_ROLE_CACHE = "_role_names"
 
 
-def user_roles(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
+def user_roles(user: User | AnonymousUser) -> frozenset[str]:
     """The role names of `user`; superusers hold every role. Cached on the user object."""
     if not user.is_authenticated:
         return frozenset()
-    cached = getattr(user, "_role_names", None)
+    cached = getattr(user, _ROLE_CACHE, None)
     if cached is None:
         names = (
             ()
@@ -33,16 +35,21 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
     return cached
 
 
-def user_roles_preload(user: AbstractBaseUser, group_names: Iterable[str]) -> frozenset[str]:
+def user_roles_preload(user: User, group_names: Iterable[str]) -> frozenset[str]:
     """Cache on `user` the roles its `group_names` (loaded by the caller with the user) give;
     superusers hold every role. Returns them."""
     roles = _ROLES if user.is_superuser else frozenset(group_names) & _ROLES
-    user._role_names = roles
+    setattr(user, _ROLE_CACHE, roles)
     return roles
 
 
-def has_role(user: AbstractBaseUser | AnonymousUser, roles: Iterable[str]) -> bool:
-    """True when `user` holds at least one of `roles`."""
+def user_roles_forget(user: User) -> None:
+    """Drop the roles cached on `user`, after its groups changed."""
+    setattr(user, _ROLE_CACHE, None)
+
+
+def has_role(user: User | AnonymousUser, roles: Iterable[str]) -> TypeGuard[User]:
+    """True when `user` holds at least one of `roles` (so is a signed-in user)."""
     return bool(user_roles(user) & set(roles))
 
 

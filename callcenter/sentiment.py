@@ -6,12 +6,16 @@ VADER (a lexicon for English). Both run offline. Scores are mapped to -1 (very n
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @lru_cache(maxsize=1)
-def _vader():  # noqa: ANN202 - third-party object without types
+def _vader() -> "SentimentIntensityAnalyzer":
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     return SentimentIntensityAnalyzer()

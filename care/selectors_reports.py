@@ -16,6 +16,7 @@ loops over customers in Python.
 
 import datetime as dt
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -263,14 +264,14 @@ def rule_recent_results(*, days: int = 30) -> dict[int, dict[str, int]]:
         .order_by()
     ):
         results.setdefault(row["rule_id"], {"enrolled": 0, "tasks": 0})["enrolled"] = row["n"]
-    for row in (
+    for task_row in (
         OutreachTask.objects.filter(created_at__gte=since, enrollment__isnull=False)
         .values("enrollment__rule_id")
         .annotate(n=Count("pk"))
         .order_by()
     ):
-        entry = results.setdefault(row["enrollment__rule_id"], {"enrolled": 0, "tasks": 0})
-        entry["tasks"] = row["n"]
+        entry = results.setdefault(task_row["enrollment__rule_id"], {"enrolled": 0, "tasks": 0})
+        entry["tasks"] = task_row["n"]
     return results
 
 
@@ -323,7 +324,9 @@ def _bucket_starts(start: dt.datetime, end: dt.datetime, step_days: int) -> list
     return starts
 
 
-def _series(rows: QuerySet, starts: list[dt.date], *fields: str) -> dict[str, list[Any]]:
+def _series(
+    rows: Iterable[Mapping[str, Any]], starts: list[dt.date], *fields: str
+) -> dict[str, list[Any]]:
     by_day = {timezone.localtime(row["bucket"]).date(): row for row in rows}
     return {
         field: [(by_day[day][field] if day in by_day else 0) or 0 for day in starts]

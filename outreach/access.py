@@ -5,7 +5,7 @@ the tasks of the queues they belong to; they may work (claim, complete, reschedu
 tasks and the unassigned tasks of their queues, never a task assigned to a colleague.
 """
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
@@ -14,7 +14,7 @@ from callcenter.errors import ApplicationError
 from callcenter.roles import MANAGER_ROLES, STAFF_ROLES, has_role
 from outreach.models import OutreachTask, Queue
 
-User = AbstractBaseUser | AnonymousUser
+AnyUser = User | AnonymousUser
 
 
 class TaskAccessDenied(ApplicationError):
@@ -26,7 +26,7 @@ class TaskAccessDenied(ApplicationError):
         super().__init__(str(message or _("You may not work on this task.")))
 
 
-def is_manager(user: User) -> bool:
+def is_manager(user: AnyUser) -> bool:
     return has_role(user, MANAGER_ROLES)
 
 
@@ -35,7 +35,7 @@ def user_queue_ids(user: User) -> QuerySet:
     return Queue.members.through.objects.filter(user_id=user.pk).values("queue_id")
 
 
-def visible_tasks(queryset: QuerySet[OutreachTask], user: User) -> QuerySet[OutreachTask]:
+def visible_tasks(queryset: QuerySet[OutreachTask], user: AnyUser) -> QuerySet[OutreachTask]:
     """Restrict `queryset` to what `user` may see (a subquery, so rows never duplicate)."""
     if is_manager(user):
         return queryset
@@ -44,7 +44,7 @@ def visible_tasks(queryset: QuerySet[OutreachTask], user: User) -> QuerySet[Outr
     return queryset.filter(Q(assignee_id=user.pk) | Q(queue_id__in=user_queue_ids(user)))
 
 
-def task_check_workable(task: OutreachTask, user: User) -> None:
+def task_check_workable(task: OutreachTask, user: AnyUser) -> None:
     """Raise TaskAccessDenied unless `user` may claim, complete or reschedule `task`."""
     if is_manager(user):
         return

@@ -5,10 +5,11 @@ so a page of any size costs the same few queries.
 """
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import BooleanField, Case, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -22,7 +23,7 @@ TASK_JOINS = ("customer", "assignee", "queue")
 MY_QUEUE_LIMIT = 200
 
 
-def task_list(*, user: AbstractBaseUser) -> QuerySet[OutreachTask]:
+def task_list(*, user: User) -> QuerySet[OutreachTask]:
     """Every task `user` may see, with customer, assignee and queue joined."""
     return visible_tasks(OutreachTask.objects.select_related(*TASK_JOINS), user)
 
@@ -35,9 +36,7 @@ def _overdue(now: dt.datetime) -> Case:
     )
 
 
-def agent_queue(
-    *, user: AbstractBaseUser, now: dt.datetime | None = None
-) -> QuerySet[OutreachTask]:
+def agent_queue(*, user: User, now: dt.datetime | None = None) -> QuerySet[OutreachTask]:
     """The calls `user` should make now: open call tasks due by now that are assigned to them
     or wait unassigned in their queues, overdue first, then by deadline (then value)."""
     now = now or timezone.now()
@@ -63,7 +62,8 @@ def queue_overview(*, now: dt.datetime | None = None) -> list[dict[str, Any]]:
     # Task counts come from one aggregate keyed by queue: counting tasks over the members
     # join would multiply them.
     queues = Queue.objects.annotate(members_count=Count("members")).order_by("name")
-    counts = {
+    # Keyed by queue id, None for the tasks of no queue.
+    counts: dict[int | None, Mapping[str, Any]] = {
         row["queue_id"]: row
         for row in OutreachTask.objects.filter(
             channel=StepChannel.CALL, status__in=OPEN_TASK_STATUSES
@@ -95,7 +95,7 @@ def agent_overview(*, now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Per agent holding open call tasks or belonging to a queue: open, overdue, breached,
     today's load and daily limit (four queries)."""
     now = now or timezone.now()
-    counts = {
+    counts: dict[int, Mapping[str, Any]] = {
         row["assignee_id"]: row
         for row in OutreachTask.objects.filter(
             channel=StepChannel.CALL, status__in=OPEN_TASK_STATUSES, assignee__isnull=False

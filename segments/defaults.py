@@ -1,5 +1,7 @@
 """Default RFM segment grid and the built-in segments every installation starts with."""
 
+from django.db import models
+
 from segments.choices import LifecycleStage, RfmSegmentName, SegmentKind, ValueTier
 
 # (name, R from, R to, FM from, FM to), tried in this order; together they cover all 25 cells.
@@ -17,7 +19,7 @@ DEFAULT_RFM_GRID: list[tuple[str, int, int, int, int]] = [
     (RfmSegmentName.LOST, 1, 1, 1, 2),
 ]
 
-BUILTIN_SEGMENTS: list[tuple[str, type]] = [
+BUILTIN_SEGMENTS: list[tuple[str, type[models.TextChoices]]] = [
     (SegmentKind.RFM, RfmSegmentName),
     (SegmentKind.LIFECYCLE, LifecycleStage),
     (SegmentKind.TIER, ValueTier),

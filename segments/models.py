@@ -2,6 +2,7 @@
 snapshots, refresh runs, the churn model and cluster descriptions."""
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -22,6 +23,9 @@ from segments.choices import (
     ValueTier,
 )
 from segments.defaults import BUILTIN_SEGMENTS
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 
 class SegmentSettings(models.Model):
@@ -464,6 +468,9 @@ class ChurnModel(models.Model):
     message = models.TextField(_("message"), blank=True)
     model_blob = models.BinaryField(_("fitted model"), null=True, blank=True, editable=False)
     is_current = models.BooleanField(_("current"), default=False)
+    # The fitted estimator once loaded from model_blob, cached on the instance by
+    # segments.services.churn; a declaration for the type checker, not a field.
+    _estimator: "HistGradientBoostingClassifier"
 
     class Meta:
         verbose_name = _("churn model")

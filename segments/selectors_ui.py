@@ -2,6 +2,7 @@
 and composition, and the customers most at risk. Each is one grouped query, whatever the number
 of customers or segments."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -94,7 +95,7 @@ def rf_grid() -> dict[str, Any]:
     for r in SCORES:
         line = []
         for f in SCORES[::-1]:
-            row = cells.get((r, f), {})
+            row: Mapping[str, Any] = cells.get((r, f), {})
             count = row.get("n", 0)
             line.append(
                 {

@@ -4,6 +4,7 @@ import os
 import socket
 
 from celery import chord, shared_task
+from celery.app.task import Context
 from django.utils import timezone
 
 from segments.choices import RunStatus
@@ -55,7 +56,7 @@ def segment_refresh_finish_task(parts: list[dict[str, str]], run_id: int) -> str
 
 @shared_task
 def segment_refresh_part_failed_task(
-    request: object, exc: BaseException, traceback: object, run_id: int
+    request: Context, exc: BaseException, traceback: str | None, run_id: int
 ) -> None:
     """A part of a split refresh failed: the run fails with the error, nothing was written."""
     segment_refresh_fail(run_id=run_id, error=f"a refresh part failed: {exc!r}")

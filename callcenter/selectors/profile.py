@@ -177,7 +177,7 @@ def customer_timeline(
     """
     items: list[TimelineItem] = []
     for source in TIMELINE_SOURCES:
-        rows = source.model.objects.filter(customer_id=customer_id)
+        rows = source.model._default_manager.filter(customer_id=customer_id)
         if before is not None:
             rows = rows.filter(_older_than(source, before))
         if source.related:

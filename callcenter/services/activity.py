@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.contrib.auth.models import User
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -52,7 +52,7 @@ def _require_active(customer: Customer) -> None:
         )
 
 
-def _require_choice(value: str, choices: type, label: str) -> None:
+def _require_choice(value: str, choices: type[models.TextChoices], label: str) -> None:
     if value not in choices.values:
         raise ApplicationError(_("Unknown %(label)s: %(value)s") % {"label": label, "value": value})
 
@@ -114,7 +114,7 @@ def interaction_log(
     occurred_at: datetime | None = None,
     direction: str = Direction.INBOUND,
     duration_seconds: int = 0,
-    agent: AbstractBaseUser | None = None,
+    agent: User | None = None,
     reason: str = "",
     notes: str = "",
     outcome: str = "",
@@ -170,7 +170,7 @@ def ticket_open(
     description: str = "",
     priority: str = TicketPriority.NORMAL,
     opened_at: datetime | None = None,
-    assignee: AbstractBaseUser | None = None,
+    assignee: User | None = None,
     external_id: str | None = None,
 ) -> Ticket:
     """Open an inquiry, complaint or suggestion."""

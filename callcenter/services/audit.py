@@ -2,14 +2,14 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from callcenter.models import AuditLog
 
 
 def audit_log_record(
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     action: str,
     object_type: str,
     object_id: str | int = "",

@@ -20,7 +20,7 @@ import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -43,7 +43,7 @@ def agent_channel(user_id: int) -> str:
     return f"{CHANNEL_PREFIX}{user_id}"
 
 
-def cti_agent_find(*, agent: str) -> AbstractBaseUser:
+def cti_agent_find(*, agent: str) -> User:
     """The active call-center user with this username or telephony extension (one query)."""
     agent = agent.strip()
     user = (
@@ -60,7 +60,7 @@ def cti_agent_find(*, agent: str) -> AbstractBaseUser:
     return user
 
 
-def cti_agent_is(*, user: AbstractBaseUser, agent: str) -> bool:
+def cti_agent_is(*, user: User, agent: str) -> bool:
     """Whether `agent` (a username or telephony extension) names `user`."""
     agent = agent.strip()
     if agent == user.get_username():
@@ -85,7 +85,7 @@ def cti_call_ref_phone(*, user_id: int, ref: str) -> str | None:
     if not ref:
         return None
     phone = redis_client().get(_call_ref_key(user_id, ref))
-    return phone.decode() if phone is not None else None
+    return phone.decode() if isinstance(phone, bytes) else phone
 
 
 def cti_publish(*, user_id: int, message: dict[str, Any]) -> int:
@@ -99,7 +99,7 @@ def cti_call_event(
     call_id: str,
     caller: str,
     agent: str,
-    posted_by: AbstractBaseUser | None,
+    posted_by: User | None,
 ) -> dict[str, Any]:
     """Handle one call event: resolve agent and caller, notify the agent's desk.
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
 
 from callcenter.budgets import LimitReached, budget_spend
@@ -39,7 +39,7 @@ def _minutes(seconds: int) -> int:
     return max(1, (seconds + 59) // 60)
 
 
-def customer_reads_check(*, user: AbstractBaseUser, customer_ids: Sequence[int]) -> None:
+def customer_reads_check(*, user: User, customer_ids: Sequence[int]) -> None:
     """Count the customers an agent is about to read against their hourly budget of distinct
     customers; LimitReached (nothing counted) when it would be exceeded. Free for roles that
     see contact details in full."""
@@ -59,7 +59,7 @@ def customer_reads_check(*, user: AbstractBaseUser, customer_ids: Sequence[int])
 
 
 def customer_list_read_record(
-    *, user: AbstractBaseUser, customer_ids: Sequence[int], filters: Mapping[str, Any], via: str
+    *, user: User, customer_ids: Sequence[int], filters: Mapping[str, Any], via: str
 ) -> None:
     """An agent's read of a list of customers (a page of the API list or of the search):
     counted against the hourly budget (LimitReached beyond it), then audited with who, the
@@ -95,7 +95,7 @@ def _reveal_reason(reason: str) -> str:
 
 def contact_point_reveal(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     customer_id: int,
     contact_point_id: int,
     reason: str,

@@ -4,7 +4,7 @@ import zoneinfo
 from datetime import date
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -191,7 +191,7 @@ def customer_create(
     phones: list[str] | None = None,
     emails: list[str] | None = None,
     wechat_ids: list[str] | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     **fields: Any,
 ) -> Customer:
     """Create a customer with its contact points; every value is validated first."""
@@ -228,7 +228,7 @@ def customer_create(
 
 @transaction.atomic
 def customer_update(
-    *, customer: Customer, updated_by: AbstractBaseUser | None = None, **fields: Any
+    *, customer: Customer, updated_by: User | None = None, **fields: Any
 ) -> Customer:
     """Change profile fields of an active customer."""
     _require_active(customer)
@@ -271,7 +271,7 @@ def customer_consent_set(
     channel: str,
     opted_out: bool,
     source: str,
-    changed_by: AbstractBaseUser | None = None,
+    changed_by: User | None = None,
     note: str = "",
 ) -> bool:
     """Set one opt-out flag, recording when, how and by whom. Returns False if unchanged."""

@@ -13,7 +13,7 @@ from decimal import Decimal
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from callcenter.choices import (
@@ -228,9 +228,9 @@ def _order_days(rng: np.random.Generator, profile: str) -> list[int]:
     return sorted(rng.integers(1, HISTORY_DAYS, size=rng.integers(2, 8)).tolist())
 
 
-def _bulk(model: type, rows: list) -> None:
+def _bulk(model: type[models.Model], rows: list) -> None:
     for start in range(0, len(rows), BATCH_SIZE):
-        model.objects.bulk_create(rows[start : start + BATCH_SIZE])
+        model._default_manager.bulk_create(rows[start : start + BATCH_SIZE])
 
 
 @transaction.atomic

@@ -45,7 +45,7 @@ def external_id_unique(
         if not (external_id and _violates_external_id(exc)):
             raise
         holder = (
-            model.objects.filter(external_id=external_id)
+            model._default_manager.filter(external_id=external_id)
             .exclude(pk=exclude_pk)
             .values_list("pk", flat=True)
             .first()

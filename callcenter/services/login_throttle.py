@@ -38,7 +38,9 @@ def login_throttle_wait(*, address: str) -> int:
     """Seconds until `address` may try to log in again; 0 when it may now."""
     limit, _seconds = login_throttle_rate()
     with redis_client().pipeline() as pipe:
-        failures, ttl = pipe.get(_key(address)).ttl(_key(address)).execute()
+        pipe.get(_key(address))
+        pipe.ttl(_key(address))
+        failures, ttl = pipe.execute()
     if failures is None or int(failures) < limit:
         return 0
     return max(int(ttl), 1)
@@ -48,5 +50,7 @@ def login_failure_record(*, address: str) -> int:
     """Count a failed login from `address` (one atomic step); returns the window's count."""
     _limit, seconds = login_throttle_rate()
     with redis_client().pipeline() as pipe:
-        failures, _ = pipe.incr(_key(address)).expire(_key(address), seconds, nx=True).execute()
+        pipe.incr(_key(address))
+        pipe.expire(_key(address), seconds, nx=True)
+        failures, _ = pipe.execute()
     return int(failures)

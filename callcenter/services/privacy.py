@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models import Q, Value
@@ -118,8 +118,9 @@ def customer_relations() -> list[models.ForeignKey | models.OneToOneField]:
     return [
         relation.field
         for relation in Customer._meta.get_fields(include_hidden=True)
-        if relation.auto_created and not relation.concrete and relation.is_relation
-        if isinstance(relation.field, models.ForeignKey)
+        if isinstance(relation, models.ManyToOneRel)
+        and relation.auto_created
+        and not relation.concrete
     ]
 
 
@@ -152,7 +153,7 @@ def _rows(queryset: models.QuerySet) -> list[dict[str, Any]]:
 
 
 def customer_subject_export(
-    *, customer: Customer, actor: AbstractBaseUser | None = None, via: str = "command"
+    *, customer: Customer, actor: User | None = None, via: str = "command"
 ) -> dict[str, Any]:
     """Everything we hold about `customer`, as JSON-ready data; audited."""
     related: dict[str, list[dict[str, Any]]] = {}
@@ -203,7 +204,7 @@ def _with_absorbed(customer_id: int) -> list[int]:
 
 
 def customer_erase(
-    *, customer: Customer, actor: AbstractBaseUser | None = None, via: str = "command"
+    *, customer: Customer, actor: User | None = None, via: str = "command"
 ) -> ErasureResult:
     """Anonymize `customer` (and the customers merged into it) in one transaction; audited.
     Idempotent: a second run finds nothing left to change."""
@@ -261,7 +262,7 @@ def _erase_customers(ids: list[int], now: dt.datetime) -> dict[str, int]:
         call_opt_out=True,
         email_opt_out=True,
     ) & (Q(company_name="") | Q(kind=CustomerKind.BUSINESS, company_name=ERASED_TEXT))
-    profile = {
+    profile: dict[str, Any] = {
         "name": ERASED_NAME,
         "external_id": None,
         "industry": "",

@@ -9,7 +9,7 @@ path added later is covered too. Django's silent re-hashing of a password at log
 hasher, more iterations) is not a change and keeps the token.
 """
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
@@ -26,7 +26,7 @@ REVOKE_ACTIONS = {
 
 @transaction.atomic
 def api_token_revoke(
-    *, user: AbstractBaseUser, revoked_by: AbstractBaseUser | None, reason: str = REVOKED_BY_ADMIN
+    *, user: User, revoked_by: User | None, reason: str = REVOKED_BY_ADMIN
 ) -> bool:
     """End `user`'s API token, if any (audited, the action saying why: REVOKE_ACTIONS); True
     when there was one. The next request with it is refused."""

@@ -6,8 +6,7 @@ active admin cannot be demoted or deactivated by anyone.
 """
 
 from axes.utils import reset as axes_reset
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group, User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -15,12 +14,11 @@ from django.utils.translation import gettext as _
 
 from callcenter.choices import Role
 from callcenter.models import AgentProfile
+from callcenter.roles import user_roles_forget
 from callcenter.services.audit import audit_log_record
 
-User = get_user_model()
 
-
-def user_role(user: AbstractBaseUser) -> str | None:
+def user_role(user: User) -> str | None:
     """The user's call-center role (the highest one if several groups are held)."""
     names = {group.name for group in user.groups.all()}
     for role in (Role.ADMIN, Role.SUPERVISOR, Role.AGENT):
@@ -29,11 +27,11 @@ def user_role(user: AbstractBaseUser) -> str | None:
     return None
 
 
-def _other_active_admins(user: AbstractBaseUser) -> bool:
+def _other_active_admins(user: User) -> bool:
     return User.objects.filter(is_active=True, groups__name=Role.ADMIN).exclude(pk=user.pk).exists()
 
 
-def _groups_set(user: AbstractBaseUser, role: str | None) -> None:
+def _groups_set(user: User, role: str | None) -> None:
     roles = Group.objects.filter(name__in=Role.values)
     user.groups.remove(*roles)
     if role:
@@ -43,7 +41,7 @@ def _groups_set(user: AbstractBaseUser, role: str | None) -> None:
 @transaction.atomic
 def user_create(
     *,
-    created_by: AbstractBaseUser | None,
+    created_by: User | None,
     username: str,
     password: str,
     role: str,
@@ -51,7 +49,7 @@ def user_create(
     last_name: str = "",
     email: str = "",
     extension: str = "",
-) -> AbstractBaseUser:
+) -> User:
     """Create an active staff account with one role; agents may get a telephony extension."""
     username = username.strip()
     errors: dict[str, list[str]] = {}
@@ -98,9 +96,7 @@ def user_create(
 
 
 @transaction.atomic
-def user_role_set(
-    *, user: AbstractBaseUser, role: str, changed_by: AbstractBaseUser | None
-) -> bool:
+def user_role_set(*, user: User, role: str, changed_by: User | None) -> bool:
     """Give `user` exactly the role `role`; returns whether it changed."""
     if role not in Role.values:
         raise ValidationError({"role": _("Choose a role.")})
@@ -113,7 +109,7 @@ def user_role_set(
         if user.is_active and not _other_active_admins(user):
             raise ValidationError({"role": _("The last active admin must stay an admin.")})
     _groups_set(user, role)
-    user._role_names = None
+    user_roles_forget(user)
     audit_log_record(
         actor=changed_by,
         action="user.role",
@@ -125,9 +121,7 @@ def user_role_set(
 
 
 @transaction.atomic
-def user_active_set(
-    *, user: AbstractBaseUser, is_active: bool, changed_by: AbstractBaseUser | None
-) -> bool:
+def user_active_set(*, user: User, is_active: bool, changed_by: User | None) -> bool:
     """Deactivate (the user can no longer log in; history is kept) or reactivate an account."""
     if user.is_active == is_active:
         return False
@@ -153,9 +147,7 @@ def user_active_set(
 
 
 @transaction.atomic
-def user_password_set(
-    *, user: AbstractBaseUser, password: str, changed_by: AbstractBaseUser | None
-) -> None:
+def user_password_set(*, user: User, password: str, changed_by: User | None) -> None:
     """An admin sets a new password (checked by the password validators; never logged).
 
     The user's other sessions end (Django checks the password hash of a session), so does the
@@ -181,8 +173,8 @@ def user_password_set(
 @transaction.atomic
 def user_profile_update(
     *,
-    user: AbstractBaseUser,
-    changed_by: AbstractBaseUser | None,
+    user: User,
+    changed_by: User | None,
     first_name: str,
     last_name: str,
     email: str,

@@ -116,6 +116,7 @@ def page_part(context: Context, part: PagePart) -> SafeString:
     """An upper app's part of this page (callcenter.page_parts): its template rendered with the
     part's context over the page's, so it also sees the page's own variables (the customer,
     `contacts_in_full`, the CSRF token)."""
+    assert context.template is not None  # a tag always renders inside a template
     shown = context.template.engine.get_template(part.template)
     with context.push(part.context):
         return shown.render(context)

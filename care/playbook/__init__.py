@@ -29,7 +29,7 @@ Delays and deadlines (due = trigger + delay, deadline = due + SLA):
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from care.models import CareRule, MessageTemplate
@@ -65,7 +65,7 @@ def playbook_active_keys() -> list[str]:
 
 
 @transaction.atomic
-def playbook_install(*, installed_by: AbstractBaseUser | None = None) -> dict[str, Any]:
+def playbook_install(*, installed_by: User | None = None) -> dict[str, Any]:
     """Create the playbook's queues, templates and rules that do not exist yet, and switch on
     the rules CARE_PLAYBOOK_ACTIVE lists. Running it again changes nothing else."""
     queues_created = 0

@@ -20,12 +20,12 @@ idempotent by keys such as "birthday:<customer>:<date>".
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -118,7 +118,7 @@ class EventPoster:
     acts_as: frozenset[str]
 
     @classmethod
-    def user(cls, user: AbstractBaseUser) -> "EventPoster":
+    def user(cls, user: User) -> "EventPoster":
         """A signed-in user, with its roles."""
         return cls(client=f"user:{user.pk}", acts_as=user_roles(user))
 
@@ -232,7 +232,7 @@ def segment_events_record(*, run_id: int) -> dict[str, int]:
         slug = (params or {}).get("segment")
         if slug:
             listened[trigger_type].append(slug)
-    counts = {}
+    counts: dict[str, int] = {}
     now = timezone.now()
     ids: list[int] = []
     with connection.cursor() as cursor:
@@ -269,6 +269,7 @@ def _resolve_customer(
         raise ApplicationError(
             _("Identify the customer by exactly one of customer_id, external_id or phone.")
         )
+    row: Mapping[str, Any] | None
     if customer_id is not None:
         row = Customer.objects.filter(pk=customer_id).values("pk", "merged_into_id").first()
     elif external_id:
@@ -414,7 +415,7 @@ def event_process(
 
 
 def _needs_work(
-    rows: list[dict[str, Any]], rules: dict[str, list[ActiveRule]], now: dt.datetime
+    rows: Sequence[Mapping[str, Any]], rules: dict[str, list[ActiveRule]], now: dt.datetime
 ) -> tuple[list[int], list[int]]:
     """Split unprocessed events into those that need a look of their own and those that
     trigger no rule and stop no plan (marked processed together)."""
@@ -437,7 +438,8 @@ def _needs_work(
     }
     # A plan may also start within this batch (an earlier event of the same customer).
     with_plans |= {row["customer_id"] for row in rows if row["id"] in triggering}
-    busy, idle = [], []
+    busy: list[int] = []
+    idle: list[int] = []
     for row in rows:
         stops = row["type"] in STOP_EVENTS and row["customer_id"] in with_plans
         (busy if row["id"] in triggering or stops else idle).append(row["id"])

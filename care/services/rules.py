@@ -8,7 +8,7 @@ of a customer already in it.
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.db.models import F
 from django.utils.text import slugify
@@ -332,7 +332,9 @@ def rule_snapshot(rule: CareRule) -> dict[str, Any]:
     step's task falls due. `span_minutes` (the longest delay) tells when an enrollment has no
     step left to come.
     """
-    slugs = dict(MessageTemplate.objects.filter(steps__rule=rule).values_list("pk", "slug"))
+    slugs: dict[int | None, str] = dict(
+        MessageTemplate.objects.filter(steps__rule=rule).values_list("pk", "slug")
+    )
     steps = [
         {
             "id": step.pk,
@@ -363,7 +365,7 @@ def rule_snapshot(rule: CareRule) -> dict[str, Any]:
 def care_rule_version_record(
     *,
     rule: CareRule,
-    changed_by: AbstractBaseUser | None,
+    changed_by: User | None,
     action: str,
     note: str = "",
     force: bool = False,
@@ -479,7 +481,7 @@ def care_rule_create(
     description: str = "",
     slug: str | None = None,
     playbook_key: str = "",
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> CareRule:
     """Create an inactive rule with its steps (version 1); activate it separately."""
     cleaned = _rule_fields_clean(
@@ -516,7 +518,7 @@ def care_rule_create(
 def care_rule_update(
     *,
     rule: CareRule,
-    updated_by: AbstractBaseUser | None = None,
+    updated_by: User | None = None,
     steps: list[dict[str, Any]] | None = None,
     note: str = "",
     **fields: Any,
@@ -538,7 +540,7 @@ def care_rule_update(
 
 
 @transaction.atomic
-def care_rule_activate(*, rule: CareRule, activated_by: AbstractBaseUser | None = None) -> CareRule:
+def care_rule_activate(*, rule: CareRule, activated_by: User | None = None) -> CareRule:
     """Switch a rule on (it needs at least one step)."""
     rule = CareRule.objects.select_for_update().get(pk=rule.pk)
     if rule.is_active:
@@ -554,9 +556,7 @@ def care_rule_activate(*, rule: CareRule, activated_by: AbstractBaseUser | None 
 
 
 @transaction.atomic
-def care_rule_deactivate(
-    *, rule: CareRule, deactivated_by: AbstractBaseUser | None = None
-) -> CareRule:
+def care_rule_deactivate(*, rule: CareRule, deactivated_by: User | None = None) -> CareRule:
     """Switch a rule off; customers already enrolled keep their plans."""
     rule = CareRule.objects.select_for_update().get(pk=rule.pk)
     if not rule.is_active:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -43,9 +43,7 @@ def _whole_numbers(value: Any, low: int, high: int, field: str) -> list[int]:
 
 
 @transaction.atomic
-def care_settings_update(
-    *, updated_by: AbstractBaseUser | None = None, **fields: Any
-) -> CareSettings:
+def care_settings_update(*, updated_by: User | None = None, **fields: Any) -> CareSettings:
     """Change guardrails; every value is checked before anything is saved."""
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:

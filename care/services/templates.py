@@ -11,10 +11,10 @@ HTML); SMS texts and call scripts are plain text, escaped by whatever page later
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.template import Context, Engine, TemplateSyntaxError
@@ -35,7 +35,7 @@ from care.template_filters import filter_argument_error
 class _MessageEngine(Engine):
     """An engine without Django's default tags and filters (see care/template_filters.py)."""
 
-    default_builtins: list[str] = []
+    default_builtins: ClassVar[list[str]] = []
 
 
 ENGINE = _MessageEngine(
@@ -63,7 +63,10 @@ PLACEHOLDERS: dict[str, str] = {
 }
 
 # Part of the message content rather than of the interface, so kept with the templates.
-OPT_OUT_HINTS = {Language.ZH_HANS: "回复TD退订", Language.EN: "Reply STOP to opt out"}
+OPT_OUT_HINTS: dict[str, str] = {
+    Language.ZH_HANS: "回复TD退订",
+    Language.EN: "Reply STOP to opt out",
+}
 
 MAX_BODY_LENGTH = 5000
 MAX_SUBJECT_LENGTH = 200
@@ -242,7 +245,7 @@ def template_create(
     variants: dict[str, dict[str, str]],
     slug: str | None = None,
     description: str = "",
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> MessageTemplate:
     """Create a template with its texts, each checked first."""
     if not (name or "").strip():
@@ -273,7 +276,7 @@ def template_create(
 def template_update(
     *,
     template: MessageTemplate,
-    updated_by: AbstractBaseUser | None = None,
+    updated_by: User | None = None,
     name: str | None = None,
     description: str | None = None,
     variants: dict[str, dict[str, str]] | None = None,
@@ -313,7 +316,7 @@ def template_update(
 
 
 @transaction.atomic
-def template_delete(*, template: MessageTemplate, deleted_by: AbstractBaseUser | None) -> None:
+def template_delete(*, template: MessageTemplate, deleted_by: User | None) -> None:
     """Delete a template that no rule step uses."""
     try:
         with transaction.atomic():

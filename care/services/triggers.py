@@ -5,6 +5,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.db import models
 from django.utils.translation import gettext as _
 
 from callcenter.choices import (
@@ -27,7 +28,7 @@ def _error(message: str, field: str) -> ApplicationError:
 ParamCheck = Callable[[Any, str], Any]
 
 
-def _choice(choices: type) -> ParamCheck:
+def _choice(choices: type[models.TextChoices]) -> ParamCheck:
     def check(value: Any, name: str) -> Any:
         if value not in choices.values:
             raise _error(
@@ -127,7 +128,7 @@ TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
     EventType.CUSTOMER_REPLIED: {"channel": _text},
     EventType.EXTERNAL: {"name": _text},
 }
-REQUIRED_PARAMS = {
+REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
     EventType.SEGMENT_ENTERED: ("segment",),
     EventType.SEGMENT_EXITED: ("segment",),
     EventType.INACTIVITY: ("days",),
@@ -136,9 +137,9 @@ REQUIRED_PARAMS = {
 EQUAL_PARAMS = ("kind", "priority", "category", "channel", "segment", "name", "opted_out", "days")
 
 
-def trigger_params_validate(*, trigger_type: str, params: Any) -> dict[str, Any]:
+def trigger_params_validate(*, trigger_type: str | None, params: Any) -> dict[str, Any]:
     """The checked parameters of a trigger, or ApplicationError naming the bad one."""
-    if trigger_type not in EventType.values:
+    if trigger_type is None or trigger_type not in EventType.values:
         raise _error(_("Unknown trigger: %(value)s") % {"value": trigger_type}, "trigger_type")
     if params is None:
         params = {}

@@ -43,7 +43,7 @@ def _setting(name: str, default: object = "") -> object:
 
 
 def _timeout() -> float:
-    return float(_setting("SMS_TIMEOUT_SECONDS", 10) or 10)
+    return float(str(_setting("SMS_TIMEOUT_SECONDS", 10) or 10))
 
 
 def _dotted(path: str, setting: str) -> ChannelBackend:

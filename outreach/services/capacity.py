@@ -14,8 +14,9 @@ tasks are handed out.
 import datetime as dt
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -131,7 +132,7 @@ def capacity_load(
         get_user_model().objects.filter(pk__in=ids, is_active=True).values_list("pk", flat=True)
     )
     for agent in ids:
-        profile = profiles.get(agent, {})
+        profile: Mapping[str, Any] = profiles.get(agent, {})
         capacity.limits[agent] = profile.get("daily_task_limit") or default_limit
         if agent in active and profile.get("is_available", True):
             capacity.available.add(agent)

@@ -77,7 +77,7 @@ LOCK_NAMESPACE = 0x6F75
 # Claimed tasks checked together: what a chunk needs (consent, frequency counts, template
 # contexts) is loaded at its start, so a consent change reaches sends a chunk later at most.
 CHUNK = 100
-ADDRESS_KIND = {
+ADDRESS_KIND: dict[str, str] = {
     StepChannel.SMS: ContactKind.PHONE,
     StepChannel.AUTO_CALL: ContactKind.PHONE,
     StepChannel.EMAIL: ContactKind.EMAIL,
@@ -160,7 +160,7 @@ def _context_rows(tasks: list[OutreachTask]) -> ContextRows:
 
 def _render(task: OutreachTask, rows: ContextRows) -> tuple[str, str]:
     """Subject and body: the template rendered for the customer, or the task's own text."""
-    if task.template_id is None:
+    if task.template is None:
         return task.subject, task.body
     rendered = template_render(
         template=task.template, customer_id=task.customer_id, extra=_extra(task), rows=rows

@@ -23,7 +23,7 @@ from outreach.services.capacity import center_zone
 from segments.rules import rule_matches
 
 # The opt-out flag of each channel (do_not_contact blocks every channel).
-CHANNEL_OPT_OUT = {
+CHANNEL_OPT_OUT: dict[str, str] = {
     StepChannel.SMS: "sms_opt_out",
     StepChannel.EMAIL: "email_opt_out",
     StepChannel.AUTO_CALL: "call_opt_out",

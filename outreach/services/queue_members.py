@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from callcenter.services.audit import audit_log_record
@@ -10,9 +10,7 @@ from outreach.models import Queue
 
 
 @transaction.atomic
-def agent_queues_set(
-    *, user: AbstractBaseUser, queue_ids: Iterable[int], changed_by: AbstractBaseUser | None
-) -> bool:
+def agent_queues_set(*, user: User, queue_ids: Iterable[int], changed_by: User | None) -> bool:
     """Make `user` a member of exactly the queues `queue_ids`; returns whether anything changed."""
     through = Queue.members.through
     wanted = set(Queue.objects.filter(pk__in=list(queue_ids)).values_list("pk", flat=True))

@@ -12,6 +12,8 @@ visibly). The sweep also hands waiting call tasks to agents who have room again.
 """
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -95,7 +97,7 @@ def _escalate(*, now: dt.datetime) -> tuple[int, int]:
         now=now,
     )
     to_agent: dict[int, list[int]] = {}
-    to_supervisors: list[dict] = []
+    to_supervisors: list[Mapping[str, Any]] = []
     for row in rows:
         agent = None
         if (
@@ -141,7 +143,7 @@ def _escalate(*, now: dt.datetime) -> tuple[int, int]:
     return len(moved), len(to_supervisors)
 
 
-def _notify(rows: list[dict], recipients: list[str]) -> None:
+def _notify(rows: list[Mapping[str, Any]], recipients: list[str]) -> None:
     if not rows or not recipients:
         return
     lines = [

@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -307,7 +307,7 @@ def _require_within_reach(moment: dt.datetime, field: str) -> None:
         )
 
 
-def _require_staff(user: AbstractBaseUser, what: str) -> None:
+def _require_staff(user: User, what: str) -> None:
     if not has_role(user, STAFF_ROLES):
         raise ApplicationError(
             _("%(user)s cannot be %(what)s: they hold no call-center role.")
@@ -319,13 +319,13 @@ def _require_staff(user: AbstractBaseUser, what: str) -> None:
 def outreach_task_create_manual(
     *,
     customer: Customer,
-    created_by: AbstractBaseUser,
+    created_by: User,
     due_at: dt.datetime,
     deadline_at: dt.datetime | None = None,
     channel: str = StepChannel.CALL,
     body: str = "",
     subject: str = "",
-    assignee: AbstractBaseUser | None = None,
+    assignee: User | None = None,
     queue: Queue | None = None,
     touch_kind: str = TouchKind.SERVICE,
     priority: float = 0.0,
@@ -379,7 +379,7 @@ def outreach_task_create_manual(
     )
 
 
-def _locked_call_task(task: OutreachTask, user: AbstractBaseUser) -> OutreachTask:
+def _locked_call_task(task: OutreachTask, user: User) -> OutreachTask:
     task = OutreachTask.objects.select_for_update().select_related("customer").get(pk=task.pk)
     if task.channel != StepChannel.CALL:
         raise ApplicationError(_("Only call tasks are worked by people; messages send themselves."))
@@ -393,7 +393,7 @@ def _locked_call_task(task: OutreachTask, user: AbstractBaseUser) -> OutreachTas
 
 
 @transaction.atomic
-def outreach_task_claim(*, task: OutreachTask, user: AbstractBaseUser) -> OutreachTask:
+def outreach_task_claim(*, task: OutreachTask, user: User) -> OutreachTask:
     """An agent takes a task of their queue (or starts one of their own); claiming twice is
     harmless. Supervisors may take any call task."""
     task = _locked_call_task(task, user)
@@ -426,9 +426,7 @@ def _append_note(existing: str, note: str) -> str:
     return f"{existing}\n{note}" if existing else note
 
 
-def _close_call(
-    task: OutreachTask, user: AbstractBaseUser, outcome: str, notes: str
-) -> OutreachTask:
+def _close_call(task: OutreachTask, user: User, outcome: str, notes: str) -> OutreachTask:
     if outcome not in TaskOutcome.values:
         raise ApplicationError(_("Unknown outcome: %(outcome)s") % {"outcome": outcome})
     now = timezone.now()
@@ -464,7 +462,7 @@ def _close_call(
 
 @transaction.atomic
 def outreach_task_complete(
-    *, task: OutreachTask, user: AbstractBaseUser, outcome: str, notes: str = ""
+    *, task: OutreachTask, user: User, outcome: str, notes: str = ""
 ) -> OutreachTask:
     """Record how the call went: logs an outbound call interaction and closes the task."""
     task = _locked_call_task(task, user)
@@ -475,7 +473,7 @@ def outreach_task_complete(
 def outreach_task_reschedule(
     *,
     task: OutreachTask,
-    user: AbstractBaseUser,
+    user: User,
     callback_at: dt.datetime,
     notes: str = "",
     outcome: str = TaskOutcome.CALLBACK_REQUESTED,
@@ -527,8 +525,8 @@ def outreach_task_reschedule(
 def outreach_tasks_reassign(
     *,
     task_ids: list[int],
-    by: AbstractBaseUser,
-    assignee: AbstractBaseUser | None = None,
+    by: User,
+    assignee: User | None = None,
     queue: Queue | None = None,
     reason: str = "",
 ) -> list[int]:
@@ -545,8 +543,8 @@ def outreach_tasks_reassign(
 def outreach_tasks_move(
     *,
     task_ids: list[int],
-    actor: AbstractBaseUser | None,
-    assignee: AbstractBaseUser | None,
+    actor: User | None,
+    assignee: User | None,
     queue: Queue | None,
     reason: str,
 ) -> list[int]:

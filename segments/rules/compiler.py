@@ -205,7 +205,7 @@ def _event_total(event: EventSpec, *, days: int, as_of: datetime) -> Expression:
     for one customer (care conditions) and, inside OR groups, for a whole refresh.
     """
     rows = (
-        event.model.objects.filter(
+        event.model._default_manager.filter(
             customer_id=OuterRef("pk"),
             **{
                 f"{event.time_field}__gt": as_of - timedelta(days=days),

@@ -1,5 +1,6 @@
 """The allow-list of a rule tree: fields, their types, operators, choices and labels."""
 
+import builtins
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,7 +103,8 @@ class FieldSpec:
     number: str = "int"
     minimum: int | None = None
     maximum: int | None = None
-    choices: type[models.TextChoices] | None = None
+    # builtins.type: within this class, `type` names the field above.
+    choices: builtins.type[models.TextChoices] | None = None
     may_be_empty: bool = False
     invert: bool = False
     event: EventSpec | None = None

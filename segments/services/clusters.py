@@ -201,7 +201,8 @@ def _profiles(buyers: pd.DataFrame, numbers: np.ndarray, scaled: np.ndarray) -> 
     sizes = np.bincount(numbers)
     z_means = pd.DataFrame(scaled).groupby(numbers, sort=True).mean().to_numpy()
     base_complaints = float(values["mean_complaints"].mean())
-    profiles, seen = [], {}
+    profiles: list[dict] = []
+    seen: dict[str, int] = {}
     for row, number in enumerate(means.index):
         described = {key: _rounded(means.at[number, key]) for key in _PROFILE_MEANS}
         traits = _traits(z_means[row], described["mean_complaints"] or 0.0, base_complaints)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection
 from psycopg import sql
 
@@ -67,7 +67,7 @@ def _local_iso(expression: str) -> sql.Composable:
 
 
 def _export_query(segment: Segment | None) -> sql.Composed:
-    membership_filter = sql.SQL("")
+    membership_filter: sql.Composable = sql.SQL("")
     if segment is not None:
         membership_filter = sql.SQL(
             "AND c.id IN (SELECT customer_id FROM segments_segmentmembership "
@@ -106,7 +106,7 @@ def metrics_export(
     *,
     stream: IO[bytes],
     segment: Segment | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
 ) -> int:
     """Write the export to `stream`, audit it, and return the number of bytes written."""
     written = 0
@@ -117,7 +117,7 @@ def metrics_export(
     return written
 
 
-def metrics_export_audit(*, segment: Segment | None, actor: AbstractBaseUser | None) -> None:
+def metrics_export_audit(*, segment: Segment | None, actor: User | None) -> None:
     """Every export is audited: who exported which customers."""
     audit_log_record(
         actor=actor,

@@ -14,12 +14,12 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 from django.db import connection
 from django.db.models import F, QuerySet
-from psycopg import sql
+from psycopg import Cursor, sql
+from psycopg.rows import TupleRow
 
 from callcenter.models import Customer
 from segments.choices import PriorityField, SegmentKind
@@ -49,14 +49,14 @@ BUILTIN_COLUMNS: dict[str, tuple[str, str]] = {
 }
 
 
-def _create_desired_table(cursor: object) -> None:
-    cursor.execute(  # type: ignore[attr-defined]
+def _create_desired_table(cursor: Cursor[TupleRow]) -> None:
+    cursor.execute(
         sql.SQL(
             "CREATE TEMP TABLE IF NOT EXISTS {} (segment_id bigint NOT NULL, "
             "customer_id bigint NOT NULL, reason varchar(255) NOT NULL) ON COMMIT DROP"
         ).format(sql.Identifier(DESIRED_TABLE))
     )
-    cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))  # type: ignore[attr-defined]
+    cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
 
 
 def _changed_only(alias: str, changed_only: bool) -> sql.Composable:
@@ -67,11 +67,11 @@ def _changed_only(alias: str, changed_only: bool) -> sql.Composable:
     )
 
 
-def _fill_builtin_desired(cursor: object, *, changed_only: bool) -> None:
+def _fill_builtin_desired(cursor: Cursor[TupleRow], *, changed_only: bool) -> None:
     metrics = sql.Identifier(CustomerMetrics._meta.db_table)
     segments = sql.Identifier(Segment._meta.db_table)
     for kind, (column, reason) in BUILTIN_COLUMNS.items():
-        cursor.execute(  # type: ignore[attr-defined]
+        cursor.execute(
             sql.SQL(
                 "INSERT INTO {desired} (segment_id, customer_id, reason) "
                 "SELECT s.id, m.customer_id, {reason} FROM {metrics} m "
@@ -102,12 +102,12 @@ def _capped(segment: Segment, queryset: QuerySet[Customer]) -> QuerySet[Customer
     return queryset.order_by(ordering, "pk")[: segment.capacity]
 
 
-def _fill_rule_desired(cursor: object, segment: Segment, as_of: datetime) -> int:
+def _fill_rule_desired(cursor: Cursor[TupleRow], segment: Segment, as_of: datetime) -> int:
     """The rule segment's desired members; returns how many (its size after the diff)."""
     queryset = _capped(segment, rule_queryset(tree=segment.rule, as_of=as_of)).values("pk")
     select_sql, params = queryset.query.sql_with_params()
     reason = ("rule: " + rule_describe(tree=segment.rule))[:255]
-    cursor.execute(  # type: ignore[attr-defined]
+    cursor.execute(
         sql.SQL(
             "INSERT INTO {desired} (segment_id, customer_id, reason) SELECT %s, q.id, %s FROM ("
         ).format(desired=sql.Identifier(DESIRED_TABLE))
@@ -115,7 +115,7 @@ def _fill_rule_desired(cursor: object, segment: Segment, as_of: datetime) -> int
         + sql.SQL(") AS q(id)"),
         [segment.pk, reason, *params],
     )
-    return cursor.rowcount  # type: ignore[attr-defined]
+    return cursor.rowcount
 
 
 def builtin_sizes(frame: pd.DataFrame) -> dict[int, int]:
@@ -138,7 +138,7 @@ def builtin_sizes(frame: pd.DataFrame) -> dict[int, int]:
     return sizes
 
 
-def _few_changed(cursor: Any) -> bool:
+def _few_changed(cursor: Cursor[TupleRow]) -> bool:
     """True when the customers in CHANGED_TABLE are few next to the stored metrics rows (the
     planner's estimate of their count, refreshed by ANALYZE)."""
     cursor.execute(
@@ -148,12 +148,14 @@ def _few_changed(cursor: Any) -> bool:
         ).format(changed=sql.Identifier(CHANGED_TABLE)),
         {"metrics": CustomerMetrics._meta.db_table},
     )
-    changed, rows = cursor.fetchone()
+    row = cursor.fetchone()
+    assert row is not None
+    changed, rows = row
     return changed < PROBE_MAX_SHARE * max(rows, 1)
 
 
 @contextmanager
-def _index_probes(cursor: Any, enabled: bool) -> Iterator[None]:
+def _index_probes(cursor: Cursor[TupleRow], enabled: bool) -> Iterator[None]:
     """Within the block, no hash or merge joins: each row of the small side probes an index."""
     if not enabled:
         yield
@@ -175,7 +177,7 @@ def _index_probes(cursor: Any, enabled: bool) -> Iterator[None]:
 
 
 def _apply(
-    cursor: object,
+    cursor: Cursor[TupleRow],
     segment_ids: list[int],
     now: datetime,
     run_id: int,
@@ -198,8 +200,8 @@ def _apply(
     entries = sql.Identifier(ENTRIES_TABLE)
     params = {"now": now, "run": run_id, "ids": segment_ids}
     moves: Counter = Counter()
-    cursor.execute(sql.SQL("ANALYZE {}").format(desired))  # type: ignore[attr-defined]
-    cursor.execute(  # type: ignore[attr-defined]
+    cursor.execute(sql.SQL("ANALYZE {}").format(desired))
+    cursor.execute(
         sql.SQL(
             "WITH closed AS (UPDATE {table} m SET exited_at = %(now)s, exited_run_id = %(run)s "
             "WHERE m.segment_id = ANY(%(ids)s) AND m.exited_at IS NULL{scope} AND NOT EXISTS ("
@@ -209,11 +211,11 @@ def _apply(
         ).format(table=table, desired=desired, scope=_changed_only("m", changed_only)),
         params,
     )
-    for segment_id, count in cursor.fetchall():  # type: ignore[attr-defined]
+    for segment_id, count in cursor.fetchall():
         moves[(segment_id, "exited")] = count
-    cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(entries))  # type: ignore[attr-defined]
+    cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(entries))
     with _index_probes(cursor, probe):
-        cursor.execute(  # type: ignore[attr-defined]
+        cursor.execute(
             sql.SQL(
                 "CREATE TEMP TABLE {entries} ON COMMIT DROP AS "
                 "SELECT d.segment_id, d.customer_id, d.reason FROM {desired} d "
@@ -223,7 +225,7 @@ def _apply(
             ).format(entries=entries, table=table, desired=desired),
             params,
         )
-    cursor.execute(  # type: ignore[attr-defined]
+    cursor.execute(
         sql.SQL(
             "WITH opened AS (INSERT INTO {table} "
             "(segment_id, customer_id, entered_at, reason, entered_run_id) "
@@ -233,7 +235,7 @@ def _apply(
         ).format(table=table, entries=entries),
         params,
     )
-    for segment_id, count in cursor.fetchall():  # type: ignore[attr-defined]
+    for segment_id, count in cursor.fetchall():
         moves[(segment_id, "entered")] = count
     return moves
 
@@ -263,7 +265,7 @@ def memberships_refresh(
     moves: Counter = Counter()
     rule_sizes: dict[int, int] = {}
     with connection.cursor() as wrapper:
-        cursor = wrapper.cursor
+        cursor: Cursor[TupleRow] = wrapper.cursor
         _create_desired_table(cursor)
         _fill_builtin_desired(cursor, changed_only=changed_only)
         probe = changed_only and _few_changed(cursor)

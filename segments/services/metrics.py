@@ -149,7 +149,8 @@ def _aggregation_sql(
 ) -> tuple[sql.Composed, sql.Composed | None]:
     """The aggregation statement and, with `orders_apart`, the orders part as a statement of
     its own (else it is joined in and the second value is None)."""
-    customer_filter = only = sql.SQL("")
+    customer_filter: sql.Composable = sql.SQL("")
+    only: sql.Composable = sql.SQL("")
     if id_range is not None:
         customer_filter = sql.SQL("AND c.id >= {lo} AND c.id < {hi}").format(
             lo=sql.Literal(id_range[0]), hi=sql.Literal(id_range[1])
@@ -169,7 +170,8 @@ def _aggregation_sql(
         "only": only,
     }
     orders = sql.SQL(_ORDERS).format(**bounds)
-    order_columns = orders_join = sql.SQL("")
+    order_columns: sql.Composable = sql.SQL("")
+    orders_join: sql.Composable = sql.SQL("")
     if not orders_apart:
         order_columns = sql.SQL(
             "o.first_order_at, o.last_order_at, {counts},".format(

@@ -15,10 +15,11 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
@@ -98,11 +99,18 @@ PHASES: list[tuple[str, int]] = [
 ProgressCallback = Callable[[str, int], None]
 
 
+class RefreshProgress(TypedDict):
+    """Where a run is: its phase and how much of the whole run is done."""
+
+    phase: str
+    percent: int
+
+
 def _progress_key(run_id: int) -> str:
     return f"segments:refresh:{run_id}:progress"
 
 
-def refresh_progress(*, run: RefreshRun) -> dict[str, object]:
+def refresh_progress(*, run: RefreshRun) -> RefreshProgress:
     """Live phase and percent of a run (from Redis while it runs, from the row after)."""
     if run.status == RunStatus.RUNNING:
         live = cache.get(_progress_key(run.pk))
@@ -167,7 +175,7 @@ def segment_refresh_request(
     *,
     as_of: dt.datetime | None = None,
     window_days: int | None = None,
-    requested_by: AbstractBaseUser | None = None,
+    requested_by: User | None = None,
     trigger: str = "manual",
 ) -> tuple[RefreshRun, bool]:
     """Create a run (created=True) or return the one already running (created=False)."""
@@ -487,7 +495,9 @@ def _execute_locked(
             if stored is None and previous is None:
                 # A frame the workers aggregated: the stored rows are read now.
                 previous = metrics_stored_rows()
-            counts = metrics_write(frame=frame, now=now, stored=stored, previous=previous)
+            counts: dict[str, int | None] = dict(
+                metrics_write(frame=frame, now=now, stored=stored, previous=previous)
+            )
             if not computed["given"]:
                 # A frame aggregated by workers, earlier, may miss what the log holds now: the
                 # log stays for the next run.
@@ -576,7 +586,7 @@ def segment_refresh(
     *,
     as_of: dt.datetime | None = None,
     window_days: int | None = None,
-    requested_by: AbstractBaseUser | None = None,
+    requested_by: User | None = None,
     on_progress: ProgressCallback | None = None,
     full: bool = False,
 ) -> RefreshRun:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -22,7 +22,8 @@ def _unique_slug(name: str, exclude_pk: int | None = None) -> str:
     base = slugify(name, allow_unicode=False)[:100] or "segment"
     base = f"rule-{base}"
     slug, counter = base, 2
-    while Segment.objects.filter(slug=slug).exclude(pk=exclude_pk).exists():
+    others = Segment.objects.all() if exclude_pk is None else Segment.objects.exclude(pk=exclude_pk)
+    while others.filter(slug=slug).exists():
         slug, counter = f"{base}-{counter}", counter + 1
     return slug
 
@@ -65,7 +66,7 @@ def segment_create(
     *,
     name: str,
     rule: dict[str, Any],
-    created_by: AbstractBaseUser | None,
+    created_by: User | None,
     description: str = "",
     capacity: int | None = None,
     priority_field: str = PriorityField.MONETARY,
@@ -101,9 +102,7 @@ def segment_create(
 
 
 @transaction.atomic
-def segment_update(
-    *, segment: Segment, updated_by: AbstractBaseUser | None, **fields: Any
-) -> Segment:
+def segment_update(*, segment: Segment, updated_by: User | None, **fields: Any) -> Segment:
     """Change a segment; built-in segments only take capacity, priority and description."""
     allowed = RULE_EDITABLE if segment.kind == SegmentKind.RULE else BUILTIN_EDITABLE
     refused = set(fields) - allowed
@@ -128,7 +127,7 @@ def segment_update(
 
 
 @transaction.atomic
-def segment_delete(*, segment: Segment, deleted_by: AbstractBaseUser | None) -> None:
+def segment_delete(*, segment: Segment, deleted_by: User | None) -> None:
     """Delete a rule segment (and its membership history); built-in ones cannot be deleted."""
     if segment.kind != SegmentKind.RULE:
         raise ApplicationError(_("Built-in segments cannot be deleted; deactivate them."))

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -60,9 +60,7 @@ def _settings_check(settings: SegmentSettings) -> None:
 
 
 @transaction.atomic
-def segment_settings_update(
-    *, updated_by: AbstractBaseUser | None, **fields: Any
-) -> SegmentSettings:
+def segment_settings_update(*, updated_by: User | None, **fields: Any) -> SegmentSettings:
     """Change lifecycle and value-tier thresholds; takes effect at the next refresh.
 
     Raises ValidationError (per field) and saves nothing when any value is bad.
@@ -110,7 +108,7 @@ def rfm_grid_cells(ranges: list[tuple[str, int, int, int, int]]) -> dict[tuple[i
 @transaction.atomic
 def rfm_grid_update(
     *,
-    updated_by: AbstractBaseUser | None,
+    updated_by: User | None,
     ranges: dict[str, tuple[int, int, int, int]],
     names: dict[str, str] | None = None,
 ) -> None:
@@ -138,7 +136,12 @@ def rfm_grid_update(
         raise ValidationError(errors)
     before = {d.name: [d.r_min, d.r_max, d.fm_min, d.fm_max] for d in definitions}
     after = {d.name: list(ranges.get(d.name, before[d.name])) for d in definitions}
-    cells = rfm_grid_cells([(d.name, *after[d.name]) for d in definitions])
+    cells = rfm_grid_cells(
+        [
+            (name, r_min, r_max, fm_min, fm_max)
+            for name, (r_min, r_max, fm_min, fm_max) in after.items()
+        ]
+    )
     missing = [f"R{r}/FM{fm}" for r in SCORES for fm in SCORES if (r, fm) not in cells]
     if missing:
         raise ValidationError(
@@ -220,7 +223,7 @@ def refresh_schedule_task() -> Any:
 @transaction.atomic
 def refresh_schedule_update(
     *,
-    updated_by: AbstractBaseUser | None,
+    updated_by: User | None,
     hour: int,
     minute: int,
     iso_days: list[int],

@@ -15,7 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from django.db import connection
-from psycopg import sql
+from psycopg import Cursor, sql
+from psycopg.rows import TupleRow
 
 from segments.models import CustomerMetrics
 from segments.services.metrics import DIRTY_NOW_TABLE, STORED_SCORE_COLUMNS
@@ -74,11 +75,13 @@ def _arrow_csv(frame: pd.DataFrame) -> bytes:
     return sink.getvalue()
 
 
-def _copy_into(cursor: object, table: str, columns: Iterable[str], payload: bytes) -> None:
+def _copy_into(
+    cursor: Cursor[TupleRow], table: str, columns: Iterable[str], payload: bytes
+) -> None:
     statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
-    with cursor.copy(statement) as copy:  # type: ignore[attr-defined]
+    with cursor.copy(statement) as copy:
         copy.write(payload)
 
 
@@ -227,7 +230,7 @@ def metrics_write(
                 sql.Identifier(GONE_TABLE)
             )
         else:
-            scope = sql.SQL("")
+            scope: sql.Composable = sql.SQL("")
             if stored is not None:
                 scope = sql.SQL("m.customer_id IN (SELECT customer_id FROM {}) AND ").format(
                     sql.Identifier(DIRTY_NOW_TABLE)

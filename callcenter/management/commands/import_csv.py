@@ -7,7 +7,7 @@ refused with status 2.
 """
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -25,7 +25,7 @@ class Command(BaseCommand):
     )
     # A data command: the system checks import every URLconf and view (seconds of start-up)
     # and check nothing the import depends on.
-    requires_system_checks: ClassVar[list[str]] = []
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("kind", choices=list(IMPORT_KINDS))

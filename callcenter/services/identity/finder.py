@@ -275,7 +275,7 @@ def merge_proposals_refresh(*, name_threshold: float = NAME_SIMILARITY_THRESHOLD
     """
     if not 0 < name_threshold <= 1:
         raise ApplicationError(_("The name similarity threshold must be between 0 and 1."))
-    params = {
+    params: dict[str, str | int | float] = {
         "active": CustomerStatus.ACTIVE,
         "email": ContactKind.EMAIL,
         "phone": ContactKind.PHONE,

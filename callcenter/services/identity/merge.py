@@ -4,9 +4,9 @@ the most restrictive consent, settles proposals about the pair and leaves a `Cus
 record and an audit entry behind."""
 
 import json
-from typing import Any
+from typing import Any, cast
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models import Exists, F, OuterRef, Q
@@ -60,7 +60,7 @@ def _close_proposals(
     *,
     survivor: Customer,
     merged: Customer,
-    merged_by: AbstractBaseUser,
+    merged_by: User,
     proposal: MergeProposal | None,
 ) -> MergeProposal | None:
     """Settle proposals that involve the merged customer.
@@ -174,7 +174,7 @@ def _fill_profile(*, survivor: Customer, merged: Customer) -> list[str]:
     survivor's win); the names of the fields filled."""
     filled = []
     for field in FILLABLE_FIELDS:
-        attname = Customer._meta.get_field(field).attname
+        attname = cast(models.Field, Customer._meta.get_field(field)).attname
         if getattr(survivor, attname) in (None, "") and getattr(merged, attname) not in (None, ""):
             setattr(survivor, attname, getattr(merged, attname))
             filled.append(field)
@@ -184,7 +184,7 @@ def _fill_profile(*, survivor: Customer, merged: Customer) -> list[str]:
 
 
 def _carry_consent(
-    *, survivor: Customer, merged: Customer, merged_by: AbstractBaseUser
+    *, survivor: Customer, merged: Customer, merged_by: User
 ) -> list[str]:
     """Opt the survivor out wherever the merged customer was opted out (recorded in the consent
     history); the channels that changed."""
@@ -226,7 +226,7 @@ def customer_merge(
     *,
     survivor: Customer,
     merged: Customer,
-    merged_by: AbstractBaseUser,
+    merged_by: User,
     proposal: MergeProposal | None = None,
 ) -> CustomerMerge:
     """Fold `merged` into `survivor`, as decided by `merged_by`; returns the merge record.

@@ -24,7 +24,7 @@ def _relations_to_customer() -> list[models.ForeignKey]:
     """
     fks = []
     for rel in Customer._meta.get_fields(include_hidden=True):
-        if not (rel.auto_created and not rel.concrete and (rel.one_to_many or rel.one_to_one)):
+        if not (isinstance(rel, models.ManyToOneRel) and rel.auto_created and not rel.concrete):
             continue
         if issubclass(rel.related_model, _NOT_MOVED):
             continue

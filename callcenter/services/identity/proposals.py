@@ -1,6 +1,6 @@
 """Deciding a merge proposal: accepting merges its pair, dismissing closes it for good."""
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,7 +14,7 @@ from callcenter.services.identity.merge import customer_merge
 
 @transaction.atomic
 def merge_proposal_accept(
-    *, proposal: MergeProposal, survivor_id: int, user: AbstractBaseUser
+    *, proposal: MergeProposal, survivor_id: int, user: User
 ) -> CustomerMerge:
     """Merge the pair of an open proposal, keeping the customer `survivor_id` (A or B)."""
     if survivor_id == proposal.customer_a_id:
@@ -33,7 +33,7 @@ def merge_proposal_accept(
 
 
 @transaction.atomic
-def merge_proposal_dismiss(*, proposal: MergeProposal, user: AbstractBaseUser) -> MergeProposal:
+def merge_proposal_dismiss(*, proposal: MergeProposal, user: User) -> MergeProposal:
     """Decide that the pair is not one customer; the finder never proposes it again."""
     if user is None or not user.is_authenticated:
         raise ApplicationError(_("A proposal must be dismissed by a signed-in user."))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
@@ -90,7 +90,7 @@ def import_upload(
     kind: str,
     file: IO[bytes],
     file_name: str,
-    started_by: AbstractBaseUser | AnonymousUser | None = None,
+    started_by: User | AnonymousUser | None = None,
     announce: bool = True,
 ) -> ImportRun:
     """Import an uploaded file: at once if it is small (the run is finished), else in the

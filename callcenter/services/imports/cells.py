@@ -217,12 +217,12 @@ def moment(value: str) -> str | datetime:
         if offset is not None and abs(offset) > MAX_UTC_OFFSET:
             raise CellError(_('"%(value)s" has a UTC offset beyond ±14:00') % {"value": value})
         return text
-    parsed = _loose_datetime(text)
-    if parsed is None:
+    loose = _loose_datetime(text)
+    if loose is None:
         raise _bad_datetime(value)
-    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+    if not MIN_YEAR <= loose.year <= MAX_YEAR:
         raise _out_of_range(value)
-    return parsed.replace(tzinfo=_local_zone())
+    return loose.replace(tzinfo=_local_zone())
 
 
 def aware(value: str | datetime) -> datetime:

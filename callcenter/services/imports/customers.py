@@ -253,7 +253,9 @@ def write(cur: Cursor, ctx: ImportContext) -> tuple[int, int]:
         "SELECT count(DISTINCT ch.id) FROM import_changed ch "
         "WHERE NOT EXISTS (SELECT 1 FROM import_created c WHERE c.id = ch.id)"
     )
-    updated = cur.fetchone()[0]
+    row = cur.fetchone()
+    assert row is not None  # an aggregate's one row
+    updated = row[0]
     return created, updated
 
 

@@ -14,7 +14,7 @@ from typing import IO
 
 import psycopg
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone, translation
@@ -90,6 +90,7 @@ class ImportProgress:
         self._publish("reading", int(PHASE_PERCENT["checking"] * share), rows)
 
     def _publish(self, phase: str, percent: int, rows: int) -> None:
+        assert self.run_id is not None  # callers publish only for a background run
         state = {"phase": phase, "percent": percent, "rows": rows}
         cache.set(progress_key(self.run_id), state, PROGRESS_TTL_SECONDS)
 
@@ -138,7 +139,7 @@ def csv_import(
     kind: str,
     file: IO[bytes],
     file_name: str,
-    started_by: AbstractBaseUser | AnonymousUser | None = None,
+    started_by: User | AnonymousUser | None = None,
     announce: bool = True,
 ) -> ImportRun:
     """Import a CSV file of `kind` (customers, orders, interactions, tickets or surveys) now.
@@ -245,7 +246,9 @@ def _report(cur: Cursor, staged: StagingResult) -> list[str]:
     if staged.header_ok:
         # Lines with bad cells are counted already; add lines only SQL checks found bad.
         cur.execute("SELECT count(DISTINCT line) FROM import_error WHERE ok")
-        total += cur.fetchone()[0]
+        row = cur.fetchone()
+        assert row is not None  # an aggregate's one row
+        total += row[0]
         cur.execute(
             "SELECT line, column_name, code, value, detail FROM import_error "
             "WHERE line IN (SELECT DISTINCT line FROM import_error ORDER BY line LIMIT %s) "

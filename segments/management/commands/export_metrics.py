@@ -1,7 +1,7 @@
 """`python manage.py export_metrics FILE [--segment SLUG]`."""
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -23,7 +23,8 @@ class Command(BaseCommand):
             if segment is None:
                 raise CommandError(f"unknown segment: {options['segment']}")
         if options["file"] == "-":
-            metrics_export(stream=self.stdout._out.buffer, segment=segment)
+            # The wrapped stream (OutputWrapper keeps it in `_out`, which the stubs omit).
+            metrics_export(stream=cast(TextIO, self.stdout._out).buffer, segment=segment)
             return
         path = Path(options["file"])
         with path.open("wb") as stream:
