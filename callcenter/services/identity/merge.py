@@ -183,9 +183,7 @@ def _fill_profile(*, survivor: Customer, merged: Customer) -> list[str]:
     return filled
 
 
-def _carry_consent(
-    *, survivor: Customer, merged: Customer, merged_by: User
-) -> list[str]:
+def _carry_consent(*, survivor: Customer, merged: Customer, merged_by: User) -> list[str]:
     """Opt the survivor out wherever the merged customer was opted out (recorded in the consent
     history); the channels that changed."""
     consent = []
