@@ -12,3 +12,10 @@ class OutreachConfig(AppConfig):
 
         checks.register(outreach_backends_check, checks.Tags.compatibility)
         checks.register(outreach_webhook_secret_check, checks.Tags.security, deploy=True)
+
+        # What outreach does for care: carries out its plans, keeps the queues its steps and
+        # playbook name, feeds its reports and runs in its tick.
+        from outreach.parts import care_plans, care_playbook, care_queues, care_reports, care_tick
+
+        for part in (care_plans, care_playbook, care_queues, care_reports, care_tick):
+            part.register()
