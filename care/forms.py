@@ -25,7 +25,7 @@ from care.choices import (
     TouchKind,
 )
 from care.models import CareRule, CareSettings, MessageTemplate
-from care.services.rules import MAX_STEPS
+from care.services.step_serializers import MAX_STEPS
 
 JSON_ATTRS = {"rows": 3, "class": "care-json", "spellcheck": "false"}
 

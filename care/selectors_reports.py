@@ -3,35 +3,37 @@ care KPIs of the supervisor dashboard.
 
 Definitions shared by both (an enrollment's "follow-up window" is ATTRIBUTION_DAYS after it):
 
-- reached: a treated enrollment with a message delivered to the customer or a call task done
-  with an outcome that means the customer was on the line (`REACHED_OUTCOMES`).
-- responded: the customer replied by SMS, contacted us (inbound interaction) or placed a paid
-  order within the follow-up window; the same test outreach uses for `only_if_no_response`
-  (outreach.services.guardrails.customer_responded), measured for control members too.
+- reached: a treated enrollment whose customer the app carrying out its plan reached (outreach:
+  a message delivered, or a call task done with an outcome meaning the customer was on the line).
+- responded: the customer replied to that app (outreach: an SMS reply), contacted us (inbound
+  interaction) or placed a paid order within the follow-up window; the same test outreach uses
+  for `only_if_no_response`, measured for control members too.
 - converted: a paid order placed within the follow-up window.
 
-Every query is one set-based statement (aggregate / annotate, `date_trunc` buckets); no report
-loops over customers in Python.
+What the apps carrying out plans know (reach, replies, their work) comes from the
+`report_parts` they register (outreach/parts/care_reports.py), as expressions that join care's
+own statements or as figures of their own. Every query is one set-based statement (aggregate /
+annotate, `date_trunc` buckets); no report loops over customers in Python.
 """
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import TruncDay, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.choices import Direction, OrderStatus, SurveyKind, TicketKind
+from callcenter.extensions import Registry
 from callcenter.models import Interaction, Order, SurveyResponse, Ticket
-from care.choices import EventType, StepChannel
+from care.choices import EventType
 from care.models import CareRule, Enrollment
-from outreach.choices import InboundAction, TaskStatus
-from outreach.models import InboundMessage, OutreachTask
-from outreach.services.guardrails import REACHED_OUTCOMES
 
 ATTRIBUTION_DAYS = 30
 # Below this many members in either group a difference is not worth a verdict.
@@ -39,6 +41,73 @@ MIN_GROUP_SIZE = 20
 Z_95 = 1.959963984540054
 KPI_PERIODS = (7, 30, 90)
 DEFAULT_KPI_DAYS = 30
+
+
+# ---------------------------------------------------------------------------------------------
+# What the apps carrying out plans add to the reports
+
+
+@dataclass(frozen=True)
+class KpiPeriod:
+    """The period of a KPI panel and its trend buckets (local dates, by day or by week)."""
+
+    days: int
+    start: dt.datetime
+    end: dt.datetime
+    trunc: type  # TruncDay or TruncWeek, applied to a timestamp
+    starts: list[dt.date]
+
+
+@dataclass(frozen=True)
+class WorkFigures:
+    """The work done on care's plans in a KPI period (outreach: its tasks): created, sent,
+    reached, call deadlines due and met; `series` holds created, sent and reached per bucket."""
+
+    created: int
+    sent: int
+    reached: int
+    sla_due: int
+    sla_met: int
+    series: dict[str, list[int]]
+
+    @classmethod
+    def none(cls, buckets: int) -> "WorkFigures":
+        return cls(0, 0, 0, 0, 0, {key: [0] * buckets for key in ("created", "sent", "reached")})
+
+    def plus(self, other: "WorkFigures") -> "WorkFigures":
+        return WorkFigures(
+            created=self.created + other.created,
+            sent=self.sent + other.sent,
+            reached=self.reached + other.reached,
+            sla_due=self.sla_due + other.sla_due,
+            sla_met=self.sla_met + other.sla_met,
+            series={
+                key: [a + b for a, b in zip(values, other.series[key], strict=True)]
+                for key, values in self.series.items()
+            },
+        )
+
+
+@dataclass(frozen=True)
+class ReportPart:
+    """What an app carrying out care's plans adds to the care reports.
+
+    - `reached()`: a condition (Exists) on an Enrollment row, `OuterRef("pk")`: the customer
+      was reached.
+    - `responded()`: a condition on an Enrollment row annotated with `window_end`: the customer
+      replied between `OuterRef("enrolled_at")` and `OuterRef("window_end")`.
+    - `work_figures(period)`: its WorkFigures of the period, in a fixed number of queries.
+    - `work_by_rule(since)`: per rule id, what it made of the rule's plans since `since` (one
+      query).
+    """
+
+    reached: Callable[[], Any]
+    responded: Callable[[], Any]
+    work_figures: Callable[[KpiPeriod], WorkFigures]
+    work_by_rule: Callable[[dt.datetime], dict[int, int]]
+
+
+report_parts: Registry[ReportPart] = Registry("care report parts")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,29 +201,28 @@ def _converted() -> Exists:
     )
 
 
+def _either(conditions: list[Any]) -> Any:
+    """True when any of `conditions` holds (False when there is none)."""
+    if not conditions:
+        return Value(False)
+    if len(conditions) == 1:
+        return conditions[0]
+    return reduce(operator.or_, (Q(condition) for condition in conditions))
+
+
+def _reached() -> Any:
+    return _either([part.reached() for part in report_parts])
+
+
 def _responded() -> Q:
-    replied = InboundMessage.objects.filter(
-        customer_id=OuterRef("customer_id"),
-        action=InboundAction.REPLY,
-        received_at__gt=OuterRef("enrolled_at"),
-        received_at__lte=OuterRef("window_end"),
-    )
     contacted = Interaction.objects.filter(
         customer_id=OuterRef("customer_id"),
         direction=Direction.INBOUND,
         occurred_at__gt=OuterRef("enrolled_at"),
         occurred_at__lte=OuterRef("window_end"),
     )
-    return Q(Exists(replied)) | Q(Exists(contacted)) | Q(_converted())
-
-
-def _reached() -> Exists:
-    return Exists(
-        OutreachTask.objects.filter(enrollment_id=OuterRef("pk")).filter(
-            Q(status=TaskStatus.DELIVERED)
-            | Q(channel=StepChannel.CALL, status=TaskStatus.DONE, outcome__in=REACHED_OUTCOMES)
-        )
-    )
+    replies = [Q(part.responded()) for part in report_parts]
+    return reduce(operator.or_, [*replies, Q(Exists(contacted)), Q(_converted())])
 
 
 def _enrollments_with_outcomes(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollment]:
@@ -254,7 +322,7 @@ def rule_effectiveness(*, since: dt.datetime | None = None) -> list[RuleEffect]:
 
 def rule_recent_results(*, days: int = 30) -> dict[int, dict[str, int]]:
     """Per rule id: customers enrolled (treated and control) and tasks created in the last
-    `days` days. Two grouped queries."""
+    `days` days. One grouped query, and one per report part."""
     since = timezone.now() - dt.timedelta(days=days)
     results: dict[int, dict[str, int]] = {}
     for row in (
@@ -264,14 +332,10 @@ def rule_recent_results(*, days: int = 30) -> dict[int, dict[str, int]]:
         .order_by()
     ):
         results.setdefault(row["rule_id"], {"enrolled": 0, "tasks": 0})["enrolled"] = row["n"]
-    for task_row in (
-        OutreachTask.objects.filter(created_at__gte=since, enrollment__isnull=False)
-        .values("enrollment__rule_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    ):
-        entry = results.setdefault(task_row["enrollment__rule_id"], {"enrolled": 0, "tasks": 0})
-        entry["tasks"] = task_row["n"]
+    for part in report_parts:
+        for rule_id, count in part.work_by_rule(since).items():
+            entry = results.setdefault(rule_id, {"enrolled": 0, "tasks": 0})
+            entry["tasks"] += count
     return results
 
 
@@ -324,9 +388,22 @@ def _bucket_starts(start: dt.datetime, end: dt.datetime, step_days: int) -> list
     return starts
 
 
-def _series(
+def kpi_period(*, days: int, now: dt.datetime | None = None) -> KpiPeriod:
+    """The last `days` days up to `now`, bucketed by day (by week beyond a month) in the
+    current time zone."""
+    end = now or timezone.now()
+    start = end - dt.timedelta(days=days)
+    trunc, step = _bucket(days)
+    return KpiPeriod(
+        days=days, start=start, end=end, trunc=trunc, starts=_bucket_starts(start, end, step)
+    )
+
+
+def bucket_series(
     rows: Iterable[Mapping[str, Any]], starts: list[dt.date], *fields: str
 ) -> dict[str, list[Any]]:
+    """Per field, the values of bucketed rows (`bucket` and the fields) at every bucket start,
+    0 where a bucket has no row."""
     by_day = {timezone.localtime(row["bucket"]).date(): row for row in rows}
     return {
         field: [(by_day[day][field] if day in by_day else 0) or 0 for day in starts]
@@ -340,68 +417,13 @@ def _nps(promoters: int, detractors: int, answers: int) -> float | None:
     return round(100 * (promoters - detractors) / answers, 1)
 
 
-def care_kpis(*, days: int = DEFAULT_KPI_DAYS, now: dt.datetime | None = None) -> CareKpis:
-    """The care KPIs of the last `days` days up to `now`, with their trends; six queries
-    whatever the data (bucketed by day, by week beyond a month, in the current time zone).
-
-    - tasks created: outreach tasks created in the period (every channel).
-    - tasks sent: messages and automated calls handed to the gateway in the period.
-    - tasks reached: messages delivered, plus call tasks completed with an outcome meaning the
-      customer was on the line (reached, callback requested, converted, declined).
-    - response rate: of treated enrollments started in the period, those whose customer
-      responded within ATTRIBUTION_DAYS (see the module docstring).
-    - conversion rate: of the same enrollments, those followed by a paid order within
-      ATTRIBUTION_DAYS.
-    - SLA compliance: of call tasks whose deadline fell in the period (and has passed), those
-      done by the deadline.
-    - NPS: % promoters (9-10) minus % detractors (0-6) of NPS answers in the period.
-    - dormant wake-up rate: of treated enrollments of inactivity-triggered rules ("no order for
-      N days") started in the period, those followed by a paid order within ATTRIBUTION_DAYS.
-    - repurchase rate: of customers with a paid order in the period, those with two or more.
-    - complaints: complaint tickets opened in the period.
-    """
-    end = now or timezone.now()
-    start = end - dt.timedelta(days=days)
-    trunc, step = _bucket(days)
-    starts = _bucket_starts(start, end, step)
-    reached = Q(status=TaskStatus.DELIVERED, delivered_at__gte=start) | Q(
-        channel=StepChannel.CALL,
-        status=TaskStatus.DONE,
-        outcome__in=REACHED_OUTCOMES,
-        completed_at__gte=start,
-    )
-    sla_due = Q(channel=StepChannel.CALL, deadline_at__gte=start, deadline_at__lte=end)
-    tasks = OutreachTask.objects.filter(
-        Q(created_at__gte=start) | Q(sent_at__gte=start) | reached | sla_due
-    ).aggregate(
-        created=Count("pk", filter=Q(created_at__gte=start)),
-        sent=Count("pk", filter=Q(sent_at__gte=start)),
-        reached=Count("pk", filter=reached),
-        sla_due=Count("pk", filter=sla_due),
-        sla_met=Count(
-            "pk",
-            filter=sla_due & Q(status=TaskStatus.DONE, completed_at__lte=F("deadline_at")),
-        ),
-    )
-    # The trend follows each day's tasks: created that day, of which sent, of which reached.
-    task_rows = (
-        OutreachTask.objects.filter(created_at__gte=start)
-        .annotate(bucket=trunc("created_at"))
-        .values("bucket")
-        .annotate(
-            created=Count("pk"),
-            sent=Count("pk", filter=Q(sent_at__isnull=False)),
-            reached=Count(
-                "pk",
-                filter=Q(status=TaskStatus.DELIVERED)
-                | Q(channel=StepChannel.CALL, status=TaskStatus.DONE, outcome__in=REACHED_OUTCOMES),
-            ),
-        )
-        .order_by("bucket")
-    )
+def _enrollment_figures(period: KpiPeriod) -> dict[str, int]:
+    """Treated enrollments of the period: how many responded, converted, were dormant, woke."""
     dormant = Q(rule__trigger_type=EventType.INACTIVITY)
-    enrollment = _enrollments_with_outcomes(
-        Enrollment.objects.filter(enrolled_at__gte=start, enrolled_at__lte=end, is_control=False)
+    return _enrollments_with_outcomes(
+        Enrollment.objects.filter(
+            enrolled_at__gte=period.start, enrolled_at__lte=period.end, is_control=False
+        )
     ).aggregate(
         enrolled=Count("pk"),
         responded=Count("pk", filter=Q(is_responded=True)),
@@ -409,9 +431,12 @@ def care_kpis(*, days: int = DEFAULT_KPI_DAYS, now: dt.datetime | None = None) -
         dormant=Count("pk", filter=dormant),
         woken=Count("pk", filter=dormant & Q(is_converted=True)),
     )
-    nps_rows = (
-        SurveyResponse.objects.filter(kind=SurveyKind.NPS, responded_at__gte=start)
-        .annotate(bucket=trunc("responded_at"))
+
+
+def _nps_series(period: KpiPeriod) -> dict[str, list[int]]:
+    rows = (
+        SurveyResponse.objects.filter(kind=SurveyKind.NPS, responded_at__gte=period.start)
+        .annotate(bucket=period.trunc("responded_at"))
         .values("bucket")
         .annotate(
             answers=Count("pk"),
@@ -420,15 +445,26 @@ def care_kpis(*, days: int = DEFAULT_KPI_DAYS, now: dt.datetime | None = None) -
         )
         .order_by("bucket")
     )
-    complaint_rows = (
-        Ticket.objects.filter(kind=TicketKind.COMPLAINT, opened_at__gte=start)
-        .annotate(bucket=trunc("opened_at"))
+    return bucket_series(list(rows), period.starts, "answers", "promoters", "detractors")
+
+
+def _complaint_series(period: KpiPeriod) -> list[int]:
+    rows = (
+        Ticket.objects.filter(kind=TicketKind.COMPLAINT, opened_at__gte=period.start)
+        .annotate(bucket=period.trunc("opened_at"))
         .values("bucket")
         .annotate(complaints=Count("pk"))
         .order_by("bucket")
     )
-    buyers = (
-        Order.objects.filter(status=OrderStatus.PAID, placed_at__gte=start, placed_at__lte=end)
+    return bucket_series(rows, period.starts, "complaints")["complaints"]
+
+
+def _buyer_figures(period: KpiPeriod) -> dict[str, int]:
+    """Customers with a paid order in the period, and those with two or more."""
+    return (
+        Order.objects.filter(
+            status=OrderStatus.PAID, placed_at__gte=period.start, placed_at__lte=period.end
+        )
         .values("customer_id")
         .annotate(orders=Count("pk"))
         .order_by()
@@ -436,24 +472,53 @@ def care_kpis(*, days: int = DEFAULT_KPI_DAYS, now: dt.datetime | None = None) -
             buyers=Count("customer_id"), repeat=Count("customer_id", filter=Q(orders__gte=2))
         )
     )
-    task_series = _series(task_rows, starts, "created", "sent", "reached")
-    nps_list = list(nps_rows)
-    nps_series = _series(nps_list, starts, "answers", "promoters", "detractors")
-    answers = sum(nps_series["answers"])
-    complaints = _series(complaint_rows, starts, "complaints")["complaints"]
+
+
+def _work_figures(period: KpiPeriod) -> WorkFigures:
+    return reduce(
+        WorkFigures.plus,
+        (part.work_figures(period) for part in report_parts),
+        WorkFigures.none(len(period.starts)),
+    )
+
+
+def care_kpis(*, days: int = DEFAULT_KPI_DAYS, now: dt.datetime | None = None) -> CareKpis:
+    """The care KPIs of the last `days` days up to `now`, with their trends; six queries (two of
+    them outreach's report part) whatever the data (bucketed by day, by week beyond a month, in
+    the current time zone).
+
+    - tasks created, sent and reached, SLA compliance: the work done on the plans, as the
+      report parts count it (outreach.selectors_reports.task_figures defines each).
+    - response rate: of treated enrollments started in the period, those whose customer
+      responded within ATTRIBUTION_DAYS (see the module docstring).
+    - conversion rate: of the same enrollments, those followed by a paid order within
+      ATTRIBUTION_DAYS.
+    - NPS: % promoters (9-10) minus % detractors (0-6) of NPS answers in the period.
+    - dormant wake-up rate: of treated enrollments of inactivity-triggered rules ("no order for
+      N days") started in the period, those followed by a paid order within ATTRIBUTION_DAYS.
+    - repurchase rate: of customers with a paid order in the period, those with two or more.
+    - complaints: complaint tickets opened in the period.
+    """
+    period = kpi_period(days=days, now=now)
+    work = _work_figures(period)
+    enrollment = _enrollment_figures(period)
+    nps = _nps_series(period)
+    answers = sum(nps["answers"])
+    complaints = _complaint_series(period)
+    buyers = _buyer_figures(period)
     return CareKpis(
         days=days,
-        start=start,
-        end=end,
-        tasks_created=tasks["created"],
-        tasks_sent=tasks["sent"],
-        tasks_reached=tasks["reached"],
+        start=period.start,
+        end=period.end,
+        tasks_created=work.created,
+        tasks_sent=work.sent,
+        tasks_reached=work.reached,
         enrolled=enrollment["enrolled"],
         response_rate=rate(enrollment["responded"], enrollment["enrolled"]),
         conversion_rate=rate(enrollment["converted"], enrollment["enrolled"]),
-        sla_due=tasks["sla_due"],
-        sla_compliance=rate(tasks["sla_met"], tasks["sla_due"]),
-        nps=_nps(sum(nps_series["promoters"]), sum(nps_series["detractors"]), answers),
+        sla_due=work.sla_due,
+        sla_compliance=rate(work.sla_met, work.sla_due),
+        nps=_nps(sum(nps["promoters"]), sum(nps["detractors"]), answers),
         nps_answers=answers,
         dormant_enrolled=enrollment["dormant"],
         wakeup_rate=rate(enrollment["woken"], enrollment["dormant"]),
@@ -461,18 +526,11 @@ def care_kpis(*, days: int = DEFAULT_KPI_DAYS, now: dt.datetime | None = None) -
         repurchase_rate=rate(buyers["repeat"], buyers["buyers"]),
         complaints=sum(complaints),
         series={
-            "labels": [day.isoformat() for day in starts],
-            "created": task_series["created"],
-            "sent": task_series["sent"],
-            "reached": task_series["reached"],
+            "labels": [day.isoformat() for day in period.starts],
+            **work.series,
             "nps": [
                 _nps(p, d, a)
-                for p, d, a in zip(
-                    nps_series["promoters"],
-                    nps_series["detractors"],
-                    nps_series["answers"],
-                    strict=True,
-                )
+                for p, d, a in zip(nps["promoters"], nps["detractors"], nps["answers"], strict=True)
             ],
             "complaints": complaints,
         },

@@ -9,9 +9,24 @@ class OutreachConfig(AppConfig):
 
     def ready(self) -> None:
         from outreach.checks import outreach_backends_check, outreach_webhook_secret_check
-        from outreach.parts import customer_page, desk, subject_data, user_form
+        from outreach.parts import (
+            care_plans,
+            care_playbook,
+            care_queues,
+            care_reports,
+            care_tick,
+            customer_page,
+            desk,
+            subject_data,
+            user_form,
+        )
 
         checks.register(outreach_backends_check, checks.Tags.compatibility)
         checks.register(outreach_webhook_secret_check, checks.Tags.security, deploy=True)
+        # For care: carry out its plans, keep the queues its steps and playbook name, feed its
+        # reports, run in its tick. For callcenter's pages: the desk, customer page, user form
+        # and subject erasure.
+        for part in (care_plans, care_playbook, care_queues, care_reports, care_tick):
+            part.register()
         for part in (customer_page, desk, subject_data, user_form):
             part.register()

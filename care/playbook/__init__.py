@@ -2,7 +2,9 @@
 
 `playbook_install()` (command `install_playbook`) creates what is missing and never overwrites
 an admin's edits: templates are found by slug, rules by `playbook_key`. Rules are installed
-switched off; the keys listed in the setting CARE_PLAYBOOK_ACTIVE are switched on.
+switched off; the keys listed in the setting CARE_PLAYBOOK_ACTIVE are switched on. What the
+rules name in other apps (the queues "general", "senior" and "supervisors") is installed first
+by the setups those apps register in `playbook_setups` (outreach/parts/care_playbook.py).
 
 Delays and deadlines (due = trigger + delay, deadline = due + SLA):
 - complaint-opened: apology SMS with the ticket number (due at once, within 1 h) and a phone
@@ -26,37 +28,36 @@ Delays and deadlines (due = trigger + delay, deadline = due + SLA):
   advisor from the first business hour, within 3 days.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from callcenter.extensions import Registry
 from care.models import CareRule, MessageTemplate
 from care.playbook.rules import RULES, PlaybookRule
 from care.playbook.texts import TEMPLATES, PlaybookTemplate
 from care.services.rules import care_rule_activate, care_rule_create
 from care.services.templates import template_create
-from outreach.models import Queue
 
 __all__ = [
     "PLAYBOOK_KEYS",
-    "QUEUES",
     "RULES",
     "TEMPLATES",
     "PlaybookRule",
     "PlaybookTemplate",
     "playbook_active_keys",
     "playbook_install",
+    "playbook_setups",
 ]
 
-QUEUES = {
-    "general": "General",
-    "senior": "Senior agents",
-    "supervisors": "Supervisors",
-}
-
 PLAYBOOK_KEYS = [rule.key for rule in RULES]
+
+# name -> setup(installed_by=...) that creates what the playbook's rules name in an app above
+# care, idempotently, and returns its counts (merged into the install's result).
+playbook_setups: Registry[Callable[..., dict[str, Any]]] = Registry("care playbook setups")
 
 
 def playbook_active_keys() -> list[str]:
@@ -66,12 +67,12 @@ def playbook_active_keys() -> list[str]:
 
 @transaction.atomic
 def playbook_install(*, installed_by: User | None = None) -> dict[str, Any]:
-    """Create the playbook's queues, templates and rules that do not exist yet, and switch on
-    the rules CARE_PLAYBOOK_ACTIVE lists. Running it again changes nothing else."""
-    queues_created = 0
-    for slug, name in QUEUES.items():
-        _queue, created = Queue.objects.get_or_create(slug=slug, defaults={"name": name})
-        queues_created += created
+    """Run the registered setups (outreach: the queues), then create the playbook's templates
+    and rules that do not exist yet, and switch on the rules CARE_PLAYBOOK_ACTIVE lists.
+    Running it again changes nothing else."""
+    setup_counts: dict[str, Any] = {}
+    for setup in playbook_setups:
+        setup_counts.update(setup(installed_by=installed_by))
     existing_templates = set(
         MessageTemplate.objects.filter(slug__in=[t.slug for t in TEMPLATES]).values_list(
             "slug", flat=True
@@ -126,7 +127,7 @@ def playbook_install(*, installed_by: User | None = None) -> dict[str, Any]:
             care_rule_activate(rule=rule, activated_by=installed_by)
             activated.append(key)
     return {
-        "queues_created": queues_created,
+        **setup_counts,
         "templates_created": templates_created,
         "rules_created": rules_created,
         "rules_activated": activated,

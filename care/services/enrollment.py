@@ -1,17 +1,18 @@
-"""Enrolling customers into care rules, turning steps into outreach tasks, stopping plans.
+"""Enrolling customers into care rules, planning their steps, stopping and completing plans.
 
 One enrollment per rule, customer and triggering event is a unique constraint: the insert runs
 in a savepoint and a conflict means "already enrolled" (never check-then-insert). Cooldowns are
 checked under a transaction-scoped advisory lock per rule and customer, so two events of the
 same customer processed at once cannot both pass the cooldown.
 
-Tasks are created for every step at enrollment, with `due_at` = anchor + delay (moved into the
-next business window of the customer's time zone for business-hours-only steps) and
-`deadline_at` = due + SLA. The anchor is when the triggering event happened. Step conditions
-and `only_if_no_response` are checked by outreach when the task falls due, from the rule
-version the enrollment started with. Rules are read once per batch of events: if an edit
-deletes a step meanwhile, the task insert fails on its foreign key, the event is recorded as
-failed and the sweep retries it with the new version.
+Every step is planned at enrollment, with `due_at` = anchor + delay (moved into the next
+business window of the customer's time zone for business-hours-only steps) and `deadline_at` =
+due + SLA, and announced to the apps that carry plans out (care.services.plans; outreach makes
+a task of each). The anchor is when the triggering event happened. Step conditions and
+`only_if_no_response` are checked by outreach when the task falls due, from the rule version
+the enrollment started with. Rules are read once per batch of events: if an edit deletes a step
+meanwhile, the task insert fails on its foreign key, the event is recorded as failed and the
+sweep retries it with the new version.
 """
 
 import datetime as dt
@@ -25,13 +26,17 @@ from django.utils import timezone
 
 from callcenter.choices import CustomerStatus
 from callcenter.models import Customer
-from care.choices import EnrollmentStatus, EventType, StepChannel, StopCondition
+from care.choices import EnrollmentStatus, EventType, StopCondition
 from care.models import CareRuleVersion, CareSettings, Enrollment, Event
+from care.services.plans import (
+    PlannedStep,
+    plan_open_work_sql,
+    plan_steps_announce,
+    plan_stops_announce,
+)
 from care.services.rules import step_delay_minutes
 from care.services.templates import customer_timezone
 from care.services.triggers import trigger_matches
-from outreach.choices import OPEN_TASK_STATUSES
-from outreach.services.tasks import TaskSpec, outreach_tasks_cancel, outreach_tasks_create
 from segments.rules import rule_matches
 
 # Which event ends plans having which stop condition.
@@ -162,7 +167,7 @@ def enrollments_create(
     care_settings: CareSettings | None = None,
 ) -> list[Enrollment]:
     """Enroll the event's customer into every active rule it triggers and whose conditions hold,
-    highest priority first; create the tasks of treated enrollments. Returns the new ones.
+    highest priority first; announce the steps of treated enrollments. Returns the new ones.
     `care_settings` (business hours) may be passed by a caller processing a batch."""
     triggered = rules_triggered(event_type=event.type, payload=event.payload, rules=rules)
     if not triggered:
@@ -200,7 +205,7 @@ def enrollments_create(
     if treated:
         anchor = enrollment_anchor(occurred_at=event.occurred_at, enrolled_at=now)
         monetary = customer["metrics__monetary"]
-        specs = _task_specs(
+        steps = _planned_steps(
             treated=treated,
             customer_id=event.customer_id,
             zone=customer_timezone(customer["timezone"]),
@@ -209,11 +214,11 @@ def enrollments_create(
             priority=float(monetary) if monetary is not None else 0.0,
             care_settings=care_settings or CareSettings.load(),
         )
-        outreach_tasks_create(specs=specs)
+        plan_steps_announce(steps=steps)
     return [enrollment for enrollment, _rule in created]
 
 
-def _task_specs(
+def _planned_steps(
     *,
     treated: list[tuple[Enrollment, ActiveRule]],
     customer_id: int,
@@ -221,30 +226,22 @@ def _task_specs(
     anchor: dt.datetime,
     priority: float,
     care_settings: CareSettings,
-) -> list[TaskSpec]:
-    specs = []
+) -> list[PlannedStep]:
+    planned = []
     for enrollment, rule in treated:
         for step in rule.steps:
             due, deadline = step_times(anchor=anchor, step=step, zone=zone, settings=care_settings)
-            specs.append(
-                TaskSpec(
+            planned.append(
+                PlannedStep(
+                    enrollment_id=enrollment.pk,
                     customer_id=customer_id,
-                    channel=step["channel"],
+                    step=step,
                     due_at=due,
                     deadline_at=deadline,
-                    idempotency_key=f"enr:{enrollment.pk}:step:{step['position']}",
-                    touch_kind=step["touch_kind"],
-                    enrollment_id=enrollment.pk,
-                    step_id=step["id"],
-                    step_position=step["position"],
-                    template_id=step["template_id"],
-                    body=step["name"] if step["channel"] == StepChannel.CALL else "",
-                    assignee_rule=step["assignee_rule"],
-                    assignee_target=step["assignee_target"],
                     priority=priority,
                 )
             )
-    return specs
+    return planned
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,7 +250,8 @@ def _task_specs(
 
 def enrollments_stop_for_event(*, event: Event, now: dt.datetime) -> int:
     """Stop the customer's active enrollments whose stop conditions this event meets (started
-    before it happened) and cancel their open tasks with the reason. Returns how many."""
+    before it happened) and announce it, so their open work ends with the reason. Returns how
+    many."""
     condition = STOP_EVENTS.get(event.type)
     if condition is None:
         return 0
@@ -278,7 +276,7 @@ def enrollments_stop_for_event(*, event: Event, now: dt.datetime) -> int:
     Enrollment.objects.filter(pk__in=ids).update(
         status=EnrollmentStatus.STOPPED, stop_reason=condition, finished_at=now
     )
-    outreach_tasks_cancel(enrollment_ids=ids, reason=condition)
+    plan_stops_announce(enrollment_ids=ids, reason=condition)
     return len(ids)
 
 
@@ -291,24 +289,23 @@ WHERE e.status = %(active)s
   AND v.id = e.rule_version_id
   AND LEAST(ev.occurred_at, e.enrolled_at)
       + make_interval(mins => COALESCE((v.snapshot ->> 'span_minutes')::int, 0)) <= %(now)s
-  AND NOT EXISTS (
-      SELECT 1 FROM outreach_outreachtask t
-      WHERE t.enrollment_id = e.id AND t.status = ANY(%(open)s)
-  )
+  AND NOT ({open_work})
 """
 
 
 def enrollments_complete(*, now: dt.datetime | None = None) -> int:
-    """Mark completed the active enrollments with no step left to come and no open task
-    (control members too, once their plan's span has passed). One statement."""
+    """Mark completed the active enrollments with no step left to come and no work open in the
+    apps carrying them out (control members too, once their plan's span has passed). One
+    statement."""
+    open_work, params = plan_open_work_sql()
     with connection.cursor() as cursor:
         cursor.execute(
-            COMPLETE_SQL,
+            COMPLETE_SQL.format(open_work=open_work),
             {
+                **params,
                 "completed": EnrollmentStatus.COMPLETED,
                 "active": EnrollmentStatus.ACTIVE,
                 "now": now or timezone.now(),
-                "open": [str(status) for status in OPEN_TASK_STATUSES],
             },
         )
         return cursor.rowcount

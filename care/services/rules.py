@@ -8,7 +8,7 @@ of a customer already in it.
 
 from typing import Any
 
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 from django.utils.text import slugify
@@ -16,28 +16,20 @@ from django.utils.translation import gettext as _
 
 from callcenter.errors import ApplicationError
 from callcenter.services.audit import audit_log_record
-from care.choices import (
-    AssigneeRule,
-    DelayUnit,
-    Escalation,
-    StepChannel,
-    StopCondition,
-    TemplateChannel,
-    TouchKind,
-)
+from care.choices import DelayUnit, StopCondition
 from care.models import CareRule, CareRuleVersion, CareStep, MessageTemplate
+from care.services.step_serializers import (
+    DELAY_MINUTES,
+    STEP_FIELDS,
+    conditions_clean,
+    steps_clean,
+)
 from care.services.triggers import trigger_params_validate
-from outreach.models import Queue
-from segments.rules import RuleError, rule_validate
 
-MAX_STEPS = 20
-MAX_DELAY_MINUTES = 366 * 24 * 60
-MAX_SLA_MINUTES = 60 * 24 * 60
 MAX_COOLDOWN_DAYS = 3650
 MAX_HOLDOUT_SHARE = 0.9
-DELAY_MINUTES = {DelayUnit.MINUTES: 1, DelayUnit.HOURS: 60, DelayUnit.DAYS: 24 * 60}
 
-# The fields of a rule a change may set (steps come as a list, see `_steps_clean`).
+# The fields of a rule a change may set (steps come as a list, see `steps_clean`).
 RULE_FIELDS = (
     "name",
     "description",
@@ -49,28 +41,6 @@ RULE_FIELDS = (
     "holdout_share",
     "stop_conditions",
 )
-STEP_FIELDS = (
-    "name",
-    "delay_value",
-    "delay_unit",
-    "business_hours_only",
-    "channel",
-    "template_id",
-    "assignee_rule",
-    "assignee_target",
-    "sla_minutes",
-    "escalation",
-    "touch_kind",
-    "conditions",
-    "only_if_no_response",
-)
-# Which template channel each step channel takes, and whether a template is required.
-STEP_TEMPLATE_CHANNEL = {
-    StepChannel.SMS: (TemplateChannel.SMS, True),
-    StepChannel.EMAIL: (TemplateChannel.EMAIL, True),
-    StepChannel.CALL: (TemplateChannel.CALL_SCRIPT, False),
-    StepChannel.AUTO_CALL: (TemplateChannel.CALL_SCRIPT, True),
-}
 
 
 def _error(message: str, field: str) -> ApplicationError:
@@ -78,19 +48,7 @@ def _error(message: str, field: str) -> ApplicationError:
 
 
 # ---------------------------------------------------------------------------------------------
-# Conditions, stop conditions and steps
-
-
-def _conditions_clean(tree: Any, field: str) -> Any:
-    if tree in (None, {}):
-        return None
-    try:
-        rule_validate(tree=tree)
-    except RuleError as exc:
-        raise ApplicationError(
-            f"{field}: {exc.message}", extra={"field": field, "path": exc.path}
-        ) from exc
-    return tree
+# Stop conditions and steps
 
 
 def _stop_conditions_clean(values: Any) -> list[str]:
@@ -112,191 +70,6 @@ def _int_in(value: Any, low: int, high: int, message: str, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise _error(message, field)
     return value
-
-
-def _steps_clean(steps: Any, rule: CareRule | None) -> list[dict[str, Any]]:
-    """Check a complete list of steps (in order); return them with every field filled."""
-    if not isinstance(steps, list):
-        raise _error(_("Steps must be a list."), "steps")
-    if len(steps) > MAX_STEPS:
-        raise _error(_("A rule has at most %(max)d steps.") % {"max": MAX_STEPS}, "steps")
-    existing = set(rule.steps.values_list("pk", flat=True)) if rule is not None else set()
-    by_slug = dict(
-        MessageTemplate.objects.filter(
-            slug__in=[s["template"] for s in steps if isinstance(s, dict) and s.get("template")]
-        ).values_list("slug", "pk")
-    )
-    template_ids = {s.get("template_id") for s in steps if isinstance(s, dict)} - {None}
-    templates = dict(
-        MessageTemplate.objects.filter(
-            pk__in=[t for t in (*template_ids, *by_slug.values()) if isinstance(t, int)]
-        ).values_list("pk", "channel")
-    )
-    targets = {
-        s.get("assignee_target") for s in steps if isinstance(s, dict) and s.get("assignee_target")
-    }
-    queues = set(Queue.objects.filter(slug__in=targets).values_list("slug", flat=True))
-    groups = set(Group.objects.filter(name__in=targets).values_list("name", flat=True))
-    cleaned = []
-    seen_ids: set[int] = set()
-    for index, raw in enumerate(steps):
-        label = f"steps[{index}]"
-        if not isinstance(raw, dict):
-            raise _error(_("%(label)s: a step must be an object") % {"label": label}, label)
-        unknown = set(raw) - {*STEP_FIELDS, "id", "template", "position"}
-        if unknown:
-            raise _error(
-                _("%(label)s: unknown fields %(fields)s")
-                % {"label": label, "fields": ", ".join(sorted(unknown))},
-                label,
-            )
-        step_id = raw.get("id")
-        if step_id is not None:
-            if step_id not in existing or step_id in seen_ids:
-                raise _error(
-                    _("%(label)s: step %(id)s is not a step of this rule")
-                    % {"label": label, "id": step_id},
-                    label,
-                )
-            seen_ids.add(step_id)
-        channel = raw.get("channel")
-        if channel not in StepChannel.values:
-            raise _error(
-                _("%(label)s: unknown channel %(value)s") % {"label": label, "value": channel},
-                label,
-            )
-        unit = raw.get("delay_unit", DelayUnit.HOURS)
-        if unit not in DelayUnit.values:
-            raise _error(
-                _("%(label)s: unknown delay unit %(value)s") % {"label": label, "value": unit},
-                label,
-            )
-        delay = _int_in(
-            raw.get("delay_value", 0),
-            0,
-            MAX_DELAY_MINUTES // DELAY_MINUTES[unit],
-            _("%(label)s: the delay must be a whole number from 0 up to a year") % {"label": label},
-            label,
-        )
-        sla = _int_in(
-            raw.get("sla_minutes", 60),
-            1,
-            MAX_SLA_MINUTES,
-            _("%(label)s: the deadline must be 1 minute to 60 days after the due time")
-            % {"label": label},
-            label,
-        )
-        template_id = raw.get("template_id")
-        if template_id is None and raw.get("template"):
-            template_id = by_slug.get(raw["template"])
-            if template_id is None:
-                raise _error(
-                    _("%(label)s: unknown template %(id)s")
-                    % {"label": label, "id": raw["template"]},
-                    label,
-                )
-        wanted_channel, required = STEP_TEMPLATE_CHANNEL[StepChannel(channel)]
-        if template_id is None and required:
-            raise _error(
-                _("%(label)s: a %(channel)s step needs a template")
-                % {"label": label, "channel": channel},
-                label,
-            )
-        if template_id is not None:
-            if template_id not in templates:
-                raise _error(
-                    _("%(label)s: unknown template %(id)s") % {"label": label, "id": template_id},
-                    label,
-                )
-            if templates[template_id] != wanted_channel:
-                raise _error(
-                    _("%(label)s: a %(channel)s step needs a %(wanted)s template, not %(got)s")
-                    % {
-                        "label": label,
-                        "channel": channel,
-                        "wanted": wanted_channel,
-                        "got": templates[template_id],
-                    },
-                    label,
-                )
-        name = (raw.get("name") or "").strip()[:120]
-        if channel == StepChannel.CALL and template_id is None and not name:
-            raise _error(
-                _("%(label)s: a call step needs a call script template or a name")
-                % {"label": label},
-                label,
-            )
-        assignee_rule = raw.get("assignee_rule") or ""
-        target = (raw.get("assignee_target") or "").strip()
-        if channel == StepChannel.CALL:
-            assignee_rule = assignee_rule or AssigneeRule.QUEUE
-            if assignee_rule not in AssigneeRule.values:
-                raise _error(
-                    _("%(label)s: unknown assignee rule %(value)s")
-                    % {"label": label, "value": assignee_rule},
-                    label,
-                )
-            if assignee_rule == AssigneeRule.LEAST_LOADED and target not in groups | queues:
-                raise _error(
-                    _("%(label)s: unknown group or queue %(value)s")
-                    % {"label": label, "value": target},
-                    label,
-                )
-            if assignee_rule == AssigneeRule.QUEUE and target not in queues:
-                raise _error(
-                    _("%(label)s: unknown queue %(value)s") % {"label": label, "value": target},
-                    label,
-                )
-            if assignee_rule == AssigneeRule.ADVISOR and target and target not in queues:
-                raise _error(
-                    _("%(label)s: unknown fallback queue %(value)s")
-                    % {"label": label, "value": target},
-                    label,
-                )
-        else:
-            # Sends are carried out by the dispatcher, not by a person.
-            assignee_rule, target = "", ""
-        touch_kind = raw.get("touch_kind", TouchKind.PROACTIVE)
-        if touch_kind not in TouchKind.values:
-            raise _error(
-                _("%(label)s: unknown kind %(value)s") % {"label": label, "value": touch_kind},
-                label,
-            )
-        escalation = raw.get("escalation", Escalation.REASSIGN)
-        if escalation not in Escalation.values:
-            raise _error(
-                _("%(label)s: unknown escalation %(value)s")
-                % {"label": label, "value": escalation},
-                label,
-            )
-        only_if_no_response = raw.get("only_if_no_response", False)
-        business_hours_only = raw.get("business_hours_only", False)
-        if not isinstance(only_if_no_response, bool) or not isinstance(business_hours_only, bool):
-            raise _error(
-                _("%(label)s: business_hours_only and only_if_no_response are true or false")
-                % {"label": label},
-                label,
-            )
-        cleaned.append(
-            {
-                "id": step_id,
-                "position": index + 1,
-                "name": name,
-                "delay_value": delay,
-                "delay_unit": unit,
-                "business_hours_only": business_hours_only,
-                "channel": channel,
-                "template_id": template_id,
-                "assignee_rule": assignee_rule,
-                "assignee_target": target,
-                "sla_minutes": sla,
-                "escalation": escalation,
-                "touch_kind": touch_kind,
-                "conditions": _conditions_clean(raw.get("conditions"), f"{label}.conditions"),
-                "only_if_no_response": only_if_no_response,
-            }
-        )
-    return cleaned
 
 
 def _steps_write(rule: CareRule, steps: list[dict[str, Any]]) -> None:
@@ -419,7 +192,7 @@ def _rule_fields_clean(values: dict[str, Any], rule: CareRule | None) -> dict[st
             trigger_type=trigger_type, params=params
         )
     if "conditions" in cleaned:
-        cleaned["conditions"] = _conditions_clean(cleaned["conditions"], "conditions")
+        cleaned["conditions"] = conditions_clean(cleaned["conditions"], "conditions")
     if "priority" in cleaned:
         _int_in(
             cleaned["priority"],
@@ -498,7 +271,7 @@ def care_rule_create(
         },
         None,
     )
-    step_rows = _steps_clean(steps, None)
+    step_rows = steps_clean(steps, None)
     rule = CareRule.objects.create(
         slug=_unique_slug(cleaned["name"], slug),
         playbook_key=playbook_key,
@@ -527,7 +300,7 @@ def care_rule_update(
     that keeps its `id` keeps its identity). A real change makes a new version."""
     rule = CareRule.objects.select_for_update().get(pk=rule.pk)
     cleaned = _rule_fields_clean(fields, rule)
-    step_rows = _steps_clean(steps, rule) if steps is not None else None
+    step_rows = steps_clean(steps, rule) if steps is not None else None
     if rule.is_active and step_rows == []:
         raise _error(_("An active rule needs at least one step."), "steps")
     for key, value in cleaned.items():

@@ -33,8 +33,8 @@ from care.services.rules import (
     care_rule_update,
     rule_snapshot,
 )
+from care.services.step_serializers import queue_choices
 from care.services.triggers import TRIGGER_PARAMS
-from outreach.models import Queue
 
 ADMIN_ONLY = (Role.ADMIN,)
 # The notes the rule services write on their own, in the interface language.
@@ -83,7 +83,7 @@ def _editor_context(
         "trigger_params": {
             str(trigger): sorted(params) for trigger, params in TRIGGER_PARAMS.items()
         },
-        "queues": list(Queue.objects.order_by("name").values_list("slug", "name")),
+        "queues": queue_choices(),
         "conditions_error_path": error_path,
     }
 

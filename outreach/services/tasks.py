@@ -1,7 +1,8 @@
 """Creating, cancelling and working outreach tasks.
 
-Care creates and cancels tasks here (see /work/helper-notes/CARE_OUTREACH_CONTRACT.md); agents
-and supervisors claim, complete, reschedule and reassign them through the API.
+The tasks of care's plans are created and cancelled here when care announces its planned and
+stopped plans (care.services.plans, outreach/parts/care_plans.py); agents and supervisors
+claim, complete, reschedule and reassign them through the API.
 
 Assignment of call tasks (automated tasks have no assignee):
 - `advisor`: the customer's dedicated advisor, if available and under their daily limit; else

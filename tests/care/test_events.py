@@ -205,7 +205,7 @@ def test_a_failure_is_recorded_rolled_back_and_retried_by_the_sweep(
     def broken(*, specs: list) -> list:
         raise RuntimeError("outreach is down")
 
-    monkeypatch.setattr("care.services.enrollment.outreach_tasks_create", broken)
+    monkeypatch.setattr("outreach.parts.care_plans.outreach_tasks_create", broken)
     assert event_process(event_id=event.pk) == "failed"
 
     event.refresh_from_db()

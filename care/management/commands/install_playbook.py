@@ -16,7 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         result = playbook_install()
         self.stdout.write(
-            f"queues created: {result['queues_created']}, "
+            f"queues created: {result.get('queues_created', 0)}, "
             f"templates created: {result['templates_created']}, "
             f"rules created: {result['rules_created']}, "
             f"rules switched on: {', '.join(result['rules_activated']) or '-'}"
