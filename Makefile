@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench lint security services stop clean-data messages
+.PHONY: run test bench perf-doc lint security services stop clean-data messages
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) scripts/dev.py bench
+
+# The figures tables of docs/performance.md, from the runs kept in bench/results/published/.
+perf-doc: $(STAMP)
+	$(PY) scripts/perf_doc.py
 
 # ruff; import-linter for the app layers (pyproject.toml [tool.importlinter]); mypy with the
 # Django and DRF stubs (pyproject.toml [tool.mypy]; needs no database or Redis).

@@ -32,9 +32,9 @@ Why these defaults, for a 2-core machine:
   limit, so long SSE streams are not killed by it.
 - max_requests with jitter bounds slow memory growth without restarting every worker at once.
   A recycle is not free: the new worker opens its database connections and prepares its
-  statements again, and the connections of the old one are closed. Every 5,000 requests (the
-  former default) that doubled the screen-pop's p99 under load (45 ms against 25 ms at
-  ~280 requests/s, bench/screenpop.py); every 100,000 leaves a leak bounded all the same.
+  statements again, and the connections of the old one are closed. Recycling every few
+  thousand requests (the former default) showed in the screen-pop's p99 under load; every
+  100,000 leaves a leak bounded all the same (docs/performance.md).
 - The worker heartbeat file lives in /dev/shm where present: a container's overlay filesystem
   can block the heartbeat and make the arbiter kill healthy workers.
 - Logs carry no personal data from URLs: query strings hold phone numbers

@@ -14,7 +14,9 @@ enrollment.
 
 Each benchmark compares against a baseline measured in the same run where there is one (the
 usual read-everything-into-pandas refresh), because this machine is shared and noisy: ratios
-next to absolute figures. Results go to bench/results/latest.json (and a time-stamped copy).
+next to absolute figures. Results go to bench/results/latest.json (and a time-stamped copy);
+`python scripts/perf_doc.py --publish bench/results/latest.json` keeps a run in
+bench/results/published/ (committed) and renders its figures into docs/performance.md.
 """
 
 from __future__ import annotations
@@ -123,6 +125,7 @@ def main() -> int:
     (RESULTS / f"bench-{stamp}.json").write_text(text)
     print(_summary(report))
     print(f"[bench] written to {RESULTS / 'latest.json'}")
+    print("[bench] to publish it: python scripts/perf_doc.py --publish bench/results/latest.json")
     return 0
 
 

@@ -2,13 +2,11 @@
 
 With CONN_MAX_AGE, Django closes a connection at the first request boundary after its age
 passes the limit, and the next request opens a new one. A worker's threads open their
-connections together (at start-up, under the first burst of load), so they all reached the
-limit together, re-opened together, and stayed in step: every CONN_MAX_AGE, dozens of
-connections were opened at once, each paying the connection itself (about 3 ms here) and
-the first planning of the hot statements on a backend with cold catalog caches (about 5 ms
-for the screen-pop card). In 60-second runs at ~285 screen-pops/s (bench/screenpop.py's
-database and settings), that burst made the slowest requests: 385-461 ms, against 35-79 ms
-with renewals spread.
+connections together (at start-up, under the first burst of load), so they would all reach the
+limit together, re-open together and stay in step: every CONN_MAX_AGE, dozens of connections
+opened at once, each paying the connection itself and the first planning of the hot statements
+on a backend with cold catalog caches. Under load that burst makes the slowest requests
+(docs/performance.md).
 
 Each connection's lifetime is therefore drawn between half and all of CONN_MAX_AGE, so
 renewals spread out and stay spread out, while no connection outlives the setting.

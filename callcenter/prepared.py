@@ -2,16 +2,14 @@
 
 Django's psycopg cursor binds parameters on the client and sends simple queries, which
 PostgreSQL parses and plans again on every call. On the hot paths (the screen-pop card and
-API-token authentication, on every ringing call) the planning cost more server CPU than
-running the statements: on a 1M-customer base, the card's section statements took 0.73-0.98 ms
-of PostgreSQL CPU per card as simple queries and 0.24-0.30 ms as prepared statements (same
-connection, same customers, measured from the backend's /proc counters).
+API-token authentication, on every ringing call) planning costs more server CPU than running
+the statements, so they are prepared once per connection (docs/performance.md).
 
 `fetch_prepared` runs one statement with server-side binding, written with psycopg's
 `%(name)s` placeholders. It turns them into PostgreSQL's `$n` once per statement text and
 executes through a RawCursor: psycopg's own conversion runs on every execute, and caches its
-result only for statements up to 4 KB, which the screen-pop card's statement is not (that
-parsing was about 8% of a screen-pop request's Python time). psycopg prepares it on the
+result only for statements up to 4 KB, which the screen-pop card's statement is not, so that
+parsing would be a noticeable share of every screen-pop request. psycopg prepares it on the
 connection the first time it sees it and keeps it (`prepared_max` per connection); persistent
 connections (CONN_MAX_AGE) make that once per connection and statement. Behind PgBouncer in
 transaction mode before 1.21 (or without `max_prepared_statements`), set

@@ -1,17 +1,16 @@
 """WSGI entry point for gunicorn.
 
-Django imports the URL configuration, and through it every view module and what those import
-(pandas, scikit-learn for the segment services), on the first request a process serves, and
-loads the translation catalogs on the first request in each language. Under gunicorn that
-first request is in a freshly forked worker, after every `max_requests` recycle too: seconds of
-CPU during which the worker's queued requests wait. Here it happens once, at import, which
+Django imports the URL configuration (and through it every view module, pandas and
+scikit-learn) and the translation catalogs lazily, on a process's first request. Under gunicorn
+that request would be in a freshly forked worker, after every `max_requests` recycle too, and
+the worker's queued requests would wait for it. Here it happens once, at import, which
 gunicorn's `preload_app` does in the arbiter before forking, so workers start warm and share
 those pages.
 
-The objects alive at that point are then moved out of the garbage collector's reach
-(`gc.freeze`, as Python's documentation advises before forking): they live as long as the
-process, and a full collection would otherwise walk all of them (about 250,000) in every
-worker, in the middle of a request, and write to their pages, which undoes the sharing.
+The objects alive at that point live as long as the process, so they are moved out of the
+garbage collector's reach (`gc.freeze`, as Python's documentation advises before forking): a
+full collection would otherwise walk them all in every worker, in the middle of a request, and
+write to their pages, which undoes the sharing. See docs/performance.md.
 """
 
 import gc

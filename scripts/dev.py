@@ -349,7 +349,7 @@ def cmd_test(args: list[str]) -> int:
     service_env, started = services()
     env = {**os.environ, **service_env, "DJANGO_SETTINGS_MODULE": "callcenter.settings.test"}
     try:
-        # A fresh test database every time (about 8 s of migrations): rows an earlier run left
+        # A fresh test database every time (seconds of migrations): rows an earlier run left
         # behind when it was killed mid-test would otherwise fail this one.
         result = subprocess.run(
             [_python(), "-m", "pytest", "--create-db", *args], env=env, cwd=ROOT

@@ -95,7 +95,8 @@ _KNOWN_EXAMPLE = {
 class JsonOnlyNegotiation(BaseContentNegotiation):
     """The view's only renderer and parser, whatever the Accept header says (DRF's
     "ignore client content negotiation"). DRF's default parses Accept against every
-    renderer on every request: about 9% of a screen-pop's Python time, to choose among one."""
+    renderer on every request, a noticeable share of a screen-pop's Python time, to choose
+    among one."""
 
     def select_parser(self, request: Request, parsers: list[BaseParser]) -> BaseParser | None:
         return parsers[0] if parsers else None

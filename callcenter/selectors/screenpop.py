@@ -4,10 +4,10 @@ The card is one statement and one round trip: PostgreSQL finds the owner of the 
 active phone contact point by kind and normalized value, following a merged customer to its
 survivor), reads every section with small indexed queries, and builds the whole card as one
 JSON text, which the API sends on as it is. Built in Python from section rows, the same card
-cost about four times the Python CPU per call (0.8 ms against 0.2 ms, bench/screenpop.py's
-database), on the path that runs for every ringing call; PostgreSQL's own CPU did not grow.
-The statement is prepared (callcenter.prepared) and read through `read_alias()`: the replica
-when one is configured, a little lag being harmless on a card.
+costs several times the Python CPU per call, on the path that runs for every ringing call,
+while PostgreSQL does the same work either way (docs/performance.md). The statement is
+prepared (callcenter.prepared) and read through `read_alias()`: the replica when one is
+configured, a little lag being harmless on a card.
 
 The card is assembled from sections. Apps that know more about a customer (segments, tasks, a
 suggested script) add their own with `screenpop_section_register` in their

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.contrib.auth.models import Group
 from django.db import models, transaction
 from django.utils import timezone
@@ -233,6 +234,189 @@ def _bulk(model: type[models.Model], rows: list) -> None:
         model._default_manager.bulk_create(rows[start : start + BATCH_SIZE])
 
 
+def _demo_customer(rng: np.random.Generator, external_id: str, advisors: list[User]) -> Customer:
+    """One unsaved demo customer: a person, or (12%) a business with an industry and advisor."""
+    is_business = rng.random() < 0.12
+    name, language = _person_name(rng)
+    city, region = CITIES[rng.integers(len(CITIES))]
+    attributes = {"member_level": str(rng.choice(["bronze", "silver", "gold"]))}
+    customer = Customer(
+        external_id=external_id,
+        kind=CustomerKind.BUSINESS if is_business else CustomerKind.PERSON,
+        name=name,
+        city=city,
+        region=region,
+        language=language,
+        birthday=None
+        if is_business or rng.random() < 0.2
+        else dt.date(
+            int(rng.integers(1955, 2004)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
+        ),
+        sms_opt_out=bool(rng.random() < 0.05),
+        call_opt_out=bool(rng.random() < 0.03),
+        email_opt_out=bool(rng.random() < 0.08),
+        attributes=attributes,
+    )
+    if is_business:
+        customer.company_name = (
+            f"{CITIES[rng.integers(len(CITIES))][0]}{COMPANY_PREFIX[rng.integers(10)]}"
+            f"{COMPANY_SUFFIX[rng.integers(len(COMPANY_SUFFIX))]}"
+        )
+        customer.industry = INDUSTRIES[rng.integers(len(INDUSTRIES))]
+        customer.employee_count = int(rng.integers(5, 2000))
+        if advisors:
+            customer.advisor = advisors[int(rng.integers(len(advisors)))]
+    return customer
+
+
+def _demo_contacts(
+    rng: np.random.Generator, customer_id: int, used_phones: set[str]
+) -> list[ContactPoint]:
+    """One or two mobile numbers (never one already used), often an email, sometimes WeChat."""
+    contacts = []
+    for n in range(1 + int(rng.random() < 0.25)):
+        phone = _mobile(rng, used_phones)
+        contacts.append(
+            ContactPoint(
+                customer_id=customer_id,
+                kind=ContactKind.PHONE,
+                value=phone,
+                raw_value=phone[3:],
+                is_primary=n == 0,
+                label="mobile",
+            )
+        )
+    if rng.random() < 0.7:
+        email = f"c{customer_id}@example.com"
+        contacts.append(
+            ContactPoint(
+                customer_id=customer_id,
+                kind=ContactKind.EMAIL,
+                value=email,
+                raw_value=email,
+                is_primary=True,
+            )
+        )
+    if rng.random() < 0.3:
+        contacts.append(
+            ContactPoint(
+                customer_id=customer_id,
+                kind=ContactKind.WECHAT,
+                value=f"wx_{customer_id:07d}",
+                is_primary=True,
+            )
+        )
+    return contacts
+
+
+def _demo_orders(
+    rng: np.random.Generator, customer_id: int, profile: str, *, now: dt.datetime, first_seq: int
+) -> list[Order]:
+    """The customer's orders in the rhythm of their profile, numbered from `first_seq`."""
+    orders = []
+    for seq, days_ago in enumerate(_order_days(rng, profile), start=first_seq):
+        status_roll = rng.random()
+        orders.append(
+            Order(
+                external_id=f"DEMO-O{seq:08d}",
+                customer_id=customer_id,
+                placed_at=now - dt.timedelta(days=int(days_ago), minutes=int(rng.integers(1440))),
+                amount=Decimal(str(round(float(rng.lognormal(5.3, 0.8)), 2))),
+                currency="CNY",
+                category=CATEGORIES[rng.integers(len(CATEGORIES))],
+                channel=ORDER_CHANNELS[rng.integers(len(ORDER_CHANNELS))],
+                status=OrderStatus.PAID
+                if status_roll < 0.9
+                else OrderStatus.REFUNDED
+                if status_roll < 0.96
+                else OrderStatus.CANCELLED,
+            )
+        )
+    return orders
+
+
+def _demo_interactions(
+    rng: np.random.Generator,
+    customer_id: int,
+    *,
+    now: dt.datetime,
+    agents: list[User],
+    note_sentiments: dict[str, float | None],
+) -> list[Interaction]:
+    """A few calls and chats over the history, with notes and their computed sentiment."""
+    interactions = []
+    for _ in range(int(rng.poisson(2.5))):
+        text, outcome = NOTES[rng.integers(len(NOTES))]
+        interactions.append(
+            Interaction(
+                customer_id=customer_id,
+                channel=str(
+                    rng.choice(
+                        [InteractionChannel.CALL] * 4
+                        + [
+                            InteractionChannel.CHAT,
+                            InteractionChannel.SMS,
+                            InteractionChannel.WECHAT,
+                        ]
+                    )
+                ),
+                direction=Direction.INBOUND if rng.random() < 0.7 else Direction.OUTBOUND,
+                occurred_at=now
+                - dt.timedelta(
+                    days=int(rng.integers(0, HISTORY_DAYS)), minutes=int(rng.integers(1440))
+                ),
+                duration_seconds=int(rng.integers(30, 900)),
+                agent=agents[int(rng.integers(len(agents)))] if agents else None,
+                reason=CALL_REASONS[rng.integers(len(CALL_REASONS))],
+                notes=text,
+                outcome=outcome,
+                sentiment=note_sentiments[text],
+            )
+        )
+    return interactions
+
+
+def _demo_ticket(rng: np.random.Generator, customer_id: int, now: dt.datetime) -> Ticket | None:
+    """For some customers a complaint, inquiry or suggestion, most of them resolved."""
+    if rng.random() >= 0.18:
+        return None
+    kind = str(
+        rng.choice(
+            [TicketKind.COMPLAINT, TicketKind.INQUIRY, TicketKind.SUGGESTION],
+            p=[0.5, 0.35, 0.15],
+        )
+    )
+    opened = now - dt.timedelta(days=int(rng.integers(0, 200)), hours=int(rng.integers(24)))
+    resolved = rng.random() < 0.7
+    subjects = TICKET_SUBJECTS[TicketKind(kind)]
+    return Ticket(
+        customer_id=customer_id,
+        kind=kind,
+        status=TicketStatus.RESOLVED if resolved else TicketStatus.OPEN,
+        priority=TicketPriority.HIGH if kind == TicketKind.COMPLAINT else TicketPriority.NORMAL,
+        subject=subjects[rng.integers(len(subjects))],
+        opened_at=opened,
+        resolved_at=opened + dt.timedelta(hours=int(rng.integers(1, 96))) if resolved else None,
+    )
+
+
+def _demo_survey(
+    rng: np.random.Generator, customer_id: int, now: dt.datetime
+) -> SurveyResponse | None:
+    """For some customers an NPS (0-10) or CSAT (1-5) answer within the last year."""
+    if rng.random() >= 0.3:
+        return None
+    kind = SurveyKind.NPS if rng.random() < 0.6 else SurveyKind.CSAT
+    score = int(rng.integers(0, 11)) if kind == SurveyKind.NPS else int(rng.integers(1, 6))
+    return SurveyResponse(
+        customer_id=customer_id,
+        kind=kind,
+        score=score,
+        comment=SURVEY_COMMENTS[rng.integers(len(SURVEY_COMMENTS))],
+        responded_at=now - dt.timedelta(days=int(rng.integers(0, 365))),
+    )
+
+
 @transaction.atomic
 def demo_data_create(*, customers: int = 2000, seed: int = 20261123) -> DemoSummary:
     """Create `customers` demo customers with their history in bulk."""
@@ -251,39 +435,9 @@ def demo_data_create(*, customers: int = 2000, seed: int = 20261123) -> DemoSumm
     )
     note_sentiments = {text: sentiment_score(text) for text, _outcome in NOTES}
 
-    customer_rows, contact_rows = [], []
-    for index in range(customers):
-        is_business = rng.random() < 0.12
-        name, language = _person_name(rng)
-        city, region = CITIES[rng.integers(len(CITIES))]
-        attributes = {"member_level": str(rng.choice(["bronze", "silver", "gold"]))}
-        customer = Customer(
-            external_id=f"DEMO{start_id + index:07d}",
-            kind=CustomerKind.BUSINESS if is_business else CustomerKind.PERSON,
-            name=name,
-            city=city,
-            region=region,
-            language=language,
-            birthday=None
-            if is_business or rng.random() < 0.2
-            else dt.date(
-                int(rng.integers(1955, 2004)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
-            ),
-            sms_opt_out=bool(rng.random() < 0.05),
-            call_opt_out=bool(rng.random() < 0.03),
-            email_opt_out=bool(rng.random() < 0.08),
-            attributes=attributes,
-        )
-        if is_business:
-            customer.company_name = (
-                f"{CITIES[rng.integers(len(CITIES))][0]}{COMPANY_PREFIX[rng.integers(10)]}"
-                f"{COMPANY_SUFFIX[rng.integers(len(COMPANY_SUFFIX))]}"
-            )
-            customer.industry = INDUSTRIES[rng.integers(len(INDUSTRIES))]
-            customer.employee_count = int(rng.integers(5, 2000))
-            if advisors:
-                customer.advisor = advisors[int(rng.integers(len(advisors)))]
-        customer_rows.append(customer)
+    customer_rows = [
+        _demo_customer(rng, f"DEMO{start_id + index:07d}", advisors) for index in range(customers)
+    ]
     _bulk(Customer, customer_rows)
     saved = list(
         Customer.objects.filter(external_id__in=[c.external_id for c in customer_rows])
@@ -292,126 +446,24 @@ def demo_data_create(*, customers: int = 2000, seed: int = 20261123) -> DemoSumm
     )
     ids = [customer_id for customer_id, _external in saved]
 
-    orders, interactions, tickets, surveys = [], [], [], []
+    contact_rows: list[ContactPoint] = []
+    orders: list[Order] = []
+    interactions: list[Interaction] = []
+    tickets: list[Ticket] = []
+    surveys: list[SurveyResponse] = []
     order_seq = Order.objects.count()
     for customer_id, profile in zip(ids, profiles, strict=True):
-        for n in range(1 + int(rng.random() < 0.25)):
-            phone = _mobile(rng, used_phones)
-            contact_rows.append(
-                ContactPoint(
-                    customer_id=customer_id,
-                    kind=ContactKind.PHONE,
-                    value=phone,
-                    raw_value=phone[3:],
-                    is_primary=n == 0,
-                    label="mobile",
-                )
-            )
-        if rng.random() < 0.7:
-            email = f"c{customer_id}@example.com"
-            contact_rows.append(
-                ContactPoint(
-                    customer_id=customer_id,
-                    kind=ContactKind.EMAIL,
-                    value=email,
-                    raw_value=email,
-                    is_primary=True,
-                )
-            )
-        if rng.random() < 0.3:
-            contact_rows.append(
-                ContactPoint(
-                    customer_id=customer_id,
-                    kind=ContactKind.WECHAT,
-                    value=f"wx_{customer_id:07d}",
-                    is_primary=True,
-                )
-            )
-        for days_ago in _order_days(rng, str(profile)):
-            order_seq += 1
-            status_roll = rng.random()
-            orders.append(
-                Order(
-                    external_id=f"DEMO-O{order_seq:08d}",
-                    customer_id=customer_id,
-                    placed_at=now
-                    - dt.timedelta(days=int(days_ago), minutes=int(rng.integers(1440))),
-                    amount=Decimal(str(round(float(rng.lognormal(5.3, 0.8)), 2))),
-                    currency="CNY",
-                    category=CATEGORIES[rng.integers(len(CATEGORIES))],
-                    channel=ORDER_CHANNELS[rng.integers(len(ORDER_CHANNELS))],
-                    status=OrderStatus.PAID
-                    if status_roll < 0.9
-                    else OrderStatus.REFUNDED
-                    if status_roll < 0.96
-                    else OrderStatus.CANCELLED,
-                )
-            )
-        for _ in range(int(rng.poisson(2.5))):
-            text, outcome = NOTES[rng.integers(len(NOTES))]
-            interactions.append(
-                Interaction(
-                    customer_id=customer_id,
-                    channel=str(
-                        rng.choice(
-                            [InteractionChannel.CALL] * 4
-                            + [
-                                InteractionChannel.CHAT,
-                                InteractionChannel.SMS,
-                                InteractionChannel.WECHAT,
-                            ]
-                        )
-                    ),
-                    direction=Direction.INBOUND if rng.random() < 0.7 else Direction.OUTBOUND,
-                    occurred_at=now
-                    - dt.timedelta(
-                        days=int(rng.integers(0, HISTORY_DAYS)), minutes=int(rng.integers(1440))
-                    ),
-                    duration_seconds=int(rng.integers(30, 900)),
-                    agent=agents[int(rng.integers(len(agents)))] if agents else None,
-                    reason=CALL_REASONS[rng.integers(len(CALL_REASONS))],
-                    notes=text,
-                    outcome=outcome,
-                    sentiment=note_sentiments[text],
-                )
-            )
-        if rng.random() < 0.18:
-            kind = str(
-                rng.choice(
-                    [TicketKind.COMPLAINT, TicketKind.INQUIRY, TicketKind.SUGGESTION],
-                    p=[0.5, 0.35, 0.15],
-                )
-            )
-            opened = now - dt.timedelta(days=int(rng.integers(0, 200)), hours=int(rng.integers(24)))
-            resolved = rng.random() < 0.7
-            subjects = TICKET_SUBJECTS[TicketKind(kind)]
-            tickets.append(
-                Ticket(
-                    customer_id=customer_id,
-                    kind=kind,
-                    status=TicketStatus.RESOLVED if resolved else TicketStatus.OPEN,
-                    priority=TicketPriority.HIGH
-                    if kind == TicketKind.COMPLAINT
-                    else TicketPriority.NORMAL,
-                    subject=subjects[rng.integers(len(subjects))],
-                    opened_at=opened,
-                    resolved_at=opened + dt.timedelta(hours=int(rng.integers(1, 96)))
-                    if resolved
-                    else None,
-                )
-            )
-        if rng.random() < 0.3:
-            kind = SurveyKind.NPS if rng.random() < 0.6 else SurveyKind.CSAT
-            score = int(rng.integers(0, 11)) if kind == SurveyKind.NPS else int(rng.integers(1, 6))
-            surveys.append(
-                SurveyResponse(
-                    customer_id=customer_id,
-                    kind=kind,
-                    score=score,
-                    comment=SURVEY_COMMENTS[rng.integers(len(SURVEY_COMMENTS))],
-                    responded_at=now - dt.timedelta(days=int(rng.integers(0, 365))),
-                )
-            )
+        contact_rows += _demo_contacts(rng, customer_id, used_phones)
+        new_orders = _demo_orders(rng, customer_id, str(profile), now=now, first_seq=order_seq + 1)
+        order_seq += len(new_orders)
+        orders += new_orders
+        interactions += _demo_interactions(
+            rng, customer_id, now=now, agents=agents, note_sentiments=note_sentiments
+        )
+        if (ticket := _demo_ticket(rng, customer_id, now)) is not None:
+            tickets.append(ticket)
+        if (survey := _demo_survey(rng, customer_id, now)) is not None:
+            surveys.append(survey)
     for model, rows in (
         (ContactPoint, contact_rows),
         (Order, orders),

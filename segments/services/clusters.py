@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 
 CLUSTER_FEATURES = ["recency_days", "frequency", "monetary", "interactions_30d", "complaints_90d"]
 # k-means is fitted on at most this many customers: centres are stable long before 50k points,
-# and fitting 5 values of k on 50k x 5 floats takes well under a second.
+# and fitting every k of the range on 50k x 5 floats is quick.
 FIT_SAMPLE_ROWS = 50_000
 # Silhouette needs all pairwise distances (n^2): 5k points are 25M float32 distances (100 MB),
 # computed once and reused for every k.
@@ -67,8 +67,8 @@ def ml_thread_limit() -> threadpool_limits:
 
     From the setting SEGMENTS_ML_THREADS (default 1). One thread is the safe default: when the
     worker shares its cores (PostgreSQL, other workers), OpenMP's per-tree and per-batch
-    barriers wait for descheduled threads and the same work took 3-10x longer with 2 threads
-    than with 1; on an idle machine 2 threads gain well under 2x.
+    barriers wait for descheduled threads and the same work takes several times longer with 2
+    threads than with 1, while on an idle machine 2 threads gain well under twice the speed.
     """
     return threadpool_limits(limits=int(getattr(settings, "SEGMENTS_ML_THREADS", 1)))
 

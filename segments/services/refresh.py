@@ -477,6 +477,54 @@ class _PhaseClock:
         return self.timings
 
 
+def _metrics_and_clusters_write(run: RefreshRun, computed: dict, now: dt.datetime) -> dict:
+    """Write the scored metrics and the run's cluster profiles; returns the write's counts."""
+    frame = computed["frame"]
+    stored, previous = computed["stored"], computed["previous"]
+    if stored is None and previous is None:
+        # A frame the workers aggregated: the stored rows are read now.
+        previous = metrics_stored_rows()
+    counts = metrics_write(frame=frame, now=now, stored=stored, previous=previous)
+    if not computed["given"]:
+        # A frame aggregated by workers, earlier, may miss what the log holds now: the
+        # log stays for the next run.
+        dirty_log_consume()
+    clustering = computed["clustering"]
+    if clustering is not None:
+        ClusterProfile.objects.bulk_create(
+            ClusterProfile(
+                run=run,
+                silhouette=clustering.silhouette,
+                fitted_at=computed["clusters_fitted_at"],
+                **profile,
+            )
+            for profile in clustering.profiles
+        )
+        _cluster_segments_sync(clustering.profiles)
+    return counts
+
+
+def _run_counts(
+    computed: dict, moves: dict, *, write: dict, snapshots: int, changed_only: bool
+) -> dict:
+    """What the run did, for its record: the write's counts and the rest of the run's."""
+    frame, clustering, model = computed["frame"], computed["clustering"], computed["model"]
+    return {
+        **write,
+        "customers": len(frame),
+        "aggregated": len(frame)
+        if computed["stored"] is None
+        else len(frame) - len(computed["stored"]),
+        "scored": int(frame["r_score"].notna().sum()),
+        "entered": sum(v for (_s, kind), v in moves.items() if kind == "entered"),
+        "exited": sum(v for (_s, kind), v in moves.items() if kind == "exited"),
+        "snapshots": snapshots,
+        "clusters": len(clustering.profiles) if clustering is not None else 0,
+        "churn_model_version": model.version if model is not None else None,
+        "memberships_diffed": write["membership_candidates"] if changed_only else len(frame),
+    }
+
+
 def _execute_locked(
     run: RefreshRun,
     on_progress: ProgressCallback | None,
@@ -488,32 +536,9 @@ def _execute_locked(
     try:
         with transaction.atomic():
             computed = _compute(run, clock.start, full=full, frame=frame)
-            frame = computed["frame"]
             now = timezone.now()
             clock.start("write")
-            stored, previous = computed["stored"], computed["previous"]
-            if stored is None and previous is None:
-                # A frame the workers aggregated: the stored rows are read now.
-                previous = metrics_stored_rows()
-            counts: dict[str, int | None] = dict(
-                metrics_write(frame=frame, now=now, stored=stored, previous=previous)
-            )
-            if not computed["given"]:
-                # A frame aggregated by workers, earlier, may miss what the log holds now: the
-                # log stays for the next run.
-                dirty_log_consume()
-            clustering = computed["clustering"]
-            if clustering is not None:
-                ClusterProfile.objects.bulk_create(
-                    ClusterProfile(
-                        run=run,
-                        silhouette=clustering.silhouette,
-                        fitted_at=computed["clusters_fitted_at"],
-                        **profile,
-                    )
-                    for profile in clustering.profiles
-                )
-                _cluster_segments_sync(clustering.profiles)
+            written = _metrics_and_clusters_write(run, computed, now)
             clock.start("memberships")
             signature = _builtin_signature()
             changed_only = _previous_builtin_signature() == signature
@@ -521,22 +546,11 @@ def _execute_locked(
                 run_id=run.pk, as_of=run.as_of, now=now, changed_only=changed_only
             )
             clock.start("snapshots")
-            sizes = {**builtin_sizes(frame), **rule_sizes}
+            sizes = {**builtin_sizes(computed["frame"]), **rule_sizes}
             snapshot_count = _snapshots_write(run, moves, sizes, now)
             segment_memberships_changed.send(sender=RefreshRun, run_id=run.pk)
-            model = computed["model"]
-            counts.update(
-                customers=len(frame),
-                aggregated=len(frame)
-                if computed["stored"] is None
-                else len(frame) - len(computed["stored"]),
-                scored=int(frame["r_score"].notna().sum()),
-                entered=sum(v for (_s, kind), v in moves.items() if kind == "entered"),
-                exited=sum(v for (_s, kind), v in moves.items() if kind == "exited"),
-                snapshots=snapshot_count,
-                clusters=len(clustering.profiles) if clustering is not None else 0,
-                churn_model_version=model.version if model is not None else None,
-                memberships_diffed=counts["membership_candidates"] if changed_only else len(frame),
+            counts = _run_counts(
+                computed, moves, write=written, snapshots=snapshot_count, changed_only=changed_only
             )
             RefreshRun.objects.filter(pk=run.pk).update(
                 status=RunStatus.SUCCEEDED,

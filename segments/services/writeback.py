@@ -47,6 +47,8 @@ METRIC_COLUMNS: dict[str, str] = {
     "churn_probability": "double precision",
     "cluster": "smallint",
 }
+# The columns an UPDATE compares and sets (all but the key).
+VALUE_COLUMNS = [c for c in METRIC_COLUMNS if c != "customer_id"]
 NULLABLE_INT_COLUMNS = (
     "last_nps",
     "r_score",
@@ -125,6 +127,120 @@ def _unchanged(rows: pd.DataFrame, stored: pd.DataFrame, columns: Iterable[str])
     return pd.Series(same, index=rows.index)
 
 
+def _rows_to_stage(
+    frame: pd.DataFrame, stored: pd.DataFrame | None, previous: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.Index | None]:
+    """The typed rows worth comparing in SQL, and (for a full pass) the stored customers the
+    frame no longer has; rows equal to their stored one are dropped here, in pandas."""
+    rows = metrics_frame_for_write(frame)
+    gone: pd.Index | None = None
+    if stored is not None:
+        rows = rows[~_unchanged(rows, stored, STORED_SCORE_COLUMNS)]
+    elif previous is not None:
+        gone = previous.index.difference(rows.index)
+        rows = rows[~_unchanged(rows, previous, VALUE_COLUMNS)]
+    return rows, gone
+
+
+def _temp_tables_create(cursor: Cursor[TupleRow]) -> None:
+    """The staging, changed-customers and gone-customers tables, empty, dropped on commit."""
+    for table, definition in (
+        (
+            STAGING_TABLE,
+            sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind))
+                for name, kind in METRIC_COLUMNS.items()
+            ),
+        ),
+        (CHANGED_TABLE, sql.SQL("customer_id bigint NOT NULL")),
+        (GONE_TABLE, sql.SQL("customer_id bigint NOT NULL")),
+    ):
+        cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(table)))
+        cursor.execute(
+            sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+                sql.Identifier(table), definition
+            )
+        )
+
+
+def _staged_rows_apply(
+    cursor: Cursor[TupleRow], names: dict[str, sql.Composable], now: datetime
+) -> tuple[int, int, int]:
+    """Note the customers whose segment columns change, update the rows that differ, insert
+    the new ones; returns (membership candidates, updated, inserted)."""
+    # Customers whose segment columns change, before the UPDATE overwrites the old values.
+    cursor.execute(
+        sql.SQL(
+            "INSERT INTO {changed} SELECT s.customer_id FROM {staging} s "
+            "JOIN {table} m ON m.customer_id = s.customer_id "
+            "WHERE {differ}"
+        ).format(differ=_differ(MEMBERSHIP_COLUMNS), **names)
+    )
+    candidates = cursor.rowcount
+    # Changed rows: one hash join (an INSERT ... ON CONFLICT DO UPDATE would add a
+    # speculative insertion per row).
+    cursor.execute(
+        sql.SQL(
+            "UPDATE {table} m SET {assignments}, refreshed_at = %(now)s "
+            "FROM {staging} s WHERE m.customer_id = s.customer_id AND {differ}"
+        ).format(
+            assignments=sql.SQL(", ").join(
+                sql.SQL("{0} = s.{0}").format(sql.Identifier(c)) for c in VALUE_COLUMNS
+            ),
+            differ=_differ(VALUE_COLUMNS),
+            **names,
+        ),
+        {"now": now},
+    )
+    updated = cursor.rowcount
+    # New customers: the unique index answers "exists?" per row, no anti-join that could
+    # re-scan the table being written.
+    cursor.execute(
+        sql.SQL(
+            "WITH written AS (INSERT INTO {table} ({columns}, refreshed_at) "
+            "SELECT {columns}, %(now)s FROM {staging} "
+            "ON CONFLICT (customer_id) DO NOTHING RETURNING customer_id) "
+            "INSERT INTO {changed} SELECT customer_id FROM written"
+        ).format(**names),
+        {"now": now},
+    )
+    return candidates, updated, cursor.rowcount
+
+
+def _gone_rows_delete(
+    cursor: Cursor[TupleRow],
+    names: dict[str, sql.Composable],
+    *,
+    gone: pd.Index | None,
+    incremental: bool,
+) -> int:
+    """Delete the rows of customers no longer scored, noting them as changed: those in `gone`
+    (a full pass), else those missing from the staging table (of the re-aggregated customers
+    only, when `incremental`)."""
+    if gone is not None:
+        _copy_into(cursor, GONE_TABLE, ["customer_id"], "\n".join(map(str, gone)).encode())
+        condition = sql.SQL("m.customer_id IN (SELECT customer_id FROM {})").format(
+            sql.Identifier(GONE_TABLE)
+        )
+    else:
+        scope: sql.Composable = sql.SQL("")
+        if incremental:
+            scope = sql.SQL("m.customer_id IN (SELECT customer_id FROM {}) AND ").format(
+                sql.Identifier(DIRTY_NOW_TABLE)
+            )
+        condition = sql.SQL(
+            "{scope}NOT EXISTS (SELECT 1 FROM {staging} s WHERE s.customer_id = m.customer_id)"
+        ).format(scope=scope, **names)
+    cursor.execute(
+        sql.SQL(
+            "WITH gone AS (DELETE FROM {table} m WHERE {condition} "
+            "RETURNING m.customer_id) "
+            "INSERT INTO {changed} SELECT customer_id FROM gone"
+        ).format(condition=condition, **names)
+    )
+    return cursor.rowcount
+
+
 def metrics_write(
     *,
     frame: pd.DataFrame,
@@ -139,114 +255,33 @@ def metrics_write(
     re-aggregated customers (DIRTY_NOW_TABLE) missing from the frame are deleted. With
     `previous` (a full pass: every stored row, `metrics_stored_rows()`), only rows differing
     from their stored one in any column are staged, and the stored customers missing from the
-    frame are deleted; staging and comparing a million unchanged rows in SQL cost far more
-    than comparing them in pandas.
+    frame are deleted; comparing unchanged rows in pandas is far cheaper than staging them and
+    comparing them in SQL.
 
     Must run inside the refresh transaction. The ids of every customer whose row was added or
     deleted, or whose MEMBERSHIP_COLUMNS changed, are left in the temporary table CHANGED_TABLE
     (dropped on commit). Returns counts of staged (compared in SQL), written and deleted rows,
     and of the customers left in CHANGED_TABLE (`membership_candidates`).
     """
-    columns = list(METRIC_COLUMNS)
-    value_columns = [c for c in columns if c != "customer_id"]
-    rows = metrics_frame_for_write(frame)
-    gone: pd.Index | None = None
-    if stored is not None:
-        rows = rows[~_unchanged(rows, stored, STORED_SCORE_COLUMNS)]
-    elif previous is not None:
-        gone = previous.index.difference(rows.index)
-        rows = rows[~_unchanged(rows, previous, value_columns)]
+    rows, gone = _rows_to_stage(frame, stored, previous)
     payload = _arrow_csv(rows)
     names = {
         "table": sql.Identifier(CustomerMetrics._meta.db_table),
         "staging": sql.Identifier(STAGING_TABLE),
         "changed": sql.Identifier(CHANGED_TABLE),
-        "columns": sql.SQL(", ").join(map(sql.Identifier, columns)),
+        "columns": sql.SQL(", ").join(map(sql.Identifier, METRIC_COLUMNS)),
     }
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor
-        for table, definition in (
-            (
-                STAGING_TABLE,
-                sql.SQL(", ").join(
-                    sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind))
-                    for name, kind in METRIC_COLUMNS.items()
-                ),
-            ),
-            (CHANGED_TABLE, sql.SQL("customer_id bigint NOT NULL")),
-            (GONE_TABLE, sql.SQL("customer_id bigint NOT NULL")),
-        ):
-            cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(table)))
-            cursor.execute(
-                sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
-                    sql.Identifier(table), definition
-                )
-            )
-        _copy_into(cursor, STAGING_TABLE, columns, payload)
+        _temp_tables_create(cursor)
+        _copy_into(cursor, STAGING_TABLE, list(METRIC_COLUMNS), payload)
         # Statistics on the fresh staging table let the planner hash the joins below instead
         # of re-scanning the staging table for every stored row.
         cursor.execute(sql.SQL("ANALYZE {staging}").format(**names))
-        # Customers whose segment columns change, before the UPDATE overwrites the old values.
-        cursor.execute(
-            sql.SQL(
-                "INSERT INTO {changed} SELECT s.customer_id FROM {staging} s "
-                "JOIN {table} m ON m.customer_id = s.customer_id "
-                "WHERE {differ}"
-            ).format(differ=_differ(MEMBERSHIP_COLUMNS), **names)
-        )
-        candidates = cursor.rowcount
-        # Changed rows: one hash join (an INSERT ... ON CONFLICT DO UPDATE costs a speculative
-        # insertion per row, about a third more at 200k rows).
-        cursor.execute(
-            sql.SQL(
-                "UPDATE {table} m SET {assignments}, refreshed_at = %(now)s "
-                "FROM {staging} s WHERE m.customer_id = s.customer_id AND {differ}"
-            ).format(
-                assignments=sql.SQL(", ").join(
-                    sql.SQL("{0} = s.{0}").format(sql.Identifier(c)) for c in value_columns
-                ),
-                differ=_differ(value_columns),
-                **names,
-            ),
-            {"now": now},
-        )
-        updated = cursor.rowcount
-        # New customers: the unique index answers "exists?" per row, no anti-join that could
-        # re-scan the table being written.
-        cursor.execute(
-            sql.SQL(
-                "WITH written AS (INSERT INTO {table} ({columns}, refreshed_at) "
-                "SELECT {columns}, %(now)s FROM {staging} "
-                "ON CONFLICT (customer_id) DO NOTHING RETURNING customer_id) "
-                "INSERT INTO {changed} SELECT customer_id FROM written"
-            ).format(**names),
-            {"now": now},
-        )
-        inserted = cursor.rowcount
-        written = updated + inserted
-        if gone is not None:
-            _copy_into(cursor, GONE_TABLE, ["customer_id"], "\n".join(map(str, gone)).encode())
-            condition = sql.SQL("m.customer_id IN (SELECT customer_id FROM {})").format(
-                sql.Identifier(GONE_TABLE)
-            )
-        else:
-            scope: sql.Composable = sql.SQL("")
-            if stored is not None:
-                scope = sql.SQL("m.customer_id IN (SELECT customer_id FROM {}) AND ").format(
-                    sql.Identifier(DIRTY_NOW_TABLE)
-                )
-            condition = sql.SQL(
-                "{scope}NOT EXISTS (SELECT 1 FROM {staging} s WHERE s.customer_id = m.customer_id)"
-            ).format(scope=scope, **names)
-        cursor.execute(
-            sql.SQL(
-                "WITH gone AS (DELETE FROM {table} m WHERE {condition} "
-                "RETURNING m.customer_id) "
-                "INSERT INTO {changed} SELECT customer_id FROM gone"
-            ).format(condition=condition, **names)
-        )
-        deleted = cursor.rowcount
+        candidates, updated, inserted = _staged_rows_apply(cursor, names, now)
+        deleted = _gone_rows_delete(cursor, names, gone=gone, incremental=stored is not None)
         cursor.execute(sql.SQL("ANALYZE {changed}").format(**names))
+    written = updated + inserted
     return {
         "metrics_staged": len(rows),
         "metrics_written": written,

@@ -245,6 +245,63 @@ def _unreadable(exc: Exception, encoding: str) -> str:
     return _("the file cannot be read as CSV here: %(error)s") % {"error": exc}
 
 
+RowParser = Callable[[list[str], int, int], list[Any]]
+
+
+def _row_parser(
+    spec: KindSpec,
+    plan: list[tuple[int, int, Any, bool, str, int]],
+    extras: list[tuple[int, str]],
+    result: StagingResult,
+    nul_lines: set[int],
+) -> RowParser:
+    """A function turning one record (its cells, first line and last line) into the values
+    staged for it, `ok` set and its problems added to `result`. Everything that does not
+    change from row to row is looked up once, here."""
+    template: list[Any] = [None] * (len(spec.staging_fields) + 2)
+    hook = spec.row_hook(spec.index) if spec.row_hook else None
+    attributes_at = spec.index.get(spec.attributes_field or "")
+    value_max_length = attribute_limits().value_max_length
+    too_long_message = _("longer than %(max)s characters") % {"max": value_max_length}
+    required_message = _("a value is required")
+
+    def parse_row(row: list[str], line: int, last: int) -> list[Any]:
+        values = template.copy()
+        values[0] = line
+        problems: list[str] = []
+        for position, out, parse, required, name, span in plan:
+            cell = row[position].strip()
+            if cell:
+                try:
+                    if span == 1:
+                        values[out] = parse(cell)
+                    else:
+                        values[out : out + span] = parse(cell)
+                except CellError as exc:
+                    problems.append(f"{name}: {exc}")
+            elif required:
+                problems.append(f"{name}: {required_message}")
+        if attributes_at is not None:
+            attributes = {}
+            for pos, key in extras:
+                cell = row[pos].strip()
+                if len(cell) > value_max_length:
+                    problems.append(f"{key}: {too_long_message}")
+                elif cell:
+                    attributes[key] = cell
+            values[attributes_at] = attributes_json(attributes)
+        if hook is not None:
+            problems.extend(hook(values, not problems and not result.bad_lines))
+        if nul_lines and not nul_lines.isdisjoint(range(line, last + 1)):
+            problems.append(_nul_message())
+        values[1] = not problems
+        if problems:
+            result.add(line, problems)
+        return values
+
+    return parse_row
+
+
 def _copy_rows(
     cur: Cursor,
     spec: KindSpec,
@@ -256,23 +313,19 @@ def _copy_rows(
     encoding: str,
     nul_lines: set[int],
 ) -> None:
-    # The hot loop: one pass per record, no function call per row beyond the cell parsers.
-    names = [name for name, _type in spec.staging_fields]
+    """COPY every record into `import_stage`, skipping blank lines; a record of the wrong width
+    or one the csv module cannot read is a bad line, and reading goes on after it."""
     copy_sql = sql.SQL("COPY import_stage (line, ok, {}) FROM STDIN").format(
-        sql.SQL(", ").join(sql.Identifier(name) for name in names)
+        sql.SQL(", ").join(sql.Identifier(name) for name, _type in spec.staging_fields)
     )
-    template: list[Any] = [None] * (len(names) + 2)
-    hook = spec.row_hook(spec.index) if spec.row_hook else None
-    attributes_at = spec.index.get(spec.attributes_field or "")
-    value_max_length = attribute_limits().value_max_length
-    too_long_message = _("longer than %(max)s characters") % {"max": value_max_length}
-    required_message = _("a value is required")
+    parse_row = _row_parser(spec, plan, extras, result, nul_lines)
     width_message = _("%(found)s values, but the header has %(expected)s columns")
     last = reader.line_num
     with cur.copy(copy_sql) as copy:
         write = copy.write_row
         while True:
             try:
+                # The hot loop: one pass per record, one call of the row parser per row.
                 for row in reader:
                     line = last + 1
                     last = reader.line_num
@@ -285,38 +338,7 @@ def _copy_rows(
                     if not row[0].strip() and not any(cell.strip() for cell in row):
                         continue  # a line of empty cells (the first test is the cheap one)
                     result.rows += 1
-                    values = template.copy()
-                    values[0] = line
-                    problems: list[str] = []
-                    for position, out, parse, required, name, span in plan:
-                        cell = row[position].strip()
-                        if cell:
-                            try:
-                                if span == 1:
-                                    values[out] = parse(cell)
-                                else:
-                                    values[out : out + span] = parse(cell)
-                            except CellError as exc:
-                                problems.append(f"{name}: {exc}")
-                        elif required:
-                            problems.append(f"{name}: {required_message}")
-                    if attributes_at is not None:
-                        attributes = {}
-                        for pos, key in extras:
-                            cell = row[pos].strip()
-                            if len(cell) > value_max_length:
-                                problems.append(f"{key}: {too_long_message}")
-                            elif cell:
-                                attributes[key] = cell
-                        values[attributes_at] = attributes_json(attributes)
-                    if hook is not None:
-                        problems.extend(hook(values, not problems and not result.bad_lines))
-                    if nul_lines and not nul_lines.isdisjoint(range(line, last + 1)):
-                        problems.append(_nul_message())
-                    values[1] = not problems
-                    if problems:
-                        result.add(line, problems)
-                    write(values)
+                    write(parse_row(row, line, last))
             except UnicodeDecodeError as exc:
                 # The line that failed to decode was not counted yet; nothing after it can be
                 # read.

@@ -1,0 +1,164 @@
+"""docs/performance.md's tables are rendered from the committed benchmark runs
+(scripts/perf_doc.py): the page is never out of date with them, every row names its run, and
+ratios stand beside the absolute figures they come from."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("perf_doc", ROOT / "scripts" / "perf_doc.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # Dataclasses look their module up in sys.modules while the module executes.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+perf_doc = _load_script()
+
+ALL_BLOCKS = "\n\n".join(
+    f"<!-- perf-doc:begin {name} -->\n<!-- perf-doc:end {name} -->" for name in perf_doc.TABLES
+)
+
+
+def _refresh(seconds: float, *, aggregated: int, customers: int = 1000) -> dict:
+    return {
+        "seconds": seconds,
+        "phases": {"aggregate": seconds / 2, "write": seconds / 4, "total": seconds - 0.1},
+        "counts": {"aggregated": aggregated, "customers": customers},
+        "peak_rss_mb": 300.0,
+    }
+
+
+REPORT = {
+    "started_at": "2026-12-05T03:46:12+00:00",
+    "scale": 1000,
+    "machine": {
+        "cores": 2,
+        "memory_gb": 23.4,
+        "load_average_at_start": [1.5, 1.25, 1.0],
+        "python": "3.11.9",
+        "postgres": "15.4",
+    },
+    "segment_refresh": {
+        "scale": {"customers": 1000, "orders": 10000, "interactions": 5000},
+        "refresh": _refresh(4.0, aggregated=1000),
+        "refresh_again": _refresh(2.0, aggregated=0),
+        "refresh_next_day": _refresh(2.5, aggregated=12),
+        "refresh_next_day_full": _refresh(3.0, aggregated=1000),
+        "baseline": {"seconds": 7.5, "peak_rss_mb": 2048.0},
+        "incremental_equals_full": True,
+    },
+    "csv_import": {"error": "RuntimeError: the database went away"},
+    "screenpop": {
+        "scale": {"customers": 1000},
+        "load": {"connections": 32, "seconds": 15, "paced_rate_per_second": 300},
+        "healthz": {"requests_per_second": 1000.0, "non_2xx": 0, "socket_errors": 0},
+        "screenpop": {"requests_per_second": 500.0, "non_2xx": 1, "socket_errors": 0},
+        "healthz_paced": {"requests_per_second": 290.0, "p50_ms": 2.0, "p99_ms": 5.0},
+        "screenpop_paced": {
+            "requests_per_second": 285.0,
+            "p50_ms": 4.0,
+            "p99_ms": 15.0,
+            "non_2xx": 0,
+            "socket_errors": 2,
+        },
+    },
+}
+
+
+def test_performance_doc_is_rendered_from_the_committed_runs() -> None:
+    """Fails when docs/performance.md and bench/results/published/ disagree: run
+    `make perf-doc` and commit both."""
+    current = perf_doc.DOC.read_text(encoding="utf-8")
+    assert perf_doc.render(current, perf_doc.runs_load(perf_doc.PUBLISHED)) == current
+
+
+def test_published_runs_are_reports_of_make_bench() -> None:
+    for run in perf_doc.runs_load(perf_doc.PUBLISHED):
+        assert run.name == perf_doc.run_name(run.report)
+        assert {"started_at", "scale", "machine"} <= run.report.keys()
+
+
+def test_rows_name_their_run_and_ratios_stand_beside_the_figures(tmp_path: Path) -> None:
+    (tmp_path / "20261205T034612Z.json").write_text(json.dumps(REPORT))
+    rendered = perf_doc.render(ALL_BLOCKS, perf_doc.runs_load(tmp_path))
+
+    link = "[20261205T034612Z](../bench/results/published/20261205T034612Z.json)"
+    for name in perf_doc.TABLES:
+        block = rendered.split(f"begin {name} -->")[1].split("perf-doc:end")[0]
+        assert link in block, name
+    # The refresh: baseline over the nightly and the full pass of the same run.
+    assert "| 7.50 s | 3.00× | 2.50× |" in rendered
+    assert "2.50 s (incremental: 12 re-aggregated)" in rendered
+    assert "300 MB / 2.00 GB" in rendered
+    # The screen-pop against /healthz of the same run, errors of both of its runs counted.
+    assert "| 500 req/s | 1,000 req/s | 0.50× |" in rendered
+    assert "| 4.0 ms | 15.0 ms | 5.0 ms | 3.00× | 3 |" in rendered
+    # A benchmark that failed says so instead of showing figures; one that did not run, too.
+    import_block = rendered.split("begin import -->")[1]
+    assert "failed (its error is in the run's file)" in import_block.split("perf-doc:end")[0]
+    events_block = rendered.split("begin events -->")[1].split("perf-doc:end")[0]
+    assert f"| {link} | not in this run | – | – | – | – | – | – | – | – | – |" in events_block
+
+
+def test_without_a_published_run_each_table_says_how_to_publish_one(tmp_path: Path) -> None:
+    rendered = perf_doc.render(ALL_BLOCKS, perf_doc.runs_load(tmp_path))
+    assert rendered.count(perf_doc.NO_RUN) == len(perf_doc.TABLES)
+
+
+def test_rendering_twice_changes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "20261205T034612Z.json").write_text(json.dumps(REPORT))
+    runs = perf_doc.runs_load(tmp_path)
+    once = perf_doc.render("prose\n\n" + ALL_BLOCKS + "\n\nmore prose\n", runs)
+    assert perf_doc.render(once, runs) == once
+    assert once.startswith("prose\n\n")
+    assert once.endswith("\n\nmore prose\n")
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "<!-- perf-doc:begin nonsense -->\n<!-- perf-doc:end nonsense -->",
+        "<!-- perf-doc:begin refresh -->\nno end",
+        "<!-- perf-doc:end refresh -->",
+    ],
+)
+def test_unknown_or_unmatched_markers_are_errors(document: str) -> None:
+    with pytest.raises(ValueError, match="unknown table|unmatched marker"):
+        perf_doc.render(document, [])
+
+
+def test_publish_names_the_run_by_its_start_time_and_check_sees_the_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = tmp_path / "performance.md"
+    doc.write_text("# figures\n\n" + ALL_BLOCKS + "\n")
+    published = tmp_path / "published"
+    monkeypatch.setattr(perf_doc, "DOC", doc)
+    monkeypatch.setattr(perf_doc, "PUBLISHED", published)
+    monkeypatch.setattr(perf_doc, "ROOT", tmp_path)
+    assert perf_doc.main([]) == 0
+    assert perf_doc.main(["--check"]) == 0
+
+    latest = tmp_path / "latest.json"
+    latest.write_text(json.dumps({**REPORT, "started_at": "2026-12-06T11:00:00+08:00"}))
+    monkeypatch.setattr(perf_doc, "DOC", tmp_path / "stale.md")
+    (tmp_path / "stale.md").write_text(doc.read_text())
+    (published / "20261206T030000Z.json").parent.mkdir(exist_ok=True)
+    assert perf_doc.publish(latest, published) == published / "20261206T030000Z.json"
+    assert perf_doc.main(["--check"]) == 1
+    assert "out of date" in capsys.readouterr().err
+    assert perf_doc.main([]) == 0
+    assert perf_doc.main(["--check"]) == 0
+    assert "20261206T030000Z" in (tmp_path / "stale.md").read_text()
