@@ -12,8 +12,7 @@ from decimal import Decimal
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import User
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.db import models, transaction
 from django.utils import timezone
 

@@ -447,7 +447,7 @@ def _write_skips(skipped: dict[str, list[int]], *, now: dt.datetime, **only: Any
 
 
 # One statement for every released call task (Django's bulk_update builds a CASE per row and
-# field: about 1 s of Python for 500 tasks).
+# field, which costs far more Python than the release itself).
 RELEASE_SQL = sql.SQL(
     "UPDATE {table} t SET subject = v.subject, body = v.body, last_error = v.last_error, "
     "next_attempt_at = NULL, updated_at = %(now)s "

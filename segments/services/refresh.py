@@ -75,11 +75,9 @@ LOCK_RETRY_SECONDS = 0.2
 PROGRESS_TTL_SECONDS = 24 * 3600
 CHURN_RETRY_AFTER = dt.timedelta(days=1)
 # An incremental refresh builds on the stored metrics when the last run is at most this much
-# older and at most this share of the customers need re-aggregating; else one full pass. Since
-# a full pass reads the covering indexes in customer order, it is the cheaper of the two for a
-# day's step: at 1M customers and 10M orders the nightly run's 10.6% took 14.5 s to aggregate
-# incrementally, the full pass of the same moment 8.0 s; an hour's 0.2% took 8.4 s against
-# 11.8 s (finding the changed customers and reading every stored row dominate).
+# older and at most this share of the customers need re-aggregating; else one full pass, which
+# reads the covering indexes in customer order and is the cheaper of the two once a large share
+# changed (docs/performance.md, the refresh).
 INCREMENTAL_MAX_STEP = dt.timedelta(days=31)
 INCREMENTAL_MAX_SHARE = 0.05
 # Cluster centres are refitted when older than this (the weekly job); in between,
