@@ -40,7 +40,7 @@ from segments.selectors import (
     segment_snapshots,
 )
 from segments.services.export import metrics_export_audit, metrics_export_chunks
-from segments.services.refresh import refresh_progress, segment_refresh_request
+from segments.services.refresh_runs import refresh_progress, segment_refresh_request
 from segments.services.segments import segment_create, segment_delete, segment_update
 from segments.tasks import churn_model_train_task, segment_refresh_task
 

@@ -11,12 +11,8 @@ from segments.choices import RunStatus
 from segments.models import RefreshRun
 from segments.services.churn import churn_model_train
 from segments.services.distributed import aggregate_part, id_ranges, merged_frame, refresh_parts
-from segments.services.refresh import (
-    needs_full_pass,
-    segment_refresh_execute,
-    segment_refresh_fail,
-    segment_refresh_request,
-)
+from segments.services.refresh import needs_full_pass, segment_refresh_execute
+from segments.services.refresh_runs import segment_refresh_fail, segment_refresh_request
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

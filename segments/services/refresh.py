@@ -1,27 +1,21 @@
 """The segment refresh: one run computes every customer's metrics and scores and moves segment
 memberships, atomically.
 
-Only one refresh runs at a time. A request while one runs joins it (gets the running run back);
-a unique partial constraint on RefreshRun guarantees it, and the executing worker holds a
-PostgreSQL advisory lock so a redelivered task never runs the same refresh twice. All writes of
-a run happen in one transaction: if anything fails, metrics and members stay as they were and
-the run is marked failed with the error.
+All writes of a run happen in one transaction: if anything fails, metrics and members stay as
+they were and the run is marked failed with the error. Requesting a run, the executor's lock
+(one refresh at a time) and its progress are segments.services.refresh_runs.
 """
 
 import datetime as dt
 import hashlib
 import json
 import logging
-import time
-import traceback
 from collections.abc import Callable
-from typing import TypedDict
 
 import numpy as np
 import pandas as pd
 from django.contrib.auth.models import User
-from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
@@ -52,6 +46,15 @@ from segments.services.metrics import (
     metrics_stored_rows,
     metrics_stored_rows_ahead,
 )
+from segments.services.refresh_runs import (
+    PhaseClock,
+    ProgressCallback,
+    refresh_failure_record,
+    refresh_lock_release,
+    refresh_lock_wait,
+    refresh_progress_clear,
+    segment_refresh_request,
+)
 from segments.services.scoring import (
     RfmCell,
     ScoringSettings,
@@ -65,14 +68,6 @@ from segments.signals import segment_memberships_changed
 
 logger = logging.getLogger(__name__)
 
-# Key of the PostgreSQL advisory lock held by the process executing a refresh.
-REFRESH_LOCK_KEY = 7_201_001
-# A run still "running" after this long while nobody holds the lock was abandoned
-# (its worker died); a new request marks it failed and starts afresh.
-STALE_AFTER = dt.timedelta(minutes=30)
-# How often an executor waiting for the lock tries again (see _lock_wait).
-LOCK_RETRY_SECONDS = 0.2
-PROGRESS_TTL_SECONDS = 24 * 3600
 CHURN_RETRY_AFTER = dt.timedelta(days=1)
 # An incremental refresh builds on the stored metrics when the last run is at most this much
 # older and at most this share of the customers need re-aggregating; else one full pass, which
@@ -83,119 +78,11 @@ INCREMENTAL_MAX_SHARE = 0.05
 # Cluster centres are refitted when older than this (the weekly job); in between,
 # customers are assigned to the stored centres.
 CLUSTER_REFIT_AFTER = dt.timedelta(days=7)
-# Share of the whole run each phase accounts for, for the progress bar.
-PHASES: list[tuple[str, int]] = [
-    ("aggregate", 35),
-    ("score", 5),
-    ("churn", 10),
-    ("clusters", 10),
-    ("write", 20),
-    ("memberships", 15),
-    ("snapshots", 5),
-]
-
-ProgressCallback = Callable[[str, int], None]
-
-
-class RefreshProgress(TypedDict):
-    """Where a run is: its phase and how much of the whole run is done."""
-
-    phase: str
-    percent: int
-
-
-def _progress_key(run_id: int) -> str:
-    return f"segments:refresh:{run_id}:progress"
-
-
-def refresh_progress(*, run: RefreshRun) -> RefreshProgress:
-    """Live phase and percent of a run (from Redis while it runs, from the row after)."""
-    if run.status == RunStatus.RUNNING:
-        live = cache.get(_progress_key(run.pk))
-        if live:
-            return live
-    return {"phase": run.phase, "percent": run.percent}
 
 
 def as_of_from_date(day: dt.date) -> dt.datetime:
     """The start of `day` in TIME_ZONE (what `--as-of D` means)."""
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
-def _holds_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [REFRESH_LOCK_KEY])
-        return bool(cursor.fetchone()[0])
-
-
-def _run_is_running(run_id: int) -> bool:
-    return RefreshRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).exists()
-
-
-def _lock_wait(run_id: int) -> bool:
-    """Take the lock for run `run_id`, waiting while another executor holds it.
-
-    The executor of the previous run commits its result, which lets a new run be requested, a
-    moment before it releases the lock; a new run's task arriving in between must wait for it,
-    not give up (the run would stay queued, and every later request join it, until it went
-    stale). Returns False, without the lock, when the run stops running meanwhile (another
-    executor of the same run, a redelivered task, finished it) or after STALE_AFTER.
-    """
-    deadline = time.monotonic() + STALE_AFTER.total_seconds()
-    while not _holds_lock():
-        if not _run_is_running(run_id) or time.monotonic() > deadline:
-            return False
-        time.sleep(LOCK_RETRY_SECONDS)
-    return True
-
-
-def _release_lock() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s)", [REFRESH_LOCK_KEY])
-
-
-def _abandon_stale_run() -> None:
-    """Fail a run left 'running' by a dead worker, so a new one can start."""
-    stale = RefreshRun.objects.filter(
-        status=RunStatus.RUNNING, started_at__lt=timezone.now() - STALE_AFTER
-    ).first()
-    if stale is None or not _holds_lock():
-        return
-    _release_lock()
-    RefreshRun.objects.filter(pk=stale.pk, status=RunStatus.RUNNING).update(
-        status=RunStatus.FAILED,
-        finished_at=timezone.now(),
-        error="Abandoned: the worker running it stopped.",
-    )
-
-
-def segment_refresh_request(
-    *,
-    as_of: dt.datetime | None = None,
-    window_days: int | None = None,
-    requested_by: User | None = None,
-    trigger: str = "manual",
-) -> tuple[RefreshRun, bool]:
-    """Create a run (created=True) or return the one already running (created=False)."""
-    _abandon_stale_run()
-    settings = SegmentSettings.load()
-    try:
-        with transaction.atomic():
-            run = RefreshRun.objects.create(
-                as_of=as_of or timezone.now(),
-                window_days=window_days or settings.window_days,
-                requested_by=requested_by
-                if requested_by is not None and requested_by.is_authenticated
-                else None,
-                trigger=trigger,
-                phase="queued",
-            )
-    except IntegrityError:
-        running = RefreshRun.objects.filter(status=RunStatus.RUNNING).first()
-        if running is None:
-            raise
-        return running, False
-    return run, True
 
 
 def _scoring_settings(settings: SegmentSettings) -> ScoringSettings:
@@ -412,14 +299,6 @@ def _aggregate(
         return frame, None, stored_rows()
 
 
-def segment_refresh_fail(*, run_id: int, error: str) -> None:
-    """Mark a running run failed (a worker's part of a split refresh failed)."""
-    RefreshRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
-        status=RunStatus.FAILED, finished_at=timezone.now(), phase="failed", error=error[:4000]
-    )
-    cache.delete(_progress_key(run_id))
-
-
 def segment_refresh_execute(
     *,
     run_id: int,
@@ -428,11 +307,11 @@ def segment_refresh_execute(
     frame: pd.DataFrame | None = None,
 ) -> RefreshRun:
     """Execute a requested run; safe to call twice (a second call returns the run once it is no
-    longer running, waiting while another executor holds the lock, see `_lock_wait`). `full`
+    longer running, waiting while another executor holds the lock, see `refresh_lock_wait`). `full`
     re-aggregates every customer even when an incremental pass would do; `frame` is the raw
     metrics of every active customer aggregated elsewhere (by workers, see
     segments.services.distributed), leaving the changed-customers log for the next run."""
-    if not _lock_wait(run_id):
+    if not refresh_lock_wait(run_id):
         logger.info("refresh %s is no longer running or its lock stayed busy", run_id)
         return RefreshRun.objects.get(pk=run_id)
     try:
@@ -441,38 +320,7 @@ def segment_refresh_execute(
             return run
         return _execute_locked(run, on_progress, full=full, frame=frame)
     finally:
-        _release_lock()
-
-
-class _PhaseClock:
-    """Times the phases of a run and publishes progress (phase, percent) as each starts."""
-
-    def __init__(self, run_id: int, on_progress: ProgressCallback | None) -> None:
-        self.run_id = run_id
-        self.on_progress = on_progress
-        self.timings: dict[str, float] = {}
-        self.started = time.perf_counter()
-        self._phase: str | None = None
-        self._phase_started = self.started
-
-    def start(self, phase: str) -> None:
-        now = time.perf_counter()
-        if self._phase is not None:
-            self.timings[self._phase] = round(now - self._phase_started, 3)
-        self._phase, self._phase_started = phase, now
-        names = [name for name, _weight in PHASES]
-        percent = sum(weight for _name, weight in PHASES[: names.index(phase)])
-        state = {"phase": phase, "percent": percent}
-        cache.set(_progress_key(self.run_id), state, PROGRESS_TTL_SECONDS)
-        if self.on_progress is not None:
-            self.on_progress(phase, percent)
-
-    def finish(self) -> dict[str, float]:
-        end = time.perf_counter()
-        if self._phase is not None:
-            self.timings[self._phase] = round(end - self._phase_started, 3)
-        self.timings["total"] = round(end - self.started, 3)
-        return self.timings
+        refresh_lock_release()
 
 
 def _metrics_and_clusters_write(run: RefreshRun, computed: dict, now: dt.datetime) -> dict:
@@ -530,7 +378,7 @@ def _execute_locked(
     full: bool,
     frame: pd.DataFrame | None,
 ) -> RefreshRun:
-    clock = _PhaseClock(run.pk, on_progress)
+    clock = PhaseClock(run.pk, on_progress)
     try:
         with transaction.atomic():
             computed = _compute(run, clock.start, full=full, frame=frame)
@@ -565,33 +413,12 @@ def _execute_locked(
             enqueue_on_commit("segments.tasks.churn_model_train_task")
     except Exception as exc:
         logger.exception("segment refresh %s failed", run.pk)
-        _mark_failed(run, exc, clock.finish())
-    cache.delete(_progress_key(run.pk))
+        refresh_failure_record(run=run, exc=exc, timings=clock.finish())
+    refresh_progress_clear(run_id=run.pk)
     run.refresh_from_db()
     if on_progress is not None:
         on_progress(run.phase, run.percent)
     return run
-
-
-def _mark_failed(run: RefreshRun, exc: BaseException, timings: dict[str, float]) -> None:
-    """Record the failure; the connection may be broken, so reconnect if needed."""
-    if connection.connection is not None and connection.needs_rollback:
-        connection.rollback()
-    try:
-        connection.ensure_connection()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception:  # noqa: BLE001 - a dead connection is replaced below
-        connection.close()
-    message = f"{exc.__class__.__name__}: {exc}"
-    last_frames = "".join(traceback.format_exception(exc)[-3:])
-    RefreshRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.FAILED,
-        finished_at=timezone.now(),
-        phase="failed",
-        timings=timings,
-        error=f"{message}\n\n{last_frames}"[:4000],
-    )
 
 
 def segment_refresh(

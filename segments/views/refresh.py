@@ -10,7 +10,7 @@ from callcenter.views import role_required
 from segments.choices import RunStatus
 from segments.models import RefreshRun
 from segments.selectors import refresh_runs
-from segments.services.refresh import PHASES, refresh_progress, segment_refresh_request
+from segments.services.refresh_runs import PHASES, refresh_progress, segment_refresh_request
 from segments.tasks import segment_refresh_task
 from segments.views import MANAGERS
 

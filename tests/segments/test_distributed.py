@@ -12,7 +12,8 @@ from callcenter import celery_app
 from segments.choices import RunStatus
 from segments.models import CustomerMetrics, RefreshRun
 from segments.services.distributed import id_ranges
-from segments.services.refresh import as_of_from_date, segment_refresh, segment_refresh_request
+from segments.services.refresh import as_of_from_date, segment_refresh
+from segments.services.refresh_runs import segment_refresh_request
 from segments.tasks import segment_refresh_task
 from tests.callcenter.factories import CustomerFactory, OrderFactory
 from tests.workers import celery_worker, purge

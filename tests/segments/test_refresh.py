@@ -22,12 +22,8 @@ from segments.models import (
     days_since,
 )
 from segments.services import refresh as refresh_module
-from segments.services.refresh import (
-    as_of_from_date,
-    segment_refresh,
-    segment_refresh_execute,
-    segment_refresh_request,
-)
+from segments.services.refresh import as_of_from_date, segment_refresh, segment_refresh_execute
+from segments.services.refresh_runs import segment_refresh_request
 from segments.services.segments import segment_create
 from segments.signals import segment_memberships_changed
 from tests.callcenter.factories import CustomerFactory, OrderFactory, TicketFactory

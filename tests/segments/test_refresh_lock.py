@@ -17,13 +17,8 @@ from django.db import connection
 
 from segments.choices import RunStatus
 from segments.models import RefreshRun, SegmentSnapshot
-from segments.services.refresh import (
-    REFRESH_LOCK_KEY,
-    as_of_from_date,
-    segment_refresh,
-    segment_refresh_execute,
-    segment_refresh_request,
-)
+from segments.services.refresh import as_of_from_date, segment_refresh, segment_refresh_execute
+from segments.services.refresh_runs import REFRESH_LOCK_KEY, segment_refresh_request
 from tests.callcenter.factories import CustomerFactory, OrderFactory
 
 AS_OF = as_of_from_date(dt.date(2026, 6, 1))

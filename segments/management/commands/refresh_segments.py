@@ -9,12 +9,8 @@ from tqdm import tqdm
 
 from segments.choices import RunStatus
 from segments.models import RefreshRun
-from segments.services.refresh import (
-    as_of_from_date,
-    refresh_progress,
-    segment_refresh_execute,
-    segment_refresh_request,
-)
+from segments.services.refresh import as_of_from_date, segment_refresh_execute
+from segments.services.refresh_runs import refresh_progress, segment_refresh_request
 
 POLL_SECONDS = 1.0
 

@@ -1,0 +1,221 @@
+"""Events produced in bulk, set-based: segment entries and exits, and the daily time events.
+
+A segment refresh announces entries and exits with one INSERT ... SELECT per kind, limited to
+the segments active rules listen to; the time events (birthday, anniversary, inactivity,
+monthly) are one INSERT ... SELECT each, made idempotent by keys such as
+"birthday:<customer>:<date>".
+"""
+
+import datetime as dt
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from callcenter.choices import CustomerKind, CustomerStatus, OrderStatus
+from care.choices import EventSource, EventType
+from care.models import CareRule, CareSettings
+from care.services.events.outbox import events_enqueue
+
+# Time events are emitted for inactivity that began at most this long ago, so a missed day is
+# caught up but the first run on an old database does not wake every long-lost customer.
+INACTIVITY_CATCH_UP_DAYS = 7
+
+SEGMENT_EVENTS_SQL = """
+INSERT INTO care_event
+    (type, customer_id, payload, source, occurred_at, created_at, idempotency_key,
+     attempts, last_error)
+SELECT %(type)s, m.customer_id,
+       jsonb_build_object('segment', s.slug, 'segment_id', s.id, 'run_id', %(run)s),
+       %(source)s, COALESCE(m.{moment}, %(now)s), %(now)s, %(type)s || ':' || m.id, 0, ''
+FROM segments_segmentmembership m
+JOIN segments_segment s ON s.id = m.segment_id
+WHERE m.{run_column} = %(run)s AND s.slug = ANY(%(slugs)s)
+ON CONFLICT (client, idempotency_key) DO NOTHING
+RETURNING id
+"""
+SEGMENT_EVENT_SQL = {
+    EventType.SEGMENT_ENTERED: SEGMENT_EVENTS_SQL.format(
+        moment="entered_at", run_column="entered_run_id"
+    ),
+    EventType.SEGMENT_EXITED: SEGMENT_EVENTS_SQL.format(
+        moment="exited_at", run_column="exited_run_id"
+    ),
+}
+
+
+def segment_events_record(*, run_id: int) -> dict[str, int]:
+    """Turn a refresh run's entries and exits into segment_entered / segment_exited events,
+    one INSERT ... SELECT per kind, only for segments an active rule listens to."""
+    listened: dict[str, list[str]] = {kind: [] for kind in SEGMENT_EVENT_SQL}
+    rows = CareRule.objects.filter(
+        is_active=True, trigger_type__in=list(SEGMENT_EVENT_SQL)
+    ).values_list("trigger_type", "trigger_params")
+    for trigger_type, params in rows:
+        slug = (params or {}).get("segment")
+        if slug:
+            listened[trigger_type].append(slug)
+    counts: dict[str, int] = {}
+    now = timezone.now()
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for kind, sql in SEGMENT_EVENT_SQL.items():
+            if not listened[kind]:
+                counts[kind] = 0
+                continue
+            cursor.execute(
+                sql,
+                {
+                    "type": kind,
+                    "run": run_id,
+                    "source": EventSource.SEGMENTS,
+                    "now": now,
+                    "slugs": sorted(set(listened[kind])),
+                },
+            )
+            new = [row[0] for row in cursor.fetchall()]
+            counts[kind] = len(new)
+            ids.extend(new)
+    events_enqueue(ids)
+    return counts
+
+
+# The customer's local date: the given day, else today on the customer's clock. Customers with
+# a time zone PostgreSQL does not know get no date (so no event) rather than failing the whole
+# statement; CASE keeps AT TIME ZONE from ever seeing their zone.
+_LOCAL_DAY = """
+WITH zoned AS (
+    SELECT c.id, c.kind, c.birthday, c.created_at,
+           CASE WHEN c.timezone IN (SELECT name FROM pg_timezone_names) THEN c.timezone END
+               AS timezone
+    FROM callcenter_customer c
+    WHERE c.status = %(active)s
+      {where}
+), local AS (
+    SELECT id, kind, birthday, timezone,
+           (created_at AT TIME ZONE timezone)::date AS created_on,
+           CASE WHEN timezone IS NOT NULL THEN COALESCE(
+               %(today)s::date, (%(now)s::timestamptz AT TIME ZONE timezone)::date
+           ) END AS d
+    FROM zoned
+)
+INSERT INTO care_event
+    (type, customer_id, payload, source, occurred_at, created_at, idempotency_key,
+     attempts, last_error)
+SELECT %(type)s, id, {payload}, %(source)s, (d::timestamp AT TIME ZONE timezone), %(now)s,
+       {key}, 0, ''
+FROM local
+WHERE d IS NOT NULL AND {match}
+ON CONFLICT (client, idempotency_key) DO NOTHING
+RETURNING id
+"""
+_IS_LEAP = (
+    "((extract(year FROM d)::int %% 4 = 0 AND extract(year FROM d)::int %% 100 <> 0) "
+    "OR extract(year FROM d)::int %% 400 = 0)"
+)
+
+
+def _same_day_of_year(column: str) -> str:
+    """`column` (a date) falls on the local day `d` of the year; 29 February counts on
+    28 February in years without it."""
+    return (
+        f"((extract(month FROM {column}) = extract(month FROM d) "
+        f"AND extract(day FROM {column}) = extract(day FROM d)) "
+        f"OR (extract(month FROM {column}) = 2 AND extract(day FROM {column}) = 29 "
+        f"AND extract(month FROM d) = 2 AND extract(day FROM d) = 28 AND NOT {_IS_LEAP}))"
+    )
+
+
+TIME_EVENT_SQL = {
+    EventType.BIRTHDAY: _LOCAL_DAY.format(
+        where="AND c.birthday IS NOT NULL",
+        payload="jsonb_build_object('date', d::text)",
+        key="'birthday:' || id || ':' || d::text",
+        match=_same_day_of_year("birthday"),
+    ),
+    EventType.ANNIVERSARY: _LOCAL_DAY.format(
+        where="",
+        payload="jsonb_build_object('date', d::text, 'years', "
+        "extract(year FROM d)::int - extract(year FROM created_on)::int)",
+        key="'anniversary:' || id || ':' || d::text",
+        match="extract(year FROM d) > extract(year FROM created_on) AND "
+        + _same_day_of_year("created_on"),
+    ),
+    EventType.MONTHLY: _LOCAL_DAY.format(
+        where="AND c.kind = %(business)s",
+        payload="jsonb_build_object('month', to_char(d, 'YYYY-MM'))",
+        key="'monthly:' || id || ':' || to_char(d, 'YYYY-MM')",
+        match="extract(day FROM d) = 1",
+    ),
+}
+
+# Customers whose last paid order (per the metrics of the last refresh) began an inactivity of
+# N days in the catch-up window, unless they ordered since (stale metrics are checked against
+# the orders table through its (customer, placed_at) index).
+INACTIVITY_SQL = """
+INSERT INTO care_event
+    (type, customer_id, payload, source, occurred_at, created_at, idempotency_key,
+     attempts, last_error)
+SELECT %(type)s, m.customer_id,
+       jsonb_build_object('days', %(days)s, 'last_order_at', m.last_order_at),
+       %(source)s, %(now)s, %(now)s,
+       'inactivity:' || m.customer_id || ':' || %(days)s || ':'
+           || to_char(m.last_order_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
+       0, ''
+FROM segments_customermetrics m
+JOIN callcenter_customer c ON c.id = m.customer_id AND c.status = %(active)s
+WHERE m.last_order_at <= %(now)s::timestamptz - make_interval(days => %(days)s)
+  AND m.last_order_at > %(now)s::timestamptz - make_interval(days => %(days)s + %(catch_up)s)
+  AND NOT EXISTS (
+      SELECT 1 FROM callcenter_order o
+      WHERE o.customer_id = m.customer_id AND o.status = %(paid)s
+        AND o.placed_at > m.last_order_at
+  )
+ON CONFLICT (client, idempotency_key) DO NOTHING
+RETURNING id
+"""
+
+
+def time_events_emit(
+    *, today: dt.date | None = None, now: dt.datetime | None = None
+) -> dict[str, int]:
+    """Emit the day's time events, set-based and idempotent (running it again, or every hour,
+    adds nothing already there): birthdays, membership anniversaries and the first of the
+    month (business customers, for their value report) on the customer's local day, dated
+    at its start; inactivity of each configured number of days (CareSettings.inactivity_days).
+
+    `today` pins the local day for every customer (for replays and tests); by default each
+    customer's own date on their clock is used, so running hourly serves every time zone.
+    """
+    now = now or timezone.now()
+    common = {
+        "now": now,
+        "today": today,
+        "active": CustomerStatus.ACTIVE,
+        "business": CustomerKind.BUSINESS,
+        "source": EventSource.SCHEDULE,
+    }
+    counts: dict[str, int] = {}
+    ids: list[int] = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        for kind, sql in TIME_EVENT_SQL.items():
+            cursor.execute(sql, {**common, "type": kind})
+            new = [row[0] for row in cursor.fetchall()]
+            counts[kind] = len(new)
+            ids.extend(new)
+        counts[EventType.INACTIVITY] = 0
+        for days in sorted(set(CareSettings.load().inactivity_days or [])):
+            cursor.execute(
+                INACTIVITY_SQL,
+                {
+                    **common,
+                    "type": EventType.INACTIVITY,
+                    "days": int(days),
+                    "catch_up": INACTIVITY_CATCH_UP_DAYS,
+                    "paid": OrderStatus.PAID,
+                },
+            )
+            new = [row[0] for row in cursor.fetchall()]
+            counts[EventType.INACTIVITY] += len(new)
+            ids.extend(new)
+        events_enqueue(ids)
+    return counts

@@ -1,0 +1,55 @@
+"""Message templates: per-language texts checked when saved, rendered safely at send time.
+
+Texts are Django templates parsed by a dedicated engine (`ENGINE`) that knows only `{% if %}`
+and a few harmless filters (care/template_filters.py). Every placeholder must name one of
+`PLACEHOLDERS`; the context is built from plain dicts and strings (never model instances), so
+neither a placeholder nor a filter argument can reach a model attribute, a method or a setting.
+Email bodies are rendered with autoescape on (a customer named `<script>` stays inert in the
+HTML); SMS texts and call scripts are plain text, escaped by whatever page later shows them.
+
+Modules: `checks` (the engine and what a text may contain), `writing` (create, update, delete),
+`rendering` (contexts, rendering and previews). Their names are re-exported here; a test that
+replaces one must patch the module that uses it.
+"""
+
+from care.services.templates.checks import (
+    ENGINE,
+    MAX_BODY_LENGTH,
+    MAX_SUBJECT_LENGTH,
+    PLACEHOLDERS,
+    template_text_check,
+    template_variants_check,
+)
+from care.services.templates.rendering import (
+    MAX_RENDERED_BODY_LENGTH,
+    OPT_OUT_HINTS,
+    ContextRows,
+    RenderedMessage,
+    customer_timezone,
+    template_context,
+    template_context_rows,
+    template_preview,
+    template_render,
+)
+from care.services.templates.writing import template_create, template_delete, template_update
+
+__all__ = (
+    "ENGINE",
+    "MAX_BODY_LENGTH",
+    "MAX_RENDERED_BODY_LENGTH",
+    "MAX_SUBJECT_LENGTH",
+    "OPT_OUT_HINTS",
+    "PLACEHOLDERS",
+    "ContextRows",
+    "RenderedMessage",
+    "customer_timezone",
+    "template_context",
+    "template_context_rows",
+    "template_create",
+    "template_delete",
+    "template_preview",
+    "template_render",
+    "template_text_check",
+    "template_update",
+    "template_variants_check",
+)
