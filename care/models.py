@@ -234,6 +234,25 @@ class CareRule(TimeStampedModel):
         return self.name
 
 
+# The fields a rule's step is made of (its position aside): what rule editing, versions and
+# diffs copy and compare.
+STEP_FIELDS = (
+    "name",
+    "delay_value",
+    "delay_unit",
+    "business_hours_only",
+    "channel",
+    "template_id",
+    "assignee_rule",
+    "assignee_target",
+    "sla_minutes",
+    "escalation",
+    "touch_kind",
+    "conditions",
+    "only_if_no_response",
+)
+
+
 class CareStep(TimeStampedModel):
     """One step of a rule: after a delay, send on a channel or create a call task."""
 

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from callcenter.errors import ApplicationError
 from care.models import (
+    STEP_FIELDS,
     CareRule,
     CareRuleVersion,
     CareStep,
@@ -29,22 +30,7 @@ DIFF_FIELDS = (
     "stop_conditions",
     "is_active",
 )
-DIFF_STEP_FIELDS = (
-    "position",
-    "name",
-    "delay_value",
-    "delay_unit",
-    "business_hours_only",
-    "channel",
-    "template_id",
-    "assignee_rule",
-    "assignee_target",
-    "sla_minutes",
-    "escalation",
-    "touch_kind",
-    "conditions",
-    "only_if_no_response",
-)
+DIFF_STEP_FIELDS = ("position", *STEP_FIELDS)
 
 
 def rule_list() -> QuerySet[CareRule]:

@@ -17,10 +17,9 @@ from django.utils.translation import gettext as _
 from callcenter.errors import ApplicationError
 from callcenter.services.audit import audit_log_record
 from care.choices import DelayUnit, StopCondition
-from care.models import CareRule, CareRuleVersion, CareStep, MessageTemplate
+from care.models import STEP_FIELDS, CareRule, CareRuleVersion, CareStep, MessageTemplate
 from care.services.step_serializers import (
     DELAY_MINUTES,
-    STEP_FIELDS,
     conditions_clean,
     steps_clean,
 )

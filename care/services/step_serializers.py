@@ -28,28 +28,13 @@ from care.choices import (
     TemplateChannel,
     TouchKind,
 )
-from care.models import CareRule, MessageTemplate
+from care.models import STEP_FIELDS, CareRule, MessageTemplate
 from segments.rules import RuleError, rule_validate
 
 MAX_STEPS = 20
 MAX_DELAY_MINUTES = 366 * 24 * 60
 MAX_SLA_MINUTES = 60 * 24 * 60
 DELAY_MINUTES = {DelayUnit.MINUTES: 1, DelayUnit.HOURS: 60, DelayUnit.DAYS: 24 * 60}
-STEP_FIELDS = (
-    "name",
-    "delay_value",
-    "delay_unit",
-    "business_hours_only",
-    "channel",
-    "template_id",
-    "assignee_rule",
-    "assignee_target",
-    "sla_minutes",
-    "escalation",
-    "touch_kind",
-    "conditions",
-    "only_if_no_response",
-)
 # Which template channel each step channel takes, and whether a template is required.
 STEP_TEMPLATE_CHANNEL = {
     StepChannel.SMS: (TemplateChannel.SMS, True),
