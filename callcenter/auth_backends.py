@@ -24,6 +24,8 @@ from callcenter.services.login_throttle import login_failure_record, login_throt
 logger = logging.getLogger(__name__)
 # Set on a request whose login the address throttle refused.
 THROTTLED_ATTRIBUTE = "login_throttle_wait"
+# Set on a request whose login django-axes refused (axes then answers with its lockout page).
+AXES_LOCKED_OUT_ATTRIBUTE = "axes_locked_out"
 _warned_unforwarded = False
 
 
@@ -48,7 +50,7 @@ class LoginLockoutBackend(AxesStandaloneBackend):
         if wait:
             # axes then records nothing and answers with login_refused_response.
             AxesProxyHandler.update_request(request)
-            request.axes_locked_out = True
+            setattr(request, AXES_LOCKED_OUT_ATTRIBUTE, True)
             setattr(request, THROTTLED_ATTRIBUTE, wait)
             raise AxesBackendPermissionDenied("too many failed logins from this address")
         return super().authenticate(request, username=username, password=password, **kwargs)

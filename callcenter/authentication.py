@@ -16,6 +16,7 @@ the same row, so expiry costs no query). Password changes and admins delete toke
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import Field
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +24,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
 
 from callcenter.choices import Role
 from callcenter.prepared import fetch_prepared
@@ -39,16 +41,23 @@ class TokenExpired(exceptions.APIException):
     auth_header = "Token"
 
 
+def _column(field: Field) -> str:
+    """The column of a concrete field (which always has one)."""
+    assert field.column is not None
+    return field.column
+
+
 def _token_sql() -> tuple[sql.Composed, list[str], list[str]]:
     """The statement, and the attribute names of the user's and the token's columns in it."""
     user_model = get_user_model()
-    token_model = TokenAuthentication().get_model()
+    token_model = Token
     user_fields = list(user_model._meta.concrete_fields)
     token_fields = list(token_model._meta.concrete_fields)
-    columns = [sql.Identifier("u", field.column) for field in user_fields] + [
-        sql.Identifier("t", field.column) for field in token_fields
+    columns = [sql.Identifier("u", _column(field)) for field in user_fields] + [
+        sql.Identifier("t", _column(field)) for field in token_fields
     ]
     groups = user_model._meta.get_field("groups").remote_field
+    assert groups.through is not None  # a many-to-many relation has one
     statement = sql.SQL(
         "SELECT {columns}, ARRAY(SELECT g.name FROM {through} ug "
         "JOIN {group} g ON g.id = ug.group_id "
@@ -60,7 +69,7 @@ def _token_sql() -> tuple[sql.Composed, list[str], list[str]]:
         group=sql.Identifier(groups.model._meta.db_table),
         token=sql.Identifier(token_model._meta.db_table),
         user=sql.Identifier(user_model._meta.db_table),
-        user_pk=sql.Identifier(user_model._meta.pk.column),
+        user_pk=sql.Identifier(_column(user_model._meta.pk)),
     )
     return (
         statement,
@@ -76,9 +85,9 @@ class TokenWithRolesAuthentication(TokenAuthentication):
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
         if TokenWithRolesAuthentication._statement is None:
-            statement, user_names, token_names = _token_sql()
+            composed, user_names, token_names = _token_sql()
             TokenWithRolesAuthentication._statement = (
-                statement.as_string(),
+                composed.as_string(),
                 user_names,
                 token_names,
             )
@@ -94,7 +103,7 @@ class TokenWithRolesAuthentication(TokenAuthentication):
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         user_roles_preload(user, row[-1])
-        token = self.get_model().from_db("default", token_names, token_values)
+        token = Token.from_db("default", token_names, token_values)
         expires_at = api_token_expires_at(created=token.created)
         if expires_at <= timezone.now():
             raise TokenExpired(

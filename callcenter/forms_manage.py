@@ -78,7 +78,7 @@ class UserPartsForm(forms.Form):
             self.fields.update(part.fields())
 
 
-def _role_choices() -> list[tuple[str, str]]:
+def _role_choices() -> list[tuple[str, str | Promise]]:
     return [(role.value, role.label) for role in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)]
 
 
@@ -142,7 +142,8 @@ class PasswordSetForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("password") and data.get("password") != data.get("password_again"):
             self.add_error("password_again", _("The two passwords differ."))
         return data
@@ -195,11 +196,15 @@ class AuditFilterForm(forms.Form):
         self, *args: Any, kinds: list[tuple[str, str]], actors: Any, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", _("All kinds")), *kinds]
-        self.fields["actor"].queryset = actors
+        kind, actor = self.fields["kind"], self.fields["actor"]
+        assert isinstance(kind, forms.ChoiceField)  # the fields declared above
+        assert isinstance(actor, forms.ModelChoiceField)
+        kind.choices = [("", _("All kinds")), *kinds]
+        actor.queryset = actors
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         start: dt.date | None = data.get("date_from")
         end: dt.date | None = data.get("date_to")
         if start and end and start > end:

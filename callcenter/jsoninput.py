@@ -11,7 +11,7 @@ and of the admin (`CheckedJSONFormField`) use it.
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django import forms
@@ -109,4 +109,6 @@ class CheckedJSONFormField(forms.JSONField):
 
 
 # `formfield_overrides` of admin classes that edit JSON fields.
-CHECKED_JSON_FORMFIELDS = {models.JSONField: {"form_class": CheckedJSONFormField}}
+CHECKED_JSON_FORMFIELDS: Mapping[type[models.Field], Mapping[str, Any]] = {
+    models.JSONField: {"form_class": CheckedJSONFormField}
+}

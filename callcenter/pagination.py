@@ -22,11 +22,14 @@ class CheckedCursorPagination(CursorPagination):
     any other invalid cursor (404 with a message).
     """
 
-    invalid_cursor_message = _(
+    # Lazy, translated per request (the stubs expect a str; DRF only formats it).
+    invalid_cursor_message = _(  # type: ignore[assignment]
         "Invalid cursor: follow the next or previous link of a page this list returned."
     )
 
-    def paginate_queryset(
+    # A QuerySet only, as DRF's cursor pagination needs (it orders and filters it); the stubs
+    # accept any sequence.
+    def paginate_queryset(  # type: ignore[override]
         self, queryset: QuerySet, request: Request, view: Any = None
     ) -> list | None:
         self._queryset = queryset
@@ -35,7 +38,8 @@ class CheckedCursorPagination(CursorPagination):
     def decode_cursor(self, request: Request) -> Cursor | None:
         cursor = super().decode_cursor(request)
         if cursor is not None and cursor.position is not None:
-            self._position_check(cursor.position)
+            # Text from the query string; the stubs type Cursor.position as an int.
+            self._position_check(cursor.position)  # type: ignore[arg-type]
         return cursor
 
     def _position_check(self, position: str) -> None:
@@ -64,6 +68,7 @@ class CustomerCursorPagination(DefaultCursorPagination):
 
     def get_page_size(self, request: Request) -> int:
         size = super().get_page_size(request)
+        assert size is not None  # page_size is set
         if contacts_visible_in_full(request.user):
             return size
         return min(size, settings.AGENT_CUSTOMER_PAGE_SIZE_MAX)

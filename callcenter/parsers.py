@@ -11,13 +11,14 @@ JSONField: they are refused here too (pages are covered by
 `callcenter.middleware.RefuseNulCharactersMiddleware`).
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
-from rest_framework.parsers import (
+from rest_framework.parsers import (  # type: ignore[attr-defined]  # get_encoding: not in the stubs
     DataAndFiles,
     FormParser,
     JSONParser,
@@ -39,7 +40,10 @@ class CheckedJSONParser(JSONParser):
     strings and keys, non-finite numbers and nesting deeper than MAX_JSON_DEPTH."""
 
     def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: dict | None = None
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         encoding = get_encoding(parser_context or {})
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -69,7 +73,10 @@ class CheckedFormParser(FormParser):
     """FormParser that refuses NUL characters in field names and values."""
 
     def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: dict | None = None
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         data = super().parse(stream, media_type, parser_context)
         _refuse_nul_fields(data)
@@ -80,7 +87,10 @@ class CheckedMultiPartParser(MultiPartParser):
     """MultiPartParser that refuses NUL characters in field names, values and file names."""
 
     def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: dict | None = None
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> DataAndFiles:
         parsed = super().parse(stream, media_type, parser_context)
         _refuse_nul_fields(parsed.data, parsed.files)

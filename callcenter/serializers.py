@@ -9,7 +9,12 @@ unless the serializer's context carries a request by a user who may see them in 
 a request in the context they are masked, so forgetting it never discloses anything.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -48,14 +53,14 @@ API_CONSENT_SOURCES = [
 ]
 
 
-def _users():  # noqa: ANN202 - a manager of the configured user model
+def _users() -> QuerySet[AbstractBaseUser]:
     return User.objects.filter(is_active=True)
 
 
 # --- output -------------------------------------------------------------------------------
 
 
-def full_contacts_in(context: dict) -> bool:
+def full_contacts_in(context: Mapping[str, Any]) -> bool:
     """Whether the serializer `context` is for a user who sees contact details in full."""
     request = context.get("request")
     return request is not None and contacts_visible_in_full(request.user)
@@ -275,7 +280,10 @@ class ContactPointInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ContactKind.choices)
     value = serializers.CharField(max_length=254)
     system = serializers.CharField(max_length=50, required=False, default="", allow_blank=True)
-    label = serializers.CharField(max_length=50, required=False, default="", allow_blank=True)
+    # The API's field name shadows Field.label (a DRF serializer is a Field).
+    label = serializers.CharField(  # type: ignore[assignment]
+        max_length=50, required=False, default="", allow_blank=True
+    )
     is_primary = serializers.BooleanField(required=False, default=False)
 
 
@@ -292,7 +300,8 @@ class ContactRevealInputSerializer(serializers.Serializer):
 class ConsentInputSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=ConsentChannel.choices)
     opted_out = serializers.BooleanField()
-    source = serializers.ChoiceField(
+    # The API's field name shadows Field.source (a DRF serializer is a Field).
+    source = serializers.ChoiceField(  # type: ignore[assignment]
         choices=API_CONSENT_SOURCES, required=False, default=ConsentSource.API
     )
     note = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)

@@ -43,6 +43,10 @@ SECRET_SETTINGS: dict[str, str] = {
 }
 # The shared secret this replaced; a system check refuses to start while it is still set.
 RETIRED_SECRET_SETTING = "OUTREACH_WEBHOOK_SECRET"  # noqa: S105 a setting name, not a secret
+# The attributes an accepted request gets (DRF's Request does not declare them): the replay key
+# of its signature, and the integration that signed it.
+SIGNATURE_KEY_ATTR = "signature_key"
+SIGNED_BY_ATTR = "signed_by"
 
 
 class SignatureRejected(Exception):
@@ -119,7 +123,7 @@ def is_signed(request: Request) -> bool:
 def signature_release(request: Request) -> None:
     """Forget that the request's signature was used, so the caller may send the very same
     request again (after a refusal for its content, or a failure of ours)."""
-    key = getattr(request, "signature_key", None)
+    key = getattr(request, SIGNATURE_KEY_ATTR, None)
     if key:
         cache.delete(key)
 
@@ -133,7 +137,7 @@ class SignedBy(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         try:
-            request.signature_key = signature_verify(
+            key = signature_verify(
                 integration=self.integration,
                 timestamp=request.headers.get("X-Timestamp", ""),
                 signature=request.headers.get("X-Signature", ""),
@@ -143,7 +147,8 @@ class SignedBy(BasePermission):
             )
         except SignatureRejected as exc:
             raise PermissionDenied(str(exc)) from exc
-        request.signed_by = self.integration
+        setattr(request, SIGNATURE_KEY_ATTR, key)
+        setattr(request, SIGNED_BY_ATTR, self.integration)
         return True
 
 

@@ -28,7 +28,8 @@ class SignedRequestThrottle(SimpleRateThrottle):
     def get_rate(self) -> str | None:
         # Read at each request, not frozen at import like DRF's class attribute, so a changed
         # REST_FRAMEWORK setting (tests, a reload) takes effect.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        # The stubs type the rates as numbers; they are rate strings ("60/min") or None.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)  # type: ignore[return-value]
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
         user = getattr(request, "user", None)

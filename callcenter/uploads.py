@@ -17,6 +17,8 @@ from callcenter.services.imports import import_upload_limit
 # Room for the other fields and the multipart framing of a request whose only large part is
 # the file: a request this much over the limit cannot hold a file within it.
 MULTIPART_SLACK_BYTES = 64 * 1024
+# The attribute a request whose file was skipped gets: the file's size in bytes, as far as known.
+REFUSED_SIZE_ATTRIBUTE = "upload_refused_size"
 
 
 class UploadSizeLimitHandler(FileUploadHandler):
@@ -32,7 +34,7 @@ class UploadSizeLimitHandler(FileUploadHandler):
         input_data: Any,
         META: dict[str, Any],  # noqa: N803 - Django's argument name
         content_length: int,
-        boundary: bytes,
+        boundary: bytes | str,
         encoding: str | None = None,
     ) -> None:
         self.request_length = content_length or 0
@@ -52,5 +54,5 @@ class UploadSizeLimitHandler(FileUploadHandler):
 
     def _refuse(self, size: int) -> None:
         if self.request is not None:
-            self.request.upload_refused_size = size
+            setattr(self.request, REFUSED_SIZE_ATTRIBUTE, size)
         raise SkipFile

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
@@ -73,7 +74,8 @@ class CareRuleForm(forms.ModelForm):
         )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         try:
             data["trigger_params"] = trigger_params_validate(
                 trigger_type=data.get("trigger_type", ""), params=data.get("trigger_params")
@@ -119,6 +121,7 @@ class CareRuleAdmin(admin.ModelAdmin):
     readonly_fields = ("version", "playbook_key", "created_by", "created_at", "updated_at")
 
     def save_model(self, request: HttpRequest, obj: CareRule, form: Any, change: bool) -> None:
+        assert isinstance(request.user, User)  # the admin site admits signed-in staff only
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
@@ -126,6 +129,7 @@ class CareRuleAdmin(admin.ModelAdmin):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         """After the steps are saved too: freeze the new definition as a version."""
         super().save_related(request, form, formsets, change)
+        assert isinstance(request.user, User)  # the admin site admits signed-in staff only
         care_rule_version_record(
             rule=form.instance,
             changed_by=request.user,
@@ -214,6 +218,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
+        assert isinstance(request.user, User)  # the admin site admits signed-in staff only
         audit_log_record(
             actor=request.user,
             action="care_template.update" if change else "care_template.create",
@@ -236,6 +241,7 @@ class CareSettingsAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: CareSettings, form: Any, change: bool) -> None:
         obj.pk = 1
         super().save_model(request, obj, form, change)
+        assert isinstance(request.user, User)  # the admin site admits signed-in staff only
         audit_log_record(
             actor=request.user,
             action="care_settings.update",

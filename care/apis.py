@@ -30,6 +30,7 @@ alone, whatever else it carries.
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -41,9 +42,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter.choices import Integration, Language
+from callcenter.http import AuthenticatedRequest
 from callcenter.pagination import DefaultCursorPagination
 from callcenter.roles import IsAdmin, IsSupervisor, has_role
-from callcenter.signatures import is_signed, signature_parameters, signature_release, signed_by
+from callcenter.signatures import (
+    SIGNED_BY_ATTR,
+    is_signed,
+    signature_parameters,
+    signature_release,
+    signed_by,
+)
 from callcenter.throttling import ThrottledBeforePermissions
 from care.choices import EventType, StopCondition, TemplateChannel
 from care.filters import EnrollmentFilter, EventFilter
@@ -233,11 +241,11 @@ class RuleListApi(APIView):
         return _read_or_admin(self.request)
 
     @extend_schema(responses=RuleSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response(RuleSerializer(rule_list(), many=True).data)
 
     @extend_schema(request=RuleWriteSerializer, responses={201: RuleSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         payload = RuleWriteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = dict(payload.validated_data)
@@ -261,11 +269,11 @@ class RuleDetailApi(APIView):
         return _read_or_admin(self.request)
 
     @extend_schema(responses=RuleSerializer)
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         return Response(RuleSerializer(get_object_or_404(rule_list(), pk=pk)).data)
 
     @extend_schema(request=RuleWriteSerializer, responses=RuleSerializer)
-    def patch(self, request: Request, pk: int) -> Response:
+    def patch(self, request: AuthenticatedRequest, pk: int) -> Response:
         rule = get_object_or_404(CareRule, pk=pk)
         payload = RuleWriteSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
@@ -280,7 +288,7 @@ class RuleActivateApi(APIView):
     permission_classes = [IsAdmin]
 
     @extend_schema(request=None, responses=RuleSerializer)
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: AuthenticatedRequest, pk: int) -> Response:
         care_rule_activate(rule=get_object_or_404(CareRule, pk=pk), activated_by=request.user)
         return Response(RuleSerializer(rule_list().get(pk=pk)).data)
 
@@ -289,7 +297,7 @@ class RuleDeactivateApi(APIView):
     permission_classes = [IsAdmin]
 
     @extend_schema(request=None, responses=RuleSerializer)
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: AuthenticatedRequest, pk: int) -> Response:
         care_rule_deactivate(rule=get_object_or_404(CareRule, pk=pk), deactivated_by=request.user)
         return Response(RuleSerializer(rule_list().get(pk=pk)).data)
 
@@ -300,7 +308,7 @@ class RuleVersionsApi(APIView):
     permission_classes = [IsSupervisor]
 
     @extend_schema(responses=VersionSerializer(many=True))
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         rule = get_object_or_404(CareRule, pk=pk)
         return Response(VersionSerializer(rule_versions(rule=rule), many=True).data)
 
@@ -317,7 +325,7 @@ class RuleVersionDiffApi(APIView):
         ],
         responses={200: dict},
     )
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         rule = get_object_or_404(CareRule, pk=pk)
         try:
             old = int(request.query_params["from"])
@@ -340,7 +348,7 @@ class TemplateListApi(APIView):
         return _read_or_admin(self.request)
 
     @extend_schema(responses=TemplateSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response(
             {
                 "placeholders": PLACEHOLDERS,
@@ -349,7 +357,7 @@ class TemplateListApi(APIView):
         )
 
     @extend_schema(request=TemplateWriteSerializer, responses={201: TemplateSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         payload = TemplateWriteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -372,11 +380,11 @@ class TemplateDetailApi(APIView):
         return _read_or_admin(self.request)
 
     @extend_schema(responses=TemplateSerializer)
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         return Response(TemplateSerializer(get_object_or_404(template_list(), pk=pk)).data)
 
     @extend_schema(request=TemplateWriteSerializer, responses=TemplateSerializer)
-    def patch(self, request: Request, pk: int) -> Response:
+    def patch(self, request: AuthenticatedRequest, pk: int) -> Response:
         template = get_object_or_404(MessageTemplate, pk=pk)
         payload = TemplateWriteSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
@@ -388,7 +396,7 @@ class TemplateDetailApi(APIView):
         return Response(TemplateSerializer(template_list().get(pk=pk)).data)
 
     @extend_schema(responses={204: None})
-    def delete(self, request: Request, pk: int) -> Response:
+    def delete(self, request: AuthenticatedRequest, pk: int) -> Response:
         template_delete(template=get_object_or_404(MessageTemplate, pk=pk), deleted_by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -400,7 +408,7 @@ class TemplatePreviewApi(APIView):
     permission_classes = [IsAdmin]
 
     @extend_schema(request=TemplatePreviewSerializer, responses={200: dict})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         payload = TemplatePreviewSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -481,11 +489,11 @@ class EventListApi(ThrottledBeforePermissions, APIView):
         data: dict[str, Any] = dict(payload.validated_data)
         key = request.headers.get("Idempotency-Key") or data.pop("idempotency_key", "")
         data.pop("idempotency_key", None)
-        poster = (
-            EventPoster.integration()
-            if getattr(request, "signed_by", None)
-            else EventPoster.user(request.user)
-        )
+        if getattr(request, SIGNED_BY_ATTR, None):
+            poster = EventPoster.integration()
+        else:
+            assert isinstance(request.user, User)  # MayPostEvents: unsigned, a staff user
+            poster = EventPoster.user(request.user)
         event, created = event_ingest(
             poster=poster, event_type=data.pop("type"), idempotency_key=key, **data
         )
@@ -499,7 +507,7 @@ class EventDetailApi(APIView):
     permission_classes = [IsSupervisor]
 
     @extend_schema(responses=EventSerializer)
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         return Response(EventSerializer(get_object_or_404(event_list(), pk=pk)).data)
 
 
@@ -510,7 +518,7 @@ class EnrollmentListApi(APIView):
     permission_classes = [IsSupervisor]
 
     @extend_schema(responses=EnrollmentSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         enrollments = _filtered(EnrollmentFilter(request.query_params, queryset=enrollment_list()))
         paginator = DefaultCursorPagination()
         page = paginator.paginate_queryset(enrollments, request, view=self)
@@ -524,11 +532,11 @@ class CareSettingsApi(APIView):
         return _read_or_admin(self.request)
 
     @extend_schema(responses=SettingsSerializer)
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response(SettingsSerializer(CareSettings.load()).data)
 
     @extend_schema(request=SettingsSerializer, responses=SettingsSerializer)
-    def patch(self, request: Request) -> Response:
+    def patch(self, request: AuthenticatedRequest) -> Response:
         payload = SettingsSerializer(CareSettings.load(), data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
         settings = care_settings_update(updated_by=request.user, **payload.validated_data)

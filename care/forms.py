@@ -3,6 +3,7 @@ message template editor, and the contact guardrails of the settings page in the 
 (care.parts.settings). They only check shapes; the rule and template services validate the
 content and their errors are put back next to the field they name (`service_error_attach`)."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -175,7 +176,9 @@ class StepForm(forms.Form):
 
     def __init__(self, *args: Any, template_choices: list[Any] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["template"].choices = [("", _("— none —")), *(template_choices or [])]
+        template = self.fields["template"]
+        assert isinstance(template, forms.ChoiceField)  # the field declared above
+        template.choices = [("", _("— none —")), *(template_choices or [])]
 
     def clean_conditions(self) -> Any:
         return conditions_or_none(self.cleaned_data.get("conditions"))
@@ -230,7 +233,7 @@ FIELD_ALIASES = {"holdout_share": "holdout_percent"}
 
 
 def service_error_attach(
-    exc: ApplicationError, form: forms.Form, step_forms: list[forms.Form]
+    exc: ApplicationError, form: forms.Form, step_forms: Sequence[forms.Form]
 ) -> None:
     """Show a rule service error next to the field (or step) it names."""
     field = str(exc.extra.get("field") or "")
@@ -302,7 +305,8 @@ class TemplateForm(forms.Form):
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not any(data.get(f"body_{language_key(code)}") for code in Language.values):
             raise forms.ValidationError(_("Write the text in at least one language."))
         return data

@@ -3,6 +3,7 @@ enrollments and guardrail settings."""
 
 import datetime as dt
 from functools import partial
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -23,6 +24,10 @@ from care.choices import (
     TemplateChannel,
     TouchKind,
 )
+
+if TYPE_CHECKING:
+    # Types only: the type of a translatable text, lazy or not.
+    from django_stubs_ext import StrOrPromise
 
 
 class Event(models.Model):
@@ -337,6 +342,9 @@ class CareRuleVersion(models.Model):
     )
     changed_at = models.DateTimeField(_("changed at"), auto_now_add=True)
     note = models.CharField(_("note"), max_length=255, blank=True)
+    # The note's readable name, set by the rule history page; a declaration for the type
+    # checker, not a field.
+    note_label: "StrOrPromise"
 
     class Meta:
         verbose_name = _("care rule version")

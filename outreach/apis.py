@@ -21,7 +21,7 @@ not work is a 403.
 """
 
 import abc
-from typing import Any, ClassVar
+from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
@@ -33,6 +33,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter.choices import Integration
+from callcenter.http import AuthenticatedRequest
 from callcenter.roles import IsAgent, IsSupervisor
 from callcenter.signatures import signature_parameters, signature_release, signed_by
 from callcenter.throttling import ThrottledBeforePermissions
@@ -66,7 +67,9 @@ from outreach.services.webhooks import (
 )
 
 
-def _task_response(request: Request, task_id: int, code: int = status.HTTP_200_OK) -> Response:
+def _task_response(
+    request: AuthenticatedRequest, task_id: int, code: int = status.HTTP_200_OK
+) -> Response:
     task = task_list(user=request.user).get(pk=task_id)
     context = {"now": timezone.now(), "request": request}
     return Response(TaskSerializer(task, context=context).data, status=code)
@@ -75,7 +78,8 @@ def _task_response(request: Request, task_id: int, code: int = status.HTTP_200_O
 class TaskListApi(generics.ListAPIView):
     """Tasks the caller may see, filtered; POST schedules a manual task."""
 
-    permission_classes: ClassVar[list] = [IsAgent]
+    request: AuthenticatedRequest
+    permission_classes = [IsAgent]
     serializer_class = TaskSerializer
     filterset_class = TaskFilter
 
@@ -90,7 +94,7 @@ class TaskListApi(generics.ListAPIView):
         request=ManualTaskInputSerializer,
         responses={201: TaskSerializer},
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         serializer = ManualTaskInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         task = outreach_task_create_manual(created_by=request.user, **serializer.validated_data)
@@ -98,16 +102,16 @@ class TaskListApi(generics.ListAPIView):
 
 
 class TaskDetailApi(APIView):
-    permission_classes: ClassVar[list] = [IsAgent]
+    permission_classes = [IsAgent]
 
     @extend_schema(summary="Get a task", responses=TaskSerializer)
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         task = get_object_or_404(task_list(user=request.user), pk=pk)
         context = {"now": timezone.now(), "request": request}
         return Response(TaskSerializer(task, context=context).data)
 
 
-def _workable_task(request: Request, pk: int) -> OutreachTask:
+def _workable_task(request: AuthenticatedRequest, pk: int) -> OutreachTask:
     """The task if the caller may work it: 404 when they may not even see it, 403 when they
     see it but it is not theirs to work (checked before the input, and again by the service
     under the row lock)."""
@@ -117,23 +121,23 @@ def _workable_task(request: Request, pk: int) -> OutreachTask:
 
 
 class TaskClaimApi(APIView):
-    permission_classes: ClassVar[list] = [IsAgent]
+    permission_classes = [IsAgent]
 
     @extend_schema(summary="Take a task", request=None, responses=TaskSerializer)
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: AuthenticatedRequest, pk: int) -> Response:
         task = outreach_task_claim(task=_workable_task(request, pk), user=request.user)
         return _task_response(request, task.pk)
 
 
 class TaskCompleteApi(APIView):
-    permission_classes: ClassVar[list] = [IsAgent]
+    permission_classes = [IsAgent]
 
     @extend_schema(
         summary="Record the call's outcome (logs the call)",
         request=CompleteInputSerializer,
         responses=TaskSerializer,
     )
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: AuthenticatedRequest, pk: int) -> Response:
         task = _workable_task(request, pk)
         serializer = CompleteInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -142,14 +146,14 @@ class TaskCompleteApi(APIView):
 
 
 class TaskRescheduleApi(APIView):
-    permission_classes: ClassVar[list] = [IsAgent]
+    permission_classes = [IsAgent]
 
     @extend_schema(
         summary="Close this call and schedule a callback (returns the new task)",
         request=RescheduleInputSerializer,
         responses={201: TaskSerializer},
     )
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: AuthenticatedRequest, pk: int) -> Response:
         task = _workable_task(request, pk)
         serializer = RescheduleInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -160,14 +164,14 @@ class TaskRescheduleApi(APIView):
 
 
 class TaskReassignApi(APIView):
-    permission_classes: ClassVar[list] = [IsSupervisor]
+    permission_classes = [IsSupervisor]
 
     @extend_schema(
         summary="Move open call tasks to an agent or a queue",
         request=ReassignInputSerializer,
         responses=ReassignResultSerializer,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         serializer = ReassignInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -185,11 +189,11 @@ class TaskReassignApi(APIView):
 class MyQueueApi(APIView):
     """The caller's calls to make now, overdue first, then by deadline."""
 
-    permission_classes: ClassVar[list] = [IsAgent]
+    permission_classes = [IsAgent]
     limit = 200
 
     @extend_schema(summary="My call queue", responses=TaskSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         now = timezone.now()
         tasks = agent_queue(user=request.user, now=now)[: self.limit]
         context = {"now": now, "request": request}
@@ -199,10 +203,10 @@ class MyQueueApi(APIView):
 class QueueOverviewApi(APIView):
     """All queues and agents with open, overdue and breached counts (supervisors)."""
 
-    permission_classes: ClassVar[list] = [IsSupervisor]
+    permission_classes = [IsSupervisor]
 
     @extend_schema(summary="Queues and agents overview", responses=OverviewSerializer)
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         now = timezone.now()
         return Response({"queues": queue_overview(now=now), "agents": agent_overview(now=now)})
 
@@ -213,8 +217,8 @@ SIGNATURE_HEADERS = signature_parameters(Integration.SMS, required=True)
 class _WebhookApi(ThrottledBeforePermissions, APIView, abc.ABC):
     """A webhook signed by the SMS gateway: subclasses handle the verified request."""
 
-    authentication_classes: ClassVar[list] = []
-    permission_classes: ClassVar[list] = [signed_by(Integration.SMS)]
+    authentication_classes = []
+    permission_classes = [signed_by(Integration.SMS)]
 
     @abc.abstractmethod
     def handle(self, request: Request) -> Response:

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -54,13 +55,28 @@ def assignable_users() -> QuerySet:
     )
 
 
+class TaskIdsField(forms.TypedMultipleChoiceField):
+    """Task ids as integers; any integer is valid: the service moves only open call tasks
+    among them."""
+
+    def valid_value(self, value: object) -> bool:
+        return str(value).isdigit()
+
+
+class AgentChoiceField(forms.ModelChoiceField):
+    """An agent, shown by username."""
+
+    def label_from_instance(self, obj: AbstractBaseUser) -> str:
+        return obj.get_username()
+
+
 class ReassignForm(forms.Form):
-    tasks = forms.TypedMultipleChoiceField(
+    tasks = TaskIdsField(
         label=_("Tasks"),
         coerce=int,
         error_messages={"required": _("Select at least one task.")},
     )
-    assignee = forms.ModelChoiceField(
+    assignee = AgentChoiceField(
         label=_("Agent"),
         queryset=get_user_model().objects.none(),
         required=False,
@@ -76,11 +92,11 @@ class ReassignForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = assignable_users()
-        self.fields["assignee"].label_from_instance = lambda user: user.get_username()
-        self.fields["queue"].queryset = Queue.objects.order_by("name")
-        # Any integer: the service moves only open call tasks among them.
-        self.fields["tasks"].valid_value = lambda value: str(value).isdigit()
+        assignee, queue = self.fields["assignee"], self.fields["queue"]
+        assert isinstance(assignee, forms.ModelChoiceField)  # the fields declared above
+        assert isinstance(queue, forms.ModelChoiceField)
+        assignee.queryset = assignable_users()
+        queue.queryset = Queue.objects.order_by("name")
 
     def clean_tasks(self) -> list[int]:
         tasks = self.cleaned_data["tasks"]
@@ -91,7 +107,8 @@ class ReassignForm(forms.Form):
         return tasks
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not data.get("assignee") and not data.get("queue"):
             self.add_error("assignee", _("Choose an agent or a queue."))
         return data

@@ -6,7 +6,7 @@ so a page of any size costs the same few queries.
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
@@ -18,6 +18,10 @@ from outreach.access import user_queue_ids, visible_tasks
 from outreach.choices import OPEN_TASK_STATUSES
 from outreach.models import OutreachTask, Queue
 from outreach.services.capacity import capacity_load
+
+if TYPE_CHECKING:
+    # Types only: on Python 3.11 WithAnnotations[Model, TypedDict] fails at runtime.
+    from django_stubs_ext import WithAnnotations
 
 TASK_JOINS = ("customer", "assignee", "queue")
 MY_QUEUE_LIMIT = 200
@@ -36,7 +40,15 @@ def _overdue(now: dt.datetime) -> Case:
     )
 
 
-def agent_queue(*, user: User, now: dt.datetime | None = None) -> QuerySet[OutreachTask]:
+class Overdue(TypedDict):
+    """The annotation `agent_queue` adds: whether the task's deadline has passed."""
+
+    is_overdue: bool
+
+
+def agent_queue(
+    *, user: User, now: dt.datetime | None = None
+) -> "QuerySet[WithAnnotations[OutreachTask, Overdue]]":
     """The calls `user` should make now: open call tasks due by now that are assigned to them
     or wait unassigned in their queues, overdue first, then by deadline (then value)."""
     now = now or timezone.now()

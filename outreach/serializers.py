@@ -1,6 +1,8 @@
 """Serializers of the outreach API: read-only views of tasks, and input shapes for the
 services (every rule lives in the services)."""
 
+import datetime as dt
+
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -96,7 +98,7 @@ class TaskSerializer(serializers.ModelSerializer):
             data["to_address"] = mask_address(data["to_address"])
         return data
 
-    def _now(self):  # noqa: ANN202 - a datetime
+    def _now(self) -> dt.datetime:
         return self.context.get("now") or timezone.now()
 
     def get_reason_display(self, task: OutreachTask) -> str:

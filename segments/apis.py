@@ -9,10 +9,10 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from callcenter.http import AuthenticatedRequest
 from callcenter.models import Customer
 from callcenter.pagination import CheckedCursorPagination
 from callcenter.roles import IsAgent, IsSupervisor
@@ -29,6 +29,8 @@ from segments.models import (
 )
 from segments.rules import rule_fields_catalog, rule_preview
 from segments.selectors import (
+    MemberRow,
+    MetricsRow,
     churn_model_status,
     cluster_profiles_latest,
     customer_metrics,
@@ -106,13 +108,13 @@ class MetricsSerializer(serializers.ModelSerializer):
         exclude = ["customer"]
 
     @extend_schema_field(OpenApiTypes.DATETIME)
-    def get_as_of(self, metrics: CustomerMetrics) -> str | None:
+    def get_as_of(self, metrics: MetricsRow) -> str | None:
         return _as_of_text(metrics.metrics_as_of)
 
-    def get_recency_days(self, metrics: CustomerMetrics) -> int | None:
+    def get_recency_days(self, metrics: MetricsRow) -> int | None:
         return days_since(metrics.last_order_at, as_of=metrics.metrics_as_of)
 
-    def get_days_since_contact(self, metrics: CustomerMetrics) -> int | None:
+    def get_days_since_contact(self, metrics: MetricsRow) -> int | None:
         return days_since(metrics.last_contact_at, as_of=metrics.metrics_as_of)
 
 
@@ -136,7 +138,7 @@ class MemberSerializer(serializers.ModelSerializer):
             "metrics",
         ]
 
-    def get_metrics(self, membership: SegmentMembership) -> dict | None:
+    def get_metrics(self, membership: MemberRow) -> dict | None:
         """Scores and metrics as of the refresh that computed them (`as_of`), read through
         `segment_members` (which adds `metrics_as_of`)."""
         metrics = getattr(membership.customer, "metrics", None)
@@ -190,7 +192,7 @@ class RunSerializer(serializers.ModelSerializer):
         ]
 
     def get_progress(self, run: RefreshRun) -> dict:
-        return refresh_progress(run=run)
+        return dict(refresh_progress(run=run))
 
 
 class RefreshRequestSerializer(serializers.Serializer):
@@ -229,11 +231,11 @@ class SegmentListApi(APIView):
         return [IsSupervisor()] if self.request.method == "POST" else [IsAgent()]
 
     @extend_schema(responses=SegmentSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response(SegmentSerializer(segment_list(), many=True).data)
 
     @extend_schema(request=SegmentWriteSerializer, responses={201: SegmentSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         payload = SegmentWriteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -251,12 +253,12 @@ class SegmentDetailApi(APIView):
         return [IsAgent()] if self.request.method == "GET" else [IsSupervisor()]
 
     @extend_schema(responses=SegmentSerializer)
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         segment = get_object_or_404(segment_list(), pk=pk)
         return Response(SegmentSerializer(segment).data)
 
     @extend_schema(request=SegmentWriteSerializer, responses=SegmentSerializer)
-    def patch(self, request: Request, pk: int) -> Response:
+    def patch(self, request: AuthenticatedRequest, pk: int) -> Response:
         segment = get_object_or_404(Segment, pk=pk)
         payload = SegmentWriteSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
@@ -264,7 +266,7 @@ class SegmentDetailApi(APIView):
         return Response(SegmentSerializer(segment).data)
 
     @extend_schema(responses={204: None})
-    def delete(self, request: Request, pk: int) -> Response:
+    def delete(self, request: AuthenticatedRequest, pk: int) -> Response:
         segment_delete(segment=get_object_or_404(Segment, pk=pk), deleted_by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -277,7 +279,7 @@ class SegmentPreviewApi(APIView):
     permission_classes = [IsSupervisor]
 
     @extend_schema(request=PreviewSerializer, responses={200: dict})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         payload = PreviewSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         as_of = metrics_as_of()
@@ -295,7 +297,7 @@ class RuleFieldsApi(APIView):
     permission_classes = [IsSupervisor]
 
     @extend_schema(responses={200: dict})
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response(rule_fields_catalog())
 
 
@@ -305,7 +307,7 @@ class SegmentMembersApi(APIView):
     permission_classes = [IsSupervisor]
 
     @extend_schema(responses=MemberSerializer(many=True))
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         segment = get_object_or_404(Segment, pk=pk)
         members = segment_members(segment=segment, query=request.query_params.get("q", ""))
         paginator = MemberPagination()
@@ -319,12 +321,12 @@ class SegmentSnapshotsApi(APIView):
     permission_classes = [IsAgent]
 
     @extend_schema(responses=SnapshotSerializer(many=True))
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         segment = get_object_or_404(Segment, pk=pk)
         return Response(SnapshotSerializer(segment_snapshots(segment=segment), many=True).data)
 
 
-def _csv_response(segment: Segment | None, request: Request) -> StreamingHttpResponse:
+def _csv_response(segment: Segment | None, request: AuthenticatedRequest) -> StreamingHttpResponse:
     metrics_export_audit(segment=segment, actor=request.user)
     name = segment.slug if segment is not None else "customers"
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
@@ -341,7 +343,7 @@ class SegmentExportApi(APIView):
     permission_classes = [IsSupervisor]
 
     @extend_schema(operation_id="segments_members_export", responses={(200, "text/csv"): str})
-    def get(self, request: Request, pk: int) -> StreamingHttpResponse:
+    def get(self, request: AuthenticatedRequest, pk: int) -> StreamingHttpResponse:
         return _csv_response(get_object_or_404(Segment, pk=pk), request)
 
 
@@ -351,7 +353,7 @@ class MetricsExportApi(APIView):
     permission_classes = [IsSupervisor]
 
     @extend_schema(operation_id="segments_metrics_export", responses={(200, "text/csv"): str})
-    def get(self, request: Request) -> StreamingHttpResponse:
+    def get(self, request: AuthenticatedRequest) -> StreamingHttpResponse:
         return _csv_response(None, request)
 
 
@@ -361,7 +363,7 @@ class RefreshApi(APIView):
     permission_classes = [IsSupervisor]
 
     @extend_schema(request=RefreshRequestSerializer, responses={202: RunSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         payload = RefreshRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         run, created = segment_refresh_request(
@@ -378,7 +380,7 @@ class RefreshRunListApi(APIView):
     permission_classes = [IsSupervisor]
 
     @extend_schema(responses=RunSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         paginator = RunPagination()
         page = paginator.paginate_queryset(refresh_runs(), request, view=self)
         return paginator.get_paginated_response(RunSerializer(page, many=True).data)
@@ -390,7 +392,7 @@ class RefreshRunDetailApi(APIView):
     permission_classes = [IsSupervisor]
 
     @extend_schema(responses=RunSerializer)
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         return Response(RunSerializer(get_object_or_404(refresh_runs(), pk=pk)).data)
 
 
@@ -398,7 +400,7 @@ class ClusterListApi(APIView):
     permission_classes = [IsAgent]
 
     @extend_schema(responses=ClusterSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response(ClusterSerializer(cluster_profiles_latest(), many=True).data)
 
 
@@ -409,7 +411,7 @@ class ChurnModelApi(APIView):
         return [IsSupervisor()] if self.request.method == "POST" else [IsAgent()]
 
     @extend_schema(responses={200: dict})
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         state = churn_model_status()
         return Response(
             {
@@ -422,7 +424,7 @@ class ChurnModelApi(APIView):
         )
 
     @extend_schema(request=None, responses={202: dict})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         transaction.on_commit(churn_model_train_task.delay, robust=True)
         return Response({"detail": "training queued"}, status=status.HTTP_202_ACCEPTED)
 
@@ -433,7 +435,7 @@ class CustomerSegmentsApi(APIView):
     permission_classes = [IsAgent]
 
     @extend_schema(responses={200: dict})
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         get_object_or_404(Customer, pk=pk)
         stays = customer_segments(customer_id=pk)
         return Response(
@@ -450,7 +452,7 @@ class CustomerMetricsApi(APIView):
     permission_classes = [IsAgent]
 
     @extend_schema(responses=MetricsSerializer)
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         get_object_or_404(Customer, pk=pk)
         metrics = customer_metrics(customer_id=pk)
         if metrics is None:

@@ -41,6 +41,8 @@ class RuleSegmentForm(SegmentSettingsForm):
     rule = forms.CharField(widget=forms.HiddenInput, max_length=MAX_RULE_JSON_LENGTH)
 
     field_order = ["name", "description", "rule", "capacity", "priority_field"]
+    # Where the rule tree the service refused is wrong; set by the editor view, absent otherwise.
+    rule_error_path: str
 
     def clean_rule(self) -> dict[str, Any]:
         try:
@@ -146,7 +148,7 @@ class RfmGridForm(forms.Form):
     def ranges(self) -> dict[str, tuple[int, int, int, int]]:
         data = self.cleaned_data
         return {
-            d.name: tuple(data[f"{d.name}-{part}"] for part in RANGE_PARTS)  # type: ignore[misc]
+            d.name: tuple(data[f"{d.name}-{part}"] for part in RANGE_PARTS)
             for d in self.definitions
         }
 

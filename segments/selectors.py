@@ -8,6 +8,7 @@ a refresh finishing meanwhile cannot mix two moments.
 """
 
 import datetime as dt
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Prefetch, Q, QuerySet, Subquery
 
@@ -30,6 +31,25 @@ METRICS_AS_OF_SQL = (
     f"SELECT as_of FROM segments_refreshrun WHERE status = '{RunStatus.SUCCEEDED.value}' "  # noqa: S608 - module constants
     "ORDER BY finished_at DESC LIMIT 1"
 )
+
+
+class MetricsAsOf(TypedDict):
+    """The annotation reads that return metrics add: the moment the metrics describe."""
+
+    metrics_as_of: dt.datetime | None
+
+
+# A metrics row and a membership as the reads below return them, with `metrics_as_of`. The
+# plain models at runtime: on Python 3.11 WithAnnotations[Model, TypedDict] fails there, and
+# drf-spectacular resolves the type hints of the serializer methods that take these.
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    MetricsRow = WithAnnotations[CustomerMetrics, MetricsAsOf]
+    MemberRow = WithAnnotations[SegmentMembership, MetricsAsOf]
+else:
+    MetricsRow = CustomerMetrics
+    MemberRow = SegmentMembership
 
 
 def _succeeded_latest_first() -> QuerySet[RefreshRun]:
@@ -62,7 +82,7 @@ def segment_list() -> QuerySet[Segment]:
     ).order_by("kind", "name")
 
 
-def segment_members(*, segment: Segment, query: str = "") -> QuerySet[SegmentMembership]:
+def segment_members(*, segment: Segment, query: str = "") -> QuerySet[MemberRow]:
     """Current members with customer and metrics joined (no N+1 in lists), each with the moment
     its metrics describe (`metrics_as_of`)."""
     memberships = (
@@ -101,7 +121,7 @@ def customer_segments(
     }
 
 
-def customer_metrics(*, customer_id: int) -> CustomerMetrics | None:
+def customer_metrics(*, customer_id: int) -> MetricsRow | None:
     """A customer's metrics row with the moment it describes (`metrics_as_of`)."""
     return (
         CustomerMetrics.objects.filter(customer_id=customer_id)

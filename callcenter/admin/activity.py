@@ -1,7 +1,7 @@
 """Orders, interactions, tickets and surveys: read-only, written by the services that announce
 the events care rules listen to."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.http import HttpRequest
@@ -17,7 +17,7 @@ from callcenter.models import (
 
 
 class ActivityAdmin(BigTableAdmin):
-    raw_id_fields = ("customer",)
+    raw_id_fields: ClassVar[tuple[str, ...]] = ("customer",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

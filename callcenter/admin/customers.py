@@ -1,10 +1,11 @@
 """Customers and their contact points: edited through the customer services, consent changed
 only by recorded actions, searched through indexed lookups."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
@@ -23,6 +24,7 @@ from callcenter.choices import (
     CustomerStatus,
 )
 from callcenter.errors import ApplicationError
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.models import (
     ContactPoint,
     Customer,
@@ -38,6 +40,9 @@ from callcenter.services.customers import (
     normalize_contact_value,
     validate_timezone,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # Rows shown in the read-only "recent ..." inlines of a customer.
 RECENT_ROWS = 10
@@ -63,7 +68,9 @@ class CityFilter(admin.SimpleListFilter):
                 .values_list("city", flat=True)[:CITY_FILTER_SIZE]
             )
 
-        cities = cache.get_or_set("admin:customer-cities", top_cities, CITY_FILTER_CACHE_SECONDS)
+        cities: list[str] = (
+            cache.get_or_set("admin:customer-cities", top_cities, CITY_FILTER_CACHE_SECONDS) or []
+        )
         selected = self.value()
         if selected and selected not in cities:
             cities = [*cities, selected]
@@ -81,7 +88,8 @@ class ContactPointForm(forms.ModelForm):
         fields = ("customer", "kind", "system", "value", "label", "is_primary", "is_active")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind, value = data.get("kind"), data.get("value")
         if kind and value:
             try:
@@ -111,6 +119,7 @@ class RecentRowsInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
     order_field = "-id"
+    fields: ClassVar[tuple[str, ...]]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -175,7 +184,8 @@ class CustomerForm(forms.ModelForm):
         return birthday
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("kind") == CustomerKind.BUSINESS and not data.get("company_name"):
             self.add_error("company_name", _("A business customer needs a company name."))
         return data
@@ -191,9 +201,11 @@ CONSENT_READONLY = (
 )
 
 
-def _consent_action(channel: str, description: str) -> Any:
+def _consent_action(channel: str, description: "StrOrPromise") -> Any:
     @admin.action(permissions=["change"], description=description)
-    def action(modeladmin: "CustomerAdmin", request: HttpRequest, queryset: QuerySet) -> None:
+    def action(
+        modeladmin: "CustomerAdmin", request: AuthenticatedHttpRequest, queryset: QuerySet
+    ) -> None:
         changed = 0
         for customer in queryset.filter(status=CustomerStatus.ACTIVE):
             changed += customer_consent_set(
@@ -320,6 +332,7 @@ class CustomerAdmin(SubjectRightsActions, BigTableAdmin):
         return super().has_change_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
+        assert isinstance(request.user, User)  # the admin site admits signed-in staff only
         fields = {
             name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_FIELDS
         }

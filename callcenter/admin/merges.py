@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from callcenter.admin.base import BigTableAdmin, customer_admin_link
 from callcenter.choices import MergeProposalStatus
 from callcenter.errors import ApplicationError
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.models import MergeProposal
 from callcenter.roles import MANAGER_ROLES, has_role
 from callcenter.services.identity import merge_proposal_accept, merge_proposal_dismiss
@@ -110,15 +111,19 @@ class MergeProposalAdmin(BigTableAdmin):
         return "; ".join(f"{r.get('kind')}: {r.get('value')}" for r in obj.reasons or [])
 
     @admin.action(permissions=["decide"], description=gettext_lazy("Merge, keeping customer A"))
-    def merge_keep_a(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+    def merge_keep_a(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet
+    ) -> HttpResponse | None:
         return self._merge(request, queryset, keep="a")
 
     @admin.action(permissions=["decide"], description=gettext_lazy("Merge, keeping customer B"))
-    def merge_keep_b(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+    def merge_keep_b(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet
+    ) -> HttpResponse | None:
         return self._merge(request, queryset, keep="b")
 
     @admin.action(permissions=["decide"], description=gettext_lazy("Dismiss (not duplicates)"))
-    def dismiss(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def dismiss(self, request: AuthenticatedHttpRequest, queryset: QuerySet) -> None:
         dismissed = 0
         for proposal in queryset.filter(status=MergeProposalStatus.OPEN):
             merge_proposal_dismiss(proposal=proposal, user=request.user)
@@ -134,7 +139,9 @@ class MergeProposalAdmin(BigTableAdmin):
             messages.SUCCESS,
         )
 
-    def _merge(self, request: HttpRequest, queryset: QuerySet, *, keep: str) -> HttpResponse | None:
+    def _merge(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet, *, keep: str
+    ) -> HttpResponse | None:
         proposals = list(
             queryset.filter(status=MergeProposalStatus.OPEN)
             .select_related("customer_a", "customer_b")
@@ -181,7 +188,7 @@ class MergeProposalAdmin(BigTableAdmin):
         return None
 
     def _confirm(
-        self, request: HttpRequest, proposals: list[MergeProposal], *, keep: str
+        self, request: AuthenticatedHttpRequest, proposals: list[MergeProposal], *, keep: str
     ) -> HttpResponse:
         lines = []
         for proposal in proposals:

@@ -28,10 +28,10 @@ class ILike(Lookup):
 
     lookup_name = "ilike"
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[str | int, ...]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} ILIKE {rhs}", [*lhs_params, *rhs_params]
+        return f"{lhs} ILIKE {rhs}", (*lhs_params, *rhs_params)
 
 
 def contains_pattern(term: str) -> str:

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from callcenter.choices import Role
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.models import Customer
 from callcenter.roles import has_role
 from callcenter.services.privacy import (
@@ -49,7 +50,9 @@ class SubjectRightsActions(admin.ModelAdmin):
         permissions=["subject_rights"],
         description=gettext_lazy("Export all personal data (subject access, admins, audited)"),
     )
-    def export_subject_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+    def export_subject_data(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet
+    ) -> HttpResponse:
         exports = [
             customer_subject_export(customer=customer, actor=request.user, via="admin")
             for customer in queryset.order_by("pk")
@@ -66,7 +69,9 @@ class SubjectRightsActions(admin.ModelAdmin):
         permissions=["subject_rights"],
         description=gettext_lazy("Erase personal data (anonymize, admins, audited)"),
     )
-    def erase_personal_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+    def erase_personal_data(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet
+    ) -> HttpResponse | None:
         customers = list(queryset.order_by("pk"))
         expected = erasure_confirmation(customers)
         typed = request.POST.get("confirmation")
@@ -87,7 +92,11 @@ class SubjectRightsActions(admin.ModelAdmin):
         return None
 
     def _confirm_erasure(
-        self, request: HttpRequest, customers: list[Customer], expected: str, typed: str | None
+        self,
+        request: AuthenticatedHttpRequest,
+        customers: list[Customer],
+        expected: str,
+        typed: str | None,
     ) -> HttpResponse:
         if len(customers) == 1:
             prompt = _("To confirm, type the customer's external id (or number): %(text)s") % {

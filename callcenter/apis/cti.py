@@ -5,8 +5,7 @@ Who may post: the telephony integration, signing with CTI_WEBHOOK_SECRETS
 for itself. A request carrying `X-Signature` is judged by its signature alone.
 """
 
-from typing import ClassVar
-
+from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -20,6 +19,7 @@ from callcenter.choices import Integration
 from callcenter.roles import STAFF_ROLES, has_role
 from callcenter.services.cti import CALL_EVENTS, cti_call_event
 from callcenter.signatures import (
+    SIGNED_BY_ATTR,
     is_signed,
     signature_parameters,
     signature_release,
@@ -63,7 +63,7 @@ class StaffOrSignature(BasePermission):
 class CtiCallEventApi(ThrottledBeforePermissions, APIView):
     """A call event from the phone system; pops the caller's card on the agent's desk."""
 
-    permission_classes: ClassVar[list] = [StaffOrSignature]
+    permission_classes = [StaffOrSignature]
 
     @extend_schema(
         summary="CTI call event: pop the caller's card on the agent's desk",
@@ -88,7 +88,11 @@ class CtiCallEventApi(ThrottledBeforePermissions, APIView):
         try:
             serializer = CallEventInputSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            posted_by = None if getattr(request, "signed_by", None) else request.user
+            if getattr(request, SIGNED_BY_ATTR, None):
+                posted_by = None
+            else:
+                assert isinstance(request.user, User)  # StaffOrSignature: unsigned, a staff user
+                posted_by = request.user
             result = cti_call_event(**serializer.validated_data, posted_by=posted_by)
         except Exception:
             # A refused or failed signed request may be sent again as it was.

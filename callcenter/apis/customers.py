@@ -26,13 +26,16 @@ reason, audited, rate-limited). Their customer lists are capped per page, audite
 customer they read counts against an hourly budget (callcenter.services.customer_access).
 """
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission, OperandHolder, SingleOperandHolder
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -44,6 +47,8 @@ from callcenter.filters import (
     SurveyFilter,
     TicketFilter,
 )
+from callcenter.http import AuthenticatedRequest
+from callcenter.models import Customer, Interaction, Order, SurveyResponse, Ticket
 from callcenter.pagination import CustomerCursorPagination
 from callcenter.roles import MANAGER_ROLES, STAFF_ROLES, HasRole, has_role
 from callcenter.selectors.activity import (
@@ -99,8 +104,13 @@ READ_ACTIONS = {"list": STAFF_ROLES, "retrieve": STAFF_ROLES}
 class RoleMatrixMixin:
     """Checks the caller's role against `action_roles[action]`; unlisted actions are denied."""
 
-    permission_classes: ClassVar[list] = [HasRole]
+    # Typed as APIView declares it, which the viewsets this mixes into inherit too.
+    permission_classes: Sequence[type[BasePermission] | OperandHolder | SingleOperandHolder] = [
+        HasRole
+    ]
     action_roles: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # Declared by the viewset this mixes into.
+    action: str
 
     @property
     def allowed_roles(self) -> tuple[str, ...]:
@@ -108,7 +118,7 @@ class RoleMatrixMixin:
 
 
 def _require_manager_for_advisor(
-    request: Request, data: dict[str, Any], current_advisor_id: int | None = None
+    request: AuthenticatedRequest, data: dict[str, Any], current_advisor_id: int | None = None
 ) -> None:
     # Assigning customers to advisors is supervisor work (DESIGN: task assignment). Sending the
     # advisor a customer already has (e.g. a PUT of the whole profile) assigns nothing.
@@ -133,6 +143,7 @@ class CustomerViewSet(
 ):
     """Customers with their contact points (read-only here; add them with the action)."""
 
+    request: AuthenticatedRequest
     serializer_class = CustomerSerializer
     filterset_class = CustomerFilter
     pagination_class = CustomerCursorPagination
@@ -146,7 +157,7 @@ class CustomerViewSet(
         "reveal": STAFF_ROLES,
     }
 
-    def get_queryset(self):  # noqa: ANN201 - DRF hook
+    def get_queryset(self) -> QuerySet[Customer]:
         return customer_list()
 
     def _output(self, pk: int, status_code: int = status.HTTP_200_OK) -> Response:
@@ -154,10 +165,12 @@ class CustomerViewSet(
         return Response(self.get_serializer(customer).data, status=status_code)
 
     def list(self, request: Request) -> Response:
+        # `request` is typed as ListModelMixin declares it; self.request is the same request.
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        assert page is not None  # pagination_class is set
         filters = {key: value for key, value in request.query_params.items() if key != "cursor"}
         customer_list_read_record(
-            user=request.user,
+            user=self.request.user,
             customer_ids=[customer.pk for customer in page],
             filters=filters,
             via="api",
@@ -165,8 +178,9 @@ class CustomerViewSet(
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        # `request` is typed as RetrieveModelMixin declares it; self.request is the same request.
         customer = self.get_object()
-        customer_reads_check(user=request.user, customer_ids=[customer.pk])
+        customer_reads_check(user=self.request.user, customer_ids=[customer.pk])
         return Response(self.get_serializer(customer).data)
 
     @extend_schema(
@@ -174,7 +188,7 @@ class CustomerViewSet(
         request=CustomerCreateInputSerializer,
         responses={201: CustomerSerializer},
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         serializer = CustomerCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         _require_manager_for_advisor(request, serializer.validated_data)
@@ -186,7 +200,7 @@ class CustomerViewSet(
         request=CustomerUpdateInputSerializer,
         responses=CustomerSerializer,
     )
-    def update(self, request: Request, pk: str | None = None) -> Response:
+    def update(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._update(request, partial=False)
 
     @extend_schema(
@@ -194,10 +208,10 @@ class CustomerViewSet(
         request=CustomerUpdateInputSerializer,
         responses=CustomerSerializer,
     )
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+    def partial_update(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._update(request, partial=True)
 
-    def _update(self, request: Request, *, partial: bool) -> Response:
+    def _update(self, request: AuthenticatedRequest, *, partial: bool) -> Response:
         customer = self.get_object()
         serializer = CustomerUpdateInputSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
@@ -211,7 +225,7 @@ class CustomerViewSet(
         responses={201: ContactPointSerializer},
     )
     @action(detail=True, methods=["post"], url_path="contact-points")
-    def contact_points(self, request: Request, pk: str | None = None) -> Response:
+    def contact_points(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         customer = self.get_object()
         serializer = ContactPointInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -235,7 +249,7 @@ class CustomerViewSet(
         responses={200: ContactRevealSerializer},
     )
     @action(detail=True, methods=["post"])
-    def reveal(self, request: Request, pk: str | None = None) -> Response:
+    def reveal(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         customer = self.get_object()
         serializer = ContactRevealInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -254,7 +268,7 @@ class CustomerViewSet(
         responses=ConsentResultSerializer,
     )
     @action(detail=True, methods=["post"])
-    def consent(self, request: Request, pk: str | None = None) -> Response:
+    def consent(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         customer = self.get_object()
         serializer = ConsentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -282,7 +296,7 @@ class OrderViewSet(
     filterset_class = OrderFilter
     action_roles: ClassVar[dict[str, tuple[str, ...]]] = {**READ_ACTIONS, "create": ADMIN_ONLY}
 
-    def get_queryset(self):  # noqa: ANN201 - DRF hook
+    def get_queryset(self) -> QuerySet[Order]:
         return order_list()
 
     @extend_schema(
@@ -290,7 +304,7 @@ class OrderViewSet(
         request=OrderInputSerializer,
         responses={201: OrderSerializer},
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         serializer = OrderInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         order = order_record(**serializer.validated_data)
@@ -313,7 +327,7 @@ class InteractionViewSet(
     filterset_class = InteractionFilter
     action_roles: ClassVar[dict[str, tuple[str, ...]]] = {**READ_ACTIONS, "create": STAFF_ROLES}
 
-    def get_queryset(self):  # noqa: ANN201 - DRF hook
+    def get_queryset(self) -> QuerySet[Interaction]:
         return interaction_list()
 
     @extend_schema(
@@ -321,7 +335,7 @@ class InteractionViewSet(
         request=InteractionInputSerializer,
         responses={201: InteractionSerializer},
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         serializer = InteractionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -353,7 +367,7 @@ class TicketViewSet(
         "resolve": STAFF_ROLES,
     }
 
-    def get_queryset(self):  # noqa: ANN201 - DRF hook
+    def get_queryset(self) -> QuerySet[Ticket]:
         return ticket_list()
 
     @extend_schema(
@@ -361,7 +375,7 @@ class TicketViewSet(
         request=TicketInputSerializer,
         responses={201: TicketSerializer},
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         serializer = TicketInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ticket = ticket_open(**serializer.validated_data)
@@ -374,7 +388,7 @@ class TicketViewSet(
         responses=TicketSerializer,
     )
     @action(detail=True, methods=["post"])
-    def resolve(self, request: Request, pk: str | None = None) -> Response:
+    def resolve(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         ticket = self.get_object()
         serializer = TicketResolveInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -399,7 +413,7 @@ class SurveyViewSet(
     filterset_class = SurveyFilter
     action_roles: ClassVar[dict[str, tuple[str, ...]]] = {**READ_ACTIONS, "create": ADMIN_ONLY}
 
-    def get_queryset(self):  # noqa: ANN201 - DRF hook
+    def get_queryset(self) -> QuerySet[SurveyResponse]:
         return survey_list()
 
     @extend_schema(
@@ -407,7 +421,7 @@ class SurveyViewSet(
         request=SurveyInputSerializer,
         responses={201: SurveySerializer},
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         serializer = SurveyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         response = survey_record(**serializer.validated_data)

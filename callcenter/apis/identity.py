@@ -9,9 +9,10 @@ authenticator comes first and sends no WWW-Authenticate challenge).
     POST /api/customers/{id}/merge/               {"merged_id": ...}    (this one survives)
 """
 
-from typing import Any, ClassVar
+from typing import Any
 
 import django_filters
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
@@ -24,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter.choices import MergeProposalStatus
+from callcenter.http import AuthenticatedRequest
 from callcenter.models import ContactPoint, Customer, CustomerMerge, MergeProposal
 from callcenter.pagination import CheckedCursorPagination
 from callcenter.roles import MANAGER_ROLES, HasRole
@@ -106,7 +108,9 @@ class CustomerSummarySerializer(serializers.ModelSerializer):
 class MergeProposalSerializer(serializers.ModelSerializer):
     customer_a = CustomerSummarySerializer()
     customer_b = CustomerSummarySerializer()
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = MergeProposal
@@ -127,7 +131,9 @@ class MergeProposalSerializer(serializers.ModelSerializer):
 class DecisionSerializer(serializers.ModelSerializer):
     """A proposal after a decision (without the customers' details)."""
 
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = MergeProposal
@@ -135,7 +141,9 @@ class DecisionSerializer(serializers.ModelSerializer):
 
 
 class CustomerMergeSerializer(serializers.ModelSerializer):
-    merged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    merged_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = CustomerMerge
@@ -158,11 +166,11 @@ class CustomerMergeInputSerializer(serializers.Serializer):
 class MergeProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Review likely duplicates found by `find_duplicates`: merge them or dismiss them."""
 
-    permission_classes: ClassVar = [HasRole]
+    permission_classes = [HasRole]
     allowed_roles = MANAGER_ROLES
     serializer_class = MergeProposalSerializer
     pagination_class = ProposalPagination
-    filter_backends: ClassVar = []
+    filter_backends = []
 
     def get_queryset(self) -> QuerySet[MergeProposal]:
         if self.action == "list":
@@ -181,7 +189,7 @@ class MergeProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=ProposalMergeInputSerializer, responses=CustomerMergeSerializer)
     @action(detail=True, methods=["post"])
-    def merge(self, request: Request, pk: str | None = None) -> Response:
+    def merge(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         proposal = self.get_object()
         data = ProposalMergeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -192,7 +200,7 @@ class MergeProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=None, responses=DecisionSerializer)
     @action(detail=True, methods=["post"])
-    def dismiss(self, request: Request, pk: str | None = None) -> Response:
+    def dismiss(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         proposal = merge_proposal_dismiss(proposal=self.get_object(), user=request.user)
         return Response(DecisionSerializer(proposal).data)
 
@@ -200,11 +208,11 @@ class MergeProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 class CustomerMergeApi(APIView):
     """Fold another customer into this one (without a proposal)."""
 
-    permission_classes: ClassVar = [HasRole]
+    permission_classes = [HasRole]
     allowed_roles = MANAGER_ROLES
 
     @extend_schema(request=CustomerMergeInputSerializer, responses=CustomerMergeSerializer)
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: AuthenticatedRequest, pk: int) -> Response:
         survivor = get_object_or_404(Customer, pk=pk)
         data = CustomerMergeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -7,8 +7,7 @@ file above IMPORT_SYNC_MAX_KB is imported by a worker: the answer is a 202 with 
 IMPORT_MAX_UPLOAD_MB is refused with a 400 before it is stored.
 """
 
-from typing import ClassVar
-
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,23 +19,26 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from callcenter.choices import IMPORT_PENDING_STATUSES, ImportKind, ImportStatus
 from callcenter.errors import ApplicationError
+from callcenter.http import AuthenticatedRequest
 from callcenter.models import ImportRun
 from callcenter.roles import IsSupervisor
 from callcenter.services.imports import import_progress, import_size_message, import_upload
+from callcenter.uploads import REFUSED_SIZE_ATTRIBUTE
 
 
 class ImportRunSerializer(serializers.ModelSerializer):
-    started_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    started_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     unchanged = serializers.SerializerMethodField()
 
     class Meta:
         model = ImportRun
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "kind",
             "file_name",
@@ -96,8 +98,8 @@ RejectedSerializer = inline_serializer(
 class ImportRunListCreateApi(generics.ListAPIView):
     """GET: import runs, newest first. POST: import a CSV file."""
 
-    permission_classes: ClassVar[list] = [IsSupervisor]
-    parser_classes: ClassVar[list] = [MultiPartParser, FormParser]
+    permission_classes = [IsSupervisor]
+    parser_classes = [MultiPartParser, FormParser]
     serializer_class = ImportRunSerializer
 
     def get_queryset(self) -> QuerySet[ImportRun]:
@@ -117,9 +119,9 @@ class ImportRunListCreateApi(generics.ListAPIView):
             ),
         },
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = ImportInputSerializer(data=request.data)
-        refused_size = getattr(request, "upload_refused_size", None)
+        refused_size = getattr(request, REFUSED_SIZE_ATTRIBUTE, None)
         if refused_size is not None:
             # The upload handler skipped a file above the limit while the body was read.
             raise ApplicationError(import_size_message(refused_size))
@@ -152,7 +154,7 @@ class ImportRunListCreateApi(generics.ListAPIView):
 class ImportRunDetailApi(generics.RetrieveAPIView):
     """One import run with its error lines."""
 
-    permission_classes: ClassVar[list] = [IsSupervisor]
+    permission_classes = [IsSupervisor]
     serializer_class = ImportRunDetailSerializer
 
     def get_queryset(self) -> QuerySet[ImportRun]:

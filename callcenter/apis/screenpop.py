@@ -1,7 +1,7 @@
 """Screen-pop API: who is calling, looked up by the caller's number in any format."""
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.http import HttpResponse
@@ -16,9 +16,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter.errors import ApplicationError
+from callcenter.http import AuthenticatedRequest
 from callcenter.masking import contacts_visible_in_full
 from callcenter.roles import IsAgent
 from callcenter.selectors.screenpop import screenpop_card_json
+
+if TYPE_CHECKING:
+    # Types only: the stubs declare what APIView.as_view returns.
+    from rest_framework.views import AsView, GenericView
 
 _KNOWN_EXAMPLE = {
     "known": True,
@@ -98,13 +103,17 @@ class JsonOnlyNegotiation(BaseContentNegotiation):
     renderer on every request, a noticeable share of a screen-pop's Python time, to choose
     among one."""
 
-    def select_parser(self, request: Request, parsers: list[BaseParser]) -> BaseParser | None:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
     def select_renderer(
-        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+        self,
+        request: Request,
+        renderers: Iterable[BaseRenderer],
+        format_suffix: str | None = None,
     ) -> tuple[BaseRenderer, str]:
-        return renderers[0], renderers[0].media_type
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 class ScreenpopApi(APIView):
@@ -118,7 +127,7 @@ class ScreenpopApi(APIView):
     content_negotiation_class = JsonOnlyNegotiation
 
     @classmethod
-    def as_view(cls, **initkwargs: Any) -> Callable[..., Any]:
+    def as_view(cls, **initkwargs: Any) -> "AsView[GenericView]":
         # A read-only view: outside ATOMIC_REQUESTS it saves the BEGIN and COMMIT round trips
         # on every call. The card's statements still share one snapshot (one simple query).
         return transaction.non_atomic_requests(super().as_view(**initkwargs))
@@ -169,7 +178,7 @@ class ScreenpopApi(APIView):
             400: OpenApiResponse(description="The phone parameter is missing."),
         },
     )
-    def get(self, request: Request) -> HttpResponse:
+    def get(self, request: AuthenticatedRequest) -> HttpResponse:
         phone = (request.query_params.get("phone") or "").strip()
         if not phone:
             raise ApplicationError(

@@ -4,7 +4,7 @@ Keys are never shown. A user has at most one token, so a token is addressed by i
 `DELETE /api/tokens/{user_id}/` revokes it (audited), 404 when the user has none.
 """
 
-from typing import Any, ClassVar
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
@@ -13,10 +13,10 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from callcenter.http import AuthenticatedRequest
 from callcenter.pagination import DefaultCursorPagination
 from callcenter.roles import IsAdmin
 from callcenter.selectors.tokens import api_token_list
@@ -49,10 +49,10 @@ class TokenCursorPagination(DefaultCursorPagination):
 class ApiTokenListApi(APIView):
     """Every API token: its user, role, when it was issued and when it expires (admins)."""
 
-    permission_classes: ClassVar[list] = [IsAdmin]
+    permission_classes = [IsAdmin]
 
     @extend_schema(summary="API tokens (never their keys)", responses=ApiTokenSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         paginator = TokenCursorPagination()
         page = paginator.paginate_queryset(api_token_list(), request, view=self)
         return paginator.get_paginated_response(ApiTokenSerializer(page, many=True).data)
@@ -61,10 +61,10 @@ class ApiTokenListApi(APIView):
 class ApiTokenDetailApi(APIView):
     """Revoke a user's API token (admins; audited)."""
 
-    permission_classes: ClassVar[list] = [IsAdmin]
+    permission_classes = [IsAdmin]
 
     @extend_schema(summary="Revoke a user's API token", responses={204: None})
-    def delete(self, request: Request, pk: int) -> Response:
+    def delete(self, request: AuthenticatedRequest, pk: int) -> Response:
         user = get_object_or_404(get_user_model(), pk=pk)
         if not api_token_revoke(user=user, revoked_by=request.user):
             raise NotFound(_("This user has no API token."))

@@ -40,6 +40,9 @@ class MergeProposal(TimeStampedModel):
         related_name="+",
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    # The customer of the pair other than the one a page shows, set by that page's view; a
+    # declaration for the type checker, not a field.
+    other: Customer
 
     class Meta:
         verbose_name = _("merge proposal")

@@ -7,6 +7,7 @@ the profile is one row plus two prefetches, the timeline one bounded query per a
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import (
     Case,
@@ -32,6 +33,10 @@ from callcenter.models import (
     Ticket,
 )
 from callcenter.selectors.customers import customer_search
+
+if TYPE_CHECKING:
+    # Types only: on Python 3.11 WithAnnotations[Model, TypedDict] fails at runtime.
+    from django_stubs_ext import WithAnnotations
 
 TIMELINE_LIMIT = 50
 CONSENT_HISTORY_LIMIT = 20
@@ -66,7 +71,13 @@ def customer_search_rows(query: str) -> QuerySet[Customer]:
     )
 
 
-def customer_profile(customer_id: int) -> Customer | None:
+class ConsentHistory(TypedDict):
+    """The attribute `customer_profile` prefetches: the newest consent changes."""
+
+    recent_consent_changes: list[ConsentChange]
+
+
+def customer_profile(customer_id: int) -> "WithAnnotations[Customer, ConsentHistory] | None":
     """The customer with advisor, contact points and recent consent history, or None.
 
     Merged customers are returned too (the caller sends the user on to the survivor).

@@ -180,8 +180,9 @@ def customer_subject_export(
     return export
 
 
-def subject_export_json(export: dict[str, Any]) -> str:
-    """The export as indented JSON text (dates ISO 8601, amounts as strings)."""
+def subject_export_json(export: dict[str, Any] | list[dict[str, Any]]) -> str:
+    """The export (or several, as a list) as indented JSON text (dates ISO 8601, amounts as
+    strings)."""
     return json.dumps(export, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
 
 

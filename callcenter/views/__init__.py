@@ -11,12 +11,15 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.roles import STAFF_ROLES, has_role
 
-View = Callable[..., HttpResponse]
+# A page view; the desk's event stream answers with a StreamingHttpResponse.
+View = Callable[..., HttpResponseBase]
 
 
 def role_required(roles: Iterable[str] = STAFF_ROLES) -> Callable[[View], View]:
@@ -28,7 +31,7 @@ def role_required(roles: Iterable[str] = STAFF_ROLES) -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not has_role(request.user, allowed):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
@@ -40,6 +43,6 @@ def role_required(roles: Iterable[str] = STAFF_ROLES) -> Callable[[View], View]:
 
 @require_GET
 @role_required()
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A small landing page: the quick search and the areas the user's role may open."""
     return render(request, "callcenter/home.html")

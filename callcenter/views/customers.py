@@ -28,6 +28,7 @@ from callcenter.budgets import LimitReached
 from callcenter.choices import CustomerStatus, MergeProposalStatus
 from callcenter.errors import ApplicationError
 from callcenter.extensions import Registry
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.masking import contacts_visible_in_full
 from callcenter.models import Customer, MergeProposal
 from callcenter.numbers import whole_number
@@ -88,7 +89,7 @@ def _timeline_cursor(request: HttpRequest) -> TimelineCursor | None:
 
 @require_GET
 @role_required()
-def customer_search_view(request: HttpRequest) -> HttpResponse:
+def customer_search_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Search by name, phone (any format), external id or email; live results through htmx."""
     query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
     in_full = contacts_visible_in_full(request.user)
@@ -149,7 +150,7 @@ def _merge_suggestions(customer_id: int) -> list[MergeProposal]:
 
 @require_GET
 @role_required()
-def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_detail_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The customer card: profile, contact points, consent and the activity timeline."""
     try:
         before = _timeline_cursor(request)
@@ -188,7 +189,7 @@ def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(MANAGER_ROLES)
-def customer_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_merge_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Merge the pair of an open proposal about this customer, keeping the chosen survivor."""
     proposal_id = request.POST.get("proposal", "")
     survivor_id = request.POST.get("survivor", "")
@@ -218,7 +219,7 @@ def customer_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @role_required()
-def customer_timeline_view(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_timeline_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The next page of a customer's timeline, as a fragment for the "load more" button."""
     try:
         before = _timeline_cursor(request)
@@ -234,7 +235,7 @@ def customer_timeline_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required()
-def customer_reveal_view(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_reveal_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Show one of the customer's contact points in full, for a reason (htmx fragment): the
     value, or the form with the refusal (no reason, limit reached). Audited."""
     customer = get_object_or_404(Customer.objects.only("id"), pk=pk, status=CustomerStatus.ACTIVE)

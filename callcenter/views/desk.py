@@ -16,14 +16,13 @@ user (the oldest is closed, and its page says so), and per process fewer than it
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.db import connection
 from django.http import (
-    HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
     StreamingHttpResponse,
@@ -43,6 +42,7 @@ from callcenter.choices import (
 )
 from callcenter.errors import ApplicationError
 from callcenter.extensions import Registry
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.limits import FREE_TEXT_MAX_LENGTH
 from callcenter.masking import contacts_visible_in_full
 from callcenter.models import Customer
@@ -169,7 +169,7 @@ class NewCallerForm(forms.Form):
 
 
 def _card_context(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     *,
     phone: str,
     call_id: str = "",
@@ -212,7 +212,7 @@ def _card_context(
 
 
 def _render_card(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     *,
     phone: str,
     call_id: str = "",
@@ -226,7 +226,7 @@ def _render_card(
 
 @require_GET
 @role_required()
-def desk_view(request: HttpRequest) -> HttpResponse:
+def desk_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The agent's desk: live call status, a manual number search and the caller's card."""
     phone = request.GET.get("phone", "").strip()[:MAX_PHONE_LENGTH]
     context: dict[str, Any] = {"phone": phone}
@@ -237,7 +237,7 @@ def desk_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required()
-def desk_card_view(request: HttpRequest) -> HttpResponse:
+def desk_card_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The card (htmx fragment) of a live call, by its reference (`call`), or of a typed number
     (`phone`): the known caller, or the create-customer form."""
     call_id = request.GET.get("call_id", "")[:CALL_ID_LENGTH]
@@ -284,7 +284,7 @@ class DeskEventStream:
             self._released = True
             self._slots.release()
 
-    def _generate(self) -> Iterator[str]:
+    def _generate(self) -> Generator[str, None, None]:
         if not connection.in_atomic_block:
             # The stream needs no database; do not hold a connection for minutes.
             connection.close()
@@ -319,7 +319,7 @@ class DeskEventStream:
 
 @require_GET
 @role_required()
-def desk_events_view(request: HttpRequest) -> HttpResponse:
+def desk_events_view(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """Server-sent events: this agent's call events (ringing, answered, ended).
 
     503 with Retry-After when this process holds as many streams as it may (the rest of its
@@ -347,7 +347,7 @@ def _active_customer(pk: int) -> Customer:
     return get_object_or_404(Customer, pk=pk, status=CustomerStatus.ACTIVE)
 
 
-def _caller_phone(request: HttpRequest, customer: Customer) -> str:
+def _caller_phone(request: AuthenticatedHttpRequest, customer: Customer) -> str:
     """The number the card was opened with (posted back), else the customer's primary phone."""
     posted = try_normalize_phone(request.POST.get("phone", ""))
     if posted:
@@ -359,7 +359,7 @@ def _caller_phone(request: HttpRequest, customer: Customer) -> str:
 
 
 def desk_card_action(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     pk: int,
     form_class: type[forms.Form],
     form_name: str,
@@ -379,18 +379,19 @@ def desk_card_action(
             form.add_error(None, exc.message)
         else:
             return _render_card(request, phone=phone, call_id=data["call_id"], done=done)
+    invalid_form: dict[str, Any] = {form_name: form}
     return _render_card(
         request,
         phone=phone,
         call_id=request.POST.get("call_id", ""),
         status=INVALID,
-        **{form_name: form},
+        **invalid_form,
     )
 
 
 @require_POST
 @role_required()
-def desk_log_call_view(request: HttpRequest, pk: int) -> HttpResponse:
+def desk_log_call_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Log the call with this customer; answers with the refreshed card."""
 
     def log_call(customer: Customer, data: dict[str, Any]) -> str:
@@ -414,7 +415,7 @@ def desk_log_call_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required()
-def desk_ticket_view(request: HttpRequest, pk: int) -> HttpResponse:
+def desk_ticket_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Open a ticket for this customer; answers with the refreshed card."""
 
     def open_ticket(customer: Customer, data: dict[str, Any]) -> str:
@@ -433,7 +434,7 @@ def desk_ticket_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required()
-def desk_customer_create_view(request: HttpRequest) -> HttpResponse:
+def desk_customer_create_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Create the unknown caller as a customer; answers with their new card."""
     form = NewCallerForm(request.POST, user_id=request.user.pk)
     if form.is_valid():

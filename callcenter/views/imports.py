@@ -9,7 +9,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from callcenter.choices import IMPORT_PENDING_STATUSES, ImportKind
 from callcenter.errors import ApplicationError
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.models import ImportRun
 from callcenter.numbers import whole_number
 from callcenter.roles import MANAGER_ROLES
@@ -28,6 +29,7 @@ from callcenter.services.imports import (
     import_upload,
     import_upload_limit,
 )
+from callcenter.uploads import REFUSED_SIZE_ATTRIBUTE
 from callcenter.views import role_required
 
 # Runs listed under the form.
@@ -66,7 +68,8 @@ class ImportForm(forms.Form):
             self.fields["file"].required = False
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.refused_size is not None:
             self.add_error("file", import_size_message(self.refused_size))
         return cleaned
@@ -91,13 +94,13 @@ def _run_context(run: ImportRun) -> dict[str, Any]:
 
 @role_required(MANAGER_ROLES)
 @require_http_methods(["GET", "POST"])
-def import_csv_view(request: HttpRequest) -> HttpResponse:
+def import_csv_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Show the form; on POST import the file (all rows or none) and show the run, or its
     progress when a worker imports it (then the page is reloaded as `?run=ID`)."""
     form = ImportForm(
         request.POST or None,
         request.FILES or None,
-        refused_size=getattr(request, "upload_refused_size", None),
+        refused_size=getattr(request, REFUSED_SIZE_ATTRIBUTE, None),
     )
     run = None
     if request.method == "POST" and form.is_valid():
@@ -132,7 +135,7 @@ def import_csv_view(request: HttpRequest) -> HttpResponse:
 
 @role_required(MANAGER_ROLES)
 @require_GET
-def import_run_view(request: HttpRequest, pk: int) -> HttpResponse:
+def import_run_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """One run's progress or result (the fragment the Import page polls); once the run has
     ended it also refreshes the list of recent imports."""
     run = get_object_or_404(ImportRun.objects.select_related("started_by"), pk=pk)

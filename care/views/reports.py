@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.numbers import whole_number
 from callcenter.roles import MANAGER_ROLES
 from callcenter.views import role_required
@@ -62,7 +63,7 @@ def _period(request: HttpRequest, allowed: tuple[int, ...]) -> int | None:
 
 @require_GET
 @role_required(MANAGER_ROLES)
-def effectiveness_view(request: HttpRequest) -> HttpResponse:
+def effectiveness_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Per rule: enrolled, control, reached, responded, converted and the conversion uplift
     over the control group with its 95% interval and a verdict."""
     days = _period(request, EFFECTIVENESS_PERIODS)
@@ -82,7 +83,7 @@ def effectiveness_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required(MANAGER_ROLES)
-def kpis_view(request: HttpRequest) -> HttpResponse:
+def kpis_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The care KPIs of the last 7, 30 or 90 days (`?days=`): a fragment for htmx requests
     (the supervisor dashboard), a page of its own otherwise."""
     days = _period(request, KPI_PERIODS)

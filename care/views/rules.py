@@ -5,7 +5,8 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Field, Model
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from callcenter.choices import Role
 from callcenter.errors import ApplicationError
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.roles import MANAGER_ROLES
 from callcenter.views import role_required
 from care.choices import StepChannel
@@ -48,7 +50,7 @@ RECENT_DAYS = 30
 
 @require_GET
 @role_required(MANAGER_ROLES)
-def rule_list_view(request: HttpRequest) -> HttpResponse:
+def rule_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Rules with status, trigger, steps and what they did in the last 30 days."""
     recent = rule_recent_results(days=RECENT_DAYS)
     rules = list(rule_list())
@@ -90,7 +92,7 @@ def _editor_context(
 
 @require_http_methods(["GET", "POST"])
 @role_required(ADMIN_ONLY)
-def rule_edit_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def rule_edit_view(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
     """Create or change a rule and its steps; nothing is saved unless everything is valid."""
     rule = get_object_or_404(CareRule, pk=pk) if pk is not None else None
     choices = template_choices()
@@ -140,7 +142,7 @@ def rule_edit_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 @require_POST
 @role_required(ADMIN_ONLY)
-def rule_activate_view(request: HttpRequest, pk: int) -> HttpResponse:
+def rule_activate_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Switch a rule on (it needs a step)."""
     rule = get_object_or_404(CareRule, pk=pk)
     try:
@@ -154,7 +156,7 @@ def rule_activate_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(ADMIN_ONLY)
-def rule_deactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
+def rule_deactivate_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Switch a rule off; customers already enrolled keep their plans."""
     rule = get_object_or_404(CareRule, pk=pk)
     care_rule_deactivate(rule=rule, deactivated_by=request.user)
@@ -172,16 +174,20 @@ def _display(value: Any) -> str:
     return str(value)
 
 
-def _field_label(model: type, name: str) -> str:
+def _field_label(model: type[Model], name: str) -> str:
     field_name = name.removesuffix("_id")
     try:
-        return str(model._meta.get_field(field_name).verbose_name)
+        field = model._meta.get_field(field_name)
+        # A reverse relation has no verbose name.
+        return str(field.verbose_name) if isinstance(field, Field) else name
     except Exception:  # noqa: BLE001 - derived snapshot keys have no model field
         return name
 
 
 def _step_summary(step: dict[str, Any]) -> str:
-    channel = dict(StepChannel.choices).get(step.get("channel"), step.get("channel"))
+    # Typed as object: a step without a channel, or with an unknown one, shows its value.
+    channels: dict[object, object] = dict(StepChannel.choices)
+    channel = channels.get(step.get("channel"), step.get("channel"))
     name = step.get("name") or step.get("template_slug") or ""
     return f"#{step.get('position')} {channel} {name}".strip()
 
@@ -227,7 +233,7 @@ def _version_number(text: str | None, default: int) -> int:
 
 @require_GET
 @role_required(MANAGER_ROLES)
-def rule_history_view(request: HttpRequest, pk: int) -> HttpResponse:
+def rule_history_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The versions of a rule and the differences between two of them (by default the latest
     and the one before)."""
     rule = get_object_or_404(CareRule, pk=pk)

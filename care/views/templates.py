@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from callcenter.choices import Language, Role
 from callcenter.errors import ApplicationError
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.numbers import whole_number
 from callcenter.roles import MANAGER_ROLES, has_role
 from callcenter.selectors.profile import customer_search_rows
@@ -79,14 +80,14 @@ def placeholders() -> list[dict[str, str]]:
 
 @require_GET
 @role_required(MANAGER_ROLES)
-def template_list_view(request: HttpRequest) -> HttpResponse:
+def template_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Templates with their channel, languages and how many rule steps use them."""
     templates = template_list().annotate(step_count=Count("steps")).order_by("name")
     return render(request, "care/template_list.html", {"templates": templates})
 
 
 def _form_context(
-    request: HttpRequest, form: TemplateForm, template: MessageTemplate | None
+    request: AuthenticatedHttpRequest, form: TemplateForm, template: MessageTemplate | None
 ) -> dict[str, Any]:
     return {
         "form": form,
@@ -100,7 +101,7 @@ def _form_context(
 
 @require_http_methods(["GET", "POST"])
 @role_required(MANAGER_ROLES)
-def template_edit_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def template_edit_view(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
     """Read a template (supervisors) or create / change it (admins)."""
     template = get_object_or_404(MessageTemplate, pk=pk) if pk is not None else None
     can_edit = has_role(request.user, (Role.ADMIN,))
@@ -162,7 +163,7 @@ def _preview_rows(rendered: dict[str, Any], channel: str | None) -> list[dict[st
 
 @require_POST
 @role_required(MANAGER_ROLES)
-def template_preview_view(request: HttpRequest) -> HttpResponse:
+def template_preview_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The texts of the editor (saved or not) rendered for the chosen customer, with the SMS
     length and parts; a fragment for htmx. Renders only, changes nothing."""
     template_pk = whole_number(request.POST.get("template_pk"))
@@ -204,7 +205,7 @@ def template_preview_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required(MANAGER_ROLES)
-def customer_picker_view(request: HttpRequest) -> HttpResponse:
+def customer_picker_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A few customers matching `q`, to preview a template with (fragment)."""
     query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
     customers = list(customer_search_rows(query)[:PICKER_LIMIT]) if query else []

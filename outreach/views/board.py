@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from callcenter.errors import ApplicationError
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.numbers import whole_number
 from callcenter.roles import MANAGER_ROLES
 from callcenter.views import role_required
@@ -56,7 +57,9 @@ def _board_tasks(params: dict[str, str], now: dt.datetime) -> QuerySet[OutreachT
     return tasks.select_related(*TASK_JOINS).order_by("deadline_at", "-priority", "id")
 
 
-def _board(request: HttpRequest, form: ReassignForm, status: int = 200) -> HttpResponse:
+def _board(
+    request: AuthenticatedHttpRequest, form: ReassignForm, status: int = 200
+) -> HttpResponse:
     now = timezone.now()
     params = {key: request.GET.get(key, "") for key in ("show", "queue", "agent")}
     if params["show"] not in SHOW_CHOICES:
@@ -68,7 +71,8 @@ def _board(request: HttpRequest, form: ReassignForm, status: int = 200) -> HttpR
         key: sum(row[key] for row in queues)
         for key in ("open", "unassigned", "overdue", "breached")
     }
-    selected = set(form.data.getlist("tasks")) if form.is_bound else set()
+    # A bound form is bound to this request's POST (the reassign view).
+    selected = set(request.POST.getlist("tasks")) if form.is_bound else set()
     context = {
         "queues": queues,
         "agents": agents,
@@ -96,14 +100,14 @@ def _board(request: HttpRequest, form: ReassignForm, status: int = 200) -> HttpR
 
 @require_GET
 @role_required(MANAGER_ROLES)
-def queue_board_view(request: HttpRequest) -> HttpResponse:
+def queue_board_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """All queues and agents, and the open call tasks that need attention."""
     return _board(request, ReassignForm())
 
 
 @require_POST
 @role_required(MANAGER_ROLES)
-def queue_board_reassign_view(request: HttpRequest) -> HttpResponse:
+def queue_board_reassign_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Move the selected tasks to an agent and/or a queue (audited per task)."""
     form = ReassignForm(request.POST)
     if form.is_valid():

@@ -3,11 +3,12 @@ from the caller's card, answering with the refreshed card."""
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.models import Customer
 from callcenter.views import role_required
 from callcenter.views.desk import desk_card_action
@@ -20,7 +21,7 @@ CALLBACK_FORM = "callback_form"
 
 @require_POST
 @role_required()
-def desk_callback_view(request: HttpRequest, pk: int) -> HttpResponse:
+def desk_callback_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Schedule a callback for this customer (a call task for the agent); refreshed card."""
 
     def schedule(customer: Customer, data: dict[str, Any]) -> str:

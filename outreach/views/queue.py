@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from callcenter.errors import ApplicationError
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.views import role_required
 from care.choices import StepChannel
 from outreach.access import TaskAccessDenied
@@ -64,7 +65,7 @@ def _row_context(task: OutreachTask, **forms_: Any) -> dict[str, Any]:
 
 @require_GET
 @role_required()
-def my_queue_view(request: HttpRequest) -> HttpResponse:
+def my_queue_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The calls to make now (overdue first, then by deadline) and the ones coming later."""
     now = timezone.now()
     tasks = list(agent_queue(user=request.user, now=now)[:MY_QUEUE_LIMIT])
@@ -77,12 +78,17 @@ def my_queue_view(request: HttpRequest) -> HttpResponse:
     return render(request, "outreach/my_queue.html", context)
 
 
-def _task(request: HttpRequest, pk: int) -> OutreachTask:
+def _task(request: AuthenticatedHttpRequest, pk: int) -> OutreachTask:
     return get_object_or_404(task_list(user=request.user), pk=pk)
 
 
 def _answer(
-    request: HttpRequest, task: OutreachTask, *, done: str = "", status: int = 200, **forms_: Any
+    request: AuthenticatedHttpRequest,
+    task: OutreachTask,
+    *,
+    done: str = "",
+    status: int = 200,
+    **forms_: Any,
 ) -> HttpResponse:
     if _is_htmx(request):
         context = {**_row_context(task, **forms_), "done": done}
@@ -97,7 +103,7 @@ def _answer(
 
 @require_POST
 @role_required()
-def task_complete_view(request: HttpRequest, pk: int) -> HttpResponse:
+def task_complete_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Record the call's outcome (logs it) and close the task."""
     task = _task(request, pk)
     form = CompleteTaskForm(request.POST)
@@ -124,7 +130,7 @@ def task_complete_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required()
-def task_reschedule_view(request: HttpRequest, pk: int) -> HttpResponse:
+def task_reschedule_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Close this call and schedule a callback for the same agent."""
     task = _task(request, pk)
     form = RescheduleTaskForm(request.POST)

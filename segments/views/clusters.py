@@ -3,11 +3,12 @@ customers most at risk."""
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.views import role_required
 from segments.selectors import churn_model_status, cluster_profiles_latest
 from segments.selectors_ui import most_at_risk
@@ -17,7 +18,7 @@ from segments.views import MANAGERS
 
 @require_GET
 @role_required(MANAGERS)
-def clusters_view(request: HttpRequest) -> HttpResponse:
+def clusters_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Cluster profiles, churn model status and attempts, and the customers most at risk."""
     clusters = cluster_profiles_latest()
     state = churn_model_status()
@@ -39,7 +40,7 @@ def clusters_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required(MANAGERS)
-def churn_retrain_view(request: HttpRequest) -> HttpResponse:
+def churn_retrain_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Queue a retraining of the churn model on the latest history."""
     transaction.on_commit(churn_model_train_task.delay, robust=True)
     messages.success(

@@ -2,10 +2,11 @@
 past stays. Loaded into the page by htmx, so the customer-profile app does not depend on
 segments."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.models import Customer
 from callcenter.views import role_required
 from segments.models import days_since
@@ -16,7 +17,7 @@ PAST_STAYS_SHOWN = 10
 
 @require_GET
 @role_required()
-def customer_segments_view(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_segments_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Scores as of the refresh that computed them, with the days since the last order counted
     to that moment (as the R score ranked them), and the customer's segments."""
     get_object_or_404(Customer.objects.only("pk"), pk=pk)

@@ -1,12 +1,16 @@
 """The supervisor dashboard: who the customers are (lifecycle, tier, R x F), how segments move,
 and the care KPIs of a chosen period (a fragment the care pages provide)."""
 
-from django.http import HttpRequest, HttpResponse
+from typing import TypedDict
+
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.views import role_required
 from segments.choices import SegmentKind
+from segments.models import Segment
 from segments.selectors import metrics_as_of
 from segments.selectors_ui import (
     latest_run,
@@ -21,9 +25,17 @@ PERIODS = (7, 30, 90)
 DEFAULT_PERIOD = 30
 
 
+class SegmentTrend(TypedDict):
+    """A segment with its recent sizes, oldest first, and the last change."""
+
+    segment: Segment
+    trend: list[int]
+    change: int
+
+
 @require_GET
 @role_required(MANAGERS)
-def dashboard_view(request: HttpRequest) -> HttpResponse:
+def dashboard_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Distributions, the R x F grid and segment trends, as of the moment the stored scores
     describe (which the page states); a fixed number of queries."""
     try:
@@ -35,7 +47,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     lifecycle = lifecycle_distribution()
     tiers = tier_distribution()
     segments = list(segments_with_trends().filter(is_active=True))
-    trends = []
+    trends: list[SegmentTrend] = []
     for segment in segments:
         snapshots = segment.snapshots.all()
         sizes = [s.size for s in snapshots][::-1]

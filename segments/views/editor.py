@@ -3,12 +3,13 @@
 import json
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from callcenter.errors import ApplicationError
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.views import role_required
 from segments.choices import PriorityField, SegmentKind
 from segments.forms import RuleSegmentForm
@@ -20,7 +21,9 @@ from segments.views import MANAGERS
 EMPTY_RULE = {"op": "and", "children": []}
 
 
-def _save(form: RuleSegmentForm, request: HttpRequest, segment: Segment | None) -> Segment | None:
+def _save(
+    form: RuleSegmentForm, request: AuthenticatedHttpRequest, segment: Segment | None
+) -> Segment | None:
     """Create or update through the service; its refusals become form errors."""
     data = form.cleaned_data
     values = {
@@ -45,7 +48,7 @@ def _save(form: RuleSegmentForm, request: HttpRequest, segment: Segment | None) 
 
 @require_http_methods(["GET", "POST"])
 @role_required(MANAGERS)
-def segment_editor_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def segment_editor_view(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
     """New rule segment (no pk) or edit one; saving goes to the segment's page."""
     segment = None
     if pk is not None:

@@ -1,11 +1,14 @@
 """Refresh now: start a refresh (or join the running one), its live progress, and the history."""
 
+from typing import TypedDict
+
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.views import role_required
 from segments.choices import RunStatus
 from segments.models import RefreshRun
@@ -34,7 +37,14 @@ def phase_label(phase: str) -> str:
     return str(PHASE_LABELS.get(phase, phase))
 
 
-def _history(limit: int = HISTORY_LENGTH) -> list[dict[str, object]]:
+class HistoryRow(TypedDict):
+    """A run with its phase timings (name, seconds) in the order the phases run."""
+
+    run: RefreshRun
+    phases: list[tuple[str, float]]
+
+
+def _history(limit: int = HISTORY_LENGTH) -> list[HistoryRow]:
     """The latest runs, each with its phase timings in the order the phases run."""
     order = {name: index for index, (name, _share) in enumerate(PHASES)}
     return [
@@ -63,7 +73,7 @@ def _progress_context(run: RefreshRun) -> dict[str, object]:
 
 @require_http_methods(["GET", "POST"])
 @role_required(MANAGERS)
-def refresh_view(request: HttpRequest) -> HttpResponse:
+def refresh_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """GET: the run history and the button. POST: start a refresh (or join the running one)
     and answer with its progress bar, which polls itself until the run ends, and the history
     (swapped out of band) listing the run from the start."""
@@ -87,7 +97,7 @@ def refresh_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required(MANAGERS)
-def refresh_progress_view(request: HttpRequest, pk: int) -> HttpResponse:
+def refresh_progress_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The progress bar of one run; it stops polling once the run has finished."""
     run = get_object_or_404(RefreshRun, pk=pk)
     return render(request, "segments/partials/refresh_progress.html", _progress_context(run))
@@ -95,7 +105,7 @@ def refresh_progress_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @role_required(MANAGERS)
-def refresh_history_view(request: HttpRequest) -> HttpResponse:
+def refresh_history_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The run history table, reloaded when a run finishes."""
     context = {"runs": _history()}
     return render(request, "segments/partials/run_history.html", context)

@@ -5,13 +5,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from callcenter.errors import ApplicationError
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.views import role_required
 from segments.choices import SegmentKind
 from segments.forms import SegmentSettingsForm
@@ -40,7 +41,7 @@ def _trend(segment: Segment) -> list[int]:
 
 @require_GET
 @role_required(MANAGERS)
-def segment_list_view(request: HttpRequest) -> HttpResponse:
+def segment_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every segment with its size, trend sparkline, kind and last refresh; filter by kind."""
     kind = request.GET.get("kind", "")
     segments = segments_with_trends(points=SPARKLINE_POINTS)
@@ -53,7 +54,7 @@ def segment_list_view(request: HttpRequest) -> HttpResponse:
     return render(request, "segments/segment_list.html", context)
 
 
-def _members_context(request: HttpRequest, segment: Segment) -> dict[str, Any]:
+def _members_context(request: AuthenticatedHttpRequest, segment: Segment) -> dict[str, Any]:
     query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
     sort, members = segment_member_rows(
         segment=segment, query=query, sort=request.GET.get("sort", "")
@@ -77,7 +78,7 @@ def _rule_text(segment: Segment) -> str:
 
 
 def _detail_context(
-    request: HttpRequest, segment: Segment, settings_form: SegmentSettingsForm
+    request: AuthenticatedHttpRequest, segment: Segment, settings_form: SegmentSettingsForm
 ) -> dict[str, Any]:
     snapshots = segment_snapshots(segment=segment)
     composition = segment_composition(segment=segment)
@@ -106,7 +107,7 @@ def _detail_context(
 
 @require_GET
 @role_required(MANAGERS)
-def segment_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
+def segment_detail_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """A segment: members, composition charts, entries and exits over time, settings."""
     segment = get_object_or_404(Segment, pk=pk)
     form = SegmentSettingsForm(
@@ -121,7 +122,7 @@ def segment_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @role_required(MANAGERS)
-def segment_members_view(request: HttpRequest, pk: int) -> HttpResponse:
+def segment_members_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The member table (search, sort, page) as a fragment for htmx."""
     segment = get_object_or_404(Segment, pk=pk)
     response = render(request, "segments/partials/members.html", _members_context(request, segment))
@@ -131,7 +132,7 @@ def segment_members_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(MANAGERS)
-def segment_settings_view(request: HttpRequest, pk: int) -> HttpResponse:
+def segment_settings_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Save capacity and priority; errors are shown next to the fields, nothing changes."""
     segment = get_object_or_404(Segment, pk=pk)
     form = SegmentSettingsForm(request.POST)
@@ -149,7 +150,7 @@ def segment_settings_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @role_required(MANAGERS)
-def rf_cell_view(request: HttpRequest) -> HttpResponse:
+def rf_cell_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The customers of one R x F cell of the dashboard grid, highest spend first."""
     try:
         r, f = int(request.GET.get("r", "")), int(request.GET.get("f", ""))

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from callcenter.forms_manage import AuditFilterForm
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.models import AuditLog, Customer
 from callcenter.numbers import whole_number
 from callcenter.roles import MANAGER_ROLES
@@ -185,7 +186,7 @@ def audit_entries(data: dict[str, Any]) -> Any:
 
 @require_GET
 @role_required(MANAGER_ROLES)
-def audit_log_view(request: HttpRequest) -> HttpResponse:
+def audit_log_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Filtered, paginated audit log; a fixed number of queries for any page."""
     actors = User.objects.filter(
         pk__in=AuditLog.objects.filter(actor__isnull=False).values("actor_id")

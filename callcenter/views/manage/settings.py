@@ -14,7 +14,7 @@ from typing import Any
 from django import forms as django_forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.functional import Promise
@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods
 from callcenter.choices import Role
 from callcenter.errors import ApplicationError
 from callcenter.extensions import Registry
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.roles import MANAGER_ROLES, has_role
 from callcenter.views import role_required
 
@@ -70,7 +71,9 @@ def _add_error(form: Any, error: ValidationError | ApplicationError) -> None:
         form.add_error(None, error)
 
 
-def _save(section: SettingsSection, form: Any, request: HttpRequest, state: Any) -> bool:
+def _save(
+    section: SettingsSection, form: Any, request: AuthenticatedHttpRequest, state: Any
+) -> bool:
     """Save one valid section through its service; False (errors on the form) when refused."""
     try:
         section.save(form, state, request.user)
@@ -85,7 +88,7 @@ def _save(section: SettingsSection, form: Any, request: HttpRequest, state: Any)
 
 @require_http_methods(["GET", "POST"])
 @role_required(MANAGER_ROLES)
-def settings_view(request: HttpRequest) -> HttpResponse:
+def settings_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Show every section; admins save one section per POST (supervisors read only)."""
     can_edit = has_role(request.user, (Role.ADMIN,))
     if request.method == "POST" and not can_edit:

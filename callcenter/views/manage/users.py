@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Prefetch, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -27,6 +27,7 @@ from callcenter.forms_manage import (
     UserRoleForm,
     user_form_parts,
 )
+from callcenter.http import AuthenticatedHttpRequest
 from callcenter.models import AgentProfile, AuditLog
 from callcenter.services.users import (
     user_active_set,
@@ -73,7 +74,7 @@ def _parts_save(*, user: Any, data: dict[str, Any], changed_by: Any) -> bool:
 
 @require_http_methods(["GET"])
 @role_required((Role.ADMIN,))
-def user_list_view(request: HttpRequest) -> HttpResponse:
+def user_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every account with its role, status, last login, extension and queues."""
     form = UserFilterForm(request.GET or None)
     users = _users()
@@ -109,7 +110,7 @@ def user_list_view(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @role_required((Role.ADMIN,))
-def user_create_view(request: HttpRequest) -> HttpResponse:
+def user_create_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Create an account with a role, optional extension and queues."""
     form = UserCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -152,7 +153,7 @@ def _profile_initial(user: Any) -> dict[str, Any]:
     return initial
 
 
-def _save(action: str, form: Any, request: HttpRequest, user: Any) -> str | None:
+def _save(action: str, form: Any, request: AuthenticatedHttpRequest, user: Any) -> str | None:
     """Apply one valid form; returns the success message, or None with errors on the form."""
     data = form.cleaned_data if form is not None else {}
     try:
@@ -189,7 +190,7 @@ def _save(action: str, form: Any, request: HttpRequest, user: Any) -> str | None
 
 @require_http_methods(["GET", "POST"])
 @role_required((Role.ADMIN,))
-def user_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
+def user_detail_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """One account: profile and queues, role, status, password, recent audited changes."""
     user = get_object_or_404(User, pk=pk)
     action = request.POST.get("action") if request.method == "POST" else None
