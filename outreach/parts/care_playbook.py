@@ -3,7 +3,7 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from care.playbook import playbook_setups
 from outreach.models import Queue
@@ -15,7 +15,7 @@ PLAYBOOK_QUEUES = {
 }
 
 
-def playbook_queues_install(*, installed_by: AbstractBaseUser | None = None) -> dict[str, Any]:
+def playbook_queues_install(*, installed_by: User | None = None) -> dict[str, Any]:
     """Create the playbook's queues that do not exist yet; returns how many were created."""
     created_count = 0
     for slug, name in PLAYBOOK_QUEUES.items():
