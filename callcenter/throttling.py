@@ -45,6 +45,8 @@ class ThrottledBeforePermissions:
     throttle_classes: Any = [SignedRequestThrottle]
 
     def check_permissions(self, request: Request) -> None:
+        # A mixin: the APIView these methods come from follows it in the view's MRO, which
+        # mypy cannot see from here.
         super().check_throttles(request)  # type: ignore[misc]
         super().check_permissions(request)  # type: ignore[misc]
 
