@@ -8,6 +8,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -23,6 +24,7 @@ from callcenter.services.calendar import (
     calendar_days_sync,
     package_years,
 )
+from callcenter.tasks import calendar_days_sync_task
 
 pytestmark = pytest.mark.django_db
 
@@ -326,3 +328,22 @@ def test_api_agents_cannot_add(api_as: Callable[[Any], Any], agent_user: Any) ->
 
     assert api_as(agent_user).post(API_URL, data, format="json").status_code == 403
     assert not CalendarDay.objects.exists()
+
+
+def test_task_syncs_this_year_and_the_next_and_reports_the_missing_one() -> None:
+    year = _uncovered_year() - 1
+    with time_machine.travel(dt.datetime(year, 6, 1, 12, tzinfo=dt.UTC), tick=False):
+        result = calendar_days_sync_task()
+
+    assert result == {"synced_years": [year], "missing_years": [year + 1]}
+    assert CalendarDay.objects.filter(day__year=year).exists()
+
+
+def test_audit_log_shows_calendar_changes(client: Client, crm_admin_user: Any) -> None:
+    _admin_day(crm_admin_user, dt.date(2026, 3, 3))
+    client.force_login(crm_admin_user)
+
+    html = client.get(reverse("manage-audit"), {"kind": "settings"}).content.decode()
+
+    assert "Holiday calendar date added" in html
+    assert f"{PAGE_URL}?year=2026" in html
