@@ -1,4 +1,4 @@
-"""Date triggers: the daily time-events pass with five date rules, against the same pass without.
+"""Date triggers: the (hourly) time-events pass with five date rules, against the pass without.
 
     python bench/date_triggers.py --customers 100000 [--reuse]
 
@@ -206,7 +206,7 @@ def _statement_name(params: dict[str, Any]) -> str:
 
 
 def time_events_pass() -> dict[str, Any]:
-    """One `time_events_emit` at MOMENT, on an empty event table unless it is the second run:
+    """One `time_events_emit` at MOMENT (the caller empties the event table first, or not):
     wall seconds with the commit, events per type, seconds per statement."""
     from django.db import connection
 
@@ -247,7 +247,7 @@ def _empty_events() -> None:
         cursor.execute("TRUNCATE care_event CASCADE")
 
 
-def _date_events_per_rule() -> dict[str, int]:
+def _date_events_per_field() -> dict[str, int]:
     from django.db.models import Count
 
     from care.choices import EventType
@@ -278,7 +278,7 @@ def measure() -> dict[str, Any]:
     for rule in rules:
         care_rule_activate(rule=rule)
     with_dates = time_events_pass()
-    per_rule = _date_events_per_rule()
+    per_rule = _date_events_per_field()
     second = time_events_pass()
     return {
         "baseline": baseline,
