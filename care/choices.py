@@ -21,6 +21,7 @@ class EventType(models.TextChoices):
     INACTIVITY = "inactivity", _("No order for N days")
     MONTHLY = "monthly", _("First day of the month")
     CUSTOMER_REPLIED = "customer_replied", _("Customer replied")
+    CALL_RESULT = "call_result", _("Automated call result")
     EXTERNAL = "external", _("External event")
 
 

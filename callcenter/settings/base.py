@@ -257,6 +257,7 @@ SPECTACULAR_SETTINGS = {
         "TaskOutcomeEnum": "outreach.choices.TaskOutcome",
         "RescheduleOutcomeEnum": "outreach.serializers.RESCHEDULE_OUTCOME_CHOICES",
         "ReceiptStatusEnum": "outreach.serializers.RECEIPT_STATUS_CHOICES",
+        "CallResultEnum": "outreach.choices.CallResult",
         # segments, care, identity
         "SegmentKindEnum": "segments.choices.SegmentKind",
         "RunStatusEnum": "segments.choices.RunStatus",

@@ -126,6 +126,7 @@ TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
     EventType.INACTIVITY: {"days": _inactivity_days},
     EventType.MONTHLY: {},
     EventType.CUSTOMER_REPLIED: {"channel": _text},
+    EventType.CALL_RESULT: {"result": _text, "intent": _text},
     EventType.EXTERNAL: {"name": _text},
 }
 REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
@@ -134,7 +135,18 @@ REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
     EventType.INACTIVITY: ("days",),
 }
 # Parameters compared for equality with the same key of the event payload.
-EQUAL_PARAMS = ("kind", "priority", "category", "channel", "segment", "name", "opted_out", "days")
+EQUAL_PARAMS = (
+    "kind",
+    "priority",
+    "category",
+    "channel",
+    "segment",
+    "name",
+    "opted_out",
+    "days",
+    "result",
+    "intent",
+)
 
 
 def trigger_params_validate(*, trigger_type: str | None, params: Any) -> dict[str, Any]:

@@ -8,7 +8,8 @@ the task's provider message id).
 The task's status follows the result as a delivery receipt moves an SMS: answered or voicemail
 (the script was played) -> delivered; no answer, busy or failed -> failed, with the result as
 its last error. A call has one result: the same result posted again changes nothing, another
-result for a call that has one is refused.
+result for a call that has one is refused. A stored result is announced as a
+"call_result" care event (result, intent, keypress), which rules may trigger on.
 """
 
 import datetime as dt
@@ -21,7 +22,8 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from callcenter.errors import ApplicationError
-from care.choices import StepChannel
+from callcenter.events import DomainEvent, emit_events
+from care.choices import EventType, StepChannel
 from outreach.choices import CallIntent, CallResult, TaskStatus
 from outreach.models import OutreachTask
 
@@ -152,4 +154,23 @@ def call_result_record(*, report: CallReport) -> CallResultOutcome:
             "updated_at",
         ]
     )
+    emit_events([_announcement(task, report.occurred_at)])
     return CallResultOutcome(task=task, duplicate=False)
+
+
+def _announcement(task: OutreachTask, occurred_at: dt.datetime) -> DomainEvent:
+    """The care event of a stored result (recorded in the same transaction as the task)."""
+    return DomainEvent(
+        type=EventType.CALL_RESULT,
+        customer_id=task.customer_id,
+        payload={
+            "task_id": task.pk,
+            "enrollment_id": task.enrollment_id,
+            "channel": StepChannel.AUTO_CALL,
+            "result": task.call_result,
+            "intent": task.call_intent,
+            "keypress": task.call_keypress,
+            "duration": task.call_duration,
+        },
+        occurred_at=occurred_at.isoformat(),
+    )

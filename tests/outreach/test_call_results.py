@@ -14,8 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from callcenter.checks import integration_secrets_distinct_check
 from callcenter.choices import Role
-from care.choices import StepChannel
+from care.choices import EventType, StepChannel
+from care.models import Event
+from care.services.triggers import trigger_matches, trigger_params_validate
 from outreach.choices import CallIntent, CallResult, TaskStatus
 from outreach.models import OutreachTask
 from outreach.services.call_results import call_intent_normalize
@@ -250,6 +253,43 @@ class TestRecording:
         assert (task.call_result, task.status) == (CallResult.ANSWERED, TaskStatus.DELIVERED)
 
 
+class TestAnnouncement:
+    def test_a_stored_result_is_recorded_once_as_a_care_event(self, voice: Post) -> None:
+        task = _call()
+
+        voice(_result(intent="promise to pay", keypress="1"))
+        voice(_result(intent="promise to pay", keypress="1"), timestamp=int(time.time()) - 1)
+
+        (event,) = Event.objects.filter(type=EventType.CALL_RESULT, customer=task.customer)
+        assert event.occurred_at == ENDED
+        assert event.payload == {
+            "task_id": task.pk,
+            "enrollment_id": None,
+            "channel": StepChannel.AUTO_CALL,
+            "result": CallResult.ANSWERED,
+            "intent": CallIntent.PROMISE_TO_PAY,
+            "keypress": "1",
+            "duration": 42,
+        }
+
+    def test_a_refused_result_records_no_event(self, voice: Post) -> None:
+        _call()
+
+        voice(_result(result="hung_up"))
+
+        assert not Event.objects.filter(type=EventType.CALL_RESULT).exists()
+
+    def test_rules_may_trigger_on_a_result_and_an_intent(self) -> None:
+        params = trigger_params_validate(
+            trigger_type=EventType.CALL_RESULT,
+            params={"result": "answered", "intent": "transfer_to_human"},
+        )
+        payload = {"result": "answered", "intent": "transfer_to_human"}
+
+        assert trigger_matches(params=params, payload=payload)
+        assert not trigger_matches(params=params, payload={**payload, "intent": "ptp"})
+
+
 @pytest.mark.parametrize(
     ("given", "stored"),
     [
@@ -299,3 +339,14 @@ def test_the_customer_page_shows_the_call_result_translated(client: Client) -> N
     assert "转人工" in chinese
     assert "按键 0" in chinese
     assert "占线" in chinese
+
+
+def test_a_voice_secret_shared_with_another_integration_is_a_deploy_warning(
+    settings: Any,
+) -> None:
+    settings.SMS_WEBHOOK_SECRETS = ["shared"]
+    settings.VOICE_WEBHOOK_SECRETS = ["shared"]
+
+    (warning,) = integration_secrets_distinct_check()
+
+    assert "SMS_WEBHOOK_SECRETS, VOICE_WEBHOOK_SECRETS" in warning.msg
