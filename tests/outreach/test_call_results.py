@@ -19,6 +19,7 @@ from callcenter.choices import Role
 from care.choices import EventType, StepChannel
 from care.models import Event
 from care.services.triggers import trigger_matches, trigger_params_validate
+from outreach.checks import outreach_voice_secret_check
 from outreach.choices import CallIntent, CallResult, TaskStatus
 from outreach.models import OutreachTask
 from outreach.services.call_results import call_intent_normalize
@@ -350,3 +351,14 @@ def test_a_voice_secret_shared_with_another_integration_is_a_deploy_warning(
     (warning,) = integration_secrets_distinct_check()
 
     assert "SMS_WEBHOOK_SECRETS, VOICE_WEBHOOK_SECRETS" in warning.msg
+
+
+def test_deploy_check_warns_when_a_voice_platform_has_no_secret(settings: Any) -> None:
+    settings.AUTO_CALL_BACKEND = "file"
+    settings.VOICE_WEBHOOK_SECRETS = []
+    assert [w.id for w in outreach_voice_secret_check()] == ["outreach.W002"]
+    settings.VOICE_WEBHOOK_SECRETS = ["s"]
+    assert outreach_voice_secret_check() == []
+    settings.AUTO_CALL_BACKEND = "console"
+    settings.VOICE_WEBHOOK_SECRETS = []
+    assert outreach_voice_secret_check() == []
