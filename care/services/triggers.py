@@ -1,6 +1,7 @@
 """Trigger parameters: which events of a type fire a rule, checked per trigger type when a
 rule is saved and matched against each event's payload when it is processed."""
 
+import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -101,6 +102,29 @@ def _inactivity_days(value: Any, name: str) -> Any:
     return days
 
 
+# Profile fields a date trigger may count from (timestamps, taken on the customer's local day);
+# any other date is a custom attribute, "attr:<key>". The birthday has a trigger of its own.
+DATE_PROFILE_FIELDS = ("created_at", "consent_updated_at")
+DATE_ATTRIBUTE_PREFIX = "attr:"
+_ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _date_field(value: Any, name: str) -> Any:
+    if isinstance(value, str) and value.startswith(DATE_ATTRIBUTE_PREFIX):
+        if _ATTRIBUTE_KEY.fullmatch(value.removeprefix(DATE_ATTRIBUTE_PREFIX)):
+            return value
+    elif value in DATE_PROFILE_FIELDS:
+        return value
+    raise _error(
+        _(
+            'trigger parameter "%(name)s": unknown date %(value)s; use "attr:<key>" for a custom '
+            "attribute (letters, digits, _ . -) or one of %(allowed)s"
+        )
+        % {"name": name, "value": value, "allowed": ", ".join(DATE_PROFILE_FIELDS)},
+        "trigger_params",
+    )
+
+
 _ORDER_PARAMS: dict[str, ParamCheck] = {"min_amount": _number(0, 10**10), "category": _text}
 TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
     EventType.TICKET_OPENED: {"kind": _choice(TicketKind), "priority": _choice(TicketPriority)},
@@ -128,11 +152,17 @@ TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
     EventType.CUSTOMER_REPLIED: {"channel": _text},
     EventType.CALL_RESULT: {"result": _text, "intent": _text},
     EventType.EXTERNAL: {"name": _text},
+    EventType.DATE_REACHED: {
+        "field": _date_field,
+        "offset_days": _number(-365, 365, integer=True),
+        "at_hour": _number(0, 23, integer=True),
+    },
 }
 REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
     EventType.SEGMENT_ENTERED: ("segment",),
     EventType.SEGMENT_EXITED: ("segment",),
     EventType.INACTIVITY: ("days",),
+    EventType.DATE_REACHED: ("field", "offset_days", "at_hour"),
 }
 # Parameters compared for equality with the same key of the event payload.
 EQUAL_PARAMS = (
@@ -144,6 +174,9 @@ EQUAL_PARAMS = (
     "name",
     "opted_out",
     "days",
+    "field",
+    "offset_days",
+    "at_hour",
     "result",
     "intent",
 )

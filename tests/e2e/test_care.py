@@ -43,8 +43,11 @@ def test_admin_previews_a_template_creates_a_two_step_rule_and_activates_it(
     # Build the rule: an SMS now, a call task a day later.
     page.goto("/care/rules/new/")
     page.fill("#id_name", "E2E complaint care")
+    page.select_option("#id_trigger_type", "date_reached")
+    expect(page.locator("#trigger-date-help")).to_be_visible()
     page.select_option("#id_trigger_type", "ticket_opened")
     expect(page.locator("#trigger-params-help")).to_contain_text("kind")
+    expect(page.locator("#trigger-date-help")).to_be_hidden()
     page.fill("#id_trigger_params", '{"kind": "complaint"}')
     page.fill("#id_holdout_percent", "10")
     page.check("input[name=stop_conditions][value=ticket_resolved]")

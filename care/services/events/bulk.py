@@ -2,11 +2,12 @@
 
 A segment refresh announces entries and exits with one INSERT ... SELECT per kind, limited to
 the segments active rules listen to; the time events (birthday, anniversary, inactivity,
-monthly) are one INSERT ... SELECT each, made idempotent by keys such as
-"birthday:<customer>:<date>".
+monthly) are one INSERT ... SELECT each, and dates reached one per active date rule, made
+idempotent by keys such as "birthday:<customer>:<date>".
 """
 
 import datetime as dt
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -15,6 +16,7 @@ from callcenter.choices import CustomerKind, CustomerStatus, OrderStatus
 from care.choices import EventSource, EventType
 from care.models import CareRule, CareSettings
 from care.services.events.outbox import events_enqueue
+from care.services.triggers import DATE_ATTRIBUTE_PREFIX, DATE_PROFILE_FIELDS
 
 # Time events are emitted for inactivity that began at most this long ago, so a missed day is
 # caught up but the first run on an old database does not wake every long-lost customer.
@@ -174,6 +176,85 @@ ON CONFLICT (client, idempotency_key) DO NOTHING
 RETURNING id
 """
 
+# A date rule's customers: those whose date (a custom attribute's leading ISO date, or a profile
+# timestamp's local date) plus offset_days is their local day, once the local clock reached
+# at_hour (so a late pass still fires the same day, never a later one). The attribute is
+# compared as text with the wanted date and never cast, so a value that is not a date is
+# skipped instead of failing the statement; unknown time zones are skipped as above.
+_DATE_REACHED = """
+WITH zoned AS (
+    SELECT c.id, {raw} AS raw,
+           CASE WHEN c.timezone IN (SELECT name FROM pg_timezone_names) THEN c.timezone END
+               AS timezone
+    FROM callcenter_customer c
+    WHERE c.status = %(active)s AND {present}
+), local AS (
+    SELECT id, timezone, {value} AS value, %(now)s::timestamptz AT TIME ZONE timezone AS clock
+    FROM zoned
+    WHERE timezone IS NOT NULL
+), due AS (
+    SELECT id, timezone, value, COALESCE(%(today)s::date, clock::date) AS d
+    FROM local
+    WHERE %(today)s::date IS NOT NULL OR extract(hour FROM clock) >= %(at_hour)s
+)
+INSERT INTO care_event
+    (type, customer_id, payload, source, occurred_at, created_at, idempotency_key,
+     attempts, last_error)
+SELECT %(type)s, id,
+       jsonb_build_object('rule', %(rule)s::int, 'field', %(field)s::text,
+                          'offset_days', %(offset_days)s::int, 'at_hour', %(at_hour)s::int,
+                          'date', value),
+       %(source)s, (d + make_time(%(at_hour)s, 0, 0)) AT TIME ZONE timezone, %(now)s,
+       'date:' || %(rule)s::int || ':' || id || ':' || value, 0, ''
+FROM due
+WHERE value = to_char(d - %(offset_days)s::int, 'YYYY-MM-DD')
+ON CONFLICT (client, idempotency_key) DO NOTHING
+RETURNING id
+"""
+DATE_ATTRIBUTE_SQL = _DATE_REACHED.format(
+    raw="c.attributes ->> %(attribute)s",
+    present="c.attributes ->> %(attribute)s ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]|$)'",
+    value="left(raw, 10)",
+)
+DATE_PROFILE_SQL = {
+    column: _DATE_REACHED.format(
+        raw=f"c.{column}",
+        present=f"c.{column} IS NOT NULL",
+        value="to_char((raw AT TIME ZONE timezone)::date, 'YYYY-MM-DD')",
+    )
+    for column in DATE_PROFILE_FIELDS
+}
+
+
+def _date_events_emit(cursor: Any, common: dict[str, Any]) -> list[int] | None:
+    """Emit the date events of every active date rule, one INSERT ... SELECT per rule; the new
+    events' ids, or None when no date rule is active."""
+    rules = list(
+        CareRule.objects.filter(is_active=True, trigger_type=EventType.DATE_REACHED)
+        .order_by("pk")
+        .values_list("pk", "trigger_params")
+    )
+    if not rules:
+        return None
+    ids: list[int] = []
+    for rule_id, params in rules:
+        field = params["field"]
+        is_attribute = field.startswith(DATE_ATTRIBUTE_PREFIX)
+        cursor.execute(
+            DATE_ATTRIBUTE_SQL if is_attribute else DATE_PROFILE_SQL[field],
+            {
+                **common,
+                "type": EventType.DATE_REACHED,
+                "rule": rule_id,
+                "field": field,
+                "attribute": field.removeprefix(DATE_ATTRIBUTE_PREFIX),
+                "offset_days": params["offset_days"],
+                "at_hour": params["at_hour"],
+            },
+        )
+        ids.extend(row[0] for row in cursor.fetchall())
+    return ids
+
 
 def time_events_emit(
     *, today: dt.date | None = None, now: dt.datetime | None = None
@@ -181,10 +262,13 @@ def time_events_emit(
     """Emit the day's time events, set-based and idempotent (running it again, or every hour,
     adds nothing already there): birthdays, membership anniversaries and the first of the
     month (business customers, for their value report) on the customer's local day, dated
-    at its start; inactivity of each configured number of days (CareSettings.inactivity_days).
+    at its start; inactivity of each configured number of days (CareSettings.inactivity_days);
+    the dates each active date rule waits for (counted under "date_reached", present when a
+    date rule is active), dated at the rule's local hour.
 
-    `today` pins the local day for every customer (for replays and tests); by default each
-    customer's own date on their clock is used, so running hourly serves every time zone.
+    `today` pins the local day for every customer (for replays and tests, whatever the hour);
+    by default each customer's own date on their clock is used, so running hourly serves every
+    time zone.
     """
     now = now or timezone.now()
     common = {
@@ -217,5 +301,9 @@ def time_events_emit(
             new = [row[0] for row in cursor.fetchall()]
             counts[EventType.INACTIVITY] += len(new)
             ids.extend(new)
+        dated = _date_events_emit(cursor, common)
+        if dated is not None:
+            counts[EventType.DATE_REACHED] = len(dated)
+            ids.extend(dated)
         events_enqueue(ids)
     return counts

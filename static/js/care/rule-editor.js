@@ -104,6 +104,10 @@
     paramsHelp.textContent = names.length
       ? paramsHelp.dataset.some + " " + names.join(", ")
       : paramsHelp.dataset.none;
+    // A trigger's own help (its parameters' shape) shows only while it is chosen.
+    document.querySelectorAll("[data-trigger-help]").forEach(function (help) {
+      help.hidden = help.dataset.triggerHelp !== trigger.value;
+    });
   }
   showTriggerParams();
 
