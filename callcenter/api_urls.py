@@ -3,6 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from callcenter.apis.calendar import CalendarDayDetailApi, CalendarDayListApi
 from callcenter.apis.cti import CtiCallEventApi
 from callcenter.apis.customers import (
     CustomerViewSet,
@@ -30,6 +31,8 @@ urlpatterns = [
     path("imports/", ImportRunListCreateApi.as_view(), name="api-import-list"),
     path("imports/<int:pk>/", ImportRunDetailApi.as_view(), name="api-import-detail"),
     path("customers/<int:pk>/merge/", CustomerMergeApi.as_view(), name="api-customer-merge"),
+    path("calendar-days/", CalendarDayListApi.as_view(), name="api-calendar-days"),
+    path("calendar-days/<int:pk>/", CalendarDayDetailApi.as_view(), name="api-calendar-day"),
     path("tokens/", ApiTokenListApi.as_view(), name="api-tokens"),
     path("tokens/<int:pk>/", ApiTokenDetailApi.as_view(), name="api-token"),
     path("", include(router.urls)),

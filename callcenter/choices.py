@@ -131,3 +131,17 @@ class Integration(models.TextChoices):
 
 
 OPEN_TICKET_STATUSES = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS)
+
+
+class CalendarDayKind(models.TextChoices):
+    """What a day of the holiday calendar is: a day off, or a weekend day worked instead."""
+
+    HOLIDAY = "holiday", _("Holiday")
+    WORKDAY = "workday", _("Make-up working day")
+
+
+class CalendarDaySource(models.TextChoices):
+    """Where a day of the holiday calendar comes from."""
+
+    PACKAGE = "package", _("Public calendar")
+    ADMIN = "admin", _("Added by an admin")

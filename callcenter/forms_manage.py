@@ -21,7 +21,7 @@ from django.utils.dates import WEEKDAYS
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from callcenter.choices import Role
+from callcenter.choices import CalendarDayKind, Role
 from callcenter.extensions import Registry
 
 User = get_user_model()
@@ -210,3 +210,14 @@ class AuditFilterForm(forms.Form):
         if start and end and start > end:
             self.add_error("date_to", _("The end is before the start."))
         return data
+
+
+class CalendarDayForm(forms.Form):
+    """A date an admin adds to the holiday calendar; the service checks it again."""
+
+    day = forms.DateField(
+        label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}), validators=AUDIT_DATE_RANGE
+    )
+    kind = forms.ChoiceField(label=_("Kind"), choices=CalendarDayKind.choices)
+    name = forms.CharField(label=_("Name"), max_length=100)
+    reason = forms.CharField(label=_("Reason"), max_length=255)

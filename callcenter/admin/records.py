@@ -1,4 +1,5 @@
-"""Read-only records: consent history, audit log, merges, import runs."""
+"""Read-only records: consent history, audit log, merges, import runs, the holiday calendar
+(changed on the Holidays page, which audits it)."""
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy
@@ -7,6 +8,7 @@ from callcenter.admin.base import ReadOnlyAdmin
 from callcenter.admin.merges import describe_moved
 from callcenter.models import (
     AuditLog,
+    CalendarDay,
     ConsentChange,
     CustomerMerge,
     ImportRun,
@@ -57,3 +59,11 @@ class ImportRunAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "status", "started_at")
     search_fields = ("file_name",)
     list_select_related = ("started_by",)
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(ReadOnlyAdmin):
+    list_display = ("day", "kind", "name", "source", "reason", "created_by")
+    list_filter = ("kind", "source", "day")
+    search_fields = ("name",)
+    list_select_related = ("created_by",)

@@ -3,6 +3,7 @@
 from .activity import Interaction, Order, SurveyResponse, Ticket
 from .audit import AuditLog
 from .base import TimeStampedModel
+from .calendar import CalendarDay
 from .customers import AgentProfile, ConsentChange, ContactPoint, Customer
 from .identity import CustomerMerge, MergeProposal
 from .imports import ImportRun
@@ -10,6 +11,7 @@ from .imports import ImportRun
 __all__ = [
     "AgentProfile",
     "AuditLog",
+    "CalendarDay",
     "ConsentChange",
     "ContactPoint",
     "Customer",

@@ -248,6 +248,8 @@ SPECTACULAR_SETTINGS = {
         "TicketPriorityEnum": "callcenter.choices.TicketPriority",
         "SurveyKindEnum": "callcenter.choices.SurveyKind",
         "LanguageEnum": "callcenter.choices.Language",
+        "CalendarDayKindEnum": "callcenter.choices.CalendarDayKind",
+        "CalendarDaySourceEnum": "callcenter.choices.CalendarDaySource",
         "TemplateChannelEnum": "care.choices.TemplateChannel",
         "EventTypeEnum": "care.choices.EventType",
         # outreach

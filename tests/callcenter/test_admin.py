@@ -22,6 +22,7 @@ from callcenter.choices import (
 )
 from callcenter.models import (
     AuditLog,
+    CalendarDay,
     ConsentChange,
     ContactPoint,
     Customer,
@@ -59,6 +60,7 @@ CALLCENTER_MODELS = (
     CustomerMerge,
     AuditLog,
     ImportRun,
+    CalendarDay,
 )
 
 
@@ -77,6 +79,14 @@ def admin_client_(superuser: object) -> Client:
 def make_rows(count: int, actor: object) -> None:
     """`count` rows of every callcenter model, each with its related rows."""
     for index in range(count):
+        CalendarDay.objects.create(
+            day=dt.date(2026, 3, 1) + dt.timedelta(days=CalendarDay.objects.count()),
+            kind="holiday",
+            name="Company day",
+            source="admin",
+            reason="Anniversary",
+            created_by=actor,
+        )
         customer = CustomerFactory(advisor=actor)
         other = CustomerFactory()
         PhoneFactory(customer=customer)
@@ -378,7 +388,15 @@ def test_agents_cannot_decide_proposals(make_user: Callable) -> None:
 
 def test_records_are_read_only(admin_client_: Client, superuser: object) -> None:
     make_rows(1, superuser)
-    for model in (ConsentChange, AuditLog, CustomerMerge, ImportRun, Order, Interaction):
+    for model in (
+        ConsentChange,
+        AuditLog,
+        CustomerMerge,
+        ImportRun,
+        Order,
+        Interaction,
+        CalendarDay,
+    ):
         model_admin = admin.site._registry[model]
         request = type("R", (), {"user": superuser})()
         assert not model_admin.has_add_permission(request), model

@@ -79,6 +79,9 @@ EXPECTATIONS: dict[str, Entry] = {
     "api-care-enrollments": _e(get=MANAGERS),
     "api-care-settings": _e(get=MANAGERS, patch=ADMINS),
     # API tokens: who holds one, revoking one (admins; keys are never shown).
+    # The holiday calendar: everyone reads it; admins add and remove their own dates.
+    "api-calendar-days": _e(get=STAFF, post=ADMINS),
+    "api-calendar-day": _e("calendar_day", delete=ADMINS),
     "api-tokens": _e(get=ADMINS),
     "api-token": _e("managed_user", delete=ADMINS),
     # Posting: per event type (care.services.events.EVENT_POSTERS, tested in

@@ -33,7 +33,13 @@ KINDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "consent": (_("Consent changes"), ("consent.",)),
     "settings": (
         _("Settings"),
-        ("care_settings.", "segment_settings.", "rfm_grid.", "refresh_schedule."),
+        (
+            "care_settings.",
+            "segment_settings.",
+            "rfm_grid.",
+            "refresh_schedule.",
+            "calendar_day.",
+        ),
     ),
     "users": (_("Users"), ("user.", "token.")),
     "customers": (_("Customers and imports"), ("customer.create", "customer.update", "import.")),
@@ -67,6 +73,8 @@ ACTION_LABELS: dict[str, Any] = {
     "segment_settings.update": _("Lifecycle and tier thresholds changed"),
     "rfm_grid.update": _("RFM segments changed"),
     "refresh_schedule.update": _("Refresh schedule changed"),
+    "calendar_day.add": _("Holiday calendar date added"),
+    "calendar_day.remove": _("Holiday calendar date removed"),
     "user.create": _("User created"),
     "user.update": _("User profile changed"),
     "user.role": _("Role changed"),
@@ -138,6 +146,8 @@ SETTINGS_SECTIONS = {
 
 def _object_url(entry: AuditLog) -> str | None:
     """Where the entry's object can be seen now (nothing for deleted objects)."""
+    if entry.object_type == "calendar_day":
+        return f"{reverse('manage-holidays')}?year={entry.object_id[:4]}"
     if entry.object_type in SETTINGS_SECTIONS:
         return f"{reverse('manage-settings')}#{SETTINGS_SECTIONS[entry.object_type]}"
     name = OBJECT_PAGES.get(entry.object_type)
