@@ -126,7 +126,8 @@ def _date_field(value: Any, name: str) -> Any:
     )
 
 
-# A holiday trigger names a holiday of the calendar, or this for every holiday.
+# A holiday trigger names a holiday of the calendar, or this for every holiday. Its events are
+# emitted for their rule (PER_RULE_EVENTS), so "holiday" is not matched against the payload.
 ANY_HOLIDAY = "any"
 
 

@@ -274,7 +274,7 @@ RETURNING id
 """
 
 
-def _rule_event_params(trigger_type: str, rule_id: int, params: dict[str, Any]) -> dict:
+def _rule_event_params(trigger_type: str, rule_id: int, params: dict[str, Any]) -> dict[str, Any]:
     """The SQL parameters of one date or holiday rule's INSERT ... SELECT."""
     common = {
         "type": trigger_type,
