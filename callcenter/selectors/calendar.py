@@ -51,3 +51,9 @@ def holidays_between(start: dt.date, end: dt.date) -> QuerySet[CalendarDay]:
 def calendar_days_of_year(year: int) -> QuerySet[CalendarDay]:
     """Every day of `year` in the calendar (holidays and make-up working days), in order."""
     return CalendarDay.objects.filter(day__year=year).select_related("created_by").order_by("day")
+
+
+def holiday_names() -> list[str]:
+    """The names a holiday may have: the package's and every name in the calendar, sorted."""
+    named = CalendarDay.objects.filter(kind=CalendarDayKind.HOLIDAY).values_list("name", flat=True)
+    return sorted(set(HOLIDAY_LABELS) | set(named.distinct()))

@@ -36,7 +36,7 @@ from care.services.plans import (
 )
 from care.services.rules import step_delay_minutes
 from care.services.templates import customer_timezone
-from care.services.triggers import trigger_matches
+from care.services.triggers import PER_RULE_EVENTS, trigger_matches
 from segments.rules import rule_matches
 
 # Which event ends plans having which stop condition.
@@ -89,13 +89,13 @@ def active_rules() -> dict[str, list[ActiveRule]]:
 
 
 def rules_triggered(*, event_type: str, payload: dict[str, Any], rules: dict) -> list[ActiveRule]:
-    """The active rules whose trigger (type and parameters) this event fires. A date event is
-    emitted for one rule (payload "rule") and fires that rule only."""
+    """The active rules whose trigger (type and parameters) this event fires. A date or holiday
+    event is emitted for one rule (payload "rule") and fires that rule only."""
     return [
         rule
         for rule in rules.get(event_type, [])
         if trigger_matches(params=rule.trigger_params, payload=payload)
-        and (event_type != EventType.DATE_REACHED or payload.get("rule") == rule.rule_id)
+        and (event_type not in PER_RULE_EVENTS or payload.get("rule") == rule.rule_id)
     ]
 
 

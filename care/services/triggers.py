@@ -17,6 +17,7 @@ from callcenter.choices import (
     TicketPriority,
 )
 from callcenter.errors import ApplicationError
+from callcenter.selectors.calendar import holiday_names
 from care.choices import EventType
 from care.models import CareSettings
 from segments.models import Segment
@@ -125,6 +126,25 @@ def _date_field(value: Any, name: str) -> Any:
     )
 
 
+# A holiday trigger names a holiday of the calendar, or this for every holiday. Its events are
+# emitted for their rule (PER_RULE_EVENTS), so "holiday" is not matched against the payload.
+ANY_HOLIDAY = "any"
+
+
+def _holiday(value: Any, name: str) -> Any:
+    known = holiday_names()
+    if value != ANY_HOLIDAY and value not in known:
+        raise _error(
+            _(
+                'trigger parameter "%(name)s": unknown holiday %(value)s; use "%(any)s" or one of '
+                "%(allowed)s"
+            )
+            % {"name": name, "value": value, "any": ANY_HOLIDAY, "allowed": ", ".join(known)},
+            "trigger_params",
+        )
+    return value
+
+
 _ORDER_PARAMS: dict[str, ParamCheck] = {"min_amount": _number(0, 10**10), "category": _text}
 TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
     EventType.TICKET_OPENED: {"kind": _choice(TicketKind), "priority": _choice(TicketPriority)},
@@ -157,13 +177,21 @@ TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
         "offset_days": _number(-365, 365, integer=True),
         "at_hour": _number(0, 23, integer=True),
     },
+    EventType.HOLIDAY: {
+        "holiday": _holiday,
+        "offset_days": _number(-30, 30, integer=True),
+        "at_hour": _number(0, 23, integer=True),
+    },
 }
 REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
     EventType.SEGMENT_ENTERED: ("segment",),
     EventType.SEGMENT_EXITED: ("segment",),
     EventType.INACTIVITY: ("days",),
     EventType.DATE_REACHED: ("field", "offset_days", "at_hour"),
+    EventType.HOLIDAY: ("holiday", "offset_days", "at_hour"),
 }
+# Events emitted for one rule (payload "rule"), which fire that rule only.
+PER_RULE_EVENTS = frozenset({EventType.DATE_REACHED, EventType.HOLIDAY})
 # Parameters compared for equality with the same key of the event payload.
 EQUAL_PARAMS = (
     "kind",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from callcenter.checks import integration_secrets_distinct_check
@@ -329,7 +329,9 @@ def test_the_customer_page_shows_the_call_result_translated(client: Client) -> N
     url = reverse("customer-detail", args=[task.customer_id])
 
     english = client.get(url).content.decode()
-    chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    # The request activates Chinese in this thread; override puts the test's language back.
+    with translation.override("zh-hans"):
+        chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
 
     assert "Answered · 42 seconds" in english
     assert "Transfer to a human" in english

@@ -2,8 +2,8 @@
 
 A segment refresh announces entries and exits with one INSERT ... SELECT per kind, limited to
 the segments active rules listen to; the time events (birthday, anniversary, inactivity,
-monthly) are one INSERT ... SELECT each, and dates reached one per active date rule, made
-idempotent by keys such as "birthday:<customer>:<date>".
+monthly) are one INSERT ... SELECT each, and dates reached and holidays one per active date
+or holiday rule, made idempotent by keys such as "birthday:<customer>:<date>".
 """
 
 import datetime as dt
@@ -12,11 +12,16 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from callcenter.choices import CustomerKind, CustomerStatus, OrderStatus
+from callcenter.choices import CalendarDayKind, CustomerKind, CustomerStatus, OrderStatus
 from care.choices import EventSource, EventType
 from care.models import CareRule, CareSettings
 from care.services.events.outbox import events_enqueue
-from care.services.triggers import DATE_ATTRIBUTE_PREFIX, DATE_PROFILE_FIELDS
+from care.services.triggers import (
+    ANY_HOLIDAY,
+    DATE_ATTRIBUTE_PREFIX,
+    DATE_PROFILE_FIELDS,
+    PER_RULE_EVENTS,
+)
 
 # Time events are emitted for inactivity that began at most this long ago, so a missed day is
 # caught up but the first run on an old database does not wake every long-lost customer.
@@ -229,33 +234,86 @@ DATE_PROFILE_SQL = {
 }
 
 
-def _date_events_emit(cursor: Any, common: dict[str, Any]) -> list[int] | None:
-    """Emit the date events of every active date rule, one INSERT ... SELECT per rule; the new
-    events' ids, or None when no date rule is active."""
-    rules = list(
-        CareRule.objects.filter(is_active=True, trigger_type=EventType.DATE_REACHED)
+# A holiday rule's customers: those whose local day is the first day of a holiday period (a run
+# of consecutive holiday days with the same name; the rule's holiday, or any) plus offset_days,
+# once the local clock reached at_hour, as for dates. Once per rule, customer and period.
+HOLIDAY_SQL = """
+WITH zones AS MATERIALIZED (SELECT name FROM pg_timezone_names), first_days AS (
+    SELECT h.day, h.name
+    FROM callcenter_calendarday h
+    WHERE h.kind = %(holiday_kind)s AND (%(holiday)s::text = %(any)s OR h.name = %(holiday)s)
+      AND NOT EXISTS (
+          SELECT 1 FROM callcenter_calendarday p
+          WHERE p.kind = h.kind AND p.name = h.name AND p.day = h.day - 1
+      )
+), zoned AS (
+    SELECT c.id,
+           CASE WHEN c.timezone IN (SELECT name FROM zones) THEN c.timezone END
+               AS timezone
+    FROM callcenter_customer c
+    WHERE c.status = %(active)s
+), local AS (
+    SELECT id, timezone, %(now)s::timestamptz AT TIME ZONE timezone AS clock
+    FROM zoned
+    WHERE timezone IS NOT NULL
+), due AS (
+    SELECT id, timezone, COALESCE(%(today)s::date, clock::date) AS d
+    FROM local
+    WHERE %(today)s::date IS NOT NULL OR extract(hour FROM clock) >= %(at_hour)s
+)
+INSERT INTO care_event
+    (type, customer_id, payload, source, occurred_at, created_at, idempotency_key,
+     attempts, last_error)
+SELECT %(type)s, due.id,
+       jsonb_build_object('rule', %(rule)s::int, 'holiday', f.name,
+                          'offset_days', %(offset_days)s::int, 'at_hour', %(at_hour)s::int,
+                          'date', f.day::text),
+       %(source)s, (due.d + make_time(%(at_hour)s, 0, 0)) AT TIME ZONE due.timezone, %(now)s,
+       'holiday:' || %(rule)s::int || ':' || due.id || ':' || f.day::text, 0, ''
+FROM due
+JOIN first_days f ON f.day = due.d - %(offset_days)s::int
+ON CONFLICT (client, idempotency_key) DO NOTHING
+RETURNING id
+"""
+
+
+def _rule_event_params(trigger_type: str, rule_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    """The SQL parameters of one date or holiday rule's INSERT ... SELECT."""
+    common = {
+        "type": trigger_type,
+        "rule": rule_id,
+        "offset_days": params["offset_days"],
+        "at_hour": params["at_hour"],
+    }
+    if trigger_type == EventType.HOLIDAY:
+        return {
+            **common,
+            "holiday": params["holiday"],
+            "any": ANY_HOLIDAY,
+            "holiday_kind": CalendarDayKind.HOLIDAY,
+        }
+    field = params["field"]
+    return {**common, "field": field, "attribute": field.removeprefix(DATE_ATTRIBUTE_PREFIX)}
+
+
+def _rule_events_emit(cursor: Any, common: dict[str, Any]) -> dict[str, list[int]]:
+    """Emit the events of every active date and holiday rule, one INSERT ... SELECT per rule
+    (the rules read in one query); the new events' ids per trigger type with an active rule."""
+    rules = (
+        CareRule.objects.filter(is_active=True, trigger_type__in=PER_RULE_EVENTS)
         .order_by("pk")
-        .values_list("pk", "trigger_params")
+        .values_list("pk", "trigger_type", "trigger_params")
     )
-    if not rules:
-        return None
-    ids: list[int] = []
-    for rule_id, params in rules:
-        field = params["field"]
-        is_attribute = field.startswith(DATE_ATTRIBUTE_PREFIX)
-        cursor.execute(
-            DATE_ATTRIBUTE_SQL if is_attribute else DATE_PROFILE_SQL[field],
-            {
-                **common,
-                "type": EventType.DATE_REACHED,
-                "rule": rule_id,
-                "field": field,
-                "attribute": field.removeprefix(DATE_ATTRIBUTE_PREFIX),
-                "offset_days": params["offset_days"],
-                "at_hour": params["at_hour"],
-            },
-        )
-        ids.extend(row[0] for row in cursor.fetchall())
+    ids: dict[str, list[int]] = {}
+    for rule_id, trigger_type, params in rules:
+        if trigger_type == EventType.HOLIDAY:
+            sql = HOLIDAY_SQL
+        elif params["field"].startswith(DATE_ATTRIBUTE_PREFIX):
+            sql = DATE_ATTRIBUTE_SQL
+        else:
+            sql = DATE_PROFILE_SQL[params["field"]]
+        cursor.execute(sql, {**common, **_rule_event_params(trigger_type, rule_id, params)})
+        ids.setdefault(trigger_type, []).extend(row[0] for row in cursor.fetchall())
     return ids
 
 
@@ -267,7 +325,8 @@ def time_events_emit(
     month (business customers, for their value report) on the customer's local day, dated
     at its start; inactivity of each configured number of days (CareSettings.inactivity_days);
     the dates each active date rule waits for (counted under "date_reached", present when a
-    date rule is active), dated at the rule's local hour.
+    date rule is active) and the holidays each active holiday rule waits for (under "holiday",
+    likewise), dated at the rule's local hour.
 
     `today` pins the local day for every customer (for replays and tests, whatever the hour);
     by default each customer's own date on their clock is used, so running hourly serves every
@@ -304,9 +363,8 @@ def time_events_emit(
             new = [row[0] for row in cursor.fetchall()]
             counts[EventType.INACTIVITY] += len(new)
             ids.extend(new)
-        dated = _date_events_emit(cursor, common)
-        if dated is not None:
-            counts[EventType.DATE_REACHED] = len(dated)
-            ids.extend(dated)
+        for trigger_type, new in _rule_events_emit(cursor, common).items():
+            counts[trigger_type] = len(new)
+            ids.extend(new)
         events_enqueue(ids)
     return counts
