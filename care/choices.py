@@ -21,6 +21,7 @@ class EventType(models.TextChoices):
     INACTIVITY = "inactivity", _("No order for N days")
     MONTHLY = "monthly", _("First day of the month")
     DATE_REACHED = "date_reached", _("Date reached")
+    THRESHOLD_CROSSED = "threshold_crossed", _("Threshold crossed")
     CUSTOMER_REPLIED = "customer_replied", _("Customer replied")
     EXTERNAL = "external", _("External event")
 

@@ -88,14 +88,18 @@ def active_rules() -> dict[str, list[ActiveRule]]:
     return rules
 
 
+# Events emitted for one rule (payload "rule"), which fire that rule only.
+PER_RULE_EVENTS = (EventType.DATE_REACHED, EventType.THRESHOLD_CROSSED)
+
+
 def rules_triggered(*, event_type: str, payload: dict[str, Any], rules: dict) -> list[ActiveRule]:
     """The active rules whose trigger (type and parameters) this event fires. A date event is
-    emitted for one rule (payload "rule") and fires that rule only."""
+    or threshold event is emitted for one rule (payload "rule") and fires that rule only."""
     return [
         rule
         for rule in rules.get(event_type, [])
         if trigger_matches(params=rule.trigger_params, payload=payload)
-        and (event_type != EventType.DATE_REACHED or payload.get("rule") == rule.rule_id)
+        and (event_type not in PER_RULE_EVENTS or payload.get("rule") == rule.rule_id)
     ]
 
 

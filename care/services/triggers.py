@@ -125,6 +125,55 @@ def _date_field(value: Any, name: str) -> Any:
     )
 
 
+# Metrics a threshold trigger may watch: the numeric columns of the customer metrics (as the
+# rule builder offers them); any other number is a custom attribute, "attr:<key>".
+THRESHOLD_METRICS = (
+    "frequency",
+    "monetary",
+    "avg_order_value",
+    "orders_lifetime",
+    "orders_90d",
+    "spend_90d",
+    "interactions_30d",
+    "complaints_90d",
+    "last_nps",
+    "avg_sentiment_30d",
+    "r_score",
+    "f_score",
+    "m_score",
+)
+THRESHOLD_METRIC_PREFIX = "metric:"
+THRESHOLD_DIRECTIONS = ("above", "below")
+
+
+def _threshold_field(value: Any, name: str) -> Any:
+    if isinstance(value, str):
+        key = value.removeprefix(DATE_ATTRIBUTE_PREFIX)
+        if value.startswith(DATE_ATTRIBUTE_PREFIX) and _ATTRIBUTE_KEY.fullmatch(key):
+            return value
+        metric = value.removeprefix(THRESHOLD_METRIC_PREFIX)
+        if value.startswith(THRESHOLD_METRIC_PREFIX) and metric in THRESHOLD_METRICS:
+            return value
+    raise _error(
+        _(
+            'trigger parameter "%(name)s": unknown value %(value)s; use "attr:<key>" for a '
+            'custom attribute (letters, digits, _ . -) or "metric:<name>" with one of %(allowed)s'
+        )
+        % {"name": name, "value": value, "allowed": ", ".join(THRESHOLD_METRICS)},
+        "trigger_params",
+    )
+
+
+def _direction(value: Any, name: str) -> Any:
+    if value not in THRESHOLD_DIRECTIONS:
+        raise _error(
+            _('trigger parameter "%(name)s": unknown value %(value)s; use one of %(allowed)s')
+            % {"name": name, "value": value, "allowed": ", ".join(THRESHOLD_DIRECTIONS)},
+            "trigger_params",
+        )
+    return value
+
+
 _ORDER_PARAMS: dict[str, ParamCheck] = {"min_amount": _number(0, 10**10), "category": _text}
 TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
     EventType.TICKET_OPENED: {"kind": _choice(TicketKind), "priority": _choice(TicketPriority)},
@@ -156,12 +205,18 @@ TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
         "offset_days": _number(-365, 365, integer=True),
         "at_hour": _number(0, 23, integer=True),
     },
+    EventType.THRESHOLD_CROSSED: {
+        "field": _threshold_field,
+        "direction": _direction,
+        "value": _number(-(10**12), 10**12),
+    },
 }
 REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
     EventType.SEGMENT_ENTERED: ("segment",),
     EventType.SEGMENT_EXITED: ("segment",),
     EventType.INACTIVITY: ("days",),
     EventType.DATE_REACHED: ("field", "offset_days", "at_hour"),
+    EventType.THRESHOLD_CROSSED: ("field", "direction", "value"),
 }
 # Parameters compared for equality with the same key of the event payload.
 EQUAL_PARAMS = (
@@ -176,6 +231,7 @@ EQUAL_PARAMS = (
     "field",
     "offset_days",
     "at_hour",
+    "direction",
 )
 
 

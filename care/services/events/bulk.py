@@ -2,8 +2,9 @@
 
 A segment refresh announces entries and exits with one INSERT ... SELECT per kind, limited to
 the segments active rules listen to; the time events (birthday, anniversary, inactivity,
-monthly) are one INSERT ... SELECT each, and dates reached one per active date rule, made
-idempotent by keys such as "birthday:<customer>:<date>".
+monthly) are one INSERT ... SELECT each, dates reached one per active date rule and threshold
+crossings one statement per active threshold rule, made idempotent by keys such as
+"birthday:<customer>:<date>".
 """
 
 import datetime as dt
@@ -16,6 +17,7 @@ from callcenter.choices import CustomerKind, CustomerStatus, OrderStatus
 from care.choices import EventSource, EventType
 from care.models import CareRule, CareSettings
 from care.services.events.outbox import events_enqueue
+from care.services.events.thresholds import threshold_events_emit
 from care.services.triggers import DATE_ATTRIBUTE_PREFIX, DATE_PROFILE_FIELDS
 
 # Time events are emitted for inactivity that began at most this long ago, so a missed day is
@@ -264,7 +266,9 @@ def time_events_emit(
     month (business customers, for their value report) on the customer's local day, dated
     at its start; inactivity of each configured number of days (CareSettings.inactivity_days);
     the dates each active date rule waits for (counted under "date_reached", present when a
-    date rule is active), dated at the rule's local hour.
+    date rule is active), dated at the rule's local hour; the crossings of each active
+    threshold rule (counted under "threshold_crossed", present when one is active; see
+    `thresholds`).
 
     `today` pins the local day for every customer (for replays and tests, whatever the hour);
     by default each customer's own date on their clock is used, so running hourly serves every
@@ -305,5 +309,9 @@ def time_events_emit(
         if dated is not None:
             counts[EventType.DATE_REACHED] = len(dated)
             ids.extend(dated)
+        crossed = threshold_events_emit(cursor, now=now)
+        if crossed is not None:
+            counts[EventType.THRESHOLD_CROSSED] = len(crossed)
+            ids.extend(crossed)
         events_enqueue(ids)
     return counts

@@ -46,6 +46,7 @@ EVENT_POSTERS: dict[str, frozenset[str]] = {
     EventType.INACTIVITY: frozenset(),
     EventType.MONTHLY: frozenset(),
     EventType.DATE_REACHED: frozenset(),
+    EventType.THRESHOLD_CROSSED: frozenset(),
 }
 # Who may post at least one type (the API refuses everyone else at the door).
 EVENT_POSTER_ROLES = frozenset().union(*EVENT_POSTERS.values()) - {SIGNED_INTEGRATION}
