@@ -6,6 +6,8 @@
     EVENT_RATE=20 make bench        # events per second posted (default 20; 0: unlimited)
     SCREENPOP_SECONDS=30 make bench # length of each of the four load runs (default 15)
 
+The date-trigger benchmark times the daily time-events pass over SCALE customers with five
+date rules, against the same pass without them and the pass run again (idempotent).
 The screen-pop benchmark needs `wrk` (Debian: apt-get install wrk); it runs against its own
 database of SCALE customers, served by gunicorn as configured for production, beside a
 /healthz baseline under the same load. The event benchmark starts a real Celery worker and
@@ -95,6 +97,10 @@ def main() -> int:
         report["csv_import"] = {"error": f"{exc.__class__.__name__}: {exc}"}
     print("[bench] churn model and clusters on a synthetic frame ...", flush=True)
     report["segments_ml"] = _json_of([python, "bench/segments_ml.py", "--rows", str(scale)])
+    print("[bench] time-events pass with five date rules vs. without ...", flush=True)
+    report["date_triggers"] = _json_of(
+        [python, "bench/date_triggers.py", "--customers", str(scale)]
+    )
     print("[bench] screen-pop under load (gunicorn, wrk) ...", flush=True)
     report["screenpop"] = _json_of(
         [
@@ -156,6 +162,7 @@ def _summary(report: dict) -> str:
     for key in ("churn_probabilities_seconds", "cluster_customers_seconds"):
         if key in ml:
             lines.append(f"{key:<34}{ml[key]:.2f} s")
+    lines += _date_triggers_summary(report.get("date_triggers", {}))
     pop = report.get("screenpop", {})
     if "screenpop" in pop:
         card, health = pop["screenpop"], pop["healthz"]
@@ -181,6 +188,21 @@ def _summary(report: dict) -> str:
         if isinstance(section, dict) and "error" in section:
             lines.append(f"{name}: FAILED {section['error'][-300:]}")
     return "\n".join(lines)
+
+
+def _date_triggers_summary(dates: dict) -> list[str]:
+    if "with_date_rules" not in dates:
+        return []
+    base, with_dates, again = dates["baseline"], dates["with_date_rules"], dates["second_run"]
+    return [
+        f"time events, no date rules        {base['seconds']:.2f} s, {base['events']:,} events",
+        f"time events, {len(dates['date_rules'])} date rules         "
+        f"{with_dates['seconds']:.2f} s, {with_dates['events']:,} events "
+        f"({with_dates['counts'].get('date_reached', 0):,} dates), "
+        f"{dates['with_date_rules_over_baseline']:.2f}x the baseline",
+        f"time events, second run           {again['seconds']:.2f} s, "
+        f"{again['events']:,} new events",
+    ]
 
 
 if __name__ == "__main__":

@@ -125,6 +125,7 @@ class Integration(models.TextChoices):
     """Systems that sign their requests with a secret of their own (callcenter.signatures)."""
 
     SMS = "sms", _("SMS gateway (delivery receipts, inbound SMS)")
+    VOICE = "voice", _("Voice platform (automated-call results)")
     CTI = "cti", _("Telephony (call events)")
     EVENTS = "events", _("Care events from other systems")
 

@@ -1,9 +1,10 @@
 """Signed requests: integrations without a user prove who they are with a secret of their own.
 
-The SMS gateway (delivery receipts, inbound SMS), the telephony system (call events) and other
-systems posting care events each hold their own secrets (SMS_WEBHOOK_SECRETS,
-CTI_WEBHOOK_SECRETS, EVENTS_WEBHOOK_SECRETS), so one integration cannot speak for another: a
-leaked SMS-gateway secret forges no call pop and no care event.
+The SMS gateway (delivery receipts, inbound SMS), the voice platform (automated-call results),
+the telephony system (call events) and other systems posting care events each hold their own
+secrets (SMS_WEBHOOK_SECRETS, VOICE_WEBHOOK_SECRETS, CTI_WEBHOOK_SECRETS,
+EVENTS_WEBHOOK_SECRETS), so one integration cannot speak for another: a leaked SMS-gateway
+secret forges no call result, no call pop and no care event.
 
 A signed request carries `X-Timestamp` (Unix seconds) and `X-Signature`, the hex HMAC-SHA256
 of f"{timestamp}.{METHOD}.{path}.{raw body}" (METHOD upper-case, path without the query
@@ -38,6 +39,7 @@ SEEN_SIGNATURE_PREFIX = "signature:seen:"
 # The setting that lists each integration's secrets.
 SECRET_SETTINGS: dict[str, str] = {
     Integration.SMS: "SMS_WEBHOOK_SECRETS",
+    Integration.VOICE: "VOICE_WEBHOOK_SECRETS",
     Integration.CTI: "CTI_WEBHOOK_SECRETS",
     Integration.EVENTS: "EVENTS_WEBHOOK_SECRETS",
 }

@@ -23,6 +23,7 @@ class EventType(models.TextChoices):
     DATE_REACHED = "date_reached", _("Date reached")
     THRESHOLD_CROSSED = "threshold_crossed", _("Threshold crossed")
     CUSTOMER_REPLIED = "customer_replied", _("Customer replied")
+    CALL_RESULT = "call_result", _("Automated call result")
     EXTERNAL = "external", _("External event")
 
 

@@ -39,6 +39,7 @@ class OutreachTaskAdmin(admin.ModelAdmin):
         "channel",
         "touch_kind",
         "queue",
+        "call_result",
         ("breached_at", admin.EmptyFieldListFilter),
     )
     search_fields = ("idempotency_key", "provider_message_id", "customer__name", "to_address")
@@ -57,6 +58,12 @@ class OutreachTaskAdmin(admin.ModelAdmin):
         "completed_at",
         "breached_at",
         "escalated_at",
+        # Reported by the voice platform (POST /api/outreach/call-results/), not edited here.
+        "call_result",
+        "call_keypress",
+        "call_intent",
+        "call_duration",
+        "call_result_at",
         "created_at",
         "updated_at",
     )

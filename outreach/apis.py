@@ -1,4 +1,5 @@
-"""REST API of outreach: tasks and queues for people, webhooks for the SMS gateway.
+"""REST API of outreach: tasks and queues for people, webhooks for the SMS gateway and the voice
+platform.
 
     endpoint                                       agent          supervisor/admin
     GET  /api/outreach/tasks/                      own + queues'  all
@@ -12,9 +13,10 @@
     GET  /api/outreach/queues/                     -              x
     POST /api/outreach/receipts/                   signed by the SMS gateway (no user)
     POST /api/outreach/inbound-sms/                signed by the SMS gateway (no user)
+    POST /api/outreach/call-results/               signed by the voice platform (no user)
 
-The webhooks are signed with SMS_WEBHOOK_SECRETS (callcenter.signatures) and rate-limited per
-client address (callcenter.throttling).
+The webhooks are signed with SMS_WEBHOOK_SECRETS, the call results with VOICE_WEBHOOK_SECRETS
+(callcenter.signatures), and rate-limited per client address (callcenter.throttling).
 
 A task an agent may not see is a 404; one they see (a colleague's task in their queue) but may
 not work is a 403.
@@ -42,6 +44,8 @@ from outreach.filters import TaskFilter
 from outreach.models import OutreachTask
 from outreach.selectors import agent_overview, agent_queue, queue_overview, task_list
 from outreach.serializers import (
+    CallResultInputSerializer,
+    CallResultResultSerializer,
     CompleteInputSerializer,
     InboundSmsInputSerializer,
     InboundSmsResultSerializer,
@@ -54,6 +58,7 @@ from outreach.serializers import (
     RescheduleInputSerializer,
     TaskSerializer,
 )
+from outreach.services.call_results import CallReport, call_result_record
 from outreach.services.tasks import (
     outreach_task_claim,
     outreach_task_complete,
@@ -215,7 +220,8 @@ SIGNATURE_HEADERS = signature_parameters(Integration.SMS, required=True)
 
 
 class _WebhookApi(ThrottledBeforePermissions, APIView, abc.ABC):
-    """A webhook signed by the SMS gateway: subclasses handle the verified request."""
+    """A signed webhook (the SMS gateway's unless a subclass names another integration):
+    subclasses handle the verified request."""
 
     authentication_classes = []
     permission_classes = [signed_by(Integration.SMS)]
@@ -273,5 +279,33 @@ class InboundSmsApi(_WebhookApi):
                 "action": result.message.action,
                 "duplicate": result.duplicate,
                 "confirmation_task": result.confirmation.pk if result.confirmation else None,
+            }
+        )
+
+
+class CallResultApi(_WebhookApi):
+    permission_classes = [signed_by(Integration.VOICE)]
+
+    @extend_schema(
+        summary="Result of an automated call from the voice platform",
+        parameters=signature_parameters(Integration.VOICE, required=True),
+        request=CallResultInputSerializer,
+        responses=CallResultResultSerializer,
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def handle(self, request: Request) -> Response:
+        serializer = CallResultInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcome = call_result_record(report=CallReport(**serializer.validated_data))
+        task = outcome.task
+        return Response(
+            {
+                "task": task.pk,
+                "status": task.status,
+                "result": task.call_result,
+                "intent": task.call_intent,
+                "duplicate": outcome.duplicate,
             }
         )

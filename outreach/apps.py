@@ -8,7 +8,11 @@ class OutreachConfig(AppConfig):
     verbose_name = _("Outreach")
 
     def ready(self) -> None:
-        from outreach.checks import outreach_backends_check, outreach_webhook_secret_check
+        from outreach.checks import (
+            outreach_backends_check,
+            outreach_voice_secret_check,
+            outreach_webhook_secret_check,
+        )
         from outreach.parts import (
             care_plans,
             care_playbook,
@@ -23,6 +27,7 @@ class OutreachConfig(AppConfig):
 
         checks.register(outreach_backends_check, checks.Tags.compatibility)
         checks.register(outreach_webhook_secret_check, checks.Tags.security, deploy=True)
+        checks.register(outreach_voice_secret_check, checks.Tags.security, deploy=True)
         # For care: carry out its plans, keep the queues its steps and playbook name, feed its
         # reports, run in its tick. For callcenter's pages: the desk, customer page, user form
         # and subject erasure.

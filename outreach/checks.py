@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
@@ -32,5 +33,20 @@ def outreach_webhook_secret_check(app_configs: Any = None, **kwargs: Any) -> lis
             "SMS_WEBHOOK_SECRETS is empty: delivery receipts and inbound SMS are refused.",
             hint="Set it to the secret the SMS gateway signs its webhooks with.",
             id="outreach.W001",
+        )
+    ]
+
+
+def outreach_voice_secret_check(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Deployment check: automated calls placed through a voice platform whose results would
+    all be refused (the console backend places no call, so it needs no secret)."""
+    backend = str(getattr(settings, "AUTO_CALL_BACKEND", "console") or "console")
+    if backend == "console" or integration_secrets(Integration.VOICE):
+        return []
+    return [
+        Warning(
+            "VOICE_WEBHOOK_SECRETS is empty: the results of automated calls are refused.",
+            hint="Set it to the secret the voice platform signs its call results with.",
+            id="outreach.W002",
         )
     ]

@@ -27,6 +27,26 @@ class TaskOutcome(models.TextChoices):
     WRONG_NUMBER = "wrong_number", _("Wrong number")
 
 
+class CallResult(models.TextChoices):
+    """What the voice platform reports of an automated call."""
+
+    ANSWERED = "answered", _("Answered")
+    NO_ANSWER = "no_answer", _("No answer")
+    BUSY = "busy", _("Busy")
+    FAILED = "failed", _("Failed")
+    VOICEMAIL = "voicemail", _("Voicemail")
+
+
+class CallIntent(models.TextChoices):
+    """The intents the voice platform may recognise that journeys branch on; a platform may
+    report others, which are kept as given."""
+
+    TRANSFER_TO_HUMAN = "transfer_to_human", _("Transfer to a human")
+    PROMISE_TO_PAY = "promise_to_pay", _("Promise to pay")
+    CALLBACK_REQUESTED = "callback_requested", _("Callback requested")
+    NOT_INTERESTED = "not_interested", _("Not interested")
+
+
 class InboundAction(models.TextChoices):
     OPTED_OUT = "opted_out", _("Opted out of SMS")
     REPLY = "reply", _("Reply recorded")

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Customer, TimeStampedModel
 from care.choices import StepChannel, TouchKind
-from outreach.choices import InboundAction, TaskOutcome, TaskStatus
+from outreach.choices import CallIntent, CallResult, InboundAction, TaskOutcome, TaskStatus
 
 
 class Queue(TimeStampedModel):
@@ -114,6 +114,14 @@ class OutreachTask(TimeStampedModel):
     callback_at = models.DateTimeField(_("callback at"), null=True, blank=True)
     breached_at = models.DateTimeField(_("SLA breached at"), null=True, blank=True)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    # What the voice platform reported of an automated call (outreach.services.call_results).
+    call_result = models.CharField(
+        _("call result"), max_length=16, choices=CallResult.choices, blank=True
+    )
+    call_keypress = models.CharField(_("keypress"), max_length=32, blank=True)
+    call_intent = models.CharField(_("intent"), max_length=64, blank=True)
+    call_duration = models.PositiveIntegerField(_("call duration (seconds)"), null=True, blank=True)
+    call_result_at = models.DateTimeField(_("call result at"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
@@ -161,6 +169,13 @@ class OutreachTask(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.channel} {self.status}"
+
+    @property
+    def call_intent_label(self) -> str:
+        """The intent for people to read: a known intent translated, another as reported."""
+        if self.call_intent in CallIntent.values:
+            return str(CallIntent(self.call_intent).label)
+        return self.call_intent
 
 
 class InboundMessage(models.Model):

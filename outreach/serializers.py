@@ -2,6 +2,7 @@
 services (every rule lives in the services)."""
 
 import datetime as dt
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -12,7 +13,7 @@ from callcenter.masking import mask_address
 from callcenter.models import Customer
 from callcenter.serializers import full_contacts_in
 from care.choices import StepChannel, StopCondition, TouchKind
-from outreach.choices import TaskOutcome
+from outreach.choices import CallResult, TaskOutcome
 from outreach.models import OutreachTask, Queue
 from outreach.reasons import SkipReason
 from outreach.services.tasks import RESCHEDULE_OUTCOMES
@@ -22,6 +23,10 @@ MAX_BULK = 500
 RESCHEDULE_OUTCOME_CHOICES = [(value, TaskOutcome(value).label) for value in RESCHEDULE_OUTCOMES]
 # Skip reasons of the dispatcher and stop conditions care cancels with, for people to read.
 REASON_LABELS = {**dict(SkipReason.choices), **dict(StopCondition.choices)}
+# The longest automated call we accept a result for, and how far ahead of our clock the
+# platform's clock may run.
+MAX_CALL_SECONDS = 24 * 3600
+CLOCK_SKEW = dt.timedelta(minutes=5)
 RECEIPT_STATUS_CHOICES = [("delivered", _("Delivered")), ("failed", _("Failed"))]
 
 
@@ -88,6 +93,11 @@ class TaskSerializer(serializers.ModelSerializer):
             "outcome",
             "notes",
             "callback_at",
+            "call_result",
+            "call_keypress",
+            "call_intent",
+            "call_duration",
+            "call_result_at",
             "created_at",
         ]
         read_only_fields = fields
@@ -217,3 +227,49 @@ class InboundSmsResultSerializer(serializers.Serializer):
     action = serializers.CharField()
     duplicate = serializers.BooleanField()
     confirmation_task = serializers.IntegerField(allow_null=True)
+
+
+class _BoundedDateTimeField(serializers.DateTimeField):
+    """A date-time whose conversion to our time zone cannot overflow into a server error (a
+    naive 0001-01-01 read in a zone ahead of UTC falls before year 1)."""
+
+    def to_internal_value(self, value: Any) -> dt.datetime:
+        try:
+            return super().to_internal_value(value)
+        except OverflowError:
+            self.fail("overflow")
+
+
+class CallResultInputSerializer(serializers.Serializer):
+    """The voice platform's result of one automated call; unknown fields are refused."""
+
+    call_id = serializers.CharField(
+        max_length=128,
+        help_text=_("The idempotency key sent with the call request, or the platform's id."),
+    )
+    result = serializers.ChoiceField(choices=CallResult.choices)
+    keypress = serializers.RegexField(
+        r"^[0-9*#]+$", max_length=32, required=False, allow_blank=True, default=""
+    )
+    intent = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    duration = serializers.IntegerField(min_value=0, max_value=MAX_CALL_SECONDS)
+    occurred_at = _BoundedDateTimeField()
+
+    def validate_occurred_at(self, value: dt.datetime) -> dt.datetime:
+        if value > timezone.now() + CLOCK_SKEW:
+            raise serializers.ValidationError(_("The call cannot have ended in the future."))
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
+        return attrs
+
+
+class CallResultResultSerializer(serializers.Serializer):
+    task = serializers.IntegerField()
+    status = serializers.CharField()
+    result = serializers.CharField()
+    intent = serializers.CharField()
+    duplicate = serializers.BooleanField()

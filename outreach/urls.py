@@ -31,4 +31,5 @@ urlpatterns = [
     path("outreach/queues/", apis.QueueOverviewApi.as_view(), name="api-outreach-queues"),
     path("outreach/receipts/", apis.DeliveryReceiptApi.as_view(), name="api-outreach-receipts"),
     path("outreach/inbound-sms/", apis.InboundSmsApi.as_view(), name="api-outreach-inbound-sms"),
+    path("outreach/call-results/", apis.CallResultApi.as_view(), name="api-outreach-call-results"),
 ]

@@ -367,6 +367,50 @@ def events_table(runs: Sequence[Run]) -> str:
     return _table(header, rows)
 
 
+def _pass(figures: dict[str, Any]) -> str:
+    """A time-events pass: its wall time and the events it created."""
+    return f"{_seconds(figures.get('seconds'))} ({_number(figures.get('events'))} events)"
+
+
+def dates_table(runs: Sequence[Run]) -> str:
+    header = [
+        "run",
+        "customers",
+        "date rules",
+        "pass without date rules",
+        "pass with date rules",
+        "ratio",
+        "date events",
+        "second run",
+        "new events in the second run",
+    ]
+    rows = []
+    for run in runs:
+        figures = run.section("date_triggers")
+        failed = _failed(run, figures, len(header))
+        if failed:
+            rows.append(failed)
+            continue
+        baseline = figures.get("baseline", {})
+        with_dates = figures.get("with_date_rules", {})
+        second = figures.get("second_run", {})
+        rules = figures.get("date_rules")
+        rows.append(
+            [
+                run.link,
+                _number(figures.get("scale", {}).get("customers")),
+                _number(len(rules)) if isinstance(rules, list) else MISSING,
+                _pass(baseline),
+                _pass(with_dates),
+                _ratio(with_dates.get("seconds"), baseline.get("seconds")),
+                _number(with_dates.get("counts", {}).get("date_reached")),
+                _seconds(second.get("seconds")),
+                _number(second.get("events")),
+            ]
+        )
+    return _table(header, rows)
+
+
 def ml_table(runs: Sequence[Run]) -> str:
     header = [
         "run",
@@ -408,6 +452,7 @@ TABLES: dict[str, Callable[[Sequence[Run]], str]] = {
     "import": import_table,
     "screenpop": screenpop_table,
     "events": events_table,
+    "dates": dates_table,
     "ml": ml_table,
 }
 

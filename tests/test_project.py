@@ -82,7 +82,10 @@ def test_the_retired_shared_webhook_secret_stops_every_command_with_a_clear_mess
     assert result.returncode != 0
     assert "callcenter.E101" in result.stderr
     assert "OUTREACH_WEBHOOK_SECRET is set but no longer read" in result.stderr
-    assert "SMS_WEBHOOK_SECRETS, CTI_WEBHOOK_SECRETS, EVENTS_WEBHOOK_SECRETS" in result.stderr
+    assert (
+        "SMS_WEBHOOK_SECRETS, VOICE_WEBHOOK_SECRETS, CTI_WEBHOOK_SECRETS, EVENTS_WEBHOOK_SECRETS"
+        in result.stderr
+    )
 
 
 def test_one_secret_listed_for_two_integrations_is_a_deploy_warning(settings: Any) -> None:

@@ -259,6 +259,7 @@ SPECTACULAR_SETTINGS = {
         "TaskOutcomeEnum": "outreach.choices.TaskOutcome",
         "RescheduleOutcomeEnum": "outreach.serializers.RESCHEDULE_OUTCOME_CHOICES",
         "ReceiptStatusEnum": "outreach.serializers.RECEIPT_STATUS_CHOICES",
+        "CallResultEnum": "outreach.choices.CallResult",
         # segments, care, identity
         "SegmentKindEnum": "segments.choices.SegmentKind",
         "RunStatusEnum": "segments.choices.RunStatus",
@@ -336,10 +337,12 @@ AUTO_CALL_HTTP_BODY_TEMPLATE = env(
 )
 # Secrets of the integrations that sign their requests instead of using a user's token
 # (callcenter.signatures), one list per integration so no integration can speak for another:
-# the SMS gateway's delivery receipts and inbound SMS, the telephony system's call events, other
-# systems' care events. Each is comma-separated: every secret listed is accepted, the first is
-# the current one, so a secret is rotated by listing the new one first until callers switched.
+# the SMS gateway's delivery receipts and inbound SMS, the voice platform's automated-call
+# results, the telephony system's call events, other systems' care events. Each is
+# comma-separated: every secret listed is accepted, the first is the current one, so a secret
+# is rotated by listing the new one first until callers switched.
 SMS_WEBHOOK_SECRETS = env.list("SMS_WEBHOOK_SECRETS", default=[])
+VOICE_WEBHOOK_SECRETS = env.list("VOICE_WEBHOOK_SECRETS", default=[])
 CTI_WEBHOOK_SECRETS = env.list("CTI_WEBHOOK_SECRETS", default=[])
 EVENTS_WEBHOOK_SECRETS = env.list("EVENTS_WEBHOOK_SECRETS", default=[])
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -199,6 +199,7 @@ TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
     EventType.INACTIVITY: {"days": _inactivity_days},
     EventType.MONTHLY: {},
     EventType.CUSTOMER_REPLIED: {"channel": _text},
+    EventType.CALL_RESULT: {"result": _text, "intent": _text},
     EventType.EXTERNAL: {"name": _text},
     EventType.DATE_REACHED: {
         "field": _date_field,
@@ -232,6 +233,8 @@ EQUAL_PARAMS = (
     "offset_days",
     "at_hour",
     "direction",
+    "result",
+    "intent",
 )
 
 

@@ -8,10 +8,16 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from bench import date_triggers
 from bench.events import BENCH_EVENTS, event_body, idempotency_key
 from bench.screenpop import PHONES_SQL, known_number, unknown_number
 from callcenter.choices import Role
+from callcenter.models import Customer
 from callcenter.phones import try_normalize_phone
+from care.choices import EventType
+from care.models import Event
+from care.services.events import time_events_emit
+from care.services.rules import care_rule_activate
 from tests.callcenter.factories import CustomerFactory
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -75,3 +81,35 @@ def test_the_event_benchmark_finds_the_events_it_posts(
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM care_event WHERE {BENCH_EVENTS}")  # noqa: S608
         assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.django_db
+def test_the_date_benchmark_customers_fire_every_attribute_rule_at_its_moment() -> None:
+    # given customers as the date benchmark builds them, bad values included, and its rules on
+    with connection.cursor() as cursor:
+        cursor.execute(
+            date_triggers.GENERATE_SQL[0],
+            {
+                "customers": 2000,
+                "moment": date_triggers.MOMENT,
+                "zones": date_triggers.ZONES,
+                "zone_count": len(date_triggers.ZONES),
+            },
+        )
+    for rule in date_triggers.date_rules():
+        care_rule_activate(rule=rule)
+    assert Customer.objects.filter(attributes__repayment_due_at="soon").exists()
+
+    # when the benchmark's pass runs, then again
+    first = time_events_emit(now=date_triggers.MOMENT)
+    again = time_events_emit(now=date_triggers.MOMENT)
+
+    # then every attribute rule fired for some customers (so the pass measures real inserts),
+    # and the second run added nothing
+    fields = Event.objects.filter(type=EventType.DATE_REACHED).values_list(
+        "payload__field", flat=True
+    )
+    attribute_rules = {r["field"] for r in date_triggers.DATE_RULES if "attr:" in r["field"]}
+    assert attribute_rules <= set(fields)
+    assert first[EventType.DATE_REACHED] == len(fields)
+    assert sum(again.values()) == 0

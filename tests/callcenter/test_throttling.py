@@ -16,7 +16,12 @@ from tests.signing import signed_headers
 pytestmark = pytest.mark.django_db
 
 LIMIT = 3
-SECRETS = {"sms": "sms-secret", "cti": "cti-secret", "events": "events-secret"}
+SECRETS = {
+    "sms": "sms-secret",
+    "voice": "voice-secret",
+    "cti": "cti-secret",
+    "events": "events-secret",
+}
 # Each anonymous endpoint with its integration and a body it accepts or refuses for content.
 WEBHOOKS = {
     "receipts": (
@@ -25,6 +30,11 @@ WEBHOOKS = {
         {"provider_message_id": "x", "status": "delivered"},
     ),
     "inbound-sms": ("/api/outreach/inbound-sms/", "sms", {"from": "", "body": "", "id": ""}),
+    "call-results": (
+        "/api/outreach/call-results/",
+        "voice",
+        {"call_id": "x", "result": "answered"},
+    ),
     "cti": ("/api/cti/call-events/", "cti", {"event": "ringing"}),
     "events": ("/api/events/", "events", {"type": "external"}),
 }
@@ -37,6 +47,7 @@ def _limits(settings: Any) -> None:
         "DEFAULT_THROTTLE_RATES": {"webhook": f"{LIMIT}/min"},
     }
     settings.SMS_WEBHOOK_SECRETS = [SECRETS["sms"]]
+    settings.VOICE_WEBHOOK_SECRETS = [SECRETS["voice"]]
     settings.CTI_WEBHOOK_SECRETS = [SECRETS["cti"]]
     settings.EVENTS_WEBHOOK_SECRETS = [SECRETS["events"]]
 

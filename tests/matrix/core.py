@@ -13,9 +13,11 @@ EXPECTATIONS: dict[str, Entry] = {
     "api-docs": _page(get=STAFF),
     # The browsable API root lists URL names only (DRF default: any logged-in user).
     "api-root": _e(get=LOGGED_IN),
-    # Webhooks: no user, a valid signature of the SMS gateway is the credential.
+    # Webhooks: no user, a valid signature of the SMS gateway (of the voice platform for call
+    # results) is the credential.
     "api-outreach-receipts": Entry(methods={"post": PUBLIC}, signed=Integration.SMS),
     "api-outreach-inbound-sms": Entry(methods={"post": PUBLIC}, signed=Integration.SMS),
+    "api-outreach-call-results": Entry(methods={"post": PUBLIC}, signed=Integration.VOICE),
     # Pages.
     "home": _page(get=STAFF),
     "import-csv": _page(get=MANAGERS, post=MANAGERS),

@@ -85,11 +85,13 @@ def segment_events_record(*, run_id: int) -> dict[str, int]:
 
 # The customer's local date: the given day, else today on the customer's clock. Customers with
 # a time zone PostgreSQL does not know get no date (so no event) rather than failing the whole
-# statement; CASE keeps AT TIME ZONE from ever seeing their zone.
+# statement; CASE keeps AT TIME ZONE from ever seeing their zone. The known zone names are read
+# once per statement (MATERIALIZED): pg_timezone_names reads the zone files on every scan, and
+# the planner repeats the CASE, with its own scan, wherever the inlined `timezone` is used.
 _LOCAL_DAY = """
-WITH zoned AS (
+WITH zones AS MATERIALIZED (SELECT name FROM pg_timezone_names), zoned AS (
     SELECT c.id, c.kind, c.birthday, c.created_at,
-           CASE WHEN c.timezone IN (SELECT name FROM pg_timezone_names) THEN c.timezone END
+           CASE WHEN c.timezone IN (SELECT name FROM zones) THEN c.timezone END
                AS timezone
     FROM callcenter_customer c
     WHERE c.status = %(active)s
@@ -182,11 +184,12 @@ RETURNING id
 # timestamp's local date) plus offset_days is their local day, once the local clock reached
 # at_hour (so a late pass still fires the same day, never a later one). The attribute is
 # compared as text with the wanted date and never cast, so a value that is not a date is
-# skipped instead of failing the statement; unknown time zones are skipped as above.
+# skipped instead of failing the statement; unknown time zones are skipped as above (zone names
+# read once).
 _DATE_REACHED = """
-WITH zoned AS (
+WITH zones AS MATERIALIZED (SELECT name FROM pg_timezone_names), zoned AS (
     SELECT c.id, {raw} AS raw,
-           CASE WHEN c.timezone IN (SELECT name FROM pg_timezone_names) THEN c.timezone END
+           CASE WHEN c.timezone IN (SELECT name FROM zones) THEN c.timezone END
                AS timezone
     FROM callcenter_customer c
     WHERE c.status = %(active)s AND {present}

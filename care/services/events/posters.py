@@ -25,8 +25,8 @@ _SYSTEMS = frozenset({Role.ADMIN.value, SIGNED_INTEGRATION})
 # come from that system, signed or with an admin's token. Supervisors may only report a reply a
 # customer gave on another channel (it ends plans that stop on a reply). Types this product
 # derives from its own data (interactions, consent, new customers, segment moves, birthdays,
-# anniversaries, inactivity, the monthly report, dates reached) are refused for everyone:
-# posting one would contradict the data it is computed from.
+# anniversaries, inactivity, the monthly report, dates reached, automated-call results) are
+# refused for everyone: posting one would contradict the data it is computed from.
 EVENT_POSTERS: dict[str, frozenset[str]] = {
     EventType.TICKET_OPENED: _SYSTEMS,
     EventType.TICKET_RESOLVED: _SYSTEMS,
@@ -47,6 +47,8 @@ EVENT_POSTERS: dict[str, frozenset[str]] = {
     EventType.MONTHLY: frozenset(),
     EventType.DATE_REACHED: frozenset(),
     EventType.THRESHOLD_CROSSED: frozenset(),
+    # Reported by the voice platform through its own webhook (outreach), onto the call's task.
+    EventType.CALL_RESULT: frozenset(),
 }
 # Who may post at least one type (the API refuses everyone else at the door).
 EVENT_POSTER_ROLES = frozenset().union(*EVENT_POSTERS.values()) - {SIGNED_INTEGRATION}

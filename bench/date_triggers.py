@@ -1,0 +1,325 @@
+"""Date triggers: the (hourly) time-events pass with five date rules, against the pass without.
+
+    python bench/date_triggers.py --customers 100000 [--reuse]
+
+Builds a database (bench_dates on the DATABASE_URL server; --reuse keeps one built before and
+only migrates it), filled server-side with generate_series: customers in a mix of time zones
+(a few in one PostgreSQL does not know), with birthdays, sign-up and consent dates, and custom
+attributes holding ISO dates spread over 60 days either side of the pass's moment
+(`repayment_due_at`, `membership_expires_at`, `points_expire_at`, `contract_renews_at`, each in
+its own format, a few values not dates or missing), and last-order metrics for inactivity.
+
+Then `time_events_emit(now=MOMENT)`, each pass on an empty event table, at a moment when the
+date rules fire for most time zones:
+  - baseline:        birthdays, anniversaries, the first of the month, inactivity; no date rule
+                     (after one discarded pass, so both read a warm cache);
+  - with date rules: the same pass with five active date rules (one statement each);
+  - second run:      the same pass again, which must add nothing (idempotency keys).
+The processing messages are not sent (there is no worker here; the ids are counted instead).
+Prints JSON: wall seconds (commit included) and events of each pass, the ratio to the baseline,
+seconds per statement, and the machine. Exits non-zero when no date event was created or the
+second run created any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.refresh import _admin_url, _setup_django, _url_for  # noqa: E402
+
+BENCH_DB = "bench_dates"
+# The pass's moment: the first of a month (so business customers get their monthly event too),
+# late evening in China, morning in New York, before dawn in Los Angeles, past midnight in Sydney.
+MOMENT = dt.datetime(2026, 6, 1, 14, 0, tzinfo=dt.UTC)
+ZONES = [
+    *["Asia/Shanghai"] * 6,
+    "Asia/Hong_Kong",
+    "Asia/Kolkata",
+    "Europe/London",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Australia/Sydney",
+]
+DATE_RULES = [
+    {"field": "attr:repayment_due_at", "offset_days": -3, "at_hour": 9},
+    {"field": "attr:membership_expires_at", "offset_days": -7, "at_hour": 10},
+    {"field": "attr:points_expire_at", "offset_days": -7, "at_hour": 9},
+    {"field": "attr:contract_renews_at", "offset_days": -30, "at_hour": 9},
+    {"field": "consent_updated_at", "offset_days": 365, "at_hour": 10},
+]
+RULE_SLUG = "bench-date-{}"
+# Each attribute's date format as customers' data has it (a date, a local end of day, a naive
+# moment); 4 values in 50 are not dates (a word, an unpadded or impossible date, a number) or
+# missing. The date is the moment's plus -60..60 days.
+ATTRIBUTE_FORMATS = {
+    "repayment_due_at": "{day}",
+    "membership_expires_at": "{day} || 'T23:59:59+08:00'",
+    "points_expire_at": "{day}",
+    "contract_renews_at": "{day} || ' 09:00:00'",
+}
+
+
+def _attribute_sql(index: int, fmt: str) -> str:
+    hashed = f"(hashint4(g * {index + 3} + {index}) & 2147483647)"
+    day = f"(%(moment)s::timestamptz AT TIME ZONE 'UTC')::date + (mod({hashed}, 121) - 60)"
+    text = fmt.format(day=f"to_char({day}, 'YYYY-MM-DD')")
+    return f"""CASE mod({hashed} / 121, 50)
+            WHEN 0 THEN to_jsonb('soon'::text)
+            WHEN 1 THEN to_jsonb(to_char({day}, 'YYYY-FMMM-FMDD'))
+            WHEN 2 THEN to_jsonb(to_char({day}, 'YYYY-MM') || '-32')
+            WHEN 3 THEN to_jsonb(mod({hashed}, 100000))
+            WHEN 4 THEN NULL
+            ELSE to_jsonb({text}) END"""
+
+
+GENERATE_SQL = [
+    f"""
+    INSERT INTO callcenter_customer (external_id, kind, status, name, company_name, industry,
+        city, region, timezone, language, sms_opt_out, call_opt_out, email_opt_out,
+        do_not_contact, consent_source, birthday, consent_updated_at, attributes, created_at,
+        updated_at)
+    SELECT 'D' || g, CASE WHEN mod(g, 10) = 0 THEN 'business' ELSE 'person' END, 'active',
+        'Customer ' || g, CASE WHEN mod(g, 10) = 0 THEN 'Company ' || g ELSE '' END, '',
+        'City ' || mod(g, 50), '',
+        CASE WHEN mod(g, 1000) = 999 THEN 'Mars/Olympus'
+             ELSE (%(zones)s::text[])[1 + mod(g, %(zone_count)s)] END,
+        'zh-hans', false, false, false, false, '',
+        CASE WHEN mod(g, 5) <> 0 THEN date '1950-01-01' + mod(h.a, 18262) END,
+        CASE WHEN mod(g, 2) = 0
+             THEN %(moment)s::timestamptz - make_interval(secs => mod(h.b, 400 * 86400)) END,
+        jsonb_strip_nulls(jsonb_build_object(
+            'tier', (ARRAY['silver', 'gold', 'platinum'])[1 + mod(g, 3)],
+            {
+        ", ".join(
+            f"'{name}', {_attribute_sql(index, fmt)}"
+            for index, (name, fmt) in enumerate(ATTRIBUTE_FORMATS.items())
+        )
+    }
+        )),
+        %(moment)s::timestamptz - make_interval(secs => mod(h.c, 5 * 365 * 86400)), now()
+    FROM generate_series(1, %(customers)s) g,
+        LATERAL (SELECT hashint4(g) & 2147483647 AS a,
+                        hashint4(g + 1000003) & 2147483647 AS b,
+                        hashint4(g + 2000003) & 2147483647 AS c) h
+    """,
+    # the last refresh's metrics: a last order up to 240 days before the moment (a fresh
+    # database numbers customers 1..N)
+    """
+    INSERT INTO segments_customermetrics (customer_id, frequency, monetary, orders_lifetime,
+        orders_90d, spend_90d, interactions_30d, complaints_90d, rfm_code, rfm_segment,
+        lifecycle_stage, value_tier, first_order_at, last_order_at, refreshed_at)
+    SELECT g, 1, 100, 3, 0, 0, 0, 0, '', '', '', '',
+        %(moment)s::timestamptz - interval '400 days',
+        %(moment)s::timestamptz
+            - make_interval(secs => mod(hashint4(g + 3000017) & 2147483647, 240 * 86400)),
+        %(moment)s::timestamptz
+    FROM generate_series(1, %(customers)s) g
+    """,
+]
+
+
+def _database_url() -> str:
+    return _url_for(BENCH_DB).replace("postgres://", "postgresql://", 1)
+
+
+def _migrate() -> None:
+    env = {**os.environ, "DATABASE_URL": _url_for(BENCH_DB)}
+    manage = [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"]
+    subprocess.run(manage, env=env, check=True, cwd=ROOT)
+
+
+def build(customers: int) -> dict[str, object]:
+    """A fresh database with `customers` customers and their metrics."""
+    import psycopg
+
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    _migrate()
+    started = time.perf_counter()
+    params = {"customers": customers, "moment": MOMENT, "zones": ZONES, "zone_count": len(ZONES)}
+    with psycopg.connect(_database_url(), autocommit=True) as conn:
+        conn.execute("SET work_mem = '256MB'")
+        for statement in GENERATE_SQL:
+            conn.execute(statement, params)
+        conn.execute("VACUUM ANALYZE")
+    return {"customers": customers, "generate_seconds": round(time.perf_counter() - started, 1)}
+
+
+def reused() -> dict[str, object]:
+    """The database built before, migrated."""
+    import psycopg
+
+    _migrate()
+    with psycopg.connect(_database_url()) as conn:
+        customers = conn.execute("SELECT count(*) FROM callcenter_customer").fetchone()[0]
+    return {"customers": customers, "reused": True}
+
+
+def date_rules() -> list[Any]:
+    """The five date rules (created inactive the first time, with an SMS step)."""
+    from care.choices import EventType
+    from care.models import CareRule
+    from care.services.rules import care_rule_create
+    from care.services.templates import template_create
+
+    rules = []
+    template = None
+    for index, params in enumerate(DATE_RULES):
+        slug = RULE_SLUG.format(index + 1)
+        rule = CareRule.objects.filter(slug=slug).first()
+        if rule is None:
+            template = template or template_create(
+                name="Date reached", channel="sms", variants={"en": {"body": "A date is near"}}
+            )
+            rule = care_rule_create(
+                name=f"Date {index + 1}: {params['field']}",
+                slug=slug,
+                trigger_type=EventType.DATE_REACHED,
+                trigger_params=params,
+                steps=[{"channel": "sms", "template_id": template.pk, "sla_minutes": 60}],
+            )
+        rules.append(rule)
+    return rules
+
+
+def _statement_name(params: dict[str, Any]) -> str:
+    if "rule" in params:
+        return f"date_reached {params['field']}"
+    if "days" in params:
+        return f"inactivity {params['days']} days"
+    return str(params["type"])
+
+
+def time_events_pass() -> dict[str, Any]:
+    """One `time_events_emit` at MOMENT (the caller empties the event table first, or not):
+    wall seconds with the commit, events per type, seconds per statement."""
+    from django.db import connection
+
+    from care.services.events import bulk
+
+    statements: dict[str, float] = {}
+    enqueued: list[int] = []
+
+    def timed(execute: Callable, sql: str, params: Any, many: bool, context: dict) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            if isinstance(params, dict) and "type" in params:
+                statements[_statement_name(params)] = round(time.perf_counter() - started, 3)
+
+    with (
+        mock.patch.object(bulk, "events_enqueue", enqueued.extend),
+        connection.execute_wrapper(timed),
+    ):
+        started = time.perf_counter()
+        counts = bulk.time_events_emit(now=MOMENT)
+        seconds = time.perf_counter() - started
+    if sum(counts.values()) != len(enqueued):
+        raise SystemExit(f"counted {counts}, enqueued {len(enqueued)}")
+    return {
+        "seconds": round(seconds, 3),
+        "events": len(enqueued),
+        "counts": counts,
+        "statements": statements,
+    }
+
+
+def _empty_events() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE care_event CASCADE")
+
+
+def _date_events_per_field() -> dict[str, int]:
+    from django.db.models import Count
+
+    from care.choices import EventType
+    from care.models import Event
+
+    rows = (
+        Event.objects.filter(type=EventType.DATE_REACHED)
+        .values_list("payload__field")
+        .annotate(n=Count("id"))
+        .order_by("payload__field")
+    )
+    return {str(field): n for field, n in rows}
+
+
+def measure() -> dict[str, Any]:
+    """The baseline, the pass with date rules, and its second run (see the module docstring)."""
+    _setup_django(BENCH_DB)
+    from care.services.rules import care_rule_activate, care_rule_deactivate
+
+    rules = date_rules()
+    for rule in rules:
+        care_rule_deactivate(rule=rule)
+    _empty_events()
+    time_events_pass()
+    _empty_events()
+    baseline = time_events_pass()
+    _empty_events()
+    for rule in rules:
+        care_rule_activate(rule=rule)
+    with_dates = time_events_pass()
+    per_rule = _date_events_per_field()
+    second = time_events_pass()
+    return {
+        "baseline": baseline,
+        "with_date_rules": {**with_dates, "date_events_per_field": per_rule},
+        "second_run": second,
+        "with_date_rules_over_baseline": round(with_dates["seconds"] / baseline["seconds"], 2),
+    }
+
+
+def _machine() -> dict[str, object]:
+    import psycopg
+
+    with psycopg.connect(_database_url()) as conn:
+        server = conn.execute("SHOW server_version").fetchone()[0]
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "postgres": server,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--reuse", action="store_true", help="keep the database built before")
+    args = parser.parse_args()
+    scale = reused() if args.reuse else build(args.customers)
+    figures = measure()
+    report = {
+        "benchmark": "date_triggers",
+        "scale": scale,
+        "moment": MOMENT.isoformat(),
+        "date_rules": DATE_RULES,
+        **figures,
+        "machine": _machine(),
+    }
+    print(json.dumps(report, indent=2))
+    date_events = figures["with_date_rules"]["counts"].get("date_reached", 0)
+    return 0 if date_events > 0 and figures["second_run"]["events"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
