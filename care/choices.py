@@ -22,6 +22,7 @@ class EventType(models.TextChoices):
     MONTHLY = "monthly", _("First day of the month")
     DATE_REACHED = "date_reached", _("Date reached")
     HOLIDAY = "holiday", _("Holiday")
+    THRESHOLD_CROSSED = "threshold_crossed", _("Threshold crossed")
     CUSTOMER_REPLIED = "customer_replied", _("Customer replied")
     CALL_RESULT = "call_result", _("Automated call result")
     EXTERNAL = "external", _("External event")

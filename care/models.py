@@ -410,3 +410,28 @@ class Enrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_id}/{self.customer_id} ({self.status})"
+
+
+class ThresholdState(models.Model):
+    """Which side of a threshold rule's line a customer was on at the last pass, so that a
+    rule fires once per crossing (from not over to over), not on every pass."""
+
+    rule = models.ForeignKey(
+        CareRule, verbose_name=_("rule"), on_delete=models.CASCADE, related_name="+"
+    )
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="+"
+    )
+    is_over = models.BooleanField(_("past the threshold"))
+    crossings = models.PositiveIntegerField(_("crossings"), default=0)
+    changed_at = models.DateTimeField(_("changed at"))
+
+    class Meta:
+        verbose_name = _("threshold state")
+        verbose_name_plural = _("threshold states")
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "customer"], name="threshold_state_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}/{self.customer_id} ({self.is_over})"

@@ -1,5 +1,6 @@
 """Care's rows in subject erasure (callcenter.services.privacy): an event's payload and error
-text may name the person and are blanked; enrollments hold rule, step and dates only and stay.
+text may name the person and are blanked; enrollments hold rule, step and dates only and stay,
+as do threshold states (a rule, a side of its line and a count).
 The export finds both from the model metadata."""
 
 import datetime as dt
@@ -23,7 +24,11 @@ def care_subject_erase(ids: list[int], now: dt.datetime) -> dict[str, int]:
 
 
 CARE_SUBJECT_DATA = SubjectData(
-    decisions={"care.event.customer": "scrub", "care.enrollment.customer": "keep"},
+    decisions={
+        "care.event.customer": "scrub",
+        "care.enrollment.customer": "keep",
+        "care.thresholdstate.customer": "keep",
+    },
     erase=care_subject_erase,
 )
 

@@ -89,8 +89,8 @@ def active_rules() -> dict[str, list[ActiveRule]]:
 
 
 def rules_triggered(*, event_type: str, payload: dict[str, Any], rules: dict) -> list[ActiveRule]:
-    """The active rules whose trigger (type and parameters) this event fires. A date or holiday
-    event is emitted for one rule (payload "rule") and fires that rule only."""
+    """The active rules whose trigger (type and parameters) this event fires. A date, holiday or
+    threshold event is emitted for one rule (payload "rule") and fires that rule only."""
     return [
         rule
         for rule in rules.get(event_type, [])

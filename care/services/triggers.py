@@ -126,6 +126,55 @@ def _date_field(value: Any, name: str) -> Any:
     )
 
 
+# Metrics a threshold trigger may watch: the numeric columns of the customer metrics (as the
+# rule builder offers them); any other number is a custom attribute, "attr:<key>".
+THRESHOLD_METRICS = (
+    "frequency",
+    "monetary",
+    "avg_order_value",
+    "orders_lifetime",
+    "orders_90d",
+    "spend_90d",
+    "interactions_30d",
+    "complaints_90d",
+    "last_nps",
+    "avg_sentiment_30d",
+    "r_score",
+    "f_score",
+    "m_score",
+)
+THRESHOLD_METRIC_PREFIX = "metric:"
+THRESHOLD_DIRECTIONS = ("above", "below")
+
+
+def _threshold_field(value: Any, name: str) -> Any:
+    if isinstance(value, str):
+        key = value.removeprefix(DATE_ATTRIBUTE_PREFIX)
+        if value.startswith(DATE_ATTRIBUTE_PREFIX) and _ATTRIBUTE_KEY.fullmatch(key):
+            return value
+        metric = value.removeprefix(THRESHOLD_METRIC_PREFIX)
+        if value.startswith(THRESHOLD_METRIC_PREFIX) and metric in THRESHOLD_METRICS:
+            return value
+    raise _error(
+        _(
+            'trigger parameter "%(name)s": unknown value %(value)s; use "attr:<key>" for a '
+            'custom attribute (letters, digits, _ . -) or "metric:<name>" with one of %(allowed)s'
+        )
+        % {"name": name, "value": value, "allowed": ", ".join(THRESHOLD_METRICS)},
+        "trigger_params",
+    )
+
+
+def _direction(value: Any, name: str) -> Any:
+    if value not in THRESHOLD_DIRECTIONS:
+        raise _error(
+            _('trigger parameter "%(name)s": unknown value %(value)s; use one of %(allowed)s')
+            % {"name": name, "value": value, "allowed": ", ".join(THRESHOLD_DIRECTIONS)},
+            "trigger_params",
+        )
+    return value
+
+
 # A holiday trigger names a holiday of the calendar, or this for every holiday. Its events are
 # emitted for their rule (PER_RULE_EVENTS), so "holiday" is not matched against the payload.
 ANY_HOLIDAY = "any"
@@ -182,6 +231,11 @@ TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
         "offset_days": _number(-30, 30, integer=True),
         "at_hour": _number(0, 23, integer=True),
     },
+    EventType.THRESHOLD_CROSSED: {
+        "field": _threshold_field,
+        "direction": _direction,
+        "value": _number(-(10**12), 10**12),
+    },
 }
 REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
     EventType.SEGMENT_ENTERED: ("segment",),
@@ -189,9 +243,14 @@ REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
     EventType.INACTIVITY: ("days",),
     EventType.DATE_REACHED: ("field", "offset_days", "at_hour"),
     EventType.HOLIDAY: ("holiday", "offset_days", "at_hour"),
+    EventType.THRESHOLD_CROSSED: ("field", "direction", "value"),
 }
 # Events emitted for one rule (payload "rule"), which fire that rule only.
-PER_RULE_EVENTS = frozenset({EventType.DATE_REACHED, EventType.HOLIDAY})
+PER_RULE_EVENTS = frozenset(
+    {EventType.DATE_REACHED, EventType.HOLIDAY, EventType.THRESHOLD_CROSSED}
+)
+# Of them, those the time-events pass emits by a date: one INSERT ... SELECT per rule.
+DATED_RULE_EVENTS = (EventType.DATE_REACHED, EventType.HOLIDAY)
 # Parameters compared for equality with the same key of the event payload.
 EQUAL_PARAMS = (
     "kind",
@@ -207,6 +266,7 @@ EQUAL_PARAMS = (
     "at_hour",
     "result",
     "intent",
+    "direction",
 )
 
 

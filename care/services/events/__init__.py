@@ -17,7 +17,8 @@ events (birthday, anniversary, inactivity, monthly) are one INSERT ... SELECT ea
 idempotent by keys such as "birthday:<customer>:<date>".
 
 Modules: `outbox` (recording), `posters` (who may post what), `ingest` (events posted to the
-API), `processing` (into enrollments, and the sweep), `bulk` (segment and time events). Their
+API), `processing` (into enrollments, and the sweep), `bulk` (segment and time events),
+`thresholds` (threshold crossings, part of the time-events pass). Their
 names are re-exported here; a test that replaces one must patch the module that uses it.
 """
 

@@ -2,8 +2,9 @@
 
 A segment refresh announces entries and exits with one INSERT ... SELECT per kind, limited to
 the segments active rules listen to; the time events (birthday, anniversary, inactivity,
-monthly) are one INSERT ... SELECT each, and dates reached and holidays one per active date
-or holiday rule, made idempotent by keys such as "birthday:<customer>:<date>".
+monthly) are one INSERT ... SELECT each, and dates reached, holidays and threshold crossings
+one statement per active date, holiday or threshold rule, made idempotent by keys such as
+"birthday:<customer>:<date>".
 """
 
 import datetime as dt
@@ -16,11 +17,12 @@ from callcenter.choices import CalendarDayKind, CustomerKind, CustomerStatus, Or
 from care.choices import EventSource, EventType
 from care.models import CareRule, CareSettings
 from care.services.events.outbox import events_enqueue
+from care.services.events.thresholds import threshold_events_emit
 from care.services.triggers import (
     ANY_HOLIDAY,
     DATE_ATTRIBUTE_PREFIX,
     DATE_PROFILE_FIELDS,
-    PER_RULE_EVENTS,
+    DATED_RULE_EVENTS,
 )
 
 # Time events are emitted for inactivity that began at most this long ago, so a missed day is
@@ -300,7 +302,7 @@ def _rule_events_emit(cursor: Any, common: dict[str, Any]) -> dict[str, list[int
     """Emit the events of every active date and holiday rule, one INSERT ... SELECT per rule
     (the rules read in one query); the new events' ids per trigger type with an active rule."""
     rules = (
-        CareRule.objects.filter(is_active=True, trigger_type__in=PER_RULE_EVENTS)
+        CareRule.objects.filter(is_active=True, trigger_type__in=DATED_RULE_EVENTS)
         .order_by("pk")
         .values_list("pk", "trigger_type", "trigger_params")
     )
@@ -326,7 +328,8 @@ def time_events_emit(
     at its start; inactivity of each configured number of days (CareSettings.inactivity_days);
     the dates each active date rule waits for (counted under "date_reached", present when a
     date rule is active) and the holidays each active holiday rule waits for (under "holiday",
-    likewise), dated at the rule's local hour.
+    likewise), dated at the rule's local hour; the crossings of each active threshold rule
+    (counted under "threshold_crossed", present when one is active; see `thresholds`).
 
     `today` pins the local day for every customer (for replays and tests, whatever the hour);
     by default each customer's own date on their clock is used, so running hourly serves every
@@ -366,5 +369,9 @@ def time_events_emit(
         for trigger_type, new in _rule_events_emit(cursor, common).items():
             counts[trigger_type] = len(new)
             ids.extend(new)
+        crossed = threshold_events_emit(cursor, now=now)
+        if crossed is not None:
+            counts[EventType.THRESHOLD_CROSSED] = len(crossed)
+            ids.extend(crossed)
         events_enqueue(ids)
     return counts

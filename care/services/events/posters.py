@@ -46,6 +46,7 @@ EVENT_POSTERS: dict[str, frozenset[str]] = {
     EventType.INACTIVITY: frozenset(),
     EventType.MONTHLY: frozenset(),
     EventType.DATE_REACHED: frozenset(),
+    EventType.THRESHOLD_CROSSED: frozenset(),
     # Reported by the voice platform through its own webhook (outreach), onto the call's task.
     EventType.CALL_RESULT: frozenset(),
     EventType.HOLIDAY: frozenset(),
