@@ -20,6 +20,7 @@ from django.db.models import Prefetch
 from django.utils.dates import WEEKDAYS
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from callcenter.choices import CalendarDayKind, Role
 from callcenter.extensions import Registry
@@ -219,5 +220,5 @@ class CalendarDayForm(forms.Form):
         label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}), validators=AUDIT_DATE_RANGE
     )
     kind = forms.ChoiceField(label=_("Kind"), choices=CalendarDayKind.choices)
-    name = forms.CharField(label=_("Name"), max_length=100)
+    name = forms.CharField(label=pgettext_lazy("holiday", "Name"), max_length=100)
     reason = forms.CharField(label=_("Reason"), max_length=255)
