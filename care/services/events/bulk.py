@@ -185,14 +185,12 @@ ON CONFLICT (client, idempotency_key) DO NOTHING
 RETURNING id
 """
 
-# A date rule's customers: those whose date (a custom attribute's leading ISO date, or a profile
-# timestamp's local date) plus offset_days is their local day, once the local clock reached
-# at_hour (so a late pass still fires the same day, never a later one). The attribute is
-# compared as text with the wanted date and never cast, so a value that is not a date is
-# skipped instead of failing the statement; unknown time zones are skipped as above (zone names
-# read once).
-_DATE_REACHED = """
-WITH zones AS MATERIALIZED (SELECT name FROM pg_timezone_names), zoned AS (
+# The customers a date or holiday rule looks at today: their local day `d` (the pinned day, else
+# today on their clock) once their local clock reached at_hour (so a late pass still fires the
+# same day, never a later one), carrying `value` (a text the rule compares). Unknown time zones
+# are skipped as above (zone names read once).
+_DUE_AT_HOUR = """
+zones AS MATERIALIZED (SELECT name FROM pg_timezone_names), zoned AS (
     SELECT c.id, {raw} AS raw,
            CASE WHEN c.timezone IN (SELECT name FROM zones) THEN c.timezone END
                AS timezone
@@ -206,7 +204,14 @@ WITH zones AS MATERIALIZED (SELECT name FROM pg_timezone_names), zoned AS (
     SELECT id, timezone, value, COALESCE(%(today)s::date, clock::date) AS d
     FROM local
     WHERE %(today)s::date IS NOT NULL OR extract(hour FROM clock) >= %(at_hour)s
-)
+)"""
+
+# A date rule's customers: those whose date (a custom attribute's leading ISO date, or a profile
+# timestamp's local date) plus offset_days is their local day. The attribute is compared as
+# text with the wanted date and never cast, so a value that is not a date is skipped instead of
+# failing the statement.
+_DATE_REACHED = """
+WITH {due}
 INSERT INTO care_event
     (type, customer_id, payload, source, occurred_at, created_at, idempotency_key,
      attempts, last_error)
@@ -222,25 +227,29 @@ ON CONFLICT (client, idempotency_key) DO NOTHING
 RETURNING id
 """
 DATE_ATTRIBUTE_SQL = _DATE_REACHED.format(
-    raw="c.attributes ->> %(attribute)s",
-    present="c.attributes ->> %(attribute)s ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]|$)'",
-    value="left(raw, 10)",
+    due=_DUE_AT_HOUR.format(
+        raw="c.attributes ->> %(attribute)s",
+        present="c.attributes ->> %(attribute)s ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]|$)'",
+        value="left(raw, 10)",
+    )
 )
 DATE_PROFILE_SQL = {
     column: _DATE_REACHED.format(
-        raw=f"c.{column}",
-        present=f"c.{column} IS NOT NULL",
-        value="to_char((raw AT TIME ZONE timezone)::date, 'YYYY-MM-DD')",
+        due=_DUE_AT_HOUR.format(
+            raw=f"c.{column}",
+            present=f"c.{column} IS NOT NULL",
+            value="to_char((raw AT TIME ZONE timezone)::date, 'YYYY-MM-DD')",
+        )
     )
     for column in DATE_PROFILE_FIELDS
 }
 
 
 # A holiday rule's customers: those whose local day is the first day of a holiday period (a run
-# of consecutive holiday days with the same name; the rule's holiday, or any) plus offset_days,
-# once the local clock reached at_hour, as for dates. Once per rule, customer and period.
-HOLIDAY_SQL = """
-WITH zones AS MATERIALIZED (SELECT name FROM pg_timezone_names), first_days AS (
+# of consecutive holiday days with the same name; the rule's holiday, or any) plus offset_days.
+# Once per rule, customer and period.
+_HOLIDAY = """
+WITH first_days AS (
     SELECT h.day, h.name
     FROM callcenter_calendarday h
     WHERE h.kind = %(holiday_kind)s AND (%(holiday)s::text = %(any)s OR h.name = %(holiday)s)
@@ -248,21 +257,7 @@ WITH zones AS MATERIALIZED (SELECT name FROM pg_timezone_names), first_days AS (
           SELECT 1 FROM callcenter_calendarday p
           WHERE p.kind = h.kind AND p.name = h.name AND p.day = h.day - 1
       )
-), zoned AS (
-    SELECT c.id,
-           CASE WHEN c.timezone IN (SELECT name FROM zones) THEN c.timezone END
-               AS timezone
-    FROM callcenter_customer c
-    WHERE c.status = %(active)s
-), local AS (
-    SELECT id, timezone, %(now)s::timestamptz AT TIME ZONE timezone AS clock
-    FROM zoned
-    WHERE timezone IS NOT NULL
-), due AS (
-    SELECT id, timezone, COALESCE(%(today)s::date, clock::date) AS d
-    FROM local
-    WHERE %(today)s::date IS NOT NULL OR extract(hour FROM clock) >= %(at_hour)s
-)
+),{due}
 INSERT INTO care_event
     (type, customer_id, payload, source, occurred_at, created_at, idempotency_key,
      attempts, last_error)
@@ -277,6 +272,9 @@ JOIN first_days f ON f.day = due.d - %(offset_days)s::int
 ON CONFLICT (client, idempotency_key) DO NOTHING
 RETURNING id
 """
+HOLIDAY_SQL = _HOLIDAY.format(
+    due=_DUE_AT_HOUR.format(raw="NULL", present="TRUE", value="NULL::text")
+)
 
 
 def _rule_event_params(trigger_type: str, rule_id: int, params: dict[str, Any]) -> dict[str, Any]:
