@@ -13,7 +13,7 @@ Then `time_events_emit(now=MOMENT)`, each pass on an empty event table, at a mom
 date rules fire for most time zones:
   - baseline:        birthdays, anniversaries, the first of the month, inactivity; no date rule
                      (after one discarded pass, so both read a warm cache);
-  - with date rules: the same pass with five active date rules (one statement each);
+  - with date rules: the same pass with five active date rules (one statement for all);
   - second run:      the same pass again, which must add nothing (idempotency keys).
 The processing messages are not sent (there is no worker here; the ids are counted instead).
 Prints JSON: wall seconds (commit included) and events of each pass, the ratio to the baseline,
@@ -198,8 +198,8 @@ def date_rules() -> list[Any]:
 
 
 def _statement_name(params: dict[str, Any]) -> str:
-    if "rule" in params:
-        return f"date_reached {params['field']}"
+    if "date_type" in params:
+        return "date and holiday rules"
     if "days" in params:
         return f"inactivity {params['days']} days"
     return str(params["type"])
@@ -220,7 +220,7 @@ def time_events_pass() -> dict[str, Any]:
         try:
             return execute(sql, params, many, context)
         finally:
-            if isinstance(params, dict) and "type" in params:
+            if isinstance(params, dict) and ("type" in params or "date_type" in params):
                 statements[_statement_name(params)] = round(time.perf_counter() - started, 3)
 
     with (

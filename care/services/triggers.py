@@ -106,13 +106,14 @@ def _inactivity_days(value: Any, name: str) -> Any:
 # Profile fields a date trigger may count from (timestamps, taken on the customer's local day);
 # any other date is a custom attribute, "attr:<key>". The birthday has a trigger of its own.
 DATE_PROFILE_FIELDS = ("created_at", "consent_updated_at")
-DATE_ATTRIBUTE_PREFIX = "attr:"
+# How date and threshold triggers name a custom attribute: "attr:<key>".
+ATTRIBUTE_PREFIX = "attr:"
 _ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def _date_field(value: Any, name: str) -> Any:
-    if isinstance(value, str) and value.startswith(DATE_ATTRIBUTE_PREFIX):
-        if _ATTRIBUTE_KEY.fullmatch(value.removeprefix(DATE_ATTRIBUTE_PREFIX)):
+    if isinstance(value, str) and value.startswith(ATTRIBUTE_PREFIX):
+        if _ATTRIBUTE_KEY.fullmatch(value.removeprefix(ATTRIBUTE_PREFIX)):
             return value
     elif value in DATE_PROFILE_FIELDS:
         return value
@@ -149,8 +150,8 @@ THRESHOLD_DIRECTIONS = ("above", "below")
 
 def _threshold_field(value: Any, name: str) -> Any:
     if isinstance(value, str):
-        key = value.removeprefix(DATE_ATTRIBUTE_PREFIX)
-        if value.startswith(DATE_ATTRIBUTE_PREFIX) and _ATTRIBUTE_KEY.fullmatch(key):
+        key = value.removeprefix(ATTRIBUTE_PREFIX)
+        if value.startswith(ATTRIBUTE_PREFIX) and _ATTRIBUTE_KEY.fullmatch(key):
             return value
         metric = value.removeprefix(THRESHOLD_METRIC_PREFIX)
         if value.startswith(THRESHOLD_METRIC_PREFIX) and metric in THRESHOLD_METRICS:

@@ -196,7 +196,7 @@ def test_without_holiday_rules_the_pass_reports_no_holiday_count() -> None:
     assert "holiday" not in time_events_emit(today=SPRING_FESTIVAL)
 
 
-def test_the_pass_costs_one_query_per_holiday_rule_whatever_the_customers(
+def test_the_pass_costs_one_query_for_all_holiday_rules_whatever_the_customers(
     sms: MessageTemplate, django_assert_num_queries: Any
 ) -> None:
     _holidays("Spring Festival", SPRING_FESTIVAL, 9)
@@ -211,7 +211,7 @@ def test_the_pass_costs_one_query_per_holiday_rule_whatever_the_customers(
         _holiday_rule(sms, {"holiday": "any", "offset_days": -3, "at_hour": 0}, "Any")
         for _ in range(20):
             CustomerFactory(timezone="Asia/Shanghai")
-        with django_assert_num_queries(len(without_rules) + 2):
+        with django_assert_num_queries(len(without_rules) + 1):
             counts = time_events_emit()
 
     assert counts["holiday"] == 41
@@ -281,3 +281,51 @@ def test_the_editor_explains_the_holiday_parameters(admin_client: Client) -> Non
     assert 'data-trigger-help="holiday"' in page.content.decode()
     assert "offset_days from -30 to 30 counts from the first day" in page.content.decode()
     assert "从假期第一天起算" in page_zh.content.decode()
+
+
+def test_date_and_holiday_rules_fire_together_in_one_statement(
+    sms: MessageTemplate, django_assert_num_queries: Any
+) -> None:
+    """The pass narrows customers once for every dated rule and then tests each on its own
+    clock: a holiday rule, an attribute date rule and a profile date rule fire together, each
+    for its own customers only; a customer whose zone PostgreSQL does not know gets nothing."""
+    _holidays("Spring Festival", SPRING_FESTIVAL, 9)
+    greet = _holiday_rule(sms, GREETING)
+    due = care_rule_activate(
+        rule=care_rule_create(
+            name="Due",
+            trigger_type=EventType.DATE_REACHED,
+            trigger_params={"field": "attr:repayment_due_at", "offset_days": -3, "at_hour": 9},
+            steps=[{"channel": "sms", "template_id": sms.pk, "sla_minutes": 60}],
+        )
+    )
+    signed_up = care_rule_activate(
+        rule=care_rule_create(
+            name="Day 1",
+            trigger_type=EventType.DATE_REACHED,
+            trigger_params={"field": "created_at", "offset_days": 1, "at_hour": 0},
+            steps=[{"channel": "sms", "template_id": sms.pk, "sla_minutes": 60}],
+        )
+    )
+    owing = CustomerFactory(timezone="Asia/Shanghai", attributes={"repayment_due_at": "2026-02-15"})
+    later = CustomerFactory(timezone="Asia/Shanghai", attributes={"repayment_due_at": "2026-02-16"})
+    new = CustomerFactory(timezone="Asia/Shanghai")
+    Customer.objects.filter(pk=new.pk).update(created_at=GREETING_AT - dt.timedelta(days=1))
+    lost = CustomerFactory(timezone="Mars/Olympus", attributes={"repayment_due_at": "2026-02-15"})
+    CareSettings.load()
+    with time_machine.travel(GREETING_AT, tick=False):
+        with CaptureQueriesContext(connection) as quiet_day:
+            time_events_emit(today=dt.date(2026, 1, 1))
+        with django_assert_num_queries(len(quiet_day)):
+            counts = time_events_emit()
+
+    assert set(_events(greet)) == {owing.pk, later.pk, new.pk}
+    assert set(
+        Event.objects.filter(payload__rule=due.pk).values_list("customer_id", flat=True)
+    ) == {owing.pk}
+    assert set(
+        Event.objects.filter(payload__rule=signed_up.pk).values_list("customer_id", flat=True)
+    ) == {new.pk}
+    assert lost.pk not in set(Event.objects.values_list("customer_id", flat=True))
+    assert counts["holiday"] == 3
+    assert counts["date_reached"] == 2

@@ -2,9 +2,9 @@
 
 A segment refresh announces entries and exits with one INSERT ... SELECT per kind, limited to
 the segments active rules listen to; the time events (birthday, anniversary, inactivity,
-monthly) are one INSERT ... SELECT each, and dates reached, holidays and threshold crossings
-one statement per active date, holiday or threshold rule, made idempotent by keys such as
-"birthday:<customer>:<date>".
+monthly) are one INSERT ... SELECT each, dates reached and holidays one statement for all
+active date and holiday rules, threshold crossings one per threshold rule, made idempotent by
+keys such as "birthday:<customer>:<date>".
 """
 
 import datetime as dt
@@ -20,7 +20,7 @@ from care.services.events.outbox import events_enqueue
 from care.services.events.thresholds import threshold_events_emit
 from care.services.triggers import (
     ANY_HOLIDAY,
-    DATE_ATTRIBUTE_PREFIX,
+    ATTRIBUTE_PREFIX,
     DATE_PROFILE_FIELDS,
     DATED_RULE_EVENTS,
 )
@@ -185,135 +185,169 @@ ON CONFLICT (client, idempotency_key) DO NOTHING
 RETURNING id
 """
 
-# The customers a date or holiday rule looks at today: their local day `d` (the pinned day, else
-# today on their clock) once their local clock reached at_hour (so a late pass still fires the
-# same day, never a later one), carrying `value` (a text the rule compares). Unknown time zones
-# are skipped as above (zone names read once).
-_DUE_AT_HOUR = """
-zones AS MATERIALIZED (SELECT name FROM pg_timezone_names), zoned AS (
-    SELECT c.id, {raw} AS raw,
-           CASE WHEN c.timezone IN (SELECT name FROM zones) THEN c.timezone END
-               AS timezone
-    FROM callcenter_customer c
-    WHERE c.status = %(active)s AND {present}
-), local AS (
-    SELECT id, timezone, {value} AS value, %(now)s::timestamptz AT TIME ZONE timezone AS clock
-    FROM zoned
-    WHERE timezone IS NOT NULL
-), due AS (
-    SELECT id, timezone, value, COALESCE(%(today)s::date, clock::date) AS d
-    FROM local
-    WHERE %(today)s::date IS NOT NULL OR extract(hour FROM clock) >= %(at_hour)s
-)"""
-
-# A date rule's customers: those whose date (a custom attribute's leading ISO date, or a profile
-# timestamp's local date) plus offset_days is their local day. The attribute is compared as
-# text with the wanted date and never cast, so a value that is not a date is skipped instead of
-# failing the statement.
-_DATE_REACHED = """
-WITH {due}
-INSERT INTO care_event
-    (type, customer_id, payload, source, occurred_at, created_at, idempotency_key,
-     attempts, last_error)
-SELECT %(type)s, id,
-       jsonb_build_object('rule', %(rule)s::int, 'field', %(field)s::text,
-                          'offset_days', %(offset_days)s::int, 'at_hour', %(at_hour)s::int,
-                          'date', value),
-       %(source)s, (d + make_time(%(at_hour)s, 0, 0)) AT TIME ZONE timezone, %(now)s,
-       'date:' || %(rule)s::int || ':' || id || ':' || value, 0, ''
-FROM due
-WHERE value = to_char(d - %(offset_days)s::int, 'YYYY-MM-DD')
-ON CONFLICT (client, idempotency_key) DO NOTHING
-RETURNING id
-"""
-DATE_ATTRIBUTE_SQL = _DATE_REACHED.format(
-    due=_DUE_AT_HOUR.format(
-        raw="c.attributes ->> %(attribute)s",
-        present="c.attributes ->> %(attribute)s ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]|$)'",
-        value="left(raw, 10)",
-    )
-)
-DATE_PROFILE_SQL = {
-    column: _DATE_REACHED.format(
-        due=_DUE_AT_HOUR.format(
-            raw=f"c.{column}",
-            present=f"c.{column} IS NOT NULL",
-            value="to_char((raw AT TIME ZONE timezone)::date, 'YYYY-MM-DD')",
-        )
-    )
-    for column in DATE_PROFILE_FIELDS
-}
-
-
-# A holiday rule's customers: those whose local day is the first day of a holiday period (a run
-# of consecutive holiday days with the same name; the rule's holiday, or any) plus offset_days.
-# Once per rule, customer and period.
-_HOLIDAY = """
-WITH first_days AS (
+# Every active date and holiday rule in one statement, in two phases:
+#  1. candidates: one scan of the customers, keeping those whose stored value could match some
+#     rule on any local day of the pass (the pinned day, else the UTC day and the days either
+#     side, which covers every time zone): an attribute whose first ten characters are one of the
+#     wanted dates, a profile timestamp within a day of one, or everyone for a holiday rule when
+#     one of its holidays begins on a wanted day. No time-zone arithmetic happens here, so a pass
+#     with nothing due costs one cheap scan however many rules there are;
+#  2. each rule's exact test, on the candidates only, on their own clock: their local day `d`
+#     (the pinned day, else today on their clock) once their local clock reached the rule's
+#     at_hour (so a late pass still fires the same day, never a later one). Customers with a time
+#     zone PostgreSQL does not know are skipped (AT TIME ZONE never sees their zone); the zone
+#     names are read once (MATERIALIZED).
+# A date rule fires when its date (a custom attribute's leading ISO date, compared as text and
+# never cast, so a value that is not a date is skipped instead of failing the statement; or a
+# profile timestamp's local date) plus offset_days is the local day; a holiday rule on the first
+# day of a holiday period (a run of consecutive holiday days with the same name) plus
+# offset_days, once per rule, customer and period.
+_DATED_RULES = """
+WITH zones AS MATERIALIZED (SELECT name FROM pg_timezone_names),
+first_days AS MATERIALIZED (
     SELECT h.day, h.name
     FROM callcenter_calendarday h
-    WHERE h.kind = %(holiday_kind)s AND (%(holiday)s::text = %(any)s OR h.name = %(holiday)s)
+    WHERE h.kind = %(holiday_kind)s
       AND NOT EXISTS (
           SELECT 1 FROM callcenter_calendarday p
           WHERE p.kind = h.kind AND p.name = h.name AND p.day = h.day - 1
       )
-),{due}
+), candidates AS MATERIALIZED (
+    SELECT c.id, c.attributes, {profile_columns}, c.timezone
+    FROM callcenter_customer c
+    WHERE c.status = %(active)s AND ({candidates})
+), local AS MATERIALIZED (
+    SELECT id, attributes, {profile_columns}, timezone,
+           %(now)s::timestamptz AT TIME ZONE timezone AS clock
+    FROM candidates
+    WHERE timezone IN (SELECT name FROM zones)
+)
 INSERT INTO care_event
     (type, customer_id, payload, source, occurred_at, created_at, idempotency_key,
      attempts, last_error)
-SELECT %(type)s, due.id,
-       jsonb_build_object('rule', %(rule)s::int, 'holiday', f.name,
-                          'offset_days', %(offset_days)s::int, 'at_hour', %(at_hour)s::int,
-                          'date', f.day::text),
-       %(source)s, (due.d + make_time(%(at_hour)s, 0, 0)) AT TIME ZONE due.timezone, %(now)s,
-       'holiday:' || %(rule)s::int || ':' || due.id || ':' || f.day::text, 0, ''
-FROM due
-JOIN first_days f ON f.day = due.d - %(offset_days)s::int
+SELECT type, id, payload, %(source)s, occurred_at, %(now)s, key, 0, ''
+FROM ({matches}) fired
 ON CONFLICT (client, idempotency_key) DO NOTHING
-RETURNING id
+RETURNING id, type
 """
-HOLIDAY_SQL = _HOLIDAY.format(
-    due=_DUE_AT_HOUR.format(raw="NULL", present="TRUE", value="NULL::text")
-)
+# The candidates of rule {n} at its local hour, with their local day.
+_DUE = """
+    SELECT id, timezone, {value} AS value, COALESCE(%(today)s::date, clock::date) AS d
+    FROM local
+    WHERE {present}
+      AND (%(today)s::date IS NOT NULL OR extract(hour FROM clock) >= %(hour_{n})s)"""
+_DATE_MATCH = """
+SELECT %(date_type)s AS type, id,
+       jsonb_build_object('rule', %(rule_{n})s::int, 'field', %(field_{n})s::text,
+                          'offset_days', %(offset_{n})s::int, 'at_hour', %(hour_{n})s::int,
+                          'date', value) AS payload,
+       (d + make_time(%(hour_{n})s, 0, 0)) AT TIME ZONE timezone AS occurred_at,
+       'date:' || %(rule_{n})s::int || ':' || id || ':' || value AS key
+FROM ({due}) due_{n}
+WHERE value = to_char(d - %(offset_{n})s::int, 'YYYY-MM-DD')"""
+_HOLIDAY_MATCH = """
+SELECT %(holiday_type)s AS type, due_{n}.id,
+       jsonb_build_object('rule', %(rule_{n})s::int, 'holiday', f.name,
+                          'offset_days', %(offset_{n})s::int, 'at_hour', %(hour_{n})s::int,
+                          'date', f.day::text) AS payload,
+       (due_{n}.d + make_time(%(hour_{n})s, 0, 0)) AT TIME ZONE due_{n}.timezone AS occurred_at,
+       'holiday:' || %(rule_{n})s::int || ':' || due_{n}.id || ':' || f.day::text AS key
+FROM ({due}) due_{n}
+JOIN first_days f ON f.day = due_{n}.d - %(offset_{n})s::int
+    AND (%(holiday_{n})s::text = %(any)s OR f.name = %(holiday_{n})s)"""
+_ATTRIBUTE_DATE = "left(attributes ->> %(attribute_{n})s, 10)"
+_ISO_DATE_PREFIX = "attributes ->> %(attribute_{n})s ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([T ]|$)'"
 
 
-def _rule_event_params(trigger_type: str, rule_id: int, params: dict[str, Any]) -> dict[str, Any]:
-    """The SQL parameters of one date or holiday rule's INSERT ... SELECT."""
-    common = {
-        "type": trigger_type,
-        "rule": rule_id,
-        "offset_days": params["offset_days"],
-        "at_hour": params["at_hour"],
+def _pass_days(today: dt.date | None, now: dt.datetime) -> list[dt.date]:
+    """The local days a pass can see: the pinned one, else the UTC day and the days either side
+    (every time zone's today is among them)."""
+    if today is not None:
+        return [today]
+    utc = now.astimezone(dt.UTC).date()
+    return [utc - dt.timedelta(days=1), utc, utc + dt.timedelta(days=1)]
+
+
+def _dated_rule_sql(
+    n: int, rule_id: int, trigger_type: str, params: dict[str, Any], days: list[dt.date]
+) -> tuple[str, str, dict[str, Any]]:
+    """Rule `n`'s candidate test (over `c`), its exact match (over `local`), and parameters."""
+    offset = int(params["offset_days"])
+    wanted = sorted({day - dt.timedelta(days=offset) for day in days})
+    values = {
+        f"rule_{n}": rule_id,
+        f"offset_{n}": offset,
+        f"hour_{n}": int(params["at_hour"]),
+        f"wanted_{n}": wanted,
     }
     if trigger_type == EventType.HOLIDAY:
-        return {
-            **common,
-            "holiday": params["holiday"],
-            "any": ANY_HOLIDAY,
-            "holiday_kind": CalendarDayKind.HOLIDAY,
-        }
+        values[f"holiday_{n}"] = params["holiday"]
+        candidate = (
+            "EXISTS (SELECT 1 FROM first_days f WHERE f.day = ANY(%(wanted_{n})s::date[]) "
+            "AND (%(holiday_{n})s::text = %(any)s OR f.name = %(holiday_{n})s))"
+        )
+        due = _DUE.format(n=n, value="NULL::text", present="TRUE")
+        return candidate.format(n=n), _HOLIDAY_MATCH.format(n=n, due=due), values
     field = params["field"]
-    return {**common, "field": field, "attribute": field.removeprefix(DATE_ATTRIBUTE_PREFIX)}
+    values[f"field_{n}"] = field
+    if field.startswith(ATTRIBUTE_PREFIX):
+        values[f"attribute_{n}"] = field.removeprefix(ATTRIBUTE_PREFIX)
+        values[f"wanted_{n}"] = [day.isoformat() for day in wanted]
+        candidate = "left(c.attributes ->> %(attribute_{n})s, 10) = ANY(%(wanted_{n})s::text[])"
+        value, present = _ATTRIBUTE_DATE.format(n=n), _ISO_DATE_PREFIX.format(n=n)
+    else:
+        # A timestamp's local date is its UTC date or a day either side.
+        values[f"from_{n}"] = dt.datetime.combine(wanted[0], dt.time(), dt.UTC) - dt.timedelta(
+            days=1
+        )
+        values[f"until_{n}"] = dt.datetime.combine(wanted[-1], dt.time(), dt.UTC) + dt.timedelta(
+            days=2
+        )
+        candidate = f"(c.{field} >= %(from_{{n}})s AND c.{field} < %(until_{{n}})s)"
+        value = f"to_char(({field} AT TIME ZONE timezone)::date, 'YYYY-MM-DD')"
+        present = f"{field} IS NOT NULL"
+    due = _DUE.format(n=n, value=value, present=present)
+    return candidate.format(n=n), _DATE_MATCH.format(n=n, due=due), values
 
 
-def _rule_events_emit(cursor: Any, common: dict[str, Any]) -> dict[str, list[int]]:
-    """Emit the events of every active date and holiday rule, one INSERT ... SELECT per rule
-    (the rules read in one query); the new events' ids per trigger type with an active rule."""
+def _rule_events_emit(
+    cursor: Any, common: dict[str, Any], today: dt.date | None, now: dt.datetime
+) -> dict[str, list[int]]:
+    """Emit the events of every active date and holiday rule in one statement (the rules read
+    in one query; see _DATED_RULES); the new events' ids per trigger type with an active rule."""
     rules = (
         CareRule.objects.filter(is_active=True, trigger_type__in=DATED_RULE_EVENTS)
         .order_by("pk")
         .values_list("pk", "trigger_type", "trigger_params")
     )
+    days = _pass_days(today, now)
+    candidates: list[str] = []
+    matches: list[str] = []
+    params: dict[str, Any] = {
+        **common,
+        "date_type": EventType.DATE_REACHED,
+        "holiday_type": EventType.HOLIDAY,
+        "holiday_kind": CalendarDayKind.HOLIDAY,
+        "any": ANY_HOLIDAY,
+    }
     ids: dict[str, list[int]] = {}
-    for rule_id, trigger_type, params in rules:
-        if trigger_type == EventType.HOLIDAY:
-            sql = HOLIDAY_SQL
-        elif params["field"].startswith(DATE_ATTRIBUTE_PREFIX):
-            sql = DATE_ATTRIBUTE_SQL
-        else:
-            sql = DATE_PROFILE_SQL[params["field"]]
-        cursor.execute(sql, {**common, **_rule_event_params(trigger_type, rule_id, params)})
-        ids.setdefault(trigger_type, []).extend(row[0] for row in cursor.fetchall())
+    for n, (rule_id, trigger_type, rule_params) in enumerate(rules):
+        candidate, match, values = _dated_rule_sql(n, rule_id, trigger_type, rule_params, days)
+        candidates.append(candidate)
+        matches.append(match)
+        params.update(values)
+        ids.setdefault(trigger_type, [])
+    if not matches:
+        return ids
+    profile_columns = ", ".join(DATE_PROFILE_FIELDS)
+    sql = _DATED_RULES.format(
+        profile_columns=profile_columns,
+        candidates="\n        OR ".join(candidates),
+        matches="\nUNION ALL".join(matches),
+    )
+    cursor.execute(sql, params)
+    for event_id, trigger_type in cursor.fetchall():
+        ids[trigger_type].append(event_id)
     return ids
 
 
@@ -364,7 +398,7 @@ def time_events_emit(
             new = [row[0] for row in cursor.fetchall()]
             counts[EventType.INACTIVITY] += len(new)
             ids.extend(new)
-        for trigger_type, new in _rule_events_emit(cursor, common).items():
+        for trigger_type, new in _rule_events_emit(cursor, common, today, now).items():
             counts[trigger_type] = len(new)
             ids.extend(new)
         crossed = threshold_events_emit(cursor, now=now)

@@ -18,7 +18,7 @@ from callcenter.choices import CustomerStatus
 from care.choices import EventSource, EventType
 from care.models import CareRule
 from care.services.triggers import (
-    DATE_ATTRIBUTE_PREFIX,
+    ATTRIBUTE_PREFIX,
     THRESHOLD_METRIC_PREFIX,
     THRESHOLD_METRICS,
 )
@@ -78,7 +78,7 @@ _COMPARE = {
 def _sql(*, field: str, direction: str) -> str:
     """The statement of a rule watching `field` (an attribute, or a metric of the allow-list)
     in `direction`."""
-    if field.startswith(DATE_ATTRIBUTE_PREFIX):
+    if field.startswith(ATTRIBUTE_PREFIX):
         value, join = _NUMERIC_ATTRIBUTE, ""
     else:
         metric = field.removeprefix(THRESHOLD_METRIC_PREFIX)
@@ -108,7 +108,7 @@ def threshold_events_emit(cursor: Any, *, now: dt.datetime) -> list[int] | None:
                 "type": EventType.THRESHOLD_CROSSED,
                 "rule": rule_id,
                 "field": field,
-                "attribute": field.removeprefix(DATE_ATTRIBUTE_PREFIX),
+                "attribute": field.removeprefix(ATTRIBUTE_PREFIX),
                 "direction": params["direction"],
                 "threshold": params["value"],
                 "now": now,
