@@ -5,6 +5,8 @@
     EVENTS=10000 make bench         # complaint events posted (default 1,000)
     EVENT_RATE=20 make bench        # events per second posted (default 20; 0: unlimited)
     SCREENPOP_SECONDS=30 make bench # length of each of the four load runs (default 15)
+    BENCH_ONLY=dates,events make bench  # only these (refresh, import, ml, dates, screenpop,
+                                        # events); the report says which ran
 
 The date-trigger benchmark times the daily time-events pass over SCALE customers with five
 date rules, against the same pass without them and the pass run again (idempotent).
@@ -78,51 +80,75 @@ def _json_of(command: list[str]) -> dict:
     return json.loads(text[start:])
 
 
+BENCHMARKS = ("refresh", "import", "ml", "dates", "screenpop", "events")
+
+
+def _selected() -> tuple[str, ...]:
+    """The benchmarks BENCH_ONLY names (all by default); an unknown name stops the run."""
+    names = [name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()]
+    unknown = sorted(set(names) - set(BENCHMARKS))
+    if unknown:
+        raise SystemExit(f"BENCH_ONLY: unknown {', '.join(unknown)}; use {', '.join(BENCHMARKS)}")
+    return tuple(names) or BENCHMARKS
+
+
 def main() -> int:
     scale = int(os.environ.get("SCALE", DEFAULT_SCALE))
+    selected = _selected()
     python = sys.executable
     report: dict[str, object] = {
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "scale": scale,
+        "benchmarks": list(selected),
         "machine": _machine(),
     }
     print(f"[bench] scale {scale:,} customers", flush=True)
-    print("[bench] segment refresh vs. pandas baseline ...", flush=True)
-    report["segment_refresh"] = _json_of([python, "bench/refresh.py", "--customers", str(scale)])
-    print("[bench] CSV import ...", flush=True)
-    orders = min(scale * 10, 1_000_000)
-    try:
-        report["csv_import"] = import_orders.run(orders=orders, customers=max(scale // 10, 1000))
-    except Exception as exc:  # noqa: BLE001 - one failed benchmark must not hide the others
-        report["csv_import"] = {"error": f"{exc.__class__.__name__}: {exc}"}
-    print("[bench] churn model and clusters on a synthetic frame ...", flush=True)
-    report["segments_ml"] = _json_of([python, "bench/segments_ml.py", "--rows", str(scale)])
-    print("[bench] time-events pass with five date rules vs. without ...", flush=True)
-    report["date_triggers"] = _json_of(
-        [python, "bench/date_triggers.py", "--customers", str(scale)]
-    )
-    print("[bench] screen-pop under load (gunicorn, wrk) ...", flush=True)
-    report["screenpop"] = _json_of(
-        [
-            python,
-            "bench/screenpop.py",
-            "--customers",
-            str(scale),
-            "--seconds",
-            os.environ.get("SCREENPOP_SECONDS", "15"),
-        ]
-    )
-    print("[bench] event to enrollment (API, Celery worker and beat) ...", flush=True)
-    report["event_to_enrollment"] = _json_of(
-        [
-            python,
-            "bench/events.py",
-            "--events",
-            os.environ.get("EVENTS", "1000"),
-            "--rate",
-            os.environ.get("EVENT_RATE", "20"),
-        ]
-    )
+    if "refresh" in selected:
+        print("[bench] segment refresh vs. pandas baseline ...", flush=True)
+        report["segment_refresh"] = _json_of(
+            [python, "bench/refresh.py", "--customers", str(scale)]
+        )
+    if "import" in selected:
+        print("[bench] CSV import ...", flush=True)
+        orders = min(scale * 10, 1_000_000)
+        try:
+            report["csv_import"] = import_orders.run(
+                orders=orders, customers=max(scale // 10, 1000)
+            )
+        except Exception as exc:  # noqa: BLE001 - one failed benchmark must not hide the others
+            report["csv_import"] = {"error": f"{exc.__class__.__name__}: {exc}"}
+    if "ml" in selected:
+        print("[bench] churn model and clusters on a synthetic frame ...", flush=True)
+        report["segments_ml"] = _json_of([python, "bench/segments_ml.py", "--rows", str(scale)])
+    if "dates" in selected:
+        print("[bench] time-events pass with five date rules vs. without ...", flush=True)
+        report["date_triggers"] = _json_of(
+            [python, "bench/date_triggers.py", "--customers", str(scale)]
+        )
+    if "screenpop" in selected:
+        print("[bench] screen-pop under load (gunicorn, wrk) ...", flush=True)
+        report["screenpop"] = _json_of(
+            [
+                python,
+                "bench/screenpop.py",
+                "--customers",
+                str(scale),
+                "--seconds",
+                os.environ.get("SCREENPOP_SECONDS", "15"),
+            ]
+        )
+    if "events" in selected:
+        print("[bench] event to enrollment (API, Celery worker and beat) ...", flush=True)
+        report["event_to_enrollment"] = _json_of(
+            [
+                python,
+                "bench/events.py",
+                "--events",
+                os.environ.get("EVENTS", "1000"),
+                "--rate",
+                os.environ.get("EVENT_RATE", "20"),
+            ]
+        )
     report["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=2, default=str)
