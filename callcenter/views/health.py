@@ -1,8 +1,10 @@
-"""Liveness and readiness for load balancers and docker-compose health checks."""
+"""Liveness and readiness for load balancers and docker-compose health checks, and the icon
+that browsers ask for at the site's root."""
 
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
@@ -26,3 +28,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["redis"] = f"error: {exc.__class__.__name__}"
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse(checks, status=200 if healthy else 503)
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """/favicon.ico, which browsers and bookmarks ask for whatever the pages link: the icon the
+    pages link (its static URL is resolved per request, so a missing manifest cannot break the
+    URL configuration)."""
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))

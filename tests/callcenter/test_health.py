@@ -1,6 +1,7 @@
-"""The health endpoint reports the database and Redis."""
+"""The health endpoint reports the database and Redis; the site icon is where browsers ask."""
 
 import pytest
+from django.contrib.staticfiles import finders
 
 pytestmark = pytest.mark.django_db
 
@@ -21,3 +22,14 @@ def test_healthz_reports_redis_down(client, settings) -> None:
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["redis"].startswith("error")
+
+
+def test_favicon_is_public_and_points_at_the_icon_pages_link(client) -> None:
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"].endswith("img/favicon.svg")
+    assert finders.find("img/favicon.svg")
+    page = client.get("/accounts/login/").content.decode()
+    assert 'rel="icon"' in page
+    assert "img/favicon.svg" in page
