@@ -65,6 +65,7 @@ REPORT = {
         "date_rules": [{"field": "attr:due", "offset_days": -3, "at_hour": 9}] * 5,
         "baseline": {"seconds": 0.5, "events": 40},
         "with_date_rules": {"seconds": 1.25, "events": 60, "counts": {"date_reached": 20}},
+        "date_rules_statement_seconds": 0.5,
         "second_run": {"seconds": 1.0, "events": 0},
     },
     "screenpop": {
@@ -113,8 +114,9 @@ def test_rows_name_their_run_and_ratios_stand_beside_the_figures(tmp_path: Path)
     assert "| 500 req/s | 1,000 req/s | 0.50× |" in rendered
     assert "| 4.0 ms | 15.0 ms | 5.0 ms | 3.00× | 3 |" in rendered
     # The date rules' pass against the same pass without them, and its second run adds nothing.
-    assert "| 1,000 | 5 | 0.50 s (40 events) | 1.25 s (60 events) | 2.50× | 20 | 1.00 s | 0 |" in (
-        rendered
+    assert (
+        "| 1,000 | 5 | 0.50 s (40 events) | 1.25 s (60 events) | 2.50× | 0.50 s | 20 | 1.00 s | 0 |"
+        in rendered
     )
     # A benchmark that failed says so instead of showing figures; one that did not run, too.
     import_block = rendered.split("begin import -->")[1]
