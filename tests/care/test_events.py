@@ -10,7 +10,7 @@ import time_machine
 from django.db import transaction
 from django.utils import timezone
 
-from callcenter.choices import CustomerStatus, OrderStatus, TicketKind
+from callcenter.choices import CustomerKind, CustomerStatus, OrderStatus, TicketKind
 from callcenter.errors import ApplicationError
 from callcenter.events import DomainEvent, emit_events
 from callcenter.services.activity import ticket_open, ticket_resolve
@@ -512,6 +512,30 @@ def test_membership_anniversary_from_the_second_year() -> None:
         "date": "2025-03-05",
         "years": 3,
     }
+
+
+def test_time_events_narrowed_by_utc_day_still_fire_on_the_local_day() -> None:
+    """The pass narrows customers by month-day before any time-zone arithmetic; a sign-up or a
+    local day that falls on another UTC day is still found."""
+    early_bird = CustomerFactory(timezone="Asia/Shanghai")
+    # 01:00 in Shanghai on 5 March 2022 is 17:00 UTC on 4 March.
+    early_bird.__class__.objects.filter(pk=early_bird.pk).update(
+        created_at=dt.datetime(2022, 3, 5, 1, tzinfo=SHANGHAI)
+    )
+    business = CustomerFactory(
+        timezone="Asia/Shanghai", kind=CustomerKind.BUSINESS, company_name="Acme"
+    )
+    # 07:00 on 1 April in Shanghai is still 31 March in UTC.
+    with time_machine.travel(dt.datetime(2025, 3, 5, 7, tzinfo=SHANGHAI), tick=False):
+        on_the_fifth = time_events_emit()
+    with time_machine.travel(dt.datetime(2025, 4, 1, 7, tzinfo=SHANGHAI), tick=False):
+        on_the_first = time_events_emit()
+
+    assert on_the_fifth["anniversary"] == 1
+    assert on_the_fifth["monthly"] == 0
+    assert Event.objects.get(type=EventType.ANNIVERSARY).customer_id == early_bird.pk
+    assert on_the_first["monthly"] == 1
+    assert Event.objects.get(type=EventType.MONTHLY).customer_id == business.pk
 
 
 def test_inactivity_once_per_dormant_spell_within_the_catch_up_window() -> None:
