@@ -321,6 +321,26 @@ def test_two_events_of_one_customer_processed_at_once_leave_one_plan(
     assert not Event.objects.filter(pk__in=[first, second], processed_at__isnull=True).exists()
 
 
+@pytest.mark.django_db
+def test_arbitrating_costs_an_event_two_statements(sms: Any, frozen: Any, no_holdout: None) -> None:
+    _rule(sms, "complaint", RuleCategory.SERVICE)
+    _rule(sms, "promo", RuleCategory.MARKETING)
+    customer = CustomerFactory()
+    _fire(customer.pk, "complaint")  # warm up: the first pass creates the care settings row
+    service_event, marketing_event = (
+        _record(customer.pk, "complaint"),
+        _record(customer.pk, "promo"),
+    )
+
+    with CaptureQueriesContext(connection) as service:
+        events_process(event_ids=[service_event])
+    with CaptureQueriesContext(connection) as marketing:
+        events_process(event_ids=[marketing_event])
+
+    # the customer's lock and the read of their running plans of the category
+    assert len(marketing) == len(service) + 2
+
+
 # ---------------------------------------------------------------------------------------------
 # What the pages and the API show
 
