@@ -158,3 +158,82 @@ def held_fields(
         "outranked_by_id": outranked_by,
         "finished_at": now,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Set-based: many customers enrolled into one rule at once (a campaign run)
+
+LOCK_CUSTOMERS_SQL = """
+SELECT count(pg_advisory_xact_lock(hashtextextended('care-plans:' || c.customer_id, 0)))
+FROM (
+    SELECT DISTINCT customer_id FROM care_enrollment WHERE id IN ({new}) ORDER BY customer_id
+) c
+"""
+
+HOLD_SQL = """
+UPDATE care_enrollment n
+SET status = %(arb_held)s, stop_reason = %(arb_held_back)s, outranked_by_id = k.id,
+    finished_at = %(arb_now)s
+FROM (
+    SELECT DISTINCT ON (o.customer_id) o.customer_id, o.id
+    FROM care_enrollment o
+    JOIN care_carerule r ON r.id = o.rule_id
+    WHERE o.status = %(arb_active)s AND r.category = %(arb_category)s
+      AND r.priority >= %(arb_priority)s
+      AND o.customer_id IN (SELECT customer_id FROM care_enrollment WHERE id IN ({new}))
+      AND o.id NOT IN ({new})
+    ORDER BY o.customer_id, r.priority DESC, o.id
+) k
+WHERE n.id IN ({new}) AND n.status = %(arb_active)s AND n.customer_id = k.customer_id
+"""
+
+PREEMPT_SQL = """
+UPDATE care_enrollment o
+SET status = %(arb_stopped)s, stop_reason = %(arb_preempted)s, outranked_by_id = n.id,
+    finished_at = %(arb_now)s
+FROM care_enrollment n, care_carerule r
+WHERE n.id IN ({new}) AND n.status = %(arb_active)s
+  AND o.customer_id = n.customer_id AND o.id NOT IN ({new}) AND o.status = %(arb_active)s
+  AND r.id = o.rule_id AND r.category = %(arb_category)s AND r.priority < %(arb_priority)s
+RETURNING o.id
+"""
+
+
+def plans_arbitrate_enrolled(
+    *,
+    category: str,
+    priority: int,
+    enrollments_sql: str,
+    params: dict[str, Any],
+    now: dt.datetime,
+) -> dict[str, int]:
+    """Arbitrate enrollments just inserted set-based, all into one rule of this category and
+    priority (a campaign run), by the rules above: a new one is held back where the customer
+    has a running plan of the category of equal or higher priority, and otherwise preempts the
+    running ones. `enrollments_sql` selects the new enrollments' ids (named parameters in
+    `params`, not starting with "arb_"). Plan only the new enrollments still active afterwards.
+    Three statements (the customers' locks, in customer order; hold; preempt) and the
+    announcement of the preempted plans; none for a service rule. Returns
+    {"held": n, "preempted": m}."""
+    if not competes(category):
+        return {"held": 0, "preempted": 0}
+    values = {
+        **params,
+        "arb_active": EnrollmentStatus.ACTIVE,
+        "arb_held": EnrollmentStatus.HELD,
+        "arb_stopped": EnrollmentStatus.STOPPED,
+        "arb_held_back": ArbitrationReason.HELD_BACK,
+        "arb_preempted": ArbitrationReason.PREEMPTED,
+        "arb_category": category,
+        "arb_priority": priority,
+        "arb_now": now,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(LOCK_CUSTOMERS_SQL.format(new=enrollments_sql), values)
+        cursor.execute(HOLD_SQL.format(new=enrollments_sql), values)
+        held = cursor.rowcount
+        cursor.execute(PREEMPT_SQL.format(new=enrollments_sql), values)
+        preempted = [row[0] for row in cursor.fetchall()]
+    if preempted:
+        plan_stops_announce(enrollment_ids=preempted, reason=ArbitrationReason.PREEMPTED)
+    return {"held": held, "preempted": len(preempted)}

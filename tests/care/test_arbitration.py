@@ -25,6 +25,7 @@ from care.models import CareRule, Enrollment, Event
 from care.playbook.rules import RULES as PLAYBOOK_RULES
 from care.selectors_reports import rule_effectiveness, rule_recent_results
 from care.services import enrollment as enrollment_module
+from care.services.arbitration import plans_arbitrate_enrolled
 from care.services.events import event_process, events_process, events_record
 from care.services.rules import care_rule_activate, care_rule_create
 from care.services.templates import template_create
@@ -339,6 +340,67 @@ def test_arbitrating_costs_an_event_two_statements(sms: Any, frozen: Any, no_hol
 
     # the customer's lock and the read of their running plans of the category
     assert len(marketing) == len(service) + 2
+
+
+@pytest.mark.django_db
+def test_enrollments_inserted_set_based_are_arbitrated_by_the_same_rules(
+    sms: Any, frozen: Any, no_holdout: None
+) -> None:
+    # given: customers in various plans, then all enrolled at once into a marketing rule of
+    # priority 20 (as a campaign run does: rows inserted by a statement, not by an event)
+    _rule(sms, "vip-offer", RuleCategory.MARKETING, priority=30)
+    _rule(sms, "birthday", RuleCategory.MARKETING, priority=10)
+    _rule(sms, "complaint", RuleCategory.SERVICE, priority=0)
+    campaign = _rule(sms, "campaign", RuleCategory.MARKETING, priority=20)
+    stronger, weaker, free, complaining = CustomerFactory.create_batch(4)
+    _fire(stronger.pk, "vip-offer")
+    _fire(weaker.pk, "birthday")
+    _fire(complaining.pk, "complaint")
+    version = campaign.versions.get(version=campaign.version)
+    new = Enrollment.objects.bulk_create(
+        Enrollment(
+            rule=campaign,
+            rule_version=version,
+            customer=customer,
+            event=Event.objects.create(
+                type=EventType.EXTERNAL, customer=customer, occurred_at=timezone.now()
+            ),
+            enrolled_at=timezone.now(),
+        )
+        for customer in (stronger, weaker, free, complaining)
+    )
+
+    # when
+    counts = plans_arbitrate_enrolled(
+        category=RuleCategory.MARKETING,
+        priority=20,
+        enrollments_sql="SELECT id FROM care_enrollment WHERE id = ANY(%(new_ids)s)",
+        params={"new_ids": [enrollment.pk for enrollment in new]},
+        now=timezone.now(),
+    )
+
+    # then
+    assert counts == {"held": 1, "preempted": 1}
+    status = dict(Enrollment.objects.filter(rule=campaign).values_list("customer_id", "status"))
+    assert status == {
+        stronger.pk: EnrollmentStatus.HELD,
+        weaker.pk: EnrollmentStatus.ACTIVE,
+        free.pk: EnrollmentStatus.ACTIVE,
+        complaining.pk: EnrollmentStatus.ACTIVE,
+    }
+    held = Enrollment.objects.get(rule=campaign, customer=stronger)
+    assert held.outranked_by == Enrollment.objects.get(customer=stronger, rule__name="vip-offer")
+    preempted = Enrollment.objects.get(customer=weaker, rule__name="birthday")
+    assert (preempted.status, preempted.outranked_by_id) == (
+        EnrollmentStatus.STOPPED,
+        Enrollment.objects.get(rule=campaign, customer=weaker).pk,
+    )
+    assert set(
+        OutreachTask.objects.filter(enrollment=preempted).values_list("status", flat=True)
+    ) == {TaskStatus.CANCELLED}
+    assert Enrollment.objects.get(customer=complaining, rule__name="complaint").status == (
+        EnrollmentStatus.ACTIVE
+    )
 
 
 # ---------------------------------------------------------------------------------------------
