@@ -557,3 +557,22 @@ def test_the_migration_knows_the_playbooks_categories() -> None:
     assert _backfill_migration().PLAYBOOK_CATEGORIES == {
         spec.key: spec.category for spec in PLAYBOOK_RULES
     }
+
+
+@pytest.mark.django_db
+def test_the_rule_pages_show_and_edit_category_and_priority(admin_client: Client, sms: Any) -> None:
+    rule = _rule(sms, "Wake-up", RuleCategory.RETENTION, priority=42)
+
+    listing = admin_client.get(reverse("care-rules")).content.decode()
+    listing_zh = admin_client.get(
+        reverse("care-rules"), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+    editor = admin_client.get(reverse("care-rule-edit", args=[rule.pk])).content.decode()
+
+    row = listing.split(f'data-rule="{rule.slug}"')[1].split("</tr>")[0]
+    assert "priority 42" in row
+    assert 'data-category="retention">Retention<' in row
+    assert 'data-category="retention">留存<' in listing_zh
+    assert '<select name="category"' in editor
+    assert '<option value="retention" selected>' in editor
+    assert 'name="priority" value="42"' in editor
