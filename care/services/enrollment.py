@@ -3,7 +3,9 @@
 One enrollment per rule, customer and triggering event is a unique constraint: the insert runs
 in a savepoint and a conflict means "already enrolled" (never check-then-insert). Cooldowns are
 checked under a transaction-scoped advisory lock per rule and customer, so two events of the
-same customer processed at once cannot both pass the cooldown.
+same customer processed at once cannot both pass the cooldown. Which triggered plans start,
+which are held back and which running ones they preempt is decided per customer and category
+(care.services.arbitration), under a per-customer lock every pass of an event takes first.
 
 Every step is planned at enrollment, with `due_at` = anchor + delay (moved into the next
 business window of the customer's time zone for business-hours-only steps) and `deadline_at` =
