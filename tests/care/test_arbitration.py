@@ -85,7 +85,7 @@ def _of(rule: CareRule) -> Enrollment:
 
 @pytest.mark.django_db
 def test_a_higher_priority_plan_preempts_the_running_one_and_ends_its_open_tasks(
-    sms: Any, frozen: Any, no_holdout: None
+    client: Client, sms: Any, frozen: Any, no_holdout: None
 ) -> None:
     # given: a customer in a wake-up plan whose first SMS went out
     wake_up = _rule(sms, "wake-up", RuleCategory.RETENTION, priority=10)
@@ -111,7 +111,13 @@ def test_a_higher_priority_plan_preempts_the_running_one_and_ends_its_open_tasks
     assert dict(
         OutreachTask.objects.filter(enrollment=old).values_list("step_position", "status")
     ) == {1: TaskStatus.SENT, 2: TaskStatus.CANCELLED}
-    assert OutreachTask.objects.get(enrollment=old, step_position=2).reason == "preempted"
+    cancelled = OutreachTask.objects.get(enrollment=old, step_position=2)
+    client.force_login(UserFactory(role=Role.SUPERVISOR))
+    body = client.get(reverse("api-outreach-task", args=[cancelled.pk])).json()
+    assert (body["reason"], body["reason_display"]) == (
+        "preempted",
+        "Preempted by a higher-priority plan",
+    )
     assert new.status == EnrollmentStatus.ACTIVE
     assert OutreachTask.objects.filter(enrollment=new, status=TaskStatus.PENDING).count() == 2
 
@@ -496,6 +502,29 @@ def test_the_customer_page_lists_running_plans_first_with_the_reasons(
     assert statuses == ["active", "active", "held", "stopped"]
     assert "Preempted by Advisor call" in panel
     assert "Held back by Birthday greeting" in panel
+
+
+@pytest.mark.django_db
+def test_outranked_plans_cost_the_customer_page_no_query(
+    client: Client, sms: Any, frozen: Any, no_holdout: None
+) -> None:
+    _rule(sms, "keeper", RuleCategory.MARKETING, priority=30)
+    for index in range(3):
+        _rule(sms, f"waiting-{index}", RuleCategory.MARKETING, priority=index)
+    customer = CustomerFactory()
+    _fire(customer.pk, "keeper")
+    client.force_login(UserFactory(role=Role.SUPERVISOR))
+    url = reverse("customer-detail", args=[customer.pk])
+    client.get(url)  # warm up the session
+    with CaptureQueriesContext(connection) as before:
+        client.get(url)
+
+    _fire(customer.pk, "waiting-0", "waiting-1", "waiting-2")
+    with CaptureQueriesContext(connection) as after:
+        html = client.get(url).content.decode()
+
+    assert html.count("Held back by keeper") == 3
+    assert len(after) == len(before)
 
 
 @pytest.mark.django_db
