@@ -115,8 +115,10 @@ class CareRuleAdmin(admin.ModelAdmin):
     form = CareRuleForm
     formfield_overrides = CHECKED_JSON_FORMFIELDS
     inlines = [CareStepInline]
-    list_display = ("name", "trigger_type", "priority", "is_active", "version", "playbook_key")
-    list_filter = ("is_active", "trigger_type")
+    list_display = (
+        "name", "trigger_type", "category", "priority", "is_active", "version", "playbook_key"
+    )  # fmt: skip
+    list_filter = ("is_active", "category", "trigger_type")
     search_fields = ("name", "slug")
     readonly_fields = ("version", "playbook_key", "created_by", "created_at", "updated_at")
 
@@ -178,10 +180,12 @@ class EventAdmin(ReadOnlyAdmin):
 
 @admin.register(Enrollment)
 class EnrollmentAdmin(ReadOnlyAdmin):
-    list_display = ("id", "rule", "customer_id", "status", "is_control", "enrolled_at")
+    list_display = (
+        "id", "rule", "customer_id", "status", "stop_reason", "is_control", "enrolled_at"
+    )  # fmt: skip
     list_filter = ("status", "is_control", "rule")
     list_select_related = ("rule",)
-    raw_id_fields = ("customer", "event", "rule_version")
+    raw_id_fields = ("customer", "event", "rule_version", "outranked_by")
 
 
 class VariantFormSet(forms.BaseInlineFormSet):

@@ -53,7 +53,7 @@ from callcenter.signatures import (
     signed_by,
 )
 from callcenter.throttling import ThrottledBeforePermissions
-from care.choices import EventType, StopCondition, TemplateChannel
+from care.choices import EventType, RuleCategory, StopCondition, TemplateChannel
 from care.filters import EnrollmentFilter, EventFilter
 from care.models import CareRule, CareRuleVersion, CareSettings, Enrollment, Event, MessageTemplate
 from care.selectors import (
@@ -111,8 +111,9 @@ class RuleSerializer(serializers.ModelSerializer):
         model = CareRule
         fields = [
             "id", "name", "slug", "description", "trigger_type", "trigger_params", "conditions",
-            "priority", "cooldown_days", "holdout_share", "stop_conditions", "is_active",
-            "version", "playbook_key", "created_by", "created_at", "updated_at", "steps",
+            "category", "priority", "cooldown_days", "holdout_share", "stop_conditions",
+            "is_active", "version", "playbook_key", "created_by", "created_at", "updated_at",
+            "steps",
         ]  # fmt: skip
 
 
@@ -126,6 +127,7 @@ class RuleWriteSerializer(serializers.Serializer):
     trigger_type = serializers.ChoiceField(choices=EventType.choices, required=False)
     trigger_params = serializers.JSONField(required=False)
     conditions = serializers.JSONField(required=False, allow_null=True)
+    category = serializers.ChoiceField(choices=RuleCategory.choices, required=False)
     priority = serializers.IntegerField(required=False)
     cooldown_days = serializers.IntegerField(required=False)
     holdout_share = serializers.FloatField(required=False)
@@ -197,6 +199,8 @@ class EventSerializer(serializers.ModelSerializer):
 
 class EnrollmentSerializer(serializers.ModelSerializer):
     rule_slug = serializers.CharField(source="rule.slug")
+    rule_category = serializers.CharField(source="rule.category")
+    outranked_by_rule = serializers.CharField(source="outranked_by.rule.slug", default=None)
     rule_version = serializers.IntegerField(source="rule_version.version")
     customer_name = serializers.CharField(source="customer.name")
     event_type = serializers.CharField(source="event.type")
@@ -205,8 +209,8 @@ class EnrollmentSerializer(serializers.ModelSerializer):
         model = Enrollment
         fields = [
             "id", "rule_id", "rule_slug", "rule_version", "customer_id", "customer_name",
-            "event_id", "event_type", "is_control", "status", "stop_reason", "enrolled_at",
-            "finished_at",
+            "event_id", "event_type", "is_control", "status", "stop_reason", "outranked_by_id",
+            "outranked_by_rule", "rule_category", "enrolled_at", "finished_at",
         ]  # fmt: skip
 
 

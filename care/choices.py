@@ -71,6 +71,26 @@ class EnrollmentStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     COMPLETED = "completed", _("Completed")
     STOPPED = "stopped", _("Stopped")
+    # Triggered, but another plan of the same category had the customer (never started).
+    HELD = "held", _("Held back")
+
+
+class RuleCategory(models.TextChoices):
+    """What a plan is for. A customer is in at most one active plan per proactive category
+    (the higher priority wins); service plans (about the customer's own complaint) never
+    compete (care.services.arbitration)."""
+
+    SERVICE = "service", _("Service")
+    RETENTION = "retention", _("Retention")
+    MARKETING = "marketing", _("Marketing")
+    COLLECTIONS = "collections", _("Collections")
+
+
+class ArbitrationReason(models.TextChoices):
+    """Why a plan did not run (Enrollment.stop_reason beside the StopCondition values)."""
+
+    PREEMPTED = "preempted", _("Preempted by a higher-priority plan")
+    HELD_BACK = "held_back", _("Held back by another plan of its category")
 
 
 class TemplateChannel(models.TextChoices):

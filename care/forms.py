@@ -20,6 +20,7 @@ from care.choices import (
     DelayUnit,
     Escalation,
     EventType,
+    RuleCategory,
     StepChannel,
     StopCondition,
     TemplateChannel,
@@ -71,7 +72,25 @@ class RuleForm(forms.Form):
         widget=forms.Textarea(attrs=JSON_ATTRS),
         help_text=_("Only customers matching these conditions are enrolled."),
     )
-    priority = forms.IntegerField(label=_("Priority"), initial=0, min_value=-1000, max_value=1000)
+    category = forms.ChoiceField(
+        label=_("Category"),
+        choices=RuleCategory.choices,
+        initial=RuleCategory.MARKETING,
+        help_text=_(
+            "A customer is in at most one plan of a category at a time; service plans never "
+            "compete."
+        ),
+    )
+    priority = forms.IntegerField(
+        label=_("Priority"),
+        initial=0,
+        min_value=-1000,
+        max_value=1000,
+        help_text=_(
+            "Within a category a plan of higher priority preempts a running one; an equal or "
+            "lower one is held back."
+        ),
+    )
     cooldown_days = forms.IntegerField(
         label=_("Cooldown (days)"),
         initial=0,
@@ -118,6 +137,7 @@ class RuleForm(forms.Form):
             "trigger_type": data["trigger_type"],
             "trigger_params": data["trigger_params"],
             "conditions": data["conditions"],
+            "category": data["category"],
             "priority": data["priority"],
             "cooldown_days": data["cooldown_days"],
             "holdout_share": round(data["holdout_percent"] / 100, 4),
@@ -132,6 +152,7 @@ class RuleForm(forms.Form):
             "trigger_type": rule.trigger_type,
             "trigger_params": rule.trigger_params or {},
             "conditions": rule.conditions,
+            "category": rule.category,
             "priority": rule.priority,
             "cooldown_days": rule.cooldown_days,
             "holdout_percent": round(rule.holdout_share * 100),

@@ -20,6 +20,7 @@ from care.choices import (
     Escalation,
     EventSource,
     EventType,
+    RuleCategory,
     StepChannel,
     TemplateChannel,
     TouchKind,
@@ -199,7 +200,19 @@ class CareRule(TimeStampedModel):
     conditions = models.JSONField(
         _("conditions"), null=True, blank=True, help_text=_("A rule tree, as for segments.")
     )
-    priority = models.SmallIntegerField(_("priority"), default=0)
+    category = models.CharField(
+        _("category"),
+        max_length=16,
+        choices=RuleCategory.choices,
+        default=RuleCategory.MARKETING,
+        help_text=_(
+            "A customer is in at most one plan of a category at a time (the higher priority "
+            "wins); service plans never compete."
+        ),
+    )
+    priority = models.SmallIntegerField(
+        _("priority"), default=0, help_text=_("Higher wins within a category (-1000 to 1000).")
+    )
     cooldown_days = models.PositiveSmallIntegerField(_("cooldown (days)"), default=0)
     holdout_share = models.FloatField(
         _("control group share"),
@@ -359,7 +372,8 @@ class CareRuleVersion(models.Model):
 
 
 class Enrollment(models.Model):
-    """A customer taken into a rule by one event; control members get no tasks."""
+    """A customer taken into a rule by one event; control members get no tasks. A held one
+    never started: another plan of its category had the customer (`outranked_by`)."""
 
     rule = models.ForeignKey(
         CareRule, verbose_name=_("rule"), on_delete=models.CASCADE, related_name="enrollments"
@@ -387,6 +401,15 @@ class Enrollment(models.Model):
         default=EnrollmentStatus.ACTIVE,
     )
     stop_reason = models.CharField(_("stop reason"), max_length=64, blank=True)
+    outranked_by = models.ForeignKey(
+        "self",
+        verbose_name=_("outranked by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The plan of the same category that preempted or held back this one."),
+    )
     enrolled_at = models.DateTimeField(_("enrolled at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 

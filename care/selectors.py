@@ -3,10 +3,11 @@ enrollments. Each list selector joins or prefetches what its serializer shows.""
 
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
 from django.utils.translation import gettext as _
 
 from callcenter.errors import ApplicationError
+from care.choices import ArbitrationReason, EnrollmentStatus, StopCondition
 from care.models import (
     STEP_FIELDS,
     CareRule,
@@ -24,6 +25,7 @@ DIFF_FIELDS = (
     "trigger_type",
     "trigger_params",
     "conditions",
+    "category",
     "priority",
     "cooldown_days",
     "holdout_share",
@@ -106,7 +108,49 @@ def event_list() -> QuerySet[Event]:
 
 
 def enrollment_list() -> QuerySet[Enrollment]:
-    """Enrollments with their rule, version number, customer name and event type."""
-    return Enrollment.objects.select_related("rule", "rule_version", "customer", "event").order_by(
-        "-id"
+    """Enrollments with their rule, version number, customer name, event type and the plan
+    that outranked them (preempted or held back)."""
+    return Enrollment.objects.select_related(
+        "rule", "rule_version", "customer", "event", "outranked_by__rule"
+    ).order_by("-id")
+
+
+def customer_plans(*, customer_id: int) -> QuerySet[Enrollment]:
+    """A customer's enrollments, running ones first (then newest), with their rule and the plan
+    that outranked them (preempted or held back): what the customer page and the desk show."""
+    running_first = Case(
+        When(status=EnrollmentStatus.ACTIVE, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
     )
+    return (
+        Enrollment.objects.filter(customer_id=customer_id)
+        .select_related("rule", "outranked_by__rule")
+        .order_by(running_first, "-enrolled_at", "-id")
+    )
+
+
+def plan_reason(enrollment: Enrollment) -> str:
+    """Why a plan stopped or never started, in the interface language ("" for none); the
+    enrollment comes with `outranked_by__rule` (customer_plans)."""
+    reason = enrollment.stop_reason
+    outranked = enrollment.outranked_by
+    if reason in (ArbitrationReason.PREEMPTED, ArbitrationReason.HELD_BACK) and outranked:
+        values = {"rule": outranked.rule.name}
+        if outranked.is_control:
+            text = (
+                _("Preempted by %(rule)s (control group)")
+                if reason == ArbitrationReason.PREEMPTED
+                else _("Held back by %(rule)s (control group)")
+            )
+        else:
+            text = (
+                _("Preempted by %(rule)s")
+                if reason == ArbitrationReason.PREEMPTED
+                else _("Held back by %(rule)s")
+            )
+        return text % values
+    for choices in (ArbitrationReason, StopCondition):
+        if reason in choices.values:
+            return str(choices(reason).label)
+    return reason

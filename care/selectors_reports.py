@@ -32,7 +32,7 @@ from django.utils.translation import gettext_lazy as _
 from callcenter.choices import Direction, OrderStatus, SurveyKind, TicketKind
 from callcenter.extensions import Registry
 from callcenter.models import Interaction, Order, SurveyResponse, Ticket
-from care.choices import EventType
+from care.choices import EnrollmentStatus, EventType
 from care.models import CareRule, Enrollment
 
 ATTRIBUTION_DAYS = 30
@@ -259,7 +259,7 @@ class RuleEffect:
 def rule_effectiveness(*, since: dt.datetime | None = None) -> list[RuleEffect]:
     """Every rule with its treated and control counts and the conversion uplift, enrollments
     from `since` on (all when None). Two queries: rules, and one grouped aggregate."""
-    enrollments = Enrollment.objects.all()
+    enrollments = Enrollment.objects.exclude(status=EnrollmentStatus.HELD)
     if since is not None:
         enrollments = enrollments.filter(enrolled_at__gte=since)
     treated, control = Q(is_control=False), Q(is_control=True)
@@ -327,6 +327,7 @@ def rule_recent_results(*, days: int = 30) -> dict[int, dict[str, int]]:
     results: dict[int, dict[str, int]] = {}
     for row in (
         Enrollment.objects.filter(enrolled_at__gte=since)
+        .exclude(status=EnrollmentStatus.HELD)
         .values("rule_id")
         .annotate(n=Count("pk"))
         .order_by()
@@ -423,7 +424,7 @@ def _enrollment_figures(period: KpiPeriod) -> dict[str, int]:
     return _enrollments_with_outcomes(
         Enrollment.objects.filter(
             enrolled_at__gte=period.start, enrolled_at__lte=period.end, is_control=False
-        )
+        ).exclude(status=EnrollmentStatus.HELD)
     ).aggregate(
         enrolled=Count("pk"),
         responded=Count("pk", filter=Q(is_responded=True)),

@@ -12,7 +12,7 @@ from rest_framework import serializers
 from callcenter.masking import mask_address
 from callcenter.models import Customer
 from callcenter.serializers import full_contacts_in
-from care.choices import StepChannel, StopCondition, TouchKind
+from care.choices import ArbitrationReason, StepChannel, StopCondition, TouchKind
 from outreach.choices import CallResult, TaskOutcome
 from outreach.models import OutreachTask, Queue
 from outreach.reasons import SkipReason
@@ -22,7 +22,11 @@ User = get_user_model()
 MAX_BULK = 500
 RESCHEDULE_OUTCOME_CHOICES = [(value, TaskOutcome(value).label) for value in RESCHEDULE_OUTCOMES]
 # Skip reasons of the dispatcher and stop conditions care cancels with, for people to read.
-REASON_LABELS = {**dict(SkipReason.choices), **dict(StopCondition.choices)}
+REASON_LABELS = {
+    **dict(SkipReason.choices),
+    **dict(StopCondition.choices),
+    **dict(ArbitrationReason.choices),
+}
 # The longest automated call we accept a result for, and how far ahead of our clock the
 # platform's clock may run.
 MAX_CALL_SECONDS = 24 * 3600

@@ -1,34 +1,63 @@
 """What care adds to the agent desk's card (callcenter.selectors.desk): the caller's active
-care plans with the steps of each, and the suggested script of the first call step of the
-highest-priority plan, rendered for this customer."""
+care plans with the steps of each, the plans recently held back or preempted with the plan that
+outranked each, and the suggested script of the first call step of the highest-priority plan,
+rendered for this customer."""
 
+import datetime as dt
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
+from django.utils import timezone
 
 from callcenter.errors import ApplicationError
 from callcenter.selectors.desk import DeskCard, DeskPart, desk_parts
-from care.choices import EnrollmentStatus, StepChannel
+from care.choices import ArbitrationReason, EnrollmentStatus, StepChannel
 from care.models import CareStep, Enrollment
+from care.selectors import plan_reason
 from care.services.templates import template_render
 
 ENROLLMENTS_SHOWN = 5
+# Plans held back or preempted this recently are shown with the reason.
+OUTRANKED_SHOWN_DAYS = 30
 
 
 def care_desk_load(card: DeskCard) -> dict[str, Any]:
     """The customer's active, non-control enrollments, highest rule priority first, each with
-    its rule's steps and their templates (three queries)."""
+    its rule's steps and their templates, and the plans held back or preempted in the last
+    OUTRANKED_SHOWN_DAYS with why (one query for both, and one for the steps)."""
     assert card.customer is not None
+    since = timezone.now() - dt.timedelta(days=OUTRANKED_SHOWN_DAYS)
     steps = CareStep.objects.select_related("template").order_by("position")
-    enrollments = list(
+    running = Q(status=EnrollmentStatus.ACTIVE, is_control=False)
+    rows = list(
         Enrollment.objects.filter(
-            customer_id=card.customer["id"], status=EnrollmentStatus.ACTIVE, is_control=False
+            running
+            | Q(status=EnrollmentStatus.HELD, enrolled_at__gte=since)
+            | Q(
+                status=EnrollmentStatus.STOPPED,
+                stop_reason=ArbitrationReason.PREEMPTED,
+                finished_at__gte=since,
+            ),
+            customer_id=card.customer["id"],
         )
-        .select_related("rule")
+        .select_related("rule", "outranked_by__rule")
         .prefetch_related(Prefetch("rule__steps", queryset=steps))
-        .order_by("-rule__priority", "-enrolled_at")[:ENROLLMENTS_SHOWN]
+        .order_by(
+            Case(When(running, then=Value(0)), default=Value(1), output_field=IntegerField()),
+            "-rule__priority",
+            "-enrolled_at",
+        )[: 2 * ENROLLMENTS_SHOWN]
     )
-    return {"enrollments": enrollments}
+    enrollments = [row for row in rows if row.status == EnrollmentStatus.ACTIVE]
+    outranked = [
+        {"enrollment": row, "reason": plan_reason(row)}
+        for row in rows
+        if row.status != EnrollmentStatus.ACTIVE
+    ]
+    return {
+        "enrollments": enrollments[:ENROLLMENTS_SHOWN],
+        "outranked": outranked[:ENROLLMENTS_SHOWN],
+    }
 
 
 def care_desk_script(card: DeskCard, context: dict[str, Any]) -> dict[str, str] | None:

@@ -6,6 +6,12 @@ switched off; the keys listed in the setting CARE_PLAYBOOK_ACTIVE are switched o
 rules name in other apps (the queues "general", "senior" and "supervisors") is installed first
 by the setups those apps register in `playbook_setups` (outreach/parts/care_playbook.py).
 
+Categories (care.services.arbitration: proactive plans compete per customer within their
+category, the higher priority winning; service plans never compete): the complaint rules,
+nps-detractor and negative-call-sentiment are service; churn-risk-high-value (70),
+business-first-order (65), first-order (60) and dormant-wake-up (50) are retention;
+nps-promoter (40), birthday (30) and business-monthly-report (20) are marketing.
+
 Delays and deadlines (due = trigger + delay, deadline = due + SLA):
 - complaint-opened: apology SMS with the ticket number (due at once, within 1 h) and a phone
   follow-up (due at once, within 24 h), both service touches; stop when the ticket is resolved.
@@ -110,6 +116,7 @@ def playbook_install(*, installed_by: User | None = None) -> dict[str, Any]:
             trigger_type=spec.trigger_type,
             trigger_params=spec.trigger_params,
             conditions=spec.conditions,
+            category=spec.category,
             priority=spec.priority,
             cooldown_days=spec.cooldown_days,
             holdout_share=spec.holdout_share,

@@ -8,6 +8,7 @@ from care.choices import (
     AssigneeRule,
     DelayUnit,
     EventType,
+    RuleCategory,
     StepChannel,
     StopCondition,
     TouchKind,
@@ -23,6 +24,8 @@ class PlaybookRule:
     name: str
     description: str
     trigger_type: str
+    # Plans of one proactive category compete per customer; service plans never do.
+    category: str
     steps: list[dict[str, Any]]
     trigger_params: dict[str, Any] = field(default_factory=dict)
     conditions: Any = None
@@ -73,6 +76,7 @@ RULES = [
         name="Complaint: apology and follow-up",
         description="Apology SMS with the ticket number within 1 h; phone follow-up within 24 h.",
         trigger_type=EventType.TICKET_OPENED,
+        category=RuleCategory.SERVICE,
         trigger_params={"kind": "complaint"},
         priority=100,
         stop_conditions=[StopCondition.TICKET_RESOLVED],
@@ -100,6 +104,7 @@ RULES = [
         name="Complaint resolved: satisfaction survey",
         description="Satisfaction survey SMS 2 days after the complaint is resolved.",
         trigger_type=EventType.TICKET_RESOLVED,
+        category=RuleCategory.SERVICE,
         trigger_params={"kind": "complaint"},
         priority=90,
         stop_conditions=[StopCondition.OPTED_OUT],
@@ -119,6 +124,7 @@ RULES = [
         name="Negative call: priority callback",
         description="A call with sentiment below -0.6: a senior agent calls back within 2 h.",
         trigger_type=EventType.INTERACTION_LOGGED,
+        category=RuleCategory.SERVICE,
         trigger_params={"channel": "call", "sentiment_below": -0.6},
         priority=95,
         cooldown_days=1,
@@ -139,6 +145,7 @@ RULES = [
         name="NPS detractor: supervisor call",
         description="NPS 0-6: a supervisor calls within 24 h.",
         trigger_type=EventType.SURVEY_SUBMITTED,
+        category=RuleCategory.SERVICE,
         trigger_params={"kind": "nps", "max_score": 6},
         priority=80,
         steps=[
@@ -158,6 +165,7 @@ RULES = [
         description="A high-value customer enters churn risk: the dedicated advisor calls "
         "within 48 h.",
         trigger_type=EventType.SEGMENT_ENTERED,
+        category=RuleCategory.RETENTION,
         trigger_params={"segment": "lifecycle-churn-risk"},
         conditions=HIGH_VALUE,
         priority=70,
@@ -179,6 +187,7 @@ RULES = [
         name="Business customer: onboarding",
         description="Welcome pack email; advisor call after 3 days; review call after 7 days.",
         trigger_type=EventType.FIRST_ORDER,
+        category=RuleCategory.RETENTION,
         conditions=BUSINESS,
         priority=65,
         steps=[
@@ -212,6 +221,7 @@ RULES = [
         name="New customer: welcome and courtesy call",
         description="Welcome / how-to guide SMS within 24 h; courtesy call on day 3.",
         trigger_type=EventType.FIRST_ORDER,
+        category=RuleCategory.RETENTION,
         conditions=PERSON,
         priority=60,
         stop_conditions=[StopCondition.OPTED_OUT],
@@ -236,6 +246,7 @@ RULES = [
         description="Wake-up offer SMS; 7 days later a call for high-value customers who did "
         "not respond. 10% hold-out to measure the uplift.",
         trigger_type=EventType.INACTIVITY,
+        category=RuleCategory.RETENTION,
         trigger_params={"days": 60},
         priority=50,
         cooldown_days=30,
@@ -262,6 +273,7 @@ RULES = [
         name="NPS promoter: referral invitation",
         description="NPS 9-10: invite the customer to refer a friend.",
         trigger_type=EventType.SURVEY_SUBMITTED,
+        category=RuleCategory.MARKETING,
         trigger_params={"kind": "nps", "min_score": 9},
         priority=40,
         cooldown_days=90,
@@ -275,6 +287,7 @@ RULES = [
         name="Birthday greeting",
         description="Greeting SMS at 10:00 on the birthday, in the customer's time zone.",
         trigger_type=EventType.BIRTHDAY,
+        category=RuleCategory.MARKETING,
         priority=30,
         cooldown_days=300,
         stop_conditions=[StopCondition.OPTED_OUT],
@@ -294,6 +307,7 @@ RULES = [
         name="Business customer: monthly value report",
         description="On the first of the month, a value report task for the advisor.",
         trigger_type=EventType.MONTHLY,
+        category=RuleCategory.MARKETING,
         conditions=BUSINESS,
         priority=20,
         steps=[

@@ -3,7 +3,9 @@
 One enrollment per rule, customer and triggering event is a unique constraint: the insert runs
 in a savepoint and a conflict means "already enrolled" (never check-then-insert). Cooldowns are
 checked under a transaction-scoped advisory lock per rule and customer, so two events of the
-same customer processed at once cannot both pass the cooldown.
+same customer processed at once cannot both pass the cooldown. Which triggered plans start,
+which are held back and which running ones they preempt is decided per customer and category
+(care.services.arbitration), under a per-customer lock every pass of an event takes first.
 
 Every step is planned at enrollment, with `due_at` = anchor + delay (moved into the next
 business window of the customer's time zone for business-hours-only steps) and `deadline_at` =
@@ -28,6 +30,13 @@ from callcenter.choices import CustomerStatus
 from callcenter.models import Customer
 from care.choices import EnrollmentStatus, EventType, StopCondition
 from care.models import CareRuleVersion, CareSettings, Enrollment, Event
+from care.services.arbitration import (
+    competes,
+    customer_plans_lock,
+    held_fields,
+    plans_arbitrate,
+    plans_preempt,
+)
 from care.services.plans import (
     PlannedStep,
     plan_open_work_sql,
@@ -56,6 +65,8 @@ class ActiveRule:
     rule_id: int
     version_id: int
     priority: int
+    # The rule's current category (care.services.arbitration).
+    category: str
     trigger_type: str
     trigger_params: dict[str, Any]
     conditions: Any
@@ -69,14 +80,15 @@ def active_rules() -> dict[str, list[ActiveRule]]:
     versions = (
         CareRuleVersion.objects.filter(rule__is_active=True, version=F("rule__version"))
         .order_by("-rule__priority", "rule_id")
-        .values_list("pk", "rule_id", "snapshot")
+        .values_list("pk", "rule_id", "snapshot", "rule__category")
     )
     rules: dict[str, list[ActiveRule]] = {}
-    for version_id, rule_id, snapshot in versions:
+    for version_id, rule_id, snapshot, category in versions:
         rule = ActiveRule(
             rule_id=rule_id,
             version_id=version_id,
             priority=snapshot["priority"],
+            category=category,
             trigger_type=snapshot["trigger_type"],
             trigger_params=snapshot["trigger_params"] or {},
             conditions=snapshot["conditions"],
@@ -149,11 +161,25 @@ def _in_cooldown(rule: ActiveRule, customer_id: int, now: dt.datetime) -> bool:
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
             [f"care-cooldown:{rule.rule_id}:{customer_id}"],
         )
-    return Enrollment.objects.filter(
-        rule_id=rule.rule_id,
-        customer_id=customer_id,
-        enrolled_at__gt=now - dt.timedelta(days=rule.cooldown_days),
-    ).exists()
+    # A plan held back never started: it does not start a cooldown.
+    return (
+        Enrollment.objects.filter(
+            rule_id=rule.rule_id,
+            customer_id=customer_id,
+            enrolled_at__gt=now - dt.timedelta(days=rule.cooldown_days),
+        )
+        .exclude(status=EnrollmentStatus.HELD)
+        .exists()
+    )
+
+
+def _eligible(rule: ActiveRule, customer_id: int, now: dt.datetime) -> bool:
+    """The rule's conditions hold for the customer and its cooldown has passed."""
+    if rule.conditions and not rule_matches(
+        tree=rule.conditions, customer_id=customer_id, as_of=now
+    ):
+        return False
+    return not (rule.cooldown_days and _in_cooldown(rule, customer_id, now))
 
 
 def _is_control(share: float) -> bool:
@@ -169,8 +195,10 @@ def enrollments_create(
     care_settings: CareSettings | None = None,
 ) -> list[Enrollment]:
     """Enroll the event's customer into every active rule it triggers and whose conditions hold,
-    highest priority first; announce the steps of treated enrollments. Returns the new ones.
-    `care_settings` (business hours) may be passed by a caller processing a batch."""
+    highest priority first, as arbitration decides (care.services.arbitration: a plan held back
+    by another of its category is recorded as held, a running one it outranks is preempted);
+    announce the steps of treated enrollments. Returns the new ones. `care_settings` (business
+    hours) may be passed by a caller processing a batch."""
     triggered = rules_triggered(event_type=event.type, payload=event.payload, rules=rules)
     if not triggered:
         return []
@@ -181,14 +209,24 @@ def enrollments_create(
     )
     if customer is None:
         return []
+    if any(competes(rule.category) for rule in triggered):
+        # Before the cooldown locks: every pass of an event takes the customer's lock first.
+        customer_plans_lock(event.customer_id)
+    eligible = [rule for rule in triggered if _eligible(rule, event.customer_id, now)]
+    decision = plans_arbitrate(customer_id=event.customer_id, contenders=list(eligible))
     created: list[tuple[Enrollment, ActiveRule]] = []
-    for rule in triggered:
-        if rule.conditions and not rule_matches(
-            tree=rule.conditions, customer_id=event.customer_id, as_of=now
-        ):
-            continue
-        if rule.cooldown_days and _in_cooldown(rule, event.customer_id, now):
-            continue
+    enrollment_by_rule: dict[int, int] = {}
+    for rule in eligible:
+        outcome = (
+            held_fields(
+                decision=decision,
+                rule_id=rule.rule_id,
+                enrollment_by_rule=enrollment_by_rule,
+                now=now,
+            )
+            if rule.rule_id in decision.held
+            else {"is_control": _is_control(rule.holdout_share)}
+        )
         try:
             with transaction.atomic():
                 enrollment = Enrollment.objects.create(
@@ -196,14 +234,20 @@ def enrollments_create(
                     rule_version_id=rule.version_id,
                     customer_id=event.customer_id,
                     event=event,
-                    is_control=_is_control(rule.holdout_share),
                     enrolled_at=now,
+                    **outcome,
                 )
         except IntegrityError:
             # Already enrolled by this very event (a redelivered or swept message).
             continue
+        enrollment_by_rule[rule.rule_id] = enrollment.pk
         created.append((enrollment, rule))
-    treated = [(enrollment, rule) for enrollment, rule in created if not enrollment.is_control]
+    plans_preempt(decision=decision, enrollment_by_rule=enrollment_by_rule, now=now)
+    treated = [
+        (enrollment, rule)
+        for enrollment, rule in created
+        if not enrollment.is_control and enrollment.status == EnrollmentStatus.ACTIVE
+    ]
     if treated:
         anchor = enrollment_anchor(occurred_at=event.occurred_at, enrolled_at=now)
         monetary = customer["metrics__monetary"]
@@ -270,6 +314,8 @@ def enrollments_stop_for_event(*, event: Event, now: dt.datetime) -> int:
         if ticket_id is None:
             return 0
         enrollments = enrollments.filter(event__payload__ticket_id=ticket_id)
+    # Before locking plans, as every pass of an event does (care.services.arbitration).
+    customer_plans_lock(event.customer_id)
     ids = list(
         enrollments.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True)
     )

@@ -13,7 +13,8 @@ planned steps into tasks: outreach/parts/care_plans.py). The contract of a `Plan
   once per event, so its steps are announced once; a listener still keys what it creates by
   (enrollment, step position), so a retried event cannot create anything twice.
 - `plans_stopped(enrollment_ids=[...], reason=...)`: called in care's transaction when it stops
-  plans (a stop condition was met; `reason` is the StopCondition), with those enrollment rows
+  plans (a stop condition was met, `reason` the StopCondition; or a plan of higher priority
+  preempted them, `reason` "preempted": care.services.arbitration), with those enrollment rows
   locked and already marked stopped; the listener ends the work still open for them.
 - `open_work_sql`: a boolean SQL expression over `e` (a care_enrollment row) that holds while the
   listener still has work of that enrollment open, with its named parameters in

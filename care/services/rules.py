@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from callcenter.errors import ApplicationError
 from callcenter.services.audit import audit_log_record
-from care.choices import DelayUnit, StopCondition
+from care.choices import DelayUnit, RuleCategory, StopCondition
 from care.models import STEP_FIELDS, CareRule, CareRuleVersion, CareStep, MessageTemplate
 from care.services.step_serializers import (
     DELAY_MINUTES,
@@ -35,6 +35,7 @@ RULE_FIELDS = (
     "trigger_type",
     "trigger_params",
     "conditions",
+    "category",
     "priority",
     "cooldown_days",
     "holdout_share",
@@ -124,6 +125,7 @@ def rule_snapshot(rule: CareRule) -> dict[str, Any]:
         "trigger_type": rule.trigger_type,
         "trigger_params": rule.trigger_params,
         "conditions": rule.conditions,
+        "category": rule.category,
         "priority": rule.priority,
         "cooldown_days": rule.cooldown_days,
         "holdout_share": rule.holdout_share,
@@ -192,6 +194,12 @@ def _rule_fields_clean(values: dict[str, Any], rule: CareRule | None) -> dict[st
         )
     if "conditions" in cleaned:
         cleaned["conditions"] = conditions_clean(cleaned["conditions"], "conditions")
+    if "category" in cleaned and cleaned["category"] not in RuleCategory.values:
+        raise _error(
+            _("Unknown category: %(value)s; use %(allowed)s")
+            % {"value": cleaned["category"], "allowed": ", ".join(RuleCategory.values)},
+            "category",
+        )
     if "priority" in cleaned:
         _int_in(
             cleaned["priority"],
@@ -246,6 +254,7 @@ def care_rule_create(
     steps: list[dict[str, Any]],
     trigger_params: dict[str, Any] | None = None,
     conditions: Any = None,
+    category: str = RuleCategory.MARKETING,
     priority: int = 0,
     cooldown_days: int = 0,
     holdout_share: float = 0.0,
@@ -263,6 +272,7 @@ def care_rule_create(
             "trigger_type": trigger_type,
             "trigger_params": trigger_params or {},
             "conditions": conditions,
+            "category": category,
             "priority": priority,
             "cooldown_days": cooldown_days,
             "holdout_share": holdout_share,

@@ -39,6 +39,7 @@ def _rule_data(conditions: str) -> dict[str, Any]:
         "trigger_type": "ticket_opened",
         "trigger_params": "{}",
         "conditions": conditions,
+        "category": "service",
         "priority": "5",
         "cooldown_days": "0",
         "holdout_percent": "0",

@@ -8,6 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from callcenter.choices import Role
+from callcenter.errors import ApplicationError
 from care.models import CareRule, Enrollment, Event, MessageTemplate
 from care.services.rules import care_rule_activate, care_rule_create
 from care.services.templates import template_create
@@ -180,6 +181,51 @@ def test_admin_creates_edits_and_activates_a_rule_and_reads_versions_and_diff(
     assert versions.json()[1]["note"] == "add a call"
     assert versions.json()[0]["changed_by"] == crm_admin_user.username
     assert [s["channel"] for s in diff.json()["steps"]["added"]] == ["call"]
+
+
+def test_a_rules_category_is_created_changed_versioned_and_checked(
+    api_as: ApiAs, crm_admin_user: Any, sms: MessageTemplate
+) -> None:
+    client = api_as(crm_admin_user)
+    created = client.post(
+        "/api/care/rules/",
+        {
+            "name": "Wake-up",
+            "trigger_type": "inactivity",
+            "trigger_params": {"days": 60},
+            "category": "retention",
+            "priority": 40,
+            "steps": [{"channel": "sms", "template_id": sms.pk, "sla_minutes": 60}],
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    assert (created.json()["category"], created.json()["priority"]) == ("retention", 40)
+    rule_id = created.json()["id"]
+
+    bad = client.patch(f"/api/care/rules/{rule_id}/", {"category": "spam"}, format="json")
+    assert bad.status_code == 400
+    assert "category" in bad.json()
+    assert CareRule.objects.get(pk=rule_id).category == "retention"
+
+    edited = client.patch(f"/api/care/rules/{rule_id}/", {"category": "marketing"}, format="json")
+    diff = client.get(f"/api/care/rules/{rule_id}/versions/diff/?from=1&to=2")
+
+    assert edited.json()["category"] == "marketing"
+    assert diff.json()["fields"] == {"category": {"from": "retention", "to": "marketing"}}
+
+
+def test_the_rule_service_refuses_an_unknown_category(sms: MessageTemplate) -> None:
+    with pytest.raises(ApplicationError) as error:
+        care_rule_create(
+            name="Odd",
+            trigger_type="external",
+            category="spam",
+            steps=[{"channel": "sms", "template_id": sms.pk}],
+        )
+
+    assert error.value.extra["field"] == "category"
+    assert not CareRule.objects.filter(name="Odd").exists()
 
 
 def test_bad_rule_input_is_a_400_naming_the_problem(

@@ -265,6 +265,7 @@ def test_the_editor_explains_the_date_parameters_and_refuses_bad_ones(
         "trigger_type": "date_reached",
         "trigger_params": '{"field": "birthday", "offset_days": -3, "at_hour": 10}',
         "conditions": "",
+        "category": "marketing",
         "priority": "0",
         "cooldown_days": "0",
         "holdout_percent": "0",

@@ -13,7 +13,7 @@ from django.utils import timezone
 from callcenter.choices import ConsentChannel, ConsentSource
 from callcenter.events import DomainEvent
 from callcenter.services.customers import customer_consent_set
-from care.choices import EnrollmentStatus, EventType, StopCondition
+from care.choices import EnrollmentStatus, EventType, RuleCategory, StopCondition
 from care.models import CareRule, CareSettings, Enrollment, Event
 from care.services.enrollment import business_moment, enrollments_complete
 from care.services.events import event_process, events_process, events_record
@@ -80,20 +80,25 @@ def test_cooldown_blocks_a_second_enrollment_within_n_days(sms: Any, frozen: Any
 
 @pytest.mark.django_db
 def test_without_cooldown_each_event_enrolls_once(sms: Any, frozen: Any) -> None:
-    _rule(sms)
+    # A service plan never competes (a proactive one is held back by itself: test_arbitration).
+    _rule(sms, category=RuleCategory.SERVICE)
     customer = CustomerFactory()
 
     _fire(customer.pk)
     _fire(customer.pk)
 
-    assert Enrollment.objects.filter(customer=customer).count() == 2
+    assert list(Enrollment.objects.filter(customer=customer).values_list("status", flat=True)) == [
+        EnrollmentStatus.ACTIVE,
+        EnrollmentStatus.ACTIVE,
+    ]
 
 
 @pytest.mark.django_db
 def test_holdout_share_is_roughly_right_and_control_members_get_no_tasks(
     sms: Any, frozen: Any
 ) -> None:
-    _rule(sms, holdout_share=0.2)
+    # A service plan never competes, so each of a customer's events enrolls them again.
+    _rule(sms, holdout_share=0.2, category=RuleCategory.SERVICE)
     customers = CustomerFactory.create_batch(20)
     total = 2000
     ids = events_record(
@@ -146,7 +151,7 @@ def test_opting_out_stops_plans_that_stop_on_it_and_cancels_their_tasks(
     sms: Any, frozen: Any
 ) -> None:
     stops = _rule(sms, name="Marketing", stop_conditions=[StopCondition.OPTED_OUT])
-    keeps = _rule(sms, name="Service")
+    keeps = _rule(sms, name="Service", category=RuleCategory.SERVICE)
     customer = CustomerFactory()
     _fire(customer.pk)
     frozen.shift(dt.timedelta(hours=1))
@@ -213,7 +218,8 @@ def test_opting_back_in_stops_nothing(sms: Any, frozen: Any) -> None:
 
 @pytest.mark.django_db
 def test_an_enrollment_keeps_its_version_after_the_rule_is_edited(sms: Any, frozen: Any) -> None:
-    rule = _rule(sms)
+    # A service plan, so that the second event enrolls the customer again beside the first.
+    rule = _rule(sms, category=RuleCategory.SERVICE)
     customer = CustomerFactory()
     _fire(customer.pk)
     before = Enrollment.objects.get()

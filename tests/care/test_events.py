@@ -14,7 +14,7 @@ from callcenter.choices import CustomerKind, CustomerStatus, OrderStatus, Ticket
 from callcenter.errors import ApplicationError
 from callcenter.events import DomainEvent, emit_events
 from callcenter.services.activity import ticket_open, ticket_resolve
-from care.choices import EventSource, EventType
+from care.choices import EventSource, EventType, RuleCategory
 from care.models import CareSettings, Enrollment, Event
 from care.services import events as events_module
 from care.services.events import (
@@ -53,6 +53,7 @@ def complaint_rule(db: None) -> Any:
         name="Complaint",
         trigger_type=EventType.TICKET_OPENED,
         trigger_params={"kind": "complaint"},
+        category=RuleCategory.SERVICE,
         steps=[{"channel": "sms", "template_id": template.pk, "sla_minutes": 60}],
     )
     return care_rule_activate(rule=rule)

@@ -61,6 +61,7 @@ def _rule_data(**fields: Any) -> dict[str, Any]:
         "trigger_type": "ticket_opened",
         "trigger_params": '{"kind": "complaint"}',
         "conditions": "",
+        "category": "service",
         "priority": "5",
         "cooldown_days": "0",
         "holdout_percent": "10",
@@ -98,6 +99,8 @@ def test_admin_creates_a_rule_with_two_steps_in_the_order_given(
     assert rule.trigger_params == {"kind": "complaint"}
     assert rule.holdout_share == pytest.approx(0.1)
     assert rule.stop_conditions == ["ticket_resolved"]
+    assert (rule.category, rule.priority) == ("service", 5)
+    assert rule.versions.get().snapshot["category"] == "service"
     steps = list(rule.steps.order_by("position"))
     assert [(s.channel, s.name) for s in steps] == [("call", "Call back"), ("sms", "")]
     assert steps[0].assignee_target == "general"

@@ -397,3 +397,59 @@ def test_business_customer_monthly_value_report_task(
         ),
     ]
     assert tasks_of(person.pk) == []
+
+
+def test_a_churn_risk_call_preempts_the_wake_up_offer_and_a_complaint_runs_beside_it(
+    playbook: dict,
+    frozen: Any,
+    tasks_of: TaskList,
+    no_holdout: None,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # given: a dormant high-value customer in the wake-up plan (retention, priority 50)
+    customer = CustomerFactory()
+    CustomerMetricsFactory(
+        customer=customer, last_order_at=NOW - 60 * D - H, value_tier=ValueTier.HIGH
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        time_events_emit()
+    frozen.shift(H)
+
+    # when: they complain, then enter churn risk (the advisor call: retention, priority 70)
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket_open(customer=customer, kind=TicketKind.COMPLAINT, subject="Late")
+    run = RefreshRun.objects.create(as_of=NOW, window_days=365, status=RunStatus.SUCCEEDED)
+    SegmentMembership.objects.create(
+        segment=Segment.objects.get(slug="lifecycle-churn-risk"),
+        customer=customer,
+        entered_at=NOW + H,
+        entered_run=run,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        segment_events_record(run_id=run.pk)
+
+    # then: the advisor call preempted the wake-up offer; the complaint plan runs beside it
+    plans = {
+        enrollment.rule.playbook_key: enrollment
+        for enrollment in Enrollment.objects.filter(customer=customer).select_related(
+            "rule", "outranked_by__rule"
+        )
+    }
+    wake_up = plans["dormant-wake-up"]
+    assert (wake_up.status, wake_up.stop_reason, wake_up.outranked_by.rule.playbook_key) == (
+        EnrollmentStatus.STOPPED,
+        "preempted",
+        "churn-risk-high-value",
+    )
+    assert plans["churn-risk-high-value"].status == EnrollmentStatus.ACTIVE
+    assert plans["complaint-opened"].status == EnrollmentStatus.ACTIVE
+    open_work = {
+        task.enrollment.rule.playbook_key
+        for task in tasks_of(customer.pk)
+        if task.status != TaskStatus.CANCELLED
+    }
+    assert "churn-risk-high-value" in open_work
+    assert "complaint-opened" in open_work
+    assert OutreachTask.objects.get(enrollment=wake_up, channel=StepChannel.CALL).status == (
+        TaskStatus.CANCELLED
+    )

@@ -55,6 +55,7 @@ def test_admin_previews_a_template_creates_a_two_step_rule_and_activates_it(
     expect(page.locator("#trigger-holiday-help")).to_be_hidden()
     page.fill("#id_trigger_params", '{"kind": "complaint"}')
     page.fill("#id_holdout_percent", "10")
+    page.select_option("#id_category", "service")
     page.check("input[name=stop_conditions][value=ticket_resolved]")
     page.select_option("#id_steps-0-channel", "sms")
     page.select_option("#id_steps-0-template", label="E2E apology")
@@ -79,6 +80,7 @@ def test_admin_previews_a_template_creates_a_two_step_rule_and_activates_it(
     rule = CareRule.objects.get(name="E2E complaint care")
     assert rule.is_active
     assert rule.trigger_params == {"kind": "complaint"}
+    assert rule.category == "service"
     assert list(rule.steps.order_by("position").values_list("channel", "name")) == [
         ("sms", ""),
         ("call", "Call back"),
