@@ -15,7 +15,7 @@ from outreach.backends import channel_backend
 def outreach_backends_check(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """Build the SMS and automated-call backends; report a misconfiguration as an error."""
     problems: list[Any] = []
-    for channel in (StepChannel.SMS, StepChannel.AUTO_CALL):
+    for channel in (StepChannel.SMS, StepChannel.AUTO_CALL, StepChannel.WECHAT, StepChannel.WECOM):
         try:
             channel_backend(channel)
         except ImproperlyConfigured as exc:

@@ -12,3 +12,4 @@ class SkipReason(models.TextChoices):
     FREQUENCY_CAP = "frequency_cap", _("Frequency cap reached")
     NO_ADDRESS = "no_address", _("No phone number or email to send to")
     CUSTOMER_MERGED = "customer_merged", _("Customer was merged into another")
+    UNREACHABLE = "unreachable", _("The provider cannot reach the customer on this channel")
