@@ -50,3 +50,18 @@ def outreach_voice_secret_check(app_configs: Any = None, **kwargs: Any) -> list[
             id="outreach.W002",
         )
     ]
+
+
+def outreach_wechat_callback_check(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Deployment check: WeChat messages sent through the API whose receipts, replies and
+    opt-outs would all be refused for want of the push token."""
+    backend = str(getattr(settings, "WECHAT_BACKEND", "console") or "console")
+    if backend != "api" or getattr(settings, "WECHAT_CALLBACK_TOKEN", ""):
+        return []
+    return [
+        Warning(
+            "WECHAT_CALLBACK_TOKEN is empty: WeChat receipts, replies and opt-outs are refused.",
+            hint="Set it to the token of the Official Account's server configuration.",
+            id="outreach.W003",
+        )
+    ]

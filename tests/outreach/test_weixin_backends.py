@@ -16,7 +16,7 @@ from outreach.backends import (
     WeComExternalBackend,
     channel_backend,
 )
-from outreach.checks import outreach_backends_check
+from outreach.checks import outreach_backends_check, outreach_wechat_callback_check
 from tests.outreach import weixin_gateway as wx
 
 OPENID = "oAbc123followerXYZ"
@@ -270,3 +270,15 @@ def test_a_misconfigured_backend_fails_loudly_at_startup(
     assert len(problems) == 1
     assert message in problems[0].msg
     assert problems[0].id == "outreach.E001"
+
+
+def test_deploy_check_warns_when_wechat_pushes_would_be_refused(
+    settings: Any, wechat_api: wx.WeixinGateway
+) -> None:
+    settings.WECHAT_CALLBACK_TOKEN = ""
+    assert [w.id for w in outreach_wechat_callback_check()] == ["outreach.W003"]
+    settings.WECHAT_CALLBACK_TOKEN = "token"
+    assert outreach_wechat_callback_check() == []
+    settings.WECHAT_CALLBACK_TOKEN = ""
+    settings.WECHAT_BACKEND = "console"
+    assert outreach_wechat_callback_check() == []
