@@ -56,7 +56,7 @@ def outreach_wechat_callback_check(app_configs: Any = None, **kwargs: Any) -> li
     """Deployment check: WeChat messages sent through the API whose receipts, replies and
     opt-outs would all be refused for want of the push token."""
     backend = str(getattr(settings, "WECHAT_BACKEND", "console") or "console")
-    if backend != "api" or getattr(settings, "WECHAT_CALLBACK_TOKEN", ""):
+    if backend != "api" or str(getattr(settings, "WECHAT_CALLBACK_TOKEN", "") or ""):
         return []
     return [
         Warning(
