@@ -43,6 +43,10 @@ MIN_TOKEN_SECONDS = 60
 LOCK_TIMEOUT_SECONDS = 15
 LOCK_WAIT_SECONDS = 20
 TOKEN_KEY = "outreach:weixin:token:{name}:{app}"  # noqa: S105 a cache key, not a secret
+# WeCom takes no idempotency key: the msgid of each send is remembered under the task's key
+# for a day, so a task recovered from a dead worker is not sent a second time.
+SENT_KEY = "outreach:weixin:sent:{name}:{key}"
+SENT_TTL_SECONDS = 24 * 3600
 DEFAULT_WECHAT_BASE_URL = "https://api.weixin.qq.com"
 DEFAULT_WECOM_BASE_URL = "https://qyapi.weixin.qq.com"
 DEFAULT_TEMPLATE_DATA = '{"content": "{body}"}'
@@ -274,6 +278,8 @@ class WeComExternalBackend(WeixinBackend):
     `POST /cgi-bin/externalcontact/add_msg_template` with `{chat_type: "single",
     external_userid: [id], sender?, text: {content}}`, answering `{errcode, msgid,
     fail_list}`. A contact in `fail_list` (no longer a contact of the sender) is unreachable.
+    The API takes no idempotency key, so the msgid is remembered in Redis under the task's
+    key (SENT_KEY) and a resend of the task answers it without sending again.
     """
 
     name = "wecom"
@@ -308,6 +314,20 @@ class WeComExternalBackend(WeixinBackend):
 
     def token_query(self) -> dict[str, str]:
         return {"corpid": self.app_id, "corpsecret": self.secret}
+
+    def send(self, *, to: str, body: str, subject: str = "", idempotency_key: str) -> str:
+        key = SENT_KEY.format(
+            name=self.name, key=hashlib.sha256(idempotency_key.encode()).hexdigest()
+        )
+        client = redis_client()
+        earlier = client.get(key)
+        if earlier:
+            return earlier.decode() if isinstance(earlier, bytes) else str(earlier)
+        message_id = super().send(
+            to=to, body=body, subject=subject, idempotency_key=idempotency_key
+        )
+        client.set(key, message_id, ex=SENT_TTL_SECONDS)
+        return message_id
 
     def payload(self, *, to: str, body: str, subject: str, idempotency_key: str) -> dict[str, Any]:
         payload: dict[str, Any] = {

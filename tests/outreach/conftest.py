@@ -39,11 +39,12 @@ def http_sms(settings: Any, gateway: Gateway) -> Gateway:
 
 @pytest.fixture
 def weixin() -> Iterator[wx.WeixinGateway]:
-    """The loopback WeChat/WeCom API, with no access token cached in Redis before or after."""
+    """The loopback WeChat/WeCom API, with no access token (nor sent WeCom message) remembered
+    in Redis before or after."""
 
     def forget_tokens() -> None:
         client = redis_client()
-        keys = list(client.scan_iter("outreach:weixin:token:*"))
+        keys = list(client.scan_iter("outreach:weixin:*"))
         if keys:
             client.delete(*keys)
 

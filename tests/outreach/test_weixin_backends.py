@@ -282,3 +282,16 @@ def test_deploy_check_warns_when_wechat_pushes_would_be_refused(
     settings.WECHAT_CALLBACK_TOKEN = ""
     settings.WECHAT_BACKEND = "console"
     assert outreach_wechat_callback_check() == []
+
+
+def test_wecom_resend_of_the_same_task_is_not_delivered_twice(weixin: wx.WeixinGateway) -> None:
+    # given a task recovered from a dead worker after WeCom accepted it (same key again)
+    weixin.contacts.add(EXTERNAL_ID)
+    first = _wecom(weixin).send(to=EXTERNAL_ID, body="a", idempotency_key="same")
+
+    # when another worker sends it again
+    second = _wecom(weixin).send(to=EXTERNAL_ID, body="a", idempotency_key="same")
+
+    # then WeCom got it once, and the second send answers the first msgid
+    assert first == second == "msgGW1001"
+    assert len(weixin.sends) == 1
