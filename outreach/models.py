@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from callcenter.models import Customer, TimeStampedModel
 from care.choices import StepChannel, TouchKind
 from outreach.choices import CallIntent, CallResult, InboundAction, TaskOutcome, TaskStatus
+from outreach.reasons import SkipReason
 
 
 class Queue(TimeStampedModel):
@@ -175,6 +176,13 @@ class OutreachTask(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.channel} {self.status}"
+
+    @property
+    def fallback_reason_label(self) -> str:
+        """Why the fallback channel was used, for people to read."""
+        if self.fallback_reason in SkipReason.values:
+            return str(SkipReason(self.fallback_reason).label)
+        return self.fallback_reason
 
     @property
     def call_intent_label(self) -> str:

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.urls import reverse
 
-from callcenter.choices import ConsentChannel, ConsentSource, ContactKind
+from callcenter.choices import ConsentChannel, ConsentSource, ContactKind, Role
 from callcenter.models import ConsentChange, ContactPoint, Customer
 from care.choices import StepChannel, TemplateChannel
 from care.models import MessageTemplate, TemplateVariant
@@ -15,7 +16,7 @@ from outreach.choices import TaskStatus
 from outreach.models import OutreachTask
 from outreach.reasons import SkipReason
 from outreach.services.dispatch import dispatch_due
-from tests.callcenter.factories import CustomerFactory, PhoneFactory
+from tests.callcenter.factories import CustomerFactory, PhoneFactory, UserFactory
 from tests.outreach.factories import TaskFactory, enrollment_with_step
 from tests.outreach.gateway import Gateway
 from tests.outreach.weixin_gateway import WeixinGateway
@@ -275,3 +276,24 @@ class TestFallback:
             "",
         )
         assert http_sms.requests == []
+
+
+def test_customer_page_says_which_channel_a_fallback_replaced(
+    client: Any, wechat_api: WeixinGateway, http_sms: Gateway, care_settings: Any
+) -> None:
+    # given a WeChat step sent by SMS because the customer has no WeChat id
+    with time_machine.travel(DAYTIME, tick=False):
+        customer = _customer()
+        _step_task(customer, StepChannel.WECHAT, StepChannel.SMS)
+        dispatch_due()
+    client.force_login(UserFactory(role=Role.AGENT))
+
+    # when an agent opens the customer in Chinese
+    page = client.get(
+        reverse("customer-detail", args=[customer.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+
+    # then the task shows the channel it replaced, and why on hover
+    html = page.content.decode()
+    assert "原定渠道：微信模板消息" in html
+    assert "此渠道没有可发送的地址" in html
