@@ -21,6 +21,7 @@ the task's error.
 
 import hashlib
 import json
+import logging
 import urllib.error
 import urllib.request
 from typing import Any
@@ -33,6 +34,8 @@ from callcenter.redis_client import redis_client
 
 from .base import ChannelBackend, PermanentSendError, TransientSendError
 from .http import MAX_ERROR_BODY, fill_template, post, require_http_url
+
+logger = logging.getLogger("outreach.send")
 
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 TRANSIENT_ERRORS = frozenset({-1, 45009, 45011})
@@ -142,7 +145,11 @@ class WeixinBackend(ChannelBackend):
 
     def access_token(self) -> str:
         """The cached token, fetched when there is none."""
-        return self._cached() or self.refresh_token(stale=None)
+        try:
+            cached = self._cached()
+        except redis.exceptions.RedisError as exc:
+            raise TransientSendError(f"{self.name} token cache: {exc}") from exc
+        return cached or self.refresh_token(stale=None)
 
     def refresh_token(self, *, stale: str | None) -> str:
         """Fetch a new token under the lock, unless another worker already replaced `stale`
@@ -161,6 +168,9 @@ class WeixinBackend(ChannelBackend):
                 return token
         except redis.exceptions.LockError as exc:
             raise TransientSendError(f"{self.name} token refresh lock: {exc}") from exc
+        except redis.exceptions.RedisError as exc:
+            # Redis down: nothing was sent yet, so a later attempt is safe.
+            raise TransientSendError(f"{self.name} token cache: {exc}") from exc
 
     # Send -----------------------------------------------------------------------------------
 
@@ -320,13 +330,21 @@ class WeComExternalBackend(WeixinBackend):
             name=self.name, key=hashlib.sha256(idempotency_key.encode()).hexdigest()
         )
         client = redis_client()
-        earlier = client.get(key)
+        try:
+            earlier = client.get(key)
+        except redis.exceptions.RedisError as exc:
+            raise TransientSendError(f"wecom sent-message cache: {exc}") from exc
         if earlier:
             return earlier.decode() if isinstance(earlier, bytes) else str(earlier)
         message_id = super().send(
             to=to, body=body, subject=subject, idempotency_key=idempotency_key
         )
-        client.set(key, message_id, ex=SENT_TTL_SECONDS)
+        try:
+            client.set(key, message_id, ex=SENT_TTL_SECONDS)
+        except redis.exceptions.RedisError:
+            # The message went out and the task records it; only a later recovery of this
+            # very task could repeat it.
+            logger.warning("wecom msgid %s not remembered for %s", message_id, idempotency_key)
         return message_id
 
     def payload(self, *, to: str, body: str, subject: str, idempotency_key: str) -> dict[str, Any]:

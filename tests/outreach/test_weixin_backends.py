@@ -295,3 +295,20 @@ def test_wecom_resend_of_the_same_task_is_not_delivered_twice(weixin: wx.WeixinG
     # then WeCom got it once, and the second send answers the first msgid
     assert first == second == "msgGW1001"
     assert len(weixin.sends) == 1
+
+
+def test_redis_down_is_transient_and_sends_nothing(weixin: wx.WeixinGateway, settings: Any) -> None:
+    # given the shared token cache unreachable
+    weixin.followers.add(OPENID)
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"
+    redis_client.cache_clear()
+    try:
+        # when / then the send is retried later, with nothing sent meanwhile
+        with pytest.raises(TransientSendError, match="token cache"):
+            _wechat(weixin).send(to=OPENID, body="x", idempotency_key="k-1")
+        with pytest.raises(TransientSendError, match="cache"):
+            _wecom(weixin).send(to=EXTERNAL_ID, body="x", idempotency_key="k-2")
+    finally:
+        redis_client.cache_clear()
+    assert weixin.sends == []
+    assert weixin.token_fetches == 0
