@@ -94,6 +94,13 @@ class TestSignature:
         assert response.status_code == 200
         assert response.content == b"4321"
 
+    def test_url_check_with_a_bad_signature_is_refused(self, settings: Any) -> None:
+        settings.WECHAT_CALLBACK_TOKEN = TOKEN
+        query = {"signature": "f" * 40, "timestamp": str(int(time.time())), "nonce": "abc"}
+        response = APIClient().get(f"{URL}?{urlencode({**query, 'echostr': '4321'})}")
+        assert response.status_code == 403
+        assert b"4321" not in response.content
+
     def test_signature_is_sha1_of_the_sorted_values(self) -> None:
         # WeChat's documented example: sort, join, sha1
         import hashlib
