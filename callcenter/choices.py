@@ -32,6 +32,7 @@ class ContactKind(models.TextChoices):
     EMAIL = "email", _("Email")
     WECHAT = "wechat", _("WeChat ID")
     EXTERNAL = "external", _("External ID")
+    WECOM = "wecom", _("WeCom external contact ID")
 
 
 class ConsentChannel(models.TextChoices):
@@ -39,6 +40,8 @@ class ConsentChannel(models.TextChoices):
     CALL = "call", _("Call")
     EMAIL = "email", _("Email")
     ALL = "all", _("Do not contact")
+    WECHAT = "wechat", _("WeChat")
+    WECOM = "wecom", _("WeCom")
 
 
 class ConsentSource(models.TextChoices):
@@ -48,6 +51,8 @@ class ConsentSource(models.TextChoices):
     ADMIN = "admin", _("Admin")
     INBOUND_SMS = "inbound_sms", _("Inbound SMS")
     MERGE = "merge", _("Merge")
+    INBOUND_WECHAT = "inbound_wechat", _("Inbound WeChat message")
+    PROVIDER = "provider", _("Message provider")
 
 
 class OrderStatus(models.TextChoices):

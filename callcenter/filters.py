@@ -56,6 +56,8 @@ class CustomerFilter(django_filters.FilterSet):
     call_opt_out = django_filters.BooleanFilter()
     email_opt_out = django_filters.BooleanFilter()
     do_not_contact = django_filters.BooleanFilter()
+    wechat_opt_out = django_filters.BooleanFilter()
+    wecom_opt_out = django_filters.BooleanFilter()
     created = UtcDateTimeRangeFilter(field_name="created_at")
 
     class Meta:

@@ -126,6 +126,8 @@ class CustomerSerializer(serializers.ModelSerializer):
             "call_opt_out",
             "email_opt_out",
             "do_not_contact",
+            "wechat_opt_out",
+            "wecom_opt_out",
             "consent_updated_at",
             "consent_source",
             "attributes",

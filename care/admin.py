@@ -53,6 +53,7 @@ STEP_ADMIN_FIELDS = (
     "touch_kind",
     "conditions",
     "only_if_no_response",
+    "fallback_channel",
 )
 
 

@@ -101,6 +101,7 @@ class StepSerializer(serializers.Serializer):
     touch_kind = serializers.CharField()
     conditions = serializers.JSONField(allow_null=True)
     only_if_no_response = serializers.BooleanField()
+    fallback_channel = serializers.CharField()
 
 
 class RuleSerializer(serializers.ModelSerializer):

@@ -41,6 +41,8 @@ class StepChannel(models.TextChoices):
     EMAIL = "email", _("Email")
     CALL = "call", _("Call task")
     AUTO_CALL = "auto_call", _("Automated call")
+    WECHAT = "wechat", _("WeChat template message")
+    WECOM = "wecom", _("WeCom message")
 
 
 class DelayUnit(models.TextChoices):

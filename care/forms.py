@@ -27,7 +27,7 @@ from care.choices import (
     TouchKind,
 )
 from care.models import CareRule, CareSettings, MessageTemplate
-from care.services.step_serializers import MAX_STEPS
+from care.services.step_serializers import FALLBACK_CHOICES, MAX_STEPS
 
 JSON_ATTRS = {"rows": 3, "class": "care-json", "spellcheck": "false"}
 
@@ -194,6 +194,11 @@ class StepForm(forms.Form):
     conditions = OptionalJSONField(
         label=_("Only if (conditions)"), required=False, widget=forms.Textarea(attrs=JSON_ATTRS)
     )
+    fallback_channel = forms.ChoiceField(
+        label=_("Else send by"),
+        required=False,
+        choices=[("", _("— no fallback —")), *FALLBACK_CHOICES],
+    )
 
     def __init__(self, *args: Any, template_choices: list[Any] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -222,6 +227,7 @@ class StepForm(forms.Form):
             "touch_kind": data["touch_kind"],
             "only_if_no_response": data["only_if_no_response"],
             "conditions": data["conditions"],
+            "fallback_channel": data["fallback_channel"],
         }
 
 

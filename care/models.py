@@ -268,6 +268,7 @@ STEP_FIELDS = (
     "touch_kind",
     "conditions",
     "only_if_no_response",
+    "fallback_channel",
 )
 
 
@@ -323,6 +324,16 @@ class CareStep(TimeStampedModel):
     )
     only_if_no_response = models.BooleanField(
         _("only if the customer has not responded"), default=False
+    )
+    fallback_channel = models.CharField(
+        _("else send by"),
+        max_length=16,
+        choices=StepChannel.choices,
+        blank=True,
+        help_text=_(
+            "Used when the customer cannot be reached on the step's channel "
+            "(no address, opted out, unreachable)."
+        ),
     )
 
     class Meta:

@@ -66,6 +66,8 @@ class OutreachTaskAdmin(admin.ModelAdmin):
         "call_result_at",
         "created_at",
         "updated_at",
+        "fallback_from",
+        "fallback_reason",
     )
     actions = ("retry_failed",)
 
@@ -77,8 +79,8 @@ class OutreachTaskAdmin(admin.ModelAdmin):
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(admin.ModelAdmin):
-    list_display = ("received_at", "from_number", "customer", "action", "body")
-    list_filter = ("action",)
+    list_display = ("received_at", "channel", "from_number", "customer", "action", "body")
+    list_filter = ("action", "channel")
     search_fields = ("from_number", "body", "provider_message_id")
     raw_id_fields = ("customer",)
     list_select_related = ("customer",)

@@ -25,16 +25,21 @@ not work is a 403.
 import abc
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter.choices import Integration
+from callcenter.errors import ApplicationError
 from callcenter.http import AuthenticatedRequest
 from callcenter.roles import IsAgent, IsSupervisor
 from callcenter.signatures import signature_parameters, signature_release, signed_by
@@ -69,6 +74,11 @@ from outreach.services.tasks import (
 from outreach.services.webhooks import (
     delivery_receipt_record,
     inbound_sms_receive,
+)
+from outreach.services.weixin_callbacks import (
+    CallbackRejected,
+    wechat_push_receive,
+    wechat_signature_verify,
 )
 
 
@@ -217,6 +227,14 @@ class QueueOverviewApi(APIView):
 
 
 SIGNATURE_HEADERS = signature_parameters(Integration.SMS, required=True)
+WECHAT_SIGNATURE_PARAMETERS = [
+    OpenApiParameter(name, str, OpenApiParameter.QUERY, required=True, description=description)
+    for name, description in (
+        ("signature", "sha1 of the sorted, concatenated [token, timestamp, nonce]"),
+        ("timestamp", "Unix seconds"),
+        ("nonce", "a random value"),
+    )
+]
 
 
 class _WebhookApi(ThrottledBeforePermissions, APIView, abc.ABC):
@@ -309,3 +327,53 @@ class CallResultApi(_WebhookApi):
                 "duplicate": outcome.duplicate,
             }
         )
+
+
+class WeChatCallbackApi(ThrottledBeforePermissions, APIView):
+    """The WeChat Official Account's server push (outreach.services.weixin_callbacks): GET is
+    WeChat's URL check (answered with `echostr`), POST a push in XML. Both carry `signature`,
+    `timestamp` and `nonce` in the query string; a bad signature is refused with 403, a
+    malformed body with 400, and neither changes anything."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    parser_classes = []
+
+    def _verify(self, request: Request) -> HttpResponse | None:
+        try:
+            wechat_signature_verify(
+                token=str(getattr(settings, "WECHAT_CALLBACK_TOKEN", "") or ""),
+                timestamp=request.query_params.get("timestamp", ""),
+                nonce=request.query_params.get("nonce", ""),
+                signature=request.query_params.get("signature", ""),
+            )
+        except CallbackRejected as exc:
+            return JsonResponse({"detail": f"signature refused: {exc}"}, status=403)
+        return None
+
+    @extend_schema(
+        summary="WeChat URL check: echoes `echostr` when the signature holds",
+        parameters=WECHAT_SIGNATURE_PARAMETERS,
+        responses={(200, "text/plain"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        return self._verify(request) or HttpResponse(
+            request.query_params.get("echostr", ""), content_type="text/plain"
+        )
+
+    @extend_schema(
+        summary="WeChat push: template receipts, follower messages, unfollows (XML)",
+        parameters=WECHAT_SIGNATURE_PARAMETERS,
+        request={"text/xml": OpenApiTypes.STR},
+        responses={(200, "text/xml"): OpenApiTypes.STR},
+    )
+    def post(self, request: Request) -> HttpResponse:
+        refused = self._verify(request)
+        if refused is not None:
+            return refused
+        try:
+            result = wechat_push_receive(body=request.body)
+        except ApplicationError as exc:
+            return JsonResponse({"detail": exc.message, **exc.extra}, status=400)
+        content_type = "text/plain" if result.reply == b"success" else "text/xml"
+        return HttpResponse(result.reply, content_type=f"{content_type}; charset=utf-8")

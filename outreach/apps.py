@@ -12,6 +12,7 @@ class OutreachConfig(AppConfig):
             outreach_backends_check,
             outreach_voice_secret_check,
             outreach_webhook_secret_check,
+            outreach_wechat_callback_check,
         )
         from outreach.parts import (
             care_plans,
@@ -28,6 +29,7 @@ class OutreachConfig(AppConfig):
         checks.register(outreach_backends_check, checks.Tags.compatibility)
         checks.register(outreach_webhook_secret_check, checks.Tags.security, deploy=True)
         checks.register(outreach_voice_secret_check, checks.Tags.security, deploy=True)
+        checks.register(outreach_wechat_callback_check, checks.Tags.security, deploy=True)
         # For care: carry out its plans, keep the queues its steps and playbook name, feed its
         # reports, run in its tick. For callcenter's pages: the desk, customer page, user form
         # and subject erasure.

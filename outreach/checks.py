@@ -15,7 +15,7 @@ from outreach.backends import channel_backend
 def outreach_backends_check(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """Build the SMS and automated-call backends; report a misconfiguration as an error."""
     problems: list[Any] = []
-    for channel in (StepChannel.SMS, StepChannel.AUTO_CALL):
+    for channel in (StepChannel.SMS, StepChannel.AUTO_CALL, StepChannel.WECHAT, StepChannel.WECOM):
         try:
             channel_backend(channel)
         except ImproperlyConfigured as exc:
@@ -48,5 +48,20 @@ def outreach_voice_secret_check(app_configs: Any = None, **kwargs: Any) -> list[
             "VOICE_WEBHOOK_SECRETS is empty: the results of automated calls are refused.",
             hint="Set it to the secret the voice platform signs its call results with.",
             id="outreach.W002",
+        )
+    ]
+
+
+def outreach_wechat_callback_check(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Deployment check: WeChat messages sent through the API whose receipts, replies and
+    opt-outs would all be refused for want of the push token."""
+    backend = str(getattr(settings, "WECHAT_BACKEND", "console") or "console")
+    if backend != "api" or str(getattr(settings, "WECHAT_CALLBACK_TOKEN", "") or ""):
+        return []
+    return [
+        Warning(
+            "WECHAT_CALLBACK_TOKEN is empty: WeChat receipts, replies and opt-outs are refused.",
+            hint="Set it to the token of the Official Account's server configuration.",
+            id="outreach.W003",
         )
     ]

@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from care.choices import StepChannel
+
 
 class TaskStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
@@ -16,6 +18,14 @@ class TaskStatus(models.TextChoices):
 
 
 OPEN_TASK_STATUSES = (TaskStatus.PENDING, TaskStatus.CLAIMED)
+# The channels the dispatcher sends on (the others are call tasks for agents).
+AUTOMATED_CHANNELS = (
+    StepChannel.SMS,
+    StepChannel.EMAIL,
+    StepChannel.AUTO_CALL,
+    StepChannel.WECHAT,
+    StepChannel.WECOM,
+)
 
 
 class TaskOutcome(models.TextChoices):

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from callcenter.models import Customer, TimeStampedModel
 from care.choices import StepChannel, TouchKind
 from outreach.choices import CallIntent, CallResult, InboundAction, TaskOutcome, TaskStatus
+from outreach.reasons import SkipReason
 
 
 class Queue(TimeStampedModel):
@@ -122,6 +123,12 @@ class OutreachTask(TimeStampedModel):
     call_intent = models.CharField(_("intent"), max_length=64, blank=True)
     call_duration = models.PositiveIntegerField(_("call duration (seconds)"), null=True, blank=True)
     call_result_at = models.DateTimeField(_("call result at"), null=True, blank=True)
+    # Set when the step's channel could not reach the customer and its fallback was used:
+    # `channel` is then the fallback and these keep the channel asked for and why.
+    fallback_from = models.CharField(
+        _("instead of"), max_length=16, choices=StepChannel.choices, blank=True
+    )
+    fallback_reason = models.CharField(_("fallback reason"), max_length=64, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
@@ -171,6 +178,13 @@ class OutreachTask(TimeStampedModel):
         return f"#{self.pk} {self.channel} {self.status}"
 
     @property
+    def fallback_reason_label(self) -> str:
+        """Why the fallback channel was used, for people to read."""
+        if self.fallback_reason in SkipReason.values:
+            return str(SkipReason(self.fallback_reason).label)
+        return self.fallback_reason
+
+    @property
     def call_intent_label(self) -> str:
         """The intent for people to read: a known intent translated, another as reported."""
         if self.call_intent in CallIntent.values:
@@ -179,9 +193,13 @@ class OutreachTask(TimeStampedModel):
 
 
 class InboundMessage(models.Model):
-    """An SMS received from a customer (opt-out keywords, replies)."""
+    """A message received from a customer by SMS or WeChat (opt-out keywords, replies)."""
 
-    from_number = models.CharField(_("from"), max_length=32)
+    channel = models.CharField(
+        _("channel"), max_length=16, choices=StepChannel.choices, default=StepChannel.SMS
+    )
+    # A phone number for SMS, the follower's openid for WeChat.
+    from_number = models.CharField(_("from"), max_length=64)
     body = models.TextField(_("text"))
     received_at = models.DateTimeField(_("received at"))
     customer = models.ForeignKey(

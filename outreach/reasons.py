@@ -10,5 +10,6 @@ class SkipReason(models.TextChoices):
     CONDITIONS_NOT_MET = "conditions_not_met", _("Step conditions not met when due")
     CUSTOMER_RESPONDED = "customer_responded", _("Customer already responded")
     FREQUENCY_CAP = "frequency_cap", _("Frequency cap reached")
-    NO_ADDRESS = "no_address", _("No phone number or email to send to")
+    NO_ADDRESS = "no_address", _("No address on this channel (phone, email, WeChat or WeCom id)")
     CUSTOMER_MERGED = "customer_merged", _("Customer was merged into another")
+    UNREACHABLE = "unreachable", _("The provider cannot reach the customer on this channel")

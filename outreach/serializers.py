@@ -103,6 +103,8 @@ class TaskSerializer(serializers.ModelSerializer):
             "call_duration",
             "call_result_at",
             "created_at",
+            "fallback_from",
+            "fallback_reason",
         ]
         read_only_fields = fields
 

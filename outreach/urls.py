@@ -32,4 +32,9 @@ urlpatterns = [
     path("outreach/receipts/", apis.DeliveryReceiptApi.as_view(), name="api-outreach-receipts"),
     path("outreach/inbound-sms/", apis.InboundSmsApi.as_view(), name="api-outreach-inbound-sms"),
     path("outreach/call-results/", apis.CallResultApi.as_view(), name="api-outreach-call-results"),
+    path(
+        "outreach/wechat/callback/",
+        apis.WeChatCallbackApi.as_view(),
+        name="api-outreach-wechat-callback",
+    ),
 ]

@@ -196,6 +196,8 @@ CONSENT_READONLY = (
     "call_opt_out",
     "email_opt_out",
     "do_not_contact",
+    "wechat_opt_out",
+    "wecom_opt_out",
     "consent_updated_at",
     "consent_source",
 )
@@ -253,6 +255,8 @@ class CustomerAdmin(SubjectRightsActions, BigTableAdmin):
         "call_opt_out",
         "email_opt_out",
         "do_not_contact",
+        "wechat_opt_out",
+        "wecom_opt_out",
         "language",
         "created_at",
     )
@@ -300,6 +304,8 @@ class CustomerAdmin(SubjectRightsActions, BigTableAdmin):
         _consent_action(ConsentChannel.CALL, gettext_lazy("Opt out of calls (recorded)")),
         _consent_action(ConsentChannel.EMAIL, gettext_lazy("Opt out of email (recorded)")),
         _consent_action(ConsentChannel.ALL, gettext_lazy("Do not contact at all (recorded)")),
+        _consent_action(ConsentChannel.WECHAT, gettext_lazy("Opt out of WeChat (recorded)")),
+        _consent_action(ConsentChannel.WECOM, gettext_lazy("Opt out of WeCom (recorded)")),
         "export_subject_data",
         "erase_personal_data",
     )

@@ -43,6 +43,8 @@ _KNOWN_EXAMPLE = {
             "call_opt_out": False,
             "email_opt_out": False,
             "do_not_contact": False,
+            "wechat_opt_out": False,
+            "wecom_opt_out": False,
         },
         "advisor": {"id": 7, "username": "li.na", "name": "Li Na"},
     },

@@ -61,6 +61,9 @@ class Customer(TimeStampedModel):
     sms_opt_out = models.BooleanField(_("SMS opt-out"), default=False)
     call_opt_out = models.BooleanField(_("call opt-out"), default=False)
     email_opt_out = models.BooleanField(_("email opt-out"), default=False)
+    # db_default too: the set-based import inserts customers in SQL without naming them.
+    wechat_opt_out = models.BooleanField(_("WeChat opt-out"), default=False, db_default=False)
+    wecom_opt_out = models.BooleanField(_("WeCom opt-out"), default=False, db_default=False)
     do_not_contact = models.BooleanField(_("do not contact"), default=False)
     consent_updated_at = models.DateTimeField(_("consent changed at"), null=True, blank=True)
     consent_source = models.CharField(

@@ -30,7 +30,9 @@ def customer_search(query: str) -> QuerySet[Customer]:
         ).values("customer_id")
         return customers.filter(pk__in=owner_ids)
     contact_ids = ContactPoint.objects.filter(
-        kind__in=(ContactKind.WECHAT, ContactKind.EXTERNAL), value=text, is_active=True
+        kind__in=(ContactKind.WECHAT, ContactKind.WECOM, ContactKind.EXTERNAL),
+        value=text,
+        is_active=True,
     ).values("customer_id")
     return customers.filter(
         Q(external_id=text)

@@ -105,7 +105,8 @@ _CUSTOMER_JSON = f"""json_build_object(
     'company_name', c.company_name, 'city', c.city, 'language', c.language,
     'timezone', c.timezone, 'birthday', c.birthday,
     'consent', json_build_object('sms_opt_out', c.sms_opt_out, 'call_opt_out', c.call_opt_out,
-        'email_opt_out', c.email_opt_out, 'do_not_contact', c.do_not_contact),
+        'email_opt_out', c.email_opt_out, 'do_not_contact', c.do_not_contact,
+        'wechat_opt_out', c.wechat_opt_out, 'wecom_opt_out', c.wecom_opt_out),
     'advisor', {sql_person("a")})"""
 _OWNER_SQL = f"{_OWNER_CTE}SELECT {_CUSTOMER_JSON}::text{_OWNER_FROM}"
 # The owner lookup's fixed parameters; the caller adds the normalized phone.

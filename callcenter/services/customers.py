@@ -33,6 +33,8 @@ CONSENT_FIELDS = {
     ConsentChannel.CALL: "call_opt_out",
     ConsentChannel.EMAIL: "email_opt_out",
     ConsentChannel.ALL: "do_not_contact",
+    ConsentChannel.WECHAT: "wechat_opt_out",
+    ConsentChannel.WECOM: "wecom_opt_out",
 }
 
 # Fields a profile edit may change (consent has its own service so it is always recorded).
@@ -70,7 +72,7 @@ def normalize_contact_value(kind: str, raw: str) -> str:
         except ValidationError as exc:
             raise ApplicationError(_("Invalid email address: %(value)s") % {"value": raw}) from exc
         return value
-    if kind in (ContactKind.WECHAT, ContactKind.EXTERNAL):
+    if kind in (ContactKind.WECHAT, ContactKind.WECOM, ContactKind.EXTERNAL):
         if not text:
             raise ApplicationError(_("The value must not be empty."))
         return text

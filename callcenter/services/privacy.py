@@ -262,6 +262,8 @@ def _erase_customers(ids: list[int], now: dt.datetime) -> dict[str, int]:
         sms_opt_out=True,
         call_opt_out=True,
         email_opt_out=True,
+        wechat_opt_out=True,
+        wecom_opt_out=True,
     ) & (Q(company_name="") | Q(kind=CustomerKind.BUSINESS, company_name=ERASED_TEXT))
     profile: dict[str, Any] = {
         "name": ERASED_NAME,
@@ -278,6 +280,8 @@ def _erase_customers(ids: list[int], now: dt.datetime) -> dict[str, int]:
         "sms_opt_out": True,
         "call_opt_out": True,
         "email_opt_out": True,
+        "wechat_opt_out": True,
+        "wecom_opt_out": True,
         "updated_at": now,
     }
     count = erase_update(

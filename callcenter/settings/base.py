@@ -342,6 +342,25 @@ AUTO_CALL_HTTP_BODY_TEMPLATE = env(
 # comma-separated: every secret listed is accepted, the first is the current one, so a secret
 # is rotated by listing the new one first until callers switched.
 SMS_WEBHOOK_SECRETS = env.list("SMS_WEBHOOK_SECRETS", default=[])
+# WeChat Official Account template messages and WeCom messages to external contacts
+# (outreach/backends/weixin.py). *_BACKEND: console | file | api | dotted path.
+WECHAT_BACKEND = env("WECHAT_BACKEND", default="console")
+WECHAT_FILE_PATH = env("WECHAT_FILE_PATH", default="")
+WECHAT_API_BASE_URL = env("WECHAT_API_BASE_URL", default="https://api.weixin.qq.com")
+WECHAT_APP_ID = env("WECHAT_APP_ID", default="")
+WECHAT_APP_SECRET = env("WECHAT_APP_SECRET", default="")
+WECHAT_TEMPLATE_ID = env("WECHAT_TEMPLATE_ID", default="")
+# The template's keywords as a JSON object; values may hold {body}, {subject}, {to}.
+WECHAT_TEMPLATE_DATA = env("WECHAT_TEMPLATE_DATA", default='{"content": "{body}"}')
+WECHAT_TEMPLATE_URL = env("WECHAT_TEMPLATE_URL", default="")
+# The token configured for the Official Account's server push (signature check).
+WECHAT_CALLBACK_TOKEN = env("WECHAT_CALLBACK_TOKEN", default="")
+WECOM_BACKEND = env("WECOM_BACKEND", default="console")
+WECOM_FILE_PATH = env("WECOM_FILE_PATH", default="")
+WECOM_API_BASE_URL = env("WECOM_API_BASE_URL", default="https://qyapi.weixin.qq.com")
+WECOM_CORP_ID = env("WECOM_CORP_ID", default="")
+WECOM_SECRET = env("WECOM_SECRET", default="")
+WECOM_SENDER = env("WECOM_SENDER", default="")
 VOICE_WEBHOOK_SECRETS = env.list("VOICE_WEBHOOK_SECRETS", default=[])
 CTI_WEBHOOK_SECRETS = env.list("CTI_WEBHOOK_SECRETS", default=[])
 EVENTS_WEBHOOK_SECRETS = env.list("EVENTS_WEBHOOK_SECRETS", default=[])

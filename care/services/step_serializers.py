@@ -41,7 +41,14 @@ STEP_TEMPLATE_CHANNEL = {
     StepChannel.EMAIL: (TemplateChannel.EMAIL, True),
     StepChannel.CALL: (TemplateChannel.CALL_SCRIPT, False),
     StepChannel.AUTO_CALL: (TemplateChannel.CALL_SCRIPT, True),
+    # WeChat and WeCom carry the rendered text of a text (SMS) template (docs/architecture.md).
+    StepChannel.WECHAT: (TemplateChannel.SMS, True),
+    StepChannel.WECOM: (TemplateChannel.SMS, True),
 }
+# The channels that send a text template: a step on one may fall back to another when the
+# customer cannot be reached on it ("WeChat, else SMS").
+TEXT_CHANNELS = (StepChannel.SMS, StepChannel.WECHAT, StepChannel.WECOM)
+FALLBACK_CHOICES = [(channel.value, channel.label) for channel in TEXT_CHANNELS]
 # A field's error when its own type or choice check fails (`value` is the value as sent).
 FIELD_MESSAGES = {
     "channel": gettext_lazy("%(label)s: unknown channel %(value)s"),
@@ -196,6 +203,7 @@ class StepSerializer(serializers.Serializer):
     business_hours_only = StrictBooleanField(default=False)
     only_if_no_response = StrictBooleanField(default=False)
     conditions = RawField(default=None)
+    fallback_channel = RawField(default="")
 
     # A key a client may send back and that is ignored: the order of the list decides.
     IGNORED = frozenset({"position"})
@@ -306,6 +314,21 @@ class StepSerializer(serializers.Serializer):
         if rule == AssigneeRule.ADVISOR and target and target not in lookups.queues:
             raise self._worded(_("%(label)s: unknown fallback queue %(value)s"), value=target)
         return rule
+
+    def validate_fallback_channel(self, value: Any) -> str:
+        if value in (None, ""):
+            return ""
+        channel = self.initial_data.get("channel")
+        if value not in TEXT_CHANNELS or channel not in TEXT_CHANNELS or value == channel:
+            raise self._worded(
+                _(
+                    "%(label)s: a %(channel)s step cannot fall back to %(value)s "
+                    "(SMS, WeChat and WeCom steps may fall back to one another)"
+                ),
+                channel=channel,
+                value=value,
+            )
+        return str(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Last, and raised as the service's error: it carries the path of the bad node.

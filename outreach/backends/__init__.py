@@ -5,7 +5,9 @@ class (instantiated without arguments). Automated calls go to a voice platform t
 chosen by `AUTO_CALL_BACKEND` ("console", "file", "http" or a dotted path): the backend records
 the call request (number, script, idempotency key) with the platform, which dials and plays
 the script; the platform's request id is the task's provider message id. Email always goes
-through Django's EMAIL_BACKEND.
+through Django's EMAIL_BACKEND. WeChat Official Account template messages and WeCom
+messages to external contacts are chosen by `WECHAT_BACKEND` and `WECOM_BACKEND` ("console",
+"file", "api" for Tencent's API, or a dotted path; see `weixin.py`).
 
 A backend switched on but not configured raises ImproperlyConfigured when it is built; the
 system check `outreach.E001` builds them at startup (`manage.py check`, runserver, migrate).
@@ -23,6 +25,7 @@ from .email import DjangoEmailBackend
 from .file import FileBackend
 from .http import HttpGatewayBackend
 from .twilio import TwilioBackend
+from .weixin import RecipientUnreachable, WeChatTemplateBackend, WeComExternalBackend
 
 __all__ = [
     "ChannelBackend",
@@ -31,9 +34,12 @@ __all__ = [
     "FileBackend",
     "HttpGatewayBackend",
     "PermanentSendError",
+    "RecipientUnreachable",
     "SendError",
     "TransientSendError",
     "TwilioBackend",
+    "WeChatTemplateBackend",
+    "WeComExternalBackend",
     "channel_backend",
 ]
 
@@ -107,6 +113,36 @@ def _auto_call_backend() -> ChannelBackend:
     )
 
 
+def _weixin_backend(channel: str) -> ChannelBackend:
+    setting = f"{channel.upper()}_BACKEND"
+    name = str(_setting(setting, "console") or "console")
+    if name == "console":
+        return ConsoleBackend(channel=channel)
+    if name == "file":
+        return FileBackend(path=str(_setting(f"{channel.upper()}_FILE_PATH")), channel=channel)
+    if name == "api" and channel == StepChannel.WECHAT:
+        return WeChatTemplateBackend(
+            app_id=str(_setting("WECHAT_APP_ID")),
+            secret=str(_setting("WECHAT_APP_SECRET")),
+            template_id=str(_setting("WECHAT_TEMPLATE_ID")),
+            base_url=str(_setting("WECHAT_API_BASE_URL")),
+            template_data=str(_setting("WECHAT_TEMPLATE_DATA")),
+            url=str(_setting("WECHAT_TEMPLATE_URL")),
+            timeout=_timeout(),
+        )
+    if name == "api":
+        return WeComExternalBackend(
+            corp_id=str(_setting("WECOM_CORP_ID")),
+            secret=str(_setting("WECOM_SECRET")),
+            sender=str(_setting("WECOM_SENDER")),
+            base_url=str(_setting("WECOM_API_BASE_URL")),
+            timeout=_timeout(),
+        )
+    if "." in name:
+        return _dotted(name, setting)
+    raise ImproperlyConfigured(f"{setting}={name!r}: use console, file, api or a dotted path.")
+
+
 def channel_backend(channel: str) -> ChannelBackend:
     """Build the backend of an automated channel from the current settings."""
     if channel == StepChannel.SMS:
@@ -115,4 +151,6 @@ def channel_backend(channel: str) -> ChannelBackend:
         return DjangoEmailBackend()
     if channel == StepChannel.AUTO_CALL:
         return _auto_call_backend()
+    if channel in (StepChannel.WECHAT, StepChannel.WECOM):
+        return _weixin_backend(channel)
     raise ImproperlyConfigured(f"No send backend for channel {channel!r}.")

@@ -14,9 +14,13 @@ One pass (`dispatch_due`, run every minute by beat and by `care_tick`):
    consent and do-not-contact, step conditions and "only if no response" (skip, reason kept),
    quiet hours in the customer's time zone (deferred to their end, back to pending), the
    frequency cap (skip: a proactive message held back for days would arrive out of context).
-   Then it is rendered and sent with its idempotency key. A transient error schedules a retry
-   after retry_base_seconds * 2 ** (attempts - 1); after max_attempts the task fails with its
-   last error kept. A permanent error fails it at once.
+   Then it is rendered and sent with its idempotency key.
+   A step with a fallback channel ("WeChat, else SMS") is sent on the fallback instead when
+   the customer has no address on the step's channel, opted out of it, or the provider answers
+   that the customer cannot be reached (WeChat 43004, an unknown WeCom contact); the task keeps
+   the channel it was meant for (`fallback_from`) and why (`fallback_reason`).
+   A transient error schedules a retry after retry_base_seconds * 2 ** (attempts - 1); after
+   max_attempts the task fails with its last error kept. A permanent error fails it at once.
 
 A worker killed after the provider accepted a message but before recording it leaves the task
 claimed; step 1 returns it to pending and the resend carries the same idempotency key, which
@@ -39,19 +43,21 @@ from django.db.models import F, Q
 from django.utils import timezone
 from psycopg import sql
 
-from callcenter.choices import ContactKind
+from callcenter.choices import ConsentSource, ContactKind
 from callcenter.errors import ApplicationError
-from callcenter.models import ContactPoint
+from callcenter.models import ContactPoint, Customer
+from callcenter.services.customers import customer_consent_set
 from care.choices import StepChannel, TouchKind
 from care.models import CareSettings
 from care.services.templates import ContextRows, template_context_rows, template_render
 from outreach.backends import (
     ChannelBackend,
     PermanentSendError,
+    RecipientUnreachable,
     TransientSendError,
     channel_backend,
 )
-from outreach.choices import TaskStatus
+from outreach.choices import AUTOMATED_CHANNELS, TaskStatus
 from outreach.models import OutreachTask
 from outreach.reasons import SkipReason
 from outreach.services.guardrails import (
@@ -60,12 +66,12 @@ from outreach.services.guardrails import (
     proactive_touches,
     quiet_hours_resume,
     step_block,
+    step_fallback,
 )
 from segments.rules import RuleError
 
 logger = logging.getLogger("outreach.dispatch")
 
-AUTOMATED_CHANNELS = (StepChannel.SMS, StepChannel.EMAIL, StepChannel.AUTO_CALL)
 # A claim older than this belongs to a dead worker. A live worker stops sending and gives its
 # remaining claims back after half of it, so it never overlaps a recovery.
 CLAIM_LEASE = dt.timedelta(minutes=5)
@@ -81,6 +87,8 @@ ADDRESS_KIND: dict[str, str] = {
     StepChannel.SMS: ContactKind.PHONE,
     StepChannel.AUTO_CALL: ContactKind.PHONE,
     StepChannel.EMAIL: ContactKind.EMAIL,
+    StepChannel.WECHAT: ContactKind.WECHAT,
+    StepChannel.WECOM: ContactKind.WECOM,
 }
 COUNT_KEYS = (
     "recovered",
@@ -198,12 +206,13 @@ def customer_locks(customer_ids: Iterable[int]) -> Iterator[set[int]]:
 
 
 def _addresses(customer_ids: set[int]) -> dict[tuple[int, str], str]:
-    """Primary active phone and email per customer (one query)."""
+    """Primary active phone, email, WeChat openid and WeCom external id per customer (one
+    query)."""
     found: dict[tuple[int, str], str] = {}
     rows = (
         ContactPoint.objects.filter(
             customer_id__in=customer_ids,
-            kind__in=[ContactKind.PHONE, ContactKind.EMAIL],
+            kind__in=sorted(set(ADDRESS_KIND.values())),
             is_active=True,
         )
         .order_by("customer_id", "kind", "-is_primary", "id")
@@ -228,6 +237,7 @@ class _Run:
         self.touches: dict[int, int] = {}
         self.rows = ContextRows({}, {}, {}, {}, {})
         self.skips: dict[str, list[int]] = {}
+        self.addresses: dict[tuple[int, str], str] = {}
 
     def process_all(self, ids: list[int]) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -237,9 +247,9 @@ class _Run:
             .prefetch_related("template__variants")
             .order_by("due_at", "id")
         )
-        addresses = _addresses({task.customer_id for task in tasks})
+        self.addresses = _addresses({task.customer_id for task in tasks})
         for start in range(0, len(tasks), CHUNK):
-            done = self._process_chunk(tasks[start : start + CHUNK], addresses, counts)
+            done = self._process_chunk(tasks[start : start + CHUNK], counts)
             if done < min(CHUNK, len(tasks) - start):
                 # Half the lease is gone: the rest goes back for the next pass.
                 counts["returned"] += self._give_back([t.pk for t in tasks[start + done :]])
@@ -249,12 +259,7 @@ class _Run:
     def _out_of_time(self) -> bool:
         return time.monotonic() - self.started > CLAIM_LEASE.total_seconds() / 2
 
-    def _process_chunk(
-        self,
-        chunk: list[OutreachTask],
-        addresses: dict[tuple[int, str], str],
-        counts: Counter[str],
-    ) -> int:
+    def _process_chunk(self, chunk: list[OutreachTask], counts: Counter[str]) -> int:
         """Check and send one chunk under its customers' locks; returns how many tasks it
         went through (fewer when time ran out)."""
         done = 0
@@ -290,8 +295,7 @@ class _Run:
                     if task.pk not in consent:
                         counts["lost"] += 1
                         continue
-                    to = addresses.get((task.customer_id, ADDRESS_KIND[task.channel]), "")
-                    counts[self.process(task, to, consent[task.pk])] += 1
+                    counts[self.process(task, consent[task.pk])] += 1
             finally:
                 _write_skips(
                     self.skips, now=self.now, status=TaskStatus.CLAIMED, claimed_by=self.worker_id
@@ -309,9 +313,12 @@ class _Run:
             pk__in=ids, status=TaskStatus.CLAIMED, claimed_by=self.worker_id
         ).update(status=TaskStatus.PENDING, claimed_at=None, claimed_by="", updated_at=self.now)
 
-    def process(self, task: OutreachTask, to: str, consent: dict[str, Any]) -> str:
+    def _address(self, task: OutreachTask, channel: str) -> str:
+        return self.addresses.get((task.customer_id, ADDRESS_KIND[channel]), "")
+
+    def process(self, task: OutreachTask, consent: dict[str, Any]) -> str:
         try:
-            return self._check_and_send(task, to, consent)
+            return self._check_and_send(task, consent)
         except Exception as exc:
             # A bug in one task (a template the renderer chokes on, a backend raising
             # something unexpected) must not stall every task behind it: it fails
@@ -319,9 +326,23 @@ class _Run:
             logger.exception("task %s failed unexpectedly", task.pk)
             return self._fail(task, f"unexpected error: {exc!r}"[:2000])
 
-    def _check_and_send(self, task: OutreachTask, to: str, consent: dict[str, Any]) -> str:
-        confirmation = task.idempotency_key.startswith(OPT_OUT_CONFIRMATION_PREFIX)
+    def _route(self, task: OutreachTask, consent: dict[str, Any]) -> tuple[str, str, str]:
+        """The channel to send on, its address, and why the step's fallback was taken ("" when
+        it was not): the step's channel unless the customer opted out of it or has no address
+        on it and the step names a fallback."""
+        to = self._address(task, task.channel)
         reason = consent_block(task.channel, consent)
+        if reason not in (None, SkipReason.OPTED_OUT) or (reason is None and to):
+            return task.channel, to, ""
+        fallback = step_fallback(task)
+        if not fallback or fallback == task.channel:
+            return task.channel, to, ""
+        return fallback, self._address(task, fallback), reason or SkipReason.NO_ADDRESS
+
+    def _check_and_send(self, task: OutreachTask, consent: dict[str, Any]) -> str:
+        confirmation = task.idempotency_key.startswith(OPT_OUT_CONFIRMATION_PREFIX)
+        channel, to, fallback_reason = self._route(task, consent)
+        reason = consent_block(channel, consent)
         if reason and not (confirmation and reason != SkipReason.CUSTOMER_MERGED):
             return self._skip(task, reason)
         try:
@@ -350,7 +371,15 @@ class _Run:
             return self._fail(task, f"template: {exc.message}")
         if not body.strip():
             return self._fail(task, "the message is empty")
-        outcome = self._send(task, to=to, subject=subject, body=body)
+        outcome = self._send(
+            task,
+            channel=channel,
+            to=to,
+            subject=subject,
+            body=body,
+            fallback_reason=fallback_reason,
+            consent=consent,
+        )
         if outcome == "sent" and proactive:
             # The next task of this customer in the chunk sees this touch.
             self.touches[task.customer_id] = self.touches.get(task.customer_id, 0) + 1
@@ -361,13 +390,44 @@ class _Run:
             self.backends[channel] = channel_backend(channel)
         return self.backends[channel]
 
-    def _send(self, task: OutreachTask, *, to: str, subject: str, body: str) -> str:
+    def _send(
+        self,
+        task: OutreachTask,
+        *,
+        channel: str,
+        to: str,
+        subject: str,
+        body: str,
+        fallback_reason: str,
+        consent: dict[str, Any],
+    ) -> str:
         try:
-            message_id = self._backend(task.channel).send(
+            message_id = self._backend(channel).send(
                 to=to, body=body, subject=subject, idempotency_key=task.idempotency_key
             )
         except TransientSendError as exc:
             return self._retry(task, str(exc))
+        except RecipientUnreachable as exc:
+            if exc.opted_out:
+                self._record_provider_opt_out(task, channel, str(exc))
+            fallback = "" if fallback_reason else step_fallback(task)
+            if not fallback or fallback == channel:
+                return self._fail(task, str(exc), attempted=True)
+            fallback_to = self._address(task, fallback)
+            blocked = consent_block(fallback, consent) or (
+                None if fallback_to else SkipReason.NO_ADDRESS
+            )
+            if blocked:
+                return self._fail(task, f"{exc}; fallback {fallback}: {blocked}", attempted=True)
+            return self._send(
+                task,
+                channel=fallback,
+                to=fallback_to,
+                subject=subject,
+                body=body,
+                fallback_reason=SkipReason.OPTED_OUT if exc.opted_out else SkipReason.UNREACHABLE,
+                consent=consent,
+            )
         except PermanentSendError as exc:
             return self._fail(task, str(exc), attempted=True)
         # Recorded even if the task was cancelled meanwhile: the message did go out.
@@ -377,6 +437,9 @@ class _Run:
             status__in=[TaskStatus.CLAIMED, TaskStatus.CANCELLED],
         ).update(
             status=TaskStatus.SENT,
+            channel=channel,
+            fallback_from=task.channel if fallback_reason else "",
+            fallback_reason=fallback_reason,
             sent_at=self.now,
             provider_message_id=str(message_id)[:128],
             to_address=to[:254],
@@ -392,6 +455,17 @@ class _Run:
             logger.warning("task %s was recovered by another worker during its send", task.pk)
             return "lost"
         return "sent"
+
+    def _record_provider_opt_out(self, task: OutreachTask, channel: str, error: str) -> None:
+        """The provider says the customer withdrew from the channel (WeChat 43004): record it
+        as their opt-out, so no later step tries again."""
+        customer_consent_set(
+            customer=Customer(pk=task.customer_id),
+            channel=channel,
+            opted_out=True,
+            source=ConsentSource.PROVIDER,
+            note=f"task {task.pk}: {error}"[:255],
+        )
 
     def _skip(self, task: OutreachTask, reason: str) -> str:
         self.skips.setdefault(reason, []).append(task.pk)

@@ -28,6 +28,8 @@ CHANNEL_OPT_OUT: dict[str, str] = {
     StepChannel.EMAIL: "email_opt_out",
     StepChannel.AUTO_CALL: "call_opt_out",
     StepChannel.CALL: "call_opt_out",
+    StepChannel.WECHAT: "wechat_opt_out",
+    StepChannel.WECOM: "wecom_opt_out",
 }
 CONSENT_FIELDS = ("status", "do_not_contact", *sorted(set(CHANNEL_OPT_OUT.values())))
 # A call counts as a touch when the customer was actually reached.
@@ -135,6 +137,20 @@ def step_rules(task: OutreachTask) -> tuple[Any, bool]:
     if task.step is not None:
         return task.step.conditions, task.step.only_if_no_response
     return None, False
+
+
+def step_fallback(task: OutreachTask) -> str:
+    """The channel the step falls back to when the customer cannot be reached on its own
+    ("WeChat, else SMS"), as the enrollment's rule version froze it; "" for none."""
+    enrollment = task.enrollment
+    if enrollment is not None and task.step_position is not None:
+        snapshot = enrollment.rule_version.snapshot or {}
+        for step in snapshot.get("steps") or []:
+            if isinstance(step, dict) and step.get("position") == task.step_position:
+                return str(step.get("fallback_channel") or "")
+    if task.step is not None:
+        return task.step.fallback_channel
+    return ""
 
 
 def step_block(task: OutreachTask, *, now: dt.datetime) -> str | None:

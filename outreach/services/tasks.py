@@ -38,7 +38,7 @@ from callcenter.roles import STAFF_ROLES, has_role
 from callcenter.services.activity import interaction_log
 from care.choices import AssigneeRule, StepChannel, TouchKind
 from outreach.access import TaskAccessDenied, is_manager, task_check_workable, user_queue_ids
-from outreach.choices import OPEN_TASK_STATUSES, TaskOutcome, TaskStatus
+from outreach.choices import AUTOMATED_CHANNELS, OPEN_TASK_STATUSES, TaskOutcome, TaskStatus
 from outreach.models import OutreachTask, Queue
 from outreach.services.capacity import (
     DEFAULT_QUEUE_SLUG,
@@ -233,7 +233,7 @@ def outreach_tasks_retry(*, task_ids: list[int]) -> int:
         pk__in=task_ids,
         status=TaskStatus.FAILED,
         provider_message_id="",
-        channel__in=[StepChannel.SMS, StepChannel.EMAIL, StepChannel.AUTO_CALL],
+        channel__in=AUTOMATED_CHANNELS,
     ).update(
         status=TaskStatus.PENDING,
         attempts=0,

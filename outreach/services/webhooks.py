@@ -57,10 +57,11 @@ def delivery_receipt_record(
 
 def stop_words(care_settings: CareSettings) -> frozenset[str]:
     words = [*DEFAULT_STOP_WORDS, *(care_settings.stop_words or [])]
-    return frozenset(_fold(str(word)) for word in words if str(word).strip())
+    return frozenset(fold_text(str(word)) for word in words if str(word).strip())
 
 
-def _fold(text: str) -> str:
+def fold_text(text: str) -> str:
+    """A message text as opt-out words are compared: NFKC-folded, trimmed, case-folded."""
     # NFKC folds full-width letters (ＳＴＯＰ) typed on Chinese keyboards.
     return unicodedata.normalize("NFKC", text).strip().casefold()
 
@@ -106,7 +107,7 @@ def inbound_sms_receive(
     now = now or timezone.now()
     number = try_normalize_phone(from_number)
     customer = _sender(number)
-    is_stop = _fold(body) in stop_words(CareSettings.load())
+    is_stop = fold_text(body) in stop_words(CareSettings.load())
     if customer is None:
         action = InboundAction.UNKNOWN_SENDER
     else:

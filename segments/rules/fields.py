@@ -163,6 +163,8 @@ _FIELD_LIST: list[FieldSpec] = [
     _consent("call_opt_out", _("call opt-out")),
     _consent("email_opt_out", _("email opt-out")),
     _consent("do_not_contact", _("do not contact")),
+    _consent("wechat_opt_out", _("WeChat opt-out")),
+    _consent("wecom_opt_out", _("WeCom opt-out")),
     _metric("recency_days", NUMBER, _("days since last order"), "last_order_at", days_since=True),
     _metric("frequency", NUMBER, _("orders in window")),
     _metric("monetary", NUMBER, _("spend in window"), number="decimal"),

@@ -346,3 +346,14 @@ def test_supervisors_see_full_numbers_on_the_card(client: Client, caller: Custom
 
 def test_card_without_a_number_is_a_400(desk: Client) -> None:
     assert desk.get(reverse("desk-card")).status_code == 400
+
+
+def test_card_shows_a_wechat_opt_out_and_does_not_call_every_channel_allowed(
+    desk: Client, caller: Customer
+) -> None:
+    Customer.objects.filter(pk=caller.pk).update(sms_opt_out=False, wechat_opt_out=True)
+
+    html = _card(desk).content.decode()
+
+    assert "No WeChat" in html
+    assert "All channels allowed" not in html

@@ -143,6 +143,8 @@ def test_the_card_carries_identity_history_tickets_and_orders(supervisor_client,
             "call_opt_out": False,
             "email_opt_out": False,
             "do_not_contact": False,
+            "wechat_opt_out": False,
+            "wecom_opt_out": False,
         },
         "advisor": {"id": caller.advisor_id, "username": "li.na", "name": "Na Li"},
     }

@@ -11,8 +11,10 @@ from django.test.utils import setup_databases
 from rest_framework.test import APIClient
 
 from callcenter.models import Customer
+from callcenter.redis_client import redis_client
 from care.models import CareSettings
 from outreach.models import OutreachTask
+from tests.outreach import weixin_gateway as wx
 from tests.outreach.gateway import Gateway, GatewayServer
 from tests.signing import signed_headers
 
@@ -33,6 +35,41 @@ def http_sms(settings: Any, gateway: Gateway) -> Gateway:
     settings.SMS_GATEWAY_TOKEN = gateway.token
     settings.SMS_TIMEOUT_SECONDS = 0.5
     return gateway
+
+
+@pytest.fixture
+def weixin() -> Iterator[wx.WeixinGateway]:
+    """The loopback WeChat/WeCom API, with no access token (nor sent WeCom message) remembered
+    in Redis before or after."""
+
+    def forget_tokens() -> None:
+        client = redis_client()
+        keys = list(client.scan_iter("outreach:weixin:*"))
+        if keys:
+            client.delete(*keys)
+
+    forget_tokens()
+    with wx.WeixinGatewayServer() as running:
+        yield running
+    forget_tokens()
+
+
+@pytest.fixture
+def wechat_api(settings: Any, weixin: wx.WeixinGateway) -> wx.WeixinGateway:
+    """WeChat template messages and WeCom messages through the loopback API."""
+    settings.WECHAT_BACKEND = "api"
+    settings.WECHAT_API_BASE_URL = weixin.url
+    settings.WECHAT_APP_ID = wx.APP_ID
+    settings.WECHAT_APP_SECRET = wx.APP_SECRET
+    settings.WECHAT_TEMPLATE_ID = wx.TEMPLATE_ID
+    settings.WECHAT_TEMPLATE_DATA = '{"thing1": "{subject}", "content": "{body}"}'
+    settings.WECOM_BACKEND = "api"
+    settings.WECOM_API_BASE_URL = weixin.url
+    settings.WECOM_CORP_ID = wx.CORP_ID
+    settings.WECOM_SECRET = wx.CORP_SECRET
+    settings.WECOM_SENDER = "advisor-li"
+    settings.SMS_TIMEOUT_SECONDS = 2
+    return weixin
 
 
 @pytest.fixture

@@ -226,6 +226,8 @@ FIELD_CASES = [
     (cond("do_not_contact", "is_true"), {"corp"}),
     (cond("call_opt_out", "is_false"), ACTIVE),
     (cond("email_opt_out", "is_true"), set()),
+    (cond("wechat_opt_out", "is_true"), set()),
+    (cond("wecom_opt_out", "is_false"), ACTIVE),
     # custom attributes: JSON numbers and numeric text compare as numbers
     (cond("attributes.vip", "eq", "yes"), {"alice"}),
     (cond("attributes.vip", "is_true"), {"alice"}),

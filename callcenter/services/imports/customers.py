@@ -33,6 +33,7 @@ COLUMNS = (
     Column("phone", cells.phones, "text[]", extra_fields=(("phone_raw", "text[]"),)),
     Column("email", cells.emails, "text[]", extra_fields=(("email_raw", "text[]"),)),
     Column("wechat", cells.identifiers, "text[]"),
+    Column("wecom", cells.identifiers, "text[]"),
     Column("birthday", cells.past_day, "date"),
     Column("city", cells.text(100)),
     Column("region", cells.text(100)),
@@ -45,6 +46,8 @@ COLUMNS = (
     Column("company_name", cells.text(200)),
     Column("industry", cells.text(100)),
     Column("employee_count", cells.whole_number(2_147_483_647), "integer"),
+    Column("wechat_opt_out", cells.boolean, "boolean"),
+    Column("wecom_opt_out", cells.boolean, "boolean"),
 )
 
 
@@ -96,7 +99,10 @@ def check(cur: Cursor, ctx: ImportContext) -> None:
         FROM import_stage s, unnest(s.email, s.email_raw) WITH ORDINALITY AS e(value, raw, position)
         UNION ALL
         SELECT s.line, s.ok, s.external_id, 'wechat', w.value, w.value, w.position
-        FROM import_stage s, unnest(s.wechat) WITH ORDINALITY AS w(value, position);
+        FROM import_stage s, unnest(s.wechat) WITH ORDINALITY AS w(value, position)
+        UNION ALL
+        SELECT s.line, s.ok, s.external_id, 'wecom', w.value, w.value, w.position
+        FROM import_stage s, unnest(s.wecom) WITH ORDINALITY AS w(value, position);
 
         INSERT INTO import_error (line, ok, column_name, code, value, detail)
         SELECT x.line, x.ok, x.kind, 'contact_taken', x.value,
@@ -132,7 +138,9 @@ CROSS JOIN LATERAL (VALUES
     ('sms', s.sms_opt_out, c.sms_opt_out),
     ('call', s.call_opt_out, c.call_opt_out),
     ('email', s.email_opt_out, c.email_opt_out),
-    ('all', s.do_not_contact, c.do_not_contact)
+    ('all', s.do_not_contact, c.do_not_contact),
+    ('wechat', s.wechat_opt_out, c.wechat_opt_out),
+    ('wecom', s.wecom_opt_out, c.wecom_opt_out)
 ) AS v(channel, opted_out, current)
 WHERE v.opted_out IS NOT NULL AND v.opted_out IS DISTINCT FROM coalesce(v.current, false)
 """
@@ -156,13 +164,15 @@ WITH updated AS (
         call_opt_out = coalesce(s.call_opt_out, c.call_opt_out),
         email_opt_out = coalesce(s.email_opt_out, c.email_opt_out),
         do_not_contact = coalesce(s.do_not_contact, c.do_not_contact),
+        wechat_opt_out = coalesce(s.wechat_opt_out, c.wechat_opt_out),
+        wecom_opt_out = coalesce(s.wecom_opt_out, c.wecom_opt_out),
         attributes = c.attributes || coalesce(s.attributes, '{}'::jsonb),
         updated_at = %(now)s
     FROM import_stage s
     WHERE c.external_id = s.external_id AND c.status = 'active'
       AND (c.name, c.kind, c.company_name, c.industry, c.employee_count, c.birthday, c.city,
            c.region, c.timezone, c.language, c.sms_opt_out, c.call_opt_out, c.email_opt_out,
-           c.do_not_contact, c.attributes)
+           c.do_not_contact, c.wechat_opt_out, c.wecom_opt_out, c.attributes)
           IS DISTINCT FROM
           (coalesce(s.name, c.name), coalesce(s.kind, c.kind),
            coalesce(s.company_name, c.company_name), coalesce(s.industry, c.industry),
@@ -172,6 +182,8 @@ WITH updated AS (
            coalesce(s.sms_opt_out, c.sms_opt_out), coalesce(s.call_opt_out, c.call_opt_out),
            coalesce(s.email_opt_out, c.email_opt_out),
            coalesce(s.do_not_contact, c.do_not_contact),
+           coalesce(s.wechat_opt_out, c.wechat_opt_out),
+           coalesce(s.wecom_opt_out, c.wecom_opt_out),
            c.attributes || coalesce(s.attributes, '{}'::jsonb))
     RETURNING c.id
 )
@@ -182,13 +194,15 @@ INSERT_NEW = """
 INSERT INTO callcenter_customer (
     created_at, updated_at, external_id, kind, status, name, company_name, industry,
     employee_count, birthday, city, region, timezone, language, sms_opt_out, call_opt_out,
-    email_opt_out, do_not_contact, consent_updated_at, consent_source, attributes)
+    email_opt_out, do_not_contact, consent_updated_at, consent_source, attributes,
+    wechat_opt_out, wecom_opt_out)
 SELECT %(now)s, %(now)s, s.external_id, coalesce(s.kind, 'person'), 'active', s.name,
        coalesce(s.company_name, ''), coalesce(s.industry, ''), s.employee_count, s.birthday,
        coalesce(s.city, ''), coalesce(s.region, ''), coalesce(s.timezone, %(time_zone)s),
        coalesce(s.language, %(language)s), coalesce(s.sms_opt_out, false),
        coalesce(s.call_opt_out, false), coalesce(s.email_opt_out, false),
-       coalesce(s.do_not_contact, false), NULL, '', coalesce(s.attributes, '{}'::jsonb)
+       coalesce(s.do_not_contact, false), NULL, '', coalesce(s.attributes, '{}'::jsonb),
+       coalesce(s.wechat_opt_out, false), coalesce(s.wecom_opt_out, false)
 FROM import_stage s
 WHERE NOT EXISTS (SELECT 1 FROM callcenter_customer c WHERE c.external_id = s.external_id)
 ORDER BY s.line
