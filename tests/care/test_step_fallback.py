@@ -136,6 +136,7 @@ def _editor_data(template: MessageTemplate, fallback: str) -> dict[str, str]:
         "trigger_params": "{}",
         "conditions": "",
         "priority": "0",
+        "category": "service",
         "cooldown_days": "0",
         "holdout_percent": "0",
         "note": "",
