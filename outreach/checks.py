@@ -1,6 +1,7 @@
 """System checks: a channel switched on but not configured fails at startup, not at 3 a.m."""
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning
@@ -50,3 +51,32 @@ def outreach_voice_secret_check(app_configs: Any = None, **kwargs: Any) -> list[
             id="outreach.W002",
         )
     ]
+
+
+def outreach_tracked_link_check(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """TRACKED_LINK_BASE_URL must be an http(s) address; in a deployment, a public one (links
+    to localhost in customers' messages lead nowhere)."""
+    base = urlsplit(str(settings.TRACKED_LINK_BASE_URL))
+    if base.scheme not in ("http", "https") or not base.netloc:
+        return [
+            Error(
+                f"TRACKED_LINK_BASE_URL is {settings.TRACKED_LINK_BASE_URL!r}.",
+                hint="Set it to this site's public address, e.g. https://crm.example.com.",
+                id="outreach.E002",
+            )
+        ]
+    return []
+
+
+def outreach_tracked_link_deploy_check(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Deployment check: tracked links must point at an address customers can reach."""
+    host = urlsplit(str(settings.TRACKED_LINK_BASE_URL)).hostname or ""
+    if host in ("localhost", "127.0.0.1", "::1"):
+        return [
+            Warning(
+                "TRACKED_LINK_BASE_URL points at this machine: links in messages lead nowhere.",
+                hint="Set it to this site's public address, e.g. https://crm.example.com.",
+                id="outreach.W003",
+            )
+        ]
+    return []

@@ -14,7 +14,8 @@ One pass (`dispatch_due`, run every minute by beat and by `care_tick`):
    consent and do-not-contact, step conditions and "only if no response" (skip, reason kept),
    quiet hours in the customer's time zone (deferred to their end, back to pending), the
    frequency cap (skip: a proactive message held back for days would arrive out of context).
-   Then it is rendered and sent with its idempotency key. A transient error schedules a retry
+   Then it is rendered (links of SMS and email as tracked links, outreach.services.links)
+   and sent with its idempotency key. A transient error schedules a retry
    after retry_base_seconds * 2 ** (attempts - 1); after max_attempts the task fails with its
    last error kept. A permanent error fails it at once.
 
@@ -61,11 +62,14 @@ from outreach.services.guardrails import (
     quiet_hours_resume,
     step_block,
 )
+from outreach.services.links import tracked_links_apply
 from segments.rules import RuleError
 
 logger = logging.getLogger("outreach.dispatch")
 
 AUTOMATED_CHANNELS = (StepChannel.SMS, StepChannel.EMAIL, StepChannel.AUTO_CALL)
+# Channels whose links are sent as tracked links (outreach.services.links).
+LINK_CHANNELS = (StepChannel.SMS, StepChannel.EMAIL)
 # A claim older than this belongs to a dead worker. A live worker stops sending and gives its
 # remaining claims back after half of it, so it never overlaps a recovery.
 CLAIM_LEASE = dt.timedelta(minutes=5)
@@ -166,6 +170,14 @@ def _render(task: OutreachTask, rows: ContextRows) -> tuple[str, str]:
         template=task.template, customer_id=task.customer_id, extra=_extra(task), rows=rows
     )
     return rendered.subject, rendered.body
+
+
+def _message(task: OutreachTask, rows: ContextRows) -> tuple[str, str]:
+    """Subject and body as sent: rendered, the links of SMS and email made tracked links."""
+    subject, body = _render(task, rows)
+    if task.channel in LINK_CHANNELS:
+        body = tracked_links_apply(task=task, body=body)
+    return subject, body
 
 
 def _lock_key(customer_id: int) -> int:
@@ -345,7 +357,7 @@ class _Run:
         if not to:
             return self._skip(task, SkipReason.NO_ADDRESS)
         try:
-            subject, body = _render(task, self.rows)
+            subject, body = _message(task, self.rows)
         except ApplicationError as exc:
             return self._fail(task, f"template: {exc.message}")
         if not body.strip():
