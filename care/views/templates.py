@@ -30,6 +30,11 @@ from care.services.templates import (
     template_preview,
     template_update,
 )
+from care.services.templates.links import (
+    SAMPLE_TOKEN,
+    message_links_sample,
+    tracked_link_url,
+)
 
 PICKER_LIMIT = 8
 MAX_QUERY_LENGTH = 200
@@ -148,17 +153,23 @@ def template_edit_view(request: AuthenticatedHttpRequest, pk: int | None = None)
 
 
 def _preview_rows(rendered: dict[str, Any], channel: str | None) -> list[dict[str, Any]]:
+    """Each rendering with its SMS length and parts counted on the text as sent: its links as
+    tracked short links (care.services.templates.links)."""
     labels = dict(Language.choices)
-    return [
-        {
-            "language": language,
-            "label": labels.get(language, language),
-            "subject": message.subject,
-            "body": message.body,
-            "sms": sms_segments(message.body) if channel == TemplateChannel.SMS else None,
-        }
-        for language, message in rendered.items()
-    ]
+    rows = []
+    for language, message in rendered.items():
+        sent = message_links_sample(message.body)
+        rows.append(
+            {
+                "language": language,
+                "label": labels.get(language, language),
+                "subject": message.subject,
+                "body": message.body,
+                "sms": sms_segments(sent) if channel == TemplateChannel.SMS else None,
+                "short_link": tracked_link_url(SAMPLE_TOKEN) if sent != message.body else "",
+            }
+        )
+    return rows
 
 
 @require_POST
