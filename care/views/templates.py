@@ -25,6 +25,7 @@ from care.forms import TemplateForm
 from care.models import MessageTemplate
 from care.selectors import template_list
 from care.services.templates import (
+    NEEDS_FALLBACK,
     PLACEHOLDERS,
     template_create,
     template_preview,
@@ -59,6 +60,15 @@ PLACEHOLDER_HELP = {
     "order.currency": gettext_lazy("The order currency, e.g. CNY"),
     "order.date": gettext_lazy("The order date in the customer's time zone"),
     "opt_out_hint": gettext_lazy("How to opt out, in the text's language"),
+    "customer.attr.NAME": gettext_lazy(
+        "A custom attribute; write its name for NAME, e.g. customer.attr.points"
+    ),
+    "customer.top_category": gettext_lazy("The category the customer bought most often"),
+    "customer.preferred_channel": gettext_lazy("The channel the customer contacts us by most"),
+    "customer.segment": gettext_lazy("The rule segment the customer joined most recently"),
+    "customer.value_tier": gettext_lazy("The customer's value tier"),
+    "order.category": gettext_lazy("The order's category"),
+    "order.product": gettext_lazy("The order's product"),
 }
 
 
@@ -76,9 +86,13 @@ def sms_segments(text: str) -> dict[str, Any]:
     return {"length": units, "parts": parts, "encoding": encoding}
 
 
-def placeholders() -> list[dict[str, str]]:
+def placeholders() -> list[dict[str, Any]]:
     return [
-        {"name": name, "help": str(PLACEHOLDER_HELP.get(name, text))}
+        {
+            "name": name,
+            "help": str(PLACEHOLDER_HELP.get(name, text)),
+            "needs_fallback": name in NEEDS_FALLBACK,
+        }
         for name, text in PLACEHOLDERS.items()
     ]
 
@@ -167,6 +181,8 @@ def _preview_rows(rendered: dict[str, Any], channel: str | None) -> list[dict[st
                 "body": message.body,
                 "sms": sms_segments(sent) if channel == TemplateChannel.SMS else None,
                 "short_link": tracked_link_url(SAMPLE_TOKEN) if sent != message.body else "",
+                "sample_ticket": "ticket" in message.samples,
+                "sample_order": "order" in message.samples,
             }
         )
     return rows

@@ -45,7 +45,12 @@ from callcenter.errors import ApplicationError
 from callcenter.models import ContactPoint
 from care.choices import StepChannel, TouchKind
 from care.models import CareSettings
-from care.services.templates import ContextRows, template_context_rows, template_render
+from care.services.templates import (
+    ContextRows,
+    template_context_rows,
+    template_render,
+    templates_placeholders,
+)
 from outreach.backends import (
     ChannelBackend,
     PermanentSendError,
@@ -157,8 +162,10 @@ def _extra(task: OutreachTask) -> dict[str, Any] | None:
 
 def _context_rows(tasks: list[OutreachTask]) -> ContextRows:
     """Everything the templates of `tasks` draw on, in a few queries."""
+    templates = {task.template.pk: task.template for task in tasks if task.template is not None}
     return template_context_rows(
-        (task.customer_id, _extra(task)) for task in tasks if task.template_id is not None
+        ((task.customer_id, _extra(task)) for task in tasks if task.template_id is not None),
+        placeholders=templates_placeholders(templates.values()),
     )
 
 

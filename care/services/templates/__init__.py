@@ -16,7 +16,9 @@ from care.services.templates.checks import (
     ENGINE,
     MAX_BODY_LENGTH,
     MAX_SUBJECT_LENGTH,
+    NEEDS_FALLBACK,
     PLACEHOLDERS,
+    template_placeholders,
     template_text_check,
     template_variants_check,
 )
@@ -30,6 +32,7 @@ from care.services.templates.rendering import (
     template_context_rows,
     template_preview,
     template_render,
+    templates_placeholders,
 )
 from care.services.templates.writing import template_create, template_delete, template_update
 
@@ -39,6 +42,7 @@ __all__ = (
     "MAX_RENDERED_BODY_LENGTH",
     "MAX_SUBJECT_LENGTH",
     "OPT_OUT_HINTS",
+    "NEEDS_FALLBACK",
     "PLACEHOLDERS",
     "ContextRows",
     "RenderedMessage",
@@ -47,9 +51,11 @@ __all__ = (
     "template_context_rows",
     "template_create",
     "template_delete",
+    "template_placeholders",
     "template_preview",
     "template_render",
     "template_text_check",
     "template_update",
     "template_variants_check",
+    "templates_placeholders",
 )
