@@ -10,6 +10,8 @@ import time_machine
 from django.core import mail
 from django.db import IntegrityError, transaction
 from django.test import Client
+from django.urls import reverse
+from rest_framework.test import APIClient
 
 from care.choices import EventType, StepChannel, TemplateChannel
 from care.models import Event, MessageTemplate, TemplateVariant
@@ -298,3 +300,23 @@ class TestChecks:
         assert [w.id for w in outreach_tracked_link_deploy_check()] == ["outreach.W003"]
         settings.TRACKED_LINK_BASE_URL = "https://crm.example.cn"
         assert outreach_tracked_link_deploy_check() == []
+
+
+def test_the_task_api_shows_the_links_of_its_message(supervisor_user: Any) -> None:
+    task = TaskFactory(status=TaskStatus.SENT)
+    TrackedLink.objects.create(
+        token="apilink0000",
+        task=task,
+        customer=task.customer,
+        target_url="https://shop.cn/a",
+        click_count=1,
+        first_clicked_at=DAYTIME,
+        last_clicked_at=DAYTIME,
+    )
+    client = APIClient()
+    client.force_login(supervisor_user)
+    body = client.get(reverse("api-outreach-task", args=[task.pk])).json()
+    assert [(link["target_url"], link["click_count"]) for link in body["links"]] == [
+        ("https://shop.cn/a", 1)
+    ]
+    assert "token" not in body["links"][0]
