@@ -48,4 +48,7 @@ def tracked_link_view(request: HttpRequest, token: str) -> HttpResponse:
         found = tracked_link_click(token=token, now=timezone.now())
     if found is None:
         return render(request, "outreach/link_unavailable.html", {"busy": False}, status=404)
-    return HttpResponseRedirect(found)
+    response = HttpResponseRedirect(found)
+    # The target learns nothing of the short link (its token) it was reached by.
+    response["Referrer-Policy"] = "no-referrer"
+    return response

@@ -320,3 +320,14 @@ def test_the_task_api_shows_the_links_of_its_message(supervisor_user: Any) -> No
         ("https://shop.cn/a", 1)
     ]
     assert "token" not in body["links"][0]
+
+
+def test_the_redirect_sends_no_referrer() -> None:
+    customer = CustomerFactory()
+    task = TaskFactory(customer=customer, status=TaskStatus.SENT)
+    TrackedLink.objects.create(
+        token="noreferrer1", task=task, customer=customer, target_url="https://shop.cn/"
+    )
+    response = Client().get("/l/noreferrer1")
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Cache-Control"].startswith("max-age=0")

@@ -16,7 +16,8 @@ from django.conf import settings
 _LINK = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+", re.IGNORECASE)
 # Punctuation that ends a sentence rather than the link ("see https://x.cn/a.").
 _TRAILING = ".,;:!?)]'"
-# Longest target URL kept (a longer one stays in the text as written).
+# Longest target URL kept (a longer one stays in the text as written). Links are ASCII, and an
+# email's entities only shrink when read, so a kept target fits its unique index entry.
 MAX_LINK_LENGTH = 2000
 # Characters of a token (secrets.token_urlsafe(8) gives 11).
 TOKEN_LENGTH = 11
