@@ -114,6 +114,8 @@ def _form_context(
         "can_edit": has_role(request.user, (Role.ADMIN,)),
         "placeholders": placeholders(),
         "sms_channel": TemplateChannel.SMS,
+        # What a link counts as in the live SMS length: a short link as sent.
+        "short_link": tracked_link_url(SAMPLE_TOKEN),
         "email_channel": TemplateChannel.EMAIL,
     }
 

@@ -270,6 +270,13 @@ class TestPreview:
         )
         assert rendered["en"].body == "T-10086 SO-20260001 199.00 Sample product"
         assert rendered["en"].samples == ("ticket", "order")
+        # only the records the texts use are sampled
+        only_order = template_preview(
+            customer_id=customer.pk,
+            channel=TemplateChannel.SMS,
+            variants={"en": {"body": "{{ order.number }}"}},
+        )
+        assert only_order["en"].samples == ("order",)
         # sending never uses samples
         template = _sms("{{ ticket.number }}|{{ order.number }}")
         assert template_render(template=template, customer_id=customer.pk).body == "|"

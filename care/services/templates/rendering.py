@@ -455,7 +455,15 @@ def template_preview(
     else:
         raise ApplicationError(_("Give a template or texts to preview."))
     languages = [language] if language else list(texts)
-    rows = _with_samples(template_context_rows([(customer_id, extra)]), customer_id, extra)
+    used = {
+        name.split(".")[0]
+        for text in texts.values()
+        for part in ("subject", "body")
+        for name in template_placeholders(text.get(part) or "")
+    }
+    rows = _with_samples(
+        template_context_rows([(customer_id, extra)]), customer_id, extra, used=used
+    )
     return {
         lang: _render(
             channel=channel,
@@ -469,12 +477,15 @@ def template_preview(
     }
 
 
-def _with_samples(rows: ContextRows, customer_id: int, extra: dict[str, Any] | None) -> ContextRows:
-    """`rows` with a sample ticket and order for a customer who has no open ticket or paid
-    order (and whose preview names none), so a preview shows how those texts read."""
+def _with_samples(
+    rows: ContextRows, customer_id: int, extra: dict[str, Any] | None, *, used: set[str]
+) -> ContextRows:
+    """`rows` with a sample ticket and order, where the texts use them (`used`: "ticket",
+    "order"), for a customer who has no open ticket or paid order (and whose preview names
+    none), so a preview shows how those texts read."""
     samples: list[str] = []
     open_tickets, paid_orders = dict(rows.open_tickets), dict(rows.paid_orders)
-    if _record(rows, "ticket", customer_id, extra) is None and _names_none(extra, "ticket_id"):
+    if "ticket" in used and _missing(rows, "ticket", customer_id, extra):
         open_tickets[customer_id] = {
             "pk": 0,
             "customer_id": customer_id,
@@ -482,7 +493,7 @@ def _with_samples(rows: ContextRows, customer_id: int, extra: dict[str, Any] | N
             "subject": _("Sample: a parcel arrived damaged"),
         }
         samples.append("ticket")
-    if _record(rows, "order", customer_id, extra) is None and _names_none(extra, "order_id"):
+    if "order" in used and _missing(rows, "order", customer_id, extra):
         paid_orders[customer_id] = {
             "pk": 0,
             "customer_id": customer_id,
@@ -497,6 +508,9 @@ def _with_samples(rows: ContextRows, customer_id: int, extra: dict[str, Any] | N
     return replace(rows, open_tickets=open_tickets, paid_orders=paid_orders, samples=tuple(samples))
 
 
-def _names_none(extra: dict[str, Any] | None, key: str) -> bool:
-    """Whether `extra` names no record under `key` (a preview naming one shows it or nothing)."""
-    return _named_id(extra, key) is None
+def _missing(rows: ContextRows, kind: str, customer_id: int, extra: dict[str, Any] | None) -> bool:
+    """Whether the customer has no record of `kind` for the message and `extra` names none (a
+    preview naming one shows it, or nothing)."""
+    return (
+        _record(rows, kind, customer_id, extra) is None and _named_id(extra, f"{kind}_id") is None
+    )
