@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from care.choices import EventType, StepChannel, TemplateChannel
 from care.models import Event, MessageTemplate, TemplateVariant
+from care.services.events import event_process
 from care.services.templates.links import message_links, message_links_replace
 from care.views.templates import sms_segments
 from outreach.checks import outreach_tracked_link_check, outreach_tracked_link_deploy_check
@@ -97,10 +98,17 @@ class TestSending:
             dispatch_due()
         (request,) = http_sms.requests
         (short,) = re.findall(re.escape(BASE) + r"/l/\S+", request.json()["text"])
-        customer = task.customer
-        phone = customer.contact_points.get().value
-        for personal in (str(customer.pk), customer.name, phone, phone[-4:], str(task.pk)):
-            assert personal not in short.removeprefix(BASE + "/l/")
+        # nothing but the random token: no query, no ids, no name or number
+        token = short.removeprefix(BASE + "/l/")
+        assert re.fullmatch(r"[A-Za-z0-9_-]{11}", token)
+        assert TrackedLink.objects.get(task=task).token == token
+        phone = task.customer.contact_points.get().value
+        for personal in (task.customer.name, phone, phone[-4:]):
+            assert personal not in token
+        # and the token is not derived from them: another send to the same customer and
+        # target gets another token
+        other = TaskFactory(customer=task.customer, body="详情 https://shop.cn/x")
+        assert SHORT.findall(tracked_links_apply(task=other, body=other.body)) != [token]
 
     def test_a_retried_send_reuses_the_links_of_its_first_attempt(self, http_sms: Gateway) -> None:
         # given a gateway that fails the first attempt
@@ -195,6 +203,15 @@ class TestRedirect:
             "link_id": link.pk,
             "url": "https://shop.cn/x?y=1",
         }
+
+    def test_the_click_event_is_processed_by_care(self) -> None:
+        # (without the factory's bare rule, whose snapshot holds only its steps)
+        link = self._link(with_enrollment=False)
+        tracked_link_click(token=link.token, now=DAYTIME)
+        (event,) = Event.objects.filter(type=EventType.LINK_CLICKED)
+        assert event_process(event_id=event.pk) == "processed"
+        event.refresh_from_db()
+        assert (event.processed_at is not None, event.last_error) == (True, "")
 
     def test_further_clicks_are_counted_but_announced_once(self) -> None:
         link = self._link(with_enrollment=False)
