@@ -312,6 +312,13 @@ class TestChecks:
         settings.TRACKED_LINK_BASE_URL = "https://crm.example.cn"
         assert outreach_tracked_link_check() == []
 
+    def test_a_malformed_click_rate_fails_at_startup(self, settings: Any) -> None:
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {"webhook": "10/min", "tracked_link": "lots"},
+        }
+        assert [e.id for e in outreach_tracked_link_check()] == ["outreach.E003"]
+
     def test_a_deployment_linking_to_localhost_is_warned(self, settings: Any) -> None:
         settings.TRACKED_LINK_BASE_URL = "http://localhost:8000"
         assert [w.id for w in outreach_tracked_link_deploy_check()] == ["outreach.W003"]
