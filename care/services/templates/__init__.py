@@ -2,14 +2,16 @@
 
 Texts are Django templates parsed by a dedicated engine (`ENGINE`) that knows only `{% if %}`
 and a few harmless filters (care/template_filters.py). Every placeholder must name one of
-`PLACEHOLDERS`; the context is built from plain dicts and strings (never model instances), so
-neither a placeholder nor a filter argument can reach a model attribute, a method or a setting.
+`PLACEHOLDERS`; those a customer may lack (`NEEDS_FALLBACK`) need a fallback or an `{% if %}`.
+The context is built from plain dicts and strings (never model instances), so neither a
+placeholder nor a filter argument can reach a model attribute, a method or a setting.
 Email bodies are rendered with autoescape on (a customer named `<script>` stays inert in the
 HTML); SMS texts and call scripts are plain text, escaped by whatever page later shows them.
 
 Modules: `checks` (the engine and what a text may contain), `writing` (create, update, delete),
-`rendering` (contexts, rendering and previews). Their names are re-exported here; a test that
-replaces one must patch the module that uses it.
+`rendering` (contexts, rendering and previews), `links` (the web links of a rendered text, which
+outreach sends as tracked links). Their names are re-exported here; a test that replaces one
+must patch the module that uses it.
 """
 
 from care.services.templates.checks import (

@@ -104,8 +104,8 @@ def _variables(expression: FilterExpression) -> Iterator[Variable]:
 def _walk(
     nodes: list[Node], guarded: frozenset[str] = frozenset()
 ) -> Iterator[tuple[Node, frozenset[str]]]:
-    """Every node with the placeholders known to have a value where it stands (inside
-    `{% if x %}` or `{% if x and y %}`, in the first branch)."""
+    """Every node with the placeholders known to have a value where it stands (in the branch
+    of `{% if x %}`, `{% elif x %}` or `{% if x and y %}`; not in `{% else %}`)."""
     for node in nodes:
         yield node, guarded
         if isinstance(node, IfNode):
