@@ -24,6 +24,13 @@ from care.services.templates.checks import (
     template_text_check,
     template_variants_check,
 )
+from care.services.templates.links import (
+    SAMPLE_TOKEN,
+    message_links,
+    message_links_replace,
+    message_links_sample,
+    tracked_link_url,
+)
 from care.services.templates.rendering import (
     MAX_RENDERED_BODY_LENGTH,
     OPT_OUT_HINTS,
@@ -46,9 +53,13 @@ __all__ = (
     "OPT_OUT_HINTS",
     "NEEDS_FALLBACK",
     "PLACEHOLDERS",
+    "SAMPLE_TOKEN",
     "ContextRows",
     "RenderedMessage",
     "customer_timezone",
+    "message_links",
+    "message_links_replace",
+    "message_links_sample",
     "template_context",
     "template_context_rows",
     "template_create",
@@ -60,4 +71,5 @@ __all__ = (
     "template_update",
     "template_variants_check",
     "templates_placeholders",
+    "tracked_link_url",
 )
