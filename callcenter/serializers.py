@@ -149,6 +149,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "amount",
             "currency",
             "category",
+            "product",
             "channel",
             "status",
             "created_at",
@@ -316,6 +317,7 @@ class OrderInputSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField(min_length=3, max_length=3, required=False, default="CNY")
     category = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    product = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
     channel = serializers.CharField(max_length=50, required=False, default="", allow_blank=True)
     status = serializers.ChoiceField(
         choices=OrderStatus.choices, required=False, default=OrderStatus.PAID

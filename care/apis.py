@@ -73,6 +73,7 @@ from care.services.rules import (
 )
 from care.services.settings import care_settings_update
 from care.services.templates import (
+    NEEDS_FALLBACK,
     PLACEHOLDERS,
     template_create,
     template_delete,
@@ -357,6 +358,8 @@ class TemplateListApi(APIView):
         return Response(
             {
                 "placeholders": PLACEHOLDERS,
+                # Shown only with a fallback (`|default:"..."`) or inside `{% if %}` on them.
+                "placeholders_needing_fallback": sorted(NEEDS_FALLBACK),
                 "results": TemplateSerializer(template_list(), many=True).data,
             }
         )
@@ -431,7 +434,12 @@ class TemplatePreviewApi(APIView):
         )
         return Response(
             {
-                language: {"subject": message.subject, "body": message.body}
+                language: {
+                    "subject": message.subject,
+                    "body": message.body,
+                    # The records shown as samples: the customer has none ("ticket", "order").
+                    "samples": list(message.samples),
+                }
                 for language, message in rendered.items()
             }
         )

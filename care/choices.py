@@ -25,6 +25,7 @@ class EventType(models.TextChoices):
     THRESHOLD_CROSSED = "threshold_crossed", _("Threshold crossed")
     CUSTOMER_REPLIED = "customer_replied", _("Customer replied")
     CALL_RESULT = "call_result", _("Automated call result")
+    LINK_CLICKED = "link_clicked", _("Link clicked")
     EXTERNAL = "external", _("External event")
 
 

@@ -61,6 +61,7 @@ from outreach.serializers import (
     ReceiptInputSerializer,
     ReceiptResultSerializer,
     RescheduleInputSerializer,
+    TaskDetailSerializer,
     TaskSerializer,
 )
 from outreach.services.call_results import CallReport, call_result_record
@@ -119,11 +120,16 @@ class TaskListApi(generics.ListAPIView):
 class TaskDetailApi(APIView):
     permission_classes = [IsAgent]
 
-    @extend_schema(summary="Get a task", responses=TaskSerializer)
+    @extend_schema(
+        summary="Get a task, with the tracked links of its message",
+        responses=TaskDetailSerializer,
+    )
     def get(self, request: AuthenticatedRequest, pk: int) -> Response:
-        task = get_object_or_404(task_list(user=request.user), pk=pk)
+        task = get_object_or_404(
+            task_list(user=request.user).prefetch_related("tracked_links"), pk=pk
+        )
         context = {"now": timezone.now(), "request": request}
-        return Response(TaskSerializer(task, context=context).data)
+        return Response(TaskDetailSerializer(task, context=context).data)
 
 
 def _workable_task(request: AuthenticatedRequest, pk: int) -> OutreachTask:

@@ -10,6 +10,8 @@ class OutreachConfig(AppConfig):
     def ready(self) -> None:
         from outreach.checks import (
             outreach_backends_check,
+            outreach_tracked_link_check,
+            outreach_tracked_link_deploy_check,
             outreach_voice_secret_check,
             outreach_webhook_secret_check,
             outreach_wechat_callback_check,
@@ -30,6 +32,8 @@ class OutreachConfig(AppConfig):
         checks.register(outreach_webhook_secret_check, checks.Tags.security, deploy=True)
         checks.register(outreach_voice_secret_check, checks.Tags.security, deploy=True)
         checks.register(outreach_wechat_callback_check, checks.Tags.security, deploy=True)
+        checks.register(outreach_tracked_link_check, checks.Tags.compatibility)
+        checks.register(outreach_tracked_link_deploy_check, checks.Tags.security, deploy=True)
         # For care: carry out its plans, keep the queues its steps and playbook name, feed its
         # reports, run in its tick. For callcenter's pages: the desk, customer page, user form
         # and subject erasure.

@@ -1,10 +1,13 @@
 """System checks: a channel switched on but not configured fails at startup, not at 3 a.m."""
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning
 from django.core.exceptions import ImproperlyConfigured
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
 
 from callcenter.choices import Integration
 from callcenter.signatures import integration_secrets
@@ -65,3 +68,47 @@ def outreach_wechat_callback_check(app_configs: Any = None, **kwargs: Any) -> li
             id="outreach.W003",
         )
     ]
+
+
+def outreach_tracked_link_check(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """TRACKED_LINK_BASE_URL must be an http(s) address and TRACKED_LINK_THROTTLE_RATE a rate:
+    wrong, they fail at startup rather than at a customer's click."""
+    problems: list[Any] = []
+    base = urlsplit(str(settings.TRACKED_LINK_BASE_URL))
+    if base.scheme not in ("http", "https") or not base.netloc:
+        problems.append(
+            Error(
+                f"TRACKED_LINK_BASE_URL is {settings.TRACKED_LINK_BASE_URL!r}.",
+                hint="Set it to this site's public address, e.g. https://crm.example.com.",
+                id="outreach.E002",
+            )
+        )
+    rate = api_settings.DEFAULT_THROTTLE_RATES.get("tracked_link")
+    try:
+        # parse_rate reads nothing of its instance: called unbound, with no throttle built.
+        SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
+        if rate is None:
+            raise ValueError(rate)
+    except (ValueError, KeyError, TypeError):
+        problems.append(
+            Error(
+                f"DEFAULT_THROTTLE_RATES['tracked_link'] (TRACKED_LINK_THROTTLE_RATE) is {rate!r}.",
+                hint='Use requests per period, e.g. "600/min" (s, min, hour or day).',
+                id="outreach.E003",
+            )
+        )
+    return problems
+
+
+def outreach_tracked_link_deploy_check(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Deployment check: tracked links must point at an address customers can reach."""
+    host = urlsplit(str(settings.TRACKED_LINK_BASE_URL)).hostname or ""
+    if host in ("localhost", "127.0.0.1", "::1"):
+        return [
+            Warning(
+                "TRACKED_LINK_BASE_URL points at this machine: links in messages lead nowhere.",
+                hint="Set it to this site's public address, e.g. https://crm.example.com.",
+                id="outreach.W004",
+            )
+        ]
+    return []

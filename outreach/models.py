@@ -222,3 +222,50 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_number}: {self.body[:30]}"
+
+
+class TrackedLink(models.Model):
+    """A link of a sent SMS or email, as one recipient's short link `/l/<token>`.
+
+    The token is random (secrets.token_urlsafe) and unguessable: the short link says nothing
+    about the customer. One row per task and target, so a retried send reuses the links of its
+    first attempt. Clicks are counted by one atomic UPDATE; the first one is announced to care
+    as a `link_clicked` event (outreach.services.links).
+    """
+
+    token = models.CharField(_("token"), max_length=32, unique=True)
+    # Indexed by tracked_link_once, which leads with it.
+    task = models.ForeignKey(
+        OutreachTask,
+        verbose_name=_("task"),
+        on_delete=models.CASCADE,
+        related_name="tracked_links",
+        db_index=False,
+    )
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="tracked_links",
+    )
+    target_url = models.TextField(_("link"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    click_count = models.PositiveIntegerField(_("clicks"), default=0)
+    first_clicked_at = models.DateTimeField(_("first clicked at"), null=True, blank=True)
+    last_clicked_at = models.DateTimeField(_("last clicked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("tracked link")
+        verbose_name_plural = _("tracked links")
+        ordering = ("task", "id")
+        constraints = [
+            models.UniqueConstraint(fields=["task", "target_url"], name="tracked_link_once"),
+            models.CheckConstraint(
+                name="tracked_link_http",
+                condition=Q(target_url__startswith="http://")
+                | Q(target_url__startswith="https://"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"/l/{self.token}"

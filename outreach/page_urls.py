@@ -1,9 +1,9 @@
 """Page routes of outreach: the agent's queue, the supervisors' queue board and the desk card's
-callback form."""
+callback form, and the public redirect of tracked links."""
 
 from django.urls import path
 
-from outreach.views import board, desk, queue
+from outreach.views import board, desk, links, queue
 
 urlpatterns = [
     path("queue/", queue.my_queue_view, name="my-queue"),
@@ -12,4 +12,6 @@ urlpatterns = [
     path("queues/", board.queue_board_view, name="queue-board"),
     path("queues/reassign/", board.queue_board_reassign_view, name="queue-board-reassign"),
     path("desk/customers/<int:pk>/callback/", desk.desk_callback_view, name="desk-callback"),
+    # Public: the tracked links of sent messages (outreach.services.links).
+    path("l/<str:token>", links.tracked_link_view, name="tracked-link"),
 ]

@@ -14,7 +14,7 @@ from callcenter.models import Customer
 from callcenter.serializers import full_contacts_in
 from care.choices import ArbitrationReason, StepChannel, StopCondition, TouchKind
 from outreach.choices import CallResult, TaskOutcome
-from outreach.models import OutreachTask, Queue
+from outreach.models import OutreachTask, Queue, TrackedLink
 from outreach.reasons import SkipReason
 from outreach.services.tasks import RESCHEDULE_OUTCOMES
 
@@ -125,6 +125,25 @@ class TaskSerializer(serializers.ModelSerializer):
 
     def get_seconds_to_deadline(self, task: OutreachTask) -> int:
         return int((task.deadline_at - self._now()).total_seconds())
+
+
+class TrackedLinkSerializer(serializers.ModelSerializer):
+    """A tracked link of a sent message: where it leads and whether it was clicked."""
+
+    class Meta:
+        model = TrackedLink
+        fields = ["id", "target_url", "click_count", "first_clicked_at", "last_clicked_at"]
+        read_only_fields = fields
+
+
+class TaskDetailSerializer(TaskSerializer):
+    """A task with the tracked links of its message (one query more than a list row)."""
+
+    links = TrackedLinkSerializer(source="tracked_links", many=True, read_only=True)
+
+    class Meta(TaskSerializer.Meta):
+        fields = [*TaskSerializer.Meta.fields, "links"]
+        read_only_fields = fields
 
 
 class ManualTaskInputSerializer(serializers.Serializer):

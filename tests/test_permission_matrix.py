@@ -190,7 +190,7 @@ def test_permission_matrix(
     user = objects["users"][caller]
     if user is not None:
         client.force_login(user)
-    kwargs = {"pk": objects["ids"][entry.pk]} if entry.pk else {}
+    kwargs = {entry.kwarg: objects["ids"][entry.pk]} if entry.pk else {}
     url = reverse(route.key, kwargs=kwargs)
 
     failures = []

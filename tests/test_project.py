@@ -50,6 +50,7 @@ def test_production_settings_pass_the_deploy_check() -> None:
         "SECRET_KEY": "a-long-random-production-secret-key-for-the-check-0123456789abcdef",
         "ALLOWED_HOSTS": "crm.example.com",
         "SMS_WEBHOOK_SECRETS": "webhook-secret-for-the-check",
+        "TRACKED_LINK_BASE_URL": "https://crm.example.com",
     }
     result = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "check", "--deploy", "--fail-level", "WARNING"],

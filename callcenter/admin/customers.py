@@ -147,7 +147,16 @@ class RecentRowsInline(admin.TabularInline):
 class RecentOrderInline(RecentRowsInline):
     model = Order
     verbose_name_plural = gettext_lazy("recent orders")
-    fields = ("external_id", "placed_at", "amount", "currency", "category", "channel", "status")
+    fields = (
+        "external_id",
+        "placed_at",
+        "amount",
+        "currency",
+        "category",
+        "product",
+        "channel",
+        "status",
+    )
     order_field = "-placed_at"
 
 

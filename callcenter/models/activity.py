@@ -36,6 +36,9 @@ class Order(TimeStampedModel):
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3, default="CNY")
     category = models.CharField(_("category"), max_length=100, blank=True)
+    product = models.CharField(
+        _("product"), max_length=200, blank=True, help_text=_("What was bought, e.g. its name.")
+    )
     channel = models.CharField(_("channel"), max_length=50, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.PAID

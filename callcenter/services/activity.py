@@ -68,6 +68,7 @@ def order_record(
     category: str = "",
     channel: str = "",
     status: str = OrderStatus.PAID,
+    product: str = "",
 ) -> Order:
     """Create or update an order by external id; announces first order, order and refund."""
     _require_active(customer)
@@ -90,6 +91,7 @@ def order_record(
             "amount": amount,
             "currency": currency.upper(),
             "category": category,
+            "product": product,
             "channel": channel,
             "status": status,
         },

@@ -134,6 +134,16 @@ CITIES = [
     ("重庆", "重庆"),
 ]
 CATEGORIES = ["electronics", "home", "beauty", "grocery", "apparel", "services"]
+# Products of each category (picked by the order's number, so the random draws of a seed, and
+# with them the demo data, stay as they were before orders had products).
+PRODUCTS = {
+    "electronics": ["无线耳机", "智能手表", "充电宝"],
+    "home": ["空气净化器", "乳胶枕", "不粘锅"],
+    "beauty": ["保湿面霜", "防晒乳", "精华液"],
+    "grocery": ["龙井茶", "有机大米", "坚果礼盒"],
+    "apparel": ["羊毛衫", "运动鞋", "羽绒服"],
+    "services": ["延保服务", "上门安装", "会员年卡"],
+}
 ORDER_CHANNELS = ["web", "app", "store", "phone", "wechat"]
 CALL_REASONS = ["billing", "delivery", "product question", "return", "account", "complaint"]
 NOTES = [
@@ -315,14 +325,19 @@ def _demo_orders(
     orders = []
     for seq, days_ago in enumerate(_order_days(rng, profile), start=first_seq):
         status_roll = rng.random()
+        # Drawn in the order they always were: the same seed gives the same orders.
+        minutes = int(rng.integers(1440))
+        amount = Decimal(str(round(float(rng.lognormal(5.3, 0.8)), 2)))
+        category = CATEGORIES[rng.integers(len(CATEGORIES))]
         orders.append(
             Order(
                 external_id=f"DEMO-O{seq:08d}",
                 customer_id=customer_id,
-                placed_at=now - dt.timedelta(days=int(days_ago), minutes=int(rng.integers(1440))),
-                amount=Decimal(str(round(float(rng.lognormal(5.3, 0.8)), 2))),
+                placed_at=now - dt.timedelta(days=int(days_ago), minutes=minutes),
+                amount=amount,
                 currency="CNY",
-                category=CATEGORIES[rng.integers(len(CATEGORIES))],
+                category=category,
+                product=PRODUCTS[category][seq % len(PRODUCTS[category])],
                 channel=ORDER_CHANNELS[rng.integers(len(ORDER_CHANNELS))],
                 status=OrderStatus.PAID
                 if status_roll < 0.9

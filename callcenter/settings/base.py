@@ -215,7 +215,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "callcenter.errors.api_exception_handler",
     # Requests of signed integrations (no user), per client address (callcenter.throttling).
-    "DEFAULT_THROTTLE_RATES": {"webhook": env("WEBHOOK_THROTTLE_RATE", default="1200/min")},
+    # Tracked-link redirects (anonymous customers), per client address (outreach.views.links):
+    # generous, as many phones share one carrier address; it bounds the writes of a flood.
+    "DEFAULT_THROTTLE_RATES": {
+        "webhook": env("WEBHOOK_THROTTLE_RATE", default="1200/min"),
+        "tracked_link": env("TRACKED_LINK_THROTTLE_RATE", default="600/min"),
+    },
 }
 # API tokens (`Authorization: Token ...`) expire this many days after they were issued
 # (callcenter.selectors.tokens); a password change or an admin ends them sooner.
@@ -326,6 +331,10 @@ SMS_TWILIO_AUTH_TOKEN = env("SMS_TWILIO_AUTH_TOKEN", default="")
 SMS_TWILIO_FROM = env("SMS_TWILIO_FROM", default="")
 SMS_TWILIO_BASE_URL = env("SMS_TWILIO_BASE_URL", default="https://api.twilio.com")
 SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10.0)
+# Links in SMS and email texts are sent as per-recipient short links <base>/l/<token> that
+# redirect to the link and record the click (outreach.services.links): the base is this site's
+# public address as customers reach it.
+TRACKED_LINK_BASE_URL = env("TRACKED_LINK_BASE_URL", default="http://localhost:8000")
 # Automated calls: console | file | http | dotted path (the voice platform dials and plays).
 AUTO_CALL_BACKEND = env("AUTO_CALL_BACKEND", default="console")
 AUTO_CALL_FILE_PATH = env("AUTO_CALL_FILE_PATH", default="")

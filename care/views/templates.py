@@ -25,10 +25,16 @@ from care.forms import TemplateForm
 from care.models import MessageTemplate
 from care.selectors import template_list
 from care.services.templates import (
+    NEEDS_FALLBACK,
     PLACEHOLDERS,
     template_create,
     template_preview,
     template_update,
+)
+from care.services.templates.links import (
+    SAMPLE_TOKEN,
+    message_links_sample,
+    tracked_link_url,
 )
 
 PICKER_LIMIT = 8
@@ -54,6 +60,15 @@ PLACEHOLDER_HELP = {
     "order.currency": gettext_lazy("The order currency, e.g. CNY"),
     "order.date": gettext_lazy("The order date in the customer's time zone"),
     "opt_out_hint": gettext_lazy("How to opt out, in the text's language"),
+    "customer.attr.NAME": gettext_lazy(
+        "A custom attribute; write its name for NAME, e.g. customer.attr.points"
+    ),
+    "customer.top_category": gettext_lazy("The category the customer bought most often"),
+    "customer.preferred_channel": gettext_lazy("The channel the customer contacts us by most"),
+    "customer.segment": gettext_lazy("The rule segment the customer joined most recently"),
+    "customer.value_tier": gettext_lazy("The customer's value tier"),
+    "order.category": gettext_lazy("The order's category"),
+    "order.product": gettext_lazy("The order's product"),
 }
 
 
@@ -71,9 +86,13 @@ def sms_segments(text: str) -> dict[str, Any]:
     return {"length": units, "parts": parts, "encoding": encoding}
 
 
-def placeholders() -> list[dict[str, str]]:
+def placeholders() -> list[dict[str, Any]]:
     return [
-        {"name": name, "help": str(PLACEHOLDER_HELP.get(name, text))}
+        {
+            "name": name,
+            "help": str(PLACEHOLDER_HELP.get(name, text)),
+            "needs_fallback": name in NEEDS_FALLBACK,
+        }
         for name, text in PLACEHOLDERS.items()
     ]
 
@@ -95,6 +114,8 @@ def _form_context(
         "can_edit": has_role(request.user, (Role.ADMIN,)),
         "placeholders": placeholders(),
         "sms_channel": TemplateChannel.SMS,
+        # What a link counts as in the live SMS length: a short link as sent.
+        "short_link": tracked_link_url(SAMPLE_TOKEN),
         "email_channel": TemplateChannel.EMAIL,
     }
 
@@ -148,17 +169,25 @@ def template_edit_view(request: AuthenticatedHttpRequest, pk: int | None = None)
 
 
 def _preview_rows(rendered: dict[str, Any], channel: str | None) -> list[dict[str, Any]]:
+    """Each rendering with its SMS length and parts counted on the text as sent: its links as
+    tracked short links (care.services.templates.links)."""
     labels = dict(Language.choices)
-    return [
-        {
-            "language": language,
-            "label": labels.get(language, language),
-            "subject": message.subject,
-            "body": message.body,
-            "sms": sms_segments(message.body) if channel == TemplateChannel.SMS else None,
-        }
-        for language, message in rendered.items()
-    ]
+    rows = []
+    for language, message in rendered.items():
+        sent = message_links_sample(message.body)
+        rows.append(
+            {
+                "language": language,
+                "label": labels.get(language, language),
+                "subject": message.subject,
+                "body": message.body,
+                "sms": sms_segments(sent) if channel == TemplateChannel.SMS else None,
+                "short_link": tracked_link_url(SAMPLE_TOKEN) if sent != message.body else "",
+                "sample_ticket": "ticket" in message.samples,
+                "sample_order": "order" in message.samples,
+            }
+        )
+    return rows
 
 
 @require_POST

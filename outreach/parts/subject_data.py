@@ -1,6 +1,8 @@
 """Outreach's rows in subject erasure (callcenter.services.privacy): pending tasks are
 cancelled (nobody may contact an erased customer), and the text, addresses and numbers of tasks
-and inbound messages are blanked. The export finds them from the model metadata."""
+and inbound messages are blanked. Tracked links are deleted (a target may carry the customer's
+own order or account in its URL; their short links then answer 404). The export finds them from
+the model metadata."""
 
 import datetime as dt
 
@@ -8,12 +10,13 @@ from django.db.models import Q
 
 from callcenter.services.privacy import SubjectData, erase_update, subject_data_parts
 from outreach.choices import TaskStatus
-from outreach.models import InboundMessage, OutreachTask
+from outreach.models import InboundMessage, OutreachTask, TrackedLink
 from outreach.reasons import SkipReason
 
 
 def outreach_subject_erase(ids: list[int], now: dt.datetime) -> dict[str, int]:
-    """Cancel the customers' pending tasks, then blank their tasks and inbound messages."""
+    """Cancel the customers' pending tasks, blank their tasks and inbound messages, delete
+    their tracked links."""
     return {
         "outreach_tasks_cancelled": OutreachTask.objects.filter(
             customer_id__in=ids, status=TaskStatus.PENDING
@@ -34,6 +37,7 @@ def outreach_subject_erase(ids: list[int], now: dt.datetime) -> dict[str, int]:
             from_number="",
             body="",
         ),
+        "tracked_links": TrackedLink.objects.filter(customer_id__in=ids).delete()[0],
     }
 
 
@@ -41,6 +45,7 @@ OUTREACH_SUBJECT_DATA = SubjectData(
     decisions={
         "outreach.outreachtask.customer": "scrub",
         "outreach.inboundmessage.customer": "scrub",
+        "outreach.trackedlink.customer": "delete",
     },
     erase=outreach_subject_erase,
 )

@@ -14,7 +14,8 @@ One pass (`dispatch_due`, run every minute by beat and by `care_tick`):
    consent and do-not-contact, step conditions and "only if no response" (skip, reason kept),
    quiet hours in the customer's time zone (deferred to their end, back to pending), the
    frequency cap (skip: a proactive message held back for days would arrive out of context).
-   Then it is rendered and sent with its idempotency key.
+   Then it is rendered (links of SMS and email as tracked links, outreach.services.links)
+   and sent with its idempotency key.
    A step with a fallback channel ("WeChat, else SMS") is sent on the fallback instead when
    the customer has no address on the step's channel, opted out of it, or the provider answers
    that the customer cannot be reached (WeChat 43004, an unknown WeCom contact); the task keeps
@@ -49,7 +50,12 @@ from callcenter.models import ContactPoint, Customer
 from callcenter.services.customers import customer_consent_set
 from care.choices import StepChannel, TouchKind
 from care.models import CareSettings
-from care.services.templates import ContextRows, template_context_rows, template_render
+from care.services.templates import (
+    ContextRows,
+    template_context_rows,
+    template_render,
+    templates_placeholders,
+)
 from outreach.backends import (
     ChannelBackend,
     PermanentSendError,
@@ -68,10 +74,13 @@ from outreach.services.guardrails import (
     step_block,
     step_fallback,
 )
+from outreach.services.links import tracked_links_apply
 from segments.rules import RuleError
 
 logger = logging.getLogger("outreach.dispatch")
 
+# Channels whose links are sent as tracked links (outreach.services.links).
+LINK_CHANNELS = (StepChannel.SMS, StepChannel.EMAIL)
 # A claim older than this belongs to a dead worker. A live worker stops sending and gives its
 # remaining claims back after half of it, so it never overlaps a recovery.
 CLAIM_LEASE = dt.timedelta(minutes=5)
@@ -161,8 +170,10 @@ def _extra(task: OutreachTask) -> dict[str, Any] | None:
 
 def _context_rows(tasks: list[OutreachTask]) -> ContextRows:
     """Everything the templates of `tasks` draw on, in a few queries."""
+    templates = {task.template.pk: task.template for task in tasks if task.template is not None}
     return template_context_rows(
-        (task.customer_id, _extra(task)) for task in tasks if task.template_id is not None
+        ((task.customer_id, _extra(task)) for task in tasks if task.template_id is not None),
+        placeholders=templates_placeholders(templates.values()),
     )
 
 
@@ -174,6 +185,15 @@ def _render(task: OutreachTask, rows: ContextRows) -> tuple[str, str]:
         template=task.template, customer_id=task.customer_id, extra=_extra(task), rows=rows
     )
     return rendered.subject, rendered.body
+
+
+def _message(task: OutreachTask, rows: ContextRows, channel: str) -> tuple[str, str]:
+    """Subject and body as sent on `channel` (the step's, or its fallback): rendered, the links
+    of SMS and email made tracked links."""
+    subject, body = _render(task, rows)
+    if channel in LINK_CHANNELS:
+        body = tracked_links_apply(task=task, body=body)
+    return subject, body
 
 
 def _lock_key(customer_id: int) -> int:
@@ -366,7 +386,7 @@ class _Run:
         if not to:
             return self._skip(task, SkipReason.NO_ADDRESS)
         try:
-            subject, body = _render(task, self.rows)
+            subject, body = _message(task, self.rows, channel)
         except ApplicationError as exc:
             return self._fail(task, f"template: {exc.message}")
         if not body.strip():

@@ -553,6 +553,28 @@ def test_order_create_and_upsert_by_external_id(admin_client) -> None:
     assert (order.status, order.amount) == (OrderStatus.REFUNDED, Decimal("120.50"))
 
 
+def test_an_order_carries_its_product(admin_client) -> None:
+    customer = CustomerFactory()
+    payload = {
+        "external_id": "SHOP-2",
+        "customer": customer.pk,
+        "placed_at": "2025-01-02T10:00:00+08:00",
+        "amount": "88.00",
+        "product": "乌龙茶 250 g",
+    }
+
+    created = admin_client.post(reverse("api-order-list"), payload, format="json")
+    too_long = admin_client.post(
+        reverse("api-order-list"), {**payload, "product": "x" * 201}, format="json"
+    )
+
+    assert created.status_code == 201
+    assert created.json()["product"] == "乌龙茶 250 g"
+    assert too_long.status_code == 400
+    assert "product" in too_long.json()
+    assert Order.objects.get().product == "乌龙茶 250 g"
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -325,6 +325,25 @@ def test_customers_file_in_gb18030_with_bom_free_header_and_utf8_bom() -> None:
 # ---------------------------------------------------------------------------------- orders
 
 
+def test_orders_carry_their_product_and_a_file_without_it_keeps_it(c1: Customer) -> None:
+    created = _import(
+        "orders",
+        "external_id,customer_external_id,placed_at,amount,category,product",
+        "O1,C1,2024-03-01,199.90,electronics,降噪耳机 X2",
+    )
+    assert created.status == ImportStatus.SUCCEEDED, created.errors
+    assert Order.objects.get(external_id="O1").product == "降噪耳机 X2"
+
+    renamed = _import(
+        "orders",
+        "external_id,customer_external_id,placed_at,amount,product",
+        "O1,C1,2024-03-01,199.90,降噪耳机 X3",
+    )
+    untouched = _import("orders", ORDER_HEADER, "O1,C1,2024-03-01,199.90,cny,electronics,web,")
+    assert (renamed.updated, untouched.status) == (1, ImportStatus.SUCCEEDED)
+    assert Order.objects.get(external_id="O1").product == "降噪耳机 X3"
+
+
 def test_orders_file_creates_orders_and_announces_them(
     c1: Customer, c2: Customer, captured: list[list]
 ) -> None:

@@ -293,9 +293,39 @@ def test_template_crud_refuses_bad_placeholders_and_previews_with_a_real_custome
     assert preview.status_code == 200
     assert preview.json()["en"]["body"] == "<p>&lt;b&gt;Ann&lt;/b&gt;</p>"
     assert created.status_code == 201
-    assert saved_preview.json() == {"en": {"subject": "", "body": "Hi <b>Ann</b>"}}
+    assert saved_preview.json() == {"en": {"subject": "", "body": "Hi <b>Ann</b>", "samples": []}}
     assert deleted.status_code == 204
     assert not MessageTemplate.objects.exists()
+
+
+def test_template_api_refuses_a_gap_and_previews_samples(
+    api_as: ApiAs, crm_admin_user: Any
+) -> None:
+    client = api_as(crm_admin_user)
+    customer = CustomerFactory(name="Ann", language="en")
+
+    gap = client.post(
+        "/api/care/templates/",
+        {"name": "Gap", "channel": "sms", "variants": {"en": {"body": "{{ order.product }}"}}},
+        format="json",
+    )
+    preview = client.post(
+        "/api/care/templates/preview/",
+        {
+            "customer_id": customer.pk,
+            "channel": "sms",
+            "variants": {"en": {"body": '{{ order.product|default:"your order" }}'}},
+        },
+        format="json",
+    )
+    listed = client.get("/api/care/templates/").json()
+
+    assert gap.status_code == 400
+    assert (gap.json()["field"], gap.json()["placeholder"]) == ("en body", "order.product")
+    assert not MessageTemplate.objects.exists()
+    assert preview.json() == {"en": {"subject": "", "body": "Sample product", "samples": ["order"]}}
+    assert "customer.attr.NAME" in listed["placeholders"]
+    assert "order.product" in listed["placeholders_needing_fallback"]
 
 
 def test_enrollments_list_with_filters(

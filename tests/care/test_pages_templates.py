@@ -179,3 +179,27 @@ def test_the_template_list_shows_languages_and_use(
     html = response.content.decode()
     assert "Wake-up" in html
     assert "Simplified Chinese" in html
+
+
+def test_the_preview_counts_sms_parts_with_links_as_sent_short_links(
+    admin_client: Client, settings: Any
+) -> None:
+    # given a text whose long link would take a second SMS part, but not as a short link
+    settings.TRACKED_LINK_BASE_URL = "https://crm.example.cn"
+    customer = CustomerFactory(name="Li Lei")
+    link = "https://shop.example.cn/campaigns/2026/summer/" + "a" * 120
+    body = f"Hi {{{{ customer.name }}}}, see {link}"
+    assert sms_segments(f"Hi Li Lei, see {link}")["parts"] == 2
+
+    # when it is previewed
+    response = admin_client.post(
+        reverse("care-template-preview"),
+        {**_texts(body_en=body), "customer_id": str(customer.pk)},
+    )
+
+    # then the text shows the link as written, counted as the short link it is sent as
+    html = response.content.decode()
+    sent = "Hi Li Lei, see https://crm.example.cn/l/xxxxxxxxxxx"
+    assert link in html
+    assert "https://crm.example.cn/l/xxxxxxxxxxx" in html
+    assert f"{len(sent)} characters (GSM-7), 1 SMS part" in html

@@ -33,6 +33,7 @@ class Entry:
     # Integration); empty for the rest.
     signed: str = ""
     page: bool = False  # HTML page: anonymous callers are redirected to the login page
+    kwarg: str = "pk"  # the URL's keyword argument `pk` fills (e.g. "token")
 
 
 def _e(pk: str | None = None, **methods: frozenset[str]) -> Entry:

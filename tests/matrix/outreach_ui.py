@@ -1,6 +1,9 @@
 """Decisions for the agent desk, CTI call events and live stream, my queue, queue board."""
 
-from tests.matrix import MANAGERS, STAFF, Entry, _e, _page
+from typing import Any
+
+from outreach.models import OutreachTask, TrackedLink
+from tests.matrix import MANAGERS, PUBLIC, STAFF, Entry, _e, _page
 
 EXPECTATIONS: dict[str, Entry] = {
     # Agent desk: any call-center role takes calls.
@@ -22,4 +25,15 @@ EXPECTATIONS: dict[str, Entry] = {
     "my-queue-reschedule": _page("task", post=STAFF),
     "queue-board": _page(get=MANAGERS),
     "queue-board-reassign": _page(post=MANAGERS),
+    # Tracked links: customers follow them from their messages, without an account.
+    "tracked-link": Entry(methods={"get": PUBLIC}, pk="tracked_link", kwarg="token"),
 }
+
+
+def extra_objects(base: dict[str, Any]) -> dict[str, Any]:
+    """A tracked link of the fixture's call task."""
+    task = OutreachTask.objects.get(pk=base["ids"]["task"])
+    link = TrackedLink.objects.create(
+        token="matrixlink1", task=task, customer_id=task.customer_id, target_url="https://a.cn/"
+    )
+    return {"tracked_link": link.token}

@@ -77,6 +77,7 @@ ORDER_COLUMNS = (
     Column("amount", cells.amount, "numeric(12, 2)", required=True),
     Column("currency", cells.currency),
     Column("category", cells.text(100)),
+    Column("product", cells.text(200)),
     Column("channel", cells.text(50)),
     Column("status", cells.choice(OrderStatus.values)),
 )
@@ -95,26 +96,28 @@ UPDATE callcenter_order o SET
     amount = s.amount,
     currency = coalesce(s.currency, o.currency),
     category = coalesce(s.category, o.category),
+    product = coalesce(s.product, o.product),
     channel = coalesce(s.channel, o.channel),
     status = coalesce(s.status, o.status),
     updated_at = %(now)s
 FROM import_stage s
 JOIN import_customer r ON r.external_id = s.customer_external_id
 WHERE o.external_id = s.external_id
-  AND (o.customer_id, o.placed_at, o.amount, o.currency, o.category, o.channel, o.status)
+  AND (o.customer_id, o.placed_at, o.amount, o.currency, o.category, o.product, o.channel,
+       o.status)
       IS DISTINCT FROM
       (r.customer_id, s.placed_at, s.amount, coalesce(s.currency, o.currency),
-       coalesce(s.category, o.category), coalesce(s.channel, o.channel),
-       coalesce(s.status, o.status))
+       coalesce(s.category, o.category), coalesce(s.product, o.product),
+       coalesce(s.channel, o.channel), coalesce(s.status, o.status))
 """
 
 INSERT_ORDERS = """
 INSERT INTO callcenter_order (
     created_at, updated_at, external_id, customer_id, placed_at, amount, currency, category,
-    channel, status)
+    product, channel, status)
 SELECT %(now)s, %(now)s, s.external_id, r.customer_id, s.placed_at, s.amount,
-       coalesce(s.currency, 'CNY'), coalesce(s.category, ''), coalesce(s.channel, ''),
-       coalesce(s.status, 'paid')
+       coalesce(s.currency, 'CNY'), coalesce(s.category, ''), coalesce(s.product, ''),
+       coalesce(s.channel, ''), coalesce(s.status, 'paid')
 FROM import_stage s
 JOIN import_customer r ON r.external_id = s.customer_external_id
 WHERE NOT EXISTS (SELECT 1 FROM callcenter_order o WHERE o.external_id = s.external_id)

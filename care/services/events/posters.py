@@ -26,7 +26,8 @@ _SYSTEMS = frozenset({Role.ADMIN.value, SIGNED_INTEGRATION})
 # customer gave on another channel (it ends plans that stop on a reply). Types this product
 # derives from its own data (interactions, consent, new customers, segment moves, birthdays,
 # anniversaries, inactivity, the monthly report, dates reached, holidays, automated-call
-# results) are refused for everyone: posting one would contradict the data it is computed from.
+# results, link clicks) are refused for everyone: posting one would contradict the data it is
+# computed from.
 EVENT_POSTERS: dict[str, frozenset[str]] = {
     EventType.TICKET_OPENED: _SYSTEMS,
     EventType.TICKET_RESOLVED: _SYSTEMS,
@@ -49,6 +50,8 @@ EVENT_POSTERS: dict[str, frozenset[str]] = {
     EventType.THRESHOLD_CROSSED: frozenset(),
     # Reported by the voice platform through its own webhook (outreach), onto the call's task.
     EventType.CALL_RESULT: frozenset(),
+    # Recorded by the tracked-link redirect (outreach), on a customer's first click.
+    EventType.LINK_CLICKED: frozenset(),
     EventType.HOLIDAY: frozenset(),
 }
 # Who may post at least one type (the API refuses everyone else at the door).

@@ -5,9 +5,12 @@ and a few harmless filters (care/template_filters.py). Every placeholder must na
 `PLACEHOLDERS`, and every filter argument must stay within its bounds.
 """
 
+import functools
+import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.template import Engine, TemplateSyntaxError
 from django.template.base import FilterExpression, Node, TextNode, Variable, VariableNode
 from django.template.defaulttags import IfNode
@@ -47,7 +50,32 @@ PLACEHOLDERS: dict[str, str] = {
     "order.currency": "the order currency, e.g. CNY",
     "order.date": "the order date in the customer's time zone, e.g. 2025-03-01",
     "opt_out_hint": "how to opt out, in the text's language",
+    "customer.attr.NAME": "a custom attribute of the customer (NAME: its name, e.g. points)",
+    "customer.top_category": "the category the customer bought most often (paid orders)",
+    "customer.preferred_channel": "the channel the customer contacts us by most, e.g. WeChat",
+    "customer.segment": "the rule segment the customer joined most recently",
+    "customer.value_tier": "the customer's value tier, in the text's language",
+    "order.category": "the order's category",
+    "order.product": "the order's product",
 }
+# Placeholders a customer may well have no value for: a text shows them only with a fallback
+# (`{{ customer.top_category|default:"our shop" }}`) or inside `{% if %}` on them, so a
+# message never has an empty gap where the value was missing.
+NEEDS_FALLBACK = frozenset(
+    {
+        "customer.attr.NAME",
+        "customer.top_category",
+        "customer.preferred_channel",
+        "customer.segment",
+        "customer.value_tier",
+        "order.category",
+        "order.product",
+    }
+)
+# `customer.attr.<name>`: the names custom attributes may have in a text (a word, as Django's
+# template variables allow: letters of any script, digits, underscores; not a leading `_`).
+ATTRIBUTE_PREFIX = ("customer", "attr")
+_ATTRIBUTE_NAME = re.compile(r"[^\W_]\w*")
 
 MAX_BODY_LENGTH = 5000
 MAX_SUBJECT_LENGTH = 200
@@ -73,12 +101,65 @@ def _variables(expression: FilterExpression) -> Iterator[Variable]:
                 yield arg
 
 
-def _walk(nodes: list[Node]) -> Iterator[Node]:
+def _walk(
+    nodes: list[Node], guarded: frozenset[str] = frozenset()
+) -> Iterator[tuple[Node, frozenset[str]]]:
+    """Every node with the placeholders known to have a value where it stands (in the branch
+    of `{% if x %}`, `{% elif x %}` or `{% if x and y %}`; not in `{% else %}`)."""
     for node in nodes:
-        yield node
+        yield node, guarded
         if isinstance(node, IfNode):
-            for _condition, nodelist in node.conditions_nodelists:
-                yield from _walk(list(nodelist))
+            for condition, nodelist in node.conditions_nodelists:
+                yield from _walk(list(nodelist), guarded | _guards(condition))
+
+
+def _guards(condition: Any) -> frozenset[str]:
+    """The placeholders a condition proves have a value: a plain `x`, or `x and y`."""
+    if condition is None:
+        return frozenset()
+    if isinstance(getattr(condition, "value", None), FilterExpression):
+        return frozenset(".".join(v.lookups) for v in _variables(condition.value) if v.lookups)
+    if getattr(condition, "id", None) == "and":
+        return _guards(condition.first) | _guards(condition.second)
+    return frozenset()
+
+
+def placeholder_name(variable: Variable) -> str:
+    """The PLACEHOLDERS entry a variable stands for: its dotted name, with a custom
+    attribute's name as NAME (`customer.attr.points` -> `customer.attr.NAME`)."""
+    lookups = tuple(variable.lookups or ())
+    if len(lookups) == 3 and lookups[:2] == ATTRIBUTE_PREFIX:
+        name = lookups[2]
+        if _ATTRIBUTE_NAME.fullmatch(name) and len(name) <= (
+            settings.CUSTOMER_ATTRIBUTE_KEY_MAX_LENGTH
+        ):
+            return "customer.attr.NAME"
+    return ".".join(lookups)
+
+
+def template_placeholders(text: str) -> set[str]:
+    """The PLACEHOLDERS entries a checked text uses (none for a text that does not parse)."""
+    return set(_placeholders(text))
+
+
+# A dispatcher pass asks for the same few texts again and again: parsed once each.
+@functools.lru_cache(maxsize=512)
+def _placeholders(text: str) -> frozenset[str]:
+    try:
+        compiled = ENGINE.from_string(text)
+    except TemplateSyntaxError:
+        return frozenset()
+    found: set[str] = set()
+    for node, _guarded in _walk(list(compiled.nodelist)):
+        expressions: list[FilterExpression] = []
+        if isinstance(node, VariableNode):
+            expressions = [node.filter_expression]
+        elif isinstance(node, IfNode):
+            for condition, _nodelist in node.conditions_nodelists:
+                expressions.extend(_condition_expressions(condition))
+        for expression in expressions:
+            found.update(placeholder_name(v) for v in _variables(expression) if v.lookups)
+    return frozenset(found)
 
 
 def template_text_check(*, text: str, label: str) -> None:
@@ -91,9 +172,10 @@ def template_text_check(*, text: str, label: str) -> None:
             _("%(label)s: %(error)s") % {"label": label, "error": exc},
             extra={"field": label},
         ) from exc
-    for node in _walk(list(compiled.nodelist)):
+    for node, guarded in _walk(list(compiled.nodelist)):
         if isinstance(node, VariableNode):
             _check_expression(node.filter_expression, label)
+            _check_fallback(node.filter_expression, label, guarded)
         elif isinstance(node, IfNode):
             for condition, _nodelist in node.conditions_nodelists:
                 for expression in _condition_expressions(condition):
@@ -125,13 +207,57 @@ def _check_expression(expression: FilterExpression, label: str) -> None:
     for variable in _variables(expression):
         if variable.lookups is None:
             continue
-        name = ".".join(variable.lookups)
+        name = placeholder_name(variable)
         if name not in PLACEHOLDERS:
+            shown = ".".join(variable.lookups)
             raise ApplicationError(
                 _('%(label)s: unknown placeholder "{{ %(name)s }}"; allowed are %(allowed)s')
-                % {"label": label, "name": name, "allowed": ", ".join(PLACEHOLDERS)},
-                extra={"field": label, "placeholder": name},
+                % {"label": label, "name": shown, "allowed": ", ".join(PLACEHOLDERS)},
+                extra={"field": label, "placeholder": shown},
             )
+
+
+def _check_fallback(expression: FilterExpression, label: str, guarded: frozenset[str]) -> None:
+    """Refuse a placeholder of NEEDS_FALLBACK shown without `|default:"..."` outside an
+    `{% if %}` on it: a customer without the value would read an empty gap."""
+    variable = expression.var
+    if not isinstance(variable, Variable) or variable.lookups is None:
+        return
+    name = placeholder_name(variable)
+    shown = ".".join(variable.lookups)
+    if name not in NEEDS_FALLBACK or shown in guarded:
+        return
+    for function, args in expression.filters:
+        if getattr(function, "__name__", "") != "default":
+            continue
+        if any(_fills_gap(is_variable, argument) for is_variable, argument in args):
+            return
+        raise ApplicationError(
+            _(
+                '%(label)s: the fallback of "{{ %(name)s }}" must be a text that is not blank '
+                "(or a placeholder every customer has)"
+            )
+            % {"label": label, "name": shown},
+            extra={"field": label, "placeholder": shown},
+        )
+    raise ApplicationError(
+        _(
+            '%(label)s: "{{ %(name)s }}" may be missing for a customer; give a fallback, e.g. '
+            '{{ %(name)s|default:"…" }}, or show it inside {%% if %(name)s %%}…{%% endif %%}'
+        )
+        % {"label": label, "name": shown},
+        extra={"field": label, "placeholder": shown},
+    )
+
+
+def _fills_gap(is_variable: bool, argument: Any) -> bool:
+    """Whether a fallback always shows something: a text that is not blank, or a placeholder
+    that every customer has a value for."""
+    if not is_variable:
+        return bool(str(argument).strip())
+    if isinstance(argument, Variable) and argument.lookups is not None:
+        return placeholder_name(argument) not in NEEDS_FALLBACK
+    return True
 
 
 def _label(language: str, part: str) -> str:

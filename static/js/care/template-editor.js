@@ -2,7 +2,9 @@
  * Template editor: live SMS length and parts per language, placeholders inserted at the cursor
  * of the text last edited, and the customer picker of the preview.
  * SMS parts: GSM-7 texts take 160 characters in one part, 153 per part when split; any other
- * text is UCS-2 (70 and 67). The server counts the rendered preview the same way.
+ * text is UCS-2 (70 and 67). Links count as the short links they are sent as
+ * (data-short-link, care.services.templates.links). The server counts the rendered preview
+ * the same way.
  */
 (function () {
   "use strict";
@@ -13,6 +15,20 @@
     "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
   var GSM_EXT = "^{}\\[~]|€\f";
   var lastText = null;
+  // The link pattern of care.services.templates.links (ends at a space, quote, `<` or any
+  // non-ASCII character), with the punctuation that ends a sentence left out.
+  var LINK = /https?:\/\/[A-Za-z0-9\-._~:\/?#\[\]@!$&()*+,;=%]+/gi;
+  var TRAILING = /[.,;:!?)\]']+$/;
+  var shortLink = form.dataset.shortLink || "";
+
+  function asSent(text) {
+    if (!shortLink) return text;
+    return text.replace(LINK, function (whole) {
+      var url = whole.replace(TRAILING, "");
+      if (url.length > 2000 || url.indexOf(shortLink.slice(0, -11)) === 0) return whole;
+      return shortLink + whole.slice(url.length);
+    });
+  }
 
   function smsCount(text) {
     var gsm = true;
@@ -44,7 +60,7 @@
       out.textContent = textarea.value.length + " " + form.dataset.tChars;
       return;
     }
-    var count = smsCount(textarea.value);
+    var count = smsCount(asSent(textarea.value));
     out.textContent = count.length + " " + form.dataset.tChars + " (" + count.encoding + ") · " +
       form.dataset.tParts + " " + count.parts;
   }
