@@ -6,6 +6,8 @@ from tests.matrix import ADMINS, LOGGED_IN, MANAGERS, PUBLIC, STAFF, Entry, _e, 
 EXPECTATIONS: dict[str, Entry] = {
     # Public by design: health carries no data; login/logout.
     "healthz": _e(get=PUBLIC),
+    # The site icon: a redirect to a static file.
+    "favicon": _e(get=PUBLIC),
     "login": _e(get=PUBLIC, post=PUBLIC, put=PUBLIC),
     "logout": _e(post=PUBLIC),
     # The API description: call-center users only.
@@ -18,6 +20,9 @@ EXPECTATIONS: dict[str, Entry] = {
     "api-outreach-receipts": Entry(methods={"post": PUBLIC}, signed=Integration.SMS),
     "api-outreach-inbound-sms": Entry(methods={"post": PUBLIC}, signed=Integration.SMS),
     "api-outreach-call-results": Entry(methods={"post": PUBLIC}, signed=Integration.VOICE),
+    # WeChat's server push carries WeChat's own signature (a shared token; tested in
+    # tests/outreach/test_weixin_callbacks.py): without it nobody, logged in or not, gets in.
+    "api-outreach-wechat-callback": _e(get=frozenset(), post=frozenset()),
     # Pages.
     "home": _page(get=STAFF),
     "import-csv": _page(get=MANAGERS, post=MANAGERS),
