@@ -79,7 +79,7 @@ def _step(
 # says), a confirmation on a promise (intent, or key 1), the end when the reminder was heard;
 # the first call is tried again, the second hands over.
 _NOT_REACHED = ["no_answer", "busy", "failed", "voicemail"]
-CALL_BRANCHES_FIRST = [
+CALL_BRANCHES_FIRST: list[dict[str, Any]] = [
     {"if": {"intents": ["transfer_to_human"]}, "goto": "human-call"},
     {"if": {"intents": ["promise_to_pay"]}, "goto": "promise-sms"},
     {"if": {"keypresses": ["0"]}, "goto": "human-call"},
@@ -88,7 +88,7 @@ CALL_BRANCHES_FIRST = [
     {"if": {"results": ["answered"]}, "goto": "end"},
     {"if": "timeout", "goto": "auto-call-2"},
 ]
-CALL_BRANCHES_SECOND = [
+CALL_BRANCHES_SECOND: list[dict[str, Any]] = [
     {"if": {"intents": ["transfer_to_human"]}, "goto": "human-call"},
     {"if": {"intents": ["promise_to_pay"]}, "goto": "promise-sms"},
     {"if": {"keypresses": ["0"]}, "goto": "human-call"},

@@ -298,7 +298,7 @@ class TestOutcomes:
         care_rule_update(
             rule=rule, steps=[{k: v for k, v in s.items() if k != "template_slug"} for s in steps]
         )
-        assert CareRule.objects.get(pk=rule.pk).version == 2
+        assert CareRule.objects.get(pk=rule.pk).version == 3  # created, activated, edited
         frozen.shift(H)
 
         _fire(customer.pk, name="paid")
