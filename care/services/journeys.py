@@ -58,16 +58,21 @@ OUTCOME_EVENTS = frozenset().union(*WAIT_EVENTS.values())
 # task (payload "enrollment_id" and "step_position").
 TASK_EVENTS = frozenset({EventType.CALL_RESULT, EventType.TASK_OUTCOME, EventType.LINK_CLICKED})
 
-# name -> {"<wait_for>.<match key>": [allowed values]}: what the app carrying out steps reports
-# (outreach: call results, intents and task outcomes; outreach/parts/care_outcomes.py).
-outcome_values: Registry[dict[str, list[str]]] = Registry("care journey outcome values")
+# name -> {"<wait_for>.<match key>": [(value, label), ...]}: what the app carrying out steps
+# reports (outreach: call results, intents and task outcomes; outreach/parts/care_outcomes.py).
+outcome_values: Registry[dict[str, list[tuple[str, Any]]]] = Registry("care journey outcome values")
+
+
+def outcome_labels(kind: str, name: str) -> dict[str, Any]:
+    """The values a match `name` of outcome `kind` may list, with their readable labels."""
+    labels: dict[str, Any] = {}
+    for part in outcome_values:
+        labels.update(part.get(f"{kind}.{name}", []))
+    return labels
 
 
 def _allowed(kind: str, name: str) -> list[str]:
-    values: list[str] = []
-    for part in outcome_values:
-        values += part.get(f"{kind}.{name}", [])
-    return values
+    return list(outcome_labels(kind, name))
 
 
 def _error(message: str, path: str) -> ApplicationError:
@@ -379,3 +384,88 @@ def journey_validate(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         _loop_check(steps, keys)
         _reach_check(steps, keys)
     return steps
+
+
+# ---------------------------------------------------------------------------------------------
+# Describing a definition (the rule editor's flow)
+
+
+def _values_text(kind: str, name: str, values: Any) -> str:
+    if not isinstance(values, list):
+        return str(values)
+    labels = outcome_labels(kind, name)
+    return ", ".join(str(labels.get(value, value)) for value in values)
+
+
+def branch_words(step: dict[str, Any], branch: dict[str, Any]) -> str:
+    """What a branch waits for, in words (the interface language)."""
+    match = branch.get("if")
+    if match == TIMEOUT:
+        return _("Nothing within %(hours)s h") % {"hours": step.get("wait_hours")}
+    if not isinstance(match, dict) or match.get("any") is True:
+        return _("Any outcome")
+    kind = step.get("wait_for") or ""
+    phrases = {
+        "keywords": _("The reply contains: %(values)s"),
+        "results": _("Call result: %(values)s"),
+        "intents": _("Customer intent: %(values)s"),
+        "keypresses": _("Keys pressed: %(values)s"),
+        "outcomes": _("Agent recorded: %(values)s"),
+        "name": _("The event %(values)s"),
+    }
+    parts = [
+        phrases[name] % {"values": _values_text(kind, name, values)}
+        for name, values in match.items()
+        if name in phrases
+    ]
+    return _(" and ").join(parts)
+
+
+def journey_outline(steps: list[dict[str, Any]], titles: dict[str, str]) -> list[dict[str, Any]]:
+    """The journey from the first step as a nested list for the editor: a path is a list of
+    items, each a step (`number`, `key`, `title`, and for a wait its words and branches, each
+    with the path it leads to), the end (`end`), or a step shown earlier (`again`). `titles`
+    names each step by key."""
+    keys = {step_key(step): index for index, step in enumerate(steps)}
+    shown: set[str] = set()
+
+    def path(index: int | None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while index is not None:
+            step = steps[index]
+            key = step_key(step)
+            if key in shown:
+                items.append({"again": True, "number": index + 1, "key": key})
+                return items
+            shown.add(key)
+            node: dict[str, Any] = {
+                "number": index + 1,
+                "key": key,
+                "title": titles.get(key, key),
+                "wait": "",
+                "branches": [],
+            }
+            items.append(node)
+            if step_waits(step):
+                kinds: dict[object, object] = dict(WaitFor.choices)
+                node["wait"] = _("Waits up to %(hours)s h for: %(outcome)s") % {
+                    "hours": step.get("wait_hours"),
+                    "outcome": kinds.get(step["wait_for"], step["wait_for"]),
+                }
+                for branch in step.get("branches") or []:
+                    goto = branch.get("goto")
+                    node["branches"].append(
+                        {
+                            "label": branch_words(step, branch),
+                            "path": [{"end": True}] if goto == END else path(keys.get(goto)),
+                        }
+                    )
+                return items
+            goto, _path = _successors(steps, index)[0]
+            if goto == END:
+                items.append({"end": True})
+                return items
+            index = keys.get(goto)
+        return items
+
+    return path(0) if steps else []

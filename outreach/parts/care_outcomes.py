@@ -11,8 +11,8 @@ def register() -> None:
     outcome_values.register(
         "outreach",
         {
-            f"{WaitFor.CALL_RESULT}.results": list(CallResult.values),
-            f"{WaitFor.CALL_RESULT}.intents": list(CallIntent.values),
-            f"{WaitFor.TASK_OUTCOME}.outcomes": list(TaskOutcome.values),
+            f"{WaitFor.CALL_RESULT}.results": list(CallResult.choices),
+            f"{WaitFor.CALL_RESULT}.intents": list(CallIntent.choices),
+            f"{WaitFor.TASK_OUTCOME}.outcomes": list(TaskOutcome.choices),
         },
     )
