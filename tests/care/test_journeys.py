@@ -427,3 +427,44 @@ class TestValidation:
 
         assert [key for key, _s in _tasks(customer.pk)] == ["step-1", "step-2"]
         assert Enrollment.objects.get(customer=customer).waiting_step == ""
+
+
+def test_the_api_saves_a_journey_and_shows_it_with_the_stop_event(
+    sms: MessageTemplate, api_as: Any, crm_admin_user: Any
+) -> None:
+    client = api_as(crm_admin_user)
+    steps = [
+        {
+            "key": "ask",
+            "channel": "sms",
+            "template_id": sms.pk,
+            "wait_for": WaitFor.SMS_REPLY,
+            "wait_hours": 24,
+            "branches": [
+                {"if": {"keywords": ["还款"]}, "goto": "end"},
+                {"if": "timeout", "goto": "end"},
+            ],
+        }
+    ]
+    body = {
+        "name": "Ask",
+        "trigger_type": EventType.EXTERNAL,
+        "trigger_params": {"name": "x"},
+        "stop_conditions": ["external:payment_received", "customer_replied"],
+        "steps": steps,
+    }
+
+    response = client.post("/api/care/rules/", body, format="json")
+
+    assert response.status_code == 201, response.json()
+    rule = response.json()
+    assert rule["stop_conditions"] == ["customer_replied", "external:payment_received"]
+    (step,) = rule["steps"]
+    assert (step["key"], step["wait_for"], step["wait_hours"]) == ("ask", "sms_reply", 24)
+    assert step["branches"] == steps[0]["branches"]
+    bad_stop = client.post(
+        "/api/care/rules/", {**body, "stop_conditions": ["external:"]}, format="json"
+    )
+    assert bad_stop.status_code == 400
+    assert bad_stop.json()["field"] == "stop_conditions"
+    assert CareRule.objects.count() == 1
