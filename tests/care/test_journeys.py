@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.urls import reverse
 from django.utils import timezone
 
 from callcenter.choices import Role
@@ -111,6 +112,18 @@ class TestRepaymentReminder:
             task.due_at,
             task.due_at + 24 * H,
         )
+
+    def test_the_customer_page_says_where_the_plan_waits(
+        self, repayment: CareRule, supervisor_client: Any
+    ) -> None:
+        customer = CustomerFactory()
+        _fire(customer.pk, name="repayment_due")
+
+        response = supervisor_client.get(reverse("customer-detail", args=[customer.pk]))
+
+        html = response.content.decode()
+        assert 'data-waiting="auto-call-1"' in html
+        assert "waiting at auto-call-1 until" in html
 
     def test_transfer_to_human_asks_a_person_to_call_within_2_hours(
         self, repayment: CareRule
@@ -468,3 +481,25 @@ def test_the_api_saves_a_journey_and_shows_it_with_the_stop_event(
     assert bad_stop.status_code == 400
     assert bad_stop.json()["field"] == "stop_conditions"
     assert CareRule.objects.count() == 1
+
+
+def test_a_bad_journey_sent_to_an_existing_rule_changes_nothing(
+    sms: MessageTemplate, api_as: Any, crm_admin_user: Any
+) -> None:
+    rule = _journey(sms, WaitFor.SMS_REPLY, [{"if": {"any": True}, "goto": "yes"}])
+    version = rule.version
+    steps = [
+        {k: v for k, v in step.items() if k not in ("template_slug", "position")}
+        for step in rule.versions.get(version=version).snapshot["steps"]
+    ]
+    steps[0]["wait_hours"] = None
+
+    response = api_as(crm_admin_user).patch(
+        f"/api/care/rules/{rule.pk}/", {"steps": steps, "name": "Renamed"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["path"] == "steps[0].wait_hours"
+    rule.refresh_from_db()
+    assert (rule.name, rule.version) == ("Ask", version)
+    assert rule.steps.get(key="ask").wait_hours == 48
