@@ -2,10 +2,12 @@
 stopping on an external event, and journeys refused with the path of the bad node."""
 
 import datetime as dt
+import threading
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,7 +17,7 @@ from callcenter.events import DomainEvent
 from care.choices import EnrollmentStatus, EventType, WaitFor
 from care.models import CareRule, Enrollment, Event, MessageTemplate
 from care.services.events import events_process, events_record
-from care.services.journey_runs import journeys_time_out
+from care.services.journey_runs import journeys_advance_for_event, journeys_time_out
 from care.services.rules import care_rule_activate, care_rule_create, care_rule_update
 from outreach.choices import CallResult, TaskOutcome, TaskStatus
 from outreach.models import OutreachTask
@@ -503,3 +505,43 @@ def test_a_bad_journey_sent_to_an_existing_rule_changes_nothing(
     rule.refresh_from_db()
     assert (rule.name, rule.version) == ("Ask", version)
     assert rule.steps.get(key="ask").wait_hours == 48
+
+
+def test_an_outcome_and_the_timeout_pass_move_one_wait_once(committed_rows: None) -> None:
+    QueueFactory(slug="general")
+    sms = MessageTemplate.objects.create(name="Hi", slug="journey-race", channel="sms")
+    _journey(sms, WaitFor.EXTERNAL_EVENT, [{"if": {"name": "paid"}, "goto": "yes"}])
+    customer = CustomerFactory()
+    _fire(customer.pk, name="ask")
+    # the wait is past its limit, and an outcome that came within it is being processed
+    past = timezone.now() - H
+    Enrollment.objects.filter(customer=customer).update(wait_started_at=past - H, wait_until=past)
+    event = Event.objects.create(
+        type=EventType.EXTERNAL,
+        customer=customer,
+        payload={"name": "paid"},
+        occurred_at=past - H / 2,
+    )
+    holding, release = threading.Event(), threading.Event()
+    moved: list[int] = []
+
+    def outcome_worker() -> None:
+        try:
+            with transaction.atomic():
+                moved.append(journeys_advance_for_event(event=event, now=timezone.now()))
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=outcome_worker)
+    thread.start()
+    assert holding.wait(10)
+    timed_out = [journeys_time_out()]
+    release.set()
+    thread.join()
+    timed_out.append(journeys_time_out())
+
+    # the pass skips the row the outcome holds, then finds the wait already taken
+    assert (moved, timed_out) == ([1], [0, 0])
+    assert [key for key, _s in _tasks(customer.pk)] == ["ask", "yes"]
