@@ -10,8 +10,8 @@ outcome at most `wait_hours` (1..720) after it falls due, then takes the first o
 What a branch may match, by what the step waits for:
 - sms_reply: {"any": true} or {"keywords": [...]} (case-insensitive, any language: a keyword
   matches when the reply contains it, so "还款" matches "我明天还款");
-- call_result: any of {"results": [...]}, {"intents": [...]}, {"keypresses": [...]} (all given
-  must hold), the values known to the app that places the calls (`outcome_values`);
+- call_result: one of {"results": [...]}, {"intents": [...]}, {"keypresses": [...]}, the
+  values known to the app that places the calls (`outcome_values`);
 - task_outcome: {"outcomes": [...]} (the outcomes an agent records on a call task);
 - external_event: {"name": "..."} (an event another system posts to the events API);
 - link_click, order_placed, ticket_resolved: {"any": true}.
@@ -219,9 +219,10 @@ def _match_sms(match: dict[str, Any], path: str) -> dict[str, Any]:
 
 def _match_call(match: dict[str, Any], path: str) -> dict[str, Any]:
     names = ("results", "intents", "keypresses")
-    if not match or set(match) - set(names):
+    # One kind per branch (as the editor's rows show them): list a branch per kind instead.
+    if len(match) != 1 or set(match) - set(names):
         raise _error(
-            _("a call result matches any of %(names)s") % {"names": ", ".join(names)}, path
+            _("a call result matches one of %(names)s") % {"names": ", ".join(names)}, path
         )
     return {
         name: _value_list(

@@ -322,6 +322,28 @@ class TestOutcomes:
 
 
 BAD_JOURNEYS = [
+    (
+        "two kinds in one call-result branch",
+        {
+            "wait_for": WaitFor.CALL_RESULT,
+            "branches": [
+                {"if": {"results": ["busy"], "keypresses": ["1"]}, "goto": "end"},
+                {"if": "timeout", "goto": "end"},
+            ],
+        },
+        "steps[0].branches[0].if",
+    ),
+    (
+        "an intent the voice platform does not report",
+        {
+            "wait_for": WaitFor.CALL_RESULT,
+            "branches": [
+                {"if": {"intents": ["dance"]}, "goto": "end"},
+                {"if": "timeout", "goto": "end"},
+            ],
+        },
+        "steps[0].branches[0].if.intents",
+    ),
     # (what is wrong, steps after the first, the first step's changes, the path named)
     (
         "unknown goto",
