@@ -53,7 +53,7 @@ from callcenter.signatures import (
     signed_by,
 )
 from callcenter.throttling import ThrottledBeforePermissions
-from care.choices import EventType, RuleCategory, StopCondition, TemplateChannel
+from care.choices import EventType, RuleCategory, TemplateChannel
 from care.filters import EnrollmentFilter, EventFilter
 from care.models import CareRule, CareRuleVersion, CareSettings, Enrollment, Event, MessageTemplate
 from care.selectors import (
@@ -103,6 +103,11 @@ class StepSerializer(serializers.Serializer):
     conditions = serializers.JSONField(allow_null=True)
     only_if_no_response = serializers.BooleanField()
     fallback_channel = serializers.CharField()
+    key = serializers.CharField()
+    next_step = serializers.CharField()
+    wait_for = serializers.CharField()
+    wait_hours = serializers.IntegerField(allow_null=True)
+    branches = serializers.JSONField()
 
 
 class RuleSerializer(serializers.ModelSerializer):
@@ -133,8 +138,9 @@ class RuleWriteSerializer(serializers.Serializer):
     priority = serializers.IntegerField(required=False)
     cooldown_days = serializers.IntegerField(required=False)
     holdout_share = serializers.FloatField(required=False)
+    # A StopCondition, or "external:<name>" (checked by the service).
     stop_conditions = serializers.ListField(
-        child=serializers.ChoiceField(choices=StopCondition.choices), required=False
+        child=serializers.CharField(max_length=80), required=False
     )
     steps = serializers.ListField(child=serializers.DictField(), required=False)
     note = serializers.CharField(max_length=255, required=False, allow_blank=True)
@@ -212,7 +218,8 @@ class EnrollmentSerializer(serializers.ModelSerializer):
         fields = [
             "id", "rule_id", "rule_slug", "rule_version", "customer_id", "customer_name",
             "event_id", "event_type", "is_control", "status", "stop_reason", "outranked_by_id",
-            "outranked_by_rule", "rule_category", "enrolled_at", "finished_at",
+            "outranked_by_rule", "rule_category", "enrolled_at", "finished_at", "waiting_step",
+            "wait_started_at", "wait_until",
         ]  # fmt: skip
 
 

@@ -26,7 +26,20 @@ class EventType(models.TextChoices):
     CUSTOMER_REPLIED = "customer_replied", _("Customer replied")
     CALL_RESULT = "call_result", _("Automated call result")
     LINK_CLICKED = "link_clicked", _("Link clicked")
+    TASK_OUTCOME = "task_outcome", _("Call task outcome")
     EXTERNAL = "external", _("External event")
+
+
+class WaitFor(models.TextChoices):
+    """What a journey step waits for before it branches (empty: no wait)."""
+
+    SMS_REPLY = "sms_reply", _("An SMS reply")
+    LINK_CLICK = "link_click", _("A link click")
+    CALL_RESULT = "call_result", _("The automated call's result")
+    TASK_OUTCOME = "task_outcome", _("The call task's outcome")
+    ORDER_PLACED = "order_placed", _("An order")
+    TICKET_RESOLVED = "ticket_resolved", _("A ticket resolved")
+    EXTERNAL_EVENT = "external_event", _("An event from another system")
 
 
 class EventSource(models.TextChoices):
@@ -68,6 +81,10 @@ class StopCondition(models.TextChoices):
     CUSTOMER_ORDERED = "customer_ordered", _("Customer ordered")
     CUSTOMER_REPLIED = "customer_replied", _("Customer replied")
     OPTED_OUT = "opted_out", _("Customer opted out")
+
+
+# A stop condition "external:<name>" is met by an external event of that name.
+EXTERNAL_STOP_PREFIX = "external:"
 
 
 class EnrollmentStatus(models.TextChoices):

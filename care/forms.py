@@ -16,6 +16,7 @@ from callcenter.forms_manage import ISO_WEEKDAYS, CheckboxRow, TimeInput
 from callcenter.jsoninput import CheckedJSONFormField
 from callcenter.numbers import whole_number
 from care.choices import (
+    EXTERNAL_STOP_PREFIX,
     AssigneeRule,
     DelayUnit,
     Escalation,
@@ -25,8 +26,10 @@ from care.choices import (
     StopCondition,
     TemplateChannel,
     TouchKind,
+    WaitFor,
 )
 from care.models import CareRule, CareSettings, MessageTemplate
+from care.services.journeys import MAX_WAIT_HOURS, TIMEOUT
 from care.services.step_serializers import FALLBACK_CHOICES, MAX_STEPS
 
 JSON_ATTRS = {"rows": 3, "class": "care-json", "spellcheck": "false"}
@@ -110,6 +113,12 @@ class RuleForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
+    stop_events = forms.CharField(
+        label=_("…or another system posts"),
+        required=False,
+        max_length=500,
+        help_text=_("Names of external events, comma-separated, e.g. payment_received."),
+    )
     note = forms.CharField(
         label=_("Change note"),
         required=False,
@@ -141,7 +150,10 @@ class RuleForm(forms.Form):
             "priority": data["priority"],
             "cooldown_days": data["cooldown_days"],
             "holdout_share": round(data["holdout_percent"] / 100, 4),
-            "stop_conditions": list(data["stop_conditions"]),
+            "stop_conditions": [
+                *data["stop_conditions"],
+                *(f"{EXTERNAL_STOP_PREFIX}{name}" for name in split_values(data["stop_events"])),
+            ],
         }
 
     @classmethod
@@ -156,12 +168,47 @@ class RuleForm(forms.Form):
             "priority": rule.priority,
             "cooldown_days": rule.cooldown_days,
             "holdout_percent": round(rule.holdout_share * 100),
-            "stop_conditions": rule.stop_conditions,
+            "stop_conditions": [c for c in rule.stop_conditions if c in StopCondition.values],
+            "stop_events": ", ".join(
+                c.removeprefix(EXTERNAL_STOP_PREFIX)
+                for c in rule.stop_conditions
+                if c.startswith(EXTERNAL_STOP_PREFIX)
+            ),
         }
 
 
+def split_values(text: str) -> list[str]:
+    """Values typed in one box, separated by commas (a Chinese comma too)."""
+    return [part.strip() for part in text.replace("，", ",").split(",") if part.strip()]
+
+
+# Branch rows each step form offers (a journey step rarely needs more; the API takes up to 10).
+FORM_BRANCHES = 6
+# What a branch row may match, by match key (which keys an outcome takes: care.services.journeys).
+BRANCH_MATCHES = [
+    ("", _("—")),
+    ("any", _("Any outcome")),
+    ("keywords", _("Reply contains")),
+    ("results", _("Call result is")),
+    ("intents", _("Customer intent is")),
+    ("keypresses", _("Keys pressed")),
+    ("outcomes", _("Agent recorded")),
+    ("name", _("Event name is")),
+]
+
+
+def _branch_match(kind: str, text: str) -> dict[str, Any]:
+    if kind == "any":
+        return {"any": True}
+    if kind == "name":
+        return {"name": text.strip()}
+    return {kind: split_values(text)} if kind else {}
+
+
 class StepForm(forms.Form):
-    """One step; `template_choices` (built once per page) avoids a query per step."""
+    """One step; `template_choices` (built once per page) avoids a query per step. Its journey
+    fields: a key, where it goes next, what it waits for, how long, and up to FORM_BRANCHES
+    branch rows (match, values, go to) plus where the timeout goes."""
 
     id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     name = forms.CharField(label=_("Step name"), required=False, max_length=120)
@@ -200,8 +247,54 @@ class StepForm(forms.Form):
         choices=[("", _("— no fallback —")), *FALLBACK_CHOICES],
     )
 
+    key = forms.CharField(
+        label=_("Key"),
+        required=False,
+        max_length=40,
+        help_text=_("Other steps go to this step by its key; empty: step-<number>."),
+    )
+    next_step = forms.CharField(
+        label=_("Then go to"),
+        required=False,
+        max_length=40,
+        help_text=_('Empty: the following step; "end"; or a step key.'),
+    )
+    wait_for = forms.ChoiceField(
+        label=_("Wait for"),
+        required=False,
+        choices=[("", _("— nothing, go on —")), *WaitFor.choices],
+    )
+    wait_hours = forms.IntegerField(
+        label=_("Wait at most (hours)"), required=False, min_value=1, max_value=MAX_WAIT_HOURS
+    )
+    timeout_goto = forms.CharField(
+        label=_("If nothing comes in time, go to"),
+        required=False,
+        max_length=40,
+        help_text=_('A step key or "end".'),
+    )
+
     def __init__(self, *args: Any, template_choices: list[Any] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        for number in range(FORM_BRANCHES):
+            self.fields[f"branch_{number}_match"] = forms.ChoiceField(
+                label=_("Outcome to match"),
+                required=False,
+                choices=BRANCH_MATCHES,
+                widget=forms.Select(attrs={"aria-label": _("Outcome to match")}),
+            )
+            self.fields[f"branch_{number}_values"] = forms.CharField(
+                label=_("Values"),
+                required=False,
+                max_length=500,
+                widget=forms.TextInput(attrs={"aria-label": _("Values")}),
+            )
+            self.fields[f"branch_{number}_goto"] = forms.CharField(
+                label=_("Go to"),
+                required=False,
+                max_length=40,
+                widget=forms.TextInput(attrs={"aria-label": _("Go to")}),
+            )
         template = self.fields["template"]
         assert isinstance(template, forms.ChoiceField)  # the field declared above
         template.choices = [("", _("— none —")), *(template_choices or [])]
@@ -209,10 +302,39 @@ class StepForm(forms.Form):
     def clean_conditions(self) -> Any:
         return conditions_or_none(self.cleaned_data.get("conditions"))
 
+    def branch_rows(self) -> list[tuple[Any, Any, Any]]:
+        """The bound (match, values, go to) fields of each branch row, for the page."""
+        return [
+            (
+                self[f"branch_{number}_match"],
+                self[f"branch_{number}_values"],
+                self[f"branch_{number}_goto"],
+            )
+            for number in range(FORM_BRANCHES)
+        ]
+
+    def _branches(self) -> list[dict[str, Any]]:
+        data = self.cleaned_data
+        branches = []
+        for number in range(FORM_BRANCHES):
+            kind = data.get(f"branch_{number}_match") or ""
+            values = data.get(f"branch_{number}_values") or ""
+            goto = (data.get(f"branch_{number}_goto") or "").strip()
+            if kind or values.strip() or goto:
+                branches.append({"if": _branch_match(kind, values), "goto": goto})
+        if data.get("wait_for") or data.get("timeout_goto"):
+            branches.append({"if": TIMEOUT, "goto": (data.get("timeout_goto") or "").strip()})
+        return branches
+
     def service_step(self) -> dict[str, Any]:
         """The cleaned step as `care_rule_create` / `care_rule_update` take it."""
         data = self.cleaned_data
         return {
+            "key": data["key"].strip(),
+            "next_step": data["next_step"].strip(),
+            "wait_for": data["wait_for"],
+            "wait_hours": data["wait_hours"],
+            "branches": self._branches(),
             "id": data["id"],
             "name": data["name"],
             "channel": data["channel"],
@@ -249,10 +371,25 @@ def template_choices() -> list[tuple[str, list[tuple[int, str]]]]:
 
 def step_initial(snapshot_step: dict[str, Any]) -> dict[str, Any]:
     """Initial values of a step form from a step as `rule_snapshot` writes it."""
-    return {
+    initial = {
         **{key: snapshot_step.get(key) for key in StepForm.base_fields if key != "template"},
         "template": snapshot_step.get("template_id"),
     }
+    rows = []
+    for branch in snapshot_step.get("branches") or []:
+        match = branch.get("if")
+        if match == TIMEOUT:
+            initial["timeout_goto"] = branch.get("goto")
+        elif isinstance(match, dict):
+            rows.append((match, branch.get("goto")))
+    for number, (match, goto) in enumerate(rows[:FORM_BRANCHES]):
+        kind, values = next(iter(match.items()), ("", ""))
+        initial[f"branch_{number}_match"] = kind
+        initial[f"branch_{number}_values"] = (
+            ", ".join(values) if isinstance(values, list) else "" if values is True else values
+        )
+        initial[f"branch_{number}_goto"] = goto
+    return initial
 
 
 # Service error fields that have another name in the form.

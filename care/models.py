@@ -24,6 +24,7 @@ from care.choices import (
     StepChannel,
     TemplateChannel,
     TouchKind,
+    WaitFor,
 )
 
 if TYPE_CHECKING:
@@ -268,6 +269,11 @@ STEP_FIELDS = (
     "touch_kind",
     "conditions",
     "only_if_no_response",
+    "key",
+    "next_step",
+    "wait_for",
+    "wait_hours",
+    "branches",
     "fallback_channel",
 )
 
@@ -325,6 +331,28 @@ class CareStep(TimeStampedModel):
     only_if_no_response = models.BooleanField(
         _("only if the customer has not responded"), default=False
     )
+    # Journeys (care.services.journeys): a step names itself by `key`; a step without a wait
+    # goes on to `next_step` ("" the following one, "end", or a key); a step with a wait
+    # branches on the outcome it waits for, at most `wait_hours` after it falls due.
+    key = models.SlugField(_("key"), max_length=40, default="", db_default="")
+    next_step = models.CharField(
+        _("then"),
+        max_length=40,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_('Empty for the following step, "end", or the key of a step.'),
+    )
+    wait_for = models.CharField(
+        _("wait for"),
+        max_length=16,
+        choices=WaitFor.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
+    wait_hours = models.PositiveSmallIntegerField(_("wait at most (hours)"), null=True, blank=True)
+    branches = models.JSONField(_("branches"), default=list, blank=True)
     fallback_channel = models.CharField(
         _("else send by"),
         max_length=16,
@@ -341,7 +369,13 @@ class CareStep(TimeStampedModel):
         verbose_name_plural = _("care steps")
         ordering = ("rule", "position")
         constraints = [
-            models.UniqueConstraint(fields=["rule", "position"], name="step_position_once")
+            models.UniqueConstraint(fields=["rule", "position"], name="step_position_once"),
+            # Deferred: a save that renames keys may swap two of them on the way.
+            models.UniqueConstraint(
+                fields=["rule", "key"],
+                name="step_key_once",
+                deferrable=models.Deferrable.DEFERRED,
+            ),
         ]
 
     def __str__(self) -> str:
@@ -423,6 +457,13 @@ class Enrollment(models.Model):
     )
     enrolled_at = models.DateTimeField(_("enrolled at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Where a journey waits (care.services.journeys): the key of the waiting step, since when
+    # outcomes count and when its timeout branch is taken. Empty while nothing is awaited.
+    waiting_step = models.CharField(
+        _("waiting at step"), max_length=40, blank=True, default="", db_default=""
+    )
+    wait_started_at = models.DateTimeField(_("waiting since"), null=True, blank=True)
+    wait_until = models.DateTimeField(_("waiting until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("enrollment")
@@ -439,6 +480,11 @@ class Enrollment(models.Model):
                 fields=["customer"],
                 condition=Q(status=EnrollmentStatus.ACTIVE),
                 name="enrollment_active_customer",
+            ),
+            models.Index(
+                fields=["wait_until"],
+                condition=Q(status=EnrollmentStatus.ACTIVE) & ~Q(waiting_step=""),
+                name="enrollment_waiting",
             ),
         ]
 

@@ -17,6 +17,7 @@ class OutreachConfig(AppConfig):
             outreach_wechat_callback_check,
         )
         from outreach.parts import (
+            care_outcomes,
             care_plans,
             care_playbook,
             care_queues,
@@ -34,10 +35,17 @@ class OutreachConfig(AppConfig):
         checks.register(outreach_wechat_callback_check, checks.Tags.security, deploy=True)
         checks.register(outreach_tracked_link_check, checks.Tags.compatibility)
         checks.register(outreach_tracked_link_deploy_check, checks.Tags.security, deploy=True)
-        # For care: carry out its plans, keep the queues its steps and playbook name, feed its
-        # reports, run in its tick. For callcenter's pages: the desk, customer page, user form
-        # and subject erasure.
-        for part in (care_plans, care_playbook, care_queues, care_reports, care_tick):
+        # For care: carry out its plans, keep the queues its steps and playbook name, name the
+        # outcomes its journeys branch on, feed its reports, run in its tick. For callcenter's
+        # pages: the desk, customer page, user form and subject erasure.
+        for part in (
+            care_outcomes,
+            care_plans,
+            care_playbook,
+            care_queues,
+            care_reports,
+            care_tick,
+        ):
             part.register()
         for part in (customer_page, desk, subject_data, user_form):
             part.register()

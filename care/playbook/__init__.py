@@ -32,6 +32,12 @@ Delays and deadlines (due = trigger + delay, deadline = due + SLA):
   within 48 h.
 - business-monthly-report (first of the month, business customers): value report task for the
   advisor from the first business hour, within 3 days.
+- repayment-reminder (external event "repayment_due"; installed switched off like the others
+  unless listed): a journey. An automated call (within 1 h) waits up to 24 h for its result:
+  "transfer to human" (or key 0) -> a person's call due at once, within 2 h; "promise to pay"
+  (or key 1) -> a confirmation SMS; not reached or no result -> a second automated call 3 h
+  later, whose not reached or no result -> the person's call; answered -> the end. Stops (open
+  tasks cancelled) on the external event "payment_received", or an opt-out.
 """
 
 from collections.abc import Callable

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from care.choices import (
+    EXTERNAL_STOP_PREFIX,
     AssigneeRule,
     DelayUnit,
     EventType,
@@ -12,6 +13,7 @@ from care.choices import (
     StepChannel,
     StopCondition,
     TouchKind,
+    WaitFor,
 )
 
 HOUR = 60
@@ -49,8 +51,18 @@ def _step(
     target: str = "",
     conditions: Any = None,
     only_if_no_response: bool = False,
+    key: str = "",
+    next_step: str = "",
+    wait_for: str = "",
+    wait_hours: int | None = None,
+    branches: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
+        "key": key,
+        "next_step": next_step,
+        "wait_for": wait_for,
+        "wait_hours": wait_hours,
+        "branches": branches or [],
         "name": name,
         "channel": channel,
         "template": template,
@@ -65,6 +77,29 @@ def _step(
         "only_if_no_response": only_if_no_response,
     }
 
+
+# The repayment reminder's automated calls: a person on request (intent, or key 0 as the script
+# says), a confirmation on a promise (intent, or key 1), the end when the reminder was heard;
+# the first call is tried again, the second hands over.
+_NOT_REACHED = ["no_answer", "busy", "failed", "voicemail"]
+CALL_BRANCHES_FIRST: list[dict[str, Any]] = [
+    {"if": {"intents": ["transfer_to_human"]}, "goto": "human-call"},
+    {"if": {"intents": ["promise_to_pay"]}, "goto": "promise-sms"},
+    {"if": {"keypresses": ["0"]}, "goto": "human-call"},
+    {"if": {"keypresses": ["1"]}, "goto": "promise-sms"},
+    {"if": {"results": _NOT_REACHED}, "goto": "auto-call-2"},
+    {"if": {"results": ["answered"]}, "goto": "end"},
+    {"if": "timeout", "goto": "auto-call-2"},
+]
+CALL_BRANCHES_SECOND: list[dict[str, Any]] = [
+    {"if": {"intents": ["transfer_to_human"]}, "goto": "human-call"},
+    {"if": {"intents": ["promise_to_pay"]}, "goto": "promise-sms"},
+    {"if": {"keypresses": ["0"]}, "goto": "human-call"},
+    {"if": {"keypresses": ["1"]}, "goto": "promise-sms"},
+    {"if": {"results": _NOT_REACHED}, "goto": "human-call"},
+    {"if": {"results": ["answered"]}, "goto": "end"},
+    {"if": "timeout", "goto": "human-call"},
+]
 
 HIGH_VALUE = {"field": "value_tier", "cmp": "eq", "value": "high"}
 PERSON = {"field": "kind", "cmp": "eq", "value": "person"}
@@ -319,6 +354,67 @@ RULES = [
                 sla=3 * DAY,
                 assignee=AssigneeRule.ADVISOR,
                 target="general",
+            ),
+        ],
+    ),
+    PlaybookRule(
+        key="repayment-reminder",
+        name="Repayment reminder: automated call, then a person",
+        description=(
+            "An automated call; a second one if it is not answered; a person calls within 2 h "
+            "when the customer asks for one or does not answer twice; a confirmation SMS when "
+            "they promise to pay. Stops when the payment arrives."
+        ),
+        trigger_type=EventType.EXTERNAL,
+        trigger_params={"name": "repayment_due"},
+        category=RuleCategory.COLLECTIONS,
+        priority=90,
+        cooldown_days=1,
+        stop_conditions=[StopCondition.OPTED_OUT, f"{EXTERNAL_STOP_PREFIX}payment_received"],
+        steps=[
+            _step(
+                StepChannel.AUTO_CALL,
+                "repayment-reminder-call",
+                key="auto-call-1",
+                name="Automated reminder call",
+                sla=HOUR,
+                touch=TouchKind.SERVICE,
+                wait_for=WaitFor.CALL_RESULT,
+                wait_hours=24,
+                branches=CALL_BRANCHES_FIRST,
+            ),
+            _step(
+                StepChannel.AUTO_CALL,
+                "repayment-reminder-call",
+                key="auto-call-2",
+                name="Second automated reminder call",
+                delay=3,
+                unit=DelayUnit.HOURS,
+                sla=HOUR,
+                touch=TouchKind.SERVICE,
+                wait_for=WaitFor.CALL_RESULT,
+                wait_hours=24,
+                branches=CALL_BRANCHES_SECOND,
+            ),
+            _step(
+                StepChannel.CALL,
+                "repayment-human-call",
+                key="human-call",
+                name="Repayment call by a person",
+                sla=2 * HOUR,
+                touch=TouchKind.SERVICE,
+                assignee=AssigneeRule.QUEUE,
+                target="general",
+                next_step="end",
+            ),
+            _step(
+                StepChannel.SMS,
+                "repayment-promise-sms",
+                key="promise-sms",
+                name="Promise to pay: confirmation SMS",
+                sla=HOUR,
+                touch=TouchKind.SERVICE,
+                next_step="end",
             ),
         ],
     ),

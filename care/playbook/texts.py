@@ -303,4 +303,55 @@ TEMPLATES = [
             ),
         },
     ),
+    PlaybookTemplate(
+        "repayment-reminder-call",
+        "Repayment reminder: automated call script",
+        TemplateChannel.CALL_SCRIPT,
+        {
+            ZH: (
+                "",
+                "{{ customer.name }}您好，提醒您本期还款即将到期。如需人工服务请按0或说“转人工”；"
+                "如确认按时还款请按1或说“承诺还款”。",
+            ),
+            EN: (
+                "",
+                "Hello {{ customer.name }}, this is a reminder that your repayment is due soon. "
+                'Press 0 or say "agent" to speak to a person; press 1 or say "I will pay" '
+                "to confirm you will pay on time.",
+            ),
+        },
+    ),
+    PlaybookTemplate(
+        "repayment-human-call",
+        "Repayment reminder: call script for a person",
+        TemplateChannel.CALL_SCRIPT,
+        {
+            ZH: (
+                "",
+                "致电 {{ customer.name }} 沟通本期还款：确认客户是否收到提醒，了解还款困难，"
+                "介绍可选的还款方式，记录约定的还款日期。",
+            ),
+            EN: (
+                "",
+                "Call {{ customer.name }} about the repayment due: check they got the reminder, "
+                "listen to any difficulty, explain the ways to pay and note the date agreed.",
+            ),
+        },
+    ),
+    PlaybookTemplate(
+        "repayment-promise-sms",
+        "Repayment reminder: promise confirmation SMS",
+        TemplateChannel.SMS,
+        {
+            ZH: (
+                "",
+                "{{ customer.name }}您好，感谢您确认按时还款。如已还款请忽略本短信。",
+            ),
+            EN: (
+                "",
+                "Dear {{ customer.name }}, thank you for confirming you will repay on time. "
+                "If you have already paid, please ignore this message.",
+            ),
+        },
+    ),
 ]

@@ -7,14 +7,16 @@ same customer processed at once cannot both pass the cooldown. Which triggered p
 which are held back and which running ones they preempt is decided per customer and category
 (care.services.arbitration), under a per-customer lock every pass of an event takes first.
 
-Every step is planned at enrollment, with `due_at` = anchor + delay (moved into the next
-business window of the customer's time zone for business-hours-only steps) and `deadline_at` =
-due + SLA, and announced to the apps that carry plans out (care.services.plans; outreach makes
-a task of each). The anchor is when the triggering event happened. Step conditions and
-`only_if_no_response` are checked by outreach when the task falls due, from the rule version
-the enrollment started with. Rules are read once per batch of events: if an edit deletes a step
-meanwhile, the task insert fails on its foreign key, the event is recorded as failed and the
-sweep retries it with the new version.
+The steps of a plan are planned at enrollment up to the first step that waits for an outcome
+(all of them in a rule without waits; care.services.journeys), with `due_at` = anchor + delay
+(moved into the next business window of the customer's time zone for business-hours-only steps)
+and `deadline_at` = due + SLA, and announced to the apps that carry plans out
+(care.services.plans; outreach makes a task of each). The anchor is when the triggering event
+happened. Step conditions and `only_if_no_response` are checked by outreach when the task falls
+due, from the rule version the enrollment started with. A journey waiting at a step is continued
+by the outcome or the timeout (care.services.journey_runs). Rules are read once per batch of
+events: if an edit deletes a step meanwhile, the task insert fails on its foreign key, the event
+is recorded as failed and the sweep retries it with the new version.
 """
 
 import datetime as dt
@@ -28,7 +30,7 @@ from django.utils import timezone
 
 from callcenter.choices import CustomerStatus
 from callcenter.models import Customer
-from care.choices import EnrollmentStatus, EventType, StopCondition
+from care.choices import EXTERNAL_STOP_PREFIX, EnrollmentStatus, EventType, StopCondition
 from care.models import CareRuleVersion, CareSettings, Enrollment, Event
 from care.services.arbitration import (
     competes,
@@ -37,6 +39,7 @@ from care.services.arbitration import (
     plans_arbitrate,
     plans_preempt,
 )
+from care.services.journeys import journey_chain, step_key, step_waits
 from care.services.plans import (
     PlannedStep,
     plan_open_work_sql,
@@ -56,6 +59,16 @@ STOP_EVENTS: dict[str, str] = {
     EventType.CUSTOMER_REPLIED: StopCondition.CUSTOMER_REPLIED,
     EventType.CONSENT_CHANGED: StopCondition.OPTED_OUT,
 }
+# Event types that may stop plans: those above, and external events ("external:<name>").
+STOP_EVENT_TYPES = frozenset({*STOP_EVENTS, EventType.EXTERNAL})
+
+
+def stop_condition(event_type: str, payload: dict[str, Any]) -> str | None:
+    """The stop condition an event meets, if any."""
+    if event_type == EventType.EXTERNAL:
+        name = payload.get("name")
+        return f"{EXTERNAL_STOP_PREFIX}{name}" if isinstance(name, str) and name else None
+    return STOP_EVENTS.get(event_type)
 
 
 @dataclass(frozen=True)
@@ -251,43 +264,85 @@ def enrollments_create(
     if treated:
         anchor = enrollment_anchor(occurred_at=event.occurred_at, enrolled_at=now)
         monetary = customer["metrics__monetary"]
-        steps = _planned_steps(
-            treated=treated,
-            customer_id=event.customer_id,
-            zone=customer_timezone(customer["timezone"]),
-            anchor=anchor,
-            # The customer's value (spend in the metrics window): capacity goes to value first.
-            priority=float(monetary) if monetary is not None else 0.0,
-            care_settings=care_settings or CareSettings.load(),
-        )
+        steps: list[PlannedStep] = []
+        waits: list[Wait] = []
+        for enrollment, rule in treated:
+            chain, wait = chain_plan(
+                enrollment_id=enrollment.pk,
+                customer_id=event.customer_id,
+                steps=list(rule.steps),
+                start=None,
+                anchor=anchor,
+                zone=customer_timezone(customer["timezone"]),
+                # The customer's value (spend in the metrics window): capacity goes to value.
+                priority=float(monetary) if monetary is not None else 0.0,
+                care_settings=care_settings or CareSettings.load(),
+            )
+            steps += chain
+            waits += [wait] if wait else []
+        enrollment_waits_set(waits=waits)
         plan_steps_announce(steps=steps)
     return [enrollment for enrollment, _rule in created]
 
 
-def _planned_steps(
+@dataclass(frozen=True)
+class Wait:
+    """Where an enrollment's journey now waits (an empty key: it waits for nothing)."""
+
+    enrollment_id: int
+    step_key: str = ""
+    started_at: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def chain_plan(
     *,
-    treated: list[tuple[Enrollment, ActiveRule]],
+    enrollment_id: int,
     customer_id: int,
-    zone: Any,
+    steps: list[dict[str, Any]],
+    start: str | None,
     anchor: dt.datetime,
+    zone: Any,
     priority: float,
     care_settings: CareSettings,
-) -> list[PlannedStep]:
+) -> tuple[list[PlannedStep], Wait | None]:
+    """The steps planned from `start` (a step key, None for the first) up to the first step
+    that waits, due by their delays from `anchor`; and the wait that step starts at its due
+    time (None when the chain ends without one)."""
     planned = []
-    for enrollment, rule in treated:
-        for step in rule.steps:
-            due, deadline = step_times(anchor=anchor, step=step, zone=zone, settings=care_settings)
-            planned.append(
-                PlannedStep(
-                    enrollment_id=enrollment.pk,
-                    customer_id=customer_id,
-                    step=step,
-                    due_at=due,
-                    deadline_at=deadline,
-                    priority=priority,
-                )
+    wait = None
+    for step in journey_chain(steps, start):
+        due, deadline = step_times(anchor=anchor, step=step, zone=zone, settings=care_settings)
+        planned.append(
+            PlannedStep(
+                enrollment_id=enrollment_id,
+                customer_id=customer_id,
+                step=step,
+                due_at=due,
+                deadline_at=deadline,
+                priority=priority,
             )
-    return planned
+        )
+        if step_waits(step):
+            until = due + dt.timedelta(hours=step["wait_hours"])
+            wait = Wait(enrollment_id, step_key(step), due, until)
+    return planned, wait
+
+
+def enrollment_waits_set(*, waits: list[Wait]) -> None:
+    """Record where these enrollments' journeys wait now (one UPDATE)."""
+    if not waits:
+        return
+    rows = [
+        Enrollment(
+            pk=wait.enrollment_id,
+            waiting_step=wait.step_key,
+            wait_started_at=wait.started_at,
+            wait_until=wait.until,
+        )
+        for wait in waits
+    ]
+    Enrollment.objects.bulk_update(rows, ["waiting_step", "wait_started_at", "wait_until"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,7 +353,7 @@ def enrollments_stop_for_event(*, event: Event, now: dt.datetime) -> int:
     """Stop the customer's active enrollments whose stop conditions this event meets (started
     before it happened) and announce it, so their open work ends with the reason. Returns how
     many."""
-    condition = STOP_EVENTS.get(event.type)
+    condition = stop_condition(event.type, event.payload)
     if condition is None:
         return 0
     if condition == StopCondition.OPTED_OUT and event.payload.get("opted_out") is not True:
@@ -322,7 +377,11 @@ def enrollments_stop_for_event(*, event: Event, now: dt.datetime) -> int:
     if not ids:
         return 0
     Enrollment.objects.filter(pk__in=ids).update(
-        status=EnrollmentStatus.STOPPED, stop_reason=condition, finished_at=now
+        status=EnrollmentStatus.STOPPED,
+        stop_reason=condition[:64],
+        finished_at=now,
+        waiting_step="",
+        wait_until=None,
     )
     plan_stops_announce(enrollment_ids=ids, reason=condition)
     return len(ids)
@@ -333,6 +392,7 @@ UPDATE care_enrollment e
 SET status = %(completed)s, finished_at = %(now)s
 FROM care_event ev, care_careruleversion v
 WHERE e.status = %(active)s
+  AND e.waiting_step = ''
   AND ev.id = e.event_id
   AND v.id = e.rule_version_id
   AND LEAST(ev.occurred_at, e.enrolled_at)
@@ -342,9 +402,9 @@ WHERE e.status = %(active)s
 
 
 def enrollments_complete(*, now: dt.datetime | None = None) -> int:
-    """Mark completed the active enrollments with no step left to come and no work open in the
-    apps carrying them out (control members too, once their plan's span has passed). One
-    statement."""
+    """Mark completed the active enrollments with no step left to come, no journey waiting and
+    no work open in the apps carrying them out (control members too, once their plan's span
+    has passed). One statement."""
     open_work, params = plan_open_work_sql()
     with connection.cursor() as cursor:
         cursor.execute(

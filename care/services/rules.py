@@ -6,6 +6,7 @@ enrollments point at the version they started with, so editing a rule never chan
 of a customer already in it.
 """
 
+import re
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -16,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from callcenter.errors import ApplicationError
 from callcenter.services.audit import audit_log_record
-from care.choices import DelayUnit, RuleCategory, StopCondition
+from care.choices import EXTERNAL_STOP_PREFIX, DelayUnit, RuleCategory, StopCondition
 from care.models import STEP_FIELDS, CareRule, CareRuleVersion, CareStep, MessageTemplate
 from care.services.step_serializers import (
     DELAY_MINUTES,
@@ -26,6 +27,8 @@ from care.services.step_serializers import (
 from care.services.triggers import trigger_params_validate
 
 MAX_COOLDOWN_DAYS = 3650
+# A stop condition met by an external event of that name ("external:payment_received").
+EXTERNAL_STOP = re.compile(rf"^{EXTERNAL_STOP_PREFIX}[A-Za-z0-9_.-]{{1,64}}$")
 MAX_HOLDOUT_SHARE = 0.9
 
 # The fields of a rule a change may set (steps come as a list, see `steps_clean`).
@@ -52,18 +55,25 @@ def _error(message: str, field: str) -> ApplicationError:
 
 
 def _stop_conditions_clean(values: Any) -> list[str]:
+    """Known stop conditions first (in their order), then "external:<name>" ones by name."""
     if values is None:
         return []
     if not isinstance(values, list):
         raise _error(_("Stop conditions must be a list."), "stop_conditions")
     for value in values:
-        if value not in StopCondition.values:
+        if value not in StopCondition.values and not (
+            isinstance(value, str) and EXTERNAL_STOP.match(value)
+        ):
             raise _error(
-                _("Unknown stop condition: %(value)s; use %(allowed)s")
+                _(
+                    "Unknown stop condition: %(value)s; use %(allowed)s, or "
+                    '"external:<name>" for an event another system posts'
+                )
                 % {"value": value, "allowed": ", ".join(StopCondition.values)},
                 "stop_conditions",
             )
-    return sorted(set(values), key=StopCondition.values.index)
+    known = sorted({v for v in values if v in StopCondition.values}, key=StopCondition.values.index)
+    return known + sorted({v for v in values if v not in StopCondition.values})
 
 
 def _int_in(value: Any, low: int, high: int, message: str, field: str) -> int:

@@ -27,8 +27,10 @@ from care.choices import (
     StepChannel,
     TemplateChannel,
     TouchKind,
+    WaitFor,
 )
 from care.models import STEP_FIELDS, CareRule, MessageTemplate
+from care.services.journeys import journey_validate
 from segments.rules import RuleError, rule_validate
 
 MAX_STEPS = 20
@@ -65,6 +67,7 @@ FIELD_MESSAGES = {
     "only_if_no_response": gettext_lazy(
         "%(label)s: business_hours_only and only_if_no_response are true or false"
     ),
+    "wait_for": gettext_lazy("%(label)s.wait_for: unknown outcome %(value)s"),
 }
 # The code of an error whose message is final (every other one is worded by FIELD_MESSAGES).
 WORDED = "step"
@@ -204,6 +207,12 @@ class StepSerializer(serializers.Serializer):
     only_if_no_response = StrictBooleanField(default=False)
     conditions = RawField(default=None)
     fallback_channel = RawField(default="")
+    key = RawField(default="")
+    next_step = RawField(default="")
+    wait_for = serializers.ChoiceField(choices=WaitFor.choices, default="", allow_blank=True)
+    # Judged with the whole journey (care.services.journeys.journey_validate).
+    wait_hours = RawField(default=None)
+    branches = RawField(default=list)
 
     # A key a client may send back and that is ignored: the order of the list decides.
     IGNORED = frozenset({"position"})
@@ -330,6 +339,21 @@ class StepSerializer(serializers.Serializer):
             )
         return str(value)
 
+    def validate_key(self, value: Any) -> str:
+        text = _text(value)
+        if text is None:
+            raise self._worded(_("%(label)s: %(field)s must be a text"), field="key")
+        return text.strip()
+
+    def validate_next_step(self, value: Any) -> str:
+        text = _text(value)
+        if text is None:
+            raise self._worded(_("%(label)s: %(field)s must be a text"), field="next_step")
+        return text.strip()
+
+    def validate_branches(self, value: Any) -> Any:
+        return [] if value is None else value
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Last, and raised as the service's error: it carries the path of the bad node.
         attrs["conditions"] = conditions_clean(
@@ -379,7 +403,7 @@ def steps_clean(steps: Any, rule: CareRule | None) -> list[dict[str, Any]]:
                 **{key: step[key] for key in STEP_FIELDS},
             }
         )
-    return cleaned
+    return journey_validate(cleaned)
 
 
 def _error(message: str, field: str) -> ApplicationError:

@@ -1,7 +1,7 @@
 """One pass of the periodic care work, the same code beat runs (`manage.py care_tick`):
-unprocessed events, time events and finished enrollments, then the passes the apps carrying out
-plans register in `tick_passes` (outreach: due sends and the SLA sweep,
-outreach/parts/care_tick.py)."""
+unprocessed events, time events, journeys past their wait and finished enrollments, then the
+passes the apps carrying out plans register in `tick_passes` (outreach: due sends and the SLA
+sweep, outreach/parts/care_tick.py)."""
 
 from collections.abc import Callable
 from typing import Any
@@ -9,6 +9,7 @@ from typing import Any
 from callcenter.extensions import Registry
 from care.services.enrollment import enrollments_complete
 from care.services.events import events_sweep, time_events_emit
+from care.services.journey_runs import journeys_time_out
 
 # name -> a pass that runs its periodic job once and returns its counts (JSON values).
 tick_passes: Registry[Callable[[], Any]] = Registry("care tick passes")
@@ -19,6 +20,7 @@ def care_tick() -> dict[str, Any]:
     report: dict[str, Any] = {
         "events": events_sweep(),
         "time_events": time_events_emit(),
+        "journeys_timed_out": journeys_time_out(),
         "enrollments_completed": enrollments_complete(),
     }
     for name, run in tick_passes.items():

@@ -222,6 +222,8 @@ TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
     EventType.CUSTOMER_REPLIED: {"channel": _text},
     EventType.CALL_RESULT: {"result": _text, "intent": _text},
     EventType.EXTERNAL: {"name": _text},
+    EventType.LINK_CLICKED: {},
+    EventType.TASK_OUTCOME: {"outcome": _text},
     EventType.DATE_REACHED: {
         "field": _date_field,
         "offset_days": _number(-365, 365, integer=True),
@@ -267,6 +269,7 @@ EQUAL_PARAMS = (
     "at_hour",
     "result",
     "intent",
+    "outcome",
     "direction",
 )
 

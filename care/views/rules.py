@@ -28,6 +28,7 @@ from care.forms import (
 from care.models import CareRule, CareStep
 from care.selectors import rule_list, rule_version_diff, rule_versions
 from care.selectors_reports import rule_recent_results
+from care.services.journeys import journey_outline, step_key
 from care.services.rules import (
     care_rule_activate,
     care_rule_create,
@@ -74,11 +75,22 @@ def _step_forms_in_order(steps: Any) -> list[Any]:
     return ordered + [form for form in steps.forms if form not in ordered]
 
 
+def journey_flow(snapshot_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The saved journey as the editor draws it (a nested list with branches in words)."""
+    titles = {step_key(step): _step_title(step) for step in snapshot_steps}
+    return journey_outline(snapshot_steps, titles)
+
+
 def _editor_context(
-    rule: CareRule | None, form: RuleForm, steps: Any, error_path: str = ""
+    rule: CareRule | None,
+    form: RuleForm,
+    steps: Any,
+    error_path: str = "",
+    flow: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "rule": rule,
+        "flow": flow or [],
         "form": form,
         "steps": steps,
         "step_forms": _step_forms_in_order(steps),
@@ -97,6 +109,7 @@ def rule_edit_view(request: AuthenticatedHttpRequest, pk: int | None = None) -> 
     rule = get_object_or_404(CareRule, pk=pk) if pk is not None else None
     choices = template_choices()
     error_path = ""
+    flow = None
     if request.method == "POST":
         form = RuleForm(request.POST)
         steps = StepFormSet(request.POST, prefix="steps", form_kwargs={"template_choices": choices})
@@ -132,11 +145,13 @@ def rule_edit_view(request: AuthenticatedHttpRequest, pk: int | None = None) -> 
             initial: list[dict[str, Any]] = [{}]
         else:
             form = RuleForm(initial=RuleForm.initial_for(rule))
-            initial = [step_initial(step) for step in rule_snapshot(rule)["steps"]]
+            saved_steps = rule_snapshot(rule)["steps"]
+            initial = [step_initial(step) for step in saved_steps]
+            flow = journey_flow(saved_steps)
         steps = StepFormSet(
             prefix="steps", initial=initial, form_kwargs={"template_choices": choices}
         )
-    context = _editor_context(rule, form, steps, error_path)
+    context = _editor_context(rule, form, steps, error_path, flow)
     return render(request, "care/rule_form.html", context, status=status)
 
 
@@ -184,12 +199,16 @@ def _field_label(model: type[Model], name: str) -> str:
         return name
 
 
-def _step_summary(step: dict[str, Any]) -> str:
+def _step_title(step: dict[str, Any]) -> str:
     # Typed as object: a step without a channel, or with an unknown one, shows its value.
     channels: dict[object, object] = dict(StepChannel.choices)
     channel = channels.get(step.get("channel"), step.get("channel"))
     name = step.get("name") or step.get("template_slug") or ""
-    return f"#{step.get('position')} {channel} {name}".strip()
+    return f"{channel} {name}".strip()
+
+
+def _step_summary(step: dict[str, Any]) -> str:
+    return f"#{step.get('position')} {_step_title(step)}"
 
 
 def readable_diff(diff: dict[str, Any]) -> dict[str, Any]:

@@ -166,6 +166,7 @@ def _announcement(task: OutreachTask, occurred_at: dt.datetime) -> DomainEvent:
         payload={
             "task_id": task.pk,
             "enrollment_id": task.enrollment_id,
+            "step_position": task.step_position,
             "channel": StepChannel.AUTO_CALL,
             "result": task.call_result,
             "intent": task.call_intent,

@@ -33,10 +33,11 @@ from django.utils.translation import gettext as _
 
 from callcenter.choices import CustomerStatus, Direction, InteractionChannel
 from callcenter.errors import ApplicationError
+from callcenter.events import DomainEvent, emit_events
 from callcenter.models import AuditLog, Customer
 from callcenter.roles import STAFF_ROLES, has_role
 from callcenter.services.activity import interaction_log
-from care.choices import AssigneeRule, StepChannel, TouchKind
+from care.choices import AssigneeRule, EventType, StepChannel, TouchKind
 from outreach.access import TaskAccessDenied, is_manager, task_check_workable, user_queue_ids
 from outreach.choices import AUTOMATED_CHANNELS, OPEN_TASK_STATUSES, TaskOutcome, TaskStatus
 from outreach.models import OutreachTask, Queue
@@ -456,6 +457,22 @@ def _close_call(task: OutreachTask, user: User, outcome: str, notes: str) -> Out
             "assignee",
             "next_attempt_at",
             "updated_at",
+        ]
+    )
+    # For care: journeys waiting for this call's outcome branch on it (same transaction).
+    emit_events(
+        [
+            DomainEvent(
+                type=EventType.TASK_OUTCOME,
+                customer_id=task.customer_id,
+                payload={
+                    "task_id": task.pk,
+                    "enrollment_id": task.enrollment_id,
+                    "step_position": task.step_position,
+                    "outcome": outcome,
+                },
+                occurred_at=now.isoformat(),
+            )
         ]
     )
     return task

@@ -62,6 +62,7 @@ class CareStepFactory(factory.django.DjangoModelFactory):
 
     rule = factory.SubFactory(CareRuleFactory)
     position = 1
+    key = factory.LazyAttribute(lambda step: f"step-{step.position}")
     name = "step"
     channel = StepChannel.SMS
 

@@ -266,6 +266,7 @@ class TestAnnouncement:
         assert event.payload == {
             "task_id": task.pk,
             "enrollment_id": None,
+            "step_position": None,
             "channel": StepChannel.AUTO_CALL,
             "result": CallResult.ANSWERED,
             "intent": CallIntent.PROMISE_TO_PAY,

@@ -50,8 +50,9 @@ EVENT_POSTERS: dict[str, frozenset[str]] = {
     EventType.THRESHOLD_CROSSED: frozenset(),
     # Reported by the voice platform through its own webhook (outreach), onto the call's task.
     EventType.CALL_RESULT: frozenset(),
-    # Recorded by the tracked-link redirect (outreach), on a customer's first click.
+    # Recorded by this product: a click on its tracked link, an agent's outcome of a call task.
     EventType.LINK_CLICKED: frozenset(),
+    EventType.TASK_OUTCOME: frozenset(),
     EventType.HOLIDAY: frozenset(),
 }
 # Who may post at least one type (the API refuses everyone else at the door).

@@ -17,13 +17,15 @@ from django.utils import timezone
 from care.choices import EnrollmentStatus
 from care.models import CareSettings, Enrollment, Event
 from care.services.enrollment import (
-    STOP_EVENTS,
+    STOP_EVENT_TYPES,
     ActiveRule,
     active_rules,
     enrollments_create,
     enrollments_stop_for_event,
     rules_triggered,
 )
+from care.services.journey_runs import journeys_advance_for_event
+from care.services.journeys import OUTCOME_EVENTS
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +50,10 @@ def event_process(
     care_settings: CareSettings | None = None,
     now: dt.datetime | None = None,
 ) -> str:
-    """Process one event: stop the plans it ends, enroll into the rules it triggers, mark it
-    processed. Returns "processed", "skipped" (already done, or locked by another worker) or
-    "failed" (attempts and last error recorded; the sweep retries it)."""
+    """Process one event: stop the plans it ends, move on the journeys waiting for it, enroll into
+    the rules it triggers, mark it processed. Returns "processed", "skipped" (already done,
+    or locked by another worker) or "failed" (attempts and last error recorded; the sweep
+    retries it)."""
     now = now or timezone.now()
     with transaction.atomic():
         event = Event.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
@@ -61,6 +64,7 @@ def event_process(
         try:
             with transaction.atomic():
                 enrollments_stop_for_event(event=event, now=now)
+                journeys_advance_for_event(event=event, now=now)
                 if event.occurred_at >= now - event_max_age():
                     enrollments_create(
                         event=event, rules=rules, now=now, care_settings=care_settings
@@ -83,9 +87,10 @@ def _needs_work(
     rows: Sequence[Mapping[str, Any]], rules: dict[str, list[ActiveRule]], now: dt.datetime
 ) -> tuple[list[int], list[int]]:
     """Split unprocessed events into those that need a look of their own and those that
-    trigger no rule and stop no plan (marked processed together)."""
+    trigger no rule, stop no plan and answer no journey (marked processed together)."""
     oldest = now - event_max_age()
-    stoppers = {row["customer_id"] for row in rows if row["type"] in STOP_EVENTS}
+    reactive = STOP_EVENT_TYPES | OUTCOME_EVENTS
+    stoppers = {row["customer_id"] for row in rows if row["type"] in reactive}
     with_plans = (
         set(
             Enrollment.objects.filter(
@@ -106,7 +111,7 @@ def _needs_work(
     busy: list[int] = []
     idle: list[int] = []
     for row in rows:
-        stops = row["type"] in STOP_EVENTS and row["customer_id"] in with_plans
+        stops = row["type"] in reactive and row["customer_id"] in with_plans
         (busy if row["id"] in triggering or stops else idle).append(row["id"])
     return busy, idle
 
