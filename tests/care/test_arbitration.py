@@ -582,9 +582,15 @@ def test_the_migration_gives_existing_rules_a_category_from_what_they_are(sms: A
     }
 
 
+# Playbook rules added after the migration: installed with their category, never backfilled.
+PLAYBOOK_RULES_AFTER_CATEGORIES = {"repayment-reminder"}
+
+
 def test_the_migration_knows_the_playbooks_categories() -> None:
     assert _backfill_migration().PLAYBOOK_CATEGORIES == {
-        spec.key: spec.category for spec in PLAYBOOK_RULES
+        spec.key: spec.category
+        for spec in PLAYBOOK_RULES
+        if spec.key not in PLAYBOOK_RULES_AFTER_CATEGORIES
     }
 
 
