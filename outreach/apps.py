@@ -10,9 +10,11 @@ class OutreachConfig(AppConfig):
     def ready(self) -> None:
         from outreach.checks import (
             outreach_backends_check,
+            outreach_callback_keys_check,
             outreach_voice_secret_check,
             outreach_webhook_secret_check,
             outreach_wechat_callback_check,
+            outreach_wecom_callback_check,
         )
         from outreach.parts import (
             care_plans,
@@ -30,6 +32,8 @@ class OutreachConfig(AppConfig):
         checks.register(outreach_webhook_secret_check, checks.Tags.security, deploy=True)
         checks.register(outreach_voice_secret_check, checks.Tags.security, deploy=True)
         checks.register(outreach_wechat_callback_check, checks.Tags.security, deploy=True)
+        checks.register(outreach_wecom_callback_check, checks.Tags.security, deploy=True)
+        checks.register(outreach_callback_keys_check, checks.Tags.security)
         # For care: carry out its plans, keep the queues its steps and playbook name, feed its
         # reports, run in its tick. For callcenter's pages: the desk, customer page, user form
         # and subject erasure.
