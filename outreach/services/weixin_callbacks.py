@@ -52,6 +52,7 @@ from outreach.services.weixin_crypto import (
     envelope_read,
     message_decrypt,
     msg_signature_verify,
+    signature_precheck,
 )
 
 # A push whose timestamp is further than this from our clock is refused (a replayed capture).
@@ -307,6 +308,7 @@ def encrypted_push_open(
 ) -> bytes:
     """The plaintext XML of an encrypted push, after checking `msg_signature`, the timestamp
     and the receiveid (CallbackRejected) and decrypting it (MessageMalformed)."""
+    signature_precheck(token=keys.token, timestamp=timestamp, signature=signature)
     encrypt = envelope_read(body)
     return encrypted_text_open(
         keys=keys, encrypt=encrypt, timestamp=timestamp, nonce=nonce, signature=signature

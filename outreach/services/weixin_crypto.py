@@ -70,6 +70,23 @@ def msg_signature(*, token: str, timestamp: str, nonce: str, encrypt: str) -> st
     return hashlib.sha1(joined.encode(), usedforsecurity=False).hexdigest()
 
 
+def signature_precheck(
+    *, token: str, timestamp: str, signature: str, now: float | None = None
+) -> None:
+    """What can be refused before the body is read: no token configured, no signature, a
+    timestamp that is not one or further than SIGNATURE_TOLERANCE_SECONDS from our clock."""
+    if not token:
+        raise CallbackRejected("no callback token is set")
+    if not signature:
+        raise CallbackRejected("msg_signature is missing")
+    try:
+        sent = int(timestamp)
+    except ValueError as exc:
+        raise CallbackRejected("bad timestamp") from exc
+    if abs((now if now is not None else time.time()) - sent) > SIGNATURE_TOLERANCE_SECONDS:
+        raise CallbackRejected("stale timestamp")
+
+
 def msg_signature_verify(
     *,
     token: str,
@@ -81,17 +98,10 @@ def msg_signature_verify(
 ) -> None:
     """Raise CallbackRejected unless `signature` signs these values with `token` and the
     timestamp is within SIGNATURE_TOLERANCE_SECONDS of our clock."""
-    if not token:
-        raise CallbackRejected("no callback token is set")
+    signature_precheck(token=token, timestamp=timestamp, signature=signature, now=now)
     expected = msg_signature(token=token, timestamp=timestamp, nonce=nonce, encrypt=encrypt)
-    if not signature or not hmac.compare_digest(expected, signature.lower()):
+    if not hmac.compare_digest(expected, signature.lower()):
         raise CallbackRejected("bad msg_signature")
-    try:
-        sent = int(timestamp)
-    except ValueError as exc:
-        raise CallbackRejected("bad timestamp") from exc
-    if abs((now if now is not None else time.time()) - sent) > SIGNATURE_TOLERANCE_SECONDS:
-        raise CallbackRejected("stale timestamp")
 
 
 def _cipher(key: bytes) -> Cipher[modes.CBC]:

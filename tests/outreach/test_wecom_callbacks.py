@@ -308,3 +308,10 @@ class TestChecks:
         assert "WECHAT_CALLBACK_AES_KEY" in error.msg
         settings.WECHAT_CALLBACK_AES_KEY = ""
         assert outreach_callback_keys_check() == []
+
+
+def test_an_unsigned_post_is_refused_before_its_body_is_read(wecom: Any) -> None:
+    query = urlencode({"timestamp": str(int(time.time())), "nonce": "1"})
+    response = APIClient().post(f"{URL}?{query}", data=b"not xml", content_type="text/xml")
+    assert response.status_code == 403
+    assert "msg_signature" in response.json()["detail"]

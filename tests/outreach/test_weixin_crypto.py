@@ -159,6 +159,12 @@ class TestSignature:
         with pytest.raises(CallbackRejected, match=error):
             msg_signature_verify(**{**values, **change}, signature=signature, now=now)
 
+    def test_a_missing_signature_is_rejected_before_anything_else(self) -> None:
+        with pytest.raises(CallbackRejected, match="msg_signature is missing"):
+            msg_signature_verify(
+                token="tok", timestamp=str(int(time.time())), nonce="n", encrypt="E", signature=""
+            )
+
 
 class TestEnvelope:
     def test_reply_envelope_is_signed_and_opens_to_the_message(self) -> None:
