@@ -243,6 +243,13 @@ WECHAT_SIGNATURE_PARAMETERS = [
         ("nonce", "a random value"),
     )
 ]
+WECHAT_ENCRYPTED_PARAMETERS = [
+    OpenApiParameter(name, str, OpenApiParameter.QUERY, required=False, description=description)
+    for name, description in (
+        ("encrypt_type", '"aes" in the encrypted ("safe") mode; the body is then an <Encrypt>'),
+        ("msg_signature", "encrypted mode: sha1 of the sorted [token, timestamp, nonce, Encrypt]"),
+    )
+]
 WECOM_SIGNATURE_PARAMETERS = [
     OpenApiParameter(name, str, OpenApiParameter.QUERY, required=True, description=description)
     for name, description in (
@@ -411,7 +418,7 @@ class WeChatCallbackApi(ThrottledBeforePermissions, APIView):
 
     @extend_schema(
         summary="WeChat push: template receipts, follower messages, unfollows (XML)",
-        parameters=WECHAT_SIGNATURE_PARAMETERS,
+        parameters=WECHAT_SIGNATURE_PARAMETERS + WECHAT_ENCRYPTED_PARAMETERS,
         request={"text/xml": OpenApiTypes.STR},
         responses={(200, "text/xml"): OpenApiTypes.STR},
     )
