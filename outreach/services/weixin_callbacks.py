@@ -46,6 +46,7 @@ from outreach.choices import InboundAction, TaskStatus
 from outreach.models import InboundMessage, OutreachTask
 from outreach.services.webhooks import fold_text, stop_words
 from outreach.services.weixin_crypto import (
+    SIGNATURE_TOLERANCE_SECONDS,
     CallbackRejected,
     aes_key_decode,
     envelope_build,
@@ -56,7 +57,7 @@ from outreach.services.weixin_crypto import (
 )
 
 # A push whose timestamp is further than this from our clock is refused (a replayed capture).
-SIGNATURE_TOLERANCE = dt.timedelta(minutes=5)
+SIGNATURE_TOLERANCE = dt.timedelta(seconds=SIGNATURE_TOLERANCE_SECONDS)
 MAX_BODY_BYTES = 64 * 1024
 RECEIPT_SUCCESS = "success"
 RECEIPT_BLOCKED = "failed:user block"
