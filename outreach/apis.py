@@ -14,6 +14,8 @@ platform.
     POST /api/outreach/receipts/                   signed by the SMS gateway (no user)
     POST /api/outreach/inbound-sms/                signed by the SMS gateway (no user)
     POST /api/outreach/call-results/               signed by the voice platform (no user)
+    GET/POST /api/outreach/wechat/callback/        signed by WeChat (WECHAT_CALLBACK_TOKEN)
+    GET/POST /api/outreach/wecom/callback/         signed and encrypted by WeCom
 
 The webhooks are signed with SMS_WEBHOOK_SECRETS, the call results with VOICE_WEBHOOK_SECRETS
 (callcenter.signatures), and rate-limited per client address (callcenter.throttling).
@@ -76,11 +78,17 @@ from outreach.services.webhooks import (
     delivery_receipt_record,
     inbound_sms_receive,
 )
+from outreach.services.wecom_callbacks import wecom_push_receive
 from outreach.services.weixin_callbacks import (
-    CallbackRejected,
+    CallbackKeys,
+    PushResult,
+    encrypted_push_open,
+    encrypted_text_open,
     wechat_push_receive,
+    wechat_secure_push_receive,
     wechat_signature_verify,
 )
+from outreach.services.weixin_crypto import CallbackRejected, MessageMalformed
 
 
 def _task_response(
@@ -241,6 +249,53 @@ WECHAT_SIGNATURE_PARAMETERS = [
         ("nonce", "a random value"),
     )
 ]
+WECHAT_ENCRYPTED_PARAMETERS = [
+    OpenApiParameter(name, str, OpenApiParameter.QUERY, required=False, description=description)
+    for name, description in (
+        ("encrypt_type", '"aes" in the encrypted ("safe") mode; the body is then an <Encrypt>'),
+        ("msg_signature", "encrypted mode: sha1 of the sorted [token, timestamp, nonce, Encrypt]"),
+    )
+]
+WECOM_SIGNATURE_PARAMETERS = [
+    OpenApiParameter(name, str, OpenApiParameter.QUERY, required=True, description=description)
+    for name, description in (
+        ("msg_signature", "sha1 of the sorted, concatenated [token, timestamp, nonce, ciphertext]"),
+        ("timestamp", "Unix seconds"),
+        ("nonce", "a random value"),
+    )
+]
+
+
+def _setting(name: str) -> str:
+    return str(getattr(settings, name, "") or "")
+
+
+def _wechat_keys() -> CallbackKeys:
+    return CallbackKeys(
+        token=_setting("WECHAT_CALLBACK_TOKEN"),
+        encoding_aes_key=_setting("WECHAT_CALLBACK_AES_KEY"),
+        receive_id=_setting("WECHAT_APP_ID"),
+        key_setting="WECHAT_CALLBACK_AES_KEY",
+        receive_id_setting="WECHAT_APP_ID",
+    )
+
+
+def _wecom_keys() -> CallbackKeys:
+    return CallbackKeys(
+        token=_setting("WECOM_CALLBACK_TOKEN"),
+        encoding_aes_key=_setting("WECOM_CALLBACK_AES_KEY"),
+        receive_id=_setting("WECOM_CORP_ID"),
+        key_setting="WECOM_CALLBACK_AES_KEY",
+        receive_id_setting="WECOM_CORP_ID",
+    )
+
+
+def _refused(exc: CallbackRejected) -> JsonResponse:
+    return JsonResponse({"detail": f"signature refused: {exc}"}, status=403)
+
+
+def _malformed(exc: MessageMalformed) -> JsonResponse:
+    return JsonResponse({"detail": str(exc), "field": exc.field}, status=400)
 
 
 class _WebhookApi(ThrottledBeforePermissions, APIView, abc.ABC):
@@ -348,7 +403,7 @@ class WeChatCallbackApi(ThrottledBeforePermissions, APIView):
     def _verify(self, request: Request) -> HttpResponse | None:
         try:
             wechat_signature_verify(
-                token=str(getattr(settings, "WECHAT_CALLBACK_TOKEN", "") or ""),
+                token=_setting("WECHAT_CALLBACK_TOKEN"),
                 timestamp=request.query_params.get("timestamp", ""),
                 nonce=request.query_params.get("nonce", ""),
                 signature=request.query_params.get("signature", ""),
@@ -369,7 +424,7 @@ class WeChatCallbackApi(ThrottledBeforePermissions, APIView):
 
     @extend_schema(
         summary="WeChat push: template receipts, follower messages, unfollows (XML)",
-        parameters=WECHAT_SIGNATURE_PARAMETERS,
+        parameters=WECHAT_SIGNATURE_PARAMETERS + WECHAT_ENCRYPTED_PARAMETERS,
         request={"text/xml": OpenApiTypes.STR},
         responses={(200, "text/xml"): OpenApiTypes.STR},
     )
@@ -377,9 +432,82 @@ class WeChatCallbackApi(ThrottledBeforePermissions, APIView):
         refused = self._verify(request)
         if refused is not None:
             return refused
+        query = request.query_params
         try:
-            result = wechat_push_receive(body=request.body)
+            if query.get("encrypt_type", "raw") == "aes":
+                result = wechat_secure_push_receive(
+                    keys=_wechat_keys(),
+                    body=request.body,
+                    timestamp=query.get("timestamp", ""),
+                    nonce=query.get("nonce", ""),
+                    signature=query.get("msg_signature", ""),
+                )
+            else:
+                result = wechat_push_receive(body=request.body)
+        except CallbackRejected as exc:
+            return _refused(exc)
+        except MessageMalformed as exc:
+            return _malformed(exc)
         except ApplicationError as exc:
             return JsonResponse({"detail": exc.message, **exc.extra}, status=400)
         content_type = "text/plain" if result.reply == b"success" else "text/xml"
         return HttpResponse(result.reply, content_type=f"{content_type}; charset=utf-8")
+
+
+class WeComCallbackApi(ThrottledBeforePermissions, APIView):
+    """WeCom's callback (outreach.services.wecom_callbacks): GET is WeCom's URL check (the
+    decrypted `echostr` is answered), POST an encrypted envelope of an event or message. Both
+    carry `msg_signature`, `timestamp` and `nonce` in the query string; a bad signature, a stale
+    timestamp or a message for another corp is refused with 403, a body that cannot be read or
+    decrypted with 400, and neither changes anything."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    parser_classes = []
+
+    @extend_schema(
+        summary="WeCom URL check: answers the decrypted `echostr` when the signature holds",
+        parameters=WECOM_SIGNATURE_PARAMETERS,
+        responses={(200, "text/plain"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        query = request.query_params
+        try:
+            plain = encrypted_text_open(
+                keys=_wecom_keys(),
+                encrypt=query.get("echostr", ""),
+                timestamp=query.get("timestamp", ""),
+                nonce=query.get("nonce", ""),
+                signature=query.get("msg_signature", ""),
+            )
+        except CallbackRejected as exc:
+            return _refused(exc)
+        except MessageMalformed as exc:
+            return _malformed(MessageMalformed(str(exc), field="echostr"))
+        return HttpResponse(plain, content_type="text/plain; charset=utf-8")
+
+    @extend_schema(
+        summary="WeCom callback: external-contact changes and messages (encrypted XML)",
+        parameters=WECOM_SIGNATURE_PARAMETERS,
+        request={"text/xml": OpenApiTypes.STR},
+        responses={(200, "text/plain"): OpenApiTypes.STR},
+    )
+    def post(self, request: Request) -> HttpResponse:
+        query = request.query_params
+        result: PushResult
+        try:
+            plain = encrypted_push_open(
+                keys=_wecom_keys(),
+                body=request.body,
+                timestamp=query.get("timestamp", ""),
+                nonce=query.get("nonce", ""),
+                signature=query.get("msg_signature", ""),
+            )
+            result = wecom_push_receive(body=plain, sender=_setting("WECOM_SENDER"))
+        except CallbackRejected as exc:
+            return _refused(exc)
+        except MessageMalformed as exc:
+            return _malformed(exc)
+        except ApplicationError as exc:
+            return JsonResponse({"detail": exc.message, **exc.extra}, status=400)
+        return HttpResponse(result.reply, content_type="text/plain; charset=utf-8")

@@ -10,11 +10,13 @@ class OutreachConfig(AppConfig):
     def ready(self) -> None:
         from outreach.checks import (
             outreach_backends_check,
+            outreach_callback_keys_check,
             outreach_tracked_link_check,
             outreach_tracked_link_deploy_check,
             outreach_voice_secret_check,
             outreach_webhook_secret_check,
             outreach_wechat_callback_check,
+            outreach_wecom_callback_check,
         )
         from outreach.parts import (
             care_outcomes,
@@ -35,6 +37,8 @@ class OutreachConfig(AppConfig):
         checks.register(outreach_wechat_callback_check, checks.Tags.security, deploy=True)
         checks.register(outreach_tracked_link_check, checks.Tags.compatibility)
         checks.register(outreach_tracked_link_deploy_check, checks.Tags.security, deploy=True)
+        checks.register(outreach_wecom_callback_check, checks.Tags.security, deploy=True)
+        checks.register(outreach_callback_keys_check, checks.Tags.security)
         # For care: carry out its plans, keep the queues its steps and playbook name, name the
         # outcomes its journeys branch on, feed its reports, run in its tick. For callcenter's
         # pages: the desk, customer page, user form and subject erasure.

@@ -13,6 +13,7 @@ from callcenter.choices import Integration
 from callcenter.signatures import integration_secrets
 from care.choices import StepChannel
 from outreach.backends import channel_backend
+from outreach.services.weixin_crypto import aes_key_decode
 
 
 def outreach_backends_check(app_configs: Any = None, **kwargs: Any) -> list[Any]:
@@ -112,3 +113,40 @@ def outreach_tracked_link_deploy_check(app_configs: Any = None, **kwargs: Any) -
             )
         ]
     return []
+
+
+def outreach_wecom_callback_check(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Deployment check: WeCom messages sent through the API while its callback (contacts
+    lost, replies, opt-outs) would be refused for want of the token or the EncodingAESKey."""
+    backend = str(getattr(settings, "WECOM_BACKEND", "console") or "console")
+    if backend != "api":
+        return []
+    missing = [
+        name
+        for name in ("WECOM_CALLBACK_TOKEN", "WECOM_CALLBACK_AES_KEY")
+        if not str(getattr(settings, name, "") or "")
+    ]
+    if not missing:
+        return []
+    return [
+        Warning(
+            f"{', '.join(missing)} empty: WeCom contact changes, replies and opt-outs are refused.",
+            hint="Set them to the Token and EncodingAESKey of the WeCom app's API receiving.",
+            id="outreach.W005",
+        )
+    ]
+
+
+def outreach_callback_keys_check(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """An EncodingAESKey that is set but cannot be one (not 43 base64 characters of a 32-byte
+    key) fails at startup instead of refusing every encrypted push."""
+    problems: list[Any] = []
+    for name in ("WECHAT_CALLBACK_AES_KEY", "WECOM_CALLBACK_AES_KEY"):
+        value = str(getattr(settings, name, "") or "")
+        if not value:
+            continue
+        try:
+            aes_key_decode(value)
+        except ValueError as exc:
+            problems.append(Error(f"{name} is not an EncodingAESKey: {exc}", id="outreach.E004"))
+    return problems

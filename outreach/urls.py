@@ -37,4 +37,9 @@ urlpatterns = [
         apis.WeChatCallbackApi.as_view(),
         name="api-outreach-wechat-callback",
     ),
+    path(
+        "outreach/wecom/callback/",
+        apis.WeComCallbackApi.as_view(),
+        name="api-outreach-wecom-callback",
+    ),
 ]

@@ -364,12 +364,17 @@ WECHAT_TEMPLATE_DATA = env("WECHAT_TEMPLATE_DATA", default='{"content": "{body}"
 WECHAT_TEMPLATE_URL = env("WECHAT_TEMPLATE_URL", default="")
 # The token configured for the Official Account's server push (signature check).
 WECHAT_CALLBACK_TOKEN = env("WECHAT_CALLBACK_TOKEN", default="")
+# The EncodingAESKey of the encrypted ("safe") push mode (43 characters); empty: plain mode only.
+WECHAT_CALLBACK_AES_KEY = env("WECHAT_CALLBACK_AES_KEY", default="")
 WECOM_BACKEND = env("WECOM_BACKEND", default="console")
 WECOM_FILE_PATH = env("WECOM_FILE_PATH", default="")
 WECOM_API_BASE_URL = env("WECOM_API_BASE_URL", default="https://qyapi.weixin.qq.com")
 WECOM_CORP_ID = env("WECOM_CORP_ID", default="")
 WECOM_SECRET = env("WECOM_SECRET", default="")
 WECOM_SENDER = env("WECOM_SENDER", default="")
+# Token and EncodingAESKey of the WeCom app's callback ("接收消息"); empty: callbacks refused.
+WECOM_CALLBACK_TOKEN = env("WECOM_CALLBACK_TOKEN", default="")
+WECOM_CALLBACK_AES_KEY = env("WECOM_CALLBACK_AES_KEY", default="")
 VOICE_WEBHOOK_SECRETS = env.list("VOICE_WEBHOOK_SECRETS", default=[])
 CTI_WEBHOOK_SECRETS = env.list("CTI_WEBHOOK_SECRETS", default=[])
 EVENTS_WEBHOOK_SECRETS = env.list("EVENTS_WEBHOOK_SECRETS", default=[])

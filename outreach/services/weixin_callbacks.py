@@ -15,11 +15,17 @@ Account's server configuration), and posts an XML body in plain-text mode:
 - `Event=unsubscribe`: the follower unfollowed; recorded as their WeChat opt-out.
 
 Everything else (other events, images, voice) is acknowledged and ignored.
+
+In encrypted ("safe") mode (`encrypt_type=aes` in the query string) the body is an envelope
+whose <Encrypt> holds the same XML, encrypted with WECHAT_CALLBACK_AES_KEY for our app id
+(outreach.services.weixin_crypto); `msg_signature` signs it, and a passive reply goes back
+encrypted in the same way.
 """
 
 import datetime as dt
 import hashlib
 import hmac
+import secrets
 import time
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, SubElement, tostring  # noqa: S405 building, not parsing
@@ -39,17 +45,23 @@ from care.models import CareSettings
 from outreach.choices import InboundAction, TaskStatus
 from outreach.models import InboundMessage, OutreachTask
 from outreach.services.webhooks import fold_text, stop_words
+from outreach.services.weixin_crypto import (
+    SIGNATURE_TOLERANCE_SECONDS,
+    CallbackRejected,
+    aes_key_decode,
+    envelope_build,
+    envelope_read,
+    message_decrypt,
+    msg_signature_verify,
+    signature_precheck,
+)
 
 # A push whose timestamp is further than this from our clock is refused (a replayed capture).
-SIGNATURE_TOLERANCE = dt.timedelta(minutes=5)
+SIGNATURE_TOLERANCE = dt.timedelta(seconds=SIGNATURE_TOLERANCE_SECONDS)
 MAX_BODY_BYTES = 64 * 1024
 RECEIPT_SUCCESS = "success"
 RECEIPT_BLOCKED = "failed:user block"
 INBOUND_ID_PREFIX = "wechat:"
-
-
-class CallbackRejected(Exception):
-    """A push whose signature or timestamp does not hold (answered 403)."""
 
 
 def wechat_signature(*, token: str, timestamp: str, nonce: str) -> str:
@@ -108,7 +120,7 @@ def wechat_push_parse(body: bytes) -> WeChatPush:
 
     if text("Encrypt") and not text("MsgType"):
         raise ApplicationError(
-            _("Encrypted pushes are not supported; use plain-text mode."),
+            _("An encrypted push must come with encrypt_type=aes in the query string."),
             extra={"field": "Encrypt"},
         )
     push = WeChatPush(
@@ -136,10 +148,10 @@ def wechat_push_parse(body: bytes) -> WeChatPush:
     return push
 
 
-def _follower(openid: str) -> Customer | None:
-    """The active customer whose WeChat openid this is (the survivor of a merge)."""
+def contact_owner(*, kind: str, value: str) -> Customer | None:
+    """The customer whose active contact point of `kind` this is (the survivor of a merge)."""
     point = (
-        ContactPoint.objects.filter(kind=ContactKind.WECHAT, value=openid, is_active=True)
+        ContactPoint.objects.filter(kind=kind, value=value, is_active=True)
         .select_related("customer")
         .order_by("-is_primary", "id")
         .first()
@@ -150,6 +162,11 @@ def _follower(openid: str) -> Customer | None:
     if customer.status == CustomerStatus.MERGED and customer.merged_into_id:
         return Customer.objects.get(pk=customer.merged_into_id)
     return customer
+
+
+def _follower(openid: str) -> Customer | None:
+    """The customer whose WeChat openid this is."""
+    return contact_owner(kind=ContactKind.WECHAT, value=openid)
 
 
 def _opt_out(customer: Customer, source: str, note: str) -> bool:
@@ -269,3 +286,85 @@ def _text_message(push: WeChatPush, now: dt.datetime) -> PushResult:
     changed = _opt_out(customer, ConsentSource.INBOUND_WECHAT, f"WeChat: {push.content[:100]}")
     reply = _passive_reply(push, opt_out_reply_text(customer), now) if changed else b"success"
     return PushResult(action=action, message=message, reply=reply)
+
+
+def _nonce() -> str:
+    return str(secrets.randbelow(10**10))
+
+
+@dataclass(frozen=True)
+class CallbackKeys:
+    """What opens an encrypted push: the token, the EncodingAESKey and our receiveid (the app
+    id for WeChat, the corp id for WeCom), with the setting names for error messages."""
+
+    token: str
+    encoding_aes_key: str
+    receive_id: str
+    key_setting: str
+    receive_id_setting: str
+
+
+def encrypted_push_open(
+    *, keys: CallbackKeys, body: bytes, timestamp: str, nonce: str, signature: str
+) -> bytes:
+    """The plaintext XML of an encrypted push, after checking `msg_signature`, the timestamp
+    and the receiveid (CallbackRejected) and decrypting it (MessageMalformed)."""
+    signature_precheck(token=keys.token, timestamp=timestamp, signature=signature)
+    encrypt = envelope_read(body)
+    return encrypted_text_open(
+        keys=keys, encrypt=encrypt, timestamp=timestamp, nonce=nonce, signature=signature
+    )
+
+
+def encrypted_text_open(
+    *, keys: CallbackKeys, encrypt: str, timestamp: str, nonce: str, signature: str
+) -> bytes:
+    """The plaintext of one ciphertext (an envelope's <Encrypt> or WeCom's `echostr`)."""
+    msg_signature_verify(
+        token=keys.token, timestamp=timestamp, nonce=nonce, encrypt=encrypt, signature=signature
+    )
+    if not keys.receive_id:
+        raise CallbackRejected(f"{keys.receive_id_setting} is not set")
+    try:
+        key = aes_key_decode(keys.encoding_aes_key)
+    except ValueError as exc:
+        raise CallbackRejected(f"{keys.key_setting} is not usable: {exc}") from exc
+    return message_decrypt(key=key, encrypt=encrypt, receive_id=keys.receive_id)
+
+
+def encrypted_reply(*, keys: CallbackKeys, message: bytes, now: dt.datetime) -> bytes:
+    """A passive reply encrypted for the receiveid, in the documented envelope."""
+    return envelope_build(
+        token=keys.token,
+        key=aes_key_decode(keys.encoding_aes_key),
+        receive_id=keys.receive_id,
+        message=message,
+        timestamp=str(int(now.timestamp())),
+        nonce=_nonce(),
+    )
+
+
+def wechat_secure_push_receive(
+    *,
+    keys: CallbackKeys,
+    body: bytes,
+    timestamp: str,
+    nonce: str,
+    signature: str,
+    now: dt.datetime | None = None,
+) -> PushResult:
+    """Apply one push of WeChat's encrypted mode: open it, apply it as a plain push, and
+    encrypt the passive reply (if any) back. Nothing is written before it is opened."""
+    plain = encrypted_push_open(
+        keys=keys, body=body, timestamp=timestamp, nonce=nonce, signature=signature
+    )
+    now = now or timezone.now()
+    result = wechat_push_receive(body=plain, now=now)
+    if result.reply == b"success":
+        return result
+    return PushResult(
+        action=result.action,
+        reply=encrypted_reply(keys=keys, message=result.reply, now=now),
+        updated=result.updated,
+        message=result.message,
+    )

@@ -20,9 +20,11 @@ EXPECTATIONS: dict[str, Entry] = {
     "api-outreach-receipts": Entry(methods={"post": PUBLIC}, signed=Integration.SMS),
     "api-outreach-inbound-sms": Entry(methods={"post": PUBLIC}, signed=Integration.SMS),
     "api-outreach-call-results": Entry(methods={"post": PUBLIC}, signed=Integration.VOICE),
-    # WeChat's server push carries WeChat's own signature (a shared token; tested in
-    # tests/outreach/test_weixin_callbacks.py): without it nobody, logged in or not, gets in.
+    # Tencent's callbacks: no user; WeChat's or WeCom's own signature in the query string is
+    # the credential (tested in tests/outreach/test_weixin_callbacks.py and
+    # test_wecom_callbacks.py), so without one every caller is refused.
     "api-outreach-wechat-callback": _e(get=frozenset(), post=frozenset()),
+    "api-outreach-wecom-callback": _e(get=frozenset(), post=frozenset()),
     # Pages.
     "home": _page(get=STAFF),
     "import-csv": _page(get=MANAGERS, post=MANAGERS),

@@ -17,6 +17,12 @@ from care.models import Event
 from outreach.choices import InboundAction, TaskStatus
 from outreach.models import InboundMessage, OutreachTask
 from outreach.services.weixin_callbacks import wechat_signature
+from outreach.services.weixin_crypto import (
+    aes_key_decode,
+    message_decrypt,
+    message_encrypt,
+    msg_signature,
+)
 from tests.callcenter.factories import CustomerFactory
 from tests.outreach.factories import TaskFactory
 
@@ -275,3 +281,139 @@ class TestBadBodies:
         assert task.status == TaskStatus.SENT
         assert InboundMessage.objects.count() == 0
         assert ConsentChange.objects.count() == 0
+
+
+AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+APP_ID = "wx-app-1"
+
+
+@pytest.fixture
+def safe_push(settings: Any) -> Any:
+    """POST a push as WeChat's encrypted ("safe") mode does: the XML encrypted for our app id
+    inside an <Encrypt> envelope, `signature` and `msg_signature` in the query string."""
+    settings.WECHAT_CALLBACK_TOKEN = TOKEN
+    settings.WECHAT_CALLBACK_AES_KEY = AES_KEY
+    settings.WECHAT_APP_ID = APP_ID
+    client = APIClient()
+
+    def _post(
+        xml: str,
+        *,
+        receive_id: str = APP_ID,
+        encrypt: str | None = None,
+        msg_sig: str | None = None,
+        timestamp: int | None = None,
+    ) -> Any:
+        stamp = str(timestamp if timestamp is not None else int(time.time()))
+        nonce = "n0nce"
+        if encrypt is None:
+            encrypt = message_encrypt(
+                key=aes_key_decode(AES_KEY), message=xml.encode(), receive_id=receive_id
+            )
+        query = {
+            "signature": wechat_signature(token=TOKEN, timestamp=stamp, nonce=nonce),
+            "timestamp": stamp,
+            "nonce": nonce,
+            "encrypt_type": "aes",
+            "msg_signature": msg_sig
+            or msg_signature(token=TOKEN, timestamp=stamp, nonce=nonce, encrypt=encrypt),
+        }
+        body = f"<xml><ToUserName>{OA}</ToUserName><Encrypt>{encrypt}</Encrypt></xml>"
+        return client.post(f"{URL}?{urlencode(query)}", data=body.encode(), content_type="text/xml")
+
+    return _post
+
+
+class TestEncryptedMode:
+    def test_a_reply_is_opened_and_announced(self, safe_push: Any) -> None:
+        customer = _follower()
+
+        response = safe_push(_text("o-wang", "收到了，谢谢"))
+
+        assert response.status_code == 200
+        assert response.content == b"success"
+        message = InboundMessage.objects.get()
+        assert (message.channel, message.action, message.body) == (
+            StepChannel.WECHAT,
+            InboundAction.REPLY,
+            "收到了，谢谢",
+        )
+        assert Event.objects.filter(type=EventType.CUSTOMER_REPLIED, customer=customer).exists()
+
+    def test_a_receipt_is_applied(self, safe_push: Any) -> None:
+        task = _wechat_task(_follower(), "300")
+        assert safe_push(_receipt("o-wang", "300", "success")).status_code == 200
+        task.refresh_from_db()
+        assert task.status == TaskStatus.DELIVERED
+
+    def test_the_opt_out_confirmation_is_encrypted_back(self, safe_push: Any) -> None:
+        customer = _follower(language="zh-hans")
+
+        response = safe_push(_text("o-wang", "退订"))
+
+        assert response.status_code == 200
+        customer.refresh_from_db()
+        assert customer.wechat_opt_out is True
+        envelope = ElementTree.fromstring(response.content)
+        encrypt = envelope.findtext("Encrypt")
+        assert envelope.findtext("MsgSignature") == msg_signature(
+            token=TOKEN,
+            timestamp=envelope.findtext("TimeStamp"),
+            nonce=envelope.findtext("Nonce"),
+            encrypt=encrypt,
+        )
+        reply = ElementTree.fromstring(
+            message_decrypt(key=aes_key_decode(AES_KEY), encrypt=encrypt, receive_id=APP_ID)
+        )
+        assert reply.findtext("ToUserName") == "o-wang"
+        assert reply.findtext("FromUserName") == OA
+        assert "退订" in reply.findtext("Content")
+
+    def test_a_repeated_push_is_recorded_once(self, safe_push: Any) -> None:
+        _follower()
+        safe_push(_text("o-wang", "hello", msg_id="88"))
+        assert safe_push(_text("o-wang", "hello", msg_id="88")).status_code == 200
+        assert InboundMessage.objects.count() == 1
+
+    @pytest.mark.parametrize(
+        ("case", "code"),
+        [
+            ("tampered", 403),
+            ("stale", 403),
+            ("other_app", 403),
+            ("no_key", 403),
+            ("garbage", 400),
+            ("wrong_key", 400),
+        ],
+    )
+    def test_a_push_that_does_not_open_changes_nothing(
+        self, safe_push: Any, settings: Any, case: str, code: int
+    ) -> None:
+        customer = _follower()
+        kwargs: dict[str, Any] = {}
+        if case == "tampered":
+            kwargs["msg_sig"] = "0" * 40
+        if case == "stale":
+            kwargs["timestamp"] = int(time.time()) - 3600
+        if case == "other_app":
+            kwargs["receive_id"] = "wx-someone-else"
+        if case == "no_key":
+            settings.WECHAT_CALLBACK_AES_KEY = ""
+        if case == "garbage":
+            kwargs["encrypt"] = "bm90IGEgYmxvY2s="
+        if case == "wrong_key":
+            settings.WECHAT_CALLBACK_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+        response = safe_push(_text("o-wang", "退订"), **kwargs)
+
+        assert response.status_code == code, response.content
+        assert response.json()["detail"]
+        customer.refresh_from_db()
+        assert customer.wechat_opt_out is False
+        assert InboundMessage.objects.count() == 0
+        assert ConsentChange.objects.count() == 0
+
+    def test_plain_mode_keeps_working_with_a_key_set(self, safe_push: Any, push: Any) -> None:
+        _follower()
+        assert push(_text("o-wang", "plain")).status_code == 200
+        assert InboundMessage.objects.get().body == "plain"
