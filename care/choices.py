@@ -26,6 +26,7 @@ class EventType(models.TextChoices):
     CUSTOMER_REPLIED = "customer_replied", _("Customer replied")
     CALL_RESULT = "call_result", _("Automated call result")
     EXTERNAL = "external", _("External event")
+    CAMPAIGN = "campaign", _("Campaign")
 
 
 class EventSource(models.TextChoices):
@@ -34,6 +35,7 @@ class EventSource(models.TextChoices):
     SCHEDULE = "schedule", _("Daily schedule")
     SEGMENTS = "segments", _("Segment refresh")
     WEBHOOK = "webhook", _("Webhook")
+    CAMPAIGN = "campaign", _("Campaign")
 
 
 class StepChannel(models.TextChoices):
@@ -84,3 +86,25 @@ class Escalation(models.TextChoices):
 
     REASSIGN = "reassign", _("Reassign to a colleague with room")
     NOTIFY = "notify", _("Notify supervisors")
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    RUNNING = "running", _("Running")
+    PAUSED = "paused", _("Paused")
+    CANCELLED = "cancelled", _("Cancelled")
+    FINISHED = "finished", _("Finished")
+
+
+class CampaignRecurrence(models.TextChoices):
+    ONCE = "once", _("Once")
+    WEEKLY = "weekly", _("Weekly")
+    MONTHLY = "monthly", _("Monthly")
+    DATES = "dates", _("On given dates")
+
+
+class CampaignRunStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting to start")
+    STARTED = "started", _("Started")
+    FAILED = "failed", _("Failed")

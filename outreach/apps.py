@@ -14,6 +14,7 @@ class OutreachConfig(AppConfig):
             outreach_webhook_secret_check,
         )
         from outreach.parts import (
+            care_campaigns,
             care_plans,
             care_playbook,
             care_queues,
@@ -28,10 +29,17 @@ class OutreachConfig(AppConfig):
         checks.register(outreach_backends_check, checks.Tags.compatibility)
         checks.register(outreach_webhook_secret_check, checks.Tags.security, deploy=True)
         checks.register(outreach_voice_secret_check, checks.Tags.security, deploy=True)
-        # For care: carry out its plans, keep the queues its steps and playbook name, feed its
-        # reports, run in its tick. For callcenter's pages: the desk, customer page, user form
-        # and subject erasure.
-        for part in (care_plans, care_playbook, care_queues, care_reports, care_tick):
+        # For care: carry out its plans and campaigns, keep the queues its steps and playbook
+        # name, feed its reports, run in its tick. For callcenter's pages: the desk, customer
+        # page, user form and subject erasure.
+        for part in (
+            care_campaigns,
+            care_plans,
+            care_playbook,
+            care_queues,
+            care_reports,
+            care_tick,
+        ):
             part.register()
         for part in (customer_page, desk, subject_data, user_form):
             part.register()

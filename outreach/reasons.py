@@ -12,3 +12,5 @@ class SkipReason(models.TextChoices):
     FREQUENCY_CAP = "frequency_cap", _("Frequency cap reached")
     NO_ADDRESS = "no_address", _("No phone number or email to send to")
     CUSTOMER_MERGED = "customer_merged", _("Customer was merged into another")
+    # care.services.campaigns.CANCEL_REASON: the campaign was cancelled before this task ran.
+    CAMPAIGN_CANCELLED = "campaign_cancelled", _("Campaign cancelled")

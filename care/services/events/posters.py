@@ -50,6 +50,8 @@ EVENT_POSTERS: dict[str, frozenset[str]] = {
     # Reported by the voice platform through its own webhook (outreach), onto the call's task.
     EventType.CALL_RESULT: frozenset(),
     EventType.HOLIDAY: frozenset(),
+    # Raised only by a campaign run for its own journey (care.services.campaigns).
+    EventType.CAMPAIGN: frozenset(),
 }
 # Who may post at least one type (the API refuses everyone else at the door).
 EVENT_POSTER_ROLES = frozenset().union(*EVENT_POSTERS.values()) - {SIGNED_INTEGRATION}
