@@ -28,7 +28,14 @@ def test_care_tick_runs_one_pass_of_every_periodic_job(playbook: dict, frozen: A
     call_command("care_tick", stdout=out)
 
     report = json.loads(out.getvalue())
-    assert set(report) == {"events", "time_events", "enrollments_completed", "dispatch", "sla"}
+    assert set(report) == {
+        "events",
+        "time_events",
+        "enrollments_completed",
+        "campaigns",
+        "dispatch",
+        "sla",
+    }
     assert report["events"]["processed"] == 1
     assert Enrollment.objects.filter(customer=customer).exists()
     # the due apology SMS went through the dispatcher in the same pass
