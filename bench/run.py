@@ -101,6 +101,8 @@ def main() -> int:
     report["date_triggers"] = _json_of(
         [python, "bench/date_triggers.py", "--customers", str(scale)]
     )
+    print("[bench] campaign to a segment: audience and task creation ...", flush=True)
+    report["campaign"] = _json_of([python, "bench/campaign.py", "--customers", str(scale)])
     print("[bench] screen-pop under load (gunicorn, wrk) ...", flush=True)
     report["screenpop"] = _json_of(
         [
@@ -163,6 +165,7 @@ def _summary(report: dict) -> str:
         if key in ml:
             lines.append(f"{key:<34}{ml[key]:.2f} s")
     lines += _date_triggers_summary(report.get("date_triggers", {}))
+    lines += _campaign_summary(report.get("campaign", {}))
     pop = report.get("screenpop", {})
     if "screenpop" in pop:
         card, health = pop["screenpop"], pop["healthz"]
@@ -202,6 +205,18 @@ def _date_triggers_summary(dates: dict) -> list[str]:
         f"{dates['with_date_rules_over_baseline']:.2f}x the baseline",
         f"time events, second run           {again['seconds']:.2f} s, "
         f"{again['events']:,} new events",
+    ]
+
+
+def _campaign_summary(figures: dict) -> list[str]:
+    if "campaign" not in figures:
+        return []
+    run, base = figures["campaign"], figures["baseline_per_event"]
+    return [
+        f"campaign of {run['members']:,} members        {run['run_seconds']:.2f} s, "
+        f"{run['tasks']:,} tasks (preview {figures['preview']['seconds']:.2f} s)",
+        f"campaign per member               {run['ms_per_member']:.3f} ms "
+        f"(per-event path {base['ms_per_member']:.1f} ms)",
     ]
 
 

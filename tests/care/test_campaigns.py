@@ -345,3 +345,39 @@ def test_bad_input_names_the_field_and_creates_nothing(
         campaign_create(created_by=None, **{**data, **change})
     assert error.value.extra["field"] == field
     assert not Campaign.objects.exists()
+
+
+def test_a_delayed_call_step_fills_days_from_its_first_due_day(
+    frozen: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given 10 calls a day and a call a day after the start (Wednesday 10:00)
+    settings = CareSettings.load()
+    settings.agent_daily_limit = 5
+    settings.save()
+    staffed_queue("later", agents=2)
+    rule = journey(
+        steps=[
+            {
+                "channel": "call",
+                "assignee_target": "later",
+                "delay_value": 1,
+                "delay_unit": "days",
+                "sla_minutes": 60,
+                "name": "Call",
+            }
+        ]
+    )
+    _launch(
+        campaign(rule=rule, segment=segment_with(customers(15))), django_capture_on_commit_callbacks
+    )
+    due = sorted(
+        timezone.localtime(task.due_at, SHANGHAI)
+        for task in OutreachTask.objects.filter(enrollment__rule=rule)
+    )
+    # Wednesday's room is not used; Thursday's calls fall due at 10:00, a day after the start
+    assert Counter(moment.date() for moment in due) == {
+        dt.date(2025, 3, 6): 10,
+        dt.date(2025, 3, 7): 5,
+    }
+    assert due[0].time() == dt.time(10, 0)
+    assert due[-1].time() == dt.time(9, 0)

@@ -208,26 +208,28 @@ def call_days(
     days = [today + dt.timedelta(days=offset) for offset in range(CALL_HORIZON_DAYS)]
     room = executors.call_capacity(steps=calls, days=days, now=now)
     business = set(care_settings.business_days or [1, 2, 3, 4, 5])
-    starts = [
-        max(now, dt.datetime.combine(day, care_settings.business_start, tzinfo=zone))
-        for day in days
-    ]
-    # A day takes calls if it is a business day with business hours left after `now`.
-    open_days = [
-        day.isoweekday() in business
-        and now < dt.datetime.combine(day, care_settings.business_end, tzinfo=zone)
-        for day in days
-    ]
-    return {
-        step["position"]: CallDays(
+    result = {}
+    for step in calls:
+        # The step's calls fall due after its delay: days before then, and business days with
+        # no business hours left by then, take none of them.
+        earliest = now + dt.timedelta(minutes=step_delay_minutes(step))
+        starts = [
+            max(earliest, dt.datetime.combine(day, care_settings.business_start, tzinfo=zone))
+            for day in days
+        ]
+        is_open = [
+            day.isoweekday() in business
+            and earliest < dt.datetime.combine(day, care_settings.business_end, tzinfo=zone)
+            for day in days
+        ]
+        result[step["position"]] = CallDays(
             starts=starts,
             room=[
-                value if is_open else 0
-                for value, is_open in zip(room[step["position"]], open_days, strict=True)
+                value if open_day else 0
+                for value, open_day in zip(room[step["position"]], is_open, strict=True)
             ],
         )
-        for step in calls
-    }
+    return result
 
 
 def calls_fit_check(*, days: dict[int, CallDays], treated: int) -> None:
