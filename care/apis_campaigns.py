@@ -36,6 +36,9 @@ from care.services.campaigns import (
     campaign_update,
 )
 
+# Ids are PostgreSQL bigints: a larger number is refused as input rather than overflowing.
+MAX_ID = 2**63 - 1
+
 
 class CampaignRunSerializer(serializers.ModelSerializer):
     class Meta:
@@ -68,18 +71,25 @@ class CampaignWriteSerializer(serializers.Serializer):
 
     name = serializers.CharField(max_length=120, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
-    rule = serializers.IntegerField(required=False)
-    segment = serializers.IntegerField(required=False, allow_null=True)
+    rule = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    segment = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID
+    )
     audience_rule = serializers.JSONField(required=False, allow_null=True)
     recurrence = serializers.ChoiceField(choices=CampaignRecurrence.choices, required=False)
     starts_at = serializers.DateTimeField(required=False)
-    weekdays = serializers.ListField(child=serializers.IntegerField(), required=False)
-    month_day = serializers.IntegerField(required=False, allow_null=True)
-    run_dates = serializers.ListField(child=serializers.CharField(), required=False)
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=7), required=False, max_length=7
+    )
+    month_day = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=28)
+    run_dates = serializers.ListField(
+        child=serializers.CharField(max_length=10), required=False, max_length=100
+    )
     ends_at = serializers.DateTimeField(required=False, allow_null=True)
     holdout_share = serializers.FloatField(required=False)
     max_per_hour = serializers.DictField(
-        child=serializers.IntegerField(allow_null=True), required=False
+        child=serializers.IntegerField(allow_null=True, min_value=1, max_value=1_000_000),
+        required=False,
     )
 
 

@@ -44,6 +44,10 @@ CANCEL_REASON = "campaign_cancelled"
 PACED_CHANNELS = (StepChannel.SMS, StepChannel.EMAIL, StepChannel.AUTO_CALL)
 MAX_PER_HOUR = 1_000_000
 MAX_DATES = 100
+# How far ahead a campaign may start or end (beyond it a typo, year 9999, would only overflow
+# the date arithmetic).
+MAX_AHEAD = dt.timedelta(days=366)
+MAX_ENDS_AHEAD = dt.timedelta(days=5 * 366)
 EDITABLE = (CampaignStatus.DRAFT,)
 FIELDS = (
     "name",
@@ -103,11 +107,16 @@ def _clean_schedule(data: dict[str, Any]) -> dict[str, Any]:
     starts_at = data.get("starts_at")
     if not isinstance(starts_at, dt.datetime) or timezone.is_naive(starts_at):
         raise _error("starts_at", _("Give the start as a date and time with a time zone."))
+    now = timezone.now()
+    if starts_at > now + MAX_AHEAD:
+        raise _error("starts_at", _("A campaign starts within a year from now."))
     ends_at = data.get("ends_at")
     if ends_at is not None and (
         not isinstance(ends_at, dt.datetime) or timezone.is_naive(ends_at) or ends_at <= starts_at
     ):
         raise _error("ends_at", _("The end must be a date and time after the start."))
+    if ends_at is not None and ends_at > now + MAX_ENDS_AHEAD:
+        raise _error("ends_at", _("A campaign ends within five years from now."))
     weekdays = data.get("weekdays") or []
     month_day = data.get("month_day")
     run_dates = data.get("run_dates") or []
@@ -137,6 +146,8 @@ def _clean_schedule(data: dict[str, Any]) -> dict[str, Any]:
                 day = None
             if day is None:
                 raise _error("run_dates", _("Not a date (YYYY-MM-DD): %(v)s") % {"v": value})
+            if not now.date() - MAX_AHEAD <= day <= now.date() + MAX_ENDS_AHEAD:
+                raise _error("run_dates", _("A date too far away: %(v)s") % {"v": value})
             cleaned.append(day.isoformat())
         run_dates = sorted(set(cleaned))
     return {
