@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class EventType(models.TextChoices):
@@ -106,5 +107,5 @@ class CampaignRecurrence(models.TextChoices):
 
 class CampaignRunStatus(models.TextChoices):
     PENDING = "pending", _("Waiting to start")
-    STARTED = "started", _("Started")
+    STARTED = "started", pgettext_lazy("campaign run status", "Started")
     FAILED = "failed", _("Failed")

@@ -41,6 +41,13 @@ def _per_hour(label: Any) -> forms.IntegerField:
     )
 
 
+class SegmentChoiceField(forms.ModelChoiceField):
+    """Segments by their name in the active language (built-in ones translated)."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.display_name)
+
+
 class CampaignForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=120)
     description = forms.CharField(
@@ -57,7 +64,7 @@ class CampaignForm(forms.Form):
         initial=AUDIENCE_SEGMENT,
         widget=forms.RadioSelect,
     )
-    segment = forms.ModelChoiceField(
+    segment = SegmentChoiceField(
         label=_("Segment"),
         queryset=Segment.objects.filter(is_active=True).order_by("kind", "name"),
         required=False,

@@ -61,6 +61,13 @@ def test_supervisor_launches_a_campaign_to_a_segment_and_watches_it(
     page.click("[data-pause]")
     expect(page.locator("[data-campaign-status]")).to_have_text("Paused")
     expect(page.locator("[data-held]")).to_have_text("9")
+    # The same page in Chinese.
+    page.get_by_role("button", name="简体中文").click()
+    page.wait_for_load_state()
+    expect(page.locator("[data-campaign-status]")).to_have_text("已暂停")
+    expect(page.locator("#campaign-progress h2")).to_have_text("进度")
+    shot(page, "campaign-paused-zh")
+
     campaign = Campaign.objects.get(name="E2E dormant big spenders")
     assert OutreachTask.objects.filter(enrollment__rule=campaign.rule, status="held").count() == 9
 
