@@ -381,3 +381,13 @@ def test_a_delayed_call_step_fills_days_from_its_first_due_day(
     }
     assert due[0].time() == dt.time(10, 0)
     assert due[-1].time() == dt.time(9, 0)
+
+
+def test_a_segment_a_campaign_sends_to_cannot_be_deleted(frozen: Any) -> None:
+    from segments.services.segments import segment_delete
+
+    segment = segment_with(customers(1))
+    campaign(rule=journey(), segment=segment)
+    with pytest.raises(ApplicationError, match="still used by: Dormant big spenders, March"):
+        segment_delete(segment=segment, deleted_by=None)
+    assert segment.memberships.count() == 1
