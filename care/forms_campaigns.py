@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from callcenter.forms_manage import ISO_WEEKDAYS, CheckboxRow
+from callcenter.forms_manage import ISO_WEEKDAYS
 from care.choices import CampaignRecurrence, EventType, StepChannel
 from care.forms import JSON_ATTRS, OptionalJSONField, conditions_or_none
 from care.models import Campaign, CareRule
@@ -88,7 +88,7 @@ class CampaignForm(forms.Form):
         choices=ISO_WEEKDAYS,
         coerce=int,
         required=False,
-        widget=CheckboxRow(),
+        widget=forms.CheckboxSelectMultiple,
     )
     month_day = forms.IntegerField(label=_("Day of the month"), required=False)
     run_dates = forms.CharField(
