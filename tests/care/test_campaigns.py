@@ -391,3 +391,22 @@ def test_a_segment_a_campaign_sends_to_cannot_be_deleted(frozen: Any) -> None:
     with pytest.raises(ApplicationError, match="still used by: Dormant big spenders, March"):
         segment_delete(segment=segment, deleted_by=None)
     assert segment.memberships.count() == 1
+
+
+def test_a_campaign_launched_for_later_starts_when_its_moment_comes(
+    frozen: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    later = timezone.now() + dt.timedelta(hours=2)
+    target = campaign(rule=journey(), segment=segment_with(customers(3)), starts_at=later)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        campaign_launch(campaign=target, launched_by=UserFactory(role="supervisor"))
+    assert callbacks == []  # nothing to start yet
+    target.refresh_from_db()
+    assert (target.status, target.next_run_at) == (CampaignStatus.SCHEDULED, later)
+    assert campaigns_tick()["runs_started"] == 0
+    assert not Enrollment.objects.exists()
+
+    frozen.shift(dt.timedelta(hours=2))
+    assert campaigns_tick()["runs_started"] == 1
+    run = CampaignRun.objects.get(campaign=target)
+    assert (run.status, run.members) == (CampaignRunStatus.STARTED, 3)
