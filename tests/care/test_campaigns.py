@@ -410,3 +410,32 @@ def test_a_campaign_launched_for_later_starts_when_its_moment_comes(
     assert campaigns_tick()["runs_started"] == 1
     run = CampaignRun.objects.get(campaign=target)
     assert (run.status, run.members) == (CampaignRunStatus.STARTED, 3)
+
+
+def test_a_run_that_cannot_start_is_recorded_failed_and_the_campaign_ends(
+    frozen: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given a campaign of calls that fitted when it was launched for later
+    settings = CareSettings.load()
+    settings.agent_daily_limit = 5
+    settings.save()
+    queue = staffed_queue("shrinking", agents=1)
+    rule = journey(
+        steps=[{"channel": "call", "assignee_target": "shrinking", "sla_minutes": 60, "name": "C"}]
+    )
+    later = timezone.now() + dt.timedelta(hours=1)
+    target = campaign(rule=rule, segment=segment_with(customers(3)), starts_at=later)
+    campaign_launch(campaign=target, launched_by=UserFactory(role="supervisor"))
+    # when the queue loses its agent before the start
+    queue.members.clear()
+    frozen.shift(dt.timedelta(hours=1))
+    campaigns_tick()
+
+    # then the run failed with the reason, nothing was written, and the campaign is over
+    run = CampaignRun.objects.get(campaign=target)
+    assert run.status == CampaignRunStatus.FAILED
+    assert "can take 0 call tasks" in run.error
+    assert not CampaignMember.objects.exists()
+    assert not Enrollment.objects.exists()
+    target.refresh_from_db()
+    assert target.status == CampaignStatus.FINISHED

@@ -355,7 +355,7 @@ def campaign_cancel(*, campaign: Campaign, now: dt.datetime | None = None) -> Ca
 
 def campaigns_tick(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Start the due pending runs of scheduled and running campaigns (each in its own
-    transaction), then mark finished the running campaigns with no run to come and no active
+    transaction), then mark finished the campaigns with no run to come and no active
     enrollment. Returns the counts."""
     now = now or timezone.now()
     due = list(
@@ -373,8 +373,12 @@ def campaigns_tick(*, now: dt.datetime | None = None) -> dict[str, int]:
         campaign_member__run__campaign=OuterRef("pk"), status=EnrollmentStatus.ACTIVE
     )
     pending = CampaignRun.objects.filter(campaign=OuterRef("pk"), status=CampaignRunStatus.PENDING)
+    # A scheduled campaign gets here when its only run failed (the run says why).
     finished = (
-        Campaign.objects.filter(status=CampaignStatus.RUNNING, next_run_at__isnull=True)
+        Campaign.objects.filter(
+            status__in=[CampaignStatus.RUNNING, CampaignStatus.SCHEDULED],
+            next_run_at__isnull=True,
+        )
         .filter(~Exists(active), ~Exists(pending))
         .update(status=CampaignStatus.FINISHED, updated_at=now)
     )
