@@ -114,12 +114,17 @@ def _progress_context(campaign: Campaign, progress: CampaignProgress) -> dict[st
 def campaign_detail_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The campaign: its settings, the preview (before launch), its runs and progress."""
     campaign = get_object_or_404(campaign_list(), pk=pk)
-    preview = (
-        campaign_preview(campaign=campaign) if campaign.status == CampaignStatus.DRAFT else None
-    )
+    preview, preview_error = None, ""
+    if campaign.status == CampaignStatus.DRAFT:
+        try:
+            preview = campaign_preview(campaign=campaign)
+        except ApplicationError as exc:
+            # e.g. the audience rule names a segment deleted since: say so, launch will refuse
+            preview_error = exc.message
     context = {
         **_progress_context(campaign, campaign_progress(campaign=campaign)),
         "preview": preview,
+        "preview_error": preview_error,
         "runs": list(campaign_runs(campaign=campaign)),
     }
     return render(request, "care/campaign_detail.html", context)

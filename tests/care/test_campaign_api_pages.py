@@ -206,3 +206,26 @@ def test_campaign_page_and_progress_take_a_fixed_number_of_queries(
     assert counts[0] == counts[1]
     with django_assert_max_num_queries(30) as captured:
         assert supervisor_client.get(reverse("care-campaigns")).status_code == 200
+
+
+def test_an_audience_rule_naming_a_deleted_segment_is_reported_not_a_server_error(
+    supervisor_client: Client, frozen: Any
+) -> None:
+    from care.services.campaigns import campaign_create
+
+    named = segment_with(customers(2), slug="soon-gone")
+    target = campaign_create(
+        created_by=None,
+        name="By rule",
+        rule=journey().pk,
+        audience_rule={"field": "segment", "cmp": "in", "value": ["soon-gone"]},
+        starts_at=timezone.now(),
+    )
+    named.delete()
+    page = supervisor_client.get(reverse("care-campaign", args=[target.pk]))
+    assert page.status_code == 200
+    assert "data-preview-error" in page.content.decode()
+    launched = supervisor_client.post(reverse("api-care-campaign-launch", args=[target.pk]))
+    assert launched.status_code == 400
+    target.refresh_from_db()
+    assert target.status == CampaignStatus.DRAFT
