@@ -33,8 +33,8 @@ from care.services.campaigns import (
 )
 
 # Seconds between two refreshes of the progress panel while work is under way; a large
-# campaign's figures take a second or two to count (about 1.7 s for 100,000 members), so its
-# panel refreshes less often.
+# campaign's figures take a while to count (two statements over all its tasks and
+# enrollments), so its panel refreshes less often.
 PROGRESS_POLL_SECONDS = 5
 LARGE_CAMPAIGN_MEMBERS = 20_000
 LARGE_CAMPAIGN_POLL_SECONDS = 30
