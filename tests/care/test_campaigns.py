@@ -439,3 +439,24 @@ def test_a_run_that_cannot_start_is_recorded_failed_and_the_campaign_ends(
     assert not Enrollment.objects.exists()
     target.refresh_from_db()
     assert target.status == CampaignStatus.FINISHED
+
+
+def test_a_rule_tree_audience_is_previewed_and_frozen(
+    frozen: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    customers(3, city="Hangzhou")
+    customers(2, city="Suzhou")
+    target = campaign_create(
+        created_by=None,
+        name="Hangzhou",
+        rule=journey().pk,
+        audience_rule={
+            "op": "and",
+            "children": [{"field": "city", "cmp": "eq", "value": "Hangzhou"}],
+        },
+        starts_at=timezone.now(),
+    )
+    assert campaign_preview(campaign=target).members == 3
+    run = _launch(target, django_capture_on_commit_callbacks)
+    run.refresh_from_db()
+    assert (run.status, run.members, run.tasks) == ("started", 3, 3)

@@ -77,3 +77,32 @@ def test_an_agent_is_refused_the_campaign_pages(logged_in: Callable[..., Any]) -
     response = page.goto("/care/campaigns/")
     assert response is not None
     assert response.status == 403
+
+
+def test_supervisor_targets_a_campaign_at_a_rule_tree_built_in_the_builder(
+    logged_in: Callable[..., Any],
+) -> None:
+    for customer in customers(4):
+        customer.city = "E2E-Campaignville"
+        customer.save()
+    journey(name="E2E rule-tree journey")
+    page = logged_in(Role.SUPERVISOR, "e2e_campaign_builder")
+
+    page.goto("/care/campaigns/new/")
+    page.fill("#id_name", "E2E by rule tree")
+    page.select_option("#id_rule", label="E2E rule-tree journey")
+    page.check("input[name=audience][value=rule]")
+    expect(page.locator("#id_segment")).to_be_hidden()
+    builder = page.locator("[data-rule-builder]")
+    builder.get_by_role("button", name="Add condition").click()
+    condition = builder.locator(".rb-condition").first
+    condition.locator("select.rb-field").select_option("city")
+    condition.locator("select.rb-cmp").select_option("eq")
+    condition.locator("input.rb-value").fill("E2E-Campaignville")
+    expect(builder.locator(".rb-count")).to_have_text("4")
+    page.click("[data-save]")
+
+    expect(page.locator("[data-members]")).to_have_text("4")
+    campaign = Campaign.objects.get(name="E2E by rule tree")
+    assert campaign.segment_id is None
+    assert campaign.audience_rule is not None

@@ -154,7 +154,10 @@ def audience_sql(
             "campaign_active": CustomerStatus.ACTIVE,
         }
     sql, params = (
-        rule_queryset(tree=audience_rule, as_of=as_of).values("pk").query.sql_with_params()
+        rule_queryset(tree=audience_rule, as_of=as_of)
+        .order_by()
+        .values("id")
+        .query.sql_with_params()
     )
     named_sql, named = _named(sql, params, "campaign_rule_p")
     return RULE_AUDIENCE_SQL.format(query=named_sql), named

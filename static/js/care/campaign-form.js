@@ -1,6 +1,6 @@
-// The campaign form shows the fields that apply: the segment or the rule tree, and the
-// weekdays, day of the month or dates of the chosen recurrence. Hidden fields still post;
-// the server ignores the ones that do not apply.
+// The campaign form shows the fields that apply: the segment or the rule tree (its builder and
+// JSON), and the weekdays, day of the month or dates of the chosen recurrence. Hidden fields
+// still post; the server ignores the ones that do not apply.
 (function () {
   "use strict";
   var form = document.getElementById("campaign-form");
@@ -21,7 +21,8 @@
     var audience = form.querySelector("input[name=audience]:checked");
     var bySegment = !audience || audience.value === "segment";
     show("segment", bySegment);
-    show("audience_rule", !bySegment);
+    var rule = form.querySelector("[data-audience-rule]");
+    if (rule) rule.style.display = bySegment ? "none" : "";
     var recurrence = form.querySelector("select[name=recurrence]").value;
     show("weekdays", recurrence === "weekly");
     show("month_day", recurrence === "monthly");
