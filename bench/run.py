@@ -5,8 +5,8 @@
     EVENTS=10000 make bench         # complaint events posted (default 1,000)
     EVENT_RATE=20 make bench        # events per second posted (default 20; 0: unlimited)
     SCREENPOP_SECONDS=30 make bench # length of each of the four load runs (default 15)
-    BENCH_ONLY=dates,events make bench  # only these (refresh, import, ml, dates, screenpop,
-                                        # events); the report says which ran
+    BENCH_ONLY=dates,events make bench  # only these (refresh, import, ml, dates, campaign,
+                                        # screenpop, events); the report says which ran
 
 The date-trigger benchmark times the daily time-events pass over SCALE customers with five
 date rules, against the same pass without them and the pass run again (idempotent).
@@ -80,7 +80,7 @@ def _json_of(command: list[str]) -> dict:
     return json.loads(text[start:])
 
 
-BENCHMARKS = ("refresh", "import", "ml", "dates", "screenpop", "events")
+BENCHMARKS = ("refresh", "import", "ml", "dates", "campaign", "screenpop", "events")
 
 
 def _selected() -> tuple[str, ...]:
@@ -125,6 +125,9 @@ def main() -> int:
         report["date_triggers"] = _json_of(
             [python, "bench/date_triggers.py", "--customers", str(scale)]
         )
+    if "campaign" in selected:
+        print("[bench] campaign to a segment: audience and task creation ...", flush=True)
+        report["campaign"] = _json_of([python, "bench/campaign.py", "--customers", str(scale)])
     if "screenpop" in selected:
         print("[bench] screen-pop under load (gunicorn, wrk) ...", flush=True)
         report["screenpop"] = _json_of(
@@ -189,6 +192,7 @@ def _summary(report: dict) -> str:
         if key in ml:
             lines.append(f"{key:<34}{ml[key]:.2f} s")
     lines += _date_triggers_summary(report.get("date_triggers", {}))
+    lines += _campaign_summary(report.get("campaign", {}))
     pop = report.get("screenpop", {})
     if "screenpop" in pop:
         card, health = pop["screenpop"], pop["healthz"]
@@ -230,6 +234,18 @@ def _date_triggers_summary(dates: dict) -> list[str]:
         f"(median of {dates['repeat']})",
         f"time events, second run           {again['seconds']:.2f} s, "
         f"{again['events']:,} new events",
+    ]
+
+
+def _campaign_summary(figures: dict) -> list[str]:
+    if "campaign" not in figures:
+        return []
+    run, base = figures["campaign"], figures["baseline_per_event"]
+    return [
+        f"campaign of {run['members']:,} members        {run['run_seconds']:.2f} s, "
+        f"{run['tasks']:,} tasks (preview {figures['preview']['seconds']:.2f} s)",
+        f"campaign per member               {run['ms_per_member']:.3f} ms "
+        f"(per-event path {base['ms_per_member']:.1f} ms)",
     ]
 
 

@@ -61,6 +61,14 @@ PERIODIC_TASKS: list[Periodic] = [
         every_seconds=60,
         expire_seconds=55,
     ),
+    # Campaigns: start due runs (recurring occurrences, launches whose message was lost) and
+    # finish the campaigns with nothing left to do.
+    Periodic(
+        name="Care campaign runs",
+        task="care.tasks.campaigns_tick_task",
+        every_seconds=60,
+        expire_seconds=55,
+    ),
     # Care time events (birthday, anniversary, inactivity, first of the month): hourly, so each
     # customer's local day starts on time in every time zone; idempotent keys make reruns free.
     Periodic(

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class EventType(models.TextChoices):
@@ -28,6 +29,7 @@ class EventType(models.TextChoices):
     LINK_CLICKED = "link_clicked", _("Link clicked")
     TASK_OUTCOME = "task_outcome", _("Call task outcome")
     EXTERNAL = "external", _("External event")
+    CAMPAIGN = "campaign", _("Campaign")
 
 
 class WaitFor(models.TextChoices):
@@ -48,6 +50,7 @@ class EventSource(models.TextChoices):
     SCHEDULE = "schedule", _("Daily schedule")
     SEGMENTS = "segments", _("Segment refresh")
     WEBHOOK = "webhook", _("Webhook")
+    CAMPAIGN = "campaign", _("Campaign")
 
 
 class StepChannel(models.TextChoices):
@@ -124,3 +127,25 @@ class Escalation(models.TextChoices):
 
     REASSIGN = "reassign", _("Reassign to a colleague with room")
     NOTIFY = "notify", _("Notify supervisors")
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    RUNNING = "running", _("Running")
+    PAUSED = "paused", _("Paused")
+    CANCELLED = "cancelled", _("Cancelled")
+    FINISHED = "finished", _("Finished")
+
+
+class CampaignRecurrence(models.TextChoices):
+    ONCE = "once", _("Once")
+    WEEKLY = "weekly", _("Weekly")
+    MONTHLY = "monthly", _("Monthly")
+    DATES = "dates", _("On given dates")
+
+
+class CampaignRunStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting to start")
+    STARTED = "started", pgettext_lazy("campaign run status", "Started")
+    FAILED = "failed", _("Failed")

@@ -15,6 +15,9 @@ from callcenter.choices import Language
 from callcenter.models import Customer, TimeStampedModel
 from care.choices import (
     AssigneeRule,
+    CampaignRecurrence,
+    CampaignRunStatus,
+    CampaignStatus,
     DelayUnit,
     EnrollmentStatus,
     Escalation,
@@ -515,3 +518,174 @@ class ThresholdState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_id}/{self.customer_id} ({self.is_over})"
+
+
+class Campaign(TimeStampedModel):
+    """A journey (a care rule triggered by `campaign` events) sent to everyone in a segment or
+    matching a rule tree at a moment, once or recurring; each occurrence is a CampaignRun with
+    its audience frozen when it starts."""
+
+    name = models.CharField(_("name"), max_length=120)
+    description = models.TextField(_("description"), blank=True)
+    rule = models.ForeignKey(
+        CareRule, verbose_name=_("journey"), on_delete=models.PROTECT, related_name="campaigns"
+    )
+    segment = models.ForeignKey(
+        "segments.Segment",
+        verbose_name=_("segment"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+    )
+    audience_rule = models.JSONField(
+        _("audience rule"), null=True, blank=True, help_text=_("A rule tree, as for segments.")
+    )
+    recurrence = models.CharField(
+        _("recurrence"),
+        max_length=16,
+        choices=CampaignRecurrence.choices,
+        default=CampaignRecurrence.ONCE,
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    weekdays = models.JSONField(
+        _("weekdays"), default=list, blank=True, help_text=_("ISO weekdays, 1 = Monday.")
+    )
+    month_day = models.PositiveSmallIntegerField(
+        _("day of the month"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(28)],
+    )
+    run_dates = models.JSONField(_("dates"), default=list, blank=True)
+    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
+    holdout_share = models.FloatField(
+        _("control group share"),
+        default=0.0,
+        validators=[MinValueValidator(0), MaxValueValidator(0.9)],
+    )
+    max_per_hour = models.JSONField(
+        _("sends per hour"),
+        default=dict,
+        blank=True,
+        help_text=_('At most this many sends per hour per channel, e.g. {"sms": 2000}.'),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
+    )
+    next_run_at = models.DateTimeField(_("next run at"), null=True, blank=True)
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
+    status_reason = models.CharField(_("reason"), max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("launched by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                name="campaign_one_audience",
+                condition=(Q(segment__isnull=False) & Q(audience_rule__isnull=True))
+                | (Q(segment__isnull=True) & Q(audience_rule__isnull=False)),
+            ),
+            models.CheckConstraint(
+                name="campaign_holdout_range",
+                condition=Q(holdout_share__gte=0, holdout_share__lte=0.9),
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_run_at"],
+                condition=Q(status__in=["scheduled", "running"]),
+                name="campaign_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignRun(models.Model):
+    """One occurrence of a campaign: when it was due, and the audience it froze on starting."""
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="runs"
+    )
+    scheduled_for = models.DateTimeField(_("scheduled for"))
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=CampaignRunStatus.choices,
+        default=CampaignRunStatus.PENDING,
+    )
+    rule_version = models.ForeignKey(
+        CareRuleVersion,
+        verbose_name=_("rule version"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    members = models.PositiveIntegerField(_("members"), default=0)
+    control = models.PositiveIntegerField(_("control group"), default=0)
+    tasks = models.PositiveIntegerField(_("tasks created"), default=0)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("campaign run")
+        verbose_name_plural = _("campaign runs")
+        ordering = ("campaign", "-scheduled_for")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "scheduled_for"], name="campaign_run_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} @ {self.scheduled_for:%Y-%m-%d %H:%M}"
+
+
+class CampaignMember(models.Model):
+    """A customer in a run's frozen audience; control members get no tasks. `rank` orders the
+    treated by value (highest first), which pacing spreads over hours and days."""
+
+    run = models.ForeignKey(
+        CampaignRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="+"
+    )
+    is_control = models.BooleanField(_("control group"), default=False)
+    rank = models.PositiveIntegerField(_("rank"))
+    enrollment = models.OneToOneField(
+        Enrollment,
+        verbose_name=_("enrollment"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="campaign_member",
+    )
+
+    class Meta:
+        verbose_name = _("campaign member")
+        verbose_name_plural = _("campaign members")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "customer"], name="campaign_member_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.customer_id}"

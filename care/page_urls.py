@@ -1,8 +1,8 @@
-"""Page routes of care: rule editor, templates, effectiveness reports."""
+"""Page routes of care: rule editor, templates, effectiveness reports, campaigns."""
 
 from django.urls import path
 
-from care.views import reports, rules, templates
+from care.views import campaigns, reports, rules, templates
 
 urlpatterns = [
     path("care/rules/", rules.rule_list_view, name="care-rules"),
@@ -26,4 +26,22 @@ urlpatterns = [
     path("care/customer-picker/", templates.customer_picker_view, name="care-customer-picker"),
     path("care/effectiveness/", reports.effectiveness_view, name="care-effectiveness"),
     path("care/kpis/", reports.kpis_view, name="care-dashboard-kpis"),
+    path("care/campaigns/", campaigns.campaign_list_view, name="care-campaigns"),
+    path("care/campaigns/new/", campaigns.campaign_edit_view, name="care-campaign-create"),
+    path("care/campaigns/<int:pk>/", campaigns.campaign_detail_view, name="care-campaign"),
+    path("care/campaigns/<int:pk>/edit/", campaigns.campaign_edit_view, name="care-campaign-edit"),
+    path(
+        "care/campaigns/<int:pk>/progress/",
+        campaigns.campaign_progress_view,
+        name="care-campaign-progress",
+    ),
+    *[
+        path(
+            f"care/campaigns/<int:pk>/{action}/",
+            campaigns.campaign_action_view,
+            {"action": action},
+            name=f"care-campaign-{action}",
+        )
+        for action in campaigns.ACTIONS
+    ],
 ]

@@ -543,3 +543,45 @@ VERDICT_LABELS = {
     "hurts": _("Hurts"),
     "no_evidence": _("No evidence yet"),
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Effect of a set of enrollments (a campaign's)
+
+
+@dataclass(frozen=True)
+class EnrollmentsEffect:
+    """Treated and control counts of a set of enrollments, what came of them, and the
+    conversion uplift with its interval (as the rule report computes it)."""
+
+    enrolled: int
+    control: int
+    reached: int
+    responded: int
+    converted: int
+    control_responded: int
+    control_converted: int
+    uplift: Uplift
+
+
+def enrollments_effect(*, enrollments: QuerySet[Enrollment]) -> EnrollmentsEffect:
+    """The effect of `enrollments`, in one aggregate query."""
+    treated, control = Q(is_control=False), Q(is_control=True)
+    row = _enrollments_with_outcomes(enrollments).aggregate(
+        enrolled=Count("pk", filter=treated),
+        control=Count("pk", filter=control),
+        reached=Count("pk", filter=treated & Q(is_reached=True)),
+        responded=Count("pk", filter=treated & Q(is_responded=True)),
+        converted=Count("pk", filter=treated & Q(is_converted=True)),
+        control_responded=Count("pk", filter=control & Q(is_responded=True)),
+        control_converted=Count("pk", filter=control & Q(is_converted=True)),
+    )
+    return EnrollmentsEffect(
+        **row,
+        uplift=uplift_interval(
+            treated_successes=row["converted"],
+            treated_total=row["enrolled"],
+            control_successes=row["control_converted"],
+            control_total=row["control"],
+        ),
+    )

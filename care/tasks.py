@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from care.services.campaigns import campaign_run_start, campaigns_tick
 from care.services.enrollment import enrollments_complete
 from care.services.events import events_process, events_sweep, time_events_emit
 
@@ -27,3 +28,17 @@ def time_events_task() -> dict[str, int]:
     """Birthdays, anniversaries, inactivity and month starts (idempotent; runs hourly so every
     time zone gets its events on its own day)."""
     return time_events_emit()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def campaign_run_start_task(run_id: int) -> int:
+    """Start a campaign run (enqueued after launch commits). Safe twice: a started run is left
+    alone. Returns the tasks it created."""
+    return campaign_run_start(run_id=run_id).tasks
+
+
+@shared_task
+def campaigns_tick_task() -> dict[str, int]:
+    """Start due campaign runs (recurring ones, and any whose message was lost) and finish the
+    campaigns with nothing left to do."""
+    return campaigns_tick()

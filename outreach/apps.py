@@ -19,6 +19,7 @@ class OutreachConfig(AppConfig):
             outreach_wecom_callback_check,
         )
         from outreach.parts import (
+            care_campaigns,
             care_outcomes,
             care_plans,
             care_playbook,
@@ -39,10 +40,11 @@ class OutreachConfig(AppConfig):
         checks.register(outreach_tracked_link_deploy_check, checks.Tags.security, deploy=True)
         checks.register(outreach_wecom_callback_check, checks.Tags.security, deploy=True)
         checks.register(outreach_callback_keys_check, checks.Tags.security)
-        # For care: carry out its plans, keep the queues its steps and playbook name, name the
-        # outcomes its journeys branch on, feed its reports, run in its tick. For callcenter's
-        # pages: the desk, customer page, user form and subject erasure.
+        # For care: carry out its plans and campaigns, keep the queues its steps and playbook
+        # name, name the outcomes its journeys branch on, feed its reports, run in its tick. For
+        # callcenter's pages: the desk, customer page, user form and subject erasure.
         for part in (
+            care_campaigns,
             care_outcomes,
             care_plans,
             care_playbook,

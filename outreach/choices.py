@@ -15,6 +15,8 @@ class TaskStatus(models.TextChoices):
     DONE = "done", _("Done")
     CANCELLED = "cancelled", _("Cancelled")
     SKIPPED = "skipped", _("Skipped")
+    # A task of a paused campaign: neither dispatched nor shown in a queue until resumed.
+    HELD = "held", _("Held (campaign paused)")
 
 
 OPEN_TASK_STATUSES = (TaskStatus.PENDING, TaskStatus.CLAIMED)

@@ -162,7 +162,7 @@ class OutreachTask(TimeStampedModel):
             # (enrollments_complete): one probe each, whatever the statistics say.
             models.Index(
                 fields=["enrollment"],
-                condition=Q(status__in=["pending", "claimed"]),
+                condition=Q(status__in=["pending", "claimed", "held"]),
                 name="task_open_by_enrollment",
             ),
             models.Index(fields=["customer", "-created_at"], name="task_customer_time"),

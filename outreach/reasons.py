@@ -13,3 +13,5 @@ class SkipReason(models.TextChoices):
     NO_ADDRESS = "no_address", _("No address on this channel (phone, email, WeChat or WeCom id)")
     CUSTOMER_MERGED = "customer_merged", _("Customer was merged into another")
     UNREACHABLE = "unreachable", _("The provider cannot reach the customer on this channel")
+    # care.services.campaigns.CANCEL_REASON: the campaign was cancelled before this task ran.
+    CAMPAIGN_CANCELLED = "campaign_cancelled", _("Campaign cancelled")

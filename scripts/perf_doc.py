@@ -413,6 +413,47 @@ def dates_table(runs: Sequence[Run]) -> str:
     return _table(header, rows)
 
 
+def campaign_table(runs: Sequence[Run]) -> str:
+    header = [
+        "run",
+        "members",
+        "preview",
+        "audience frozen",
+        "enrollments",
+        "tasks paced and created",
+        "whole run",
+        "tasks",
+        "per member: campaign / per-event path",
+        "second start: new tasks",
+    ]
+    rows = []
+    for run in runs:
+        figures = run.section("campaign")
+        failed = _failed(run, figures, len(header))
+        if failed:
+            rows.append(failed)
+            continue
+        campaign = figures.get("campaign", {})
+        phases = campaign.get("phases", {})
+        baseline = figures.get("baseline_per_event", {})
+        rows.append(
+            [
+                run.link,
+                _number(campaign.get("members")),
+                _seconds(figures.get("preview", {}).get("seconds")),
+                _seconds(phases.get("freeze")),
+                _seconds(phases.get("enroll")),
+                _seconds(phases.get("plan")),
+                _seconds(campaign.get("run_seconds")),
+                _number(campaign.get("tasks")),
+                f"{_number(campaign.get('ms_per_member'), 3)} / "
+                f"{_number(baseline.get('ms_per_member'), 1)} ms",
+                _number(figures.get("second_start", {}).get("new_tasks")),
+            ]
+        )
+    return _table(header, rows)
+
+
 def ml_table(runs: Sequence[Run]) -> str:
     header = [
         "run",
@@ -455,6 +496,7 @@ TABLES: dict[str, Callable[[Sequence[Run]], str]] = {
     "screenpop": screenpop_table,
     "events": events_table,
     "dates": dates_table,
+    "campaign": campaign_table,
     "ml": ml_table,
 }
 

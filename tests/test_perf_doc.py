@@ -68,6 +68,18 @@ REPORT = {
         "date_rules_statement_seconds": 0.5,
         "second_run": {"seconds": 1.0, "events": 0},
     },
+    "campaign": {
+        "preview": {"seconds": 0.2},
+        "campaign": {
+            "members": 1000,
+            "run_seconds": 0.5,
+            "tasks": 1800,
+            "ms_per_member": 0.5,
+            "phases": {"freeze": 0.05, "enroll": 0.1, "plan": 0.2},
+        },
+        "second_start": {"new_tasks": 0},
+        "baseline_per_event": {"ms_per_member": 20.0},
+    },
     "screenpop": {
         "scale": {"customers": 1000},
         "load": {"connections": 32, "seconds": 15, "paced_rate_per_second": 300},
@@ -117,6 +129,11 @@ def test_rows_name_their_run_and_ratios_stand_beside_the_figures(tmp_path: Path)
     assert (
         "| 1,000 | 5 | 0.50 s (40 events) | 1.25 s (60 events) | 2.50× | 0.50 s | 20 | 1.00 s | 0 |"
         in rendered
+    )
+    # The campaign's run per member beside the per-event path of the same run.
+    assert (
+        "| 1,000 | 0.20 s | 0.05 s | 0.10 s | 0.20 s | 0.50 s | 1,800 | 0.500 / 20.0 ms | 0 |"
+        in (rendered)
     )
     # A benchmark that failed says so instead of showing figures; one that did not run, too.
     import_block = rendered.split("begin import -->")[1]

@@ -1,6 +1,7 @@
 """Care's rows in subject erasure (callcenter.services.privacy): an event's payload and error
 text may name the person and are blanked; enrollments hold rule, step and dates only and stay,
-as do threshold states (a rule, a side of its line and a count).
+as do threshold states (a rule, a side of its line and a count) and campaign members (a run, a
+rank and whether held out).
 The export finds both from the model metadata."""
 
 import datetime as dt
@@ -28,6 +29,7 @@ CARE_SUBJECT_DATA = SubjectData(
         "care.event.customer": "scrub",
         "care.enrollment.customer": "keep",
         "care.thresholdstate.customer": "keep",
+        "care.campaignmember.customer": "keep",
     },
     erase=care_subject_erase,
 )

@@ -234,6 +234,7 @@ TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
         "offset_days": _number(-30, 30, integer=True),
         "at_hour": _number(0, 23, integer=True),
     },
+    EventType.CAMPAIGN: {},
     EventType.THRESHOLD_CROSSED: {
         "field": _threshold_field,
         "direction": _direction,
@@ -248,9 +249,10 @@ REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
     EventType.HOLIDAY: ("holiday", "offset_days", "at_hour"),
     EventType.THRESHOLD_CROSSED: ("field", "direction", "value"),
 }
-# Events emitted for one rule (payload "rule"), which fire that rule only.
+# Events emitted for one rule (payload "rule"), which fire that rule only. Campaign events are
+# raised only by a campaign run, for the campaign's journey.
 PER_RULE_EVENTS = frozenset(
-    {EventType.DATE_REACHED, EventType.HOLIDAY, EventType.THRESHOLD_CROSSED}
+    {EventType.DATE_REACHED, EventType.HOLIDAY, EventType.THRESHOLD_CROSSED, EventType.CAMPAIGN}
 )
 # Of them, those the time-events pass emits by a date: one INSERT ... SELECT per rule.
 DATED_RULE_EVENTS = (EventType.DATE_REACHED, EventType.HOLIDAY)

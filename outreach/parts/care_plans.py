@@ -4,10 +4,11 @@ tasks, and an open task keeps its enrollment from completing."""
 
 from care.choices import StepChannel
 from care.services.plans import PlanListener, PlannedStep, plan_listeners
-from outreach.choices import OPEN_TASK_STATUSES
+from outreach.choices import OPEN_TASK_STATUSES, TaskStatus
 from outreach.services.tasks import TaskSpec, outreach_tasks_cancel, outreach_tasks_create
 
-# Holds while enrollment `e` has an open task (served by the index of open tasks by enrollment).
+# Holds while enrollment `e` has an open or held task (a paused campaign's plans stay active;
+# served by the index of open tasks by enrollment).
 OPEN_TASKS_SQL = (
     "EXISTS (SELECT 1 FROM outreach_outreachtask t"
     " WHERE t.enrollment_id = e.id AND t.status = ANY(%(outreach_open)s))"
@@ -52,6 +53,8 @@ def register() -> None:
             steps_planned=steps_planned,
             plans_stopped=plans_stopped,
             open_work_sql=OPEN_TASKS_SQL,
-            open_work_params={"outreach_open": [str(status) for status in OPEN_TASK_STATUSES]},
+            open_work_params={
+                "outreach_open": [str(status) for status in (*OPEN_TASK_STATUSES, TaskStatus.HELD)]
+            },
         ),
     )

@@ -214,11 +214,12 @@ def _assign(calls: list[TaskSpec]) -> dict[str, int]:
 
 
 def outreach_tasks_cancel(*, enrollment_ids: list[int], reason: str) -> int:
-    """Cancel the still-open tasks of these enrollments (one UPDATE); returns how many."""
+    """Cancel the still-open (or held) tasks of these enrollments (one UPDATE); returns how
+    many."""
     if not enrollment_ids:
         return 0
     return OutreachTask.objects.filter(
-        enrollment_id__in=enrollment_ids, status__in=OPEN_TASK_STATUSES
+        enrollment_id__in=enrollment_ids, status__in=[*OPEN_TASK_STATUSES, TaskStatus.HELD]
     ).update(
         status=TaskStatus.CANCELLED,
         reason=reason[:255],

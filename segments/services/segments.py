@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
@@ -140,11 +141,20 @@ def segment_delete(*, segment: Segment, deleted_by: User | None) -> None:
         raise ApplicationError(
             _("Other segments refer to this one: %(names)s") % {"names": ", ".join(dependants)}
         )
+    segment_id = segment.pk
+    try:
+        with transaction.atomic():
+            segment.delete()
+    except ProtectedError as exc:
+        # Rows of the apps above (campaigns sending to this segment) keep it.
+        names = sorted({str(obj) for obj in exc.protected_objects})[:5]
+        raise ApplicationError(
+            _("The segment is still used by: %(names)s") % {"names": ", ".join(names)}
+        ) from exc
     audit_log_record(
         actor=deleted_by,
         action="segment.delete",
         object_type="segment",
-        object_id=segment.pk,
+        object_id=segment_id,
         data={"name": segment.name, "rule": segment.rule},
     )
-    segment.delete()

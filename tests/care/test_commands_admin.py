@@ -33,6 +33,7 @@ def test_care_tick_runs_one_pass_of_every_periodic_job(playbook: dict, frozen: A
         "time_events",
         "journeys_timed_out",
         "enrollments_completed",
+        "campaigns",
         "dispatch",
         "sla",
     }

@@ -27,6 +27,8 @@ MAIN_PAGES = {
     "care-rules": "/care/rules/",
     "care-templates": "/care/templates/",
     "care-effectiveness": "/care/effectiveness/",
+    "care-campaigns": "/care/campaigns/",
+    "care-campaign-new": "/care/campaigns/new/",
     "settings": "/manage/settings/",
     "users": "/manage/users/",
     "audit": "/manage/audit/",

@@ -54,6 +54,8 @@ EVENT_POSTERS: dict[str, frozenset[str]] = {
     EventType.LINK_CLICKED: frozenset(),
     EventType.TASK_OUTCOME: frozenset(),
     EventType.HOLIDAY: frozenset(),
+    # Raised only by a campaign run for its own journey (care.services.campaigns).
+    EventType.CAMPAIGN: frozenset(),
 }
 # Who may post at least one type (the API refuses everyone else at the door).
 EVENT_POSTER_ROLES = frozenset().union(*EVENT_POSTERS.values()) - {SIGNED_INTEGRATION}

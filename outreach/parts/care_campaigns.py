@@ -1,0 +1,318 @@
+"""How outreach carries out campaigns (the contract is in care.services.campaigns.executors):
+the call room of queues per day, set-based task creation for a paced step, holding, releasing
+and cancelling a campaign's tasks, the guardrail counts of an audience and the work's
+progress. Each is one statement (or a few) whatever the campaign's size."""
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from care.choices import AssigneeRule, StepChannel, TouchKind
+from care.models import CareSettings
+from care.services.campaigns import CampaignExecutor, campaign_executors
+from outreach.choices import OPEN_TASK_STATUSES, TaskStatus
+from outreach.models import OutreachTask, Queue
+from outreach.services.capacity import (
+    DEFAULT_QUEUE_SLUG,
+    capacity_load,
+    center_zone,
+    queue_slug,
+    queues_by_slug,
+)
+from outreach.services.guardrails import CHANNEL_OPT_OUT, REACHED_OUTCOMES
+
+
+def step_queue_slug(step: dict[str, Any]) -> str:
+    """The queue a call step's tasks wait in (as outreach_tasks_create decides it)."""
+    if step.get("assignee_rule") == AssigneeRule.ADVISOR and not step.get("assignee_target"):
+        return DEFAULT_QUEUE_SLUG
+    return queue_slug(step.get("assignee_target") or "")
+
+
+def call_capacity(
+    *, steps: list[dict[str, Any]], days: list[dt.date], now: dt.datetime
+) -> dict[int, list[int]]:
+    """Per call step, each day's room in its queue: the available members' daily limits minus
+    their load that day, minus the queue's unassigned open call tasks due that day; call
+    steps sharing a queue share its room equally."""
+    slugs = {step["position"]: step_queue_slug(step) for step in steps}
+    members: dict[str, set[int]] = defaultdict(set)
+    for slug, user_id in Queue.members.through.objects.filter(
+        queue__slug__in=set(slugs.values())
+    ).values_list("queue__slug", "user_id"):
+        members[slug].add(user_id)
+    capacity = capacity_load(agent_ids=set().union(*members.values()), days=days, now=now)
+    zone = center_zone()
+    waiting: dict[tuple[str, dt.date], int] = defaultdict(int)
+    rows = (
+        OutreachTask.objects.filter(
+            channel=StepChannel.CALL,
+            assignee__isnull=True,
+            status__in=OPEN_TASK_STATUSES,
+            queue__slug__in=set(slugs.values()),
+            due_at__lt=dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time.min, zone),
+        )
+        .annotate(day=TruncDate("due_at", tzinfo=zone))
+        .values("queue__slug", "day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        waiting[(row["queue__slug"], max(row["day"], capacity.today))] += row["n"]
+    sharing: dict[str, int] = defaultdict(int)
+    for slug in slugs.values():
+        sharing[slug] += 1
+    room: dict[int, list[int]] = {}
+    for position, slug in slugs.items():
+        per_day = []
+        for day in days:
+            free = sum(
+                max(capacity.limits[agent] - capacity.loads[(agent, day)], 0)
+                for agent in members[slug]
+                if agent in capacity.available
+            )
+            per_day.append(max(free - waiting[(slug, day)], 0) // sharing[slug])
+        room[position] = per_day
+    return room
+
+
+PLAN_SQL = """
+INSERT INTO outreach_outreachtask
+    (created_at, updated_at, customer_id, enrollment_id, step_id, step_position, channel,
+     touch_kind, due_at, deadline_at, status, reason, priority, template_id, subject, body,
+     to_address, attempts, next_attempt_at, last_error, provider_message_id, idempotency_key,
+     claimed_by, outcome, notes, call_intent, call_keypress, call_result, queue_id)
+SELECT %(out_now)s, %(out_now)s, p.customer_id, p.enrollment_id,
+       (SELECT s.id FROM care_carestep s WHERE s.id = %(out_step_id)s), %(out_position)s,
+       %(out_channel)s, %(out_touch)s, p.due_at, p.deadline_at, %(out_pending)s, '', p.priority,
+       %(out_template)s, '', %(out_body)s, '', 0,
+       CASE WHEN %(out_gated)s THEN p.due_at END, '', '',
+       'enr:' || p.enrollment_id || ':step:' || %(out_position)s, '', '', '', '', '', '',
+       %(out_queue)s
+FROM ({planned}) p
+ON CONFLICT (idempotency_key) DO NOTHING
+"""
+
+
+def steps_plan(*, step: dict[str, Any], planned_sql: str, params: dict[str, Any]) -> int:
+    """Create the tasks of one step for every planned row (keyed like care's plan listener:
+    enrollment and step position). Call tasks wait, gated, in the step's queue (no push
+    assignment: agents pull them as the pacing hands them out day by day)."""
+    is_call = step["channel"] == StepChannel.CALL
+    queue_id = None
+    if is_call:
+        slug = step_queue_slug(step)
+        queue_id = queues_by_slug({slug})[slug].pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            PLAN_SQL.format(planned=planned_sql),
+            {
+                **params,
+                "out_now": timezone.now(),
+                "out_step_id": step.get("id"),
+                "out_position": step["position"],
+                "out_channel": step["channel"],
+                "out_touch": step.get("touch_kind") or TouchKind.PROACTIVE,
+                "out_pending": TaskStatus.PENDING,
+                "out_template": step.get("template_id"),
+                "out_body": step.get("name", "") if is_call else "",
+                "out_gated": is_call,
+                "out_queue": queue_id,
+            },
+        )
+        return cursor.rowcount
+
+
+HOLD_SQL = """
+UPDATE outreach_outreachtask SET status = %(out_held)s, updated_at = %(out_now)s
+WHERE status = %(out_pending)s AND enrollment_id IN ({enrollments})
+"""
+RELEASE_SQL = """
+UPDATE outreach_outreachtask
+SET status = %(out_pending)s, updated_at = %(out_now)s,
+    due_at = due_at + %(out_shift)s, deadline_at = deadline_at + %(out_shift)s,
+    next_attempt_at = next_attempt_at + %(out_shift)s
+WHERE status = %(out_held)s AND enrollment_id IN ({enrollments})
+"""
+CANCEL_SQL = """
+UPDATE outreach_outreachtask
+SET status = %(out_cancelled)s, reason = %(out_reason)s, next_attempt_at = NULL,
+    updated_at = %(out_now)s
+WHERE status = ANY(%(out_open)s) AND enrollment_id IN ({enrollments})
+"""
+
+
+def _update(sql: str, enrollments_sql: str, params: dict[str, Any], **extra: Any) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.format(enrollments=enrollments_sql),
+            {
+                **params,
+                "out_now": timezone.now(),
+                "out_held": TaskStatus.HELD,
+                "out_pending": TaskStatus.PENDING,
+                **extra,
+            },
+        )
+        return cursor.rowcount
+
+
+def work_hold(*, enrollments_sql: str, params: dict[str, Any]) -> int:
+    """Hold the pending tasks (claimed ones are being worked and finish)."""
+    return _update(HOLD_SQL, enrollments_sql, params)
+
+
+def work_release(*, enrollments_sql: str, params: dict[str, Any], shift: dt.timedelta) -> int:
+    """Pending again, due and deadline moved later by `shift`."""
+    return _update(RELEASE_SQL, enrollments_sql, params, out_shift=shift)
+
+
+def work_cancel(*, enrollments_sql: str, params: dict[str, Any], reason: str) -> int:
+    """Cancel every open or held task with `reason`."""
+    return _update(
+        CANCEL_SQL,
+        enrollments_sql,
+        params,
+        out_cancelled=TaskStatus.CANCELLED,
+        out_reason=reason[:255],
+        out_open=[str(status) for status in (*OPEN_TASK_STATUSES, TaskStatus.HELD)],
+    )
+
+
+# One row per member: consent flags, proactive touches in the frequency window, and whether
+# `moment` falls in quiet hours on their clock (the center's when their zone is unknown).
+BLOCKS_SQL = """
+WITH zones AS MATERIALIZED (SELECT name FROM pg_timezone_names),
+members AS (SELECT DISTINCT customer_id FROM ({members}) a),
+touches AS (
+    SELECT t.customer_id, count(*) AS n FROM outreach_outreachtask t
+    JOIN members m ON m.customer_id = t.customer_id
+    WHERE t.touch_kind = %(out_proactive)s AND (
+        (t.status = ANY(%(out_sent)s) AND t.sent_at >= %(out_since)s)
+        OR (t.channel = %(out_call)s AND t.status = %(out_done)s
+            AND t.outcome = ANY(%(out_reached)s) AND t.completed_at >= %(out_since)s))
+    GROUP BY t.customer_id
+),
+rows AS (
+    SELECT c.do_not_contact AS dnc, c.sms_opt_out, c.email_opt_out, c.call_opt_out,
+           COALESCE(f.n, 0) >= %(out_cap)s AS capped,
+           (%(out_moment)s::timestamptz AT TIME ZONE
+               CASE WHEN c.timezone IN (SELECT name FROM zones) THEN c.timezone
+                    ELSE %(out_zone)s END)::time AS clock
+    FROM members m
+    JOIN callcenter_customer c ON c.id = m.customer_id
+    LEFT JOIN touches f ON f.customer_id = m.customer_id
+)
+SELECT count(*) FILTER (WHERE dnc),
+       count(*) FILTER (WHERE NOT dnc AND sms_opt_out),
+       count(*) FILTER (WHERE NOT dnc AND email_opt_out),
+       count(*) FILTER (WHERE NOT dnc AND call_opt_out),
+       count(*) FILTER (WHERE NOT dnc AND NOT sms_opt_out AND capped),
+       count(*) FILTER (WHERE NOT dnc AND NOT email_opt_out AND capped),
+       count(*) FILTER (WHERE NOT dnc AND NOT call_opt_out AND capped),
+       count(*) FILTER (WHERE NOT dnc AND NOT sms_opt_out AND NOT capped AND {quiet}),
+       count(*) FILTER (WHERE NOT dnc AND NOT email_opt_out AND NOT capped AND {quiet}),
+       count(*) FILTER (WHERE NOT dnc AND NOT call_opt_out AND NOT capped AND {quiet})
+FROM rows
+"""
+QUIET_WRAPPING = "(clock >= %(out_quiet_start)s OR clock < %(out_quiet_end)s)"
+QUIET_SAME_DAY = "(clock >= %(out_quiet_start)s AND clock < %(out_quiet_end)s)"
+FLAGS = ("sms_opt_out", "email_opt_out", "call_opt_out")
+
+
+def audience_blocks(
+    *, members_sql: str, params: dict[str, Any], channels: list[str], moment: dt.datetime
+) -> dict[str, dict[str, int]]:
+    """Per channel: members do-not-contact, opted out of it, frequency-capped, and (automated
+    channels) deferred by quiet hours at `moment`; each member counted once, in that order."""
+    settings = CareSettings.load()
+    if settings.quiet_start == settings.quiet_end:
+        quiet = "FALSE"
+    elif settings.quiet_start < settings.quiet_end:
+        quiet = QUIET_SAME_DAY
+    else:
+        quiet = QUIET_WRAPPING
+    values: dict[str, Any] = {
+        **params,
+        "out_proactive": TouchKind.PROACTIVE,
+        "out_sent": [TaskStatus.SENT.value, TaskStatus.DELIVERED.value],
+        "out_since": moment - dt.timedelta(days=settings.frequency_window_days),
+        "out_call": StepChannel.CALL.value,
+        "out_done": TaskStatus.DONE.value,
+        "out_reached": [str(outcome) for outcome in REACHED_OUTCOMES],
+        "out_cap": settings.frequency_cap,
+        "out_moment": moment,
+        "out_zone": str(center_zone()),
+        "out_quiet_start": settings.quiet_start,
+        "out_quiet_end": settings.quiet_end,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(BLOCKS_SQL.format(members=members_sql, quiet=quiet), values)
+        row = cursor.fetchone()
+    dnc = row[0]
+    by_flag = {flag: (row[1 + i], row[4 + i], row[7 + i]) for i, flag in enumerate(FLAGS)}
+    result = {}
+    for channel in channels:
+        opted, capped, quiet_count = by_flag[CHANNEL_OPT_OUT[channel]]
+        result[channel] = {
+            "do_not_contact": dnc,
+            "opted_out": opted,
+            "frequency_capped": capped,
+            # Agents' calls are released in business hours; quiet hours defer automated sends.
+            "quiet_hours": 0 if channel == StepChannel.CALL else quiet_count,
+        }
+    return result
+
+
+PROGRESS_SQL = """
+SELECT count(*) FILTER (WHERE status = ANY(%(out_open)s)),
+       count(*) FILTER (WHERE status = %(out_held)s),
+       count(*) FILTER (WHERE sent_at IS NOT NULL),
+       count(*) FILTER (WHERE status = %(out_delivered)s OR delivered_at IS NOT NULL),
+       count(*) FILTER (WHERE status = %(out_failed)s),
+       count(*) FILTER (WHERE status = %(out_skipped)s),
+       count(*) FILTER (WHERE status = %(out_cancelled)s),
+       count(*) FILTER (WHERE status = %(out_done)s)
+FROM outreach_outreachtask WHERE enrollment_id IN ({enrollments})
+"""
+PROGRESS_KEYS = ("queued", "held", "sent", "delivered", "failed", "skipped", "cancelled", "done")
+
+
+def progress(*, enrollments_sql: str, params: dict[str, Any]) -> dict[str, int]:
+    """Counts of the campaign's tasks by stage, one statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            PROGRESS_SQL.format(enrollments=enrollments_sql),
+            {
+                **params,
+                "out_open": [str(status) for status in OPEN_TASK_STATUSES],
+                "out_held": TaskStatus.HELD.value,
+                "out_delivered": TaskStatus.DELIVERED.value,
+                "out_failed": TaskStatus.FAILED.value,
+                "out_skipped": TaskStatus.SKIPPED.value,
+                "out_cancelled": TaskStatus.CANCELLED.value,
+                "out_done": TaskStatus.DONE.value,
+            },
+        )
+        row = cursor.fetchone()
+    return dict(zip(PROGRESS_KEYS, row, strict=True))
+
+
+def register() -> None:
+    campaign_executors.register(
+        "outreach",
+        CampaignExecutor(
+            call_capacity=call_capacity,
+            steps_plan=steps_plan,
+            work_hold=work_hold,
+            work_release=work_release,
+            work_cancel=work_cancel,
+            audience_blocks=audience_blocks,
+            progress=progress,
+        ),
+    )
