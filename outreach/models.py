@@ -125,10 +125,18 @@ class OutreachTask(TimeStampedModel):
     call_result_at = models.DateTimeField(_("call result at"), null=True, blank=True)
     # Set when the step's channel could not reach the customer and its fallback was used:
     # `channel` is then the fallback and these keep the channel asked for and why.
+    # Defaults in the database too: tasks are also inserted set-based, in SQL (campaign runs).
     fallback_from = models.CharField(
-        _("instead of"), max_length=16, choices=StepChannel.choices, blank=True
+        _("instead of"),
+        max_length=16,
+        choices=StepChannel.choices,
+        blank=True,
+        default="",
+        db_default="",
     )
-    fallback_reason = models.CharField(_("fallback reason"), max_length=64, blank=True)
+    fallback_reason = models.CharField(
+        _("fallback reason"), max_length=64, blank=True, default="", db_default=""
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),

@@ -46,7 +46,7 @@ from care.choices import (
     EventType,
     StepChannel,
 )
-from care.models import Campaign, CampaignRun, CareRuleVersion, CareSettings
+from care.models import Campaign, CampaignRun, CareRule, CareRuleVersion, CareSettings
 from care.services.arbitration import plans_arbitrate_enrolled
 from care.services.campaigns import executors
 from care.services.campaigns.schedule import center_zone, occurrence_next
@@ -321,10 +321,12 @@ def _enroll(
         )
 
 
-def _arbitrate(*, run: CampaignRun, version: CareRuleVersion, now: dt.datetime) -> None:
+def _arbitrate(*, run: CampaignRun, campaign: Campaign, now: dt.datetime) -> None:
+    # The journey's current category and priority, as running plans compete with theirs.
+    rule = CareRule.objects.only("category", "priority").get(pk=campaign.rule_id)
     plans_arbitrate_enrolled(
-        category=version.snapshot.get("category") or version.rule.category,
-        priority=int(version.snapshot.get("priority", version.rule.priority)),
+        category=rule.category,
+        priority=rule.priority,
         enrollments_sql=RUN_ENROLLMENTS_SQL,
         params={"campaign_run": run.pk},
         now=now,
@@ -397,7 +399,7 @@ def campaign_run_start(*, run_id: int, now: dt.datetime | None = None) -> Campai
                 days = call_days(steps=chain, now=now, care_settings=CareSettings.load())
                 calls_fit_check(days=days, treated=counts["members"] - counts["control"])
                 _enroll(run=run, campaign=campaign, version=version, now=now)
-                _arbitrate(run=run, version=version, now=now)
+                _arbitrate(run=run, campaign=campaign, now=now)
                 tasks = _plan(run=run, campaign=campaign, chain=chain, days=days, now=now)
         except ApplicationError as exc:
             run.status = CampaignRunStatus.FAILED
