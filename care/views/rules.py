@@ -17,7 +17,7 @@ from callcenter.errors import ApplicationError
 from callcenter.http import AuthenticatedHttpRequest
 from callcenter.roles import MANAGER_ROLES
 from callcenter.views import role_required
-from care.choices import StepChannel
+from care.choices import StepChannel, StopCondition
 from care.forms import (
     RuleForm,
     StepFormSet,
@@ -189,6 +189,23 @@ def _display(value: Any) -> str:
     return str(value)
 
 
+def _display_field(model: type[Model], name: str, value: Any) -> str:
+    """`value` of the model's field `name` for people to read: a choice by its label (in the
+    page's language), a list of choices by theirs; anything else as `_display` shows it."""
+    try:
+        field = model._meta.get_field(name.removesuffix("_id"))
+    except Exception:  # noqa: BLE001 - derived snapshot keys have no model field
+        return _display(value)
+    choices = dict(getattr(field, "flatchoices", None) or [])
+    if choices and isinstance(value, str) and value in choices:
+        return str(choices[value])
+    if name == "stop_conditions" and isinstance(value, list) and value:
+        # Known conditions by their label; "external:<name>" as written.
+        labels: dict[object, object] = dict(StopCondition.choices)
+        return ", ".join(str(labels.get(item, item)) for item in value)
+    return _display(value)
+
+
 def _field_label(model: type[Model], name: str) -> str:
     field_name = name.removesuffix("_id")
     try:
@@ -219,8 +236,8 @@ def readable_diff(diff: dict[str, Any]) -> dict[str, Any]:
         "fields": [
             {
                 "label": _field_label(CareRule, name),
-                "before": _display(change["from"]),
-                "after": _display(change["to"]),
+                "before": _display_field(CareRule, name, change["from"]),
+                "after": _display_field(CareRule, name, change["to"]),
             }
             for name, change in diff["fields"].items()
         ],
@@ -232,8 +249,8 @@ def readable_diff(diff: dict[str, Any]) -> dict[str, Any]:
                 "fields": [
                     {
                         "label": _field_label(CareStep, name),
-                        "before": _display(change["from"]),
-                        "after": _display(change["to"]),
+                        "before": _display_field(CareStep, name, change["from"]),
+                        "after": _display_field(CareStep, name, change["to"]),
                     }
                     for name, change in step["fields"].items()
                 ],

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from callcenter.choices import Role
 from care.choices import StepChannel, TemplateChannel
@@ -353,3 +354,37 @@ def test_the_rule_list_shows_a_call_step_without_a_template(
 
     assert response.status_code == 200
     assert "Birthday call" in response.content.decode()
+
+
+def test_the_history_shows_choices_by_their_labels_in_the_pages_language(
+    supervisor_client: Client, sms_template: MessageTemplate
+) -> None:
+    rule = _existing_rule(sms_template)
+    first = rule.steps.order_by("position").first()
+    Queue.objects.create(name="General", slug="general")
+    care_rule_update(
+        rule=rule,
+        category="retention",
+        stop_conditions=["customer_replied"],
+        steps=[
+            {
+                "id": first.pk,
+                "channel": "call",
+                "name": "Call",
+                "assignee_target": "general",
+                "escalation": "notify",
+            }
+        ],
+    )
+    url = reverse("care-rule-history", args=[rule.pk])
+
+    html = supervisor_client.get(url).content.decode()
+    with translation.override("zh-hans"):
+        chinese = supervisor_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert "Notify supervisors" in html
+    assert "Customer replied" in html
+    assert "Retention" in html
+    assert ">notify<" not in html
+    assert ">retention<" not in html
+    assert "留存" in chinese
