@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from callcenter.forms_manage import ISO_WEEKDAYS
 from care.choices import CampaignRecurrence, EventType, StepChannel
@@ -49,7 +50,7 @@ class SegmentChoiceField(forms.ModelChoiceField):
 
 
 class CampaignForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=120)
+    name = forms.CharField(label=pgettext_lazy("thing", "Name"), max_length=120)
     description = forms.CharField(
         label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )

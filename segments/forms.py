@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import fields_for_model
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from callcenter.forms_manage import ISO_WEEKDAYS, CheckboxRow, TimeInput
 from callcenter.jsoninput import JSONInputError, json_loads_checked
@@ -34,7 +35,7 @@ class SegmentSettingsForm(forms.Form):
 class RuleSegmentForm(SegmentSettingsForm):
     """A rule segment: name, description, the rule tree (JSON from the builder) and settings."""
 
-    name = forms.CharField(label=_("Name"), max_length=120)
+    name = forms.CharField(label=pgettext_lazy("thing", "Name"), max_length=120)
     description = forms.CharField(
         label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -113,7 +114,7 @@ class RfmGridForm(forms.Form):
             key = definition.name
             label = definition.get_name_display()
             self.fields[f"{key}-label"] = forms.CharField(
-                label=_("Name"),
+                label=pgettext_lazy("thing", "Name"),
                 max_length=120,
                 initial=names.get(key, label),
                 widget=forms.TextInput(attrs={"aria-label": f"{label}: {_('Name')}"}),

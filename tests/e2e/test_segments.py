@@ -25,9 +25,18 @@ def test_supervisor_builds_a_rule_segment_with_the_builder(logged_in: Callable[.
         CustomerFactory(name=name, city="E2E-Builderville")
     page = logged_in(Role.SUPERVISOR)
 
+    previews: list[int] = []
+    page.on(
+        "response",
+        lambda response: previews.append(response.status) if "preview" in response.url else None,
+    )
     page.goto("/segments/new/")
     page.fill("input[name=name]", "E2E builder segment")
     builder = page.locator("[data-rule-builder]")
+    # An empty tree is not sent for counting: a hint, no error, before the first edit.
+    expect(builder.locator(".rb-preview")).to_contain_text("Add a condition to count")
+    expect(builder.locator(".rb-node-error:visible")).to_have_count(0)
+    assert previews == []
     builder.get_by_role("button", name="Add condition").click()
     condition = builder.locator(".rb-condition").first
     condition.locator("select.rb-field").select_option("city")

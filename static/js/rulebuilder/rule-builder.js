@@ -30,6 +30,7 @@
     matching: "matching customers",
     counting: "Counting…",
     previewFailed: "The preview failed.",
+    emptyTree: "Add a condition to count the customers it matches.",
     attributeKey: "attribute key",
     days: "in the last days",
     and: "and",
@@ -413,6 +414,13 @@
   RuleBuilder.prototype.preview = function () {
     var self = this;
     if (this.inflight) this.inflight.abort();
+    if (isGroup(this.tree) && !(this.tree.children || []).length) {
+      // Nothing to count yet: say so instead of asking the server about an empty tree.
+      this.inflight = null;
+      this.previewBox.classList.remove("rb-loading");
+      this.previewBox.replaceChildren(el("span", { className: "muted", text: self.text.emptyTree }));
+      return;
+    }
     var controller = new AbortController();
     this.inflight = controller;
     this.previewBox.classList.add("rb-loading");
