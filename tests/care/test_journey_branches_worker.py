@@ -3,7 +3,8 @@ through one real Celery worker (events and dispatch through Redis, SMS to a loop
 and the real HTTP entry points:
 
 - an SMS reply through the signed inbound-SMS webhook (Chinese keywords: 好 / 是 vs 不);
-- a click of the tracked short link in the SMS the worker sent (`GET /l/<token>`);
+- a click of the tracked short link in the SMS the worker sent (`GET /l/<token>`), counted
+  only by the wait of its own step;
 - an agent's outcome of the call task through the queue's API (callback requested vs wrong
   number);
 - an order and a resolved ticket through the REST API other systems use;
@@ -273,6 +274,69 @@ def test_a_click_on_the_tracked_link_of_the_sent_sms_moves_the_journey(
     assert Event.objects.filter(customer=customer, type=EventType.LINK_CLICKED).count() == 1
 
 
+def _sent_token(gateway: Gateway, task: OutreachTask) -> str:
+    """The short link in the SMS the gateway received for `task`."""
+    key = task.idempotency_key
+    (sent,) = [r for r in gateway.requests if r.headers.get("Idempotency-Key") == key]
+    (token,) = TOKEN.findall(sent.json()["text"])
+    return token
+
+
+def _wait_passed(customer: Customer) -> None:
+    """The customer's wait is past its limit (the worker's clock is real: the wait is moved)."""
+    past = timezone.now() - 49 * H
+    Enrollment.objects.filter(customer=customer).update(
+        wait_started_at=past, wait_until=past + 48 * H
+    )
+
+
+def _time_out_pass() -> int:
+    """Beat's timeout pass, run by the worker (sent by name, as beat sends it)."""
+    return celery_app.send_task("care.tasks.journeys_time_out_task").get(timeout=WORKER_TIMEOUT)
+
+
+def test_a_late_click_on_an_earlier_messages_link_does_not_answer_the_reminder(
+    worker: str, admin_api: APIClient, journey_gateway: Gateway, client: Client
+) -> None:
+    # given: no click on the first SMS in time -> a reminder SMS with its own link, which waits
+    template = _template("Pay here: https://pay.example.com/bill?ref=8")
+    _rule(
+        _ask(WaitFor.LINK_CLICK, [{"if": {"any": True}, "goto": "clicked-sms"}], template),
+        {
+            **_sms("remind", template, hours=0),
+            "next_step": "",
+            "wait_for": WaitFor.LINK_CLICK,
+            "wait_hours": 24,
+            "branches": [
+                {"if": {"any": True}, "goto": "clicked-sms"},
+                {"if": "timeout", "goto": "end"},
+            ],
+        },
+        _sms("clicked-sms", template, hours=2),
+        {**_call("timeout-call", hours=0), "next_step": "remind"},
+    )
+    (customer,) = _customers(1)
+    _start(admin_api, customer)
+    assert _dispatch()["sent"] == 1
+    _wait_passed(customer)
+    assert _time_out_pass() == 1
+    wait_for(lambda: "remind" in _keys(customer), "the timeout branch")
+    _dispatch()
+    wait_for(lambda: _task(customer, "remind").status == TaskStatus.SENT, "the reminder sent")
+    first = _sent_token(journey_gateway, _task(customer, "ask"))
+    reminder = _sent_token(journey_gateway, _task(customer, "remind"))
+
+    # when: the customer taps the first message's link, late
+    assert client.get(f"/l/{first}").status_code == 302
+
+    # then: the reminder keeps waiting for a click on its own link
+    _unchanged_after(customer, ["ask", "timeout-call", "remind"])
+    assert Enrollment.objects.get(customer=customer).waiting_step == "remind"
+    since = timezone.now()
+    assert client.get(f"/l/{reminder}").status_code == 302
+    _moved(customer, "clicked-sms", since, 2 * H)
+
+
 def test_an_agents_outcome_of_the_call_task_takes_its_branch(
     worker: str, admin_api: APIClient
 ) -> None:
@@ -493,18 +557,12 @@ def test_the_beat_task_takes_the_timeout_branch_once(
     )
     silent, waiting = _customers(2)
     _start(admin_api, silent, waiting)
-    # the silent customer's 48 hours have passed (the worker's clock is real: the wait is moved)
-    past = timezone.now() - 49 * H
-    Enrollment.objects.filter(customer=silent).update(
-        wait_started_at=past, wait_until=past + 48 * H
-    )
-
-    def time_out() -> int:
-        return celery_app.send_task("care.tasks.journeys_time_out_task").get(timeout=WORKER_TIMEOUT)
+    # the silent customer's 48 hours have passed
+    _wait_passed(silent)
 
     # when: beat's pass runs in the worker
     since = timezone.now()
-    assert time_out() == 1
+    assert _time_out_pass() == 1
 
     # then: the timeout's call, due in 1 h; the other customer still waits
     call = _moved(silent, "timeout-call", since, 1 * H)
@@ -514,7 +572,7 @@ def test_the_beat_task_takes_the_timeout_branch_once(
     assert Enrollment.objects.get(customer=waiting).waiting_step == "ask"
 
     # the next pass finds nothing; a reply after the limit changes nothing
-    assert time_out() == 0
+    assert _time_out_pass() == 0
     _inbound(client, silent, "好的", "in-silent-late")
     _unchanged_after(silent, ["ask", "timeout-call"])
     assert not OutreachTask.objects.filter(
