@@ -34,6 +34,7 @@ from rest_framework.test import APIClient
 from callcenter import celery_app
 from callcenter.choices import Role
 from callcenter.models import Customer
+from callcenter.schedules import PERIODIC_TASKS
 from care.choices import EventType, WaitFor
 from care.models import CareRule, Enrollment, Event, MessageTemplate
 from care.services.rules import care_rule_activate, care_rule_create
@@ -50,6 +51,7 @@ H = dt.timedelta(hours=1)
 SMS_SECRET = "journey-sms-secret"
 INBOUND = reverse("api-outreach-inbound-sms")
 TOKEN = re.compile(r"/l/([A-Za-z0-9_-]+)")
+TIME_OUT_TASK = "care.tasks.journeys_time_out_task"
 
 
 @pytest.fixture
@@ -292,7 +294,9 @@ def _wait_passed(customer: Customer) -> None:
 
 def _time_out_pass() -> int:
     """Beat's timeout pass, run by the worker (sent by name, as beat sends it)."""
-    return celery_app.send_task("care.tasks.journeys_time_out_task").get(timeout=WORKER_TIMEOUT)
+    (job,) = [job for job in PERIODIC_TASKS if job.task == TIME_OUT_TASK]
+    assert (job.every_seconds, job.queue) == (60, None)  # every minute, on the default queue
+    return celery_app.send_task(TIME_OUT_TASK).get(timeout=WORKER_TIMEOUT)
 
 
 def test_a_late_click_on_an_earlier_messages_link_does_not_answer_the_reminder(
