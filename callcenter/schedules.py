@@ -61,6 +61,14 @@ PERIODIC_TASKS: list[Periodic] = [
         every_seconds=60,
         expire_seconds=55,
     ),
+    # Care journeys: take the timeout branch of the waits past their limit (waits are rows with
+    # `wait_until`, so a missed minute is caught up by the next pass).
+    Periodic(
+        name="Care journey timeouts",
+        task="care.tasks.journeys_time_out_task",
+        every_seconds=60,
+        expire_seconds=55,
+    ),
     # Campaigns: start due runs (recurring occurrences, launches whose message was lost) and
     # finish the campaigns with nothing left to do.
     Periodic(

@@ -5,6 +5,7 @@ from celery import shared_task
 from care.services.campaigns import campaign_run_start, campaigns_tick
 from care.services.enrollment import enrollments_complete
 from care.services.events import events_process, events_sweep, time_events_emit
+from care.services.journey_runs import journeys_time_out
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -21,6 +22,13 @@ def event_sweep_task() -> dict[str, int]:
     counts = events_sweep()
     counts["enrollments_completed"] = enrollments_complete()
     return counts
+
+
+@shared_task
+def journeys_time_out_task() -> int:
+    """Take the timeout branch of the journeys whose wait has passed (safe twice: a taken wait
+    is cleared in the same transaction). Returns how many moved on."""
+    return journeys_time_out()
 
 
 @shared_task

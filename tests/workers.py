@@ -1,10 +1,11 @@
 """Real Celery worker processes for integration tests, pointed at the test database."""
 
+import datetime as dt
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from django.db import connection
 from callcenter import celery_app
 
 WORKER_START_TIMEOUT = 90
+# How long a test waits for a worker to get somewhere: generous, as the machine may be busy
+# (a passing test returns as soon as its check holds).
+WORKER_TIMEOUT = 60
 
 
 def database_url() -> str:
@@ -73,3 +77,22 @@ def celery_worker(
             # Tasks it left queued (e.g. a churn training a refresh asked for) must not run in
             # a later test's worker.
             purge(queues)
+
+
+def wait_for(check: Callable[[], object], what: str, timeout: float = WORKER_TIMEOUT) -> None:
+    """Poll `check` until it is true; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the worker did not get there in {timeout} s: {what}")
+
+
+def noon_zone() -> str:
+    """A fixed-offset zone where it is about noon now (the worker's clock is real), so quiet
+    hours never hold a send back."""
+    offset = (12 - dt.datetime.now(dt.UTC).hour) % 24
+    offset = offset - 24 if offset > 12 else offset
+    # Etc/GMT zones have inverted signs: Etc/GMT-8 is UTC+8.
+    return f"Etc/GMT{-offset:+d}"

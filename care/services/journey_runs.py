@@ -11,8 +11,8 @@ click) can only come after it was carried out anyway.
   stopped) moves on each of their waiting enrollments it matches: outcomes that happened within
   the wait, the first matching branch of the waiting step, in the version the enrollment
   started with.
-- The timeout pass (`journeys_time_out`, every minute in `care_tick`) takes the timeout branch
-  of every wait past its limit.
+- The timeout pass (`journeys_time_out`, every minute: beat's `journeys_time_out_task` and
+  `care_tick`) takes the timeout branch of every wait past its limit.
 
 Moving on plans the chain from the branch's goto (up to the next wait) with delays counted
 from now, announces it to the plan listeners like an enrollment's first steps, and records the

@@ -8,8 +8,9 @@ The token is random, so the URL carries no personal data and cannot be guessed.
 The public redirect (`/l/<token>`, outreach.views.links) counts every click with one atomic
 UPDATE and answers with a redirect to the stored target only: nothing of the request decides
 where it goes. The first click of a link is recorded as a `link_clicked` care event
-(enrollment, task, link, url) in the same transaction; later clicks (a second tap, a mail
-scanner's prefetch) are counted but announce nothing again.
+(enrollment, step position, task, link, url) in the same transaction; later clicks (a second
+tap, a mail scanner's prefetch) are counted but announce nothing again. A journey waiting for a
+click counts only the links of its waiting step's own message.
 """
 
 import datetime as dt
@@ -86,7 +87,7 @@ UPDATE outreach_trackedlink AS link
   FROM outreach_outreachtask AS task
  WHERE link.token = %(token)s AND task.id = link.task_id
 RETURNING link.id, link.task_id, link.customer_id, link.target_url, link.click_count,
-          task.enrollment_id
+          task.enrollment_id, task.step_position
 """
 
 
@@ -101,7 +102,7 @@ def tracked_link_click(*, token: str, now: dt.datetime) -> str | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    link_id, task_id, customer_id, target_url, clicks, enrollment_id = row
+    link_id, task_id, customer_id, target_url, clicks, enrollment_id, step_position = row
     if clicks == 1:
         events_record(
             events=[
@@ -109,7 +110,9 @@ def tracked_link_click(*, token: str, now: dt.datetime) -> str | None:
                     type=EventType.LINK_CLICKED,
                     customer_id=customer_id,
                     payload={
+                        # A journey's wait counts only the clicks of its own step's message.
                         "enrollment_id": enrollment_id,
+                        "step_position": step_position,
                         "task_id": task_id,
                         "link_id": link_id,
                         "url": target_url,

@@ -13,8 +13,6 @@ Rows are committed (the worker has its own connection) and deleted by `committed
 import datetime as dt
 import json
 import os
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +20,6 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from callcenter import celery_app
 from callcenter.choices import Role
 from care.choices import EnrollmentStatus
 from care.models import Enrollment
@@ -31,60 +28,23 @@ from outreach.choices import TaskStatus
 from outreach.models import OutreachTask
 from outreach.tasks import dispatch_due_task
 from tests.callcenter.factories import CustomerFactory, PhoneFactory, UserFactory
-from tests.outreach.gateway import Gateway, GatewayServer
+from tests.outreach.gateway import Gateway
 from tests.signing import signed_headers
-from tests.workers import celery_worker, purge
+from tests.workers import WORKER_TIMEOUT, noon_zone, wait_for
 
-TIMEOUT = 30
 VOICE_SECRET = "journey-voice-secret"
 RESULTS = reverse("api-outreach-call-results")
 H = dt.timedelta(hours=1)
 
 
-def _noon_zone() -> str:
-    """A fixed-offset zone where it is about noon now, so quiet hours never interfere."""
-    offset = (12 - timezone.now().hour) % 24
-    offset = offset - 24 if offset > 12 else offset
-    # Etc/GMT zones have inverted signs: Etc/GMT-8 is UTC+8.
-    return f"Etc/GMT{-offset:+d}"
+@pytest.fixture
+def gateway(journey_worker: str, journey_gateway: Gateway) -> Gateway:
+    return journey_gateway
 
 
 @pytest.fixture
-def gateway() -> Iterator[Gateway]:
-    with GatewayServer() as running:
-        yield running
-
-
-@pytest.fixture
-def worker(committed_rows: None, gateway: Gateway, tmp_path: Any) -> Iterator[str]:
-    """One worker on the care and outreach queues, sending calls and SMS to the gateway."""
-    purge("default,outreach")
-    env = {
-        "SMS_BACKEND": "http",
-        "SMS_GATEWAY_URL": f"{gateway.url}/send",
-        "SMS_GATEWAY_TOKEN": gateway.token,
-        "AUTO_CALL_BACKEND": "http",
-        "AUTO_CALL_GATEWAY_URL": f"{gateway.url}/call",
-        "AUTO_CALL_GATEWAY_TOKEN": gateway.token,
-    }
-    hostname = f"journey-test-{os.getpid()}@localhost"
-    with celery_worker(
-        hostname, queues="default,outreach", log_path=tmp_path / "worker.log", env=env
-    ):
-        celery_app.conf.task_always_eager = False
-        try:
-            yield hostname
-        finally:
-            celery_app.conf.task_always_eager = True
-
-
-def _wait_for(check: Callable[[], Any], what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"the worker did not get there: {what}")
+def worker(journey_worker: str, committed_rows: None) -> str:
+    return journey_worker
 
 
 def _keys(customer_id: int) -> list[str]:
@@ -100,7 +60,7 @@ def _task(customer_id: int, key: str) -> OutreachTask:
 
 
 def _dispatch() -> dict[str, int]:
-    return dispatch_due_task.apply_async(queue="outreach").get(timeout=TIMEOUT)
+    return dispatch_due_task.apply_async(queue="outreach").get(timeout=WORKER_TIMEOUT)
 
 
 class Journey:
@@ -144,7 +104,7 @@ def test_the_repayment_reminder_walks_every_branch_through_a_real_worker(
     settings.VOICE_WEBHOOK_SECRETS = [VOICE_SECRET]
     playbook_install()
     transfer, promise, silent, payer = customers = [
-        CustomerFactory(timezone=_noon_zone()) for _ in range(4)
+        CustomerFactory(timezone=noon_zone()) for _ in range(4)
     ]
     for customer in customers:
         PhoneFactory(customer=customer)
@@ -153,12 +113,12 @@ def test_the_repayment_reminder_walks_every_branch_through_a_real_worker(
     # when: the lender's system says their repayments are due
     for customer in customers:
         hands.event(customer, "repayment_due")
-    _wait_for(
+    wait_for(
         lambda: all(_keys(c.pk) == ["auto-call-1"] for c in customers), "the first calls planned"
     )
     # the payer pays before the first call goes out: the plan stops, the call is cancelled
     hands.event(payer, "payment_received")
-    _wait_for(
+    wait_for(
         lambda: _task(payer.pk, "auto-call-1").status == TaskStatus.CANCELLED, "the plan stopped"
     )
     enrollment = Enrollment.objects.get(customer=payer)
@@ -177,9 +137,9 @@ def test_the_repayment_reminder_walks_every_branch_through_a_real_worker(
     hands.result(_task(promise.pk, "auto-call-1"), "answered", intent="promise to pay")
     # not answered: a second call 3 hours later
     hands.result(_task(silent.pk, "auto-call-1"), "no_answer")
-    _wait_for(lambda: "human-call" in _keys(transfer.pk), "the transfer branch")
-    _wait_for(lambda: "promise-sms" in _keys(promise.pk), "the promise branch")
-    _wait_for(lambda: "auto-call-2" in _keys(silent.pk), "the second call")
+    wait_for(lambda: "human-call" in _keys(transfer.pk), "the transfer branch")
+    wait_for(lambda: "promise-sms" in _keys(promise.pk), "the promise branch")
+    wait_for(lambda: "auto-call-2" in _keys(silent.pk), "the second call")
 
     call = _task(transfer.pk, "human-call")
     assert call.due_at <= timezone.now()
@@ -199,7 +159,7 @@ def test_the_repayment_reminder_walks_every_branch_through_a_real_worker(
     assert _dispatch()["sent"] == 1
     second.refresh_from_db()
     hands.result(second, "busy")
-    _wait_for(lambda: "human-call" in _keys(silent.pk), "no answer twice")
+    wait_for(lambda: "human-call" in _keys(silent.pk), "no answer twice")
 
     # then: a person calls the silent customer within 2 hours; every journey has moved on
     call = _task(silent.pk, "human-call")

@@ -199,6 +199,7 @@ class TestRedirect:
         assert event.occurred_at == moment
         assert event.payload == {
             "enrollment_id": link.task.enrollment_id,
+            "step_position": link.task.step_position,
             "task_id": link.task_id,
             "link_id": link.pk,
             "url": "https://shop.cn/x?y=1",
