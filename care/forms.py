@@ -304,7 +304,10 @@ def trigger_param_fields() -> dict[str, forms.Field]:
     """A form field for each parameter of each trigger (two queries: the segments and the
     holiday names to choose from). All are optional text: the values are checked by
     `trigger_params_validate`, whose error names the parameter."""
-    segments = list(Segment.objects.order_by("name").values_list("slug", "name"))
+    segments = [
+        (segment.slug, segment.display_name)
+        for segment in Segment.objects.only("slug", "name", "kind", "key").order_by("name")
+    ]
     holidays = [(name, calendar_day_label(name)) for name in holiday_names()]
     fields: dict[str, forms.Field] = {}
     for trigger, params in TRIGGER_PARAMS.items():

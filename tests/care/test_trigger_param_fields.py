@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from callcenter.choices import CalendarDayKind, CalendarDaySource
 from callcenter.models import CalendarDay
@@ -18,6 +19,8 @@ from care.models import CareRule, MessageTemplate
 from care.services.rules import care_rule_create
 from care.services.templates import template_create
 from care.services.triggers import TRIGGER_PARAMS
+from segments.choices import SegmentKind
+from segments.models import Segment
 from tests.segments.factories import SegmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -130,6 +133,18 @@ def test_segment_and_threshold_fields_offer_what_exists(admin_client: Client) ->
     date = _fieldset(page, "date_reached")
     assert '<option value="created_at">' in date
     assert '<option value="attr:">Custom attribute…</option>' in date
+    # Built-in segments by their label in the interface language, like everywhere else.
+    builtin = Segment.objects.exclude(kind=SegmentKind.RULE).order_by("slug").first()
+    assert builtin is not None
+    with translation.override("zh-hans"):
+        label = builtin.display_name
+    page_zh = admin_client.get(
+        reverse("care-rule-create"), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+    entered_zh = _fieldset(page_zh, "segment_entered")
+    assert f'<option value="{builtin.slug}">{label}</option>' in entered_zh
+    assert "自定义属性…" in _fieldset(page_zh, "date_reached")
+    assert "升至高于" in _fieldset(page_zh, "threshold_crossed")
 
 
 def test_a_holiday_rule_is_saved_from_the_form_and_shown_back(
