@@ -8,13 +8,16 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Field, Model
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.choices import Language
 from callcenter.errors import ApplicationError
 from callcenter.forms_manage import ISO_WEEKDAYS, CheckboxRow, TimeInput
 from callcenter.jsoninput import CheckedJSONFormField
+from callcenter.models import Customer
 from callcenter.numbers import whole_number
+from callcenter.selectors.calendar import calendar_day_label, holiday_names
 from care.choices import (
     EXTERNAL_STOP_PREFIX,
     AssigneeRule,
@@ -31,6 +34,17 @@ from care.choices import (
 from care.models import CareRule, CareSettings, MessageTemplate
 from care.services.journeys import MAX_WAIT_HOURS, TIMEOUT
 from care.services.step_serializers import FALLBACK_CHOICES, MAX_STEPS
+from care.services.triggers import (
+    ANY_HOLIDAY,
+    ATTRIBUTE_PREFIX,
+    DATE_PROFILE_FIELDS,
+    THRESHOLD_METRIC_PREFIX,
+    THRESHOLD_METRICS,
+    TRIGGER_PARAMS,
+    ParamCheck,
+    trigger_params_validate,
+)
+from segments.models import CustomerMetrics, Segment
 
 JSON_ATTRS = {"rows": 3, "class": "care-json", "spellcheck": "false"}
 
@@ -63,12 +77,6 @@ class RuleForm(forms.Form):
         label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     trigger_type = forms.ChoiceField(label=_("Trigger"), choices=EventType.choices)
-    trigger_params = CheckedJSONFormField(
-        label=_("Trigger parameters"),
-        required=False,
-        widget=forms.Textarea(attrs=JSON_ATTRS),
-        help_text=_("A JSON object; the parameters this trigger accepts are listed below."),
-    )
     conditions = OptionalJSONField(
         label=_("Conditions"),
         required=False,
@@ -126,13 +134,54 @@ class RuleForm(forms.Form):
         help_text=_("Saved with the new version, e.g. why the rule changed."),
     )
 
-    def clean_trigger_params(self) -> dict[str, Any]:
-        value = self.cleaned_data.get("trigger_params")
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise forms.ValidationError(_('Write a JSON object, e.g. {"kind": "complaint"}.'))
-        return value
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The parameters of every trigger, as fields named by trigger_param_field: all are
+        # rendered (the chosen trigger's shown), only the chosen trigger's are read.
+        self.fields.update(trigger_param_fields())
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        trigger = data.get("trigger_type")
+        if trigger:
+            params = trigger_params_from(trigger, data)
+            try:
+                data["trigger_params"] = trigger_params_validate(
+                    trigger_type=trigger, params=params
+                )
+            except ApplicationError as exc:
+                self.add_error(trigger_error_field(trigger, exc), exc.message)
+        return data
+
+    def current_trigger(self) -> str:
+        """The trigger whose parameters are shown: the posted one, else the initial one."""
+        if self.is_bound:
+            return str(self.data.get("trigger_type") or "")
+        return str(self.initial.get("trigger_type") or self.fields["trigger_type"].initial or "")
+
+    def trigger_groups(self) -> list[dict[str, Any]]:
+        """Per trigger, its label and parameters (bound field and, for a date or value that
+        may be a custom attribute, the bound key field) as the editor renders them."""
+        current = self.current_trigger() or str(EventType.choices[0][0])
+        labels = dict(EventType.choices)
+        return [
+            {
+                "trigger": str(trigger),
+                "label": labels.get(trigger, trigger),
+                "current": str(trigger) == current,
+                "params": [
+                    {
+                        "name": name,
+                        "field": self[trigger_param_field(trigger, name)],
+                        "key": self[trigger_param_field(trigger, name) + KEY_SUFFIX]
+                        if spec.kind in ATTRIBUTE_KINDS
+                        else None,
+                    }
+                    for name, spec in params.items()
+                ],
+            }
+            for trigger, params in TRIGGER_PARAMS.items()
+        ]
 
     def clean_conditions(self) -> Any:
         return conditions_or_none(self.cleaned_data.get("conditions"))
@@ -162,7 +211,7 @@ class RuleForm(forms.Form):
             "name": rule.name,
             "description": rule.description,
             "trigger_type": rule.trigger_type,
-            "trigger_params": rule.trigger_params or {},
+            **trigger_param_initial(rule.trigger_type, rule.trigger_params or {}),
             "conditions": rule.conditions,
             "category": rule.category,
             "priority": rule.priority,
@@ -175,6 +224,168 @@ class RuleForm(forms.Form):
                 if c.startswith(EXTERNAL_STOP_PREFIX)
             ),
         }
+
+
+# ---------------------------------------------------------------------------------------------
+# Trigger parameters as form fields, built from their declaration (care.services.triggers).
+
+KEY_SUFFIX = "_key"
+# Parameter kinds whose value may be a custom attribute, "attr:<key>", typed in a key field.
+ATTRIBUTE_KINDS = ("date_field", "threshold_field")
+PARAM_LABELS = {
+    "kind": _("Kind"),
+    "priority": _("Priority"),
+    "min_amount": _("Minimum amount"),
+    "category": _("Order category"),
+    "min_score": _("Lowest score"),
+    "max_score": _("Highest score"),
+    "channel": _("Channel"),
+    "sentiment_below": _("Sentiment below"),
+    "opted_out": _("Opted out"),
+    "segment": _("Segment"),
+    "years": _("Years since joining"),
+    "days": _("Days without activity"),
+    "result": _("Call result"),
+    "intent": _("Customer intent"),
+    "name": _("Event name"),
+    "outcome": _("Outcome"),
+    "offset_days": _("Days before (−) or after"),
+    "at_hour": _("At hour (customer’s clock)"),
+    "holiday": _("Holiday"),
+    "direction": _("Direction"),
+    "value": _("Threshold value"),
+}
+KIND_LABELS = {"date_field": _("Date"), "threshold_field": _("Value watched")}
+NO_CHOICE = ("", "—")
+
+
+def trigger_param_field(trigger: str, name: str) -> str:
+    """The form field of a trigger's parameter, e.g. "tp_holiday__offset_days"."""
+    return f"tp_{trigger}__{name}"
+
+
+def _verbose_name(model: type[Model], name: str) -> Any:
+    field = model._meta.get_field(name)
+    return field.verbose_name if isinstance(field, Field) else name
+
+
+def _attribute_choices(kind: str) -> list[tuple[str, Any]]:
+    custom = (ATTRIBUTE_PREFIX, _("Custom attribute…"))
+    if kind == "date_field":
+        profile = [(name, _verbose_name(Customer, name)) for name in DATE_PROFILE_FIELDS]
+        return [NO_CHOICE, *profile, custom]
+    metrics = [
+        (THRESHOLD_METRIC_PREFIX + name, _verbose_name(CustomerMetrics, name))
+        for name in THRESHOLD_METRICS
+    ]
+    return [NO_CHOICE, custom, *metrics]
+
+
+def _param_widget(
+    spec: ParamCheck, segments: list[tuple[str, str]], holidays: list[tuple[str, str]]
+) -> forms.Widget:
+    if spec.kind == "number":
+        step = "1" if spec.integer else "any"
+        return forms.NumberInput(attrs={"min": spec.low, "max": spec.high, "step": step})
+    if spec.kind == "choice":
+        return forms.Select(choices=[NO_CHOICE, *spec.choices])
+    if spec.kind == "boolean":
+        return forms.Select(choices=[NO_CHOICE, ("true", _("Yes")), ("false", _("No"))])
+    if spec.kind == "segment":
+        return forms.Select(choices=[NO_CHOICE, *segments])
+    if spec.kind == "holiday":
+        return forms.Select(choices=[NO_CHOICE, (ANY_HOLIDAY, _("Any holiday")), *holidays])
+    if spec.kind in ATTRIBUTE_KINDS:
+        return forms.Select(choices=_attribute_choices(spec.kind))
+    return forms.TextInput(attrs={"maxlength": 120})
+
+
+def trigger_param_fields() -> dict[str, forms.Field]:
+    """A form field for each parameter of each trigger (two queries: the segments and the
+    holiday names to choose from). All are optional text: the values are checked by
+    `trigger_params_validate`, whose error names the parameter."""
+    segments = [
+        (segment.slug, segment.display_name)
+        for segment in Segment.objects.only("slug", "name", "kind", "key").order_by("name")
+    ]
+    holidays = [(name, calendar_day_label(name)) for name in holiday_names()]
+    fields: dict[str, forms.Field] = {}
+    for trigger, params in TRIGGER_PARAMS.items():
+        for name, spec in params.items():
+            label = KIND_LABELS.get(spec.kind) or PARAM_LABELS.get(name) or name
+            field_name = trigger_param_field(trigger, name)
+            fields[field_name] = forms.CharField(
+                label=label,
+                required=False,
+                strip=True,
+                widget=_param_widget(spec, segments, holidays),
+            )
+            if spec.kind in ATTRIBUTE_KINDS:
+                fields[field_name + KEY_SUFFIX] = forms.CharField(
+                    label=_("attribute key"),
+                    required=False,
+                    max_length=64,
+                    widget=forms.TextInput(attrs={"placeholder": _("attribute key")}),
+                )
+    return fields
+
+
+def _param_number(text: str) -> Any:
+    """A typed number as JSON would carry it; anything else as typed (the check refuses it)."""
+    for parse in (int, float):
+        try:
+            number = parse(text)
+        except ValueError:
+            continue
+        return number if number == number and abs(number) != float("inf") else text
+    return text
+
+
+def trigger_params_from(trigger: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of a trigger from its form fields (an empty field is no parameter)."""
+    params: dict[str, Any] = {}
+    for name, spec in TRIGGER_PARAMS.get(trigger, {}).items():
+        field_name = trigger_param_field(trigger, name)
+        text = str(data.get(field_name) or "").strip()
+        if not text:
+            continue
+        if spec.kind == "number":
+            params[name] = _param_number(text)
+        elif spec.kind == "boolean":
+            params[name] = {"true": True, "false": False}.get(text, text)
+        elif spec.kind in ATTRIBUTE_KINDS and text == ATTRIBUTE_PREFIX:
+            params[name] = ATTRIBUTE_PREFIX + str(data.get(field_name + KEY_SUFFIX) or "").strip()
+        else:
+            params[name] = text
+    return params
+
+
+def trigger_param_initial(trigger: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The form fields showing a rule's saved trigger parameters."""
+    initial: dict[str, Any] = {}
+    specs = TRIGGER_PARAMS.get(trigger, {})
+    for name, value in params.items():
+        spec = specs.get(name)
+        if spec is None:
+            continue
+        field_name = trigger_param_field(trigger, name)
+        if isinstance(value, bool):
+            initial[field_name] = "true" if value else "false"
+        elif spec.kind in ATTRIBUTE_KINDS and str(value).startswith(ATTRIBUTE_PREFIX):
+            initial[field_name] = ATTRIBUTE_PREFIX
+            initial[field_name + KEY_SUFFIX] = str(value).removeprefix(ATTRIBUTE_PREFIX)
+        else:
+            initial[field_name] = value
+    return initial
+
+
+def trigger_error_field(trigger: str, exc: ApplicationError) -> str | None:
+    """The form field a trigger service error belongs beside: its parameter's (the key field of
+    a custom attribute), else the trigger select."""
+    param = str(exc.extra.get("param") or "")
+    if param not in TRIGGER_PARAMS.get(trigger, {}):
+        return "trigger_type"
+    return trigger_param_field(trigger, param)
 
 
 def split_values(text: str) -> list[str]:
@@ -402,6 +613,8 @@ def service_error_attach(
     """Show a rule service error next to the field (or step) it names."""
     field = str(exc.extra.get("field") or "")
     field = FIELD_ALIASES.get(field, field)
+    if field == "trigger_params" and isinstance(form, RuleForm):
+        field = trigger_error_field(str(form.cleaned_data.get("trigger_type") or ""), exc) or ""
     if field.startswith("steps["):
         index_text, _sep, _rest = field[len("steps[") :].partition("]")
         if index_text.isdigit() and int(index_text) < len(step_forms):

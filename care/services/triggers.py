@@ -3,11 +3,14 @@ rule is saved and matched against each event's payload when it is processed."""
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import models
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from callcenter.choices import (
     ConsentChannel,
@@ -27,7 +30,25 @@ def _error(message: str, field: str) -> ApplicationError:
     return ApplicationError(message, extra={"field": field})
 
 
-ParamCheck = Callable[[Any, str], Any]
+Check = Callable[[Any, str], Any]
+
+
+@dataclass(frozen=True)
+class ParamCheck:
+    """One trigger parameter: its check (the cleaned value, or ApplicationError naming it) and
+    what the rule editor needs to offer it as a form field: its kind ("choice", "number",
+    "text", "boolean", "segment", "date_field", "threshold_field", "holiday"), the choices of
+    a choice, the range of a number."""
+
+    check: Check
+    kind: str
+    choices: tuple[tuple[str, str | Promise], ...] = ()
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+
+    def __call__(self, value: Any, name: str) -> Any:
+        return self.check(value, name)
 
 
 def _choice(choices: type[models.TextChoices]) -> ParamCheck:
@@ -40,7 +61,7 @@ def _choice(choices: type[models.TextChoices]) -> ParamCheck:
             )
         return value
 
-    return check
+    return ParamCheck(check, "choice", choices=tuple(choices.choices))
 
 
 def _number(low: float, high: float, *, integer: bool = False) -> ParamCheck:
@@ -57,7 +78,7 @@ def _number(low: float, high: float, *, integer: bool = False) -> ParamCheck:
             )
         return int(value) if integer else value
 
-    return check
+    return ParamCheck(check, "number", low=low, high=high, integer=integer)
 
 
 def _text(value: Any, name: str) -> Any:
@@ -146,6 +167,7 @@ THRESHOLD_METRICS = (
 )
 THRESHOLD_METRIC_PREFIX = "metric:"
 THRESHOLD_DIRECTIONS = ("above", "below")
+DIRECTION_LABELS = {"above": gettext_lazy("Rises above"), "below": gettext_lazy("Falls below")}
 
 
 def _threshold_field(value: Any, name: str) -> Any:
@@ -195,7 +217,18 @@ def _holiday(value: Any, name: str) -> Any:
     return value
 
 
-_ORDER_PARAMS: dict[str, ParamCheck] = {"min_amount": _number(0, 10**10), "category": _text}
+TEXT = ParamCheck(_text, "text")
+BOOLEAN = ParamCheck(_boolean, "boolean")
+SEGMENT = ParamCheck(_segment, "segment")
+INACTIVITY_DAYS = ParamCheck(_inactivity_days, "number", low=1, high=3650, integer=True)
+DATE_FIELD = ParamCheck(_date_field, "date_field")
+THRESHOLD_FIELD = ParamCheck(_threshold_field, "threshold_field")
+DIRECTION = ParamCheck(
+    _direction, "choice", choices=tuple((d, DIRECTION_LABELS[d]) for d in THRESHOLD_DIRECTIONS)
+)
+HOLIDAY = ParamCheck(_holiday, "holiday")
+
+_ORDER_PARAMS: dict[str, ParamCheck] = {"min_amount": _number(0, 10**10), "category": TEXT}
 TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
     EventType.TICKET_OPENED: {"kind": _choice(TicketKind), "priority": _choice(TicketPriority)},
     EventType.TICKET_RESOLVED: {"kind": _choice(TicketKind)},
@@ -211,33 +244,33 @@ TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
         "channel": _choice(InteractionChannel),
         "sentiment_below": _number(-1, 1),
     },
-    EventType.CONSENT_CHANGED: {"channel": _choice(ConsentChannel), "opted_out": _boolean},
+    EventType.CONSENT_CHANGED: {"channel": _choice(ConsentChannel), "opted_out": BOOLEAN},
     EventType.CUSTOMER_CREATED: {},
-    EventType.SEGMENT_ENTERED: {"segment": _segment},
-    EventType.SEGMENT_EXITED: {"segment": _segment},
+    EventType.SEGMENT_ENTERED: {"segment": SEGMENT},
+    EventType.SEGMENT_EXITED: {"segment": SEGMENT},
     EventType.BIRTHDAY: {},
     EventType.ANNIVERSARY: {"years": _number(1, 200, integer=True)},
-    EventType.INACTIVITY: {"days": _inactivity_days},
+    EventType.INACTIVITY: {"days": INACTIVITY_DAYS},
     EventType.MONTHLY: {},
-    EventType.CUSTOMER_REPLIED: {"channel": _text},
-    EventType.CALL_RESULT: {"result": _text, "intent": _text},
-    EventType.EXTERNAL: {"name": _text},
+    EventType.CUSTOMER_REPLIED: {"channel": TEXT},
+    EventType.CALL_RESULT: {"result": TEXT, "intent": TEXT},
+    EventType.EXTERNAL: {"name": TEXT},
     EventType.LINK_CLICKED: {},
-    EventType.TASK_OUTCOME: {"outcome": _text},
+    EventType.TASK_OUTCOME: {"outcome": TEXT},
     EventType.DATE_REACHED: {
-        "field": _date_field,
+        "field": DATE_FIELD,
         "offset_days": _number(-365, 365, integer=True),
         "at_hour": _number(0, 23, integer=True),
     },
     EventType.HOLIDAY: {
-        "holiday": _holiday,
+        "holiday": HOLIDAY,
         "offset_days": _number(-30, 30, integer=True),
         "at_hour": _number(0, 23, integer=True),
     },
     EventType.CAMPAIGN: {},
     EventType.THRESHOLD_CROSSED: {
-        "field": _threshold_field,
-        "direction": _direction,
+        "field": THRESHOLD_FIELD,
+        "direction": DIRECTION,
         "value": _number(-(10**12), 10**12),
     },
 }
@@ -298,27 +331,35 @@ def trigger_params_validate(*, trigger_type: str | None, params: Any) -> dict[st
             )
     for name in REQUIRED_PARAMS.get(trigger_type, ()):
         if name not in params:
-            raise _error(
+            raise _param_error(
                 _('Trigger "%(trigger)s" needs the parameter "%(name)s"')
                 % {"trigger": trigger_type, "name": name},
-                "trigger_params",
+                name,
             )
-    cleaned = {name: allowed[name](value, name) for name, value in params.items()}
+    cleaned: dict[str, Any] = {}
+    for name, value in params.items():
+        try:
+            cleaned[name] = allowed[name](value, name)
+        except ApplicationError as exc:
+            # Which parameter is wrong, for the rule editor to show the error beside it.
+            exc.extra.setdefault("param", name)
+            raise
     if trigger_type == EventType.SURVEY_SUBMITTED:
         low, high = (0, 10) if cleaned.get("kind", SurveyKind.NPS) == SurveyKind.NPS else (1, 5)
         for name in ("min_score", "max_score"):
             if name in cleaned and not low <= cleaned[name] <= high:
-                raise _error(
+                raise _param_error(
                     _('trigger parameter "%(name)s" must be from %(low)s to %(high)s')
                     % {"name": name, "low": low, "high": high},
-                    "trigger_params",
+                    name,
                 )
         if cleaned.get("min_score", low) > cleaned.get("max_score", high):
-            raise _error(
-                _("min_score must not be above max_score"),
-                "trigger_params",
-            )
+            raise _param_error(_("min_score must not be above max_score"), "min_score")
     return cleaned
+
+
+def _param_error(message: str, param: str) -> ApplicationError:
+    return ApplicationError(message, extra={"field": "trigger_params", "param": param})
 
 
 def trigger_matches(*, params: dict[str, Any], payload: dict[str, Any]) -> bool:

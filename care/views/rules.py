@@ -17,7 +17,7 @@ from callcenter.errors import ApplicationError
 from callcenter.http import AuthenticatedHttpRequest
 from callcenter.roles import MANAGER_ROLES
 from callcenter.views import role_required
-from care.choices import StepChannel, StopCondition
+from care.choices import EventType, StepChannel, StopCondition
 from care.forms import (
     RuleForm,
     StepFormSet,
@@ -37,7 +37,6 @@ from care.services.rules import (
     rule_snapshot,
 )
 from care.services.step_serializers import queue_choices
-from care.services.triggers import TRIGGER_PARAMS
 
 ADMIN_ONLY = (Role.ADMIN,)
 # The notes the rule services write on their own, in the interface language.
@@ -94,9 +93,6 @@ def _editor_context(
         "form": form,
         "steps": steps,
         "step_forms": _step_forms_in_order(steps),
-        "trigger_params": {
-            str(trigger): sorted(params) for trigger, params in TRIGGER_PARAMS.items()
-        },
         "queues": queue_choices(),
         "conditions_error_path": error_path,
     }
@@ -141,7 +137,9 @@ def rule_edit_view(request: AuthenticatedHttpRequest, pk: int | None = None) -> 
     else:
         status = 200
         if rule is None:
-            form = RuleForm()
+            # ?trigger_type= starts a new rule on that trigger, its parameters shown.
+            trigger = request.GET.get("trigger_type", "")
+            form = RuleForm(initial={"trigger_type": trigger} if trigger in EventType else {})
             initial: list[dict[str, Any]] = [{}]
         else:
             form = RuleForm(initial=RuleForm.initial_for(rule))

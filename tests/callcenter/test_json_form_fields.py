@@ -37,7 +37,6 @@ def _rule_data(conditions: str) -> dict[str, Any]:
         "name": "Typed rule",
         "description": "",
         "trigger_type": "ticket_opened",
-        "trigger_params": "{}",
         "conditions": conditions,
         "category": "service",
         "priority": "5",

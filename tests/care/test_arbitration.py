@@ -611,3 +611,4 @@ def test_the_rule_pages_show_and_edit_category_and_priority(admin_client: Client
     assert '<select name="category"' in editor
     assert '<option value="retention" selected>' in editor
     assert 'name="priority" value="42"' in editor
+    assert 'name="tp_external__name" value="Wake-up"' in editor

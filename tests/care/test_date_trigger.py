@@ -263,7 +263,9 @@ def test_the_editor_explains_the_date_parameters_and_refuses_bad_ones(
         "name": "Repayment",
         "description": "",
         "trigger_type": "date_reached",
-        "trigger_params": '{"field": "birthday", "offset_days": -3, "at_hour": 10}',
+        "tp_date_reached__field": "birthday",
+        "tp_date_reached__offset_days": "-3",
+        "tp_date_reached__at_hour": "10",
         "conditions": "",
         "category": "marketing",
         "priority": "0",
@@ -290,8 +292,9 @@ def test_the_editor_explains_the_date_parameters_and_refuses_bad_ones(
         page_zh = admin_client.get(reverse("care-rule-create"), HTTP_ACCEPT_LANGUAGE="zh-hans")
 
     assert '<option value="date_reached">' in page.content.decode()
-    assert "offset_days from -365 to 365" in page.content.decode()
+    assert 'name="tp_date_reached__offset_days" min="-365" max="365"' in page.content.decode()
     assert "负数表示在该日期之前" in page_zh.content.decode()
     assert refused.status_code == 400
-    assert "unknown date birthday" in str(refused.context["form"].errors["trigger_params"])
+    errors = refused.context["form"].errors
+    assert "unknown date birthday" in str(errors["tp_date_reached__field"])
     assert not CareRule.objects.exists()

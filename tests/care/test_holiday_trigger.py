@@ -278,8 +278,9 @@ def test_the_editor_explains_the_holiday_parameters(admin_client: Client) -> Non
         page_zh = admin_client.get(reverse("care-rule-create"), HTTP_ACCEPT_LANGUAGE="zh-hans")
 
     assert '<option value="holiday">' in page.content.decode()
-    assert 'data-trigger-help="holiday"' in page.content.decode()
-    assert "offset_days from -30 to 30 counts from the first day" in page.content.decode()
+    assert 'data-trigger-fields="holiday"' in page.content.decode()
+    assert 'name="tp_holiday__offset_days" min="-30" max="30"' in page.content.decode()
+    assert "days count from the first day of the holiday" in page.content.decode()
     assert "从假期第一天起算" in page_zh.content.decode()
 
 

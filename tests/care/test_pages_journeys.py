@@ -25,7 +25,6 @@ def _form_data(rule: CareRule) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for key, value in RuleForm.initial_for(rule).items():
         data[key] = value if isinstance(value, list) else ("" if value is None else str(value))
-    data["trigger_params"] = '{"name": "repayment_due"}'
     data["conditions"] = ""
     data["holdout_percent"] = "0"
     data["note"] = ""

@@ -60,7 +60,7 @@ def _rule_data(**fields: Any) -> dict[str, Any]:
         "name": "Complaint apology",
         "description": "",
         "trigger_type": "ticket_opened",
-        "trigger_params": '{"kind": "complaint"}',
+        "tp_ticket_opened__kind": "complaint",
         "conditions": "",
         "category": "service",
         "priority": "5",
@@ -156,7 +156,7 @@ def test_bad_trigger_parameters_are_refused_next_to_them(
     admin_client: Client, sms_template: MessageTemplate
 ) -> None:
     data = {
-        **_rule_data(trigger_params='{"kind": "praise"}'),
+        **_rule_data(tp_ticket_opened__kind="praise"),
         **_management(1),
         **_step(0, template=str(sms_template.pk)),
     }
@@ -164,7 +164,9 @@ def test_bad_trigger_parameters_are_refused_next_to_them(
     response = admin_client.post(reverse("care-rule-create"), data)
 
     assert response.status_code == 400
-    assert "praise" in str(response.context["form"].errors["trigger_params"])
+    errors = " ".join(response.context["form"].errors["tp_ticket_opened__kind"])
+    assert '"kind"' in errors
+    assert "praise" in errors
     assert not CareRule.objects.exists()
 
 
@@ -188,7 +190,7 @@ def test_editing_reorders_and_removes_steps_and_makes_a_new_version(
     page = admin_client.get(reverse("care-rule-edit", args=[rule.pk]))
     assert page.status_code == 200
     data = {
-        **_rule_data(name="Wake-up v2", trigger_type="inactivity", trigger_params='{"days": 60}'),
+        **_rule_data(name="Wake-up v2", trigger_type="inactivity", tp_inactivity__days="60"),
         "note": "second step first",
         **_management(2, initial=2),
         **_step(0, id=str(first.pk), name="first", template=str(sms_template.pk), DELETE="on"),

@@ -133,7 +133,6 @@ def _editor_data(template: MessageTemplate, fallback: str) -> dict[str, str]:
         "name": "Welcome on WeChat",
         "description": "",
         "trigger_type": "customer_created",
-        "trigger_params": "{}",
         "conditions": "",
         "priority": "0",
         "category": "service",

@@ -235,7 +235,7 @@ def test_the_editor_explains_the_threshold_parameters(admin_client: Client) -> N
         ).content.decode()
 
     assert '<option value="threshold_crossed">' in page
-    assert 'data-trigger-help="threshold_crossed"' in page
+    assert 'data-trigger-fields="threshold_crossed"' in page
     assert "fires once each time the value crosses the line" in page
     assert "数值每越过一次阈值触发一次" in page_zh
 

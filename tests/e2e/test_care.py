@@ -44,16 +44,14 @@ def test_admin_previews_a_template_creates_a_two_step_rule_and_activates_it(
     page.goto("/care/rules/new/")
     page.fill("#id_name", "E2E complaint care")
     page.select_option("#id_trigger_type", "date_reached")
-    expect(page.locator("#trigger-date-help")).to_be_visible()
-    expect(page.locator("#trigger-holiday-help")).to_be_hidden()
-    page.select_option("#id_trigger_type", "holiday")
-    expect(page.locator("#trigger-holiday-help")).to_be_visible()
-    expect(page.locator("#trigger-date-help")).to_be_hidden()
+    expect(page.locator("#id_tp_date_reached__field")).to_be_visible()
+    expect(page.locator("#id_tp_date_reached__field_key")).to_be_hidden()
+    page.select_option("#id_tp_date_reached__field", "attr:")
+    expect(page.locator("#id_tp_date_reached__field_key")).to_be_visible()
+    expect(page.locator("#id_tp_holiday__holiday")).to_be_hidden()
     page.select_option("#id_trigger_type", "ticket_opened")
-    expect(page.locator("#trigger-params-help")).to_contain_text("kind")
-    expect(page.locator("#trigger-date-help")).to_be_hidden()
-    expect(page.locator("#trigger-holiday-help")).to_be_hidden()
-    page.fill("#id_trigger_params", '{"kind": "complaint"}')
+    expect(page.locator("#id_tp_date_reached__field")).to_be_hidden()
+    page.select_option("#id_tp_ticket_opened__kind", "complaint")
     page.fill("#id_holdout_percent", "10")
     page.select_option("#id_category", "service")
     page.check("input[name=stop_conditions][value=ticket_resolved]")
@@ -93,6 +91,44 @@ def test_admin_previews_a_template_creates_a_two_step_rule_and_activates_it(
     page.goto("/care/rules/")
     expect(page.locator(f"tr[data-rule='{rule.slug}']")).to_contain_text("Active")
     shot(page, "care-rules")
+
+
+def test_admin_switches_to_the_holiday_trigger_picks_a_holiday_and_saves(
+    logged_in: Callable[..., Any],
+) -> None:
+    template_create(
+        name="E2E greeting", slug="e2e-greeting", channel="sms", variants={"en": {"body": "Hi"}}
+    )
+    page = logged_in(Role.ADMIN, "e2e_holiday_admin")
+
+    page.goto("/care/rules/new/")
+    page.fill("#id_name", "E2E holiday greeting")
+    holiday = page.locator("#id_tp_holiday__holiday")
+    expect(holiday).to_be_hidden()
+    page.select_option("#id_trigger_type", "holiday")
+    expect(holiday).to_be_visible()
+    expect(page.locator("#id_tp_ticket_opened__kind")).to_be_hidden()
+    expect(holiday.locator("option[value=any]")).to_have_text("Any holiday")
+    holiday.select_option("Spring Festival")
+    # Out of range first: the server refuses it beside the field and keeps the choices.
+    page.fill("#id_tp_holiday__offset_days", "-31")
+    page.fill("#id_tp_holiday__at_hour", "10")
+    page.select_option("#id_steps-0-channel", "sms")
+    page.select_option("#id_steps-0-template", label="E2E greeting")
+    page.click("[data-save]")
+    error = page.locator("[data-trigger-fields=holiday] [data-param=offset_days] .field-error")
+    expect(error).to_contain_text("offset_days")
+    expect(page.locator("#id_tp_holiday__holiday")).to_have_value("Spring Festival")
+    assert not CareRule.objects.filter(name="E2E holiday greeting").exists()
+    page.fill("#id_tp_holiday__offset_days", "-3")
+    shot(page, "care-rule-holiday-trigger")
+    page.click("[data-save]")
+
+    expect(page.locator(".flash-success")).to_contain_text("created")
+    rule = CareRule.objects.get(name="E2E holiday greeting")
+    assert rule.trigger_type == "holiday"
+    assert rule.trigger_params == {"holiday": "Spring Festival", "offset_days": -3, "at_hour": 10}
+    expect(page.locator("#id_tp_holiday__holiday")).to_have_value("Spring Festival")
 
 
 def test_supervisor_reads_rules_and_reports_but_the_editor_is_refused(

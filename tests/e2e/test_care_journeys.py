@@ -25,7 +25,7 @@ def test_admin_builds_a_journey_that_branches_on_a_reply(
     page.goto("/care/rules/new/")
     page.fill("#id_name", "E2E journey")
     page.select_option("#id_trigger_type", "external")
-    page.fill("#id_trigger_params", '{"name": "e2e_due"}')
+    page.fill("#id_tp_external__name", "e2e_due")
     page.fill("#id_stop_events", "payment_received")
     page.select_option("#id_steps-0-channel", "sms")
     page.select_option("#id_steps-0-template", label="E2E reminder")

@@ -1,6 +1,6 @@
 /*
  * Care rule editor: add, remove and reorder steps of the Django formset, show the fields a
- * step's channel uses, list the parameters of the chosen trigger, and fall back to the JSON
+ * step's channel uses, show the parameter fields of the chosen trigger, and fall back to the JSON
  * conditions field when the rule builder is not available.
  */
 (function () {
@@ -94,21 +94,24 @@
   });
   renumber();
 
-  var paramsData = document.getElementById("care-trigger-params");
-  var paramsHelp = document.getElementById("trigger-params-help");
-  var params = paramsData ? JSON.parse(paramsData.textContent) : {};
+  // The server renders every trigger's parameter fields; only the chosen trigger's show (the
+  // server reads only those). A custom attribute's key box shows when it is chosen.
   function showTriggerParams() {
     var trigger = document.getElementById("id_trigger_type");
-    if (!trigger || !paramsHelp) return;
-    var names = params[trigger.value] || [];
-    paramsHelp.textContent = names.length
-      ? paramsHelp.dataset.some + " " + names.join(", ")
-      : paramsHelp.dataset.none;
-    // A trigger's own help (its parameters' shape) shows only while it is chosen.
-    document.querySelectorAll("[data-trigger-help]").forEach(function (help) {
-      help.hidden = help.dataset.triggerHelp !== trigger.value;
+    if (!trigger) return;
+    form.querySelectorAll("[data-trigger-fields]").forEach(function (fields) {
+      fields.hidden = fields.dataset.triggerFields !== trigger.value;
     });
   }
+  function showAttributeKey(select) {
+    var holder = select.closest("[data-param]");
+    var key = holder && holder.querySelector("[data-attribute-key]");
+    if (key) key.hidden = select.value !== "attr:";
+  }
+  form.querySelectorAll("[data-param] select").forEach(showAttributeKey);
+  form.addEventListener("change", function (event) {
+    if (event.target.matches("[data-param] select")) showAttributeKey(event.target);
+  });
   showTriggerParams();
 
   // Without the rule builder, the JSON field is the editor.
