@@ -66,7 +66,7 @@ def _admin_get_urls(ids: dict[str, Any], *, pages_only: bool = False) -> list[st
             continue
         if pages_only and not entry.page:
             continue
-        kwargs = {"pk": ids[entry.pk]} if entry.pk else {}
+        kwargs = {entry.kwarg: ids[entry.pk]} if entry.pk else {}
         urls.append(reverse(route.key, kwargs=kwargs))
     return urls
 

@@ -387,7 +387,14 @@ def _render(
     if not texts:
         raise ApplicationError(_("The template has no text."))
     if rows is None:
-        rows = template_context_rows([(customer_id, extra)])
+        # Only what the texts show is loaded (a desk card renders one script per call).
+        used = {
+            name
+            for text in texts.values()
+            for part in ("subject", "body")
+            for name in template_placeholders(text.get(part) or "")
+        }
+        rows = template_context_rows([(customer_id, extra)], placeholders=used)
     if language is None:
         customer = rows.customers.get(customer_id)
         language = (customer["language"] if customer else "") or Language.ZH_HANS
