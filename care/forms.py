@@ -251,6 +251,7 @@ PARAM_LABELS = {
     "outcome": _("Outcome"),
     "offset_days": _("Days before (−) or after"),
     "at_hour": _("At hour (customer’s clock)"),
+    "offset_hours": _("Or: hours before (−) or after the moment"),
     "holiday": _("Holiday"),
     "direction": _("Direction"),
     "value": _("Threshold value"),

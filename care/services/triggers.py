@@ -129,6 +129,8 @@ def _inactivity_days(value: Any, name: str) -> Any:
 DATE_PROFILE_FIELDS = ("created_at", "consent_updated_at")
 # How date and threshold triggers name a custom attribute: "attr:<key>".
 ATTRIBUTE_PREFIX = "attr:"
+# A date trigger counting hours from the moment reaches at most a month either side of it.
+MAX_OFFSET_HOURS = 720
 _ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -261,6 +263,8 @@ TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
         "field": DATE_FIELD,
         "offset_days": _number(-365, 365, integer=True),
         "at_hour": _number(0, 23, integer=True),
+        # Instead of the two above: hours before (-) or after the moment itself.
+        "offset_hours": _number(-MAX_OFFSET_HOURS, MAX_OFFSET_HOURS, integer=True),
     },
     EventType.HOLIDAY: {
         "holiday": HOLIDAY,
@@ -278,7 +282,7 @@ REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
     EventType.SEGMENT_ENTERED: ("segment",),
     EventType.SEGMENT_EXITED: ("segment",),
     EventType.INACTIVITY: ("days",),
-    EventType.DATE_REACHED: ("field", "offset_days", "at_hour"),
+    EventType.DATE_REACHED: ("field",),
     EventType.HOLIDAY: ("holiday", "offset_days", "at_hour"),
     EventType.THRESHOLD_CROSSED: ("field", "direction", "value"),
 }
@@ -302,6 +306,7 @@ EQUAL_PARAMS = (
     "field",
     "offset_days",
     "at_hour",
+    "offset_hours",
     "result",
     "intent",
     "outcome",
@@ -329,7 +334,10 @@ def trigger_params_validate(*, trigger_type: str | None, params: Any) -> dict[st
                 },
                 "trigger_params",
             )
-    for name in REQUIRED_PARAMS.get(trigger_type, ()):
+    required = REQUIRED_PARAMS.get(trigger_type, ())
+    if trigger_type == EventType.DATE_REACHED:
+        required = (*required, *_date_mode_params(params))
+    for name in required:
         if name not in params:
             raise _param_error(
                 _('Trigger "%(trigger)s" needs the parameter "%(name)s"')
@@ -356,6 +364,24 @@ def trigger_params_validate(*, trigger_type: str | None, params: Any) -> dict[st
         if cleaned.get("min_score", low) > cleaned.get("max_score", high):
             raise _param_error(_("min_score must not be above max_score"), "min_score")
     return cleaned
+
+
+def _date_mode_params(params: dict[str, Any]) -> tuple[str, ...]:
+    """The parameters a date trigger needs besides its field: a number of days and the local
+    hour, or a number of hours from the moment; not both."""
+    if "offset_hours" not in params:
+        return ("offset_days", "at_hour")
+    mixed = [name for name in ("offset_days", "at_hour") if name in params]
+    if mixed:
+        raise _param_error(
+            _(
+                'trigger parameter "%(name)s": give offset_hours alone (hours from the moment), '
+                "or offset_days with at_hour (days from the date, at a local hour)"
+            )
+            % {"name": mixed[0]},
+            mixed[0],
+        )
+    return ("offset_hours",)
 
 
 def _param_error(message: str, param: str) -> ApplicationError:

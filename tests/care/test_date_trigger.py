@@ -33,6 +33,7 @@ LONDON = zoneinfo.ZoneInfo("Europe/London")
 # 10:00 in Shanghai is 02:00 in London, the same day.
 SHANGHAI_10AM = dt.datetime(2025, 3, 5, 10, 0, tzinfo=SHANGHAI)
 DUE_IN_3_DAYS = {"field": "attr:repayment_due_at", "offset_days": -3, "at_hour": 10}
+TWO_HOURS_BEFORE = {"field": "attr:appointment_at", "offset_hours": -2}
 
 
 @pytest.fixture
@@ -78,6 +79,10 @@ def _events(rule: CareRule) -> dict[int, Event]:
         ({**DUE_IN_3_DAYS, "at_hour": 24}, '"at_hour" must be a whole number from 0 to 23'),
         ({**DUE_IN_3_DAYS, "at_hour": True}, '"at_hour" must be a whole number'),
         ({**DUE_IN_3_DAYS, "hours": 2}, 'takes no parameter "hours"'),
+        ({**DUE_IN_3_DAYS, "offset_hours": -2}, "give offset_hours alone"),
+        ({"field": "attr:due", "offset_hours": -2, "at_hour": 9}, "give offset_hours alone"),
+        ({"field": "attr:due", "offset_hours": -721}, '"offset_hours" must be a whole number'),
+        ({"field": "attr:due", "offset_hours": 1.5}, '"offset_hours" must be a whole number'),
     ],
 )
 def test_date_parameters_are_checked(params: dict[str, Any], message: str) -> None:
@@ -90,6 +95,8 @@ def test_valid_date_parameters() -> None:
         DUE_IN_3_DAYS,
         {"field": "created_at", "offset_days": 30, "at_hour": 0},
         {"field": "attr:points.expire-at_2", "offset_days": -365, "at_hour": 23},
+        {"field": "attr:appointment_at", "offset_hours": -2},
+        {"field": "created_at", "offset_hours": 720},
     ]:
         assert trigger_params_validate(trigger_type=EventType.DATE_REACHED, params=params) == params
 
@@ -298,3 +305,76 @@ def test_the_editor_explains_the_date_parameters_and_refuses_bad_ones(
     errors = refused.context["form"].errors
     assert "unknown date birthday" in str(errors["tp_date_reached__field"])
     assert not CareRule.objects.exists()
+
+    # Hours from the moment instead of days and an hour: both at once are refused beside the
+    # days; hours alone are saved.
+    hours = {
+        **data,
+        "tp_date_reached__field": "attr:",
+        "tp_date_reached__field_key": "appointment_at",
+        "tp_date_reached__offset_hours": "-2",
+    }
+    mixed = admin_client.post(reverse("care-rule-create"), hours)
+    del hours["tp_date_reached__offset_days"], hours["tp_date_reached__at_hour"]
+    saved = admin_client.post(reverse("care-rule-create"), hours)
+
+    assert mixed.status_code == 400
+    assert "give offset_hours alone" in str(
+        mixed.context["form"].errors["tp_date_reached__offset_days"]
+    )
+    assert saved.status_code == 302
+    assert CareRule.objects.get().trigger_params == TWO_HOURS_BEFORE
+
+
+def test_hours_before_a_moment_fire_within_the_hour_on_each_clock_and_once(
+    sms: MessageTemplate,
+) -> None:
+    """An hours-offset rule fires once the moment plus the offset has passed (within the
+    catch-up window): a moment with a zone is read as written, one without on the customer's
+    clock, a date alone at its local midnight; values that are no real moment are skipped."""
+    rule = _date_rule(sms, TWO_HOURS_BEFORE)
+    zoned = _customer(appointment_at="2025-03-05T12:00:00+08:00")
+    naive = _customer(appointment_at="2025-03-05 11:30")
+    london = _customer("Europe/London", appointment_at="2025-03-05T12:00")
+    utc = _customer("Europe/London", appointment_at="2025-03-05T03:00:00Z")
+    for bad in ["2025-02-30T12:00", "2025-03-05T24:00", "soon", "2025-03-05T12:00+25:00", 7]:
+        _customer(appointment_at=bad)
+    long_past = _customer(appointment_at="2025-03-05T07:00:00+08:00")
+    CareSettings.load()
+
+    with time_machine.travel(SHANGHAI_10AM, tick=False):
+        first = time_events_emit()
+        again = time_events_emit()
+    # 12:00 in London is 20:00 in Shanghai: two hours before, 18:00, it fires.
+    with time_machine.travel(SHANGHAI_10AM + dt.timedelta(hours=8, minutes=30), tick=False):
+        later = time_events_emit()
+
+    events = _events(rule)
+    assert set(events) == {zoned.pk, naive.pk, utc.pk, london.pk}
+    assert (first["date_reached"], again["date_reached"], later["date_reached"]) == (3, 0, 1)
+    assert long_past.pk not in events
+    assert events[zoned.pk].payload == {
+        "rule": rule.pk,
+        "field": "attr:appointment_at",
+        "offset_hours": -2,
+        "moment": "2025-03-05T12:00:00+08:00",
+    }
+    assert events[zoned.pk].occurred_at == dt.datetime(2025, 3, 5, 10, 0, tzinfo=SHANGHAI)
+    assert events[naive.pk].occurred_at == dt.datetime(2025, 3, 5, 9, 30, tzinfo=SHANGHAI)
+    assert events[london.pk].occurred_at == dt.datetime(2025, 3, 5, 10, 0, tzinfo=LONDON)
+    assert events[utc.pk].occurred_at == dt.datetime(2025, 3, 5, 1, 0, tzinfo=dt.UTC)
+
+
+def test_hours_after_a_profile_moment(sms: MessageTemplate) -> None:
+    rule = _date_rule(sms, {"field": "created_at", "offset_hours": 1}, "An hour after sign-up")
+    new = _customer()
+    newer = _customer()
+    Customer.objects.filter(pk=new.pk).update(created_at=SHANGHAI_10AM - dt.timedelta(minutes=90))
+    Customer.objects.filter(pk=newer.pk).update(created_at=SHANGHAI_10AM - dt.timedelta(minutes=30))
+    CareSettings.load()
+
+    with time_machine.travel(SHANGHAI_10AM, tick=False):
+        time_events_emit()
+
+    assert set(_events(rule)) == {new.pk}
+    assert _events(rule)[new.pk].occurred_at == SHANGHAI_10AM - dt.timedelta(minutes=30)

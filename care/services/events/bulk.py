@@ -259,6 +259,49 @@ SELECT %(holiday_type)s AS type, due_{n}.id,
 FROM ({due}) due_{n}
 JOIN first_days f ON f.day = due_{n}.d - %(offset_{n})s::int
     AND (%(holiday_{n})s::text = %(any)s OR f.name = %(holiday_{n})s)"""
+# A date rule counting hours from the moment (offset_hours): the moment plus the offset fell
+# within the catch-up window before now (the pass runs hourly, so it fires within the hour after,
+# and catches up after a short outage without firing long past the moment). Once per rule,
+# customer and moment. An attribute's moment is ISO text, with a zone ("...T15:00:00+08:00",
+# "...Z") or without (the customer's clock), or a date alone (its local midnight); it is cast
+# only when its shape and day of the month make a real moment, so a bad value is skipped
+# instead of failing the statement.
+_MOMENT_MATCH = """
+SELECT %(date_type)s AS type, id,
+       jsonb_build_object('rule', %(rule_{n})s::int, 'field', %(field_{n})s::text,
+                          'offset_hours', %(hours_{n})s::int, 'moment', value) AS payload,
+       fire_at AS occurred_at,
+       'moment:' || %(rule_{n})s::int || ':' || id || ':' || value AS key
+FROM (
+    SELECT id, value, moment + make_interval(hours => %(hours_{n})s) AS fire_at
+    FROM ({moments}) moments_{n}
+) fired_{n}
+WHERE fire_at <= %(now)s AND fire_at > %(now)s::timestamptz - %(moment_catch_up)s"""
+# The shape of an ISO moment (the day of the month is checked apart), as a regular expression.
+_ISO_MOMENT = (
+    "'^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    "([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?"
+    "(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$'"
+)
+# Nested CASEs: PostgreSQL evaluates a CASE's branches in order (AND does not promise it), so
+# nothing is cast before its shape and its day of the month are known to be right.
+_ATTRIBUTE_MOMENTS = """
+SELECT id, value,
+       CASE WHEN value ~ {iso} THEN
+           CASE WHEN substr(value, 9, 2)::int <= extract(day FROM
+                    make_date(substr(value, 1, 4)::int, substr(value, 6, 2)::int, 1)
+                    + interval '1 month' - interval '1 day') THEN
+               CASE WHEN value ~ '[T ][0-9:.]+(Z|[+-][0-9:]+)$' THEN value::timestamptz
+                    ELSE value::timestamp AT TIME ZONE timezone END
+           END
+       END AS moment
+FROM (SELECT id, timezone, attributes ->> %(attribute_{n})s AS value FROM local) raw_{n}"""
+_PROFILE_MOMENTS = (
+    "SELECT id, to_char({field} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS value, "
+    "{field} AS moment FROM local WHERE {field} IS NOT NULL"
+)
+# How long after its moment an hours-offset date rule still fires (missed passes caught up).
+MOMENT_CATCH_UP = dt.timedelta(hours=3)
 _ATTRIBUTE_DATE = "left(attributes ->> %(attribute_{n})s, 10)"
 _ISO_DATE_PREFIX = "attributes ->> %(attribute_{n})s ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([T ]|$)'"
 
@@ -286,9 +329,16 @@ def _month_days(days: list[dt.date], spread: int = 0) -> list[str]:
 
 
 def _dated_rule_sql(
-    n: int, rule_id: int, trigger_type: str, params: dict[str, Any], days: list[dt.date]
+    n: int,
+    rule_id: int,
+    trigger_type: str,
+    params: dict[str, Any],
+    days: list[dt.date],
+    now: dt.datetime,
 ) -> tuple[str, str, dict[str, Any]]:
     """Rule `n`'s candidate test (over `c`), its exact match (over `local`), and parameters."""
+    if "offset_hours" in params:
+        return _moment_rule_sql(n, rule_id, params["field"], int(params["offset_hours"]), now)
     offset = int(params["offset_days"])
     wanted = sorted({day - dt.timedelta(days=offset) for day in days})
     values = {
@@ -327,6 +377,33 @@ def _dated_rule_sql(
     return candidate.format(n=n), _DATE_MATCH.format(n=n, due=due), values
 
 
+def _moment_rule_sql(
+    n: int, rule_id: int, field: str, hours: int, now: dt.datetime
+) -> tuple[str, str, dict[str, Any]]:
+    """An hours-offset date rule's candidate test, exact match and parameters (see
+    _MOMENT_MATCH): the moments whose fire time can fall in the catch-up window."""
+    values: dict[str, Any] = {f"rule_{n}": rule_id, f"field_{n}": field, f"hours_{n}": hours}
+    latest = now - dt.timedelta(hours=hours)
+    earliest = latest - MOMENT_CATCH_UP
+    if field.startswith(ATTRIBUTE_PREFIX):
+        values[f"attribute_{n}"] = field.removeprefix(ATTRIBUTE_PREFIX)
+        # A moment's written date is its UTC date or a day either side.
+        values[f"from_{n}"] = (
+            earliest.astimezone(dt.UTC).date() - dt.timedelta(days=1)
+        ).isoformat()
+        values[f"until_{n}"] = (latest.astimezone(dt.UTC).date() + dt.timedelta(days=1)).isoformat()
+        candidate = (
+            "left(c.attributes ->> %(attribute_{n})s, 10) BETWEEN %(from_{n})s AND %(until_{n})s"
+        )
+        moments = _ATTRIBUTE_MOMENTS.format(iso=_ISO_MOMENT, n=n)
+    else:
+        values[f"from_{n}"], values[f"until_{n}"] = earliest, latest
+        candidate = f"(c.{field} > %(from_{{n}})s AND c.{field} <= %(until_{{n}})s)"
+        moments = _PROFILE_MOMENTS.format(field=field)
+    match = _MOMENT_MATCH.format(n=n, moments=moments)
+    return candidate.format(n=n), match, values
+
+
 def _rule_events_emit(
     cursor: Any, common: dict[str, Any], today: dt.date | None, now: dt.datetime
 ) -> dict[str, list[int]]:
@@ -346,10 +423,11 @@ def _rule_events_emit(
         "holiday_type": EventType.HOLIDAY,
         "holiday_kind": CalendarDayKind.HOLIDAY,
         "any": ANY_HOLIDAY,
+        "moment_catch_up": MOMENT_CATCH_UP,
     }
     ids: dict[str, list[int]] = {}
     for n, (rule_id, trigger_type, rule_params) in enumerate(rules):
-        candidate, match, values = _dated_rule_sql(n, rule_id, trigger_type, rule_params, days)
+        candidate, match, values = _dated_rule_sql(n, rule_id, trigger_type, rule_params, days, now)
         candidates.append(candidate)
         matches.append(match)
         params.update(values)
