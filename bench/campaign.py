@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,8 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.refresh import _admin_url, _setup_django, _url_for  # noqa: E402
+from bench import synthetic  # noqa: E402
+from bench.refresh import _setup_django  # noqa: E402
 
 BENCH_DB = "bench_campaign"
 SEGMENT_SLUG = "bench-campaign-everyone"
@@ -73,40 +73,22 @@ GENERATE_SQL = [
 
 
 def _database_url() -> str:
-    return _url_for(BENCH_DB).replace("postgres://", "postgresql://", 1)
-
-
-def _migrate() -> None:
-    env = {**os.environ, "DATABASE_URL": _url_for(BENCH_DB)}
-    manage = [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"]
-    subprocess.run(manage, env=env, check=True, cwd=ROOT)
+    return synthetic.database_url(BENCH_DB)
 
 
 def build(customers: int) -> dict[str, object]:
     """A fresh database with `customers` customers and their metrics."""
-    import psycopg
-
-    with psycopg.connect(_admin_url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    _migrate()
-    started = time.perf_counter()
-    with psycopg.connect(_database_url(), autocommit=True) as conn:
-        conn.execute("SET work_mem = '256MB'")
-        for statement in GENERATE_SQL:
-            conn.execute(statement, {"customers": customers})
-        conn.execute("VACUUM ANALYZE")
-    return {"customers": customers, "generate_seconds": round(time.perf_counter() - started, 1)}
+    return synthetic.build(
+        BENCH_DB,
+        customers=customers,
+        statements=GENERATE_SQL,
+        params={"customers": customers},
+    )
 
 
 def reused() -> dict[str, object]:
     """The database built before, migrated."""
-    import psycopg
-
-    _migrate()
-    with psycopg.connect(_database_url()) as conn:
-        customers = conn.execute("SELECT count(*) FROM callcenter_customer").fetchone()[0]
-    return {"customers": customers, "reused": True}
+    return synthetic.reused(BENCH_DB)
 
 
 def setup() -> dict[str, Any]:

@@ -25,7 +25,6 @@ Everything else is acknowledged and ignored; WeCom wants an empty answer.
 import datetime as dt
 from dataclasses import dataclass
 
-from defusedxml import ElementTree  # type: ignore[import-untyped]
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -40,7 +39,7 @@ from care.models import CareSettings
 from outreach.choices import InboundAction
 from outreach.models import InboundMessage
 from outreach.services.webhooks import fold_text, stop_words
-from outreach.services.weixin_callbacks import MAX_BODY_BYTES, PushResult, contact_owner
+from outreach.services.weixin_callbacks import PushResult, contact_owner, push_fields
 
 INBOUND_ID_PREFIX = "wecom:"
 CONTACT_CHANGE_EVENT = "change_external_contact"
@@ -65,21 +64,7 @@ class WeComPush:
 def wecom_push_parse(body: bytes) -> WeComPush:
     """Parse the decrypted XML of a callback, raising ApplicationError (400) for anything
     that is not one."""
-    if len(body) > MAX_BODY_BYTES:
-        raise ApplicationError(_("The message is too large."), extra={"field": "body"})
-    try:
-        root = ElementTree.fromstring(body)
-    except Exception as exc:  # defusedxml raises ParseError and its own refusals
-        raise ApplicationError(
-            _("The body is not valid XML: %(error)s") % {"error": exc}, extra={"field": "body"}
-        ) from exc
-    if root.tag != "xml":
-        raise ApplicationError(_("The root element must be <xml>."), extra={"field": "body"})
-
-    def text(name: str) -> str:
-        node = root.find(name)
-        return (node.text or "").strip() if node is not None else ""
-
+    text = push_fields(body)
     push = WeComPush(
         from_user=text("FromUserName"),
         msg_type=text("MsgType"),

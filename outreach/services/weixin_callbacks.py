@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, SubElement, tostring  # noqa: S405 building, not parsing
 
@@ -101,8 +102,10 @@ class WeChatPush:
     content: str
 
 
-def wechat_push_parse(body: bytes) -> WeChatPush:
-    """Parse a plain-text-mode push, raising ApplicationError (400) for anything else."""
+def push_fields(body: bytes) -> Callable[[str], str]:
+    """The text of each field of a pushed <xml> message (WeChat's or WeCom's, decrypted): a
+    reader by element name, "" for a missing one. Anything that is not such a message, or is
+    too large, is an ApplicationError (400)."""
     if len(body) > MAX_BODY_BYTES:
         raise ApplicationError(_("The message is too large."), extra={"field": "body"})
     try:
@@ -118,6 +121,12 @@ def wechat_push_parse(body: bytes) -> WeChatPush:
         node = root.find(name)
         return (node.text or "").strip() if node is not None else ""
 
+    return text
+
+
+def wechat_push_parse(body: bytes) -> WeChatPush:
+    """Parse a plain-text-mode push, raising ApplicationError (400) for anything else."""
+    text = push_fields(body)
     if text("Encrypt") and not text("MsgType"):
         raise ApplicationError(
             _("An encrypted push must come with encrypt_type=aes in the query string."),
