@@ -169,7 +169,7 @@ def _build_rows(specs: list[TaskSpec]) -> list[OutreachTask]:
     return rows
 
 
-def _lock_assignment() -> None:
+def assignment_lock() -> None:
     """Loads are read, then tasks assigned: assigners take turns (until their transaction
     commits) so two of them cannot both give an agent the last free slot of a day."""
     with connection.cursor() as cursor:
@@ -180,7 +180,7 @@ def _assign(calls: list[TaskSpec]) -> dict[str, int]:
     """Assignee per idempotency key for the call specs that get one, highest priority first."""
     if not any(spec.assignee_rule in PUSH_RULES for spec in calls):
         return {}
-    _lock_assignment()
+    assignment_lock()
     advisors = dict(
         Customer.objects.filter(
             pk__in={spec.customer_id for spec in calls}, advisor__isnull=False
@@ -269,7 +269,7 @@ def outreach_tasks_assign_waiting(*, now: dt.datetime | None = None) -> int:
     )
     if not waiting:
         return 0
-    _lock_assignment()
+    assignment_lock()
     pools = pool_members(
         row["step__assignee_target"]
         for row in waiting
