@@ -12,11 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from callcenter.choices import Role
-from callcenter.models import Customer
+from callcenter.models import AgentProfile, Customer
 from care.choices import CampaignRunStatus
 from care.models import Campaign, CampaignRun, CareRule, CareSettings
 from care.services.campaigns import campaign_launch, campaign_run_start
 from outreach.models import OutreachTask, Queue
+from outreach.services.capacity import capacity_load
 from outreach.services.dispatch import dispatch_due
 from tests.callcenter.factories import CustomerFactory, UserFactory
 from tests.care.campaign_fixtures import campaign, customers, journey, segment_with, staffed_queue
@@ -83,28 +84,34 @@ def test_advisor_steps_go_to_the_available_advisor_within_their_room_else_the_qu
     frozen: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     # given a limit of 3 calls a day, an advisor with one call already today and 3 customers,
-    # an inactive advisor with one customer, and a customer without an advisor
+    # an inactive advisor and an unavailable one with a customer each, and a customer without an
+    # advisor
     _daily_limit(3)
     general = staffed_queue("general", agents=2)
     advisor = UserFactory(role=Role.AGENT)
     _busy(advisor, general, 1)
     gone = UserFactory(role=Role.AGENT, is_active=False)
-    members = customers(5)  # later ones spend more
+    away = UserFactory(role=Role.AGENT)
+    AgentProfile.objects.create(user=away, is_available=False)
+    members = customers(6)  # later ones spend more
     Customer.objects.filter(pk__in=[c.pk for c in members[:3]]).update(advisor=advisor)
     Customer.objects.filter(pk=members[3].pk).update(advisor=gone)
+    Customer.objects.filter(pk=members[5].pk).update(advisor=away)
     rule = _call_journey("advisor", "")
 
     # when the campaign starts
     _launch(campaign(rule=rule, segment=segment_with(members)), django_capture_on_commit_callbacks)
 
     # then the advisor gets their two most valuable customers (room 2 today); the third, the
-    # inactive advisor's customer and the one without an advisor wait unassigned in "general"
+    # inactive and unavailable advisors' customers and the one without an advisor wait
+    # unassigned in "general"
     assert _assignees(rule) == {
         members[2].pk: advisor.pk,
         members[1].pk: advisor.pk,
         members[0].pk: None,
         members[3].pk: None,
         members[4].pk: None,
+        members[5].pk: None,
     }
     tasks = OutreachTask.objects.filter(enrollment__rule=rule)
     assert set(tasks.values_list("queue__slug", flat=True)) == {"general"}
@@ -165,6 +172,36 @@ def test_least_loaded_calls_beyond_the_pools_room_wait_in_the_queue(
         (timezone.localtime(task.due_at, SHANGHAI).date(), task.assignee_id) for task in tasks
     )
     assert spread == {(WEDNESDAY, first.pk): 2, (THURSDAY, first.pk): 1}
+
+
+def test_least_loaded_matches_the_rule_paths_one_by_one_choice(
+    frozen: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given a pool of 4 with different loads, limits and availability: a profile limit of 2,
+    # an unavailable agent, one already with a call today, one free (default limit 3)
+    _daily_limit(3)
+    pool = staffed_queue("care-team", agents=4)
+    small, away, busy, free = pool.members.order_by("pk")
+    AgentProfile.objects.create(user=small, daily_task_limit=2)
+    AgentProfile.objects.create(user=away, is_available=False)
+    _busy(busy, pool, 1)
+    members = customers(7)
+    # the rule path's chooser over the same loads, the most valuable customer first
+    capacity = capacity_load(agent_ids=[small.pk, away.pk, busy.pk, free.pk], days=[WEDNESDAY])
+    expected = {}
+    for customer in reversed(members):
+        agent = capacity.pick([small.pk, away.pk, busy.pk, free.pk], WEDNESDAY)
+        assert agent is not None
+        capacity.take(agent, WEDNESDAY)
+        expected[customer.pk] = agent
+    rule = _call_journey("least_loaded", "care-team")
+
+    # when a campaign of the 7 (the day's room exactly) starts
+    _launch(campaign(rule=rule, segment=segment_with(members)), django_capture_on_commit_callbacks)
+
+    # then each call went where the rule path would have put it, the unavailable agent got none
+    assert _assignees(rule) == expected
+    assert Counter(expected.values()) == {small.pk: 2, busy.pk: 2, free.pk: 3}
 
 
 def test_queue_steps_still_wait_unassigned(
