@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -239,7 +240,7 @@ def test_starting_again_assigns_nothing_twice(
 
 
 def test_the_advisor_sees_their_campaign_call_in_their_queue(
-    frozen: Any, django_capture_on_commit_callbacks: Any, api_as: Any
+    frozen: Any, django_capture_on_commit_callbacks: Any, api_as: Any, client: Client
 ) -> None:
     # given an advisor of one customer and another agent of the "general" queue
     staffed_queue("general", agents=1)
@@ -264,3 +265,8 @@ def test_the_advisor_sees_their_campaign_call_in_their_queue(
     assert [row["customer"]["id"] for row in response.json()] == [mine.pk]
     response = api_as(colleague).get(url)
     assert [row["customer"]["id"] for row in response.json()] == [other.pk]
+    # and on the My queue page
+    client.force_login(advisor)
+    page = client.get(reverse("my-queue"))
+    assert page.status_code == 200
+    assert [row["task"].customer_id for row in page.context["rows"]] == [mine.pk]
