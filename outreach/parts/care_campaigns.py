@@ -179,13 +179,15 @@ def _room_params(
     candidates = set(advisors or []) if rule == AssigneeRule.ADVISOR else set()
     if rule == AssigneeRule.LEAST_LOADED:
         candidates = set(pool_members([target]).get(target, []))
-    capacity = capacity_load(agent_ids=candidates, days=days or [], now=now)
-    rows = [
-        (agent, day, capacity.loads[(agent, day)], capacity.limits[agent])
-        for agent in sorted(capacity.available)
-        for day in sorted(days or [])
-        if capacity.loads[(agent, day)] < capacity.limits[agent]
-    ]
+    rows = []
+    if days:  # no planned row (every member held back): no slot to read
+        capacity = capacity_load(agent_ids=candidates, days=days, now=now)
+        rows = [
+            (agent, day, capacity.loads[(agent, day)], capacity.limits[agent])
+            for agent in sorted(capacity.available)
+            for day in sorted(days)
+            if capacity.loads[(agent, day)] < capacity.limits[agent]
+        ]
     return {
         **where,
         "out_agents": [row[0] for row in rows],

@@ -14,7 +14,8 @@ Assignment of call tasks (automated tasks have no assignee):
   the fewest call tasks that day and room under their limit; the task sits in that queue.
 Tasks that do not fit anyone's daily limit wait unassigned in their queue; a batch hands out
 capacity highest priority first, and the SLA sweep assigns waiting tasks as room appears
-(`outreach_tasks_assign_waiting`), again highest priority first.
+(`outreach_tasks_assign_waiting`), again highest priority first. A campaign's call tasks get
+the same rules set-based, in the statement that inserts them (outreach/parts/care_campaigns.py).
 
 Call tasks created for a care step are "gated": `next_attempt_at` is set to their due time and
 the dispatcher checks consent and the step's conditions when they fall due (and renders the call

@@ -18,6 +18,7 @@ from care.choices import CampaignRunStatus
 from care.models import Campaign, CampaignRun, CareRule, CareSettings
 from care.services.campaigns import campaign_launch, campaign_run_start
 from outreach.models import OutreachTask, Queue
+from outreach.parts.care_campaigns import steps_plan
 from outreach.services.capacity import capacity_load
 from outreach.services.dispatch import dispatch_due
 from tests.callcenter.factories import CustomerFactory, UserFactory
@@ -203,6 +204,26 @@ def test_least_loaded_matches_the_rule_paths_one_by_one_choice(
     # then each call went where the rule path would have put it, the unavailable agent got none
     assert _assignees(rule) == expected
     assert Counter(expected.values()) == {small.pk: 2, busy.pk: 2, free.pk: 3}
+
+
+@pytest.mark.parametrize("rule", ["least_loaded", "advisor"])
+def test_a_step_with_no_planned_row_creates_nothing(frozen: Any, rule: str) -> None:
+    # every member held back (arbitration, an emptied audience): the executor gets no row
+    staffed_queue("care-team", agents=2)
+    empty = (
+        "SELECT NULL::bigint AS enrollment_id, NULL::bigint AS customer_id,"
+        " NULL::timestamptz AS due_at, NULL::timestamptz AS deadline_at,"
+        " 0::float8 AS priority WHERE false"
+    )
+    step = {
+        "position": 1,
+        "channel": "call",
+        "assignee_rule": rule,
+        "assignee_target": "care-team",
+        "name": "Call",
+    }
+    assert steps_plan(step=step, planned_sql=empty, params={}) == 0
+    assert not OutreachTask.objects.exists()
 
 
 def test_queue_steps_still_wait_unassigned(
