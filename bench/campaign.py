@@ -8,7 +8,8 @@ and only migrates it), filled server-side with generate_series: customers (1 in 
 of SMS, 1 in 200 do-not-contact), their metrics (spend, the pacing's value order), a segment
 holding every one of them, and a call queue of 50 agents (the default 40 calls a day each).
 The journey: an SMS now, paced at 5,000 an hour, and a call task a day later in that queue,
-spread over business days by its capacity; 10% held out as control.
+spread over business days by its capacity and handed to the queue's least-loaded agents within
+their daily limit (set-based, at insertion); 10% held out as control.
 
 Measured, each on a fresh campaign:
   - preview:   the page's audience per channel minus guardrails and the load per day;
@@ -45,6 +46,9 @@ from bench.refresh import _setup_django  # noqa: E402
 BENCH_DB = "bench_campaign"
 SEGMENT_SLUG = "bench-campaign-everyone"
 QUEUE_SLUG = "bench-campaign-calls"
+# The call step hands its calls to the queue's least-loaded agents (a database built with the
+# earlier journey, whose calls only waited in the queue, gets this one beside it).
+JOURNEY_SLUG = "bench-campaign-least-loaded"
 AGENTS = 50
 SMS_PER_HOUR = 5000
 HOLDOUT = 0.1
@@ -137,14 +141,14 @@ def setup() -> dict[str, Any]:
         users = list(User.objects.filter(username__startswith="bench-agent-"))
         agent_group.user_set.add(*users)
         queue.members.add(*users)
-    rule = CareRule.objects.filter(slug="bench-campaign-journey").first()
+    rule = CareRule.objects.filter(slug=JOURNEY_SLUG).first()
     if rule is None:
         sms = template_create(
             name="Bench campaign", channel="sms", variants={"en": {"body": "We miss you"}}
         )
         rule = care_rule_create(
             name="Bench campaign journey",
-            slug="bench-campaign-journey",
+            slug=JOURNEY_SLUG,
             trigger_type=EventType.CAMPAIGN,
             steps=[
                 {"channel": "sms", "template_id": sms.pk, "sla_minutes": 60},
@@ -153,7 +157,7 @@ def setup() -> dict[str, Any]:
                     "name": "Call",
                     "delay_value": 1,
                     "delay_unit": "days",
-                    "assignee_rule": "queue",
+                    "assignee_rule": "least_loaded",
                     "assignee_target": QUEUE_SLUG,
                     "sla_minutes": 480,
                 },
@@ -238,6 +242,12 @@ def measure_campaign(objects: dict[str, Any]) -> dict[str, Any]:
     per_hour = sms.annotate(h=TruncHour("due_at")).values("h").annotate(n=Count("id"))
     calls = OutreachTask.objects.filter(enrollment__rule=objects["rule"], channel="call")
     per_day = calls.annotate(d=TruncDate("due_at")).values("d").annotate(n=Count("id"))
+    per_agent_day = (
+        calls.filter(assignee__isnull=False)
+        .annotate(d=TruncDate("due_at"))
+        .values("d", "assignee_id")
+        .annotate(n=Count("id"))
+    )
     span = calls.aggregate(first=Min("due_at"), last=Max("due_at"))
 
     started = time.perf_counter()
@@ -268,6 +278,8 @@ def measure_campaign(objects: dict[str, Any]) -> dict[str, Any]:
             "ms_per_member": round(run_seconds * 1000 / members, 4),
             "max_sms_per_hour": max((row["n"] for row in per_hour), default=0),
             "max_calls_per_day": max((row["n"] for row in per_day), default=0),
+            "assigned_calls": calls.filter(assignee__isnull=False).count(),
+            "max_calls_per_agent_day": max((row["n"] for row in per_agent_day), default=0),
             "call_days": len(per_day),
             "calls_from": span["first"],
             "calls_until": span["last"],
@@ -351,7 +363,7 @@ def main() -> int:
         "benchmark": "campaign",
         "scale": scale,
         "journey": {
-            "steps": ["sms now", "call task a day later"],
+            "steps": ["sms now", "call task a day later, least-loaded agent"],
             "sms_per_hour": SMS_PER_HOUR,
             "agents": AGENTS,
             "holdout": HOLDOUT,

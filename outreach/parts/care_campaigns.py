@@ -1,5 +1,6 @@
 """How outreach carries out campaigns (the contract is in care.services.campaigns.executors):
-the call room of queues per day, set-based task creation for a paced step, holding, releasing
+the call room of queues per day, set-based task creation for a paced step (with its assignee
+rule applied set-based, as outreach.services.tasks applies it to rules' tasks), holding, releasing
 and cancelling a campaign's tasks, the guardrail counts of an audience and the work's
 progress. Each is one statement (or a few) whatever the campaign's size."""
 
@@ -21,10 +22,12 @@ from outreach.services.capacity import (
     DEFAULT_QUEUE_SLUG,
     capacity_load,
     center_zone,
+    pool_members,
     queue_slug,
     queues_by_slug,
 )
 from outreach.services.guardrails import CHANNEL_OPT_OUT, REACHED_OUTCOMES
+from outreach.services.tasks import PUSH_RULES, assignment_lock
 
 
 def step_queue_slug(step: dict[str, Any]) -> str:
@@ -86,33 +89,139 @@ INSERT INTO outreach_outreachtask
     (created_at, updated_at, customer_id, enrollment_id, step_id, step_position, channel,
      touch_kind, due_at, deadline_at, status, reason, priority, template_id, subject, body,
      to_address, attempts, next_attempt_at, last_error, provider_message_id, idempotency_key,
-     claimed_by, outcome, notes, call_intent, call_keypress, call_result, queue_id)
+     claimed_by, outcome, notes, call_intent, call_keypress, call_result, queue_id, assignee_id)
 SELECT %(out_now)s, %(out_now)s, p.customer_id, p.enrollment_id,
        (SELECT s.id FROM care_carestep s WHERE s.id = %(out_step_id)s), %(out_position)s,
        %(out_channel)s, %(out_touch)s, p.due_at, p.deadline_at, %(out_pending)s, '', p.priority,
        %(out_template)s, '', %(out_body)s, '', 0,
        CASE WHEN %(out_gated)s THEN p.due_at END, '', '',
        'enr:' || p.enrollment_id || ':step:' || %(out_position)s, '', '', '', '', '', '',
-       %(out_queue)s
-FROM ({planned}) p
+       %(out_queue)s, p.assignee_id
+FROM ({assigned}) p
 ON CONFLICT (idempotency_key) DO NOTHING
 """
+# The planned rows of a step nobody is pushed to (messages, queue rule).
+UNASSIGNED_SQL = "SELECT p.*, NULL::bigint AS assignee_id FROM ({planned}) p"
+# Each planned call's work day (its due day on the center's clock, today if overdue, as
+# outreach.services.capacity.work_day) and its customer's advisor.
+DAY_SQL = """
+SELECT p.*, GREATEST((p.due_at AT TIME ZONE %(out_zone)s)::date, %(out_today)s::date) AS day,
+       c.advisor_id
+FROM ({planned}) p JOIN callcenter_customer c ON c.id = p.customer_id
+"""
+# The free slots of the candidate agents per day (their limit minus their load), from arrays.
+ROOM_SQL = """
+SELECT * FROM unnest(%(out_agents)s::bigint[], %(out_days)s::date[], %(out_loads)s::bigint[],
+                     %(out_limits)s::bigint[]) AS r(agent_id, day, load, lim)
+"""
+# Advisor rule: a day's calls of each advisor, highest value first, go to the advisor while
+# they have room that day; the rest (and customers without an available advisor) wait
+# unassigned in the step's queue, as for rules.
+ADVISOR_SQL = """
+WITH p AS ({day}), room AS ({room}),
+ranked AS (
+    SELECT p.*, row_number() OVER (
+        PARTITION BY p.advisor_id, p.day ORDER BY p.priority DESC, p.due_at, p.enrollment_id
+    ) AS n
+    FROM p
+)
+SELECT ranked.*, CASE WHEN ranked.n <= r.lim - r.load THEN r.agent_id END AS assignee_id
+FROM ranked LEFT JOIN room r ON r.agent_id = ranked.advisor_id AND r.day = ranked.day
+"""
+# Least-loaded rule: every free slot of every agent of the pool on a day, ordered by the load
+# the agent would have before taking it (then agent id), is exactly the order in which the
+# rule path's one-by-one "fewest tasks, lowest id" choice hands them out; the day's calls,
+# highest value first, take the slots in that order. Calls beyond the day's slots wait
+# unassigned in the step's queue.
+LEAST_LOADED_SQL = """
+WITH p AS ({day}), room AS ({room}),
+slots AS (
+    SELECT r.day, r.agent_id,
+           row_number() OVER (PARTITION BY r.day ORDER BY g.k, r.agent_id) AS n
+    FROM room r CROSS JOIN LATERAL generate_series(r.load, r.lim - 1) AS g(k)
+),
+ranked AS (
+    SELECT p.*, row_number() OVER (
+        PARTITION BY p.day ORDER BY p.priority DESC, p.due_at, p.enrollment_id
+    ) AS n
+    FROM p
+)
+SELECT ranked.*, s.agent_id AS assignee_id
+FROM ranked LEFT JOIN slots s ON s.day = ranked.day AND s.n = ranked.n
+"""
+# The days the planned calls fall on and the advisors of their customers (one pass).
+SPAN_SQL = """
+SELECT array_agg(DISTINCT p.day), array_agg(DISTINCT p.advisor_id)
+    FILTER (WHERE p.advisor_id IS NOT NULL)
+FROM ({day}) p
+"""
+
+
+def _room_params(
+    *, step: dict[str, Any], planned_sql: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """The free slots of the agents a push rule may give the step's calls to, per day they
+    fall on, as parallel arrays (agents x days: a few thousand values at most). Loads and
+    limits are read as the rule path reads them (outreach.services.capacity); the caller holds
+    the assignment lock, so concurrent assigners do not hand out the same slot."""
+    zone = center_zone()
+    now = timezone.now()
+    where: dict[str, Any] = {
+        "out_zone": str(zone),
+        "out_today": timezone.localtime(now, zone).date(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            SPAN_SQL.format(day=DAY_SQL.format(planned=planned_sql)), {**params, **where}
+        )
+        days, advisors = cursor.fetchone()
+    rule, target = step.get("assignee_rule"), step.get("assignee_target") or ""
+    candidates = set(advisors or []) if rule == AssigneeRule.ADVISOR else set()
+    if rule == AssigneeRule.LEAST_LOADED:
+        candidates = set(pool_members([target]).get(target, []))
+    rows = []
+    if days:  # no planned row (every member held back): no slot to read
+        capacity = capacity_load(agent_ids=candidates, days=days, now=now)
+        rows = [
+            (agent, day, capacity.loads[(agent, day)], capacity.limits[agent])
+            for agent in sorted(capacity.available)
+            for day in sorted(days)
+            if capacity.loads[(agent, day)] < capacity.limits[agent]
+        ]
+    return {
+        **where,
+        "out_agents": [row[0] for row in rows],
+        "out_days": [row[1] for row in rows],
+        "out_loads": [row[2] for row in rows],
+        "out_limits": [row[3] for row in rows],
+    }
 
 
 def steps_plan(*, step: dict[str, Any], planned_sql: str, params: dict[str, Any]) -> int:
     """Create the tasks of one step for every planned row (keyed like care's plan listener:
-    enrollment and step position). Call tasks wait, gated, in the step's queue (no push
-    assignment: agents pull them as the pacing hands them out day by day)."""
+    enrollment and step position). Call tasks wait, gated, in the step's queue; the step's
+    assignee rule is applied set-based as the rule path applies it one by one (`advisor`: the
+    customer's advisor while available with room that day; `least_loaded`: the pool's agents
+    by their load, within their daily limit; beyond that, and for `queue`, the task waits
+    unassigned for an agent of the queue to pull it)."""
     is_call = step["channel"] == StepChannel.CALL
     queue_id = None
+    assigned, room = UNASSIGNED_SQL.format(planned=planned_sql), {}
     if is_call:
         slug = step_queue_slug(step)
         queue_id = queues_by_slug({slug})[slug].pk
+        rule = step.get("assignee_rule")
+        if rule in PUSH_RULES:
+            assignment_lock()
+            room = _room_params(step=step, planned_sql=planned_sql, params=params)
+            pushed = ADVISOR_SQL if rule == AssigneeRule.ADVISOR else LEAST_LOADED_SQL
+            assigned = pushed.format(day=DAY_SQL.format(planned=planned_sql), room=ROOM_SQL)
     with connection.cursor() as cursor:
         cursor.execute(
-            PLAN_SQL.format(planned=planned_sql),
+            PLAN_SQL.format(assigned=assigned),
             {
                 **params,
+                **room,
                 "out_now": timezone.now(),
                 "out_step_id": step.get("id"),
                 "out_position": step["position"],

@@ -14,7 +14,8 @@ Assignment of call tasks (automated tasks have no assignee):
   the fewest call tasks that day and room under their limit; the task sits in that queue.
 Tasks that do not fit anyone's daily limit wait unassigned in their queue; a batch hands out
 capacity highest priority first, and the SLA sweep assigns waiting tasks as room appears
-(`outreach_tasks_assign_waiting`), again highest priority first.
+(`outreach_tasks_assign_waiting`), again highest priority first. A campaign's call tasks get
+the same rules set-based, in the statement that inserts them (outreach/parts/care_campaigns.py).
 
 Call tasks created for a care step are "gated": `next_attempt_at` is set to their due time and
 the dispatcher checks consent and the step's conditions when they fall due (and renders the call
@@ -169,7 +170,7 @@ def _build_rows(specs: list[TaskSpec]) -> list[OutreachTask]:
     return rows
 
 
-def _lock_assignment() -> None:
+def assignment_lock() -> None:
     """Loads are read, then tasks assigned: assigners take turns (until their transaction
     commits) so two of them cannot both give an agent the last free slot of a day."""
     with connection.cursor() as cursor:
@@ -180,7 +181,7 @@ def _assign(calls: list[TaskSpec]) -> dict[str, int]:
     """Assignee per idempotency key for the call specs that get one, highest priority first."""
     if not any(spec.assignee_rule in PUSH_RULES for spec in calls):
         return {}
-    _lock_assignment()
+    assignment_lock()
     advisors = dict(
         Customer.objects.filter(
             pk__in={spec.customer_id for spec in calls}, advisor__isnull=False
@@ -269,7 +270,7 @@ def outreach_tasks_assign_waiting(*, now: dt.datetime | None = None) -> int:
     )
     if not waiting:
         return 0
-    _lock_assignment()
+    assignment_lock()
     pools = pool_members(
         row["step__assignee_target"]
         for row in waiting
