@@ -38,6 +38,7 @@ from callcenter.models import AuditLog, Customer
 from callcenter.roles import STAFF_ROLES, has_role
 from callcenter.services.activity import interaction_log
 from care.choices import AssigneeRule, EventType, StepChannel, TouchKind
+from care.selectors_campaigns import campaign_work_frozen
 from outreach.access import TaskAccessDenied, is_manager, task_check_workable, user_queue_ids
 from outreach.choices import AUTOMATED_CHANNELS, OPEN_TASK_STATUSES, TaskOutcome, TaskStatus
 from outreach.models import OutreachTask, Queue
@@ -262,6 +263,7 @@ def outreach_tasks_assign_waiting(*, now: dt.datetime | None = None) -> int:
             due_at__lt=end_of_today,
             step__assignee_rule__in=PUSH_RULES,
         )
+        .filter(~campaign_work_frozen())
         .order_by("-priority", "deadline_at", "id")
         .values("id", "customer__advisor_id", "step__assignee_rule", "step__assignee_target")[
             :WAITING_BATCH
