@@ -404,6 +404,15 @@ def outreach_task_claim(*, task: OutreachTask, user: User) -> OutreachTask:
     task = _locked_call_task(task, user)
     if task.status == TaskStatus.CLAIMED and task.assignee_id == user.pk:
         return task
+    if (
+        task.enrollment_id is not None
+        and task.status == TaskStatus.PENDING
+        and OutreachTask.objects.filter(campaign_work_frozen(), pk=task.pk).exists()
+    ):
+        # Paused or cancelled while its task was on a screen (its job may not have run yet).
+        raise ApplicationError(
+            _("Its campaign is paused or cancelled: this task cannot be taken now.")
+        )
     now = timezone.now()
     task.assignee = user
     task.status = TaskStatus.CLAIMED

@@ -28,6 +28,7 @@ from outreach.choices import TaskStatus
 from outreach.models import OutreachTask
 from outreach.selectors import agent_queue
 from outreach.services.dispatch import dispatch_due
+from outreach.services.tasks import outreach_task_claim
 from segments.models import SegmentMembership
 from tests.callcenter.factories import UserFactory
 from tests.care.campaign_fixtures import (
@@ -269,3 +270,24 @@ def test_a_recurring_run_that_finds_its_audience_empty_is_skipped_saying_why(
     target.refresh_from_db()
     assert target.status == CampaignStatus.RUNNING
     assert CampaignRun.objects.filter(campaign=target, status=CampaignRunStatus.PENDING).exists()
+
+
+def test_a_paused_campaigns_call_cannot_be_claimed_from_a_stale_screen(
+    frozen: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    queue = staffed_queue("win-back", agents=1)
+    agent = queue.members.get()
+    rule = journey(
+        steps=[{"channel": "call", "assignee_target": "win-back", "sla_minutes": 60, "name": "C"}]
+    )
+    target = campaign(rule=rule, segment=segment_with(customers(1)))
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_launch(campaign=target, launched_by=UserFactory(role=Role.SUPERVISOR))
+    dispatch_due()
+    task = agent_queue(user=agent).get()
+    with django_capture_on_commit_callbacks():  # the job has not run yet
+        campaign_pause(campaign=target)
+    with pytest.raises(ApplicationError, match="paused or cancelled"):
+        outreach_task_claim(task=task, user=agent)
+    task.refresh_from_db()
+    assert (task.status, task.assignee_id) == (TaskStatus.PENDING, None)
