@@ -24,6 +24,7 @@ from care.services.campaigns import (
     campaign_work_settle,
     campaigns_tick,
 )
+from care.services.enrollment import enrollments_complete
 from outreach.choices import TaskStatus
 from outreach.models import OutreachTask
 from outreach.selectors import agent_queue
@@ -291,3 +292,23 @@ def test_a_paused_campaigns_call_cannot_be_claimed_from_a_stale_screen(
         outreach_task_claim(task=task, user=agent)
     task.refresh_from_db()
     assert (task.status, task.assignee_id) == (TaskStatus.PENDING, None)
+
+
+def test_a_due_run_waits_for_the_resume_to_settle_so_its_tasks_are_not_moved(
+    frozen: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    target = _launched(django_capture_on_commit_callbacks, recurrence="weekly", weekdays=[3])
+    OutreachTask.objects.update(status=TaskStatus.SENT, sent_at=timezone.now())
+    enrollments_complete()  # the first run is over
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_pause(campaign=target)
+    frozen.shift(dt.timedelta(days=7, minutes=1))
+    with django_capture_on_commit_callbacks() as resumed:
+        campaign_resume(campaign=target)
+    assert campaigns_tick()["runs_started"] == 0
+    _run(resumed)
+    assert campaigns_tick()["runs_started"] == 1
+    second = CampaignRun.objects.filter(campaign=target).order_by("scheduled_for")[1]
+    new = OutreachTask.objects.filter(enrollment__campaign_member__run=second)
+    assert new.count() == 4
+    assert set(new.values_list("status", "due_at")) == {(TaskStatus.PENDING, timezone.now())}

@@ -419,6 +419,8 @@ def campaigns_tick(*, now: dt.datetime | None = None) -> dict[str, int]:
             status=CampaignRunStatus.PENDING,
             scheduled_for__lte=now,
             campaign__status__in=[CampaignStatus.SCHEDULED, CampaignStatus.RUNNING],
+            # A resume still settling would move the new run's tasks too: next pass.
+            campaign__work_pending=False,
         )
         .order_by("scheduled_for", "pk")
         .values_list("pk", flat=True)
