@@ -174,8 +174,8 @@ class CampaignProgressApi(APIView):
 class _CampaignActionApi(APIView):
     permission_classes = [IsSupervisor]
     action_name = ""
-    # Pause, resume and cancel answer 202: the status is the new one, the tasks follow in the
-    # background (`work_pending` is true until they have).
+    # Pause, resume and cancel answer 202 (_CampaignDecisionApi): the status is the new one,
+    # the tasks follow in the background (`work_pending` is true until they have).
     response_status: int = status.HTTP_200_OK
 
     def act(self, request: AuthenticatedRequest, campaign: Campaign) -> None:
@@ -193,22 +193,26 @@ class CampaignLaunchApi(_CampaignActionApi):
         campaign_launch(campaign=campaign, launched_by=request.user)
 
 
-class CampaignPauseApi(_CampaignActionApi):
+class _CampaignDecisionApi(_CampaignActionApi):
+    """Pause, resume and cancel: the decision at once (202), the tasks in the background."""
+
     response_status = status.HTTP_202_ACCEPTED
 
+    @extend_schema(request=None, responses={202: CampaignSerializer})
+    def post(self, request: AuthenticatedRequest, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class CampaignPauseApi(_CampaignDecisionApi):
     def act(self, request: AuthenticatedRequest, campaign: Campaign) -> None:
         campaign_pause(campaign=campaign)
 
 
-class CampaignResumeApi(_CampaignActionApi):
-    response_status = status.HTTP_202_ACCEPTED
-
+class CampaignResumeApi(_CampaignDecisionApi):
     def act(self, request: AuthenticatedRequest, campaign: Campaign) -> None:
         campaign_resume(campaign=campaign)
 
 
-class CampaignCancelApi(_CampaignActionApi):
-    response_status = status.HTTP_202_ACCEPTED
-
+class CampaignCancelApi(_CampaignDecisionApi):
     def act(self, request: AuthenticatedRequest, campaign: Campaign) -> None:
         campaign_cancel(campaign=campaign)
