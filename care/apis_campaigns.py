@@ -4,7 +4,10 @@
     GET  /api/care/campaigns/<id>/            one, runs     PATCH: change a draft
     GET  /api/care/campaigns/<id>/preview/    audience per channel and load per day, if it
                                               started now (or at ?at=<ISO time>)
-    POST /api/care/campaigns/<id>/launch/ | pause/ | resume/ | cancel/
+    POST /api/care/campaigns/<id>/launch/     200; 400 when no one is in the audience now
+    POST /api/care/campaigns/<id>/pause/ | resume/ | cancel/
+                                              202 with the new status at once; the tasks
+                                              follow in the background (work_pending)
     GET  /api/care/campaigns/<id>/progress/   work by stage, reached, replied, converted, uplift
 
 Bad input is refused with 400 naming the field, and changes nothing.
@@ -62,7 +65,8 @@ class CampaignSerializer(serializers.ModelSerializer):
             "id", "name", "description", "rule", "rule_name", "segment", "segment_slug",
             "audience_rule", "recurrence", "starts_at", "weekdays", "month_day", "run_dates",
             "ends_at", "holdout_share", "max_per_hour", "status", "status_reason",
-            "next_run_at", "paused_at", "created_by", "launched_by", "created_at", "updated_at",
+            "next_run_at", "paused_at", "work_pending", "created_by", "launched_by", "created_at",
+            "updated_at",
         ]  # fmt: skip
 
 
@@ -170,6 +174,9 @@ class CampaignProgressApi(APIView):
 class _CampaignActionApi(APIView):
     permission_classes = [IsSupervisor]
     action_name = ""
+    # Pause, resume and cancel answer 202 (_CampaignDecisionApi): the status is the new one,
+    # the tasks follow in the background (`work_pending` is true until they have).
+    response_status: int = status.HTTP_200_OK
 
     def act(self, request: AuthenticatedRequest, campaign: Campaign) -> None:
         raise NotImplementedError
@@ -178,7 +185,7 @@ class _CampaignActionApi(APIView):
     def post(self, request: AuthenticatedRequest, pk: int) -> Response:
         campaign = get_object_or_404(Campaign, pk=pk)
         self.act(request, campaign)
-        return Response(_detail(campaign))
+        return Response(_detail(campaign), status=self.response_status)
 
 
 class CampaignLaunchApi(_CampaignActionApi):
@@ -186,16 +193,26 @@ class CampaignLaunchApi(_CampaignActionApi):
         campaign_launch(campaign=campaign, launched_by=request.user)
 
 
-class CampaignPauseApi(_CampaignActionApi):
+class _CampaignDecisionApi(_CampaignActionApi):
+    """Pause, resume and cancel: the decision at once (202), the tasks in the background."""
+
+    response_status = status.HTTP_202_ACCEPTED
+
+    @extend_schema(request=None, responses={202: CampaignSerializer})
+    def post(self, request: AuthenticatedRequest, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class CampaignPauseApi(_CampaignDecisionApi):
     def act(self, request: AuthenticatedRequest, campaign: Campaign) -> None:
         campaign_pause(campaign=campaign)
 
 
-class CampaignResumeApi(_CampaignActionApi):
+class CampaignResumeApi(_CampaignDecisionApi):
     def act(self, request: AuthenticatedRequest, campaign: Campaign) -> None:
         campaign_resume(campaign=campaign)
 
 
-class CampaignCancelApi(_CampaignActionApi):
+class CampaignCancelApi(_CampaignDecisionApi):
     def act(self, request: AuthenticatedRequest, campaign: Campaign) -> None:
         campaign_cancel(campaign=campaign)

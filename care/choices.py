@@ -149,3 +149,4 @@ class CampaignRunStatus(models.TextChoices):
     PENDING = "pending", _("Waiting to start")
     STARTED = "started", pgettext_lazy("campaign run status", "Started")
     FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")

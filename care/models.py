@@ -575,6 +575,20 @@ class Campaign(TimeStampedModel):
     )
     next_run_at = models.DateTimeField(_("next run at"), null=True, blank=True)
     paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
+    work_pending = models.BooleanField(
+        _("work being moved"),
+        default=False,
+        help_text=_(
+            "A pause, resume or cancel is recorded; a background job still has to move the "
+            "campaign's tasks (until then none of its pending tasks is dispatched)."
+        ),
+    )
+    resume_shift = models.DurationField(
+        _("resume shift"),
+        null=True,
+        blank=True,
+        help_text=_("How much later the paused tasks fall due when the background job resumes."),
+    )
     status_reason = models.CharField(_("reason"), max_length=255, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -5,9 +5,10 @@ from the care reports' own definitions)."""
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from care.models import Campaign, CampaignRun, Enrollment
+from care.choices import CampaignStatus
+from care.models import Campaign, CampaignMember, CampaignRun, Enrollment
 from care.selectors_reports import EnrollmentsEffect, enrollments_effect
 from care.services.campaigns import executors
 from care.services.campaigns.runs import campaign_enrollments_sql
@@ -16,6 +17,17 @@ from care.services.campaigns.runs import campaign_enrollments_sql
 def campaign_list() -> QuerySet[Campaign]:
     """Campaigns, newest first, with their journey, segment and authors (one query)."""
     return Campaign.objects.select_related("rule", "segment", "created_by", "launched_by")
+
+
+def campaign_work_frozen(enrollment_ref: str = "enrollment_id") -> Exists:
+    """True for work whose enrollment (the outer query's `enrollment_ref`) belongs to a campaign
+    that is paused or cancelled, or whose last decision's background job has not run yet: the
+    dispatcher and the queues skip such pending tasks, so a pause or a cancel takes effect at
+    its commit. One anti-join on the member's unique enrollment key."""
+    frozen = Q(run__campaign__status__in=[CampaignStatus.PAUSED, CampaignStatus.CANCELLED]) | Q(
+        run__campaign__work_pending=True
+    )
+    return Exists(CampaignMember.objects.filter(frozen, enrollment_id=OuterRef(enrollment_ref)))
 
 
 def campaign_runs(*, campaign: Campaign) -> QuerySet[CampaignRun]:

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from care.services.campaigns import campaign_run_start, campaigns_tick
+from care.services.campaigns import campaign_run_start, campaign_work_settle, campaigns_tick
 from care.services.enrollment import enrollments_complete
 from care.services.events import events_process, events_sweep, time_events_emit
 from care.services.journey_runs import journeys_time_out
@@ -43,6 +43,13 @@ def campaign_run_start_task(run_id: int) -> int:
     """Start a campaign run (enqueued after launch commits). Safe twice: a started run is left
     alone. Returns the tasks it created."""
     return campaign_run_start(run_id=run_id).tasks
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def campaign_work_settle_task(campaign_id: int) -> int:
+    """Move a campaign's tasks to its paused, resumed or cancelled status (enqueued after the
+    decision commits). Safe twice: a settled campaign is left alone. Returns the tasks moved."""
+    return campaign_work_settle(campaign_id=campaign_id)
 
 
 @shared_task

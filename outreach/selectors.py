@@ -14,8 +14,9 @@ from django.db.models import BooleanField, Case, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from care.choices import StepChannel
+from care.selectors_campaigns import campaign_work_frozen
 from outreach.access import user_queue_ids, visible_tasks
-from outreach.choices import OPEN_TASK_STATUSES
+from outreach.choices import OPEN_TASK_STATUSES, TaskStatus
 from outreach.models import OutreachTask, Queue
 from outreach.services.capacity import capacity_load
 
@@ -62,6 +63,8 @@ def agent_queue(
         .filter(
             Q(assignee_id=user.pk) | Q(assignee__isnull=True, queue_id__in=user_queue_ids(user))
         )
+        # A paused or cancelled campaign's calls leave the queues at the decision's commit.
+        .filter(~(Q(status=TaskStatus.PENDING) & campaign_work_frozen()))
         .select_related(*TASK_JOINS)
         .annotate(is_overdue=_overdue(now))
         .order_by("-is_overdue", "deadline_at", "-priority", "id")

@@ -108,7 +108,7 @@ def _progress_context(campaign: Campaign, progress: CampaignProgress) -> dict[st
             "high": percent(uplift.high),
             "verdict": uplift.verdict,
         },
-        "poll": campaign.status in LIVE,
+        "poll": campaign.status in LIVE or campaign.work_pending,
         "poll_seconds": (
             LARGE_CAMPAIGN_POLL_SECONDS
             if progress.effect.enrolled + progress.effect.control >= LARGE_CAMPAIGN_MEMBERS
@@ -157,9 +157,9 @@ ACTIONS = {
 }
 ACTION_MESSAGES = {
     "launch": lambda: _("Campaign launched."),
-    "pause": lambda: _("Campaign paused."),
-    "resume": lambda: _("Campaign resumed."),
-    "cancel": lambda: _("Campaign cancelled."),
+    "pause": lambda: _("Campaign paused: its tasks are being held."),
+    "resume": lambda: _("Campaign resumed: its tasks are being released."),
+    "cancel": lambda: _("Campaign cancelled: its tasks are being cancelled."),
 }
 
 

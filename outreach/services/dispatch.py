@@ -50,6 +50,7 @@ from callcenter.models import ContactPoint, Customer
 from callcenter.services.customers import customer_consent_set
 from care.choices import StepChannel, TouchKind
 from care.models import CareSettings
+from care.selectors_campaigns import campaign_work_frozen
 from care.services.templates import (
     ContextRows,
     template_context_rows,
@@ -153,6 +154,7 @@ def _claim(*, now: dt.datetime, limit: int, worker_id: str) -> list[int]:
             OutreachTask.objects.select_for_update(skip_locked=True)
             .filter(status=TaskStatus.PENDING, channel__in=AUTOMATED_CHANNELS, due_at__lte=now)
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .filter(~campaign_work_frozen())
             .order_by("due_at", "id")
             .values_list("pk", flat=True)[:limit]
         )
@@ -575,6 +577,7 @@ def _release_due_calls(
         tasks = list(
             OutreachTask.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(channel=StepChannel.CALL, status=TaskStatus.PENDING, next_attempt_at__lte=now)
+            .filter(~campaign_work_frozen())
             .select_related(*TASK_RELATED)
             .prefetch_related("template__variants")
             .order_by("next_attempt_at", "id")[:limit]

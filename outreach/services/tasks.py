@@ -39,6 +39,7 @@ from callcenter.models import AuditLog, Customer
 from callcenter.roles import STAFF_ROLES, has_role
 from callcenter.services.activity import interaction_log
 from care.choices import AssigneeRule, EventType, StepChannel, TouchKind
+from care.selectors_campaigns import campaign_work_frozen
 from outreach.access import TaskAccessDenied, is_manager, task_check_workable, user_queue_ids
 from outreach.choices import AUTOMATED_CHANNELS, OPEN_TASK_STATUSES, TaskOutcome, TaskStatus
 from outreach.models import OutreachTask, Queue
@@ -263,6 +264,7 @@ def outreach_tasks_assign_waiting(*, now: dt.datetime | None = None) -> int:
             due_at__lt=end_of_today,
             step__assignee_rule__in=PUSH_RULES,
         )
+        .filter(~campaign_work_frozen())
         .order_by("-priority", "deadline_at", "id")
         .values("id", "customer__advisor_id", "step__assignee_rule", "step__assignee_target")[
             :WAITING_BATCH
@@ -403,6 +405,15 @@ def outreach_task_claim(*, task: OutreachTask, user: User) -> OutreachTask:
     task = _locked_call_task(task, user)
     if task.status == TaskStatus.CLAIMED and task.assignee_id == user.pk:
         return task
+    if (
+        task.enrollment_id is not None
+        and task.status == TaskStatus.PENDING
+        and OutreachTask.objects.filter(campaign_work_frozen(), pk=task.pk).exists()
+    ):
+        # Paused or cancelled while its task was on a screen (its job may not have run yet).
+        raise ApplicationError(
+            _("Its campaign is paused or cancelled: this task cannot be taken now.")
+        )
     now = timezone.now()
     task.assignee = user
     task.status = TaskStatus.CLAIMED

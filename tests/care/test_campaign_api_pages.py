@@ -62,10 +62,15 @@ def test_a_supervisor_creates_previews_launches_and_watches_a_campaign_over_the_
     assert (progress["queued"], progress["enrolled"], progress["control"]) == (18, 18, 2)
     assert progress["uplift"]["verdict"] == "no_evidence"
 
-    assert api.post(reverse("api-care-campaign-pause", args=[pk])).json()["status"] == "paused"
-    assert api.get(reverse("api-care-campaign-progress", args=[pk])).json()["held"] == 18
-    assert api.post(reverse("api-care-campaign-resume", args=[pk])).json()["status"] == "running"
-    assert api.post(reverse("api-care-campaign-cancel", args=[pk])).json()["status"] == "cancelled"
+    # pause, resume and cancel answer 202 with the new status; the job moves the tasks after
+    for action, expected in (("pause", "paused"), ("resume", "running"), ("cancel", "cancelled")):
+        with django_capture_on_commit_callbacks(execute=True):
+            answer = api.post(reverse(f"api-care-campaign-{action}", args=[pk]))
+        assert answer.status_code == 202
+        assert (answer.json()["status"], answer.json()["work_pending"]) == (expected, True)
+        if action == "pause":
+            assert api.get(reverse("api-care-campaign-progress", args=[pk])).json()["held"] == 18
+    assert api.get(reverse("api-care-campaign", args=[pk])).json()["work_pending"] is False
     assert api.get(reverse("api-care-campaign-progress", args=[pk])).json()["cancelled"] == 18
 
 

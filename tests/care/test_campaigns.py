@@ -198,8 +198,10 @@ def test_pause_holds_work_resume_moves_it_on_and_cancel_ends_it(
     tasks = OutreachTask.objects.filter(enrollment__rule=target.rule)
     before = dict(tasks.values_list("pk", "due_at"))
 
-    # pause: nothing is sent even when due, the enrollments stay active
-    campaign_pause(campaign=target)
+    # pause: nothing is sent even when due, the enrollments stay active (the tasks are moved
+    # by the job enqueued after commit)
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_pause(campaign=target)
     assert set(tasks.values_list("status", flat=True)) == {TaskStatus.HELD}
     frozen.shift(dt.timedelta(hours=5))
     dispatch_due()
@@ -208,7 +210,8 @@ def test_pause_holds_work_resume_moves_it_on_and_cancel_ends_it(
     assert set(Enrollment.objects.values_list("status", flat=True)) == {EnrollmentStatus.ACTIVE}
 
     # resume: pending again, each due time moved by the pause's 5 hours
-    campaign_resume(campaign=target)
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_resume(campaign=target)
     after = dict(tasks.values_list("pk", "due_at"))
     assert {pk: after[pk] - due for pk, due in before.items()} == dict.fromkeys(
         before, dt.timedelta(hours=5)
@@ -216,7 +219,8 @@ def test_pause_holds_work_resume_moves_it_on_and_cancel_ends_it(
     assert set(tasks.values_list("status", flat=True)) == {TaskStatus.PENDING}
 
     # cancel: open tasks cancelled and enrollments stopped, with the reason
-    campaign_cancel(campaign=target)
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_cancel(campaign=target)
     assert set(tasks.values_list("status", "reason")) == {
         (TaskStatus.CANCELLED, "campaign_cancelled")
     }

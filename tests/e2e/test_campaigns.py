@@ -60,7 +60,9 @@ def test_supervisor_launches_a_campaign_to_a_segment_and_watches_it(
 
     page.click("[data-pause]")
     expect(page.locator("[data-campaign-status]")).to_have_text("Paused")
-    expect(page.locator("[data-held]")).to_have_text("9")
+    # The worker holds the tasks; the panel says "Pausing…" until then, and polls.
+    expect(page.locator("[data-held]")).to_have_text("9", timeout=WORKER_TIMEOUT_MS)
+    expect(page.locator("[data-work-pending]")).to_have_count(0, timeout=WORKER_TIMEOUT_MS)
     # The same page in Chinese.
     page.get_by_role("button", name="简体中文").click()
     page.wait_for_load_state()

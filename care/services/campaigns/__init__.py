@@ -12,6 +12,7 @@ from care.services.campaigns.lifecycle import (
     campaign_pause,
     campaign_resume,
     campaign_update,
+    campaign_work_settle,
     campaigns_tick,
 )
 from care.services.campaigns.preview import CampaignPreview, campaign_preview
@@ -31,5 +32,6 @@ __all__ = [
     "campaign_resume",
     "campaign_run_start",
     "campaign_update",
+    "campaign_work_settle",
     "campaigns_tick",
 ]

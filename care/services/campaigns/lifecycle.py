@@ -34,6 +34,7 @@ from care.services.campaigns.preview import campaign_preview
 from care.services.campaigns.runs import (
     campaign_enrollments_sql,
     campaign_run_start,
+    empty_audience_error,
 )
 from care.services.campaigns.schedule import occurrence_next
 from segments.models import Segment
@@ -250,8 +251,9 @@ def campaign_launch(
     *, campaign: Campaign, launched_by: User, now: dt.datetime | None = None
 ) -> Campaign:
     """Schedule a draft campaign: its first run is created, and started in the background when
-    due. Refused (nothing written) when the journey or audience is no longer valid, the
-    schedule has no occurrence left, or the call steps do not fit the queues' capacity."""
+    due. Refused (nothing written) when the journey or audience is no longer valid, no one is
+    in the audience now, the schedule has no occurrence left, or the call steps do not fit the
+    queues' capacity."""
     now = now or timezone.now()
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status != CampaignStatus.DRAFT:
@@ -271,6 +273,8 @@ def campaign_launch(
     if first is None:
         raise _error("starts_at", _("The schedule has no occurrence left."))
     preview = campaign_preview(campaign=campaign, now=max(first, now))
+    if not preview.members:
+        raise empty_audience_error("segment" if campaign.segment_id else "audience_rule")
     if preview.error:
         raise _error("rule", preview.error)
     campaign.status = CampaignStatus.SCHEDULED
@@ -284,36 +288,48 @@ def campaign_launch(
     return campaign
 
 
+# The statuses whose pending work is not dispatched (see care.selectors_campaigns).
+FROZEN = (CampaignStatus.PAUSED, CampaignStatus.CANCELLED)
+# A settling job not done after this long lost its message: the periodic pass runs it.
+SETTLE_LOST_AFTER = dt.timedelta(minutes=5)
+
+
+def _decide(campaign: Campaign, fields: list[str]) -> None:
+    """Record the decision now and move the tasks in the background after commit: until the
+    job has run, the dispatcher and the queues skip the campaign's pending tasks."""
+    campaign.work_pending = True
+    campaign.save(update_fields=[*fields, "work_pending", "updated_at"])
+    enqueue_on_commit("care.tasks.campaign_work_settle_task", campaign.pk)
+
+
 @transaction.atomic
 def campaign_pause(*, campaign: Campaign, now: dt.datetime | None = None) -> Campaign:
-    """Hold the campaign's open work (not sent, not shown in queues) and start no new run."""
+    """Pause now: no new run starts and none of the campaign's pending work is dispatched or
+    shown in queues from this commit; a background job then holds the pending tasks."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.RUNNING):
         raise _error("status", _("Only a scheduled or running campaign can be paused."))
-    sql, params = campaign_enrollments_sql(campaign.pk)
-    executors.work_hold(enrollments_sql=sql, params=params)
     campaign.status = CampaignStatus.PAUSED
     campaign.paused_at = now or timezone.now()
-    campaign.save(update_fields=["status", "paused_at", "updated_at"])
+    _decide(campaign, ["status", "paused_at"])
     return campaign
 
 
 @transaction.atomic
 def campaign_resume(*, campaign: Campaign, now: dt.datetime | None = None) -> Campaign:
-    """Release the held work, moved later by as long as the pause lasted (so its pacing per
-    hour and day carries on from now), and start runs again."""
+    """Resume now (runs start again); a background job releases the paused work moved later by
+    as long as the pause lasted, so its pacing per hour and day carries on from now. Pauses
+    whose job has not run yet add up."""
     now = now or timezone.now()
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status != CampaignStatus.PAUSED or campaign.paused_at is None:
         raise _error("status", _("Only a paused campaign can be resumed."))
-    sql, params = campaign_enrollments_sql(campaign.pk)
-    executors.work_release(
-        enrollments_sql=sql, params=params, shift=max(now - campaign.paused_at, dt.timedelta(0))
-    )
+    shift = max(now - campaign.paused_at, dt.timedelta(0))
+    campaign.resume_shift = (campaign.resume_shift or dt.timedelta(0)) + shift
     started = campaign.runs.filter(status=CampaignRunStatus.STARTED).exists()
     campaign.status = CampaignStatus.RUNNING if started else CampaignStatus.SCHEDULED
     campaign.paused_at = None
-    campaign.save(update_fields=["status", "paused_at", "updated_at"])
+    _decide(campaign, ["status", "paused_at", "resume_shift"])
     return campaign
 
 
@@ -325,32 +341,63 @@ WHERE status = %(active)s AND id IN ({enrollments})
 
 @transaction.atomic
 def campaign_cancel(*, campaign: Campaign, now: dt.datetime | None = None) -> Campaign:
-    """Cancel the campaign's open work and stop its active enrollments, both with the reason
-    "campaign_cancelled"; no further run starts."""
-    now = now or timezone.now()
+    """Cancel now (no further run starts, nothing more is dispatched); a background job then
+    cancels the open work and stops the active enrollments, both with the reason
+    "campaign_cancelled"."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status in (CampaignStatus.CANCELLED, CampaignStatus.FINISHED):
         raise _error("status", _("The campaign is already over."))
-    sql, params = campaign_enrollments_sql(campaign.pk)
-    executors.work_cancel(enrollments_sql=sql, params=params, reason=CANCEL_REASON)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            STOP_SQL.format(enrollments=sql),
-            {
-                **params,
-                "stopped": EnrollmentStatus.STOPPED,
-                "active": EnrollmentStatus.ACTIVE,
-                "reason": CANCEL_REASON,
-                "now": now,
-            },
-        )
     campaign.runs.filter(status=CampaignRunStatus.PENDING).delete()
     campaign.status = CampaignStatus.CANCELLED
     campaign.status_reason = CANCEL_REASON
     campaign.next_run_at = None
     campaign.paused_at = None
-    campaign.save()
+    campaign.resume_shift = None
+    _decide(campaign, ["status", "status_reason", "next_run_at", "paused_at", "resume_shift"])
     return campaign
+
+
+@transaction.atomic
+def campaign_work_settle(*, campaign_id: int, now: dt.datetime | None = None) -> int:
+    """Move the campaign's tasks to its status as it is now (whatever decisions came since the
+    job was enqueued): paused, the pending tasks are held; running or scheduled, the pending
+    and held tasks are pending again moved later by the pauses' length; cancelled, the open
+    and held tasks are cancelled and the active enrollments stopped. Safe twice: a settled
+    campaign is left alone. Returns how many tasks moved."""
+    now = now or timezone.now()
+    campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
+    if campaign is None or not campaign.work_pending:
+        return 0
+    sql, params = campaign_enrollments_sql(campaign.pk)
+    moved = 0
+    if campaign.status == CampaignStatus.PAUSED:
+        moved = executors.work_hold(enrollments_sql=sql, params=params)
+    elif campaign.status == CampaignStatus.CANCELLED:
+        moved = executors.work_cancel(enrollments_sql=sql, params=params, reason=CANCEL_REASON)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                STOP_SQL.format(enrollments=sql),
+                {
+                    **params,
+                    "stopped": EnrollmentStatus.STOPPED,
+                    "active": EnrollmentStatus.ACTIVE,
+                    "reason": CANCEL_REASON,
+                    "now": now,
+                },
+            )
+    elif campaign.resume_shift is not None:
+        # Tasks still pending were frozen too (their pause's job had not run): hold them
+        # first, so every paused task moves by the same shift.
+        executors.work_hold(enrollments_sql=sql, params=params)
+        moved = executors.work_release(
+            enrollments_sql=sql, params=params, shift=campaign.resume_shift
+        )
+    campaign.work_pending = False
+    if campaign.status != CampaignStatus.PAUSED:
+        # Paused again before a resume's job ran: its shift waits for the next resume.
+        campaign.resume_shift = None
+    campaign.save(update_fields=["work_pending", "resume_shift", "updated_at"])
+    return moved
 
 
 def campaigns_tick(*, now: dt.datetime | None = None) -> dict[str, int]:
@@ -358,11 +405,22 @@ def campaigns_tick(*, now: dt.datetime | None = None) -> dict[str, int]:
     transaction), then mark finished the campaigns with no run to come and no active
     enrollment. Returns the counts."""
     now = now or timezone.now()
+    # Decisions whose job's message was lost (a job still running holds the row: this waits
+    # for it, then finds nothing left to do).
+    lost = list(
+        Campaign.objects.filter(work_pending=True, updated_at__lt=now - SETTLE_LOST_AFTER)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for campaign_id in lost:
+        campaign_work_settle(campaign_id=campaign_id, now=now)
     due = list(
         CampaignRun.objects.filter(
             status=CampaignRunStatus.PENDING,
             scheduled_for__lte=now,
             campaign__status__in=[CampaignStatus.SCHEDULED, CampaignStatus.RUNNING],
+            # A resume still settling would move the new run's tasks too: next pass.
+            campaign__work_pending=False,
         )
         .order_by("scheduled_for", "pk")
         .values_list("pk", flat=True)
@@ -382,4 +440,4 @@ def campaigns_tick(*, now: dt.datetime | None = None) -> dict[str, int]:
         .filter(~Exists(active), ~Exists(pending))
         .update(status=CampaignStatus.FINISHED, updated_at=now)
     )
-    return {"runs_started": len(due), "finished": finished}
+    return {"runs_started": len(due), "finished": finished, "settled": len(lost)}

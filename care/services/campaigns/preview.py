@@ -16,7 +16,12 @@ from callcenter.errors import ApplicationError
 from care.choices import StepChannel
 from care.models import Campaign, CareRuleVersion, CareSettings
 from care.services.campaigns import executors
-from care.services.campaigns.runs import audience_sql, call_days, calls_fit_check
+from care.services.campaigns.runs import (
+    audience_sql,
+    call_days,
+    calls_fit_check,
+    empty_audience_error,
+)
 from care.services.campaigns.schedule import center_zone
 from care.services.journeys import journey_chain
 from care.services.rules import step_delay_minutes
@@ -119,7 +124,7 @@ def _send_load(
 
 def campaign_preview(*, campaign: Campaign, now: dt.datetime | None = None) -> CampaignPreview:
     """The preview of `campaign` starting at `now` (default: now). A call step that does not
-    fit its queue's capacity is reported in `error`, not raised."""
+    fit its queue's capacity, or an empty audience, is reported in `error`, not raised."""
     now = now or timezone.now()
     sql, params = audience_sql(
         segment_id=campaign.segment_id, audience_rule=campaign.audience_rule, as_of=now
@@ -154,6 +159,8 @@ def campaign_preview(*, campaign: Campaign, now: dt.datetime | None = None) -> C
     chain = journey_chain(steps)
     spread = call_days(steps=chain, now=now, care_settings=CareSettings.load())
     try:
+        if not members:
+            raise empty_audience_error()
         calls_fit_check(days=spread, treated=preview.treated)
     except ApplicationError as exc:
         preview.error = exc.message

@@ -54,6 +54,16 @@ from care.services.journeys import journey_chain, step_key, step_waits
 from care.services.rules import step_delay_minutes
 from segments.rules import rule_queryset
 
+
+class EmptyAudience(ApplicationError):
+    """The audience has no active customer at the moment: a launch is refused, a run skipped."""
+
+
+def empty_audience_error(field: str = "segment") -> EmptyAudience:
+    """The error a launch, the preview and a run give when the audience is empty."""
+    return EmptyAudience(_("No one is in this audience now."), extra={"field": field})
+
+
 # How many days ahead call steps may be spread (beyond it the campaign does not fit).
 CALL_HORIZON_DAYS = 92
 
@@ -378,7 +388,8 @@ def campaign_run_start(*, run_id: int, now: dt.datetime | None = None) -> Campai
     """Start a pending run: freeze its audience, enroll it and plan its steps, paced; then
     schedule the campaign's next run. A run already started (or of a campaign not scheduled or
     running) is left alone. A run that cannot start (a call step that does not fit) is recorded
-    as failed with the reason, and nothing else is written."""
+    as failed with the reason, and nothing else is written; a run whose audience is empty is
+    recorded as skipped with that reason."""
     now = now or timezone.now()
     with transaction.atomic():
         run = CampaignRun.objects.select_for_update().get(pk=run_id)
@@ -396,13 +407,17 @@ def campaign_run_start(*, run_id: int, now: dt.datetime | None = None) -> Campai
                 counts = run.memberships.aggregate(
                     members=Count("pk"), control=Count("pk", filter=Q(is_control=True))
                 )
+                if not counts["members"]:
+                    raise empty_audience_error()
                 days = call_days(steps=chain, now=now, care_settings=CareSettings.load())
                 calls_fit_check(days=days, treated=counts["members"] - counts["control"])
                 _enroll(run=run, campaign=campaign, version=version, now=now)
                 _arbitrate(run=run, campaign=campaign, now=now)
                 tasks = _plan(run=run, campaign=campaign, chain=chain, days=days, now=now)
         except ApplicationError as exc:
-            run.status = CampaignRunStatus.FAILED
+            # An empty audience is no failure: the run is skipped, saying why.
+            empty = isinstance(exc, EmptyAudience)
+            run.status = CampaignRunStatus.SKIPPED if empty else CampaignRunStatus.FAILED
             run.error = exc.message
             run.started_at = now
             run.save(update_fields=["status", "error", "started_at"])
