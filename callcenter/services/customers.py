@@ -83,7 +83,8 @@ def validate_timezone(name: str) -> str:
     """Return `name` if it is an IANA time zone, else raise ApplicationError."""
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+    # OSError: zoneinfo looks the name up as a file (a very long name is "too long").
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ApplicationError(_("Unknown time zone: %(tz)s") % {"tz": name}) from exc
     return name
 

@@ -128,7 +128,7 @@ def customer_search_view(request: AuthenticatedHttpRequest) -> HttpResponse:
 def _local_time(customer: Customer) -> Any:
     try:
         return timezone.now().astimezone(zoneinfo.ZoneInfo(customer.timezone))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return None
 
 

@@ -56,7 +56,7 @@ def customer_zone(name: str) -> zoneinfo.ZoneInfo:
     """The customer's time zone, or the call center's when theirs is unknown."""
     try:
         return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return center_zone()
 
 

@@ -267,14 +267,15 @@ def past_day(value: str) -> date:
 @lru_cache(maxsize=512)
 def time_zone(value: str) -> str:
     """An IANA time zone name such as Asia/Shanghai."""
+    # The length first: zoneinfo looks the name up as a file, and a very long one is an OSError.
+    if len(value) > 64:
+        raise CellError(_("longer than %(max)s characters") % {"max": 64})
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise CellError(
             _('"%(value)s" is not a known time zone (use e.g. Asia/Shanghai)') % {"value": value}
         ) from None
-    if len(value) > 64:
-        raise CellError(_("longer than %(max)s characters") % {"max": 64})
     return value
 
 

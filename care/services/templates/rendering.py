@@ -69,7 +69,7 @@ def customer_timezone(name: str) -> zoneinfo.ZoneInfo:
     """The customer's time zone, or the site's when the stored name is not a valid zone."""
     try:
         return zoneinfo.ZoneInfo(name)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError, OSError):
         return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
 
