@@ -7,6 +7,11 @@ from care.views import campaigns, reports, rules, templates
 urlpatterns = [
     path("care/rules/", rules.rule_list_view, name="care-rules"),
     path("care/rules/new/", rules.rule_edit_view, name="care-rule-create"),
+    path(
+        "care/rules/install-playbook/",
+        rules.playbook_install_view,
+        name="care-playbook-install",
+    ),
     path("care/rules/<int:pk>/edit/", rules.rule_edit_view, name="care-rule-edit"),
     path("care/rules/<int:pk>/activate/", rules.rule_activate_view, name="care-rule-activate"),
     path(

@@ -26,6 +26,7 @@ from care.forms import (
     template_choices,
 )
 from care.models import CareRule, CareStep
+from care.playbook import playbook_install
 from care.selectors import rule_list, rule_version_diff, rule_versions
 from care.selectors_reports import rule_recent_results
 from care.services.journeys import journey_outline, step_key
@@ -63,6 +64,23 @@ def rule_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         "active_count": sum(1 for rule in rules if rule.is_active),
     }
     return render(request, "care/rule_list.html", context)
+
+
+@require_POST
+@role_required(ADMIN_ONLY)
+def playbook_install_view(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Install the default care plans (templates, queues, rules switched off) from the rule
+    list's empty state, as `manage.py install_playbook` does; running it again adds nothing."""
+    result = playbook_install(installed_by=request.user)
+    messages.success(
+        request,
+        _(
+            "Default care plans installed: %(rules)s rules and %(templates)s templates, switched "
+            "off. Open a rule to review it, then switch on the ones you want."
+        )
+        % {"rules": result["rules_created"], "templates": result["templates_created"]},
+    )
+    return redirect("care-rules")
 
 
 def _step_forms_in_order(steps: Any) -> list[Any]:

@@ -390,3 +390,26 @@ def test_the_history_shows_choices_by_their_labels_in_the_pages_language(
     assert ">notify<" not in html
     assert ">retention<" not in html
     assert "留存" in chinese
+
+
+def test_an_admin_installs_the_default_plans_from_the_empty_rule_list(
+    admin_client: Client,
+) -> None:
+    supervisor_client = Client()
+    supervisor_client.force_login(UserFactory(role=Role.SUPERVISOR))
+    empty = admin_client.get(reverse("care-rules")).content.decode()
+    supervisors = supervisor_client.get(reverse("care-rules")).content.decode()
+
+    response = admin_client.post(reverse("care-playbook-install"), follow=True)
+    again = admin_client.post(reverse("care-playbook-install"), follow=True)
+
+    assert "data-install-playbook" in empty
+    assert "data-install-playbook" not in supervisors
+    assert "An admin can install the default care plans." in supervisors
+    rules = CareRule.objects.count()
+    assert rules > 0
+    assert not CareRule.objects.filter(is_active=True).exists()
+    assert f"Default care plans installed: {rules} rules" in response.content.decode()
+    assert "installed: 0 rules and 0 templates" in again.content.decode()
+    assert CareRule.objects.count() == rules
+    assert supervisor_client.post(reverse("care-playbook-install")).status_code == 403

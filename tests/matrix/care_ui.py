@@ -12,6 +12,7 @@ EXPECTATIONS: dict[str, Entry] = {
     "care-rule-create": _page(get=ADMINS, post=ADMINS),
     "care-rule-edit": _page("rule", get=ADMINS, post=ADMINS),
     "care-rule-activate": _page("rule", post=ADMINS),
+    "care-playbook-install": _page(post=ADMINS),
     "care-rule-deactivate": _page("rule", post=ADMINS),
     "care-rule-history": _page("rule", get=MANAGERS),
     "care-templates": _page(get=MANAGERS),
