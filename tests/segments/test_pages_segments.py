@@ -122,6 +122,32 @@ def test_dashboard_shows_distributions_grid_and_segments_in_fixed_queries(
         assert client.get(reverse("dashboard") + "?days=7").status_code == 200
 
 
+def test_an_unscored_dashboard_offers_the_first_refresh_and_then_says_it_runs(
+    client_as: Callable[[Any], Client],
+    supervisor_user: Any,
+    django_assert_num_queries: Any,
+) -> None:
+    client = client_as(supervisor_user)
+    client.get(reverse("dashboard"))
+
+    with django_assert_num_queries(DASHBOARD_QUERIES):
+        empty = client.get(reverse("dashboard")).content.decode()
+    RefreshRun.objects.create(as_of=timezone.now(), window_days=365, status=RunStatus.RUNNING)
+    running = client.get(reverse("dashboard")).content.decode()
+    scored = _scored(3)
+    client.get(reverse("dashboard"))
+    RefreshRun.objects.update(status=RunStatus.SUCCEEDED)
+    done = client.get(reverse("dashboard")).content.decode()
+
+    assert 'data-testid="first-refresh"' in empty
+    assert f'action="{reverse("segment-refresh")}"' in empty
+    assert "Not scored yet" in empty
+    assert 'data-testid="first-refresh"' not in running
+    assert "The first refresh is running" in running
+    assert scored
+    assert 'data-testid="not-scored"' not in done
+
+
 def test_dashboard_period_selector_passes_days_to_the_care_kpis(
     client_as: Callable[[Any], Client], supervisor_user: Any
 ) -> None:
