@@ -25,7 +25,7 @@ Everything else is acknowledged and ignored; WeCom wants an empty answer.
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -37,9 +37,13 @@ from callcenter.services.customers import customer_consent_set
 from care.choices import EventType, StepChannel
 from care.models import CareSettings
 from outreach.choices import InboundAction
-from outreach.models import InboundMessage
 from outreach.services.webhooks import fold_text, stop_words
-from outreach.services.weixin_callbacks import PushResult, contact_owner, push_fields
+from outreach.services.weixin_callbacks import (
+    PushResult,
+    contact_owner,
+    inbound_record,
+    push_fields,
+)
 
 INBOUND_ID_PREFIX = "wecom:"
 CONTACT_CHANGE_EVENT = "change_external_contact"
@@ -116,19 +120,16 @@ def _text_message(push: WeComPush, now: dt.datetime) -> PushResult:
         return PushResult(action="ignored", reply=b"")
     is_stop = fold_text(push.content) in stop_words(CareSettings.load())
     action = InboundAction.OPTED_OUT if is_stop else InboundAction.REPLY
-    try:
-        with transaction.atomic():
-            message = InboundMessage.objects.create(
-                channel=StepChannel.WECOM,
-                from_number=push.from_user[:64],
-                body=push.content,
-                received_at=now,
-                customer=customer,
-                action=action,
-                provider_message_id=f"{INBOUND_ID_PREFIX}{push.msg_id}"[:128],
-            )
-    except IntegrityError:
-        # WeCom repeats a callback it got no answer to in time: acknowledged, nothing redone.
+    message = inbound_record(
+        channel=StepChannel.WECOM,
+        id_prefix=INBOUND_ID_PREFIX,
+        push=push,
+        customer=customer,
+        action=action,
+        now=now,
+    )
+    if message is None:
+        # A repeated callback: acknowledged, nothing redone.
         return PushResult(action="duplicate", reply=b"")
     if action == InboundAction.OPTED_OUT:
         _opt_out(customer, ConsentSource.INBOUND_WECHAT, f"WeCom: {push.content[:100]}")

@@ -29,6 +29,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from xml.etree.ElementTree import Element, SubElement, tostring  # noqa: S405 building, not parsing
 
 from defusedxml import ElementTree  # type: ignore[import-untyped]
@@ -253,6 +254,45 @@ def wechat_push_receive(*, body: bytes, now: dt.datetime | None = None) -> PushR
     return _text_message(push, now)
 
 
+class PushedText(Protocol):
+    """What a WeChat or WeCom text push carries for its inbound message (read-only)."""
+
+    @property
+    def from_user(self) -> str: ...
+
+    @property
+    def content(self) -> str: ...
+
+    @property
+    def msg_id(self) -> str: ...
+
+
+def inbound_record(
+    *,
+    channel: str,
+    id_prefix: str,
+    push: PushedText,
+    customer: Customer | None,
+    action: str,
+    now: dt.datetime,
+) -> InboundMessage | None:
+    """Record a text pushed by WeChat or WeCom as an inbound message, once: None when this push
+    was recorded before (Tencent repeats a push it got no answer to in time)."""
+    try:
+        with transaction.atomic():
+            return InboundMessage.objects.create(
+                channel=channel,
+                from_number=push.from_user[:64],
+                body=push.content,
+                received_at=now,
+                customer=customer,
+                action=action,
+                provider_message_id=f"{id_prefix}{push.msg_id}"[:128],
+            )
+    except IntegrityError:
+        return None
+
+
 def _text_message(push: WeChatPush, now: dt.datetime) -> PushResult:
     customer = _follower(push.from_user)
     is_stop = fold_text(push.content) in stop_words(CareSettings.load())
@@ -260,19 +300,16 @@ def _text_message(push: WeChatPush, now: dt.datetime) -> PushResult:
         action = InboundAction.UNKNOWN_SENDER
     else:
         action = InboundAction.OPTED_OUT if is_stop else InboundAction.REPLY
-    try:
-        with transaction.atomic():
-            message = InboundMessage.objects.create(
-                channel=StepChannel.WECHAT,
-                from_number=push.from_user[:64],
-                body=push.content,
-                received_at=now,
-                customer=customer,
-                action=action,
-                provider_message_id=f"{INBOUND_ID_PREFIX}{push.msg_id}"[:128],
-            )
-    except IntegrityError:
-        # WeChat repeats a push it got no answer to in time: acknowledged, nothing redone.
+    message = inbound_record(
+        channel=StepChannel.WECHAT,
+        id_prefix=INBOUND_ID_PREFIX,
+        push=push,
+        customer=customer,
+        action=action,
+        now=now,
+    )
+    if message is None:
+        # A repeated push: acknowledged, nothing redone.
         return PushResult(action="duplicate")
     if customer is None:
         return PushResult(action=action, message=message)
