@@ -33,9 +33,11 @@ urlpatterns = [
     path("api/", include("segments.urls")),
     path("api/", include("outreach.urls")),
     path("api/", include("care.urls")),
+    path("api/", include("service.urls")),
     path("", include("callcenter.page_urls")),
     path("", include("segments.page_urls")),
     path("", include("care.page_urls")),
     path("", include("outreach.page_urls")),
+    path("", include("service.page_urls")),
     path("manage/", include("callcenter.admin_page_urls")),
 ]

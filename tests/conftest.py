@@ -68,7 +68,16 @@ def api_as(api_client: APIClient) -> Callable[[object | None], APIClient]:
 
 
 # Apps whose rows a committed test may add; cleaned up afterwards.
-_CLEANED_APPS = ("callcenter", "segments", "care", "outreach", "auth", "authtoken", "axes")
+_CLEANED_APPS = (
+    "callcenter",
+    "segments",
+    "care",
+    "outreach",
+    "service",
+    "auth",
+    "authtoken",
+    "axes",
+)
 
 
 def _integer_pk_models() -> list[Any]:

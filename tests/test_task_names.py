@@ -12,7 +12,7 @@ from callcenter.jobs import enqueue_on_commit, task_by_name
 from callcenter.schedules import PERIODIC_TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("callcenter", "segments", "care", "outreach")
+APPS = ("callcenter", "segments", "care", "outreach", "service")
 BY_NAME = {"enqueue_on_commit", "task_by_name"}
 
 

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "segments.apps.SegmentsConfig",
     "care.apps.CareConfig",
     "outreach.apps.OutreachConfig",
+    "service.apps.ServiceConfig",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""Models of the service app, one module per area (each helper area imports here)."""
