@@ -75,6 +75,16 @@ class Direction(models.TextChoices):
     OUTBOUND = "outbound", _("Outbound")
 
 
+class AccountRole(models.TextChoices):
+    """What a contact person does for the business account they belong to."""
+
+    DECISION_MAKER = "decision_maker", _("Decision maker")
+    FINANCE = "finance", _("Finance")
+    HR = "hr", _("HR")
+    USER = "user", _("User")
+    OTHER = "other", _("Other")
+
+
 class TicketKind(models.TextChoices):
     INQUIRY = "inquiry", _("Inquiry")
     COMPLAINT = "complaint", _("Complaint")
@@ -84,6 +94,7 @@ class TicketKind(models.TextChoices):
 class TicketStatus(models.TextChoices):
     OPEN = "open", _("Open")
     IN_PROGRESS = "in_progress", _("In progress")
+    WAITING = "waiting", _("Waiting on customer")
     RESOLVED = "resolved", _("Resolved")
     CLOSED = "closed", _("Closed")
 
@@ -135,7 +146,7 @@ class Integration(models.TextChoices):
     EVENTS = "events", _("Care events from other systems")
 
 
-OPEN_TICKET_STATUSES = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS)
+OPEN_TICKET_STATUSES = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.WAITING)
 
 
 class CalendarDayKind(models.TextChoices):

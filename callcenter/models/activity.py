@@ -148,7 +148,17 @@ class Ticket(TimeStampedModel):
     )
     subject = models.CharField(_("subject"), max_length=200)
     description = models.TextField(_("description"), blank=True)
+    channel = models.CharField(
+        _("channel"),
+        max_length=16,
+        choices=InteractionChannel.choices,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Where the customer raised it."),
+    )
     opened_at = models.DateTimeField(_("opened at"))
+    first_responded_at = models.DateTimeField(_("first response at"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -204,12 +214,37 @@ class SurveyResponse(TimeStampedModel):
         blank=True,
         related_name="survey_responses",
     )
+    interaction = models.ForeignKey(
+        Interaction,
+        verbose_name=_("interaction"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="survey_responses",
+    )
+    # Who the answer is about (the ticket's assignee or the call's agent when the survey was
+    # asked), so scorecards need no join back to what it was about.
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("agent"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="survey_responses",
+    )
 
     class Meta:
         verbose_name = _("survey response")
         verbose_name_plural = _("survey responses")
         ordering = ("-responded_at", "-id")
-        indexes = [models.Index(fields=["customer", "-responded_at"], name="survey_customer_time")]
+        indexes = [
+            models.Index(fields=["customer", "-responded_at"], name="survey_customer_time"),
+            models.Index(
+                fields=["agent", "responded_at"],
+                condition=Q(agent__isnull=False),
+                name="survey_agent_time",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 name="survey_score_range",

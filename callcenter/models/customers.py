@@ -1,12 +1,14 @@
 """Customers, their contact points and consent history."""
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.choices import (
+    AccountRole,
     ConsentChannel,
     ConsentSource,
     ContactKind,
@@ -83,6 +85,23 @@ class Customer(TimeStampedModel):
         blank=True,
         related_name="absorbed",
     )
+    # A person who is a contact of a business account (a customer of kind business).
+    account = models.ForeignKey(
+        "self",
+        verbose_name=_("business account"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="contacts",
+    )
+    account_role = models.CharField(
+        _("role in the account"),
+        max_length=16,
+        choices=AccountRole.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
 
     class Meta:
         verbose_name = _("customer")
@@ -92,6 +111,9 @@ class Customer(TimeStampedModel):
             GinIndex(name="customer_name_trgm", fields=["name"], opclasses=["gin_trgm_ops"]),
             models.Index(fields=["status", "kind"], name="customer_status_kind"),
             models.Index(fields=["advisor"], name="customer_advisor"),
+            models.Index(
+                fields=["account"], condition=Q(account__isnull=False), name="customer_account"
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -106,6 +128,9 @@ class Customer(TimeStampedModel):
             models.CheckConstraint(
                 name="customer_external_id_not_blank",
                 condition=~Q(external_id=""),
+            ),
+            models.CheckConstraint(
+                name="customer_account_not_self", condition=~Q(account=models.F("id"))
             ),
         ]
 
@@ -218,6 +243,19 @@ class AgentProfile(models.Model):
         _("call tasks per day"), null=True, blank=True, help_text=_("Empty: the care default.")
     )
     is_available = models.BooleanField(_("available"), default=True)
+    # Routing: what the agent can handle (languages, products, industries, "vip"), how many
+    # open tickets they carry at most, and the team their scorecard is compared with.
+    skills = ArrayField(
+        models.CharField(max_length=50),
+        verbose_name=_("skills"),
+        default=list,
+        blank=True,
+        help_text=_("E.g. en, zh-hans, vip, industry:retail, product:broadband."),
+    )
+    ticket_capacity = models.PositiveSmallIntegerField(
+        _("open tickets at most"), null=True, blank=True, help_text=_("Empty: no limit.")
+    )
+    team = models.CharField(_("team"), max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("agent profile")

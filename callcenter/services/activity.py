@@ -38,6 +38,11 @@ from callcenter.events import (
 from callcenter.models import Customer, Interaction, Order, SurveyResponse, Ticket
 from callcenter.sentiment import sentiment_score
 from callcenter.services.external_ids import external_id_unique
+from callcenter.services.ticket_changes import (
+    TicketChange,
+    TicketChangeKind,
+    ticket_change_announce,
+)
 
 SURVEY_RANGES = {SurveyKind.NPS: (0, 10), SurveyKind.CSAT: (1, 5)}
 # The longest contact a log takes: a day.
@@ -192,6 +197,9 @@ def ticket_open(
             opened_at=opened_at or timezone.now(),
             assignee=assignee,
         )
+    ticket_change_announce(
+        TicketChange(ticket=ticket, kind=TicketChangeKind.OPENED, at=ticket.opened_at)
+    )
     emit_events(
         [
             DomainEvent(
@@ -213,6 +221,9 @@ def ticket_resolve(*, ticket: Ticket, resolved_at: datetime | None = None) -> Ti
     ticket.status = TicketStatus.RESOLVED
     ticket.resolved_at = max(resolved_at or timezone.now(), ticket.opened_at)
     ticket.save(update_fields=["status", "resolved_at", "updated_at"])
+    ticket_change_announce(
+        TicketChange(ticket=ticket, kind=TicketChangeKind.RESOLVED, at=ticket.resolved_at)
+    )
     emit_events(
         [
             DomainEvent(

@@ -65,6 +65,9 @@ AUDIT_ERASE = "customer.erase"
 # _scrub_related); "delete": the rows only identify the person.
 ERASURE_DECISIONS: dict[str, str] = {
     "callcenter.customer.merged_into": "scrub",
+    # The contacts of an erased business account stay its contacts (the link holds no
+    # personal data of the account).
+    "callcenter.customer.account": "keep",
     "callcenter.contactpoint.customer": "delete",
     "callcenter.consentchange.customer": "scrub",
     "callcenter.order.customer": "scrub",

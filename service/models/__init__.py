@@ -1,1 +1,11 @@
-"""Models of the service app, one module per area (each helper area imports here)."""
+"""Models of the service app, one module per area."""
+
+from .sla import BusinessCalendar, BusinessCalendarDate, SlaPolicy, SlaPolicyVersion, TicketSla
+
+__all__ = [
+    "BusinessCalendar",
+    "BusinessCalendarDate",
+    "SlaPolicy",
+    "SlaPolicyVersion",
+    "TicketSla",
+]
