@@ -170,6 +170,44 @@ def test_kpis_follow_their_definitions(kpi_data: dict[str, Any]) -> None:
     assert len(kpis.series["labels"]) in (30, 31)
 
 
+def test_sla_compliance_counts_every_channel_deadline() -> None:
+    # given: deadlines passed an hour ago, on calls and on automated channels
+    now = timezone.now()
+    due, deadline = now - dt.timedelta(hours=3), now - dt.timedelta(hours=1)
+    in_time = now - dt.timedelta(hours=2)
+    late = now - dt.timedelta(minutes=30)
+    CallTaskFactory(
+        status=TaskStatus.DONE, due_at=due, deadline_at=deadline, completed_at=in_time
+    )
+    CallTaskFactory(status=TaskStatus.DONE, due_at=due, deadline_at=deadline, completed_at=late)
+    TaskFactory(status=TaskStatus.SENT, due_at=due, deadline_at=deadline, sent_at=in_time)
+    TaskFactory(
+        channel=StepChannel.EMAIL,
+        status=TaskStatus.DELIVERED,
+        due_at=due,
+        deadline_at=deadline,
+        sent_at=in_time,
+        delivered_at=in_time,
+    )
+    TaskFactory(status=TaskStatus.SENT, due_at=due, deadline_at=deadline, sent_at=late)
+    TaskFactory(status=TaskStatus.FAILED, due_at=due, deadline_at=deadline, sent_at=in_time)
+    TaskFactory(status=TaskStatus.PENDING, due_at=due, deadline_at=deadline)
+    # withdrawn by the plan or stopped by a guardrail: owed by nobody
+    TaskFactory(status=TaskStatus.CANCELLED, due_at=due, deadline_at=deadline)
+    TaskFactory(status=TaskStatus.SKIPPED, due_at=due, deadline_at=deadline)
+    # not yet due
+    TaskFactory(status=TaskStatus.SENT, sent_at=now)
+
+    # when
+    kpis = care_kpis(days=7)
+
+    # then: 7 owed (2 calls, 5 automated); met: a call done and two messages sent in time
+    assert kpis.sla_due == 7
+    assert kpis.sla_met == 3
+    assert kpis.sla_compliance == pytest.approx(3 / 7)
+    assert kpis.tasks_completed == 2
+
+
 def test_kpis_of_a_week_leave_out_older_rows(kpi_data: dict[str, Any]) -> None:
     OutreachTask.objects.filter(pk=kpi_data["sms"].pk).update(
         created_at=timezone.now() - dt.timedelta(days=20)
@@ -199,8 +237,8 @@ def test_the_kpi_fragment_takes_the_same_queries_whatever_the_data(
     supervisor_client.get(url)
 
     # request savepoint and release, session, user, roles; tasks, task trend, enrollments,
-    # NPS trend, complaints trend, buyers
-    with django_assert_num_queries(11):
+    # survey (NPS and CSAT) trend, churn, complaints trend, buyers
+    with django_assert_num_queries(12):
         response = supervisor_client.get(url, {"days": days}, HTTP_HX_REQUEST="true")
 
     html = response.content.decode()
