@@ -21,7 +21,6 @@ from outreach.choices import AUTOMATED_CHANNELS, InboundAction, TaskStatus
 from outreach.models import InboundMessage, OutreachTask
 from outreach.services.guardrails import REACHED_OUTCOMES
 
-
 # Tasks whose deadline nobody owes any more.
 NOT_OWED_STATUSES = (TaskStatus.CANCELLED, TaskStatus.SKIPPED, TaskStatus.HELD)
 

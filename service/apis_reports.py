@@ -12,6 +12,7 @@ with the reason per field.
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -41,7 +42,7 @@ class ScorecardQuery(serializers.Serializer):
 
     def validate_date(self, value: Any) -> Any:
         if not OLDEST_SCORECARD_DATE <= value <= timezone.localdate():
-            raise serializers.ValidationError("Give a date from 2000-01-01 to today.")
+            raise serializers.ValidationError(_("Give a date from 2000-01-01 to today."))
         return value
 
 

@@ -5,9 +5,7 @@ from django.urls import URLPattern, URLResolver, path
 from service import apis_reports
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path(
-        "service/sla/report/", apis_reports.SlaReportApi.as_view(), name="api-service-sla-report"
-    ),
+    path("service/sla/report/", apis_reports.SlaReportApi.as_view(), name="api-service-sla-report"),
     path(
         "service/scorecards/", apis_reports.ScorecardsApi.as_view(), name="api-service-scorecards"
     ),

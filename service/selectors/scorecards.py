@@ -30,6 +30,7 @@ tasks, tickets, CSAT, customer outcomes, and the agents with their teams.
 """
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -241,6 +242,11 @@ def scorecard_period(
     return start, min(end, now or timezone.now())
 
 
+def _counts(row: Mapping[str, Any], key: str) -> dict[str, int]:
+    """A grouped row's counts, without its grouping key."""
+    return {name: int(value or 0) for name, value in row.items() if name != key}
+
+
 def _task_rows(start: dt.datetime, end: dt.datetime) -> dict[int | None, dict[str, int]]:
     completed = Q(status=TaskStatus.DONE, completed_at__gte=start, completed_at__lte=end)
     calls = completed & Q(channel=StepChannel.CALL)
@@ -257,7 +263,7 @@ def _task_rows(start: dt.datetime, end: dt.datetime) -> dict[int | None, dict[st
         )
         .order_by()
     )
-    return {row.pop("assignee_id"): row for row in rows}
+    return {row["assignee_id"]: _counts(row, "assignee_id") for row in rows}
 
 
 def _csat_rows(start: dt.datetime, end: dt.datetime) -> dict[int | None, dict[str, int]]:
@@ -269,11 +275,11 @@ def _csat_rows(start: dt.datetime, end: dt.datetime) -> dict[int | None, dict[st
         .annotate(csat_count=Count("pk"), csat_sum=Sum("score"))
         .order_by()
     )
-    return {row.pop("agent_id"): row for row in rows}
+    return {row["agent_id"]: _counts(row, "agent_id") for row in rows}
 
 
 def _outcome_rows(start: dt.datetime, end: dt.datetime) -> dict[int | None, dict[str, int]]:
-    params = {
+    params: dict[str, Any] = {
         "start": start,
         "end": end,
         "done": TaskStatus.DONE.value,
@@ -287,7 +293,7 @@ def _outcome_rows(start: dt.datetime, end: dt.datetime) -> dict[int | None, dict
         cursor.execute(OUTCOMES_SQL, params)
         names = [column.name for column in cursor.description]
         rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-    return {row.pop("agent_id"): row for row in rows}
+    return {row["agent_id"]: _counts(row, "agent_id") for row in rows}
 
 
 def _ticket_rows(start: dt.datetime, end: dt.datetime) -> dict[int | None, dict[str, int]]:
@@ -318,7 +324,7 @@ def agent_scorecards(*, start: dt.datetime, end: dt.datetime) -> Scorecards:
     ):
         for agent_id, row in rows.items():
             figures = by_agent.get(agent_id, ScoreFigures())
-            by_agent[agent_id] = replace(figures, **{k: int(v or 0) for k, v in row.items()})
+            by_agent[agent_id] = replace(figures, **row)
     unassigned = by_agent.pop(None, ScoreFigures())
     users = (
         get_user_model()
@@ -376,5 +382,3 @@ def scorecards_for(*, user: Any, start: dt.datetime, end: dt.datetime) -> Scorec
         end=end,
         cards=[card for card in scorecards.cards if card.agent_id == user.pk],
     )
-
-

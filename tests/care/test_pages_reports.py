@@ -176,9 +176,7 @@ def test_sla_compliance_counts_every_channel_deadline() -> None:
     due, deadline = now - dt.timedelta(hours=3), now - dt.timedelta(hours=1)
     in_time = now - dt.timedelta(hours=2)
     late = now - dt.timedelta(minutes=30)
-    CallTaskFactory(
-        status=TaskStatus.DONE, due_at=due, deadline_at=deadline, completed_at=in_time
-    )
+    CallTaskFactory(status=TaskStatus.DONE, due_at=due, deadline_at=deadline, completed_at=in_time)
     CallTaskFactory(status=TaskStatus.DONE, due_at=due, deadline_at=deadline, completed_at=late)
     TaskFactory(status=TaskStatus.SENT, due_at=due, deadline_at=deadline, sent_at=in_time)
     TaskFactory(
@@ -287,3 +285,55 @@ def test_a_rule_that_clearly_converts_better_than_its_control_works(
     assert 'data-verdict="works"' in html
     assert "66.7% / 10.0%" in html
     assert "+56.7 pp" in html
+
+
+def test_churn_rate_counts_live_customers_at_the_start_who_became_lost() -> None:
+    # given: lifecycle history; the period is the last 30 days
+    from segments.choices import SegmentKind
+    from segments.models import Segment, SegmentMembership
+
+    now = timezone.now()
+    stage = {
+        key: Segment.objects.get(kind=SegmentKind.LIFECYCLE, key=key)
+        for key in ("active", "dormant", "lost", "prospect")
+    }
+    long_ago, lately = now - dt.timedelta(days=100), now - dt.timedelta(days=10)
+
+    def stay(key: str, customer: Any, entered: dt.datetime, exited: Any = None) -> None:
+        SegmentMembership.objects.create(
+            segment=stage[key], customer=customer, entered_at=entered, exited_at=exited
+        )
+
+    churned, kept, prospect, already_lost, newcomer = (CustomerFactory() for _ in range(5))
+    stay("dormant", churned, long_ago, lately)
+    stay("lost", churned, lately)
+    stay("active", kept, long_ago)
+    stay("prospect", prospect, long_ago, lately)
+    stay("lost", prospect, lately)  # never bought: not in the base
+    stay("lost", already_lost, long_ago)
+    stay("active", newcomer, lately)  # joined during the period: not in the base
+    for score in (5, 4, 2):
+        SurveyFactory(kind="csat", score=score, responded_at=now - dt.timedelta(days=1))
+    SurveyFactory(kind="csat", score=1, responded_at=now - dt.timedelta(days=40))
+
+    # when
+    kpis = care_kpis(days=30, now=now)
+
+    # then
+    assert (kpis.churn_base, kpis.churn_lost) == (2, 1)
+    assert kpis.churn_rate == pytest.approx(0.5)
+    assert kpis.csat_answers == 3
+    assert kpis.csat == pytest.approx(11 / 3)
+
+
+def test_the_dashboard_kpis_show_churn_and_csat(supervisor_client: Client) -> None:
+    SurveyFactory(kind="csat", score=4, responded_at=timezone.now() - dt.timedelta(days=1))
+
+    response = supervisor_client.get(
+        reverse("care-dashboard-kpis"), {"days": 7}, HTTP_HX_REQUEST="true"
+    )
+
+    html = response.content.decode()
+    assert 'data-kpi="churn_rate"' in html
+    assert 'data-kpi="csat"' in html
+    assert "4.00" in html
