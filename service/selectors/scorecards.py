@@ -54,7 +54,8 @@ from service.selectors.sla_report import sla_by_assignee
 PERIOD_KINDS = ("week", "month")
 
 # Per agent and customer the first completion in the period, then per such customer the
-# facts the outcomes need; grouped per agent. %(agents)s limits the agents (NULL: all).
+# facts the outcomes need (MATERIALIZED: the aggregates read each fact several times, and an
+# inlined CTE would run its subqueries once per reading); grouped per agent.
 OUTCOMES_SQL = """
     WITH touches AS (
         SELECT assignee_id AS agent_id, customer_id, min(completed_at) AS touched_at
@@ -62,7 +63,7 @@ OUTCOMES_SQL = """
         WHERE status = %(done)s AND assignee_id IS NOT NULL
           AND completed_at >= %(start)s AND completed_at <= %(end)s
         GROUP BY assignee_id, customer_id
-    ), facts AS (
+    ), facts AS MATERIALIZED (
         SELECT t.agent_id,
             (SELECT s.score FROM callcenter_surveyresponse s
              WHERE s.customer_id = t.customer_id AND s.kind = %(nps)s
