@@ -29,6 +29,8 @@ MAIN_PAGES = {
     "care-effectiveness": "/care/effectiveness/",
     "care-campaigns": "/care/campaigns/",
     "care-campaign-new": "/care/campaigns/new/",
+    "sla-report": "/service/sla/report/",
+    "scorecards": "/service/scorecards/",
     "settings": "/manage/settings/",
     "users": "/manage/users/",
     "audit": "/manage/audit/",

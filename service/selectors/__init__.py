@@ -1,0 +1,1 @@
+"""Reads of the service app: the SLA report and the agent scorecards."""
