@@ -1,0 +1,1 @@
+"""Reads of the service app: tickets with their SLA state."""
