@@ -1,5 +1,9 @@
 """API routes of the service app (mounted under /api/)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from service.apis import ServiceTicketListApi
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("service/tickets/", ServiceTicketListApi.as_view(), name="api-service-tickets"),
+]

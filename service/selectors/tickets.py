@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from callcenter.choices import OPEN_TICKET_STATUSES, ContactKind
-from callcenter.models import ContactPoint, Ticket, TicketUpdate
+from callcenter.models import ContactPoint, Ticket
 from callcenter.roles import MANAGER_ROLES, has_role
 from service.selectors.ticket_sla import ticket_sla_annotate, ticket_sla_order
 
@@ -33,6 +33,7 @@ class TicketQuery:
     priority: str = ""
     sla_states: tuple[str, ...] = ()
     customer_id: int | None = None
+    assignee_id: int | None = None
     ordering: str = "sla"
 
 
@@ -72,11 +73,13 @@ def ticket_workspace_list(*, user: User, query: TicketQuery, now: dt.datetime) -
         tickets = tickets.filter(kind=query.kind)
     if query.priority:
         tickets = tickets.filter(priority=query.priority)
+    if query.assignee_id is not None:
+        tickets = tickets.filter(assignee_id=query.assignee_id)
     if query.customer_id is not None:
         tickets = tickets.filter(customer_id=query.customer_id)
     tickets = ticket_sla_annotate(tickets, now=now).annotate(customer_phone=_primary_phone())
     if query.sla_states:
-        tickets = tickets.filter(sla_state__in=query.sla_states)
+        tickets = tickets.filter(sla_state__in=list(query.sla_states))
     if query.ordering in ("-opened_at", "opened_at"):
         return tickets.order_by(query.ordering, "-id")
     return ticket_sla_order(tickets)
@@ -90,13 +93,4 @@ def ticket_detail(*, ticket_id: int, now: dt.datetime) -> Ticket | None:
         .annotate(customer_phone=_primary_phone())
         .filter(pk=ticket_id)
         .first()
-    )
-
-
-def ticket_history(*, ticket_id: int) -> QuerySet[TicketUpdate]:
-    """A ticket's history, oldest first, with who did each and whom it was assigned to."""
-    return (
-        TicketUpdate.objects.filter(ticket_id=ticket_id)
-        .select_related("by", "assignee")
-        .order_by("at", "id")
     )
