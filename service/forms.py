@@ -37,6 +37,9 @@ class TicketFilterForm(forms.Form):
     sla = forms.ChoiceField(
         label=_("SLA"), required=False, choices=_blank(SlaState.choices, _("Any SLA state"))
     )
+    customer = forms.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
     page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
 
     def __init__(self, *args: Any, scopes: list[tuple[str, Any]], **kwargs: Any) -> None:

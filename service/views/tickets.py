@@ -80,6 +80,7 @@ def ticket_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         kind=data.get("kind", ""),
         priority=data.get("priority", ""),
         sla_states=(data["sla"],) if data.get("sla") else (),
+        customer_id=data.get("customer"),
     )
     page = data.get("page") or 1
     start = (page - 1) * PAGE_SIZE
