@@ -250,8 +250,9 @@ def ticket_reopen_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
 @require_POST
 @role_required()
 def ticket_assign_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """Assign the ticket (supervisors, admins) or claim it (agents: `claim` posted)."""
-    if "claim" in request.POST:
+    """Assign the ticket (supervisors, admins) or claim it (`claim` posted; for agents, who may
+    only claim, any post is a claim)."""
+    if "claim" in request.POST or not has_role(request.user, MANAGER_ROLES):
         return _act(
             request,
             pk,
