@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class SlaState(models.TextChoices):
@@ -9,7 +10,7 @@ class SlaState(models.TextChoices):
 
     OK = "ok", _("On track")
     WARNING = "warning", _("Breaching soon")
-    BREACHED = "breached", _("Breached")
+    BREACHED = "breached", pgettext_lazy("sla", "Breached")
     PAUSED = "paused", _("Paused")
     MET = "met", _("Met")
     NONE = "none", _("No SLA")
