@@ -8,6 +8,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("tickets/", tickets.ticket_list_view, name="service-tickets"),
     path("tickets/<int:pk>/", tickets.ticket_detail_view, name="service-ticket"),
     path("tickets/<int:pk>/respond/", tickets.ticket_respond_view, name="service-ticket-respond"),
+    path(
+        "tickets/<int:pk>/customer-reply/",
+        tickets.ticket_customer_reply_view,
+        name="service-ticket-customer-reply",
+    ),
     path("tickets/<int:pk>/wait/", tickets.ticket_wait_view, name="service-ticket-wait"),
     path("tickets/<int:pk>/resume/", tickets.ticket_resume_view, name="service-ticket-resume"),
     path("tickets/<int:pk>/assign/", tickets.ticket_assign_view, name="service-ticket-assign"),

@@ -28,6 +28,7 @@ from callcenter.selectors.activity import ticket_history_list
 from callcenter.services.activity import ticket_resolve
 from callcenter.services.tickets import (
     ticket_assign,
+    ticket_customer_reply,
     ticket_reopen,
     ticket_respond,
     ticket_resume,
@@ -188,6 +189,20 @@ def ticket_respond_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
         form_name="respond_form",
         run=lambda ticket, data: ticket_respond(ticket=ticket, by=request.user, **data),
         done=_("Response recorded."),
+    )
+
+
+@require_POST
+@role_required()
+def ticket_customer_reply_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Record what the customer wrote or said back (ends waiting on the customer)."""
+    return _act(
+        request,
+        pk,
+        form_class=TicketRespondForm,
+        form_name="respond_form",
+        run=lambda ticket, data: ticket_customer_reply(ticket=ticket, by=request.user, **data),
+        done=_("The customer's reply is recorded."),
     )
 
 

@@ -9,6 +9,7 @@ EXPECTATIONS = {
     "service-tickets": _page(get=STAFF),
     "service-ticket": _page("ticket", get=STAFF),
     "service-ticket-respond": _page("ticket", post=STAFF),
+    "service-ticket-customer-reply": _page("ticket", post=STAFF),
     "service-ticket-wait": _page("ticket", post=STAFF),
     "service-ticket-resume": _page("ticket", post=STAFF),
     "service-ticket-assign": _page("ticket", post=STAFF),

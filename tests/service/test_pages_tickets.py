@@ -201,3 +201,24 @@ def test_unknown_ticket_is_404(client: Client, agent: Any) -> None:
 
     assert client.get(reverse("service-ticket", args=[999999])).status_code == 404
     assert client.post(reverse("service-ticket-wait", args=[999999])).status_code == 404
+
+
+def test_customer_reply_from_the_page_ends_the_wait(
+    client: Client, agent: Any, world: dict[str, Ticket]
+) -> None:
+    client = _login(client, agent)
+    ticket = world["paused"]
+
+    response = client.post(
+        reverse("service-ticket-customer-reply", args=[ticket.pk]),
+        {"text": "Here is the photo.", "channel": "wechat"},
+    )
+
+    assert response.status_code == 302
+    assert Ticket.objects.get(pk=ticket.pk).status == TicketStatus.IN_PROGRESS
+    update = TicketUpdate.objects.get(ticket=ticket)
+    assert (update.kind, update.text, update.channel) == (
+        "customer_replied",
+        "Here is the photo.",
+        "wechat",
+    )
