@@ -91,3 +91,15 @@ class TicketAssignForm(forms.Form):
             .distinct()
             .order_by("username")
         )
+
+
+class TicketChangeForm(forms.Form):
+    """The ticket's kind, priority and channel."""
+
+    kind = forms.ChoiceField(label=_("Kind"), choices=TicketKind.choices)
+    priority = forms.ChoiceField(label=_("Priority"), choices=TicketPriority.choices)
+    channel = forms.ChoiceField(
+        label=_("Channel"),
+        required=False,
+        choices=_blank(InteractionChannel.choices, _("Not said")),
+    )

@@ -17,5 +17,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("tickets/<int:pk>/resume/", tickets.ticket_resume_view, name="service-ticket-resume"),
     path("tickets/<int:pk>/assign/", tickets.ticket_assign_view, name="service-ticket-assign"),
     path("tickets/<int:pk>/resolve/", tickets.ticket_resolve_view, name="service-ticket-resolve"),
+    path("tickets/<int:pk>/change/", tickets.ticket_change_view, name="service-ticket-change"),
     path("tickets/<int:pk>/reopen/", tickets.ticket_reopen_view, name="service-ticket-reopen"),
 ]

@@ -28,6 +28,7 @@ from callcenter.selectors.activity import ticket_history_list
 from callcenter.services.activity import ticket_resolve
 from callcenter.services.tickets import (
     ticket_assign,
+    ticket_change,
     ticket_customer_reply,
     ticket_reopen,
     ticket_respond,
@@ -36,7 +37,13 @@ from callcenter.services.tickets import (
     ticket_workable,
 )
 from callcenter.views import role_required
-from service.forms import TicketAssignForm, TicketFilterForm, TicketNoteForm, TicketRespondForm
+from service.forms import (
+    TicketAssignForm,
+    TicketChangeForm,
+    TicketFilterForm,
+    TicketNoteForm,
+    TicketRespondForm,
+)
 from service.selectors.ticket_sla import sla_targets
 from service.selectors.tickets import (
     TicketQuery,
@@ -132,6 +139,9 @@ def _ticket_page(
         "is_open": ticket.status in OPEN_TICKET_STATUSES,
         "respond_form": TicketRespondForm(),
         "note_form": TicketNoteForm(),
+        "change_form": TicketChangeForm(
+            initial={"kind": ticket.kind, "priority": ticket.priority, "channel": ticket.channel}
+        ),
         "assign_form": TicketAssignForm(initial={"assignee": ticket.assignee_id})
         if is_manager
         else None,
@@ -285,4 +295,18 @@ def ticket_assign_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
         form_name="assign_form",
         run=lambda ticket, data: ticket_assign(ticket=ticket, by=request.user, **data),
         done=_("Ticket assigned."),
+    )
+
+
+@require_POST
+@role_required()
+def ticket_change_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Change the ticket's kind, priority or channel."""
+    return _act(
+        request,
+        pk,
+        form_class=TicketChangeForm,
+        form_name="change_form",
+        run=lambda ticket, data: ticket_change(ticket=ticket, by=request.user, **data),
+        done=_("Ticket changed."),
     )

@@ -15,6 +15,7 @@ EXPECTATIONS = {
     "service-ticket-assign": _page("ticket", post=STAFF),
     "service-ticket-resolve": _page("ticket", post=STAFF),
     "service-ticket-reopen": _page("ticket", post=STAFF),
+    "service-ticket-change": _page("ticket", post=STAFF),
     "api-ticket-respond": _e("ticket", post=STAFF),
     "api-ticket-customer-reply": _e("ticket", post=STAFF),
     "api-ticket-wait": _e("ticket", post=STAFF),

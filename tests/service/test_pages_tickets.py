@@ -222,3 +222,23 @@ def test_customer_reply_from_the_page_ends_the_wait(
         "Here is the photo.",
         "wechat",
     )
+
+
+def test_change_priority_from_the_page(
+    client: Client, agent: Any, world: dict[str, Ticket]
+) -> None:
+    client = _login(client, agent)
+    ticket = world["breached"]
+    url = reverse("service-ticket-change", args=[ticket.pk])
+    same = {"kind": ticket.kind, "priority": ticket.priority, "channel": ""}
+
+    changed = client.post(url, {**same, "priority": "urgent"})
+    unchanged = client.post(url, {**same, "priority": "urgent"})
+    bad = client.post(url, {**same, "priority": "asap"})
+
+    assert changed.status_code == 302
+    assert Ticket.objects.get(pk=ticket.pk).priority == "urgent"
+    assert unchanged.status_code == 400
+    assert "Nothing to change" in unchanged.content.decode()
+    assert bad.status_code == 400
+    assert TicketUpdate.objects.filter(ticket=ticket, kind="updated").count() == 1
