@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from callcenter.choices import Role, TicketStatus
 from callcenter.models import Ticket, TicketUpdate
+from callcenter.services.tickets import ticket_respond
 from tests.callcenter.factories import CustomerFactory, PhoneFactory, TicketFactory, UserFactory
 from tests.service.factories import sla_for
 
@@ -242,3 +243,22 @@ def test_change_priority_from_the_page(
     assert "Nothing to change" in unchanged.content.decode()
     assert bad.status_code == 400
     assert TicketUpdate.objects.filter(ticket=ticket, kind="updated").count() == 1
+
+
+def test_ticket_page_queries_do_not_grow_with_its_history(
+    client: Client, agent: Any, world: dict[str, Ticket]
+) -> None:
+    client = _login(client, agent)
+    ticket = world["breached"]
+    url = reverse("service-ticket", args=[ticket.pk])
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for index in range(8):
+        ticket_respond(ticket=ticket, by=agent, text=f"Update {index}")
+
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+
+    assert response.content.decode().count('data-kind="responded"') == 8
+    assert len(many) == len(few)
