@@ -53,6 +53,7 @@ MATRIX_AREAS = (
     "outreach_ui",
     "admin_ui",
     "service_reports",
+    "tickets_ui",
 )
 
 SKIPPED_PREFIXES = ("admin/", "i18n/", "static/", "media/")

@@ -19,6 +19,7 @@ MAIN_PAGES = {
     "desk": "/desk/",
     "queue": "/queue/",
     "queues": "/queues/",
+    "tickets": "/tickets/",
     "dashboard": "/dashboard/",
     "segments": "/segments/",
     "segment-new": "/segments/new/",
