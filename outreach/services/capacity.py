@@ -6,6 +6,11 @@ completed on D. The limit is `AgentProfile.daily_task_limit`, or `CareSettings.a
 when the profile leaves it empty. An agent is available unless their profile says otherwise
 (a user without a profile is available) and their account is active.
 
+Among the candidates with room, those with every skill a call asks for (the skills routing
+prefers for its customer, outreach.services.routing.call_skills) come first; then the fewest
+tasks, then the lowest id. Without such skills (or when nobody has them) the choice is the plain
+"least loaded, then lowest id".
+
 Everything is read in a handful of set-based queries per batch; the choice itself is a small
 in-memory loop over the batch (tasks sorted by priority), which keeps the loads up to date as
 tasks are handed out.
@@ -95,16 +100,27 @@ class Capacity:
     limits: dict[int, int] = field(default_factory=dict)
     available: set[int] = field(default_factory=set)
     loads: dict[tuple[int, dt.date], int] = field(default_factory=lambda: defaultdict(int))
+    skills: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def has_room(self, agent_id: int, day: dt.date) -> bool:
         return agent_id in self.available and self.loads[(agent_id, day)] < self.limits[agent_id]
 
-    def pick(self, candidates: Iterable[int], day: dt.date) -> int | None:
-        """The available candidate with room on `day` and the fewest tasks (lowest id on a tie)."""
+    def pick(
+        self, candidates: Iterable[int], day: dt.date, prefer: frozenset[str] = frozenset()
+    ) -> int | None:
+        """The available candidate with room on `day`: those with every skill of `prefer`
+        first, then the fewest tasks, then the lowest id."""
         fitting = [agent for agent in candidates if self.has_room(agent, day)]
         if not fitting:
             return None
-        return min(fitting, key=lambda agent: (self.loads[(agent, day)], agent))
+        return min(
+            fitting,
+            key=lambda agent: (
+                not prefer <= self.skills.get(agent, frozenset()),
+                self.loads[(agent, day)],
+                agent,
+            ),
+        )
 
     def take(self, agent_id: int, day: dt.date) -> None:
         self.loads[(agent_id, day)] += 1
@@ -125,7 +141,7 @@ def capacity_load(
     profiles = {
         row["user_id"]: row
         for row in AgentProfile.objects.filter(user_id__in=ids).values(
-            "user_id", "daily_task_limit", "is_available"
+            "user_id", "daily_task_limit", "is_available", "skills"
         )
     }
     active = set(
@@ -134,6 +150,7 @@ def capacity_load(
     for agent in ids:
         profile: Mapping[str, Any] = profiles.get(agent, {})
         capacity.limits[agent] = profile.get("daily_task_limit") or default_limit
+        capacity.skills[agent] = frozenset(profile.get("skills") or [])
         if agent in active and profile.get("is_available", True):
             capacity.available.add(agent)
     wanted_days = {max(day, today) for day in days}

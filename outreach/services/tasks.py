@@ -11,7 +11,10 @@ Assignment of call tasks (automated tasks have no assignee):
   the agents of a shared queue take the next task when they are free, which spreads work by
   real availability rather than by a guess made hours before the task falls due).
 - `least_loaded`: the available member of the queue or group named by `assignee_target` with
-  the fewest call tasks that day and room under their limit; the task sits in that queue.
+  room under their limit: those with the skills routing prefers for the customer first
+  (outreach.services.routing_rules.call_skills: the first matching routing rule's skills, and
+  the customer's language), then the fewest call tasks that day, then the lowest id; the task
+  sits in that queue.
 Tasks that do not fit anyone's daily limit wait unassigned in their queue; a batch hands out
 capacity highest priority first, and the SLA sweep assigns waiting tasks as room appears
 (`outreach_tasks_assign_waiting`), again highest priority first. A campaign's call tasks get
@@ -53,6 +56,7 @@ from outreach.services.capacity import (
     queues_by_slug,
     work_day,
 )
+from outreach.services.routing_rules import call_skills
 
 # A manual task without a deadline must be done within this long after it falls due.
 MANUAL_TASK_SLA = dt.timedelta(hours=2)
@@ -197,6 +201,9 @@ def _assign(calls: list[TaskSpec]) -> dict[str, int]:
     capacity = capacity_load(
         agent_ids=candidates, days={work_day(spec.due_at, today) for spec in calls}, now=now
     )
+    prefer = call_skills(
+        spec.customer_id for spec in calls if spec.assignee_rule == AssigneeRule.LEAST_LOADED
+    )
     chosen: dict[str, int] = {}
     for spec in sorted(calls, key=lambda s: (-s.priority, s.due_at)):
         day = work_day(spec.due_at, capacity.today)
@@ -208,6 +215,7 @@ def _assign(calls: list[TaskSpec]) -> dict[str, int]:
                 pools=pools,
             ),
             day,
+            prefer.get(spec.customer_id, frozenset()),
         )
         if agent is not None:
             capacity.take(agent, day)
@@ -266,9 +274,13 @@ def outreach_tasks_assign_waiting(*, now: dt.datetime | None = None) -> int:
         )
         .filter(~campaign_work_frozen())
         .order_by("-priority", "deadline_at", "id")
-        .values("id", "customer__advisor_id", "step__assignee_rule", "step__assignee_target")[
-            :WAITING_BATCH
-        ]
+        .values(
+            "id",
+            "customer_id",
+            "customer__advisor_id",
+            "step__assignee_rule",
+            "step__assignee_target",
+        )[:WAITING_BATCH]
     )
     if not waiting:
         return 0
@@ -281,6 +293,11 @@ def outreach_tasks_assign_waiting(*, now: dt.datetime | None = None) -> int:
     advisors = {row["customer__advisor_id"] for row in waiting if row["customer__advisor_id"]}
     candidates = advisors.union(*pools.values())
     capacity = capacity_load(agent_ids=candidates, days={zone_today}, now=now)
+    prefer = call_skills(
+        row["customer_id"]
+        for row in waiting
+        if row["step__assignee_rule"] == AssigneeRule.LEAST_LOADED
+    )
     by_agent: dict[int, list[int]] = {}
     for row in waiting:
         agent = capacity.pick(
@@ -291,6 +308,7 @@ def outreach_tasks_assign_waiting(*, now: dt.datetime | None = None) -> int:
                 pools=pools,
             ),
             capacity.today,
+            prefer.get(row["customer_id"], frozenset()),
         )
         if agent is not None:
             capacity.take(agent, capacity.today)
