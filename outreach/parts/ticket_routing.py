@@ -6,5 +6,10 @@ from callcenter.services.ticket_changes import ticket_listeners
 from outreach.services.routing import ticket_change_route
 
 
+# Last: routing announces the assignment it makes (a nested change), so every other listener
+# (the SLA clock) hears "opened" before "assigned".
+ROUTING_ORDER = 900
+
+
 def register() -> None:
-    ticket_listeners.register("routing", ticket_change_route)
+    ticket_listeners.register("routing", ticket_change_route, order=ROUTING_ORDER)
