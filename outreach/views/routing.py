@@ -18,7 +18,7 @@ from callcenter.models import Ticket
 from callcenter.numbers import whole_number
 from callcenter.roles import MANAGER_ROLES
 from callcenter.views import role_required
-from outreach.forms import RoutingRuleForm, TicketRouteForm
+from outreach.forms import RoutingRuleForm, TicketRouteForm, assignable_users
 from outreach.models import Queue, RoutingRule, TicketRoute
 from outreach.services.routing import ticket_route_override
 from outreach.services.routing_rule_edit import (
@@ -105,7 +105,9 @@ def _tickets_page(
         "page": page,
         "params": params,
         "query": urlencode(params),
-        "queues": Queue.objects.order_by("name"),
+        # Listed once for every row's move form (each row rendering a bound field would query).
+        "queues": list(Queue.objects.order_by("name").values("id", "name")),
+        "agents": list(assignable_users().values("id", "username")),
         "form": form or TicketRouteForm(auto_id=False),
         "back": request.get_full_path(),
     }
