@@ -5,7 +5,6 @@ transaction (outreach.services.routing)."""
 from callcenter.services.ticket_changes import ticket_listeners
 from outreach.services.routing import ticket_change_route
 
-
 # Last: routing announces the assignment it makes (a nested change), so every other listener
 # (the SLA clock) hears "opened" before "assigned".
 ROUTING_ORDER = 900

@@ -331,3 +331,20 @@ class TestCallTaskSkills:
             specs=[self._spec(CustomerFactory(language=Language.EN), "en")]
         )
         assert other.assignee_id == plain.pk
+
+
+class TestPlaybook:
+    def test_playbook_installs_the_to_b_queue_and_default_rules_once(self) -> None:
+        from care.playbook import playbook_install
+
+        specialist = _agent("specialist", skills=["zh-hans", "industry:retail"])
+        _agent("generalist", skills=["en"])
+        counts = playbook_install()
+        assert counts["routing_rules_created"] == 3
+        to_b = RoutingRule.objects.order_by("position").first()
+        assert (to_b.queue.slug, to_b.customer_kinds) == ("to-b", ["business"])
+        assert list(to_b.queue.members.all()) == [specialist]
+        # a business customer's ticket goes to the specialist
+        ticket = _open(BusinessCustomerFactory(industry="Retail"))
+        assert Ticket.objects.get(pk=ticket.pk).assignee == specialist
+        assert playbook_install()["routing_rules_created"] == 0
