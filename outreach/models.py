@@ -1,5 +1,7 @@
 """Outreach: tasks that carry out care steps (sends and calls), queues, inbound messages."""
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -280,7 +282,7 @@ class TrackedLink(models.Model):
         return f"/l/{self.token}"
 
 
-def _choice_list(verbose_name: str, max_length: int = 16) -> ArrayField:
+def _choice_list(verbose_name: Any, max_length: int = 16) -> ArrayField:
     """A condition of a routing rule: the values it accepts (empty: any)."""
     return ArrayField(
         models.CharField(max_length=max_length),

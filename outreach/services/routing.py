@@ -364,12 +364,11 @@ def ticket_route_override(
 
 
 def agents_with_load(*, user_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
-    """Active staff with their skills, capacity and open tickets (the agents API, the routed
-    tickets page); one query."""
+    """Active staff with their skills, capacity and open tickets (the agents API); one query."""
     users = User.objects.filter(is_active=True, groups__name__in=STAFF_ROLES).distinct()
     if user_ids is not None:
         users = users.filter(pk__in=list(user_ids))
-    return list(
+    rows = (
         users.annotate(
             open_tickets=Count(
                 "tickets", filter=Q(tickets__status__in=OPEN_TICKET_STATUSES), distinct=True
@@ -385,3 +384,4 @@ def agents_with_load(*, user_ids: Iterable[int] | None = None) -> list[dict[str,
             "open_tickets",
         )
     )
+    return [dict(row) for row in rows]
