@@ -6,10 +6,16 @@ completed on D. The limit is `AgentProfile.daily_task_limit`, or `CareSettings.a
 when the profile leaves it empty. An agent is available unless their profile says otherwise
 (a user without a profile is available) and their account is active.
 
-Among the candidates with room, those with every skill a call asks for (the skills routing
-prefers for its customer, outreach.services.routing.call_skills) come first; then the fewest
-tasks, then the lowest id. Without such skills (or when nobody has them) the choice is the plain
-"least loaded, then lowest id".
+Skills (the skills routing prefers for a call's customer, outreach.services.routing_rules.
+call_skills) are preferred in two passes over a batch already in priority order
+(`assign_preferring`): first, group by group (groups of calls preferring the same skills, in
+the order of their sorted skills), each call goes to the least-loaded candidate with room who
+has every one of its skills; then every call still without an agent goes, in priority order,
+to the least-loaded candidate with room. Ties go to the lowest id. When the calls of a batch
+prefer one set of skills (or nobody has the skills) this is exactly "skilled agents first,
+then least loaded, one call after the other"; without skilled agents it is the plain "least
+loaded, then lowest id". The campaign path (parts/care_campaigns.py) hands out its slots in
+the same two passes, set-based.
 
 Everything is read in a handful of set-based queries per batch; the choice itself is a small
 in-memory loop over the batch (tasks sorted by priority), which keeps the loads up to date as
@@ -105,22 +111,12 @@ class Capacity:
     def has_room(self, agent_id: int, day: dt.date) -> bool:
         return agent_id in self.available and self.loads[(agent_id, day)] < self.limits[agent_id]
 
-    def pick(
-        self, candidates: Iterable[int], day: dt.date, prefer: frozenset[str] = frozenset()
-    ) -> int | None:
-        """The available candidate with room on `day`: those with every skill of `prefer`
-        first, then the fewest tasks, then the lowest id."""
+    def pick(self, candidates: Iterable[int], day: dt.date) -> int | None:
+        """The available candidate with room on `day` and the fewest tasks (lowest id on a tie)."""
         fitting = [agent for agent in candidates if self.has_room(agent, day)]
         if not fitting:
             return None
-        return min(
-            fitting,
-            key=lambda agent: (
-                not prefer <= self.skills.get(agent, frozenset()),
-                self.loads[(agent, day)],
-                agent,
-            ),
-        )
+        return min(fitting, key=lambda agent: (self.loads[(agent, day)], agent))
 
     def take(self, agent_id: int, day: dt.date) -> None:
         self.loads[(agent_id, day)] += 1
@@ -176,6 +172,47 @@ def capacity_load(
         if row["day"] in wanted_days:
             capacity.loads[(row["assignee_id"], row["day"])] = row["n"]
     return capacity
+
+
+@dataclass(frozen=True)
+class Want:
+    """One call to place: its key, who may take it, the day it weighs on, skills preferred."""
+
+    key: Any
+    candidates: list[int]
+    day: dt.date
+    prefer: frozenset[str] = frozenset()
+
+
+def skill_groups(prefers: Iterable[frozenset[str]]) -> list[frozenset[str]]:
+    """The distinct non-empty skill sets in the order the first pass serves them."""
+    return sorted({prefer for prefer in prefers if prefer}, key=sorted)
+
+
+def assign_preferring(capacity: Capacity, wants: list[Want]) -> dict[Any, int]:
+    """Agents for `wants` (in priority order) in the two passes above; updates `capacity`."""
+    chosen: dict[Any, int] = {}
+    for group in skill_groups(want.prefer for want in wants):
+        for want in wants:
+            if want.prefer != group:
+                continue
+            skilled = [
+                agent
+                for agent in want.candidates
+                if group <= capacity.skills.get(agent, frozenset())
+            ]
+            agent = capacity.pick(skilled, want.day)
+            if agent is not None:
+                capacity.take(agent, want.day)
+                chosen[want.key] = agent
+    for want in wants:
+        if want.key in chosen:
+            continue
+        agent = capacity.pick(want.candidates, want.day)
+        if agent is not None:
+            capacity.take(agent, want.day)
+            chosen[want.key] = agent
+    return chosen
 
 
 def push_candidates(

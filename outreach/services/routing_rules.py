@@ -124,6 +124,14 @@ def route_choose(
     return None, []
 
 
+FactsKey = tuple[str, str, str, str]
+
+
+def _call_prefer(rules: list[RoutingRule], facts: CustomerFacts) -> frozenset[str]:
+    _rule, skills = route_choose(rules, facts, None)
+    return frozenset(skills) | ({facts.language} - {""})
+
+
 def call_skills(customer_ids: Iterable[int]) -> dict[int, frozenset[str]]:
     """Skills to prefer for each customer's call tasks: the first matching rule's (rules with a
     ticket-kind condition are for tickets), and always the customer's language."""
@@ -131,8 +139,22 @@ def call_skills(customer_ids: Iterable[int]) -> dict[int, frozenset[str]]:
     if not ids:
         return {}
     rules = [rule for rule in active_rules() if not rule.ticket_kinds]
-    wanted: dict[int, frozenset[str]] = {}
-    for customer_id, facts in customer_facts(ids).items():
-        _rule, skills = route_choose(rules, facts, None)
-        wanted[customer_id] = frozenset(skills) | ({facts.language} - {""})
-    return wanted
+    return {
+        customer_id: _call_prefer(rules, facts)
+        for customer_id, facts in customer_facts(ids).items()
+    }
+
+
+def call_skills_for_facts(keys: Iterable[FactsKey]) -> dict[FactsKey, frozenset[str]]:
+    """`call_skills` for distinct (kind, industry, language, value tier) tuples, as the
+    set-based campaign path reads them grouped."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    rules = [rule for rule in active_rules() if not rule.ticket_kinds]
+    return {
+        key: _call_prefer(
+            rules, CustomerFacts(kind=key[0], industry=key[1], language=key[2], tier=key[3])
+        )
+        for key in wanted
+    }
