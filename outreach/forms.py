@@ -274,3 +274,10 @@ class TicketRouteForm(forms.Form):
         if data.get("queue") is None and data.get("assignee") is None:
             raise forms.ValidationError(_("Choose an agent or a queue."))
         return data
+
+
+class AgentSkillsForm(forms.Form):
+    """An agent's skills and ticket capacity (supervisors' page; the service checks again)."""
+
+    skills = skills_field()
+    ticket_capacity = ticket_capacity_field()

@@ -364,7 +364,8 @@ def ticket_route_override(
 
 
 def agents_with_load(*, user_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
-    """Active staff with their skills, capacity and open tickets (the agents API); one query."""
+    """Active staff with their skills, capacity and open tickets (the agents API and page); one
+    query."""
     users = User.objects.filter(is_active=True, groups__name__in=STAFF_ROLES).distinct()
     if user_ids is not None:
         users = users.filter(pk__in=list(user_ids))

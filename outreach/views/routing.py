@@ -1,13 +1,15 @@
-"""Routing pages: the routing rules editor (admins) and the routed tickets with the
-supervisors' override (move a ticket to another queue or agent, audited)."""
+"""Routing pages: the routing rules editor (admins), the routed tickets with the
+supervisors' override (move a ticket to another queue or agent, audited), and the agents'
+skills and ticket capacity, which supervisors set too (not an admin's: the service checks)."""
 
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -18,9 +20,10 @@ from callcenter.models import Ticket
 from callcenter.numbers import whole_number
 from callcenter.roles import MANAGER_ROLES
 from callcenter.views import role_required
-from outreach.forms import RoutingRuleForm, TicketRouteForm, assignable_users
+from outreach.access import TaskAccessDenied
+from outreach.forms import AgentSkillsForm, RoutingRuleForm, TicketRouteForm, assignable_users
 from outreach.models import Queue, RoutingRule, TicketRoute
-from outreach.services.routing import ticket_route_override
+from outreach.services.routing import agent_routing_set, agents_with_load, ticket_route_override
 from outreach.services.routing_rule_edit import (
     RULE_INPUT_FIELDS,
     RuleInput,
@@ -143,3 +146,41 @@ def ticket_route_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
             messages.success(request, _("Ticket #%(id)s moved.") % {"id": ticket.pk})
             return redirect("routed-tickets")
     return _tickets_page(request, form, status=400)
+
+
+@require_GET
+@role_required(MANAGER_ROLES)
+def agent_skills_view(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Active staff with their skills, ticket capacity and open tickets, each editable."""
+    context = {"agents": agents_with_load(), "form": AgentSkillsForm(auto_id=False)}
+    return render(request, "outreach/agent_skills.html", context)
+
+
+@require_POST
+@role_required(MANAGER_ROLES)
+def agent_skills_set_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Set one agent's skills and ticket capacity (audited as "user.routing")."""
+    user = get_object_or_404(get_user_model().objects.filter(is_active=True), pk=pk)
+    form = AgentSkillsForm(request.POST, auto_id=False)
+    if form.is_valid():
+        try:
+            changed = agent_routing_set(
+                user=user,
+                skills=form.cleaned_data["skills"],
+                ticket_capacity=form.cleaned_data["ticket_capacity"],
+                changed_by=request.user,
+            )
+        except TaskAccessDenied as denied:
+            return HttpResponseForbidden(denied.message)
+        except ValidationError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("Skills of %(name)s saved.") % {"name": user.get_username()}
+                if changed
+                else _("Nothing changed."),
+            )
+            return redirect("agent-skills")
+    context = {"agents": agents_with_load(), "form": form, "failed": user.pk}
+    return render(request, "outreach/agent_skills.html", context, status=400)

@@ -31,6 +31,8 @@ EXPECTATIONS: dict[str, Entry] = {
     # (supervisors read them over the API); supervisors set agents' skills.
     "routed-tickets": _page(get=MANAGERS),
     "ticket-route": _page("ticket", post=MANAGERS),
+    "agent-skills": _page(get=MANAGERS),
+    "agent-skills-set": _page("agent", post=MANAGERS),
     "routing-rules": _page(get=ADMINS),
     "routing-rule-create": _page(get=ADMINS, post=ADMINS),
     "routing-rule-edit": _page("routing_rule", get=ADMINS, post=ADMINS),

@@ -254,3 +254,37 @@ class TestApi:
         assert moved.status_code == 200, moved.json()
         assert moved.json()["assignee"] == agent.pk
         assert Ticket.objects.get(pk=ticket.pk).assignee == agent
+
+
+class TestAgentSkillsPage:
+    def test_supervisor_sets_an_agents_skills_not_an_admins(
+        self, client: Client, supervisor: Any, agent: Any, admin: Any
+    ) -> None:
+        client = _as(client, supervisor)
+        assert "li" in client.get(reverse("agent-skills")).content.decode()
+        response = client.post(
+            reverse("agent-skills-set", args=[agent.pk]),
+            {"skills": "zh-hans, industry:retail", "ticket_capacity": "6"},
+        )
+        assert response.status_code == 302
+        profile = AgentProfile.objects.get(user=agent)
+        assert (profile.skills, profile.ticket_capacity) == (["industry:retail", "zh-hans"], 6)
+        refused = client.post(reverse("agent-skills-set", args=[admin.pk]), {"skills": "en"})
+        assert refused.status_code == 403
+        bad = client.post(reverse("agent-skills-set", args=[agent.pk]), {"skills": "VIP"})
+        assert bad.status_code == 400
+        assert "Not a skill" in bad.content.decode()
+        assert AgentProfile.objects.get(user=agent).skills == ["industry:retail", "zh-hans"]
+        assert not AgentProfile.objects.filter(user=admin).exists()
+
+    def test_query_count_is_fixed(self, client: Client, supervisor: Any) -> None:
+        client = _as(client, supervisor)
+        client.get(reverse("agent-skills"))
+        with CaptureQueriesContext(connection) as few:
+            client.get(reverse("agent-skills"))
+        for n in range(5):
+            user = UserFactory(username=f"agent{n}", role=Role.AGENT)
+            AgentProfile.objects.create(user=user, skills=["en"], ticket_capacity=n)
+        with CaptureQueriesContext(connection) as many:
+            client.get(reverse("agent-skills"))
+        assert len(few) == len(many)
