@@ -11,6 +11,11 @@ platform.
     POST /api/outreach/tasks/reassign/             -              x
     GET  /api/outreach/my-queue/                   x              x
     GET  /api/outreach/queues/                     -              x
+    GET  /api/outreach/routing-rules/[{id}/]       -              x
+    POST/PUT/PATCH/DELETE routing-rules            -              admins only
+    GET  /api/outreach/agents/                     -              x
+    PATCH /api/outreach/agents/{id}/               -              x (admins' skills: admins)
+    GET/POST /api/outreach/tickets/{id}/route/     -              x
     POST /api/outreach/receipts/                   signed by the SMS gateway (no user)
     POST /api/outreach/inbound-sms/                signed by the SMS gateway (no user)
     POST /api/outreach/call-results/               signed by the voice platform (no user)
@@ -28,6 +33,7 @@ import abc
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -43,14 +49,16 @@ from rest_framework.views import APIView
 from callcenter.choices import Integration
 from callcenter.errors import ApplicationError
 from callcenter.http import AuthenticatedRequest
-from callcenter.roles import IsAgent, IsSupervisor
+from callcenter.models import AgentProfile, Ticket
+from callcenter.roles import IsAdmin, IsAgent, IsSupervisor
 from callcenter.signatures import signature_parameters, signature_release, signed_by
 from callcenter.throttling import ThrottledBeforePermissions
 from outreach.access import task_check_workable
 from outreach.filters import TaskFilter
-from outreach.models import OutreachTask
+from outreach.models import OutreachTask, RoutingRule, TicketRoute
 from outreach.selectors import agent_overview, agent_queue, queue_overview, task_list
 from outreach.serializers import (
+    AgentRoutingSerializer,
     CallResultInputSerializer,
     CallResultResultSerializer,
     CompleteInputSerializer,
@@ -63,10 +71,20 @@ from outreach.serializers import (
     ReceiptInputSerializer,
     ReceiptResultSerializer,
     RescheduleInputSerializer,
+    RoutingRuleSerializer,
     TaskDetailSerializer,
     TaskSerializer,
+    TicketRouteInputSerializer,
+    TicketRouteSerializer,
 )
 from outreach.services.call_results import CallReport, call_result_record
+from outreach.services.routing import agent_routing_set, agents_with_load, ticket_route_override
+from outreach.services.routing_rule_edit import (
+    RULE_INPUT_FIELDS,
+    RuleInput,
+    routing_rule_delete,
+    routing_rule_save,
+)
 from outreach.services.tasks import (
     outreach_task_claim,
     outreach_task_complete,
@@ -89,6 +107,8 @@ from outreach.services.weixin_callbacks import (
     wechat_signature_verify,
 )
 from outreach.services.weixin_crypto import CallbackRejected, MessageMalformed
+
+User = get_user_model()
 
 
 def _task_response(
@@ -511,3 +531,153 @@ class WeComCallbackApi(ThrottledBeforePermissions, APIView):
         except ApplicationError as exc:
             return JsonResponse({"detail": exc.message, **exc.extra}, status=400)
         return HttpResponse(result.reply, content_type="text/plain; charset=utf-8")
+
+
+class _AdminWrites(APIView):
+    """Supervisors and admins read; only admins write."""
+
+    def get_permissions(self) -> list[Any]:
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return [IsSupervisor()]
+        return [IsAdmin()]
+
+
+def _rule_input(data: dict[str, Any], rule: RoutingRule | None = None) -> RuleInput:
+    """The serializer's data over the rule's current values (a PATCH sends only some)."""
+    current: dict[str, Any] = {}
+    if rule is not None:
+        current = {name: getattr(rule, name) for name in RULE_INPUT_FIELDS}
+    return RuleInput(**{**current, **data})
+
+
+class RoutingRuleListApi(_AdminWrites):
+    """Routing rules in the order they are tried; admins add rules."""
+
+    @extend_schema(summary="Routing rules", responses=RoutingRuleSerializer(many=True))
+    def get(self, request: AuthenticatedRequest) -> Response:
+        rules = RoutingRule.objects.select_related("queue").order_by("position", "id")
+        return Response(RoutingRuleSerializer(rules, many=True).data)
+
+    @extend_schema(
+        summary="Add a routing rule",
+        request=RoutingRuleSerializer,
+        responses={201: RoutingRuleSerializer},
+    )
+    def post(self, request: AuthenticatedRequest) -> Response:
+        serializer = RoutingRuleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rule = routing_rule_save(data=_rule_input(serializer.validated_data), by=request.user)
+        return Response(RoutingRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+
+
+class RoutingRuleDetailApi(_AdminWrites):
+    """One routing rule: read (supervisors, admins), change or delete (admins)."""
+
+    @extend_schema(summary="A routing rule", responses=RoutingRuleSerializer)
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
+        rule = get_object_or_404(RoutingRule.objects.select_related("queue"), pk=pk)
+        return Response(RoutingRuleSerializer(rule).data)
+
+    def _change(self, request: AuthenticatedRequest, pk: int, *, partial: bool) -> Response:
+        rule = get_object_or_404(RoutingRule.objects.select_for_update(), pk=pk)
+        serializer = RoutingRuleSerializer(rule, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        rule = routing_rule_save(
+            data=_rule_input(serializer.validated_data, rule), by=request.user, rule=rule
+        )
+        return Response(RoutingRuleSerializer(rule).data)
+
+    @extend_schema(
+        summary="Replace a routing rule",
+        request=RoutingRuleSerializer,
+        responses=RoutingRuleSerializer,
+    )
+    def put(self, request: AuthenticatedRequest, pk: int) -> Response:
+        return self._change(request, pk, partial=False)
+
+    @extend_schema(
+        summary="Change a routing rule",
+        request=RoutingRuleSerializer,
+        responses=RoutingRuleSerializer,
+    )
+    def patch(self, request: AuthenticatedRequest, pk: int) -> Response:
+        return self._change(request, pk, partial=True)
+
+    @extend_schema(summary="Delete a routing rule", responses={204: None})
+    def delete(self, request: AuthenticatedRequest, pk: int) -> Response:
+        rule = get_object_or_404(RoutingRule, pk=pk)
+        routing_rule_delete(rule=rule, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AgentRoutingListApi(APIView):
+    """Staff with their skills, ticket capacity and open tickets (supervisors, admins)."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema(summary="Agents' skills and loads", responses=AgentRoutingSerializer(many=True))
+    def get(self, request: AuthenticatedRequest) -> Response:
+        return Response(AgentRoutingSerializer(agents_with_load(), many=True).data)
+
+
+class AgentRoutingDetailApi(APIView):
+    """Set an agent's skills and ticket capacity: supervisors for agents and supervisors,
+    admins for anyone (checked by the service)."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema(
+        summary="Set an agent's skills and ticket capacity",
+        request=AgentRoutingSerializer,
+        responses=AgentRoutingSerializer,
+    )
+    def patch(self, request: AuthenticatedRequest, pk: int) -> Response:
+        user = get_object_or_404(User.objects.filter(is_active=True), pk=pk)
+        serializer = AgentRoutingSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        profile = AgentProfile.objects.filter(user=user).first()
+        agent_routing_set(
+            user=user,
+            skills=data.get("agent_profile__skills", profile.skills if profile else []),
+            ticket_capacity=data.get(
+                "agent_profile__ticket_capacity", profile.ticket_capacity if profile else None
+            ),
+            changed_by=request.user,
+        )
+        row = next(row for row in agents_with_load(user_ids=[user.pk]))
+        return Response(AgentRoutingSerializer(row).data)
+
+
+class TicketRouteApi(APIView):
+    """A ticket's route (queue, rule, skills, assignee); supervisors move it to another queue
+    and/or agent (audited)."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema(summary="A ticket's route", responses=TicketRouteSerializer)
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
+        route = get_object_or_404(
+            TicketRoute.objects.select_related("queue", "ticket"), ticket_id=pk
+        )
+        return Response(TicketRouteSerializer(route).data)
+
+    @extend_schema(
+        summary="Move a ticket to a queue and/or an agent",
+        request=TicketRouteInputSerializer,
+        responses=TicketRouteSerializer,
+    )
+    def post(self, request: AuthenticatedRequest, pk: int) -> Response:
+        ticket = get_object_or_404(Ticket, pk=pk)
+        serializer = TicketRouteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        route = ticket_route_override(
+            ticket=ticket,
+            by=request.user,
+            queue=data.get("queue"),
+            assignee=data.get("assignee"),
+            reason=data["reason"],
+        )
+        route = TicketRoute.objects.select_related("queue", "ticket").get(pk=route.pk)
+        return Response(TicketRouteSerializer(route).data)

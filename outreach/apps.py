@@ -29,6 +29,7 @@ class OutreachConfig(AppConfig):
             customer_page,
             desk,
             subject_data,
+            ticket_routing,
             user_form,
         )
 
@@ -42,7 +43,8 @@ class OutreachConfig(AppConfig):
         checks.register(outreach_callback_keys_check, checks.Tags.security)
         # For care: carry out its plans and campaigns, keep the queues its steps and playbook
         # name, name the outcomes its journeys branch on, feed its reports, run in its tick. For
-        # callcenter's pages: the desk, customer page, user form and subject erasure.
+        # callcenter's pages: the desk, customer page, user form and subject erasure; routing
+        # of new tickets.
         for part in (
             care_campaigns,
             care_outcomes,
@@ -53,5 +55,5 @@ class OutreachConfig(AppConfig):
             care_tick,
         ):
             part.register()
-        for part in (customer_page, desk, subject_data, user_form):
+        for part in (customer_page, desk, subject_data, ticket_routing, user_form):
             part.register()

@@ -11,11 +11,12 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from callcenter.choices import Role
+from callcenter.choices import CustomerKind, Language, Role, TicketKind
 from callcenter.views.desk import CALL_ID_LENGTH
 from outreach.choices import TaskOutcome
 from outreach.models import Queue
 from outreach.services.tasks import RESCHEDULE_OUTCOMES
+from segments.choices import ValueTier
 
 MAX_BULK = 500
 
@@ -149,3 +150,134 @@ class DeskCallbackForm(forms.Form):
         if value <= timezone.now():
             raise forms.ValidationError(_("Choose a time in the future."))
         return value
+
+
+class SkillsField(forms.CharField):
+    """Skills typed as words separated by commas or spaces (checked by `skills_clean`)."""
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        return [word for word in text.replace(",", " ").split() if word]
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ", ".join(value)
+        return value
+
+
+def skills_field() -> SkillsField:
+    return SkillsField(
+        label=_("Skills"),
+        required=False,
+        max_length=2000,
+        help_text=_(
+            "Separated by commas: languages (en, zh-hans), vip, industry:<industry>, "
+            "product:<product>. Tickets and calls that need a skill go to agents who have it."
+        ),
+    )
+
+
+def ticket_capacity_field() -> forms.IntegerField:
+    return forms.IntegerField(
+        label=_("Open tickets at most"),
+        required=False,
+        min_value=0,
+        max_value=1000,
+        help_text=_("Empty: no limit. Routing gives no more tickets to an agent at the limit."),
+    )
+
+
+class RoutingRuleForm(forms.Form):
+    """A routing rule on the editor page (the service checks it again)."""
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    position = forms.IntegerField(
+        label=_("Position"),
+        min_value=0,
+        max_value=10_000,
+        initial=0,
+        help_text=_("Rules are tried from the lowest position; the first that matches wins."),
+    )
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    ticket_kinds = forms.MultipleChoiceField(
+        label=_("Ticket kinds"),
+        choices=TicketKind.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "check-row"}),
+        help_text=_("None ticked: any. A rule with ticket kinds routes tickets only."),
+    )
+    customer_kinds = forms.MultipleChoiceField(
+        label=_("Customer kinds"),
+        choices=CustomerKind.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "check-row"}),
+    )
+    value_tiers = forms.MultipleChoiceField(
+        label=_("Value tiers"),
+        choices=ValueTier.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "check-row"}),
+    )
+    languages = forms.MultipleChoiceField(
+        label=_("Customer languages"),
+        choices=Language.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "check-row"}),
+    )
+    industries = forms.CharField(
+        label=_("Industries"),
+        required=False,
+        max_length=2000,
+        help_text=_("Separated by commas; empty: any industry."),
+    )
+    queue = forms.ModelChoiceField(label=_("Queue"), queryset=Queue.objects.order_by("name"))
+    required_skills = SkillsField(
+        label=_("Required skills"),
+        required=False,
+        max_length=2000,
+        help_text=_("Separated by commas; the agent needs all of them."),
+    )
+    derive_skills = forms.BooleanField(
+        label=_("Also require the customer's language, vip and industry"),
+        required=False,
+        initial=True,
+        help_text=_(
+            "The customer's language; vip for high-value customers; industry:<industry> for "
+            "business customers with an industry (an industry specialist)."
+        ),
+    )
+
+    def clean_industries(self) -> list[str]:
+        text = self.cleaned_data.get("industries") or ""
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class TicketRouteForm(forms.Form):
+    """A supervisor moves a routed ticket to a queue and/or an agent."""
+
+    queue = forms.ModelChoiceField(
+        label=_("Queue"),
+        queryset=Queue.objects.order_by("name"),
+        required=False,
+        empty_label=_("Keep the queue"),
+    )
+    assignee = forms.ModelChoiceField(
+        label=_("Agent"),
+        queryset=assignable_users(),
+        required=False,
+        empty_label=_("Nobody: waits in the queue"),
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=255, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("queue") is None and data.get("assignee") is None:
+            raise forms.ValidationError(_("Choose an agent or a queue."))
+        return data
+
+
+class AgentSkillsForm(forms.Form):
+    """An agent's skills and ticket capacity (supervisors' page; the service checks again)."""
+
+    skills = skills_field()
+    ticket_capacity = ticket_capacity_field()

@@ -1,11 +1,14 @@
 """Outreach: tasks that carry out care steps (sends and calls), queues, inbound messages."""
 
+from typing import Any
+
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from callcenter.models import Customer, TimeStampedModel
+from callcenter.models import Customer, Ticket, TimeStampedModel
 from care.choices import StepChannel, TouchKind
 from outreach.choices import CallIntent, CallResult, InboundAction, TaskOutcome, TaskStatus
 from outreach.reasons import SkipReason
@@ -277,3 +280,100 @@ class TrackedLink(models.Model):
 
     def __str__(self) -> str:
         return f"/l/{self.token}"
+
+
+def _choice_list(verbose_name: Any, max_length: int = 16) -> ArrayField:
+    """A condition of a routing rule: the values it accepts (empty: any)."""
+    return ArrayField(
+        models.CharField(max_length=max_length),
+        verbose_name=verbose_name,
+        default=list,
+        blank=True,
+    )
+
+
+class RoutingRule(TimeStampedModel):
+    """Where new tickets go, and which skills their handler needs (outreach.services.routing).
+
+    Rules are tried by `position`; the first active rule whose every condition accepts the
+    ticket wins (an empty condition accepts anything). Call tasks use the rules without a
+    ticket-kind condition to learn which skills to prefer for a customer.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    ticket_kinds = _choice_list(_("ticket kinds"))
+    customer_kinds = _choice_list(_("customer kinds"))
+    industries = _choice_list(_("industries"), max_length=100)
+    value_tiers = _choice_list(_("value tiers"))
+    languages = _choice_list(_("languages"))
+    queue = models.ForeignKey(
+        Queue, verbose_name=_("queue"), on_delete=models.PROTECT, related_name="routing_rules"
+    )
+    required_skills = ArrayField(
+        models.CharField(max_length=50),
+        verbose_name=_("required skills"),
+        default=list,
+        blank=True,
+        help_text=_("The agent needs all of them."),
+    )
+    derive_skills = models.BooleanField(
+        _("derive skills from the customer"),
+        default=True,
+        help_text=_(
+            "Also require the customer's language, vip for high-value customers and "
+            "industry:<industry> for business customers with an industry."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+        ordering = ("position", "id")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TicketRoute(TimeStampedModel):
+    """Where routing put a ticket: its queue, the rule that chose it (none: the default queue)
+    and the skills its handler needs. A routed ticket without an assignee waits in its queue
+    for a claim or for the periodic hand-out."""
+
+    ticket = models.OneToOneField(
+        Ticket,
+        verbose_name=_("ticket"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="route",
+    )
+    queue = models.ForeignKey(
+        Queue, verbose_name=_("queue"), on_delete=models.PROTECT, related_name="ticket_routes"
+    )
+    rule = models.ForeignKey(
+        RoutingRule,
+        verbose_name=_("routing rule"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="routes",
+    )
+    required_skills = ArrayField(
+        models.CharField(max_length=50), verbose_name=_("required skills"), default=list
+    )
+    routed_at = models.DateTimeField(_("routed at"))
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ticket route")
+        verbose_name_plural = _("ticket routes")
+        indexes = [
+            # The hand-out's scan: routed tickets nobody was given yet.
+            models.Index(
+                fields=["routed_at"], condition=Q(assigned_at__isnull=True), name="route_waiting"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} -> {self.queue_id}"

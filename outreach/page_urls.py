@@ -1,9 +1,10 @@
-"""Page routes of outreach: the agent's queue, the supervisors' queue board and the desk card's
-callback form, and the public redirect of tracked links."""
+"""Page routes of outreach: the agent's queue, the supervisors' queue board and routed tickets,
+the routing rules editor, the desk card's callback form, and the public redirect of tracked
+links."""
 
 from django.urls import path
 
-from outreach.views import board, desk, links, queue
+from outreach.views import board, desk, links, queue, routing
 
 urlpatterns = [
     path("queue/", queue.my_queue_view, name="my-queue"),
@@ -11,6 +12,18 @@ urlpatterns = [
     path("queue/<int:pk>/reschedule/", queue.task_reschedule_view, name="my-queue-reschedule"),
     path("queues/", board.queue_board_view, name="queue-board"),
     path("queues/reassign/", board.queue_board_reassign_view, name="queue-board-reassign"),
+    path("queues/tickets/", routing.routed_tickets_view, name="routed-tickets"),
+    path("queues/tickets/<int:pk>/route/", routing.ticket_route_view, name="ticket-route"),
+    path("queues/agents/", routing.agent_skills_view, name="agent-skills"),
+    path("queues/agents/<int:pk>/skills/", routing.agent_skills_set_view, name="agent-skills-set"),
+    path("routing-rules/", routing.routing_rule_list_view, name="routing-rules"),
+    path("routing-rules/new/", routing.routing_rule_edit_view, name="routing-rule-create"),
+    path("routing-rules/<int:pk>/", routing.routing_rule_edit_view, name="routing-rule-edit"),
+    path(
+        "routing-rules/<int:pk>/delete/",
+        routing.routing_rule_delete_view,
+        name="routing-rule-delete",
+    ),
     path("desk/customers/<int:pk>/callback/", desk.desk_callback_view, name="desk-callback"),
     # Public: the tracked links of sent messages (outreach.services.links).
     path("l/<str:token>", links.tracked_link_view, name="tracked-link"),

@@ -9,14 +9,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from callcenter.choices import CustomerKind, Language, TicketKind
 from callcenter.masking import mask_address
 from callcenter.models import Customer
 from callcenter.serializers import full_contacts_in
 from care.choices import ArbitrationReason, StepChannel, StopCondition, TouchKind
 from outreach.choices import CallResult, TaskOutcome
-from outreach.models import OutreachTask, Queue, TrackedLink
+from outreach.models import OutreachTask, Queue, RoutingRule, TrackedLink
 from outreach.reasons import SkipReason
 from outreach.services.tasks import RESCHEDULE_OUTCOMES
+from segments.choices import ValueTier
 
 User = get_user_model()
 MAX_BULK = 500
@@ -298,3 +300,91 @@ class CallResultResultSerializer(serializers.Serializer):
     result = serializers.CharField()
     intent = serializers.CharField()
     duplicate = serializers.BooleanField()
+
+
+class RoutingRuleSerializer(serializers.ModelSerializer):
+    """A routing rule (outreach.services.routing_rule_edit checks it again and saves it)."""
+
+    ticket_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=TicketKind.choices), required=False, max_length=10
+    )
+    customer_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=CustomerKind.choices), required=False, max_length=10
+    )
+    value_tiers = serializers.ListField(
+        child=serializers.ChoiceField(choices=ValueTier.choices), required=False, max_length=10
+    )
+    languages = serializers.ListField(
+        child=serializers.ChoiceField(choices=Language.choices), required=False, max_length=10
+    )
+    industries = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, max_length=50
+    )
+    required_skills = serializers.ListField(
+        child=serializers.CharField(max_length=50), required=False, max_length=50
+    )
+    queue = serializers.SlugRelatedField(slug_field="slug", queryset=Queue.objects.all())
+    position = serializers.IntegerField(min_value=0, max_value=10_000, required=False)
+
+    class Meta:
+        model = RoutingRule
+        fields = (
+            "id",
+            "name",
+            "position",
+            "is_active",
+            "ticket_kinds",
+            "customer_kinds",
+            "industries",
+            "value_tiers",
+            "languages",
+            "queue",
+            "required_skills",
+            "derive_skills",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("id", "created_at", "updated_at")
+
+
+class AgentRoutingSerializer(serializers.Serializer):
+    """An agent's routing profile: skills, ticket capacity and open tickets (read), or the
+    skills and capacity to set (write)."""
+
+    id = serializers.IntegerField(read_only=True, source="pk")
+    username = serializers.CharField(read_only=True)
+    skills = serializers.ListField(
+        child=serializers.CharField(max_length=50), max_length=50, source="agent_profile__skills"
+    )
+    ticket_capacity = serializers.IntegerField(
+        min_value=0,
+        max_value=1000,
+        allow_null=True,
+        source="agent_profile__ticket_capacity",
+    )
+    available = serializers.BooleanField(
+        read_only=True, source="agent_profile__is_available", allow_null=True
+    )
+    open_tickets = serializers.IntegerField(read_only=True)
+
+
+class TicketRouteSerializer(serializers.Serializer):
+    """Where a ticket was routed and who has it."""
+
+    ticket = serializers.IntegerField(source="ticket_id")
+    queue = serializers.CharField(source="queue.slug")
+    rule = serializers.IntegerField(source="rule_id", allow_null=True)
+    required_skills = serializers.ListField(child=serializers.CharField())
+    routed_at = serializers.DateTimeField()
+    assigned_at = serializers.DateTimeField(allow_null=True)
+    assignee = serializers.IntegerField(source="ticket.assignee_id", allow_null=True)
+
+
+class TicketRouteInputSerializer(serializers.Serializer):
+    queue = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Queue.objects.all(), required=False, allow_null=True
+    )
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.all(), required=False, allow_null=True
+    )
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")

@@ -29,6 +29,27 @@ urlpatterns = [
     ),
     path("outreach/my-queue/", apis.MyQueueApi.as_view(), name="api-outreach-my-queue"),
     path("outreach/queues/", apis.QueueOverviewApi.as_view(), name="api-outreach-queues"),
+    path(
+        "outreach/routing-rules/",
+        apis.RoutingRuleListApi.as_view(),
+        name="api-outreach-routing-rules",
+    ),
+    path(
+        "outreach/routing-rules/<int:pk>/",
+        apis.RoutingRuleDetailApi.as_view(),
+        name="api-outreach-routing-rule",
+    ),
+    path("outreach/agents/", apis.AgentRoutingListApi.as_view(), name="api-outreach-agents"),
+    path(
+        "outreach/agents/<int:pk>/",
+        apis.AgentRoutingDetailApi.as_view(),
+        name="api-outreach-agent",
+    ),
+    path(
+        "outreach/tickets/<int:pk>/route/",
+        apis.TicketRouteApi.as_view(),
+        name="api-outreach-ticket-route",
+    ),
     path("outreach/receipts/", apis.DeliveryReceiptApi.as_view(), name="api-outreach-receipts"),
     path("outreach/inbound-sms/", apis.InboundSmsApi.as_view(), name="api-outreach-inbound-sms"),
     path("outreach/call-results/", apis.CallResultApi.as_view(), name="api-outreach-call-results"),

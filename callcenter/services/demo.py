@@ -30,6 +30,7 @@ from callcenter.choices import (
     TicketStatus,
 )
 from callcenter.models import (
+    AgentProfile,
     ContactPoint,
     Customer,
     Interaction,
@@ -49,6 +50,12 @@ DEMO_USERS = (
     ("agent1", Role.AGENT, "李", "娜"),
     ("agent2", Role.AGENT, "Tom", "Agent"),
 )
+# Routing skills of the demo staff (outreach's routing rules and the playbook's To B queue).
+DEMO_SKILLS = {
+    "supervisor": ["en", "zh-hans", "vip"],
+    "agent1": ["zh-hans", "vip", "industry:retail", "industry:logistics"],
+    "agent2": ["en", "zh-hans", "product:broadband"],
+}
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
 GIVEN = [
@@ -200,6 +207,10 @@ def demo_users_ensure(*, password: str | None = None) -> tuple[str, bool]:
         user.is_superuser = role == Role.ADMIN
         user.save()
         user.groups.add(Group.objects.get(name=role))
+        if username in DEMO_SKILLS:
+            AgentProfile.objects.update_or_create(
+                user=user, defaults={"skills": DEMO_SKILLS[username]}
+            )
     return password, generated
 
 

@@ -25,8 +25,10 @@ from outreach.services.capacity import (
     pool_members,
     queue_slug,
     queues_by_slug,
+    skill_groups,
 )
 from outreach.services.guardrails import CHANNEL_OPT_OUT, REACHED_OUTCOMES
+from outreach.services.routing_rules import call_skills_for_facts
 from outreach.services.tasks import PUSH_RULES, assignment_lock
 
 
@@ -128,26 +130,60 @@ ranked AS (
 SELECT ranked.*, CASE WHEN ranked.n <= r.lim - r.load THEN r.agent_id END AS assignee_id
 FROM ranked LEFT JOIN room r ON r.agent_id = ranked.advisor_id AND r.day = ranked.day
 """
-# Least-loaded rule: every free slot of every agent of the pool on a day, ordered by the load
-# the agent would have before taking it (then agent id), is exactly the order in which the
-# rule path's one-by-one "fewest tasks, lowest id" choice hands them out; the day's calls,
-# highest value first, take the slots in that order. Calls beyond the day's slots wait
-# unassigned in the step's queue.
+# Least-loaded rule, in the two passes of outreach.services.capacity.assign_preferring: the
+# slots each pass hands out are computed in Python from counts (per skill group and day) and
+# the agents' room, which is exactly the one-by-one choice; the statement only pairs the n-th
+# call of a group and day (highest value first) with the n-th slot of the first pass, then the
+# n-th call still without an agent on a day with the n-th slot of the second pass. A call's
+# group comes from its customer's routing facts (kind, industry, language, value tier), whose
+# preferred skills Python derived with the same code the one-by-one path uses. Calls beyond
+# the day's slots wait unassigned in the step's queue.
 LEAST_LOADED_SQL = """
-WITH p AS ({day}), room AS ({room}),
-slots AS (
-    SELECT r.day, r.agent_id,
-           row_number() OVER (PARTITION BY r.day ORDER BY g.k, r.agent_id) AS n
-    FROM room r CROSS JOIN LATERAL generate_series(r.load, r.lim - 1) AS g(k)
+WITH p AS ({day}),
+facts AS (
+    SELECT * FROM unnest(%(out_f_kind)s::text[], %(out_f_industry)s::text[],
+                         %(out_f_language)s::text[], %(out_f_tier)s::text[],
+                         %(out_f_group)s::int[]) AS f(kind, industry, language, tier, grp)
+),
+grouped AS (
+    SELECT p.*, COALESCE(f.grp, 0) AS out_grp
+    FROM p JOIN callcenter_customer fc ON fc.id = p.customer_id
+    LEFT JOIN segments_customermetrics fm ON fm.customer_id = p.customer_id
+    LEFT JOIN facts f ON f.kind = fc.kind AND f.industry = fc.industry
+        AND f.language = fc.language AND f.tier = COALESCE(fm.value_tier, '')
 ),
 ranked AS (
-    SELECT p.*, row_number() OVER (
-        PARTITION BY p.day ORDER BY p.priority DESC, p.due_at, p.enrollment_id
-    ) AS n
-    FROM p
+    SELECT grouped.*, row_number() OVER (
+        PARTITION BY grouped.out_grp, grouped.day
+        ORDER BY grouped.priority DESC, grouped.due_at, grouped.enrollment_id
+    ) AS out_n
+    FROM grouped
+),
+first_pass AS (
+    SELECT ranked.*, s1.agent_id AS out_first
+    FROM ranked LEFT JOIN unnest(%(out_s1_group)s::int[], %(out_s1_day)s::date[],
+                                 %(out_s1_n)s::bigint[], %(out_s1_agent)s::bigint[])
+        AS s1(grp, day, n, agent_id)
+        ON s1.grp = ranked.out_grp AND s1.day = ranked.day AND s1.n = ranked.out_n
+),
+second_rank AS (
+    SELECT first_pass.*, row_number() OVER (
+        PARTITION BY first_pass.day, first_pass.out_first IS NULL
+        ORDER BY first_pass.priority DESC, first_pass.due_at, first_pass.enrollment_id
+    ) AS out_n2
+    FROM first_pass
 )
-SELECT ranked.*, s.agent_id AS assignee_id
-FROM ranked LEFT JOIN slots s ON s.day = ranked.day AND s.n = ranked.n
+SELECT second_rank.*, COALESCE(second_rank.out_first, s2.agent_id) AS assignee_id
+FROM second_rank LEFT JOIN unnest(%(out_s2_day)s::date[], %(out_s2_n)s::bigint[],
+                                  %(out_s2_agent)s::bigint[]) AS s2(day, n, agent_id)
+    ON second_rank.out_first IS NULL AND s2.day = second_rank.day AND s2.n = second_rank.out_n2
+"""
+# The planned calls per day and routing facts of their customers (one pass, grouped).
+FACTS_SQL = """
+SELECT p.day, c.kind, c.industry, c.language, COALESCE(m.value_tier, ''), count(*)
+FROM ({day}) p JOIN callcenter_customer c ON c.id = p.customer_id
+LEFT JOIN segments_customermetrics m ON m.customer_id = p.customer_id
+GROUP BY 1, 2, 3, 4, 5
 """
 # The days the planned calls fall on and the advisors of their customers (one pass).
 SPAN_SQL = """
@@ -176,9 +212,9 @@ def _room_params(
         )
         days, advisors = cursor.fetchone()
     rule, target = step.get("assignee_rule"), step.get("assignee_target") or ""
-    candidates = set(advisors or []) if rule == AssigneeRule.ADVISOR else set()
     if rule == AssigneeRule.LEAST_LOADED:
-        candidates = set(pool_members([target]).get(target, []))
+        return {**where, **_least_loaded_slots(target, days or [], planned_sql, params, where)}
+    candidates = set(advisors or [])
     rows = []
     if days:  # no planned row (every member held back): no slot to read
         capacity = capacity_load(agent_ids=candidates, days=days, now=now)
@@ -194,6 +230,72 @@ def _room_params(
         "out_days": [row[1] for row in rows],
         "out_loads": [row[2] for row in rows],
         "out_limits": [row[3] for row in rows],
+    }
+
+
+def _least_loaded_slots(
+    target: str,
+    days: list[dt.date],
+    planned_sql: str,
+    params: dict[str, Any],
+    where: dict[str, Any],
+) -> dict[str, Any]:
+    """The slots of both passes (outreach.services.capacity.assign_preferring) for a
+    least-loaded step: how many calls of each skill group fall on each day is read grouped;
+    the slots are then handed out per group and day over the pool's room, in memory (a few
+    thousand values at most: agents x days x daily limit)."""
+    facts: list[tuple[dt.date, str, str, str, str, int]] = []
+    if days:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                FACTS_SQL.format(day=DAY_SQL.format(planned=planned_sql)), {**params, **where}
+            )
+            facts = cursor.fetchall()
+    prefer_by_facts = call_skills_for_facts(
+        {(kind, industry, language, tier) for _day, kind, industry, language, tier, _n in facts}
+    )
+    groups = skill_groups(prefer_by_facts.values())
+    group_of = {key: groups.index(p) + 1 if p else 0 for key, p in prefer_by_facts.items()}
+    counts: dict[tuple[int, dt.date], int] = defaultdict(int)
+    for day, kind, industry, language, tier, n in facts:
+        counts[(group_of[(kind, industry, language, tier)], day)] += n
+    pool = pool_members([target]).get(target, [])
+    capacity = capacity_load(agent_ids=pool, days=days, now=timezone.now()) if days else None
+    first: list[tuple[int, dt.date, int, int]] = []
+    second: list[tuple[dt.date, int, int]] = []
+    if capacity is not None:
+        for day in sorted(days):
+            placed = 0
+            for index, group in enumerate(groups, start=1):
+                skilled = [a for a in pool if group <= capacity.skills.get(a, frozenset())]
+                for n in range(1, counts[(index, day)] + 1):
+                    agent = capacity.pick(skilled, day)
+                    if agent is None:
+                        break
+                    capacity.take(agent, day)
+                    first.append((index, day, n, agent))
+                    placed += 1
+            waiting = sum(count for (_g, d), count in counts.items() if d == day) - placed
+            for n in range(1, waiting + 1):
+                agent = capacity.pick(pool, day)
+                if agent is None:
+                    break
+                capacity.take(agent, day)
+                second.append((day, n, agent))
+    keys = list(prefer_by_facts)
+    return {
+        "out_f_kind": [key[0] for key in keys],
+        "out_f_industry": [key[1] for key in keys],
+        "out_f_language": [key[2] for key in keys],
+        "out_f_tier": [key[3] for key in keys],
+        "out_f_group": [group_of[key] for key in keys],
+        "out_s1_group": [row[0] for row in first],
+        "out_s1_day": [row[1] for row in first],
+        "out_s1_n": [row[2] for row in first],
+        "out_s1_agent": [row[3] for row in first],
+        "out_s2_day": [row[0] for row in second],
+        "out_s2_n": [row[1] for row in second],
+        "out_s2_agent": [row[2] for row in second],
     }
 
 

@@ -6,6 +6,17 @@ completed on D. The limit is `AgentProfile.daily_task_limit`, or `CareSettings.a
 when the profile leaves it empty. An agent is available unless their profile says otherwise
 (a user without a profile is available) and their account is active.
 
+Skills (the skills routing prefers for a call's customer, outreach.services.routing_rules.
+call_skills) are preferred in two passes over a batch already in priority order
+(`assign_preferring`): first, group by group (groups of calls preferring the same skills, in
+the order of their sorted skills), each call goes to the least-loaded candidate with room who
+has every one of its skills; then every call still without an agent goes, in priority order,
+to the least-loaded candidate with room. Ties go to the lowest id. When the calls of a batch
+prefer one set of skills (or nobody has the skills) this is exactly "skilled agents first,
+then least loaded, one call after the other"; without skilled agents it is the plain "least
+loaded, then lowest id". The campaign path (parts/care_campaigns.py) hands out its slots in
+the same two passes, set-based.
+
 Everything is read in a handful of set-based queries per batch; the choice itself is a small
 in-memory loop over the batch (tasks sorted by priority), which keeps the loads up to date as
 tasks are handed out.
@@ -95,6 +106,7 @@ class Capacity:
     limits: dict[int, int] = field(default_factory=dict)
     available: set[int] = field(default_factory=set)
     loads: dict[tuple[int, dt.date], int] = field(default_factory=lambda: defaultdict(int))
+    skills: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def has_room(self, agent_id: int, day: dt.date) -> bool:
         return agent_id in self.available and self.loads[(agent_id, day)] < self.limits[agent_id]
@@ -125,7 +137,7 @@ def capacity_load(
     profiles = {
         row["user_id"]: row
         for row in AgentProfile.objects.filter(user_id__in=ids).values(
-            "user_id", "daily_task_limit", "is_available"
+            "user_id", "daily_task_limit", "is_available", "skills"
         )
     }
     active = set(
@@ -134,6 +146,7 @@ def capacity_load(
     for agent in ids:
         profile: Mapping[str, Any] = profiles.get(agent, {})
         capacity.limits[agent] = profile.get("daily_task_limit") or default_limit
+        capacity.skills[agent] = frozenset(profile.get("skills") or [])
         if agent in active and profile.get("is_available", True):
             capacity.available.add(agent)
     wanted_days = {max(day, today) for day in days}
@@ -159,6 +172,47 @@ def capacity_load(
         if row["day"] in wanted_days:
             capacity.loads[(row["assignee_id"], row["day"])] = row["n"]
     return capacity
+
+
+@dataclass(frozen=True)
+class Want:
+    """One call to place: its key, who may take it, the day it weighs on, skills preferred."""
+
+    key: Any
+    candidates: list[int]
+    day: dt.date
+    prefer: frozenset[str] = frozenset()
+
+
+def skill_groups(prefers: Iterable[frozenset[str]]) -> list[frozenset[str]]:
+    """The distinct non-empty skill sets in the order the first pass serves them."""
+    return sorted({prefer for prefer in prefers if prefer}, key=sorted)
+
+
+def assign_preferring(capacity: Capacity, wants: list[Want]) -> dict[Any, int]:
+    """Agents for `wants` (in priority order) in the two passes above; updates `capacity`."""
+    chosen: dict[Any, int] = {}
+    for group in skill_groups(want.prefer for want in wants):
+        for want in wants:
+            if want.prefer != group:
+                continue
+            skilled = [
+                agent
+                for agent in want.candidates
+                if group <= capacity.skills.get(agent, frozenset())
+            ]
+            agent = capacity.pick(skilled, want.day)
+            if agent is not None:
+                capacity.take(agent, want.day)
+                chosen[want.key] = agent
+    for want in wants:
+        if want.key in chosen:
+            continue
+        agent = capacity.pick(want.candidates, want.day)
+        if agent is not None:
+            capacity.take(agent, want.day)
+            chosen[want.key] = agent
+    return chosen
 
 
 def push_candidates(

@@ -8,7 +8,8 @@ Breaches are marked in one UPDATE. A breached call task is escalated once (escal
   notifying supervisors: one email per sweep to every supervisor with an address.
 Every escalated task gets a "task.breach" audit entry saying which of the two happened.
 Automated tasks past their deadline are only flagged (they are retried or have failed
-visibly). The sweep also hands waiting call tasks to agents who have room again.
+visibly). The sweep also hands waiting call tasks to agents who have room again, and routes
+and hands out waiting tickets (outreach.services.routing.tickets_assign_waiting).
 """
 
 import datetime as dt
@@ -28,6 +29,7 @@ from care.choices import Escalation, StepChannel
 from outreach.choices import OPEN_TASK_STATUSES
 from outreach.models import OutreachTask, Queue
 from outreach.services.capacity import SUPERVISOR_QUEUE_SLUGS, capacity_load
+from outreach.services.routing import tickets_assign_waiting
 from outreach.services.tasks import outreach_tasks_assign_waiting, outreach_tasks_move
 
 # Breached tasks escalated per sweep (the rest wait for the next minute).
@@ -35,14 +37,18 @@ ESCALATION_BATCH = 500
 
 
 def sla_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """One sweep; returns {"breached", "reassigned", "notified", "assigned"}."""
+    """One sweep; returns {"breached", "reassigned", "notified", "assigned", "tickets_routed",
+    "tickets_assigned"}."""
     now = now or timezone.now()
     breached = OutreachTask.objects.filter(
         status__in=OPEN_TASK_STATUSES, breached_at__isnull=True, deadline_at__lt=now
     ).update(breached_at=now, updated_at=now)
     reassigned, notified = _escalate(now=now)
     assigned = outreach_tasks_assign_waiting(now=now)
+    tickets = tickets_assign_waiting(now=now)
     return {
+        "tickets_routed": tickets["routed"],
+        "tickets_assigned": tickets["assigned"],
         "breached": breached,
         "reassigned": reassigned,
         "notified": notified,

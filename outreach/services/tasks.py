@@ -11,7 +11,10 @@ Assignment of call tasks (automated tasks have no assignee):
   the agents of a shared queue take the next task when they are free, which spreads work by
   real availability rather than by a guess made hours before the task falls due).
 - `least_loaded`: the available member of the queue or group named by `assignee_target` with
-  the fewest call tasks that day and room under their limit; the task sits in that queue.
+  room under their limit and the fewest call tasks that day (then the lowest id), agents with
+  the skills routing prefers for the customer served first (outreach.services.routing_rules.
+  call_skills: the first matching routing rule's skills, and the customer's language; the two
+  passes are in outreach.services.capacity); the task sits in that queue.
 Tasks that do not fit anyone's daily limit wait unassigned in their queue; a batch hands out
 capacity highest priority first, and the SLA sweep assigns waiting tasks as room appears
 (`outreach_tasks_assign_waiting`), again highest priority first. A campaign's call tasks get
@@ -45,6 +48,8 @@ from outreach.choices import AUTOMATED_CHANNELS, OPEN_TASK_STATUSES, TaskOutcome
 from outreach.models import OutreachTask, Queue
 from outreach.services.capacity import (
     DEFAULT_QUEUE_SLUG,
+    Want,
+    assign_preferring,
     capacity_load,
     center_zone,
     pool_members,
@@ -53,6 +58,7 @@ from outreach.services.capacity import (
     queues_by_slug,
     work_day,
 )
+from outreach.services.routing_rules import call_skills
 
 # A manual task without a deadline must be done within this long after it falls due.
 MANUAL_TASK_SLA = dt.timedelta(hours=2)
@@ -197,22 +203,24 @@ def _assign(calls: list[TaskSpec]) -> dict[str, int]:
     capacity = capacity_load(
         agent_ids=candidates, days={work_day(spec.due_at, today) for spec in calls}, now=now
     )
-    chosen: dict[str, int] = {}
-    for spec in sorted(calls, key=lambda s: (-s.priority, s.due_at)):
-        day = work_day(spec.due_at, capacity.today)
-        agent = capacity.pick(
-            push_candidates(
+    prefer = call_skills(
+        spec.customer_id for spec in calls if spec.assignee_rule == AssigneeRule.LEAST_LOADED
+    )
+    wants = [
+        Want(
+            key=spec.idempotency_key,
+            candidates=push_candidates(
                 rule=spec.assignee_rule,
                 target=spec.assignee_target,
                 advisor_id=advisors.get(spec.customer_id),
                 pools=pools,
             ),
-            day,
+            day=work_day(spec.due_at, capacity.today),
+            prefer=prefer.get(spec.customer_id, frozenset()),
         )
-        if agent is not None:
-            capacity.take(agent, day)
-            chosen[spec.idempotency_key] = agent
-    return chosen
+        for spec in sorted(calls, key=lambda s: (-s.priority, s.due_at))
+    ]
+    return assign_preferring(capacity, wants)
 
 
 def outreach_tasks_cancel(*, enrollment_ids: list[int], reason: str) -> int:
@@ -266,9 +274,13 @@ def outreach_tasks_assign_waiting(*, now: dt.datetime | None = None) -> int:
         )
         .filter(~campaign_work_frozen())
         .order_by("-priority", "deadline_at", "id")
-        .values("id", "customer__advisor_id", "step__assignee_rule", "step__assignee_target")[
-            :WAITING_BATCH
-        ]
+        .values(
+            "id",
+            "customer_id",
+            "customer__advisor_id",
+            "step__assignee_rule",
+            "step__assignee_target",
+        )[:WAITING_BATCH]
     )
     if not waiting:
         return 0
@@ -281,20 +293,28 @@ def outreach_tasks_assign_waiting(*, now: dt.datetime | None = None) -> int:
     advisors = {row["customer__advisor_id"] for row in waiting if row["customer__advisor_id"]}
     candidates = advisors.union(*pools.values())
     capacity = capacity_load(agent_ids=candidates, days={zone_today}, now=now)
-    by_agent: dict[int, list[int]] = {}
-    for row in waiting:
-        agent = capacity.pick(
-            push_candidates(
+    prefer = call_skills(
+        row["customer_id"]
+        for row in waiting
+        if row["step__assignee_rule"] == AssigneeRule.LEAST_LOADED
+    )
+    wants = [
+        Want(
+            key=row["id"],
+            candidates=push_candidates(
                 rule=row["step__assignee_rule"],
                 target=row["step__assignee_target"],
                 advisor_id=row["customer__advisor_id"],
                 pools=pools,
             ),
-            capacity.today,
+            day=capacity.today,
+            prefer=prefer.get(row["customer_id"], frozenset()),
         )
-        if agent is not None:
-            capacity.take(agent, capacity.today)
-            by_agent.setdefault(agent, []).append(row["id"])
+        for row in waiting
+    ]
+    by_agent: dict[int, list[int]] = {}
+    for task_id, agent in assign_preferring(capacity, wants).items():
+        by_agent.setdefault(agent, []).append(task_id)
     assigned = 0
     for agent, ids in by_agent.items():
         # Guarded by the same filter, so a task claimed meanwhile is not taken away.

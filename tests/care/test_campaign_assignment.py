@@ -291,3 +291,44 @@ def test_the_advisor_sees_their_campaign_call_in_their_queue(
     page = client.get(reverse("my-queue"))
     assert page.status_code == 200
     assert [row["task"].customer_id for row in page.context["rows"]] == [mine.pk]
+
+
+def test_least_loaded_prefers_skilled_agents_as_the_rule_path_does(
+    frozen: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given a pool of an English speaker, a Chinese speaker and an agent without skills (3
+    # calls a day each), and 7 customers of whom 4 speak English
+    from callcenter.choices import Language
+    from outreach.services.capacity import Want, assign_preferring
+    from outreach.services.routing_rules import call_skills
+
+    _daily_limit(3)
+    pool = staffed_queue("care-team", agents=3)
+    english, chinese, plain = pool.members.order_by("pk")
+    AgentProfile.objects.create(user=english, skills=["en"])
+    AgentProfile.objects.create(user=chinese, skills=["zh-hans"])
+    members = customers(7)
+    speakers = [members[i].pk for i in (1, 4, 5, 6)]
+    Customer.objects.filter(pk__in=speakers).update(language=Language.EN)
+    # the rule path's two passes over the same loads, the most valuable customer first
+    agents = [english.pk, chinese.pk, plain.pk]
+    capacity = capacity_load(agent_ids=agents, days=[WEDNESDAY])
+    prefer = call_skills(c.pk for c in members)
+    expected = assign_preferring(
+        capacity,
+        [
+            Want(key=c.pk, candidates=agents, day=WEDNESDAY, prefer=prefer[c.pk])
+            for c in reversed(members)
+        ],
+    )
+    rule = _call_journey("least_loaded", "care-team")
+
+    # when a campaign of the 7 starts
+    _launch(campaign(rule=rule, segment=segment_with(members)), django_capture_on_commit_callbacks)
+
+    # then each call went where the rule path would have put it: the English speaker took the
+    # three most valuable English speakers, the Chinese speaker three Chinese customers, and the
+    # rest went to the least loaded
+    assert _assignees(rule) == expected
+    assert {c for c, a in expected.items() if a == english.pk} == set(speakers[1:])
+    assert Counter(expected.values()) == {english.pk: 3, chinese.pk: 3, plain.pk: 1}

@@ -2,8 +2,10 @@
 
 from typing import Any
 
-from outreach.models import OutreachTask, TrackedLink
-from tests.matrix import MANAGERS, PUBLIC, STAFF, Entry, _e, _page
+from django.utils import timezone
+
+from outreach.models import OutreachTask, Queue, RoutingRule, TicketRoute, TrackedLink
+from tests.matrix import ADMINS, AGENT, MANAGERS, PUBLIC, STAFF, Entry, _e, _page
 
 EXPECTATIONS: dict[str, Entry] = {
     # Agent desk: any call-center role takes calls.
@@ -25,15 +27,38 @@ EXPECTATIONS: dict[str, Entry] = {
     "my-queue-reschedule": _page("task", post=STAFF),
     "queue-board": _page(get=MANAGERS),
     "queue-board-reassign": _page(post=MANAGERS),
+    # Routing: supervisors see routed tickets and move them; admins edit the routing rules
+    # (supervisors read them over the API); supervisors set agents' skills.
+    "routed-tickets": _page(get=MANAGERS),
+    "ticket-route": _page("ticket", post=MANAGERS),
+    "agent-skills": _page(get=MANAGERS),
+    "agent-skills-set": _page("agent", post=MANAGERS),
+    "routing-rules": _page(get=ADMINS),
+    "routing-rule-create": _page(get=ADMINS, post=ADMINS),
+    "routing-rule-edit": _page("routing_rule", get=ADMINS, post=ADMINS),
+    "routing-rule-delete": _page("routing_rule", post=ADMINS),
+    "api-outreach-routing-rules": _e(get=MANAGERS, post=ADMINS),
+    "api-outreach-routing-rule": _e(
+        "routing_rule", get=MANAGERS, put=ADMINS, patch=ADMINS, delete=ADMINS
+    ),
+    "api-outreach-agents": _e(get=MANAGERS),
+    "api-outreach-agent": _e("agent", patch=MANAGERS),
+    "api-outreach-ticket-route": _e("ticket", get=MANAGERS, post=MANAGERS),
     # Tracked links: customers follow them from their messages, without an account.
     "tracked-link": Entry(methods={"get": PUBLIC}, pk="tracked_link", kwarg="token"),
 }
 
 
 def extra_objects(base: dict[str, Any]) -> dict[str, Any]:
-    """A tracked link of the fixture's call task."""
+    """A tracked link of the fixture's call task, a routing rule, the ticket's route and an
+    agent whose skills are set."""
     task = OutreachTask.objects.get(pk=base["ids"]["task"])
     link = TrackedLink.objects.create(
         token="matrixlink1", task=task, customer_id=task.customer_id, target_url="https://a.cn/"
     )
-    return {"tracked_link": link.token}
+    queue, _created = Queue.objects.get_or_create(slug="matrix", defaults={"name": "Matrix"})
+    rule = RoutingRule.objects.create(name="Matrix", queue=queue)
+    TicketRoute.objects.get_or_create(
+        ticket_id=base["ids"]["ticket"], defaults={"queue": queue, "routed_at": timezone.now()}
+    )
+    return {"tracked_link": link.token, "routing_rule": rule.pk, "agent": base["users"][AGENT].pk}
