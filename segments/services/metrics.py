@@ -139,6 +139,97 @@ WHERE c.status = 'active' {customer_filter}
 """
 
 
+# A business account's roll-up: its own and its active contacts' paid orders and complaints,
+# for the accounts with at least one contact (`{only}` narrows the accounts). It replaces those
+# accounts' own figures in the frame; the contacts keep their own. A contact is always a person
+# (the link service refuses anything else), so nothing rolls up twice.
+_ACCOUNT_ROLLUP = """
+WITH members AS (
+    SELECT a.id AS account_id, a.id AS member_id
+    FROM callcenter_customer a
+    WHERE a.kind = 'business' AND a.status = 'active' {only}
+      AND EXISTS (SELECT 1 FROM callcenter_customer k
+                  WHERE k.account_id = a.id AND k.status = 'active')
+    UNION ALL
+    SELECT k.account_id, k.id
+    FROM callcenter_customer k JOIN callcenter_customer a ON a.id = k.account_id
+    WHERE k.status = 'active' AND a.kind = 'business' AND a.status = 'active' {only}
+)
+SELECT m.account_id AS customer_id,
+       o.first_order_at, o.last_order_at,
+       COALESCE(o.orders_lifetime, 0) AS orders_lifetime,
+       COALESCE(o.frequency, 0) AS frequency,
+       o.monetary,
+       COALESCE(o.orders_90d, 0) AS orders_90d,
+       o.spend_90d,
+       COALESCE(t.complaints_90d, 0) AS complaints_90d
+FROM (SELECT DISTINCT account_id FROM members) m
+LEFT JOIN (
+    SELECT mm.account_id,
+           min(placed_at) AS first_order_at,
+           max(placed_at) AS last_order_at,
+           count(*) AS orders_lifetime,
+           count(*) FILTER (WHERE placed_at > {window_start}) AS frequency,
+           sum(amount) FILTER (WHERE placed_at > {window_start}) AS monetary,
+           count(*) FILTER (WHERE placed_at > {d90}) AS orders_90d,
+           sum(amount) FILTER (WHERE placed_at > {d90}) AS spend_90d
+    FROM members mm JOIN callcenter_order o ON o.customer_id = mm.member_id
+    WHERE o.status = 'paid' AND o.placed_at <= {as_of}
+    GROUP BY mm.account_id
+) o ON o.account_id = m.account_id
+LEFT JOIN (
+    SELECT mm.account_id, count(*) AS complaints_90d
+    FROM members mm JOIN callcenter_ticket t ON t.customer_id = mm.member_id
+    WHERE t.kind = 'complaint' AND t.opened_at > {d90} AND t.opened_at <= {as_of}
+    GROUP BY mm.account_id
+) t ON t.account_id = m.account_id
+"""
+ACCOUNT_ROLLUP_COLUMNS = {
+    **ORDER_PART_COLUMNS,
+    "complaints_90d": "int64",
+}
+
+
+def _account_rollup_sql(
+    as_of: datetime,
+    window_days: int,
+    *,
+    id_range: tuple[int, int] | None = None,
+    only_dirty: bool = False,
+) -> sql.Composed:
+    """The roll-up statement of the accounts the aggregation covers (all, a range, or the
+    dirty ones)."""
+    only: sql.Composable = sql.SQL("")
+    if id_range is not None:
+        only = sql.SQL("AND a.id >= {lo} AND a.id < {hi}").format(
+            lo=sql.Literal(id_range[0]), hi=sql.Literal(id_range[1])
+        )
+    if only_dirty:
+        only = sql.SQL("AND a.id IN (SELECT customer_id FROM {})").format(
+            sql.Identifier(DIRTY_NOW_TABLE)
+        )
+    return sql.SQL(_ACCOUNT_ROLLUP).format(
+        only=only,
+        as_of=sql.Literal(as_of),
+        window_start=sql.Literal(as_of - timedelta(days=window_days)),
+        d90=sql.Literal(as_of - timedelta(days=90)),
+    )
+
+
+def _with_account_rollup(frame: pd.DataFrame, rollup: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with the accounts' own order and complaint figures replaced by their roll-up
+    (vectorised: one indexed assignment for all accounts)."""
+    if rollup.empty:
+        return frame
+    rollup = rollup.set_index("customer_id")
+    rollup = rollup[rollup.index.isin(frame["customer_id"])]
+    positions = frame.index[frame["customer_id"].isin(rollup.index)]
+    ids = frame.loc[positions, "customer_id"]
+    for column in rollup.columns:
+        frame.loc[positions, column] = rollup.loc[ids, column].to_numpy()
+    return frame
+
+
 def _aggregation_sql(
     as_of: datetime,
     window_days: int,
@@ -288,6 +379,11 @@ def metrics_frame(
         frame = _read_csv(_copy_out(statement, every_customer=True), METRICS_COLUMNS)
     else:
         frame = _metrics_frame_two_streams(as_of, window_days, id_range)
+    rollup = _read_csv(
+        _copy_out(_account_rollup_sql(as_of, window_days, id_range=id_range)),
+        ACCOUNT_ROLLUP_COLUMNS,
+    )
+    frame = _with_account_rollup(frame.reset_index(drop=True), rollup)
     # In id order, as the incremental frame: samples drawn by position (clusters, churn) are
     # then the same for the same data.
     frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
@@ -412,6 +508,15 @@ def _dirty_customers(*, as_of: datetime, previous_as_of: datetime, window_days: 
             bounds,
         )
         count = cursor.rowcount
+        # A contact's changed history changes its account's roll-up.
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO {now} SELECT DISTINCT c.account_id FROM callcenter_customer c "
+                "JOIN {now} d ON d.customer_id = c.id WHERE c.account_id IS NOT NULL "
+                "ON CONFLICT DO NOTHING"
+            ).format(now=sql.Identifier(DIRTY_NOW_TABLE))
+        )
+        count += cursor.rowcount
         cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(DIRTY_NOW_TABLE)))
     return count
 
@@ -438,6 +543,11 @@ def metrics_frame_incremental(
         return None
     statement, _orders = _aggregation_sql(as_of, window_days, only_dirty=True)
     fresh = _read_csv(_copy_out(statement), METRICS_COLUMNS)
+    rollup = _read_csv(
+        _copy_out(_account_rollup_sql(as_of, window_days, only_dirty=True)),
+        ACCOUNT_ROLLUP_COLUMNS,
+    )
+    fresh = _with_account_rollup(fresh, rollup)
     # The active customers not re-aggregated, with their kind (not a stored column).
     others_query = sql.SQL(
         "SELECT c.id AS customer_id, c.kind FROM callcenter_customer c "
