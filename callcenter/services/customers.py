@@ -353,6 +353,7 @@ def customer_account_set(
     longer a contact of any; audited. Only an active person can be a contact, only of an active
     business customer other than itself. Both are locked (in id order) so a concurrent merge
     cannot leave a contact pointing at a tombstone."""
+    given = customer
     ids = sorted({customer.pk, account.pk} if account is not None else {customer.pk})
     locked = {
         c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk")
@@ -371,14 +372,14 @@ def customer_account_set(
         if account.pk not in locked:
             raise ApplicationError(_("The business account does not exist."))
         account = locked[account.pk]
+        if account.pk == customer.pk:
+            raise ApplicationError(
+                _("A customer cannot be a contact of itself."), extra={"field": "account"}
+            )
         if customer.kind != CustomerKind.PERSON:
             raise ApplicationError(
                 _("Only a person can be a contact of a business account."),
                 extra={"field": "account"},
-            )
-        if account.pk == customer.pk:
-            raise ApplicationError(
-                _("A customer cannot be a contact of itself."), extra={"field": "account"}
             )
         if account.kind != CustomerKind.BUSINESS:
             raise ApplicationError(
@@ -399,6 +400,8 @@ def customer_account_set(
             )
         customer.account = account
         customer.account_role = role
+    # The caller's instance too, so a later save of it does not undo the link.
+    given.account_id, given.account_role = customer.account_id, customer.account_role
     if (customer.account_id, customer.account_role) == previous:
         return customer
     customer.save(update_fields=["account", "account_role", "updated_at"])

@@ -185,8 +185,10 @@ def _settle_account_links(*, survivor: Customer, merged: Customer) -> dict[str, 
         survivor.account_role = ""
         counts["callcenter.customer.account:survivor_unlinked"] = 1
     if survivor.kind != CustomerKind.BUSINESS:
-        unlinked = Customer.objects.filter(account_id=merged.pk).update(
-            account=None, account_role="", updated_at=now
+        unlinked = (
+            Customer.objects.filter(account_id=merged.pk)
+            .exclude(pk=survivor.pk)
+            .update(account=None, account_role="", updated_at=now)
         )
         if unlinked:
             counts["callcenter.customer.account:unlinked"] = unlinked
