@@ -40,6 +40,7 @@ TEMP_TABLES = (
     "import_created",
     "import_changed",
     "import_contact",
+    "import_account",
     "import_consent",
 )
 
