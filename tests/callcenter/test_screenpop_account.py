@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -119,3 +121,28 @@ def test_the_desk_card_labels_the_account(account) -> None:
     assert card.account["open_tickets"][0]["opened_at"].tzinfo is not None
     assert card.account["stakeholders"][0]["role_label"] == "Finance"
     assert any("Acme Ltd" in action for action in card.actions)
+
+
+def test_the_desk_page_of_a_contact_costs_the_same_queries_for_a_larger_account(
+    client, make_user, account
+) -> None:
+    agent = make_user(Role.AGENT, username="acct_desk_agent")
+    client.force_login(agent)
+    url = reverse("desk-card")
+    client.get(url, {"phone": "13800138000"})  # warm up the session
+    with CaptureQueriesContext(connection) as small:
+        first = client.get(url, {"phone": "13800138000"})
+    for index in range(4):
+        contact = customer_create(name=f"More {index}", phones=[f"1370013700{index}"])
+        customer_account_set(customer=contact, account=account.company, role=AccountRole.USER)
+        TicketFactory(customer=contact, subject=f"More ticket {index}")
+
+    with CaptureQueriesContext(connection) as large:
+        second = client.get(url, {"phone": "13800138000"})
+
+    assert len(large) == len(small)
+    html = second.content.decode()
+    assert first.status_code == second.status_code == 200
+    assert "More ticket 3" in html
+    assert "+8613*****7003" in html
+    assert "13700137003" not in html
