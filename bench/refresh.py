@@ -70,14 +70,22 @@ GENERATE_SQL = [
         '{}'::jsonb, now(), now()
     FROM generate_series(1, %(customers)s) g
     """,
+    # business accounts' contacts: the three persons after each business (ids 10k+1..10k+3)
+    # are its contacts, so 30% of the persons roll up into an account
+    """
+    UPDATE callcenter_customer
+    SET account_id = id - mod(id, 10),
+        account_role = (ARRAY['decision_maker', 'finance', 'user'])[mod(id, 10)]
+    WHERE mod(id, 10) BETWEEN 1 AND 3 AND id > 10
+    """,
     # orders: customers differ in rhythm and basket so RFM has structure; 10% refunded
     """
     INSERT INTO callcenter_order (external_id, customer_id, placed_at, amount, currency,
-        category, channel, status, created_at, updated_at)
+        category, product, channel, status, created_at, updated_at)
     SELECT 'BO' || g, o.customer_id,
         now() - make_interval(secs => (random() * 180 * 86400 * (1 + mod(o.customer_id, 3)))::int),
         round((20 + random() * 300 * (1 + mod(o.customer_id, 7)))::numeric, 2), 'CNY',
-        'cat' || mod(g, 8), 'web',
+        'cat' || mod(g, 8), '', 'web',
         CASE WHEN mod(g, 10) = 0 THEN 'refunded' ELSE 'paid' END, now(), now()
     FROM generate_series(1, %(orders)s) g,
         LATERAL (SELECT 1 + mod(hashint4(g) & 2147483647, %(customers)s) AS customer_id) o
@@ -148,11 +156,12 @@ def build(customers: int, orders_per_customer: int, interactions_per_customer: i
 ACTIVITY_SQL = [
     """
     INSERT INTO callcenter_order (external_id, customer_id, placed_at, amount, currency,
-        category, channel, status, created_at, updated_at)
+        category, product, channel, status, created_at, updated_at)
     SELECT 'DAY' || g || '-' || extract(epoch from now())::bigint,
         1 + mod(hashint4(g + 11) & 2147483647, %(customers)s),
         now() - make_interval(secs => (random() * 86000)::int),
-        round((20 + random() * 300)::numeric, 2), 'CNY', 'cat1', 'web', 'paid', now(), now()
+        round((20 + random() * 300)::numeric, 2), 'CNY', 'cat1', '', 'web', 'paid', now(),
+        now()
     FROM generate_series(1, %(customers)s / 100) g
     """,
     """

@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.choices import (
+    AccountRole,
     CustomerKind,
     CustomerStatus,
     Direction,
@@ -52,6 +53,10 @@ class CustomerFilter(django_filters.FilterSet):
     city = django_filters.CharFilter(lookup_expr="iexact")
     advisor = django_filters.NumberFilter(field_name="advisor_id", help_text=_("Advisor user id."))
     external_id = django_filters.CharFilter()
+    account = django_filters.NumberFilter(
+        field_name="account_id", help_text=_("Business account id: its contacts.")
+    )
+    account_role = django_filters.ChoiceFilter(choices=AccountRole.choices)
     sms_opt_out = django_filters.BooleanFilter()
     call_opt_out = django_filters.BooleanFilter()
     email_opt_out = django_filters.BooleanFilter()

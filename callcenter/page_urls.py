@@ -28,6 +28,11 @@ urlpatterns = [
         customer_views.customer_merge_view,
         name="customer-merge",
     ),
+    path(
+        "customers/<int:pk>/account/",
+        customer_views.customer_account_view,
+        name="customer-account",
+    ),
     path("desk/", desk_views.desk_view, name="desk"),
     path("desk/events/", desk_views.desk_events_view, name="desk-events"),
     path("desk/card/", desk_views.desk_card_view, name="desk-card"),

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from callcenter.choices import (
+    AccountRole,
     ConsentChannel,
     ConsentSource,
     ContactKind,
@@ -123,6 +124,8 @@ class CustomerSerializer(serializers.ModelSerializer):
             "language",
             "advisor",
             "advisor_username",
+            "account",
+            "account_role",
             "sms_opt_out",
             "call_opt_out",
             "email_opt_out",
@@ -318,6 +321,19 @@ class ContactPointInputSerializer(serializers.Serializer):
         max_length=50, required=False, default="", allow_blank=True
     )
     is_primary = serializers.BooleanField(required=False, default=False)
+
+
+class AccountLinkInputSerializer(serializers.Serializer):
+    """Make the customer a contact of a business account (`account` null: of none)."""
+
+    account = serializers.IntegerField(
+        min_value=1,
+        allow_null=True,
+        help_text=_("The id of an active business customer; null takes the customer off."),
+    )
+    account_role = serializers.ChoiceField(
+        choices=AccountRole.choices, required=False, default="", allow_blank=True
+    )
 
 
 class ContactRevealInputSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ Who may do what (roles are the groups of callcenter/migrations/0002_roles.py):
     customers: create, update profile          x        x         x
     customers: set or change the advisor                x         x
     customers: add contact point, consent      x        x         x
+    customers: link to a business account      x        x         x
     interactions: log (as oneself)             x        x         x
     interactions: log on behalf of another              x         x
     tickets: open                              x        x         x
@@ -48,6 +49,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from callcenter.choices import Role
+from callcenter.errors import ApplicationError
 from callcenter.filters import (
     CustomerFilter,
     InteractionFilter,
@@ -68,6 +70,7 @@ from callcenter.selectors.activity import (
     ticket_list,
 )
 from callcenter.serializers import (
+    AccountLinkInputSerializer,
     ConsentInputSerializer,
     ConsentResultSerializer,
     ContactPointInputSerializer,
@@ -106,6 +109,7 @@ from callcenter.services.customer_access import (
 )
 from callcenter.services.customers import (
     contact_point_add,
+    customer_account_set,
     customer_consent_set,
     customer_create,
     customer_update,
@@ -178,6 +182,7 @@ class CustomerViewSet(
         "contact_points": STAFF_ROLES,
         "consent": STAFF_ROLES,
         "reveal": STAFF_ROLES,
+        "account": STAFF_ROLES,
     }
 
     def get_queryset(self) -> QuerySet[Customer]:
@@ -284,6 +289,39 @@ class CustomerViewSet(
             via="api",
         )
         return Response(ContactRevealSerializer(point).data)
+
+    @extend_schema(
+        summary="Make the customer a contact of a business account, or of none",
+        description=(
+            "Only a person can be a contact, only of an active business customer, never of "
+            "itself; `account` null takes the customer off its account. The account's metrics "
+            "then roll up the contact's orders at the next segment refresh. List an account's "
+            "contacts with `GET /api/customers/?account=<id>`."
+        ),
+        request=AccountLinkInputSerializer,
+        responses=CustomerSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def account(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
+        customer = self.get_object()
+        serializer = AccountLinkInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account_id = serializer.validated_data["account"]
+        account = None
+        if account_id is not None:
+            account = Customer.objects.filter(pk=account_id).first()
+            if account is None:
+                raise ApplicationError(
+                    _("Customer %(id)s does not exist.") % {"id": account_id},
+                    extra={"field": "account"},
+                )
+        customer_account_set(
+            customer=customer,
+            account=account,
+            role=serializer.validated_data["account_role"],
+            changed_by=request.user,
+        )
+        return self._output(customer.pk)
 
     @extend_schema(
         summary="Set an opt-out flag",

@@ -96,6 +96,26 @@ _KNOWN_EXAMPLE = {
             }
         ],
     },
+    "account": {
+        "id": 40,
+        "name": "远航物流",
+        "company_name": "远航物流有限公司",
+        "industry": "Logistics",
+        "advisor": {"id": 7, "username": "li.na", "name": "Li Na"},
+        "caller_role": "user",
+        "open_tickets": [
+            {
+                "id": 81,
+                "kind": "complaint",
+                "status": "open",
+                "priority": "high",
+                "subject": "Invoice dispute",
+                "opened_at": "2025-02-28T09:00:00Z",
+                "customer": {"id": 43, "name": "李强"},
+            }
+        ],
+        "stakeholders": [{"id": 43, "name": "李强", "role": "finance", "phone": "+8613*****9000"}],
+    },
 }
 
 

@@ -24,6 +24,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from callcenter.choices import (
+    AccountRole,
     ContactKind,
     Direction,
     InteractionChannel,
@@ -56,6 +57,8 @@ class DeskCard:
     actions: list[str] = field(default_factory=list)
     interactions: list[dict[str, Any]] = field(default_factory=list)
     tickets: list[dict[str, Any]] = field(default_factory=list)
+    # The caller's business account (screen-pop section `account`), with labels; None if none.
+    account: dict[str, Any] | None = None
 
     @property
     def customer(self) -> dict[str, Any] | None:
@@ -133,6 +136,16 @@ def _advisor_advice(card: DeskCard) -> list[str]:
     ]
 
 
+def _account_advice(card: DeskCard) -> list[str]:
+    account = card.account
+    if not account or not account["caller_role"]:
+        return []
+    return [
+        _("Calls for %(account)s as %(role)s: check the account's open tickets before asking.")
+        % {"account": account["name"], "role": account["caller_role_label"]}
+    ]
+
+
 def _consent_advice(card: DeskCard) -> list[str]:
     consent = (card.customer or {}).get("consent") or {}
     if consent.get("do_not_contact") or consent.get("call_opt_out"):
@@ -143,6 +156,7 @@ def _consent_advice(card: DeskCard) -> list[str]:
 # The apps above add theirs in between (segments: the customer's stage and value, order 50).
 desk_advice.register("complaint", _complaint_advice, order=10)
 desk_advice.register("sentiment", _sentiment_advice, order=20)
+desk_advice.register("account", _account_advice, order=30)
 desk_advice.register("advisor", _advisor_advice, order=80)
 desk_advice.register("consent", _consent_advice, order=90)
 
@@ -168,6 +182,33 @@ def _parts_load(card: DeskCard) -> None:
             return
 
 
+def _ticket_with_labels(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **row,
+        "opened_at": _moment(row["opened_at"]),
+        "kind_label": choice_label(TicketKind, row["kind"]),
+        "status_label": choice_label(TicketStatus, row["status"]),
+        "priority_label": choice_label(TicketPriority, row["priority"]),
+    }
+
+
+def _account_with_labels(account: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The account section with moments and labels in the agent's language."""
+    if not account:
+        return None
+    return {
+        **account,
+        "caller_role_label": choice_label(AccountRole, account["caller_role"])
+        if account["caller_role"]
+        else "",
+        "open_tickets": [_ticket_with_labels(row) for row in account["open_tickets"]],
+        "stakeholders": [
+            {**row, "role_label": choice_label(AccountRole, row["role"])}
+            for row in account["stakeholders"]
+        ],
+    }
+
+
 def desk_card(*, phone: str, full_contacts: bool) -> DeskCard:
     """The desk card for a caller's number in any format (see the module docstring); contact
     details masked unless `full_contacts` (callcenter.masking)."""
@@ -188,16 +229,8 @@ def desk_card(*, phone: str, full_contacts: bool) -> DeskCard:
         }
         for row in screenpop.get("recent_interactions") or []
     ]
-    card.tickets = [
-        {
-            **row,
-            "opened_at": _moment(row["opened_at"]),
-            "kind_label": choice_label(TicketKind, row["kind"]),
-            "status_label": choice_label(TicketStatus, row["status"]),
-            "priority_label": choice_label(TicketPriority, row["priority"]),
-        }
-        for row in screenpop.get("open_tickets") or []
-    ]
+    card.tickets = [_ticket_with_labels(row) for row in screenpop.get("open_tickets") or []]
+    card.account = _account_with_labels(screenpop.get("account"))
     _parts_load(card)
     card.actions = next_best_actions(card)
     return card

@@ -22,7 +22,7 @@ from django.db.models import (
 )
 from django.db.models import Value as V
 
-from callcenter.choices import ContactKind
+from callcenter.choices import ContactKind, CustomerStatus
 from callcenter.models import (
     ConsentChange,
     ContactPoint,
@@ -77,12 +77,26 @@ class ConsentHistory(TypedDict):
     recent_consent_changes: list[ConsentChange]
 
 
+# The contacts a business account's page lists (a fixed slice: the page's cost stays flat).
+ACCOUNT_CONTACTS_SHOWN = 50
+
+
+def account_contacts(account_id: int) -> list[Customer]:
+    """A business account's active contacts by role and name (the first
+    ACCOUNT_CONTACTS_SHOWN): one query."""
+    return list(
+        Customer.objects.filter(account_id=account_id, status=CustomerStatus.ACTIVE).order_by(
+            "account_role", "name", "id"
+        )[:ACCOUNT_CONTACTS_SHOWN]
+    )
+
+
 def customer_profile(customer_id: int) -> "WithAnnotations[Customer, ConsentHistory] | None":
     """The customer with advisor, contact points and recent consent history, or None.
 
     Merged customers are returned too (the caller sends the user on to the survivor).
     Contact points are on `contact_points.all()`; the newest consent changes on
-    `recent_consent_changes`.
+    `recent_consent_changes`; a contact's account (with its advisor) on `account`.
     """
     contact_points = ContactPoint.objects.annotate(kind_order=_CONTACT_KIND_ORDER).order_by(
         "kind_order", "-is_active", "-is_primary", "id"
@@ -91,7 +105,7 @@ def customer_profile(customer_id: int) -> "WithAnnotations[Customer, ConsentHist
         "-changed_at", "-id"
     )[:CONSENT_HISTORY_LIMIT]
     return (
-        Customer.objects.select_related("advisor")
+        Customer.objects.select_related("advisor", "account", "account__advisor")
         .prefetch_related(
             Prefetch("contact_points", queryset=contact_points),
             Prefetch("consent_changes", queryset=consent_changes, to_attr="recent_consent_changes"),

@@ -34,7 +34,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext as _
 from psycopg.rows import tuple_row
 
-from callcenter.choices import OPEN_TICKET_STATUSES, ContactKind, CustomerStatus, OrderStatus
+from callcenter.choices import (
+    OPEN_TICKET_STATUSES,
+    ContactKind,
+    CustomerKind,
+    CustomerStatus,
+    OrderStatus,
+)
 from callcenter.masking import sql_contact_for, sql_mask_phone
 from callcenter.phones import try_normalize_phone
 from callcenter.prepared import fetch_prepared
@@ -169,11 +175,63 @@ orders_section = SqlSection(
 """Paid-order count, total spend and last order date, plus the last few orders."""
 
 
+ACCOUNT_OPEN_TICKETS_SHOWN = 10
+STAKEHOLDERS_SHOWN = 20
+
+account_section = SqlSection(
+    sql=f"""(SELECT json_build_object('id', ac.id, 'name', ac.name,
+        'company_name', ac.company_name, 'industry', ac.industry,
+        'advisor', {sql_person("aa")}, 'caller_role', c.account_role,
+        'open_tickets', (SELECT coalesce(json_agg(json_build_object('id', t.id,
+                'kind', t.kind, 'status', t.status, 'priority', t.priority,
+                'subject', t.subject, 'opened_at', {sql_timestamp("t.opened_at")},
+                'customer', json_build_object('id', t.customer_id, 'name', t.customer_name))
+                ORDER BY t.opened_at DESC, t.id DESC), '[]')
+            FROM (SELECT t.*, m.name AS customer_name FROM callcenter_ticket t
+                  JOIN callcenter_customer m ON m.id = t.customer_id
+                  WHERE t.customer_id IN (SELECT ac.id UNION ALL SELECT k.id
+                        FROM callcenter_customer k
+                        WHERE k.account_id = ac.id AND k.status = %(account_active)s)
+                    AND t.status = ANY(%(account_open_statuses)s)
+                  ORDER BY t.opened_at DESC, t.id DESC LIMIT %(account_open_tickets)s) t),
+        'stakeholders', (SELECT coalesce(json_agg(json_build_object('id', k.id,
+                'name', k.name, 'role', k.account_role, 'phone', k.phone)
+                ORDER BY k.account_role, k.name, k.id), '[]')
+            FROM (SELECT k.id, k.name, k.account_role,
+                    (SELECT {sql_contact_for(FULL_CONTACTS, "p.kind", "p.value")}
+                     FROM callcenter_contactpoint p
+                     WHERE p.customer_id = k.id AND p.is_active AND p.kind = %(account_phone)s
+                     ORDER BY p.is_primary DESC, p.id LIMIT 1) AS phone
+                  FROM callcenter_customer k
+                  WHERE k.account_id = ac.id AND k.status = %(account_active)s AND k.id <> c.id
+                  ORDER BY k.account_role, k.name, k.id LIMIT %(stakeholders)s) k))
+    FROM callcenter_customer ac LEFT JOIN auth_user aa ON aa.id = ac.advisor_id
+    WHERE ac.id = coalesce(c.account_id, CASE WHEN c.kind = %(account_business)s THEN c.id END)
+      AND ac.kind = %(account_business)s AND ac.status = %(account_active)s
+      AND (ac.id <> c.id OR EXISTS (SELECT 1 FROM callcenter_customer k
+                                    WHERE k.account_id = c.id AND k.status = %(account_active)s)))
+""",  # noqa: S608 - module constants
+    params={
+        "account_active": CustomerStatus.ACTIVE.value,
+        "account_business": CustomerKind.BUSINESS.value,
+        "account_phone": ContactKind.PHONE.value,
+        "account_open_statuses": [str(value) for value in OPEN_TICKET_STATUSES],
+        "account_open_tickets": ACCOUNT_OPEN_TICKETS_SHOWN,
+        "stakeholders": STAKEHOLDERS_SHOWN,
+    },
+)
+"""The business account of a caller who is one of its contacts (or of a business caller with
+contacts): its name, industry and advisor, the caller's role, the open tickets of the account
+and all its contacts (whose, newest first), and the other contacts with their role and primary
+phone (masked as the contact points are). Null for anybody else."""
+
+
 _SECTIONS: dict[str, ScreenpopSection | SqlSection] = {
     "contact_points": contact_points_section,
     "recent_interactions": recent_interactions_section,
     "open_tickets": open_tickets_section,
     "orders": orders_section,
+    "account": account_section,
 }
 _RESERVED_KEYS = frozenset({"known", "phone", "customer", "message"})
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from callcenter.choices import (
+    AccountRole,
     ConsentChannel,
     ConsentSource,
     ContactKind,
@@ -229,6 +230,25 @@ def customer_create(
     return customer
 
 
+def _check_kind_keeps_account_links(customer: Customer, kind: str) -> None:
+    """Refuse a change of kind that would break an account link: a contact must stay a
+    person, an account with contacts must stay a business."""
+    if kind == customer.kind:
+        return
+    if customer.account_id is not None and kind != CustomerKind.PERSON:
+        raise ApplicationError(
+            _("This customer is a contact of a business account; take it off the account first."),
+            extra={"field": "kind"},
+        )
+    if (
+        kind != CustomerKind.BUSINESS
+        and customer.contacts.filter(status=CustomerStatus.ACTIVE).exists()
+    ):
+        raise ApplicationError(
+            _("This business account has contacts; remove them first."), extra={"field": "kind"}
+        )
+
+
 @transaction.atomic
 def customer_update(
     *, customer: Customer, updated_by: User | None = None, **fields: Any
@@ -246,6 +266,7 @@ def customer_update(
         **fields,
     }
     _validate_profile(merged_view)
+    _check_kind_keeps_account_links(customer, fields.get("kind", customer.kind))
     if "name" in fields and not (fields["name"] or "").strip():
         raise ApplicationError(_("The name must not be empty."))
     for key, value in fields.items():
@@ -318,3 +339,82 @@ def customer_consent_set(
         ]
     )
     return True
+
+
+@transaction.atomic
+def customer_account_set(
+    *,
+    customer: Customer,
+    account: Customer | None,
+    role: str = "",
+    changed_by: User | None = None,
+) -> Customer:
+    """Make `customer` a contact of the business `account` with `role`, or (account None) no
+    longer a contact of any; audited. Only an active person can be a contact, only of an active
+    business customer other than itself. Both are locked (in id order) so a concurrent merge
+    cannot leave a contact pointing at a tombstone."""
+    given = customer
+    ids = sorted({customer.pk, account.pk} if account is not None else {customer.pk})
+    locked = {
+        c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    }
+    customer = locked[customer.pk]
+    _require_active(customer)
+    previous = (customer.account_id, customer.account_role)
+    if account is None:
+        if role:
+            raise ApplicationError(
+                _("A role needs a business account."), extra={"field": "account_role"}
+            )
+        customer.account = None
+        customer.account_role = ""
+    else:
+        if account.pk not in locked:
+            raise ApplicationError(_("The business account does not exist."))
+        account = locked[account.pk]
+        if account.pk == customer.pk:
+            raise ApplicationError(
+                _("A customer cannot be a contact of itself."), extra={"field": "account"}
+            )
+        if customer.kind != CustomerKind.PERSON:
+            raise ApplicationError(
+                _("Only a person can be a contact of a business account."),
+                extra={"field": "account"},
+            )
+        if account.kind != CustomerKind.BUSINESS:
+            raise ApplicationError(
+                _("Customer %(id)s is not a business account.") % {"id": account.pk},
+                extra={"field": "account"},
+            )
+        if account.status != CustomerStatus.ACTIVE:
+            raise ApplicationError(
+                _("Customer %(id)s was merged into %(target)s; use the survivor instead.")
+                % {"id": account.pk, "target": account.merged_into_id},
+                extra={"field": "account"},
+            )
+        role = role or AccountRole.OTHER
+        if role not in AccountRole.values:
+            raise ApplicationError(
+                _("Unknown role in the account: %(role)s") % {"role": role},
+                extra={"field": "account_role"},
+            )
+        customer.account = account
+        customer.account_role = role
+    # The caller's instance too, so a later save of it does not undo the link.
+    given.account_id, given.account_role = customer.account_id, customer.account_role
+    if (customer.account_id, customer.account_role) == previous:
+        return customer
+    customer.save(update_fields=["account", "account_role", "updated_at"])
+    audit_log_record(
+        actor=changed_by,
+        action="customer.account",
+        object_type="customer",
+        object_id=customer.pk,
+        data={
+            "account_id": customer.account_id,
+            "account_role": customer.account_role,
+            "previous_account_id": previous[0],
+            "previous_account_role": previous[1],
+        },
+    )
+    return customer

@@ -17,6 +17,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from callcenter.choices import (
+    AccountRole,
     ContactKind,
     CustomerKind,
     Direction,
@@ -442,6 +443,37 @@ def _demo_survey(
     )
 
 
+# Business accounts given contacts in the demo, and the roles their 2-4 contacts take in turn.
+DEMO_ACCOUNTS = 6
+_DEMO_ACCOUNT_ROLES = (
+    AccountRole.DECISION_MAKER,
+    AccountRole.FINANCE,
+    AccountRole.USER,
+    AccountRole.HR,
+)
+
+
+def _demo_accounts(rng: np.random.Generator, ids: list[int], profiles: np.ndarray) -> int:
+    """Make 2-4 ordering persons contacts of each of the first DEMO_ACCOUNTS businesses (with
+    roles); returns how many contacts were linked."""
+    kinds = dict(Customer.objects.filter(pk__in=ids).values_list("id", "kind"))
+    businesses = [pk for pk in ids if kinds[pk] == CustomerKind.BUSINESS][:DEMO_ACCOUNTS]
+    buyers = [
+        pk
+        for pk, profile in zip(ids, profiles, strict=True)
+        if kinds[pk] == CustomerKind.PERSON and profile in ("loyal", "regular")
+    ]
+    rng.shuffle(buyers)
+    links: list[Customer] = []
+    for account_id in businesses:
+        for role in _DEMO_ACCOUNT_ROLES[: int(rng.integers(2, 5))]:
+            if not buyers:
+                break
+            links.append(Customer(pk=buyers.pop(), account_id=account_id, account_role=role))
+    Customer.objects.bulk_update(links, ["account", "account_role"])
+    return len(links)
+
+
 @transaction.atomic
 def demo_data_create(*, customers: int = 2000, seed: int = 20261123) -> DemoSummary:
     """Create `customers` demo customers with their history in bulk."""
@@ -497,6 +529,7 @@ def demo_data_create(*, customers: int = 2000, seed: int = 20261123) -> DemoSumm
         (SurveyResponse, surveys),
     ):
         _bulk(model, rows)
+    _demo_accounts(rng, ids, profiles)
     return DemoSummary(len(ids), len(orders), len(interactions), len(tickets), len(surveys))
 
 

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from callcenter.budgets import LimitReached
-from callcenter.choices import CustomerStatus, MergeProposalStatus
+from callcenter.choices import AccountRole, CustomerStatus, MergeProposalStatus
 from callcenter.errors import ApplicationError
 from callcenter.extensions import Registry
 from callcenter.http import AuthenticatedHttpRequest
@@ -38,6 +38,7 @@ from callcenter.roles import MANAGER_ROLES, has_role
 from callcenter.selectors.profile import (
     TIMELINE_LIMIT,
     TimelineCursor,
+    account_contacts,
     customer_profile,
     customer_search_rows,
     customer_timeline,
@@ -48,6 +49,7 @@ from callcenter.services.customer_access import (
     customer_list_read_record,
     customer_reads_check,
 )
+from callcenter.services.customers import customer_account_set
 from callcenter.services.identity import merge_proposal_accept
 from callcenter.views import role_required
 
@@ -182,6 +184,8 @@ def customer_detail_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
         "contacts_in_full": contacts_visible_in_full(request.user),
         "panels": [panel(customer) for panel in customer_page_panels],
         "merge_proposals": _merge_suggestions(customer.pk),
+        "account_roles": AccountRole.choices,
+        "account_contacts": account_contacts(customer.pk) if customer.is_business else [],
         "can_merge": has_role(request.user, MANAGER_ROLES),
     }
     return render(request, "callcenter/customer_detail.html", context)
@@ -268,3 +272,63 @@ def customer_reveal_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
         context["revealed"] = True
         status = 200
     return render(request, "callcenter/partials/contact_reveal.html", context, status=status)
+
+
+def _customer_by_reference(reference: str) -> Customer | None:
+    """The customer a person typed: an id, or an external id."""
+    reference = reference.strip()
+    if not reference:
+        return None
+    number = whole_number(reference)
+    if number is not None:
+        found = Customer.objects.filter(pk=number).first()
+        if found is not None:
+            return found
+    return Customer.objects.filter(external_id=reference).first()
+
+
+@require_POST
+@role_required()
+def customer_account_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Change account links from a customer page: a person joins (`account`) or leaves
+    (`leave`) an account; an account adds (`contact`) or takes off (`remove_contact`) one of
+    its contacts. Each goes through `customer_account_set` (audited); a refusal is shown and
+    changes nothing."""
+    customer = get_object_or_404(Customer, pk=pk)
+    role = request.POST.get("account_role", "")
+    try:
+        if "leave" in request.POST:
+            customer_account_set(customer=customer, account=None, changed_by=request.user)
+            messages.success(request, _("The customer is no longer a contact of the account."))
+        elif "remove_contact" in request.POST:
+            contact = Customer.objects.filter(
+                pk=whole_number(request.POST["remove_contact"]) or 0, account_id=customer.pk
+            ).first()
+            if contact is None:
+                raise ApplicationError(_("That customer is not a contact of this account."))
+            customer_account_set(customer=contact, account=None, changed_by=request.user)
+            messages.success(
+                request, _("%(name)s is no longer a contact.") % {"name": contact.name}
+            )
+        elif "contact" in request.POST:
+            contact = _customer_by_reference(request.POST["contact"])
+            if contact is None:
+                raise ApplicationError(_("No customer has that id or external id."))
+            customer_account_set(
+                customer=contact, account=customer, role=role, changed_by=request.user
+            )
+            messages.success(request, _("%(name)s is now a contact.") % {"name": contact.name})
+        else:
+            account = _customer_by_reference(request.POST.get("account", ""))
+            if account is None:
+                raise ApplicationError(_("No customer has that id or external id."))
+            customer_account_set(
+                customer=customer, account=account, role=role, changed_by=request.user
+            )
+            messages.success(
+                request,
+                _("The customer is now a contact of %(account)s.") % {"account": account.name},
+            )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("customer-detail", pk=customer.pk)

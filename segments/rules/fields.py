@@ -8,7 +8,7 @@ from django.db import models
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from callcenter.choices import CustomerKind, Language, OrderStatus, TicketKind
+from callcenter.choices import AccountRole, CustomerKind, Language, OrderStatus, TicketKind
 from callcenter.models import Interaction, Order, SurveyResponse, Ticket
 from segments.choices import LifecycleStage, RfmSegmentName, ValueTier
 
@@ -159,6 +159,15 @@ _FIELD_LIST: list[FieldSpec] = [
     _profile("created_at", DATE, _("customer since"), "created_at__date"),
     _profile("advisor", STRING, _("advisor (user name)"), "advisor__username"),
     _profile("has_advisor", BOOL, _("has a dedicated advisor"), "advisor__isnull", invert=True),
+    _profile(
+        "is_account_contact",
+        BOOL,
+        _("contact of a business account"),
+        "account__isnull",
+        invert=True,
+    ),
+    _profile("account_role", CHOICE, _("role in the account"), choices=AccountRole),
+    _profile("account", STRING, _("business account (name)"), "account__name"),
     _consent("sms_opt_out", _("SMS opt-out")),
     _consent("call_opt_out", _("call opt-out")),
     _consent("email_opt_out", _("email opt-out")),

@@ -139,6 +139,140 @@ WHERE c.status = 'active' {customer_filter}
 """
 
 
+# A business account's roll-up: its own and its active contacts' paid orders and complaints,
+# for the accounts with at least one contact (`{only}` narrows the accounts), read from the
+# history. Used for a part of the customers (a range of ids, see segments.services.distributed),
+# where the contacts' own figures may be in another part; a frame of every customer rolls up
+# in pandas from the figures it holds (`_rolled_up`), without reading the orders twice. It
+# replaces those accounts' own figures; the contacts keep their own. A contact is always a
+# person (the link service refuses anything else), so nothing rolls up twice.
+_ACCOUNT_ROLLUP = """
+WITH members AS (
+    SELECT a.id AS account_id, a.id AS member_id
+    FROM callcenter_customer a
+    WHERE a.kind = 'business' AND a.status = 'active' {only}
+      AND EXISTS (SELECT 1 FROM callcenter_customer k
+                  WHERE k.account_id = a.id AND k.status = 'active')
+    UNION ALL
+    SELECT k.account_id, k.id
+    FROM callcenter_customer k JOIN callcenter_customer a ON a.id = k.account_id
+    WHERE k.status = 'active' AND a.kind = 'business' AND a.status = 'active' {only}
+)
+SELECT m.account_id AS customer_id,
+       o.first_order_at, o.last_order_at,
+       COALESCE(o.orders_lifetime, 0) AS orders_lifetime,
+       COALESCE(o.frequency, 0) AS frequency,
+       o.monetary,
+       COALESCE(o.orders_90d, 0) AS orders_90d,
+       o.spend_90d,
+       COALESCE(t.complaints_90d, 0) AS complaints_90d
+FROM (SELECT DISTINCT account_id FROM members) m
+LEFT JOIN (
+    SELECT mm.account_id,
+           min(placed_at) AS first_order_at,
+           max(placed_at) AS last_order_at,
+           count(*) AS orders_lifetime,
+           count(*) FILTER (WHERE placed_at > {window_start}) AS frequency,
+           sum(amount) FILTER (WHERE placed_at > {window_start}) AS monetary,
+           count(*) FILTER (WHERE placed_at > {d90}) AS orders_90d,
+           sum(amount) FILTER (WHERE placed_at > {d90}) AS spend_90d
+    FROM members mm JOIN callcenter_order o ON o.customer_id = mm.member_id
+    WHERE o.status = 'paid' AND o.placed_at <= {as_of}
+    GROUP BY mm.account_id
+) o ON o.account_id = m.account_id
+LEFT JOIN (
+    SELECT mm.account_id, count(*) AS complaints_90d
+    FROM members mm JOIN callcenter_ticket t ON t.customer_id = mm.member_id
+    WHERE t.kind = 'complaint' AND t.opened_at > {d90} AND t.opened_at <= {as_of}
+    GROUP BY mm.account_id
+) t ON t.account_id = m.account_id
+"""
+ACCOUNT_ROLLUP_COLUMNS = {
+    **ORDER_PART_COLUMNS,
+    "complaints_90d": "int64",
+}
+
+
+def _account_rollup_sql(
+    as_of: datetime, window_days: int, id_range: tuple[int, int]
+) -> sql.Composed:
+    """The roll-up statement of the accounts with ids in the half-open `id_range`."""
+    only = sql.SQL("AND a.id >= {lo} AND a.id < {hi}").format(
+        lo=sql.Literal(id_range[0]), hi=sql.Literal(id_range[1])
+    )
+    return sql.SQL(_ACCOUNT_ROLLUP).format(
+        only=only,
+        as_of=sql.Literal(as_of),
+        window_start=sql.Literal(as_of - timedelta(days=window_days)),
+        d90=sql.Literal(as_of - timedelta(days=90)),
+    )
+
+
+def _with_account_rollup(frame: pd.DataFrame, rollup: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with the accounts' own order and complaint figures replaced by their roll-up
+    (vectorised: one indexed assignment for all accounts)."""
+    if rollup.empty:
+        return frame
+    rollup = rollup.set_index("customer_id")
+    rollup = rollup[rollup.index.isin(frame["customer_id"])]
+    positions = frame.index[frame["customer_id"].isin(rollup.index)]
+    ids = frame.loc[positions, "customer_id"]
+    for column in rollup.columns:
+        frame.loc[positions, column] = rollup.loc[ids, column].to_numpy()
+    return frame
+
+
+# Every active contact of an active business account, with the account.
+_ACCOUNT_LINKS = """
+SELECT k.id AS customer_id, k.account_id
+FROM callcenter_customer k JOIN callcenter_customer a ON a.id = k.account_id
+WHERE k.status = 'active' AND a.status = 'active' AND a.kind = 'business'
+"""
+_ROLLUP_AGGREGATES = {
+    "first_order_at": "min",
+    "last_order_at": "max",
+    "orders_lifetime": "sum",
+    "frequency": "sum",
+    "monetary": "sum",
+    "orders_90d": "sum",
+    "spend_90d": "sum",
+    "complaints_90d": "sum",
+}
+# Sums that stay null (not 0) when no member has any (no order in the window).
+_NULLABLE_SUMS = ("monetary", "spend_90d")
+
+
+def _rolled_up(frame: pd.DataFrame, *, accounts: pd.Index | None = None) -> pd.DataFrame:
+    """`frame` (every customer's own figures, default index) with the accounts' order and
+    complaint figures replaced by the aggregate of their own and their contacts' rows, for the
+    accounts in `accounts` (default: all). Aggregates of per-customer aggregates (min of
+    minima, sums of sums) equal the aggregates over the members' history: one small COPY of
+    the links, then vectorised pandas."""
+    links = _read_csv(
+        _copy_out(sql.SQL(_ACCOUNT_LINKS)), {"customer_id": "int64", "account_id": "int64"}
+    )
+    if accounts is not None:
+        links = links[links["account_id"].isin(accounts)]
+    links = links[links["account_id"].isin(frame["customer_id"])]
+    if links.empty:
+        return frame
+    columns = list(_ROLLUP_AGGREGATES)
+    by_id = frame.set_index("customer_id")[columns]
+    account_ids = links["account_id"].unique()
+    members = pd.concat(
+        [
+            by_id.loc[account_ids].assign(account_id=account_ids),
+            by_id.loc[links["customer_id"]].assign(account_id=links["account_id"].to_numpy()),
+        ],
+        ignore_index=True,
+    )
+    grouped = members.groupby("account_id", sort=False)
+    rollup = grouped.agg(_ROLLUP_AGGREGATES)
+    for name in _NULLABLE_SUMS:
+        rollup[name] = grouped[name].sum(min_count=1)
+    return _with_account_rollup(frame, rollup.reset_index(names="customer_id"))
+
+
 def _aggregation_sql(
     as_of: datetime,
     window_days: int,
@@ -288,6 +422,15 @@ def metrics_frame(
         frame = _read_csv(_copy_out(statement, every_customer=True), METRICS_COLUMNS)
     else:
         frame = _metrics_frame_two_streams(as_of, window_days, id_range)
+    frame = frame.reset_index(drop=True)
+    if id_range is None:
+        frame = _rolled_up(frame)
+    else:
+        rollup = _read_csv(
+            _copy_out(_account_rollup_sql(as_of, window_days, id_range)),
+            ACCOUNT_ROLLUP_COLUMNS,
+        )
+        frame = _with_account_rollup(frame, rollup)
     # In id order, as the incremental frame: samples drawn by position (clusters, churn) are
     # then the same for the same data.
     frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
@@ -412,6 +555,15 @@ def _dirty_customers(*, as_of: datetime, previous_as_of: datetime, window_days: 
             bounds,
         )
         count = cursor.rowcount
+        # A contact's changed history changes its account's roll-up.
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO {now} SELECT DISTINCT c.account_id FROM callcenter_customer c "
+                "JOIN {now} d ON d.customer_id = c.id WHERE c.account_id IS NOT NULL "
+                "ON CONFLICT DO NOTHING"
+            ).format(now=sql.Identifier(DIRTY_NOW_TABLE))
+        )
+        count += cursor.rowcount
         cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(DIRTY_NOW_TABLE)))
     return count
 
@@ -447,6 +599,9 @@ def metrics_frame_incremental(
     others = _read_csv(_copy_out(others_query), {"customer_id": "int64", "kind": "string"})
     stored = others.join(stored_rows(), on="customer_id", how="inner")
     frame = pd.concat([fresh, stored[list(METRICS_COLUMNS)]], ignore_index=True)
+    # The re-aggregated accounts roll up again (their contacts' rows fresh or stored); the
+    # stored rows of the others are rolled up already.
+    frame = _rolled_up(frame, accounts=pd.Index(fresh["customer_id"]))
     frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
     return _with_days(frame, as_of), stored.set_index("customer_id")
 

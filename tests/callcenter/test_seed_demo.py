@@ -5,6 +5,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.db.models import Count
 
 from callcenter.choices import CustomerKind, OrderStatus
 from callcenter.models import ContactPoint, Customer, Interaction, Order, Ticket
@@ -30,6 +31,14 @@ def test_seed_demo_creates_users_and_history() -> None:
     assert ContactPoint.objects.filter(kind="phone").values("customer").distinct().count() == 120
     assert not ContactPoint.objects.filter(kind="phone").exclude(value__regex=r"^\+86\d{11}$")
     assert "Created 120 customers" in out.getvalue()
+    # business accounts with 2-4 contacts in roles, the contacts with orders
+    accounts = Customer.objects.filter(kind=CustomerKind.BUSINESS, contacts__isnull=False)
+    sizes = accounts.annotate(n=Count("contacts")).values_list("n", flat=True).distinct()
+    assert accounts.exists()
+    assert set(sizes) <= {2, 3, 4}
+    contacts = Customer.objects.filter(account__isnull=False)
+    assert not contacts.filter(account_role="").exists()
+    assert Order.objects.filter(customer__in=contacts, status=OrderStatus.PAID).exists()
 
 
 def test_seed_demo_if_empty_adds_nothing_the_second_time() -> None:

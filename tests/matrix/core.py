@@ -34,10 +34,12 @@ EXPECTATIONS: dict[str, Entry] = {
     "customer-timeline": _page("customer", get=STAFF),
     # Agents see contact details masked and reveal one at a time (audited, rate-limited).
     "customer-reveal": _page("customer", post=STAFF),
+    "customer-account": _page("customer", post=STAFF),
     # Customer profiles and history.
     "api-customer-list": _e(get=STAFF, post=STAFF),
     "api-customer-detail": _e("customer", get=STAFF, put=STAFF, patch=STAFF),
     "api-customer-consent": _e("customer", post=STAFF),
+    "api-customer-account": _e("customer", post=STAFF),
     "api-customer-contact-points": _e("customer", post=STAFF),
     "api-customer-reveal": _e("customer", post=STAFF),
     "api-order-list": _e(get=STAFF, post=ADMINS),

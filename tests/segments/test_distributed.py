@@ -9,13 +9,15 @@ from typing import Any
 import pytest
 
 from callcenter import celery_app
+from callcenter.choices import AccountRole
+from callcenter.models import Customer
 from segments.choices import RunStatus
 from segments.models import CustomerMetrics, RefreshRun
 from segments.services.distributed import id_ranges
 from segments.services.refresh import as_of_from_date, segment_refresh
 from segments.services.refresh_runs import segment_refresh_request
 from segments.tasks import segment_refresh_task
-from tests.callcenter.factories import CustomerFactory, OrderFactory
+from tests.callcenter.factories import BusinessCustomerFactory, CustomerFactory, OrderFactory
 from tests.workers import celery_worker, purge
 
 AS_OF = as_of_from_date(dt.date(2026, 6, 1))
@@ -31,6 +33,15 @@ def _base(customers: int = 60) -> list[Any]:
                 placed_at=AS_OF - dt.timedelta(days=3 + 37 * days + index),
                 amount=Decimal(20 + 13 * index),
             )
+    # Business accounts last (in the last range) with contacts first (in the first ranges):
+    # a part rolls up contacts aggregated in another.
+    if customers >= 20:
+        for number in range(3):
+            account = BusinessCustomerFactory(name=f"Account{number}")
+            OrderFactory(customer=account, placed_at=AS_OF - dt.timedelta(days=5 + number))
+            Customer.objects.filter(
+                pk__in=[c.pk for c in made[number * 4 : number * 4 + 3]]
+            ).update(account=account, account_role=AccountRole.USER)
     return made
 
 
@@ -63,7 +74,7 @@ def test_a_split_refresh_equals_the_single_pass(settings: Any) -> None:
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.counts["aggregation_parts"] == 3
-    assert CustomerMetrics.objects.count() == 60
+    assert CustomerMetrics.objects.count() == 63
     _assert_single_pass_changes_nothing()
 
 

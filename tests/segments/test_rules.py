@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from callcenter.choices import (
+    AccountRole,
     CustomerKind,
     CustomerStatus,
     Language,
@@ -107,6 +108,7 @@ def world(db: None) -> SimpleNamespace:
     prospect = CustomerFactory(name="prospect", city="", region="", attributes={})
     CustomerFactory(name="merged", city="上海", status=CustomerStatus.MERGED, merged_into=alice)
     Customer.objects.filter(pk=bob.pk).update(created_at=dt.datetime(2024, 1, 10, tzinfo=SHANGHAI))
+    Customer.objects.filter(pk=bob.pk).update(account=corp, account_role=AccountRole.FINANCE)
 
     CustomerMetricsFactory(
         customer=alice,
@@ -221,6 +223,12 @@ FIELD_CASES = [
     (cond("advisor", "ne", "advisor1"), set()),
     (cond("has_advisor", "is_true"), {"alice"}),
     (cond("has_advisor", "is_false"), {"bob", "corp", "prospect"}),
+    (cond("is_account_contact", "is_true"), {"bob"}),
+    (cond("is_account_contact", "is_false"), {"alice", "corp", "prospect"}),
+    (cond("account_role", "eq", AccountRole.FINANCE), {"bob"}),
+    (cond("account_role", "in", [AccountRole.HR, AccountRole.FINANCE]), {"bob"}),
+    (cond("account", "eq", "corp"), {"bob"}),
+    (cond("account", "is_set"), {"bob"}),
     # consent
     (cond("sms_opt_out", "is_true"), {"bob"}),
     (cond("do_not_contact", "is_true"), {"corp"}),

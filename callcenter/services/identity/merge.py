@@ -18,6 +18,7 @@ from callcenter.choices import (
     ConsentChannel,
     ConsentSource,
     ContactKind,
+    CustomerKind,
     CustomerStatus,
     MergeProposalStatus,
 )
@@ -169,6 +170,40 @@ def _keep_external_id(*, survivor: Customer, merged: Customer) -> None:
     )
 
 
+def _settle_account_links(*, survivor: Customer, merged: Customer) -> dict[str, int]:
+    """Keep account links valid across a merge, before the rows move.
+
+    The merged account's contacts then move to the survivor with every other relation, if the
+    survivor is a business; else they are taken off (a person has no contacts). A survivor that
+    was a contact of the merged account is taken off it (it cannot be its own contact). A
+    person survivor without an account takes the merged person's account and role. Returns the
+    counts for the merge record."""
+    counts: dict[str, int] = {}
+    now = timezone.now()
+    if survivor.account_id == merged.pk:
+        survivor.account = None
+        survivor.account_role = ""
+        counts["callcenter.customer.account:survivor_unlinked"] = 1
+    if survivor.kind != CustomerKind.BUSINESS:
+        unlinked = (
+            Customer.objects.filter(account_id=merged.pk)
+            .exclude(pk=survivor.pk)
+            .update(account=None, account_role="", updated_at=now)
+        )
+        if unlinked:
+            counts["callcenter.customer.account:unlinked"] = unlinked
+    if (
+        survivor.kind == CustomerKind.PERSON
+        and survivor.account_id is None
+        and merged.account_id not in (None, survivor.pk)
+    ):
+        survivor.account_id = merged.account_id
+        survivor.account_role = merged.account_role
+        counts["callcenter.customer.account:carried"] = 1
+    survivor.save(update_fields=["account", "account_role", "updated_at"])
+    return counts
+
+
 def _fill_profile(*, survivor: Customer, merged: Customer) -> list[str]:
     """Fill the survivor's empty FILLABLE_FIELDS from `merged` and unite custom attributes (the
     survivor's win); the names of the fields filled."""
@@ -243,7 +278,8 @@ def customer_merge(
         proposal = _lock_proposal(proposal, survivor=survivor, merged=merged)
     snapshot = _snapshot(merged)
 
-    moved = move_contact_points(survivor=survivor, merged=merged)
+    moved = _settle_account_links(survivor=survivor, merged=merged)
+    moved.update(move_contact_points(survivor=survivor, merged=merged))
     moved.update(move_related_rows(survivor=survivor, merged=merged))
     _keep_external_id(survivor=survivor, merged=merged)
     filled = _fill_profile(survivor=survivor, merged=merged)

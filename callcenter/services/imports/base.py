@@ -40,6 +40,7 @@ TEMP_TABLES = (
     "import_created",
     "import_changed",
     "import_contact",
+    "import_account",
     "import_consent",
 )
 
@@ -131,6 +132,21 @@ def sql_messages() -> dict[str, Callable[[str, str], str]]:
         "contact_repeated": lambda value, detail: (
             _('"%(value)s" is also on line %(line)s') % {"value": value, "line": detail}
         ),
+        "unknown_account": lambda value, detail: (
+            _('unknown business account "%(value)s"') % {"value": value}
+        ),
+        "account_self": lambda value, detail: _("a customer cannot be a contact of itself"),
+        "account_merged": lambda value, detail: (
+            _('account "%(value)s" was merged into customer %(target)s; name that one')
+            % {"value": value, "target": detail}
+        ),
+        "account_not_business": lambda value, detail: (
+            _('customer "%(value)s" is not a business account') % {"value": value}
+        ),
+        "contact_not_person": lambda value, detail: _(
+            "only a person can be a contact of a business account"
+        ),
+        "role_needs_account": lambda value, detail: _("a role needs an account_external_id"),
         "unknown_user": lambda value, detail: _('unknown user "%(value)s"') % {"value": value},
         "unknown_ticket": lambda value, detail: _('unknown ticket "%(value)s"') % {"value": value},
         "ticket_other_customer": lambda value, detail: (

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from psycopg import Connection, Cursor
 
-from callcenter.choices import ConsentSource, CustomerKind, ImportKind, Language
+from callcenter.choices import AccountRole, ConsentSource, CustomerKind, ImportKind, Language
 from callcenter.events import CONSENT_CHANGED, CUSTOMER_CREATED, DomainEvent
 from callcenter.limits import attribute_limits
 
@@ -48,6 +48,8 @@ COLUMNS = (
     Column("employee_count", cells.whole_number(2_147_483_647), "integer"),
     Column("wechat_opt_out", cells.boolean, "boolean"),
     Column("wecom_opt_out", cells.boolean, "boolean"),
+    Column("account_external_id", cells.text(64)),
+    Column("account_role", cells.choice(AccountRole.values)),
 )
 
 
@@ -90,6 +92,47 @@ def check(cur: Cursor, ctx: ImportContext) -> None:
         LEFT JOIN callcenter_customer c ON c.external_id = s.external_id
         WHERE s.ok AND coalesce(s.kind, c.kind, 'person') = 'business'
           AND coalesce(s.company_name, c.company_name, '') = '';
+
+        -- Account links: the account is a business customer stored or in the file (its
+        -- kind as it will be after the import), active, not the row itself; the contact a
+        -- person; a role needs an account.
+        CREATE TEMP TABLE import_account ON COMMIT DROP AS
+        SELECT s.line, s.ok, s.account_external_id AS ref,
+               coalesce(s.kind, c.kind, 'person') AS contact_kind,
+               s.account_external_id = s.external_id AS is_self,
+               a.id IS NOT NULL OR f.line IS NOT NULL AS known,
+               coalesce(f.kind, a.kind, CASE WHEN f.line IS NOT NULL THEN 'person' END)
+                   AS account_kind,
+               coalesce(a.status, 'active') AS account_status,
+               m.external_id AS merged_into, a.merged_into_id
+        FROM import_stage s
+        LEFT JOIN callcenter_customer c ON c.external_id = s.external_id
+        LEFT JOIN callcenter_customer a ON a.external_id = s.account_external_id
+        LEFT JOIN callcenter_customer m ON m.id = a.merged_into_id
+        LEFT JOIN LATERAL (
+            SELECT f.line, f.kind FROM import_stage f
+            WHERE f.external_id = s.account_external_id ORDER BY f.line LIMIT 1
+        ) f ON true
+        WHERE s.account_external_id IS NOT NULL;
+
+        INSERT INTO import_error (line, ok, column_name, code, value, detail)
+        SELECT x.line, x.ok, 'account_external_id',
+               CASE WHEN x.is_self THEN 'account_self'
+                    WHEN NOT x.known THEN 'unknown_account'
+                    WHEN x.account_status <> 'active' THEN 'account_merged'
+                    WHEN x.account_kind <> 'business' THEN 'account_not_business'
+                    ELSE 'contact_not_person' END,
+               x.ref, coalesce(x.merged_into, '#' || x.merged_into_id, '')
+        FROM import_account x
+        WHERE x.is_self OR NOT x.known OR x.account_status <> 'active'
+           OR x.account_kind <> 'business' OR x.contact_kind <> 'person';
+
+        INSERT INTO import_error (line, ok, column_name, code, value, detail)
+        SELECT s.line, s.ok, 'account_role', 'role_needs_account', s.account_role, ''
+        FROM import_stage s
+        LEFT JOIN callcenter_customer c ON c.external_id = s.external_id
+        WHERE s.account_role IS NOT NULL AND s.account_external_id IS NULL
+          AND c.account_id IS NULL;
 
         CREATE TEMP TABLE import_contact ON COMMIT DROP AS
         SELECT s.line, s.ok, s.external_id, 'phone'::text AS kind, p.value, p.raw, p.position
@@ -222,6 +265,27 @@ SET consent_updated_at = %(now)s, consent_source = %(source)s
 WHERE c.external_id IN (SELECT external_id FROM import_consent)
 """
 
+# Account links, after the new customers exist (an account may be new in the same file): a
+# contact joins the named account with the role given, else keeps its role (`other` when it
+# had none); a role alone changes the role on the stored account.
+LINK_ACCOUNTS = """
+WITH linked AS (
+    UPDATE callcenter_customer c SET
+        account_id = coalesce(a.id, c.account_id),
+        account_role = coalesce(s.account_role, nullif(c.account_role, ''), %(other_role)s),
+        updated_at = %(now)s
+    FROM import_stage s
+    LEFT JOIN callcenter_customer a ON a.external_id = s.account_external_id
+    WHERE c.external_id = s.external_id AND c.status = 'active'
+      AND (s.account_external_id IS NOT NULL OR s.account_role IS NOT NULL)
+      AND (c.account_id, c.account_role) IS DISTINCT FROM
+          (coalesce(a.id, c.account_id),
+           coalesce(s.account_role, nullif(c.account_role, ''), %(other_role)s))
+    RETURNING c.id
+)
+INSERT INTO import_changed (id) SELECT id FROM linked
+"""
+
 # Contact points are added; one given up earlier (inactive) is taken back into use. The first
 # value of a cell becomes primary when the customer has no primary one of that kind yet.
 UPSERT_CONTACTS = """
@@ -255,6 +319,7 @@ def write(cur: Cursor, ctx: ImportContext) -> tuple[int, int]:
         "source": ConsentSource.IMPORT.value,
         "user_id": ctx.user_id,
         "note": f"CSV import: {ctx.file_name}"[:255],
+        "other_role": AccountRole.OTHER.value,
     }
     cur.execute(CONSENT_CHANGES)
     cur.execute("CREATE TEMP TABLE import_changed (id bigint) ON COMMIT DROP")
@@ -263,6 +328,7 @@ def write(cur: Cursor, ctx: ImportContext) -> tuple[int, int]:
     cur.execute(RECORD_CONSENT, params)
     cur.execute(STAMP_CONSENT, params)
     cur.execute(UPSERT_CONTACTS, params)
+    cur.execute(LINK_ACCOUNTS, params)
     cur.execute(
         "SELECT count(DISTINCT ch.id) FROM import_changed ch "
         "WHERE NOT EXISTS (SELECT 1 FROM import_created c WHERE c.id = ch.id)"

@@ -1,0 +1,106 @@
+"""A business account's metrics roll up its contacts' orders and complaints; the contacts keep
+their own; a contact's new order or a new contact makes the next (incremental) refresh update
+the account, exactly as a full pass would."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from callcenter.choices import AccountRole, TicketKind
+from callcenter.services.customers import customer_account_set
+from segments.models import CustomerMetrics, DirtyCustomer
+from segments.services import refresh as refresh_module
+from segments.services.refresh import as_of_from_date, segment_refresh
+from tests.callcenter.factories import (
+    BusinessCustomerFactory,
+    CustomerFactory,
+    OrderFactory,
+    TicketFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = as_of_from_date(dt.date(2026, 6, 1))
+
+
+def _order(customer, days_ago: float, amount: str) -> None:
+    OrderFactory(
+        customer=customer, placed_at=AS_OF - dt.timedelta(days=days_ago), amount=Decimal(amount)
+    )
+
+
+@pytest.fixture
+def account():
+    company = BusinessCustomerFactory(name="Acme")
+    buyer = CustomerFactory(name="Buyer")
+    payer = CustomerFactory(name="Payer")
+    customer_account_set(customer=buyer, account=company, role=AccountRole.DECISION_MAKER)
+    customer_account_set(customer=payer, account=company, role=AccountRole.FINANCE)
+    _order(company, 200, "1000.00")
+    _order(buyer, 30, "300.00")
+    _order(buyer, 400, "50.00")
+    _order(payer, 10, "200.00")
+    TicketFactory(customer=payer, kind=TicketKind.COMPLAINT, opened_at=AS_OF - dt.timedelta(days=5))
+    loner = CustomerFactory(name="Loner")
+    _order(loner, 20, "80.00")
+    return company, buyer, payer, loner
+
+
+def test_full_pass_rolls_contacts_up_into_the_account(account) -> None:
+    company, buyer, payer, loner = account
+
+    run = segment_refresh(as_of=AS_OF, window_days=365, full=True)
+
+    assert run.status == "succeeded", run.error
+    metrics = CustomerMetrics.objects.in_bulk([company.pk, buyer.pk, payer.pk, loner.pk])
+    acme = metrics[company.pk]
+    assert acme.orders_lifetime == 4
+    assert acme.frequency == 3
+    assert acme.monetary == Decimal("1500.00")
+    assert acme.orders_90d == 2
+    assert acme.complaints_90d == 1
+    assert acme.first_order_at == AS_OF - dt.timedelta(days=400)
+    assert acme.last_order_at == AS_OF - dt.timedelta(days=10)
+    # the contacts keep their own figures
+    assert (metrics[buyer.pk].orders_lifetime, metrics[buyer.pk].monetary) == (2, Decimal("300.00"))
+    assert (metrics[payer.pk].orders_lifetime, metrics[payer.pk].complaints_90d) == (1, 1)
+    assert metrics[loner.pk].orders_lifetime == 1
+
+
+def test_a_contacts_order_and_a_new_contact_update_the_account_incrementally(
+    account, monkeypatch
+) -> None:
+    company, buyer, _payer, loner = account
+    segment_refresh(as_of=AS_OF, window_days=365)
+
+    _order(buyer, 1, "700.00")
+    customer_account_set(customer=loner, account=company, role=AccountRole.USER)
+    assert DirtyCustomer.objects.filter(customer_id=company.pk).exists()
+    monkeypatch.setattr(refresh_module, "INCREMENTAL_MAX_SHARE", 1.0)
+    run = segment_refresh(as_of=AS_OF, window_days=365)
+
+    assert run.status == "succeeded", run.error
+    assert run.counts["aggregated"] < run.counts["customers"]
+    acme = CustomerMetrics.objects.get(customer_id=company.pk)
+    assert acme.orders_lifetime == 6
+    assert acme.monetary == Decimal("2280.00")
+    incremental = set(
+        CustomerMetrics.objects.values_list("customer_id", "orders_lifetime", "monetary")
+    )
+
+    # A full pass of the same moment agrees.
+    monkeypatch.setattr(refresh_module, "_previous_builtin_signature", lambda: None)
+    segment_refresh(as_of=AS_OF, window_days=365, full=True)
+    full = set(CustomerMetrics.objects.values_list("customer_id", "orders_lifetime", "monetary"))
+    assert full == incremental
+
+
+def test_a_contact_leaving_takes_its_orders_out_of_the_account(account) -> None:
+    company, buyer, _payer, _loner = account
+    segment_refresh(as_of=AS_OF, window_days=365)
+
+    customer_account_set(customer=buyer, account=None)
+    segment_refresh(as_of=AS_OF, window_days=365)
+
+    assert CustomerMetrics.objects.get(customer_id=company.pk).orders_lifetime == 2
