@@ -1,5 +1,18 @@
 """API routes of the service app (mounted under /api/)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from service.views import account_reports_api
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path(
+        "service/accounts/<int:pk>/reports/",
+        account_reports_api.AccountReportListApi.as_view(),
+        name="api-account-reports",
+    ),
+    path(
+        "service/accounts/<int:pk>/reports/<str:month>.pdf",
+        account_reports_api.AccountReportPdfApi.as_view(),
+        name="api-account-report-pdf",
+    ),
+]
