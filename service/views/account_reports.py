@@ -97,7 +97,10 @@ def account_report_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
         month = parse_month(request.GET["month"]) if request.GET.get("month") else last_month(now)
     except ApplicationError as exc:
         return render(
-            request, "service/account_report.html", {"account": account, "error": exc.message}, 400
+            request,
+            "service/account_report.html",
+            {"account": account, "error": exc.message},
+            status=400,
         )
     report = AccountReport.objects.filter(account=account, month=month).defer("pdf").first()
     if report is not None and report.status == AccountReportStatus.READY:
