@@ -45,7 +45,15 @@ from tests.outreach.factories import CallTaskFactory, CareRuleFactory
 from tests.segments.factories import CustomerMetricsFactory, SegmentFactory
 from tests.signing import signed_headers
 
-MATRIX_AREAS = ("core", "segments_ui", "care_ui", "campaigns", "outreach_ui", "admin_ui")
+MATRIX_AREAS = (
+    "core",
+    "segments_ui",
+    "care_ui",
+    "campaigns",
+    "outreach_ui",
+    "admin_ui",
+    "account_reports",
+)
 
 SKIPPED_PREFIXES = ("admin/", "i18n/", "static/", "media/")
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -191,6 +199,7 @@ def test_permission_matrix(
     if user is not None:
         client.force_login(user)
     kwargs = {entry.kwarg: objects["ids"][entry.pk]} if entry.pk else {}
+    kwargs.update({name: objects["ids"][key] for name, key in entry.more_kwargs})
     url = reverse(route.key, kwargs=kwargs)
 
     failures = []

@@ -10,10 +10,11 @@ Other agents get 403; an id that is not an active business account is 404.
 
 from django.http import HttpResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,7 +22,7 @@ from rest_framework.views import APIView
 from callcenter.errors import ApplicationError
 from callcenter.http import AuthenticatedRequest
 from callcenter.models import Customer
-from callcenter.roles import IsAgent
+from callcenter.roles import MANAGER_ROLES, IsAgent, has_role
 from service.models import AccountReport, AccountReportStatus
 from service.services.account_reports import (
     account_report_generate,
@@ -94,6 +95,9 @@ class AccountReportListApi(APIView):
     @extend_schema(request=GenerateInputSerializer, responses={201: AccountReportSerializer})
     def post(self, request: AuthenticatedRequest, pk: int) -> Response:
         account = _account(request, pk)
+        # The role first: an advisor's malformed request is refused, not validated.
+        if not has_role(request.user, MANAGER_ROLES):
+            raise PermissionDenied(_("Only supervisors and admins generate reports."))
         form = GenerateInputSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
