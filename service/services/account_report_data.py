@@ -204,8 +204,8 @@ def account_reports_data(
 ) -> dict[int, dict[str, Any]]:
     """The report figures (JSON-ready) of each business account of `account_ids` for `month`,
     as of `now`; ids that are not business accounts are absent."""
-    accounts = {
-        row["id"]: row
+    accounts: dict[int, dict[str, Any]] = {
+        row["id"]: dict(row)
         for row in Customer.objects.filter(pk__in=list(account_ids), kind="business").values(
             "id",
             "name",
