@@ -4,9 +4,9 @@ the public download of an emailed link."""
 import datetime as dt
 from typing import Any
 
-from service.models import AccountReport
+from service.services.account_reports import account_report_generate
 from tests.callcenter.factories import BusinessCustomerFactory
-from tests.matrix import AGENT, MANAGERS, PUBLIC, STAFF, Entry, _page
+from tests.matrix import AGENT, MANAGERS, PUBLIC, STAFF, SUPERVISOR, Entry, _page
 
 EXPECTATIONS: dict[str, Entry] = {
     # The report of an account: supervisors, admins and the account's advisor (the fixture's
@@ -29,12 +29,8 @@ EXPECTATIONS: dict[str, Entry] = {
 def extra_objects(base: dict[str, Any]) -> dict[str, Any]:
     """A business account advised by the fixture's agent, with a generated report."""
     account = BusinessCustomerFactory(advisor=base["users"][AGENT])
-    report = AccountReport.objects.create(
-        account=account,
-        month=dt.date(2025, 6, 1),
-        token="matrix-account-report",
-        status="ready",
-        pdf=b"%PDF-1.4 matrix",
+    report = account_report_generate(
+        account=account, month=dt.date(2025, 6, 1), user=base["users"][SUPERVISOR]
     )
     return {
         "business_account": account.pk,
