@@ -499,3 +499,23 @@ def test_the_emailed_link_downloads_the_pdf_without_login(accounts: dict[str, An
     assert response.content == bytes(report.pdf)
     wrong = Client().get(reverse("account-report-public", kwargs={"token": "x" * 43}))
     assert wrong.status_code == 404
+
+
+def test_the_customer_page_links_the_reports_for_those_who_may_open_them(
+    accounts: dict[str, Any], advisor: Any, supervisor_user: Any
+) -> None:
+    account = accounts["account"]
+    url = reverse("customer-detail", kwargs={"pk": account.pk})
+    client = Client()
+
+    client.force_login(supervisor_user)
+    shown = client.get(url).content.decode()
+    assert 'data-testid="account-report-link"' in shown
+    assert "2025-06" in shown
+    client.force_login(advisor)
+    assert 'data-testid="account-report-link"' in client.get(url).content.decode()
+    client.force_login(accounts["other_agent"])
+    assert 'data-testid="account-report-link"' not in client.get(url).content.decode()
+    client.force_login(supervisor_user)
+    person = reverse("customer-detail", kwargs={"pk": CustomerFactory().pk})
+    assert 'id="account-reports"' not in client.get(person).content.decode()
