@@ -46,8 +46,8 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 # groups, the request's savepoint and its release, the customer with its advisor, contact
 # points, consent history, and one bounded query per timeline kind (orders, interactions,
 # tickets, surveys), and one bounded query each for care enrollments, outreach tasks and
-# open merge proposals.
-CUSTOMER_PAGE_QUERIES = 15
+# open merge proposals, and (a business account) its latest monthly reports.
+CUSTOMER_PAGE_QUERIES = 16
 
 
 def detail_url(customer: Customer) -> str:
