@@ -23,8 +23,9 @@ run creates nothing twice.
 The monthly run (`account_reports_run_month`, beat on the 1st) walks active business
 accounts in chunks by id, one transaction per chunk: insert the missing reports (ON CONFLICT DO
 NOTHING), lock the chunk's unfinished ones (SKIP LOCKED: two runs share the work), generate,
-then send. A report whose PDF failed is marked failed with the error (shown on the page) and
-retried by the next run or a supervisor.
+then send. Reports not sent yet are made again first (one a supervisor generated during the
+month then shows the whole month). A report whose PDF failed is marked failed with the error
+(shown on the page) and retried by the next run or a supervisor.
 """
 
 import datetime as dt
@@ -255,7 +256,9 @@ def _run_chunk(ids: list[int], *, month: dt.date, now: dt.datetime) -> dict[str,
         .select_related("account")
         .order_by("pk")
     )
-    to_make = [r for r in reports if r.status != AccountReportStatus.READY]
+    # Everything not sent yet is made again, so what goes out has the month's final figures
+    # (a supervisor may have generated it while the month was still running).
+    to_make = reports
     if to_make:
         data = account_reports_data(
             account_ids=[r.account_id for r in to_make], month=month, now=now

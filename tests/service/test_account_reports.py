@@ -33,6 +33,7 @@ from service.services.account_reports import (
     account_reports_run_month,
     nth_business_day,
 )
+from service.tasks import account_reports_monthly_task
 from tests.callcenter.factories import (
     BusinessCustomerFactory,
     CustomerFactory,
@@ -519,3 +520,55 @@ def test_the_customer_page_links_the_reports_for_those_who_may_open_them(
     client.force_login(supervisor_user)
     person = reverse("customer-detail", kwargs={"pk": CustomerFactory().pk})
     assert 'id="account-reports"' not in client.get(person).content.decode()
+
+
+def test_a_report_made_during_the_month_is_made_again_before_it_is_sent(
+    supervisor_user: Any,
+) -> None:
+    account = _account()
+    EmailFactory(customer=account)
+    early = account_report_generate(account=account, month=JUNE, user=supervisor_user, now=_at(15))
+    OrderFactory(customer=account, placed_at=_at(20), amount=Decimal("80.00"))
+
+    counts = account_reports_run_month(month=JUNE, now=RUN_AT)
+
+    report = AccountReport.objects.get(pk=early.pk)
+    assert counts["generated"] == 1
+    assert report.data["orders"]["amount"] == "80.00"
+    assert report.version == 2
+    assert report.notified_at == RUN_AT
+
+
+def test_a_report_that_fails_is_recorded_sends_nothing_and_is_made_by_the_next_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    account = _account()
+    EmailFactory(customer=account)
+
+    def broken(data: dict[str, Any], *, language: str) -> bytes:
+        raise ValueError("no room on the page")
+
+    monkeypatch.setattr("service.services.account_reports.account_report_pdf", broken)
+    first = account_reports_run_month(month=JUNE, now=RUN_AT)
+    report = AccountReport.objects.get(account=account)
+    assert first["failed"] == 1
+    assert report.status == AccountReportStatus.FAILED
+    assert "no room on the page" in report.error
+    assert report.notified_at is None
+    assert not OutreachTask.objects.exists()
+
+    monkeypatch.setattr("service.services.account_reports.account_report_pdf", account_report_pdf)
+    second = account_reports_run_month(month=JUNE, now=RUN_AT)
+
+    report.refresh_from_db()
+    assert (second["generated"], second["emails"]) == (1, 1)
+    assert (report.status, report.error) == (AccountReportStatus.READY, "")
+
+
+def test_the_monthly_task_runs_the_month_it_is_given() -> None:
+    account = _account()
+
+    counts = account_reports_monthly_task.apply(kwargs={"month": "2025-06"}).get()
+
+    assert counts["generated"] == 1
+    assert AccountReport.objects.get(account=account).month == JUNE
