@@ -32,6 +32,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
+import time
 from typing import Any
 
 from django.conf import settings
@@ -218,13 +219,20 @@ def account_report_generate(
 
 
 def account_reports_run_month(
-    *, month: dt.date, now: dt.datetime | None = None, chunk: int = ACCOUNT_CHUNK
+    *,
+    month: dt.date,
+    now: dt.datetime | None = None,
+    chunk: int = ACCOUNT_CHUNK,
+    time_budget: float | None = None,
 ) -> dict[str, int]:
     """Generate and send the reports of every active business account for `month` (the
-    monthly beat; safe to run twice or concurrently). Returns counts."""
+    monthly beat; safe to run twice or concurrently). Returns counts; `more` is 1 when it
+    stopped after `time_budget` seconds, accounts perhaps left (a rerun goes on: finished
+    reports are skipped)."""
     now = now or timezone.now()
     month = month.replace(day=1)
-    counts = {"accounts": 0, "generated": 0, "failed": 0, "emails": 0, "calls": 0}
+    counts = {"accounts": 0, "generated": 0, "failed": 0, "emails": 0, "calls": 0, "more": 0}
+    started = time.monotonic()
     after = 0
     while True:
         ids = list(
@@ -240,6 +248,10 @@ def account_reports_run_month(
         counts["accounts"] += len(ids)
         for key, value in _run_chunk(ids, month=month, now=now).items():
             counts[key] += value
+        # At least a chunk per run, so every run makes progress.
+        if time_budget is not None and time.monotonic() - started > time_budget:
+            counts["more"] = 1
+            return counts
 
 
 @transaction.atomic

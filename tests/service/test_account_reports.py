@@ -254,8 +254,9 @@ def test_the_monthly_run_makes_each_report_once_and_sends_it_once(advisor: Any) 
 
     # then one report, one email (the decision maker), one call for the advisor
     report = AccountReport.objects.get(account=account)
-    assert first == {"accounts": 1, "generated": 1, "failed": 0, "emails": 1, "calls": 1}
-    assert second == {"accounts": 1, "generated": 0, "failed": 0, "emails": 0, "calls": 0}
+    done = {"accounts": 1, "failed": 0, "more": 0}
+    assert first == {**done, "generated": 1, "emails": 1, "calls": 1}
+    assert second == {**done, "generated": 0, "emails": 0, "calls": 0}
     assert report.status == AccountReportStatus.READY
     assert report.month == JUNE
     assert report.pdf_size == len(bytes(report.pdf)) > 0
@@ -572,3 +573,14 @@ def test_the_monthly_task_runs_the_month_it_is_given() -> None:
 
     assert counts["generated"] == 1
     assert AccountReport.objects.get(account=account).month == JUNE
+
+
+def test_a_run_out_of_time_stops_and_the_next_goes_on() -> None:
+    accounts = [_account(), _account(), _account()]
+
+    first = account_reports_run_month(month=JUNE, now=RUN_AT, chunk=1, time_budget=0)
+    second = account_reports_run_month(month=JUNE, now=RUN_AT, chunk=1)
+
+    assert (first["generated"], first["more"]) == (1, 1)
+    assert (second["generated"], second["more"]) == (2, 0)
+    assert AccountReport.objects.filter(account__in=accounts, status="ready").count() == 3
