@@ -21,8 +21,8 @@ class AccountReport(TimeStampedModel):
     and what was sent about it. Unique per account and month: a second monthly run or a
     regeneration rewrites the same row and sends nothing twice.
 
-    The PDF lives in the database (a few tens of kilobytes a month per account) so it is
-    backed up and access-checked with the rest; customers download it through the random
+    The PDF lives in the database (`AccountReportPdf`, a few kilobytes a month per account) so
+    it is backed up and access-checked with the rest; customers download it through the random
     `token` of the link emailed to them, staff through the API."""
 
     account = models.ForeignKey(
@@ -40,7 +40,6 @@ class AccountReport(TimeStampedModel):
     )
     language = models.CharField(_("language"), max_length=16, blank=True)
     data = models.JSONField(_("figures"), default=dict, blank=True)
-    pdf = models.BinaryField(_("PDF"), null=True, blank=True)
     pdf_sha256 = models.CharField(_("PDF checksum (SHA-256)"), max_length=64, blank=True)
     pdf_size = models.PositiveIntegerField(_("PDF size (bytes)"), default=0)
     token = models.CharField(_("download token"), max_length=43, unique=True)
@@ -81,3 +80,25 @@ class AccountReport(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.month:%Y-%m}"
+
+
+class AccountReportPdf(models.Model):
+    """The PDF of a report, in a table of its own: lists of reports never read it, and a
+    subject export (which follows every row pointing at a customer) gets the report's figures,
+    not its bytes."""
+
+    report = models.OneToOneField(
+        AccountReport,
+        verbose_name=_("account report"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="pdf_file",
+    )
+    content = models.BinaryField(_("PDF"))
+
+    class Meta:
+        verbose_name = _("account report PDF")
+        verbose_name_plural = _("account report PDFs")
+
+    def __str__(self) -> str:
+        return f"PDF of report {self.report_id}"

@@ -1,7 +1,10 @@
 """What the service app contributes to the extension points of the apps below it: one module
 per extension point, each with a `register()` that `register_all()` calls from `ready()`."""
 
-PART_MODULES: tuple[str, ...] = ("customer_page",)
+PART_MODULES: tuple[str, ...] = (
+    "customer_page",
+    "subject_data",
+)
 
 
 def register_all() -> None:

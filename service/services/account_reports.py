@@ -57,7 +57,7 @@ from care.choices import AssigneeRule, StepChannel, TouchKind
 from outreach.models import OutreachTask
 from outreach.services.capacity import center_zone
 from outreach.services.tasks import TaskSpec, outreach_tasks_create
-from service.models import AccountReport, AccountReportStatus
+from service.models import AccountReport, AccountReportPdf, AccountReportStatus
 from service.services.account_report_data import account_reports_data, add_months
 from service.services.account_report_pdf import account_report_pdf
 
@@ -149,8 +149,9 @@ def _new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _render(report: AccountReport, data: dict[str, Any], now: dt.datetime) -> None:
-    """Store `data` and its PDF on `report` (in memory; the caller saves)."""
+def _render(report: AccountReport, data: dict[str, Any], now: dt.datetime) -> bytes | None:
+    """Put `data` on `report` (in memory; the caller saves) and return its PDF (None when it
+    failed: the report says why)."""
     report.data = data
     report.language = report.account.language
     try:
@@ -160,8 +161,7 @@ def _render(report: AccountReport, data: dict[str, Any], now: dt.datetime) -> No
         logger.exception("account report %s failed", report.pk)
         report.status = AccountReportStatus.FAILED
         report.error = f"{exc!r}"[:2000]
-        return
-    report.pdf = pdf
+        return None
     report.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
     report.pdf_size = len(pdf)
     report.status = AccountReportStatus.READY
@@ -169,12 +169,22 @@ def _render(report: AccountReport, data: dict[str, Any], now: dt.datetime) -> No
     report.version += 1
     report.generated_at = now
     report.updated_at = now
+    return pdf
+
+
+def _save_pdfs(pdfs: dict[int, bytes]) -> None:
+    """Write the PDFs of these reports (by report id), replacing older ones (one INSERT)."""
+    AccountReportPdf.objects.bulk_create(
+        [AccountReportPdf(report_id=pk, content=pdf) for pk, pdf in pdfs.items()],
+        update_conflicts=True,
+        unique_fields=["report"],
+        update_fields=["content"],
+    )
 
 
 RENDERED_FIELDS = [
     "data",
     "language",
-    "pdf",
     "pdf_sha256",
     "pdf_size",
     "status",
@@ -208,9 +218,11 @@ def account_report_generate(
         .get(account=account, month=month)
     )
     data = account_reports_data(account_ids=[account.pk], month=month, now=now)[account.pk]
-    _render(report, data, now)
+    pdf = _render(report, data, now)
     report.generated_by = user
     report.save(update_fields=RENDERED_FIELDS)
+    if pdf is not None:
+        _save_pdfs({report.pk: pdf})
     if report.status == AccountReportStatus.FAILED:
         raise ApplicationError(
             _("The report could not be made: %(error)s") % {"error": report.error}
@@ -275,10 +287,16 @@ def _run_chunk(ids: list[int], *, month: dt.date, now: dt.datetime) -> dict[str,
         data = account_reports_data(
             account_ids=[r.account_id for r in to_make], month=month, now=now
         )
+        pdfs: dict[int, bytes] = {}
         for report in to_make:
-            _render(report, data[report.account_id], now)
-            counts["failed" if report.status == AccountReportStatus.FAILED else "generated"] += 1
+            pdf = _render(report, data[report.account_id], now)
+            if pdf is None:
+                counts["failed"] += 1
+            else:
+                counts["generated"] += 1
+                pdfs[report.pk] = pdf
         AccountReport.objects.bulk_update(to_make, RENDERED_FIELDS)
+        _save_pdfs(pdfs)
     ready = [r for r in reports if r.status == AccountReportStatus.READY and r.notified_at is None]
     if ready:
         sent = account_reports_notify(reports=ready, now=now)

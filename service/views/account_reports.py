@@ -23,7 +23,7 @@ from callcenter.http import AuthenticatedHttpRequest
 from callcenter.roles import MANAGER_ROLES, has_role
 from callcenter.views import role_required
 from outreach.views.links import TrackedLinkThrottle
-from service.models import AccountReport, AccountReportStatus
+from service.models import AccountReport, AccountReportPdf, AccountReportStatus
 from service.services.account_report_data import account_reports_data
 from service.services.account_report_pdf import (
     figure_label,
@@ -45,7 +45,8 @@ REPORTS_LISTED = 36
 
 def pdf_response(report: AccountReport, *, download: bool = True) -> HttpResponse:
     """The stored PDF, with its checksum as the ETag."""
-    response = HttpResponse(bytes(report.pdf or b""), content_type="application/pdf")
+    content = AccountReportPdf.objects.filter(report=report).values_list("content", flat=True)
+    response = HttpResponse(bytes(content.get()), content_type="application/pdf")
     disposition = "attachment" if download else "inline"
     response["Content-Disposition"] = (
         f'{disposition}; filename="account-{report.account_id}-{report.month:%Y-%m}.pdf"'
@@ -102,7 +103,7 @@ def account_report_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
             {"account": account, "error": exc.message},
             status=400,
         )
-    report = AccountReport.objects.filter(account=account, month=month).defer("pdf").first()
+    report = AccountReport.objects.filter(account=account, month=month).first()
     if report is not None and report.status == AccountReportStatus.READY:
         data, language = report.data, report.language
     else:

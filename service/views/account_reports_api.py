@@ -89,7 +89,7 @@ class AccountReportListApi(APIView):
     @extend_schema(responses=AccountReportSerializer(many=True))
     def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         account = _account(request, pk)
-        reports = AccountReport.objects.filter(account=account).defer("pdf").order_by("-month")
+        reports = AccountReport.objects.filter(account=account).order_by("-month")
         return Response(AccountReportSerializer(reports, many=True).data)
 
     @extend_schema(request=GenerateInputSerializer, responses={201: AccountReportSerializer})

@@ -61,7 +61,7 @@ def test_supervisor_generates_and_downloads_the_report(
         page.get_by_test_id("report-pdf").click()
     path = download_info.value.path()
     with open(path, "rb") as pdf:
-        assert pdf.read() == bytes(report.pdf)
+        assert pdf.read() == bytes(report.pdf_file.content)
     shot(page, "account-report")
 
 

@@ -4,6 +4,7 @@ page, the API and the downloads."""
 
 import base64
 import datetime as dt
+import json
 import re
 import zlib
 import zoneinfo
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -20,12 +22,13 @@ from rest_framework.test import APIClient
 
 from callcenter.choices import AccountRole, CalendarDayKind, CalendarDaySource, TicketKind
 from callcenter.models import CalendarDay, Customer, Ticket
+from callcenter.services.privacy import customer_erase
 from care.choices import StepChannel, TouchKind
 from outreach.choices import TaskStatus
 from outreach.models import OutreachTask
 from outreach.reasons import SkipReason
 from outreach.services.dispatch import dispatch_due
-from service.models import AccountReport, AccountReportStatus, TicketSla
+from service.models import AccountReport, AccountReportPdf, AccountReportStatus, TicketSla
 from service.services.account_report_data import account_reports_data
 from service.services.account_report_pdf import account_report_pdf
 from service.services.account_reports import (
@@ -259,7 +262,7 @@ def test_the_monthly_run_makes_each_report_once_and_sends_it_once(advisor: Any) 
     assert second == {**done, "generated": 0, "emails": 0, "calls": 0}
     assert report.status == AccountReportStatus.READY
     assert report.month == JUNE
-    assert report.pdf_size == len(bytes(report.pdf)) > 0
+    assert report.pdf_size == len(bytes(report.pdf_file.content)) > 0
     assert (report.email_count, report.notified_at) == (1, RUN_AT)
     emails = OutreachTask.objects.filter(channel=StepChannel.EMAIL)
     assert [task.customer_id for task in emails] == [boss.pk]
@@ -463,7 +466,7 @@ def test_api_lists_and_downloads_for_the_advisor_and_supervisors(
     downloaded = _api(advisor).get(pdf_url)
     assert downloaded.status_code == 200
     assert downloaded["Content-Type"] == "application/pdf"
-    assert downloaded.content == bytes(report.pdf)
+    assert downloaded.content == bytes(report.pdf_file.content)
     assert _api(supervisor_user).get(pdf_url).status_code == 200
     assert _api(accounts["other_agent"]).get(url).status_code == 403
     assert _api(accounts["other_agent"]).get(pdf_url).status_code == 403
@@ -498,7 +501,7 @@ def test_the_emailed_link_downloads_the_pdf_without_login(accounts: dict[str, An
     response = Client().get(reverse("account-report-public", kwargs={"token": report.token}))
 
     assert response.status_code == 200
-    assert response.content == bytes(report.pdf)
+    assert response.content == bytes(report.pdf_file.content)
     wrong = Client().get(reverse("account-report-public", kwargs={"token": "x" * 43}))
     assert wrong.status_code == 404
 
@@ -584,3 +587,32 @@ def test_a_run_out_of_time_stops_and_the_next_goes_on() -> None:
     assert (first["generated"], first["more"]) == (1, 1)
     assert (second["generated"], second["more"]) == (2, 0)
     assert AccountReport.objects.filter(account__in=accounts, status="ready").count() == 3
+
+
+def test_erasing_a_contact_deletes_the_reports_that_named_them(supervisor_user: Any) -> None:
+    account = _account()
+    contact = _contact(account, AccountRole.FINANCE, name="Lin")
+    other = _account()
+    account_report_generate(account=account, month=JUNE, user=supervisor_user)
+    kept = account_report_generate(account=other, month=JUNE, user=supervisor_user)
+
+    result = customer_erase(customer=contact)
+
+    assert result.changed["account_reports"] == 1
+    assert list(AccountReport.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert AccountReportPdf.objects.filter(report=kept).exists()
+    assert AccountReportPdf.objects.count() == 1
+
+
+def test_the_subject_export_of_an_account_carries_its_reports(
+    supervisor_user: Any, tmp_path: Any
+) -> None:
+    account = _account(external_id="ACME-1")
+    account_report_generate(account=account, month=JUNE, user=supervisor_user)
+    output = tmp_path / "subject.json"
+
+    call_command("export_subject", "ACME-1", "--output", str(output))
+
+    exported = json.loads(output.read_text(encoding="utf-8"))
+    [report] = exported["related"]["service.accountreport.account"]
+    assert report["data"]["account"]["company_name"] == "Acme Ltd"
