@@ -276,6 +276,8 @@ def test_the_monthly_run_makes_each_report_once_and_sends_it_once(advisor: Any) 
     assert "Acme Ltd" in call.body
     # Tuesday 1 July + 3 business days, the 3rd a holiday: Monday the 7th, 18:00
     assert call.deadline_at == dt.datetime(2025, 7, 7, 18, tzinfo=SHANGHAI)
+    # the page says it was sent
+    assert "to 1 recipient" in _page(advisor, account).content.decode()
 
 
 def test_the_email_goes_out_through_the_guardrails(advisor: Any) -> None:
