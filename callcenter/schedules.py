@@ -21,6 +21,14 @@ class Periodic:
 
 
 PERIODIC_TASKS: list[Periodic] = [
+    # Business accounts' monthly value reports: last month's, on the 1st early morning (the
+    # emails wait for the end of quiet hours; the advisors' calls are due within days).
+    Periodic(
+        name="Monthly account reports",
+        task="service.tasks.account_reports_monthly_task",
+        crontab={"minute": "15", "hour": "6", "day_of_month": "1"},
+        expire_seconds=12 * 3600,
+    ),
     # Nightly segment refresh (metrics, scores, memberships), after the day's orders are in.
     Periodic(
         name="Nightly segment refresh",

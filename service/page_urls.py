@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from service.views import reports, tickets
+from service.views import account_reports, reports, tickets
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("service/sla/report/", reports.sla_report_view, name="service-sla-report"),
@@ -21,4 +21,16 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("tickets/<int:pk>/resolve/", tickets.ticket_resolve_view, name="service-ticket-resolve"),
     path("tickets/<int:pk>/change/", tickets.ticket_change_view, name="service-ticket-change"),
     path("tickets/<int:pk>/reopen/", tickets.ticket_reopen_view, name="service-ticket-reopen"),
+    path("accounts/<int:pk>/report/", account_reports.account_report_view, name="account-report"),
+    path(
+        "accounts/<int:pk>/report/generate/",
+        account_reports.account_report_generate_view,
+        name="account-report-generate",
+    ),
+    # Public: the PDF behind the link emailed to the account's contacts (a random token).
+    path(
+        "reports/<str:token>.pdf",
+        account_reports.account_report_public_view,
+        name="account-report-public",
+    ),
 ]

@@ -4,11 +4,22 @@ from django.urls import URLPattern, URLResolver, path
 
 from service import apis_reports
 from service.apis import ServiceTicketListApi
+from service.views import account_reports_api
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("service/tickets/", ServiceTicketListApi.as_view(), name="api-service-tickets"),
     path("service/sla/report/", apis_reports.SlaReportApi.as_view(), name="api-service-sla-report"),
     path(
         "service/scorecards/", apis_reports.ScorecardsApi.as_view(), name="api-service-scorecards"
+    ),
+    path(
+        "service/accounts/<int:pk>/reports/",
+        account_reports_api.AccountReportListApi.as_view(),
+        name="api-account-reports",
+    ),
+    path(
+        "service/accounts/<int:pk>/reports/<str:month>.pdf",
+        account_reports_api.AccountReportPdfApi.as_view(),
+        name="api-account-report-pdf",
     ),
 ]

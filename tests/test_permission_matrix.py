@@ -54,6 +54,7 @@ MATRIX_AREAS = (
     "admin_ui",
     "service_reports",
     "tickets_ui",
+    "account_reports",
 )
 
 SKIPPED_PREFIXES = ("admin/", "i18n/", "static/", "media/")
@@ -200,6 +201,7 @@ def test_permission_matrix(
     if user is not None:
         client.force_login(user)
     kwargs = {entry.kwarg: objects["ids"][entry.pk]} if entry.pk else {}
+    kwargs.update({name: objects["ids"][key] for name, key in entry.more_kwargs})
     url = reverse(route.key, kwargs=kwargs)
 
     failures = []

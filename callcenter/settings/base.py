@@ -394,3 +394,17 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# Business accounts' monthly reports (service.services.account_reports). The custom attributes
+# shown as figures, in order: JSON [{"key": "savings", "label": "Savings this month",
+# "label_zh_hans": "本月节省"}]; an attribute holds a number, or one per month {"2026-11": 1200}.
+ACCOUNT_REPORT_FIGURES = env.json(
+    "ACCOUNT_REPORT_FIGURES",
+    default=[
+        {"key": "savings", "label": "Savings", "label_zh_hans": "节省金额"},
+        {"key": "usage", "label": "Usage", "label_zh_hans": "使用量"},
+    ],
+)
+# The advisor's call to walk the account through its report is due within this many business
+# days of the report (weekends and public holidays of the holiday calendar excluded).
+ACCOUNT_REPORT_CALL_BUSINESS_DAYS = env.int("ACCOUNT_REPORT_CALL_BUSINESS_DAYS", default=3)

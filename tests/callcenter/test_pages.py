@@ -46,8 +46,9 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 # groups, the request's savepoint and its release, the customer with its advisor, contact
 # points, consent history, and one bounded query per timeline kind (orders, interactions,
 # tickets, surveys), and one bounded query each for the open tickets with their SLA, care
-# enrollments, outreach tasks and open merge proposals, and (a business, as here) its contacts.
-CUSTOMER_PAGE_QUERIES = 17
+# enrollments, outreach tasks and open merge proposals, and (a business, as here) its contacts
+# and its latest monthly reports.
+CUSTOMER_PAGE_QUERIES = 18
 
 
 def detail_url(customer: Customer) -> str:

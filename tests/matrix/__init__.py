@@ -34,6 +34,8 @@ class Entry:
     signed: str = ""
     page: bool = False  # HTML page: anonymous callers are redirected to the login page
     kwarg: str = "pk"  # the URL's keyword argument `pk` fills (e.g. "token")
+    # More keyword arguments of the URL: (argument, fixture object whose value fills it).
+    more_kwargs: tuple[tuple[str, str], ...] = ()
 
 
 def _e(pk: str | None = None, **methods: frozenset[str]) -> Entry:
