@@ -18,6 +18,7 @@ for many computations (the sweep's chunks share a clock per calendar).
 """
 
 import datetime as dt
+import json
 import math
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -162,6 +163,8 @@ class BusinessClock:
             if not is_open:
                 self.overrides[day] = []
             else:
+                # Django's cursor hands jsonb over as text.
+                hours = json.loads(hours) if isinstance(hours, str) else hours
                 self.overrides[day] = parse_intervals(hours) if hours else self.normal_day
         self.first = first if self.first is None else min(first, self.first)
         self.last = last if self.last is None else max(last, self.last)

@@ -188,8 +188,12 @@ def ticket_sla_on_change(change: TicketChange) -> None:
     ticket, at = change.ticket, change.at
     if change.kind == TicketChangeKind.ASSIGNED:
         return
-    sla = TicketSla.objects.select_for_update().select_related("policy").filter(pk=ticket.pk)
-    row = sla.first()
+    row = (
+        TicketSla.objects.select_for_update(of=("self",))
+        .select_related("policy")
+        .filter(pk=ticket.pk)
+        .first()
+    )
     if row is None:
         if ticket.status not in OPEN_TICKET_STATUSES and change.kind != TicketChangeKind.RESOLVED:
             return

@@ -130,7 +130,12 @@ def test_a_calendar_without_hours_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [[["18:00", "09:00"]], [["09:00"]], [["9h", "10:00"]], [["09:00", "12:00"], ["11:00", "13:00"]]],
+    [
+        [["18:00", "09:00"]],
+        [["09:00"]],
+        [["9h", "10:00"]],
+        [["09:00", "12:00"], ["11:00", "13:00"]],
+    ],
 )
 def test_bad_hours_are_refused(raw: object) -> None:
     with pytest.raises(ApplicationError):
