@@ -187,7 +187,9 @@ class BusinessCalendarForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["timezone"].choices = [(zone, zone) for zone in sorted(available_timezones())]
+        zone_field = self.fields["timezone"]
+        assert isinstance(zone_field, forms.ChoiceField)
+        zone_field.choices = [(zone, zone) for zone in sorted(available_timezones())]
         for day in range(7):
             for part in ("start1", "end1", "start2", "end2"):
                 self.fields[f"d{day}_{part}"] = _time_field(f"{WEEKDAY_LABELS[day]} {part}")

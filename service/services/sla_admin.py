@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -30,7 +30,7 @@ MAX_TARGET_MINUTES = 366 * 24 * 60
 # Gap between positions, so a move rewrites only the two policies it swaps.
 POSITION_STEP = 10
 
-CONDITION_CHOICES: dict[str, type] = {
+CONDITION_CHOICES: dict[str, type[models.TextChoices]] = {
     "ticket_kinds": TicketKind,
     "priorities": TicketPriority,
     "channels": InteractionChannel,

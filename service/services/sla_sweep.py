@@ -305,8 +305,12 @@ def _escalate_batch(*, now: dt.datetime) -> tuple[int, int, list[Mapping[str, An
                     "policy": row["policy_id"],
                     "breached": [
                         target
-                        for target in ("first_response", "next_response", "resolution")
-                        if row[f"{target}_breached_at"] is not None
+                        for target, moment in (
+                            ("first_response", row["first_response_breached_at"]),
+                            ("next_response", row["next_response_breached_at"]),
+                            ("resolution", row["resolution_breached_at"]),
+                        )
+                        if moment is not None
                     ],
                     "from_assignee": row["ticket__assignee_id"],
                     "to_assignee": moved.get(row["ticket_id"]),

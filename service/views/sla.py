@@ -27,6 +27,7 @@ from service.models import BusinessCalendar, BusinessCalendarDate, SlaPolicy
 from service.selectors import calendar_list, policy_list
 from service.services.sla_admin import (
     CONDITION_CHOICES,
+    FIELD_LABELS,
     business_calendar_create,
     business_calendar_date_add,
     business_calendar_date_remove,
@@ -58,14 +59,11 @@ def _conditions_summary(policy: SlaPolicy) -> list[tuple[str, str]]:
         if values:
             labels = dict(choices.choices)
             rows.append(
-                (
-                    str(SlaPolicy._meta.get_field(field).verbose_name),
-                    ", ".join(str(labels.get(v, v)) for v in values),
-                )
+                (str(FIELD_LABELS[field]), ", ".join(str(labels.get(v, v)) for v in values))
             )
     segments = list(policy.segments.all())
     if segments:
-        rows.append((_("segments"), ", ".join(segment.name for segment in segments)))
+        rows.append((str(FIELD_LABELS["segments"]), ", ".join(s.name for s in segments)))
     return rows
 
 
