@@ -71,11 +71,15 @@ WHERE %(where)s
 ORDER BY t.id
 """
 WHERE_IDS = "t.id = ANY(%s)"
-# Open tickets with no SLA row yet, the first of them (the sweep's chunks).
-WHERE_UNATTACHED = (
-    "t.status = ANY(%s) AND NOT EXISTS "
-    "(SELECT 1 FROM service_ticketsla s WHERE s.ticket_id = t.id) AND t.id > %s"
-)
+# The next chunk of open tickets with no SLA row (the sweep's chunks): chosen first, in id
+# order from the last one seen, so each chunk reads only its own tickets.
+WHERE_UNATTACHED = """t.id IN (
+    SELECT u.id FROM callcenter_ticket u
+    WHERE u.status = ANY(%s) AND u.id > %s
+      AND NOT EXISTS (SELECT 1 FROM service_ticketsla s WHERE s.ticket_id = u.id)
+    ORDER BY u.id
+    LIMIT %s
+)"""
 
 
 @dataclass(frozen=True)
@@ -101,33 +105,45 @@ def policy_match_rows(sql: str, params: list[Any]) -> list[Match]:
         return [Match(*row) for row in cursor.fetchall()]
 
 
+DUE_FIELDS = (
+    "first_response_due_at",
+    "first_response_warn_at",
+    "next_response_due_at",
+    "next_response_warn_at",
+    "resolution_due_at",
+    "resolution_warn_at",
+)
+
+
 def _part(minutes: int, percent: int) -> float:
     return minutes * percent / 100
+
+
+def clock_dues(
+    policy: SlaPolicy | None, clock: BusinessClock, opened_at: dt.datetime, shift: int = 0
+) -> dict[str, dt.datetime | None]:
+    """The dues and warnings of a clock starting at `opened_at`, moved by `shift` business
+    minutes already paused (by TicketSla field name; no next response yet)."""
+    dues: dict[str, dt.datetime | None] = dict.fromkeys(DUE_FIELDS)
+    if policy is None:
+        return dues
+    for target in ("first_response", "resolution"):
+        minutes = getattr(policy, f"{target}_minutes")
+        if minutes is not None:
+            dues[f"{target}_due_at"] = clock.add(opened_at, minutes + shift)
+            dues[f"{target}_warn_at"] = clock.add(
+                opened_at, _part(minutes, policy.warn_at_percent) + shift
+            )
+    return dues
 
 
 def clock_start(
     sla: TicketSla, policy: SlaPolicy | None, clock: BusinessClock, opened_at: dt.datetime
 ) -> None:
-    """Set the dues and warnings of a clock starting at `opened_at` (paused minutes so far
-    moved in). Met moments stay."""
-    sla.first_response_due_at = sla.first_response_warn_at = None
-    sla.resolution_due_at = sla.resolution_warn_at = None
-    sla.next_response_due_at = sla.next_response_warn_at = None
-    if policy is None:
-        return
-    shift = sla.paused_minutes
-    if policy.first_response_minutes is not None:
-        minutes = policy.first_response_minutes
-        sla.first_response_due_at = clock.add(opened_at, minutes + shift)
-        sla.first_response_warn_at = clock.add(
-            opened_at, _part(minutes, policy.warn_at_percent) + shift
-        )
-    if policy.resolution_minutes is not None:
-        minutes = policy.resolution_minutes
-        sla.resolution_due_at = clock.add(opened_at, minutes + shift)
-        sla.resolution_warn_at = clock.add(
-            opened_at, _part(minutes, policy.warn_at_percent) + shift
-        )
+    """Set the dues and warnings of `sla` for a clock starting at `opened_at` (the minutes it
+    was paused so far moved in). Met moments stay."""
+    for name, moment in clock_dues(policy, clock, opened_at, sla.paused_minutes).items():
+        setattr(sla, name, moment)
 
 
 def _policy_and_clock(
