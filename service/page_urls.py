@@ -7,6 +7,11 @@ from service.views import sla
 urlpatterns: list[URLPattern | URLResolver] = [
     path("service/sla/policies/", sla.policy_list_view, name="service-sla-policies"),
     path("service/sla/policies/new/", sla.policy_edit_view, name="service-sla-policy-create"),
+    path(
+        "service/sla/policies/install-defaults/",
+        sla.policy_defaults_install_view,
+        name="service-sla-defaults-install",
+    ),
     path("service/sla/policies/<int:pk>/", sla.policy_edit_view, name="service-sla-policy-edit"),
     path(
         "service/sla/policies/<int:pk>/move/",

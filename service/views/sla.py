@@ -38,6 +38,7 @@ from service.services.sla_admin import (
     sla_policy_move,
     sla_policy_update,
 )
+from service.services.sla_defaults import sla_defaults_install
 
 ADMIN_ONLY = (Role.ADMIN,)
 POLICY_ALIASES = {
@@ -82,6 +83,23 @@ def policy_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         for policy in policy_list()
     ]
     return render(request, "service/policy_list.html", {"rows": rows})
+
+
+@require_POST
+@role_required(ADMIN_ONLY)
+def policy_defaults_install_view(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Install the default policies and calendar from the empty list (as
+    `manage.py install_sla_defaults`); running it again adds nothing."""
+    result = sla_defaults_install(installed_by=request.user)
+    messages.success(
+        request,
+        _("Default SLA policies installed: %(policies)s policies, %(calendars)s calendars.")
+        % {
+            "policies": result["sla_policies_created"],
+            "calendars": result["sla_calendars_created"],
+        },
+    )
+    return redirect("service-sla-policies")
 
 
 @require_POST

@@ -14,6 +14,7 @@ from tests.matrix import ADMINS, MANAGERS, Entry, _e, _page
 EXPECTATIONS: dict[str, Entry] = {
     "service-sla-policies": _page(get=MANAGERS),
     "service-sla-policy-create": _page(get=ADMINS, post=ADMINS),
+    "service-sla-defaults-install": _page(post=ADMINS),
     "service-sla-policy-edit": _page("sla_policy", get=ADMINS, post=ADMINS),
     "service-sla-policy-move": _page("sla_policy", post=ADMINS),
     "service-sla-policy-history": _page("sla_policy", get=MANAGERS),

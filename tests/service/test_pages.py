@@ -165,3 +165,11 @@ def test_api_writes_are_checked(api_as, crm_admin_user, supervisor_user) -> None
         reverse("api-sla-policy", args=[pk]), {"name": "x"}, format="json"
     )
     assert denied.status_code == 403
+
+
+def test_an_admin_installs_the_defaults_from_the_empty_list(admin_client: Client) -> None:
+    empty = admin_client.get(reverse("service-sla-policies"))
+    assert b"data-install-defaults" in empty.content
+    admin_client.post(reverse("service-sla-defaults-install"))
+    admin_client.post(reverse("service-sla-defaults-install"))
+    assert list(SlaPolicy.objects.values_list("name", flat=True)) == ["VIP", "To B", "B2C"]
