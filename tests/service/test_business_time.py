@@ -140,3 +140,12 @@ def test_a_calendar_without_hours_is_refused() -> None:
 def test_bad_hours_are_refused(raw: object) -> None:
     with pytest.raises(ApplicationError):
         parse_intervals(raw)
+
+
+def test_spring_festival_with_make_up_days_on_both_sides(db: None) -> None:
+    calendar_days_sync(years=[2026])
+    calendar = BusinessCalendarFactory()
+    # Friday 13 Feb 2026, 17:00: 1 h that day, Saturday 14 Feb worked (9 h), 15-23 Feb off,
+    # Tuesday 24 Feb (9 h), then 5 h of Wednesday 25 Feb.
+    assert business_add(calendar, sh(2026, 2, 13, 17, 0), 24 * 60) == sh(2026, 2, 25, 14, 0)
+    assert business_minutes_between(calendar, sh(2026, 2, 13, 17), sh(2026, 2, 25, 14)) == 1440

@@ -173,3 +173,17 @@ def test_an_admin_installs_the_defaults_from_the_empty_list(admin_client: Client
     admin_client.post(reverse("service-sla-defaults-install"))
     admin_client.post(reverse("service-sla-defaults-install"))
     assert list(SlaPolicy.objects.values_list("name", flat=True)) == ["VIP", "To B", "B2C"]
+
+
+def test_the_calendar_list_reads_in_constant_queries(
+    admin_client: Client, django_assert_max_num_queries
+) -> None:
+    BusinessCalendarFactory()
+    admin_client.get(reverse("service-calendars"))
+    with django_assert_max_num_queries(12) as few:
+        admin_client.get(reverse("service-calendars"))
+    for _n in range(10):
+        BusinessCalendarFactory()
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = admin_client.get(reverse("service-calendars"))
+    assert response.content.count(b"data-calendar=") == 11

@@ -6,6 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core import mail
 
 from callcenter.choices import CustomerKind, Role, TicketStatus
@@ -176,3 +177,32 @@ def test_unannounced_open_tickets_get_their_policy(to_b) -> None:
 
 def test_the_sweep_is_a_pass_of_the_care_tick() -> None:
     assert tick_passes.get("ticket_sla") is ticket_sla_sweep
+
+
+def test_with_a_frozen_clock_across_national_day(to_b) -> None:
+    """The Done-when case on the real clock: opened at 20:00 on 30 Sept 2026, the first
+    response is due at 10:00 on 8 Oct (after the holiday), the resolution at 15:00 on the
+    make-up working Saturday 10 Oct; the sweep warns once, then breaches and escalates once."""
+    owner = agent("owner", team="b2b")
+    mate = agent("mate", team="b2b")
+    with time_machine.travel(sh(2026, 9, 30, 20), tick=False):
+        ticket = ticket_open(
+            customer=BusinessCustomerFactory(), kind="complaint", subject="Broken", assignee=owner
+        )
+    sla = TicketSla.objects.get(pk=ticket.pk)
+    assert (sla.first_response_due_at, sla.resolution_due_at) == (
+        sh(2026, 10, 8, 10),
+        sh(2026, 10, 10, 15),
+    )
+    with time_machine.travel(sh(2026, 10, 7, 23, 59), tick=False):
+        assert ticket_sla_sweep() == NOTHING
+    with time_machine.travel(sh(2026, 10, 8, 9, 50), tick=False):
+        assert ticket_sla_sweep()["warned"] == 1
+        assert ticket_sla_sweep() == NOTHING
+    with time_machine.travel(sh(2026, 10, 8, 10, 0, 30), tick=False):
+        assert ticket_sla_sweep()["escalated"] == 1
+        assert ticket_sla_sweep() == NOTHING
+    assert Ticket.objects.get(pk=ticket.pk).assignee == mate
+    with time_machine.travel(sh(2026, 10, 10, 15, 1), tick=False):
+        # the resolution breach on the make-up Saturday: marked, not escalated again
+        assert ticket_sla_sweep() == {**NOTHING, "breached": 1}
