@@ -35,6 +35,13 @@ TARGETS = (
 MAX_HOURS = 366 * 24
 
 
+class SegmentChoiceField(forms.ModelMultipleChoiceField):
+    """Segments by their name in the user's language (built-in ones translated)."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.display_name)
+
+
 def _multi(label: Any, choices: Any) -> forms.MultipleChoiceField:
     return forms.MultipleChoiceField(
         label=label,
@@ -56,7 +63,7 @@ class SlaPolicyForm(forms.Form):
     customer_kinds = _multi(_("Customer kinds"), CustomerKind.choices)
     value_tiers = _multi(_("Value tiers"), ValueTier.choices)
     lifecycle_stages = _multi(_("Lifecycle stages"), LifecycleStage.choices)
-    segments = forms.ModelMultipleChoiceField(
+    segments = SegmentChoiceField(
         label=_("Segments"),
         queryset=Segment.objects.filter(is_active=True).order_by("kind", "name"),
         required=False,

@@ -64,7 +64,7 @@ def _conditions_summary(policy: SlaPolicy) -> list[tuple[str, str]]:
             )
     segments = list(policy.segments.all())
     if segments:
-        rows.append((str(FIELD_LABELS["segments"]), ", ".join(s.name for s in segments)))
+        rows.append((str(FIELD_LABELS["segments"]), ", ".join(s.display_name for s in segments)))
     return rows
 
 
