@@ -1,5 +1,6 @@
 """The ticket SLA sweep (beat every minute, and a pass of the care tick).
 
+0. Close the clocks of tickets closed without an announcement (set-based writes).
 1. Attach: open tickets with no SLA row (written set-based, e.g. by the CSV import, which
    announces nothing) get their policy, matched in SQL in chunks, and their dues computed per
    chunk with one loaded calendar per policy calendar.
@@ -45,6 +46,22 @@ ATTACH_CHUNK = 5000
 ESCALATION_BATCH = 2000
 # Tickets listed by name in the supervisors' email (the rest are counted).
 EMAIL_LINES = 100
+
+# Clocks of tickets closed without an announcement (a set-based import or update): stopped
+# at the ticket's resolution (or now), the resolution marked late when it was.
+_CLOSE_SQL = """
+UPDATE service_ticketsla s SET
+  resolved_at = COALESCE(t.resolved_at, %(now)s),
+  paused_at = NULL,
+  next_response_due_at = NULL,
+  next_response_warn_at = NULL,
+  resolution_breached_at = CASE
+    WHEN s.resolution_breached_at IS NULL AND s.resolution_due_at < COALESCE(t.resolved_at, %(now)s)
+      THEN COALESCE(t.resolved_at, %(now)s)
+    ELSE s.resolution_breached_at END
+FROM callcenter_ticket t
+WHERE t.id = s.ticket_id AND s.resolved_at IS NULL AND NOT (t.status = ANY(%(open)s))
+"""
 
 _WARN_SQL = """
 UPDATE service_ticketsla SET warned_at = %(now)s
@@ -123,11 +140,15 @@ WHERE t.id = v.id
 
 
 def ticket_sla_sweep(now: dt.datetime | None = None) -> dict[str, int]:
-    """One sweep; returns {"attached", "warned", "breached", "escalated", "reassigned",
-    "notified"}."""
+    """One sweep; returns {"attached", "closed", "warned", "breached", "escalated",
+    "reassigned", "notified"}."""
     now = now or timezone.now()
     attached = sla_attach_missing(now=now)
     with connection.cursor() as cursor:
+        cursor.execute(
+            _CLOSE_SQL, {"now": now, "open": [status.value for status in OPEN_TICKET_STATUSES]}
+        )
+        closed = cursor.rowcount
         cursor.execute(_WARN_SQL, {"now": now})
         warned = cursor.rowcount
         cursor.execute(_BREACH_SQL, {"now": now})
@@ -145,6 +166,7 @@ def ticket_sla_sweep(now: dt.datetime | None = None) -> dict[str, int]:
     _notify(to_notify)
     return {
         "attached": attached,
+        "closed": closed,
         "warned": warned,
         "breached": breached,
         "escalated": escalated,

@@ -32,6 +32,7 @@ from tests.service.factories import BusinessCalendarFactory, SlaPolicyFactory
 SH = ZoneInfo("Asia/Shanghai")
 NOTHING = {
     "attached": 0,
+    "closed": 0,
     "warned": 0,
     "breached": 0,
     "escalated": 0,
@@ -206,3 +207,20 @@ def test_with_a_frozen_clock_across_national_day(to_b) -> None:
     with time_machine.travel(sh(2026, 10, 10, 15, 1), tick=False):
         # the resolution breach on the make-up Saturday: marked, not escalated again
         assert ticket_sla_sweep() == {**NOTHING, "breached": 1}
+
+
+def test_a_ticket_closed_without_announcing_stops_its_clock(to_b) -> None:
+    ticket = ticket_open(
+        customer=BusinessCustomerFactory(),
+        kind="complaint",
+        subject="x",
+        opened_at=sh(2026, 3, 3, 9),
+    )
+    Ticket.objects.filter(pk=ticket.pk).update(
+        status=TicketStatus.CLOSED, resolved_at=sh(2026, 3, 3, 9, 30)
+    )
+    assert ticket_sla_sweep(now=sh(2026, 3, 9, 9))["closed"] == 1
+    sla = TicketSla.objects.get(pk=ticket.pk)
+    assert sla.resolved_at == sh(2026, 3, 3, 9, 30)
+    assert sla.first_response_breached_at is None
+    assert ticket_sla_sweep(now=sh(2026, 3, 9, 9, 1)) == NOTHING
