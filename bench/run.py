@@ -6,8 +6,8 @@
     EVENT_RATE=20 make bench        # events per second posted (default 20; 0: unlimited)
     SCREENPOP_SECONDS=30 make bench # length of each of the four load runs (default 15)
     BENCH_ONLY=dates,events make bench  # only these (refresh, import, ml, dates, campaign,
-                                        # screenpop, events, scorecard); the report says
-                                        # which ran
+                                        # screenpop, events, scorecard, sla); the report
+                                        # says which ran
 
 The date-trigger benchmark times the daily time-events pass over SCALE customers with five
 date rules, against the same pass without them and the pass run again (idempotent).
@@ -91,6 +91,7 @@ BENCHMARKS = (
     "screenpop",
     "events",
     "scorecard",
+    "sla",
 )
 
 
@@ -166,6 +167,11 @@ def main() -> int:
     if "scorecard" in selected:
         print("[bench] agent scorecards of a week vs. the care KPIs ...", flush=True)
         report["scorecard"] = _json_of([python, "bench/scorecard.py", "--customers", str(scale)])
+    if "sla" in selected:
+        print(
+            "[bench] ticket SLA sweep over SCALE open tickets vs. a per-ticket loop ...", flush=True
+        )
+        report["ticket_sla_sweep"] = _json_of([python, "bench/sla.py", "--tickets", str(scale)])
     report["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=2, default=str)

@@ -109,6 +109,13 @@ PERIODIC_TASKS: list[Periodic] = [
         crontab={"minute": "40", "hour": "3"},
         expire_seconds=6 * 3600,
     ),
+    # Ticket SLA sweep: attach policies to imported tickets, warn, mark breaches, escalate once.
+    Periodic(
+        name="Ticket SLA sweep",
+        task="service.tasks.ticket_sla_sweep_task",
+        every_seconds=60,
+        expire_seconds=55,
+    ),
 ]
 
 

@@ -275,6 +275,7 @@ def cmd_run() -> int:
         manage(env, "migrate", "--noinput")
         manage(env, "seed_demo", "--if-empty", "--password", password)
         manage(env, "sync_holidays")
+        manage(env, "install_sla_defaults")
         manage(env, "collectstatic", "--noinput", "-v", "0")
     except subprocess.CalledProcessError as exc:
         stop(started)

@@ -5,6 +5,7 @@ import datetime as dt
 from celery import shared_task
 
 from service.services.account_reports import account_reports_run_month, last_month
+from service.services.sla_sweep import ticket_sla_sweep
 
 # Seconds a run works before handing the remaining accounts to a new task: well within the
 # global soft time limit (CELERY_TASK_SOFT_TIME_LIMIT, 600 s); a report takes about 50 ms.
@@ -22,3 +23,9 @@ def account_reports_monthly_task(month: str | None = None) -> dict[str, int]:
         # Many accounts: the rest in a new task, before this one's time limit.
         account_reports_monthly_task.delay(month=f"{first:%Y-%m}")
     return counts
+
+
+@shared_task
+def ticket_sla_sweep_task() -> dict[str, int]:
+    """Attach, warn, breach and escalate ticket SLAs (beat every minute; safe to run twice)."""
+    return ticket_sla_sweep()

@@ -55,6 +55,7 @@ MATRIX_AREAS = (
     "service_reports",
     "tickets_ui",
     "account_reports",
+    "service_ui",
 )
 
 SKIPPED_PREFIXES = ("admin/", "i18n/", "static/", "media/")

@@ -214,6 +214,17 @@ class TicketSla(models.Model):
         _("resolution breached at"), null=True, blank=True
     )
     paused_at = models.DateTimeField(_("paused since"), null=True, blank=True)
+    # Business minutes the clock has been paused so far (taken times leave them out).
+    paused_minutes = models.PositiveIntegerField(_("paused (minutes)"), default=0)
+    # When warn_at_percent of each target's time is used, stored (and moved) with its due
+    # moment, so the sweep's warning is a plain comparison.
+    first_response_warn_at = models.DateTimeField(
+        _("first response warning at"), null=True, blank=True
+    )
+    next_response_warn_at = models.DateTimeField(
+        _("next response warning at"), null=True, blank=True
+    )
+    resolution_warn_at = models.DateTimeField(_("resolution warning at"), null=True, blank=True)
     warned_at = models.DateTimeField(_("warned at"), null=True, blank=True)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
     # Business minutes from opening to the first response and to resolution (reports'
@@ -241,6 +252,11 @@ class TicketSla(models.Model):
                 name="ticket_sla_open_first",
             ),
             models.Index(fields=["policy", "resolution_due_at"], name="ticket_sla_policy"),
+            models.Index(
+                fields=["resolution_warn_at"],
+                condition=Q(warned_at__isnull=True, resolved_at__isnull=True),
+                name="ticket_sla_open_warning",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,7 +1,15 @@
 """What the service app contributes to the extension points of the apps below it: one module
 per extension point, each with a `register()` that `register_all()` calls from `ready()`."""
 
-PART_MODULES: tuple[str, ...] = ("board", "customer_page", "desk", "subject_data")
+PART_MODULES: tuple[str, ...] = (
+    "ticket_sla",
+    "board",
+    "care_playbook",
+    "care_tick",
+    "customer_page",
+    "desk",
+    "subject_data",
+)
 
 
 def register_all() -> None:

@@ -36,6 +36,7 @@ def test_care_tick_runs_one_pass_of_every_periodic_job(playbook: dict, frozen: A
         "campaigns",
         "dispatch",
         "sla",
+        "ticket_sla",
     }
     assert report["events"]["processed"] == 1
     assert Enrollment.objects.filter(customer=customer).exists()

@@ -36,6 +36,10 @@ MAIN_PAGES = {
     "users": "/manage/users/",
     "audit": "/manage/audit/",
     "import": "/import/",
+    "sla-policies": "/service/sla/policies/",
+    "sla-policy-new": "/service/sla/policies/new/",
+    "calendars": "/service/calendars/",
+    "calendar-new": "/service/calendars/new/",
 }
 CATALOGUE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 
