@@ -611,3 +611,21 @@ class TestCallReasonPages:
         assert "Billing" in card
         assert "within the hour" in card
         assert "the customer opted out" in blocked
+
+
+def test_the_customer_page_shows_the_tickets_latest_csat(agent_user: Any) -> None:
+    from callcenter.services.activity import survey_record
+
+    customer = _customer()
+    ticket = ticket_open(customer=customer, kind=TicketKind.COMPLAINT, subject="Broken")
+    other = ticket_open(customer=customer, kind=TicketKind.INQUIRY, subject="Question")
+    survey_record(customer=customer, kind=SurveyKind.CSAT, score=2, ticket=ticket)
+    survey_record(customer=customer, kind=SurveyKind.CSAT, score=4, ticket=ticket)
+    survey_record(customer=customer, kind=SurveyKind.NPS, score=9, ticket=other)
+    client = Client()
+    client.force_login(agent_user)
+
+    page = client.get(reverse("customer-detail", kwargs={"pk": customer.pk})).content.decode()
+
+    assert page.count("data-csat=") == 1
+    assert 'data-csat="4"' in page
