@@ -629,3 +629,18 @@ def test_the_customer_page_shows_the_tickets_latest_csat(agent_user: Any) -> Non
 
     assert page.count("data-csat=") == 1
     assert 'data-csat="4"' in page
+
+
+@pytest.mark.parametrize(("value", "saved"), [("14", 14), ("0", 7), ("abc", 7)])
+def test_admins_set_the_survey_interval_on_the_settings_page(
+    crm_admin_user: Any, value: str, saved: int
+) -> None:
+    from tests.callcenter.test_pages_manage import SETTINGS_URL, _guardrails
+
+    client = Client()
+    client.force_login(crm_admin_user)
+
+    response = client.post(SETTINGS_URL, _guardrails(csat_interval_days=value))
+
+    assert response.status_code == (302 if saved == 14 else 400)
+    assert CareSettings.load().csat_interval_days == saved
