@@ -644,3 +644,26 @@ def test_admins_set_the_survey_interval_on_the_settings_page(
 
     assert response.status_code == (302 if saved == 14 else 400)
     assert CareSettings.load().csat_interval_days == saved
+
+
+def test_a_rule_can_ask_after_calls_of_one_reason() -> None:
+    from care.services.triggers import trigger_matches, trigger_params_validate
+
+    params = trigger_params_validate(
+        trigger_type=EventType.INTERACTION_LOGGED, params={"channel": "call", "reason": "Billing"}
+    )
+
+    assert trigger_matches(params=params, payload={"channel": "call", "reason": " billing "})
+    assert not trigger_matches(params=params, payload={"channel": "call", "reason": "Delivery"})
+    assert not trigger_matches(params=params, payload={"channel": "call"})
+
+
+def test_a_logged_call_announces_its_reason(clock: Any) -> None:
+    customer = _customer()
+
+    interaction_log(
+        customer=customer, channel=InteractionChannel.CALL, agent=UserFactory(), reason="Billing"
+    )
+
+    event = Event.objects.get(type=EventType.INTERACTION_LOGGED, customer=customer)
+    assert event.payload["reason"] == "Billing"
