@@ -580,6 +580,24 @@ class TestCallReasonPages:
         assert response.status_code == 400
         assert list(CallReasonSetting.objects.values_list("reason", flat=True)) == ["Billing"]
 
+    def test_the_list_costs_the_same_queries_for_many_reasons(
+        self, crm_admin_user: Any, django_assert_max_num_queries: Any
+    ) -> None:
+        template = _survey_template()
+        client = Client()
+        client.force_login(crm_admin_user)
+        CallReasonSetting.objects.create(reason="R0", csat_template=template)
+        with django_assert_max_num_queries(100) as one:
+            client.get(reverse("call-reasons"))
+        for number in range(1, 6):
+            CallReasonSetting.objects.create(reason=f"R{number}", csat_template=template)
+
+        with django_assert_max_num_queries(len(one.captured_queries)) as many:
+            page = client.get(reverse("call-reasons"))
+
+        assert page.content.decode().count("data-reason=") == 6
+        assert len(many.captured_queries) == len(one.captured_queries)
+
     def test_admins_edit_and_remove(self, crm_admin_user: Any) -> None:
         setting = CallReasonSetting.objects.create(reason="Billing")
         client = Client()
