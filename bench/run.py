@@ -6,7 +6,8 @@
     EVENT_RATE=20 make bench        # events per second posted (default 20; 0: unlimited)
     SCREENPOP_SECONDS=30 make bench # length of each of the four load runs (default 15)
     BENCH_ONLY=dates,events make bench  # only these (refresh, import, ml, dates, campaign,
-                                        # screenpop, events); the report says which ran
+                                        # screenpop, events, scorecard); the report says
+                                        # which ran
 
 The date-trigger benchmark times the daily time-events pass over SCALE customers with five
 date rules, against the same pass without them and the pass run again (idempotent).
@@ -14,7 +15,8 @@ The screen-pop benchmark needs `wrk` (Debian: apt-get install wrk); it runs agai
 database of SCALE customers, served by gunicorn as configured for production, beside a
 /healthz baseline under the same load. The event benchmark starts a real Celery worker and
 beat and gunicorn, posts EVENTS complaint events through the API and measures event to
-enrollment.
+enrollment. The scorecard benchmark times one week's agent scorecards at SCALE customers
+against the care KPIs of the same week.
 
 Each benchmark compares against a baseline measured in the same run where there is one (the
 usual read-everything-into-pandas refresh), because this machine is shared and noisy: ratios
@@ -80,7 +82,16 @@ def _json_of(command: list[str]) -> dict:
     return json.loads(text[start:])
 
 
-BENCHMARKS = ("refresh", "import", "ml", "dates", "campaign", "screenpop", "events")
+BENCHMARKS = (
+    "refresh",
+    "import",
+    "ml",
+    "dates",
+    "campaign",
+    "screenpop",
+    "events",
+    "scorecard",
+)
 
 
 def _selected() -> tuple[str, ...]:
@@ -152,6 +163,9 @@ def main() -> int:
                 os.environ.get("EVENT_RATE", "20"),
             ]
         )
+    if "scorecard" in selected:
+        print("[bench] agent scorecards of a week vs. the care KPIs ...", flush=True)
+        report["scorecard"] = _json_of([python, "bench/scorecard.py", "--customers", str(scale)])
     report["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=2, default=str)
@@ -193,6 +207,7 @@ def _summary(report: dict) -> str:
             lines.append(f"{key:<34}{ml[key]:.2f} s")
     lines += _date_triggers_summary(report.get("date_triggers", {}))
     lines += _campaign_summary(report.get("campaign", {}))
+    lines += _scorecard_summary(report.get("scorecard", {}))
     pop = report.get("screenpop", {})
     if "screenpop" in pop:
         card, health = pop["screenpop"], pop["healthz"]
@@ -246,6 +261,17 @@ def _campaign_summary(figures: dict) -> list[str]:
         f"{run['tasks']:,} tasks (preview {figures['preview']['seconds']:.2f} s)",
         f"campaign per member               {run['ms_per_member']:.3f} ms "
         f"(per-event path {base['ms_per_member']:.1f} ms)",
+    ]
+
+
+def _scorecard_summary(figures: dict) -> list[str]:
+    if "scorecard" not in figures:
+        return []
+    card = figures["scorecard"]
+    return [
+        f"scorecards of a week, {card['cards']} agents  {card['seconds']:.2f} s "
+        f"(care KPIs {figures['baseline_care_kpis']['seconds']:.2f} s, "
+        f"x{figures['scorecard_over_care_kpis']})",
     ]
 
 

@@ -99,6 +99,20 @@ class TicketStatus(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+class TicketChangeKind(models.TextChoices):
+    """What happened to a ticket (announced to listeners, kept in its history)."""
+
+    OPENED = "opened", _("Opened")
+    RESPONDED = "responded", _("Responded to the customer")
+    CUSTOMER_REPLIED = "customer_replied", _("The customer wrote back")
+    WAITING = "waiting", _("Waiting on the customer")
+    RESUMED = "resumed", _("No longer waiting on the customer")
+    ASSIGNED = "assigned", _("Assigned")
+    RESOLVED = "resolved", _("Resolved")
+    REOPENED = "reopened", _("Reopened")
+    UPDATED = "updated", _("Kind, priority or channel changed")
+
+
 class TicketPriority(models.TextChoices):
     LOW = "low", _("Low")
     NORMAL = "normal", _("Normal")

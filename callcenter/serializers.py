@@ -40,6 +40,7 @@ from callcenter.models import (
     Order,
     SurveyResponse,
     Ticket,
+    TicketUpdate,
 )
 from callcenter.services.customer_access import REVEAL_REASON_MAX_LENGTH
 
@@ -200,12 +201,41 @@ class TicketSerializer(serializers.ModelSerializer):
             "priority",
             "subject",
             "description",
+            "channel",
             "opened_at",
+            "first_responded_at",
             "resolved_at",
             "assignee",
             "assignee_username",
             "created_at",
             "updated_at",
+        )
+        read_only_fields = fields
+
+
+class TicketUpdateSerializer(serializers.ModelSerializer):
+    """One entry of a ticket's history."""
+
+    by_username = serializers.CharField(
+        source="by.username", read_only=True, allow_null=True, default=None
+    )
+    assignee_username = serializers.CharField(
+        source="assignee.username", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = TicketUpdate
+        fields = (
+            "id",
+            "ticket",
+            "kind",
+            "at",
+            "by",
+            "by_username",
+            "text",
+            "channel",
+            "assignee",
+            "assignee_username",
         )
         read_only_fields = fields
 
@@ -365,10 +395,53 @@ class TicketInputSerializer(serializers.Serializer):
     external_id = serializers.CharField(
         max_length=64, required=False, default=None, allow_null=True
     )
+    channel = serializers.ChoiceField(
+        choices=InteractionChannel.choices, required=False, default="", allow_blank=True
+    )
+
+
+def _note_field(*, required: bool = False) -> serializers.CharField:
+    if required:
+        return serializers.CharField(max_length=FREE_TEXT_MAX_LENGTH)
+    return serializers.CharField(
+        max_length=FREE_TEXT_MAX_LENGTH, required=False, default="", allow_blank=True
+    )
 
 
 class TicketResolveInputSerializer(serializers.Serializer):
     resolved_at = serializers.DateTimeField(required=False, default=None)
+    text = _note_field()
+
+
+class TicketNoteInputSerializer(serializers.Serializer):
+    """An optional note kept in the ticket's history (waiting, resuming, reopening)."""
+
+    text = _note_field()
+
+
+class TicketMessageInputSerializer(serializers.Serializer):
+    """What was said (to or by the customer), optionally by which channel."""
+
+    text = _note_field(required=True)
+    channel = serializers.ChoiceField(
+        choices=InteractionChannel.choices, required=False, default="", allow_blank=True
+    )
+
+
+class TicketAssignInputSerializer(serializers.Serializer):
+    """Whom to give the ticket (null: nobody). Agents may only name themselves, on an
+    unassigned ticket."""
+
+    assignee = serializers.PrimaryKeyRelatedField(queryset=_users(), allow_null=True)
+    text = _note_field()
+
+
+class TicketChangeInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=TicketKind.choices, required=False)
+    priority = serializers.ChoiceField(choices=TicketPriority.choices, required=False)
+    channel = serializers.ChoiceField(
+        choices=InteractionChannel.choices, required=False, allow_blank=True
+    )
 
 
 class SurveyInputSerializer(serializers.Serializer):

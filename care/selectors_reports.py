@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import TruncDay, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -34,12 +34,21 @@ from callcenter.extensions import Registry
 from callcenter.models import Interaction, Order, SurveyResponse, Ticket
 from care.choices import EnrollmentStatus, EventType
 from care.models import CareRule, Enrollment
+from segments.choices import LifecycleStage, SegmentKind
+from segments.models import SegmentMembership
 
 ATTRIBUTION_DAYS = 30
 # Below this many members in either group a difference is not worth a verdict.
 MIN_GROUP_SIZE = 20
 Z_95 = 1.959963984540054
 KPI_PERIODS = (7, 30, 90)
+# Lifecycle stages of a customer who has bought and is not lost: the base of the churn rate.
+LIVE_STAGES = (
+    LifecycleStage.NEW,
+    LifecycleStage.ACTIVE,
+    LifecycleStage.DORMANT,
+    LifecycleStage.CHURN_RISK,
+)
 DEFAULT_KPI_DAYS = 30
 
 
@@ -61,7 +70,8 @@ class KpiPeriod:
 @dataclass(frozen=True)
 class WorkFigures:
     """The work done on care's plans in a KPI period (outreach: its tasks): created, sent,
-    reached, call deadlines due and met; `series` holds created, sent and reached per bucket."""
+    reached, deadlines due and met, completed (by agents); `series` holds created, sent and
+    reached per bucket."""
 
     created: int
     sent: int
@@ -69,6 +79,7 @@ class WorkFigures:
     sla_due: int
     sla_met: int
     series: dict[str, list[int]]
+    completed: int = 0
 
     @classmethod
     def none(cls, buckets: int) -> "WorkFigures":
@@ -81,6 +92,7 @@ class WorkFigures:
             reached=self.reached + other.reached,
             sla_due=self.sla_due + other.sla_due,
             sla_met=self.sla_met + other.sla_met,
+            completed=self.completed + other.completed,
             series={
                 key: [a + b for a, b in zip(values, other.series[key], strict=True)]
                 for key, values in self.series.items()
@@ -358,7 +370,9 @@ class CareKpis:
     response_rate: float | None
     conversion_rate: float | None
     sla_due: int
+    sla_met: int
     sla_compliance: float | None
+    tasks_completed: int
     nps: float | None
     nps_answers: int
     dormant_enrolled: int
@@ -367,6 +381,15 @@ class CareKpis:
     repurchase_rate: float | None
     complaints: int
     series: dict[str, Any]
+    csat: float | None = None
+    csat_answers: int = 0
+    churn_base: int = 0
+    churn_lost: int = 0
+    churn_rate: float | None = None
+
+    @property
+    def churn_percent(self) -> float | None:
+        return None if self.churn_rate is None else 100 * self.churn_rate
 
 
 def _bucket(days: int) -> tuple[type, int]:
@@ -434,19 +457,52 @@ def _enrollment_figures(period: KpiPeriod) -> dict[str, int]:
     )
 
 
-def _nps_series(period: KpiPeriod) -> dict[str, list[int]]:
+def _survey_series(period: KpiPeriod) -> dict[str, list[int]]:
+    """NPS answers, promoters and detractors, CSAT answers and their score sum, per bucket."""
+    nps, csat = Q(kind=SurveyKind.NPS), Q(kind=SurveyKind.CSAT)
     rows = (
-        SurveyResponse.objects.filter(kind=SurveyKind.NPS, responded_at__gte=period.start)
+        SurveyResponse.objects.filter(responded_at__gte=period.start, responded_at__lte=period.end)
         .annotate(bucket=period.trunc("responded_at"))
         .values("bucket")
         .annotate(
-            answers=Count("pk"),
-            promoters=Count("pk", filter=Q(score__gte=9)),
-            detractors=Count("pk", filter=Q(score__lte=6)),
+            answers=Count("pk", filter=nps),
+            promoters=Count("pk", filter=nps & Q(score__gte=9)),
+            detractors=Count("pk", filter=nps & Q(score__lte=6)),
+            csat_answers=Count("pk", filter=csat),
+            csat_sum=Sum("score", filter=csat),
         )
         .order_by("bucket")
     )
-    return bucket_series(list(rows), period.starts, "answers", "promoters", "detractors")
+    return bucket_series(
+        list(rows),
+        period.starts,
+        "answers",
+        "promoters",
+        "detractors",
+        "csat_answers",
+        "csat_sum",
+    )
+
+
+def _churn_figures(period: KpiPeriod) -> dict[str, int]:
+    """Customers in a live lifecycle stage (LIVE_STAGES) at the start of the period, and those
+    of them who entered the lost stage during it, from the lifecycle segments' membership
+    history (one query)."""
+    lifecycle = SegmentMembership.objects.filter(segment__kind=SegmentKind.LIFECYCLE)
+    became_lost = lifecycle.filter(
+        segment__key=LifecycleStage.LOST,
+        customer_id=OuterRef("customer_id"),
+        entered_at__gt=period.start,
+        entered_at__lte=period.end,
+    )
+    return (
+        lifecycle.filter(segment__key__in=LIVE_STAGES, entered_at__lte=period.start)
+        .filter(Q(exited_at__isnull=True) | Q(exited_at__gt=period.start))
+        .aggregate(
+            base=Count("customer_id", distinct=True),
+            lost=Count("customer_id", distinct=True, filter=Q(Exists(became_lost))),
+        )
+    )
 
 
 def _complaint_series(period: KpiPeriod) -> list[int]:
@@ -484,11 +540,11 @@ def _work_figures(period: KpiPeriod) -> WorkFigures:
 
 
 def care_kpis(*, days: int = DEFAULT_KPI_DAYS, now: dt.datetime | None = None) -> CareKpis:
-    """The care KPIs of the last `days` days up to `now`, with their trends; six queries (two of
-    them outreach's report part) whatever the data (bucketed by day, by week beyond a month, in
+    """The care KPIs of the last `days` days up to `now`, with their trends; seven queries (two
+    of them outreach's report part) whatever the data (bucketed by day, by week beyond a month, in
     the current time zone).
 
-    - tasks created, sent and reached, SLA compliance: the work done on the plans, as the
+    - tasks created, sent, reached and completed, SLA compliance: the work done on the plans, as the
       report parts count it (outreach.selectors_reports.task_figures defines each).
     - response rate: of treated enrollments started in the period, those whose customer
       responded within ATTRIBUTION_DAYS (see the module docstring).
@@ -499,12 +555,19 @@ def care_kpis(*, days: int = DEFAULT_KPI_DAYS, now: dt.datetime | None = None) -
       N days") started in the period, those followed by a paid order within ATTRIBUTION_DAYS.
     - repurchase rate: of customers with a paid order in the period, those with two or more.
     - complaints: complaint tickets opened in the period.
+    - CSAT: the average score (1-5) of CSAT answers received in the period, and their count.
+    - churn rate: of customers in a live lifecycle stage (new, active, dormant, churn risk:
+      they have bought and are not lost) at the start of the period, those who entered the
+      lost stage during it (the lifecycle segments' membership history, which each refresh
+      writes; a customer lost and won back within the period still counts as churned).
     """
     period = kpi_period(days=days, now=now)
     work = _work_figures(period)
     enrollment = _enrollment_figures(period)
-    nps = _nps_series(period)
+    nps = _survey_series(period)
     answers = sum(nps["answers"])
+    csat_answers = sum(nps["csat_answers"])
+    churn = _churn_figures(period)
     complaints = _complaint_series(period)
     buyers = _buyer_figures(period)
     return CareKpis(
@@ -518,7 +581,9 @@ def care_kpis(*, days: int = DEFAULT_KPI_DAYS, now: dt.datetime | None = None) -
         response_rate=rate(enrollment["responded"], enrollment["enrolled"]),
         conversion_rate=rate(enrollment["converted"], enrollment["enrolled"]),
         sla_due=work.sla_due,
+        sla_met=work.sla_met,
         sla_compliance=rate(work.sla_met, work.sla_due),
+        tasks_completed=work.completed,
         nps=_nps(sum(nps["promoters"]), sum(nps["detractors"]), answers),
         nps_answers=answers,
         dormant_enrolled=enrollment["dormant"],
@@ -534,7 +599,16 @@ def care_kpis(*, days: int = DEFAULT_KPI_DAYS, now: dt.datetime | None = None) -
                 for p, d, a in zip(nps["promoters"], nps["detractors"], nps["answers"], strict=True)
             ],
             "complaints": complaints,
+            "csat": [
+                round(total / count, 2) if count else None
+                for total, count in zip(nps["csat_sum"], nps["csat_answers"], strict=True)
+            ],
         },
+        csat=rate(sum(nps["csat_sum"]), csat_answers),
+        csat_answers=csat_answers,
+        churn_base=churn["base"],
+        churn_lost=churn["lost"],
+        churn_rate=rate(churn["lost"], churn["base"]),
     )
 
 

@@ -4,6 +4,11 @@ get them through the report part outreach registers (outreach/parts/care_reports
 - reached: a message delivered, or a call task done with an outcome meaning the customer was
   on the line (`REACHED_OUTCOMES`: reached, callback requested, converted, declined).
 - replied: an SMS reply of the customer received in an enrollment's follow-up window.
+- deadline met (SLA): every task with a deadline owes it, whatever its channel. A call task
+  meets it when done by then; an automated one (SMS, email, automated call, WeChat, WeCom) when
+  it was sent by then and not failed (sent or delivered). Cancelled and skipped tasks (the
+  plan withdrew them, or a guardrail stopped them) and held ones (a paused campaign) owe
+  nothing.
 """
 
 import datetime as dt
@@ -12,9 +17,29 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 
 from care.choices import StepChannel
 from care.selectors_reports import KpiPeriod, WorkFigures, bucket_series
-from outreach.choices import InboundAction, TaskStatus
+from outreach.choices import AUTOMATED_CHANNELS, InboundAction, TaskStatus
 from outreach.models import InboundMessage, OutreachTask
 from outreach.services.guardrails import REACHED_OUTCOMES
+
+# Tasks whose deadline nobody owes any more.
+NOT_OWED_STATUSES = (TaskStatus.CANCELLED, TaskStatus.SKIPPED, TaskStatus.HELD)
+
+
+def deadline_owed(start: dt.datetime, end: dt.datetime) -> Q:
+    """Tasks of any channel whose deadline fell in [start, end] and is still owed."""
+    return Q(deadline_at__gte=start, deadline_at__lte=end) & ~Q(status__in=NOT_OWED_STATUSES)
+
+
+def deadline_met() -> Q:
+    """Tasks that met their deadline: a call done by it, an automated task sent (or delivered)
+    by it."""
+    return Q(
+        channel=StepChannel.CALL, status=TaskStatus.DONE, completed_at__lte=F("deadline_at")
+    ) | Q(
+        channel__in=AUTOMATED_CHANNELS,
+        status__in=(TaskStatus.SENT, TaskStatus.DELIVERED),
+        sent_at__lte=F("deadline_at"),
+    )
 
 
 def enrollment_reached() -> Exists:
@@ -47,8 +72,10 @@ def task_figures(period: KpiPeriod) -> WorkFigures:
     - sent: messages and automated calls handed to the gateway in the period.
     - reached: messages delivered, plus call tasks completed with an outcome meaning the
       customer was on the line, in the period.
-    - SLA due and met: call tasks whose deadline fell in the period (and has passed), and those
-      of them done by the deadline.
+    - completed: tasks done (by an agent) in the period.
+    - SLA due and met: tasks of every channel whose deadline fell in the period (and has
+      passed) and is still owed, and those of them that met it (`deadline_met`: a call done by
+      the deadline, a message sent by it).
     - series: per bucket, the tasks created then, of which sent, of which reached.
     """
     start = period.start
@@ -58,18 +85,17 @@ def task_figures(period: KpiPeriod) -> WorkFigures:
         outcome__in=REACHED_OUTCOMES,
         completed_at__gte=start,
     )
-    sla_due = Q(channel=StepChannel.CALL, deadline_at__gte=start, deadline_at__lte=period.end)
+    sla_due = deadline_owed(start, period.end)
+    completed = Q(status=TaskStatus.DONE, completed_at__gte=start, completed_at__lte=period.end)
     totals = OutreachTask.objects.filter(
-        Q(created_at__gte=start) | Q(sent_at__gte=start) | reached | sla_due
+        Q(created_at__gte=start) | Q(sent_at__gte=start) | reached | sla_due | completed
     ).aggregate(
         created=Count("pk", filter=Q(created_at__gte=start)),
         sent=Count("pk", filter=Q(sent_at__gte=start)),
         reached=Count("pk", filter=reached),
+        completed=Count("pk", filter=completed),
         sla_due=Count("pk", filter=sla_due),
-        sla_met=Count(
-            "pk",
-            filter=sla_due & Q(status=TaskStatus.DONE, completed_at__lte=F("deadline_at")),
-        ),
+        sla_met=Count("pk", filter=sla_due & deadline_met()),
     )
     rows = (
         OutreachTask.objects.filter(created_at__gte=start)
@@ -92,6 +118,7 @@ def task_figures(period: KpiPeriod) -> WorkFigures:
         reached=totals["reached"],
         sla_due=totals["sla_due"],
         sla_met=totals["sla_met"],
+        completed=totals["completed"],
         series=bucket_series(rows, period.starts, "created", "sent", "reached"),
     )
 

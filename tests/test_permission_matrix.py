@@ -45,7 +45,16 @@ from tests.outreach.factories import CallTaskFactory, CareRuleFactory
 from tests.segments.factories import CustomerMetricsFactory, SegmentFactory
 from tests.signing import signed_headers
 
-MATRIX_AREAS = ("core", "segments_ui", "care_ui", "campaigns", "outreach_ui", "admin_ui")
+MATRIX_AREAS = (
+    "core",
+    "segments_ui",
+    "care_ui",
+    "campaigns",
+    "outreach_ui",
+    "admin_ui",
+    "service_reports",
+    "tickets_ui",
+)
 
 SKIPPED_PREFIXES = ("admin/", "i18n/", "static/", "media/")
 METHODS = ("get", "post", "put", "patch", "delete")

@@ -15,9 +15,18 @@ import pytest
 from django.db.models import Q
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from callcenter.choices import Role
-from callcenter.models import ContactPoint, Customer, ImportRun, Interaction, SurveyResponse, Ticket
+from callcenter.models import (
+    ContactPoint,
+    Customer,
+    ImportRun,
+    Interaction,
+    SurveyResponse,
+    Ticket,
+    TicketUpdate,
+)
 from callcenter.services.imports import csv_import
 from care.models import CareRule, MessageTemplate, TemplateVariant
 from outreach.models import OutreachTask
@@ -41,6 +50,9 @@ def _poison(ids: dict[str, Any]) -> None:
     ContactPoint.objects.update(label=PAYLOAD[:50], raw_value=PAYLOAD)
     Interaction.objects.update(notes=PAYLOAD, reason=PAYLOAD, outcome=PAYLOAD[:100])
     Ticket.objects.update(subject=PAYLOAD, description=PAYLOAD)
+    TicketUpdate.objects.create(
+        ticket_id=ids["ticket"], kind="responded", at=timezone.now(), text=PAYLOAD
+    )
     SurveyResponse.objects.update(comment=PAYLOAD)
     Segment.objects.filter(pk=ids["segment"]).update(name=PAYLOAD, description=PAYLOAD)
     CareRule.objects.update(name=PAYLOAD, description=PAYLOAD)

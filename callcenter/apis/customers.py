@@ -15,7 +15,15 @@ Who may do what (roles are the groups of callcenter/migrations/0002_roles.py):
     customers: add contact point, consent      x        x         x
     interactions: log (as oneself)             x        x         x
     interactions: log on behalf of another              x         x
-    tickets: open, resolve                     x        x         x
+    tickets: open                              x        x         x
+    tickets: respond, customer reply, wait,    x*       x         x
+      resume, resolve, reopen, change
+    tickets: claim an unassigned one           x        x         x
+    tickets: assign to anyone, unassign                 x         x
+    tickets: history                           x        x         x
+
+    * agents only tickets assigned to them or unassigned ones
+      (callcenter.services.tickets.ticket_workable); others get 403.
     orders, surveys: create                                       x
 
 Anonymous callers, bad tokens and users holding no role get 403 (the session authenticator
@@ -32,7 +40,7 @@ from typing import Any, ClassVar
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission, OperandHolder, SingleOperandHolder
@@ -49,13 +57,14 @@ from callcenter.filters import (
 )
 from callcenter.http import AuthenticatedRequest
 from callcenter.models import Customer, Interaction, Order, SurveyResponse, Ticket
-from callcenter.pagination import CustomerCursorPagination
+from callcenter.pagination import CheckedCursorPagination, CustomerCursorPagination
 from callcenter.roles import MANAGER_ROLES, STAFF_ROLES, HasRole, has_role
 from callcenter.selectors.activity import (
     customer_list,
     interaction_list,
     order_list,
     survey_list,
+    ticket_history_list,
     ticket_list,
 )
 from callcenter.serializers import (
@@ -74,9 +83,14 @@ from callcenter.serializers import (
     OrderSerializer,
     SurveyInputSerializer,
     SurveySerializer,
+    TicketAssignInputSerializer,
+    TicketChangeInputSerializer,
     TicketInputSerializer,
+    TicketMessageInputSerializer,
+    TicketNoteInputSerializer,
     TicketResolveInputSerializer,
     TicketSerializer,
+    TicketUpdateSerializer,
 )
 from callcenter.services.activity import (
     interaction_log,
@@ -95,6 +109,15 @@ from callcenter.services.customers import (
     customer_consent_set,
     customer_create,
     customer_update,
+)
+from callcenter.services.tickets import (
+    ticket_assign,
+    ticket_change,
+    ticket_customer_reply,
+    ticket_reopen,
+    ticket_respond,
+    ticket_resume,
+    ticket_wait,
 )
 
 ADMIN_ONLY = (Role.ADMIN,)
@@ -347,6 +370,15 @@ class InteractionViewSet(
         return Response(InteractionSerializer(interaction).data, status=status.HTTP_201_CREATED)
 
 
+class TicketHistoryPagination(CheckedCursorPagination):
+    """A ticket's history, oldest first."""
+
+    ordering = ("at", "id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
 @extend_schema_view(
     list=extend_schema(summary="List tickets"),
     retrieve=extend_schema(summary="Get a ticket"),
@@ -357,18 +389,36 @@ class TicketViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Inquiries, complaints and suggestions."""
+    """Inquiries, complaints and suggestions, and working them (callcenter.services.tickets):
+    every role reads every ticket; agents work only theirs and unassigned ones (403)."""
 
+    request: AuthenticatedRequest
     serializer_class = TicketSerializer
     filterset_class = TicketFilter
     action_roles: ClassVar[dict[str, tuple[str, ...]]] = {
         **READ_ACTIONS,
         "create": STAFF_ROLES,
         "resolve": STAFF_ROLES,
+        "respond": STAFF_ROLES,
+        "customer_reply": STAFF_ROLES,
+        "wait": STAFF_ROLES,
+        "resume": STAFF_ROLES,
+        "assign": STAFF_ROLES,
+        "reopen": STAFF_ROLES,
+        "change": STAFF_ROLES,
+        "history": STAFF_ROLES,
     }
 
     def get_queryset(self) -> QuerySet[Ticket]:
         return ticket_list()
+
+    def _output(self, pk: int, status_code: int = status.HTTP_200_OK) -> Response:
+        return Response(TicketSerializer(ticket_list().get(pk=pk)).data, status=status_code)
+
+    def _input(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
 
     @extend_schema(
         summary="Open a ticket",
@@ -376,11 +426,8 @@ class TicketViewSet(
         responses={201: TicketSerializer},
     )
     def create(self, request: AuthenticatedRequest) -> Response:
-        serializer = TicketInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        ticket = ticket_open(**serializer.validated_data)
-        ticket = ticket_list().get(pk=ticket.pk)
-        return Response(TicketSerializer(ticket).data, status=status.HTTP_201_CREATED)
+        ticket = ticket_open(**self._input(TicketInputSerializer), by=request.user)
+        return self._output(ticket.pk, status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Resolve a ticket (resolving again changes nothing)",
@@ -390,11 +437,108 @@ class TicketViewSet(
     @action(detail=True, methods=["post"])
     def resolve(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         ticket = self.get_object()
-        serializer = TicketResolveInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        ticket_resolve(ticket=ticket, **serializer.validated_data)
-        ticket = ticket_list().get(pk=ticket.pk)
-        return Response(TicketSerializer(ticket).data)
+        ticket_resolve(ticket=ticket, by=request.user, **self._input(TicketResolveInputSerializer))
+        return self._output(ticket.pk)
+
+    @extend_schema(
+        summary="Record a response to the customer",
+        description=(
+            "What was said, optionally by which channel. The first response sets "
+            "`first_responded_at`; an open ticket moves to in progress."
+        ),
+        request=TicketMessageInputSerializer,
+        responses=TicketSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def respond(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        ticket_respond(ticket=ticket, by=request.user, **self._input(TicketMessageInputSerializer))
+        return self._output(ticket.pk)
+
+    @extend_schema(
+        summary="Record that the customer wrote back (ends waiting on the customer)",
+        request=TicketMessageInputSerializer,
+        responses=TicketSerializer,
+    )
+    @action(detail=True, methods=["post"], url_path="customer-reply")
+    def customer_reply(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        ticket_customer_reply(
+            ticket=ticket, by=request.user, **self._input(TicketMessageInputSerializer)
+        )
+        return self._output(ticket.pk)
+
+    @extend_schema(
+        summary="Wait on the customer (pauses the SLA clock)",
+        request=TicketNoteInputSerializer,
+        responses=TicketSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def wait(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        ticket_wait(ticket=ticket, by=request.user, **self._input(TicketNoteInputSerializer))
+        return self._output(ticket.pk)
+
+    @extend_schema(
+        summary="Stop waiting on the customer",
+        request=TicketNoteInputSerializer,
+        responses=TicketSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def resume(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        ticket_resume(ticket=ticket, by=request.user, **self._input(TicketNoteInputSerializer))
+        return self._output(ticket.pk)
+
+    @extend_schema(
+        summary="Assign a ticket (agents: claim an unassigned one)",
+        request=TicketAssignInputSerializer,
+        responses=TicketSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def assign(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        ticket_assign(ticket=ticket, by=request.user, **self._input(TicketAssignInputSerializer))
+        return self._output(ticket.pk)
+
+    @extend_schema(
+        summary="Reopen a resolved ticket",
+        request=TicketNoteInputSerializer,
+        responses=TicketSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        ticket_reopen(ticket=ticket, by=request.user, **self._input(TicketNoteInputSerializer))
+        return self._output(ticket.pk)
+
+    @extend_schema(
+        summary="Change a ticket's kind, priority or channel",
+        request=TicketChangeInputSerializer,
+        responses=TicketSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def change(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        ticket_change(ticket=ticket, by=request.user, **self._input(TicketChangeInputSerializer))
+        return self._output(ticket.pk)
+
+    @extend_schema(
+        summary="A ticket's history, oldest first",
+        responses=TicketUpdateSerializer(many=True),
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        pagination_class=TicketHistoryPagination,
+        filterset_class=None,
+        serializer_class=TicketUpdateSerializer,
+    )
+    def history(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        page = self.paginate_queryset(ticket_history_list(ticket_id=ticket.pk))
+        assert page is not None  # pagination_class is set
+        return self.get_paginated_response(TicketUpdateSerializer(page, many=True).data)
 
 
 @extend_schema_view(

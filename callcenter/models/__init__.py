@@ -1,6 +1,6 @@
 """Customer-profile models, split by sub-domain and re-exported here."""
 
-from .activity import Interaction, Order, SurveyResponse, Ticket
+from .activity import Interaction, Order, SurveyResponse, Ticket, TicketUpdate
 from .audit import AuditLog
 from .base import TimeStampedModel
 from .calendar import CalendarDay
@@ -22,5 +22,6 @@ __all__ = [
     "Order",
     "SurveyResponse",
     "Ticket",
+    "TicketUpdate",
     "TimeStampedModel",
 ]

@@ -11,6 +11,7 @@ from callcenter.choices import (
     InteractionChannel,
     OrderStatus,
     SurveyKind,
+    TicketChangeKind,
     TicketKind,
     TicketPriority,
     TicketStatus,
@@ -186,6 +187,48 @@ class Ticket(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.subject}"
+
+
+class TicketUpdate(models.Model):
+    """One entry of a ticket's history: what happened (a response to the customer and what was
+    said, the customer writing back, waiting, assignment, resolution...), when and by whom.
+    Written by the ticket services in the same transaction as the change they record."""
+
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="updates"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=TicketChangeKind.choices)
+    at = models.DateTimeField(_("at"))
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    text = models.TextField(_("text"), blank=True)
+    channel = models.CharField(
+        _("channel"), max_length=16, choices=InteractionChannel.choices, blank=True
+    )
+    # The new assignee of an "assigned" entry (empty: unassigned).
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("ticket update")
+        verbose_name_plural = _("ticket updates")
+        ordering = ("ticket", "at", "id")
+        indexes = [models.Index(fields=["ticket", "at"], name="ticket_update_time")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
 
 
 class SurveyResponse(TimeStampedModel):

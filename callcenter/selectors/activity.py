@@ -7,7 +7,7 @@ callcenter/filters.py on top of these querysets.
 
 from django.db.models import QuerySet
 
-from callcenter.models import Customer, Interaction, Order, SurveyResponse, Ticket
+from callcenter.models import Customer, Interaction, Order, SurveyResponse, Ticket, TicketUpdate
 
 
 def customer_list() -> QuerySet[Customer]:
@@ -28,6 +28,11 @@ def interaction_list() -> QuerySet[Interaction]:
 def ticket_list() -> QuerySet[Ticket]:
     """All tickets with their assignee."""
     return Ticket.objects.select_related("assignee")
+
+
+def ticket_history_list(*, ticket_id: int) -> QuerySet[TicketUpdate]:
+    """A ticket's history with who did each and whom it was assigned to."""
+    return TicketUpdate.objects.filter(ticket_id=ticket_id).select_related("by", "assignee")
 
 
 def survey_list() -> QuerySet[SurveyResponse]:

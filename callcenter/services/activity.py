@@ -39,10 +39,11 @@ from callcenter.models import Customer, Interaction, Order, SurveyResponse, Tick
 from callcenter.sentiment import sentiment_score
 from callcenter.services.external_ids import external_id_unique
 from callcenter.services.interaction_listeners import interaction_logged_announce
-from callcenter.services.ticket_changes import (
-    TicketChange,
-    TicketChangeKind,
-    ticket_change_announce,
+from callcenter.services.ticket_changes import TicketChangeKind
+from callcenter.services.tickets import (
+    ticket_history_record,
+    ticket_require_workable,
+    ticket_text_clean,
 )
 
 SURVEY_RANGES = {SurveyKind.NPS: (0, 10), SurveyKind.CSAT: (1, 5)}
@@ -182,11 +183,15 @@ def ticket_open(
     opened_at: datetime | None = None,
     assignee: User | None = None,
     external_id: str | None = None,
+    channel: str = "",
+    by: User | None = None,
 ) -> Ticket:
-    """Open an inquiry, complaint or suggestion."""
+    """Open an inquiry, complaint or suggestion (`by`: who opened it, for its history)."""
     _require_active(customer)
     _require_choice(kind, TicketKind, _("ticket kind"))
     _require_choice(priority, TicketPriority, _("priority"))
+    if channel:
+        _require_choice(channel, InteractionChannel, _("channel"))
     if not subject.strip():
         raise ApplicationError(_("A ticket needs a subject."))
     with external_id_unique(model=Ticket, external_id=external_id):
@@ -199,9 +204,10 @@ def ticket_open(
             priority=priority,
             opened_at=opened_at or timezone.now(),
             assignee=assignee,
+            channel=channel,
         )
-    ticket_change_announce(
-        TicketChange(ticket=ticket, kind=TicketChangeKind.OPENED, at=ticket.opened_at)
+    ticket_history_record(
+        ticket=ticket, kind=TicketChangeKind.OPENED, at=ticket.opened_at, by=by, channel=channel
     )
     emit_events(
         [
@@ -216,16 +222,26 @@ def ticket_open(
 
 
 @transaction.atomic
-def ticket_resolve(*, ticket: Ticket, resolved_at: datetime | None = None) -> Ticket:
-    """Mark a ticket resolved (once; resolving again changes nothing)."""
+def ticket_resolve(
+    *,
+    ticket: Ticket,
+    resolved_at: datetime | None = None,
+    by: User | None = None,
+    text: str = "",
+) -> Ticket:
+    """Mark a ticket resolved (once; resolving again changes nothing). `by`, when given, must
+    be allowed to work the ticket (`callcenter.services.tickets.ticket_workable`); `text` is
+    the resolution note kept in its history."""
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    ticket_require_workable(by, ticket)
     if ticket.status not in OPEN_TICKET_STATUSES:
         return ticket
+    text = ticket_text_clean(text, required=False, what="")
     ticket.status = TicketStatus.RESOLVED
     ticket.resolved_at = max(resolved_at or timezone.now(), ticket.opened_at)
     ticket.save(update_fields=["status", "resolved_at", "updated_at"])
-    ticket_change_announce(
-        TicketChange(ticket=ticket, kind=TicketChangeKind.RESOLVED, at=ticket.resolved_at)
+    ticket_history_record(
+        ticket=ticket, kind=TicketChangeKind.RESOLVED, at=ticket.resolved_at, by=by, text=text
     )
     emit_events(
         [

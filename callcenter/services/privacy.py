@@ -50,6 +50,7 @@ from callcenter.models import (
     Order,
     SurveyResponse,
     Ticket,
+    TicketUpdate,
 )
 from callcenter.services.audit import audit_log_record
 
@@ -330,6 +331,10 @@ def _scrub_related(ids: list[int], now: dt.datetime) -> dict[str, int]:
             subject=ERASED_TEXT,
             description="",
             updated_at=now,
+        ),
+        # What was said to and by the customer in the tickets' history.
+        "ticket_updates": erase_update(
+            TicketUpdate.objects.filter(ticket__customer_id__in=ids), Q(text=""), text=""
         ),
         "survey_responses": erase_update(
             SurveyResponse.objects.filter(customer_id__in=ids),

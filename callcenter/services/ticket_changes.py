@@ -5,7 +5,8 @@ writing back, waiting on the customer and back, assigned, resolved, reopened) ca
 `ticket_change_announce`; the upper apps register listeners (the SLA clock, routing) in their
 `AppConfig.ready()`. A listener runs in the caller's transaction, so what it writes commits or
 rolls back with the change. Tickets written set-based (the CSV import) announce nothing: the
-listeners' own periodic passes pick those up.
+listeners' own periodic passes pick those up. `TicketChangeKind` lives in
+`callcenter.choices` (the ticket history stores it) and is re-exported here.
 """
 
 import datetime as dt
@@ -13,23 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db import models
-from django.utils.translation import gettext_lazy as _
 
+from callcenter.choices import TicketChangeKind
 from callcenter.extensions import Registry
 from callcenter.models import Ticket
-
-
-class TicketChangeKind(models.TextChoices):
-    OPENED = "opened", _("Opened")
-    RESPONDED = "responded", _("Responded to the customer")
-    CUSTOMER_REPLIED = "customer_replied", _("The customer wrote back")
-    WAITING = "waiting", _("Waiting on the customer")
-    RESUMED = "resumed", _("No longer waiting on the customer")
-    ASSIGNED = "assigned", _("Assigned")
-    RESOLVED = "resolved", _("Resolved")
-    REOPENED = "reopened", _("Reopened")
-    UPDATED = "updated", _("Kind, priority or channel changed")
 
 
 @dataclass(frozen=True)
@@ -45,6 +33,9 @@ class TicketChange:
 ticket_listeners: Registry[Callable[[TicketChange], None]] = Registry(
     "ticket listeners (called in the writing transaction with each change)"
 )
+
+
+__all__ = ["TicketChange", "TicketChangeKind", "ticket_change_announce", "ticket_listeners"]
 
 
 def ticket_change_announce(change: TicketChange) -> None:

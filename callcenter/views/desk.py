@@ -426,6 +426,9 @@ def desk_ticket_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
             subject=data["subject"],
             description=data["description"],
             assignee=request.user,
+            # The desk is where calls are taken.
+            channel=InteractionChannel.CALL,
+            by=request.user,
         )
         return _("Ticket opened.")
 

@@ -1,7 +1,11 @@
 """The queue board: every queue and agent with open, overdue and breached calls, and the open
-call tasks to select and reassign in bulk (supervisors and admins)."""
+call tasks to select and reassign in bulk (supervisors and admins).
+
+Apps above add sections through `board_parts` (the service app: tickets breaching soon and
+breached, by assignee), filled in their `AppConfig.ready()`."""
 
 import datetime as dt
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -16,8 +20,10 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from callcenter.errors import ApplicationError
+from callcenter.extensions import Registry
 from callcenter.http import AuthenticatedHttpRequest
 from callcenter.numbers import whole_number
+from callcenter.page_parts import PagePart
 from callcenter.roles import MANAGER_ROLES
 from callcenter.views import role_required
 from care.choices import StepChannel
@@ -28,6 +34,9 @@ from outreach.selectors import TASK_JOINS, agent_overview, queue_overview
 from outreach.services.tasks import outreach_tasks_reassign
 
 PAGE_SIZE = 50
+# Sections the apps above add to the board, below the queues and agents: each takes the
+# board's moment and returns its template and context, reading a fixed number of queries.
+board_parts: Registry[Callable[[dt.datetime], PagePart]] = Registry("queue board parts")
 SHOW_CHOICES = ("attention", "overdue", "breached", "unassigned", "all")
 
 
@@ -94,6 +103,7 @@ def _board(
         .order_by("username")
         .values("id", "username"),
         "back": request.get_full_path(),
+        "parts": [part(now) for part in board_parts],
     }
     return render(request, "outreach/queue_board.html", context, status=status)
 

@@ -1,7 +1,7 @@
 """What the service app contributes to the extension points of the apps below it: one module
 per extension point, each with a `register()` that `register_all()` calls from `ready()`."""
 
-PART_MODULES: tuple[str, ...] = ()
+PART_MODULES: tuple[str, ...] = ("board", "customer_page", "desk")
 
 
 def register_all() -> None:

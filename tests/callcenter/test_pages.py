@@ -45,9 +45,9 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 # Queries of one customer page, whatever the customer's history holds: session, user, role
 # groups, the request's savepoint and its release, the customer with its advisor, contact
 # points, consent history, and one bounded query per timeline kind (orders, interactions,
-# tickets, surveys), and one bounded query each for care enrollments, outreach tasks and
-# open merge proposals.
-CUSTOMER_PAGE_QUERIES = 15
+# tickets, surveys), and one bounded query each for the open tickets with their SLA, care
+# enrollments, outreach tasks and open merge proposals.
+CUSTOMER_PAGE_QUERIES = 16
 
 
 def detail_url(customer: Customer) -> str:
@@ -393,8 +393,9 @@ def test_customer_page_shows_profile_contacts_consent_and_timeline(
     assert "Asked on the phone to stop texts" in html
     assert "agent1" in html.split("Consent history")[1]
     # timeline of every kind, newest first, with a sentiment badge on the call
+    timeline = html[html.index('id="timeline"') :]
     positions = [
-        html.index(text)
+        timeline.index(text)
         for text in ("Slow refunds", "Pallets arrived damaged", "terrible service", "ORD-OLD")
     ]
     assert positions == sorted(positions)

@@ -170,6 +170,42 @@ def test_kpis_follow_their_definitions(kpi_data: dict[str, Any]) -> None:
     assert len(kpis.series["labels"]) in (30, 31)
 
 
+def test_sla_compliance_counts_every_channel_deadline() -> None:
+    # given: deadlines passed an hour ago, on calls and on automated channels
+    now = timezone.now()
+    due, deadline = now - dt.timedelta(hours=3), now - dt.timedelta(hours=1)
+    in_time = now - dt.timedelta(hours=2)
+    late = now - dt.timedelta(minutes=30)
+    CallTaskFactory(status=TaskStatus.DONE, due_at=due, deadline_at=deadline, completed_at=in_time)
+    CallTaskFactory(status=TaskStatus.DONE, due_at=due, deadline_at=deadline, completed_at=late)
+    TaskFactory(status=TaskStatus.SENT, due_at=due, deadline_at=deadline, sent_at=in_time)
+    TaskFactory(
+        channel=StepChannel.EMAIL,
+        status=TaskStatus.DELIVERED,
+        due_at=due,
+        deadline_at=deadline,
+        sent_at=in_time,
+        delivered_at=in_time,
+    )
+    TaskFactory(status=TaskStatus.SENT, due_at=due, deadline_at=deadline, sent_at=late)
+    TaskFactory(status=TaskStatus.FAILED, due_at=due, deadline_at=deadline, sent_at=in_time)
+    TaskFactory(status=TaskStatus.PENDING, due_at=due, deadline_at=deadline)
+    # withdrawn by the plan or stopped by a guardrail: owed by nobody
+    TaskFactory(status=TaskStatus.CANCELLED, due_at=due, deadline_at=deadline)
+    TaskFactory(status=TaskStatus.SKIPPED, due_at=due, deadline_at=deadline)
+    # not yet due
+    TaskFactory(status=TaskStatus.SENT, sent_at=now)
+
+    # when
+    kpis = care_kpis(days=7)
+
+    # then: 7 owed (2 calls, 5 automated); met: a call done and two messages sent in time
+    assert kpis.sla_due == 7
+    assert kpis.sla_met == 3
+    assert kpis.sla_compliance == pytest.approx(3 / 7)
+    assert kpis.tasks_completed == 2
+
+
 def test_kpis_of_a_week_leave_out_older_rows(kpi_data: dict[str, Any]) -> None:
     OutreachTask.objects.filter(pk=kpi_data["sms"].pk).update(
         created_at=timezone.now() - dt.timedelta(days=20)
@@ -199,8 +235,8 @@ def test_the_kpi_fragment_takes_the_same_queries_whatever_the_data(
     supervisor_client.get(url)
 
     # request savepoint and release, session, user, roles; tasks, task trend, enrollments,
-    # NPS trend, complaints trend, buyers
-    with django_assert_num_queries(11):
+    # survey (NPS and CSAT) trend, churn, complaints trend, buyers
+    with django_assert_num_queries(12):
         response = supervisor_client.get(url, {"days": days}, HTTP_HX_REQUEST="true")
 
     html = response.content.decode()
@@ -249,3 +285,55 @@ def test_a_rule_that_clearly_converts_better_than_its_control_works(
     assert 'data-verdict="works"' in html
     assert "66.7% / 10.0%" in html
     assert "+56.7 pp" in html
+
+
+def test_churn_rate_counts_live_customers_at_the_start_who_became_lost() -> None:
+    # given: lifecycle history; the period is the last 30 days
+    from segments.choices import SegmentKind
+    from segments.models import Segment, SegmentMembership
+
+    now = timezone.now()
+    stage = {
+        key: Segment.objects.get(kind=SegmentKind.LIFECYCLE, key=key)
+        for key in ("active", "dormant", "lost", "prospect")
+    }
+    long_ago, lately = now - dt.timedelta(days=100), now - dt.timedelta(days=10)
+
+    def stay(key: str, customer: Any, entered: dt.datetime, exited: Any = None) -> None:
+        SegmentMembership.objects.create(
+            segment=stage[key], customer=customer, entered_at=entered, exited_at=exited
+        )
+
+    churned, kept, prospect, already_lost, newcomer = (CustomerFactory() for _ in range(5))
+    stay("dormant", churned, long_ago, lately)
+    stay("lost", churned, lately)
+    stay("active", kept, long_ago)
+    stay("prospect", prospect, long_ago, lately)
+    stay("lost", prospect, lately)  # never bought: not in the base
+    stay("lost", already_lost, long_ago)
+    stay("active", newcomer, lately)  # joined during the period: not in the base
+    for score in (5, 4, 2):
+        SurveyFactory(kind="csat", score=score, responded_at=now - dt.timedelta(days=1))
+    SurveyFactory(kind="csat", score=1, responded_at=now - dt.timedelta(days=40))
+
+    # when
+    kpis = care_kpis(days=30, now=now)
+
+    # then
+    assert (kpis.churn_base, kpis.churn_lost) == (2, 1)
+    assert kpis.churn_rate == pytest.approx(0.5)
+    assert kpis.csat_answers == 3
+    assert kpis.csat == pytest.approx(11 / 3)
+
+
+def test_the_dashboard_kpis_show_churn_and_csat(supervisor_client: Client) -> None:
+    SurveyFactory(kind="csat", score=4, responded_at=timezone.now() - dt.timedelta(days=1))
+
+    response = supervisor_client.get(
+        reverse("care-dashboard-kpis"), {"days": 7}, HTTP_HX_REQUEST="true"
+    )
+
+    html = response.content.decode()
+    assert 'data-kpi="churn_rate"' in html
+    assert 'data-kpi="csat"' in html
+    assert "4.00" in html

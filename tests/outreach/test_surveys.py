@@ -685,3 +685,20 @@ def test_a_logged_call_announces_its_reason(clock: Any) -> None:
 
     event = Event.objects.get(type=EventType.INTERACTION_LOGGED, customer=customer)
     assert event.payload["reason"] == "Billing"
+
+
+def test_the_ticket_page_and_list_show_the_tickets_csat(supervisor_user: Any) -> None:
+    from callcenter.services.activity import survey_record
+
+    customer = _customer()
+    ticket = ticket_open(customer=customer, kind=TicketKind.COMPLAINT, subject="Broken")
+    ticket_resolve(ticket=ticket)
+    survey_record(customer=customer, kind=SurveyKind.CSAT, score=5, ticket=ticket)
+    client = Client()
+    client.force_login(supervisor_user)
+
+    page = client.get(reverse("service-ticket", kwargs={"pk": ticket.pk})).content.decode()
+    listed = client.get(reverse("service-tickets"), {"status": "resolved", "scope": "all"})
+
+    assert 'data-csat="5"' in page
+    assert 'data-csat="5"' in listed.content.decode()
