@@ -241,6 +241,7 @@ PARAM_LABELS = {
     "max_score": _("Highest score"),
     "channel": _("Channel"),
     "sentiment_below": _("Sentiment below"),
+    "reason": _("Call reason"),
     "opted_out": _("Opted out"),
     "segment": _("Segment"),
     "years": _("Years since joining"),
@@ -770,6 +771,12 @@ class CareSettingsForm(forms.Form):
     retry_base_seconds = forms.IntegerField(
         label=_("First retry after (seconds)"), min_value=1, max_value=86400
     )
+    csat_interval_days = forms.IntegerField(
+        label=_("One satisfaction survey per customer per (days)"), min_value=1, max_value=365
+    )
+    csat_reply_hours = forms.IntegerField(
+        label=_("Satisfaction answers accepted for (hours)"), min_value=1, max_value=720
+    )
     stop_words = forms.CharField(
         label=_("Extra opt-out words"),
         required=False,
@@ -792,6 +799,8 @@ class CareSettingsForm(forms.Form):
             "frequency_cap": settings.frequency_cap,
             "frequency_window_days": settings.frequency_window_days,
             "agent_daily_limit": settings.agent_daily_limit,
+            "csat_interval_days": settings.csat_interval_days,
+            "csat_reply_hours": settings.csat_reply_hours,
             "max_attempts": settings.max_attempts,
             "retry_base_seconds": settings.retry_base_seconds,
             "stop_words": ", ".join(settings.stop_words),

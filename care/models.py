@@ -122,6 +122,24 @@ class CareSettings(models.Model):
     agent_daily_limit = models.PositiveSmallIntegerField(
         _("call tasks per agent per day"), default=40, validators=[MinValueValidator(1)]
     )
+    # No survey flood: a satisfaction question (a message with a survey link) goes to a
+    # customer at most once per this many days, on top of the frequency cap.
+    csat_interval_days = models.PositiveSmallIntegerField(
+        _("one satisfaction survey per customer per (days)"),
+        default=7,
+        db_default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+    )
+    csat_reply_hours = models.PositiveSmallIntegerField(
+        _("satisfaction answers accepted for (hours)"),
+        default=72,
+        db_default=72,
+        validators=[MinValueValidator(1), MaxValueValidator(720)],
+        help_text=_(
+            "After this long a survey link says it has closed and a digit reply is an "
+            "ordinary reply."
+        ),
+    )
     inactivity_days = models.JSONField(
         _("inactivity events after (days)"),
         default=list,

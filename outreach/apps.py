@@ -19,6 +19,7 @@ class OutreachConfig(AppConfig):
             outreach_wecom_callback_check,
         )
         from outreach.parts import (
+            call_followups,
             care_campaigns,
             care_outcomes,
             care_plans,
@@ -55,5 +56,5 @@ class OutreachConfig(AppConfig):
             care_tick,
         ):
             part.register()
-        for part in (customer_page, desk, subject_data, ticket_routing, user_form):
+        for part in (call_followups, customer_page, desk, subject_data, ticket_routing, user_form):
             part.register()

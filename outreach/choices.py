@@ -63,3 +63,12 @@ class InboundAction(models.TextChoices):
     OPTED_OUT = "opted_out", _("Opted out of SMS")
     REPLY = "reply", _("Reply recorded")
     UNKNOWN_SENDER = "unknown_sender", _("Unknown sender")
+    SURVEY_ANSWER = "survey_answer", _("Satisfaction score recorded")
+
+
+class SummaryChannel(models.TextChoices):
+    """How a call reason's after-call summary goes to the customer."""
+
+    NONE = "none", _("No summary")
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")

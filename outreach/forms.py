@@ -1,6 +1,6 @@
 """Forms of the queue pages (complete a call, reschedule it as a callback, reassign in bulk), of
-the agent desk's card (schedule a callback) and the call-queue field of the user form
-(outreach.parts.user_form)."""
+the agent desk's card (schedule a callback), the call-queue field of the user form
+(outreach.parts.user_form), the public survey page and the call reasons' follow-ups."""
 
 from typing import Any
 
@@ -13,7 +13,9 @@ from django.utils.translation import gettext_lazy as _
 
 from callcenter.choices import CustomerKind, Language, Role, TicketKind
 from callcenter.views.desk import CALL_ID_LENGTH
-from outreach.choices import TaskOutcome
+from care.choices import TemplateChannel
+from care.models import MessageTemplate
+from outreach.choices import SummaryChannel, TaskOutcome
 from outreach.models import Queue
 from outreach.services.tasks import RESCHEDULE_OUTCOMES
 from segments.choices import ValueTier
@@ -281,3 +283,47 @@ class AgentSkillsForm(forms.Form):
 
     skills = skills_field()
     ticket_capacity = ticket_capacity_field()
+
+
+class SurveyAnswerForm(forms.Form):
+    """The customer's answer on the public survey page: a score 1-5 and an optional comment."""
+
+    score = forms.TypedChoiceField(
+        label=_("Your score"),
+        coerce=int,
+        choices=[(score, str(score)) for score in range(1, 6)],
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label=_("Anything you would like to tell us? (optional)"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class SurveyTemplateField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name} ({obj.get_channel_display()})"
+
+
+class CallReasonSettingForm(forms.Form):
+    """A call reason's follow-ups, edited by admins (outreach.services.call_followups)."""
+
+    reason = forms.CharField(
+        label=_("Call reason"),
+        max_length=100,
+        help_text=_("As agents type it in the call log; upper and lower case do not matter."),
+    )
+    summary_channel = forms.ChoiceField(
+        label=_("Send the agent's notes as a summary by"), choices=SummaryChannel.choices
+    )
+    csat_template = SurveyTemplateField(
+        label=_("Satisfaction question after the call"),
+        queryset=MessageTemplate.objects.filter(
+            channel__in=[TemplateChannel.SMS, TemplateChannel.EMAIL]
+        ).order_by("name"),
+        required=False,
+        empty_label=_("None"),
+        help_text=_("An SMS or email template with {{ survey_link }}."),
+    )

@@ -6,11 +6,19 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Customer, Ticket, TimeStampedModel
 from care.choices import StepChannel, TouchKind
-from outreach.choices import CallIntent, CallResult, InboundAction, TaskOutcome, TaskStatus
+from outreach.choices import (
+    CallIntent,
+    CallResult,
+    InboundAction,
+    SummaryChannel,
+    TaskOutcome,
+    TaskStatus,
+)
 from outreach.reasons import SkipReason
 
 
@@ -377,3 +385,111 @@ class TicketRoute(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} -> {self.queue_id}"
+
+
+class SurveyAsk(models.Model):
+    """A satisfaction (CSAT) question sent to a customer, about a ticket or a call.
+
+    A task whose template uses `{{ survey_link }}` is an ask: the dispatcher makes its row when
+    it sends (or finds the one made with the task, for a call), and puts the token in the
+    link. The token is random (secrets.token_urlsafe) and unguessable, like a tracked link's:
+    the public page `/s/<token>` answers it without a login. The ticket, call and agent are
+    kept here, so the answer records who it is about whatever happens to the ticket later.
+    """
+
+    token = models.CharField(_("token"), max_length=32, unique=True)
+    task = models.OneToOneField(
+        OutreachTask, verbose_name=_("task"), on_delete=models.CASCADE, related_name="survey_ask"
+    )
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="survey_asks"
+    )
+    ticket = models.ForeignKey(
+        "callcenter.Ticket",
+        verbose_name=_("ticket"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="survey_asks",
+    )
+    interaction = models.ForeignKey(
+        "callcenter.Interaction",
+        verbose_name=_("interaction"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="survey_asks",
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("agent"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="survey_asks",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("answers accepted until"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    response = models.OneToOneField(
+        "callcenter.SurveyResponse",
+        verbose_name=_("answer"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="ask",
+    )
+
+    class Meta:
+        verbose_name = _("survey ask")
+        verbose_name_plural = _("survey asks")
+        ordering = ("-sent_at", "-id")
+        indexes = [
+            # The flood cap and "the customer's open ask" for an SMS reply.
+            models.Index(
+                fields=["customer", "-sent_at"],
+                condition=Q(sent_at__isnull=False),
+                name="survey_ask_customer_sent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"/s/{self.token}"
+
+
+class CallReasonSetting(TimeStampedModel):
+    """What follows a call logged with this reason: the agent's notes sent to the customer as
+    a summary (by SMS or email, within the hour), and a satisfaction question."""
+
+    reason = models.CharField(
+        _("call reason"),
+        max_length=100,
+        help_text=_("As agents log it; upper and lower case are the same reason."),
+    )
+    summary_channel = models.CharField(
+        _("send the summary by"),
+        max_length=8,
+        choices=SummaryChannel.choices,
+        default=SummaryChannel.NONE,
+    )
+    csat_template = models.ForeignKey(
+        "care.MessageTemplate",
+        verbose_name=_("satisfaction question"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("A template with {{ survey_link }}; empty: no question after the call."),
+    )
+
+    class Meta:
+        verbose_name = _("call reason setting")
+        verbose_name_plural = _("call reason settings")
+        ordering = ("reason",)
+        constraints = [
+            models.UniqueConstraint(Lower("reason"), name="call_reason_setting_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reason

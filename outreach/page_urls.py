@@ -1,10 +1,10 @@
 """Page routes of outreach: the agent's queue, the supervisors' queue board and routed tickets,
-the routing rules editor, the desk card's callback form, and the public redirect of tracked
-links."""
+the routing rules editor, the desk card's callback form, the call reasons' follow-ups, and the
+public redirect of tracked links and the public satisfaction page."""
 
 from django.urls import path
 
-from outreach.views import board, desk, links, queue, routing
+from outreach.views import board, call_reasons, desk, links, queue, routing, surveys
 
 urlpatterns = [
     path("queue/", queue.my_queue_view, name="my-queue"),
@@ -27,4 +27,13 @@ urlpatterns = [
     path("desk/customers/<int:pk>/callback/", desk.desk_callback_view, name="desk-callback"),
     # Public: the tracked links of sent messages (outreach.services.links).
     path("l/<str:token>", links.tracked_link_view, name="tracked-link"),
+    # Public: the satisfaction page of a survey message (outreach.services.surveys).
+    path("s/<str:token>", surveys.survey_page_view, name="survey-page"),
+    path("call-reasons/", call_reasons.call_reasons_view, name="call-reasons"),
+    path("call-reasons/<int:pk>/", call_reasons.call_reason_edit_view, name="call-reason-edit"),
+    path(
+        "call-reasons/<int:pk>/delete/",
+        call_reasons.call_reason_delete_view,
+        name="call-reason-delete",
+    ),
 ]

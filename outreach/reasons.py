@@ -15,3 +15,5 @@ class SkipReason(models.TextChoices):
     UNREACHABLE = "unreachable", _("The provider cannot reach the customer on this channel")
     # care.services.campaigns.CANCEL_REASON: the campaign was cancelled before this task ran.
     CAMPAIGN_CANCELLED = "campaign_cancelled", _("Campaign cancelled")
+    # A satisfaction question went to the customer within the care settings' survey interval.
+    SURVEY_RECENT = "survey_recent", _("Customer was asked for satisfaction recently")

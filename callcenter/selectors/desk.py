@@ -40,7 +40,8 @@ from callcenter.selectors.screenpop import screenpop_for_phone
 NEGATIVE_SENTIMENT = -0.3
 # Where a part's section goes on the card: among the caller's chips in the header, beside the
 # open tickets, or below them in the main column.
-DESK_SLOTS = ("header", "beside_tickets", "main")
+# "log_call": inside the call-log form, under its fields (what logging the call will set off).
+DESK_SLOTS = ("header", "beside_tickets", "main", "log_call")
 
 
 @dataclass

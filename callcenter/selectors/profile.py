@@ -22,7 +22,7 @@ from django.db.models import (
 )
 from django.db.models import Value as V
 
-from callcenter.choices import ContactKind, CustomerStatus
+from callcenter.choices import ContactKind, CustomerStatus, SurveyKind
 from callcenter.models import (
     ConsentChange,
     ContactPoint,
@@ -126,6 +126,15 @@ class TimelineSource:
     related: tuple[str, ...] = ()
 
 
+def ticket_csat_score() -> Subquery:
+    """The latest CSAT score answered about the ticket (OuterRef "pk"), for an annotation."""
+    return Subquery(
+        SurveyResponse.objects.filter(ticket_id=OuterRef("pk"), kind=SurveyKind.CSAT)
+        .order_by("-responded_at", "-id")
+        .values("score")[:1]
+    )
+
+
 TIMELINE_SOURCES = (
     TimelineSource("order", 3, Order, "placed_at"),
     TimelineSource("interaction", 2, Interaction, "occurred_at", ("agent",)),
@@ -207,6 +216,8 @@ def customer_timeline(
             rows = rows.filter(_older_than(source, before))
         if source.related:
             rows = rows.select_related(*source.related)
+        if source.kind == "ticket":
+            rows = rows.annotate(csat_score=ticket_csat_score())
         rows = rows.order_by(f"-{source.time_field}", "-pk")[: limit + 1]
         items.extend(
             TimelineItem(kind=source.kind, at=getattr(row, source.time_field), obj=row)

@@ -38,6 +38,7 @@ from callcenter.events import (
 from callcenter.models import Customer, Interaction, Order, SurveyResponse, Ticket
 from callcenter.sentiment import sentiment_score
 from callcenter.services.external_ids import external_id_unique
+from callcenter.services.interaction_listeners import interaction_logged_announce
 from callcenter.services.ticket_changes import TicketChangeKind
 from callcenter.services.tickets import (
     ticket_history_record,
@@ -162,10 +163,12 @@ def interaction_log(
                     "interaction_id": interaction.pk,
                     "channel": channel,
                     "sentiment": interaction.sentiment,
+                    "reason": reason[:100],
                 },
             )
         ]
     )
+    interaction_logged_announce(interaction)
     return interaction
 
 
@@ -261,13 +264,18 @@ def survey_record(
     comment: str = "",
     responded_at: datetime | None = None,
     ticket: Ticket | None = None,
+    interaction: Interaction | None = None,
+    agent: User | None = None,
     external_id: str | None = None,
 ) -> SurveyResponse:
-    """Record an NPS or CSAT answer, checking the score's range."""
+    """Record an NPS or CSAT answer, checking the score's range. `agent` is who the answer is
+    about (the ticket's assignee or the call's agent when the survey was asked)."""
     _require_active(customer)
     _require_choice(kind, SurveyKind, _("survey kind"))
     if ticket is not None and ticket.customer_id != customer.pk:
         raise ApplicationError(_("The ticket belongs to another customer."))
+    if interaction is not None and interaction.customer_id != customer.pk:
+        raise ApplicationError(_("The interaction belongs to another customer."))
     low, high = SURVEY_RANGES[SurveyKind(kind)]
     if not low <= score <= high:
         raise ApplicationError(
@@ -283,7 +291,11 @@ def survey_record(
             comment=comment,
             responded_at=responded_at or timezone.now(),
             ticket=ticket,
+            interaction=interaction,
+            agent=agent,
         )
     payload: dict[str, Any] = {"survey_id": response.pk, "kind": kind, "score": score}
+    if ticket is not None:
+        payload["ticket_id"] = ticket.pk
     emit_events([DomainEvent(type=SURVEY_SUBMITTED, customer_id=customer.pk, payload=payload)])
     return response

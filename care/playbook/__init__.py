@@ -8,6 +8,7 @@ by the setups those apps register in `playbook_setups` (outreach/parts/care_play
 
 Categories (care.services.arbitration: proactive plans compete per customer within their
 category, the higher priority winning; service plans never compete): the complaint rules,
+ticket-resolved-csat,
 nps-detractor and negative-call-sentiment are service; churn-risk-high-value (70),
 business-first-order (65), first-order (60) and dormant-wake-up (50) are retention;
 nps-promoter (40), birthday (30) and business-monthly-report (20) are marketing.
@@ -16,6 +17,12 @@ Delays and deadlines (due = trigger + delay, deadline = due + SLA):
 - complaint-opened: apology SMS with the ticket number (due at once, within 1 h) and a phone
   follow-up (due at once, within 24 h), both service touches; stop when the ticket is resolved.
 - complaint-resolved: satisfaction survey SMS 2 days after resolution (within 24 h).
+- ticket-resolved-csat: satisfaction question SMS (reply a digit 1-5 or the survey link) 1 h
+  after any ticket is resolved (within 24 h). Both survey rules ask through `{{ survey_link }}`,
+  so the survey interval guardrail (one per customer per N days) lets only the first go out.
+- After a logged call, the satisfaction question and the summary are set per call reason
+  (outreach.CallReasonSetting, page "After-call follow-ups"), not by a rule; a rule may still
+  ask after calls of a reason with the trigger interaction_logged and its parameter "reason".
 - first-order (people): welcome / how-to guide SMS (within 24 h); courtesy call on day 3 in
   business hours (within 24 h).
 - business-first-order: welcome pack email (within 24 h); advisor call after 3 days and review

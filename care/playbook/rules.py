@@ -155,6 +155,28 @@ RULES = [
         ],
     ),
     PlaybookRule(
+        key="ticket-resolved-csat",
+        name="Ticket resolved: satisfaction question (CSAT)",
+        description=(
+            "An SMS asking for a score 1-5 (reply or link) an hour after any ticket is resolved; "
+            "at most one survey per customer per survey interval (care settings)."
+        ),
+        trigger_type=EventType.TICKET_RESOLVED,
+        category=RuleCategory.SERVICE,
+        priority=85,
+        stop_conditions=[StopCondition.OPTED_OUT],
+        steps=[
+            _step(
+                StepChannel.SMS,
+                "csat-sms",
+                name="Satisfaction question SMS",
+                delay=1,
+                unit=DelayUnit.HOURS,
+                sla=24 * HOUR,
+            ),
+        ],
+    ),
+    PlaybookRule(
         key="negative-call-sentiment",
         name="Negative call: priority callback",
         description="A call with sentiment below -0.6: a senior agent calls back within 2 h.",

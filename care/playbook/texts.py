@@ -62,12 +62,31 @@ TEMPLATES = [
             ZH: (
                 "",
                 "{{ customer.name }}您好，您的工单 {{ ticket.number }} 已处理完毕。请回复1-5分"
-                "评价本次服务（5分为非常满意），感谢您的反馈！{{ opt_out_hint }}",
+                "评价本次服务（5分为非常满意），或点击 {{ survey_link }} 评价，感谢您的反馈！"
+                "{{ opt_out_hint }}",
             ),
             EN: (
                 "",
                 "Hello {{ customer.name }}, your ticket {{ ticket.number }} has been resolved. "
-                "How satisfied are you? Reply with a score from 1 to 5 (5 = very satisfied). "
+                "How satisfied are you? Reply with a score from 1 to 5 (5 = very satisfied) or "
+                "tap {{ survey_link }} {{ opt_out_hint }}",
+            ),
+        },
+    ),
+    PlaybookTemplate(
+        "csat-sms",
+        "Satisfaction question SMS (CSAT, after a ticket or call)",
+        TemplateChannel.SMS,
+        {
+            ZH: (
+                "",
+                "{{ customer.name }}您好，感谢您联系我们。请回复数字1-5为本次服务打分"
+                "（5分为非常满意），或点击 {{ survey_link }} 评价。{{ opt_out_hint }}",
+            ),
+            EN: (
+                "",
+                "Hello {{ customer.name }}, thank you for contacting us. How satisfied are you? "
+                "Reply with a digit 1-5 (5 = very satisfied) or tap {{ survey_link }} "
                 "{{ opt_out_hint }}",
             ),
         },

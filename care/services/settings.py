@@ -25,6 +25,8 @@ EDITABLE_FIELDS = frozenset(
         "stop_words",
         "agent_daily_limit",
         "inactivity_days",
+        "csat_interval_days",
+        "csat_reply_hours",
     }
 )
 

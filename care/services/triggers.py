@@ -245,6 +245,8 @@ TRIGGER_PARAMS: dict[str, dict[str, ParamCheck]] = {
     EventType.INTERACTION_LOGGED: {
         "channel": _choice(InteractionChannel),
         "sentiment_below": _number(-1, 1),
+        # The call's reason as the agent logged it (compared without case).
+        "reason": TEXT,
     },
     EventType.CONSENT_CHANGED: {"channel": _choice(ConsentChannel), "opted_out": BOOLEAN},
     EventType.CUSTOMER_CREATED: {},
@@ -407,6 +409,10 @@ def trigger_matches(*, params: dict[str, Any], payload: dict[str, Any]) -> bool:
             if (name == "min_score" and score < expected) or (
                 name == "max_score" and score > expected
             ):
+                return False
+        elif name == "reason":
+            reason = payload.get("reason")
+            if not isinstance(reason, str) or reason.strip().casefold() != expected.casefold():
                 return False
         elif name == "sentiment_below":
             sentiment = payload.get("sentiment")

@@ -69,6 +69,10 @@ PLACEHOLDER_HELP = {
     "customer.value_tier": gettext_lazy("The customer's value tier"),
     "order.category": gettext_lazy("The order's category"),
     "order.product": gettext_lazy("The order's product"),
+    "survey_link": gettext_lazy(
+        "The customer's own satisfaction (CSAT) survey link about the ticket or call; a "
+        "message with it asks for a score, and a reply of a digit 1-5 answers it"
+    ),
 }
 
 

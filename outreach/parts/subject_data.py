@@ -1,8 +1,9 @@
 """Outreach's rows in subject erasure (callcenter.services.privacy): pending tasks are
 cancelled (nobody may contact an erased customer), and the text, addresses and numbers of tasks
 and inbound messages are blanked. Tracked links are deleted (a target may carry the customer's
-own order or account in its URL; their short links then answer 404). The export finds them from
-the model metadata."""
+own order or account in its URL; their short links then answer 404), and so are survey asks
+(their pages then answer 404; the answers stay as the customer's surveys). The export finds
+them from the model metadata."""
 
 import datetime as dt
 
@@ -10,7 +11,7 @@ from django.db.models import Q
 
 from callcenter.services.privacy import SubjectData, erase_update, subject_data_parts
 from outreach.choices import TaskStatus
-from outreach.models import InboundMessage, OutreachTask, TrackedLink
+from outreach.models import InboundMessage, OutreachTask, SurveyAsk, TrackedLink
 from outreach.reasons import SkipReason
 
 
@@ -38,6 +39,7 @@ def outreach_subject_erase(ids: list[int], now: dt.datetime) -> dict[str, int]:
             body="",
         ),
         "tracked_links": TrackedLink.objects.filter(customer_id__in=ids).delete()[0],
+        "survey_asks": SurveyAsk.objects.filter(customer_id__in=ids).delete()[0],
     }
 
 
@@ -46,6 +48,7 @@ OUTREACH_SUBJECT_DATA = SubjectData(
         "outreach.outreachtask.customer": "scrub",
         "outreach.inboundmessage.customer": "scrub",
         "outreach.trackedlink.customer": "delete",
+        "outreach.surveyask.customer": "delete",
     },
     erase=outreach_subject_erase,
 )

@@ -13,7 +13,9 @@ One pass (`dispatch_due`, run every minute by beat and by `care_tick`):
    count the frequency cap of one customer at the same time):
    consent and do-not-contact, step conditions and "only if no response" (skip, reason kept),
    quiet hours in the customer's time zone (deferred to their end, back to pending), the
-   frequency cap (skip: a proactive message held back for days would arrive out of context).
+   frequency cap (skip: a proactive message held back for days would arrive out of context),
+   and for a satisfaction survey (a template with `{{ survey_link }}`) the survey interval
+   (one survey per customer per N days, outreach.services.surveys).
    Then it is rendered (links of SMS and email as tracked links, outreach.services.links)
    and sent with its idempotency key.
    A step with a fallback channel ("WeChat, else SMS") is sent on the fallback instead when
@@ -53,6 +55,8 @@ from care.models import CareSettings
 from care.selectors_campaigns import campaign_work_frozen
 from care.services.templates import (
     ContextRows,
+    survey_link_sample,
+    survey_link_url,
     template_context_rows,
     template_render,
     templates_placeholders,
@@ -76,6 +80,12 @@ from outreach.services.guardrails import (
     step_fallback,
 )
 from outreach.services.links import tracked_links_apply
+from outreach.services.surveys import (
+    survey_ask_for_send,
+    survey_ask_mark_sent,
+    survey_recent_customers,
+    template_asks_survey,
+)
 from segments.rules import RuleError
 
 logger = logging.getLogger("outreach.dispatch")
@@ -189,10 +199,15 @@ def _render(task: OutreachTask, rows: ContextRows) -> tuple[str, str]:
     return rendered.subject, rendered.body
 
 
-def _message(task: OutreachTask, rows: ContextRows, channel: str) -> tuple[str, str]:
-    """Subject and body as sent on `channel` (the step's, or its fallback): rendered, the links
-    of SMS and email made tracked links."""
+def _message(
+    task: OutreachTask, rows: ContextRows, channel: str, *, survey_token: str | None = None
+) -> tuple[str, str]:
+    """Subject and body as sent on `channel` (the step's, or its fallback): rendered, a survey's
+    link made the ask's own, the links of SMS and email made tracked links."""
     subject, body = _render(task, rows)
+    if survey_token is not None:
+        sample, own = survey_link_sample(), survey_link_url(survey_token)
+        subject, body = subject.replace(sample, own), body.replace(sample, own)
     if channel in LINK_CHANNELS:
         body = tracked_links_apply(task=task, body=body)
     return subject, body
@@ -260,6 +275,9 @@ class _Run:
         self.rows = ContextRows({}, {}, {}, {}, {})
         self.skips: dict[str, list[int]] = {}
         self.addresses: dict[tuple[int, str], str] = {}
+        # The chunk's survey tasks, and the customers who had a survey within the interval.
+        self.surveys: set[int] = set()
+        self.surveyed: set[int] = set()
 
     def process_all(self, ids: list[int]) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -306,6 +324,13 @@ class _Run:
                 settings=self.settings,
             )
             self.rows = _context_rows(mine)
+            self.surveys = {task.pk for task in mine if template_asks_survey(task)}
+            self.surveyed = survey_recent_customers(
+                customer_ids={task.customer_id for task in mine if task.pk in self.surveys},
+                now=self.now,
+                settings=self.settings,
+                task_ids=self.surveys,
+            )
             try:
                 for task in chunk:
                     if task.customer_id not in locked:
@@ -385,10 +410,14 @@ class _Run:
         proactive = task.touch_kind == TouchKind.PROACTIVE
         if proactive and self.touches.get(task.customer_id, 0) >= self.settings.frequency_cap:
             return self._skip(task, SkipReason.FREQUENCY_CAP)
+        survey = task.pk in self.surveys
+        if survey and task.customer_id in self.surveyed:
+            return self._skip(task, SkipReason.SURVEY_RECENT)
         if not to:
             return self._skip(task, SkipReason.NO_ADDRESS)
         try:
-            subject, body = _message(task, self.rows, channel)
+            token = survey_ask_for_send(task=task, extra=_extra(task)).token if survey else None
+            subject, body = _message(task, self.rows, channel, survey_token=token)
         except ApplicationError as exc:
             return self._fail(task, f"template: {exc.message}")
         if not body.strip():
@@ -405,6 +434,9 @@ class _Run:
         if outcome == "sent" and proactive:
             # The next task of this customer in the chunk sees this touch.
             self.touches[task.customer_id] = self.touches.get(task.customer_id, 0) + 1
+        if outcome == "sent" and survey:
+            survey_ask_mark_sent(task_id=task.pk, now=self.now, settings=self.settings)
+            self.surveyed.add(task.customer_id)
         return outcome
 
     def _backend(self, channel: str) -> ChannelBackend:

@@ -24,6 +24,7 @@ from care.models import CareSettings
 from outreach.choices import InboundAction, TaskStatus
 from outreach.models import InboundMessage, OutreachTask
 from outreach.services.dispatch import OPT_OUT_CONFIRMATION_PREFIX
+from outreach.services.surveys import survey_sms_reply
 from outreach.services.tasks import TaskSpec, outreach_tasks_create
 
 DEFAULT_STOP_WORDS = ("STOP", "UNSUBSCRIBE", "退订", "TD")
@@ -100,7 +101,8 @@ def inbound_sms_receive(
     *, from_number: str, body: str, provider_message_id: str, now: dt.datetime | None = None
 ) -> InboundResult:
     """Record an inbound SMS once per provider id; an opt-out word opts the sender out of SMS
-    (with one confirmation message), any other text from a customer is announced as
+    (with one confirmation message), a score 1-5 answers the sender's open SMS satisfaction
+    survey (outreach.services.surveys), any other text from a customer is announced as
     "customer_replied"."""
     if not provider_message_id:
         raise ApplicationError(_("An inbound message needs the provider message id."))
@@ -126,6 +128,11 @@ def inbound_sms_receive(
         existing = InboundMessage.objects.get(provider_message_id=provider_message_id)
         return InboundResult(message=existing, duplicate=True)
     if customer is None:
+        return InboundResult(message=message, duplicate=False)
+    if action == InboundAction.REPLY and survey_sms_reply(customer=customer, text=body, now=now):
+        # A survey answer, not a reply: it starts no "customer replied" plan.
+        message.action = InboundAction.SURVEY_ANSWER
+        message.save(update_fields=["action"])
         return InboundResult(message=message, duplicate=False)
     if action == InboundAction.REPLY:
         emit_events(

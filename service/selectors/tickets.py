@@ -16,6 +16,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from callcenter.choices import OPEN_TICKET_STATUSES, ContactKind
 from callcenter.models import ContactPoint, Ticket
 from callcenter.roles import MANAGER_ROLES, has_role
+from callcenter.selectors.profile import ticket_csat_score
 from service.selectors.ticket_sla import ticket_sla_annotate, ticket_sla_order
 
 SCOPES = ("mine", "unassigned", "workable", "all")
@@ -77,7 +78,9 @@ def ticket_workspace_list(*, user: User, query: TicketQuery, now: dt.datetime) -
         tickets = tickets.filter(assignee_id=query.assignee_id)
     if query.customer_id is not None:
         tickets = tickets.filter(customer_id=query.customer_id)
-    tickets = ticket_sla_annotate(tickets, now=now).annotate(customer_phone=_primary_phone())
+    tickets = ticket_sla_annotate(tickets, now=now).annotate(
+        customer_phone=_primary_phone(), csat_score=ticket_csat_score()
+    )
     if query.sla_states:
         tickets = tickets.filter(sla_state__in=list(query.sla_states))
     if query.ordering in ("-opened_at", "opened_at"):
@@ -90,7 +93,7 @@ def ticket_detail(*, ticket_id: int, now: dt.datetime) -> Ticket | None:
     tickets = Ticket.objects.select_related("customer", "assignee", "sla", "sla__policy")
     return (
         ticket_sla_annotate(tickets, now=now)
-        .annotate(customer_phone=_primary_phone())
+        .annotate(customer_phone=_primary_phone(), csat_score=ticket_csat_score())
         .filter(pk=ticket_id)
         .first()
     )

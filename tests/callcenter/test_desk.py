@@ -32,8 +32,9 @@ from tests.segments.factories import CustomerMetricsFactory
 PHONE = "+8613800138000"
 # The request's savepoint and its release (2); session, user and roles (3); the screen-pop card
 # (1 statement); open tasks, enrollments and their steps (3); the script's template texts and
-# its context (customer, ticket, order: 4); the open tickets' SLA (service app: 1).
-CARD_QUERIES = 14
+# its context (customer, ticket, order: 4); the open tickets' SLA (service app: 1); the call
+# reasons with after-call follow-ups (outreach: 1).
+CARD_QUERIES = 15
 
 
 @pytest.fixture

@@ -57,6 +57,8 @@ def _guardrails(**overrides: Any) -> dict[str, Any]:
         "frequency_cap": "3",
         "frequency_window_days": "7",
         "agent_daily_limit": "40",
+        "csat_interval_days": "7",
+        "csat_reply_hours": "72",
         "max_attempts": "5",
         "retry_base_seconds": "60",
         "stop_words": "",

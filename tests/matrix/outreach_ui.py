@@ -1,10 +1,19 @@
 """Decisions for the agent desk, CTI call events and live stream, my queue, queue board."""
 
+import datetime as dt
 from typing import Any
 
 from django.utils import timezone
 
-from outreach.models import OutreachTask, Queue, RoutingRule, TicketRoute, TrackedLink
+from outreach.models import (
+    CallReasonSetting,
+    OutreachTask,
+    Queue,
+    RoutingRule,
+    SurveyAsk,
+    TicketRoute,
+    TrackedLink,
+)
 from tests.matrix import ADMINS, AGENT, MANAGERS, PUBLIC, STAFF, Entry, _e, _page
 
 EXPECTATIONS: dict[str, Entry] = {
@@ -46,12 +55,18 @@ EXPECTATIONS: dict[str, Entry] = {
     "api-outreach-ticket-route": _e("ticket", get=MANAGERS, post=MANAGERS),
     # Tracked links: customers follow them from their messages, without an account.
     "tracked-link": Entry(methods={"get": PUBLIC}, pk="tracked_link", kwarg="token"),
+    # The satisfaction page: customers answer it from their message, without an account.
+    "survey-page": Entry(methods={"get": PUBLIC, "post": PUBLIC}, pk="survey_ask", kwarg="token"),
+    # After-call follow-ups per call reason: supervisors read them, admins change them.
+    "call-reasons": _page(get=MANAGERS, post=ADMINS),
+    "call-reason-edit": _page("call_reason", get=ADMINS, post=ADMINS),
+    "call-reason-delete": _page("call_reason", post=ADMINS),
 }
 
 
 def extra_objects(base: dict[str, Any]) -> dict[str, Any]:
-    """A tracked link of the fixture's call task, a routing rule, the ticket's route and an
-    agent whose skills are set."""
+    """A tracked link and a sent survey ask of the fixture's call task, a call reason, a routing
+    rule, the ticket's route and an agent whose skills are set."""
     task = OutreachTask.objects.get(pk=base["ids"]["task"])
     link = TrackedLink.objects.create(
         token="matrixlink1", task=task, customer_id=task.customer_id, target_url="https://a.cn/"
@@ -61,4 +76,19 @@ def extra_objects(base: dict[str, Any]) -> dict[str, Any]:
     TicketRoute.objects.get_or_create(
         ticket_id=base["ids"]["ticket"], defaults={"queue": queue, "routed_at": timezone.now()}
     )
-    return {"tracked_link": link.token, "routing_rule": rule.pk, "agent": base["users"][AGENT].pk}
+    now = timezone.now()
+    ask = SurveyAsk.objects.create(
+        token="matrixsurvey1",
+        task=task,
+        customer_id=task.customer_id,
+        sent_at=now,
+        expires_at=now + dt.timedelta(days=3),
+    )
+    reason = CallReasonSetting.objects.create(reason="Matrix reason")
+    return {
+        "tracked_link": link.token,
+        "survey_ask": ask.token,
+        "call_reason": reason.pk,
+        "routing_rule": rule.pk,
+        "agent": base["users"][AGENT].pk,
+    }

@@ -25,10 +25,13 @@ from care.services.templates.checks import (
     template_variants_check,
 )
 from care.services.templates.links import (
+    SAMPLE_SURVEY_TOKEN,
     SAMPLE_TOKEN,
     message_links,
     message_links_replace,
     message_links_sample,
+    survey_link_sample,
+    survey_link_url,
     tracked_link_url,
 )
 from care.services.templates.rendering import (
@@ -53,6 +56,7 @@ __all__ = (
     "OPT_OUT_HINTS",
     "NEEDS_FALLBACK",
     "PLACEHOLDERS",
+    "SAMPLE_SURVEY_TOKEN",
     "SAMPLE_TOKEN",
     "ContextRows",
     "RenderedMessage",
@@ -69,6 +73,8 @@ __all__ = (
     "template_render",
     "template_text_check",
     "template_update",
+    "survey_link_sample",
+    "survey_link_url",
     "template_variants_check",
     "templates_placeholders",
     "tracked_link_url",

@@ -57,6 +57,8 @@ PLACEHOLDERS: dict[str, str] = {
     "customer.value_tier": "the customer's value tier, in the text's language",
     "order.category": "the order's category",
     "order.product": "the order's product",
+    "survey_link": "the customer's own one-question satisfaction (CSAT) link about the ticket "
+    "or call; a message with it is a survey ask, and a reply of a digit 1-5 answers it",
 }
 # Placeholders a customer may well have no value for: a text shows them only with a fallback
 # (`{{ customer.top_category|default:"our shop" }}`) or inside `{% if %}` on them, so a

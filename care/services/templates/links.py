@@ -22,6 +22,10 @@ MAX_LINK_LENGTH = 2000
 # Characters of a token (secrets.token_urlsafe(8) gives 11).
 TOKEN_LENGTH = 11
 SAMPLE_TOKEN = "x" * TOKEN_LENGTH
+# Characters of a survey token (secrets.token_urlsafe(16) gives 22): an ask is answered
+# without logging in, so its token is longer than a link's.
+SURVEY_TOKEN_LENGTH = 22
+SAMPLE_SURVEY_TOKEN = "x" * SURVEY_TOKEN_LENGTH
 
 
 def tracked_link_base() -> str:
@@ -32,6 +36,17 @@ def tracked_link_base() -> str:
 def tracked_link_url(token: str) -> str:
     """The short link of a token."""
     return f"{tracked_link_base()}/l/{token}"
+
+
+def survey_link_url(token: str) -> str:
+    """The one-question satisfaction page of a survey ask (outreach.SurveyAsk)."""
+    return f"{tracked_link_base()}/s/{token}"
+
+
+def survey_link_sample() -> str:
+    """What `{{ survey_link }}` renders to before outreach puts the ask's own token in it at
+    send time: a link of the same length, so previews count the SMS as it is sent."""
+    return survey_link_url(SAMPLE_SURVEY_TOKEN)
 
 
 def message_links(text: str) -> list[str]:
@@ -46,7 +61,8 @@ def message_links(text: str) -> list[str]:
 
 
 def _trackable(url: str) -> bool:
-    own = f"{tracked_link_base()}/l/"
+    # Our own short links and survey links are already per recipient.
+    own = (f"{tracked_link_base()}/l/", f"{tracked_link_base()}/s/")
     return "://" in url and len(url) <= MAX_LINK_LENGTH and not url.startswith(own)
 
 

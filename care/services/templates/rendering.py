@@ -38,6 +38,7 @@ from care.services.templates.checks import (
     template_variants_check,
     template_variants_normalized,
 )
+from care.services.templates.links import survey_link_sample
 from segments.choices import SegmentKind, ValueTier
 from segments.models import SegmentMembership
 
@@ -325,6 +326,8 @@ def template_context(
             "product": order.get("product", "") if order else "",
         },
         "opt_out_hint": OPT_OUT_HINTS.get(language, OPT_OUT_HINTS[Language.EN]),
+        # Outreach puts the ask's own token in it when it sends (outreach.services.surveys).
+        "survey_link": survey_link_sample(),
     }
 
 
