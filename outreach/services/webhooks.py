@@ -14,16 +14,16 @@ from django.utils.translation import gettext as _
 
 from callcenter.choices import ConsentChannel, ConsentSource, ContactKind, CustomerStatus
 from callcenter.errors import ApplicationError
-from callcenter.events import DomainEvent, emit_events
 from callcenter.jobs import enqueue_on_commit
 from callcenter.models import ConsentChange, ContactPoint, Customer
 from callcenter.phones import try_normalize_phone
 from callcenter.services.customers import customer_consent_set
-from care.choices import EventType, StepChannel, TouchKind
+from care.choices import StepChannel, TouchKind
 from care.models import CareSettings
 from outreach.choices import InboundAction, TaskStatus
 from outreach.models import InboundMessage, OutreachTask
 from outreach.services.dispatch import OPT_OUT_CONFIRMATION_PREFIX
+from outreach.services.replies import customer_reply_announce
 from outreach.services.surveys import survey_sms_reply
 from outreach.services.tasks import TaskSpec, outreach_tasks_create
 
@@ -135,19 +135,8 @@ def inbound_sms_receive(
         message.save(update_fields=["action"])
         return InboundResult(message=message, duplicate=False)
     if action == InboundAction.REPLY:
-        emit_events(
-            [
-                DomainEvent(
-                    type=EventType.CUSTOMER_REPLIED,
-                    customer_id=customer.pk,
-                    payload={
-                        "inbound_message_id": message.pk,
-                        "channel": StepChannel.SMS,
-                        "text": body[:500],
-                    },
-                    occurred_at=now.isoformat(),
-                )
-            ]
+        customer_reply_announce(
+            customer=customer, message=message, channel=StepChannel.SMS, now=now
         )
         return InboundResult(message=message, duplicate=False)
     return InboundResult(

@@ -31,12 +31,12 @@ from django.utils.translation import gettext as _
 
 from callcenter.choices import ConsentChannel, ConsentSource, ContactKind
 from callcenter.errors import ApplicationError
-from callcenter.events import DomainEvent, emit_events
 from callcenter.models import Customer
 from callcenter.services.customers import customer_consent_set
-from care.choices import EventType, StepChannel
+from care.choices import StepChannel
 from care.models import CareSettings
 from outreach.choices import InboundAction
+from outreach.services.replies import customer_reply_announce
 from outreach.services.webhooks import fold_text, stop_words
 from outreach.services.weixin_callbacks import (
     PushResult,
@@ -134,20 +134,7 @@ def _text_message(push: WeComPush, now: dt.datetime) -> PushResult:
     if action == InboundAction.OPTED_OUT:
         _opt_out(customer, ConsentSource.INBOUND_WECHAT, f"WeCom: {push.content[:100]}")
         return PushResult(action=action, message=message, reply=b"")
-    emit_events(
-        [
-            DomainEvent(
-                type=EventType.CUSTOMER_REPLIED,
-                customer_id=customer.pk,
-                payload={
-                    "inbound_message_id": message.pk,
-                    "channel": StepChannel.WECOM,
-                    "text": push.content[:500],
-                },
-                occurred_at=now.isoformat(),
-            )
-        ]
-    )
+    customer_reply_announce(customer=customer, message=message, channel=StepChannel.WECOM, now=now)
     return PushResult(action=action, message=message, reply=b"")
 
 

@@ -39,13 +39,13 @@ from django.utils.translation import gettext as _
 
 from callcenter.choices import ConsentChannel, ConsentSource, ContactKind, CustomerStatus
 from callcenter.errors import ApplicationError
-from callcenter.events import DomainEvent, emit_events
 from callcenter.models import ContactPoint, Customer
 from callcenter.services.customers import customer_consent_set
-from care.choices import EventType, StepChannel
+from care.choices import StepChannel
 from care.models import CareSettings
 from outreach.choices import InboundAction, TaskStatus
 from outreach.models import InboundMessage, OutreachTask
+from outreach.services.replies import customer_reply_announce
 from outreach.services.webhooks import fold_text, stop_words
 from outreach.services.weixin_crypto import (
     SIGNATURE_TOLERANCE_SECONDS,
@@ -314,19 +314,8 @@ def _text_message(push: WeChatPush, now: dt.datetime) -> PushResult:
     if customer is None:
         return PushResult(action=action, message=message)
     if action == InboundAction.REPLY:
-        emit_events(
-            [
-                DomainEvent(
-                    type=EventType.CUSTOMER_REPLIED,
-                    customer_id=customer.pk,
-                    payload={
-                        "inbound_message_id": message.pk,
-                        "channel": StepChannel.WECHAT,
-                        "text": push.content[:500],
-                    },
-                    occurred_at=now.isoformat(),
-                )
-            ]
+        customer_reply_announce(
+            customer=customer, message=message, channel=StepChannel.WECHAT, now=now
         )
         return PushResult(action=action, message=message)
     changed = _opt_out(customer, ConsentSource.INBOUND_WECHAT, f"WeChat: {push.content[:100]}")

@@ -246,6 +246,14 @@ def _on_responded(sla: TicketSla, ticket: Ticket, at: dt.datetime) -> None:
 
 
 def _on_customer_replied(sla: TicketSla, ticket: Ticket, at: dt.datetime) -> None:
+    """The next response falls due (after a first response); a reply that ended a wait on the
+    customer (the saved status is no longer waiting) also resumes the clock."""
+    _next_response_start(sla, at)
+    if sla.paused_at is not None and ticket.status != TicketStatus.WAITING:
+        _on_resumed(sla, ticket, at)
+
+
+def _next_response_start(sla: TicketSla, at: dt.datetime) -> None:
     if sla.resolved_at is not None or sla.first_response_at is None:
         return
     if sla.next_response_due_at is not None or sla.policy_id is None:
@@ -253,6 +261,7 @@ def _on_customer_replied(sla: TicketSla, ticket: Ticket, at: dt.datetime) -> Non
     policy, clock = _policy_and_clock(sla.policy_id, at)
     if policy is None or policy.next_response_minutes is None:
         return
+    # While paused, counted from the pause: resuming moves it by the pause's business time.
     start = at if sla.paused_at is None else sla.paused_at
     sla.next_response_due_at = clock.add(start, policy.next_response_minutes)
     sla.next_response_warn_at = clock.add(
