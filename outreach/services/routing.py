@@ -113,14 +113,17 @@ class TicketLoads:
     capacity: dict[int, int | None] = field(default_factory=dict)
     loads: dict[int, int] = field(default_factory=dict)
 
-    def pick(self, queue_id: int, needs: Iterable[str]) -> int | None:
+    def pick(
+        self, queue_id: int, needs: Iterable[str], *, exclude: int | None = None
+    ) -> int | None:
         """The least-loaded member of the queue with every skill in `needs` and room (then the
-        lowest id); None when nobody fits."""
+        lowest id), other than `exclude`; None when nobody fits."""
         wanted = set(needs)
         fitting = [
             agent
             for agent in self.members.get(queue_id, [])
-            if wanted <= self.skills[agent]
+            if agent != exclude
+            and wanted <= self.skills[agent]
             and (self.capacity[agent] is None or self.loads[agent] < (self.capacity[agent] or 0))
         ]
         if not fitting:

@@ -7,11 +7,15 @@
 2. Warn: one UPDATE sets `warned_at` where a stored warning moment of an open target passed.
 3. Breach: one UPDATE marks each open target whose due moment passed (`*_breached_at`).
 4. Escalate each breached open ticket once (`escalated_at`), in batches: reassign it
-   (policy.escalate_reassign) to the least-loaded available agent with room (open tickets
-   counted against AgentProfile.ticket_capacity; not the current assignee; the current
-   assignee's team first), and/or notify supervisors (policy.escalate_notify, or nobody had
-   room): one email per sweep listing the tickets. Each escalation is audited
-   ("ticket.sla_breach").
+   (policy.escalate_reassign) to a colleague with room (open tickets counted against
+   AgentProfile.ticket_capacity; never the current assignee): for a routed ticket the
+   least-loaded available member of its queue with the skills its route requires (as routing
+   hands tickets out, outreach.services.routing, under the same lock); for another, or a
+   routed one that needs no skill when its queue has nobody with room, the least-loaded
+   available agent, the current assignee's team first; and/or notify
+   supervisors (policy.escalate_notify, or nobody fitting had room): one email per sweep
+   listing the tickets. A reassignment is a history row of the ticket, announced like any
+   assignment; each escalation is audited ("ticket.sla_breach").
 Paused clocks (waiting on the customer) neither warn nor breach. A second run changes nothing.
 """
 
@@ -28,8 +32,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from callcenter.choices import OPEN_TICKET_STATUSES, Role, TicketStatus
-from callcenter.models import AgentProfile, AuditLog
+from callcenter.choices import OPEN_TICKET_STATUSES, Role, TicketChangeKind, TicketStatus
+from callcenter.models import AgentProfile, AuditLog, Ticket, TicketUpdate
+from callcenter.services.ticket_changes import TicketChange, ticket_change_announce
+from outreach.models import TicketRoute
+from outreach.services.routing import ticket_loads, ticket_lock
 from service.models import BusinessCalendar, SlaPolicy, TicketSla
 from service.services.business_time import BusinessClock
 from service.services.sla import (
@@ -287,6 +294,16 @@ class _Picker:
             heapq.heappush(self.heaps[self.teams[user]], entry)
         return user
 
+    def taken(self, user: int) -> None:
+        """`user` got a ticket elsewhere (a routed pick): count it."""
+        if user not in self.load:
+            return
+        self.load[user][0] += 1
+        entry = (self.load[user][0], user)
+        heapq.heappush(self.heaps[""], entry)
+        if self.teams[user]:
+            heapq.heappush(self.heaps[self.teams[user]], entry)
+
 
 @transaction.atomic
 def _escalate_batch(*, now: dt.datetime) -> tuple[int, int, list[Mapping[str, Any]]] | None:
@@ -319,6 +336,8 @@ def _escalate_batch(*, now: dt.datetime) -> tuple[int, int, list[Mapping[str, An
     )
     if not rows:
         return None
+    # The routing lock: no hand-out of waiting tickets picks agents at the same time.
+    ticket_lock()
     load, teams = _agents()
     assignee_teams = dict(
         AgentProfile.objects.filter(
@@ -326,13 +345,27 @@ def _escalate_batch(*, now: dt.datetime) -> tuple[int, int, list[Mapping[str, An
         ).values_list("user_id", "team")
     )
     picker = _Picker(load, teams)
+    routes = {
+        route["ticket_id"]: route
+        for route in TicketRoute.objects.filter(
+            ticket_id__in=[row["ticket_id"] for row in rows]
+        ).values("ticket_id", "queue_id", "required_skills")
+    }
+    routed = ticket_loads({route["queue_id"] for route in routes.values()})
     moved: dict[int, int] = {}
     notify: list[Mapping[str, Any]] = []
     for row in rows:
         assignee = row["ticket__assignee_id"]
         agent = None
         if row["policy__escalate_reassign"]:
-            agent = picker.pick(team=assignee_teams.get(assignee, ""), exclude=assignee)
+            route = routes.get(row["ticket_id"])
+            if route is not None:
+                agent = routed.pick(route["queue_id"], route["required_skills"], exclude=assignee)
+                if agent is not None:
+                    routed.take(agent)
+                    picker.taken(agent)
+            if agent is None and (route is None or not route["required_skills"]):
+                agent = picker.pick(team=assignee_teams.get(assignee, ""), exclude=assignee)
             if agent is not None:
                 moved[row["ticket_id"]] = agent
         if row["policy__escalate_notify"] or (row["policy__escalate_reassign"] and agent is None):
@@ -341,6 +374,7 @@ def _escalate_batch(*, now: dt.datetime) -> tuple[int, int, list[Mapping[str, An
     if moved:
         with connection.cursor() as cursor:
             cursor.execute(_REASSIGN_SQL, [now, list(moved), list(moved.values())])
+        _reassignments_record(moved, now=now)
     TicketSla.objects.filter(pk__in=ids).update(escalated_at=now)
     notified = {row["ticket_id"] for row in notify}
     AuditLog.objects.bulk_create(
@@ -370,6 +404,25 @@ def _escalate_batch(*, now: dt.datetime) -> tuple[int, int, list[Mapping[str, An
         batch_size=1000,
     )
     return len(rows), len(moved), notify
+
+
+def _reassignments_record(moved: dict[int, int], *, now: dt.datetime) -> None:
+    """The tickets' history rows of the sweep's reassignments, and their announcements (the
+    routes' assigned marks follow), as routing's hand-out does."""
+    TicketUpdate.objects.bulk_create(
+        [
+            TicketUpdate(
+                ticket_id=ticket_id,
+                kind=TicketChangeKind.ASSIGNED,
+                at=now,
+                assignee_id=agent,
+                text=_("SLA breached: reassigned to a colleague with room."),
+            )
+            for ticket_id, agent in moved.items()
+        ]
+    )
+    for ticket in Ticket.objects.filter(pk__in=list(moved)).order_by("pk"):
+        ticket_change_announce(TicketChange(ticket=ticket, kind=TicketChangeKind.ASSIGNED, at=now))
 
 
 def _notify(rows: list[Mapping[str, Any]]) -> None:

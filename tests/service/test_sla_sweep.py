@@ -224,3 +224,51 @@ def test_a_ticket_closed_without_announcing_stops_its_clock(to_b) -> None:
     assert sla.resolved_at == sh(2026, 3, 3, 9, 30)
     assert sla.first_response_breached_at is None
     assert ticket_sla_sweep(now=sh(2026, 3, 9, 9, 1)) == NOTHING
+
+
+def test_a_routed_breach_goes_to_a_queue_member_with_the_skills_or_to_supervisors(to_b) -> None:
+    # given a To B queue whose rule needs the retail industry skill: the owner, a skilled
+    # colleague, and an unskilled agent with less load outside the queue
+    from outreach.models import Queue, RoutingRule, TicketRoute
+
+    owner = agent("owner")
+    skilled = agent("skilled")
+    AgentProfile.objects.filter(user=skilled).update(skills=["industry:retail", "zh-hans"])
+    agent("idle")
+    queue = Queue.objects.create(name="To B", slug="to-b-test")
+    queue.members.add(owner, skilled)
+    RoutingRule.objects.create(
+        name="Retail", queue=queue, customer_kinds=[CustomerKind.BUSINESS], derive_skills=True
+    )
+    tickets = [
+        ticket_open(
+            customer=BusinessCustomerFactory(industry="Retail"),
+            kind="complaint",
+            subject=f"Broken {n}",
+            opened_at=sh(2026, 10, 8, 9),
+            assignee=owner,
+        )
+        for n in range(2)
+    ]
+    assert set(TicketRoute.objects.get(ticket=tickets[0]).required_skills) == {
+        "industry:retail",
+        "zh-hans",
+    }
+    AgentProfile.objects.filter(user=skilled).update(ticket_capacity=1)
+
+    # when both breach
+    result = ticket_sla_sweep(now=sh(2026, 10, 8, 10, 5))
+
+    # then one goes to the skilled member (who then has no room), the other stays and
+    # supervisors are told; the unskilled idle agent gets nothing
+    assert (result["reassigned"], result["notified"]) == (1, 2)
+    assignees = sorted(
+        Ticket.objects.filter(pk__in=[t.pk for t in tickets]).values_list(
+            "assignee__username", flat=True
+        )
+    )
+    assert assignees == ["owner", "skilled"]
+    moved = next(t for t in tickets if Ticket.objects.get(pk=t.pk).assignee == skilled)
+    update = moved.updates.order_by("-pk").first()
+    assert (update.kind, update.assignee_id, update.by_id) == ("assigned", skilled.pk, None)
+    assert TicketRoute.objects.get(ticket=moved).assigned_at == sh(2026, 10, 8, 10, 5)
