@@ -76,7 +76,7 @@ def test_no_generated_query_causes_a_server_error(
     entry = EXPECTATIONS[route.key]
     client = Client(raise_request_exception=False)
     client.force_login(objects["users"][role])
-    url = reverse(route.key, kwargs={"pk": objects["ids"][entry.pk]} if entry.pk else {})
+    url = reverse(route.key, kwargs=entry.url_kwargs(objects["ids"]))
 
     @settings(
         max_examples=EXAMPLES_PER_PAGE,

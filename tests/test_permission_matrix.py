@@ -201,8 +201,7 @@ def test_permission_matrix(
     user = objects["users"][caller]
     if user is not None:
         client.force_login(user)
-    kwargs = {entry.kwarg: objects["ids"][entry.pk]} if entry.pk else {}
-    kwargs.update({name: objects["ids"][key] for name, key in entry.more_kwargs})
+    kwargs = entry.url_kwargs(objects["ids"])
     url = reverse(route.key, kwargs=kwargs)
 
     failures = []

@@ -78,9 +78,7 @@ def _admin_get_urls(ids: dict[str, Any], *, pages_only: bool = False) -> list[st
             continue
         if pages_only and not entry.page:
             continue
-        kwargs = {entry.kwarg: ids[entry.pk]} if entry.pk else {}
-        kwargs.update({name: ids[key] for name, key in entry.more_kwargs})
-        urls.append(reverse(route.key, kwargs=kwargs))
+        urls.append(reverse(route.key, kwargs=entry.url_kwargs(ids)))
     return urls
 
 

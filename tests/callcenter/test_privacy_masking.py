@@ -44,8 +44,7 @@ def _keyed_urls(ids: dict[str, Any], role: str) -> list[tuple[str, str]]:
         entry = EXPECTATIONS.get(route.key)
         if entry is None or role not in entry.methods.get("get", ()):
             continue
-        kwargs = {entry.kwarg: ids[entry.pk]} if entry.pk else {}
-        urls.append((route.key, reverse(route.key, kwargs=kwargs)))
+        urls.append((route.key, reverse(route.key, kwargs=entry.url_kwargs(ids))))
     return urls
 
 
@@ -55,7 +54,7 @@ def _get_urls(ids: dict[str, Any], role: str) -> list[str]:
         entry = EXPECTATIONS.get(route.key)
         if entry is None or role not in entry.methods.get("get", ()):
             continue
-        urls.append(reverse(route.key, kwargs={entry.kwarg: ids[entry.pk]} if entry.pk else {}))
+        urls.append(reverse(route.key, kwargs=entry.url_kwargs(ids)))
     return urls
 
 

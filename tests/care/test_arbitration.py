@@ -583,7 +583,7 @@ def test_the_migration_gives_existing_rules_a_category_from_what_they_are(sms: A
 
 
 # Playbook rules added after the migration: installed with their category, never backfilled.
-PLAYBOOK_RULES_AFTER_CATEGORIES = {"repayment-reminder"}
+PLAYBOOK_RULES_AFTER_CATEGORIES = {"repayment-reminder", "ticket-resolved-csat"}
 
 
 def test_the_migration_knows_the_playbooks_categories() -> None:

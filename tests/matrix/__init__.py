@@ -6,6 +6,7 @@ Each module in this package holds the decisions of one area in `EXPECTATIONS` an
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from callcenter.choices import Role
 
@@ -36,6 +37,12 @@ class Entry:
     kwarg: str = "pk"  # the URL's keyword argument `pk` fills (e.g. "token")
     # More keyword arguments of the URL: (argument, fixture object whose value fills it).
     more_kwargs: tuple[tuple[str, str], ...] = ()
+
+    def url_kwargs(self, ids: dict[str, Any]) -> dict[str, Any]:
+        """The URL's keyword arguments from the fixture's objects (`ids`)."""
+        kwargs = {self.kwarg: ids[self.pk]} if self.pk else {}
+        kwargs.update({name: ids[key] for name, key in self.more_kwargs})
+        return kwargs
 
 
 def _e(pk: str | None = None, **methods: frozenset[str]) -> Entry:
