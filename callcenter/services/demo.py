@@ -57,6 +57,8 @@ DEMO_SKILLS = {
     "agent1": ["zh-hans", "vip", "industry:retail", "industry:logistics"],
     "agent2": ["en", "zh-hans", "product:broadband"],
 }
+# The demo staff's teams (scorecards compare an agent with their team).
+DEMO_TEAMS = {"supervisor": "Key accounts", "agent1": "Key accounts", "agent2": "Consumer care"}
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
 GIVEN = [
@@ -210,7 +212,8 @@ def demo_users_ensure(*, password: str | None = None) -> tuple[str, bool]:
         user.groups.add(Group.objects.get(name=role))
         if username in DEMO_SKILLS:
             AgentProfile.objects.update_or_create(
-                user=user, defaults={"skills": DEMO_SKILLS[username]}
+                user=user,
+                defaults={"skills": DEMO_SKILLS[username], "team": DEMO_TEAMS[username]},
             )
     return password, generated
 
