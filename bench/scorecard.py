@@ -124,9 +124,10 @@ GENERATE_SQL = [
     """,
     """
     INSERT INTO service_ticketsla (ticket_id, first_response_due_at, first_response_at,
-        first_response_minutes, resolution_due_at, resolved_at, resolution_minutes)
+        first_response_minutes, resolution_due_at, resolved_at, resolution_minutes,
+        paused_minutes)
     SELECT t.id, t.opened_at + interval '1 hour', t.opened_at + make_interval(mins => f.m),
-        f.m, t.opened_at + interval '24 hours', t.opened_at + make_interval(mins => r.m), r.m
+        f.m, t.opened_at + interval '24 hours', t.opened_at + make_interval(mins => r.m), r.m, 0
     FROM callcenter_ticket t
     CROSS JOIN LATERAL (SELECT (random() * 90)::int AS m) f
     CROSS JOIN LATERAL (SELECT (random() * 1800)::int AS m) r
