@@ -214,6 +214,7 @@ def _summary(report: dict) -> str:
     lines += _date_triggers_summary(report.get("date_triggers", {}))
     lines += _campaign_summary(report.get("campaign", {}))
     lines += _scorecard_summary(report.get("scorecard", {}))
+    lines += _sla_summary(report.get("ticket_sla_sweep", {}))
     pop = report.get("screenpop", {})
     if "screenpop" in pop:
         card, health = pop["screenpop"], pop["healthz"]
@@ -278,6 +279,20 @@ def _scorecard_summary(figures: dict) -> list[str]:
         f"scorecards of a week, {card['cards']} agents  {card['seconds']:.2f} s "
         f"(care KPIs {figures['baseline_care_kpis']['seconds']:.2f} s, "
         f"x{figures['scorecard_over_care_kpis']})",
+    ]
+
+
+def _sla_summary(figures: dict) -> list[str]:
+    if "sweep" not in figures:
+        return []
+    sweep, idle = figures["sweep"], figures["idle"]
+    loop = figures["baseline_per_ticket_loop"]
+    return [
+        f"SLA sweep of {figures['tickets']:,} tickets   {sweep['seconds']:.2f} s "
+        f"({sweep['warned']:,} warned, {sweep['breached']:,} breached, "
+        f"{sweep['escalated']:,} escalated); again {idle['seconds']:.2f} s",
+        f"SLA per ticket: sweep / loop      {figures['sweep_ms_per_ticket']:.3f} / "
+        f"{loop['ms_per_ticket']:.2f} ms (x{figures['per_ticket_loop_over_sweep']})",
     ]
 
 

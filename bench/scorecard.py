@@ -4,11 +4,12 @@ CSAT and the outcomes of the customers they cared for) against the care KPIs of 
 
     python bench/scorecard.py --customers 1000000 [--reuse]
 
-Builds a database (bench_scorecard on the DATABASE_URL server; --reuse keeps one built before
-and only migrates it), filled server-side with generate_series: customers, 3 paid orders each
-over 200 days, one lifecycle stage each (a fifth dormant), 200 agents in 10 teams, one task per
-customer over 90 days (40% calls done by an agent, 60% SMS), a ticket per 10 customers with its
-SLA clock, an NPS answer per 3 customers and a CSAT answer per 10 about an agent.
+Builds a database (BENCH_SCORECARD_DB, default bench_scorecard, on the DATABASE_URL server;
+--reuse keeps one built before and only migrates it), filled server-side with generate_series:
+customers, 3 paid orders each over 200 days, one lifecycle stage each (a fifth dormant), 200
+agents in 10 teams, one task per customer over 90 days (40% calls done by an agent, 60% SMS), a
+ticket per 10 customers with its SLA clock, an NPS answer per 3 customers and a CSAT answer per
+10 about an agent.
 
 Measured (seconds, the best of REPEATS runs after a first cold one):
   - scorecard: service.selectors.scorecards.agent_scorecards for the last full local week;
@@ -38,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from bench import synthetic  # noqa: E402
 from bench.refresh import _setup_django  # noqa: E402
 
-BENCH_DB = "bench_scorecard"
+BENCH_DB = os.environ.get("BENCH_SCORECARD_DB", "bench_scorecard")
 AGENTS = 200
 TEAMS = 10
 REPEATS = 3
@@ -123,9 +124,10 @@ GENERATE_SQL = [
     """,
     """
     INSERT INTO service_ticketsla (ticket_id, first_response_due_at, first_response_at,
-        first_response_minutes, resolution_due_at, resolved_at, resolution_minutes)
+        first_response_minutes, resolution_due_at, resolved_at, resolution_minutes,
+        paused_minutes)
     SELECT t.id, t.opened_at + interval '1 hour', t.opened_at + make_interval(mins => f.m),
-        f.m, t.opened_at + interval '24 hours', t.opened_at + make_interval(mins => r.m), r.m
+        f.m, t.opened_at + interval '24 hours', t.opened_at + make_interval(mins => r.m), r.m, 0
     FROM callcenter_ticket t
     CROSS JOIN LATERAL (SELECT (random() * 90)::int AS m) f
     CROSS JOIN LATERAL (SELECT (random() * 1800)::int AS m) r

@@ -454,6 +454,108 @@ def campaign_table(runs: Sequence[Run]) -> str:
     return _table(header, rows)
 
 
+def _sla_as_expected(figures: dict[str, Any]) -> str:
+    """Whether the sweep warned, breached and escalated the clocks the benchmark set to, and
+    its second run changed nothing (what bench/sla.py checks)."""
+    sweep, idle = figures.get("sweep", {}), figures.get("idle", {})
+    expected = figures.get("expected", {})
+    keys = ("warned", "breached", "escalated", "attached")
+    if not expected or any(key not in sweep or key not in idle for key in keys):
+        return MISSING
+    good = (
+        sweep["warned"] == expected.get("warning")
+        and sweep["breached"] == sweep["escalated"] == expected.get("breaching")
+        and not any(idle[key] for key in keys)
+    )
+    return _yes_no(good)
+
+
+def sla_table(runs: Sequence[Run]) -> str:
+    header = [
+        "run",
+        "open tickets",
+        "attach (policy and dues)",
+        "sweep",
+        "warned / breached / escalated",
+        "reassigned",
+        "again, nothing due",
+        "per ticket: sweep / per-ticket loop",
+        "loop ÷ sweep",
+        "loop's sample",
+        "as expected",
+    ]
+    rows = []
+    for run in runs:
+        figures = run.section("ticket_sla_sweep")
+        failed = _failed(run, figures, len(header))
+        if failed:
+            rows.append(failed)
+            continue
+        attach, sweep = figures.get("attach", {}), figures.get("sweep", {})
+        baseline = figures.get("baseline_per_ticket_loop", {})
+        rows.append(
+            [
+                run.link,
+                _number(figures.get("tickets")),
+                _seconds(attach.get("seconds")),
+                _seconds(sweep.get("seconds")),
+                " / ".join(_number(sweep.get(key)) for key in ("warned", "breached", "escalated")),
+                _number(sweep.get("reassigned")),
+                _seconds(figures.get("idle", {}).get("seconds")),
+                f"{_number(figures.get('sweep_ms_per_ticket'), 3)} / "
+                f"{_number(baseline.get('ms_per_ticket'), 2)} ms",
+                _ratio(baseline.get("ms_per_ticket"), figures.get("sweep_ms_per_ticket")),
+                _number(baseline.get("tickets")),
+                _sla_as_expected(figures),
+            ]
+        )
+    return _table(header, rows)
+
+
+def _best_cold(figures: dict[str, Any]) -> str:
+    """A query's best warm time, its first (cold) run beside it."""
+    return f"{_seconds(figures.get('seconds'))} (cold {_seconds(figures.get('cold_seconds'))})"
+
+
+def scorecard_table(runs: Sequence[Run]) -> str:
+    header = [
+        "run",
+        "customers",
+        "tasks / tickets / surveys",
+        "agents (teams)",
+        "scorecards of a week",
+        "care KPIs, same week",
+        "scorecards ÷ care KPIs",
+        "SLA report, 8 weeks",
+        "cards add up to the KPIs",
+    ]
+    rows = []
+    for run in runs:
+        figures = run.section("scorecard")
+        failed = _failed(run, figures, len(header))
+        if failed:
+            rows.append(failed)
+            continue
+        card, baseline = figures.get("scorecard", {}), figures.get("baseline_care_kpis", {})
+        counts = figures.get("rows", {})
+        rows.append(
+            [
+                run.link,
+                _number(figures.get("scale", {}).get("customers")),
+                " / ".join(
+                    _number(counts.get(key)) for key in ("tasks", "tickets_with_sla", "surveys")
+                ),
+                f"{_number(card.get('cards'))} ({_number(card.get('teams'))})",
+                _best_cold(card),
+                _best_cold(baseline),
+                _ratio(card.get("seconds"), baseline.get("seconds")),
+                _best_cold(figures.get("sla_report_8_weeks", {})),
+                _yes_no(figures.get("reconciles")),
+            ]
+        )
+    return _table(header, rows)
+
+
 def ml_table(runs: Sequence[Run]) -> str:
     header = [
         "run",
@@ -497,6 +599,8 @@ TABLES: dict[str, Callable[[Sequence[Run]], str]] = {
     "events": events_table,
     "dates": dates_table,
     "campaign": campaign_table,
+    "sla": sla_table,
+    "scorecard": scorecard_table,
     "ml": ml_table,
 }
 

@@ -80,6 +80,30 @@ REPORT = {
         "second_start": {"new_tasks": 0},
         "baseline_per_event": {"ms_per_member": 20.0},
     },
+    "ticket_sla_sweep": {
+        "tickets": 1000,
+        "attach": {"seconds": 0.8, "tickets": 1000},
+        "expected": {"breaching": 100, "warning": 280},
+        "sweep": {
+            "seconds": 0.25,
+            "warned": 280,
+            "breached": 100,
+            "escalated": 100,
+            "attached": 0,
+            "reassigned": 90,
+        },
+        "idle": {"seconds": 0.05, "warned": 0, "breached": 0, "escalated": 0, "attached": 0},
+        "sweep_ms_per_ticket": 0.25,
+        "baseline_per_ticket_loop": {"tickets": 200, "seconds": 0.5, "ms_per_ticket": 2.5},
+    },
+    "scorecard": {
+        "scale": {"customers": 1000, "generate_seconds": 1.5},
+        "rows": {"tasks": 1000, "tickets_with_sla": 100, "surveys": 433},
+        "scorecard": {"cold_seconds": 0.9, "seconds": 0.6, "cards": 200, "teams": 10},
+        "baseline_care_kpis": {"cold_seconds": 0.5, "seconds": 0.4},
+        "sla_report_8_weeks": {"cold_seconds": 0.2, "seconds": 0.1},
+        "reconciles": True,
+    },
     "screenpop": {
         "scale": {"customers": 1000},
         "load": {"connections": 32, "seconds": 15, "paced_rate_per_second": 300},
@@ -135,11 +159,36 @@ def test_rows_name_their_run_and_ratios_stand_beside_the_figures(tmp_path: Path)
         "| 1,000 | 0.20 s | 0.05 s | 0.10 s | 0.20 s | 0.50 s | 1,800 | 0.500 / 20.0 ms | 0 |"
         in (rendered)
     )
+    # The SLA sweep per ticket beside the per-ticket loop of the same run, checked as the
+    # benchmark checks it; the scorecards beside the care KPIs of the same week.
+    assert (
+        "| 1,000 | 0.80 s | 0.25 s | 280 / 100 / 100 | 90 | 0.05 s | 0.250 / 2.50 ms | 10.00× "
+        "| 200 | yes |" in rendered
+    )
+    assert (
+        "| 1,000 | 1,000 / 100 / 433 | 200 (10) | 0.60 s (cold 0.90 s) | 0.40 s (cold 0.50 s) "
+        "| 1.50× | 0.10 s (cold 0.20 s) | yes |" in rendered
+    )
     # A benchmark that failed says so instead of showing figures; one that did not run, too.
     import_block = rendered.split("begin import -->")[1]
     assert "failed (its error is in the run's file)" in import_block.split("perf-doc:end")[0]
     events_block = rendered.split("begin events -->")[1].split("perf-doc:end")[0]
     assert f"| {link} | not in this run | – | – | – | – | – | – | – | – | – |" in events_block
+
+
+def test_a_sweep_that_missed_its_clocks_or_moved_again_is_marked(tmp_path: Path) -> None:
+    sla = REPORT["ticket_sla_sweep"]
+    report = {
+        **REPORT,
+        "ticket_sla_sweep": {**sla, "idle": {**sla["idle"], "breached": 3}},
+        "scorecard": {**REPORT["scorecard"], "reconciles": False},
+    }
+    (tmp_path / "20261205T034612Z.json").write_text(json.dumps(report))
+    rendered = perf_doc.render(ALL_BLOCKS, perf_doc.runs_load(tmp_path))
+    sla_block = rendered.split("begin sla -->")[1].split("perf-doc:end")[0]
+    assert "| 200 | **no** |\n" in sla_block
+    scorecard_block = rendered.split("begin scorecard -->")[1].split("perf-doc:end")[0]
+    assert "| 0.10 s (cold 0.20 s) | **no** |\n" in scorecard_block
 
 
 def test_without_a_published_run_each_table_says_how_to_publish_one(tmp_path: Path) -> None:
