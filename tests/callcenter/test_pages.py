@@ -1,6 +1,7 @@
 """The server-rendered pages: login, navigation by role, customer search and the customer card."""
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -572,3 +573,15 @@ def test_search_page_query_count_is_fixed(
         response = client.get(SEARCH_URL, {"q": "Counted"})
 
     assert response.content.decode().count("+8613*****") == 25
+
+
+@pytest.mark.parametrize("role", [Role.AGENT, Role.SUPERVISOR, Role.ADMIN])
+def test_every_nav_link_is_listed_once(client: Client, role: str) -> None:
+    # Each app adds its links through its own nav partial; one included twice doubles them.
+    client.force_login(UserFactory(role=role))
+
+    page = client.get(reverse("customer-search")).content.decode()
+
+    links = re.findall(r'<a class="nav-link[^"]*" href="([^"]+)"', page)
+    assert links
+    assert len(links) == len(set(links)), sorted(link for link in links if links.count(link) > 1)
