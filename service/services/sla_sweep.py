@@ -3,7 +3,9 @@
 0. Close the clocks of tickets closed without an announcement (set-based writes).
 1. Attach: open tickets with no SLA row (written set-based, e.g. by the CSV import, which
    announces nothing) get their policy, matched in SQL in chunks, and their dues computed per
-   chunk with one loaded calendar per policy calendar.
+   chunk with one loaded calendar per policy calendar. A target already past at that moment is
+   breached below but counts as escalated (nobody was timed on it: no reassignment storm and
+   no email about the backlog when policies are first installed).
 2. Warn: one UPDATE sets `warned_at` where a stored warning moment of an open target passed.
 3. Breach: one UPDATE marks each open target whose due moment passed (`*_breached_at`).
 4. Escalate each breached open ticket once (`escalated_at`), in batches: reassign it
@@ -128,10 +130,11 @@ _COLUMNS = (
     "resolution_due_at",
     "resolution_warn_at",
     "paused_at",
+    "escalated_at",
 )
 _TYPES = (
     "bigint", "bigint", "int", "timestamptz", "timestamptz", "timestamptz", "int",
-    "timestamptz", "timestamptz", "timestamptz",
+    "timestamptz", "timestamptz", "timestamptz", "timestamptz",
 )  # fmt: skip
 _INSERT_SQL = f"""
 INSERT INTO service_ticketsla ({", ".join(_COLUMNS)}, paused_minutes)
@@ -235,6 +238,19 @@ def _row(
     if match.first_responded_at is not None:
         row["first_response_minutes"] = clock.between(match.opened_at, match.first_responded_at)
         row["first_response_warn_at"] = None
+    # A target already past when its policy arrives (imported history, the backlog when
+    # policies are first installed) is marked breached by the sweep, for honest compliance,
+    # but not escalated: escalation is for a breach under a running clock, not a storm of
+    # reassignments and emails about tickets nobody was timed on.
+    missed = [
+        due
+        for due in (
+            row["first_response_due_at"] if match.first_responded_at is None else None,
+            row["resolution_due_at"],
+        )
+        if due is not None and due <= now
+    ]
+    row["escalated_at"] = now if missed else None
     return row
 
 

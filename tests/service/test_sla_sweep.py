@@ -272,3 +272,29 @@ def test_a_routed_breach_goes_to_a_queue_member_with_the_skills_or_to_supervisor
     update = moved.updates.order_by("-pk").first()
     assert (update.kind, update.assignee_id, update.by_id) == ("assigned", skilled.pk, None)
     assert TicketRoute.objects.get(ticket=moved).assigned_at == sh(2026, 10, 8, 10, 5)
+
+
+def test_a_backlog_already_late_when_its_policy_arrives_is_breached_but_not_escalated(
+    db: None,
+) -> None:
+    # given tickets written without announcing (an import), opened days ago, and a 24x7 policy
+    UserFactory(username="boss", role=Role.SUPERVISOR)
+    owner = agent("owner")
+    agent("idle")
+    SlaPolicyFactory(name="B2C", first_response_minutes=10, resolution_minutes=120)
+    opened = sh(2026, 12, 1, 9)
+    late = TicketFactory.create_batch(3, opened_at=opened, assignee=owner)
+    fresh = TicketFactory(opened_at=sh(2026, 12, 5, 9, 55), assignee=owner)
+
+    result = ticket_sla_sweep(now=sh(2026, 12, 5, 10))
+
+    # then the late ones count as breached, nobody is reassigned or emailed about them; the
+    # fresh one's clock runs and escalates when it is missed under it
+    assert (result["attached"], result["breached"], result["reassigned"]) == (4, 3, 0)
+    assert result["notified"] == 0
+    assert mail.outbox == []
+    assert all(TicketSla.objects.get(pk=t.pk).resolution_breached_at for t in late)
+    assert set(Ticket.objects.values_list("assignee", flat=True)) == {owner.pk}
+    later = ticket_sla_sweep(now=sh(2026, 12, 5, 10, 6))
+    assert (later["breached"], later["escalated"], later["reassigned"]) == (1, 1, 1)
+    assert Ticket.objects.get(pk=fresh.pk).assignee != owner

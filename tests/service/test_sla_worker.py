@@ -14,9 +14,10 @@ from django.utils import timezone
 from callcenter import celery_app
 from callcenter.choices import Role
 from callcenter.models import AgentProfile, AuditLog, Ticket
+from callcenter.services.activity import ticket_open
 from service.models import TicketSla
 from service.tasks import ticket_sla_sweep_task
-from tests.callcenter.factories import TicketFactory, UserFactory
+from tests.callcenter.factories import CustomerFactory, TicketFactory, UserFactory
 from tests.service.factories import SlaPolicyFactory
 from tests.workers import WORKER_TIMEOUT, celery_worker, purge
 
@@ -40,7 +41,8 @@ def send_to_worker() -> Iterator[None]:
 
 
 def test_the_worker_attaches_breaches_and_escalates_once(worker: str, send_to_worker: None) -> None:
-    # given an imported ticket (no announcement) 30 minutes old under a 10-minute promise
+    # given a ticket opened 30 minutes ago under a 10-minute promise, and an imported one (no
+    # announcement) opened a minute ago
     pid = os.getpid()
     owner = UserFactory(username=f"sla-owner-{pid}", role=Role.AGENT)
     colleague = UserFactory(username=f"sla-mate-{pid}", role=Role.AGENT)
@@ -49,19 +51,28 @@ def test_the_worker_attaches_breaches_and_escalates_once(worker: str, send_to_wo
     policy = SlaPolicyFactory(
         position=0, first_response_minutes=10, escalate_notify=False, name=f"Worker {pid}"
     )
-    ticket = TicketFactory(opened_at=timezone.now() - dt.timedelta(minutes=30), assignee=owner)
+    ticket = ticket_open(
+        customer=CustomerFactory(),
+        kind="inquiry",
+        subject="Worker",
+        opened_at=timezone.now() - dt.timedelta(minutes=30),
+        assignee=owner,
+    )
+    imported = TicketFactory(opened_at=timezone.now() - dt.timedelta(minutes=1), assignee=owner)
 
     # when the beat's task runs in the worker, twice
     first = ticket_sla_sweep_task.apply_async().get(timeout=WORKER_TIMEOUT)
     second = ticket_sla_sweep_task.apply_async().get(timeout=WORKER_TIMEOUT)
 
-    # then the ticket got its policy, breached, and went to the colleague, once
+    # then the imported ticket got its policy; the late one breached and went to the
+    # colleague, once
     assert first["attached"] >= 1
     assert first["breached"] >= 1
     assert first["reassigned"] >= 1
     assert second["attached"] == second["breached"] == second["escalated"] == 0
     sla = TicketSla.objects.get(pk=ticket.pk)
     assert sla.policy_id == policy.pk
+    assert TicketSla.objects.get(pk=imported.pk).policy_id == policy.pk
     assert sla.first_response_breached_at is not None
     assert sla.escalated_at is not None
     assert Ticket.objects.get(pk=ticket.pk).assignee == colleague
