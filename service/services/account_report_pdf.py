@@ -10,8 +10,8 @@ give the same bytes (and checksum).
 import functools
 import io
 from decimal import Decimal
+from html import escape as html_escape
 from typing import Any
-from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.utils import translation
@@ -28,6 +28,12 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from callcenter.choices import AccountRole, TicketKind
+
+
+def escape(text: str) -> str:
+    """Text as Paragraph markup: &, < and > escaped (quotes are plain text there)."""
+    return html_escape(text, quote=False)
+
 
 FONT = "STSong-Light"
 PALETTE = ("#2563eb", "#059669", "#d97706", "#dc2626", "#7c3aed", "#0891b2")
