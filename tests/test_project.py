@@ -123,3 +123,15 @@ def test_the_model_checks_pass_at_any_time_of_day(clock: str) -> None:
         messages = checks.run_checks(tags=[checks.Tags.models])
 
     assert [str(message) for message in messages] == []
+
+
+def test_template_comments_close_on_their_line() -> None:
+    # Django's {# #} comment is one line only: one that runs on shows its text on the page.
+    root = ROOT / "templates"
+    open_comments = [
+        f"{path.relative_to(root)}:{number}"
+        for path in root.rglob("*.html")
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if "{#" in line and "#}" not in line.split("{#", 1)[1]
+    ]
+    assert open_comments == []

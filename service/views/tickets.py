@@ -77,7 +77,9 @@ def ticket_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     is read one row past its size to know whether another follows, with no count)."""
     user = request.user
     scopes = [(scope, SCOPE_LABELS[scope]) for scope in scopes_for(user)]
-    form = TicketFilterForm(request.GET or None, scopes=scopes)
+    form = TicketFilterForm(
+        request.GET or None, scopes=scopes, initial={"scope": default_scope(user)}
+    )
     if form.is_bound and not form.is_valid():
         context = {"form": form, "rows": [], "page": 1, "has_next": False}
         return render(request, "service/ticket_list.html", context, status=400)

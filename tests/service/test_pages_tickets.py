@@ -262,3 +262,11 @@ def test_ticket_page_queries_do_not_grow_with_its_history(
 
     assert response.content.decode().count('data-kind="responded"') == 8
     assert len(many) == len(few)
+
+
+def test_the_scope_shown_first_is_the_list_shown(client: Client) -> None:
+    # A supervisor sees every ticket first, an agent what they may work: the select says so.
+    for role, scope in ((Role.SUPERVISOR, "all"), (Role.AGENT, "workable")):
+        client.force_login(UserFactory(role=role))
+        page = client.get(reverse("service-tickets")).content.decode()
+        assert f'<option value="{scope}" selected>' in page
