@@ -17,7 +17,7 @@
           { type: "bar", label: canvas.dataset.labelAmount, data: data.amounts,
             backgroundColor: "#2563eb", yAxisID: "amount" },
           { type: "line", label: canvas.dataset.labelCount, data: data.counts,
-            borderColor: "#d97706", backgroundColor: "#d97706", tension: 0.3, yAxisID: "count" },
+            borderColor: "#d97706", backgroundColor: "#d97706", yAxisID: "count" },
         ],
       },
       options: {
