@@ -143,7 +143,7 @@ def _account_advice(card: DeskCard) -> list[str]:
         return []
     return [
         _("Calls for %(account)s as %(role)s: check the account's open tickets before asking.")
-        % {"account": account["name"], "role": account["caller_role_label"]}
+        % {"account": account["display_name"], "role": account["caller_role_label"]}
     ]
 
 
@@ -199,6 +199,8 @@ def _account_with_labels(account: dict[str, Any] | None) -> dict[str, Any] | Non
         return None
     return {
         **account,
+        # A business is known by its company name; `name` is often the person we deal with.
+        "display_name": account["company_name"] or account["name"],
         "caller_role_label": choice_label(AccountRole, account["caller_role"])
         if account["caller_role"]
         else "",

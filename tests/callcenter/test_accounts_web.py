@@ -94,7 +94,7 @@ def test_the_account_page_lists_contacts_and_adds_and_removes_one(client_as, age
 
 def test_a_contacts_page_shows_its_account_and_leaves_it(client_as, agent_user) -> None:
     client = client_as(agent_user)
-    company = BusinessCustomerFactory(name="Acme", industry="Logistics")
+    company = BusinessCustomerFactory(name="Zhao Min", company_name="Acme", industry="Logistics")
     person = CustomerFactory(name="Wang")
     customer_account_set(customer=person, account=company, role=AccountRole.FINANCE)
 

@@ -146,3 +146,15 @@ def test_the_desk_page_of_a_contact_costs_the_same_queries_for_a_larger_account(
     assert "More ticket 3" in html
     assert "+8613*****7003" in html
     assert "13700137003" not in html
+
+
+def test_the_card_names_the_account_by_its_company_not_its_contact_person(account) -> None:
+    # A business is often recorded with the person we deal with as its name.
+    type(account.company).objects.filter(pk=account.company.pk).update(name="Zhao Min")
+
+    card = desk_card(phone="13800138000", full_contacts=False)
+
+    assert card.account is not None
+    assert card.account["display_name"] == "Acme Ltd"
+    assert any("Acme Ltd" in action for action in card.actions)
+    assert not any("Zhao Min" in action for action in card.actions)

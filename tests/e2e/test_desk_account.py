@@ -40,7 +40,7 @@ def test_a_contacts_call_pops_the_account(
     assert response.status_code == 202, response.text
     account = page.locator(f"#desk-card-{caller.pk} #desk-account")
     expect(account).to_be_visible(timeout=POP_TIMEOUT_MS)
-    expect(account).to_contain_text("远航物流 E2E")
+    expect(account).to_contain_text("远航物流有限公司")
     expect(account).to_contain_text("Logistics")
     expect(account).to_contain_text("Lei Zhao")
     expect(account).to_contain_text("Invoice dispute E2E")
