@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, TypeGuard
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.utils.translation import gettext_lazy as _
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from callcenter.choices import Role
 
@@ -85,4 +85,14 @@ class IsAdmin(HasRole):
     """Admins only."""
 
     def has_permission(self, request: "Request", view: "APIView") -> bool:
+        return has_role(request.user, (Role.ADMIN,))
+
+
+class SupervisorsReadAdminsWrite(HasRole):
+    """Configuration that admins edit and supervisors consult: reads for supervisors and
+    admins, writes for admins only."""
+
+    def has_permission(self, request: "Request", view: "APIView") -> bool:
+        if request.method in SAFE_METHODS:
+            return has_role(request.user, MANAGER_ROLES)
         return has_role(request.user, (Role.ADMIN,))

@@ -50,7 +50,7 @@ from callcenter.choices import Integration
 from callcenter.errors import ApplicationError
 from callcenter.http import AuthenticatedRequest
 from callcenter.models import AgentProfile, Ticket
-from callcenter.roles import IsAdmin, IsAgent, IsSupervisor
+from callcenter.roles import IsAgent, IsSupervisor, SupervisorsReadAdminsWrite
 from callcenter.signatures import signature_parameters, signature_release, signed_by
 from callcenter.throttling import ThrottledBeforePermissions
 from outreach.access import task_check_workable
@@ -536,10 +536,7 @@ class WeComCallbackApi(ThrottledBeforePermissions, APIView):
 class _AdminWrites(APIView):
     """Supervisors and admins read; only admins write."""
 
-    def get_permissions(self) -> list[Any]:
-        if self.request.method in ("GET", "HEAD", "OPTIONS"):
-            return [IsSupervisor()]
-        return [IsAdmin()]
+    permission_classes = [SupervisorsReadAdminsWrite]
 
 
 def _rule_input(data: dict[str, Any], rule: RoutingRule | None = None) -> RuleInput:

@@ -14,8 +14,9 @@ from callcenter.masking import mask_address
 from callcenter.models import Customer
 from callcenter.serializers import full_contacts_in
 from care.choices import ArbitrationReason, StepChannel, StopCondition, TouchKind
-from outreach.choices import CallResult, TaskOutcome
-from outreach.models import OutreachTask, Queue, RoutingRule, TrackedLink
+from care.models import MessageTemplate
+from outreach.choices import CallResult, SummaryChannel, TaskOutcome
+from outreach.models import CallReasonSetting, OutreachTask, Queue, RoutingRule, TrackedLink
 from outreach.reasons import SkipReason
 from outreach.services.tasks import RESCHEDULE_OUTCOMES
 from segments.choices import ValueTier
@@ -388,3 +389,22 @@ class TicketRouteInputSerializer(serializers.Serializer):
         queryset=get_user_model().objects.all(), required=False, allow_null=True
     )
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class CallReasonSettingSerializer(serializers.ModelSerializer):
+    """A call reason's follow-ups (outreach.services.call_followups checks and saves them)."""
+
+    reason = serializers.CharField(max_length=100)
+    summary_channel = serializers.ChoiceField(choices=SummaryChannel.choices)
+    csat_template = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=MessageTemplate.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text=_("A template with {{ survey_link }}; null: no question after the call."),
+    )
+
+    class Meta:
+        model = CallReasonSetting
+        fields = ["id", "reason", "summary_channel", "csat_template", "updated_at"]
+        read_only_fields = ["id", "updated_at"]

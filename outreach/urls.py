@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from outreach import apis
+from outreach import apis, apis_call_reasons
 
 urlpatterns = [
     path("outreach/tasks/", apis.TaskListApi.as_view(), name="api-outreach-tasks"),
@@ -62,5 +62,15 @@ urlpatterns = [
         "outreach/wecom/callback/",
         apis.WeComCallbackApi.as_view(),
         name="api-outreach-wecom-callback",
+    ),
+    path(
+        "outreach/call-reasons/",
+        apis_call_reasons.CallReasonListApi.as_view(),
+        name="api-call-reasons",
+    ),
+    path(
+        "outreach/call-reasons/<int:pk>/",
+        apis_call_reasons.CallReasonDetailApi.as_view(),
+        name="api-call-reason",
     ),
 ]

@@ -61,6 +61,8 @@ EXPECTATIONS: dict[str, Entry] = {
     "call-reasons": _page(get=MANAGERS, post=ADMINS),
     "call-reason-edit": _page("call_reason", get=ADMINS, post=ADMINS),
     "call-reason-delete": _page("call_reason", post=ADMINS),
+    "api-call-reasons": _e(get=MANAGERS, post=ADMINS),
+    "api-call-reason": _e("call_reason", get=MANAGERS, patch=ADMINS, delete=ADMINS),
 }
 
 
