@@ -198,10 +198,17 @@ RENDERED_FIELDS = [
 
 @transaction.atomic
 def account_report_generate(
-    *, account: Customer, month: dt.date, user: User, now: dt.datetime | None = None
+    *,
+    account: Customer,
+    month: dt.date,
+    user: User,
+    send: bool = False,
+    now: dt.datetime | None = None,
 ) -> AccountReport:
     """Generate (or regenerate) the report of `account` for `month` on a supervisor's request:
-    the figures as they are now and a new PDF. Sends nothing (the monthly run sends)."""
+    the figures as they are now and a new PDF. With `send`, a finished month's report not sent
+    yet also goes out now, as the monthly run sends it (emails and the advisor's call, through
+    the guardrails; once: a report sent before is not sent again)."""
     if not has_role(user, MANAGER_ROLES):
         raise ApplicationForbidden(_("Only supervisors and admins generate reports."))
     if account.kind != CustomerKind.BUSINESS or account.status != CustomerStatus.ACTIVE:
@@ -209,6 +216,11 @@ def account_report_generate(
     now = now or timezone.now()
     month = month.replace(day=1)
     _check_month(month, now)
+    if send and month >= timezone.localtime(now, center_zone()).date().replace(day=1):
+        raise ApplicationError(
+            _("Only a finished month's report is sent; this month's is sent on the 1st."),
+            extra={"field": "send"},
+        )
     AccountReport.objects.bulk_create(
         [AccountReport(account=account, month=month, token=_new_token())], ignore_conflicts=True
     )
@@ -227,6 +239,8 @@ def account_report_generate(
         raise ApplicationError(
             _("The report could not be made: %(error)s") % {"error": report.error}
         )
+    if send:
+        account_reports_notify(reports=[report], now=now)
     return report
 
 

@@ -124,6 +124,8 @@ def account_report_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
         "chart": _chart(data),
         "reports": reports,
         "can_generate": has_role(request.user, MANAGER_ROLES),
+        # A finished month's report not sent yet may go out now.
+        "can_send": month <= last_month(now) and not (report is not None and report.notified_at),
     }
     return render(request, "service/account_report.html", context)
 
@@ -137,11 +139,21 @@ def account_report_generate_view(request: AuthenticatedHttpRequest, pk: int) -> 
         raise Http404(_("No such business account."))
     try:
         month = parse_month(request.POST.get("month", ""))
-        account_report_generate(account=account, month=month, user=request.user)
+        send = "send" in request.POST
+        report = account_report_generate(account=account, month=month, user=request.user, send=send)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("account-report", pk=account.pk)
-    messages.success(request, _("The report of %(month)s is ready.") % {"month": f"{month:%Y-%m}"})
+    if send:
+        messages.success(
+            request,
+            _("The report of %(month)s is ready and sent: %(emails)s emails, a call.")
+            % {"month": f"{month:%Y-%m}", "emails": report.email_count},
+        )
+    else:
+        messages.success(
+            request, _("The report of %(month)s is ready.") % {"month": f"{month:%Y-%m}"}
+        )
     return redirect(f"{reverse('account-report', kwargs={'pk': account.pk})}?month={month:%Y-%m}")
 
 

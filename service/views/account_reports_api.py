@@ -71,6 +71,10 @@ class AccountReportSerializer(serializers.ModelSerializer):
 
 class GenerateInputSerializer(serializers.Serializer):
     month = serializers.RegexField(r"^\d{4}-\d{2}$", help_text="YYYY-MM")
+    send = serializers.BooleanField(
+        default=False,
+        help_text="Also send a finished month's report not sent yet, as the monthly run does.",
+    )
 
 
 def _account(request: Request, pk: int) -> Customer:
@@ -104,7 +108,9 @@ class AccountReportListApi(APIView):
             month = parse_month(form.validated_data["month"])
         except ApplicationError as exc:
             raise serializers.ValidationError({"month": [exc.message]}) from exc
-        report = account_report_generate(account=account, month=month, user=request.user)
+        report = account_report_generate(
+            account=account, month=month, user=request.user, send=form.validated_data["send"]
+        )
         return Response(AccountReportSerializer(report).data, status=status.HTTP_201_CREATED)
 
 

@@ -21,6 +21,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from callcenter.choices import AccountRole, CalendarDayKind, CalendarDaySource, TicketKind
+from callcenter.errors import ApplicationError
 from callcenter.models import CalendarDay, Customer, Ticket
 from callcenter.services.privacy import customer_erase
 from care.choices import StepChannel, TouchKind
@@ -618,3 +619,40 @@ def test_the_subject_export_of_an_account_carries_its_reports(
     exported = json.loads(output.read_text(encoding="utf-8"))
     [report] = exported["related"]["service.accountreport.account"]
     assert report["data"]["account"]["company_name"] == "Acme Ltd"
+
+
+def test_a_supervisor_sends_a_finished_months_report_now_once(
+    advisor: Any, supervisor_user: Any
+) -> None:
+    # given an account whose decision maker can receive email
+    account = _account(advisor=advisor)
+    boss = _sendable(account, AccountRole.DECISION_MAKER)
+
+    # when a supervisor generates June's report and sends it, twice
+    first = account_report_generate(
+        account=account, month=JUNE, user=supervisor_user, send=True, now=RUN_AT
+    )
+    again = account_report_generate(
+        account=account, month=JUNE, user=supervisor_user, send=True, now=RUN_AT
+    )
+
+    # then it went out once, as the monthly run sends it, and the run sends nothing more
+    assert again.pk == first.pk
+    assert (first.email_count, first.notified_at) == (1, RUN_AT)
+    emails = OutreachTask.objects.filter(channel=StepChannel.EMAIL)
+    assert [task.customer_id for task in emails] == [boss.pk]
+    assert OutreachTask.objects.filter(channel=StepChannel.CALL).count() == 1
+    assert account_reports_run_month(month=JUNE, now=RUN_AT)["emails"] == 0
+
+
+def test_the_current_months_report_is_not_sent_early(supervisor_user: Any) -> None:
+    account = _account()
+
+    with pytest.raises(ApplicationError) as refused:
+        account_report_generate(
+            account=account, month=dt.date(2025, 7, 1), user=supervisor_user, send=True, now=RUN_AT
+        )
+
+    assert refused.value.extra["field"] == "send"
+    assert not AccountReport.objects.exists()
+    assert not OutreachTask.objects.exists()
