@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from celery.result import _set_task_join_will_block
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, ProtectedError
@@ -18,6 +19,16 @@ from tests.callcenter.factories import UserFactory
 def _clear_cache() -> None:
     """Tests share one real Redis; start each with an empty cache."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _celery_join_allowed() -> None:
+    """Eager tasks (the test settings) mark "inside a task" in a flag Celery keeps per process,
+    set and restored around each one. Two threads of one test running eager tasks at once
+    (simultaneous ticket openings, each enqueuing after its commit) can restore it in the
+    wrong order and leave it set, and a later worker test's `result.get()` then refuses to
+    wait ("Never call result.get() within a task"). No test starts inside a task."""
+    _set_task_join_will_block(False)
 
 
 @pytest.fixture
