@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, OrderBy, Prefetch, QuerySet, Sum, Window
+from django.db.models import (
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OrderBy,
+    Prefetch,
+    QuerySet,
+    Sum,
+    Window,
+)
 from django.db.models.functions import Coalesce, RowNumber
 
 from callcenter.choices import CustomerStatus
@@ -178,12 +188,36 @@ def segment_composition(*, segment: Segment) -> dict[str, list[Share]]:
 
 
 def most_at_risk(*, limit: int = AT_RISK_LIMIT) -> list[CustomerMetrics]:
-    """Active customers with the highest churn probability, with their customer row."""
+    """The customers still worth saving: not lost yet, ranked by the value at risk (churn
+    probability x spend in the window), with their customer row. Lost customers have the
+    highest churn probability because they are gone; ranking by probability alone put them
+    first. `value_at_risk` is annotated on each row."""
     return list(
         _active_metrics()
         .filter(churn_probability__isnull=False)
+        .exclude(lifecycle_stage=LifecycleStage.LOST)
+        .annotate(
+            value_at_risk=ExpressionWrapper(
+                F("churn_probability") * F("monetary"), output_field=FloatField()
+            )
+        )
         .select_related("customer")
-        .order_by(F("churn_probability").desc(), F("monetary").desc(), "customer_id")[:limit]
+        .order_by(
+            F("value_at_risk").desc(nulls_last=True),
+            F("churn_probability").desc(),
+            "customer_id",
+        )[:limit]
+    )
+
+
+def recently_lost(*, limit: int = AT_RISK_LIMIT) -> list[CustomerMetrics]:
+    """Lost customers, the most recent buyers first (win-back candidates, shown apart from
+    those still worth saving), with their customer row."""
+    return list(
+        _active_metrics()
+        .filter(lifecycle_stage=LifecycleStage.LOST)
+        .select_related("customer")
+        .order_by(F("last_order_at").desc(nulls_last=True), "customer_id")[:limit]
     )
 
 

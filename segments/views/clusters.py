@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from callcenter.http import AuthenticatedHttpRequest
 from callcenter.views import role_required
 from segments.selectors import churn_model_status, cluster_profiles_latest
-from segments.selectors_ui import most_at_risk
+from segments.selectors_ui import most_at_risk, recently_lost
 from segments.tasks import churn_model_train_task
 from segments.views import MANAGERS
 
@@ -28,6 +28,7 @@ def clusters_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         "attempts": state["attempts"],
         "trained": state["trained"],
         "at_risk": most_at_risk(),
+        "lost": recently_lost(),
         "chart_data": {
             "labels": [f"{c.number}. {c.label}" for c in clusters],
             "r": [c.mean_r for c in clusters],

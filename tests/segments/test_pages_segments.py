@@ -450,3 +450,38 @@ def test_trends_read_only_the_latest_snapshots_of_each_segment() -> None:
 
     assert [s.size for s in segments[first.pk].snapshots.all()] == [2, 3]
     assert [s.size for s in segments[second.pk].snapshots.all()] == [0, 1]
+
+
+def test_the_at_risk_list_ranks_those_worth_saving_and_shows_the_lost_apart(
+    client_as: Callable[[Any], Client], supervisor_user: Any
+) -> None:
+    # given a lost customer (the highest churn probability, since they are gone), a dormant
+    # big spender at medium risk and an active small spender at high risk
+    def scored(name: str, stage: str, churn: float, spend: str, days: int) -> Any:
+        customer = CustomerFactory(name=name)
+        CustomerMetricsFactory(
+            customer=customer,
+            lifecycle_stage=stage,
+            churn_probability=churn,
+            monetary=Decimal(spend),
+            last_order_at=timezone.now() - dt.timedelta(days=days),
+        )
+        return customer
+
+    gone = scored("Gone", LifecycleStage.LOST, 0.99, "0", 400)
+    sleeper = scored("Sleeper", LifecycleStage.DORMANT, 0.5, "2000", 120)
+    small = scored("Small", LifecycleStage.ACTIVE, 0.9, "100", 10)
+
+    html = client_as(supervisor_user).get(reverse("clusters")).content.decode()
+
+    # then the dormant big spender (value at risk 1,000) leads the small one (90), and the
+    # lost customer is only in the win-back list
+    at_risk = html[html.index('data-testid="at-risk"') : html.index('data-testid="lost"')]
+    lost = html[html.index('data-testid="lost"') :]
+    sleeper_url, small_url, gone_url = (
+        reverse("customer-detail", args=[c.pk]) for c in (sleeper, small, gone)
+    )
+    assert at_risk.index(sleeper_url) < at_risk.index(small_url)
+    assert gone_url not in at_risk
+    assert gone_url in lost
+    assert "1,000.00" in at_risk
