@@ -44,7 +44,7 @@ from rest_framework.views import APIView
 from callcenter.choices import Integration, Language
 from callcenter.http import AuthenticatedRequest
 from callcenter.pagination import DefaultCursorPagination
-from callcenter.roles import IsAdmin, IsSupervisor, has_role
+from callcenter.roles import IsAdmin, IsSupervisor, SupervisorsReadAdminsWrite, has_role
 from callcenter.signatures import (
     SIGNED_BY_ATTR,
     is_signed,
@@ -243,15 +243,10 @@ def _filtered(filterset: Any) -> Any:
     return filterset.qs
 
 
-def _read_or_admin(request: Request) -> list:
-    return [IsSupervisor()] if request.method == "GET" else [IsAdmin()]
-
-
 class RuleListApi(APIView):
     """Rules with their steps (supervisors, admins); create a rule (admins)."""
 
-    def get_permissions(self) -> list:
-        return _read_or_admin(self.request)
+    permission_classes = [SupervisorsReadAdminsWrite]
 
     @extend_schema(responses=RuleSerializer(many=True))
     def get(self, request: AuthenticatedRequest) -> Response:
@@ -278,8 +273,7 @@ class RuleDetailApi(APIView):
     """One rule (supervisors, admins); change it (admins). `steps`, when sent, is the complete
     new list: keep a step's `id` to keep the step."""
 
-    def get_permissions(self) -> list:
-        return _read_or_admin(self.request)
+    permission_classes = [SupervisorsReadAdminsWrite]
 
     @extend_schema(responses=RuleSerializer)
     def get(self, request: AuthenticatedRequest, pk: int) -> Response:
@@ -357,8 +351,7 @@ class RuleVersionDiffApi(APIView):
 class TemplateListApi(APIView):
     """Templates with their texts (supervisors, admins); create one (admins)."""
 
-    def get_permissions(self) -> list:
-        return _read_or_admin(self.request)
+    permission_classes = [SupervisorsReadAdminsWrite]
 
     @extend_schema(responses=TemplateSerializer(many=True))
     def get(self, request: AuthenticatedRequest) -> Response:
@@ -391,8 +384,7 @@ class TemplateListApi(APIView):
 class TemplateDetailApi(APIView):
     """One template (supervisors, admins); change or delete it (admins)."""
 
-    def get_permissions(self) -> list:
-        return _read_or_admin(self.request)
+    permission_classes = [SupervisorsReadAdminsWrite]
 
     @extend_schema(responses=TemplateSerializer)
     def get(self, request: AuthenticatedRequest, pk: int) -> Response:
@@ -548,8 +540,7 @@ class EnrollmentListApi(APIView):
 class CareSettingsApi(APIView):
     """The guardrails: read (supervisors, admins), change (admins)."""
 
-    def get_permissions(self) -> list:
-        return _read_or_admin(self.request)
+    permission_classes = [SupervisorsReadAdminsWrite]
 
     @extend_schema(responses=SettingsSerializer)
     def get(self, request: AuthenticatedRequest) -> Response:

@@ -14,12 +14,11 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter.http import AuthenticatedRequest
-from callcenter.roles import IsAdmin, IsSupervisor
+from callcenter.roles import IsAdmin, IsSupervisor, SupervisorsReadAdminsWrite
 from service.models import BusinessCalendar, BusinessCalendarDate, SlaPolicy, SlaPolicyVersion
 from service.selectors.sla_admin import calendar_list, policy_list
 from service.services.sla_admin import (
@@ -31,10 +30,6 @@ from service.services.sla_admin import (
     sla_policy_move,
     sla_policy_update,
 )
-
-
-def _read_or_admin(request: Request) -> list:
-    return [IsSupervisor()] if request.method == "GET" else [IsAdmin()]
 
 
 class PolicySerializer(serializers.ModelSerializer):
@@ -120,8 +115,7 @@ def _policy_data(pk: int) -> dict[str, Any]:
 class PolicyListApi(APIView):
     """SLA policies in match order (supervisors, admins); create one, last (admins)."""
 
-    def get_permissions(self) -> list:
-        return _read_or_admin(self.request)
+    permission_classes = [SupervisorsReadAdminsWrite]
 
     @extend_schema(responses=PolicySerializer(many=True))
     def get(self, request: AuthenticatedRequest) -> Response:
@@ -140,8 +134,7 @@ class PolicyListApi(APIView):
 class PolicyDetailApi(APIView):
     """One policy (supervisors, admins); change it, making a new version (admins)."""
 
-    def get_permissions(self) -> list:
-        return _read_or_admin(self.request)
+    permission_classes = [SupervisorsReadAdminsWrite]
 
     @extend_schema(responses=PolicySerializer)
     def get(self, request: AuthenticatedRequest, pk: int) -> Response:
@@ -187,8 +180,7 @@ class PolicyVersionsApi(APIView):
 class CalendarListApi(APIView):
     """Business calendars (supervisors, admins); create one (admins)."""
 
-    def get_permissions(self) -> list:
-        return _read_or_admin(self.request)
+    permission_classes = [SupervisorsReadAdminsWrite]
 
     @extend_schema(responses=CalendarSerializer(many=True))
     def get(self, request: AuthenticatedRequest) -> Response:
@@ -205,8 +197,7 @@ class CalendarListApi(APIView):
 class CalendarDetailApi(APIView):
     """One calendar (supervisors, admins); change it (admins)."""
 
-    def get_permissions(self) -> list:
-        return _read_or_admin(self.request)
+    permission_classes = [SupervisorsReadAdminsWrite]
 
     @extend_schema(responses=CalendarSerializer)
     def get(self, request: AuthenticatedRequest, pk: int) -> Response:
@@ -226,8 +217,7 @@ class CalendarDetailApi(APIView):
 class CalendarDatesApi(APIView):
     """A calendar's own dates (supervisors, admins); add one (admins)."""
 
-    def get_permissions(self) -> list:
-        return _read_or_admin(self.request)
+    permission_classes = [SupervisorsReadAdminsWrite]
 
     @extend_schema(responses=CalendarDateSerializer(many=True))
     def get(self, request: AuthenticatedRequest, pk: int) -> Response:
