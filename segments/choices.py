@@ -19,6 +19,16 @@ class ValueTier(models.TextChoices):
     LOW = "low", _("Low value")
 
 
+class ValuePotential(models.TextChoices):
+    """The potential-value layer beside the value tiers: predicted value (the next 365 days,
+    from the value model) against past value (the value tier)."""
+
+    GROW = "grow", _("Grow: high predicted, lower past value")
+    KEEP = "keep", _("Keep: high past and predicted value")
+    SLIPPING = "slipping", _("Slipping: high past, lower predicted value")
+    STEADY = "steady", _("Steady: lower past and predicted value")
+
+
 class TierMethod(models.TextChoices):
     THRESHOLDS = "thresholds", _("Fixed spend thresholds")
     PERCENTILES = "percentiles", _("Percentiles of spend")
@@ -43,6 +53,7 @@ class SegmentKind(models.TextChoices):
     LIFECYCLE = "lifecycle", _("Lifecycle stage")
     TIER = "tier", _("Value tier")
     CLUSTER = "cluster", _("Behaviour cluster")
+    POTENTIAL = "potential", _("Potential value")
     RULE = "rule", _("Rule segment")
 
 
@@ -52,6 +63,7 @@ class PriorityField(models.TextChoices):
     FREQUENCY = "frequency", _("Orders in window")
     RECENCY = "recency_days", _("Days since last order")
     SPEND_90D = "spend_90d", _("Spend in 90 days")
+    PREDICTED_VALUE = "predicted_value_365d", _("Predicted value, 365 days")
 
 
 class RunStatus(models.TextChoices):

@@ -20,6 +20,7 @@ from segments.choices import (
     RunStatus,
     SegmentKind,
     TierMethod,
+    ValuePotential,
     ValueTier,
 )
 from segments.defaults import BUILTIN_SEGMENTS
@@ -89,6 +90,16 @@ class SegmentSettings(models.Model):
     )
     cluster_k_min = models.PositiveIntegerField(_("clusters: at least"), default=3)
     cluster_k_max = models.PositiveIntegerField(_("clusters: at most"), default=7)
+    value_discount_rate = models.FloatField(
+        _("predicted value: yearly discount rate"),
+        default=0.1,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+    )
+    potential_percentile = models.FloatField(
+        _("high predicted value: percentile"),
+        default=0.8,
+        validators=[MinValueValidator(0.5), MaxValueValidator(0.99)],
+    )
 
     class Meta:
         verbose_name = _("segmentation settings")
@@ -260,6 +271,23 @@ class CustomerMetrics(models.Model):
     value_tier = models.CharField(_("value tier"), max_length=8, choices=ValueTier.choices)
     churn_probability = models.FloatField(_("churn probability"), null=True, blank=True)
     cluster = models.SmallIntegerField(_("cluster"), null=True, blank=True)
+    spend_lifetime = models.DecimalField(
+        _("spend ever"), max_digits=14, decimal_places=2, default=0
+    )
+    # The value model's predictions (segments.services.value_model); null without orders or
+    # without a fitted model.
+    p_alive = models.FloatField(_("probability still active"), null=True, blank=True)
+    expected_orders_90d = models.FloatField(_("expected orders, 90 days"), null=True, blank=True)
+    expected_orders_365d = models.FloatField(_("expected orders, 365 days"), null=True, blank=True)
+    expected_order_value = models.DecimalField(
+        _("expected order value"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    predicted_value_365d = models.DecimalField(
+        _("predicted value, 365 days"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    value_potential = models.CharField(
+        _("potential value"), max_length=8, choices=ValuePotential.choices, blank=True
+    )
     refreshed_at = models.DateTimeField(_("last changed"))
 
     class Meta:
@@ -479,6 +507,44 @@ class ChurnModel(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["is_current"], condition=Q(is_current=True), name="churn_one_current"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.status}"
+
+
+class ValueModel(models.Model):
+    """One fit of the customer value model: BG/NBD for purchases and Gamma-Gamma for spend per
+    purchase (segments.services.value_model), with its sample, parameters and hold-out check.
+
+    `params` holds r, alpha, a, b (BG/NBD, time in days) and p, q, gamma (Gamma-Gamma).
+    `holdout` is the check of a fit on the history up to `cutoff` against what the customers
+    then bought in (cutoff, as_of]: per number of repeat purchases in calibration, the
+    customers, predicted and actual purchases; and the totals.
+    """
+
+    status = models.CharField(_("status"), max_length=16, choices=ChurnModelStatus.choices)
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    trained_at = models.DateTimeField(_("trained at"), auto_now_add=True)
+    as_of = models.DateTimeField(_("history up to"))
+    cutoff = models.DateTimeField(_("hold-out from"))
+    sample_customers = models.PositiveIntegerField(_("customers in the sample"), default=0)
+    repeat_customers = models.PositiveIntegerField(_("repeat buyers in the sample"), default=0)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    log_likelihood = models.JSONField(_("log-likelihood"), default=dict, blank=True)
+    holdout = models.JSONField(_("hold-out check"), default=dict, blank=True)
+    holdout_error = models.FloatField(_("hold-out error of total purchases"), null=True, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    is_current = models.BooleanField(_("current"), default=False)
+
+    class Meta:
+        verbose_name = _("value model")
+        verbose_name_plural = _("value models")
+        ordering = ("-version",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_current"], condition=Q(is_current=True), name="value_one_current"
             ),
         ]
 
