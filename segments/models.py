@@ -319,6 +319,78 @@ def days_since(moment: dt.datetime | None, *, as_of: dt.datetime | None) -> int 
     return (as_of - moment).days
 
 
+class CustomerBehaviour(models.Model):
+    """What a customer buys, how and when, and their service history, as of the last refresh
+    (one row per active customer; segments.services.behaviour).
+
+    Only facts that move with the history are stored, never with the clock alone: the refresh
+    recomputes the customers whose history changed or whose 90-day ticket window moved, and
+    writes only rows that differ. Age, age band and how overdue the next order is are derived
+    when read, against the refresh's as-of moment. Purchases are paid orders; a business
+    account's include its active contacts' (as its metrics roll up).
+    """
+
+    customer = models.OneToOneField(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="behaviour",
+    )
+    top_category = models.CharField(_("top category"), max_length=100, blank=True)
+    top_category_share = models.FloatField(_("top category's share of spend"), null=True)
+    category_shares = models.JSONField(
+        _("spend share by category"),
+        default=dict,
+        help_text=_("The top categories by spend and their share of all spend, 0 to 1."),
+    )
+    categories_count = models.IntegerField(_("categories bought"), default=0)
+    repeat_category_share = models.FloatField(
+        _("repeat category share"),
+        null=True,
+        help_text=_("Share of orders in a category the customer had bought before."),
+    )
+    preferred_channel = models.CharField(_("preferred channel"), max_length=50, blank=True)
+    preferred_channel_share = models.FloatField(_("preferred channel's share of orders"), null=True)
+    usual_hour = models.SmallIntegerField(
+        _("usual hour"),
+        null=True,
+        validators=[MinValueValidator(0), MaxValueValidator(23)],
+        help_text=_("The hour of day most orders were placed, in the customer's time zone."),
+    )
+    usual_weekday = models.SmallIntegerField(
+        _("usual weekday"),
+        null=True,
+        validators=[MinValueValidator(1), MaxValueValidator(7)],
+        help_text=_("ISO weekday (1 Monday ... 7 Sunday), in the customer's time zone."),
+    )
+    median_gap_days = models.FloatField(
+        _("median days between orders"),
+        null=True,
+        help_text=_("Empty below two orders."),
+    )
+    tickets_inquiry_90d = models.IntegerField(_("inquiries in 90 days"), default=0)
+    tickets_complaint_90d = models.IntegerField(_("complaints in 90 days"), default=0)
+    tickets_suggestion_90d = models.IntegerField(_("suggestions in 90 days"), default=0)
+    open_tickets = models.IntegerField(_("open tickets"), default=0)
+    last_csat = models.SmallIntegerField(_("last CSAT"), null=True)
+    refreshed_at = models.DateTimeField(_("last changed"))
+
+    class Meta:
+        verbose_name = _("customer buying habits")
+        verbose_name_plural = _("customers' buying habits")
+        constraints = [
+            models.CheckConstraint(
+                name="behaviour_hour_weekday_range",
+                condition=(Q(usual_hour__isnull=True) | Q(usual_hour__gte=0, usual_hour__lte=23))
+                & (Q(usual_weekday__isnull=True) | Q(usual_weekday__gte=1, usual_weekday__lte=7)),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.top_category}"
+
+
 class DirtyCustomer(models.Model):
     """Customers whose history changed since the last refresh: an append-only log written by
     PostgreSQL triggers on orders, interactions, tickets, surveys and customers (any writer,
