@@ -89,6 +89,24 @@ class AgeBand(models.TextChoices):
     FROM_65 = "65_plus", _("65 and over")
 
 
+# Age bands by their exclusive upper age; older is AgeBand.FROM_65.
+AGE_BAND_UPPER_BOUNDS = (
+    (25, AgeBand.UNDER_25),
+    (35, AgeBand.FROM_25),
+    (45, AgeBand.FROM_35),
+    (55, AgeBand.FROM_45),
+    (65, AgeBand.FROM_55),
+)
+
+
+def age_band(age: int) -> AgeBand:
+    """The band of a whole age in years."""
+    for upper, band in AGE_BAND_UPPER_BOUNDS:
+        if age < upper:
+            return band
+    return AgeBand.FROM_65
+
+
 class IsoWeekday(models.TextChoices):
     """ISO weekdays, 1 Monday ... 7 Sunday (held as whole numbers; text here so that the rule
     builder offers them as a choice)."""

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Customer, TimeStampedModel
@@ -389,6 +389,26 @@ class CustomerBehaviour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.top_category}"
+
+
+def age_at(birthday: dt.date | None, *, as_of: dt.datetime | None) -> int | None:
+    """Whole years from `birthday` to the day of `as_of` in TIME_ZONE, as the `age` rule field
+    counts them (None when either is unknown)."""
+    if birthday is None or as_of is None:
+        return None
+    day = timezone.localtime(as_of).date()
+    return day.year - birthday.year - ((day.month, day.day) < (birthday.month, birthday.day))
+
+
+def overdue_ratio(
+    last_order_at: dt.datetime | None, median_gap_days: float | None, *, as_of: dt.datetime | None
+) -> float | None:
+    """Whole days since the last paid order over the median days between orders, rounded to
+    two decimals, as the `overdue_ratio` rule field compares it (None without both)."""
+    days = days_since(last_order_at, as_of=as_of)
+    if days is None or not median_gap_days:
+        return None
+    return round(days / median_gap_days, 2)
 
 
 class DirtyCustomer(models.Model):

@@ -50,20 +50,11 @@ from django.db.models.lookups import (
 )
 from django.utils import timezone
 
-from segments.choices import AgeBand
+from segments.choices import AGE_BAND_UPPER_BOUNDS, AgeBand
 from segments.models import SegmentMembership
 
 from .fields import ATTRIBUTE, BOOL, CHOICE, COUNT, MEMBERSHIP, STRING, EventSpec, FieldSpec
 from .tree import Condition, Node
-
-# Age bands by their exclusive upper age; older is AgeBand.FROM_65.
-AGE_BAND_UPPER_BOUNDS = (
-    (25, AgeBand.UNDER_25),
-    (35, AgeBand.FROM_25),
-    (45, AgeBand.FROM_35),
-    (55, AgeBand.FROM_45),
-    (65, AgeBand.FROM_55),
-)
 
 # Custom attributes are JSON, often text from CSV imports ("35"). A value counts as a number
 # only when its text reads as one; the bound on digits keeps the cast inside double precision.

@@ -14,19 +14,21 @@ counted in the time zone of the customer who placed it.
 Incremental: none of these move with the clock except the 90-day ticket counts, so a run
 recomputes only the customers whose history changed (the changed-customers log snapshot),
 whose history became current or whose tickets left the 90-day window as as-of moved, the
-accounts of all these, and active customers without a row. A first fill (no rows yet), a
-refresh with no earlier run to build on, one whose as-of is earlier than the last run's, and
-a `full` refresh recompute every active customer. Either way only rows that differ are
-written.
+accounts of all these, and active customers without a row. A refresh with no earlier run to
+build on, one whose as-of is earlier than the last run's, and the first fill (no row yet)
+recompute every active customer; a full refresh does not (see `behaviour_refresh`). Either
+way only rows that differ are written.
 """
 
 import datetime as dt
+import zoneinfo
 
 from django.conf import settings
 from django.db import connection
 from psycopg import sql
 
 from callcenter.choices import SurveyKind, TicketKind, TicketStatus
+from segments.choices import AGE_BAND_UPPER_BOUNDS, AgeBand
 from segments.models import CustomerBehaviour, CustomerMetrics
 from segments.services.metrics import DIRTY_SEEN_TABLE, REFRESH_WORK_MEM
 
@@ -40,18 +42,17 @@ _BEHAVIOUR_TABLE = CustomerBehaviour._meta.db_table
 _METRICS_TABLE = CustomerMetrics._meta.db_table
 
 # Every customer to compute, with the customers whose history counts for them (itself; for an
-# active business account also its active contacts) and the member's time zone (an unknown
-# name falls back to the default; `{targets}` narrows the customers).
+# active business account also its active contacts) and the member's time zone (`{zone}`: a
+# name PostgreSQL may not know falls back to the default; `{targets}` narrows the customers).
 _MEMBERS = """
-SELECT c.id AS customer_id, c.id AS member_id, COALESCE(z.name, {default_zone}) AS zone
-FROM callcenter_customer c LEFT JOIN zones z ON z.name = c.timezone
-WHERE c.status = 'active' {targets_c}
+SELECT c.id AS customer_id, c.id AS member_id, {zone} AS zone
+FROM {customers}
+WHERE c.status = 'active'
 UNION ALL
-SELECT k.account_id, k.id, COALESCE(z.name, {default_zone})
-FROM callcenter_customer k
-JOIN callcenter_customer a ON a.id = k.account_id
-LEFT JOIN zones z ON z.name = k.timezone
-WHERE k.status = 'active' AND a.status = 'active' AND a.kind = 'business' {targets_a}
+SELECT k.account_id, k.id, {zone_k}
+FROM {accounts}
+JOIN callcenter_customer k ON k.account_id = a.id
+WHERE k.status = 'active' AND a.status = 'active' AND a.kind = 'business'
 """
 
 # Columns written, in order; the upsert skips rows whose values are all the same.
@@ -74,13 +75,11 @@ _COLUMNS = (
 )
 
 _UPSERT = """
-WITH zones AS MATERIALIZED (SELECT name FROM pg_timezone_names),
-members AS MATERIALIZED ({members}),
+WITH members AS MATERIALIZED ({members}),
 paid AS MATERIALIZED (
     SELECT m.customer_id, o.placed_at, o.amount, o.category, o.channel,
            o.placed_at AT TIME ZONE m.zone AS local_at
-    FROM members m JOIN callcenter_order o ON o.customer_id = m.member_id
-    WHERE o.status = 'paid' AND o.placed_at <= {as_of}
+    FROM members m {orders_join}
 ),
 per_customer AS (
     SELECT customer_id, count(*) AS orders, sum(amount) AS spend,
@@ -219,17 +218,52 @@ def _targets_fill(*, as_of: dt.datetime, previous_as_of: dt.datetime) -> int:
     return count
 
 
-def _upsert_sql(*, as_of: dt.datetime, now: dt.datetime, only_targets: bool) -> sql.Composed:
-    targets_c: sql.Composable = sql.SQL("")
-    targets_a: sql.Composable = sql.SQL("")
-    if only_targets:
-        targets = sql.SQL("(SELECT customer_id FROM {})").format(sql.Identifier(TARGETS_TABLE))
-        targets_c = sql.SQL("AND c.id IN {}").format(targets)
-        targets_a = sql.SQL("AND a.id IN {}").format(targets)
-    members = sql.SQL(_MEMBERS).format(
-        default_zone=sql.Literal(settings.TIME_ZONE), targets_c=targets_c, targets_a=targets_a
+def _zone_sql(column: str) -> sql.Composable:
+    """`column` when it names a time zone Python's database knows, else TIME_ZONE: a name
+    PostgreSQL does not know would fail the whole refresh. A constant list, which PostgreSQL
+    hashes; reading its own list (pg_timezone_names) opens every zone file, seconds."""
+    return sql.SQL(
+        "CASE WHEN {column} = ANY({zones}::text[]) THEN {column} ELSE {default} END"
+    ).format(
+        column=sql.SQL(column),
+        zones=sql.Literal(sorted(zoneinfo.available_timezones())),
+        default=sql.Literal(settings.TIME_ZONE),
     )
+
+
+def _upsert_sql(*, as_of: dt.datetime, now: dt.datetime, only_targets: bool) -> sql.Composed:
+    customers: sql.Composable = sql.SQL("callcenter_customer c")
+    accounts: sql.Composable = sql.SQL("callcenter_customer a")
+    if only_targets:
+        # Driven by the targets: index probes, not a scan of every customer.
+        customers = sql.SQL("{t} t JOIN callcenter_customer c ON c.id = t.customer_id").format(
+            t=sql.Identifier(TARGETS_TABLE)
+        )
+        accounts = sql.SQL("{t} t JOIN callcenter_customer a ON a.id = t.customer_id").format(
+            t=sql.Identifier(TARGETS_TABLE)
+        )
+    members = sql.SQL(_MEMBERS).format(
+        zone=_zone_sql("c.timezone"),
+        zone_k=_zone_sql("k.timezone"),
+        customers=customers,
+        accounts=accounts,
+    )
+    if only_targets:
+        # A few customers: their orders through the (customer, time) index, which the planner
+        # would not choose, not knowing how few members the materialized CTE holds (OFFSET 0
+        # keeps it from flattening the lateral subquery into a hash join over every order).
+        orders_join = sql.SQL(
+            "CROSS JOIN LATERAL (SELECT placed_at, amount, category, channel "
+            "FROM callcenter_order o WHERE o.customer_id = m.member_id AND o.status = 'paid' "
+            "AND o.placed_at <= {as_of} OFFSET 0) o"
+        )
+    else:
+        orders_join = sql.SQL(
+            "JOIN callcenter_order o ON o.customer_id = m.member_id "
+            "AND o.status = 'paid' AND o.placed_at <= {as_of}"
+        )
     return sql.SQL(_UPSERT).format(
+        orders_join=orders_join.format(as_of=sql.Literal(as_of)),
         members=members,
         as_of=sql.Literal(as_of),
         d90=sql.Literal(as_of - TICKET_WINDOW),
@@ -259,19 +293,19 @@ def behaviour_refresh(
     as_of: dt.datetime,
     previous_as_of: dt.datetime | None,
     now: dt.datetime,
-    full: bool = False,
 ) -> dict[str, int]:
     """Bring every active customer's behaviour row up to date as of `as_of` (inside the
     refresh's transaction, after its metrics are written). `previous_as_of`: the as-of of the
-    last successful refresh (the stored rows describe it), None when there is none.
+    last successful refresh (the stored rows describe it), None to recompute everybody.
+    Everybody is recomputed too while no row exists yet (the first fill), but not on a full
+    refresh otherwise: the rows depend on history and the 90-day ticket edge alone, which the
+    incremental pass follows, and recomputing everybody costs seconds per million orders
+    (docs/performance.md).
     Needs the changed-customers log snapshot (`dirty_log_snapshot`) unless the pass is full.
     Returns the customers recomputed, the rows written and deleted, and whether it was full.
     """
     full = (
-        full
-        or previous_as_of is None
-        or as_of < previous_as_of
-        or not CustomerBehaviour.objects.exists()
+        previous_as_of is None or as_of < previous_as_of or not CustomerBehaviour.objects.exists()
     )
     targets = 0
     if not full:
@@ -311,3 +345,33 @@ def behaviour_refresh(
         "behaviour_deleted": deleted,
         "behaviour_full": int(full),
     }
+
+
+def age_sql(as_of: str, birthday: str) -> sql.Composable:
+    """SQL for the whole years from the date `birthday` to the timestamptz `as_of`'s day in
+    TIME_ZONE (what the `age` rule field compares)."""
+    return sql.SQL(
+        "extract(year from age(({as_of} AT TIME ZONE {tz})::date, {birthday}))::int"
+    ).format(as_of=sql.SQL(as_of), tz=sql.Literal(settings.TIME_ZONE), birthday=sql.SQL(birthday))
+
+
+def age_band_sql(age: sql.Composable) -> sql.Composable:
+    """SQL for the AgeBand of the whole age `age` (null stays null)."""
+    bands = sql.SQL(" ").join(
+        sql.SQL("WHEN {age} < {upper} THEN {band}").format(
+            age=age, upper=sql.Literal(upper), band=sql.Literal(str(band))
+        )
+        for upper, band in AGE_BAND_UPPER_BOUNDS
+    )
+    return sql.SQL("CASE WHEN {age} IS NULL THEN NULL {bands} ELSE {oldest} END").format(
+        age=age, bands=bands, oldest=sql.Literal(str(AgeBand.FROM_65))
+    )
+
+
+def overdue_ratio_sql(as_of: str, last_order_at: str, median_gap_days: str) -> sql.Composable:
+    """SQL for whole days since the last paid order over the median gap (the `overdue_ratio`
+    rule field), rounded to two decimals; null without both."""
+    return sql.SQL(
+        "round((floor(extract(epoch from ({as_of} - {last})) / 86400) "
+        "/ NULLIF({gap}, 0))::numeric, 2)"
+    ).format(as_of=sql.SQL(as_of), last=sql.SQL(last_order_at), gap=sql.SQL(median_gap_days))

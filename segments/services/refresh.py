@@ -351,7 +351,7 @@ def _metrics_and_clusters_write(run: RefreshRun, computed: dict, now: dt.datetim
     return counts
 
 
-def _behaviour_write(run: RefreshRun, computed: dict, now: dt.datetime, *, full: bool) -> dict:
+def _behaviour_write(run: RefreshRun, computed: dict, now: dt.datetime) -> dict:
     """Buying habits and service history (segments.services.behaviour), after the metrics
     (whose last orders it reads) in the same transaction; returns its counts."""
     if computed["given"]:
@@ -362,7 +362,6 @@ def _behaviour_write(run: RefreshRun, computed: dict, now: dt.datetime, *, full:
         as_of=run.as_of,
         previous_as_of=previous.as_of if previous is not None else None,
         now=now,
-        full=full,
     )
 
 
@@ -402,7 +401,7 @@ def _execute_locked(
             clock.start("write")
             written = _metrics_and_clusters_write(run, computed, now)
             clock.start("behaviour")
-            written.update(_behaviour_write(run, computed, now, full=full))
+            written.update(_behaviour_write(run, computed, now))
             clock.start("memberships")
             signature = _builtin_signature()
             changed_only = _previous_builtin_signature() == signature

@@ -2,6 +2,7 @@
 PostgreSQL: hand-checked values, time zones, the account roll-up, incremental runs that
 write only what changed, and the rules that select on them."""
 
+import csv
 import datetime as dt
 from decimal import Decimal
 from itertools import pairwise
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
+from django.urls import reverse
 
 from callcenter.choices import (
     CustomerStatus,
@@ -21,13 +23,16 @@ from callcenter.choices import (
 from callcenter.models import Customer, Ticket
 from segments.choices import AgeBand, IsoWeekday
 from segments.models import CustomerBehaviour, CustomerMetrics
+from segments.parts.desk import habits_line
 from segments.rules import RuleError, rule_queryset, rule_validate
 from segments.services.behaviour import behaviour_refresh
+from segments.services.export import EXPORT_COLUMNS, metrics_export_chunks
 from segments.services.refresh import as_of_from_date, segment_refresh
 from tests.callcenter.factories import (
     BusinessCustomerFactory,
     CustomerFactory,
     OrderFactory,
+    PhoneFactory,
     SurveyFactory,
     TicketFactory,
 )
@@ -346,3 +351,66 @@ def test_rules_read_the_metrics_and_habits_in_one_statement(refreshed, django_as
     with django_assert_num_queries(1):
         assert _names(tree) == {"Young"}
     assert CustomerMetrics.objects.filter(customer__name="Young").exists()
+
+
+# Surfaces: export, API, customer page, screen-pop and desk card.
+
+
+def test_export_has_habits_and_derived_columns(refreshed) -> None:
+    rows = b"".join(metrics_export_chunks()).decode().splitlines()
+    header = rows[0].split(",")
+    assert header[-1] == "as_of"
+    by_name = {
+        row[header.index("name")]: dict(zip(header, row, strict=True))
+        for row in csv.reader(rows[1:])
+    }
+    assert header == EXPORT_COLUMNS
+    shopper = by_name["Shopper"]
+    assert (shopper["gender"], shopper["age"], shopper["age_band"]) == ("female", "36", "35_44")
+    assert (shopper["top_category"], shopper["top_category_share"]) == ("shoes", "0.6")
+    assert (shopper["usual_hour"], shopper["usual_weekday"]) == ("20", "1")
+    assert (shopper["open_tickets"], shopper["last_csat"]) == ("1", "2")
+    young = by_name["Young"]
+    assert (young["age_band"], young["overdue_ratio"]) == ("under_25", "9.00")
+
+
+def test_api_metrics_carry_the_behaviour(refreshed, agent_user, api_as) -> None:
+    customer, _young = refreshed
+
+    body = api_as(agent_user).get(reverse("api-customer-metrics", args=[customer.pk])).json()
+
+    habits = body["behaviour"]
+    assert habits["top_category"] == "shoes"
+    assert habits["category_shares"] == {"shoes": 0.6, "toys": 0.3, "books": 0.1}
+    assert (habits["gender"], habits["age"], habits["age_band"]) == ("female", 36, "35_44")
+    assert habits["overdue_ratio"] == 0
+    assert habits["open_tickets"] == 1
+
+
+def test_customer_page_shows_buying_habits_in_both_languages(refreshed, client, agent_user):
+    customer, young = refreshed
+    client.force_login(agent_user)
+    url = reverse("customer-segments-fragment", args=[young.pk])
+
+    html = client.get(url).content.decode()
+
+    assert "Buying habits" in html
+    assert "games" in html
+    assert "80 days overdue (9.0x the usual gap)" in html
+    assert "Service history" in html
+    html = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "购买习惯" in html
+
+
+def test_desk_card_line_comes_from_the_one_screenpop_statement(refreshed, agent_user, api_as):
+    customer, _young = refreshed
+    PhoneFactory(customer=customer, value="+8613800138000")
+
+    card = api_as(agent_user).get("/api/screenpop/", {"phone": "13800138000"}).json()
+
+    habits = card["segments"]["habits"]
+    assert habits["top_category"] == "shoes"
+    assert (
+        habits_line(habits)
+        == "Buys mostly shoes (60% of spend) · usually orders Monday around 20:00"
+    )
