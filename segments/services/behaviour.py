@@ -12,12 +12,12 @@ metrics roll up (segments.services.metrics); each contact keeps its own. An orde
 counted in the time zone of the customer who placed it.
 
 Incremental: none of these move with the clock except the 90-day ticket counts, so a run
-recomputes only the customers whose history changed (the changed-customers log snapshot),
-whose history became current or whose tickets left the 90-day window as as-of moved, the
-accounts of all these, and active customers without a row. A refresh with no earlier run to
-build on, one whose as-of is earlier than the last run's, and the first fill (no row yet)
-recompute every active customer; a full refresh does not (see `behaviour_refresh`). Either
-way only rows that differ are written.
+recomputes only the customers whose history changed (the changed-customers log snapshot:
+new customers and status changes included), whose history became current or whose tickets
+left the 90-day window as as-of moved, and the accounts of all these. A refresh with no
+earlier run to build on, one whose as-of is earlier than the last run's, and the first fill
+(no row yet) recompute every active customer; a full refresh does not (see
+`behaviour_refresh`). Either way only rows that differ are written.
 """
 
 import datetime as dt
@@ -45,13 +45,15 @@ _METRICS_TABLE = CustomerMetrics._meta.db_table
 # active business account also its active contacts) and the member's time zone (`{zone}`: a
 # name PostgreSQL may not know falls back to the default; `{targets}` narrows the customers).
 _MEMBERS = """
-SELECT c.id AS customer_id, c.id AS member_id, {zone} AS zone
+SELECT c.id AS customer_id, c.id AS member_id, COALESCE(z.name, {default_zone}) AS zone
 FROM {customers}
+LEFT JOIN zones z ON z.name = c.timezone
 WHERE c.status = 'active'
 UNION ALL
-SELECT k.account_id, k.id, {zone_k}
+SELECT k.account_id, k.id, COALESCE(z.name, {default_zone})
 FROM {accounts}
 JOIN callcenter_customer k ON k.account_id = a.id
+LEFT JOIN zones z ON z.name = k.timezone
 WHERE k.status = 'active' AND a.status = 'active' AND a.kind = 'business'
 """
 
@@ -75,7 +77,8 @@ _COLUMNS = (
 )
 
 _UPSERT = """
-WITH members AS MATERIALIZED ({members}),
+WITH zones AS (SELECT name FROM unnest({zones}::text[]) AS z (name)),
+members AS MATERIALIZED ({members}),
 paid AS MATERIALIZED (
     SELECT m.customer_id, o.placed_at, o.amount, o.category, o.channel,
            o.placed_at AT TIME ZONE m.zone AS local_at
@@ -95,23 +98,27 @@ per_customer AS (
     GROUP BY customer_id
 ),
 categories AS (
+    -- Orders without a category count in the spend (the shares' denominator), ranked last.
     SELECT customer_id, category, sum(amount) AS spend, count(*) AS orders,
-           row_number() OVER (PARTITION BY customer_id
-                              ORDER BY sum(amount) DESC, count(*) DESC, category) AS rank
-    FROM paid WHERE category <> ''
+           sum(sum(amount)) OVER (PARTITION BY customer_id) AS total,
+           row_number() OVER (PARTITION BY customer_id ORDER BY category = '',
+                              sum(amount) DESC, count(*) DESC, category) AS rank
+    FROM paid
     GROUP BY customer_id, category
 ),
 per_category AS (
-    SELECT k.customer_id,
-           count(*) AS categories_count,
-           max(k.category) FILTER (WHERE k.rank = 1) AS top_category,
-           round(max(k.spend) FILTER (WHERE k.rank = 1) / NULLIF(p.spend, 0), 4)
-               AS top_category_share,
-           jsonb_object_agg(k.category, round(k.spend / p.spend, 4))
-               FILTER (WHERE k.rank <= {top} AND p.spend > 0) AS category_shares,
-           round(sum(k.orders - 1)::numeric / sum(k.orders), 4) AS repeat_category_share
-    FROM categories k JOIN per_customer p ON p.customer_id = k.customer_id
-    GROUP BY k.customer_id, p.spend
+    SELECT customer_id,
+           count(*) FILTER (WHERE category <> '') AS categories_count,
+           max(category) FILTER (WHERE rank = 1 AND category <> '') AS top_category,
+           round(max(spend) FILTER (WHERE rank = 1 AND category <> '') / NULLIF(max(total), 0),
+                 4) AS top_category_share,
+           jsonb_object_agg(category, round(spend / total, 4))
+               FILTER (WHERE rank <= {top} AND category <> '' AND total > 0) AS category_shares,
+           round(sum(orders - 1) FILTER (WHERE category <> '')::numeric
+                 / NULLIF(sum(orders) FILTER (WHERE category <> ''), 0), 4)
+               AS repeat_category_share
+    FROM categories
+    GROUP BY customer_id
 ),
 channels AS (
     SELECT DISTINCT ON (customer_id) customer_id, channel, count(*) AS orders
@@ -167,8 +174,10 @@ WHERE ({current}) IS DISTINCT FROM ({excluded})
 # Customers whose stored row may be out of date as of `a1` when it was computed as of `a0`:
 # changed history (the log snapshot); paid orders, tickets and CSAT answers that became
 # current (placed before a refresh that ran with an earlier as-of; the metrics just written
-# hold every customer's last paid order); tickets that left the 90-day window; active
-# customers without a row. Then the accounts of all these.
+# hold every customer's last paid order); tickets that left the 90-day window. Then the
+# accounts of all these. Active customers without a row need no scan of their own: a new
+# customer, or one active again, is in the log (the customer trigger logs inserts and status
+# changes), and an emptied table is filled again in full.
 _TARGETS = """
 INSERT INTO {targets}
 SELECT customer_id FROM {seen}
@@ -178,8 +187,6 @@ WHERE kind IN ({kinds}) AND ((opened_at > {a0} AND opened_at <= {a1})
    OR (opened_at > {q0} AND opened_at <= {q1}))
 UNION SELECT customer_id FROM callcenter_surveyresponse
 WHERE kind = {csat} AND responded_at > {a0} AND responded_at <= {a1}
-UNION SELECT c.id FROM callcenter_customer c
-WHERE c.status = 'active' AND NOT EXISTS (SELECT 1 FROM {behaviour} b WHERE b.customer_id = c.id)
 """
 _TARGET_ACCOUNTS = """
 INSERT INTO {targets}
@@ -218,19 +225,6 @@ def _targets_fill(*, as_of: dt.datetime, previous_as_of: dt.datetime) -> int:
     return count
 
 
-def _zone_sql(column: str) -> sql.Composable:
-    """`column` when it names a time zone Python's database knows, else TIME_ZONE: a name
-    PostgreSQL does not know would fail the whole refresh. A constant list, which PostgreSQL
-    hashes; reading its own list (pg_timezone_names) opens every zone file, seconds."""
-    return sql.SQL(
-        "CASE WHEN {column} = ANY({zones}::text[]) THEN {column} ELSE {default} END"
-    ).format(
-        column=sql.SQL(column),
-        zones=sql.Literal(sorted(zoneinfo.available_timezones())),
-        default=sql.Literal(settings.TIME_ZONE),
-    )
-
-
 def _upsert_sql(*, as_of: dt.datetime, now: dt.datetime, only_targets: bool) -> sql.Composed:
     customers: sql.Composable = sql.SQL("callcenter_customer c")
     accounts: sql.Composable = sql.SQL("callcenter_customer a")
@@ -243,10 +237,7 @@ def _upsert_sql(*, as_of: dt.datetime, now: dt.datetime, only_targets: bool) -> 
             t=sql.Identifier(TARGETS_TABLE)
         )
     members = sql.SQL(_MEMBERS).format(
-        zone=_zone_sql("c.timezone"),
-        zone_k=_zone_sql("k.timezone"),
-        customers=customers,
-        accounts=accounts,
+        default_zone=sql.Literal(settings.TIME_ZONE), customers=customers, accounts=accounts
     )
     if only_targets:
         # A few customers: their orders through the (customer, time) index, which the planner
@@ -263,6 +254,9 @@ def _upsert_sql(*, as_of: dt.datetime, now: dt.datetime, only_targets: bool) -> 
             "AND o.status = 'paid' AND o.placed_at <= {as_of}"
         )
     return sql.SQL(_UPSERT).format(
+        # The zone names Python knows, joined by hash: a name PostgreSQL does not know would
+        # fail the whole refresh, and its own list (pg_timezone_names) opens every zone file.
+        zones=sql.Literal(sorted(zoneinfo.available_timezones())),
         orders_join=orders_join.format(as_of=sql.Literal(as_of)),
         members=members,
         as_of=sql.Literal(as_of),
@@ -312,12 +306,23 @@ def behaviour_refresh(
         assert previous_as_of is not None
         targets = _targets_fill(as_of=as_of, previous_as_of=previous_as_of)
     with connection.cursor() as cursor:
+        # Every customer: hash and merge joins only. The planner cannot estimate the rows of
+        # the materialised lists and would otherwise nest loops over a hundred thousand rows.
+        # No JIT: compiling this statement's many expressions costs seconds, more than it saves.
         cursor.execute(
-            "SELECT set_config('work_mem', %s, true), set_config('enable_hashagg', 'on', true)",
-            [REFRESH_WORK_MEM],
+            "SELECT current_setting('enable_nestloop'), current_setting('jit'), "
+            "set_config('work_mem', %s, true), set_config('enable_hashagg', 'on', true), "
+            "set_config('enable_nestloop', %s, true), set_config('jit', 'off', true)",
+            [REFRESH_WORK_MEM, "off" if full else "on"],
         )
+        nestloop, jit = cursor.fetchone()[:2]
         cursor.execute(_upsert_sql(as_of=as_of, now=now, only_targets=not full))
         written = cursor.rowcount
+        # The phases after this one plan as before.
+        cursor.execute(
+            "SELECT set_config('enable_nestloop', %s, true), set_config('jit', %s, true)",
+            [nestloop, jit],
+        )
         stale = sql.SQL(
             "NOT EXISTS (SELECT 1 FROM callcenter_customer c "
             "WHERE c.id = b.customer_id AND c.status = 'active')"
