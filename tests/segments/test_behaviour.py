@@ -414,3 +414,21 @@ def test_desk_card_line_comes_from_the_one_screenpop_statement(refreshed, agent_
         habits_line(habits)
         == "Buys mostly shoes (60% of spend) · usually orders Monday around 20:00"
     )
+
+
+def test_desk_card_shows_the_habits_line_in_both_languages(refreshed, client, agent_user):
+    customer, _young = refreshed
+    PhoneFactory(customer=customer, value="+8613800138000")
+    client.force_login(agent_user)
+
+    def card(language: str) -> str:
+        response = client.get(
+            reverse("desk-card"),
+            {"phone": "13800138000"},
+            HTTP_HX_REQUEST="true",
+            HTTP_ACCEPT_LANGUAGE=language,
+        )
+        return response.content.decode()
+
+    assert "Buys mostly shoes (60% of spend) · usually orders Monday around 20:00" in card("en")
+    assert "主要购买shoes（占消费 60%）" in card("zh-hans")
