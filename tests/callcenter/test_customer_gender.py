@@ -9,6 +9,7 @@ from django.urls import reverse
 from callcenter.choices import Gender, ImportStatus, Role
 from callcenter.models import Customer
 from callcenter.services.imports import csv_import
+from callcenter.services.privacy import customer_erase
 from tests.callcenter.factories import CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -61,3 +62,11 @@ def test_customer_page_shows_gender(client) -> None:
 
     assert "Gender" in html
     assert "Male" in html
+
+
+def test_erasure_blanks_gender() -> None:
+    customer = CustomerFactory(gender=Gender.FEMALE)
+
+    customer_erase(customer=customer)
+
+    assert Customer.objects.get(pk=customer.pk).gender == ""
