@@ -85,7 +85,7 @@ GENERATE_SQL = [
     SELECT 'BO' || g, o.customer_id,
         now() - make_interval(secs => (random() * 180 * 86400 * (1 + mod(o.customer_id, 3)))::int),
         round((20 + random() * 300 * (1 + mod(o.customer_id, 7)))::numeric, 2), 'CNY',
-        'cat' || mod(g, 8), '', 'web',
+        'cat' || mod(g, 8), '', (ARRAY['web', 'app', 'store'])[1 + mod(g / 8, 3)],
         CASE WHEN mod(g, 10) = 0 THEN 'refunded' ELSE 'paid' END, now(), now()
     FROM generate_series(1, %(orders)s) g,
         LATERAL (SELECT 1 + mod(hashint4(g) & 2147483647, %(customers)s) AS customer_id) o

@@ -22,6 +22,14 @@ class CustomerStatus(models.TextChoices):
     MERGED = "merged", _("Merged into another customer")
 
 
+class Gender(models.TextChoices):
+    """A person's gender, an optional profile fact for segmentation (blank: not given)."""
+
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    OTHER = "other", _("Other")
+
+
 class Language(models.TextChoices):
     ZH_HANS = "zh-hans", _("Simplified Chinese")
     EN = "en", _("English")

@@ -25,6 +25,7 @@ from callcenter.choices import (
     ContactKind,
     CustomerKind,
     Direction,
+    Gender,
     InteractionChannel,
     Language,
     OrderStatus,
@@ -118,6 +119,7 @@ class CustomerSerializer(serializers.ModelSerializer):
             "industry",
             "employee_count",
             "birthday",
+            "gender",
             "city",
             "region",
             "timezone",
@@ -287,6 +289,7 @@ class CustomerProfileInputSerializer(serializers.Serializer):
     industry = serializers.CharField(max_length=100, required=False, allow_blank=True)
     employee_count = serializers.IntegerField(min_value=0, required=False, allow_null=True)
     birthday = serializers.DateField(required=False, allow_null=True)
+    gender = serializers.ChoiceField(choices=Gender.choices, required=False, allow_blank=True)
     city = serializers.CharField(max_length=100, required=False, allow_blank=True)
     region = serializers.CharField(max_length=100, required=False, allow_blank=True)
     timezone = serializers.CharField(max_length=64, required=False)

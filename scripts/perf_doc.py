@@ -210,7 +210,16 @@ def refresh_table(runs: Sequence[Run]) -> str:
     return _table(header, rows)
 
 
-REFRESH_PHASES = ("aggregate", "score", "churn", "clusters", "write", "memberships", "snapshots")
+REFRESH_PHASES = (
+    "aggregate",
+    "score",
+    "churn",
+    "clusters",
+    "write",
+    "behaviour",
+    "memberships",
+    "snapshots",
+)
 REFRESH_RUNS = (
     ("refresh", "first refresh"),
     ("refresh_again", "again, after churn training"),

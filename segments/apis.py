@@ -16,16 +16,19 @@ from callcenter.http import AuthenticatedRequest
 from callcenter.models import Customer
 from callcenter.pagination import CheckedCursorPagination
 from callcenter.roles import IsAgent, IsSupervisor
-from segments.choices import PriorityField
+from segments.choices import PriorityField, age_band
 from segments.models import (
     ChurnModel,
     ClusterProfile,
+    CustomerBehaviour,
     CustomerMetrics,
     RefreshRun,
     Segment,
     SegmentMembership,
     SegmentSnapshot,
+    age_at,
     days_since,
+    overdue_ratio,
 )
 from segments.rules import rule_fields_catalog, rule_preview
 from segments.selectors import (
@@ -33,6 +36,7 @@ from segments.selectors import (
     MetricsRow,
     churn_model_status,
     cluster_profiles_latest,
+    customer_behaviour,
     customer_metrics,
     customer_segments,
     metrics_as_of,
@@ -89,6 +93,35 @@ def _as_of_text(as_of: dt.datetime | None) -> str | None:
     return None if as_of is None else serializers.DateTimeField().to_representation(as_of)
 
 
+class BehaviourSerializer(serializers.ModelSerializer):
+    """A customer's buying habits and service history (`customer_behaviour`), with the profile
+    facts segments use and the values derived against the metrics' as-of (context `as_of`,
+    `last_order_at`)."""
+
+    gender = serializers.CharField(source="customer.gender", help_text="Blank when not given.")
+    age = serializers.SerializerMethodField(help_text="Whole years from the birthday to as_of.")
+    age_band = serializers.SerializerMethodField(help_text="The age's band (AgeBand).")
+    overdue_ratio = serializers.SerializerMethodField(
+        help_text="Whole days since the last paid order to as_of over median_gap_days."
+    )
+
+    class Meta:
+        model = CustomerBehaviour
+        exclude = ["customer"]
+
+    def get_age(self, row: CustomerBehaviour) -> int | None:
+        return age_at(row.customer.birthday, as_of=self.context["as_of"])
+
+    def get_age_band(self, row: CustomerBehaviour) -> str | None:
+        age = self.get_age(row)
+        return None if age is None else str(age_band(age))
+
+    def get_overdue_ratio(self, row: CustomerBehaviour) -> float | None:
+        return overdue_ratio(
+            self.context["last_order_at"], row.median_gap_days, as_of=self.context["as_of"]
+        )
+
+
 class MetricsSerializer(serializers.ModelSerializer):
     """A metrics row read through `customer_metrics` (which adds `metrics_as_of`)."""
 
@@ -102,10 +135,22 @@ class MetricsSerializer(serializers.ModelSerializer):
     days_since_contact = serializers.SerializerMethodField(
         help_text="Whole days from the last contact to as_of."
     )
+    behaviour = serializers.SerializerMethodField(
+        help_text="Buying habits and service history as of as_of (null before a refresh "
+        "reached the customer)."
+    )
 
     class Meta:
         model = CustomerMetrics
         exclude = ["customer"]
+
+    @extend_schema_field(BehaviourSerializer(allow_null=True))
+    def get_behaviour(self, metrics: MetricsRow) -> dict | None:
+        row = customer_behaviour(customer_id=metrics.customer_id)
+        if row is None:
+            return None
+        context = {"as_of": metrics.metrics_as_of, "last_order_at": metrics.last_order_at}
+        return BehaviourSerializer(row, context=context).data
 
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_as_of(self, metrics: MetricsRow) -> str | None:

@@ -76,3 +76,45 @@ class ChurnModelStatus(models.TextChoices):
     TRAINED = "trained", _("Trained")
     SKIPPED = "skipped", _("Skipped: too little history")
     FAILED = "failed", _("Failed")
+
+
+class AgeBand(models.TextChoices):
+    """Age bands of people with a birthday, counted to the refresh's as-of moment."""
+
+    UNDER_25 = "under_25", _("Under 25")
+    FROM_25 = "25_34", _("25-34")
+    FROM_35 = "35_44", _("35-44")
+    FROM_45 = "45_54", _("45-54")
+    FROM_55 = "55_64", _("55-64")
+    FROM_65 = "65_plus", _("65 and over")
+
+
+# Age bands by their exclusive upper age; older is AgeBand.FROM_65.
+AGE_BAND_UPPER_BOUNDS = (
+    (25, AgeBand.UNDER_25),
+    (35, AgeBand.FROM_25),
+    (45, AgeBand.FROM_35),
+    (55, AgeBand.FROM_45),
+    (65, AgeBand.FROM_55),
+)
+
+
+def age_band(age: int) -> AgeBand:
+    """The band of a whole age in years."""
+    for upper, band in AGE_BAND_UPPER_BOUNDS:
+        if age < upper:
+            return band
+    return AgeBand.FROM_65
+
+
+class IsoWeekday(models.TextChoices):
+    """ISO weekdays, 1 Monday ... 7 Sunday (held as whole numbers; text here so that the rule
+    builder offers them as a choice)."""
+
+    MONDAY = "1", _("Monday")
+    TUESDAY = "2", _("Tuesday")
+    WEDNESDAY = "3", _("Wednesday")
+    THURSDAY = "4", _("Thursday")
+    FRIDAY = "5", _("Friday")
+    SATURDAY = "6", _("Saturday")
+    SUNDAY = "7", _("Sunday")

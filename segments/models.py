@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Customer, TimeStampedModel
@@ -317,6 +317,98 @@ def days_since(moment: dt.datetime | None, *, as_of: dt.datetime | None) -> int 
     if moment is None or as_of is None:
         return None
     return (as_of - moment).days
+
+
+class CustomerBehaviour(models.Model):
+    """What a customer buys, how and when, and their service history, as of the last refresh
+    (one row per active customer; segments.services.behaviour).
+
+    Only facts that move with the history are stored, never with the clock alone: the refresh
+    recomputes the customers whose history changed or whose 90-day ticket window moved, and
+    writes only rows that differ. Age, age band and how overdue the next order is are derived
+    when read, against the refresh's as-of moment. Purchases are paid orders; a business
+    account's include its active contacts' (as its metrics roll up).
+    """
+
+    customer = models.OneToOneField(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="behaviour",
+    )
+    top_category = models.CharField(_("top category"), max_length=100, blank=True)
+    top_category_share = models.FloatField(_("top category's share of spend"), null=True)
+    category_shares = models.JSONField(
+        _("spend share by category"),
+        default=dict,
+        help_text=_("The top categories by spend and their share of all spend, 0 to 1."),
+    )
+    categories_count = models.IntegerField(_("categories bought"), default=0)
+    repeat_category_share = models.FloatField(
+        _("repeat category share"),
+        null=True,
+        help_text=_("Share of orders in a category the customer had bought before."),
+    )
+    preferred_channel = models.CharField(_("preferred channel"), max_length=50, blank=True)
+    preferred_channel_share = models.FloatField(_("preferred channel's share of orders"), null=True)
+    usual_hour = models.SmallIntegerField(
+        _("usual hour"),
+        null=True,
+        validators=[MinValueValidator(0), MaxValueValidator(23)],
+        help_text=_("The hour of day most orders were placed, in the customer's time zone."),
+    )
+    usual_weekday = models.SmallIntegerField(
+        _("usual weekday"),
+        null=True,
+        validators=[MinValueValidator(1), MaxValueValidator(7)],
+        help_text=_("ISO weekday (1 Monday ... 7 Sunday), in the customer's time zone."),
+    )
+    median_gap_days = models.FloatField(
+        _("median days between orders"),
+        null=True,
+        help_text=_("Empty below two orders."),
+    )
+    tickets_inquiry_90d = models.IntegerField(_("inquiries in 90 days"), default=0)
+    tickets_complaint_90d = models.IntegerField(_("complaints in 90 days"), default=0)
+    tickets_suggestion_90d = models.IntegerField(_("suggestions in 90 days"), default=0)
+    open_tickets = models.IntegerField(_("open tickets"), default=0)
+    last_csat = models.SmallIntegerField(_("last CSAT"), null=True)
+    refreshed_at = models.DateTimeField(_("last changed"))
+
+    class Meta:
+        verbose_name = _("customer buying habits")
+        verbose_name_plural = _("customers' buying habits")
+        constraints = [
+            models.CheckConstraint(
+                name="behaviour_hour_weekday_range",
+                condition=(Q(usual_hour__isnull=True) | Q(usual_hour__gte=0, usual_hour__lte=23))
+                & (Q(usual_weekday__isnull=True) | Q(usual_weekday__gte=1, usual_weekday__lte=7)),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.top_category}"
+
+
+def age_at(birthday: dt.date | None, *, as_of: dt.datetime | None) -> int | None:
+    """Whole years from `birthday` to the day of `as_of` in TIME_ZONE, as the `age` rule field
+    counts them (None when either is unknown)."""
+    if birthday is None or as_of is None:
+        return None
+    day = timezone.localtime(as_of).date()
+    return day.year - birthday.year - ((day.month, day.day) < (birthday.month, birthday.day))
+
+
+def overdue_ratio(
+    last_order_at: dt.datetime | None, median_gap_days: float | None, *, as_of: dt.datetime | None
+) -> float | None:
+    """Whole days since the last paid order over the median days between orders, rounded to
+    two decimals, as the `overdue_ratio` rule field compares it (None without both)."""
+    days = days_since(last_order_at, as_of=as_of)
+    if days is None or not median_gap_days:
+        return None
+    return round(days / median_gap_days, 2)
 
 
 class DirtyCustomer(models.Model):

@@ -1,19 +1,26 @@
 """The segments section of the screen-pop card: scores and current segments with their why.
 
 An `SqlSection`: PostgreSQL builds it inside the card's single statement, from the customer's
-metrics row and open memberships. Plain SQL on the tables of `segments.models`
-(CustomerMetrics, SegmentMembership, Segment); tests/segments test the section's values.
+metrics row, buying habits and open memberships. Plain SQL on the tables of
+`segments.models` (CustomerMetrics, CustomerBehaviour, SegmentMembership, Segment);
+tests/segments test the section's values.
 """
 
 from callcenter.selectors.screenpop import SqlSection, sql_timestamp
 from segments.selectors import METRICS_AS_OF_SQL
 
 SEGMENTS_SHOWN = 12
+# Buying habits for the card's line (segments.models.CustomerBehaviour); null without a row.
+HABITS_SQL = """(SELECT json_build_object('top_category', top_category,
+        'top_category_share', top_category_share, 'usual_hour', usual_hour,
+        'usual_weekday', usual_weekday, 'preferred_channel', preferred_channel)
+    FROM segments_customerbehaviour WHERE customer_id = c.id)"""
 
 segments_section = SqlSection(
     # The metrics as of the refresh that computed them (`as_of`): recency_days counts whole
     # days to that moment, floored, as segments.models.days_since does.
     sql=f"""json_build_object(
+    'habits', {HABITS_SQL},
     'metrics', (SELECT json_build_object('rfm_code', rfm_code, 'rfm_segment', rfm_segment,
         'lifecycle_stage', lifecycle_stage, 'value_tier', value_tier,
         'churn_probability', churn_probability, 'monetary', monetary::text,

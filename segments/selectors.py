@@ -17,6 +17,7 @@ from segments.choices import ChurnModelStatus, RunStatus
 from segments.models import (
     ChurnModel,
     ClusterProfile,
+    CustomerBehaviour,
     CustomerMetrics,
     RefreshRun,
     Segment,
@@ -151,3 +152,10 @@ def churn_model_status() -> dict[str, object]:
         "attempts": attempts,
         "trained": current is not None and current.status == ChurnModelStatus.TRAINED,
     }
+
+
+def customer_behaviour(*, customer_id: int) -> CustomerBehaviour | None:
+    """A customer's buying habits and service history, with the customer (gender, birthday)."""
+    return (
+        CustomerBehaviour.objects.select_related("customer").filter(customer_id=customer_id).first()
+    )

@@ -14,6 +14,7 @@ from callcenter.choices import (
     ContactKind,
     CustomerKind,
     CustomerStatus,
+    Gender,
     Language,
 )
 
@@ -46,6 +47,10 @@ class Customer(TimeStampedModel):
     industry = models.CharField(_("industry"), max_length=100, blank=True)
     employee_count = models.PositiveIntegerField(_("employee count"), null=True, blank=True)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
+    # Optional; db_default too: the set-based import inserts customers in SQL without naming it.
+    gender = models.CharField(
+        _("gender"), max_length=8, choices=Gender.choices, blank=True, default="", db_default=""
+    )
     city = models.CharField(_("city"), max_length=100, blank=True)
     region = models.CharField(_("region"), max_length=100, blank=True)
     timezone = models.CharField(_("time zone"), max_length=64, default=_default_timezone)

@@ -18,6 +18,7 @@ from callcenter.choices import (
     ContactKind,
     CustomerKind,
     CustomerStatus,
+    Gender,
     Language,
 )
 from callcenter.errors import ApplicationError
@@ -48,6 +49,7 @@ EDITABLE_FIELDS = frozenset(
         "industry",
         "employee_count",
         "birthday",
+        "gender",
         "city",
         "region",
         "timezone",
@@ -107,6 +109,11 @@ def _validate_profile(values: dict[str, Any]) -> None:
         validate_timezone(values["timezone"])
     if "language" in values and values["language"] not in Language.values:
         raise ApplicationError(_("Unknown language: %(lang)s") % {"lang": values["language"]})
+    if values.get("gender") and values["gender"] not in Gender.values:
+        raise ApplicationError(
+            _("Unknown gender: %(gender)s") % {"gender": values["gender"]},
+            extra={"field": "gender"},
+        )
     if "kind" in values and values["kind"] not in CustomerKind.values:
         raise ApplicationError(_("Unknown customer kind: %(kind)s") % {"kind": values["kind"]})
     employee_count = values.get("employee_count")

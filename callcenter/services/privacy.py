@@ -9,8 +9,8 @@ relation.
 
 Erasure (`customer_erase`) anonymizes instead of deleting, so that counts, order amounts and
 dates (and with them RFM scores and segment statistics) stay right: the name, contact points,
-free text, custom attributes, address, birthday and every external id go; what is left cannot
-be linked back to the person. Customers merged into the erased one are erased with it. Every
+free text, custom attributes, address, birthday, gender and every external id go; what is left
+cannot be linked back to the person. Customers merged into the erased one are erased with it. Every
 statement is set-based, the whole erasure is one transaction, and running it again changes
 nothing. `ERASURE_DECISIONS` names what happens to each relation of callcenter's models; the
 apps above register theirs, with the statements that scrub their rows, in `subject_data_parts`
@@ -258,6 +258,7 @@ def _erase_customers(ids: list[int], now: dt.datetime) -> dict[str, int]:
         industry="",
         employee_count__isnull=True,
         birthday__isnull=True,
+        gender="",
         city="",
         region="",
         attributes={},
@@ -275,6 +276,7 @@ def _erase_customers(ids: list[int], now: dt.datetime) -> dict[str, int]:
         "industry": "",
         "employee_count": None,
         "birthday": None,
+        "gender": "",
         "city": "",
         "region": "",
         "attributes": {},

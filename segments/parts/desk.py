@@ -1,6 +1,6 @@
 """What segments adds to the agent desk's card (callcenter.selectors.desk): the caller's
-badges (RFM segment, lifecycle stage, value tier, churn risk) and rule segments among the
-header's chips, and advice from their stage and value.
+badges (RFM segment, lifecycle stage, value tier, churn risk), rule segments among the
+header's chips and a line on their buying habits, and advice from their stage and value.
 
 Both read the segments section of the screen-pop card (segments.screenpop), which the card
 already holds: no query of their own.
@@ -11,7 +11,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from callcenter.selectors.desk import DeskCard, DeskPart, choice_label, desk_advice, desk_parts
-from segments.choices import LifecycleStage, RfmSegmentName, SegmentKind, ValueTier
+from segments.choices import IsoWeekday, LifecycleStage, RfmSegmentName, SegmentKind, ValueTier
 
 # Churn probability from which the desk suggests a retention offer.
 CHURN_ALERT = 0.6
@@ -71,10 +71,32 @@ def segment_badges(metrics: dict[str, Any] | None) -> list[dict[str, str]]:
     return badges
 
 
+def habits_line(habits: dict[str, Any] | None) -> str:
+    """The card's one line on what and when the caller buys (top category with its share of
+    spend, usual weekday and hour in their time zone); empty without a row or orders."""
+    if not habits:
+        return ""
+    parts = []
+    if habits.get("top_category"):
+        share = habits.get("top_category_share")
+        parts.append(
+            _("Buys mostly %(category)s (%(percent)s%% of spend)")
+            % {"category": habits["top_category"], "percent": round((share or 0) * 100)}
+        )
+    if habits.get("usual_hour") is not None:
+        day = choice_label(IsoWeekday, str(habits.get("usual_weekday") or ""))
+        parts.append(
+            _("usually orders %(day)s around %(hour)s:00")
+            % {"day": day, "hour": habits["usual_hour"]}
+        )
+    return " · ".join(parts)
+
+
 def segments_desk_load(card: DeskCard) -> dict[str, Any]:
     """The badges and the rule segments the card's header shows."""
     section = _section(card)
     return {
+        "habits": habits_line(section.get("habits")),
         "badges": segment_badges(section.get("metrics")),
         "rule_segments": [
             segment

@@ -15,6 +15,8 @@ from functools import reduce
 from typing import Any
 
 from django.db.models import (
+    CharField,
+    DateField,
     DateTimeField,
     DecimalField,
     Exists,
@@ -31,7 +33,7 @@ from django.db.models import (
 from django.db.models.aggregates import Count, Sum
 from django.db.models.expressions import Case, When
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce, Lower, Trim
+from django.db.models.functions import Cast, Coalesce, Lower, NullIf, Trim
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -46,10 +48,12 @@ from django.db.models.lookups import (
     Range,
     Regex,
 )
+from django.utils import timezone
 
+from segments.choices import AGE_BAND_UPPER_BOUNDS, AgeBand
 from segments.models import SegmentMembership
 
-from .fields import ATTRIBUTE, BOOL, CHOICE, COUNT, MEMBERSHIP, STRING, EventSpec
+from .fields import ATTRIBUTE, BOOL, CHOICE, COUNT, MEMBERSHIP, STRING, EventSpec, FieldSpec
 from .tree import Condition, Node
 
 # Custom attributes are JSON, often text from CSV imports ("35"). A value counts as a number
@@ -125,6 +129,11 @@ def _condition_q(node: Condition, *, as_of: datetime, segment_ids: Mapping[str, 
         return Q(**{spec.path: expected})
     if spec.days_since:
         return _days_since_q(spec.path, node.cmp, node.value, as_of=as_of)
+    if spec.derived:
+        return _derived_q(spec, node.cmp, node.value, as_of=as_of)
+    if spec.numeric_choices:
+        value = tuple(map(int, node.value)) if isinstance(node.value, tuple) else node.value
+        return _path_q(spec.path, node.cmp, value, text=False)
     return _path_q(spec.path, node.cmp, node.value, text=spec.type in (STRING, CHOICE))
 
 
@@ -152,14 +161,63 @@ def _days_since_q(path: str, cmp: str, value: Any, *, as_of: datetime) -> Q:
         return is_set
     if cmp == "is_empty":
         return ~is_set
-    days = Func(
+    return _expression_q(_whole_days_to(as_of, path), cmp, value, is_set=is_set)
+
+
+def _whole_days_to(as_of: datetime, path: str) -> Expression:
+    """Whole days from the moment at `path` to `as_of`, floored as the refresh counts them."""
+    return Func(
         Value(as_of, output_field=DateTimeField()),
         F(path),
         arg_joiner=" - ",
         template="floor(extract(epoch from (%(expressions)s)) / 86400)::integer",
         output_field=IntegerField(),
     )
-    return _expression_q(days, cmp, value, is_set=is_set)
+
+
+def _age(as_of: datetime) -> Expression:
+    """Whole years from the birthday to the as-of day (in TIME_ZONE)."""
+    return Func(
+        Value(timezone.localtime(as_of).date(), output_field=DateField()),
+        F("birthday"),
+        template="extract(year from age(%(expressions)s))::integer",
+        output_field=IntegerField(),
+    )
+
+
+def _age_band(as_of: datetime) -> Expression:
+    age = _age(as_of)
+    bands = [
+        When(LessThan(age, upper), then=Value(str(band))) for upper, band in AGE_BAND_UPPER_BOUNDS
+    ]
+    return Case(*bands, default=Value(str(AgeBand.FROM_65)), output_field=CharField())
+
+
+def _overdue_ratio(as_of: datetime) -> Expression:
+    """Days since the last paid order over the median days between orders: 1 is when the next
+    order would usually come, 2 twice as late."""
+    return Func(
+        _whole_days_to(as_of, "metrics__last_order_at"),
+        NullIf(F("behaviour__median_gap_days"), Value(0.0)),
+        arg_joiner=" / ",
+        template="(%(expressions)s)",
+        output_field=FloatField(),
+    )
+
+
+def _derived_q(spec: FieldSpec, cmp: str, value: Any, *, as_of: datetime) -> Q:
+    """A condition on a value derived against `as_of` (not stored: it moves with the clock)."""
+    is_set = Q(**{f"{spec.path}__isnull": False})
+    if spec.derived == "overdue_ratio":
+        is_set &= Q(metrics__last_order_at__isnull=False, behaviour__median_gap_days__gt=0)
+    if cmp == "is_set":
+        return is_set
+    if cmp == "is_empty":
+        return ~is_set
+    expression = {"age": _age, "age_band": _age_band, "overdue_ratio": _overdue_ratio}[
+        spec.derived
+    ](as_of)
+    return _expression_q(expression, cmp, value, is_set=is_set)
 
 
 def _holds(lookup: Lookup) -> Q:

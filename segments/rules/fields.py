@@ -8,9 +8,16 @@ from django.db import models
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from callcenter.choices import AccountRole, CustomerKind, Language, OrderStatus, TicketKind
+from callcenter.choices import (
+    AccountRole,
+    CustomerKind,
+    Gender,
+    Language,
+    OrderStatus,
+    TicketKind,
+)
 from callcenter.models import Interaction, Order, SurveyResponse, Ticket
-from segments.choices import LifecycleStage, RfmSegmentName, ValueTier
+from segments.choices import AgeBand, IsoWeekday, LifecycleStage, RfmSegmentName, ValueTier
 
 # Field types. "count" is an event count over the last N days; "attribute" a custom attribute.
 NUMBER = "number"
@@ -72,6 +79,8 @@ FAMILIES: dict[str, Promise] = {
     "metrics": _("Metrics and scores"),
     "membership": _("Segments"),
     "events": _("Events in the last days"),
+    "habits": _("Buying habits"),
+    "service": _("Service history"),
 }
 
 
@@ -109,6 +118,11 @@ class FieldSpec:
     invert: bool = False
     event: EventSpec | None = None
     days_since: bool = False
+    # Derived when read against the refresh's as-of moment (see compiler.DERIVED): "age",
+    # "age_band", "overdue_ratio". `path` is then what must be set for a value to exist.
+    derived: str = ""
+    # A choice whose values are the digits of a whole-number column (the usual weekday).
+    numeric_choices: bool = False
 
     @property
     def operators(self) -> tuple[str, ...]:
@@ -137,6 +151,24 @@ def _metric(name: str, type_: str, label: Promise, path: str = "", **kw: Any) ->
     )
 
 
+def _habit(name: str, type_: str, label: Promise, family: str = "habits", **kw: Any) -> FieldSpec:
+    """A buying-habit or service-history field (segments.models.CustomerBehaviour)."""
+    return FieldSpec(
+        name=name,
+        family=family,
+        type=type_,
+        label=label,
+        path=f"behaviour__{name}",
+        # A customer the refresh has not reached yet has no row.
+        may_be_empty=True,
+        **kw,
+    )
+
+
+def _service(name: str, label: Promise, minimum: int = 0, **kw: Any) -> FieldSpec:
+    return _habit(name, NUMBER, label, family="service", minimum=minimum, **kw)
+
+
 def _event(name: str, label: Promise, event: EventSpec, number: str = "int") -> FieldSpec:
     return FieldSpec(
         name=name, family="events", type=COUNT, label=label, number=number, minimum=0, event=event
@@ -157,6 +189,17 @@ _FIELD_LIST: list[FieldSpec] = [
         "birthday_month", NUMBER, _("birthday month"), "birthday__month", minimum=1, maximum=12
     ),
     _profile("created_at", DATE, _("customer since"), "created_at__date"),
+    _profile("gender", CHOICE, _("gender"), choices=Gender, may_be_empty=True),
+    _profile("age", NUMBER, _("age"), "birthday", minimum=0, maximum=150, derived="age"),
+    _profile(
+        "age_band",
+        CHOICE,
+        _("age band"),
+        "birthday",
+        choices=AgeBand,
+        may_be_empty=True,
+        derived="age_band",
+    ),
     _profile("advisor", STRING, _("advisor (user name)"), "advisor__username"),
     _profile("has_advisor", BOOL, _("has a dedicated advisor"), "advisor__isnull", invert=True),
     _profile(
@@ -220,6 +263,59 @@ _FIELD_LIST: list[FieldSpec] = [
     _event("tickets_count", _("tickets"), EventSpec(Ticket, "opened_at")),
     _event("interactions_count", _("interactions"), EventSpec(Interaction, "occurred_at")),
     _event("surveys_count", _("survey answers"), EventSpec(SurveyResponse, "responded_at")),
+    # Buying habits and service history (segments.services.behaviour).
+    _habit("top_category", STRING, _("top category")),
+    _habit(
+        "top_category_share",
+        NUMBER,
+        _("top category's share of spend (0-1)"),
+        number="float",
+        minimum=0,
+        maximum=1,
+    ),
+    _habit("categories_count", NUMBER, _("categories bought"), minimum=0),
+    _habit(
+        "repeat_category_share",
+        NUMBER,
+        _("share of orders in a category bought before (0-1)"),
+        number="float",
+        minimum=0,
+        maximum=1,
+    ),
+    _habit("preferred_channel", STRING, _("preferred purchase channel")),
+    _habit(
+        "preferred_channel_share",
+        NUMBER,
+        _("preferred channel's share of orders (0-1)"),
+        number="float",
+        minimum=0,
+        maximum=1,
+    ),
+    _habit("usual_hour", NUMBER, _("usual hour of orders (0-23)"), minimum=0, maximum=23),
+    _habit(
+        "usual_weekday",
+        CHOICE,
+        _("usual weekday of orders"),
+        choices=IsoWeekday,
+        numeric_choices=True,
+    ),
+    _habit("median_gap_days", NUMBER, _("median days between orders"), number="float", minimum=0),
+    FieldSpec(
+        name="overdue_ratio",
+        family="habits",
+        type=NUMBER,
+        label=_("how overdue: days since last order / median gap"),
+        path="behaviour__median_gap_days",
+        number="float",
+        minimum=0,
+        may_be_empty=True,
+        derived="overdue_ratio",
+    ),
+    _service("tickets_inquiry_90d", _("inquiries in 90 days")),
+    _service("tickets_complaint_90d", _("complaint tickets in 90 days")),
+    _service("tickets_suggestion_90d", _("suggestions in 90 days")),
+    _service("open_tickets", _("open tickets")),
+    _service("last_csat", _("last CSAT (1-5)"), minimum=1, maximum=5),
 ]
 
 FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in _FIELD_LIST}

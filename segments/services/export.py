@@ -21,6 +21,50 @@ from psycopg import sql
 from callcenter.services.audit import audit_log_record
 from segments.models import Segment
 from segments.selectors import METRICS_AS_OF_SQL
+from segments.services.behaviour import age_band_sql, age_sql, overdue_ratio_sql
+
+# Profile facts, buying habits and service history (segments.services.behaviour); age, age
+# band and how overdue the next order is are derived against the same as-of.
+BEHAVIOUR_EXPORT_COLUMNS = [
+    "gender",
+    "age",
+    "age_band",
+    "top_category",
+    "top_category_share",
+    "category_shares",
+    "categories_count",
+    "repeat_category_share",
+    "preferred_channel",
+    "preferred_channel_share",
+    "usual_hour",
+    "usual_weekday",
+    "median_gap_days",
+    "overdue_ratio",
+    "tickets_inquiry_90d",
+    "tickets_complaint_90d",
+    "tickets_suggestion_90d",
+    "open_tickets",
+    "last_csat",
+]
+
+
+def _behaviour_columns() -> sql.Composable:
+    """The select list of BEHAVIOUR_EXPORT_COLUMNS (customer `c`, metrics `m`, behaviour `b`,
+    run `run`), each followed by a comma."""
+    age = age_sql("run.as_of", "c.birthday")
+    return sql.SQL(
+        "c.gender, {age}, {age_band}, {top_category}, b.top_category_share, b.category_shares, "
+        "b.categories_count, b.repeat_category_share, {channel}, b.preferred_channel_share, "
+        "b.usual_hour, b.usual_weekday, b.median_gap_days, {overdue}, b.tickets_inquiry_90d, "
+        "b.tickets_complaint_90d, b.tickets_suggestion_90d, b.open_tickets, b.last_csat, "
+    ).format(
+        age=age,
+        age_band=age_band_sql(age),
+        top_category=_safe_text("b.top_category"),
+        channel=_safe_text("b.preferred_channel"),
+        overdue=overdue_ratio_sql("run.as_of", "m.last_order_at", "b.median_gap_days"),
+    )
+
 
 EXPORT_COLUMNS = [
     "external_id",
@@ -37,6 +81,7 @@ EXPORT_COLUMNS = [
     "value_tier",
     "churn_probability",
     "cluster",
+    *BEHAVIOUR_EXPORT_COLUMNS,
     "as_of",
 ]
 _FORMULA_START = r"^[=+\-@\t\r]"
@@ -78,8 +123,10 @@ def _export_query(segment: Segment | None) -> sql.Composed:
         "floor(extract(epoch from (run.as_of - m.last_order_at)) / 86400)::integer, "
         "m.frequency, m.monetary, m.r_score, m.f_score, m.m_score, m.rfm_code, m.rfm_segment, "
         "m.lifecycle_stage, m.value_tier, round(m.churn_probability::numeric, 4), m.cluster, "
+        "{behaviour} "
         "{as_of} "
         "FROM callcenter_customer c JOIN segments_customermetrics m ON m.customer_id = c.id "
+        "LEFT JOIN segments_customerbehaviour b ON b.customer_id = c.id "
         "LEFT JOIN ({as_of_query}) run ON true "
         "WHERE c.status = 'active' {membership_filter} ORDER BY c.id"
     ).format(
@@ -88,6 +135,7 @@ def _export_query(segment: Segment | None) -> sql.Composed:
         as_of=_local_iso("run.as_of"),
         as_of_query=sql.SQL(METRICS_AS_OF_SQL),
         membership_filter=membership_filter,
+        behaviour=_behaviour_columns(),
     )
 
 

@@ -31,6 +31,7 @@ from segments.models import (
     SegmentSnapshot,
 )
 from segments.selectors import refresh_latest_succeeded
+from segments.services.behaviour import behaviour_refresh
 from segments.services.churn import (
     ChurnModelUnusable,
     churn_model_current,
@@ -350,6 +351,20 @@ def _metrics_and_clusters_write(run: RefreshRun, computed: dict, now: dt.datetim
     return counts
 
 
+def _behaviour_write(run: RefreshRun, computed: dict, now: dt.datetime) -> dict:
+    """Buying habits and service history (segments.services.behaviour), after the metrics
+    (whose last orders it reads) in the same transaction; returns its counts."""
+    if computed["given"]:
+        # The frame came from workers: no log snapshot was taken (and none is consumed).
+        dirty_log_snapshot()
+    previous = _previous_run()
+    return behaviour_refresh(
+        as_of=run.as_of,
+        previous_as_of=previous.as_of if previous is not None else None,
+        now=now,
+    )
+
+
 def _run_counts(
     computed: dict, moves: dict, *, write: dict, snapshots: int, changed_only: bool
 ) -> dict:
@@ -385,6 +400,8 @@ def _execute_locked(
             now = timezone.now()
             clock.start("write")
             written = _metrics_and_clusters_write(run, computed, now)
+            clock.start("behaviour")
+            written.update(_behaviour_write(run, computed, now))
             clock.start("memberships")
             signature = _builtin_signature()
             changed_only = _previous_builtin_signature() == signature

@@ -35,7 +35,8 @@ PHASES: list[tuple[str, int]] = [
     ("score", 5),
     ("churn", 10),
     ("clusters", 10),
-    ("write", 20),
+    ("write", 15),
+    ("behaviour", 5),
     ("memberships", 15),
     ("snapshots", 5),
 ]

@@ -2,6 +2,8 @@
 past stays. Loaded into the page by htmx, so the customer-profile app does not depend on
 segments."""
 
+import datetime as dt
+
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
@@ -9,8 +11,14 @@ from django.views.decorators.http import require_GET
 from callcenter.http import AuthenticatedHttpRequest
 from callcenter.models import Customer
 from callcenter.views import role_required
-from segments.models import days_since
-from segments.selectors import customer_metrics, customer_segments
+from segments.choices import IsoWeekday, age_band
+from segments.models import age_at, days_since, overdue_ratio
+from segments.selectors import (
+    MetricsRow,
+    customer_behaviour,
+    customer_metrics,
+    customer_segments,
+)
 
 PAST_STAYS_SHOWN = 10
 
@@ -28,5 +36,40 @@ def customer_segments_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRe
     return render(
         request,
         "segments/partials/customer_segments.html",
-        {"metrics": metrics, "as_of": as_of, "recency_days": recency, **stays},
+        {
+            "metrics": metrics,
+            "as_of": as_of,
+            "recency_days": recency,
+            **stays,
+            "habits": _habits(pk, metrics, as_of=as_of),
+        },
     )
+
+
+def _habits(pk: int, metrics: MetricsRow | None, *, as_of: dt.datetime | None) -> dict | None:
+    """The "Buying habits" panel: the stored behaviour row and what derives from it against
+    the scores' as-of (age and band, how overdue the next order is)."""
+    row = customer_behaviour(customer_id=pk)
+    if row is None:
+        return None
+    age = age_at(row.customer.birthday, as_of=as_of)
+    last_order_at = metrics.last_order_at if metrics is not None else None
+    return {
+        "row": row,
+        "shares": sorted(row.category_shares.items(), key=lambda item: -item[1]),
+        "weekday": IsoWeekday(str(row.usual_weekday)).label if row.usual_weekday else "",
+        "age": age,
+        "age_band": age_band(age).label if age is not None else "",
+        "overdue_ratio": overdue_ratio(last_order_at, row.median_gap_days, as_of=as_of),
+        "overdue_days": _overdue_days(last_order_at, row.median_gap_days, as_of=as_of),
+    }
+
+
+def _overdue_days(
+    last_order_at: dt.datetime | None, median_gap_days: float | None, *, as_of: dt.datetime | None
+) -> int | None:
+    """Days past the usual gap (0 while the next order is not due yet)."""
+    days = days_since(last_order_at, as_of=as_of)
+    if days is None or median_gap_days is None:
+        return None
+    return max(0, round(days - median_gap_days))

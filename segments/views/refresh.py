@@ -26,6 +26,7 @@ PHASE_LABELS = {
     "churn": _("Scoring churn risk"),
     "clusters": _("Finding behaviour clusters"),
     "write": _("Writing metrics"),
+    "behaviour": _("Computing buying habits and service history"),
     "memberships": _("Updating segment members"),
     "snapshots": _("Recording segment sizes"),
     "done": _("Done"),

@@ -75,7 +75,8 @@ def test_query_count_does_not_grow_with_memberships(
         SegmentMembershipFactory(segment=SegmentFactory(name=f"S{n}"), customer=customer)
     url = reverse("customer-segments-fragment", args=[customer.pk])
 
-    with django_assert_max_num_queries(8):
+    # one of them reads the buying habits panel
+    with django_assert_max_num_queries(9):
         agent_client.get(url)
 
 

@@ -12,7 +12,14 @@ from typing import Any
 from django.conf import settings
 from psycopg import Connection, Cursor
 
-from callcenter.choices import AccountRole, ConsentSource, CustomerKind, ImportKind, Language
+from callcenter.choices import (
+    AccountRole,
+    ConsentSource,
+    CustomerKind,
+    Gender,
+    ImportKind,
+    Language,
+)
 from callcenter.events import CONSENT_CHANGED, CUSTOMER_CREATED, DomainEvent
 from callcenter.limits import attribute_limits
 
@@ -50,6 +57,7 @@ COLUMNS = (
     Column("wecom_opt_out", cells.boolean, "boolean"),
     Column("account_external_id", cells.text(64)),
     Column("account_role", cells.choice(AccountRole.values)),
+    Column("gender", cells.choice(Gender.values)),
 )
 
 
@@ -199,6 +207,7 @@ WITH updated AS (
         industry = coalesce(s.industry, c.industry),
         employee_count = coalesce(s.employee_count, c.employee_count),
         birthday = coalesce(s.birthday, c.birthday),
+        gender = coalesce(s.gender, c.gender),
         city = coalesce(s.city, c.city),
         region = coalesce(s.region, c.region),
         timezone = coalesce(s.timezone, c.timezone),
@@ -215,7 +224,7 @@ WITH updated AS (
     WHERE c.external_id = s.external_id AND c.status = 'active'
       AND (c.name, c.kind, c.company_name, c.industry, c.employee_count, c.birthday, c.city,
            c.region, c.timezone, c.language, c.sms_opt_out, c.call_opt_out, c.email_opt_out,
-           c.do_not_contact, c.wechat_opt_out, c.wecom_opt_out, c.attributes)
+           c.do_not_contact, c.wechat_opt_out, c.wecom_opt_out, c.attributes, c.gender)
           IS DISTINCT FROM
           (coalesce(s.name, c.name), coalesce(s.kind, c.kind),
            coalesce(s.company_name, c.company_name), coalesce(s.industry, c.industry),
@@ -227,7 +236,7 @@ WITH updated AS (
            coalesce(s.do_not_contact, c.do_not_contact),
            coalesce(s.wechat_opt_out, c.wechat_opt_out),
            coalesce(s.wecom_opt_out, c.wecom_opt_out),
-           c.attributes || coalesce(s.attributes, '{}'::jsonb))
+           c.attributes || coalesce(s.attributes, '{}'::jsonb), coalesce(s.gender, c.gender))
     RETURNING c.id
 )
 INSERT INTO import_changed (id) SELECT id FROM updated
@@ -238,14 +247,15 @@ INSERT INTO callcenter_customer (
     created_at, updated_at, external_id, kind, status, name, company_name, industry,
     employee_count, birthday, city, region, timezone, language, sms_opt_out, call_opt_out,
     email_opt_out, do_not_contact, consent_updated_at, consent_source, attributes,
-    wechat_opt_out, wecom_opt_out)
+    wechat_opt_out, wecom_opt_out, gender)
 SELECT %(now)s, %(now)s, s.external_id, coalesce(s.kind, 'person'), 'active', s.name,
        coalesce(s.company_name, ''), coalesce(s.industry, ''), s.employee_count, s.birthday,
        coalesce(s.city, ''), coalesce(s.region, ''), coalesce(s.timezone, %(time_zone)s),
        coalesce(s.language, %(language)s), coalesce(s.sms_opt_out, false),
        coalesce(s.call_opt_out, false), coalesce(s.email_opt_out, false),
        coalesce(s.do_not_contact, false), NULL, '', coalesce(s.attributes, '{}'::jsonb),
-       coalesce(s.wechat_opt_out, false), coalesce(s.wecom_opt_out, false)
+       coalesce(s.wechat_opt_out, false), coalesce(s.wecom_opt_out, false),
+       coalesce(s.gender, '')
 FROM import_stage s
 WHERE NOT EXISTS (SELECT 1 FROM callcenter_customer c WHERE c.external_id = s.external_id)
 ORDER BY s.line
