@@ -69,8 +69,8 @@ class Share:
     percent: float
 
 
-def _distribution(field: str, choices: Any, rows: QuerySet[Any]) -> list[Share]:
-    found = {row[field]: row for row in rows.values(field).annotate(n=Count("pk"), spend=_spend())}
+def _shares(found: Mapping[str, Mapping[str, Any]], choices: Any) -> list[Share]:
+    """One Share per choice from grouped rows (value -> {"n", "spend"})."""
     total = sum(row["n"] for row in found.values()) or 1
     return [
         Share(
@@ -82,6 +82,24 @@ def _distribution(field: str, choices: Any, rows: QuerySet[Any]) -> list[Share]:
         )
         for value, label in choices.choices
     ]
+
+
+def _distribution(field: str, choices: Any, rows: QuerySet[Any]) -> list[Share]:
+    found = {row[field]: row for row in rows.values(field).annotate(n=Count("pk"), spend=_spend())}
+    return _shares(found, choices)
+
+
+def _tier_and_potential(rows: QuerySet[Any]) -> tuple[list[Share], list[Share]]:
+    """The value tiers and the potential-value layer beside them, from one grouped query."""
+    tiers: dict[str, dict[str, Any]] = {}
+    potential: dict[str, dict[str, Any]] = {}
+    grouped = rows.values("value_tier", "value_potential").annotate(n=Count("pk"), spend=_spend())
+    for row in grouped:
+        for found, key in ((tiers, row["value_tier"]), (potential, row["value_potential"])):
+            entry = found.setdefault(key, {"n": 0, "spend": Decimal(0)})
+            entry["n"] += row["n"]
+            entry["spend"] += row["spend"]
+    return _shares(tiers, ValueTier), _shares(potential, ValuePotential)
 
 
 def _spend() -> Coalesce:
@@ -185,15 +203,18 @@ def segment_member_rows(
 
 
 def segment_composition(*, segment: Segment) -> dict[str, list[Share]]:
-    """Lifecycle stage, value tier and RFM segment of the current members (three grouped
-    queries over the open memberships)."""
+    """Lifecycle stage, value tier with the potential-value layer, and RFM segment of the
+    current members (three grouped queries over the open memberships)."""
     members = CustomerMetrics.objects.filter(
         customer__segment_memberships__segment=segment,
         customer__segment_memberships__exited_at__isnull=True,
     )
+    tiers, potential = _tier_and_potential(members)
     return {
+        # Empty until the value model has scored a member.
         "lifecycle": _distribution("lifecycle_stage", LifecycleStage, members),
-        "tier": _distribution("value_tier", ValueTier, members),
+        "tier": tiers,
+        "potential": potential if any(share.count for share in potential) else [],
         "rfm": _distribution("rfm_segment", RfmSegmentName, members),
     }
 
