@@ -346,8 +346,9 @@ def value_model_holdout(model: ValueModel | None) -> dict[str, Any] | None:
                 "actual": _number(bucket.get("actual")),
             }
         )
-    predicted_total = _number(holdout.get("predicted_total"))
-    actual_total = _number(holdout.get("actual_total"))
+    # The totals as the fit stores them ("predicted", "actual"), or under the longer names.
+    predicted_total = _number(holdout.get("predicted_total", holdout.get("predicted")))
+    actual_total = _number(holdout.get("actual_total", holdout.get("actual")))
     error = model.holdout_error if model is not None else None
     if error is None and predicted_total is not None and actual_total:
         error = (predicted_total - actual_total) / actual_total

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from callcenter.choices import Role
 from segments.models import ValueModel
 from tests.e2e.conftest import shot
-from tests.segments.factories import ValueModelFactory
+from tests.segments.value_fits import ValueModelFitFactory
 
 
 def _fit() -> None:
@@ -17,7 +17,7 @@ def _fit() -> None:
     latest = ValueModel.objects.order_by("-version").values_list("version", flat=True).first()
     version = (latest or 0) + 1
     ValueModel.objects.filter(is_current=True).update(is_current=False)
-    ValueModelFactory(version=version)
+    ValueModelFitFactory(version=version)
 
 
 def _chart_drawn(page: Any) -> None:

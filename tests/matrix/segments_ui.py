@@ -6,7 +6,7 @@ editor (and the CSV export, an API route decided in `core`)."""
 from typing import Any
 
 from tests.matrix import MANAGERS, STAFF, Entry, _page
-from tests.segments.factories import ValueModelFactory
+from tests.segments.value_fits import ValueModelFitFactory
 
 EXPECTATIONS: dict[str, Entry] = {
     "dashboard": _page(get=MANAGERS),
@@ -32,4 +32,4 @@ EXPECTATIONS: dict[str, Entry] = {
 def extra_objects(base: dict[str, Any]) -> dict[str, int]:
     """A current value model fit, so the API's "current" answers (a 404 would not exercise
     it)."""
-    return {"value_model": ValueModelFactory().pk}
+    return {"value_model": ValueModelFitFactory().pk}

@@ -20,8 +20,8 @@ from tests.segments.factories import (
     CustomerMetricsFactory,
     SegmentFactory,
     SegmentMembershipFactory,
-    ValueModelFactory,
 )
+from tests.segments.value_fits import ValueModelFitFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -53,10 +53,10 @@ def predicted() -> Any:
 def test_managers_read_the_fits_latest_first_and_the_current_one(
     request: pytest.FixtureRequest, api_as: Any, user: str
 ) -> None:
-    ValueModelFactory(
+    ValueModelFitFactory(
         version=1, is_current=False, status=ChurnModelStatus.FAILED, message="did not converge"
     )
-    ValueModelFactory(version=2)
+    ValueModelFitFactory(version=2)
     client = api_as(request.getfixturevalue(user))
 
     fits = client.get("/api/segments/value-models/")
@@ -78,7 +78,7 @@ def test_managers_read_the_fits_latest_first_and_the_current_one(
 
 
 def test_agents_may_not_read_the_value_model(agent_user: Any, api_as: Any) -> None:
-    ValueModelFactory()
+    ValueModelFitFactory()
     client = api_as(agent_user)
 
     assert client.get("/api/segments/value-models/").status_code == 403
@@ -86,7 +86,7 @@ def test_agents_may_not_read_the_value_model(agent_user: Any, api_as: Any) -> No
 
 
 def test_before_the_first_fit_current_is_a_404(supervisor_user: Any, api_as: Any) -> None:
-    ValueModelFactory(is_current=False, status=ChurnModelStatus.SKIPPED)
+    ValueModelFitFactory(is_current=False, status=ChurnModelStatus.SKIPPED)
     client = api_as(supervisor_user)
 
     assert client.get("/api/segments/value-models/current/").status_code == 404

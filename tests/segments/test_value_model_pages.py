@@ -29,8 +29,8 @@ from tests.segments.factories import (
     CustomerMetricsFactory,
     SegmentFactory,
     SegmentMembershipFactory,
-    ValueModelFactory,
 )
+from tests.segments.value_fits import ValueModelFitFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +65,7 @@ def _at_risk(name: str, *, stage: str, churn: float, spend: str, predicted: str 
 def test_clusters_page_shows_the_value_model_fit_holdout_and_past_fits(
     client_as: Callable[[Any], Client], supervisor_user: Any
 ) -> None:
-    ValueModelFactory(
+    ValueModelFitFactory(
         version=1,
         is_current=False,
         status=ChurnModelStatus.SKIPPED,
@@ -73,7 +73,7 @@ def test_clusters_page_shows_the_value_model_fit_holdout_and_past_fits(
         holdout={},
         holdout_error=None,
     )
-    ValueModelFactory(version=2)
+    ValueModelFitFactory(version=2)
 
     html = client_as(supervisor_user).get(reverse("clusters")).content.decode()
 
@@ -120,7 +120,7 @@ def test_a_fit_without_holdout_keys_still_renders(
     client_as: Callable[[Any], Client], supervisor_user: Any
 ) -> None:
     # a fit written with partial JSON: the page shows what there is
-    ValueModelFactory(
+    ValueModelFitFactory(
         params={"r": 0.5},
         log_likelihood={"bgnbd": "n/a"},
         holdout={"buckets": [{"repeat": "0"}, "junk"]},
@@ -150,15 +150,15 @@ def test_clusters_page_query_count_does_not_grow_with_fits_or_customers(
         mean_monetary=300,
         mean_complaints=0,
     )
-    ValueModelFactory(version=1, is_current=False)
-    ValueModelFactory(version=2)
+    ValueModelFitFactory(version=1, is_current=False)
+    ValueModelFitFactory(version=2)
     _at_risk("One", stage=LifecycleStage.ACTIVE, churn=0.4, spend="100", predicted="900")
     client.get(reverse("clusters"))  # warm up
     with CaptureQueriesContext(connection) as first:
         assert client.get(reverse("clusters")).status_code == 200
 
     for version in range(3, 9):
-        ValueModelFactory(version=version, is_current=False)
+        ValueModelFitFactory(version=version, is_current=False)
     for n in range(6):
         _at_risk(f"More {n}", stage=LifecycleStage.DORMANT, churn=0.5, spend="10", predicted="5")
     with CaptureQueriesContext(connection) as second:
@@ -235,7 +235,7 @@ def test_retraining_needs_a_post_with_csrf(supervisor_user: Any) -> None:
 def test_clusters_page_value_model_in_chinese(
     client_as: Callable[[Any], Client], supervisor_user: Any
 ) -> None:
-    ValueModelFactory()
+    ValueModelFitFactory()
     client = client_as(supervisor_user)
     client.cookies["django_language"] = "zh-hans"
 
