@@ -7,7 +7,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,6 +26,7 @@ from segments.models import (
     Segment,
     SegmentMembership,
     SegmentSnapshot,
+    ValueModel,
     age_at,
     days_since,
     overdue_ratio,
@@ -44,6 +45,8 @@ from segments.selectors import (
     segment_list,
     segment_members,
     segment_snapshots,
+    value_model_current,
+    value_model_fits,
 )
 from segments.services.export import metrics_export_audit, metrics_export_chunks
 from segments.services.refresh_runs import refresh_progress, segment_refresh_request
@@ -200,6 +203,11 @@ class MemberSerializer(serializers.ModelSerializer):
             "frequency": metrics.frequency,
             "recency_days": days_since(metrics.last_order_at, as_of=as_of),
             "churn_probability": metrics.churn_probability,
+            "p_alive": metrics.p_alive,
+            "predicted_value_365d": None
+            if metrics.predicted_value_365d is None
+            else str(metrics.predicted_value_365d),
+            "value_potential": metrics.value_potential,
         }
 
 
@@ -257,6 +265,19 @@ class ChurnModelSerializer(serializers.ModelSerializer):
         exclude = ["model_blob"]
 
 
+class ValueModelSerializer(serializers.ModelSerializer):
+    """One fit of the value model: sample, parameters (r, alpha, a, b of BG/NBD with time in
+    days; p, q, gamma of Gamma-Gamma), log-likelihoods and the hold-out check."""
+
+    class Meta:
+        model = ValueModel
+        fields = [
+            "id", "version", "status", "is_current", "trained_at", "as_of", "cutoff",
+            "sample_customers", "repeat_customers", "params", "log_likelihood", "holdout",
+            "holdout_error", "message",
+        ]  # fmt: skip
+
+
 class MemberPagination(CheckedCursorPagination):
     ordering = "-id"
     page_size = 50
@@ -266,6 +287,11 @@ class MemberPagination(CheckedCursorPagination):
 
 class RunPagination(CheckedCursorPagination):
     ordering = "-id"
+    page_size = 20
+
+
+class ValueModelPagination(CheckedCursorPagination):
+    ordering = "-version"
     page_size = 20
 
 
@@ -472,6 +498,36 @@ class ChurnModelApi(APIView):
     def post(self, request: AuthenticatedRequest) -> Response:
         transaction.on_commit(churn_model_train_task.delay, robust=True)
         return Response({"detail": "training queued"}, status=status.HTTP_202_ACCEPTED)
+
+
+class ValueModelListApi(APIView):
+    """Every fit of the value model, the latest first (supervisors and admins)."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema(responses=ValueModelSerializer(many=True))
+    def get(self, request: AuthenticatedRequest) -> Response:
+        paginator = ValueModelPagination()
+        page = paginator.paginate_queryset(value_model_fits(), request, view=self)
+        return paginator.get_paginated_response(ValueModelSerializer(page, many=True).data)
+
+
+class ValueModelCurrentApi(APIView):
+    """The value model fit in use (supervisors and admins); 404 before the first fit."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema(
+        responses={
+            200: ValueModelSerializer,
+            404: OpenApiResponse(description="No value model has been fitted yet."),
+        }
+    )
+    def get(self, request: AuthenticatedRequest) -> Response:
+        current = value_model_current()
+        if current is None:
+            return Response({"detail": "no value model yet"}, status=status.HTTP_404_NOT_FOUND)
+        return Response(ValueModelSerializer(current).data)
 
 
 class CustomerSegmentsApi(APIView):

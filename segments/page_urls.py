@@ -27,4 +27,9 @@ urlpatterns = [
     ),
     path("clusters/", clusters.clusters_view, name="clusters"),
     path("clusters/retrain/", clusters.churn_retrain_view, name="churn-retrain"),
+    path(
+        "clusters/value-model/retrain/",
+        clusters.value_model_retrain_view,
+        name="value-model-retrain",
+    ),
 ]

@@ -25,6 +25,11 @@ segments_section = SqlSection(
         'lifecycle_stage', lifecycle_stage, 'value_tier', value_tier,
         'churn_probability', churn_probability, 'monetary', monetary::text,
         'frequency', frequency, 'cluster', cluster,
+        'spend_lifetime', spend_lifetime::text, 'p_alive', p_alive,
+        'expected_orders_90d', expected_orders_90d, 'expected_orders_365d', expected_orders_365d,
+        'expected_order_value', expected_order_value::text,
+        'predicted_value_365d', predicted_value_365d::text,
+        'value_potential', nullif(value_potential, ''),
         'recency_days', floor(extract(epoch FROM run.as_of - last_order_at) / 86400)::int,
         'as_of', {sql_timestamp("run.as_of")})
         FROM segments_customermetrics LEFT JOIN ({METRICS_AS_OF_SQL}) run ON true
@@ -38,5 +43,6 @@ segments_section = SqlSection(
               ORDER BY s.kind, s.name LIMIT %(segments_shown)s) g))""",  # noqa: S608 - module constants
     params={"segments_shown": SEGMENTS_SHOWN},
 )
-"""Badges for the agent (RFM segment, lifecycle, tier, churn risk, value), as of the refresh that
-computed them, and the customer's current segments, sorted by kind and name."""
+"""Badges for the agent (RFM segment, lifecycle, tier, churn risk, value, the value model's
+predictions and potential-value layer), as of the refresh that computed them, and the customer's
+current segments, sorted by kind and name."""

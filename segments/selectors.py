@@ -23,9 +23,11 @@ from segments.models import (
     Segment,
     SegmentMembership,
     SegmentSnapshot,
+    ValueModel,
 )
 
 SNAPSHOT_HISTORY = 60
+VALUE_MODEL_HISTORY = 10
 # The as-of of the latest successful refresh, for raw SQL (exports, the screen-pop section): the
 # query `metrics_as_of` makes, served by the index refresh_succeeded_latest.
 METRICS_AS_OF_SQL = (
@@ -159,3 +161,29 @@ def customer_behaviour(*, customer_id: int) -> CustomerBehaviour | None:
     return (
         CustomerBehaviour.objects.select_related("customer").filter(customer_id=customer_id).first()
     )
+
+
+def value_model_current() -> ValueModel | None:
+    """The value model fit in use (the one the refresh scores with), if any."""
+    return ValueModel.objects.filter(is_current=True).first()
+
+
+def value_model_fits() -> QuerySet[ValueModel]:
+    """Every fit of the value model, the latest first (for the API's cursor pages)."""
+    return ValueModel.objects.order_by("-version")
+
+
+class ValueModelStatus(TypedDict):
+    current: ValueModel | None
+    fits: list[ValueModel]
+    trained: bool
+
+
+def value_model_status(*, history: int = VALUE_MODEL_HISTORY) -> ValueModelStatus:
+    """The current value model fit and the latest fits (two queries)."""
+    current = value_model_current()
+    return {
+        "current": current,
+        "fits": list(value_model_fits()[:history]),
+        "trained": current is not None and current.status == ChurnModelStatus.TRAINED,
+    }

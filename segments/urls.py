@@ -13,6 +13,12 @@ urlpatterns = [
     path("segments/runs/<int:pk>/", apis.RefreshRunDetailApi.as_view(), name="api-refresh-run"),
     path("segments/clusters/", apis.ClusterListApi.as_view(), name="api-clusters"),
     path("segments/churn-model/", apis.ChurnModelApi.as_view(), name="api-churn-model"),
+    path("segments/value-models/", apis.ValueModelListApi.as_view(), name="api-value-models"),
+    path(
+        "segments/value-models/current/",
+        apis.ValueModelCurrentApi.as_view(),
+        name="api-value-model-current",
+    ),
     path("segments/export/", apis.MetricsExportApi.as_view(), name="api-metrics-export"),
     path("segments/<int:pk>/", apis.SegmentDetailApi.as_view(), name="api-segment"),
     path(

@@ -1,6 +1,8 @@
 """What segments adds to the agent desk's card (callcenter.selectors.desk): the caller's
-badges (RFM segment, lifecycle stage, value tier, churn risk), rule segments among the
-header's chips and a line on their buying habits, and advice from their stage and value.
+badges (RFM segment, lifecycle stage, value tier, potential value, churn risk), the value
+model's line (predicted value over 365 days, chance still active), rule segments among the
+header's chips and a line on their buying habits, and advice from their stage, value and
+potential.
 
 Both read the segments section of the screen-pop card (segments.screenpop), which the card
 already holds: no query of their own.
@@ -9,9 +11,17 @@ already holds: no query of their own.
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from callcenter.selectors.desk import DeskCard, DeskPart, choice_label, desk_advice, desk_parts
-from segments.choices import IsoWeekday, LifecycleStage, RfmSegmentName, SegmentKind, ValueTier
+from segments.choices import (
+    IsoWeekday,
+    LifecycleStage,
+    RfmSegmentName,
+    SegmentKind,
+    ValuePotential,
+    ValueTier,
+)
 
 # Churn probability from which the desk suggests a retention offer.
 CHURN_ALERT = 0.6
@@ -24,6 +34,18 @@ _STAGE_CSS = {
     LifecycleStage.LOST: "badge-gray",
 }
 _TIER_CSS = {ValueTier.HIGH: "badge-violet", ValueTier.MEDIUM: "badge-blue"}
+_POTENTIAL_CSS = {
+    ValuePotential.GROW: "badge-green",
+    ValuePotential.KEEP: "badge-violet",
+    ValuePotential.SLIPPING: "badge-amber",
+}
+# Short badge texts of the potential-value layer (the choices' labels explain it in full).
+_POTENTIAL_SHORT = {
+    ValuePotential.GROW: pgettext_lazy("potential value", "Grow"),
+    ValuePotential.KEEP: pgettext_lazy("potential value", "Keep"),
+    ValuePotential.SLIPPING: pgettext_lazy("potential value", "Slipping"),
+    ValuePotential.STEADY: pgettext_lazy("potential value", "Steady"),
+}
 
 
 def _section(card: DeskCard) -> dict[str, Any]:
@@ -59,6 +81,15 @@ def segment_badges(metrics: dict[str, Any] | None) -> list[dict[str, str]]:
                 "title": _("Value tier"),
             }
         )
+    potential = metrics.get("value_potential")
+    if potential in ValuePotential.values:
+        badges.append(
+            {
+                "text": str(_POTENTIAL_SHORT[ValuePotential(potential)]),
+                "css": _POTENTIAL_CSS.get(potential, "badge-gray"),
+                "title": choice_label(ValuePotential, potential),
+            }
+        )
     churn = metrics.get("churn_probability")
     if churn is not None:
         badges.append(
@@ -92,12 +123,29 @@ def habits_line(habits: dict[str, Any] | None) -> str:
     return " · ".join(parts)
 
 
+def value_line(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The value model's predictions for the card: predicted value over the next 365 days (text,
+    as the statement gives money) and the chance the customer is still active, in percent;
+    None before the value model scored the customer."""
+    if not metrics:
+        return None
+    predicted = metrics.get("predicted_value_365d")
+    p_alive = metrics.get("p_alive")
+    if predicted is None and p_alive is None:
+        return None
+    return {
+        "predicted": predicted,
+        "alive_percent": None if p_alive is None else round(p_alive * 100),
+    }
+
+
 def segments_desk_load(card: DeskCard) -> dict[str, Any]:
-    """The badges and the rule segments the card's header shows."""
+    """The badges, the value model's line and the rule segments the card's header shows."""
     section = _section(card)
     return {
         "habits": habits_line(section.get("habits")),
         "badges": segment_badges(section.get("metrics")),
+        "value_line": value_line(section.get("metrics")),
         "rule_segments": [
             segment
             for segment in section.get("segments") or []
@@ -107,7 +155,8 @@ def segments_desk_load(card: DeskCard) -> dict[str, Any]:
 
 
 def segments_desk_advice(card: DeskCard) -> list[str]:
-    """What to do given the customer's lifecycle stage, churn risk and value tier."""
+    """What to do given the customer's lifecycle stage, churn risk, value tier and potential
+    value."""
     metrics = _section(card).get("metrics") or {}
     actions: list[str] = []
     stage = metrics.get("lifecycle_stage")
@@ -124,6 +173,21 @@ def segments_desk_advice(card: DeskCard) -> list[str]:
         actions.append(_("Lost customer: ask why they left and invite them back."))
     if metrics.get("value_tier") == ValueTier.HIGH:
         actions.append(_("High-value customer: thank them for their loyalty."))
+    potential = metrics.get("value_potential")
+    if potential == ValuePotential.GROW:
+        actions.append(
+            _(
+                "Grow: high predicted value, low past spend. Suggest what fits their next "
+                "purchase and invite them to buy more."
+            )
+        )
+    elif potential == ValuePotential.SLIPPING:
+        actions.append(
+            _(
+                "Slipping: high past value, lower predicted value. Ask what changed and what "
+                "would bring them back to their usual orders."
+            )
+        )
     return actions
 
 

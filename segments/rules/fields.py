@@ -17,7 +17,14 @@ from callcenter.choices import (
     TicketKind,
 )
 from callcenter.models import Interaction, Order, SurveyResponse, Ticket
-from segments.choices import AgeBand, IsoWeekday, LifecycleStage, RfmSegmentName, ValueTier
+from segments.choices import (
+    AgeBand,
+    IsoWeekday,
+    LifecycleStage,
+    RfmSegmentName,
+    ValuePotential,
+    ValueTier,
+)
 
 # Field types. "count" is an event count over the last N days; "attribute" a custom attribute.
 NUMBER = "number"
@@ -247,6 +254,24 @@ _FIELD_LIST: list[FieldSpec] = [
         "churn_probability", NUMBER, _("churn probability"), number="float", minimum=0, maximum=1
     ),
     _metric("cluster", NUMBER, _("behaviour cluster")),
+    # The value model's predictions (null until a fitted model scored the customer).
+    _metric("p_alive", NUMBER, _("probability still active"), number="float", minimum=0, maximum=1),
+    _metric(
+        "expected_orders_90d", NUMBER, _("expected orders, 90 days"), number="float", minimum=0
+    ),
+    _metric(
+        "expected_orders_365d", NUMBER, _("expected orders, 365 days"), number="float", minimum=0
+    ),
+    _metric("expected_order_value", NUMBER, _("expected order value"), number="decimal", minimum=0),
+    _metric(
+        "predicted_value_365d",
+        NUMBER,
+        _("predicted value, 365 days"),
+        number="decimal",
+        minimum=0,
+    ),
+    _metric("spend_lifetime", NUMBER, _("spend ever"), number="decimal", minimum=0),
+    _metric("value_potential", CHOICE, _("potential value"), choices=ValuePotential),
     FieldSpec(name="segment", family="membership", type=MEMBERSHIP, label=_("member of segment")),
     _event("orders_count", _("paid orders"), EventSpec(Order, "placed_at", _PAID)),
     _event(

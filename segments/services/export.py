@@ -81,6 +81,13 @@ EXPORT_COLUMNS = [
     "value_tier",
     "churn_probability",
     "cluster",
+    "spend_lifetime",
+    "p_alive",
+    "expected_orders_90d",
+    "expected_orders_365d",
+    "expected_order_value",
+    "predicted_value_365d",
+    "value_potential",
     *BEHAVIOUR_EXPORT_COLUMNS,
     "as_of",
 ]
@@ -123,6 +130,9 @@ def _export_query(segment: Segment | None) -> sql.Composed:
         "floor(extract(epoch from (run.as_of - m.last_order_at)) / 86400)::integer, "
         "m.frequency, m.monetary, m.r_score, m.f_score, m.m_score, m.rfm_code, m.rfm_segment, "
         "m.lifecycle_stage, m.value_tier, round(m.churn_probability::numeric, 4), m.cluster, "
+        "m.spend_lifetime, round(m.p_alive::numeric, 4), round(m.expected_orders_90d::numeric, 4), "
+        "round(m.expected_orders_365d::numeric, 4), m.expected_order_value, "
+        "m.predicted_value_365d, m.value_potential, "
         "{behaviour} "
         "{as_of} "
         "FROM callcenter_customer c JOIN segments_customermetrics m ON m.customer_id = c.id "

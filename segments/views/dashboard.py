@@ -15,6 +15,7 @@ from segments.selectors import metrics_as_of
 from segments.selectors_ui import (
     latest_run,
     lifecycle_distribution,
+    potential_segments,
     rf_grid,
     segments_with_trends,
     tier_distribution,
@@ -73,6 +74,8 @@ def dashboard_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         "days": days,
         "lifecycle": lifecycle,
         "tiers": tiers,
+        # The potential-value layer beside the tiers: its built-in segments, already loaded.
+        "potential": potential_segments(segments),
         "grid": rf_grid(),
         "customers_total": sum(share.count for share in lifecycle),
         "trends": trends,

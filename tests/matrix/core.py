@@ -73,6 +73,9 @@ EXPECTATIONS: dict[str, Entry] = {
     "api-refresh-run": _e("refresh_run", get=MANAGERS),
     "api-clusters": _e(get=STAFF),
     "api-churn-model": _e(get=STAFF, post=MANAGERS),
+    # The value model's fits: supervisors and admins read them (retraining is on the page).
+    "api-value-models": _e(get=MANAGERS),
+    "api-value-model-current": _e(get=MANAGERS),
     "api-customer-segments": _e("customer", get=STAFF),
     "api-customer-metrics": _e("customer", get=STAFF),
     # Care: supervisors read, admins change; any role (integrations) may report an event.

@@ -20,7 +20,7 @@ from callcenter.choices import (
 )
 from callcenter.errors import ApplicationError
 from callcenter.models import Customer
-from segments.choices import LifecycleStage, RfmSegmentName, SegmentKind, ValueTier
+from segments.choices import LifecycleStage, RfmSegmentName, SegmentKind, ValuePotential, ValueTier
 from segments.rules import (
     FIELDS,
     MAX_GROUP_DEPTH,
@@ -134,6 +134,13 @@ def world(db: None) -> SimpleNamespace:
         value_tier=ValueTier.HIGH,
         churn_probability=0.1,
         cluster=1,
+        p_alive=0.9,
+        expected_orders_90d=1.5,
+        expected_orders_365d=5.0,
+        expected_order_value=Decimal("300.00"),
+        predicted_value_365d=Decimal("1800.00"),
+        spend_lifetime=Decimal("1550.00"),
+        value_potential=ValuePotential.KEEP,
     )
     CustomerMetricsFactory(
         customer=bob,
@@ -156,6 +163,13 @@ def world(db: None) -> SimpleNamespace:
         value_tier=ValueTier.LOW,
         churn_probability=0.8,
         cluster=2,
+        p_alive=0.3,
+        expected_orders_90d=0.1,
+        expected_orders_365d=0.4,
+        expected_order_value=Decimal("200.00"),
+        predicted_value_365d=Decimal("60.00"),
+        spend_lifetime=Decimal("200.00"),
+        value_potential=ValuePotential.STEADY,
     )
     CustomerMetricsFactory(
         customer=corp,
@@ -253,6 +267,17 @@ FIELD_CASES = [
     (cond("attributes.tier_code", "startswith", "a"), {"alice"}),
     (cond("attributes.tier_code", "contains", "1"), {"alice"}),
     # metrics and scores: customers without metrics never match a comparison
+    # the value model's predictions: null for the unscored (corp) and the never refreshed
+    (cond("p_alive", "gte", 0.5), {"alice"}),
+    (cond("p_alive", "is_empty"), {"corp", "prospect"}),
+    (cond("expected_orders_90d", "lt", 1), {"bob"}),
+    (cond("expected_orders_365d", "between", [1, 10]), {"alice"}),
+    (cond("expected_order_value", "eq", 200), {"bob"}),
+    (cond("predicted_value_365d", "gt", 100), {"alice"}),
+    (cond("predicted_value_365d", "ne", 60), {"alice"}),
+    (cond("spend_lifetime", "gte", 200), {"alice", "bob"}),
+    (cond("value_potential", "eq", ValuePotential.KEEP), {"alice"}),
+    (cond("value_potential", "is_empty"), {"corp", "prospect"}),
     (cond("recency_days", "gt", 60), {"bob", "corp"}),
     (cond("recency_days", "ne", 10), {"bob", "corp"}),
     (cond("recency_days", "is_empty"), {"prospect"}),

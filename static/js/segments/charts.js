@@ -1,7 +1,7 @@
 /*
  * Charts of the supervisor workspace (Chart.js, vendored). Canvases describe themselves:
  *   data-sparkline="3,5,8"                       a tiny trend line
- *   data-chart="distribution|composition|movement|series|clusters"
+ *   data-chart="distribution|composition|movement|series|clusters|holdout"
  *   data-source="<id of a json_script element>"  the data; data-key (dotted) picks a part
  *   data-t-*                                     translated series names
  */
@@ -107,6 +107,23 @@
           { label: canvas.dataset.tM, data: data.m, backgroundColor: "#059669" },
         ] },
         options: { maintainAspectRatio: false, scales: { y: { beginAtZero: true, max: 5 } } },
+      };
+    },
+    holdout: function (canvas, data) {
+      return {
+        type: "bar",
+        data: { labels: data.labels, datasets: [
+          { label: canvas.dataset.tPredicted, data: data.predicted, backgroundColor: "#7c3aed" },
+          { label: canvas.dataset.tActual, data: data.actual, backgroundColor: "#059669" },
+        ] },
+        options: {
+          maintainAspectRatio: false,
+          scales: {
+            x: { title: { display: true, text: canvas.dataset.tAxis } },
+            y: { beginAtZero: true },
+          },
+          plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
+        },
       };
     },
   };
