@@ -9,6 +9,9 @@
 - Lifecycle: prospect, lost, dormant, new, churn-risk, active, checked in that order.
 - Value tier: by spend in the window, with fixed thresholds or percentiles; business customers
   have their own thresholds and are ranked among businesses.
+- Potential value: predicted value (the value model's next 365 days) against past value (the
+  value tier); "high predicted" is at or above a percentile of the predictions, among people
+  and among businesses apart, as the value tiers rank them.
 """
 
 from collections.abc import Sequence
@@ -18,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from callcenter.choices import CustomerKind
-from segments.choices import LifecycleStage, TierMethod, ValueTier
+from segments.choices import LifecycleStage, TierMethod, ValuePotential, ValueTier
 
 SCORE_BINS = 5
 
@@ -177,3 +180,31 @@ def value_tiers(frame: pd.DataFrame, settings: ScoringSettings) -> pd.Series:
             group, settings.high_percentile, settings.medium_percentile
         )
     return tiers
+
+
+def value_potentials(frame: pd.DataFrame, *, percentile: float) -> pd.Series:
+    """The potential-value layer per customer ('' without a predicted value).
+
+    High predicted: predicted_value_365d at or above the `percentile` of the customers of the
+    same kind with a prediction. Grow: high predicted, value tier not high; keep: both high;
+    slipping: value tier high, predicted not; steady: the rest with a prediction."""
+    predicted = pd.to_numeric(frame["predicted_value_365d"])
+    known = predicted.notna().to_numpy(dtype=bool)
+    is_business = (frame["kind"] == str(CustomerKind.BUSINESS)).fillna(False).to_numpy(dtype=bool)
+    values = predicted.to_numpy(dtype="float64", na_value=np.nan)
+    high_predicted = np.zeros(len(frame), dtype=bool)
+    for mask in (is_business & known, ~is_business & known):
+        if mask.any():
+            high_predicted[mask] = values[mask] >= np.quantile(values[mask], percentile)
+    high_past = (frame["value_tier"] == str(ValueTier.HIGH)).fillna(False).to_numpy(dtype=bool)
+    potentials = np.select(
+        [
+            ~known,
+            high_predicted & ~high_past,
+            high_predicted & high_past,
+            high_past,
+        ],
+        ["", str(ValuePotential.GROW), str(ValuePotential.KEEP), str(ValuePotential.SLIPPING)],
+        default=str(ValuePotential.STEADY),
+    )
+    return pd.Series(potentials, index=frame.index, dtype="string")
