@@ -53,6 +53,7 @@ def test_every_task_a_service_enqueues_by_name_is_registered() -> None:
         "callcenter.tasks.import_run_execute_task",
         "care.tasks.event_process_task",
         "segments.tasks.churn_model_train_task",
+        "segments.tasks.value_model_train_task",
         "outreach.tasks.dispatch_due_task",
     } <= set(names)
     for name, where in names.items():

@@ -210,14 +210,14 @@ def _value_training_tried_recently() -> bool:
 
 
 def _value_scored(
-    frame: pd.DataFrame, settings: SegmentSettings, model: ValueModel | None
+    frame: pd.DataFrame, settings: SegmentSettings, model: ValueModel | None, as_of: dt.datetime
 ) -> ValueModel | None:
     """Add the value model's figures and the potential-value layer to the frame (NaN and ''
     without a model); returns the model that scored, if any."""
     if model is not None:
         try:
             scores = value_scores(
-                model=model, frame=frame, yearly_rate=settings.value_discount_rate
+                model=model, frame=frame, as_of=as_of, yearly_rate=settings.value_discount_rate
             )
         except (KeyError, TypeError, ValueError):
             logger.warning("value model v%s cannot score this data", model.version)
@@ -256,7 +256,7 @@ def _compute(
             model = None
     frame["lifecycle_stage"] = lifecycle_stages(frame, scoring)
     start("value")
-    value_model = _value_scored(frame, settings, value_model_current())
+    value_model = _value_scored(frame, settings, value_model_current(), run.as_of)
     start("clusters")
     latest = list(
         ClusterProfile.objects.filter(

@@ -12,8 +12,9 @@ and PyTensor, a compiler toolchain, for four closed-form likelihoods. tests/segm
 test_value_model.py checks the fits against the published CDNOW parameters.
 
 Time is in days. Per customer with orders: x = repeat purchases (orders - 1), t_x = days from
-the first to the last order, T = days from the first order to `as_of`, both in whole days
-(finer time means nothing to the model, and whole days make identical rows collapse). Business
+the first to the last order, T = days from the first order to the moment of the fit, or for
+scoring to the start of the refresh's week (`value_clock`), both in whole days (finer time
+means nothing to the model, and whole days make identical rows collapse). Business
 accounts use their rolled-up order figures, like every other order metric. The mean spend
 per purchase is spend ever / orders ever: it includes the first order, a common approximation
 when the first order's amount is not kept apart; Gamma-Gamma is told it is the mean of all
@@ -30,7 +31,7 @@ for a million customers) and gathered: scoring a million customers costs well un
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
@@ -365,30 +366,50 @@ class Inputs:
     mean_spend: np.ndarray
 
 
-def value_inputs(frame: pd.DataFrame) -> Inputs:
-    """x, t_x, T (whole days), orders and mean spend of the frame's customers with orders
-    (needs orders_lifetime, spend_lifetime, first_order_at, last_order_at, tenure_days)."""
+def value_clock(as_of: datetime) -> datetime:
+    """The moment a refresh as of `as_of` scores at: the start of its week (Monday 00:00 in
+    TIME_ZONE), when the weekly fit runs.
+
+    Scored at the refresh's own moment, every buyer's figures would drift a little each day
+    and a third of their rows or more would be rewritten every night (docs/performance.md, the
+    value model). At the week's start they move once a week, with the weekly refit that
+    changes them all anyway; a customer who orders during the week is scored at once with the
+    new order (T is then at least t_x: observed up to that order)."""
+    local = timezone.localtime(as_of)
+    monday = local.date() - timedelta(days=local.weekday())
+    return timezone.make_aware(datetime.combine(monday, time.min))
+
+
+def value_inputs(frame: pd.DataFrame, *, clock: datetime) -> Inputs:
+    """x, t_x, T (whole days, T up to `clock`), orders and mean spend of the frame's customers
+    with orders (needs orders_lifetime, spend_lifetime, first_order_at, last_order_at)."""
     orders = pd.to_numeric(frame["orders_lifetime"]).fillna(0).to_numpy(dtype="float64")
     has = orders > 0
     rows = frame.loc[has]
     n = orders[has]
-    span = (rows["last_order_at"] - rows["first_order_at"]).dt.total_seconds() // SECONDS_PER_DAY
+    first = rows["first_order_at"]
+    span = (rows["last_order_at"] - first).dt.total_seconds() // SECONDS_PER_DAY
+    observed = (pd.Timestamp(clock).tz_convert("UTC") - first).dt.total_seconds() // SECONDS_PER_DAY
+    t_x = span.to_numpy(dtype="float64")
     spend = pd.to_numeric(rows["spend_lifetime"]).fillna(0).to_numpy(dtype="float64")
     return Inputs(
         index=rows.index,
         x=n - 1,
-        t_x=span.to_numpy(dtype="float64"),
-        T=pd.to_numeric(rows["tenure_days"]).to_numpy(dtype="float64"),
+        t_x=t_x,
+        T=np.maximum(observed.to_numpy(dtype="float64"), t_x),
         n=n,
         mean_spend=spend / n,
     )
 
 
-def value_scores(*, model: ValueModel, frame: pd.DataFrame, yearly_rate: float) -> pd.DataFrame:
-    """The value-model figures (VALUE_COLUMNS) of every customer of a metrics frame: NaN for
-    those without orders. Vectorised over the whole frame."""
+def value_scores(
+    *, model: ValueModel, frame: pd.DataFrame, as_of: datetime, yearly_rate: float
+) -> pd.DataFrame:
+    """The value-model figures (VALUE_COLUMNS) of every customer of a metrics frame as of
+    `as_of` (scored at `value_clock(as_of)`): NaN for those without orders. Vectorised over
+    the whole frame."""
     out = pd.DataFrame(np.nan, index=frame.index, columns=list(VALUE_COLUMNS))
-    inputs = value_inputs(frame)
+    inputs = value_inputs(frame, clock=value_clock(as_of))
     if len(inputs.index) == 0:
         return out
     params = model.params
@@ -512,7 +533,7 @@ def value_model_train(*, as_of: datetime | None = None, random_state: int = 0) -
         # A savepoint: if a query fails, the caller's transaction stays usable for the row below.
         with transaction.atomic():
             sample = _sample(metrics_frame(as_of=as_of, window_days=window), random_state)
-            inputs = value_inputs(sample)
+            inputs = value_inputs(sample, clock=as_of)
             reason = _too_little_history(inputs)
             if reason is None:
                 before = metrics_frame(as_of=cutoff, window_days=window)
@@ -525,7 +546,9 @@ def value_model_train(*, as_of: datetime | None = None, random_state: int = 0) -
                 message=reason,
                 **common,
             )
-        calibration = value_inputs(before.reindex(sample.index).dropna(subset=["orders_lifetime"]))
+        calibration = value_inputs(
+            before.reindex(sample.index).dropna(subset=["orders_lifetime"]), clock=cutoff
+        )
         holdout, holdout_error = None, None
         if len(calibration.index) >= MIN_CUSTOMERS:
             calibration_fit, _spend = _fit_both(calibration)

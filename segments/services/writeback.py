@@ -74,20 +74,21 @@ GONE_TABLE = "segments_metrics_gone"
 # Stored churn probabilities are rounded: finer differences mean nothing to anyone reading them
 # and would make every row differ from one day to the next.
 CHURN_DECIMALS = 4
-# The value model's figures (segments.services.value_model) move a little for every customer
-# with orders each day as the clock runs; rounded like this, a day of clock movement rewrites
-# only the rows whose figures moved visibly (docs/performance.md, the value model).
+# Decimal places written. The value model's figures are scored at the start of the week
+# (segments.services.value_model.value_clock), so a day of clock movement changes them only
+# for customers with new orders; on the weekly refit they all change anyway. Finer figures
+# would mean nothing to anyone reading them (docs/performance.md, the value model).
 ROUNDED_COLUMNS = {
     "monetary": 2,
     "spend_90d": 2,
     "avg_order_value": 2,
     "spend_lifetime": 2,
     "churn_probability": CHURN_DECIMALS,
-    "p_alive": 2,
-    "expected_orders_90d": 1,
-    "expected_orders_365d": 1,
-    "expected_order_value": 0,
-    "predicted_value_365d": 0,
+    "p_alive": 3,
+    "expected_orders_90d": 2,
+    "expected_orders_365d": 2,
+    "expected_order_value": 2,
+    "predicted_value_365d": 2,
 }
 
 

@@ -31,6 +31,7 @@ from segments.services.value_model import (
     fit_gamma_gamma,
     p_alive,
     predicted_values,
+    value_clock,
     value_model_current,
     value_model_train,
 )
@@ -353,3 +354,37 @@ def test_a_refresh_without_a_fit_leaves_the_figures_empty_and_queues_training(
     assert not CustomerMetrics.objects.filter(customer_id__in=ids, p_alive__isnull=False).exists()
     assert set(CustomerMetrics.objects.values_list("value_potential", flat=True)) == {""}
     assert "segments.tasks.value_model_train_task" in queued
+
+
+def test_refreshes_score_at_the_start_of_their_week() -> None:
+    wednesday = AS_OF + dt.timedelta(days=2, hours=15)
+
+    assert AS_OF.weekday() == 0
+    assert value_clock(wednesday) == value_clock(AS_OF) == AS_OF
+    assert value_clock(AS_OF + dt.timedelta(days=7)) == AS_OF + dt.timedelta(days=7)
+
+
+@pytest.mark.django_db
+def test_a_day_later_in_the_week_rewrites_only_customers_with_new_orders(
+    monkeypatch: Any,
+) -> None:
+    # given a base scored with a fit on Monday
+    ids = _buyers(300, seed=3)
+    ValueModelFactory()
+    segment_refresh(as_of=AS_OF, window_days=365)
+    before = dict(CustomerMetrics.objects.values_list("customer_id", "predicted_value_365d"))
+    buyer = Customer.objects.get(pk=ids[0])
+    Order.objects.create(
+        external_id="tuesday",
+        customer=buyer,
+        placed_at=AS_OF + dt.timedelta(hours=20),
+        amount=Decimal("500.00"),
+        status=OrderStatus.PAID,
+    )
+
+    # when Tuesday's refresh runs
+    segment_refresh(as_of=AS_OF + dt.timedelta(days=1), window_days=365)
+
+    # then only the new buyer's prediction moved
+    after = dict(CustomerMetrics.objects.values_list("customer_id", "predicted_value_365d"))
+    assert {pk for pk in ids if after[pk] != before[pk]} == {buyer.pk}
