@@ -436,11 +436,13 @@ def value_model_current() -> ValueModel | None:
     return ValueModel.objects.filter(is_current=True, status=ChurnModelStatus.TRAINED).first()
 
 
-def _fit_both(inputs: Inputs) -> tuple[Fit, Fit]:
+def _fit_both(inputs: Inputs) -> tuple[Fit, Fit, BgNbdParams]:
+    """Both fits, and the BG/NBD parameters (typed) for predictions."""
     bgnbd = fit_bgnbd(inputs.x, inputs.t_x, inputs.T)
     repeat = (inputs.n > 1) & (inputs.mean_spend > 0)
     gamma_gamma = fit_gamma_gamma(inputs.n[repeat], inputs.mean_spend[repeat])
-    return bgnbd, gamma_gamma
+    assert isinstance(bgnbd.params, BgNbdParams)
+    return bgnbd, gamma_gamma, bgnbd.params
 
 
 def _holdout_check(
@@ -549,13 +551,14 @@ def value_model_train(*, as_of: datetime | None = None, random_state: int = 0) -
         calibration = value_inputs(
             before.reindex(sample.index).dropna(subset=["orders_lifetime"]), clock=cutoff
         )
-        holdout, holdout_error = None, None
+        holdout: dict = {}
+        holdout_error = None
         if len(calibration.index) >= MIN_CUSTOMERS:
-            calibration_fit, _spend = _fit_both(calibration)
+            _fit, _spend, calibration_params = _fit_both(calibration)
             later = pd.to_numeric(sample["orders_lifetime"]).reindex(calibration.index)
             actual = later.to_numpy(dtype="float64") - calibration.n
-            holdout, holdout_error = _holdout_check(calibration, calibration_fit.params, actual)
-        bgnbd, gamma_gamma = _fit_both(inputs)
+            holdout, holdout_error = _holdout_check(calibration, calibration_params, actual)
+        bgnbd, gamma_gamma, _params = _fit_both(inputs)
     except Exception as exc:  # the refresh must go on without a new fit; the row says why
         logger.exception("value model training failed")
         return _value_model_store(
@@ -585,7 +588,7 @@ def value_model_train(*, as_of: datetime | None = None, random_state: int = 0) -
         repeat_customers=int((inputs.n > 1).sum()),
         params={**asdict(bgnbd.params), **asdict(gamma_gamma.params)},
         log_likelihood={"bgnbd": bgnbd.log_likelihood, "gamma_gamma": gamma_gamma.log_likelihood},
-        holdout=holdout or {},
+        holdout=holdout,
         holdout_error=holdout_error,
         message=message,
         **common,
