@@ -6,10 +6,11 @@ probability that varies as Beta(a, b). Gamma-Gamma (Fader and Hardie 2013; Colom
 1999): the amounts of a customer's purchases vary around their own mean, which varies across
 customers; shape p and Gamma(q, gamma) for the scale. Both log-likelihoods are implemented here
 with scipy (special functions, `scipy.optimize.minimize` on log-parameters) over whole numpy
-arrays. We chose that over a library: Lifetimes is unmaintained since 2020 (its pinned
-autograd and old pandas idioms break with our versions), and pymc-marketing would bring PyMC
-and PyTensor, a compiler toolchain, for four closed-form likelihoods. tests/segments/
-test_value_model.py checks the fits against the published CDNOW parameters.
+arrays. We chose that over a library: Lifetimes is unmaintained since 2020 (it still imports
+with our numpy, pandas and scipy, but nothing keeps it so; we install it only for its CDNOW
+data), and pymc-marketing would bring PyMC and PyTensor, a compiler toolchain, for a few
+closed-form likelihoods. tests/segments/test_value_model.py checks the fits against the
+published CDNOW parameters and the predictions against values from Lifetimes.
 
 Time is in days. Per customer with orders: x = repeat purchases (orders - 1), t_x = days from
 the first to the last order, T = days from the first order to the moment of the fit, or for
@@ -66,8 +67,7 @@ VALUE_PERIOD_ENDS = (90.0, 180.0, 270.0, 365.0)
 HORIZON_DAYS = 365.0
 # Advisory lock serialising "next version number + move the current flag" between trainings.
 VALUE_VERSION_LOCK_KEY = 7_201_003
-# Written values are rounded (segments.services.writeback): finer differences mean nothing to
-# anyone reading them and would rewrite every row from one day to the next.
+# The figures the model adds to a metrics frame (written rounded, segments.services.writeback).
 VALUE_COLUMNS = (
     "p_alive",
     "expected_orders_90d",

@@ -4,6 +4,7 @@ PostgreSQL, and the refresh scoring every customer and filling the potential-val
 
 import datetime as dt
 import importlib.util
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ import pytest
 from django.db.models import Count
 from django.utils import translation
 
+from callcenter import celery_app
 from callcenter.choices import CustomerKind, OrderStatus
+from callcenter.jobs import task_by_name
 from callcenter.models import Customer, Order
 from segments.choices import ChurnModelStatus, RunStatus, SegmentKind, ValuePotential, ValueTier
 from segments.models import CustomerMetrics, Segment, SegmentMembership, ValueModel
@@ -36,6 +39,7 @@ from segments.services.value_model import (
     value_model_train,
 )
 from tests.segments.factories import ValueModelFactory
+from tests.workers import WORKER_TIMEOUT, celery_worker, purge
 
 AS_OF = as_of_from_date(dt.date(2026, 6, 1))
 
@@ -388,3 +392,44 @@ def test_a_day_later_in_the_week_rewrites_only_customers_with_new_orders(
     # then only the new buyer's prediction moved
     after = dict(CustomerMetrics.objects.values_list("customer_id", "predicted_value_365d"))
     assert {pk for pk in ids if after[pk] != before[pk]} == {buyer.pk}
+
+
+def test_a_worker_fits_the_model_when_the_task_is_sent_by_name(
+    committed_rows: None, tmp_path: Path
+) -> None:
+    # given committed history and a real worker on the segments queue
+    _buyers(250, seed=9)
+    purge("segments")
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    try:
+        with celery_worker(
+            f"value-{id(tmp_path)}@localhost", queues="segments", log_path=tmp_path / "w.log"
+        ):
+            # when the task is sent by the name the pages use
+            task_by_name("segments.tasks.value_model_train_task").delay()
+
+            # then the worker stores a trained, current fit
+            deadline = time.monotonic() + WORKER_TIMEOUT
+            while not ValueModel.objects.exists():
+                assert time.monotonic() < deadline, (tmp_path / "w.log").read_text()
+                time.sleep(0.2)
+    finally:
+        celery_app.conf.task_always_eager = eager
+
+    model = ValueModel.objects.get()
+    assert model.status == ChurnModelStatus.TRAINED, model.message
+    assert model.is_current
+    assert model.sample_customers == 250
+
+
+@pytest.mark.django_db
+def test_a_fit_that_cannot_score_leaves_the_figures_empty_and_the_refresh_succeeds() -> None:
+    ids = _buyers(5, seed=4)
+    ValueModelFactory(params={"r": 1.0})
+
+    run = segment_refresh(as_of=AS_OF, window_days=365)
+
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert run.counts["value_model_version"] is None
+    assert not CustomerMetrics.objects.filter(customer_id__in=ids, p_alive__isnull=False).exists()
