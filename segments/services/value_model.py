@@ -293,17 +293,30 @@ def p_alive(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) 
 def _purchases_if_alive(
     params: BgNbdParams, horizons: tuple[float, ...], x: np.ndarray, T: np.ndarray
 ) -> list[np.ndarray]:
-    """(a + b + x - 1) / (a - 1) * [1 - ((alpha + T) / (alpha + T + t))^(r + x) * 2F1(r + x,
-    b + x; a + b + x - 1; t / (alpha + T + t))] for each horizon t: the numerator of eq. 10.
-    It depends on (x, T) only, so it is evaluated once per distinct pair and gathered."""
+    """(a + b + x - 1) / (a - 1) * [1 - (1 - z)^(r + x) * 2F1(r + x, b + x; a + b + x - 1; z)]
+    with z = t / (alpha + T + t), for each horizon t: the numerator of eq. 10.
+
+    Where that overflows (accounts with thousands of orders) it is evaluated through Euler's
+    transformation 2F1(A, B; C; z) = (1 - z)^(C - A - B) 2F1(C - A, C - B; C; z): the bracket
+    is then 1 - (1 - z)^(a - 1) 2F1(a + b - 1 - r, a - 1; a + b + x - 1; z), whose parameters
+    stay small whatever x (it overflows in turn for a very large a, where the direct form does
+    not). It depends on (x, T) only, so it is evaluated once per distinct pair and gathered."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     (ux, uT), back = _distinct(x, T)
     out = []
     for t in horizons:
         z = t / (alpha + uT + t)
-        term = np.exp((r + ux) * np.log((alpha + uT) / (alpha + uT + t)))
-        value = (a + b + ux - 1) / (a - 1) * (1 - term * hyp2f1(r + ux, b + ux, a + b + ux - 1, z))
-        out.append(value[back])
+        with np.errstate(all="ignore"):
+            bracket = 1 - np.exp((r + ux) * np.log1p(-z)) * hyp2f1(
+                r + ux, b + ux, a + b + ux - 1, z
+            )
+            bad = ~np.isfinite(bracket)
+            if bad.any():
+                zb = z[bad]
+                bracket[bad] = 1 - (1 - zb) ** (a - 1) * hyp2f1(
+                    a + b - 1 - r, a - 1, a + b + ux[bad] - 1, zb
+                )
+        out.append(((a + b + ux - 1) / (a - 1) * bracket)[back])
     return out
 
 
@@ -318,9 +331,14 @@ def expected_purchases(
 
 def expected_spend(params: GammaGammaParams, n: np.ndarray, mean_spend: np.ndarray) -> np.ndarray:
     """E[spend per purchase | n purchases averaging mean_spend] (Fader and Hardie 2013): a
-    weighted mean of the population mean p gamma / (q - 1) and the customer's own mean."""
+    weighted mean of the population mean p gamma / (q - 1) and the customer's own mean. With
+    q <= 1 the population mean is infinite and a customer with few purchases has no finite
+    expectation: their own mean is used."""
     p, q, gamma = params.p, params.q, params.gamma
-    return (gamma + n * mean_spend) * p / (p * n + q - 1)
+    n, mean_spend = np.asarray(n, float), np.asarray(mean_spend, float)
+    denominator = p * n + q - 1
+    safe = np.where(denominator > 0, denominator, 1.0)
+    return np.where(denominator > 0, (gamma + n * mean_spend) * p / safe, mean_spend)
 
 
 def predicted_values(
@@ -453,6 +471,8 @@ def _holdout_check(
     predicted = expected_purchases(
         bgnbd, float(HOLDOUT_DAYS), calibration.x, calibration.t_x, calibration.T
     )
+    if not np.isfinite(predicted).all():
+        raise ValueError("the hold-out fit gives no finite prediction for some customers")
     bucket = np.minimum(calibration.x, HOLDOUT_TOP_BUCKET).astype(int)
     buckets = []
     for number in range(HOLDOUT_TOP_BUCKET + 1):

@@ -143,6 +143,20 @@ def test_closed_forms_without_repeat_purchases_and_for_spend() -> None:
     )
 
 
+def test_accounts_with_thousands_of_orders_get_finite_figures() -> None:
+    bgnbd = BgNbdParams(r=0.79, alpha=39.3, a=0.59, b=2.92)
+    x = np.array([1.0, 500.0, 2000.0, 5000.0])
+    T = np.array([10.0, 600.0, 800.0, 1000.0])
+
+    ninety = expected_purchases(bgnbd, 90.0, x, T, T)
+    year = expected_purchases(bgnbd, 365.0, x, T, T)
+
+    assert np.all(np.isfinite(year))
+    assert np.all((ninety > 0) & (ninety < year))
+    # Buying every few days while alive: about 365 / (T / x) more in a year, a little less.
+    assert year[-1] == pytest.approx(365 * x[-1] / T[-1], rel=0.15)
+
+
 def _hyp2f1(a: float, b: float, c: float, z: float) -> float:
     """The Gauss series, summed independently of scipy."""
     total, term, n = 1.0, 1.0, 0
