@@ -7,7 +7,8 @@ one built before and only migrates it), fills it server-side with a synthetic ba
 (generate_series; no row leaves PostgreSQL), then, each in its own process so peak memory is
 measured separately:
   - refresh:       the first refresh as of yesterday (a full pass; every membership is an entry);
-  - churn training (the weekly job), then the same refresh again (nothing changed);
+  - model training (the weekly churn and value-model jobs), then the same refresh again
+                   (nothing changed but every churn probability and predicted value);
   - next day:      a day of activity (1% of customers order, 0.5% are called), then the nightly
                    refresh as of today: incremental (only changed customers re-aggregated);
   - next day full: the same moment with --full (every customer re-aggregated); it must change
@@ -217,19 +218,30 @@ def run_refresh(*, days_ago: int, full: bool, at: float | None) -> dict:
 
 
 def run_train() -> dict:
-    """Train the churn model (the weekly job), so the next refresh scores with it."""
+    """Train the churn model and fit the value model (the weekly jobs), so the next refresh
+    scores with them."""
     _setup_django(BENCH_DB)
     from django.utils import timezone
 
     from segments.services.churn import churn_model_train
+    from segments.services.value_model import value_model_train
 
     started = time.perf_counter()
     model = churn_model_train(as_of=timezone.now())
+    churn_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    value = value_model_train(as_of=timezone.now())
     return {
-        "seconds": round(time.perf_counter() - started, 2),
+        "seconds": round(churn_seconds, 2),
         "status": model.status,
         "holdout_auc": model.holdout_auc,
         "training_rows": model.training_rows,
+        "value_model": {
+            "seconds": round(time.perf_counter() - started, 2),
+            "status": value.status,
+            "sample_customers": value.sample_customers,
+            "holdout_error": value.holdout_error,
+        },
         "peak_rss_mb": _peak_rss_mb(),
     }
 

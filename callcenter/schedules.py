@@ -45,6 +45,15 @@ PERIODIC_TASKS: list[Periodic] = [
         expire_seconds=12 * 3600,
         queue="segments",
     ),
+    # Weekly value-model fit (purchases and spend per customer) on the latest history, after
+    # the churn training and before Monday's refresh.
+    Periodic(
+        name="Weekly value model fit",
+        task="segments.tasks.value_model_train_task",
+        crontab={"minute": "0", "hour": "2", "day_of_week": "1"},
+        expire_seconds=12 * 3600,
+        queue="segments",
+    ),
     # Outreach dispatcher: send due SMS, email and automated calls, release due call tasks.
     Periodic(
         name="Outreach dispatch",

@@ -172,7 +172,7 @@ def refresh_table(runs: Sequence[Run]) -> str:
         "run",
         "customers / orders / interactions",
         "first refresh (empty tables)",
-        "again, after churn training",
+        "again, after model training",
         "nightly, after a day",
         "full pass, same moment",
         "pandas baseline",
@@ -214,6 +214,7 @@ REFRESH_PHASES = (
     "aggregate",
     "score",
     "churn",
+    "value",
     "clusters",
     "write",
     "behaviour",
@@ -222,7 +223,7 @@ REFRESH_PHASES = (
 )
 REFRESH_RUNS = (
     ("refresh", "first refresh"),
-    ("refresh_again", "again, after churn training"),
+    ("refresh_again", "again, after model training"),
     ("refresh_next_day", "nightly"),
     ("refresh_next_day_full", "full pass, same moment"),
 )

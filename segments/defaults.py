@@ -2,7 +2,13 @@
 
 from django.db import models
 
-from segments.choices import LifecycleStage, RfmSegmentName, SegmentKind, ValueTier
+from segments.choices import (
+    LifecycleStage,
+    RfmSegmentName,
+    SegmentKind,
+    ValuePotential,
+    ValueTier,
+)
 
 # (name, R from, R to, FM from, FM to), tried in this order; together they cover all 25 cells.
 DEFAULT_RFM_GRID: list[tuple[str, int, int, int, int]] = [
@@ -23,4 +29,5 @@ BUILTIN_SEGMENTS: list[tuple[str, type[models.TextChoices]]] = [
     (SegmentKind.RFM, RfmSegmentName),
     (SegmentKind.LIFECYCLE, LifecycleStage),
     (SegmentKind.TIER, ValueTier),
+    (SegmentKind.POTENTIAL, ValuePotential),
 ]

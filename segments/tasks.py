@@ -13,6 +13,7 @@ from segments.services.churn import churn_model_train
 from segments.services.distributed import aggregate_part, id_ranges, merged_frame, refresh_parts
 from segments.services.refresh import needs_full_pass, segment_refresh_execute
 from segments.services.refresh_runs import segment_refresh_fail, segment_refresh_request
+from segments.services.value_model import value_model_train
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -71,4 +72,11 @@ def segment_refresh_scheduled_task() -> str:
 def churn_model_train_task() -> str:
     """Retrain the churn model on the latest history."""
     model = churn_model_train(as_of=timezone.now())
+    return f"v{model.version} {model.status}"
+
+
+@shared_task
+def value_model_train_task() -> str:
+    """Refit the customer value model (BG/NBD and Gamma-Gamma) on the latest history."""
+    model = value_model_train(as_of=timezone.now())
     return f"v{model.version} {model.status}"

@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('callcenter', '0011_customer_gender'),
-        ('segments', '0010_value_model'),
+        ('segments', '0011_potential_segments'),
     ]
 
     operations = [

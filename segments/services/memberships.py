@@ -46,6 +46,7 @@ BUILTIN_COLUMNS: dict[str, tuple[str, str]] = {
     SegmentKind.LIFECYCLE: ("lifecycle_stage", "'lifecycle stage ' || m.lifecycle_stage"),
     SegmentKind.TIER: ("value_tier", "'value tier ' || m.value_tier"),
     SegmentKind.CLUSTER: ("cluster", "'behaviour cluster ' || m.cluster"),
+    SegmentKind.POTENTIAL: ("value_potential", "'potential value ' || m.value_potential"),
 }
 
 

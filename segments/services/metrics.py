@@ -39,6 +39,7 @@ _ORDER_COLUMNS_NAMES = (
     "monetary",
     "orders_90d",
     "spend_90d",
+    "spend_lifetime",
 )
 METRICS_COLUMNS = {
     "customer_id": "int64",
@@ -50,6 +51,7 @@ METRICS_COLUMNS = {
     "monetary": "float64",
     "orders_90d": "int64",
     "spend_90d": "float64",
+    "spend_lifetime": "float64",
     "interactions_30d": "int64",
     "avg_sentiment_30d": "float64",
     "last_contact_at": "datetime",
@@ -77,6 +79,12 @@ STORED_SCORE_COLUMNS = {
     "value_tier": "string",
     "churn_probability": "float64",
     "cluster": "Int64",
+    "p_alive": "float64",
+    "expected_orders_90d": "float64",
+    "expected_orders_365d": "float64",
+    "expected_order_value": "float64",
+    "predicted_value_365d": "float64",
+    "value_potential": "string",
 }
 DIRTY_SEEN_TABLE = "segments_dirty_seen"
 DIRTY_NOW_TABLE = "segments_dirty_now"
@@ -93,7 +101,8 @@ SELECT customer_id,
        count(*) FILTER (WHERE placed_at > {window_start}) AS frequency,
        sum(amount) FILTER (WHERE placed_at > {window_start}) AS monetary,
        count(*) FILTER (WHERE placed_at > {d90}) AS orders_90d,
-       sum(amount) FILTER (WHERE placed_at > {d90}) AS spend_90d
+       sum(amount) FILTER (WHERE placed_at > {d90}) AS spend_90d,
+       sum(amount) AS spend_lifetime
 FROM callcenter_order
 WHERE status = 'paid' AND placed_at <= {as_of} {only}
 GROUP BY customer_id
@@ -165,6 +174,7 @@ SELECT m.account_id AS customer_id,
        o.monetary,
        COALESCE(o.orders_90d, 0) AS orders_90d,
        o.spend_90d,
+       COALESCE(o.spend_lifetime, 0) AS spend_lifetime,
        COALESCE(t.complaints_90d, 0) AS complaints_90d
 FROM (SELECT DISTINCT account_id FROM members) m
 LEFT JOIN (
@@ -175,7 +185,8 @@ LEFT JOIN (
            count(*) FILTER (WHERE placed_at > {window_start}) AS frequency,
            sum(amount) FILTER (WHERE placed_at > {window_start}) AS monetary,
            count(*) FILTER (WHERE placed_at > {d90}) AS orders_90d,
-           sum(amount) FILTER (WHERE placed_at > {d90}) AS spend_90d
+           sum(amount) FILTER (WHERE placed_at > {d90}) AS spend_90d,
+           sum(amount) AS spend_lifetime
     FROM members mm JOIN callcenter_order o ON o.customer_id = mm.member_id
     WHERE o.status = 'paid' AND o.placed_at <= {as_of}
     GROUP BY mm.account_id
@@ -236,6 +247,7 @@ _ROLLUP_AGGREGATES = {
     "monetary": "sum",
     "orders_90d": "sum",
     "spend_90d": "sum",
+    "spend_lifetime": "sum",
     "complaints_90d": "sum",
 }
 # Sums that stay null (not 0) when no member has any (no order in the window).

@@ -29,6 +29,7 @@ from segments.models import (
     Segment,
     SegmentSettings,
     SegmentSnapshot,
+    ValueModel,
 )
 from segments.selectors import refresh_latest_succeeded
 from segments.services.behaviour import behaviour_refresh
@@ -62,8 +63,10 @@ from segments.services.scoring import (
     lifecycle_stages,
     rfm_scores,
     rfm_segments,
+    value_potentials,
     value_tiers,
 )
+from segments.services.value_model import VALUE_COLUMNS, value_model_current, value_scores
 from segments.services.writeback import metrics_write
 from segments.signals import segment_memberships_changed
 
@@ -200,6 +203,32 @@ def _churn_training_tried_recently() -> bool:
     return ChurnModel.objects.filter(trained_at__gte=since).exists()
 
 
+def _value_training_tried_recently() -> bool:
+    """As for the churn model: after a refresh without a value model, its training is queued at
+    most once a day."""
+    since = timezone.now() - CHURN_RETRY_AFTER
+    return ValueModel.objects.filter(trained_at__gte=since).exists()
+
+
+def _value_scored(
+    frame: pd.DataFrame, settings: SegmentSettings, model: ValueModel | None, as_of: dt.datetime
+) -> ValueModel | None:
+    """Add the value model's figures and the potential-value layer to the frame (NaN and ''
+    without a model); returns the model that scored, if any."""
+    if model is not None:
+        try:
+            scores = value_scores(
+                model=model, frame=frame, as_of=as_of, yearly_rate=settings.value_discount_rate
+            )
+        except (KeyError, TypeError, ValueError):
+            logger.warning("value model v%s cannot score this data", model.version)
+            model = None
+    for name in VALUE_COLUMNS:
+        frame[name] = scores[name] if model is not None else np.nan
+    frame["value_potential"] = value_potentials(frame, percentile=settings.potential_percentile)
+    return model
+
+
 def _compute(
     run: RefreshRun, start: Callable[[str], None], *, full: bool, frame: pd.DataFrame | None
 ) -> dict:
@@ -227,6 +256,8 @@ def _compute(
             )
             model = None
     frame["lifecycle_stage"] = lifecycle_stages(frame, scoring)
+    start("value")
+    value_model = _value_scored(frame, settings, value_model_current(), run.as_of)
     start("clusters")
     latest = list(
         ClusterProfile.objects.filter(
@@ -250,6 +281,7 @@ def _compute(
         "clustering": clustering,
         "clusters_fitted_at": latest[0].fitted_at if fitted is not None else timezone.now(),
         "model": model,
+        "value_model": value_model,
     }
 
 
@@ -382,6 +414,9 @@ def _run_counts(
         "snapshots": snapshots,
         "clusters": len(clustering.profiles) if clustering is not None else 0,
         "churn_model_version": model.version if model is not None else None,
+        "value_model_version": (
+            computed["value_model"].version if computed["value_model"] is not None else None
+        ),
         "memberships_diffed": write["membership_candidates"] if changed_only else len(frame),
     }
 
@@ -428,6 +463,8 @@ def _execute_locked(
             # A first model is trained in the background so this refresh stays fast; the
             # next refresh scores with it.
             enqueue_on_commit("segments.tasks.churn_model_train_task")
+        if computed["value_model"] is None and not _value_training_tried_recently():
+            enqueue_on_commit("segments.tasks.value_model_train_task")
     except Exception as exc:
         logger.exception("segment refresh %s failed", run.pk)
         refresh_failure_record(run=run, exc=exc, timings=clock.finish())

@@ -33,7 +33,8 @@ PROGRESS_TTL_SECONDS = 24 * 3600
 PHASES: list[tuple[str, int]] = [
     ("aggregate", 35),
     ("score", 5),
-    ("churn", 10),
+    ("churn", 8),
+    ("value", 2),
     ("clusters", 10),
     ("write", 15),
     ("behaviour", 5),

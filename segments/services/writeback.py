@@ -46,6 +46,13 @@ METRIC_COLUMNS: dict[str, str] = {
     "value_tier": "varchar(8)",
     "churn_probability": "double precision",
     "cluster": "smallint",
+    "spend_lifetime": "numeric(14,2)",
+    "p_alive": "double precision",
+    "expected_orders_90d": "double precision",
+    "expected_orders_365d": "double precision",
+    "expected_order_value": "numeric(14,2)",
+    "predicted_value_365d": "numeric(14,2)",
+    "value_potential": "varchar(8)",
 }
 # The columns an UPDATE compares and sets (all but the key).
 VALUE_COLUMNS = [c for c in METRIC_COLUMNS if c != "customer_id"]
@@ -61,12 +68,28 @@ CHANGED_TABLE = "segments_changed_customers"
 # The columns built-in segment membership follows (segments.services.memberships
 # BUILTIN_COLUMNS). A day of clock movement changes many rows only in their churn probability
 # or RFM code; their memberships need no diff.
-MEMBERSHIP_COLUMNS = ("rfm_segment", "lifecycle_stage", "value_tier", "cluster")
+MEMBERSHIP_COLUMNS = ("rfm_segment", "lifecycle_stage", "value_tier", "cluster", "value_potential")
 # Stored customers a full pass no longer scores (merged, deactivated).
 GONE_TABLE = "segments_metrics_gone"
 # Stored churn probabilities are rounded: finer differences mean nothing to anyone reading them
 # and would make every row differ from one day to the next.
 CHURN_DECIMALS = 4
+# Decimal places written. The value model's figures are scored at the start of the week
+# (segments.services.value_model.value_clock), so a day of clock movement changes them only
+# for customers with new orders; on the weekly refit they all change anyway. Finer figures
+# would mean nothing to anyone reading them (docs/performance.md, the value model).
+ROUNDED_COLUMNS = {
+    "monetary": 2,
+    "spend_90d": 2,
+    "avg_order_value": 2,
+    "spend_lifetime": 2,
+    "churn_probability": CHURN_DECIMALS,
+    "p_alive": 3,
+    "expected_orders_90d": 2,
+    "expected_orders_365d": 2,
+    "expected_order_value": 2,
+    "predicted_value_365d": 2,
+}
 
 
 def _arrow_csv(frame: pd.DataFrame) -> bytes:
@@ -93,10 +116,11 @@ def metrics_frame_for_write(frame: pd.DataFrame) -> pd.DataFrame:
     for column in METRIC_COLUMNS:
         if column in NULLABLE_INT_COLUMNS:
             out[column] = frame[column].astype("Int64")
-        elif column in ("monetary", "spend_90d", "avg_order_value"):
-            out[column] = frame[column].round(2)
-        elif column == "churn_probability":
-            out[column] = frame[column].round(CHURN_DECIMALS)
+        elif column == "value_potential":
+            # Not null: blank without a prediction (a stored row read back has it as missing).
+            out[column] = frame[column].astype("string").fillna("")
+        elif column in ROUNDED_COLUMNS:
+            out[column] = frame[column].round(ROUNDED_COLUMNS[column])
         else:
             out[column] = frame[column]
     return out

@@ -5,8 +5,8 @@ import datetime as dt
 import factory
 from django.utils import timezone
 
-from segments.choices import LifecycleStage, SegmentKind, ValueTier
-from segments.models import CustomerMetrics, Segment, SegmentMembership
+from segments.choices import ChurnModelStatus, LifecycleStage, SegmentKind, ValueTier
+from segments.models import CustomerMetrics, Segment, SegmentMembership, ValueModel
 from tests.callcenter.factories import CustomerFactory
 
 
@@ -42,3 +42,22 @@ class CustomerMetricsFactory(factory.django.DjangoModelFactory):
     refreshed_at = factory.LazyFunction(timezone.now)
     lifecycle_stage = LifecycleStage.ACTIVE
     value_tier = ValueTier.MEDIUM
+
+
+# Value-model parameters of a plausible base, in days: about a purchase a month while active,
+# a 20% chance of dropping out after each, and ~200 per order.
+VALUE_PARAMS = {"r": 1.0, "alpha": 30.0, "a": 0.5, "b": 2.0, "p": 6.0, "q": 4.0, "gamma": 100.0}
+
+
+class ValueModelFactory(factory.django.DjangoModelFactory):
+    """A trained, current value-model fit with VALUE_PARAMS."""
+
+    class Meta:
+        model = ValueModel
+
+    status = ChurnModelStatus.TRAINED
+    version = factory.Sequence(lambda n: n + 1)
+    as_of = factory.LazyFunction(timezone.now)
+    cutoff = factory.LazyAttribute(lambda fit: fit.as_of - dt.timedelta(days=182))
+    params = factory.LazyFunction(lambda: dict(VALUE_PARAMS))
+    is_current = True

@@ -58,12 +58,14 @@ def test_full_pass_rolls_contacts_up_into_the_account(account) -> None:
     assert acme.orders_lifetime == 4
     assert acme.frequency == 3
     assert acme.monetary == Decimal("1500.00")
+    assert acme.spend_lifetime == Decimal("1550.00")
     assert acme.orders_90d == 2
     assert acme.complaints_90d == 1
     assert acme.first_order_at == AS_OF - dt.timedelta(days=400)
     assert acme.last_order_at == AS_OF - dt.timedelta(days=10)
     # the contacts keep their own figures
     assert (metrics[buyer.pk].orders_lifetime, metrics[buyer.pk].monetary) == (2, Decimal("300.00"))
+    assert metrics[buyer.pk].spend_lifetime == Decimal("350.00")
     assert (metrics[payer.pk].orders_lifetime, metrics[payer.pk].complaints_90d) == (1, 1)
     assert metrics[loner.pk].orders_lifetime == 1
 
@@ -85,14 +87,14 @@ def test_a_contacts_order_and_a_new_contact_update_the_account_incrementally(
     acme = CustomerMetrics.objects.get(customer_id=company.pk)
     assert acme.orders_lifetime == 6
     assert acme.monetary == Decimal("2280.00")
-    incremental = set(
-        CustomerMetrics.objects.values_list("customer_id", "orders_lifetime", "monetary")
-    )
+    assert acme.spend_lifetime == Decimal("2330.00")
+    columns = ("customer_id", "orders_lifetime", "monetary", "spend_lifetime")
+    incremental = set(CustomerMetrics.objects.values_list(*columns))
 
     # A full pass of the same moment agrees.
     monkeypatch.setattr(refresh_module, "_previous_builtin_signature", lambda: None)
     segment_refresh(as_of=AS_OF, window_days=365, full=True)
-    full = set(CustomerMetrics.objects.values_list("customer_id", "orders_lifetime", "monetary"))
+    full = set(CustomerMetrics.objects.values_list(*columns))
     assert full == incremental
 
 

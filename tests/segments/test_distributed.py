@@ -18,6 +18,7 @@ from segments.services.refresh import as_of_from_date, segment_refresh
 from segments.services.refresh_runs import segment_refresh_request
 from segments.tasks import segment_refresh_task
 from tests.callcenter.factories import BusinessCustomerFactory, CustomerFactory, OrderFactory
+from tests.segments.factories import ValueModelFactory
 from tests.workers import celery_worker, purge
 
 AS_OF = as_of_from_date(dt.date(2026, 6, 1))
@@ -66,6 +67,7 @@ def test_id_ranges_cover_every_customer_once(db: None) -> None:
 @pytest.mark.django_db
 def test_a_split_refresh_equals_the_single_pass(settings: Any) -> None:
     _base()
+    ValueModelFactory()
     settings.SEGMENTS_REFRESH_PARTS = 3
     run, _created = segment_refresh_request(as_of=AS_OF, window_days=365)
 
@@ -75,6 +77,8 @@ def test_a_split_refresh_equals_the_single_pass(settings: Any) -> None:
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.counts["aggregation_parts"] == 3
     assert CustomerMetrics.objects.count() == 63
+    # Spend ever and the value model's figures too (accounts rolled up across parts).
+    assert CustomerMetrics.objects.filter(spend_lifetime__gt=0, p_alive__isnull=False).exists()
     _assert_single_pass_changes_nothing()
 
 

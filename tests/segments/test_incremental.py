@@ -20,6 +20,7 @@ from tests.callcenter.factories import (
     OrderFactory,
     TicketFactory,
 )
+from tests.segments.factories import ValueModelFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -249,3 +250,27 @@ def test_only_changed_segment_columns_make_a_membership_candidate(history) -> No
     assert (counts["metrics_written"], counts["membership_candidates"]) == (2, 1)
     assert candidates == [moved]
     assert CustomerMetrics.objects.get(customer_id=drifted).churn_probability == 0.4321
+
+
+def test_with_a_value_model_the_next_day_equals_a_full_pass(history, monkeypatch) -> None:
+    # given a current value-model fit and a refresh scoring with it
+    fit = ValueModelFactory()
+    segment_refresh(as_of=AS_OF, window_days=365)
+    _order(history[4], -0.5, "250.00")
+    monkeypatch.setattr(refresh_module, "INCREMENTAL_MAX_SHARE", 1.0)
+
+    # when the next day's refresh builds on the stored rows
+    second = segment_refresh(as_of=NEXT_DAY, window_days=365)
+
+    # then the predictions are there, and a full pass of the same moment changes nothing
+    assert second.status == RunStatus.SUCCEEDED, second.error
+    assert second.counts["aggregated"] < second.counts["customers"]
+    assert second.counts["value_model_version"] == fit.version
+    assert CustomerMetrics.objects.filter(predicted_value_365d__gt=0).exists()
+    incremental_table, incremental_members = _table(), _open_memberships()
+    monkeypatch.setattr(refresh_module, "_previous_builtin_signature", lambda: None)
+    third = segment_refresh(as_of=NEXT_DAY, window_days=365, full=True)
+    assert third.counts["metrics_written"] == 0
+    assert (third.counts["entered"], third.counts["exited"]) == (0, 0)
+    assert _table() == incremental_table
+    assert _open_memberships() == incremental_members

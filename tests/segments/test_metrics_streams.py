@@ -110,7 +110,10 @@ def test_two_streams_equal_the_single_statement(
     assert len(apart) == expected
     assert apart["orders_lifetime"].sum() > 0
     assert apart["monetary"].gt(0).any()
+    assert apart["spend_lifetime"].gt(0).any()
     assert apart["first_order_at"].isna().any()
+    # Spend ever is 0, not missing, without orders.
+    assert apart.loc[apart["first_order_at"].isna(), "spend_lifetime"].eq(0).all()
     pd.testing.assert_frame_equal(apart, together)
     pd.testing.assert_frame_equal(own, together)
 
