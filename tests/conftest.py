@@ -9,6 +9,7 @@ from celery.result import _set_task_join_will_block
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, ProtectedError
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from callcenter.choices import Role
@@ -29,6 +30,16 @@ def _celery_join_allowed() -> None:
     wrong order and leave it set, and a later worker test's `result.get()` then refuses to
     wait ("Never call result.get() within a task"). No test starts inside a task."""
     _set_task_join_will_block(False)
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """A request through the test client leaves its language active in the thread (the locale
+    middleware activates it and nothing deactivates it after the response), so a test after a
+    Chinese request would see Chinese messages. Each test starts and ends in the default."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
