@@ -306,11 +306,15 @@ def value_model_parameters(model: ValueModel) -> list[ModelParameter]:
     ]
 
 
+# The sub-models' names as people write them (the stored keys are identifiers).
+_SUB_MODEL_NAMES = {"bgnbd": "BG/NBD", "gamma_gamma": "Gamma-Gamma"}
+
+
 def value_model_log_likelihoods(model: ValueModel) -> list[tuple[str, float]]:
     """The fit's log-likelihoods by sub-model (as stored), numbers only."""
     stored = model.log_likelihood if isinstance(model.log_likelihood, dict) else {}
     return [
-        (str(key), number)
+        (_SUB_MODEL_NAMES.get(str(key), str(key)), number)
         for key, value in stored.items()
         if (number := _number(value)) is not None
     ]

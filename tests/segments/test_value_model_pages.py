@@ -83,7 +83,7 @@ def test_clusters_page_shows_the_value_model_fit_holdout_and_past_fits(
     assert "v2" in fit
     assert "2,357" in fit  # customers in the sample
     assert "1,126" in fit  # repeat buyers
-    assert "Log-likelihood (bgnbd)" in fit
+    assert "Log-likelihood (BG/NBD)" in fit
     assert "-9582.43" in fit
     parameters = section[section.index('data-testid="value-model-parameters"') :]
     for name, value in (("alpha", "30.9000"), ("gamma", "15.4400"), ("b", "2.4260")):
