@@ -401,7 +401,9 @@ def reach_refresh(*, now: dt.datetime | None = None, full: bool = False) -> dict
             )
             deleted = cursor.rowcount
             if full:
-                cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(ROWS_TABLE)))
+                cursor.execute(
+                    sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(ROWS_TABLE))
+                )
                 targets = cursor.fetchone()[0]
         ReachRefreshState.objects.update_or_create(pk=1, defaults={"ran_at": now})
     return {

@@ -127,9 +127,7 @@ def reachable(now):
         customer=customer,
         action=InboundAction.REPLY,
     )
-    _message(
-        customer, StepChannel.EMAIL, now - dt.timedelta(days=20), touch_kind=TouchKind.SERVICE
-    )
+    _message(customer, StepChannel.EMAIL, now - dt.timedelta(days=20), touch_kind=TouchKind.SERVICE)
     # Older than the window: not counted anywhere.
     _call(customer, now - dt.timedelta(days=200), TaskOutcome.NO_ANSWER)
     OrderFactory(customer=customer, placed_at=now - dt.timedelta(hours=12), amount=Decimal("50"))
@@ -161,7 +159,8 @@ def test_shares_best_hour_and_receptiveness_hand_checked(reachable, now):
     # SMS: one clicked (and followed by the order), one answered by a message the next day.
     assert (row.sms_response_share, row.sms_conversion_share) == (1.0, 0.5)
     # The email was a service touch: no receptiveness for it.
-    assert row.email_response_share is None and row.wechat_response_share is None
+    assert row.email_response_share is None
+    assert row.wechat_response_share is None
     assert row.receptiveness == round(5 / 6, 4)
     # Email delivered best, but opted out: calls are the best open channel.
     assert (row.reachability, row.best_channel) == (0.8, "call")
@@ -206,7 +205,8 @@ def test_customers_without_data_get_no_row_and_lose_it_when_data_leaves(now):
 
     # Twenty days later the call left the window: the incremental pass deletes the row.
     result = reach_refresh(now=now + dt.timedelta(days=20))
-    assert result["reach_full"] == 0 and result["reach_deleted"] == 1
+    assert result["reach_full"] == 0
+    assert result["reach_deleted"] == 1
     assert _rows() == {}
 
 
@@ -218,19 +218,22 @@ def test_nothing_changed_writes_nothing_and_incremental_equals_full(reachable, n
     assert set(first) == {reachable.pk, other.pk}
 
     again = reach_refresh(now=now + dt.timedelta(minutes=30))
-    assert again["reach_full"] == 0 and again["reach_written"] == 0
+    assert again["reach_full"] == 0
+    assert again["reach_written"] == 0
 
     # A new answered call and a delivery: the incremental pass changes exactly that row.
     _call(other, now + dt.timedelta(minutes=40), TaskOutcome.REACHED)
     later = now + dt.timedelta(hours=1)
     incremental = reach_refresh(now=later)
-    assert incremental["reach_full"] == 0 and incremental["reach_written"] == 1
+    assert incremental["reach_full"] == 0
+    assert incremental["reach_written"] == 1
     after = _rows()
     assert after[reachable.pk] == first[reachable.pk]
     assert after[other.pk] != first[other.pk]
 
     full = reach_refresh(now=later, full=True)
-    assert full["reach_full"] == 1 and full["reach_written"] == 0
+    assert full["reach_full"] == 1
+    assert full["reach_written"] == 0
     assert _rows() == after
 
 
@@ -238,7 +241,8 @@ def test_the_task_runs_by_its_registered_name(reachable, now):
     task = task_by_name("outreach.tasks.reach_refresh_task")
     assert task.name == reach_refresh_task.name
     result = task.apply().get()
-    assert result["reach_full"] == 1 and result["reach_written"] == 1
+    assert result["reach_full"] == 1
+    assert result["reach_written"] == 1
     # Straight through the function: nothing changed since.
     assert reach_refresh_task()["reach_written"] == 0
     assert ReachRefreshState.objects.get(pk=1).ran_at >= now
