@@ -68,6 +68,14 @@ class PriorityField(models.TextChoices):
     TOUCH_VALUE = "touch_value", _("Expected value of the touch")
 
 
+class ReachChannel(models.TextChoices):
+    """The channels reachability is measured on (the best one is shown on the desk card)."""
+
+    CALL = "call", _("Call")
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")
+
+
 class RunStatus(models.TextChoices):
     RUNNING = "running", _("Running")
     SUCCEEDED = "succeeded", _("Succeeded")

@@ -16,6 +16,7 @@ from segments.choices import (
     ChurnModelStatus,
     LifecycleStage,
     PriorityField,
+    ReachChannel,
     RfmSegmentName,
     RunStatus,
     SegmentKind,
@@ -389,14 +390,6 @@ class CustomerBehaviour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.top_category}"
-
-
-class ReachChannel(models.TextChoices):
-    """The channels reachability is measured on (the best one is shown on the desk card)."""
-
-    CALL = "call", _("Call")
-    SMS = "sms", _("SMS")
-    EMAIL = "email", _("Email")
 
 
 class CustomerReach(models.Model):

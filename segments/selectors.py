@@ -186,9 +186,12 @@ def churn_model_status() -> dict[str, object]:
 
 
 def customer_behaviour(*, customer_id: int) -> CustomerBehaviour | None:
-    """A customer's buying habits and service history, with the customer (gender, birthday)."""
+    """A customer's buying habits and service history, with the customer (gender, birthday)
+    and their reachability (`customer.reach`, when outreach computed it) in the same query."""
     return (
-        CustomerBehaviour.objects.select_related("customer").filter(customer_id=customer_id).first()
+        CustomerBehaviour.objects.select_related("customer", "customer__reach")
+        .filter(customer_id=customer_id)
+        .first()
     )
 
 
