@@ -145,7 +145,7 @@ messages AS (
                AS email_delivered
     FROM touches WHERE kind IN ('sms', 'email') GROUP BY customer_id
 ),
-answers AS (
+answers AS MATERIALIZED (
     SELECT p.customer_id, p.kind,
            (p.channel = 'call' AND p.outcome IN ({response_outcomes}))
            OR (p.channel = 'auto_call' AND p.call_result = 'answered' AND p.call_said)
@@ -172,19 +172,26 @@ receptive AS (
            avg(conversion::int) FILTER (WHERE kind = 'wechat') AS wechat_conversion
     FROM answers GROUP BY customer_id
 ),
+wrong_numbers AS MATERIALIZED (
+    SELECT i.customer_id, '' AS number, max(i.occurred_at) AS at
+    FROM cust cu {interactions_join}
+    WHERE i.channel = 'call' AND i.outcome = 'wrong_number'
+    GROUP BY 1
+    UNION ALL
+    SELECT t.customer_id, t.to_address, max(t.completed_at)
+    FROM cust cu {tasks_join}
+    WHERE t.channel = 'call' AND t.outcome = 'wrong_number' AND t.completed_at IS NOT NULL
+    GROUP BY 1, 2
+),
 points AS (
+    -- A phone is working unless a wrong-number call (to it, or to no number in particular)
+    -- came after its last change; duplicates from the join do not change bool_or.
     SELECT cu.customer_id, bool_or(p.kind = 'phone') AS has_phone,
            bool_or(p.kind = 'email') AS has_email,
-           bool_or(p.kind = 'phone' AND NOT EXISTS (
-               SELECT 1 FROM callcenter_interaction i
-               WHERE i.customer_id = p.customer_id AND i.channel = 'call'
-                 AND i.outcome = 'wrong_number' AND i.occurred_at > p.updated_at)
-             AND NOT EXISTS (
-               SELECT 1 FROM outreach_outreachtask k
-               WHERE k.customer_id = p.customer_id AND k.channel = 'call'
-                 AND k.outcome = 'wrong_number' AND k.completed_at > p.updated_at
-                 AND (k.to_address = '' OR k.to_address = p.value))) AS working_phone
+           bool_or(p.kind = 'phone' AND w.customer_id IS NULL) AS working_phone
     FROM cust cu {points_join}
+    LEFT JOIN wrong_numbers w ON w.customer_id = p.customer_id AND p.kind = 'phone'
+         AND (w.number = '' OR w.number = p.value) AND w.at > p.updated_at
     WHERE p.is_active AND p.kind IN ('phone', 'email')
     GROUP BY cu.customer_id
 ),

@@ -3,10 +3,13 @@ shares, the best hour in the customer's own time zone, the working phone, opt-ou
 passes that equal a full one and write nothing when nothing changed, the Celery task."""
 
 import datetime as dt
+import io
+import json
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from callcenter.choices import Direction, InteractionChannel
@@ -246,3 +249,10 @@ def test_the_task_runs_by_its_registered_name(reachable, now):
     # Straight through the function: nothing changed since.
     assert reach_refresh_task()["reach_written"] == 0
     assert ReachRefreshState.objects.get(pk=1).ran_at >= now
+
+
+def test_the_management_command_runs_a_pass(reachable) -> None:
+    out = io.StringIO()
+    call_command("reach_refresh", "--full", stdout=out)
+    assert json.loads(out.getvalue())["reach_written"] == 1
+    assert CustomerReach.objects.filter(customer=reachable).exists()
