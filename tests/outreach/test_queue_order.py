@@ -83,3 +83,17 @@ def test_the_value_order_costs_the_same_queries(client: Client) -> None:
         client.get(url)
 
     assert len(few) == len(many) == MY_QUEUE_QUERIES
+
+
+def test_the_api_queue_orders_by_expected_value_too(api_as: Any) -> None:
+    agent = UserFactory(role=Role.AGENT, username="value_agent3")
+    low = _call(agent, _customer("Low", "100", 0.5, 0.5), hours_left=1)
+    high = _call(agent, _customer("High", "1000", 0.5, 0.5), hours_left=2)
+    api = api_as(agent)
+    url = reverse("api-outreach-my-queue")
+
+    assert [row["id"] for row in api.get(url).json()] == [low.pk, high.pk]
+    assert [row["id"] for row in api.get(url, {"order": "value"}).json()] == [high.pk, low.pk]
+    refused = api.get(url, {"order": "spend"})
+    assert refused.status_code == 400
+    assert "order" in refused.json()
