@@ -66,6 +66,9 @@ def test_the_queue_orders_by_expected_value_on_request(client: Client) -> None:
     assert order(bogus) == order(by_deadline)
     assert by_value.context["order"] == "value"
     assert 'href="?order=deadline"' in by_value.content.decode()
+    assert "by the expected value of the call" in by_value.content.decode()
+    chinese = client.get(reverse("my-queue"), {"order": "value"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "按通话的期望价值排序" in chinese.content.decode()
 
 
 def test_the_value_order_costs_the_same_queries(client: Client) -> None:
