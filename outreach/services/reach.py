@@ -145,20 +145,34 @@ messages AS (
                AS email_delivered
     FROM touches WHERE kind IN ('sms', 'email') GROUP BY customer_id
 ),
-answers AS MATERIALIZED (
+proactive AS MATERIALIZED (
+    SELECT id, customer_id, kind, channel, outcome, call_result, call_said, at
+    FROM touches WHERE touch_kind = 'proactive'
+),
+replied AS (
+    SELECT DISTINCT p.id FROM proactive p
+    JOIN outreach_inboundmessage m ON m.customer_id = p.customer_id
+    WHERE m.received_at > p.at AND m.received_at <= p.at + {response_within}
+),
+clicked AS (
+    SELECT DISTINCT p.id FROM proactive p JOIN outreach_trackedlink l ON l.task_id = p.id
+    WHERE l.first_clicked_at IS NOT NULL
+),
+ordered AS (
+    SELECT DISTINCT p.id FROM proactive p
+    JOIN callcenter_order o ON o.customer_id = p.customer_id
+    WHERE o.status = 'paid' AND o.placed_at > p.at AND o.placed_at <= p.at + {conversion_within}
+),
+answers AS (
     SELECT p.customer_id, p.kind,
            (p.channel = 'call' AND p.outcome IN ({response_outcomes}))
            OR (p.channel = 'auto_call' AND p.call_result = 'answered' AND p.call_said)
-           OR EXISTS (SELECT 1 FROM outreach_inboundmessage m
-                      WHERE m.customer_id = p.customer_id AND m.received_at > p.at
-                        AND m.received_at <= p.at + {response_within})
-           OR EXISTS (SELECT 1 FROM outreach_trackedlink l
-                      WHERE l.task_id = p.id AND l.first_clicked_at IS NOT NULL) AS response,
-           EXISTS (SELECT 1 FROM callcenter_order o
-                   WHERE o.customer_id = p.customer_id AND o.status = 'paid'
-                     AND o.placed_at > p.at AND o.placed_at <= p.at + {conversion_within})
-               AS conversion
-    FROM touches p WHERE p.touch_kind = 'proactive'
+           OR r.id IS NOT NULL OR k.id IS NOT NULL AS response,
+           o.id IS NOT NULL AS conversion
+    FROM proactive p
+    LEFT JOIN replied r ON r.id = p.id
+    LEFT JOIN clicked k ON k.id = p.id
+    LEFT JOIN ordered o ON o.id = p.id
 ),
 receptive AS (
     SELECT customer_id, avg(response::int) AS response,
