@@ -29,6 +29,15 @@ PERIODIC_TASKS: list[Periodic] = [
         crontab={"minute": "15", "hour": "6", "day_of_month": "1"},
         expire_seconds=12 * 3600,
     ),
+    # Nightly reachability and receptiveness (outreach fills segments.CustomerReach), before
+    # the segment refresh, whose rules and capacity priorities read it.
+    Periodic(
+        name="Nightly reachability",
+        task="outreach.tasks.reach_refresh_task",
+        crontab={"minute": "10", "hour": "2"},
+        expire_seconds=3 * 3600,
+        queue="segments",
+    ),
     # Nightly segment refresh (metrics, scores, memberships), after the day's orders are in.
     Periodic(
         name="Nightly segment refresh",

@@ -38,9 +38,11 @@ from django.db.models import QuerySet
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -56,7 +58,14 @@ from callcenter.throttling import ThrottledBeforePermissions
 from outreach.access import task_check_workable
 from outreach.filters import TaskFilter
 from outreach.models import OutreachTask, RoutingRule, TicketRoute
-from outreach.selectors import agent_overview, agent_queue, queue_overview, task_list
+from outreach.selectors import (
+    QUEUE_ORDER_DEADLINE,
+    QUEUE_ORDERS,
+    agent_overview,
+    agent_queue,
+    queue_overview,
+    task_list,
+)
 from outreach.serializers import (
     AgentRoutingSerializer,
     CallResultInputSerializer,
@@ -241,10 +250,28 @@ class MyQueueApi(APIView):
     permission_classes = [IsAgent]
     limit = 200
 
-    @extend_schema(summary="My call queue", responses=TaskSerializer(many=True))
+    @extend_schema(
+        summary="My call queue",
+        parameters=[
+            OpenApiParameter(
+                "order",
+                str,
+                enum=list(QUEUE_ORDERS),
+                description="deadline (default): overdue first, then by deadline; value: by "
+                "the expected value of the call (predicted value x churn probability x "
+                "reachability), highest first.",
+            )
+        ],
+        responses=TaskSerializer(many=True),
+    )
     def get(self, request: AuthenticatedRequest) -> Response:
         now = timezone.now()
-        tasks = agent_queue(user=request.user, now=now)[: self.limit]
+        order = request.query_params.get("order", QUEUE_ORDER_DEADLINE)
+        if order not in QUEUE_ORDERS:
+            raise ValidationError(
+                {"order": [_("Unknown order: %(order)s") % {"order": order[:50]}]}
+            )
+        tasks = agent_queue(user=request.user, now=now, order=order)[: self.limit]
         context = {"now": now, "request": request}
         return Response(TaskSerializer(tasks, many=True, context=context).data)
 

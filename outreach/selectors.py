@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db.models import BooleanField, Case, Count, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from care.choices import StepChannel
@@ -19,6 +19,7 @@ from outreach.access import user_queue_ids, visible_tasks
 from outreach.choices import OPEN_TASK_STATUSES, TaskStatus
 from outreach.models import OutreachTask, Queue
 from outreach.services.capacity import capacity_load
+from segments.selectors import touch_value
 
 if TYPE_CHECKING:
     # Types only: on Python 3.11 WithAnnotations[Model, TypedDict] fails at runtime.
@@ -47,13 +48,22 @@ class Overdue(TypedDict):
     is_overdue: bool
 
 
+# How an agent's call list may be ordered: overdue first then by deadline (the default), or by
+# the expected value of the call (segments.selectors.touch_value), highest first.
+QUEUE_ORDER_DEADLINE = "deadline"
+QUEUE_ORDER_VALUE = "value"
+QUEUE_ORDERS = (QUEUE_ORDER_DEADLINE, QUEUE_ORDER_VALUE)
+
+
 def agent_queue(
-    *, user: User, now: dt.datetime | None = None
+    *, user: User, now: dt.datetime | None = None, order: str = QUEUE_ORDER_DEADLINE
 ) -> "QuerySet[WithAnnotations[OutreachTask, Overdue]]":
     """The calls `user` should make now: open call tasks due by now that are assigned to them
-    or wait unassigned in their queues, overdue first, then by deadline (then value)."""
+    or wait unassigned in their queues, overdue first, then by deadline (then value); with
+    `order` "value", by the expected value of the touch (the customer's predicted value x
+    churn probability x reachability, unknown last), then by deadline."""
     now = now or timezone.now()
-    return (
+    tasks = (
         OutreachTask.objects.filter(
             channel=StepChannel.CALL,
             status__in=OPEN_TASK_STATUSES,
@@ -67,8 +77,12 @@ def agent_queue(
         .filter(~(Q(status=TaskStatus.PENDING) & campaign_work_frozen()))
         .select_related(*TASK_JOINS)
         .annotate(is_overdue=_overdue(now))
-        .order_by("-is_overdue", "deadline_at", "-priority", "id")
     )
+    if order == QUEUE_ORDER_VALUE:
+        return tasks.annotate(touch_value=touch_value("customer")).order_by(
+            F("touch_value").desc(nulls_last=True), "deadline_at", "id"
+        )
+    return tasks.order_by("-is_overdue", "deadline_at", "-priority", "id")
 
 
 def queue_overview(*, now: dt.datetime | None = None) -> list[dict[str, Any]]:

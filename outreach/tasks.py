@@ -7,6 +7,7 @@ sends with idempotency keys; the sweep's updates are guarded by the columns they
 from celery import shared_task
 
 from outreach.services.dispatch import dispatch_due
+from outreach.services.reach import reach_refresh
 from outreach.services.sla import sla_sweep
 
 
@@ -20,3 +21,10 @@ def dispatch_due_task() -> dict[str, int]:
 def sla_sweep_task() -> dict[str, int]:
     """Flag SLA breaches, escalate them once, hand waiting call tasks to free agents."""
     return sla_sweep()
+
+
+@shared_task
+def reach_refresh_task(full: bool = False) -> dict[str, int]:
+    """Recompute customers' reachability and receptiveness (nightly, before the segment
+    refresh, which reads them)."""
+    return reach_refresh(full=full)

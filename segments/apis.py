@@ -22,6 +22,7 @@ from segments.models import (
     ClusterProfile,
     CustomerBehaviour,
     CustomerMetrics,
+    CustomerReach,
     RefreshRun,
     Segment,
     SegmentMembership,
@@ -39,6 +40,7 @@ from segments.selectors import (
     cluster_profiles_latest,
     customer_behaviour,
     customer_metrics,
+    customer_reach,
     customer_segments,
     metrics_as_of,
     refresh_runs,
@@ -125,6 +127,15 @@ class BehaviourSerializer(serializers.ModelSerializer):
         )
 
 
+class ReachSerializer(serializers.ModelSerializer):
+    """A customer's reachability and receptiveness over 180 days (segments.CustomerReach,
+    filled by outreach); shares 0 to 1, null without anything counted."""
+
+    class Meta:
+        model = CustomerReach
+        exclude = ["customer"]
+
+
 class MetricsSerializer(serializers.ModelSerializer):
     """A metrics row read through `customer_metrics` (which adds `metrics_as_of`)."""
 
@@ -143,9 +154,19 @@ class MetricsSerializer(serializers.ModelSerializer):
         "reached the customer)."
     )
 
+    reach = serializers.SerializerMethodField(
+        help_text="Reachability and receptiveness over the last 180 days (null when nothing "
+        "was counted for the customer)."
+    )
+
     class Meta:
         model = CustomerMetrics
         exclude = ["customer"]
+
+    @extend_schema_field(ReachSerializer(allow_null=True))
+    def get_reach(self, metrics: MetricsRow) -> dict | None:
+        row = customer_reach(customer_id=metrics.customer_id)
+        return None if row is None else ReachSerializer(row).data
 
     @extend_schema_field(BehaviourSerializer(allow_null=True))
     def get_behaviour(self, metrics: MetricsRow) -> dict | None:

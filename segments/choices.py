@@ -64,6 +64,16 @@ class PriorityField(models.TextChoices):
     RECENCY = "recency_days", _("Days since last order")
     SPEND_90D = "spend_90d", _("Spend in 90 days")
     PREDICTED_VALUE = "predicted_value_365d", _("Predicted value, 365 days")
+    # Predicted value x churn probability x reachability (segments.selectors.touch_value).
+    TOUCH_VALUE = "touch_value", _("Expected value of the touch")
+
+
+class ReachChannel(models.TextChoices):
+    """The channels reachability is measured on (the best one is shown on the desk card)."""
+
+    CALL = "call", _("Call")
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")
 
 
 class RunStatus(models.TextChoices):

@@ -16,6 +16,7 @@ from segments.choices import (
     ChurnModelStatus,
     LifecycleStage,
     PriorityField,
+    ReachChannel,
     RfmSegmentName,
     RunStatus,
     SegmentKind,
@@ -389,6 +390,93 @@ class CustomerBehaviour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.top_category}"
+
+
+class CustomerReach(models.Model):
+    """Whether and when a customer can be reached, and how they answer proactive touches, over
+    the last 180 days (one row per active customer with any touch, call or phone).
+
+    DECLARED here, so rules, priorities, the screen-pop card and segment pages can read it;
+    FILLED by outreach (outreach.services.reach), the app that executes touches, nightly and
+    set-based in SQL. A contract: outreach writes every column, nothing else writes the table
+    (docs/architecture.md). Shares are 0 to 1 and empty without anything to count.
+    """
+
+    customer = models.OneToOneField(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="reach",
+    )
+    calls_attempted = models.IntegerField(_("calls attempted"), null=True)
+    calls_answered = models.IntegerField(_("calls answered"), null=True)
+    call_answer_share = models.FloatField(_("share of calls answered"), null=True)
+    best_call_hour = models.SmallIntegerField(
+        _("best hour to call"),
+        null=True,
+        validators=[MinValueValidator(0), MaxValueValidator(23)],
+        help_text=_("The hour of day most calls were answered, in the customer's time zone."),
+    )
+    sms_sent = models.IntegerField(_("SMS sent"), null=True)
+    sms_delivered_share = models.FloatField(_("share of SMS delivered"), null=True)
+    email_sent = models.IntegerField(_("emails sent"), null=True)
+    email_delivered_share = models.FloatField(_("share of emails delivered"), null=True)
+    has_working_phone = models.BooleanField(_("has a working phone"), default=False)
+    call_response_share = models.FloatField(_("call response share"), null=True)
+    call_conversion_share = models.FloatField(_("call conversion share"), null=True)
+    sms_response_share = models.FloatField(_("SMS response share"), null=True)
+    sms_conversion_share = models.FloatField(_("SMS conversion share"), null=True)
+    email_response_share = models.FloatField(_("email response share"), null=True)
+    email_conversion_share = models.FloatField(_("email conversion share"), null=True)
+    wechat_response_share = models.FloatField(_("WeChat response share"), null=True)
+    wechat_conversion_share = models.FloatField(_("WeChat conversion share"), null=True)
+    best_channel = models.CharField(
+        _("best channel to reach"), max_length=8, choices=ReachChannel.choices, blank=True
+    )
+    reachability = models.FloatField(
+        _("reachability"),
+        null=True,
+        help_text=_(
+            "The best channel's share of calls answered or messages delivered; an opted-out "
+            "channel or one without a contact point counts 0."
+        ),
+    )
+    receptiveness = models.FloatField(
+        _("receptiveness"),
+        null=True,
+        help_text=_("Share of proactive touches that got a response."),
+    )
+    refreshed_at = models.DateTimeField(_("last changed"))
+
+    class Meta:
+        verbose_name = _("customer reachability")
+        verbose_name_plural = _("customers' reachability")
+        constraints = [
+            models.CheckConstraint(
+                name="reach_hour_range",
+                condition=Q(best_call_hour__isnull=True)
+                | Q(best_call_hour__gte=0, best_call_hour__lte=23),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} reach {self.reachability}"
+
+
+class ReachRefreshState(models.Model):
+    """When the reachability pass last ran (one row, pk=1): its next run recomputes only the
+    customers whose touches, messages, calls or contact points changed since, and those whose
+    180-day window edge moved past something."""
+
+    ran_at = models.DateTimeField(_("last run"))
+
+    class Meta:
+        verbose_name = _("reachability pass")
+        verbose_name_plural = _("reachability passes")
+
+    def __str__(self) -> str:
+        return f"reach pass {self.ran_at:%Y-%m-%d %H:%M}"
 
 
 def age_at(birthday: dt.date | None, *, as_of: dt.datetime | None) -> int | None:

@@ -1,8 +1,9 @@
 """The segments section of the screen-pop card: scores and current segments with their why.
 
 An `SqlSection`: PostgreSQL builds it inside the card's single statement, from the customer's
-metrics row, buying habits and open memberships. Plain SQL on the tables of
-`segments.models` (CustomerMetrics, CustomerBehaviour, SegmentMembership, Segment);
+metrics row, buying habits, reachability and open memberships. Plain SQL on the tables of
+`segments.models` (CustomerMetrics, CustomerBehaviour, CustomerReach, SegmentMembership,
+Segment);
 tests/segments test the section's values.
 """
 
@@ -16,11 +17,20 @@ HABITS_SQL = """(SELECT json_build_object('top_category', top_category,
         'usual_weekday', usual_weekday, 'preferred_channel', preferred_channel)
     FROM segments_customerbehaviour WHERE customer_id = c.id)"""
 
+# Reachability for the card's line (segments.models.CustomerReach, filled by outreach).
+REACH_SQL = """(SELECT json_build_object('best_call_hour', best_call_hour,
+        'best_channel', nullif(best_channel, ''), 'reachability', reachability,
+        'call_answer_share', call_answer_share, 'sms_delivered_share', sms_delivered_share,
+        'email_delivered_share', email_delivered_share, 'receptiveness', receptiveness,
+        'has_working_phone', has_working_phone)
+    FROM segments_customerreach WHERE customer_id = c.id)"""
+
 segments_section = SqlSection(
     # The metrics as of the refresh that computed them (`as_of`): recency_days counts whole
     # days to that moment, floored, as segments.models.days_since does.
     sql=f"""json_build_object(
     'habits', {HABITS_SQL},
+    'reach', {REACH_SQL},
     'metrics', (SELECT json_build_object('rfm_code', rfm_code, 'rfm_segment', rfm_segment,
         'lifecycle_stage', lifecycle_stage, 'value_tier', value_tier,
         'churn_probability', churn_probability, 'monetary', monetary::text,

@@ -10,7 +10,9 @@ a refresh finishing meanwhile cannot mix two moments.
 import datetime as dt
 from typing import TYPE_CHECKING, TypedDict
 
-from django.db.models import Prefetch, Q, QuerySet, Subquery
+from django.db.models import F, FloatField, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.expressions import CombinedExpression
+from django.db.models.functions import Cast, Coalesce
 
 from callcenter.selectors.customers import customer_search
 from segments.choices import ChurnModelStatus, RunStatus
@@ -19,6 +21,7 @@ from segments.models import (
     ClusterProfile,
     CustomerBehaviour,
     CustomerMetrics,
+    CustomerReach,
     RefreshRun,
     Segment,
     SegmentMembership,
@@ -34,6 +37,32 @@ METRICS_AS_OF_SQL = (
     f"SELECT as_of FROM segments_refreshrun WHERE status = '{RunStatus.SUCCEEDED.value}' "  # noqa: S608 - module constants
     "ORDER BY finished_at DESC LIMIT 1"
 )
+
+
+# Stand-ins of the expected value of a touch: an unknown churn probability or reachability.
+UNKNOWN_CHURN = 0.5
+UNKNOWN_REACHABILITY = 0.5
+
+
+def touch_value(customer_path: str = "") -> CombinedExpression:
+    """The expected value of a touch for the customer at `customer_path` (empty: the queryset's
+    own Customer): predicted 365-day value (without a prediction: spend in the window) x churn
+    probability (unknown: 0.5) x reachability (unknown: 0.5). Null without a metrics row, so it
+    sorts last. Used by capacity-capped segments (PriorityField.TOUCH_VALUE) and the agents'
+    call lists ordered by expected value."""
+    prefix = f"{customer_path}__" if customer_path else ""
+    value = Cast(
+        Coalesce(F(f"{prefix}metrics__predicted_value_365d"), F(f"{prefix}metrics__monetary")),
+        FloatField(),
+    )
+    churn = Coalesce(F(f"{prefix}metrics__churn_probability"), Value(UNKNOWN_CHURN))
+    reach = Coalesce(F(f"{prefix}reach__reachability"), Value(UNKNOWN_REACHABILITY))
+    return value * churn * reach
+
+
+def customer_reach(*, customer_id: int) -> CustomerReach | None:
+    """A customer's reachability and receptiveness (filled by outreach), if computed."""
+    return CustomerReach.objects.filter(customer_id=customer_id).first()
 
 
 class MetricsAsOf(TypedDict):
@@ -157,9 +186,12 @@ def churn_model_status() -> dict[str, object]:
 
 
 def customer_behaviour(*, customer_id: int) -> CustomerBehaviour | None:
-    """A customer's buying habits and service history, with the customer (gender, birthday)."""
+    """A customer's buying habits and service history, with the customer (gender, birthday)
+    and their reachability (`customer.reach`, when outreach computed it) in the same query."""
     return (
-        CustomerBehaviour.objects.select_related("customer").filter(customer_id=customer_id).first()
+        CustomerBehaviour.objects.select_related("customer", "customer__reach")
+        .filter(customer_id=customer_id)
+        .first()
     )
 
 

@@ -24,7 +24,14 @@ from outreach.access import TaskAccessDenied
 from outreach.choices import OPEN_TASK_STATUSES
 from outreach.forms import CompleteTaskForm, RescheduleTaskForm
 from outreach.models import OutreachTask
-from outreach.selectors import MY_QUEUE_LIMIT, TASK_JOINS, agent_queue, task_list
+from outreach.selectors import (
+    MY_QUEUE_LIMIT,
+    QUEUE_ORDER_DEADLINE,
+    QUEUE_ORDERS,
+    TASK_JOINS,
+    agent_queue,
+    task_list,
+)
 from outreach.services.tasks import outreach_task_complete, outreach_task_reschedule
 
 UPCOMING_SHOWN = 20
@@ -66,10 +73,15 @@ def _row_context(task: OutreachTask, **forms_: Any) -> dict[str, Any]:
 @require_GET
 @role_required()
 def my_queue_view(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """The calls to make now (overdue first, then by deadline) and the ones coming later."""
+    """The calls to make now (overdue first, then by deadline; or by expected value with
+    ?order=value) and the ones coming later."""
     now = timezone.now()
-    tasks = list(agent_queue(user=request.user, now=now)[:MY_QUEUE_LIMIT])
+    order = request.GET.get("order", QUEUE_ORDER_DEADLINE)
+    if order not in QUEUE_ORDERS:
+        order = QUEUE_ORDER_DEADLINE
+    tasks = list(agent_queue(user=request.user, now=now, order=order)[:MY_QUEUE_LIMIT])
     context = {
+        "order": order,
         "rows": [_row_context(task) for task in tasks],
         "overdue_count": sum(1 for task in tasks if task.is_overdue),
         "upcoming": _upcoming(request.user, now),

@@ -17,6 +17,7 @@ from callcenter.selectors.desk import DeskCard, DeskPart, choice_label, desk_adv
 from segments.choices import (
     IsoWeekday,
     LifecycleStage,
+    ReachChannel,
     RfmSegmentName,
     SegmentKind,
     ValuePotential,
@@ -123,6 +124,38 @@ def habits_line(habits: dict[str, Any] | None) -> str:
     return " · ".join(parts)
 
 
+def reach_line(reach: dict[str, Any] | None, habits: dict[str, Any] | None) -> str:
+    """The card's line on how to reach the caller: the best hour to call in their time zone,
+    the channel that reaches them best (with its answered or delivered share) and the channel
+    they prefer to buy through; empty without any of these."""
+    reach = reach or {}
+    parts = []
+    if reach.get("best_call_hour") is not None:
+        hour = reach["best_call_hour"]
+        parts.append(
+            _("best time to call %(start)s:00-%(end)s:00 (their time)")
+            % {"start": hour, "end": (hour + 1) % 24}
+        )
+    channel = reach.get("best_channel")
+    if channel:
+        share = {
+            ReachChannel.CALL: reach.get("call_answer_share"),
+            ReachChannel.SMS: reach.get("sms_delivered_share"),
+            ReachChannel.EMAIL: reach.get("email_delivered_share"),
+        }.get(channel)
+        parts.append(
+            _("best reached by %(channel)s (%(percent)s%%)")
+            % {
+                "channel": choice_label(ReachChannel, channel),
+                "percent": round((share or 0) * 100),
+            }
+        )
+    if habits and habits.get("preferred_channel"):
+        parts.append(_("buys via %(channel)s") % {"channel": habits["preferred_channel"]})
+    text = " · ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
 def value_line(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
     """The value model's predictions for the card: predicted value over the next 365 days (text,
     as the statement gives money) and the chance the customer is still active, in percent;
@@ -144,6 +177,7 @@ def segments_desk_load(card: DeskCard) -> dict[str, Any]:
     section = _section(card)
     return {
         "habits": habits_line(section.get("habits")),
+        "reach": reach_line(section.get("reach"), section.get("habits")),
         "badges": segment_badges(section.get("metrics")),
         "value_line": value_line(section.get("metrics")),
         "rule_segments": [

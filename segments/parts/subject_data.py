@@ -1,6 +1,6 @@
 """Segments' rows in subject export and erasure (callcenter.services.privacy): metrics, buying
-habits and memberships hold scores, dates and choices only, so erasure keeps them (they are the
-aggregates) and the export finds them from the model metadata."""
+habits, reachability and memberships hold scores, dates and choices only, so erasure keeps them
+(they are the aggregates) and the export finds them from the model metadata."""
 
 from callcenter.services.privacy import SubjectData, subject_data_parts
 
@@ -10,6 +10,10 @@ SEGMENTS_SUBJECT_DATA = SubjectData(
         # Buying habits: shares, hours, counts and the categories and channels the erased
         # orders keep too.
         "segments.customerbehaviour.customer": "keep",
+        # Reachability: counts, shares, an hour and yes/no over the erased touches, no number
+        # or address; the next reach pass recomputes the row from what erasure left (the
+        # customer row changed) and deletes it once nothing is left or the customer is inactive.
+        "segments.customerreach.customer": "keep",
         "segments.segmentmembership.customer": "keep",
     }
 )

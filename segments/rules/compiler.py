@@ -126,6 +126,9 @@ def _condition_q(node: Condition, *, as_of: datetime, segment_ids: Mapping[str, 
         return _attribute_q(node)
     if spec.type == BOOL:
         expected = (node.cmp == "is_true") != spec.invert
+        if not expected and spec.missing_is_false:
+            # A customer without the row (no phone, nothing counted) is "false" too.
+            return ~Q(**{spec.path: True})
         return Q(**{spec.path: expected})
     if spec.days_since:
         return _days_since_q(spec.path, node.cmp, node.value, as_of=as_of)

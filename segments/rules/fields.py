@@ -88,6 +88,7 @@ FAMILIES: dict[str, Promise] = {
     "events": _("Events in the last days"),
     "habits": _("Buying habits"),
     "service": _("Service history"),
+    "reach": _("Reachability"),
 }
 
 
@@ -130,6 +131,8 @@ class FieldSpec:
     derived: str = ""
     # A choice whose values are the digits of a whole-number column (the usual weekday).
     numeric_choices: bool = False
+    # A yes/no field of a row that may be missing: "is false" matches customers without it.
+    missing_is_false: bool = False
 
     @property
     def operators(self) -> tuple[str, ...]:
@@ -168,6 +171,24 @@ def _habit(name: str, type_: str, label: Promise, family: str = "habits", **kw: 
         path=f"behaviour__{name}",
         # A customer the refresh has not reached yet has no row.
         may_be_empty=True,
+        **kw,
+    )
+
+
+def _reach(name: str, type_: str, label: Promise, **kw: Any) -> FieldSpec:
+    """A reachability or receptiveness field (segments.models.CustomerReach, filled by outreach);
+    shares are 0 to 1."""
+    if type_ == NUMBER and "maximum" not in kw:
+        kw = {"number": "float", "minimum": 0, "maximum": 1, **kw}
+    return FieldSpec(
+        name=name,
+        family="reach",
+        type=type_,
+        label=label,
+        path=f"reach__{name}",
+        # A customer with nothing counted (no touch, call or phone) has no row.
+        may_be_empty=type_ != BOOL,
+        missing_is_false=type_ == BOOL,
         **kw,
     )
 
@@ -341,6 +362,18 @@ _FIELD_LIST: list[FieldSpec] = [
     _service("tickets_suggestion_90d", _("suggestions in 90 days")),
     _service("open_tickets", _("open tickets")),
     _service("last_csat", _("last CSAT (1-5)"), minimum=1, maximum=5),
+    # Reachability and receptiveness over 180 days (outreach.services.reach).
+    _reach("call_answer_share", NUMBER, _("share of calls answered (0-1)")),
+    _reach("best_call_hour", NUMBER, _("best hour to call (0-23)"), minimum=0, maximum=23),
+    _reach("has_working_phone", BOOL, _("has a working phone")),
+    _reach("sms_delivered_share", NUMBER, _("share of SMS delivered (0-1)")),
+    _reach("email_delivered_share", NUMBER, _("share of emails delivered (0-1)")),
+    _reach("reachability", NUMBER, _("reachability (0-1)")),
+    _reach("receptiveness", NUMBER, _("receptiveness: share of touches answered (0-1)")),
+    _reach("call_response_share", NUMBER, _("share of calls that got a response (0-1)")),
+    _reach("sms_response_share", NUMBER, _("share of SMS that got a response (0-1)")),
+    _reach("call_conversion_share", NUMBER, _("share of calls followed by an order (0-1)")),
+    _reach("sms_conversion_share", NUMBER, _("share of SMS followed by an order (0-1)")),
 ]
 
 FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in _FIELD_LIST}

@@ -66,6 +66,31 @@ def _behaviour_columns() -> sql.Composable:
     )
 
 
+# Reachability and receptiveness over 180 days (segments.CustomerReach, filled by outreach),
+# empty when nothing was counted for the customer.
+REACH_EXPORT_COLUMNS = [
+    "calls_attempted",
+    "call_answer_share",
+    "best_call_hour",
+    "has_working_phone",
+    "sms_delivered_share",
+    "email_delivered_share",
+    "best_reach_channel",
+    "reachability",
+    "receptiveness",
+    "call_response_share",
+    "sms_response_share",
+    "call_conversion_share",
+    "sms_conversion_share",
+]
+_REACH_SELECT = (
+    "r.calls_attempted, r.call_answer_share, r.best_call_hour, r.has_working_phone, "
+    "r.sms_delivered_share, r.email_delivered_share, nullif(r.best_channel, ''), "
+    "r.reachability, r.receptiveness, r.call_response_share, r.sms_response_share, "
+    "r.call_conversion_share, r.sms_conversion_share, "
+)
+
+
 EXPORT_COLUMNS = [
     "external_id",
     "name",
@@ -89,6 +114,7 @@ EXPORT_COLUMNS = [
     "predicted_value_365d",
     "value_potential",
     *BEHAVIOUR_EXPORT_COLUMNS,
+    *REACH_EXPORT_COLUMNS,
     "as_of",
 ]
 _FORMULA_START = r"^[=+\-@\t\r]"
@@ -134,9 +160,11 @@ def _export_query(segment: Segment | None) -> sql.Composed:
         "round(m.expected_orders_365d::numeric, 4), m.expected_order_value, "
         "m.predicted_value_365d, m.value_potential, "
         "{behaviour} "
+        "{reach}"
         "{as_of} "
         "FROM callcenter_customer c JOIN segments_customermetrics m ON m.customer_id = c.id "
         "LEFT JOIN segments_customerbehaviour b ON b.customer_id = c.id "
+        "LEFT JOIN segments_customerreach r ON r.customer_id = c.id "
         "LEFT JOIN ({as_of_query}) run ON true "
         "WHERE c.status = 'active' {membership_filter} ORDER BY c.id"
     ).format(
@@ -146,6 +174,7 @@ def _export_query(segment: Segment | None) -> sql.Composed:
         as_of_query=sql.SQL(METRICS_AS_OF_SQL),
         membership_filter=membership_filter,
         behaviour=_behaviour_columns(),
+        reach=sql.SQL(_REACH_SELECT),
     )
 
 

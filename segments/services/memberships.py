@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from django.db import connection
@@ -25,6 +26,7 @@ from callcenter.models import Customer
 from segments.choices import PriorityField, SegmentKind
 from segments.models import CustomerMetrics, Segment, SegmentMembership
 from segments.rules import rule_describe, rule_queryset, segment_dependency_order
+from segments.selectors import touch_value
 from segments.services.writeback import CHANGED_TABLE
 
 DESIRED_TABLE = "segments_desired_members"
@@ -95,10 +97,14 @@ def _capped(segment: Segment, queryset: QuerySet[Customer]) -> QuerySet[Customer
         return queryset
     descending = segment.priority_descending
     field = segment.priority_field
-    if field == PriorityField.RECENCY:
-        # Days since the last order are not stored: more days is an earlier last order.
-        field, descending = "last_order_at", not descending
-    priority = F(f"metrics__{field}")
+    priority: Any
+    if field == PriorityField.TOUCH_VALUE:
+        priority = touch_value()
+    else:
+        if field == PriorityField.RECENCY:
+            # Days since the last order are not stored: more days is an earlier last order.
+            field, descending = "last_order_at", not descending
+        priority = F(f"metrics__{field}")
     ordering = priority.desc(nulls_last=True) if descending else priority.asc(nulls_last=True)
     return queryset.order_by(ordering, "pk")[: segment.capacity]
 

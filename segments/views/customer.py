@@ -11,8 +11,8 @@ from django.views.decorators.http import require_GET
 from callcenter.http import AuthenticatedHttpRequest
 from callcenter.models import Customer
 from callcenter.views import role_required
-from segments.choices import IsoWeekday, age_band
-from segments.models import age_at, days_since, overdue_ratio
+from segments.choices import IsoWeekday, ReachChannel, age_band
+from segments.models import CustomerReach, age_at, days_since, overdue_ratio
 from segments.selectors import (
     MetricsRow,
     customer_behaviour,
@@ -62,7 +62,24 @@ def _habits(pk: int, metrics: MetricsRow | None, *, as_of: dt.datetime | None) -
         "age_band": age_band(age).label if age is not None else "",
         "overdue_ratio": overdue_ratio(last_order_at, row.median_gap_days, as_of=as_of),
         "overdue_days": _overdue_days(last_order_at, row.median_gap_days, as_of=as_of),
+        "reach": _reach(row.customer),
     }
+
+
+def _reach(customer: Customer) -> dict | None:
+    """The "Reachability" block: the stored row (joined with the behaviour row) and the best
+    channel's share; None when outreach has counted nothing for the customer."""
+    try:
+        reach = customer.reach
+    except CustomerReach.DoesNotExist:
+        return None
+    shares: dict[str, float | None] = {
+        ReachChannel.CALL: reach.call_answer_share,
+        ReachChannel.SMS: reach.sms_delivered_share,
+        ReachChannel.EMAIL: reach.email_delivered_share,
+    }
+    share = shares.get(reach.best_channel)
+    return {"row": reach, "best_share": share}
 
 
 def _overdue_days(

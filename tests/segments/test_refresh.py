@@ -300,7 +300,7 @@ def test_screenpop_shows_scores_and_segments_with_why(base, agent_user, api_as) 
 
     PhoneFactory(customer=CustomerFactory(), value="+8613900139000")
     newcomer = api_as(agent_user).get("/api/screenpop/", {"phone": "13900139000"}).json()
-    assert newcomer["segments"] == {"habits": None, "metrics": None, "segments": []}
+    assert newcomer["segments"] == {"habits": None, "metrics": None, "reach": None, "segments": []}
 
 
 def test_a_merged_customer_leaves_metrics_and_segments_at_the_next_refresh(base) -> None:

@@ -50,6 +50,7 @@ from tests.segments.factories import (
     SegmentMembershipFactory,
 )
 from tests.segments.test_behaviour import HABIT_FIELD_CASES
+from tests.segments.test_reach_fields import REACH_FIELD_CASES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AS_OF = dt.datetime(2025, 6, 1, 12, 0, tzinfo=SHANGHAI)
@@ -348,6 +349,8 @@ def test_every_allowed_field_is_exercised() -> None:
     tested = {tree["field"] for tree, _expected in FIELD_CASES}
     # Buying habits, service history, age and gender: tests/segments/test_behaviour.py.
     tested |= {condition["field"] for condition, _expected in HABIT_FIELD_CASES}
+    # Reachability: tests/segments/test_reach_fields.py.
+    tested |= {condition["field"] for condition, _expected in REACH_FIELD_CASES}
     assert set(FIELDS) <= tested
 
 
