@@ -5,7 +5,8 @@ header's chips and a line on their buying habits, and advice from their stage, v
 potential.
 
 Both read the segments section of the screen-pop card (segments.screenpop), which the card
-already holds: no query of their own.
+already holds: no query of their own. The next best actions (the admins' rules,
+segments.next_best_actions) are a part of their own: one query for every active rule.
 """
 
 from typing import Any
