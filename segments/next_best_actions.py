@@ -14,13 +14,17 @@ beside the figures the placeholders need. The active rules are cached
 """
 
 import datetime as dt
+import functools
+import json
 import logging
 import math
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -34,7 +38,7 @@ from segments.choices import ValuePotential
 from segments.models import NBA_TEXT_LENGTH, NextBestAction, next_best_action_text
 from segments.rules import RuleError, rule_describe
 from segments.rules.compiler import compile_node
-from segments.rules.tree import parse_tree
+from segments.rules.tree import MAX_NUMBER, parse_tree
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +48,11 @@ NBA_CACHE_KEY = "segments:next-best-actions:active:v1"
 # The writes drop the cache; the expiry only bounds a cache filled from a transaction that
 # then rolled back.
 NBA_CACHE_SECONDS = 600
+# Evaluation statements kept per process (one per set of active rules and minute).
+STATEMENTS_KEPT = 8
+# Stands for the customer's id while a statement is built: outside every number a rule may
+# hold, so it is the only parameter with this value.
+_CUSTOMER_SENTINEL = -(MAX_NUMBER + 7)
 # Shown for a placeholder whose figure the customer does not have (no refresh, no orders).
 MISSING = "—"
 
@@ -175,37 +184,84 @@ def _channel_label(channel: str) -> str:
     return str(InteractionChannel(channel).label) if channel in InteractionChannel.values else ""
 
 
+@dataclass(frozen=True)
+class _Statement:
+    """The evaluation statement for a set of rules at a minute: SQL, its parameters with
+    `customer_index` where the customer's id goes, and the rules it checks."""
+
+    sql: str
+    params: tuple[Any, ...]
+    customer_index: int
+    rule_ids: tuple[int, ...]
+
+
+@functools.lru_cache(maxsize=STATEMENTS_KEPT)
+def _statement(conditions: tuple[tuple[int, str], ...], moment: dt.datetime) -> _Statement:
+    """Build the statement checking every rule of `conditions` ((id, condition as JSON), by
+    position) for one customer, with the figures the placeholders need."""
+    checks: dict[str, Exists] = {}
+    for rule_id, condition in conditions:
+        try:
+            node = parse_tree(json.loads(condition))
+        except RuleError as exc:
+            logger.warning("next best action %s skipped: %s", rule_id, exc.message)
+            continue
+        # Its own subquery per rule: the condition's joins stay inside it.
+        matching = Customer.objects.filter(pk=OuterRef("pk"), status=CustomerStatus.ACTIVE).filter(
+            compile_node(node, as_of=moment)
+        )
+        checks[f"nba_{rule_id}"] = Exists(matching)
+    query = (
+        Customer.objects.filter(pk=_CUSTOMER_SENTINEL)
+        .annotate(**checks)
+        .values(*checks, **{f"f_{name}": F(path) for name, path in _FIGURE_PATHS.items()})
+    )
+    sql, params = query.query.sql_with_params()
+    where = [
+        index
+        for index, value in enumerate(params)
+        if type(value) is int and value == _CUSTOMER_SENTINEL
+    ]
+    # Rule values are bounded (tree.MAX_NUMBER), so only the customer's id is the sentinel.
+    assert len(where) == 1, "the customer's id must appear once in the statement"
+    return _Statement(
+        sql=sql,
+        params=tuple(params),
+        customer_index=where[0],
+        rule_ids=tuple(int(name[len("nba_") :]) for name in checks),
+    )
+
+
 def next_best_actions_for_customer(
     *, customer_id: int, limit: int = MAX_SHOWN, as_of: dt.datetime | None = None
 ) -> list[dict[str, Any]]:
     """The first `limit` active rules (by position) the active customer matches, each as
     {"id", "name", "action", "reason", "channel", "channel_label"} with its texts in the active
     language and placeholders filled. One query (none without active rules); a stored
-    condition that no longer validates (a field gone) is skipped and logged."""
-    moment = as_of or timezone.now()
+    condition that no longer validates (a field gone) is skipped and logged.
+
+    Conditions and figures are read as of `as_of` (default now) to the minute: the statement,
+    built by the ORM, is kept per set of rules and minute and reused with the caller's id
+    (building it costs far more than running it)."""
+    moment = (as_of or timezone.now()).replace(second=0, microsecond=0)
     rules = next_best_actions_active()
-    checks: dict[str, Exists] = {}
-    for rule in rules:
-        try:
-            node = parse_tree(rule["condition"])
-        except RuleError as exc:
-            logger.warning("next best action %s skipped: %s", rule["id"], exc.message)
-            continue
-        # Its own subquery per rule: the condition's joins stay inside it.
-        matching = Customer.objects.filter(pk=OuterRef("pk"), status=CustomerStatus.ACTIVE).filter(
-            compile_node(node, as_of=moment)
-        )
-        checks[f"nba_{rule['id']}"] = Exists(matching)
-    if not checks:
+    if not rules:
         return []
-    row = (
-        Customer.objects.filter(pk=customer_id)
-        .annotate(**checks)
-        .values(*checks, **{f"f_{name}": F(path) for name, path in _FIGURE_PATHS.items()})
-        .first()
+    statement = _statement(
+        tuple((rule["id"], json.dumps(rule["condition"], sort_keys=True)) for rule in rules),
+        moment,
     )
-    if row is None:
+    if not statement.rule_ids:
         return []
+    params = list(statement.params)
+    params[statement.customer_index] = customer_id
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        values = cursor.fetchone()
+        names = [column.name for column in cursor.description or ()]
+    if values is None:
+        return []
+    row = dict(zip(names, values, strict=True))
     figures = customer_figures({name: row[f"f_{name}"] for name in _FIGURE_PATHS}, as_of=moment)
     shown = []
     for rule in rules:

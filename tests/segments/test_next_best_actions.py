@@ -285,3 +285,22 @@ def test_moving_a_rule_swaps_it_with_its_neighbour(only_custom_rules: None) -> N
     assert list(NextBestAction.objects.values_list("name", flat=True)) == ["B", "A"]
     next_best_action_move(action=first, up=True, moved_by=None)
     assert list(NextBestAction.objects.values_list("name", flat=True)) == ["A", "B"]
+
+
+def test_the_kept_statement_answers_for_each_customer_and_follows_a_changed_condition(
+    overdue_buyer: Customer, only_custom_rules: None
+) -> None:
+    rule = create(action_text="Offer {top_category} to {name}")
+    other = CustomerFactory(name="Qian Yu")
+    CustomerMetricsFactory(customer=other, last_order_at=timezone.now() - dt.timedelta(days=90))
+    habits(other, top_category="Coffee", median_gap_days=30.0)
+
+    first = next_best_actions_for_customer(customer_id=overdue_buyer.pk)
+    second = next_best_actions_for_customer(customer_id=other.pk)
+
+    assert [item["action"] for item in first] == ["Offer Tea to Zhao Lei"]
+    assert [item["action"] for item in second] == ["Offer Coffee to Qian Yu"]
+    narrower = {"op": "and", "children": [{"field": "top_category", "cmp": "eq", "value": "Tea"}]}
+    next_best_action_update(action=rule, updated_by=None, condition=narrower)
+    assert next_best_actions_for_customer(customer_id=other.pk) == []
+    assert len(next_best_actions_for_customer(customer_id=overdue_buyer.pk)) == 1

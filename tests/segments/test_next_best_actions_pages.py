@@ -319,3 +319,18 @@ def test_api_supervisors_read_but_do_not_write_and_agents_are_refused() -> None:
     assert supervisor.delete(f"{API}{rule.pk}/").status_code == 403
     assert _api(Role.AGENT).get(API).status_code == 403
     assert NextBestAction.objects.get(pk=rule.pk).name == rule.name
+
+
+def test_the_customer_page_shows_the_next_best_actions_in_both_languages(
+    tea_buyer: Customer,
+) -> None:
+    agent = _client(Role.AGENT)
+    url = reverse("customer-segments-fragment", args=[tea_buyer.pk])
+
+    english = agent.get(url).content.decode()
+    chinese = agent.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert 'data-testid="customer-next-best-actions"' in english
+    assert "Offer Tea." in english
+    assert "Why: Usually buys Tea every 40 days; 25 days overdue" in english
+    assert "推荐Tea。" in chinese
