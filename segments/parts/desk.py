@@ -207,7 +207,7 @@ def register() -> None:
         "next_best_actions",
         DeskPart(
             load=next_best_actions_desk_load,
-            sections={"main": "segments/partials/desk_next_best_actions.html"},
+            sections={"what_to_do": "segments/partials/desk_next_best_actions.html"},
         ),
         order=15,
     )
