@@ -11,6 +11,7 @@ from django.forms.models import fields_for_model
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from callcenter.choices import InteractionChannel
 from callcenter.forms_manage import ISO_WEEKDAYS, CheckboxRow, TimeInput
 from callcenter.jsoninput import JSONInputError, json_loads_checked
 from segments.choices import PriorityField
@@ -181,3 +182,43 @@ class RefreshScheduleForm(forms.Form):
 
     def clean_days(self) -> list[int]:
         return sorted(int(day) for day in self.cleaned_data["days"])
+
+
+class NextBestActionForm(forms.Form):
+    """A next best action: when (the rule tree from the builder), what to do and why."""
+
+    name = forms.CharField(label=pgettext_lazy("thing", "Name"), max_length=120)
+    position = forms.IntegerField(
+        label=_("Position"),
+        min_value=0,
+        initial=100,
+        help_text=_("Lower positions are tried first; the card shows the first three matches."),
+    )
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    condition = forms.CharField(widget=forms.HiddenInput, max_length=MAX_RULE_JSON_LENGTH)
+    action_text = forms.CharField(
+        label=_("What to do"), max_length=300, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    reason_text = forms.CharField(
+        label=_("Why (shown to the agent)"),
+        max_length=300,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Empty: the condition itself is shown as the reason."),
+    )
+    channel = forms.ChoiceField(
+        label=_("Suggested channel"),
+        required=False,
+        choices=[("", "—"), *InteractionChannel.choices],
+    )
+    # Where the condition the service refused is wrong; set by the editor view, absent otherwise.
+    rule_error_path: str
+
+    def clean_condition(self) -> dict[str, Any]:
+        try:
+            tree = json_loads_checked(self.cleaned_data["condition"])
+        except JSONInputError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        if not isinstance(tree, dict):
+            raise forms.ValidationError(_("The rule must be a group of conditions."))
+        return tree

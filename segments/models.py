@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from callcenter.choices import InteractionChannel
 from callcenter.models import Customer, TimeStampedModel
 from segments.choices import (
     ChurnModelStatus,
@@ -24,7 +25,7 @@ from segments.choices import (
     ValuePotential,
     ValueTier,
 )
-from segments.defaults import BUILTIN_SEGMENTS
+from segments.defaults import BUILTIN_SEGMENTS, DEFAULT_NEXT_BEST_ACTIONS
 
 if TYPE_CHECKING:
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -769,3 +770,75 @@ class ClusterProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number}: {self.label}"
+
+
+# Lengths of a next best action's texts: a line on the agent's card, not a script.
+NBA_TEXT_LENGTH = 300
+
+
+class NextBestAction(TimeStampedModel):
+    """A rule of the desk's "what to do": when a customer matches `condition` (a rule tree, as
+    rule segments use, segments.rules), the card suggests `action_text` with `reason_text`,
+    their placeholders filled from the customer's figures (segments.next_best_actions).
+    Active rules are tried by `position`; the card shows the first few that match."""
+
+    key = models.SlugField(
+        _("key"),
+        max_length=40,
+        blank=True,
+        help_text=_("For the installed defaults: which one (their texts show translated)."),
+    )
+    name = models.CharField(_("name"), max_length=120)
+    position = models.PositiveIntegerField(
+        _("position"), default=100, help_text=_("Lower positions are tried first.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    condition = models.JSONField(_("condition"))
+    action_text = models.CharField(_("action"), max_length=NBA_TEXT_LENGTH)
+    reason_text = models.CharField(_("reason"), max_length=NBA_TEXT_LENGTH, blank=True)
+    channel = models.CharField(
+        _("suggested channel"), max_length=16, choices=InteractionChannel.choices, blank=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("next best action")
+        verbose_name_plural = _("next best actions")
+        ordering = ("position", "pk")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"], condition=~Q(key=""), name="next_best_action_default_once"
+            ),
+        ]
+
+    def display(self, field: str) -> str:
+        """`field` ("name", "action_text" or "reason_text") in the active language: an
+        installed default still worded as installed shows its translation; anything the admins
+        wrote shows as written."""
+        return next_best_action_text(key=self.key, field=field, text=getattr(self, field))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+_DEFAULT_NBA_TEXTS = {
+    entry["key"]: {name: entry[name] for name in ("name", "action_text", "reason_text")}
+    for entry in DEFAULT_NEXT_BEST_ACTIONS
+}
+
+
+def next_best_action_text(*, key: str, field: str, text: str) -> str:
+    """What NextBestAction.display says, from the stored values (the desk reads them cached)."""
+    default = _DEFAULT_NBA_TEXTS.get(key, {}).get(field)
+    if default is None:
+        return text
+    with translation.override("en"):
+        installed = str(default)
+    return str(default) if text == installed else text

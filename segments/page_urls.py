@@ -1,8 +1,17 @@
-"""Page routes of the supervisor workspace: dashboard, segments, clusters and churn."""
+"""Page routes of the supervisor workspace: dashboard, segments, next best actions, clusters
+and churn."""
 
 from django.urls import path
 
-from segments.views import clusters, customer, dashboard, editor, refresh, segments
+from segments.views import (
+    clusters,
+    customer,
+    dashboard,
+    editor,
+    next_best_actions,
+    refresh,
+    segments,
+)
 
 urlpatterns = [
     path("dashboard/", dashboard.dashboard_view, name="dashboard"),
@@ -24,6 +33,31 @@ urlpatterns = [
         "customers/<int:pk>/segments/",
         customer.customer_segments_view,
         name="customer-segments-fragment",
+    ),
+    path(
+        "next-best-actions/",
+        next_best_actions.next_best_action_list_view,
+        name="next-best-actions",
+    ),
+    path(
+        "next-best-actions/new/",
+        next_best_actions.next_best_action_editor_view,
+        name="next-best-action-create",
+    ),
+    path(
+        "next-best-actions/<int:pk>/edit/",
+        next_best_actions.next_best_action_editor_view,
+        name="next-best-action-edit",
+    ),
+    path(
+        "next-best-actions/<int:pk>/move/",
+        next_best_actions.next_best_action_move_view,
+        name="next-best-action-move",
+    ),
+    path(
+        "next-best-actions/<int:pk>/delete/",
+        next_best_actions.next_best_action_delete_view,
+        name="next-best-action-delete",
     ),
     path("clusters/", clusters.clusters_view, name="clusters"),
     path("clusters/retrain/", clusters.churn_retrain_view, name="churn-retrain"),

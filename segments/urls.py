@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from segments import apis
+from segments import apis, apis_next_best_actions
 
 urlpatterns = [
     path("segments/", apis.SegmentListApi.as_view(), name="api-segments"),
@@ -20,6 +20,16 @@ urlpatterns = [
         name="api-value-model-current",
     ),
     path("segments/export/", apis.MetricsExportApi.as_view(), name="api-metrics-export"),
+    path(
+        "segments/next-best-actions/",
+        apis_next_best_actions.NextBestActionListApi.as_view(),
+        name="api-next-best-actions",
+    ),
+    path(
+        "segments/next-best-actions/<int:pk>/",
+        apis_next_best_actions.NextBestActionDetailApi.as_view(),
+        name="api-next-best-action",
+    ),
     path("segments/<int:pk>/", apis.SegmentDetailApi.as_view(), name="api-segment"),
     path(
         "segments/<int:pk>/members/", apis.SegmentMembersApi.as_view(), name="api-segment-members"

@@ -43,7 +43,7 @@ from callcenter.models import ImportRun, MergeProposal
 from callcenter.wsgi import application
 from care.choices import EventType, TemplateChannel
 from care.models import Event, MessageTemplate, TemplateVariant
-from segments.models import RefreshRun, Segment
+from segments.models import NextBestAction, RefreshRun, Segment
 from tests.callcenter.factories import (
     CustomerFactory,
     InteractionFactory,
@@ -81,6 +81,7 @@ KNOWN: dict[str, list[int]] = {}
 # The kind of row a path's `{id}` names, by the path's first segments (longest first).
 PATH_KINDS = (
     ("/api/segments/runs/", "run"),
+    ("/api/segments/next-best-actions/", "next_best_action"),
     ("/api/segments/", "segment"),
     ("/api/care/rules/", "rule"),
     ("/api/care/templates/", "template"),
@@ -193,6 +194,7 @@ def world(db: None) -> Iterator[dict[str, Any]]:
         task=[task.pk, TaskFactory(customer=customer).pk],
         proposal=[proposal.pk],
         run=[run.pk],
+        next_best_action=list(NextBestAction.objects.values_list("pk", flat=True)[:2]),
         user=[agent.pk, supervisor.pk],
         **{"import": [imported.pk]},
     )

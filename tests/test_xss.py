@@ -30,7 +30,7 @@ from callcenter.models import (
 from callcenter.services.imports import csv_import
 from care.models import CareRule, MessageTemplate, TemplateVariant
 from outreach.models import OutreachTask
-from segments.models import Segment
+from segments.models import NextBestAction, Segment
 from tests.callcenter.factories import CustomerFactory, PhoneFactory, UserFactory
 from tests.matrix import ADMIN
 from tests.segments.factories import CustomerMetricsFactory
@@ -56,6 +56,7 @@ def _poison(ids: dict[str, Any]) -> None:
     SurveyResponse.objects.update(comment=PAYLOAD)
     Segment.objects.filter(pk=ids["segment"]).update(name=PAYLOAD, description=PAYLOAD)
     CareRule.objects.update(name=PAYLOAD, description=PAYLOAD)
+    NextBestAction.objects.update(name=PAYLOAD, action_text=PAYLOAD, reason_text=PAYLOAD)
     MessageTemplate.objects.update(name=PAYLOAD, description=PAYLOAD)
     template = MessageTemplate.objects.get(pk=ids["template"])
     TemplateVariant.objects.update_or_create(

@@ -38,10 +38,10 @@ from callcenter.selectors.screenpop import screenpop_for_phone
 
 # At or below this the last contact reads as negative (as the sentiment badge does).
 NEGATIVE_SENTIMENT = -0.3
-# Where a part's section goes on the card: among the caller's chips in the header, beside the
-# open tickets, or below them in the main column.
+# Where a part's section goes on the card: among the caller's chips in the header, inside the
+# "What to do" box under the advice, beside the open tickets, or below them in the main column.
 # "log_call": inside the call-log form, under its fields (what logging the call will set off).
-DESK_SLOTS = ("header", "beside_tickets", "main", "log_call")
+DESK_SLOTS = ("header", "what_to_do", "beside_tickets", "main", "log_call")
 
 
 @dataclass

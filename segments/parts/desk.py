@@ -5,7 +5,8 @@ header's chips and a line on their buying habits, and advice from their stage, v
 potential.
 
 Both read the segments section of the screen-pop card (segments.screenpop), which the card
-already holds: no query of their own.
+already holds: no query of their own. The next best actions (the admins' rules,
+segments.next_best_actions) are a part of their own: one query for every active rule.
 """
 
 from typing import Any
@@ -23,6 +24,7 @@ from segments.choices import (
     ValuePotential,
     ValueTier,
 )
+from segments.next_best_actions import next_best_actions_for_customer
 
 # Churn probability from which the desk suggests a retention offer.
 CHURN_ALERT = 0.6
@@ -225,8 +227,24 @@ def segments_desk_advice(card: DeskCard) -> list[str]:
     return actions
 
 
+# Next best actions (segments.next_best_actions): the admins' rules for this customer.
+def next_best_actions_desk_load(card: DeskCard) -> dict[str, Any]:
+    """The first matching next best actions with their reasons. One query for every active
+    rule (their conditions and the placeholders' figures), the rules themselves cached."""
+    assert card.customer is not None
+    return {"next_best_actions": next_best_actions_for_customer(customer_id=card.customer["id"])}
+
+
 def register() -> None:
     """Fill the desk's registries (called from SegmentsConfig.ready())."""
+    desk_parts.register(
+        "next_best_actions",
+        DeskPart(
+            load=next_best_actions_desk_load,
+            sections={"what_to_do": "segments/partials/desk_next_best_actions.html"},
+        ),
+        order=15,
+    )
     desk_parts.register(
         "segments",
         DeskPart(

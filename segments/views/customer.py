@@ -13,6 +13,7 @@ from callcenter.models import Customer
 from callcenter.views import role_required
 from segments.choices import IsoWeekday, ReachChannel, age_band
 from segments.models import CustomerReach, age_at, days_since, overdue_ratio
+from segments.next_best_actions import next_best_actions_for_customer
 from segments.selectors import (
     MetricsRow,
     customer_behaviour,
@@ -42,6 +43,8 @@ def customer_segments_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRe
             "recency_days": recency,
             **stays,
             "habits": _habits(pk, metrics, as_of=as_of),
+            # What the desk card would suggest now (one query; the rules are cached).
+            "next_best_actions": next_best_actions_for_customer(customer_id=pk),
         },
     )
 

@@ -33,8 +33,10 @@ PHONE = "+8613800138000"
 # The request's savepoint and its release (2); session, user and roles (3); the screen-pop card
 # (1 statement); open tasks, enrollments and their steps (3); the script's template texts and
 # its context (customer, ticket, order: 4); the open tickets' SLA (service app: 1); the call
-# reasons with after-call follow-ups (outreach: 1).
-CARD_QUERIES = 15
+# reasons with after-call follow-ups (outreach: 1); the next best actions, every active rule's
+# condition and the placeholders' figures in one statement (segments: 1; the rules themselves
+# come from the cache).
+CARD_QUERIES = 16
 
 
 @pytest.fixture

@@ -25,6 +25,8 @@ MAIN_PAGES = {
     "segment-new": "/segments/new/",
     "refresh": "/segments/refresh/",
     "clusters": "/clusters/",
+    "next-best-actions": "/next-best-actions/",
+    "next-best-action-new": "/next-best-actions/new/",
     "care-rules": "/care/rules/",
     "care-templates": "/care/templates/",
     "care-effectiveness": "/care/effectiveness/",

@@ -5,7 +5,8 @@ editor (and the CSV export, an API route decided in `core`)."""
 
 from typing import Any
 
-from tests.matrix import MANAGERS, STAFF, Entry, _page
+from segments.models import NextBestAction
+from tests.matrix import ADMINS, MANAGERS, STAFF, Entry, _e, _page
 from tests.segments.value_fits import ValueModelFitFactory
 
 EXPECTATIONS: dict[str, Entry] = {
@@ -24,6 +25,14 @@ EXPECTATIONS: dict[str, Entry] = {
     "churn-retrain": _page(post=MANAGERS),
     # Queues the value model's fit by task name.
     "value-model-retrain": _page(post=MANAGERS),
+    # Next best actions: supervisors read the list, admins write (pages and API).
+    "next-best-actions": _page(get=MANAGERS),
+    "next-best-action-create": _page(get=ADMINS, post=ADMINS),
+    "next-best-action-edit": _page("next_best_action", get=ADMINS, post=ADMINS),
+    "next-best-action-move": _page("next_best_action", post=ADMINS),
+    "next-best-action-delete": _page("next_best_action", post=ADMINS),
+    "api-next-best-actions": _e(get=MANAGERS, post=ADMINS),
+    "api-next-best-action": _e("next_best_action", get=MANAGERS, patch=ADMINS, delete=ADMINS),
     # The customer page's segments section: everyone who may open the customer page.
     "customer-segments-fragment": _page("customer", get=STAFF),
 }
@@ -31,5 +40,7 @@ EXPECTATIONS: dict[str, Entry] = {
 
 def extra_objects(base: dict[str, Any]) -> dict[str, int]:
     """A current value model fit, so the API's "current" answers (a 404 would not exercise
-    it)."""
-    return {"value_model": ValueModelFitFactory().pk}
+    it); a next best action (an installed default) for its pages and API."""
+    rule = NextBestAction.objects.order_by("pk").first()
+    assert rule is not None
+    return {"value_model": ValueModelFitFactory().pk, "next_best_action": rule.pk}
