@@ -34,7 +34,7 @@ from django.utils.translation import gettext_lazy
 from callcenter.choices import CustomerStatus, InteractionChannel
 from callcenter.errors import ApplicationError
 from callcenter.models import Customer
-from segments.choices import ValuePotential
+from segments.choices import ReachChannel, ValuePotential
 from segments.models import NBA_TEXT_LENGTH, NextBestAction, next_best_action_text
 from segments.rules import RuleError, rule_describe
 from segments.rules.compiler import compile_node
@@ -72,6 +72,9 @@ PLACEHOLDERS: dict[str, Promise] = {
     "open_tickets": gettext_lazy("their open tickets"),
     "last_nps": gettext_lazy("their last NPS answer (0-10)"),
     "last_csat": gettext_lazy("their last CSAT answer (1-5)"),
+    "best_call_hour": gettext_lazy("the local hour they answer calls most"),
+    "best_channel": gettext_lazy("the channel that reaches them best"),
+    "receptiveness_percent": gettext_lazy("share of past touches they answered, in percent"),
 }
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 # What the figures are read from, on `Customer` (all to-one: one row per customer).
@@ -90,6 +93,9 @@ _FIGURE_PATHS = {
     "preferred_channel": "behaviour__preferred_channel",
     "open_tickets": "behaviour__open_tickets",
     "last_csat": "behaviour__last_csat",
+    "best_call_hour": "reach__best_call_hour",
+    "best_channel": "reach__best_channel",
+    "receptiveness": "reach__receptiveness",
 }
 
 
@@ -176,6 +182,11 @@ def customer_figures(row: dict[str, Any], *, as_of: dt.datetime) -> dict[str, st
         "open_tickets": _whole(row["open_tickets"]),
         "last_nps": _whole(row["last_nps"]),
         "last_csat": _whole(row["last_csat"]),
+        "best_call_hour": _whole(row["best_call_hour"]),
+        "best_channel": str(ReachChannel(row["best_channel"]).label)
+        if row["best_channel"] in ReachChannel.values
+        else None,
+        "receptiveness_percent": _percent(row["receptiveness"]),
     }
     return {name: text for name, text in figures.items() if text not in (None, MISSING)}
 

@@ -13,7 +13,7 @@ from callcenter.choices import CustomerStatus
 from callcenter.errors import ApplicationError
 from callcenter.models import Customer
 from segments.choices import ValuePotential
-from segments.models import CustomerBehaviour, NextBestAction
+from segments.models import CustomerBehaviour, CustomerReach, NextBestAction
 from segments.next_best_actions import (
     next_best_actions_for_customer,
     placeholders_check,
@@ -197,6 +197,34 @@ def test_matching_rules_fire_in_position_order_with_placeholders_filled(
     assert shown[0]["channel_label"] == "Call"
     assert shown[1]["action"] == "Offer Tea."
     assert shown[1]["reason"] == "Usually buys Tea every 40 days, 25 days overdue."
+
+
+def test_a_receptive_customer_gets_the_best_time_and_channel_from_reachability(
+    overdue_buyer: Customer, only_custom_rules: None
+) -> None:
+    CustomerReach.objects.create(
+        customer=overdue_buyer,
+        best_call_hour=19,
+        best_channel="call",
+        call_answer_share=0.75,
+        reachability=0.75,
+        receptiveness=0.6,
+        refreshed_at=timezone.now(),
+    )
+    create(
+        name="Call when they answer",
+        condition={
+            "op": "and",
+            "children": [{"field": "receptiveness", "cmp": "gte", "value": 0.5}],
+        },
+        action_text="Call about {top_category} at {best_call_hour}:00",
+        reason_text="Best reached by {best_channel}; answered {receptiveness_percent}% of touches",
+    )
+
+    shown = next_best_actions_for_customer(customer_id=overdue_buyer.pk)
+
+    assert [item["action"] for item in shown] == ["Call about Tea at 19:00"]
+    assert shown[0]["reason"] == "Best reached by Call; answered 60% of touches"
 
 
 def test_at_most_three_are_shown_and_inactive_rules_never(
