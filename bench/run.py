@@ -92,6 +92,7 @@ BENCHMARKS = (
     "events",
     "scorecard",
     "sla",
+    "reach",
 )
 
 
@@ -172,6 +173,11 @@ def main() -> int:
             "[bench] ticket SLA sweep over SCALE open tickets vs. a per-ticket loop ...", flush=True
         )
         report["ticket_sla_sweep"] = _json_of([python, "bench/sla.py", "--tickets", str(scale)])
+    if "reach" in selected:
+        print("[bench] reachability pass: first fill, nightly, incremental, full ...", flush=True)
+        report["reach"] = _json_of(
+            [python, "bench/reach.py", "--customers", str(scale), "--tasks", str(5 * scale)]
+        )
     report["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=2, default=str)
@@ -215,6 +221,7 @@ def _summary(report: dict) -> str:
     lines += _campaign_summary(report.get("campaign", {}))
     lines += _scorecard_summary(report.get("scorecard", {}))
     lines += _sla_summary(report.get("ticket_sla_sweep", {}))
+    lines += _reach_summary(report.get("reach", {}))
     pop = report.get("screenpop", {})
     if "screenpop" in pop:
         card, health = pop["screenpop"], pop["healthz"]
@@ -240,6 +247,20 @@ def _summary(report: dict) -> str:
         if isinstance(section, dict) and "error" in section:
             lines.append(f"{name}: FAILED {section['error'][-300:]}")
     return "\n".join(lines)
+
+
+def _reach_summary(reach: dict) -> list[str]:
+    if "first_fill" not in reach:
+        return []
+    return [
+        f"reachability, {label:<22}  {reach[key]['seconds']:.2f} s"
+        for key, label in (
+            ("first_fill", "first fill"),
+            ("nothing_new", "a day later"),
+            ("incremental", "1% with a new call"),
+            ("full_again", "full, nothing to write"),
+        )
+    ]
 
 
 def _date_triggers_summary(dates: dict) -> list[str]:
