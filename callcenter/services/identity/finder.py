@@ -15,6 +15,7 @@ from callcenter.choices import (
     MergeProposalStatus,
 )
 from callcenter.errors import ApplicationError
+from callcenter.jobs import enqueue_on_commit
 
 # pg_trgm similarity two names need to count as "near-identical" ("Jon Smith" ~ "John Smith"
 # is 0.62). Set per transaction so `%` (served by a GIN trigram index) uses it.
@@ -308,3 +309,9 @@ def merge_proposals_refresh(*, name_threshold: float = NAME_SIMILARITY_THRESHOLD
         cursor.execute(_FINDER_WRITE_SQL, params)
         found, created, updated = cursor.fetchone()
     return DuplicateScan(found=found, created=created, updated=updated)
+
+
+def merge_proposals_find_later() -> None:
+    """Run the finder in the background once the current transaction commits (the proposals
+    page's "Find duplicates now"; the nightly run is the beat schedule's)."""
+    enqueue_on_commit("callcenter.tasks.merge_proposals_find_task")
