@@ -7,7 +7,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from callcenter.services.calendar import calendar_days_sync
-from callcenter.services.identity import merge_proposals_refresh
+from callcenter.services.identity import merge_proposals_refresh_unless_running
 from callcenter.services.imports.background import import_run_execute, import_runs_resume
 
 logger = logging.getLogger(__name__)
@@ -52,8 +52,11 @@ def calendar_days_sync_task() -> dict[str, list[int]]:
 
 
 @shared_task
-def merge_proposals_find_task() -> dict[str, int]:
+def merge_proposals_find_task() -> dict[str, int] | str:
     """Run the duplicate finder (nightly, and from the proposals page's "Find duplicates
-    now"): new pairs become open proposals, open ones get fresh evidence."""
-    scan = merge_proposals_refresh()
+    now"): new pairs become open proposals, open ones get fresh evidence. Skipped while
+    another run is under way."""
+    scan = merge_proposals_refresh_unless_running()
+    if scan is None:
+        return "skipped: another run is under way"
     return {"found": scan.found, "created": scan.created, "updated": scan.updated}

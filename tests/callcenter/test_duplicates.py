@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -15,6 +15,8 @@ from callcenter.choices import ContactKind, CustomerStatus, MergeProposalStatus,
 from callcenter.models import AuditLog, Customer, CustomerMerge, MergeProposal
 from callcenter.schedules import PERIODIC_TASKS
 from callcenter.services.identity import merge_moves_preview
+from callcenter.services.identity.finder import FINDER_LOCK_KEY
+from callcenter.tasks import merge_proposals_find_task
 from tests.callcenter.factories import (
     CustomerFactory,
     EmailFactory,
@@ -310,3 +312,22 @@ def test_bad_ids_are_404_and_change_nothing(method: str) -> None:
         MergeProposalStatus.DISMISSED,
     )
     assert not CustomerMerge.objects.exists()
+
+
+def test_a_second_finder_run_is_skipped_while_one_holds_the_lock() -> None:
+    first = CustomerFactory(name="Lock A", city="")
+    EmailFactory(customer=first, value="lock@example.com")
+    EmailFactory(customer=CustomerFactory(name="Lock B", city=""), value="lock@example.com")
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [FINDER_LOCK_KEY])
+        skipped = merge_proposals_find_task()
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [FINDER_LOCK_KEY])
+        ran = merge_proposals_find_task()
+    finally:
+        other.close()
+
+    assert skipped == "skipped: another run is under way"
+    assert ran == {"found": 1, "created": 1, "updated": 0}

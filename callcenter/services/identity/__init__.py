@@ -21,6 +21,7 @@ from callcenter.services.identity.finder import (
     DuplicateScan,
     merge_proposals_find_later,
     merge_proposals_refresh,
+    merge_proposals_refresh_unless_running,
 )
 from callcenter.services.identity.merge import (
     FILLABLE_FIELDS,
@@ -48,5 +49,6 @@ __all__ = (
     "merge_proposal_dismiss",
     "merge_proposals_find_later",
     "merge_proposals_refresh",
+    "merge_proposals_refresh_unless_running",
     "reason_in_words",
 )

@@ -52,6 +52,10 @@ SIGNAL_WEIGHTS = {
 # inside the 4 GB budget of the deployment.
 FINDER_WORK_MEM = "128MB"
 
+# One finder at a time from the background (the nightly run, "Find duplicates now" pressed
+# twice): a second one finds the same pairs, so it is skipped rather than run beside the first.
+FINDER_LOCK_KEY = "identity:duplicate-finder"
+
 
 def _min_trigrams(threshold: float) -> int:
     """How many trigrams a name needs before a different spelling can reach `threshold`.
@@ -309,6 +313,18 @@ def merge_proposals_refresh(*, name_threshold: float = NAME_SIMILARITY_THRESHOLD
         cursor.execute(_FINDER_WRITE_SQL, params)
         found, created, updated = cursor.fetchone()
     return DuplicateScan(found=found, created=created, updated=updated)
+
+
+@transaction.atomic
+def merge_proposals_refresh_unless_running() -> DuplicateScan | None:
+    """Run the finder unless another run holds the finder's lock (then None, nothing done)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [FINDER_LOCK_KEY]
+        )
+        if not cursor.fetchone()[0]:
+            return None
+    return merge_proposals_refresh()
 
 
 def merge_proposals_find_later() -> None:
