@@ -106,6 +106,16 @@ def move_related_rows(*, survivor: Customer, merged: Customer) -> dict[str, int]
     return counts
 
 
+def _twin_on(survivor: Customer) -> models.QuerySet[ContactPoint]:
+    """The survivor's contact point equal (kind, system, value) to the outer query's point."""
+    return ContactPoint.objects.filter(
+        customer_id=survivor.pk,
+        kind=OuterRef("kind"),
+        system=OuterRef("system"),
+        value=OuterRef("value"),
+    )
+
+
 def move_contact_points(*, survivor: Customer, merged: Customer) -> dict[str, int]:
     """Move every contact point; an equal one the survivor already has is not lost.
 
@@ -114,12 +124,7 @@ def move_contact_points(*, survivor: Customer, merged: Customer) -> dict[str, in
     made active. Moved points never take the primary role from a survivor's active primary.
     """
     points = ContactPoint.objects.filter(customer_id=merged.pk)
-    twin_of = ContactPoint.objects.filter(
-        customer_id=survivor.pk,
-        kind=OuterRef("kind"),
-        system=OuterRef("system"),
-        value=OuterRef("value"),
-    )
+    twin_of = _twin_on(survivor)
     twins = points.filter(Exists(twin_of))
     reactivate = list(
         ContactPoint.objects.filter(customer_id=survivor.pk, is_active=False)
@@ -183,12 +188,7 @@ def merge_moves_preview(*, survivor: Customer, merged: Customer) -> MergePreview
     merged customer are not counted) and the merge's account rule: a survivor that is not a
     business takes no contacts (they are unlinked, not moved)."""
     points = ContactPoint.objects.filter(customer_id=merged.pk)
-    twin_of = ContactPoint.objects.filter(
-        customer_id=survivor.pk,
-        kind=OuterRef("kind"),
-        system=OuterRef("system"),
-        value=OuterRef("value"),
-    )
+    twin_of = _twin_on(survivor)
     annotations: dict[str, Coalesce] = {
         "twins": _row_count(points.filter(Exists(twin_of)), "customer_id")
     }
