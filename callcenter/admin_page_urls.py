@@ -11,6 +11,7 @@ urlpatterns = [
     path("users/new/", users.user_create_view, name="manage-user-create"),
     path("users/<int:pk>/", users.user_detail_view, name="manage-user"),
     path("users/tokens/", tokens.token_list_view, name="manage-tokens"),
+    path("users/tokens/new/", tokens.token_issue_view, name="manage-token-issue"),
     path("users/tokens/<int:pk>/revoke/", tokens.token_revoke_view, name="manage-token-revoke"),
     path("holidays/", holidays.holidays_view, name="manage-holidays"),
     path("holidays/<int:pk>/remove/", holidays.holiday_remove_view, name="manage-holiday-remove"),

@@ -5,6 +5,7 @@ from django.urls import path
 from callcenter import views
 from callcenter.views import customers as customer_views
 from callcenter.views import desk as desk_views
+from callcenter.views import duplicates as duplicate_views
 from callcenter.views.imports import import_csv_view, import_run_view
 
 urlpatterns = [
@@ -24,14 +25,25 @@ urlpatterns = [
         name="customer-reveal",
     ),
     path(
-        "customers/<int:pk>/merge/",
-        customer_views.customer_merge_view,
-        name="customer-merge",
-    ),
-    path(
         "customers/<int:pk>/account/",
         customer_views.customer_account_view,
         name="customer-account",
+    ),
+    path("duplicates/", duplicate_views.merge_proposal_list_view, name="merge-proposals"),
+    path(
+        "duplicates/find/",
+        duplicate_views.merge_proposals_find_view,
+        name="merge-proposals-find",
+    ),
+    path(
+        "duplicates/<int:pk>/merge/",
+        duplicate_views.merge_proposal_merge_view,
+        name="merge-proposal-merge",
+    ),
+    path(
+        "duplicates/<int:pk>/dismiss/",
+        duplicate_views.merge_proposal_dismiss_view,
+        name="merge-proposal-dismiss",
     ),
     path("desk/", desk_views.desk_view, name="desk"),
     path("desk/events/", desk_views.desk_events_view, name="desk-events"),

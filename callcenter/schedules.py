@@ -127,6 +127,14 @@ PERIODIC_TASKS: list[Periodic] = [
         crontab={"minute": "40", "hour": "3"},
         expire_seconds=6 * 3600,
     ),
+    # Nightly duplicate finder: new likely duplicates become open merge proposals for the
+    # supervisors' review (Duplicates page); dismissed pairs are never proposed again.
+    Periodic(
+        name="Nightly duplicate finder",
+        task="callcenter.tasks.merge_proposals_find_task",
+        crontab={"minute": "50", "hour": "3"},
+        expire_seconds=6 * 3600,
+    ),
     # Ticket SLA sweep: attach policies to imported tickets, warn, mark breaches, escalate once.
     Periodic(
         name="Ticket SLA sweep",

@@ -1,5 +1,5 @@
-"""Celery tasks of the customer-profile domain: thin wrappers around the import and calendar
-services."""
+"""Celery tasks of the customer-profile domain: thin wrappers around the import, calendar and
+duplicate-finder services."""
 
 import logging
 
@@ -7,6 +7,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from callcenter.services.calendar import calendar_days_sync
+from callcenter.services.identity import merge_proposals_refresh_unless_running
 from callcenter.services.imports.background import import_run_execute, import_runs_resume
 
 logger = logging.getLogger(__name__)
@@ -48,3 +49,14 @@ def calendar_days_sync_task() -> dict[str, list[int]]:
             ", ".join(map(str, result.missing_years)),
         )
     return {"synced_years": result.synced_years, "missing_years": result.missing_years}
+
+
+@shared_task
+def merge_proposals_find_task() -> dict[str, int] | str:
+    """Run the duplicate finder (nightly, and from the proposals page's "Find duplicates
+    now"): new pairs become open proposals, open ones get fresh evidence. Skipped while
+    another run is under way."""
+    scan = merge_proposals_refresh_unless_running()
+    if scan is None:
+        return "skipped: another run is under way"
+    return {"found": scan.found, "created": scan.created, "updated": scan.updated}

@@ -41,3 +41,8 @@ urlpatterns = [
     path("", include("service.page_urls")),
     path("manage/", include("callcenter.admin_page_urls")),
 ]
+
+# Refusals and errors in the product's layout (callcenter.views.errors).
+handler403 = "callcenter.views.errors.permission_denied"
+handler404 = "callcenter.views.errors.page_not_found"
+handler500 = "callcenter.views.errors.server_error"

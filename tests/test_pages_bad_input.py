@@ -100,7 +100,8 @@ FIXED_EXAMPLES = [
     ("get", "/care/effectiveness/?days=%C2%B2", None, 200),
     ("get", "/manage/audit/?date_from=0001-01-01&date_to=9999-12-31", None, 200),
     ("get", "/manage/audit/?customer=%C2%B2", None, 200),
-    ("post", "/customers/{customer}/merge/", {"proposal": "²", "survivor": "²"}, 302),
+    ("get", "/duplicates/?page=%C2%B2", None, 200),
+    ("post", "/duplicates/{proposal}/merge/", {"keep": "²"}, 404),
     ("post", "/care/templates/preview/", {"template_pk": "²", "customer_id": "²"}, 200),
     ("post", "/manage/settings/", {"section": "guardrails", "inactivity_days": "²"}, 400),
     ("get", "/import/?run=%C2%B2", None, 200),
@@ -119,7 +120,7 @@ def test_fixed_examples_get_their_answer(
     status: int,
 ) -> None:
     client.force_login(objects["users"][ADMIN])
-    url = url.format(customer=objects["ids"]["customer"])
+    url = url.format(customer=objects["ids"]["customer"], proposal=objects["ids"]["merge_proposal"])
 
     response = client.get(url) if method == "get" else client.post(url, data)
 

@@ -26,11 +26,13 @@ from rest_framework.views import APIView
 
 from callcenter.choices import MergeProposalStatus
 from callcenter.http import AuthenticatedRequest
+from callcenter.masking import contacts_visible_in_full
 from callcenter.models import ContactPoint, Customer, CustomerMerge, MergeProposal
 from callcenter.pagination import CheckedCursorPagination
 from callcenter.roles import MANAGER_ROLES, HasRole
 from callcenter.services.identity import (
     customer_merge,
+    evidence_in_words,
     merge_proposal_accept,
     merge_proposal_dismiss,
 )
@@ -111,6 +113,14 @@ class MergeProposalSerializer(serializers.ModelSerializer):
     decided_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True
     )
+    evidence = serializers.SerializerMethodField(
+        help_text=_("The reasons in words, in the request's language, as the pages show them.")
+    )
+
+    def get_evidence(self, proposal: MergeProposal) -> list[str]:
+        request = self.context.get("request")
+        in_full = request is not None and contacts_visible_in_full(request.user)
+        return evidence_in_words(proposal.reasons, in_full=in_full)
 
     class Meta:
         model = MergeProposal
@@ -118,6 +128,7 @@ class MergeProposalSerializer(serializers.ModelSerializer):
             "id",
             "score",
             "reasons",
+            "evidence",
             "status",
             "customer_a",
             "customer_b",

@@ -14,6 +14,7 @@ from callcenter.choices import ContactKind
 from callcenter.masking import mask_contact
 from callcenter.page_parts import PagePart
 from callcenter.phones import format_phone, mask_phone
+from callcenter.services.identity.evidence import reason_in_words
 
 register = template.Library()
 
@@ -51,14 +52,9 @@ def contact(point: Any, in_full: bool) -> str:
 
 @register.filter
 def merge_reason(reason: Any, in_full: bool) -> str:
-    """One reason of a duplicate proposal (`{"kind", "value"}`) as `kind: value`, a shared
+    """One reason of a duplicate proposal in words ("Same email w***@example.com"), a shared
     phone number or email masked unless `in_full`."""
-    if not isinstance(reason, dict):
-        return str(reason)
-    kind, value = str(reason.get("kind", "")), str(reason.get("value", ""))
-    if not in_full and kind in (ContactKind.PHONE, ContactKind.EMAIL):
-        value = mask_contact(kind, value)
-    return f"{kind}: {value}"
+    return reason_in_words(reason, in_full=in_full)
 
 
 @register.simple_tag

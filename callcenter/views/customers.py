@@ -50,7 +50,6 @@ from callcenter.services.customer_access import (
     customer_reads_check,
 )
 from callcenter.services.customers import customer_account_set
-from callcenter.services.identity import merge_proposal_accept
 from callcenter.views import role_required
 
 SEARCH_PAGE_SIZE = 25
@@ -189,36 +188,6 @@ def customer_detail_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
         "can_merge": has_role(request.user, MANAGER_ROLES),
     }
     return render(request, "callcenter/customer_detail.html", context)
-
-
-@require_POST
-@role_required(MANAGER_ROLES)
-def customer_merge_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """Merge the pair of an open proposal about this customer, keeping the chosen survivor."""
-    proposal_id = request.POST.get("proposal", "")
-    survivor_id = request.POST.get("survivor", "")
-    proposal = MergeProposal.objects.filter(
-        Q(customer_a_id=pk) | Q(customer_b_id=pk),
-        pk=whole_number(proposal_id) or 0,
-        status=MergeProposalStatus.OPEN,
-    ).first()
-    if proposal is None:
-        messages.error(request, _("That merge suggestion is no longer open."))
-        return redirect("customer-detail", pk=pk)
-    try:
-        record = merge_proposal_accept(
-            proposal=proposal,
-            survivor_id=whole_number(survivor_id) or pk,
-            user=request.user,
-        )
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return redirect("customer-detail", pk=pk)
-    messages.success(
-        request,
-        _("Customer %(merged)s was merged into this customer.") % {"merged": record.merged_id},
-    )
-    return redirect("customer-detail", pk=record.survivor_id)
 
 
 @require_GET

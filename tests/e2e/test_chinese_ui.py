@@ -38,6 +38,8 @@ MAIN_PAGES = {
     "users": "/manage/users/",
     "audit": "/manage/audit/",
     "import": "/import/",
+    "duplicates": "/duplicates/",
+    "tokens": "/manage/users/tokens/",
     "sla-policies": "/service/sla/policies/",
     "sla-policy-new": "/service/sla/policies/new/",
     "calendars": "/service/calendars/",

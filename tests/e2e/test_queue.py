@@ -1,6 +1,6 @@
 """Queues in a real browser: an agent completes a call from their queue, a supervisor
 reassigns tasks in bulk on the board, the server refuses the board to agents, and the customer
-page shows care plans, tasks and duplicates with the supervisors' merge button."""
+page shows care plans, tasks and duplicates with the supervisors' link to the merge."""
 
 import datetime as dt
 from collections.abc import Callable
@@ -104,9 +104,10 @@ def test_customer_page_shows_care_tasks_and_duplicates(logged_in: Callable[..., 
     expect(page.locator("#customer-tasks")).to_contain_text("Pending")
     expect(page.locator("#merge-suggestions")).to_contain_text("张 伟 E2E")
     shot(page, "customer-page")
-    page.locator("#merge-suggestions select[name=survivor]").select_option(str(customer.pk))
-    page.get_by_role("button", name="Merge").click()
-    expect(page.locator(".flash-success")).to_contain_text("was merged into this customer")
+    page.locator("#merge-suggestions").get_by_test_id("review-merge").click()
+    expect(page.get_by_test_id("survivor")).to_contain_text("张伟 E2E")
+    page.get_by_test_id("confirm-merge").click()
+    expect(page.locator(".flash-success")).to_contain_text("was merged into 张伟 E2E")
     twin.refresh_from_db()
     assert twin.merged_into_id == customer.pk
     # The tombstone protects its survivor from deletion; let the cleanup delete both.

@@ -18,6 +18,7 @@ EXPECTATIONS: dict[str, Entry] = {
     "manage-user-create": _page(get=ADMINS, post=ADMINS),
     "manage-user": _page("managed_user", get=ADMINS, post=ADMINS),
     "manage-tokens": _page(get=ADMINS),
+    "manage-token-issue": _page(post=ADMINS),
     "manage-token-revoke": _page("managed_user", post=ADMINS),
     # The holiday calendar: supervisors see it (their plans follow it); admins change it.
     "manage-holidays": _page(get=MANAGERS, post=ADMINS),

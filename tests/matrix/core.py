@@ -59,6 +59,11 @@ EXPECTATIONS: dict[str, Entry] = {
     "api-merge-proposal-list": _e(get=MANAGERS),
     "api-merge-proposal-merge": _e("merge_proposal", post=MANAGERS),
     "api-merge-proposal-dismiss": _e("merge_proposal", post=MANAGERS),
+    # The duplicates page: the same people as the API (agents refused on the server).
+    "merge-proposals": _page(get=MANAGERS),
+    "merge-proposals-find": _page(post=MANAGERS),
+    "merge-proposal-merge": _page("merge_proposal", get=MANAGERS, post=MANAGERS),
+    "merge-proposal-dismiss": _page("merge_proposal", post=MANAGERS),
     # Segments: everyone reads segments and a customer's scores; supervisors manage, export.
     "api-segments": _e(get=STAFF, post=MANAGERS),
     "api-segment": _e("segment", get=STAFF, patch=MANAGERS, delete=MANAGERS),

@@ -28,8 +28,6 @@ EXPECTATIONS: dict[str, Entry] = {
     # Telephony posts call events with a call-center user's token (or a signature, tested in
     # tests/callcenter/test_cti.py).
     "api-cti-call-events": _e(post=STAFF),
-    # Merging the customers of a proposal: supervisors and admins.
-    "customer-merge": _page("customer", post=MANAGERS),
     # My queue: everyone works their own calls; the board is for supervisors.
     "my-queue": _page(get=STAFF),
     "my-queue-complete": _page("task", post=STAFF),

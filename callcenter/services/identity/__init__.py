@@ -5,10 +5,12 @@ loop, no cross join); it only proposes. A merge is always an explicit decision o
 (`customer_merge` with the deciding user): it moves every row that points at the merged
 customer to the survivor and leaves a `CustomerMerge` record and an audit entry behind.
 
-Modules: `finder` (proposals from evidence), `moves` (re-pointing rows), `merge` (one merge),
-`proposals` (deciding a proposal). Their services are re-exported here.
+Modules: `finder` (proposals from evidence), `evidence` (that evidence in words), `moves`
+(re-pointing rows, and counting what would move), `merge` (one merge), `proposals` (deciding a
+proposal). Their services are re-exported here.
 """
 
+from callcenter.services.identity.evidence import evidence_in_words, reason_in_words
 from callcenter.services.identity.finder import (
     CITY_MAX_NAME_CARRIERS,
     CITY_MAX_NAMESAKES,
@@ -17,13 +19,16 @@ from callcenter.services.identity.finder import (
     NAME_SIMILARITY_THRESHOLD,
     SIGNAL_WEIGHTS,
     DuplicateScan,
+    merge_proposals_find_later,
     merge_proposals_refresh,
+    merge_proposals_refresh_unless_running,
 )
 from callcenter.services.identity.merge import (
     FILLABLE_FIELDS,
     MERGED_EXTERNAL_SYSTEM,
     customer_merge,
 )
+from callcenter.services.identity.moves import MergePreview, merge_moves_preview
 from callcenter.services.identity.proposals import merge_proposal_accept, merge_proposal_dismiss
 
 __all__ = (
@@ -36,8 +41,14 @@ __all__ = (
     "NAME_SIMILARITY_THRESHOLD",
     "SIGNAL_WEIGHTS",
     "DuplicateScan",
+    "MergePreview",
     "customer_merge",
+    "evidence_in_words",
+    "merge_moves_preview",
     "merge_proposal_accept",
     "merge_proposal_dismiss",
+    "merge_proposals_find_later",
     "merge_proposals_refresh",
+    "merge_proposals_refresh_unless_running",
+    "reason_in_words",
 )

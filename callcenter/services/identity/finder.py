@@ -15,6 +15,7 @@ from callcenter.choices import (
     MergeProposalStatus,
 )
 from callcenter.errors import ApplicationError
+from callcenter.jobs import enqueue_on_commit
 
 # pg_trgm similarity two names need to count as "near-identical" ("Jon Smith" ~ "John Smith"
 # is 0.62). Set per transaction so `%` (served by a GIN trigram index) uses it.
@@ -50,6 +51,10 @@ SIGNAL_WEIGHTS = {
 # 1M customers (1.5M contact values) is about 110 MB; a handful of such nodes at once stays far
 # inside the 4 GB budget of the deployment.
 FINDER_WORK_MEM = "128MB"
+
+# One finder at a time from the background (the nightly run, "Find duplicates now" pressed
+# twice): a second one finds the same pairs, so it is skipped rather than run beside the first.
+FINDER_LOCK_KEY = "identity:duplicate-finder"
 
 
 def _min_trigrams(threshold: float) -> int:
@@ -308,3 +313,21 @@ def merge_proposals_refresh(*, name_threshold: float = NAME_SIMILARITY_THRESHOLD
         cursor.execute(_FINDER_WRITE_SQL, params)
         found, created, updated = cursor.fetchone()
     return DuplicateScan(found=found, created=created, updated=updated)
+
+
+@transaction.atomic
+def merge_proposals_refresh_unless_running() -> DuplicateScan | None:
+    """Run the finder unless another run holds the finder's lock (then None, nothing done)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [FINDER_LOCK_KEY]
+        )
+        if not cursor.fetchone()[0]:
+            return None
+    return merge_proposals_refresh()
+
+
+def merge_proposals_find_later() -> None:
+    """Run the finder in the background once the current transaction commits (the proposals
+    page's "Find duplicates now"; the nightly run is the beat schedule's)."""
+    enqueue_on_commit("callcenter.tasks.merge_proposals_find_task")

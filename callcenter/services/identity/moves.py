@@ -2,13 +2,17 @@
 through the model registry), keeping rows a uniqueness rule forbids to move; contact points
 kept without duplicates."""
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
+from callcenter.choices import ContactKind, CustomerKind
 from callcenter.errors import ApplicationError
 from callcenter.models import ContactPoint, Customer, CustomerMerge, MergeProposal
 
@@ -102,6 +106,16 @@ def move_related_rows(*, survivor: Customer, merged: Customer) -> dict[str, int]
     return counts
 
 
+def _twin_on(survivor: Customer) -> models.QuerySet[ContactPoint]:
+    """The survivor's contact point equal (kind, system, value) to the outer query's point."""
+    return ContactPoint.objects.filter(
+        customer_id=survivor.pk,
+        kind=OuterRef("kind"),
+        system=OuterRef("system"),
+        value=OuterRef("value"),
+    )
+
+
 def move_contact_points(*, survivor: Customer, merged: Customer) -> dict[str, int]:
     """Move every contact point; an equal one the survivor already has is not lost.
 
@@ -110,12 +124,7 @@ def move_contact_points(*, survivor: Customer, merged: Customer) -> dict[str, in
     made active. Moved points never take the primary role from a survivor's active primary.
     """
     points = ContactPoint.objects.filter(customer_id=merged.pk)
-    twin_of = ContactPoint.objects.filter(
-        customer_id=survivor.pk,
-        kind=OuterRef("kind"),
-        system=OuterRef("system"),
-        value=OuterRef("value"),
-    )
+    twin_of = _twin_on(survivor)
     twins = points.filter(Exists(twin_of))
     reactivate = list(
         ContactPoint.objects.filter(customer_id=survivor.pk, is_active=False)
@@ -145,3 +154,66 @@ def move_contact_points(*, survivor: Customer, merged: Customer) -> dict[str, in
     if deactivated:
         counts[f"{ContactPoint._meta.label_lower}:deactivated_duplicates"] = deactivated
     return counts
+
+
+@dataclass(frozen=True)
+class MergePreview:
+    """What a merge of `merged` into `survivor` would move, counted before anything moves: the
+    contact points by kind (twins the survivor already holds stay behind as history) and the
+    rows of every other relation, keyed like `CustomerMerge.moved`."""
+
+    contact_points: dict[str, int]
+    contact_duplicates: int
+    rows: dict[str, int]
+    labels: dict[str, str]
+
+
+def _row_count(rows: models.QuerySet[Any], attname: str) -> Coalesce:
+    """The number of `rows` (all pointing at one customer through `attname`) as a subquery."""
+    counted = rows.order_by().values(attname).annotate(n=Count("*")).values("n")[:1]
+    return Coalesce(Subquery(counted, output_field=models.IntegerField()), 0)
+
+
+def _relation_label(fk: models.ForeignKey) -> str:
+    """The rows of a relation in words: the model's plural name, and the field's name when the
+    relation is not the model's usual `customer` key."""
+    plural = str(capfirst(fk.model._meta.verbose_name_plural))
+    return plural if fk.name == "customer" else f"{plural} ({fk.verbose_name})"
+
+
+def merge_moves_preview(*, survivor: Customer, merged: Customer) -> MergePreview:
+    """Count what `customer_merge` would move from `merged` to `survivor`, in one query.
+
+    Mirrors `move_contact_points` and `move_related_rows` (rows a uniqueness rule keeps on the
+    merged customer are not counted) and the merge's account rule: a survivor that is not a
+    business takes no contacts (they are unlinked, not moved)."""
+    points = ContactPoint.objects.filter(customer_id=merged.pk)
+    twin_of = _twin_on(survivor)
+    annotations: dict[str, Coalesce] = {
+        "twins": _row_count(points.filter(Exists(twin_of)), "customer_id")
+    }
+    for kind in ContactKind.values:
+        movable = points.filter(kind=kind).exclude(Exists(twin_of))
+        annotations[f"kind_{kind}"] = _row_count(movable, "customer_id")
+    relations = {}
+    for index, fk in enumerate(_relations_to_customer()):
+        rows = fk.model._base_manager.filter(**{fk.attname: merged.pk})
+        if fk.model is Customer and fk.name == "account":
+            if survivor.kind != CustomerKind.BUSINESS:
+                continue
+            rows = rows.exclude(pk=survivor.pk)
+        for conflict in _unique_conflicts(fk, survivor.pk):
+            rows = rows.exclude(conflict)
+        relations[f"rel_{index}"] = fk
+        annotations[f"rel_{index}"] = _row_count(rows, fk.attname)
+    # The stubs type values(**expressions) as a TypedDict without keys.
+    counts = cast(dict[str, int], Customer.objects.filter(pk=merged.pk).values(**annotations).get())
+    moving = {_label(fk): counts[alias] for alias, fk in relations.items() if counts[alias]}
+    return MergePreview(
+        contact_points={
+            kind: counts[f"kind_{kind}"] for kind in ContactKind.values if counts[f"kind_{kind}"]
+        },
+        contact_duplicates=counts["twins"],
+        rows=moving,
+        labels={_label(fk): _relation_label(fk) for fk in relations.values()},
+    )

@@ -87,6 +87,7 @@ ACTION_LABELS: dict[str, Any] = {
     "routing_rule.update": _("Routing rule changed"),
     "routing_rule.delete": _("Routing rule deleted"),
     "ticket.route": _("Ticket moved to a queue or agent"),
+    "token.issue": _("API token issued"),
     "token.revoke": _("API token revoked"),
     "token.password_change": _("API token ended by a password change"),
     "customer.create": _("Customer created"),
