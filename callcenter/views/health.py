@@ -32,7 +32,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
-    """/favicon.ico, which browsers and bookmarks ask for whatever the pages link: the icon the
-    pages link (its static URL is resolved per request, so a missing manifest cannot break the
+    """/favicon.ico, which browsers, bookmarks and feed readers ask for whatever the pages link
+    (and on pages that link none, such as a JSON answer opened in a tab): the same icon as an
+    ICO file (its static URL is resolved per request, so a missing manifest cannot break the
     URL configuration)."""
-    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
+    return HttpResponsePermanentRedirect(static("img/favicon.ico"))
