@@ -98,7 +98,21 @@ class DeskForm:
 desk_forms: Registry[DeskForm] = Registry("desk card forms")
 
 
-class LogCallForm(forms.Form):
+class DeskCardForm(forms.Form):
+    """A form on the desk's card. The card holds several forms with fields of the same names
+    (`call_id`, `notes`), so each names its fields' element ids after itself (`id_prefix`:
+    `log-notes`, `callback-notes`) rather than Django's `id_notes`: ids stay unique on the page
+    and each label points at its own field."""
+
+    id_prefix = "desk"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", f"{self.id_prefix}-%s")
+        super().__init__(*args, **kwargs)
+
+
+class LogCallForm(DeskCardForm):
+    id_prefix = "log"
     call_id = forms.CharField(max_length=CALL_ID_LENGTH, required=False, widget=forms.HiddenInput)
     direction = forms.ChoiceField(
         label=gettext_lazy("Direction"), choices=Direction.choices, initial=Direction.INBOUND
@@ -116,7 +130,8 @@ class LogCallForm(forms.Form):
     )
 
 
-class TicketForm(forms.Form):
+class TicketForm(DeskCardForm):
+    id_prefix = "ticket"
     call_id = forms.CharField(max_length=CALL_ID_LENGTH, required=False, widget=forms.HiddenInput)
     kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=TicketKind.choices)
     priority = forms.ChoiceField(
@@ -133,10 +148,11 @@ class TicketForm(forms.Form):
     )
 
 
-class NewCallerForm(forms.Form):
+class NewCallerForm(DeskCardForm):
     """An unknown caller made a customer. The number is typed, or, for a live call whose
     number the agent was not shown, taken from the call's reference (`call_ref`)."""
 
+    id_prefix = "new-caller"
     call_id = forms.CharField(max_length=CALL_ID_LENGTH, required=False, widget=forms.HiddenInput)
     call_ref = forms.CharField(max_length=CALL_REF_LENGTH, required=False, widget=forms.HiddenInput)
     name = forms.CharField(label=gettext_lazy("Name"), max_length=200)
