@@ -25,6 +25,7 @@ from tests.segments.factories import CustomerMetricsFactory, SegmentFactory
 LANGUAGES = {"en": "en-US", "zh": "zh-CN"}
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 DESKTOP_VIEWPORT = {"width": 1440, "height": 900}
+LOOK_UP = "#desk form.search-bar button[type=submit]"
 
 
 def _page(logged_in: Callable[..., Any], role: str, name: str, language: str) -> Any:
@@ -214,6 +215,18 @@ def test_the_calls_due_badge_goes_when_the_call_is_done(
     expect(badge).to_have_count(0)
 
 
+def _caller(name: str, number: str) -> Any:
+    customer = CustomerFactory(name=name)
+    PhoneFactory(customer=customer, value=f"+86{number}")
+    return customer
+
+
+def _look_up(page: Any, number: str) -> None:
+    """Look the number up with the desk's manual form."""
+    page.locator("#desk input[name=phone]").fill(number)
+    page.locator(LOOK_UP).click()
+
+
 DUPLICATE_IDS = """() => {
   const seen = {};
   document.querySelectorAll("[id]").forEach(node => { seen[node.id] = (seen[node.id] || 0) + 1; });
@@ -228,13 +241,11 @@ DUPLICATE_IDS = """() => {
 def test_the_desk_card_has_unique_ids_and_labels_find_their_fields(
     logged_in: Callable[..., Any], language: str
 ) -> None:
-    customer = CustomerFactory(name="E2E 唯一编号")
-    PhoneFactory(customer=customer, value="+8613800138777")
+    customer = _caller("E2E 唯一编号", "13800138777")
     page = _page(logged_in, Role.AGENT, "ids", language)
     page.goto("/desk/")
 
-    page.locator("#desk input[name=phone]").fill("13800138777")
-    page.locator("#desk form.search-bar button[type=submit]").click()
+    _look_up(page, "13800138777")
     expect(page.locator(".desk-card")).to_contain_text("E2E 唯一编号")
 
     assert page.evaluate(DUPLICATE_IDS) == {"duplicate_ids": [], "labels_without_target": []}
@@ -253,13 +264,12 @@ def test_the_desk_card_has_unique_ids_and_labels_find_their_fields(
 def test_the_phone_sized_desk_shows_its_look_up_button(
     logged_in: Callable[..., Any], language: str
 ) -> None:
-    customer = CustomerFactory(name="E2E 手机查找")
-    PhoneFactory(customer=customer, value="+8613800138999")
+    _caller("E2E 手机查找", "13800138999")
     page = _page(logged_in, Role.AGENT, "mobile", language)
     page.set_viewport_size(PHONE_VIEWPORT)
 
     page.goto("/desk/")
-    button = page.locator("#desk form.search-bar button[type=submit]")
+    button = page.locator(LOOK_UP)
 
     expect(button).to_be_visible()
     expect(button).to_have_text({"en": "Look up", "zh": "查询"}[language])
@@ -269,6 +279,5 @@ def test_the_phone_sized_desk_shows_its_look_up_button(
     assert box["x"] + box["width"] <= PHONE_VIEWPORT["width"]
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_VIEWPORT["width"]
     shot(page, f"small-mobile-desk-{language}")
-    page.locator("#desk input[name=phone]").fill("13800138999")
-    button.click()
+    _look_up(page, "13800138999")
     expect(page.locator(".desk-card")).to_contain_text("E2E 手机查找")
