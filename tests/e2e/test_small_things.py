@@ -281,3 +281,6 @@ def test_the_phone_sized_desk_shows_its_look_up_button(
     shot(page, f"small-mobile-desk-{language}")
     _look_up(page, "13800138999")
     expect(page.locator(".desk-card")).to_contain_text("E2E 手机查找")
+    # The card it brings fits the phone's width too.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_VIEWPORT["width"]
+    shot(page, f"small-mobile-desk-card-{language}")
