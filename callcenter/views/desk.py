@@ -86,12 +86,13 @@ INVALID = 422
 class DeskForm:
     """A form an app above adds to the side column of a known caller's card.
 
-    `build(initial)` makes the unbound form (`initial` holds the card's `call_id`); `template`
-    shows it, with the form as `form`. The app's own view takes the post and answers through
-    `desk_card_action`, passing its bound form under the name the form is registered by.
+    `build(initial)` makes the unbound form (`initial` holds the card's `call_id`), a
+    `DeskCardForm` with an `id_prefix` of its own; `template` shows it, with the form as
+    `form`. The app's own view takes the post and answers through `desk_card_action`, passing
+    its bound form under the name the form is registered by.
     """
 
-    build: Callable[[dict[str, Any]], forms.Form]
+    build: Callable[[dict[str, Any]], "DeskCardForm"]
     template: str
 
 
