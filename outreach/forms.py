@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.choices import CustomerKind, Language, Role, TicketKind
-from callcenter.views.desk import CALL_ID_LENGTH
+from callcenter.views.desk import CALL_ID_LENGTH, DeskCardForm
 from care.choices import TemplateChannel
 from care.models import MessageTemplate
 from outreach.choices import SummaryChannel, TaskOutcome
@@ -132,8 +132,10 @@ def queue_membership_field() -> QueueChoiceField:
     )
 
 
-class DeskCallbackForm(forms.Form):
+class DeskCallbackForm(DeskCardForm):
     """A callback the agent promises the caller on the desk's card: a call task for themselves."""
+
+    id_prefix = "callback"
 
     call_id = forms.CharField(max_length=CALL_ID_LENGTH, required=False, widget=forms.HiddenInput)
     callback_at = forms.DateTimeField(

@@ -85,6 +85,21 @@ def agent_queue(
     return tasks.order_by("-is_overdue", "deadline_at", "-priority", "id")
 
 
+class QueueCounts(TypedDict):
+    """How many calls an agent's queue holds now, and how many of them are overdue."""
+
+    due: int
+    overdue: int
+
+
+def agent_queue_counts(*, user: User, now: dt.datetime | None = None) -> QueueCounts:
+    """The counts of `agent_queue` (the same calls, whatever the order), in one query."""
+    counts = agent_queue(user=user, now=now).aggregate(
+        due=Count("pk"), overdue=Count("pk", filter=Q(is_overdue=True))
+    )
+    return {"due": counts["due"], "overdue": counts["overdue"]}
+
+
 def queue_overview(*, now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Per queue: open, unassigned, due, overdue and breached call tasks (two queries)."""
     now = now or timezone.now()

@@ -120,6 +120,20 @@ def tier_distribution() -> list[Share]:
     return _distribution("value_tier", ValueTier, _active_metrics())
 
 
+def share_chart_rows(
+    shares: list[Share], colours: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """A distribution as a chart's data: label and count, and the colour of each value when
+    `colours` gives one (`segments.colours`), so every chart paints a value alike."""
+    rows: list[dict[str, Any]] = []
+    for share in shares:
+        row: dict[str, Any] = {"label": share.label, "count": share.count}
+        if colours and share.value in colours:
+            row["color"] = colours[share.value]
+        rows.append(row)
+    return rows
+
+
 def rf_grid() -> dict[str, Any]:
     """The R x F grid: rows R 5..1, columns F 1..5, each cell with count, spend and share."""
     rows = (

@@ -86,19 +86,34 @@ INVALID = 422
 class DeskForm:
     """A form an app above adds to the side column of a known caller's card.
 
-    `build(initial)` makes the unbound form (`initial` holds the card's `call_id`); `template`
-    shows it, with the form as `form`. The app's own view takes the post and answers through
-    `desk_card_action`, passing its bound form under the name the form is registered by.
+    `build(initial)` makes the unbound form (`initial` holds the card's `call_id`), a
+    `DeskCardForm` with an `id_prefix` of its own; `template` shows it, with the form as
+    `form`. The app's own view takes the post and answers through `desk_card_action`, passing
+    its bound form under the name the form is registered by.
     """
 
-    build: Callable[[dict[str, Any]], forms.Form]
+    build: Callable[[dict[str, Any]], "DeskCardForm"]
     template: str
 
 
 desk_forms: Registry[DeskForm] = Registry("desk card forms")
 
 
-class LogCallForm(forms.Form):
+class DeskCardForm(forms.Form):
+    """A form on the desk's card. The card holds several forms with fields of the same names
+    (`call_id`, `notes`), so each names its fields' element ids after itself (`id_prefix`:
+    `log-notes`, `callback-notes`) rather than Django's `id_notes`: ids stay unique on the page
+    and each label points at its own field."""
+
+    id_prefix = "desk"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", f"{self.id_prefix}-%s")
+        super().__init__(*args, **kwargs)
+
+
+class LogCallForm(DeskCardForm):
+    id_prefix = "log"
     call_id = forms.CharField(max_length=CALL_ID_LENGTH, required=False, widget=forms.HiddenInput)
     direction = forms.ChoiceField(
         label=gettext_lazy("Direction"), choices=Direction.choices, initial=Direction.INBOUND
@@ -116,7 +131,8 @@ class LogCallForm(forms.Form):
     )
 
 
-class TicketForm(forms.Form):
+class TicketForm(DeskCardForm):
+    id_prefix = "ticket"
     call_id = forms.CharField(max_length=CALL_ID_LENGTH, required=False, widget=forms.HiddenInput)
     kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=TicketKind.choices)
     priority = forms.ChoiceField(
@@ -133,10 +149,11 @@ class TicketForm(forms.Form):
     )
 
 
-class NewCallerForm(forms.Form):
+class NewCallerForm(DeskCardForm):
     """An unknown caller made a customer. The number is typed, or, for a live call whose
     number the agent was not shown, taken from the call's reference (`call_ref`)."""
 
+    id_prefix = "new-caller"
     call_id = forms.CharField(max_length=CALL_ID_LENGTH, required=False, widget=forms.HiddenInput)
     call_ref = forms.CharField(max_length=CALL_REF_LENGTH, required=False, widget=forms.HiddenInput)
     name = forms.CharField(label=gettext_lazy("Name"), max_length=200)

@@ -3,11 +3,13 @@ that browsers ask for at the site's root."""
 
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.templatetags.static import static
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
+
+FAVICON_REDIRECT_SECONDS = 24 * 3600
 
 
 @never_cache
@@ -31,8 +33,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
-    """/favicon.ico, which browsers and bookmarks ask for whatever the pages link: the icon the
-    pages link (its static URL is resolved per request, so a missing manifest cannot break the
-    URL configuration)."""
-    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
+@cache_control(public=True, max_age=FAVICON_REDIRECT_SECONDS)
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """/favicon.ico, which browsers, bookmarks and feed readers ask for whatever the pages link
+    (and on pages that link none, such as a JSON answer opened in a tab): the same icon as an
+    ICO file. Its static URL is resolved per request, so a missing manifest cannot break the
+    URL configuration. The redirect is temporary, cached a day: in production it names the
+    file by its content's hash, which a new icon changes, and browsers keep a permanent
+    redirect for good."""
+    return HttpResponseRedirect(static("img/favicon.ico"))

@@ -1,8 +1,8 @@
 """My queue: the calls an agent should make, overdue first, with outcome and callback forms.
 
 Rows are worked through htmx: a form posts here and gets its row back (done, or with the
-errors next to the fields). Only tasks the agent may see are found (`outreach.access`); a
-colleague's task answers 403.
+errors next to the fields), with the header's counts out of band so they follow the work. Only
+tasks the agent may see are found (`outreach.access`); a colleague's task answers 403.
 """
 
 import datetime as dt
@@ -29,7 +29,9 @@ from outreach.selectors import (
     QUEUE_ORDER_DEADLINE,
     QUEUE_ORDERS,
     TASK_JOINS,
+    QueueCounts,
     agent_queue,
+    agent_queue_counts,
     task_list,
 )
 from outreach.services.tasks import outreach_task_complete, outreach_task_reschedule
@@ -80,10 +82,18 @@ def my_queue_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     if order not in QUEUE_ORDERS:
         order = QUEUE_ORDER_DEADLINE
     tasks = list(agent_queue(user=request.user, now=now, order=order)[:MY_QUEUE_LIMIT])
+    counts: QueueCounts = {
+        "due": len(tasks),
+        "overdue": sum(1 for task in tasks if task.is_overdue),
+    }
+    if len(tasks) == MY_QUEUE_LIMIT:
+        # More calls wait than the page lists: the header counts them all.
+        counts = agent_queue_counts(user=request.user, now=now)
     context = {
         "order": order,
         "rows": [_row_context(task) for task in tasks],
-        "overdue_count": sum(1 for task in tasks if task.is_overdue),
+        "due_count": counts["due"],
+        "overdue_count": counts["overdue"],
         "upcoming": _upcoming(request.user, now),
         "now": now,
     }
@@ -103,8 +113,14 @@ def _answer(
     **forms_: Any,
 ) -> HttpResponse:
     if _is_htmx(request):
-        context = {**_row_context(task, **forms_), "done": done}
-        return render(request, "outreach/partials/queue_row.html", context, status=status)
+        counts = agent_queue_counts(user=request.user)
+        context = {
+            **_row_context(task, **forms_),
+            "done": done,
+            "due_count": counts["due"],
+            "overdue_count": counts["overdue"],
+        }
+        return render(request, "outreach/partials/queue_row_answer.html", context, status=status)
     if done:
         messages.success(request, done)
     else:

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from callcenter.http import AuthenticatedHttpRequest
 from callcenter.views import role_required
 from segments.choices import SegmentKind
+from segments.colours import LIFECYCLE_COLOURS, TIER_COLOURS
 from segments.models import Segment
 from segments.selectors import metrics_as_of
 from segments.selectors_ui import (
@@ -18,6 +19,7 @@ from segments.selectors_ui import (
     potential_segments,
     rf_grid,
     segments_with_trends,
+    share_chart_rows,
     tier_distribution,
 )
 from segments.views import MANAGERS
@@ -62,6 +64,8 @@ def dashboard_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     lifecycle_series = [
         {
             "label": row["segment"].display_name,
+            # The stage's colour, as in the distribution beside it (None: a stage unknown).
+            "color": LIFECYCLE_COLOURS.get(row["segment"].key),
             "points": [
                 {"x": s.taken_at.isoformat(), "y": s.size}
                 for s in reversed(row["segment"].snapshots.all())
@@ -82,8 +86,8 @@ def dashboard_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         "run": latest_run(),
         "as_of": metrics_as_of(),
         "chart_data": {
-            "lifecycle": [{"label": s.label, "count": s.count} for s in lifecycle],
-            "tiers": [{"label": s.label, "count": s.count} for s in tiers],
+            "lifecycle": share_chart_rows(lifecycle, LIFECYCLE_COLOURS),
+            "tiers": share_chart_rows(tiers, TIER_COLOURS),
             "lifecycle_series": lifecycle_series,
         },
     }

@@ -15,6 +15,7 @@ from callcenter.errors import ApplicationError
 from callcenter.http import AuthenticatedHttpRequest
 from callcenter.views import role_required
 from segments.choices import SegmentKind
+from segments.colours import LIFECYCLE_COLOURS, TIER_COLOURS
 from segments.forms import SegmentSettingsForm
 from segments.models import Segment
 from segments.rules import RuleError, rule_describe
@@ -24,6 +25,7 @@ from segments.selectors_ui import (
     segment_composition,
     segment_member_rows,
     segments_with_trends,
+    share_chart_rows,
 )
 from segments.services.segments import segment_update
 from segments.views import MANAGERS
@@ -32,6 +34,8 @@ MEMBERS_PAGE_SIZE = 25
 CELL_PAGE_SIZE = 50
 MAX_QUERY_LENGTH = 200
 SPARKLINE_POINTS = 30
+# The composition charts painted in the stages' and tiers' own colours (the others: the palette).
+COMPOSITION_COLOURS = {"lifecycle": LIFECYCLE_COLOURS, "tier": TIER_COLOURS}
 
 
 def _trend(segment: Segment) -> list[int]:
@@ -88,7 +92,7 @@ def _detail_context(
         "composition": composition,
         "chart_data": {
             "composition": {
-                name: [{"label": s.label, "count": s.count} for s in shares]
+                name: share_chart_rows(shares, COMPOSITION_COLOURS.get(name))
                 for name, shares in composition.items()
             },
             "movement": [

@@ -100,6 +100,82 @@ def test_completing_a_call_logs_it_and_closes_the_task(client: Client, agent: An
     assert Interaction.objects.get(customer=task.customer).agent == agent
 
 
+def _counts(html: str) -> str:
+    """The text of the queue's header counts (the page's or an answer's out-of-band copy)."""
+    start = html.index(">", html.index('id="queue-counts"')) + 1
+    return " ".join(html[start : html.index("</div>", start)].split())
+
+
+def test_working_a_call_sends_the_header_counts_along_out_of_band(
+    client: Client, agent: Any
+) -> None:
+    first, second = _late(assignee=agent), _late(assignee=agent)
+    CallTaskFactory(assignee=agent)  # due, not overdue yet
+    client = _as(client, agent)
+    assert "3 calls due" in _counts(client.get(reverse("my-queue")).content.decode())
+    assert "2 overdue" in _counts(client.get(reverse("my-queue")).content.decode())
+
+    done = client.post(
+        reverse("my-queue-complete", args=[first.pk]),
+        {"outcome": "reached"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    later = timezone.localtime() + dt.timedelta(days=1)
+    rescheduled = client.post(
+        reverse("my-queue-reschedule", args=[second.pk]),
+        {"callback_at": later.strftime("%Y-%m-%dT%H:%M"), "outcome": "no_answer"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+
+    # The row comes first (htmx swaps it in), then the counts, in a template, out of band.
+    assert done.index(f'id="task-{first.pk}"') < done.index("<template>")
+    assert 'id="queue-counts" data-testid="queue-counts" hx-swap-oob="true"' in done
+    assert "2 calls due" in _counts(done)
+    assert "1 overdue" in _counts(done)
+    assert "1 call due" in _counts(rescheduled)
+    assert "overdue" not in _counts(rescheduled)
+    assert _counts(rescheduled) == _counts(client.get(reverse("my-queue")).content.decode())
+
+
+def test_the_last_call_done_leaves_no_calls_due_badge(client: Client, agent: Any) -> None:
+    task = _late(assignee=agent)
+    client = _as(client, agent)
+
+    answer = client.post(
+        reverse("my-queue-complete", args=[task.pk]),
+        {"outcome": "reached"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+
+    assert "due" not in _counts(answer)
+    assert "due" not in _counts(client.get(reverse("my-queue")).content.decode())
+
+
+def test_refused_input_sends_the_counts_unchanged(client: Client, agent: Any) -> None:
+    task = _late(assignee=agent)
+
+    answer = _as(client, agent).post(
+        reverse("my-queue-complete", args=[task.pk]), {"outcome": "bogus"}, HTTP_HX_REQUEST="true"
+    )
+
+    assert answer.status_code == 422
+    assert "1 call due" in _counts(answer.content.decode())
+
+
+def test_the_header_counts_every_due_call_beyond_the_rows_listed(
+    client: Client, agent: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("outreach.views.queue.MY_QUEUE_LIMIT", 2)
+    for _ in range(3):
+        _late(assignee=agent)
+
+    response = _as(client, agent).get(reverse("my-queue"))
+
+    assert len(response.context["rows"]) == 2
+    assert "3 calls due" in _counts(response.content.decode())
+    assert "3 overdue" in _counts(response.content.decode())
+
+
 def test_completing_without_an_outcome_shows_the_error_and_changes_nothing(
     client: Client, agent: Any
 ) -> None:

@@ -4,6 +4,8 @@
  *   data-chart="distribution|composition|movement|series|clusters|holdout"
  *   data-source="<id of a json_script element>"  the data; data-key (dotted) picks a part
  *   data-t-*                                     translated series names
+ * A row or series that brings its own `color` (the server's one colour per lifecycle stage and
+ * value tier, segments/colours.py) is painted in it; the others take the palette in turn.
  */
 (function () {
   "use strict";
@@ -12,6 +14,14 @@
     "#65a30d", "#4f46e5", "#ea580c", "#64748b"];
   var lang = document.documentElement.lang || undefined;
   var shortDate = new Intl.DateTimeFormat(lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+
+  function colour(item, i) {
+    return item.color || PALETTE[i % PALETTE.length];
+  }
+
+  function colours(items) {
+    return items.map(colour);
+  }
 
   function source(canvas) {
     var node = document.getElementById(canvas.dataset.source);
@@ -44,7 +54,7 @@
       return {
         type: "doughnut",
         data: { labels: rows.map(function (r) { return r.label; }), datasets: [{
-          data: rows.map(function (r) { return r.count; }), backgroundColor: PALETTE, borderWidth: 1,
+          data: rows.map(function (r) { return r.count; }), backgroundColor: colours(rows), borderWidth: 1,
         }] },
         options: { maintainAspectRatio: false, plugins: { legend: { position: "right", labels: { boxWidth: 12 } } } },
       };
@@ -53,7 +63,7 @@
       return {
         type: "bar",
         data: { labels: rows.map(function (r) { return r.label; }), datasets: [{
-          data: rows.map(function (r) { return r.count; }), backgroundColor: PALETTE,
+          data: rows.map(function (r) { return r.count; }), backgroundColor: colours(rows),
         }] },
         options: {
           indexAxis: "y", maintainAspectRatio: false,
@@ -90,8 +100,9 @@
       return {
         type: "line",
         data: { labels: labels, datasets: series.map(function (s, i) {
+          var paint = colour(s, i);
           return { label: s.label, data: s.points.map(function (p) { return p.y; }),
-            borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length],
+            borderColor: paint, backgroundColor: paint,
             tension: 0.25, pointRadius: 1.5 };
         }) },
         options: { maintainAspectRatio: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
