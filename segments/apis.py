@@ -52,6 +52,11 @@ from segments.selectors import (
 )
 from segments.services.export import metrics_export_audit, metrics_export_chunks
 from segments.services.refresh_runs import refresh_progress, segment_refresh_request
+from segments.services.segment_compute import (
+    segment_compute_pending,
+    segment_members_request,
+    segments_compute_pending,
+)
 from segments.services.segments import segment_create, segment_delete, segment_update
 from segments.tasks import churn_model_train_task, segment_refresh_task
 
@@ -64,14 +69,24 @@ class SnapshotSerializer(serializers.ModelSerializer):
 
 class SegmentSerializer(serializers.ModelSerializer):
     trend = serializers.SerializerMethodField()
+    computing = serializers.SerializerMethodField(
+        help_text="True while a worker computes the members of a rule segment just saved "
+        "(`size` is then the previous count)."
+    )
 
     class Meta:
         model = Segment
         fields = [
             "id", "name", "slug", "kind", "key", "description", "rule", "capacity",
             "priority_field", "priority_descending", "is_active", "size", "last_refreshed_at",
-            "created_at", "updated_at", "trend",
+            "created_at", "updated_at", "trend", "computing",
         ]  # fmt: skip
+
+    def get_computing(self, segment: Segment) -> bool:
+        pending = self.context.get("pending")
+        if pending is not None:
+            return segment.pk in pending
+        return segment_compute_pending(segment_id=segment.pk)
 
     def get_trend(self, segment: Segment) -> list[int]:
         """Sizes at the latest refreshes, oldest first (uses the prefetched snapshots)."""
@@ -324,7 +339,9 @@ class SegmentListApi(APIView):
 
     @extend_schema(responses=SegmentSerializer(many=True))
     def get(self, request: AuthenticatedRequest) -> Response:
-        return Response(SegmentSerializer(segment_list(), many=True).data)
+        segments = list(segment_list())
+        pending = segments_compute_pending(segment_ids=[segment.pk for segment in segments])
+        return Response(SegmentSerializer(segments, many=True, context={"pending": pending}).data)
 
     @extend_schema(request=SegmentWriteSerializer, responses={201: SegmentSerializer})
     def post(self, request: AuthenticatedRequest) -> Response:
@@ -335,7 +352,14 @@ class SegmentListApi(APIView):
             raise serializers.ValidationError({"detail": "name and rule are required"})
         data.pop("is_active", None)
         segment = segment_create(created_by=request.user, **data)
+        segment_members_request(segment=segment)
         return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
+
+
+# Changing any of these changes a rule segment's members, computed again at once.
+MEMBERSHIP_FIELDS = frozenset(
+    {"rule", "is_active", "capacity", "priority_field", "priority_descending"}
+)
 
 
 class SegmentDetailApi(APIView):
@@ -355,6 +379,8 @@ class SegmentDetailApi(APIView):
         payload = SegmentWriteSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
         segment = segment_update(segment=segment, updated_by=request.user, **payload.validated_data)
+        if MEMBERSHIP_FIELDS & set(payload.validated_data):
+            segment_members_request(segment=segment)
         return Response(SegmentSerializer(segment).data)
 
     @extend_schema(responses={204: None})

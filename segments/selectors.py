@@ -163,7 +163,12 @@ def customer_metrics(*, customer_id: int) -> MetricsRow | None:
 
 
 def refresh_runs() -> QuerySet[RefreshRun]:
-    return RefreshRun.objects.select_related("requested_by").order_by("-started_at", "-id")
+    """Refresh runs, latest first (not the runs that computed one saved segment)."""
+    return (
+        RefreshRun.objects.exclude(status=RunStatus.SEGMENT)
+        .select_related("requested_by")
+        .order_by("-started_at", "-id")
+    )
 
 
 def cluster_profiles_latest() -> list[ClusterProfile]:

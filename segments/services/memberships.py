@@ -296,3 +296,17 @@ def memberships_refresh(
                 sql.SQL("ANALYZE {}").format(sql.Identifier(SegmentMembership._meta.db_table))
             )
     return moves, rule_sizes
+
+
+def segment_memberships_compute(
+    *, segment: Segment, run_id: int, as_of: datetime, now: datetime
+) -> tuple[Counter, int]:
+    """Recompute one rule segment's members as a refresh does (the same desired table and
+    diff, entries and exits recorded with `run_id`); returns the moves and its size. An
+    inactive segment has no members: its open memberships are closed."""
+    with connection.cursor() as wrapper:
+        cursor: Cursor[TupleRow] = wrapper.cursor
+        _create_desired_table(cursor)
+        size = _fill_rule_desired(cursor, segment, as_of) if segment.is_active else 0
+        moves = _apply(cursor, [segment.pk], now, run_id, changed_only=False)
+    return moves, size

@@ -25,6 +25,7 @@ from segments.selectors_ui import (
     segment_member_rows,
     segments_with_trends,
 )
+from segments.services.segment_compute import segment_compute_pending
 from segments.services.segments import segment_update
 from segments.views import MANAGERS
 
@@ -102,6 +103,7 @@ def _detail_context(
             ],
         },
         "settings_form": settings_form,
+        "computing": segment_compute_pending(segment_id=segment.pk),
     }
 
 
@@ -128,6 +130,15 @@ def segment_members_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     response = render(request, "segments/partials/members.html", _members_context(request, segment))
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+@require_GET
+@role_required(MANAGERS)
+def segment_size_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The segment's member count, or "computing" (polling again) while a worker computes it."""
+    segment = get_object_or_404(Segment, pk=pk)
+    context = {"segment": segment, "computing": segment_compute_pending(segment_id=segment.pk)}
+    return render(request, "segments/partials/segment_size.html", context)
 
 
 @require_POST

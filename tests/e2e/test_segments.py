@@ -61,6 +61,10 @@ def test_supervisor_builds_a_rule_segment_with_the_builder(logged_in: Callable[.
 
     page.wait_for_url(re.compile(r"/segments/\d+/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("E2E builder segment")
+    # The members are there at once, not at the next refresh.
+    expect(page.get_by_test_id("segment-size")).to_contain_text("3")
+    expect(page.locator("#members tbody tr")).to_have_count(3)
+    expect(page.locator("#members")).to_contain_text("Builder B")
     segment = Segment.objects.get(name="E2E builder segment")
     assert segment.rule == {
         "op": "and",
