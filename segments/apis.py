@@ -42,6 +42,8 @@ from segments.selectors import (
     customer_metrics,
     customer_reach,
     customer_segments,
+    members_explain,
+    memberships_explain,
     metrics_as_of,
     refresh_runs,
     segment_list,
@@ -202,12 +204,32 @@ class MetricsSerializer(serializers.ModelSerializer):
         return days_since(metrics.last_contact_at, as_of=metrics.metrics_as_of)
 
 
+class WhyPartSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The rule field tested (empty for a negated group).")
+    label = serializers.CharField()
+    cmp = serializers.CharField()
+    value = serializers.JSONField(help_text="The customer's own value.")
+    limit = serializers.JSONField(help_text="The rule's value.")
+    text = serializers.CharField()
+
+
+class WhySerializer(serializers.Serializer):
+    text = serializers.CharField(help_text="The reasons in words, in the request's language.")
+    parts = WhyPartSerializer(many=True)
+
+
+def _why(membership: SegmentMembership) -> dict | None:
+    why = getattr(membership, "why", None)
+    return None if why is None else why.as_data()
+
+
 class MemberSerializer(serializers.ModelSerializer):
     customer_id = serializers.IntegerField(source="customer.id")
     external_id = serializers.CharField(source="customer.external_id")
     name = serializers.CharField(source="customer.name")
     city = serializers.CharField(source="customer.city")
     metrics = serializers.SerializerMethodField()
+    why = serializers.SerializerMethodField()
 
     class Meta:
         model = SegmentMembership
@@ -219,8 +241,15 @@ class MemberSerializer(serializers.ModelSerializer):
             "city",
             "entered_at",
             "reason",
+            "why",
             "metrics",
         ]
+
+    @extend_schema_field(WhySerializer(allow_null=True))
+    def get_why(self, membership: SegmentMembership) -> dict | None:
+        """Why the customer is in, with their own values, in words (see `reason` for the text
+        recorded at entry)."""
+        return _why(membership)
 
     def get_metrics(self, membership: MemberRow) -> dict | None:
         """Scores and metrics as of the refresh that computed them (`as_of`), read through
@@ -251,10 +280,18 @@ class MembershipSerializer(serializers.ModelSerializer):
     segment = serializers.CharField(source="segment.name")
     slug = serializers.CharField(source="segment.slug")
     kind = serializers.CharField(source="segment.kind")
+    why = serializers.SerializerMethodField()
 
     class Meta:
         model = SegmentMembership
-        fields = ["segment_id", "segment", "slug", "kind", "entered_at", "exited_at", "reason"]
+        fields = [
+            "segment_id", "segment", "slug", "kind", "entered_at", "exited_at", "reason", "why",
+        ]  # fmt: skip
+
+    @extend_schema_field(WhySerializer(allow_null=True))
+    def get_why(self, membership: SegmentMembership) -> dict | None:
+        """Of a current membership: why the customer is in, with their own values, in words."""
+        return _why(membership)
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -430,6 +467,7 @@ class SegmentMembersApi(APIView):
         members = segment_members(segment=segment, query=request.query_params.get("q", ""))
         paginator = MemberPagination()
         page = paginator.paginate_queryset(members, request, view=self)
+        members_explain(page or [])
         return paginator.get_paginated_response(MemberSerializer(page, many=True).data)
 
 
@@ -586,6 +624,9 @@ class CustomerSegmentsApi(APIView):
     def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         get_object_or_404(Customer, pk=pk)
         stays = customer_segments(customer_id=pk)
+        memberships_explain(
+            stays["current"], metrics={pk: CustomerMetrics.objects.filter(customer_id=pk).first()}
+        )
         return Response(
             {
                 "current": MembershipSerializer(stays["current"], many=True).data,

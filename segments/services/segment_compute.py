@@ -29,7 +29,6 @@ from segments.signals import segment_memberships_changed
 
 logger = logging.getLogger(__name__)
 
-COMPUTE_TASK = "segments.tasks.segment_members_compute_task"
 # How long the "computing" mark lives if the worker never clears it (it died).
 PENDING_TTL_SECONDS = 3600
 
@@ -127,5 +126,5 @@ def segment_members_request(*, segment: Segment) -> bool:
                 segment.refresh_from_db(fields=["size", "last_refreshed_at"])
                 return True
     cache.set(_pending_key(segment.pk), True, PENDING_TTL_SECONDS)
-    enqueue_on_commit(COMPUTE_TASK, segment.pk)
+    enqueue_on_commit("segments.tasks.segment_members_compute_task", segment.pk)
     return False

@@ -18,7 +18,7 @@ from segments.choices import SegmentKind
 from segments.forms import SegmentSettingsForm
 from segments.models import Segment
 from segments.rules import RuleError, rule_describe
-from segments.selectors import segment_snapshots
+from segments.selectors import members_explain, segment_snapshots
 from segments.selectors_ui import (
     customers_in_cell,
     segment_composition,
@@ -61,6 +61,7 @@ def _members_context(request: AuthenticatedHttpRequest, segment: Segment) -> dic
         segment=segment, query=query, sort=request.GET.get("sort", "")
     )
     page = Paginator(members, MEMBERS_PAGE_SIZE).get_page(request.GET.get("page"))
+    members_explain(list(page.object_list))
     return {
         "segment": segment,
         "query": query,

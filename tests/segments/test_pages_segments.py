@@ -30,8 +30,9 @@ pytestmark = pytest.mark.django_db
 # and the as-of of the latest successful one.
 DASHBOARD_QUERIES = 12
 # Session, user, role groups, savepoint and release, then: the segment, its snapshots, three
-# composition queries (lifecycle, tier, RFM), the member count and the member page.
-SEGMENT_DETAIL_QUERIES = 12
+# composition queries (lifecycle, tier, RFM), the member count, the member page and the why of
+# the page's members (each condition's value for every member, in one statement).
+SEGMENT_DETAIL_QUERIES = 13
 
 
 @pytest.fixture
