@@ -33,6 +33,7 @@ from outreach.selectors import (
     task_list,
 )
 from outreach.services.tasks import outreach_task_complete, outreach_task_reschedule
+from outreach.task_states import task_states_attach
 
 UPCOMING_SHOWN = 20
 # Bad input in a row's form: the page's script swaps the row in like a success.
@@ -80,11 +81,13 @@ def my_queue_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     if order not in QUEUE_ORDERS:
         order = QUEUE_ORDER_DEADLINE
     tasks = list(agent_queue(user=request.user, now=now, order=order)[:MY_QUEUE_LIMIT])
+    upcoming = _upcoming(request.user, now)
+    task_states_attach(upcoming, now=now)
     context = {
         "order": order,
         "rows": [_row_context(task) for task in tasks],
         "overdue_count": sum(1 for task in tasks if task.is_overdue),
-        "upcoming": _upcoming(request.user, now),
+        "upcoming": upcoming,
         "now": now,
     }
     return render(request, "outreach/my_queue.html", context)
