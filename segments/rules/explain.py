@@ -29,7 +29,7 @@ from segments.models import CustomerMetrics, Segment
 
 from .compiler import compile_node, condition_value
 from .fields import ATTRIBUTE, BOOL, CHOICE, COUNT, DATE, FIELDS, MEMBERSHIP, OPERATORS
-from .tree import Condition, Group, Node, RuleError, parse_tree
+from .tree import Condition, Group, Node, RuleError, iter_conditions, parse_tree
 
 
 @dataclass(frozen=True)
@@ -204,6 +204,26 @@ def _bare_group(node: Node, segment_names: Mapping[str, str]) -> str:
     joiner = f" {pgettext('rule', 'and')} " if node.op == "and" else f" {pgettext('rule', 'or')} "
     inner = joiner.join(_bare_group(child, segment_names) for child in node.children)
     return _("not (%(conditions)s)") % {"conditions": inner} if node.negate else inner
+
+
+def rule_words(*, tree: Any) -> str:
+    """A rule tree in words, without any customer's values (e.g. in a rule's version history):
+    "Spend in window at least 1,000 and Lifecycle stage equals Dormant". Empty for a tree that
+    no longer checks."""
+    try:
+        node = parse_tree(tree)
+    except RuleError:
+        return ""
+    slugs = {
+        slug
+        for condition in iter_conditions(node)
+        if condition.spec.type == MEMBERSHIP
+        for slug in condition.value
+    }
+    names = (
+        {s.slug: s.display_name for s in Segment.objects.filter(slug__in=slugs)} if slugs else {}
+    )
+    return _bare_group(node, names)
 
 
 def _nodes(node: Node) -> Iterable[Node]:
