@@ -2,7 +2,7 @@
 services (every rule lives in the services)."""
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -127,7 +127,8 @@ class TaskSerializer(serializers.ModelSerializer):
 
     def get_state_text(self, task: OutreachTask) -> str:
         # One guardrails read for the whole list (the context is shared by its items).
-        guardrails = self.context.setdefault("guardrails", Guardrails())
+        context = cast(dict[str, Any], self.context)
+        guardrails = context.setdefault("guardrails", Guardrails())
         return task_state_text(task, now=self._now(), guardrails=guardrails)
 
     def get_is_overdue(self, task: OutreachTask) -> bool:

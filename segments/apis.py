@@ -205,8 +205,8 @@ class MetricsSerializer(serializers.ModelSerializer):
 
 
 class WhyPartSerializer(serializers.Serializer):
-    field = serializers.CharField(help_text="The rule field tested (empty for a negated group).")
-    label = serializers.CharField()
+    name = serializers.CharField(help_text="The rule field tested (empty for a negated group).")
+    field_label = serializers.CharField(help_text="The field's label, in the request's language.")
     cmp = serializers.CharField()
     value = serializers.JSONField(help_text="The customer's own value.")
     limit = serializers.JSONField(help_text="The rule's value.")

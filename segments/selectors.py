@@ -260,7 +260,7 @@ def memberships_explain(
         membership.why = why  # type: ignore[attr-defined]
 
 
-def members_explain(members: Sequence[MemberRow]) -> None:
+def members_explain(members: Sequence[SegmentMembership]) -> None:
     """`memberships_explain` for rows of `segment_members` (customer, metrics and the as-of
     already read with them)."""
     if not members:
@@ -272,7 +272,8 @@ def members_explain(members: Sequence[MemberRow]) -> None:
         except CustomerMetrics.DoesNotExist:
             metrics[member.customer_id] = None
     # No as-of read with them: no refresh has succeeded yet, the why counts to now.
-    memberships_explain(members, metrics=metrics, as_of=members[0].metrics_as_of or timezone.now())
+    as_of = getattr(members[0], "metrics_as_of", None)
+    memberships_explain(members, metrics=metrics, as_of=as_of or timezone.now())
 
 
 def rule_segments_why(*, customer_id: int, slugs: Sequence[str]) -> dict[str, str]:

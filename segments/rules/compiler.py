@@ -285,7 +285,7 @@ def _event_total(event: EventSpec, *, days: int, as_of: datetime) -> Expression:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def condition_value(node: Condition, *, as_of: datetime) -> Expression | None:
+def condition_value(node: Condition, *, as_of: datetime) -> Expression | F | None:
     """The customer's own value of the field `node` tests (what the "why" of a membership
     shows), computed as the condition computes it; None where the condition has no single value
     (segment membership, yes/no fields: holding says it all)."""

@@ -60,8 +60,8 @@ class Why:
             "text": self.text,
             "parts": [
                 {
-                    "field": part.field,
-                    "label": part.label,
+                    "name": part.field,
+                    "field_label": part.label,
                     "cmp": part.cmp,
                     "value": _json(part.value),
                     "limit": _json(part.limit),

@@ -59,8 +59,8 @@ def test_the_why_tells_the_customers_values_in_words(dormant_spender: Any) -> No
 
     assert why.text == "Spend in window 5,671 is more than 1,000 · Lifecycle stage is Dormant"
     assert why.as_data()["parts"][0] == {
-        "field": "monetary",
-        "label": "Spend in window",
+        "name": "monetary",
+        "field_label": "Spend in window",
         "cmp": "gt",
         "value": "5671.00",
         "limit": "1000",
@@ -195,7 +195,7 @@ def test_the_member_table_and_the_api_give_the_why(
     row = members.json()["results"][0]
     assert row["reason"] == "stored text"
     assert row["why"]["text"].endswith("Lifecycle stage is Dormant")
-    assert [part["field"] for part in row["why"]["parts"]] == ["monetary", "lifecycle_stage"]
+    assert [part["name"] for part in row["why"]["parts"]] == ["monetary", "lifecycle_stage"]
     assert mine.json()["current"][0]["why"]["text"].endswith("生命周期阶段为沉睡")
 
 
