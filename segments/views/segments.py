@@ -25,7 +25,7 @@ from segments.selectors_ui import (
     segment_member_rows,
     segments_with_trends,
 )
-from segments.services.segment_compute import segment_compute_pending
+from segments.services.segment_compute import segment_compute_pending, segment_members_request
 from segments.services.segments import segment_update
 from segments.views import MANAGERS
 
@@ -154,7 +154,12 @@ def segment_settings_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRes
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, _("Settings saved. They apply from the next refresh."))
+            if segment.kind != SegmentKind.RULE:
+                messages.success(request, _("Settings saved. They apply from the next refresh."))
+            elif segment_members_request(segment=segment):
+                messages.success(request, _("Settings saved. The members are computed again."))
+            else:
+                messages.success(request, _("Segment saved. Its members are being computed."))
             return redirect("segment-detail", pk=segment.pk)
     context = _detail_context(request, segment, form)
     return render(request, "segments/segment_detail.html", context, status=400)

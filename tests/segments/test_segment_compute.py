@@ -253,3 +253,24 @@ def test_agents_cannot_read_the_count_fragment(
     response = client_as(agent_user).get(reverse("segment-size", args=[segment.pk]))
 
     assert response.status_code == 403
+
+
+def test_a_new_capacity_applies_at_once_keeping_the_top_members(
+    client_as: Callable[[Any], Client], supervisor_user: Any
+) -> None:
+    customers = [CustomerFactory(city="Compute City") for _ in range(3)]
+    client = client_as(supervisor_user)
+    _post(client, reverse("segment-create"), "Capped", CITY_RULE)
+    segment = Segment.objects.get(name="Capped")
+    assert len(_open_members(segment)) == 3
+
+    response = client.post(
+        reverse("segment-settings", args=[segment.pk]),
+        {"capacity": "2", "priority_field": "monetary", "priority_descending": "on"},
+    )
+
+    assert response.status_code == 302
+    assert len(_open_members(segment)) == 2
+    assert _open_members(segment) <= {customer.pk for customer in customers}
+    page = client.get(response["Location"]).content.decode()
+    assert "Settings saved. The members are computed again." in page
