@@ -17,7 +17,7 @@ from callcenter.views import role_required
 from segments.choices import SegmentKind
 from segments.forms import SegmentSettingsForm
 from segments.models import Segment
-from segments.rules import RuleError, rule_describe
+from segments.rules.explain import rule_words
 from segments.selectors import members_explain, segment_snapshots
 from segments.selectors_ui import (
     customers_in_cell,
@@ -71,12 +71,10 @@ def _members_context(request: AuthenticatedHttpRequest, segment: Segment) -> dic
 
 
 def _rule_text(segment: Segment) -> str:
+    """The rule in words, in the page's language."""
     if segment.kind != SegmentKind.RULE:
         return ""
-    try:
-        return rule_describe(tree=segment.rule)
-    except RuleError:
-        return ""
+    return rule_words(tree=segment.rule)
 
 
 def _detail_context(

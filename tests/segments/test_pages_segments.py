@@ -206,7 +206,7 @@ def test_segment_detail_pins_its_queries_whatever_the_members(
     html = response.content.decode()
     assert response.status_code == 200
     assert "Scored 7" in html
-    assert "monetary ≥ 1" in html
+    assert "Spend in window at least 1" in html  # the rule in words
     assert reverse("api-segment-export", args=[segment.pk]) in html
     assert 'id="segment-chart-data"' in html
     for customer in _scored(30, start=8):
