@@ -88,7 +88,7 @@ class SegmentSerializer(serializers.ModelSerializer):
         pending = self.context.get("pending")
         if pending is not None:
             return segment.pk in pending
-        return segment_compute_pending(segment_id=segment.pk)
+        return segment_compute_pending(segment=segment)
 
     def get_trend(self, segment: Segment) -> list[int]:
         """Sizes at the latest refreshes, oldest first (uses the prefetched snapshots)."""
@@ -377,7 +377,7 @@ class SegmentListApi(APIView):
     @extend_schema(responses=SegmentSerializer(many=True))
     def get(self, request: AuthenticatedRequest) -> Response:
         segments = list(segment_list())
-        pending = segments_compute_pending(segment_ids=[segment.pk for segment in segments])
+        pending = segments_compute_pending(segments=segments)
         return Response(SegmentSerializer(segments, many=True, context={"pending": pending}).data)
 
     @extend_schema(request=SegmentWriteSerializer, responses={201: SegmentSerializer})

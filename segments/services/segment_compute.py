@@ -15,7 +15,7 @@ import logging
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from callcenter.jobs import enqueue_on_commit
@@ -37,15 +37,25 @@ def _pending_key(segment_id: int) -> str:
     return f"segments:compute:{segment_id}:pending"
 
 
-def segment_compute_pending(*, segment_id: int) -> bool:
+def _pending_since(value: object, segment: Segment) -> bool:
+    """A mark counts until the segment's members were computed after it was set (by the task
+    or by any refresh, so a task lost with the broker does not say "computing" for long)."""
+    if not isinstance(value, int | float):
+        return False
+    done = segment.last_refreshed_at
+    return done is None or value > done.timestamp()
+
+
+def segment_compute_pending(*, segment: Segment) -> bool:
     """True while a worker is to compute the segment's members."""
-    return bool(cache.get(_pending_key(segment_id)))
+    return _pending_since(cache.get(_pending_key(segment.pk)), segment)
 
 
-def segments_compute_pending(*, segment_ids: list[int]) -> set[int]:
+def segments_compute_pending(*, segments: list[Segment]) -> set[int]:
     """Which of these segments a worker is to compute (one cache read for all)."""
-    keys = {_pending_key(segment_id): segment_id for segment_id in segment_ids}
-    return {keys[key] for key, value in cache.get_many(list(keys)).items() if value}
+    keys = {_pending_key(segment.pk): segment for segment in segments}
+    marks = cache.get_many(list(keys))
+    return {segment.pk for key, segment in keys.items() if _pending_since(marks.get(key), segment)}
 
 
 def _customers_estimate() -> int:
@@ -121,10 +131,16 @@ def segment_members_request(*, segment: Segment) -> bool:
     if segment.kind != SegmentKind.RULE:
         return True
     if _customers_estimate() <= settings.SEGMENT_COMPUTE_SYNC_MAX_CUSTOMERS:
-        with transaction.atomic():
-            if segment_members_compute(segment_id=segment.pk, wait=False) is not None:
-                segment.refresh_from_db(fields=["size", "last_refreshed_at"])
-                return True
-    cache.set(_pending_key(segment.pk), True, PENDING_TTL_SECONDS)
+        try:
+            with transaction.atomic():
+                computed = segment_members_compute(segment_id=segment.pk, wait=False)
+        except DatabaseError:
+            # The save stands; the worker tries again (and logs its own failure).
+            logger.exception("computing segment %s in the request failed", segment.pk)
+            computed = None
+        if computed is not None:
+            segment.refresh_from_db(fields=["size", "last_refreshed_at"])
+            return True
+    cache.set(_pending_key(segment.pk), timezone.now().timestamp(), PENDING_TTL_SECONDS)
     enqueue_on_commit("segments.tasks.segment_members_compute_task", segment.pk)
     return False

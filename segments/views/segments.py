@@ -102,7 +102,7 @@ def _detail_context(
             ],
         },
         "settings_form": settings_form,
-        "computing": segment_compute_pending(segment_id=segment.pk),
+        "computing": segment_compute_pending(segment=segment),
     }
 
 
@@ -136,7 +136,7 @@ def segment_members_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
 def segment_size_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The segment's member count, or "computing" (polling again) while a worker computes it."""
     segment = get_object_or_404(Segment, pk=pk)
-    context = {"segment": segment, "computing": segment_compute_pending(segment_id=segment.pk)}
+    context = {"segment": segment, "computing": segment_compute_pending(segment=segment)}
     return render(request, "segments/partials/segment_size.html", context)
 
 

@@ -23,7 +23,11 @@ from segments.models import RefreshRun, Segment, SegmentMembership, SegmentSnaps
 from segments.selectors import metrics_as_of
 from segments.services.refresh import segment_refresh
 from segments.services.refresh_runs import REFRESH_LOCK_KEY
-from segments.services.segment_compute import segment_compute_pending, segment_members_compute
+from segments.services.segment_compute import (
+    segment_compute_pending,
+    segment_members_compute,
+    segment_members_request,
+)
 from segments.services.segments import segment_create
 from tests.callcenter.factories import CustomerFactory
 
@@ -52,6 +56,11 @@ def _post(client: Client, url: str, name: str, rule: dict, **headers: str) -> An
         {"name": name, "rule": json.dumps(rule), "priority_field": "monetary"},
         **headers,
     )
+
+
+def _fresh(segment: Segment) -> Segment:
+    segment.refresh_from_db()
+    return segment
 
 
 def _open_members(segment: Segment) -> set[int]:
@@ -188,7 +197,7 @@ def test_a_large_base_is_computed_by_a_worker_while_the_page_says_computing(
     assert "Its members are being computed." in page
     assert "computing…" in page
     assert f'hx-get="{reverse("segment-size", args=[segment.pk])}"' in page
-    assert segment_compute_pending(segment_id=segment.pk)
+    assert segment_compute_pending(segment=_fresh(segment))
     assert not _open_members(segment)
 
     for callback in callbacks:  # the worker's task (eager in tests)
@@ -214,14 +223,30 @@ def test_a_refresh_holding_the_lock_sends_the_computation_to_a_worker(
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             _post(client_as(supervisor_user), reverse("segment-create"), "Busy", CITY_RULE)
         segment = Segment.objects.get(name="Busy")
-        assert segment_compute_pending(segment_id=segment.pk)
+        assert segment_compute_pending(segment=_fresh(segment))
         assert not _open_members(segment)
     finally:
         other.close()
     for callback in callbacks:
         callback()
     assert len(_open_members(segment)) == 1
-    assert not segment_compute_pending(segment_id=segment.pk)
+    assert not segment_compute_pending(segment=_fresh(segment))
+
+
+def test_a_refresh_ends_the_computing_mark_of_a_task_that_never_ran(
+    supervisor_user: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.SEGMENT_COMPUTE_SYNC_MAX_CUSTOMERS = -1
+    CustomerFactory(city="Compute City")
+    segment = segment_create(name="Lost task", rule=CITY_RULE, created_by=supervisor_user)
+    with django_capture_on_commit_callbacks(execute=False):  # the broker lost it
+        segment_members_request(segment=segment)
+    assert segment_compute_pending(segment=_fresh(segment))
+
+    segment_refresh()
+
+    assert not segment_compute_pending(segment=_fresh(segment))
+    assert len(_open_members(segment)) == 1
 
 
 def test_the_api_computes_on_create_and_on_a_rule_change(
