@@ -277,8 +277,8 @@ def members_explain(members: Sequence[SegmentMembership]) -> None:
 
 
 def rule_segments_why(*, customer_id: int, slugs: Sequence[str]) -> dict[str, str]:
-    """Why the customer is in each of these rule segments, in words (slug -> text); two
-    queries."""
+    """Why the customer is in each of these rule segments, in words (slug -> text); three
+    queries (the segments' rules, the scores' as-of, the customer's values)."""
     segments = list(
         Segment.objects.filter(slug__in=list(slugs), kind=SegmentKind.RULE).only(
             "pk", "slug", "rule"
