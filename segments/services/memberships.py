@@ -305,7 +305,9 @@ def memberships_refresh(
             segment = rules[slug]
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
             rule_sizes[segment.pk] = _fill_rule_desired(cursor, segment, as_of)
-            moves.update(_apply(cursor, [segment.pk], now, run_id, changed_only=False))
+            moves.update(
+                _apply(cursor, [segment.pk], now, run_id, changed_only=False, hash_exits=True)
+            )
         inactive_ids = list(Segment.objects.filter(is_active=False).values_list("pk", flat=True))
         if inactive_ids:
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
