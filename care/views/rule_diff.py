@@ -174,55 +174,56 @@ def _step_summary(step: dict[str, Any]) -> str:
     return f"#{step.get('position')} {step_title(step)}"
 
 
+def _changes(
+    model: type[Model],
+    changes: dict[str, dict[str, Any]],
+    names: _Names,
+    *,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> list[dict[str, str]]:
+    """Each changed field by its label with both values in words (`before` and `after`: what
+    the values are read with, the trigger type or the step)."""
+    return [
+        {
+            "label": _field_label(model, name),
+            "before": _value_words(model, name, change["from"], names=names, **before),
+            "after": _value_words(model, name, change["to"], names=names, **after),
+        }
+        for name, change in changes.items()
+    ]
+
+
 def readable_diff(
     diff: dict[str, Any], *, before: dict[str, Any], after: dict[str, Any]
 ) -> dict[str, Any]:
     """`rule_version_diff` with field labels and every value in words; `before` and `after`
     are the two versions' snapshots (trigger types, steps' waits)."""
     names = _Names([before, after])
-    types = {"from": before.get("trigger_type"), "to": after.get("trigger_type")}
     old_steps = {step.get("id"): step for step in before.get("steps") or []}
     new_steps = {step.get("id"): step for step in after.get("steps") or []}
     return {
         "from": diff["from"],
         "to": diff["to"],
-        "fields": [
-            {
-                "label": _field_label(CareRule, name),
-                "before": _value_words(
-                    CareRule, name, change["from"], names=names, trigger_type=types["from"]
-                ),
-                "after": _value_words(
-                    CareRule, name, change["to"], names=names, trigger_type=types["to"]
-                ),
-            }
-            for name, change in diff["fields"].items()
-        ],
+        "fields": _changes(
+            CareRule,
+            diff["fields"],
+            names,
+            before={"trigger_type": before.get("trigger_type")},
+            after={"trigger_type": after.get("trigger_type")},
+        ),
         "added": [_step_summary(step) for step in diff["steps"]["added"]],
         "removed": [_step_summary(step) for step in diff["steps"]["removed"]],
         "changed": [
             {
                 "position": step["position"],
-                "fields": [
-                    {
-                        "label": _field_label(CareStep, name),
-                        "before": _value_words(
-                            CareStep,
-                            name,
-                            change["from"],
-                            names=names,
-                            step=old_steps.get(step["id"]),
-                        ),
-                        "after": _value_words(
-                            CareStep,
-                            name,
-                            change["to"],
-                            names=names,
-                            step=new_steps.get(step["id"]),
-                        ),
-                    }
-                    for name, change in step["fields"].items()
-                ],
+                "fields": _changes(
+                    CareStep,
+                    step["fields"],
+                    names,
+                    before={"step": old_steps.get(step["id"])},
+                    after={"step": new_steps.get(step["id"])},
+                ),
             }
             for step in diff["steps"]["changed"]
         ],

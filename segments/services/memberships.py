@@ -162,25 +162,29 @@ def _few_changed(cursor: Cursor[TupleRow]) -> bool:
 
 
 @contextmanager
+def _planner_off(cursor: Cursor[TupleRow], names: tuple[str, ...]) -> Iterator[None]:
+    """Within the block, these planner methods (e.g. "enable_hashjoin") are off; the
+    transaction's own settings come back after it."""
+    reads = ", ".join(f"current_setting('{name}')" for name in names)
+    cursor.execute(f"SELECT {reads}")  # noqa: S608 - names are module constants
+    saved = cursor.fetchone()
+    offs = ", ".join(f"set_config('{name}', 'off', true)" for name in names)
+    cursor.execute(f"SELECT {offs}")  # noqa: S608 - names are module constants
+    try:
+        yield
+    finally:
+        backs = ", ".join(f"set_config('{name}', %s, true)" for name in names)
+        cursor.execute(f"SELECT {backs}", saved)  # noqa: S608 - names are module constants
+
+
+@contextmanager
 def _index_probes(cursor: Cursor[TupleRow], enabled: bool) -> Iterator[None]:
     """Within the block, no hash or merge joins: each row of the small side probes an index."""
     if not enabled:
         yield
         return
-    cursor.execute("SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')")
-    saved = cursor.fetchone()
-    cursor.execute(
-        "SELECT set_config('enable_hashjoin', 'off', true), "
-        "set_config('enable_mergejoin', 'off', true)"
-    )
-    try:
+    with _planner_off(cursor, ("enable_hashjoin", "enable_mergejoin")):
         yield
-    finally:
-        cursor.execute(
-            "SELECT set_config('enable_hashjoin', %s, true), "
-            "set_config('enable_mergejoin', %s, true)",
-            saved,
-        )
 
 
 @contextmanager
@@ -189,13 +193,8 @@ def _hashed(cursor: Cursor[TupleRow], enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    cursor.execute("SELECT current_setting('enable_nestloop')")
-    saved = cursor.fetchone()
-    cursor.execute("SELECT set_config('enable_nestloop', 'off', true)")
-    try:
+    with _planner_off(cursor, ("enable_nestloop",)):
         yield
-    finally:
-        cursor.execute("SELECT set_config('enable_nestloop', %s, true)", saved)
 
 
 def _apply(

@@ -43,11 +43,12 @@ def _clear_cache() -> None:
 
 @pytest.fixture
 def client_as(client: Client) -> Callable[[Any], Client]:
-    def _as(user: Any) -> Client:
-        client.force_login(user)
-        return client
+    return lambda user: _logged_in(client, user)
 
-    return _as
+
+def _logged_in(client: Client, user: Any) -> Client:
+    client.force_login(user)
+    return client
 
 
 def _post(client: Client, url: str, name: str, rule: dict, **headers: str) -> Any:
