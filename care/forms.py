@@ -271,7 +271,7 @@ def _verbose_name(model: type[Model], name: str) -> Any:
     return field.verbose_name if isinstance(field, Field) else name
 
 
-def _attribute_choices(kind: str) -> list[tuple[str, Any]]:
+def attribute_choices(kind: str) -> list[tuple[str, Any]]:
     custom = (ATTRIBUTE_PREFIX, _("Custom attribute…"))
     if kind == "date_field":
         profile = [(name, _verbose_name(Customer, name)) for name in DATE_PROFILE_FIELDS]
@@ -298,7 +298,7 @@ def _param_widget(
     if spec.kind == "holiday":
         return forms.Select(choices=[NO_CHOICE, (ANY_HOLIDAY, _("Any holiday")), *holidays])
     if spec.kind in ATTRIBUTE_KINDS:
-        return forms.Select(choices=_attribute_choices(spec.kind))
+        return forms.Select(choices=attribute_choices(spec.kind))
     return forms.TextInput(attrs={"maxlength": 120})
 
 

@@ -3,10 +3,12 @@ enrollments. Each list selector joins or prefetches what its serializer shows.""
 
 from typing import Any
 
-from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
+from django.db.models import Case, Exists, IntegerField, OuterRef, Prefetch, QuerySet, Value, When
 from django.utils.translation import gettext as _
 
+from callcenter.choices import OPEN_TICKET_STATUSES, CustomerStatus, OrderStatus
 from callcenter.errors import ApplicationError
+from callcenter.models import Customer, Order, Ticket
 from care.choices import ArbitrationReason, EnrollmentStatus, StopCondition
 from care.models import (
     STEP_FIELDS,
@@ -154,3 +156,30 @@ def plan_reason(enrollment: Enrollment) -> str:
         if reason in choices.values:
             return str(choices(reason).label)
     return reason
+
+
+def preview_customer_sample() -> Customer | None:
+    """A customer to preview templates with when none is chosen: the one behind the latest open
+    ticket who also has a paid order (so ticket and order placeholders read real records), else
+    the latest paid order's, else the newest active customer. Each read stops at the first row
+    in time order."""
+    active = {"customer__status": CustomerStatus.ACTIVE}
+    paid = Order.objects.filter(customer_id=OuterRef("customer_id"), status=OrderStatus.PAID)
+    customer_id = (
+        Ticket.objects.filter(status__in=OPEN_TICKET_STATUSES, **active)
+        .filter(Exists(paid))
+        .order_by("-opened_at", "-pk")
+        .values_list("customer_id", flat=True)
+        .first()
+    )
+    if customer_id is None:
+        customer_id = (
+            Order.objects.filter(status=OrderStatus.PAID, **active)
+            .order_by("-placed_at", "-pk")
+            .values_list("customer_id", flat=True)
+            .first()
+        )
+    customers = Customer.objects.filter(status=CustomerStatus.ACTIVE)
+    if customer_id is not None:
+        return customers.filter(pk=customer_id).first()
+    return customers.order_by("-pk").first()

@@ -1,7 +1,10 @@
-"""Why a task was skipped or cancelled: stable codes stored in `OutreachTask.reason`."""
+"""Why a task was skipped or cancelled, or why a pending one waits: stable codes stored in
+`OutreachTask.reason`."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from care.choices import ArbitrationReason, StopCondition
 
 
 class SkipReason(models.TextChoices):
@@ -17,3 +20,20 @@ class SkipReason(models.TextChoices):
     CAMPAIGN_CANCELLED = "campaign_cancelled", _("Campaign cancelled")
     # A satisfaction question went to the customer within the care settings' survey interval.
     SURVEY_RECENT = "survey_recent", _("Customer was asked for satisfaction recently")
+
+
+class WaitReason(models.TextChoices):
+    """Why a pending task waits (cleared when it is sent)."""
+
+    # The dispatcher moved it to the end of quiet hours on the customer's clock.
+    QUIET_HOURS = "quiet_hours", _("Deferred by quiet hours")
+
+
+# Every code `reason` may hold (the dispatcher's skips and waits, the stop conditions and
+# arbitration outcomes care cancels with), for people to read.
+REASON_LABELS = {
+    **dict(SkipReason.choices),
+    **dict(StopCondition.choices),
+    **dict(ArbitrationReason.choices),
+    **dict(WaitReason.choices),
+}

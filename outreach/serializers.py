@@ -2,7 +2,7 @@
 services (every rule lives in the services)."""
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -13,23 +13,18 @@ from callcenter.choices import CustomerKind, Language, TicketKind
 from callcenter.masking import mask_address
 from callcenter.models import Customer
 from callcenter.serializers import full_contacts_in
-from care.choices import ArbitrationReason, StepChannel, StopCondition, TouchKind
+from care.choices import StepChannel, TouchKind
 from care.models import MessageTemplate
 from outreach.choices import CallResult, SummaryChannel, TaskOutcome
 from outreach.models import CallReasonSetting, OutreachTask, Queue, RoutingRule, TrackedLink
-from outreach.reasons import SkipReason
+from outreach.reasons import REASON_LABELS
 from outreach.services.tasks import RESCHEDULE_OUTCOMES
+from outreach.task_states import Guardrails, task_state_text
 from segments.choices import ValueTier
 
 User = get_user_model()
 MAX_BULK = 500
 RESCHEDULE_OUTCOME_CHOICES = [(value, TaskOutcome(value).label) for value in RESCHEDULE_OUTCOMES]
-# Skip reasons of the dispatcher and stop conditions care cancels with, for people to read.
-REASON_LABELS = {
-    **dict(SkipReason.choices),
-    **dict(StopCondition.choices),
-    **dict(ArbitrationReason.choices),
-}
 # The longest automated call we accept a result for, and how far ahead of our clock the
 # platform's clock may run.
 MAX_CALL_SECONDS = 24 * 3600
@@ -61,6 +56,12 @@ class TaskSerializer(serializers.ModelSerializer):
     assignee = _UserRef(allow_null=True)
     queue = _QueueRef(allow_null=True)
     reason_display = serializers.SerializerMethodField()
+    state_text = serializers.SerializerMethodField(
+        help_text=_(
+            "Why the task waits or did not go out, in words (quiet hours, retry, frequency "
+            "cap, consent...); empty once sent or done."
+        )
+    )
     is_overdue = serializers.SerializerMethodField()
     seconds_to_deadline = serializers.SerializerMethodField(
         help_text=_("Negative once the deadline has passed.")
@@ -78,6 +79,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "status",
             "reason",
             "reason_display",
+            "state_text",
             "priority",
             "due_at",
             "deadline_at",
@@ -122,6 +124,12 @@ class TaskSerializer(serializers.ModelSerializer):
 
     def get_reason_display(self, task: OutreachTask) -> str:
         return str(REASON_LABELS.get(task.reason, task.reason))
+
+    def get_state_text(self, task: OutreachTask) -> str:
+        # One guardrails read for the whole list (the context is shared by its items).
+        context = cast(dict[str, Any], self.context)
+        guardrails = context.setdefault("guardrails", Guardrails())
+        return task_state_text(task, now=self._now(), guardrails=guardrails)
 
     def get_is_overdue(self, task: OutreachTask) -> bool:
         return task.deadline_at < self._now()

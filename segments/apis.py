@@ -42,6 +42,8 @@ from segments.selectors import (
     customer_metrics,
     customer_reach,
     customer_segments,
+    members_explain,
+    memberships_explain,
     metrics_as_of,
     refresh_runs,
     segment_list,
@@ -52,6 +54,11 @@ from segments.selectors import (
 )
 from segments.services.export import metrics_export_audit, metrics_export_chunks
 from segments.services.refresh_runs import refresh_progress, segment_refresh_request
+from segments.services.segment_compute import (
+    segment_compute_pending,
+    segment_members_request,
+    segments_compute_pending,
+)
 from segments.services.segments import segment_create, segment_delete, segment_update
 from segments.tasks import churn_model_train_task, segment_refresh_task
 
@@ -64,14 +71,24 @@ class SnapshotSerializer(serializers.ModelSerializer):
 
 class SegmentSerializer(serializers.ModelSerializer):
     trend = serializers.SerializerMethodField()
+    computing = serializers.SerializerMethodField(
+        help_text="True while a worker computes the members of a rule segment just saved "
+        "(`size` is then the previous count)."
+    )
 
     class Meta:
         model = Segment
         fields = [
             "id", "name", "slug", "kind", "key", "description", "rule", "capacity",
             "priority_field", "priority_descending", "is_active", "size", "last_refreshed_at",
-            "created_at", "updated_at", "trend",
+            "created_at", "updated_at", "trend", "computing",
         ]  # fmt: skip
+
+    def get_computing(self, segment: Segment) -> bool:
+        pending = self.context.get("pending")
+        if pending is not None:
+            return segment.pk in pending
+        return segment_compute_pending(segment=segment)
 
     def get_trend(self, segment: Segment) -> list[int]:
         """Sizes at the latest refreshes, oldest first (uses the prefetched snapshots)."""
@@ -187,12 +204,32 @@ class MetricsSerializer(serializers.ModelSerializer):
         return days_since(metrics.last_contact_at, as_of=metrics.metrics_as_of)
 
 
+class WhyPartSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The rule field tested (empty for a negated group).")
+    field_label = serializers.CharField(help_text="The field's label, in the request's language.")
+    cmp = serializers.CharField()
+    value = serializers.JSONField(help_text="The customer's own value.")
+    limit = serializers.JSONField(help_text="The rule's value.")
+    text = serializers.CharField()
+
+
+class WhySerializer(serializers.Serializer):
+    text = serializers.CharField(help_text="The reasons in words, in the request's language.")
+    parts = WhyPartSerializer(many=True)
+
+
+def _why(membership: SegmentMembership) -> dict | None:
+    why = getattr(membership, "why", None)
+    return None if why is None else why.as_data()
+
+
 class MemberSerializer(serializers.ModelSerializer):
     customer_id = serializers.IntegerField(source="customer.id")
     external_id = serializers.CharField(source="customer.external_id")
     name = serializers.CharField(source="customer.name")
     city = serializers.CharField(source="customer.city")
     metrics = serializers.SerializerMethodField()
+    why = serializers.SerializerMethodField()
 
     class Meta:
         model = SegmentMembership
@@ -204,8 +241,15 @@ class MemberSerializer(serializers.ModelSerializer):
             "city",
             "entered_at",
             "reason",
+            "why",
             "metrics",
         ]
+
+    @extend_schema_field(WhySerializer(allow_null=True))
+    def get_why(self, membership: SegmentMembership) -> dict | None:
+        """Why the customer is in, with their own values, in words (see `reason` for the text
+        recorded at entry)."""
+        return _why(membership)
 
     def get_metrics(self, membership: MemberRow) -> dict | None:
         """Scores and metrics as of the refresh that computed them (`as_of`), read through
@@ -236,10 +280,18 @@ class MembershipSerializer(serializers.ModelSerializer):
     segment = serializers.CharField(source="segment.name")
     slug = serializers.CharField(source="segment.slug")
     kind = serializers.CharField(source="segment.kind")
+    why = serializers.SerializerMethodField()
 
     class Meta:
         model = SegmentMembership
-        fields = ["segment_id", "segment", "slug", "kind", "entered_at", "exited_at", "reason"]
+        fields = [
+            "segment_id", "segment", "slug", "kind", "entered_at", "exited_at", "reason", "why",
+        ]  # fmt: skip
+
+    @extend_schema_field(WhySerializer(allow_null=True))
+    def get_why(self, membership: SegmentMembership) -> dict | None:
+        """Of a current membership: why the customer is in, with their own values, in words."""
+        return _why(membership)
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -324,7 +376,9 @@ class SegmentListApi(APIView):
 
     @extend_schema(responses=SegmentSerializer(many=True))
     def get(self, request: AuthenticatedRequest) -> Response:
-        return Response(SegmentSerializer(segment_list(), many=True).data)
+        segments = list(segment_list())
+        pending = segments_compute_pending(segments=segments)
+        return Response(SegmentSerializer(segments, many=True, context={"pending": pending}).data)
 
     @extend_schema(request=SegmentWriteSerializer, responses={201: SegmentSerializer})
     def post(self, request: AuthenticatedRequest) -> Response:
@@ -335,7 +389,14 @@ class SegmentListApi(APIView):
             raise serializers.ValidationError({"detail": "name and rule are required"})
         data.pop("is_active", None)
         segment = segment_create(created_by=request.user, **data)
+        segment_members_request(segment=segment)
         return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
+
+
+# Changing any of these changes a rule segment's members, computed again at once.
+MEMBERSHIP_FIELDS = frozenset(
+    {"rule", "is_active", "capacity", "priority_field", "priority_descending"}
+)
 
 
 class SegmentDetailApi(APIView):
@@ -355,6 +416,8 @@ class SegmentDetailApi(APIView):
         payload = SegmentWriteSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
         segment = segment_update(segment=segment, updated_by=request.user, **payload.validated_data)
+        if MEMBERSHIP_FIELDS & set(payload.validated_data):
+            segment_members_request(segment=segment)
         return Response(SegmentSerializer(segment).data)
 
     @extend_schema(responses={204: None})
@@ -404,6 +467,7 @@ class SegmentMembersApi(APIView):
         members = segment_members(segment=segment, query=request.query_params.get("q", ""))
         paginator = MemberPagination()
         page = paginator.paginate_queryset(members, request, view=self)
+        members_explain(page or [])
         return paginator.get_paginated_response(MemberSerializer(page, many=True).data)
 
 
@@ -560,6 +624,9 @@ class CustomerSegmentsApi(APIView):
     def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         get_object_or_404(Customer, pk=pk)
         stays = customer_segments(customer_id=pk)
+        memberships_explain(
+            stays["current"], metrics={pk: CustomerMetrics.objects.filter(customer_id=pk).first()}
+        )
         return Response(
             {
                 "current": MembershipSerializer(stays["current"], many=True).data,

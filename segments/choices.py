@@ -80,6 +80,9 @@ class RunStatus(models.TextChoices):
     RUNNING = "running", _("Running")
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
+    # One rule segment computed on its own right after it was saved (not a refresh: the
+    # metrics stay those of the latest succeeded run); its entries and exits point to it.
+    SEGMENT = "segment", _("One segment computed")
 
 
 class ChurnModelStatus(models.TextChoices):

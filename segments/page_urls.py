@@ -27,6 +27,7 @@ urlpatterns = [
     ),
     path("segments/<int:pk>/", segments.segment_detail_view, name="segment-detail"),
     path("segments/<int:pk>/edit/", editor.segment_editor_view, name="segment-edit"),
+    path("segments/<int:pk>/size/", segments.segment_size_view, name="segment-size"),
     path("segments/<int:pk>/members/", segments.segment_members_view, name="segment-members"),
     path("segments/<int:pk>/settings/", segments.segment_settings_view, name="segment-settings"),
     path(

@@ -8,14 +8,16 @@ a refresh finishing meanwhile cannot mix two moments.
 """
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import F, FloatField, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
 
 from callcenter.selectors.customers import customer_search
-from segments.choices import ChurnModelStatus, RunStatus
+from segments.choices import ChurnModelStatus, RunStatus, SegmentKind
 from segments.models import (
     ChurnModel,
     ClusterProfile,
@@ -28,6 +30,7 @@ from segments.models import (
     SegmentSnapshot,
     ValueModel,
 )
+from segments.rules.explain import Why, builtin_explain, rules_explain
 
 SNAPSHOT_HISTORY = 60
 VALUE_MODEL_HISTORY = 10
@@ -119,7 +122,7 @@ def segment_members(*, segment: Segment, query: str = "") -> QuerySet[MemberRow]
     its metrics describe (`metrics_as_of`)."""
     memberships = (
         SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
-        .select_related("customer", "customer__metrics")
+        .select_related("segment", "customer", "customer__metrics")
         .annotate(metrics_as_of=_as_of_subquery())
     )
     if query:
@@ -163,7 +166,12 @@ def customer_metrics(*, customer_id: int) -> MetricsRow | None:
 
 
 def refresh_runs() -> QuerySet[RefreshRun]:
-    return RefreshRun.objects.select_related("requested_by").order_by("-started_at", "-id")
+    """Refresh runs, latest first (not the runs that computed one saved segment)."""
+    return (
+        RefreshRun.objects.exclude(status=RunStatus.SEGMENT)
+        .select_related("requested_by")
+        .order_by("-started_at", "-id")
+    )
 
 
 def cluster_profiles_latest() -> list[ClusterProfile]:
@@ -218,4 +226,73 @@ def value_model_status(*, history: int = VALUE_MODEL_HISTORY) -> ValueModelStatu
         "current": current,
         "fits": list(value_model_fits()[:history]),
         "trained": current is not None and current.status == ChurnModelStatus.TRAINED,
+    }
+
+
+def memberships_explain(
+    memberships: Sequence[SegmentMembership],
+    *,
+    metrics: Mapping[int, CustomerMetrics | None],
+    as_of: dt.datetime | None = None,
+) -> None:
+    """Attach `why` (segments.rules.explain.Why, in the active language) to each membership
+    (segment loaded): a rule segment's from its rule and the customer's values, as of the
+    moment the stored metrics describe (one query for all), a built-in one's from the
+    customer's metrics row (`metrics`: customer id -> row)."""
+    rule_rows = [m for m in memberships if m.segment.kind == SegmentKind.RULE]
+    whys: dict[tuple[int, int], Why] = {}
+    if rule_rows:
+        whys = rules_explain(
+            rules={m.segment_id: m.segment.rule for m in rule_rows},
+            customer_ids={m.customer_id for m in rule_rows},
+            as_of=as_of or metrics_as_of() or timezone.now(),
+        )
+    for membership in memberships:
+        segment = membership.segment
+        if segment.kind == SegmentKind.RULE:
+            why = whys.get((segment.pk, membership.customer_id), Why())
+        else:
+            why = builtin_explain(
+                kind=segment.kind,
+                metrics=metrics.get(membership.customer_id),
+                segment_name=segment.display_name,
+            )
+        membership.why = why  # type: ignore[attr-defined]
+
+
+def members_explain(members: Sequence[SegmentMembership]) -> None:
+    """`memberships_explain` for rows of `segment_members` (customer, metrics and the as-of
+    already read with them)."""
+    if not members:
+        return
+    metrics: dict[int, CustomerMetrics | None] = {}
+    for member in members:
+        try:
+            metrics[member.customer_id] = member.customer.metrics
+        except CustomerMetrics.DoesNotExist:
+            metrics[member.customer_id] = None
+    # No as-of read with them: no refresh has succeeded yet, the why counts to now.
+    as_of = getattr(members[0], "metrics_as_of", None)
+    memberships_explain(members, metrics=metrics, as_of=as_of or timezone.now())
+
+
+def rule_segments_why(*, customer_id: int, slugs: Sequence[str]) -> dict[str, str]:
+    """Why the customer is in each of these rule segments, in words (slug -> text); three
+    queries (the segments' rules, the scores' as-of, the customer's values)."""
+    segments = list(
+        Segment.objects.filter(slug__in=list(slugs), kind=SegmentKind.RULE).only(
+            "pk", "slug", "rule"
+        )
+    )
+    if not segments:
+        return {}
+    whys = rules_explain(
+        rules={segment.pk: segment.rule for segment in segments},
+        customer_ids=[customer_id],
+        as_of=metrics_as_of() or timezone.now(),
+    )
+    return {
+        segment.slug: whys[(segment.pk, customer_id)].text
+        for segment in segments
+        if (segment.pk, customer_id) in whys
     }

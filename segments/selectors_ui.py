@@ -27,6 +27,7 @@ from callcenter.choices import CustomerStatus
 from segments.choices import (
     LifecycleStage,
     RfmSegmentName,
+    RunStatus,
     SegmentKind,
     ValuePotential,
     ValueTier,
@@ -273,7 +274,9 @@ def recently_lost(*, limit: int = AT_RISK_LIMIT) -> list[CustomerMetrics]:
 
 def latest_run() -> RefreshRun | None:
     """The latest refresh run (running or finished)."""
-    return RefreshRun.objects.order_by("-started_at", "-id").first()
+    return (
+        RefreshRun.objects.exclude(status=RunStatus.SEGMENT).order_by("-started_at", "-id").first()
+    )
 
 
 def potential_segments(segments: list[Segment]) -> list[Segment]:

@@ -13,6 +13,7 @@ from segments.services.churn import churn_model_train
 from segments.services.distributed import aggregate_part, id_ranges, merged_frame, refresh_parts
 from segments.services.refresh import needs_full_pass, segment_refresh_execute
 from segments.services.refresh_runs import segment_refresh_fail, segment_refresh_request
+from segments.services.segment_compute import segment_members_compute
 from segments.services.value_model import value_model_train
 
 
@@ -80,3 +81,10 @@ def value_model_train_task() -> str:
     """Refit the customer value model (BG/NBD and Gamma-Gamma) on the latest history."""
     model = value_model_train(as_of=timezone.now())
     return f"v{model.version} {model.status}"
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def segment_members_compute_task(segment_id: int) -> str:
+    """Compute one saved rule segment's members (waits while a refresh runs)."""
+    run = segment_members_compute(segment_id=segment_id)
+    return "gone" if run is None else f"run {run.pk}"

@@ -301,6 +301,9 @@ WEB_THREADS = env.int("GUNICORN_THREADS", default=64)
 SEGMENTS_ML_THREADS = env.int("SEGMENTS_ML_THREADS", default=1)
 # A full refresh's aggregation split into this many Celery subtasks across workers (1: one pass).
 SEGMENTS_REFRESH_PARTS = env.int("SEGMENTS_REFRESH_PARTS", default=1)
+# A saved rule segment's members are computed within the request up to this many customers
+# (the planner's estimate); above, by a worker on the segments queue while the page polls.
+SEGMENT_COMPUTE_SYNC_MAX_CUSTOMERS = env.int("SEGMENT_COMPUTE_SYNC_MAX_CUSTOMERS", default=200_000)
 
 # Celery: settings read from CELERY_* names (see callcenter/celery.py).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)

@@ -1,11 +1,9 @@
 """Care rule pages: the list (supervisors read), the editor and activation (admins), and the
 version history with a readable diff (supervisors read)."""
 
-import json
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Field, Model
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -17,7 +15,7 @@ from callcenter.errors import ApplicationError
 from callcenter.http import AuthenticatedHttpRequest
 from callcenter.roles import MANAGER_ROLES
 from callcenter.views import role_required
-from care.choices import EventType, StepChannel, StopCondition
+from care.choices import EventType
 from care.forms import (
     RuleForm,
     StepFormSet,
@@ -25,7 +23,7 @@ from care.forms import (
     step_initial,
     template_choices,
 )
-from care.models import CareRule, CareStep
+from care.models import CareRule
 from care.playbook import playbook_install
 from care.selectors import rule_list, rule_version_diff, rule_versions
 from care.selectors_reports import rule_recent_results
@@ -38,6 +36,7 @@ from care.services.rules import (
     rule_snapshot,
 )
 from care.services.step_serializers import queue_choices
+from care.views.rule_diff import readable_diff, step_title
 
 ADMIN_ONLY = (Role.ADMIN,)
 # The notes the rule services write on their own, in the interface language.
@@ -94,7 +93,7 @@ def _step_forms_in_order(steps: Any) -> list[Any]:
 
 def journey_flow(snapshot_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The saved journey as the editor draws it (a nested list with branches in words)."""
-    titles = {step_key(step): _step_title(step) for step in snapshot_steps}
+    titles = {step_key(step): step_title(step) for step in snapshot_steps}
     return journey_outline(snapshot_steps, titles)
 
 
@@ -195,87 +194,6 @@ def rule_deactivate_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     return redirect("care-rule-edit", pk=rule.pk)
 
 
-def _display(value: Any) -> str:
-    if value is None or value == "" or value == [] or value == {}:
-        return "—"
-    if isinstance(value, bool):
-        return _("Yes") if value else _("No")
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
-
-
-def _display_field(model: type[Model], name: str, value: Any) -> str:
-    """`value` of the model's field `name` for people to read: a choice by its label (in the
-    page's language), a list of choices by theirs; anything else as `_display` shows it."""
-    try:
-        field = model._meta.get_field(name.removesuffix("_id"))
-    except Exception:  # noqa: BLE001 - derived snapshot keys have no model field
-        return _display(value)
-    choices = dict(getattr(field, "flatchoices", None) or [])
-    if choices and isinstance(value, str) and value in choices:
-        return str(choices[value])
-    if name == "stop_conditions" and isinstance(value, list) and value:
-        # Known conditions by their label; "external:<name>" as written.
-        labels: dict[object, object] = dict(StopCondition.choices)
-        return ", ".join(str(labels.get(item, item)) for item in value)
-    return _display(value)
-
-
-def _field_label(model: type[Model], name: str) -> str:
-    field_name = name.removesuffix("_id")
-    try:
-        field = model._meta.get_field(field_name)
-        # A reverse relation has no verbose name.
-        return str(field.verbose_name) if isinstance(field, Field) else name
-    except Exception:  # noqa: BLE001 - derived snapshot keys have no model field
-        return name
-
-
-def _step_title(step: dict[str, Any]) -> str:
-    # Typed as object: a step without a channel, or with an unknown one, shows its value.
-    channels: dict[object, object] = dict(StepChannel.choices)
-    channel = channels.get(step.get("channel"), step.get("channel"))
-    name = step.get("name") or step.get("template_slug") or ""
-    return f"{channel} {name}".strip()
-
-
-def _step_summary(step: dict[str, Any]) -> str:
-    return f"#{step.get('position')} {_step_title(step)}"
-
-
-def readable_diff(diff: dict[str, Any]) -> dict[str, Any]:
-    """`rule_version_diff` with field labels and printable values."""
-    return {
-        "from": diff["from"],
-        "to": diff["to"],
-        "fields": [
-            {
-                "label": _field_label(CareRule, name),
-                "before": _display_field(CareRule, name, change["from"]),
-                "after": _display_field(CareRule, name, change["to"]),
-            }
-            for name, change in diff["fields"].items()
-        ],
-        "added": [_step_summary(step) for step in diff["steps"]["added"]],
-        "removed": [_step_summary(step) for step in diff["steps"]["removed"]],
-        "changed": [
-            {
-                "position": step["position"],
-                "fields": [
-                    {
-                        "label": _field_label(CareStep, name),
-                        "before": _display_field(CareStep, name, change["from"]),
-                        "after": _display_field(CareStep, name, change["to"]),
-                    }
-                    for name, change in step["fields"].items()
-                ],
-            }
-            for step in diff["steps"]["changed"]
-        ],
-    }
-
-
 def _version_number(text: str | None, default: int) -> int:
     try:
         return int(text) if text else default
@@ -297,9 +215,12 @@ def rule_history_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
     if len(versions) >= 2:
         to_version = _version_number(request.GET.get("to"), versions[0].version)
         from_version = _version_number(request.GET.get("from"), to_version - 1)
+        snapshots = {version.version: version.snapshot for version in versions}
         try:
             diff = readable_diff(
-                rule_version_diff(rule=rule, from_version=from_version, to_version=to_version)
+                rule_version_diff(rule=rule, from_version=from_version, to_version=to_version),
+                before=snapshots.get(from_version) or {},
+                after=snapshots.get(to_version) or {},
             )
         except ApplicationError as exc:
             error = exc.message

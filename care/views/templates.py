@@ -23,7 +23,7 @@ from callcenter.views import role_required
 from care.choices import TemplateChannel
 from care.forms import TemplateForm
 from care.models import MessageTemplate
-from care.selectors import template_list
+from care.selectors import preview_customer_sample, template_list
 from care.services.templates import (
     NEEDS_FALLBACK,
     PLACEHOLDERS,
@@ -211,6 +211,11 @@ def template_preview_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     saved_only = template is not None and not any(
         request.POST.get(name) for name in form.fields if name.startswith("body_")
     )
+    if customer_id is None:
+        # None chosen yet: a recent customer with a real ticket and order, named on the preview.
+        sample = preview_customer_sample()
+        customer_id = sample.pk if sample is not None else None
+        context["sample_customer"] = sample
     if customer_id is None:
         context["error"] = _("Choose a customer to preview with.")
     elif saved_only:

@@ -9,6 +9,7 @@ from callcenter.models import Customer
 from callcenter.page_parts import PagePart
 from callcenter.views.customers import customer_page_panels
 from outreach.models import OutreachTask, TrackedLink
+from outreach.task_states import task_states_attach
 
 # A fixed slice: the panel costs one query for any history.
 TASKS_SHOWN = 10
@@ -32,6 +33,7 @@ def outreach_tasks_panel(customer: Customer) -> PagePart:
         )
         .order_by("-created_at", "-id")[:TASKS_SHOWN]
     )
+    task_states_attach(tasks)
     return PagePart(template="outreach/partials/customer_tasks.html", context={"tasks": tasks})
 
 

@@ -14,6 +14,7 @@ from care.choices import StepChannel
 from outreach.choices import OPEN_TASK_STATUSES
 from outreach.forms import DeskCallbackForm
 from outreach.models import OutreachTask
+from outreach.task_states import task_states_attach
 from outreach.views.desk import CALLBACK_FORM
 
 OPEN_TASKS_SHOWN = 5
@@ -27,6 +28,7 @@ def outreach_desk_load(card: DeskCard) -> dict[str, Any]:
         .select_related("assignee", "step")
         .order_by("deadline_at", "id")[:OPEN_TASKS_SHOWN]
     )
+    task_states_attach(tasks)
     return {"open_tasks": tasks}
 
 

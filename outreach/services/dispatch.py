@@ -70,7 +70,7 @@ from outreach.backends import (
 )
 from outreach.choices import AUTOMATED_CHANNELS, TaskStatus
 from outreach.models import OutreachTask
-from outreach.reasons import SkipReason
+from outreach.reasons import SkipReason, WaitReason
 from outreach.services.guardrails import (
     CONSENT_FIELDS,
     consent_block,
@@ -528,6 +528,7 @@ class _Run:
     def _defer(self, task: OutreachTask, resume: dt.datetime) -> str:
         self._mine(task).update(
             status=TaskStatus.PENDING,
+            reason=WaitReason.QUIET_HOURS,
             due_at=resume,
             # The SLA window moves with the send: quiet hours are policy, not a breach.
             deadline_at=resume + (task.deadline_at - task.due_at),

@@ -35,6 +35,7 @@ from outreach.selectors import (
     task_list,
 )
 from outreach.services.tasks import outreach_task_complete, outreach_task_reschedule
+from outreach.task_states import task_states_attach
 
 UPCOMING_SHOWN = 20
 # Bad input in a row's form: the page's script swaps the row in like a success.
@@ -89,12 +90,14 @@ def my_queue_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     if len(tasks) == MY_QUEUE_LIMIT:
         # More calls wait than the page lists: the header counts them all.
         counts = agent_queue_counts(user=request.user, now=now)
+    upcoming = _upcoming(request.user, now)
+    task_states_attach(upcoming, now=now)
     context = {
         "order": order,
         "rows": [_row_context(task) for task in tasks],
         "due_count": counts["due"],
         "overdue_count": counts["overdue"],
-        "upcoming": _upcoming(request.user, now),
+        "upcoming": upcoming,
         "now": now,
     }
     return render(request, "outreach/my_queue.html", context)

@@ -25,6 +25,7 @@ from segments.choices import (
     ValueTier,
 )
 from segments.next_best_actions import next_best_actions_for_customer
+from segments.selectors import rule_segments_why
 
 # Churn probability from which the desk suggests a retention offer.
 CHURN_ALERT = 0.6
@@ -177,16 +178,25 @@ def value_line(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
 def segments_desk_load(card: DeskCard) -> dict[str, Any]:
     """The badges, the value model's line and the rule segments the card's header shows."""
     section = _section(card)
+    rule_segments = [
+        segment for segment in section.get("segments") or [] if segment["kind"] == SegmentKind.RULE
+    ]
+    customer_id = (card.customer or {}).get("id")
+    if rule_segments and customer_id is not None:
+        # In words with the caller's own values (the card's `why` is the text stored at entry).
+        whys = rule_segments_why(
+            customer_id=customer_id, slugs=[segment["slug"] for segment in rule_segments]
+        )
+        rule_segments = [
+            {**segment, "why": whys.get(segment["slug"]) or segment["why"]}
+            for segment in rule_segments
+        ]
     return {
         "habits": habits_line(section.get("habits")),
         "reach": reach_line(section.get("reach"), section.get("habits")),
         "badges": segment_badges(section.get("metrics")),
         "value_line": value_line(section.get("metrics")),
-        "rule_segments": [
-            segment
-            for segment in section.get("segments") or []
-            if segment["kind"] == SegmentKind.RULE
-        ],
+        "rule_segments": rule_segments,
     }
 
 

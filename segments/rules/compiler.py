@@ -283,3 +283,25 @@ def _event_total(event: EventSpec, *, days: int, as_of: datetime) -> Expression:
         return Coalesce(Subquery(total, output_field=money), Value(Decimal(0)), output_field=money)
     counted = rows.annotate(total=Count("pk")).values("total")
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def condition_value(node: Condition, *, as_of: datetime) -> Expression | F | None:
+    """The customer's own value of the field `node` tests (what the "why" of a membership
+    shows), computed as the condition computes it; None where the condition has no single value
+    (segment membership, yes/no fields: holding says it all)."""
+    spec = node.spec
+    if spec.type in (MEMBERSHIP, BOOL):
+        return None
+    if spec.type == COUNT:
+        assert spec.event is not None
+        assert node.days is not None
+        return _event_total(spec.event, days=node.days, as_of=as_of)
+    if spec.type == ATTRIBUTE:
+        return KeyTextTransform(node.key, "attributes")
+    if spec.days_since:
+        return _whole_days_to(as_of, spec.path)
+    if spec.derived:
+        return {"age": _age, "age_band": _age_band, "overdue_ratio": _overdue_ratio}[spec.derived](
+            as_of
+        )
+    return F(spec.path)

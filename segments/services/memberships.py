@@ -162,25 +162,39 @@ def _few_changed(cursor: Cursor[TupleRow]) -> bool:
 
 
 @contextmanager
+def _planner_off(cursor: Cursor[TupleRow], names: tuple[str, ...]) -> Iterator[None]:
+    """Within the block, these planner methods (e.g. "enable_hashjoin") are off; the
+    transaction's own settings come back after it."""
+    reads = ", ".join(f"current_setting('{name}')" for name in names)
+    cursor.execute(f"SELECT {reads}")  # noqa: S608 - names are module constants
+    saved = cursor.fetchone()
+    offs = ", ".join(f"set_config('{name}', 'off', true)" for name in names)
+    cursor.execute(f"SELECT {offs}")  # noqa: S608 - names are module constants
+    try:
+        yield
+    finally:
+        backs = ", ".join(f"set_config('{name}', %s, true)" for name in names)
+        cursor.execute(f"SELECT {backs}", saved)  # noqa: S608 - names are module constants
+
+
+@contextmanager
 def _index_probes(cursor: Cursor[TupleRow], enabled: bool) -> Iterator[None]:
     """Within the block, no hash or merge joins: each row of the small side probes an index."""
     if not enabled:
         yield
         return
-    cursor.execute("SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')")
-    saved = cursor.fetchone()
-    cursor.execute(
-        "SELECT set_config('enable_hashjoin', 'off', true), "
-        "set_config('enable_mergejoin', 'off', true)"
-    )
-    try:
+    with _planner_off(cursor, ("enable_hashjoin", "enable_mergejoin")):
         yield
-    finally:
-        cursor.execute(
-            "SELECT set_config('enable_hashjoin', %s, true), "
-            "set_config('enable_mergejoin', %s, true)",
-            saved,
-        )
+
+
+@contextmanager
+def _hashed(cursor: Cursor[TupleRow], enabled: bool) -> Iterator[None]:
+    """Within the block, no nested loops: joins hash (or merge) both sides."""
+    if not enabled:
+        yield
+        return
+    with _planner_off(cursor, ("enable_nestloop",)):
+        yield
 
 
 def _apply(
@@ -191,6 +205,7 @@ def _apply(
     *,
     changed_only: bool,
     probe: bool = False,
+    hash_exits: bool = False,
 ) -> Counter:
     """Close memberships no longer desired and open new ones; count per segment and kind.
     With `changed_only`, open memberships of customers outside CHANGED_TABLE stay untouched.
@@ -200,7 +215,10 @@ def _apply(
     that growing table for every row (quadratic on a first refresh, when statistics say the
     membership table is empty). With `probe` (few desired rows), that selection probes the
     open-membership index per desired row. (The exits are left to the planner: without hash
-    joins it loops over the desired rows, which have no index.)
+    joins it loops over the desired rows, which have no index.) With `hash_exits` the exits
+    anti-join by hashing: the planner, whose statistics do not know a segment created since
+    the last ANALYZE, otherwise expects one open membership and loops over the whole desired
+    table for each of them (5,628 members: 5.8 s instead of milliseconds).
     """
     table = sql.Identifier(SegmentMembership._meta.db_table)
     desired = sql.Identifier(DESIRED_TABLE)
@@ -208,17 +226,20 @@ def _apply(
     params = {"now": now, "run": run_id, "ids": segment_ids}
     moves: Counter = Counter()
     cursor.execute(sql.SQL("ANALYZE {}").format(desired))
-    cursor.execute(
-        sql.SQL(
-            "WITH closed AS (UPDATE {table} m SET exited_at = %(now)s, exited_run_id = %(run)s "
-            "WHERE m.segment_id = ANY(%(ids)s) AND m.exited_at IS NULL{scope} AND NOT EXISTS ("
-            "SELECT 1 FROM {desired} d WHERE d.segment_id = m.segment_id "
-            "AND d.customer_id = m.customer_id) RETURNING m.segment_id) "
-            "SELECT segment_id, count(*) FROM closed GROUP BY segment_id"
-        ).format(table=table, desired=desired, scope=_changed_only("m", changed_only)),
-        params,
-    )
-    for segment_id, count in cursor.fetchall():
+    with _hashed(cursor, hash_exits):
+        cursor.execute(
+            sql.SQL(
+                "WITH closed AS (UPDATE {table} m SET exited_at = %(now)s, "
+                "exited_run_id = %(run)s WHERE m.segment_id = ANY(%(ids)s) "
+                "AND m.exited_at IS NULL{scope} AND NOT EXISTS ("
+                "SELECT 1 FROM {desired} d WHERE d.segment_id = m.segment_id "
+                "AND d.customer_id = m.customer_id) RETURNING m.segment_id) "
+                "SELECT segment_id, count(*) FROM closed GROUP BY segment_id"
+            ).format(table=table, desired=desired, scope=_changed_only("m", changed_only)),
+            params,
+        )
+        closed = cursor.fetchall()
+    for segment_id, count in closed:
         moves[(segment_id, "exited")] = count
     cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(entries))
     with _index_probes(cursor, probe):
@@ -283,7 +304,9 @@ def memberships_refresh(
             segment = rules[slug]
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
             rule_sizes[segment.pk] = _fill_rule_desired(cursor, segment, as_of)
-            moves.update(_apply(cursor, [segment.pk], now, run_id, changed_only=False))
+            moves.update(
+                _apply(cursor, [segment.pk], now, run_id, changed_only=False, hash_exits=True)
+            )
         inactive_ids = list(Segment.objects.filter(is_active=False).values_list("pk", flat=True))
         if inactive_ids:
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
@@ -296,3 +319,17 @@ def memberships_refresh(
                 sql.SQL("ANALYZE {}").format(sql.Identifier(SegmentMembership._meta.db_table))
             )
     return moves, rule_sizes
+
+
+def segment_memberships_compute(
+    *, segment: Segment, run_id: int, as_of: datetime, now: datetime
+) -> tuple[Counter, int]:
+    """Recompute one rule segment's members as a refresh does (the same desired table and
+    diff, entries and exits recorded with `run_id`); returns the moves and its size. An
+    inactive segment has no members: its open memberships are closed."""
+    with connection.cursor() as wrapper:
+        cursor: Cursor[TupleRow] = wrapper.cursor
+        _create_desired_table(cursor)
+        size = _fill_rule_desired(cursor, segment, as_of) if segment.is_active else 0
+        moves = _apply(cursor, [segment.pk], now, run_id, changed_only=False, hash_exits=True)
+    return moves, size

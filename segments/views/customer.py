@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from callcenter.http import AuthenticatedHttpRequest
@@ -19,6 +20,7 @@ from segments.selectors import (
     customer_behaviour,
     customer_metrics,
     customer_segments,
+    memberships_explain,
 )
 
 PAST_STAYS_SHOWN = 10
@@ -34,6 +36,8 @@ def customer_segments_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRe
     metrics = customer_metrics(customer_id=pk)
     as_of = metrics.metrics_as_of if metrics is not None else None
     recency = days_since(metrics.last_order_at, as_of=as_of) if metrics is not None else None
+    # Without a metrics row there is no as-of to read: the why counts to now.
+    memberships_explain(stays["current"], metrics={pk: metrics}, as_of=as_of or timezone.now())
     return render(
         request,
         "segments/partials/customer_segments.html",

@@ -5,7 +5,9 @@ import json
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from callcenter.errors import ApplicationError
@@ -15,6 +17,7 @@ from segments.choices import PriorityField, SegmentKind
 from segments.forms import RuleSegmentForm
 from segments.models import Segment
 from segments.rules import RuleError
+from segments.services.segment_compute import segment_members_request
 from segments.services.segments import segment_create, segment_update
 from segments.views import MANAGERS
 
@@ -58,12 +61,18 @@ def segment_editor_view(request: AuthenticatedHttpRequest, pk: int | None = None
         if form.is_valid():
             saved = _save(form, request, segment)
             if saved is not None:
-                messages.success(
-                    request,
-                    _("Segment saved. Its members appear at the next refresh.")
-                    if segment is None
-                    else _("Segment saved. Members change at the next refresh."),
-                )
+                if segment_members_request(segment=saved):
+                    messages.success(
+                        request,
+                        ngettext(
+                            "Segment saved: %(count)s member.",
+                            "Segment saved: %(count)s members.",
+                            saved.size,
+                        )
+                        % {"count": number_format(saved.size, force_grouping=True)},
+                    )
+                else:
+                    messages.success(request, _("Segment saved. Its members are being computed."))
                 return redirect("segment-detail", pk=saved.pk)
     elif segment is not None:
         form = RuleSegmentForm(

@@ -18,8 +18,8 @@ from segments.choices import SegmentKind
 from segments.colours import LIFECYCLE_COLOURS, TIER_COLOURS
 from segments.forms import SegmentSettingsForm
 from segments.models import Segment
-from segments.rules import RuleError, rule_describe
-from segments.selectors import segment_snapshots
+from segments.rules.explain import rule_words
+from segments.selectors import members_explain, segment_snapshots
 from segments.selectors_ui import (
     customers_in_cell,
     segment_composition,
@@ -27,6 +27,7 @@ from segments.selectors_ui import (
     segments_with_trends,
     share_chart_rows,
 )
+from segments.services.segment_compute import segment_compute_pending, segment_members_request
 from segments.services.segments import segment_update
 from segments.views import MANAGERS
 
@@ -64,6 +65,7 @@ def _members_context(request: AuthenticatedHttpRequest, segment: Segment) -> dic
         segment=segment, query=query, sort=request.GET.get("sort", "")
     )
     page = Paginator(members, MEMBERS_PAGE_SIZE).get_page(request.GET.get("page"))
+    members_explain(list(page.object_list))
     return {
         "segment": segment,
         "query": query,
@@ -73,12 +75,10 @@ def _members_context(request: AuthenticatedHttpRequest, segment: Segment) -> dic
 
 
 def _rule_text(segment: Segment) -> str:
+    """The rule in words, in the page's language."""
     if segment.kind != SegmentKind.RULE:
         return ""
-    try:
-        return rule_describe(tree=segment.rule)
-    except RuleError:
-        return ""
+    return rule_words(tree=segment.rule)
 
 
 def _detail_context(
@@ -106,6 +106,7 @@ def _detail_context(
             ],
         },
         "settings_form": settings_form,
+        "computing": segment_compute_pending(segment=segment),
     }
 
 
@@ -134,6 +135,15 @@ def segment_members_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     return response
 
 
+@require_GET
+@role_required(MANAGERS)
+def segment_size_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The segment's member count, or "computing" (polling again) while a worker computes it."""
+    segment = get_object_or_404(Segment, pk=pk)
+    context = {"segment": segment, "computing": segment_compute_pending(segment=segment)}
+    return render(request, "segments/partials/segment_size.html", context)
+
+
 @require_POST
 @role_required(MANAGERS)
 def segment_settings_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
@@ -146,7 +156,12 @@ def segment_settings_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRes
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, _("Settings saved. They apply from the next refresh."))
+            if segment.kind != SegmentKind.RULE:
+                messages.success(request, _("Settings saved. They apply from the next refresh."))
+            elif segment_members_request(segment=segment):
+                messages.success(request, _("Settings saved. The members are computed again."))
+            else:
+                messages.success(request, _("Segment saved. Its members are being computed."))
             return redirect("segment-detail", pk=segment.pk)
     context = _detail_context(request, segment, form)
     return render(request, "segments/segment_detail.html", context, status=400)

@@ -10,10 +10,12 @@ from django.utils import translation
 
 from callcenter.choices import Role
 from care.choices import StepChannel, TemplateChannel
-from care.models import CareRule, MessageTemplate, TemplateVariant
+from care.models import CareRule, CareSettings, MessageTemplate, TemplateVariant
 from care.services.rules import care_rule_create, care_rule_update
+from care.services.templates import template_create
 from outreach.models import Queue
 from tests.callcenter.factories import UserFactory
+from tests.segments.factories import SegmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -305,8 +307,51 @@ def test_the_history_shows_a_readable_diff_of_the_latest_change(
     html = response.content.decode()
     assert "Changes from version 1 to 2" in html
     assert "Control group share" in html
-    assert "0.2" in html
+    assert "20%" in html  # in percent, as the editor asks for it
     assert "more control" in html
+
+
+def test_the_history_tells_every_field_in_words_not_codes(
+    supervisor_client: Client, sms_template: MessageTemplate
+) -> None:
+    rule = _existing_rule(sms_template)
+    first, second = rule.steps.order_by("position")
+    other = template_create(name="Gentle nudge", channel="sms", variants={"en": {"body": "Hey"}})
+    vip = SegmentFactory(name="VIP callers", slug="vip-callers")
+    settings = CareSettings.load()
+    settings.inactivity_days = [60, 90]
+    settings.save()
+    care_rule_update(
+        rule=rule,
+        trigger_params={"days": 90},
+        conditions={"field": "monetary", "cmp": "gte", "value": 1000},
+        steps=[
+            {"id": first.pk, "channel": "sms", "template_id": other.pk, "name": "first"},
+            {
+                "id": second.pk,
+                "channel": "sms",
+                "template_id": sms_template.pk,
+                "name": "second",
+                "delay_value": 2,
+                "conditions": {"field": "segment", "cmp": "in", "value": [vip.slug]},
+            },
+        ],
+    )
+    url = reverse("care-rule-history", args=[rule.pk])
+
+    html = supervisor_client.get(url).content.decode()
+    chinese = supervisor_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert "Days without activity: 60" in html
+    assert "Days without activity: 90" in html
+    assert "Spend in window at least 1,000" in html
+    assert "Member of VIP callers" in html
+    assert "Gentle nudge" in html
+    assert sms_template.name in html
+    assert "{&quot;days&quot;" not in html
+    assert "&quot;field&quot;" not in html
+    assert "无活动天数: 90" in chinese
+    assert "属于分群：VIP callers" in chinese
 
 
 def test_the_history_compares_chosen_versions_and_reports_unknown_ones(

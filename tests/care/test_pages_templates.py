@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from care.models import MessageTemplate, TemplateVariant
 from care.views.templates import sms_segments
-from tests.callcenter.factories import CustomerFactory
+from tests.callcenter.factories import CustomerFactory, OrderFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -203,3 +203,45 @@ def test_the_preview_counts_sms_parts_with_links_as_sent_short_links(
     assert link in html
     assert "https://crm.example.cn/l/xxxxxxxxxxx" in html
     assert f"{len(sent)} characters (GSM-7), 1 SMS part" in html
+
+
+def test_sms_parts_of_chinese_are_70_alone_and_67_each_when_split() -> None:
+    assert sms_segments("您" * 134)["parts"] == 2
+    assert sms_segments("您" * 135)["parts"] == 3
+    assert sms_segments("a" * 307)["parts"] == 3
+
+
+def test_the_sms_count_is_of_the_rendered_text_not_the_template(
+    admin_client: Client, template: MessageTemplate
+) -> None:
+    customer = CustomerFactory(name="王小明")
+    # As written: 19 characters of placeholder + 60 Chinese = 79 (two parts); as sent: 63.
+    body = "{{ customer.name }}" + "好" * 60
+
+    response = admin_client.post(
+        reverse("care-template-preview"),
+        {**_texts(body_zh_hans=body), "customer_id": str(customer.pk)},
+    )
+
+    assert "63 characters (UCS-2), 1 SMS part" in response.content.decode()
+
+
+def test_without_a_chosen_customer_the_preview_uses_a_recent_customers_real_ticket_and_order(
+    supervisor_client: Client,
+) -> None:
+    CustomerFactory(name="Nobody special")
+    buyer = CustomerFactory(name="赵敏")
+    TicketFactory(customer=buyer, external_id="T-777")
+    OrderFactory(customer=buyer, external_id="SO-888")
+    template = MessageTemplate.objects.create(name="Follow", slug="follow", channel="sms")
+    body = "Ticket {{ ticket.number }}, order {{ order.number }}"
+    TemplateVariant.objects.create(template=template, language="en", body=body)
+
+    response = supervisor_client.post(
+        reverse("care-template-preview"), {"template_pk": str(template.pk)}
+    )
+
+    html = response.content.decode()
+    assert "Ticket T-777, order SO-888" in html
+    assert "Previewed with 赵敏" in html
+    assert "sample ticket" not in html

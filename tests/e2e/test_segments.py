@@ -61,11 +61,48 @@ def test_supervisor_builds_a_rule_segment_with_the_builder(logged_in: Callable[.
 
     page.wait_for_url(re.compile(r"/segments/\d+/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("E2E builder segment")
+    # The members are there at once, not at the next refresh.
+    expect(page.get_by_test_id("segment-size")).to_contain_text("3")
+    expect(page.locator("#members tbody tr")).to_have_count(3)
+    expect(page.locator("#members")).to_contain_text("Builder B")
     segment = Segment.objects.get(name="E2E builder segment")
     assert segment.rule == {
         "op": "and",
         "children": [{"field": "city", "cmp": "eq", "value": "E2E-Builderville"}],
     }
+
+
+def test_a_large_base_computes_in_the_worker_and_the_page_polls_the_count_in_chinese(
+    logged_in: Callable[..., Any], real_worker: str, settings: Any
+) -> None:
+    # As above the in-request limit: the worker computes the members and the page polls.
+    settings.SEGMENT_COMPUTE_SYNC_MAX_CUSTOMERS = -1
+    for name in ("Polling A", "Polling B"):
+        CustomerFactory(name=name, city="E2E-Pollingtown")
+    page = logged_in(Role.SUPERVISOR, locale="zh-CN")
+    responses: list[str] = []
+    page.on("response", lambda response: responses.append(response.url))
+
+    page.goto("/segments/new/")
+    page.fill("input[name=name]", "E2E 轮询分群")
+    builder = page.locator("[data-rule-builder]")
+    builder.locator("button.rb-add-condition").first.click()
+    condition = builder.locator(".rb-condition").first
+    condition.locator("select.rb-field").select_option("city")
+    condition.locator("select.rb-cmp").select_option("eq")
+    condition.locator("input.rb-value").fill("E2E-Pollingtown")
+    expect(builder.locator(".rb-count")).to_have_text("2")
+    page.get_by_role("button", name="保存分群").click()
+
+    page.wait_for_url(re.compile(r"/segments/\d+/$"))
+    expect(page.locator(".flash")).to_contain_text("正在计算成员")
+    size = page.get_by_test_id("segment-size")
+    expect(size).to_contain_text("2", timeout=REFRESH_TIMEOUT_MS)
+    expect(size).not_to_contain_text("计算中")
+    assert any("/size/" in url for url in responses)
+    page.reload()
+    expect(page.locator("#members tbody tr")).to_have_count(2)
+    shot(page, "segments-computed-by-worker-zh")
 
 
 def test_refresh_now_reaches_done_and_the_pages_show_the_result(

@@ -17,6 +17,7 @@ EXPECTATIONS: dict[str, Entry] = {
     "segment-edit": _page("segment", get=MANAGERS, post=MANAGERS),
     "segment-detail": _page("segment", get=MANAGERS),
     "segment-members": _page("segment", get=MANAGERS),
+    "segment-size": _page("segment", get=MANAGERS),
     "segment-settings": _page("segment", post=MANAGERS),
     "segment-refresh": _page(get=MANAGERS, post=MANAGERS),
     "segment-refresh-history": _page(get=MANAGERS),

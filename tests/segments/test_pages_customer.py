@@ -50,7 +50,8 @@ def test_current_segments_show_why_and_past_stays(agent_client: Client) -> None:
     html = response.content.decode()
     assert response.status_code == 200
     assert "VIP callers" in html
-    assert "rule: spend at least 5000" in html
+    # the why in words with the customer's own value, not the text stored at entry
+    assert f"City is {customer.city}" in html
     assert "Spring promo" in html
     assert "75 days since the last order" in html  # to the scores' as-of, not to now
     assert "Dormant" in html
@@ -78,8 +79,9 @@ def test_query_count_does_not_grow_with_memberships(
     next_best_actions_active()  # the active next best actions are cached, as in service
 
     # one of them reads the buying habits panel; one the next best actions (every rule's
-    # condition and the placeholders' figures in one statement)
-    with django_assert_max_num_queries(10):
+    # condition and the placeholders' figures in one statement); one the why of every rule
+    # segment (each condition's value and truth for the customer, in one statement)
+    with django_assert_max_num_queries(11):
         agent_client.get(url)
 
 
