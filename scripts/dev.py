@@ -305,6 +305,7 @@ SETUP_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 def cmd_setup() -> int:
     """The set-up steps of `run` in one Django process: one start-up (settings, apps, pandas and
     scikit-learn imports) instead of one per step. Each step's time is printed."""
+    sys.path.insert(0, str(ROOT))
     import django
     from django.core.management import call_command
 

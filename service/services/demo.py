@@ -336,8 +336,13 @@ def demo_history_replay(*, days: int = HISTORY_DAYS, seed: int = 20261205) -> di
     return replay.counts
 
 
-def demo_start(*, on_step: Callable[[str, float, str], None] | None = None) -> DemoStartResult:
-    """Make the demo database alive (see the module's docstring); once per database."""
+def demo_start(
+    *,
+    on_step: Callable[[str, float, str], None] | None = None,
+    history_days: int = HISTORY_DAYS,
+) -> DemoStartResult:
+    """Make the demo database alive (see the module's docstring); once per database.
+    `on_step(name, seconds, summary)` hears of each step as it ends."""
     demo_require()
     started_at = demo_started_at()
     if started_at is not None:
@@ -367,7 +372,7 @@ def demo_start(*, on_step: Callable[[str, float, str], None] | None = None) -> D
     step("value model", lambda: value_model_train(as_of=timezone.now()))
     step("first refresh", lambda: segment_refresh(full=True))
     step("demo rules", lambda: {"activated": len(demo_rules_activate(by=admin))})
-    step("care history", demo_history_replay)
+    step("care history", lambda: demo_history_replay(days=history_days))
     step("reachability", lambda: reach_refresh(full=True))
     step("duplicates", merge_proposals_refresh)
     audit_log_record(
