@@ -389,8 +389,17 @@ def cmd_run() -> int:
     optional = {"demo traffic"} if _truthy(demo_env["DEMO_TRAFFIC"]) else set()
     if optional:
         commands["demo traffic"] = [_python(), str(ROOT / "manage.py"), "demo_traffic"]
+    # The web server boots first and at normal priority (the login answers sooner on a busy
+    # machine); the background processes start beside it at a lower one, and one web worker
+    # serves a demo unless WEB_CONCURRENCY says otherwise.
+    web_env = {**env, "WEB_CONCURRENCY": env.get("WEB_CONCURRENCY", "1")}
     processes = {
-        name: subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+        name: subprocess.Popen(
+            command if name == "web" else ["nice", "-n", "10", *command],
+            env=web_env if name == "web" else env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
         for name, command in commands.items()
     }
     traffic = (

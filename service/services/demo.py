@@ -3,7 +3,7 @@
 `demo_start` (command `demo_start`, run by `make run` after `seed_demo`) installs the care
 playbook and switches on its demo rules, puts the demo staff in the playbook's queues (so
 routed tickets and queued call tasks reach someone), fits the churn and value models, runs the
-first segment refresh (scores, clusters, memberships), replays ten days of care work through
+first segment refresh (scores, clusters, memberships), replays a week of care work through
 the real services (complaints, surveys, agents working their call tasks, resolutions), then the
 reachability pass and the duplicate finder. It lives here, in the top layer, because it drives
 every app below.
@@ -29,7 +29,6 @@ from typing import Any
 import time_machine
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -90,7 +89,7 @@ DEMO_QUEUES = {
 }
 DEMO_AGENTS = ("agent1", "agent2")
 # The replayed care history: days before today, and what happens on each.
-HISTORY_DAYS = 10
+HISTORY_DAYS = 7
 COMPLAINTS_PER_DAY = (2, 5)
 SURVEYS_PER_DAY = (2, 4)
 REACHED_SHARE = 0.8
@@ -193,7 +192,7 @@ def _demo_callers(rng: random.Random, count: int) -> list[Customer]:
 
 @dataclass
 class _Replay:
-    """Two weeks of care work replayed day by day through the real services, each at its
+    """Days of care work replayed day by day through the real services, each at its
     moment: the services read the clock themselves (a ticket's event, a task's completion, the
     dispatcher's sends), so the process clock is set to each moment (time_machine), and every
     row says when it happened as if the center had worked those days."""
@@ -469,14 +468,13 @@ def demo_traffic_tick(*, rng: random.Random, complaint_share: float = 0.25) -> d
         "ticket_id": None,
     }
     if rng.random() < complaint_share:
-        with transaction.atomic():
-            ticket = ticket_open(
-                customer=customer,
-                kind=TicketKind.COMPLAINT,
-                subject=rng.choice(COMPLAINT_SUBJECTS),
-                priority=TicketPriority.HIGH,
-                channel=InteractionChannel.CALL,
-                by=User.objects.get(username=agent),
-            )
+        ticket = ticket_open(
+            customer=customer,
+            kind=TicketKind.COMPLAINT,
+            subject=rng.choice(COMPLAINT_SUBJECTS),
+            priority=TicketPriority.HIGH,
+            channel=InteractionChannel.CALL,
+            by=User.objects.get(username=agent),
+        )
         outcome["ticket_id"] = ticket.pk
     return outcome

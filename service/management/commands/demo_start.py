@@ -10,7 +10,7 @@ from service.services.demo import DemoRefused, demo_start
 class Command(BaseCommand):
     help = (
         "Install the care playbook with its demo rules, put the demo staff in its queues, run "
-        "the first refresh and model fits, replay ten days of care work, the reachability "
+        "the first refresh and model fits, replay a week of care work, the reachability "
         "pass and the duplicate finder. Only with dev settings on a database of demo data; "
         "once per database."
     )
