@@ -302,6 +302,10 @@ SETUP_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+# The step after which the users exist, so `run` may start the web server.
+WEB_AFTER_STEP = "demo data"
+
+
 def cmd_setup() -> int:
     """The set-up steps of `run` in one Django process: one start-up (settings, apps, pandas and
     scikit-learn imports) instead of one per step. Each step's time is printed."""
@@ -313,10 +317,28 @@ def cmd_setup() -> int:
     password = _demo_password()
     for name, args in SETUP_STEPS:
         began = time.monotonic()
-        extra = ("--password", password) if args[0] == "seed_demo" else ()
+        # One argument: a generated password may start with "-".
+        extra = (f"--password={password}",) if args[0] == "seed_demo" else ()
         call_command(*args, *extra)
         log(f"{name}: {time.monotonic() - began:.1f} s")
     return 0
+
+
+def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """Start a long-running process in its own session (Ctrl-C reaches only this script)."""
+    return subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+
+
+def _terminate(processes: dict[str, subprocess.Popen]) -> None:
+    """Stop the processes (SIGTERM to each session, SIGKILL after 20 s)."""
+    for process in processes.values():
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes.values():
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _web_address() -> str:
@@ -355,12 +377,6 @@ def cmd_run() -> int:
     log(f"services ready: {time.monotonic() - began:.1f} s")
     env = {**os.environ, **service_env, **settings_env, **demo_env}
     password = _demo_password()
-    setup = subprocess.run([_python(), str(Path(__file__).resolve()), "setup"], env=env, cwd=ROOT)
-    static_code = static.wait()
-    if setup.returncode or static_code:
-        stop(started)
-        return setup.returncode or static_code
-    log(f"set up in {time.monotonic() - began:.1f} s")
     bin_dir = Path(_python()).parent
     commands = {
         "web": [
@@ -389,19 +405,39 @@ def cmd_run() -> int:
     optional = {"demo traffic"} if _truthy(demo_env["DEMO_TRAFFIC"]) else set()
     if optional:
         commands["demo traffic"] = [_python(), str(ROOT / "manage.py"), "demo_traffic"]
-    # The web server boots first and at normal priority (the login answers sooner on a busy
-    # machine); the background processes start beside it at a lower one, and one web worker
-    # serves a demo unless WEB_CONCURRENCY says otherwise.
+    # One web worker serves a demo unless WEB_CONCURRENCY says otherwise.
     web_env = {**env, "WEB_CONCURRENCY": env.get("WEB_CONCURRENCY", "1")}
-    processes = {
-        name: subprocess.Popen(
-            command if name == "web" else ["nice", "-n", "10", *command],
-            env=web_env if name == "web" else env,
+    processes: dict[str, subprocess.Popen] = {}
+    try:
+        # The web server boots (tens of seconds on a busy machine) while the demo is made
+        # alive: it starts once the users exist; worker, beat and traffic start after the
+        # set-up, whose replay of past days must not meet live background work.
+        setup = subprocess.Popen(
+            [_python(), str(Path(__file__).resolve()), "setup"],
+            env={**env, "PYTHONUNBUFFERED": "1"},
             cwd=ROOT,
-            start_new_session=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
-        for name, command in commands.items()
-    }
+        assert setup.stdout is not None
+        for line in setup.stdout:
+            print(line, end="", flush=True)
+            if line.startswith(f"[dev] {WEB_AFTER_STEP}:") and static.wait() == 0:
+                processes["web"] = _spawn(commands["web"], web_env)
+        setup_code, static_code = setup.wait(), static.wait()
+        if setup_code or static_code:
+            _terminate(processes)
+            stop(started)
+            return setup_code or static_code
+        log(f"set up in {time.monotonic() - began:.1f} s")
+        for name, command in commands.items():
+            if name not in processes:
+                # A lower priority than the web server's: pages stay quick on a busy machine.
+                processes[name] = _spawn(["nice", "-n", "10", *command], env)
+    except KeyboardInterrupt:
+        _terminate(processes)
+        stop(started)
+        return 130
     traffic = (
         "    A demo call rings agent1's or agent2's desk every few seconds (DEMO_TRAFFIC=0: off).\n"
         if optional
@@ -439,14 +475,7 @@ def cmd_run() -> int:
             code = process.returncode or 1
             stopping = True
         time.sleep(0.5)
-    for process in processes.values():
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in processes.values():
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    _terminate(processes)
     stop(started)
     log("stopped")
     return code

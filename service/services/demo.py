@@ -50,6 +50,7 @@ from callcenter.services.audit import audit_log_record
 from callcenter.services.cti import cti_call_event
 from callcenter.services.demo import DEMO_ID_PREFIX, TICKET_SUBJECTS
 from callcenter.services.identity import merge_proposals_refresh
+from care.choices import StepChannel
 from care.models import CareRule
 from care.playbook import playbook_install
 from care.services.rules import care_rule_activate
@@ -173,9 +174,9 @@ def demo_rules_activate(*, by: User | None) -> list[str]:
     return sorted(activated)
 
 
-def _demo_callers(rng: random.Random, count: int) -> list[Customer]:
-    """`count` distinct active demo customers who can be phoned, drawn at random."""
-    ids = list(
+def _demo_caller_ids() -> list[int]:
+    """The active demo customers who can be phoned (one query)."""
+    return list(
         Customer.objects.filter(
             status=CustomerStatus.ACTIVE,
             call_opt_out=False,
@@ -186,8 +187,6 @@ def _demo_callers(rng: random.Random, count: int) -> list[Customer]:
         .distinct()
         .order_by("pk")
     )
-    chosen = rng.sample(ids, min(count, len(ids)))
-    return list(Customer.objects.filter(pk__in=chosen).order_by("pk"))
 
 
 @dataclass
@@ -199,10 +198,16 @@ class _Replay:
 
     rng: random.Random
     staff: dict[str, User]
+    callers: list[int]
     counts: dict[str, int] = field(default_factory=dict)
 
     def count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
+
+    def pick(self, bounds: tuple[int, int]) -> list[Customer]:
+        """Between bounds[0] and bounds[1] distinct callers, drawn at random."""
+        chosen = self.rng.sample(self.callers, min(self.rng.randint(*bounds), len(self.callers)))
+        return list(Customer.objects.filter(pk__in=chosen).order_by("pk"))
 
     def at(self, day: dt.date, hour: int, minute: int, action: Callable[[], None]) -> None:
         moment = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=center_zone())
@@ -226,7 +231,7 @@ class _Replay:
 
     def complaints_and_surveys(self) -> None:
         agents = [self.staff[name] for name in DEMO_AGENTS if name in self.staff]
-        for customer in _demo_callers(self.rng, self.rng.randint(*COMPLAINTS_PER_DAY)):
+        for customer in self.pick(COMPLAINTS_PER_DAY):
             ticket_open(
                 customer=customer,
                 kind=TicketKind.COMPLAINT,
@@ -236,7 +241,7 @@ class _Replay:
                 by=self.rng.choice(agents) if agents else None,
             )
             self.count("complaints")
-        for customer in _demo_callers(self.rng, self.rng.randint(*SURVEYS_PER_DAY)):
+        for customer in self.pick(SURVEYS_PER_DAY):
             survey_record(customer=customer, kind=SurveyKind.NPS, score=self.rng.randint(0, 10))
             self.count("surveys")
 
@@ -256,7 +261,7 @@ class _Replay:
         ).values_list("queue_id", "user_id"):
             members.setdefault(queue_id, []).append(by_pk[user_id])
         due = OutreachTask.objects.filter(
-            channel=InteractionChannel.CALL,
+            channel=StepChannel.CALL,
             status=TaskStatus.PENDING,
             due_at__lte=timezone.now(),
         ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
@@ -325,7 +330,8 @@ class _Replay:
 
 def demo_history_replay(*, days: int = HISTORY_DAYS, seed: int = 20261205) -> dict[str, int]:
     """Replay `days` days of care work before today (see _Replay); returns what it did."""
-    replay = _Replay(rng=random.Random(seed), staff=_staff())  # noqa: S311 - demo data
+    rng = random.Random(seed)  # noqa: S311 - demo data
+    replay = _Replay(rng=rng, staff=_staff(), callers=_demo_caller_ids())
     today = timezone.localdate()
     for back in range(days, 0, -1):
         replay.day(today - dt.timedelta(days=back))
