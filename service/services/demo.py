@@ -95,8 +95,11 @@ COMPLAINTS_PER_DAY = (2, 5)
 SURVEYS_PER_DAY = (2, 4)
 REACHED_SHARE = 0.8
 RESOLVED_SHARE = 0.7
-# Complaint subjects and texts of the traffic generator and the replay.
+# Complaint subjects of the traffic generator and the replay, and the agents' notes: demo data,
+# written as the demo's agents would (callcenter.services.demo), not translated.
 COMPLAINT_SUBJECTS = TICKET_SUBJECTS[TicketKind.COMPLAINT]
+CALL_NOTE = "已回访，客户对处理方案表示满意。"
+RESOLUTION_NOTE = "已补发商品，客户同意结案。"
 
 
 class DemoRefused(ApplicationError):
@@ -210,7 +213,9 @@ class _Replay:
         return list(Customer.objects.filter(pk__in=chosen).order_by("pk"))
 
     def at(self, day: dt.date, hour: int, minute: int, action: Callable[[], None]) -> None:
-        moment = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=center_zone())
+        self.when(dt.datetime.combine(day, dt.time(hour, minute), tzinfo=center_zone()), action)
+
+    def when(self, moment: dt.datetime, action: Callable[[], None]) -> None:
         with time_machine.travel(moment, tick=False):
             action()
 
@@ -278,9 +283,7 @@ class _Replay:
                 task=task,
                 user=worker,
                 outcome=TaskOutcome.REACHED if reached else TaskOutcome.NO_ANSWER,
-                notes=_("Called back, the customer is satisfied with the solution.")
-                if reached
-                else "",
+                notes=CALL_NOTE if reached else "",
             )
             self.count("calls_done")
 
@@ -297,9 +300,7 @@ class _Replay:
                 continue
             by = ticket.assignee or self.staff.get("supervisor")
             try:
-                ticket_resolve(
-                    ticket=ticket, by=by, text=_("Replacement sent and the customer agreed.")
-                )
+                ticket_resolve(ticket=ticket, by=by, text=RESOLUTION_NOTE)
             except ApplicationError:
                 continue
             self.count("resolved")
@@ -335,9 +336,10 @@ def demo_history_replay(*, days: int = HISTORY_DAYS, seed: int = 20261205) -> di
     today = timezone.localdate()
     for back in range(days, 0, -1):
         replay.day(today - dt.timedelta(days=back))
-    # This morning's complaints: their call tasks wait in the queues for the first visitor.
-    replay.at(today, 0, 5, replay.complaints_and_surveys)
-    replay.at(today, 0, 6, replay.tick)
+    # The last minutes' complaints: their call tasks wait in the queues for the first visitor.
+    recently = timezone.now() - dt.timedelta(minutes=10)
+    replay.when(recently, replay.complaints_and_surveys)
+    replay.when(recently + dt.timedelta(minutes=1), replay.tick)
     return replay.counts
 
 

@@ -8,11 +8,13 @@ import os
 import random
 import subprocess
 import sys
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.db.models import Model
 from django.utils import timezone
 
@@ -144,9 +146,12 @@ def test_the_start_makes_the_demo_alive(started_demo: list[str]) -> None:
     assert Ticket.objects.filter(
         kind=TicketKind.COMPLAINT, opened_at__gte=earliest, opened_at__lt=today
     ).exists()
-    # this morning's complaints wait in the agents' queues
+    # the last minutes' complaints wait in the agents' queues
     assert OutreachTask.objects.filter(
-        channel="call", status=TaskStatus.PENDING, queue__slug="general", created_at__gte=today
+        channel="call",
+        status=TaskStatus.PENDING,
+        queue__slug="general",
+        created_at__gte=timezone.now() - dt.timedelta(hours=1),
     ).exists()
 
 
@@ -168,7 +173,12 @@ def test_the_start_refuses_a_database_with_real_customers() -> None:
 
     with pytest.raises(DemoRefused, match="not demo data"):
         demo_start(history_days=HISTORY_DAYS)
+    # as `make run` calls it: says why and goes on
+    out = StringIO()
+    call_command("demo_start", "--if-allowed", stdout=out)
 
+    assert "Demo not started" in out.getvalue()
+    assert "not demo data" in out.getvalue()
     assert _counts() == before
     assert not CareRule.objects.exists()
 
