@@ -18,6 +18,7 @@ Sub-commands:
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
 import pwd
 import secrets
@@ -348,7 +349,11 @@ def _web_address() -> str:
 
 def _banner_address() -> str:
     """Where to open the app: the bound address, or this machine's when bound to every one."""
-    if WEB_HOST in ("0.0.0.0", "::"):  # noqa: S104 - names what HOST may say, binds nothing
+    try:
+        every_interface = ipaddress.ip_address(WEB_HOST).is_unspecified
+    except ValueError:  # a host name
+        every_interface = False
+    if every_interface:
         return (
             f"http://127.0.0.1:{WEB_PORT}/ (listening on {_web_address()}: every interface, "
             "as HOST says)"
