@@ -288,7 +288,8 @@ def _demo_password() -> str:
 
 
 def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+    """True as the settings read a boolean (django-environ's `env.bool`)."""
+    return (value or "").strip().lower() in ("1", "true", "yes", "y", "on", "ok")
 
 
 # The set-up steps of `run`, in order, as manage.py commands (cmd_setup runs them).
