@@ -2,14 +2,23 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt | cksum | cut -d' ' -f1)
+# The pinned tree (requirements.txt applies constraints.txt), from wheels only so nothing
+# compiles: snownlp publishes only a source archive of pure Python, which installs as is.
+WHEELS_ONLY := --only-binary :all: --no-binary snownlp
+# uv (pinned in constraints.txt) installs the tree in seconds where it can reach its index
+# (PyPI, or UV_DEFAULT_INDEX); otherwise, or with INSTALLER=pip, pip does (it honours pip.conf).
+INSTALLER ?= uv
 
 .PHONY: run test bench perf-doc lint security services stop clean-data messages
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	@if [ "$(INSTALLER)" = uv ] && $(PY) -m pip install --quiet -c constraints.txt uv \
+		&& $(PY) -m uv pip install --quiet --python $(PY) $(WHEELS_ONLY) -r requirements.txt; \
+	then echo "installed the requirements with uv"; \
+	else $(PY) -m pip install --quiet --upgrade pip \
+		&& $(PY) -m pip install --quiet $(WHEELS_ONLY) -r requirements.txt; fi
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 

