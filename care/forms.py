@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Field, Model
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from callcenter.choices import Language
 from callcenter.errors import ApplicationError
@@ -72,7 +73,7 @@ class OptionalJSONField(CheckedJSONFormField):
 class RuleForm(forms.Form):
     """The fields of a care rule; the control group share is edited in percent."""
 
-    name = forms.CharField(label=_("Name"), max_length=120)
+    name = forms.CharField(label=pgettext_lazy("thing", "Name"), max_length=120)
     description = forms.CharField(
         label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -84,7 +85,7 @@ class RuleForm(forms.Form):
         help_text=_("Only customers matching these conditions are enrolled."),
     )
     category = forms.ChoiceField(
-        label=_("Category"),
+        label=pgettext_lazy("care rule", "Category"),
         choices=RuleCategory.choices,
         initial=RuleCategory.MARKETING,
         help_text=_(
@@ -644,7 +645,7 @@ def language_key(language: str) -> str:
 class TemplateForm(forms.Form):
     """A template and one optional subject and body per language (at least one body)."""
 
-    name = forms.CharField(label=_("Name"), max_length=120)
+    name = forms.CharField(label=pgettext_lazy("thing", "Name"), max_length=120)
     channel = forms.ChoiceField(label=_("Channel"), choices=TemplateChannel.choices)
     description = forms.CharField(
         label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})

@@ -11,7 +11,12 @@
   var PALETTE = ["#2563eb", "#7c3aed", "#059669", "#d97706", "#dc2626", "#0891b2", "#db2777",
     "#65a30d", "#4f46e5", "#ea580c", "#64748b"];
   var lang = document.documentElement.lang || undefined;
-  var shortDate = new Intl.DateTimeFormat(lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  // Times are drawn in the server's TIME_ZONE (the page's), never the browser's.
+  var zoneMeta = document.querySelector('meta[name="time-zone"]');
+  var shortDate = new Intl.DateTimeFormat(lang, {
+    timeZone: zoneMeta ? zoneMeta.content : undefined,
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  });
 
   function source(canvas) {
     var node = document.getElementById(canvas.dataset.source);
