@@ -15,6 +15,7 @@ from django.utils.translation import pgettext_lazy
 from callcenter.choices import Language
 from callcenter.errors import ApplicationError
 from callcenter.forms_manage import ISO_WEEKDAYS, CheckboxRow, TimeInput
+from callcenter.generated import generated_text
 from callcenter.jsoninput import CheckedJSONFormField
 from callcenter.models import Customer
 from callcenter.numbers import whole_number
@@ -578,7 +579,7 @@ def template_choices() -> list[tuple[str, list[tuple[int, str]]]]:
     for pk, name, channel in MessageTemplate.objects.order_by("name").values_list(
         "pk", "name", "channel"
     ):
-        groups.setdefault(channel, []).append((pk, name))
+        groups.setdefault(channel, []).append((pk, generated_text(name)))
     labels = dict(TemplateChannel.choices)
     return [(str(labels[channel]), items) for channel, items in groups.items()]
 
@@ -658,17 +659,24 @@ class TemplateForm(forms.Form):
             self.fields["channel"].disabled = True
         for language, label in Language.choices:
             key = language_key(language)
+            # The texts are written in their own language (`lang`), whatever the page's is.
             self.fields[f"subject_{key}"] = forms.CharField(
                 label=_("Subject (%(language)s)") % {"language": label},
                 required=False,
                 max_length=200,
+                widget=forms.TextInput(attrs={"lang": language}),
             )
             self.fields[f"body_{key}"] = forms.CharField(
                 label=_("Text (%(language)s)") % {"language": label},
                 required=False,
                 max_length=5000,
                 widget=forms.Textarea(
-                    attrs={"rows": 5, "class": "care-body", "data-language": language}
+                    attrs={
+                        "rows": 5,
+                        "class": "care-body",
+                        "data-language": language,
+                        "lang": language,
+                    }
                 ),
             )
 
@@ -828,3 +836,29 @@ class CareSettingsForm(forms.Form):
             for name, value in self.cleaned_data.items()
             if getattr(settings, name) != value
         }
+
+
+def trigger_params_text(
+    trigger: str, params: dict[str, Any], segment_names: dict[str, str]
+) -> list[tuple[str, str]]:
+    """A rule's trigger parameters in words, as (label, value) pairs for the rule list: the
+    labels of the editor's fields and of the chosen values (`segment_names`: slug -> name)."""
+    specs = TRIGGER_PARAMS.get(trigger, {})
+    pairs = []
+    for name, value in params.items():
+        spec = specs.get(name)
+        kind = spec.kind if spec is not None else ""
+        label = KIND_LABELS.get(kind) or PARAM_LABELS.get(name) or name
+        shown: Any = value
+        if spec is not None and kind == "choice":
+            shown = dict(spec.choices).get(value, value)
+        elif kind == "segment":
+            shown = segment_names.get(value, value)
+        elif kind == "boolean":
+            shown = _("Yes") if value else _("No")
+        elif kind == "holiday":
+            shown = _("Any holiday") if value == ANY_HOLIDAY else calendar_day_label(value)
+        elif kind in ATTRIBUTE_KINDS:
+            shown = dict(_attribute_choices(kind)).get(value, value)
+        pairs.append((str(label), str(shown)))
+    return pairs

@@ -826,6 +826,11 @@ class NextBestAction(TimeStampedModel):
             ),
         ]
 
+    @property
+    def display_name(self) -> str:
+        """The name in the active language (see `display`)."""
+        return self.display("name")
+
     def display(self, field: str) -> str:
         """`field` ("name", "action_text" or "reason_text") in the active language: an
         installed default still worded as installed shows its translation; anything the admins

@@ -111,7 +111,9 @@ RULES = [
     PlaybookRule(
         key="complaint-opened",
         name=gettext_noop("Complaint: apology and follow-up"),
-        description="Apology SMS with the ticket number within 1 h; phone follow-up within 24 h.",
+        description=gettext_noop(
+            "Apology SMS with the ticket number within 1 h; phone follow-up within 24 h."
+        ),
         trigger_type=EventType.TICKET_OPENED,
         category=RuleCategory.SERVICE,
         trigger_params={"kind": "complaint"},
@@ -139,7 +141,7 @@ RULES = [
     PlaybookRule(
         key="complaint-resolved",
         name=gettext_noop("Complaint resolved: satisfaction survey"),
-        description="Satisfaction survey SMS 2 days after the complaint is resolved.",
+        description=gettext_noop("Satisfaction survey SMS 2 days after the complaint is resolved."),
         trigger_type=EventType.TICKET_RESOLVED,
         category=RuleCategory.SERVICE,
         trigger_params={"kind": "complaint"},
@@ -159,7 +161,7 @@ RULES = [
     PlaybookRule(
         key="ticket-resolved-csat",
         name=gettext_noop("Ticket resolved: satisfaction question (CSAT)"),
-        description=(
+        description=gettext_noop(
             "An SMS asking for a score 1-5 (reply or link) an hour after any ticket is resolved; "
             "at most one survey per customer per survey interval (care settings)."
         ),
@@ -181,7 +183,9 @@ RULES = [
     PlaybookRule(
         key="negative-call-sentiment",
         name=gettext_noop("Negative call: priority callback"),
-        description="A call with sentiment below -0.6: a senior agent calls back within 2 h.",
+        description=gettext_noop(
+            "A call with sentiment below -0.6: a senior agent calls back within 2 h."
+        ),
         trigger_type=EventType.INTERACTION_LOGGED,
         category=RuleCategory.SERVICE,
         trigger_params={"channel": "call", "sentiment_below": -0.6},
@@ -202,7 +206,7 @@ RULES = [
     PlaybookRule(
         key="nps-detractor",
         name=gettext_noop("NPS detractor: supervisor call"),
-        description="NPS 0-6: a supervisor calls within 24 h.",
+        description=gettext_noop("NPS 0-6: a supervisor calls within 24 h."),
         trigger_type=EventType.SURVEY_SUBMITTED,
         category=RuleCategory.SERVICE,
         trigger_params={"kind": "nps", "max_score": 6},
@@ -221,8 +225,9 @@ RULES = [
     PlaybookRule(
         key="churn-risk-high-value",
         name=gettext_noop("High-value churn risk: advisor call"),
-        description="A high-value customer enters churn risk: the dedicated advisor calls "
-        "within 48 h.",
+        description=gettext_noop(
+            "A high-value customer enters churn risk: the dedicated advisor calls within 48 h."
+        ),
         trigger_type=EventType.SEGMENT_ENTERED,
         category=RuleCategory.RETENTION,
         trigger_params={"segment": "lifecycle-churn-risk"},
@@ -244,7 +249,9 @@ RULES = [
     PlaybookRule(
         key="business-first-order",
         name=gettext_noop("Business customer: onboarding"),
-        description="Welcome pack email; advisor call after 3 days; review call after 7 days.",
+        description=gettext_noop(
+            "Welcome pack email; advisor call after 3 days; review call after 7 days."
+        ),
         trigger_type=EventType.FIRST_ORDER,
         category=RuleCategory.RETENTION,
         conditions=BUSINESS,
@@ -283,7 +290,7 @@ RULES = [
     PlaybookRule(
         key="first-order",
         name=gettext_noop("New customer: welcome and courtesy call"),
-        description="Welcome / how-to guide SMS within 24 h; courtesy call on day 3.",
+        description=gettext_noop("Welcome / how-to guide SMS within 24 h; courtesy call on day 3."),
         trigger_type=EventType.FIRST_ORDER,
         category=RuleCategory.RETENTION,
         conditions=PERSON,
@@ -312,8 +319,10 @@ RULES = [
     PlaybookRule(
         key="dormant-wake-up",
         name=gettext_noop("Dormant 60 days: wake-up offer"),
-        description="Wake-up offer SMS; 7 days later a call for high-value customers who did "
-        "not respond. 10% hold-out to measure the uplift.",
+        description=gettext_noop(
+            "Wake-up offer SMS; 7 days later a call for high-value customers who did "
+            "not respond. 10% hold-out to measure the uplift."
+        ),
         trigger_type=EventType.INACTIVITY,
         category=RuleCategory.RETENTION,
         trigger_params={"days": 60},
@@ -345,7 +354,7 @@ RULES = [
     PlaybookRule(
         key="nps-promoter",
         name=gettext_noop("NPS promoter: referral invitation"),
-        description="NPS 9-10: invite the customer to refer a friend.",
+        description=gettext_noop("NPS 9-10: invite the customer to refer a friend."),
         trigger_type=EventType.SURVEY_SUBMITTED,
         category=RuleCategory.MARKETING,
         trigger_params={"kind": "nps", "min_score": 9},
@@ -364,7 +373,9 @@ RULES = [
     PlaybookRule(
         key="birthday",
         name=gettext_noop("Birthday greeting"),
-        description="Greeting SMS at 10:00 on the birthday, in the customer's time zone.",
+        description=gettext_noop(
+            "Greeting SMS at 10:00 on the birthday, in the customer's time zone."
+        ),
         trigger_type=EventType.BIRTHDAY,
         category=RuleCategory.MARKETING,
         priority=30,
@@ -384,7 +395,7 @@ RULES = [
     PlaybookRule(
         key="business-monthly-report",
         name=gettext_noop("Business customer: monthly value report"),
-        description="On the first of the month, a value report task for the advisor.",
+        description=gettext_noop("On the first of the month, a value report task for the advisor."),
         trigger_type=EventType.MONTHLY,
         category=RuleCategory.MARKETING,
         conditions=BUSINESS,
@@ -404,7 +415,7 @@ RULES = [
     PlaybookRule(
         key="repayment-reminder",
         name=gettext_noop("Repayment reminder: automated call, then a person"),
-        description=(
+        description=gettext_noop(
             "An automated call; a second one if it is not answered; a person calls within 2 h "
             "when the customer asks for one or does not answer twice; a confirmation SMS when "
             "they promise to pay. Stops when the payment arrives."

@@ -284,8 +284,8 @@ def test_the_rule_list_shows_status_steps_and_recent_results_in_fixed_queries(
     supervisor_client.get(reverse("care-rules"))  # warm the session and role caches
 
     # request savepoint and release, session, user, roles; enrolled and tasks per rule;
-    # rules; their steps (with templates)
-    with django_assert_num_queries(9):
+    # rules; their steps (with templates); the segments' names (trigger parameters in words)
+    with django_assert_num_queries(10):
         response = supervisor_client.get(reverse("care-rules"))
 
     html = response.content.decode()
