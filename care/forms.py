@@ -10,10 +10,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Field, Model
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from callcenter.choices import Language
 from callcenter.errors import ApplicationError
 from callcenter.forms_manage import ISO_WEEKDAYS, CheckboxRow, TimeInput
+from callcenter.generated import generated_text
 from callcenter.jsoninput import CheckedJSONFormField
 from callcenter.models import Customer
 from callcenter.numbers import whole_number
@@ -72,7 +74,7 @@ class OptionalJSONField(CheckedJSONFormField):
 class RuleForm(forms.Form):
     """The fields of a care rule; the control group share is edited in percent."""
 
-    name = forms.CharField(label=_("Name"), max_length=120)
+    name = forms.CharField(label=pgettext_lazy("thing", "Name"), max_length=120)
     description = forms.CharField(
         label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -84,7 +86,7 @@ class RuleForm(forms.Form):
         help_text=_("Only customers matching these conditions are enrolled."),
     )
     category = forms.ChoiceField(
-        label=_("Category"),
+        label=pgettext_lazy("care rule", "Category"),
         choices=RuleCategory.choices,
         initial=RuleCategory.MARKETING,
         help_text=_(
@@ -577,7 +579,7 @@ def template_choices() -> list[tuple[str, list[tuple[int, str]]]]:
     for pk, name, channel in MessageTemplate.objects.order_by("name").values_list(
         "pk", "name", "channel"
     ):
-        groups.setdefault(channel, []).append((pk, name))
+        groups.setdefault(channel, []).append((pk, generated_text(name)))
     labels = dict(TemplateChannel.choices)
     return [(str(labels[channel]), items) for channel, items in groups.items()]
 
@@ -644,7 +646,7 @@ def language_key(language: str) -> str:
 class TemplateForm(forms.Form):
     """A template and one optional subject and body per language (at least one body)."""
 
-    name = forms.CharField(label=_("Name"), max_length=120)
+    name = forms.CharField(label=pgettext_lazy("thing", "Name"), max_length=120)
     channel = forms.ChoiceField(label=_("Channel"), choices=TemplateChannel.choices)
     description = forms.CharField(
         label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
@@ -657,17 +659,24 @@ class TemplateForm(forms.Form):
             self.fields["channel"].disabled = True
         for language, label in Language.choices:
             key = language_key(language)
+            # The texts are written in their own language (`lang`), whatever the page's is.
             self.fields[f"subject_{key}"] = forms.CharField(
                 label=_("Subject (%(language)s)") % {"language": label},
                 required=False,
                 max_length=200,
+                widget=forms.TextInput(attrs={"lang": language}),
             )
             self.fields[f"body_{key}"] = forms.CharField(
                 label=_("Text (%(language)s)") % {"language": label},
                 required=False,
                 max_length=5000,
                 widget=forms.Textarea(
-                    attrs={"rows": 5, "class": "care-body", "data-language": language}
+                    attrs={
+                        "rows": 5,
+                        "class": "care-body",
+                        "data-language": language,
+                        "lang": language,
+                    }
                 ),
             )
 
@@ -827,3 +836,39 @@ class CareSettingsForm(forms.Form):
             for name, value in self.cleaned_data.items()
             if getattr(settings, name) != value
         }
+
+
+def trigger_param_value_words(spec: ParamCheck, value: Any, segment_names: dict[str, str]) -> str:
+    """One trigger parameter's value as the editor names it (`segment_names`: slug -> name)."""
+    if spec.kind == "choice":
+        labels: dict[object, object] = dict(spec.choices)
+        return str(labels.get(value, value))
+    if spec.kind == "boolean":
+        return str(_("Yes") if value else _("No"))
+    if spec.kind == "segment":
+        return segment_names.get(value, str(value))
+    if spec.kind == "holiday":
+        return str(_("Any holiday")) if value == ANY_HOLIDAY else calendar_day_label(str(value))
+    if spec.kind in ATTRIBUTE_KINDS and isinstance(value, str):
+        known: dict[str, object] = dict(attribute_choices(spec.kind))
+        if value in known and value.split(":", 1)[1]:
+            return str(known[value])
+        return _("custom attribute %(key)s") % {"key": value.split(":", 1)[-1]}
+    return str(value)
+
+
+def trigger_params_text(
+    trigger: str, params: dict[str, Any], segment_names: dict[str, str]
+) -> list[tuple[str, str]]:
+    """A rule's trigger parameters in words, as (label, value) pairs for the rule list: the
+    labels of the editor's fields and of the chosen values (`segment_names`: slug -> name)."""
+    specs = TRIGGER_PARAMS.get(trigger, {})
+    pairs = []
+    for name, value in params.items():
+        spec = specs.get(name)
+        label = (KIND_LABELS.get(spec.kind) if spec else None) or PARAM_LABELS.get(name) or name
+        if spec is None:
+            pairs.append((str(label), str(value)))
+        else:
+            pairs.append((str(label), trigger_param_value_words(spec, value, segment_names)))
+    return pairs

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.choices import Language
+from callcenter.generated import generated_text
 from callcenter.models import Customer, TimeStampedModel
 from care.choices import (
     AssigneeRule,
@@ -179,7 +180,7 @@ class MessageTemplate(TimeStampedModel):
         ordering = ("name",)
 
     def __str__(self) -> str:
-        return self.name
+        return generated_text(self.name)
 
 
 class TemplateVariant(TimeStampedModel):
@@ -271,7 +272,7 @@ class CareRule(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return generated_text(self.name)
 
 
 # The fields a rule's step is made of (its position aside): what rule editing, versions and

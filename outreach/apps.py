@@ -29,6 +29,7 @@ class OutreachConfig(AppConfig):
             care_tick,
             customer_page,
             desk,
+            interaction_outcomes,
             subject_data,
             ticket_routing,
             user_form,
@@ -44,8 +45,8 @@ class OutreachConfig(AppConfig):
         checks.register(outreach_callback_keys_check, checks.Tags.security)
         # For care: carry out its plans and campaigns, keep the queues its steps and playbook
         # name, name the outcomes its journeys branch on, feed its reports, run in its tick. For
-        # callcenter's pages: the desk, customer page, user form and subject erasure; routing
-        # of new tickets.
+        # callcenter's pages: the desk, customer page, user form and subject erasure, the
+        # labels of task outcomes in interactions; routing of new tickets.
         for part in (
             care_campaigns,
             care_outcomes,
@@ -56,5 +57,13 @@ class OutreachConfig(AppConfig):
             care_tick,
         ):
             part.register()
-        for part in (call_followups, customer_page, desk, subject_data, ticket_routing, user_form):
+        for part in (
+            call_followups,
+            customer_page,
+            desk,
+            interaction_outcomes,
+            subject_data,
+            ticket_routing,
+            user_form,
+        ):
             part.register()

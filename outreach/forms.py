@@ -119,7 +119,7 @@ class ReassignForm(forms.Form):
 
 class QueueChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Queue) -> str:
-        return obj.name
+        return str(obj)  # a default queue name in the reader's language
 
 
 def queue_membership_field() -> QueueChoiceField:
@@ -306,7 +306,7 @@ class SurveyAnswerForm(forms.Form):
 
 class SurveyTemplateField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        return f"{obj.name} ({obj.get_channel_display()})"
+        return f"{obj} ({obj.get_channel_display()})"
 
 
 class CallReasonSettingForm(forms.Form):

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from callcenter.generated import generated_text
 from callcenter.models import Customer, Ticket, TimeStampedModel
 from care.choices import StepChannel, TouchKind
 from outreach.choices import (
@@ -37,7 +38,7 @@ class Queue(TimeStampedModel):
         ordering = ("name",)
 
     def __str__(self) -> str:
-        return self.name
+        return generated_text(self.name)
 
 
 class OutreachTask(TimeStampedModel):
@@ -341,7 +342,7 @@ class RoutingRule(TimeStampedModel):
         ordering = ("position", "id")
 
     def __str__(self) -> str:
-        return self.name
+        return generated_text(self.name)
 
 
 class TicketRoute(TimeStampedModel):

@@ -8,9 +8,9 @@ class SegmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from callcenter.selectors.screenpop import screenpop_section_register
-        from segments.parts import desk, settings, subject_data
+        from segments.parts import desk, generated_formats, settings, subject_data
         from segments.screenpop import segments_section
 
         screenpop_section_register("segments", segments_section)
-        for part in (desk, settings, subject_data):
+        for part in (desk, generated_formats, settings, subject_data):
             part.register()

@@ -2,12 +2,13 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class LifecycleStage(models.TextChoices):
     PROSPECT = "prospect", _("Prospect")
     NEW = "new", _("New")
-    ACTIVE = "active", _("Active")
+    ACTIVE = "active", pgettext_lazy("lifecycle stage", "Active")
     DORMANT = "dormant", _("Dormant")
     CHURN_RISK = "churn_risk", _("Churn risk")
     LOST = "lost", _("Lost")

@@ -25,6 +25,7 @@ from segments.choices import (
     ValuePotential,
     ValueTier,
 )
+from segments.cluster_names import cluster_name_display
 from segments.defaults import BUILTIN_SEGMENTS, DEFAULT_NEXT_BEST_ACTIONS
 
 if TYPE_CHECKING:
@@ -571,6 +572,8 @@ class Segment(TimeStampedModel):
     def display_name(self) -> str:
         """The name in the active language: a built-in segment still named as it was installed
         shows its label translated; a renamed one, or a rule segment, shows its name."""
+        if self.kind == SegmentKind.CLUSTER:
+            return cluster_name_display(self.name)
         choices = dict(BUILTIN_SEGMENTS).get(self.kind)
         if choices is None or self.key not in choices.values:
             return self.name
@@ -769,7 +772,12 @@ class ClusterProfile(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.number}: {self.label}"
+        return f"{self.number}: {self.display_label}"
+
+    @property
+    def display_label(self) -> str:
+        """The label in the active language (stored in English; see segments.cluster_names)."""
+        return cluster_name_display(self.label)
 
 
 # Lengths of a next best action's texts: a line on the agent's card, not a script.
@@ -817,6 +825,11 @@ class NextBestAction(TimeStampedModel):
                 fields=["key"], condition=~Q(key=""), name="next_best_action_default_once"
             ),
         ]
+
+    @property
+    def display_name(self) -> str:
+        """The name in the active language (see `display`)."""
+        return self.display("name")
 
     def display(self, field: str) -> str:
         """`field` ("name", "action_text" or "reason_text") in the active language: an

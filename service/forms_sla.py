@@ -197,6 +197,7 @@ class BusinessCalendarForm(forms.Form):
         zone_field = self.fields["timezone"]
         assert isinstance(zone_field, forms.ChoiceField)
         zone_field.choices = [(zone, zone) for zone in sorted(available_timezones())]
+        zone_field.widget.attrs["translate"] = "no"  # IANA names are codes
         for day in range(7):
             for part in ("start1", "end1", "start2", "end2"):
                 self.fields[f"d{day}_{part}"] = _time_field(f"{WEEKDAY_LABELS[day]} {part}")

@@ -75,6 +75,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "callcenter.context_processors.roles",
             ],
+            # `generated`: default names the product wrote, in the reader's language.
+            "builtins": ["callcenter.templatetags.generated"],
         },
     },
 ]
@@ -154,6 +156,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our date and number formats per language over Django's (see callcenter/formats).
+FORMAT_MODULE_PATH = ["callcenter.formats"]
 TIME_ZONE = env("TIME_ZONE", default="Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True

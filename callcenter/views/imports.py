@@ -125,7 +125,10 @@ def import_csv_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         "form": form,
         **(_run_context(run) if run is not None else {"run": None}),
         "columns": [
-            (kind, [(column.name, column.required) for column in spec.columns])
+            (
+                ImportKind(kind).label if kind in ImportKind.values else kind,
+                [(column.name, column.required) for column in spec.columns],
+            )
             for kind, spec in IMPORT_KINDS.items()
         ],
         "recent": _recent_runs(),

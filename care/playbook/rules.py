@@ -4,6 +4,8 @@ deadlines (see the package docstring)."""
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from care.choices import (
     EXTERNAL_STOP_PREFIX,
     AssigneeRule,
@@ -108,8 +110,10 @@ BUSINESS = {"field": "kind", "cmp": "eq", "value": "business"}
 RULES = [
     PlaybookRule(
         key="complaint-opened",
-        name="Complaint: apology and follow-up",
-        description="Apology SMS with the ticket number within 1 h; phone follow-up within 24 h.",
+        name=gettext_noop("Complaint: apology and follow-up"),
+        description=gettext_noop(
+            "Apology SMS with the ticket number within 1 h; phone follow-up within 24 h."
+        ),
         trigger_type=EventType.TICKET_OPENED,
         category=RuleCategory.SERVICE,
         trigger_params={"kind": "complaint"},
@@ -119,14 +123,14 @@ RULES = [
             _step(
                 StepChannel.SMS,
                 "complaint-apology-sms",
-                name="Apology SMS",
+                name=gettext_noop("Apology SMS"),
                 sla=1 * HOUR,
                 touch=TouchKind.SERVICE,
             ),
             _step(
                 StepChannel.CALL,
                 "complaint-followup-call",
-                name="Complaint follow-up call",
+                name=gettext_noop("Complaint follow-up call"),
                 sla=24 * HOUR,
                 touch=TouchKind.SERVICE,
                 assignee=AssigneeRule.QUEUE,
@@ -136,8 +140,8 @@ RULES = [
     ),
     PlaybookRule(
         key="complaint-resolved",
-        name="Complaint resolved: satisfaction survey",
-        description="Satisfaction survey SMS 2 days after the complaint is resolved.",
+        name=gettext_noop("Complaint resolved: satisfaction survey"),
+        description=gettext_noop("Satisfaction survey SMS 2 days after the complaint is resolved."),
         trigger_type=EventType.TICKET_RESOLVED,
         category=RuleCategory.SERVICE,
         trigger_params={"kind": "complaint"},
@@ -147,7 +151,7 @@ RULES = [
             _step(
                 StepChannel.SMS,
                 "complaint-survey-sms",
-                name="Satisfaction survey SMS",
+                name=gettext_noop("Satisfaction survey SMS"),
                 delay=2,
                 unit=DelayUnit.DAYS,
                 sla=24 * HOUR,
@@ -156,8 +160,8 @@ RULES = [
     ),
     PlaybookRule(
         key="ticket-resolved-csat",
-        name="Ticket resolved: satisfaction question (CSAT)",
-        description=(
+        name=gettext_noop("Ticket resolved: satisfaction question (CSAT)"),
+        description=gettext_noop(
             "An SMS asking for a score 1-5 (reply or link) an hour after any ticket is resolved; "
             "at most one survey per customer per survey interval (care settings)."
         ),
@@ -169,7 +173,7 @@ RULES = [
             _step(
                 StepChannel.SMS,
                 "csat-sms",
-                name="Satisfaction question SMS",
+                name=gettext_noop("Satisfaction question SMS"),
                 delay=1,
                 unit=DelayUnit.HOURS,
                 sla=24 * HOUR,
@@ -178,8 +182,10 @@ RULES = [
     ),
     PlaybookRule(
         key="negative-call-sentiment",
-        name="Negative call: priority callback",
-        description="A call with sentiment below -0.6: a senior agent calls back within 2 h.",
+        name=gettext_noop("Negative call: priority callback"),
+        description=gettext_noop(
+            "A call with sentiment below -0.6: a senior agent calls back within 2 h."
+        ),
         trigger_type=EventType.INTERACTION_LOGGED,
         category=RuleCategory.SERVICE,
         trigger_params={"channel": "call", "sentiment_below": -0.6},
@@ -189,7 +195,7 @@ RULES = [
             _step(
                 StepChannel.CALL,
                 "sentiment-callback",
-                name="Priority callback",
+                name=gettext_noop("Priority callback"),
                 sla=2 * HOUR,
                 touch=TouchKind.SERVICE,
                 assignee=AssigneeRule.QUEUE,
@@ -199,8 +205,8 @@ RULES = [
     ),
     PlaybookRule(
         key="nps-detractor",
-        name="NPS detractor: supervisor call",
-        description="NPS 0-6: a supervisor calls within 24 h.",
+        name=gettext_noop("NPS detractor: supervisor call"),
+        description=gettext_noop("NPS 0-6: a supervisor calls within 24 h."),
         trigger_type=EventType.SURVEY_SUBMITTED,
         category=RuleCategory.SERVICE,
         trigger_params={"kind": "nps", "max_score": 6},
@@ -209,7 +215,7 @@ RULES = [
             _step(
                 StepChannel.CALL,
                 "nps-detractor-call",
-                name="Supervisor call",
+                name=gettext_noop("Supervisor call"),
                 sla=24 * HOUR,
                 assignee=AssigneeRule.QUEUE,
                 target="supervisors",
@@ -218,9 +224,10 @@ RULES = [
     ),
     PlaybookRule(
         key="churn-risk-high-value",
-        name="High-value churn risk: advisor call",
-        description="A high-value customer enters churn risk: the dedicated advisor calls "
-        "within 48 h.",
+        name=gettext_noop("High-value churn risk: advisor call"),
+        description=gettext_noop(
+            "A high-value customer enters churn risk: the dedicated advisor calls within 48 h."
+        ),
         trigger_type=EventType.SEGMENT_ENTERED,
         category=RuleCategory.RETENTION,
         trigger_params={"segment": "lifecycle-churn-risk"},
@@ -232,7 +239,7 @@ RULES = [
             _step(
                 StepChannel.CALL,
                 "churn-advisor-call",
-                name="Advisor call",
+                name=gettext_noop("Advisor call"),
                 sla=48 * HOUR,
                 assignee=AssigneeRule.ADVISOR,
                 target="general",
@@ -241,18 +248,25 @@ RULES = [
     ),
     PlaybookRule(
         key="business-first-order",
-        name="Business customer: onboarding",
-        description="Welcome pack email; advisor call after 3 days; review call after 7 days.",
+        name=gettext_noop("Business customer: onboarding"),
+        description=gettext_noop(
+            "Welcome pack email; advisor call after 3 days; review call after 7 days."
+        ),
         trigger_type=EventType.FIRST_ORDER,
         category=RuleCategory.RETENTION,
         conditions=BUSINESS,
         priority=65,
         steps=[
-            _step(StepChannel.EMAIL, "business-welcome-email", name="Welcome pack", sla=24 * HOUR),
+            _step(
+                StepChannel.EMAIL,
+                "business-welcome-email",
+                name=gettext_noop("Welcome pack"),
+                sla=24 * HOUR,
+            ),
             _step(
                 StepChannel.CALL,
                 "business-advisor-call",
-                name="Advisor call",
+                name=gettext_noop("Advisor call"),
                 delay=3,
                 unit=DelayUnit.DAYS,
                 business_hours=True,
@@ -263,7 +277,7 @@ RULES = [
             _step(
                 StepChannel.CALL,
                 "business-review-call",
-                name="Review call",
+                name=gettext_noop("Review call"),
                 delay=7,
                 unit=DelayUnit.DAYS,
                 business_hours=True,
@@ -275,19 +289,24 @@ RULES = [
     ),
     PlaybookRule(
         key="first-order",
-        name="New customer: welcome and courtesy call",
-        description="Welcome / how-to guide SMS within 24 h; courtesy call on day 3.",
+        name=gettext_noop("New customer: welcome and courtesy call"),
+        description=gettext_noop("Welcome / how-to guide SMS within 24 h; courtesy call on day 3."),
         trigger_type=EventType.FIRST_ORDER,
         category=RuleCategory.RETENTION,
         conditions=PERSON,
         priority=60,
         stop_conditions=[StopCondition.OPTED_OUT],
         steps=[
-            _step(StepChannel.SMS, "welcome-guide-sms", name="Welcome guide", sla=24 * HOUR),
+            _step(
+                StepChannel.SMS,
+                "welcome-guide-sms",
+                name=gettext_noop("Welcome guide"),
+                sla=24 * HOUR,
+            ),
             _step(
                 StepChannel.CALL,
                 "welcome-courtesy-call",
-                name="Courtesy call",
+                name=gettext_noop("Courtesy call"),
                 delay=3,
                 unit=DelayUnit.DAYS,
                 business_hours=True,
@@ -299,9 +318,11 @@ RULES = [
     ),
     PlaybookRule(
         key="dormant-wake-up",
-        name="Dormant 60 days: wake-up offer",
-        description="Wake-up offer SMS; 7 days later a call for high-value customers who did "
-        "not respond. 10% hold-out to measure the uplift.",
+        name=gettext_noop("Dormant 60 days: wake-up offer"),
+        description=gettext_noop(
+            "Wake-up offer SMS; 7 days later a call for high-value customers who did "
+            "not respond. 10% hold-out to measure the uplift."
+        ),
         trigger_type=EventType.INACTIVITY,
         category=RuleCategory.RETENTION,
         trigger_params={"days": 60},
@@ -310,11 +331,16 @@ RULES = [
         holdout_share=0.1,
         stop_conditions=[StopCondition.CUSTOMER_ORDERED, StopCondition.OPTED_OUT],
         steps=[
-            _step(StepChannel.SMS, "wakeup-offer-sms", name="Wake-up offer", sla=24 * HOUR),
+            _step(
+                StepChannel.SMS,
+                "wakeup-offer-sms",
+                name=gettext_noop("Wake-up offer"),
+                sla=24 * HOUR,
+            ),
             _step(
                 StepChannel.CALL,
                 "wakeup-call",
-                name="Wake-up call",
+                name=gettext_noop("Wake-up call"),
                 delay=7,
                 unit=DelayUnit.DAYS,
                 sla=24 * HOUR,
@@ -327,8 +353,8 @@ RULES = [
     ),
     PlaybookRule(
         key="nps-promoter",
-        name="NPS promoter: referral invitation",
-        description="NPS 9-10: invite the customer to refer a friend.",
+        name=gettext_noop("NPS promoter: referral invitation"),
+        description=gettext_noop("NPS 9-10: invite the customer to refer a friend."),
         trigger_type=EventType.SURVEY_SUBMITTED,
         category=RuleCategory.MARKETING,
         trigger_params={"kind": "nps", "min_score": 9},
@@ -336,13 +362,20 @@ RULES = [
         cooldown_days=90,
         stop_conditions=[StopCondition.OPTED_OUT],
         steps=[
-            _step(StepChannel.SMS, "nps-referral-sms", name="Referral invitation", sla=24 * HOUR),
+            _step(
+                StepChannel.SMS,
+                "nps-referral-sms",
+                name=gettext_noop("Referral invitation"),
+                sla=24 * HOUR,
+            ),
         ],
     ),
     PlaybookRule(
         key="birthday",
-        name="Birthday greeting",
-        description="Greeting SMS at 10:00 on the birthday, in the customer's time zone.",
+        name=gettext_noop("Birthday greeting"),
+        description=gettext_noop(
+            "Greeting SMS at 10:00 on the birthday, in the customer's time zone."
+        ),
         trigger_type=EventType.BIRTHDAY,
         category=RuleCategory.MARKETING,
         priority=30,
@@ -352,7 +385,7 @@ RULES = [
             _step(
                 StepChannel.SMS,
                 "birthday-sms",
-                name="Birthday greeting",
+                name=gettext_noop("Birthday greeting"),
                 delay=10,
                 unit=DelayUnit.HOURS,
                 sla=8 * HOUR,
@@ -361,8 +394,8 @@ RULES = [
     ),
     PlaybookRule(
         key="business-monthly-report",
-        name="Business customer: monthly value report",
-        description="On the first of the month, a value report task for the advisor.",
+        name=gettext_noop("Business customer: monthly value report"),
+        description=gettext_noop("On the first of the month, a value report task for the advisor."),
         trigger_type=EventType.MONTHLY,
         category=RuleCategory.MARKETING,
         conditions=BUSINESS,
@@ -371,7 +404,7 @@ RULES = [
             _step(
                 StepChannel.CALL,
                 "business-value-report",
-                name="Monthly value report",
+                name=gettext_noop("Monthly value report"),
                 business_hours=True,
                 sla=3 * DAY,
                 assignee=AssigneeRule.ADVISOR,
@@ -381,8 +414,8 @@ RULES = [
     ),
     PlaybookRule(
         key="repayment-reminder",
-        name="Repayment reminder: automated call, then a person",
-        description=(
+        name=gettext_noop("Repayment reminder: automated call, then a person"),
+        description=gettext_noop(
             "An automated call; a second one if it is not answered; a person calls within 2 h "
             "when the customer asks for one or does not answer twice; a confirmation SMS when "
             "they promise to pay. Stops when the payment arrives."
@@ -398,7 +431,7 @@ RULES = [
                 StepChannel.AUTO_CALL,
                 "repayment-reminder-call",
                 key="auto-call-1",
-                name="Automated reminder call",
+                name=gettext_noop("Automated reminder call"),
                 sla=HOUR,
                 touch=TouchKind.SERVICE,
                 wait_for=WaitFor.CALL_RESULT,
@@ -409,7 +442,7 @@ RULES = [
                 StepChannel.AUTO_CALL,
                 "repayment-reminder-call",
                 key="auto-call-2",
-                name="Second automated reminder call",
+                name=gettext_noop("Second automated reminder call"),
                 delay=3,
                 unit=DelayUnit.HOURS,
                 sla=HOUR,
@@ -422,7 +455,7 @@ RULES = [
                 StepChannel.CALL,
                 "repayment-human-call",
                 key="human-call",
-                name="Repayment call by a person",
+                name=gettext_noop("Repayment call by a person"),
                 sla=2 * HOUR,
                 touch=TouchKind.SERVICE,
                 assignee=AssigneeRule.QUEUE,
@@ -433,7 +466,7 @@ RULES = [
                 StepChannel.SMS,
                 "repayment-promise-sms",
                 key="promise-sms",
-                name="Promise to pay: confirmation SMS",
+                name=gettext_noop("Promise to pay: confirmation SMS"),
                 sla=HOUR,
                 touch=TouchKind.SERVICE,
                 next_step="end",

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_noop
+
 from care.choices import TemplateChannel
 
 ZH = "zh-hans"
@@ -19,7 +21,7 @@ class PlaybookTemplate:
 TEMPLATES = [
     PlaybookTemplate(
         "complaint-apology-sms",
-        "Complaint: apology SMS",
+        gettext_noop("Complaint: apology SMS"),
         TemplateChannel.SMS,
         {
             ZH: (
@@ -37,7 +39,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "complaint-followup-call",
-        "Complaint: follow-up call script",
+        gettext_noop("Complaint: follow-up call script"),
         TemplateChannel.CALL_SCRIPT,
         {
             ZH: (
@@ -56,7 +58,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "complaint-survey-sms",
-        "Complaint: satisfaction survey SMS",
+        gettext_noop("Complaint: satisfaction survey SMS"),
         TemplateChannel.SMS,
         {
             ZH: (
@@ -75,7 +77,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "csat-sms",
-        "Satisfaction question SMS (CSAT, after a ticket or call)",
+        gettext_noop("Satisfaction question SMS (CSAT, after a ticket or call)"),
         TemplateChannel.SMS,
         {
             ZH: (
@@ -93,7 +95,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "welcome-guide-sms",
-        "First order: welcome guide SMS",
+        gettext_noop("First order: welcome guide SMS"),
         TemplateChannel.SMS,
         {
             ZH: (
@@ -111,7 +113,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "welcome-courtesy-call",
-        "First order: courtesy call script",
+        gettext_noop("First order: courtesy call script"),
         TemplateChannel.CALL_SCRIPT,
         {
             ZH: (
@@ -129,7 +131,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "business-welcome-email",
-        "Business: welcome pack email",
+        gettext_noop("Business: welcome pack email"),
         TemplateChannel.EMAIL,
         {
             ZH: (
@@ -151,7 +153,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "business-advisor-call",
-        "Business: advisor call script",
+        gettext_noop("Business: advisor call script"),
         TemplateChannel.CALL_SCRIPT,
         {
             ZH: (
@@ -169,7 +171,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "business-review-call",
-        "Business: review call script",
+        gettext_noop("Business: review call script"),
         TemplateChannel.CALL_SCRIPT,
         {
             ZH: (
@@ -186,7 +188,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "business-value-report",
-        "Business: monthly value report task",
+        gettext_noop("Business: monthly value report task"),
         TemplateChannel.CALL_SCRIPT,
         {
             ZH: (
@@ -203,7 +205,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "wakeup-offer-sms",
-        "Dormant: wake-up offer SMS",
+        gettext_noop("Dormant: wake-up offer SMS"),
         TemplateChannel.SMS,
         {
             ZH: (
@@ -220,7 +222,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "wakeup-call",
-        "Dormant: wake-up call script",
+        gettext_noop("Dormant: wake-up call script"),
         TemplateChannel.CALL_SCRIPT,
         {
             ZH: (
@@ -238,7 +240,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "nps-detractor-call",
-        "NPS detractor: supervisor call script",
+        gettext_noop("NPS detractor: supervisor call script"),
         TemplateChannel.CALL_SCRIPT,
         {
             ZH: (
@@ -255,7 +257,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "nps-referral-sms",
-        "NPS promoter: referral invitation SMS",
+        gettext_noop("NPS promoter: referral invitation SMS"),
         TemplateChannel.SMS,
         {
             ZH: (
@@ -272,7 +274,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "sentiment-callback",
-        "Negative call: priority callback script",
+        gettext_noop("Negative call: priority callback script"),
         TemplateChannel.CALL_SCRIPT,
         {
             ZH: (
@@ -290,7 +292,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "birthday-sms",
-        "Birthday greeting SMS",
+        gettext_noop("Birthday greeting SMS"),
         TemplateChannel.SMS,
         {
             ZH: (
@@ -307,7 +309,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "churn-advisor-call",
-        "Churn risk: advisor call script",
+        gettext_noop("Churn risk: advisor call script"),
         TemplateChannel.CALL_SCRIPT,
         {
             ZH: (
@@ -324,7 +326,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "repayment-reminder-call",
-        "Repayment reminder: automated call script",
+        gettext_noop("Repayment reminder: automated call script"),
         TemplateChannel.CALL_SCRIPT,
         {
             ZH: (
@@ -342,7 +344,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "repayment-human-call",
-        "Repayment reminder: call script for a person",
+        gettext_noop("Repayment reminder: call script for a person"),
         TemplateChannel.CALL_SCRIPT,
         {
             ZH: (
@@ -359,7 +361,7 @@ TEMPLATES = [
     ),
     PlaybookTemplate(
         "repayment-promise-sms",
-        "Repayment reminder: promise confirmation SMS",
+        gettext_noop("Repayment reminder: promise confirmation SMS"),
         TemplateChannel.SMS,
         {
             ZH: (

@@ -11,13 +11,13 @@ from django.db.models import Field, Model
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from callcenter.selectors.calendar import calendar_day_label
+from callcenter.generated import generated_text
 from care.choices import StepChannel, StopCondition
-from care.forms import ATTRIBUTE_KINDS, KIND_LABELS, PARAM_LABELS, attribute_choices
+from care.forms import KIND_LABELS, PARAM_LABELS, trigger_param_value_words
 from care.models import CareRule, CareStep, MessageTemplate
 from care.services.journeys import branch_words
 from care.services.step_serializers import queue_choices
-from care.services.triggers import ANY_HOLIDAY, TRIGGER_PARAMS, ParamCheck
+from care.services.triggers import TRIGGER_PARAMS, ParamCheck
 from segments.models import Segment
 from segments.rules.explain import rule_words
 
@@ -29,7 +29,7 @@ def _display(value: Any) -> str:
         return _("Yes") if value else _("No")
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
+    return generated_text(str(value))  # a default name in the reader's language
 
 
 class _Names:
@@ -60,23 +60,9 @@ class _Names:
 
 
 def _param_value(spec: ParamCheck | None, value: Any, names: _Names) -> str:
-    if spec is None:
+    if spec is None or value is None or value == "":
         return _display(value)
-    if spec.kind == "choice":
-        labels: dict[object, object] = dict(spec.choices)
-        return str(labels.get(value, value))
-    if spec.kind == "boolean":
-        return _display(bool(value))
-    if spec.kind == "segment":
-        return names.segments.get(value, str(value))
-    if spec.kind == "holiday":
-        return _("Any holiday") if value == ANY_HOLIDAY else calendar_day_label(str(value))
-    if spec.kind in ATTRIBUTE_KINDS and isinstance(value, str):
-        known: dict[str, object] = dict(attribute_choices(spec.kind))
-        if value in known and value.split(":", 1)[1]:
-            return str(known[value])
-        return _("custom attribute %(key)s") % {"key": value.split(":", 1)[-1]}
-    return _display(value)
+    return trigger_param_value_words(spec, value, names.segments)
 
 
 def trigger_params_words(trigger_type: str | None, params: Any, names: _Names) -> str:
@@ -166,7 +152,7 @@ def step_title(step: dict[str, Any]) -> str:
     # Typed as object: a step without a channel, or with an unknown one, shows its value.
     channels: dict[object, object] = dict(StepChannel.choices)
     channel = channels.get(step.get("channel"), step.get("channel"))
-    name = step.get("name") or step.get("template_slug") or ""
+    name = generated_text(step.get("name") or "") or step.get("template_slug") or ""
     return f"{channel} {name}".strip()
 
 

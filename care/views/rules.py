@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from callcenter.choices import Role
 from callcenter.errors import ApplicationError
+from callcenter.generated import generated_text
 from callcenter.http import AuthenticatedHttpRequest
 from callcenter.roles import MANAGER_ROLES
 from callcenter.views import role_required
@@ -22,6 +23,7 @@ from care.forms import (
     service_error_attach,
     step_initial,
     template_choices,
+    trigger_params_text,
 )
 from care.models import CareRule
 from care.playbook import playbook_install
@@ -37,6 +39,7 @@ from care.services.rules import (
 )
 from care.services.step_serializers import queue_choices
 from care.views.rule_diff import readable_diff, step_title
+from segments.models import Segment
 
 ADMIN_ONLY = (Role.ADMIN,)
 # The notes the rule services write on their own, in the interface language.
@@ -54,8 +57,19 @@ def rule_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Rules with status, trigger, steps and what they did in the last 30 days."""
     recent = rule_recent_results(days=RECENT_DAYS)
     rules = list(rule_list())
+    segment_names = {
+        segment.slug: segment.display_name
+        for segment in Segment.objects.only("slug", "name", "kind", "key")
+    }
     rows = [
-        {"rule": rule, "recent": recent.get(rule.pk, {"enrolled": 0, "tasks": 0})} for rule in rules
+        {
+            "rule": rule,
+            "recent": recent.get(rule.pk, {"enrolled": 0, "tasks": 0}),
+            "trigger_params": trigger_params_text(
+                rule.trigger_type, rule.trigger_params or {}, segment_names
+            ),
+        }
+        for rule in rules
     ]
     context = {
         "rows": rows,
@@ -115,6 +129,23 @@ def _editor_context(
     }
 
 
+def _keep_generated(
+    rule: CareRule, fields: dict[str, Any], step_rows: list[dict[str, Any]]
+) -> None:
+    """The editor shows a default name or description (the playbook's) in the reader's
+    language; sent back unchanged it stays the stored default, only a changed text is stored
+    as typed."""
+    for name in ("name", "description"):
+        stored = getattr(rule, name)
+        if fields.get(name) == generated_text(stored):
+            fields[name] = stored
+    stored_steps: dict[int, str] = dict(rule.steps.values_list("pk", "name"))
+    for row in step_rows:
+        step_name = stored_steps.get(row["id"]) if isinstance(row.get("id"), int) else None
+        if step_name is not None and row.get("name") == generated_text(step_name):
+            row["name"] = step_name
+
+
 @require_http_methods(["GET", "POST"])
 @role_required(ADMIN_ONLY)
 def rule_edit_view(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
@@ -129,21 +160,22 @@ def rule_edit_view(request: AuthenticatedHttpRequest, pk: int | None = None) -> 
         if form.is_valid() and steps.is_valid():
             step_forms = list(steps.ordered_forms)
             step_rows = [step_form.service_step() for step_form in step_forms]
+            fields = form.service_fields()
+            if rule is not None:
+                _keep_generated(rule, fields, step_rows)
             try:
                 if rule is None:
-                    rule = care_rule_create(
-                        steps=step_rows, created_by=request.user, **form.service_fields()
-                    )
-                    messages.success(request, _("Rule “%(name)s” created.") % {"name": rule.name})
+                    rule = care_rule_create(steps=step_rows, created_by=request.user, **fields)
+                    messages.success(request, _("Rule “%(name)s” created.") % {"name": rule})
                 else:
                     care_rule_update(
                         rule=rule,
                         updated_by=request.user,
                         steps=step_rows,
                         note=form.cleaned_data["note"],
-                        **form.service_fields(),
+                        **fields,
                     )
-                    messages.success(request, _("Rule “%(name)s” saved.") % {"name": rule.name})
+                    messages.success(request, _("Rule “%(name)s” saved.") % {"name": rule})
             except ApplicationError as exc:
                 service_error_attach(exc, form, step_forms)
                 if exc.extra.get("field") == "conditions":
@@ -159,9 +191,14 @@ def rule_edit_view(request: AuthenticatedHttpRequest, pk: int | None = None) -> 
             form = RuleForm(initial={"trigger_type": trigger} if trigger in EventType else {})
             initial: list[dict[str, Any]] = [{}]
         else:
-            form = RuleForm(initial=RuleForm.initial_for(rule))
+            rule_initial = RuleForm.initial_for(rule)
+            for name in ("name", "description"):
+                rule_initial[name] = generated_text(rule_initial[name])
+            form = RuleForm(initial=rule_initial)
             saved_steps = rule_snapshot(rule)["steps"]
             initial = [step_initial(step) for step in saved_steps]
+            for step in initial:
+                step["name"] = generated_text(step.get("name") or "")
             flow = journey_flow(saved_steps)
         steps = StepFormSet(
             prefix="steps", initial=initial, form_kwargs={"template_choices": choices}
@@ -180,7 +217,7 @@ def rule_activate_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("Rule “%(name)s” is active.") % {"name": rule.name})
+        messages.success(request, _("Rule “%(name)s” is active.") % {"name": rule})
     return redirect("care-rule-edit", pk=rule.pk)
 
 
@@ -190,7 +227,7 @@ def rule_deactivate_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     """Switch a rule off; customers already enrolled keep their plans."""
     rule = get_object_or_404(CareRule, pk=pk)
     care_rule_deactivate(rule=rule, deactivated_by=request.user)
-    messages.success(request, _("Rule “%(name)s” is switched off.") % {"name": rule.name})
+    messages.success(request, _("Rule “%(name)s” is switched off.") % {"name": rule})
     return redirect("care-rule-edit", pk=rule.pk)
 
 

@@ -4,24 +4,25 @@ specialists' queue, installed with the playbook (care.playbook.playbook_setups).
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.utils.translation import gettext_noop
 
 from care.playbook import playbook_setups
 from outreach.models import Queue, RoutingRule
 
 PLAYBOOK_QUEUES = {
-    "general": "General",
-    "senior": "Senior agents",
-    "supervisors": "Supervisors",
-    "to-b": "To B industry specialists",
+    "general": gettext_noop("General"),
+    "senior": gettext_noop("Senior agents"),
+    "supervisors": gettext_noop("Supervisors"),
+    "to-b": gettext_noop("To B industry specialists"),
 }
 # The default routing rules (installed when there are none), tried in this order: a business
 # customer with an industry goes to an industry specialist (the To B practice), high-value
 # customers to senior agents with "vip", English speakers to agents who speak English; each
 # also requires the customer's language (derive_skills).
 PLAYBOOK_ROUTING = (
-    ("To B: industry specialist", {"customer_kinds": ["business"]}, "to-b"),
-    ("High value: senior agents", {"value_tiers": ["high"]}, "senior"),
-    ("English speakers", {"languages": ["en"]}, "general"),
+    (gettext_noop("To B: industry specialist"), {"customer_kinds": ["business"]}, "to-b"),
+    (gettext_noop("High value: senior agents"), {"value_tiers": ["high"]}, "senior"),
+    (gettext_noop("English speakers"), {"languages": ["en"]}, "general"),
 )
 
 

@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 from callcenter.choices import CustomerStatus, Direction, InteractionChannel
 from callcenter.errors import ApplicationError
 from callcenter.events import DomainEvent, emit_events
+from callcenter.generated import FOLLOW_UP_CALL_REASON
 from callcenter.models import AuditLog, Customer
 from callcenter.roles import STAFF_ROLES, has_role
 from callcenter.services.activity import interaction_log
@@ -471,7 +472,8 @@ def _close_call(task: OutreachTask, user: User, outcome: str, notes: str) -> Out
         direction=Direction.OUTBOUND,
         occurred_at=now,
         agent=user,
-        reason=_("Follow-up call (task #%(id)s)") % {"id": task.pk},
+        # Stored in English, shown translated (callcenter.generated).
+        reason=FOLLOW_UP_CALL_REASON % {"id": task.pk},
         notes=notes,
         outcome=outcome,
     )

@@ -12,9 +12,11 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from callcenter.choices import OPEN_TICKET_STATUSES, Role
+from callcenter.choices import OPEN_TICKET_STATUSES, CustomerKind, Language, Role, TicketKind
 from callcenter.http import AuthenticatedHttpRequest
 from callcenter.models import Ticket
 from callcenter.numbers import whole_number
@@ -30,6 +32,7 @@ from outreach.services.routing_rule_edit import (
     routing_rule_delete,
     routing_rule_save,
 )
+from segments.choices import ValueTier
 
 PAGE_SIZE = 50
 
@@ -46,8 +49,32 @@ def _form_errors(form: Any, error: ValidationError) -> None:
 @role_required((Role.ADMIN,))
 def routing_rule_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The routing rules in the order they are tried."""
-    rules = RoutingRule.objects.select_related("queue").order_by("position", "id")
-    return render(request, "outreach/routing_rules.html", {"rules": rules})
+    rules = list(RoutingRule.objects.select_related("queue").order_by("position", "id"))
+    rows = [{"rule": rule, "conditions": _condition_labels(rule)} for rule in rules]
+    return render(request, "outreach/routing_rules.html", {"rules": rules, "rows": rows})
+
+
+# A rule's conditions as the list shows them: (what, the chosen values' labels).
+_CONDITION_CHOICES = (
+    ("ticket_kinds", _lazy("Ticket kinds"), TicketKind),
+    ("customer_kinds", _lazy("Customer kinds"), CustomerKind),
+    ("value_tiers", _lazy("Value tiers"), ValueTier),
+    ("languages", _lazy("Customer languages"), Language),
+)
+
+
+def _condition_labels(rule: RoutingRule) -> list[tuple[str, str]]:
+    """The rule's conditions in words (industries are as admins typed them)."""
+    conditions = []
+    separator = pgettext("list separator", ", ")
+    for field, label, choices in _CONDITION_CHOICES:
+        values = getattr(rule, field)
+        if values:
+            names = dict(choices.choices)
+            conditions.append((str(label), separator.join(str(names.get(v, v)) for v in values)))
+    if rule.industries:
+        conditions.append((_("Industries"), separator.join(rule.industries)))
+    return conditions
 
 
 @require_http_methods(["GET", "POST"])

@@ -31,10 +31,17 @@ def _thresholds_save(form: SegmentThresholdsForm, _settings: SegmentSettings, us
     segment_settings_update(updated_by=user, **form.cleaned_data)
 
 
+def _rfm_display_names() -> dict[str, tuple[str, str]]:
+    """Each RFM segment's name as stored and as shown (a default name in the reader's
+    language, see Segment.display_name)."""
+    segments = Segment.objects.filter(kind=SegmentKind.RFM).only("key", "name", "kind")
+    return {segment.key: (segment.name, segment.display_name) for segment in segments}
+
+
 def _rfm_load() -> tuple[list[RfmSegmentDefinition], dict[str, str]]:
     """The definitions in the order they are tried, and the RFM segments' display names."""
     definitions = list(RfmSegmentDefinition.objects.order_by("position"))
-    names = dict(Segment.objects.filter(kind=SegmentKind.RFM).values_list("key", "name"))
+    names = {key: shown for key, (_stored, shown) in _rfm_display_names().items()}
     return definitions, names
 
 
@@ -44,7 +51,14 @@ def _rfm_form(state: tuple[list[Any], dict[str, str]], data: QueryDict | None) -
 
 
 def _rfm_save(form: RfmGridForm, _state: Any, user: Any) -> None:
-    rfm_grid_update(updated_by=user, ranges=form.ranges(), names=form.names())
+    # A default name sent back as shown (translated) stays the default: only a changed name
+    # is stored as typed.
+    current = _rfm_display_names()
+    names = {
+        key: current[key][0] if key in current and name == current[key][1] else name
+        for key, name in form.names().items()
+    }
+    rfm_grid_update(updated_by=user, ranges=form.ranges(), names=names)
 
 
 def _rfm_grid(state: tuple[list[RfmSegmentDefinition], dict[str, str]]) -> dict[str, Any]:

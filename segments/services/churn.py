@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from psycopg import sql
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
@@ -106,6 +107,38 @@ class ChurnFit:
     holdout_labels: np.ndarray
     holdout_scores: np.ndarray
     holdout_index: pd.Index
+
+
+# Training messages, stored in English and shown translated (callcenter.generated;
+# segments.parts.generated_formats registers them).
+NO_PAID_ORDERS = gettext_noop(
+    "Too little history: no paid orders before the cut-off %(cutoff)s, so there is "
+    "nothing to learn from yet."
+)
+TOO_FEW_BUYERS = gettext_noop(
+    "Too little history: %(count)d customers had bought by the cut-off %(cutoff)s; at "
+    "least %(minimum)d are needed."
+)
+TOO_FEW_OF_EACH = gettext_noop(
+    "Too little history: after the cut-off %(cutoff)s %(churned)d customers stopped "
+    "buying and %(stayed)d bought again; at least %(minimum)d of each are needed."
+)
+TRAINING_FAILED = gettext_noop("Training failed: %(error)s")
+TRAINED_ON = gettext_noop(
+    "Trained on %(rows)d of %(customers)d customers (%(share).0f%% stopped buying); "
+    "holdout AUC %(auc).3f."
+)
+ACTIVE_AUC = gettext_noop(
+    "Among customers who had ordered within %(days)d days of the cut-off: %(auc).3f."
+)
+CHURN_MESSAGES = (
+    NO_PAID_ORDERS,
+    TOO_FEW_BUYERS,
+    TOO_FEW_OF_EACH,
+    TRAINING_FAILED,
+    TRAINED_ON,
+    ACTIVE_AUC,
+)
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -222,22 +255,17 @@ def _too_little_history(frame: pd.DataFrame, labels: np.ndarray, cutoff: datetim
     """Why this history cannot train a model, or None when it can."""
     when = timezone.localtime(cutoff).date().isoformat()
     if frame.empty:
-        return _(
-            "Too little history: no paid orders before the cut-off %(cutoff)s, so there is "
-            "nothing to learn from yet."
-        ) % {"cutoff": when}
+        return NO_PAID_ORDERS % {"cutoff": when}
     churned = int(labels.sum())
     stayed = len(labels) - churned
     if len(labels) < MIN_TRAINING_CUSTOMERS:
-        return _(
-            "Too little history: %(count)d customers had bought by the cut-off %(cutoff)s; "
-            "at least %(minimum)d are needed."
-        ) % {"count": len(labels), "cutoff": when, "minimum": MIN_TRAINING_CUSTOMERS}
+        return TOO_FEW_BUYERS % {
+            "count": len(labels),
+            "cutoff": when,
+            "minimum": MIN_TRAINING_CUSTOMERS,
+        }
     if min(churned, stayed) < MIN_CUSTOMERS_PER_CLASS:
-        return _(
-            "Too little history: after the cut-off %(cutoff)s %(churned)d customers stopped "
-            "buying and %(stayed)d bought again; at least %(minimum)d of each are needed."
-        ) % {
+        return TOO_FEW_OF_EACH % {
             "cutoff": when,
             "churned": churned,
             "stayed": stayed,
@@ -317,7 +345,7 @@ def churn_model_train(
         return _churn_model_store(
             status=ChurnModelStatus.FAILED,
             make_current=False,
-            message=_("Training failed: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"},
+            message=TRAINING_FAILED % {"error": f"{type(exc).__name__}: {exc}"},
             **common,
         )
     if reason is not None:
@@ -330,19 +358,17 @@ def churn_model_train(
             **common,
         )
     active_auc = _active_segment_auc(fit, frame, settings.dormant_days)
-    message = _(
-        "Trained on %(rows)d of %(customers)d customers (%(share).0f%% stopped buying); "
-        "holdout AUC %(auc).3f."
-    ) % {
+    message = TRAINED_ON % {
         "rows": fit.training_rows,
         "customers": len(labels),
         "share": fit.positive_share * 100,
         "auc": fit.holdout_auc,
     }
     if active_auc is not None:
-        message += " " + _(
-            "Among customers who had ordered within %(days)d days of the cut-off: %(auc).3f."
-        ) % {"days": settings.dormant_days, "auc": active_auc}
+        message += " " + ACTIVE_AUC % {
+            "days": settings.dormant_days,
+            "auc": active_auc,
+        }
     return _churn_model_store(
         status=ChurnModelStatus.TRAINED,
         make_current=True,

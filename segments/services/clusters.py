@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils import translation
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+
+from segments.cluster_names import cluster_label
 
 CLUSTER_FEATURES = ["recency_days", "frequency", "monetary", "interactions_30d", "complaints_90d"]
 # k-means is fitted on at most this many customers: centres are stable long before 50k points,
@@ -38,16 +39,6 @@ MIN_CUSTOMERS_PER_CLUSTER = 10
 # A cluster's mean standardized feature beyond +-TRAIT_Z (in base standard deviations) is a trait.
 TRAIT_Z = 0.5
 
-TRAIT_LABELS = {
-    "recent": gettext_lazy("recent"),
-    "lapsed": gettext_lazy("lapsed"),
-    "frequent": gettext_lazy("frequent"),
-    "occasional": gettext_lazy("occasional"),
-    "high_spend": gettext_lazy("high spend"),
-    "low_spend": gettext_lazy("low spend"),
-    "in_touch": gettext_lazy("often in touch"),
-    "complaint_prone": gettext_lazy("complaint-prone"),
-}
 # (feature, trait when clearly above the base, trait when clearly below the base)
 _TRAIT_RULES = [
     ("recency_days", "lapsed", "recent"),
@@ -150,28 +141,6 @@ def _traits(z: np.ndarray, complaints: float, base_complaints: float) -> list[st
     return traits
 
 
-_ADJECTIVE_TRAITS = ("recent", "lapsed", "frequent", "occasional")
-_SUFFIX_TRAITS = ("in_touch", "complaint_prone")
-
-
-def cluster_label(traits: list[str]) -> str:
-    """A readable name made of the traits, e.g. "Recent frequent high spenders"."""
-    words = [str(TRAIT_LABELS[t]) for t in _ADJECTIVE_TRAITS if t in traits]
-    extras = [str(TRAIT_LABELS[t]) for t in _SUFFIX_TRAITS if t in traits]
-    if "high_spend" in traits:
-        noun = _("high spenders")
-    elif "low_spend" in traits:
-        noun = _("low spenders")
-    elif not words and not extras:
-        return _("Average customers")
-    else:
-        noun = _("customers")
-    label = " ".join([*words, noun])
-    if extras:
-        label = f"{label}, {', '.join(extras)}"
-    return label[:1].upper() + label[1:]
-
-
 _PROFILE_MEANS = {
     "mean_recency_days": "recency_days",
     "mean_frequency": "frequency",
@@ -206,7 +175,8 @@ def _profiles(buyers: pd.DataFrame, numbers: np.ndarray, scaled: np.ndarray) -> 
     for row, number in enumerate(means.index):
         described = {key: _rounded(means.at[number, key]) for key in _PROFILE_MEANS}
         traits = _traits(z_means[row], described["mean_complaints"] or 0.0, base_complaints)
-        label = cluster_label(traits)
+        with translation.override("en"):  # stored in English, shown translated
+            label = cluster_label(traits)
         seen[label] = seen.get(label, 0) + 1
         if seen[label] > 1:
             label = f"{label} ({seen[label]})"

@@ -39,7 +39,7 @@ import pandas as pd
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from scipy.optimize import minimize
 from scipy.special import digamma, gammaln, hyp2f1
 
@@ -105,6 +105,28 @@ class Fit:
     params: BgNbdParams | GammaGammaParams
     log_likelihood: float
     customers: int
+
+
+# Training messages, stored in English and shown translated (callcenter.generated;
+# segments.parts.generated_formats registers them).
+TOO_LITTLE_HISTORY = gettext_noop(
+    "Too little history: %(customers)d customers with orders, %(repeat)d of them bought "
+    "again; at least %(min_customers)d and %(min_repeat)d are needed."
+)
+TRAINING_FAILED = gettext_noop("Training failed: %(error)s")
+FITTED_ON = gettext_noop(
+    "Fitted on %(customers)d customers with orders, %(repeat)d of them repeat."
+)
+HOLDOUT_CHECK = gettext_noop(
+    "Hold-out: %(predicted).0f purchases predicted in %(days)d days, %(actual)d made "
+    "(%(error)+.1f%%)."
+)
+VALUE_MODEL_MESSAGES = (
+    TOO_LITTLE_HISTORY,
+    TRAINING_FAILED,
+    FITTED_ON,
+    HOLDOUT_CHECK,
+)
 
 
 def _distinct(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
@@ -507,10 +529,7 @@ def _holdout_check(
 def _too_little_history(inputs: Inputs) -> str | None:
     repeat = int((inputs.n > 1).sum())
     if len(inputs.index) < MIN_CUSTOMERS or repeat < MIN_REPEAT_CUSTOMERS:
-        return _(
-            "Too little history: %(customers)d customers with orders, %(repeat)d of them bought "
-            "again; at least %(min_customers)d and %(min_repeat)d are needed."
-        ) % {
+        return TOO_LITTLE_HISTORY % {
             "customers": len(inputs.index),
             "repeat": repeat,
             "min_customers": MIN_CUSTOMERS,
@@ -589,18 +608,15 @@ def value_model_train(*, as_of: datetime | None = None, random_state: int = 0) -
         return _value_model_store(
             status=ChurnModelStatus.FAILED,
             make_current=False,
-            message=_("Training failed: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"},
+            message=TRAINING_FAILED % {"error": f"{type(exc).__name__}: {exc}"},
             **common,
         )
-    message = _("Fitted on %(customers)d customers with orders, %(repeat)d of them repeat.") % {
+    message = FITTED_ON % {
         "customers": len(inputs.index),
         "repeat": int((inputs.n > 1).sum()),
     }
     if holdout_error is not None:
-        message += " " + _(
-            "Hold-out: %(predicted).0f purchases predicted in %(days)d days, %(actual)d made "
-            "(%(error)+.1f%%)."
-        ) % {
+        message += " " + HOLDOUT_CHECK % {
             "predicted": holdout["predicted"],
             "days": HOLDOUT_DAYS,
             "actual": holdout["actual"],

@@ -47,7 +47,7 @@ def clusters_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         "value_log_likelihoods": value_model_log_likelihoods(value_model) if value_model else [],
         "holdout": value_model_holdout(value_model),
         "chart_data": {
-            "labels": [f"{c.number}. {c.label}" for c in clusters],
+            "labels": [f"{c.number}. {c.display_label}" for c in clusters],
             "r": [c.mean_r for c in clusters],
             "f": [c.mean_f for c in clusters],
             "m": [c.mean_m for c in clusters],

@@ -59,11 +59,20 @@ def next_best_action_list_view(request: AuthenticatedHttpRequest) -> HttpRespons
     )
 
 
+# The texts an installed default shows in the reader's language (NextBestAction.display).
+TRANSLATED_FIELDS = ("name", "action_text", "reason_text")
+
+
 def _save(
     form: NextBestActionForm, request: AuthenticatedHttpRequest, action: NextBestAction | None
 ) -> NextBestAction | None:
     """Create or update through the service; its refusals become form errors."""
     values = dict(form.cleaned_data)
+    if action is not None:
+        # An installed default's text sent back as shown (translated) stays the default.
+        for name in TRANSLATED_FIELDS:
+            if values.get(name) == action.display(name):
+                values[name] = getattr(action, name)
     try:
         if action is None:
             return next_best_action_create(created_by=request.user, **values)
@@ -97,12 +106,12 @@ def next_best_action_editor_view(
     elif action is not None:
         form = NextBestActionForm(
             initial={
-                "name": action.name,
+                "name": action.display("name"),
                 "position": action.position,
                 "is_active": action.is_active,
                 "condition": json.dumps(action.condition, ensure_ascii=False),
-                "action_text": action.action_text,
-                "reason_text": action.reason_text,
+                "action_text": action.display("action_text"),
+                "reason_text": action.display("reason_text"),
                 "channel": action.channel,
             }
         )

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from callcenter.http import AuthenticatedHttpRequest
@@ -24,6 +25,7 @@ PHASE_LABELS = {
     "aggregate": _("Aggregating orders and contacts"),
     "score": _("Scoring RFM, tiers and lifecycle"),
     "churn": _("Scoring churn risk"),
+    "value": _("Scoring predicted value"),
     "clusters": _("Finding behaviour clusters"),
     "write": _("Writing metrics"),
     "behaviour": _("Computing buying habits and service history"),
@@ -33,15 +35,38 @@ PHASE_LABELS = {
 }
 
 
+# Short names of the phases for the history's timings, and of what started a run
+# (`RefreshRun.trigger`); an unknown one is shown as stored.
+PHASE_NAMES = {
+    "aggregate": pgettext_lazy("refresh phase", "aggregation"),
+    "score": pgettext_lazy("refresh phase", "scoring"),
+    "churn": pgettext_lazy("refresh phase", "churn"),
+    "value": pgettext_lazy("refresh phase", "value"),
+    "clusters": pgettext_lazy("refresh phase", "clusters"),
+    "write": pgettext_lazy("refresh phase", "writing"),
+    "behaviour": pgettext_lazy("refresh phase", "habits"),
+    "memberships": pgettext_lazy("refresh phase", "members"),
+    "snapshots": pgettext_lazy("refresh phase", "snapshots"),
+}
+TRIGGER_LABELS = {
+    "manual": _("started from the page"),
+    "command": _("started from the command line"),
+    "api": _("started over the API"),
+    "schedule": _("scheduled"),
+}
+
+
 def phase_label(phase: str) -> str:
     """The readable name of a refresh phase."""
     return str(PHASE_LABELS.get(phase, phase))
 
 
 class HistoryRow(TypedDict):
-    """A run with its phase timings (name, seconds) in the order the phases run."""
+    """A run, what started it, and its phase timings (readable name, seconds) in the order
+    the phases run."""
 
     run: RefreshRun
+    trigger: str
     phases: list[tuple[str, float]]
 
 
@@ -51,10 +76,14 @@ def _history(limit: int = HISTORY_LENGTH) -> list[HistoryRow]:
     return [
         {
             "run": run,
-            "phases": sorted(
-                ((name, seconds) for name, seconds in run.timings.items() if name != "total"),
-                key=lambda item: order.get(item[0], len(order)),
-            ),
+            "trigger": str(TRIGGER_LABELS.get(run.trigger, run.trigger)),
+            "phases": [
+                (str(PHASE_NAMES.get(name, name)), seconds)
+                for name, seconds in sorted(
+                    ((name, seconds) for name, seconds in run.timings.items() if name != "total"),
+                    key=lambda item: order.get(item[0], len(order)),
+                )
+            ],
         }
         for run in refresh_runs()[:limit]
     ]

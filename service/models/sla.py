@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from callcenter.generated import generated_text
 from callcenter.models import Ticket, TimeStampedModel
 
 
@@ -32,7 +33,7 @@ class BusinessCalendar(TimeStampedModel):
         ordering = ("name",)
 
     def __str__(self) -> str:
-        return self.name
+        return generated_text(self.name)
 
 
 class BusinessCalendarDate(TimeStampedModel):
@@ -140,7 +141,7 @@ class SlaPolicy(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return generated_text(self.name)
 
 
 class SlaPolicyVersion(models.Model):

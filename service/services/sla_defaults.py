@@ -18,18 +18,26 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from callcenter.choices import CustomerKind
 from segments.choices import ValueTier
 from service.models import BusinessCalendar, SlaPolicy
 from service.services.sla_admin import business_calendar_create, sla_policy_create
 
-DEFAULT_CALENDAR = "Business hours"
+DEFAULT_CALENDAR = gettext_noop("Business hours")
 DEFAULT_HOURS = {str(day): [["09:00", "18:00"]] for day in range(5)}
 # (name, conditions, first response, next response, resolution, in business hours)
 DEFAULT_POLICIES: list[tuple[str, dict[str, Any], int, int, int, bool]] = [
     ("VIP", {"value_tiers": [ValueTier.HIGH.value]}, 30, 60, 120, False),
-    ("To B", {"customer_kinds": [CustomerKind.BUSINESS.value]}, 60, 240, 24 * 60, True),
+    (
+        gettext_noop("To B"),
+        {"customer_kinds": [CustomerKind.BUSINESS.value]},
+        60,
+        240,
+        24 * 60,
+        True,
+    ),
     ("B2C", {"customer_kinds": [CustomerKind.PERSON.value]}, 10, 30, 120, False),
 ]
 

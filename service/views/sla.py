@@ -127,14 +127,12 @@ def policy_edit_view(request: AuthenticatedHttpRequest, pk: int | None = None) -
             try:
                 if policy is None:
                     policy = sla_policy_create(created_by=request.user, **form.service_fields())
-                    messages.success(
-                        request, _("Policy “%(name)s” created.") % {"name": policy.name}
-                    )
+                    messages.success(request, _("Policy “%(name)s” created.") % {"name": policy})
                 else:
                     sla_policy_update(
                         policy=policy, updated_by=request.user, **form.service_fields()
                     )
-                    messages.success(request, _("Policy “%(name)s” saved.") % {"name": policy.name})
+                    messages.success(request, _("Policy “%(name)s” saved.") % {"name": policy})
                 return redirect("service-sla-policies")
             except ApplicationError as exc:
                 service_error_attach(exc, form, POLICY_ALIASES)
@@ -208,7 +206,7 @@ def calendar_edit_view(request: AuthenticatedHttpRequest, pk: int | None = None)
                     business_calendar_update(
                         calendar=calendar, updated_by=request.user, **form.service_fields()
                     )
-                messages.success(request, _("Calendar “%(name)s” saved.") % {"name": calendar.name})
+                messages.success(request, _("Calendar “%(name)s” saved.") % {"name": calendar})
                 return redirect("service-calendar-edit", pk=calendar.pk)
             except ApplicationError as exc:
                 service_error_attach(exc, form, {"hours": "d0_start1"})

@@ -14,6 +14,7 @@ from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from django_celery_beat.models import PeriodicTask
 
 from callcenter.choices import Role
@@ -202,6 +203,28 @@ def test_rfm_ranges_and_names_are_saved_and_audited(admin_client: Client) -> Non
     assert entry.data["before"]["champions"] == [4, 5, 4, 5]
     assert entry.data["after"]["champions"] == [5, 5, 4, 5]
     assert entry.data["after"]["champions name"] == "Stars"
+
+
+def test_rfm_names_show_in_chinese_and_stay_defaults_when_sent_back_unchanged(
+    admin_client: Client,
+) -> None:
+    chinese = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
+    page = admin_client.get(SETTINGS_URL, **chinese).content.decode()
+    stored = dict(Segment.objects.filter(kind="rfm").values_list("key", "name"))
+    with translation.override("zh-hans"):
+        shown = {
+            segment.key: segment.display_name for segment in Segment.objects.filter(kind="rfm")
+        }
+    changes: dict[str, dict[str, Any]] = {key: {"label": name} for key, name in shown.items()}
+    changes["champions"] = {"label": "明星客户", "r_min": 5}
+
+    response = admin_client.post(SETTINGS_URL, _rfm_post(changes), **chinese)
+
+    assert 'value="重要价值客户"' in page
+    assert "Champions" not in page
+    assert response.status_code == 302
+    names = dict(Segment.objects.filter(kind="rfm").values_list("key", "name"))
+    assert names == {**stored, "champions": "明星客户"}
 
 
 def test_refresh_schedule_is_changed_and_audited(admin_client: Client) -> None:

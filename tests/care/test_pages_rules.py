@@ -286,8 +286,8 @@ def test_the_rule_list_shows_status_steps_and_recent_results_in_fixed_queries(
     supervisor_client.get(reverse("care-rules"))  # warm the session and role caches
 
     # request savepoint and release, session, user, roles; enrolled and tasks per rule;
-    # rules; their steps (with templates)
-    with django_assert_num_queries(9):
+    # rules; their steps (with templates); the segments' names (trigger parameters in words)
+    with django_assert_num_queries(10):
         response = supervisor_client.get(reverse("care-rules"))
 
     html = response.content.decode()
@@ -458,3 +458,54 @@ def test_an_admin_installs_the_default_plans_from_the_empty_rule_list(
     assert "installed: 0 rules and 0 templates" in again.content.decode()
     assert CareRule.objects.count() == rules
     assert supervisor_client.post(reverse("care-playbook-install")).status_code == 403
+
+
+def test_a_default_rule_reads_in_chinese_and_stays_a_default_when_saved_unchanged(
+    admin_client: Client, sms_template: MessageTemplate
+) -> None:
+    """The playbook's names are stored in English and shown in the reader's language; saving
+    the Chinese editor without touching them keeps the English defaults (so the English page
+    still reads English), a changed name is stored as typed."""
+    rule = care_rule_create(
+        name="Complaint: apology and follow-up",
+        description="NPS 0-6: a supervisor calls within 24 h.",
+        trigger_type="inactivity",
+        trigger_params={"days": 60},
+        steps=[{"channel": "sms", "template_id": sms_template.pk, "name": "Apology SMS"}],
+    )
+    step = rule.steps.get()
+    url = reverse("care-rule-edit", args=[rule.pk])
+    chinese = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
+
+    page = admin_client.get(url, **chinese).content.decode()
+    rules = admin_client.get(reverse("care-rules"), **chinese).content.decode()
+
+    assert 'value="投诉：致歉并跟进"' in page
+    assert "NPS 0-6 分：主管 24 小时内致电。" in page
+    assert 'value="致歉短信"' in page
+    assert "投诉：致歉并跟进" in rules
+    assert "无活动天数：60" in rules  # the trigger's parameter in words, not days=60
+    data = {
+        **_rule_data(
+            name="投诉：致歉并跟进",
+            description="NPS 0-6 分：主管 24 小时内致电。",
+            trigger_type="inactivity",
+            tp_inactivity__days="60",
+            category="marketing",
+        ),
+        **_management(1, initial=1),
+        **_step(0, id=str(step.pk), name="致歉短信", template=str(sms_template.pk)),
+    }
+
+    assert admin_client.post(url, data, **chinese).status_code == 302
+    rule.refresh_from_db()
+    assert (rule.name, rule.description) == (
+        "Complaint: apology and follow-up",
+        "NPS 0-6: a supervisor calls within 24 h.",
+    )
+    assert rule.steps.get().name == "Apology SMS"
+
+    data["name"] = "投诉安抚"
+    assert admin_client.post(url, data, **chinese).status_code == 302
+    rule.refresh_from_db()
+    assert rule.name == "投诉安抚"

@@ -116,6 +116,32 @@ class TestEditorPages:
             client.get(reverse("routing-rules"))
         assert len(few) == len(many)
 
+    def test_rule_list_says_conditions_and_default_names_in_the_reader_language(
+        self, client: Client, admin: Any
+    ) -> None:
+        queue = QueueFactory(slug="senior", name="Senior agents")
+        RoutingRule.objects.create(
+            name="High value: senior agents",
+            queue=queue,
+            customer_kinds=["business"],
+            value_tiers=["high"],
+            languages=["en"],
+            industries=["Retail"],
+        )
+        client = _as(client, admin)
+
+        english = client.get(reverse("routing-rules")).content.decode()
+        chinese = client.get(reverse("routing-rules"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+        html = chinese.content.decode()
+
+        assert "High value: senior agents" in english
+        assert "Value tiers: High value" in english
+        assert "高价值：资深坐席" in html
+        assert "资深坐席" in html
+        assert "价值等级：高价值" in html
+        assert "客户语言：英语" in html
+        assert "Retail" in html  # typed by an admin: as typed
+
 
 class TestRoutedTickets:
     def test_supervisor_sees_waiting_tickets_and_moves_one(

@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from segments.cluster_names import TRAIT_LABELS, cluster_label
 from segments.models import ClusterProfile
 from segments.services import clusters
-from segments.services.clusters import TRAIT_LABELS, cluster_customers, cluster_label
+from segments.services.clusters import cluster_customers
 from segments.services.scoring import rfm_scores
 
 NOW = pd.Timestamp("2026-06-01", tz="UTC")

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from callcenter.choices import Role
@@ -334,3 +334,36 @@ def test_the_customer_page_shows_the_next_best_actions_in_both_languages(
     assert "Offer Tea." in english
     assert "Why: Usually buys Tea every 40 days; 25 days overdue" in english
     assert "推荐Tea。" in chinese
+
+
+def test_an_installed_default_is_edited_in_chinese_and_stays_a_default_unless_changed(
+    db: None,
+) -> None:
+    action = NextBestAction.objects.get(key="resolve-complaint")
+    english = (action.name, action.action_text, action.reason_text)
+    client = _client(Role.ADMIN)
+    url = reverse("next-best-action-edit", args=[action.pk])
+    chinese = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
+
+    page = client.get(url, **chinese).content.decode()
+    with translation.override("zh-hans"):
+        shown = [action.display(field) for field in ("name", "action_text", "reason_text")]
+    form = _form(
+        name=shown[0],
+        action_text=shown[1],
+        reason_text=shown[2],
+        position=str(action.position),
+        condition=json.dumps(action.condition),
+        channel=action.channel,
+    )
+
+    assert "不满意且有未结投诉：先解决投诉" in page
+    assert "Unhappy" not in page
+    assert client.post(url, form, **chinese).status_code == 302
+    action.refresh_from_db()
+    assert (action.name, action.action_text, action.reason_text) == english
+
+    assert client.post(url, {**form, "name": "投诉客户优先安抚"}, **chinese).status_code == 302
+    action.refresh_from_db()
+    assert action.name == "投诉客户优先安抚"
+    assert action.action_text == english[1]

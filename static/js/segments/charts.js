@@ -12,8 +12,21 @@
 
   var PALETTE = ["#2563eb", "#7c3aed", "#059669", "#d97706", "#dc2626", "#0891b2", "#db2777",
     "#65a30d", "#4f46e5", "#ea580c", "#64748b"];
-  var lang = document.documentElement.lang || undefined;
-  var shortDate = new Intl.DateTimeFormat(lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  // Times are written as the pages write them (SHORT_DATETIME_FORMAT, "2026-12-05 22:31") in
+  // the server's TIME_ZONE (the page's <meta name="time-zone">), never the browser's zone.
+  var zoneMeta = document.querySelector('meta[name="time-zone"]');
+  var timeParts = new Intl.DateTimeFormat("en-US", {
+    timeZone: zoneMeta ? zoneMeta.content : undefined,
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23",
+  });
+  var shortDate = {
+    format: function (date) {
+      var part = {};
+      timeParts.formatToParts(date).forEach(function (p) { part[p.type] = p.value; });
+      return part.year + "-" + part.month + "-" + part.day + " " + part.hour + ":" + part.minute;
+    },
+  };
 
   function colour(item, i) {
     return item.color || PALETTE[i % PALETTE.length];
