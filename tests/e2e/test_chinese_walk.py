@@ -31,6 +31,7 @@ from callcenter.models import (
     Customer,
     ImportRun,
     Interaction,
+    MergeProposal,
     Order,
     Ticket,
 )
@@ -280,6 +281,7 @@ def _world_objects() -> dict[str, Callable[[], Any]]:
         "sla_policy": lambda: _first_pk(SlaPolicy.objects.all()),
         "business_calendar": lambda: _first_pk(BusinessCalendar.objects.all()),
         "business_account": _business_account,
+        "merge_proposal": lambda: _first_pk(MergeProposal.objects.filter(status="open")),
     }
 
 
