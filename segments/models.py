@@ -665,12 +665,30 @@ class SegmentSnapshot(models.Model):
         return f"{self.segment_id} {self.taken_at:%Y-%m-%d} {self.size}"
 
 
-class ChurnModel(models.Model):
-    """One training of the churn model: when, on what, how good, and the fitted model."""
+class FittedModel(models.Model):
+    """What every training of a versioned model records first: its outcome, version and time.
+
+    Stored by segments.services.fits.versioned_fit_store, which also needs an `is_current`
+    field on the model. That field, `message` and the one-current constraint are declared by
+    each model: abstract fields come first in a model's field order (which the API shows), and
+    the constraint names differ.
+    """
 
     status = models.CharField(_("status"), max_length=16, choices=ChurnModelStatus.choices)
     version = models.PositiveIntegerField(_("version"), unique=True)
     trained_at = models.DateTimeField(_("trained at"), auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ("-version",)
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.status}"
+
+
+class ChurnModel(FittedModel):
+    """One training of the churn model: when, on what, how good, and the fitted model."""
+
     cutoff = models.DateTimeField(_("cut-off"))
     horizon_days = models.PositiveIntegerField(_("horizon (days)"))
     training_rows = models.PositiveIntegerField(_("training rows"), default=0)
@@ -684,21 +702,17 @@ class ChurnModel(models.Model):
     # segments.services.churn; a declaration for the type checker, not a field.
     _estimator: "HistGradientBoostingClassifier"
 
-    class Meta:
+    class Meta(FittedModel.Meta):
         verbose_name = _("churn model")
         verbose_name_plural = _("churn models")
-        ordering = ("-version",)
         constraints = [
             models.UniqueConstraint(
                 fields=["is_current"], condition=Q(is_current=True), name="churn_one_current"
             ),
         ]
 
-    def __str__(self) -> str:
-        return f"v{self.version} {self.status}"
 
-
-class ValueModel(models.Model):
+class ValueModel(FittedModel):
     """One fit of the customer value model: BG/NBD for purchases and Gamma-Gamma for spend per
     purchase (segments.services.value_model), with its sample, parameters and hold-out check.
 
@@ -708,9 +722,6 @@ class ValueModel(models.Model):
     customers, predicted and actual purchases; and the totals.
     """
 
-    status = models.CharField(_("status"), max_length=16, choices=ChurnModelStatus.choices)
-    version = models.PositiveIntegerField(_("version"), unique=True)
-    trained_at = models.DateTimeField(_("trained at"), auto_now_add=True)
     as_of = models.DateTimeField(_("history up to"))
     cutoff = models.DateTimeField(_("hold-out from"))
     sample_customers = models.PositiveIntegerField(_("customers in the sample"), default=0)
@@ -722,18 +733,14 @@ class ValueModel(models.Model):
     message = models.TextField(_("message"), blank=True)
     is_current = models.BooleanField(_("current"), default=False)
 
-    class Meta:
+    class Meta(FittedModel.Meta):
         verbose_name = _("value model")
         verbose_name_plural = _("value models")
-        ordering = ("-version",)
         constraints = [
             models.UniqueConstraint(
                 fields=["is_current"], condition=Q(is_current=True), name="value_one_current"
             ),
         ]
-
-    def __str__(self) -> str:
-        return f"v{self.version} {self.status}"
 
 
 class ClusterProfile(models.Model):

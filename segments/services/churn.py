@@ -26,7 +26,6 @@ import joblib
 import numpy as np
 import pandas as pd
 from django.db import connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -40,6 +39,7 @@ from callcenter.errors import ApplicationError
 from segments.choices import ChurnModelStatus
 from segments.models import ChurnModel, SegmentSettings
 from segments.services.clusters import ml_thread_limit
+from segments.services.fits import versioned_fit_store
 from segments.services.metrics import metrics_frame
 
 logger = logging.getLogger(__name__)
@@ -285,20 +285,6 @@ def _active_segment_auc(fit: ChurnFit, frame: pd.DataFrame, active_days: int) ->
     return float(roc_auc_score(subset, fit.holdout_scores[mask]))
 
 
-@transaction.atomic
-def _churn_model_store(*, status: str, make_current: bool, **fields: object) -> ChurnModel:
-    """Write one training outcome with the next version; a trained model becomes current."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHURN_VERSION_LOCK_KEY])
-    version = (ChurnModel.objects.aggregate(top=Max("version"))["top"] or 0) + 1
-    if make_current:
-        # One current model (unique partial index): clear the old flag before setting the new.
-        ChurnModel.objects.filter(is_current=True).update(is_current=False)
-    return ChurnModel.objects.create(
-        status=status, version=version, is_current=make_current, **fields
-    )
-
-
 def _estimator_dump(estimator: HistGradientBoostingClassifier) -> bytes:
     buffer = io.BytesIO()
     joblib.dump(estimator, buffer, compress=3)
@@ -342,14 +328,18 @@ def churn_model_train(
             blob = _estimator_dump(fit.estimator)
     except Exception as exc:  # the refresh must go on without a new model; the row says why
         logger.exception("churn model training failed")
-        return _churn_model_store(
+        return versioned_fit_store(
+            ChurnModel,
+            CHURN_VERSION_LOCK_KEY,
             status=ChurnModelStatus.FAILED,
             make_current=False,
             message=TRAINING_FAILED % {"error": f"{type(exc).__name__}: {exc}"},
             **common,
         )
     if reason is not None:
-        return _churn_model_store(
+        return versioned_fit_store(
+            ChurnModel,
+            CHURN_VERSION_LOCK_KEY,
             status=ChurnModelStatus.SKIPPED,
             make_current=False,
             training_rows=len(labels),
@@ -369,7 +359,9 @@ def churn_model_train(
             "days": settings.dormant_days,
             "auc": active_auc,
         }
-    return _churn_model_store(
+    return versioned_fit_store(
+        ChurnModel,
+        CHURN_VERSION_LOCK_KEY,
         status=ChurnModelStatus.TRAINED,
         make_current=True,
         training_rows=fit.training_rows,

@@ -36,8 +36,7 @@ from datetime import datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db import connection, transaction
-from django.db.models import Max
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 from scipy.optimize import minimize
@@ -45,6 +44,7 @@ from scipy.special import digamma, gammaln, hyp2f1
 
 from segments.choices import ChurnModelStatus
 from segments.models import SegmentSettings, ValueModel
+from segments.services.fits import versioned_fit_store
 from segments.services.metrics import metrics_frame
 
 logger = logging.getLogger(__name__)
@@ -538,19 +538,6 @@ def _too_little_history(inputs: Inputs) -> str | None:
     return None
 
 
-@transaction.atomic
-def _value_model_store(*, status: str, make_current: bool, **fields: object) -> ValueModel:
-    """Write one training outcome with the next version; a trained fit becomes current."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [VALUE_VERSION_LOCK_KEY])
-    version = (ValueModel.objects.aggregate(top=Max("version"))["top"] or 0) + 1
-    if make_current:
-        ValueModel.objects.filter(is_current=True).update(is_current=False)
-    return ValueModel.objects.create(
-        status=status, version=version, is_current=make_current, **fields
-    )
-
-
 def _sample(frame: pd.DataFrame, random_state: int) -> pd.DataFrame:
     """A seeded random sample of at most TRAINING_SAMPLE_CUSTOMERS customers with orders."""
     buyers = frame.loc[pd.to_numeric(frame["orders_lifetime"]).fillna(0) > 0]
@@ -584,7 +571,9 @@ def value_model_train(*, as_of: datetime | None = None, random_state: int = 0) -
             if reason is None:
                 before = metrics_frame(as_of=cutoff, window_days=window)
         if reason is not None:
-            return _value_model_store(
+            return versioned_fit_store(
+                ValueModel,
+                VALUE_VERSION_LOCK_KEY,
                 status=ChurnModelStatus.SKIPPED,
                 make_current=False,
                 sample_customers=len(inputs.index),
@@ -605,7 +594,9 @@ def value_model_train(*, as_of: datetime | None = None, random_state: int = 0) -
         bgnbd, gamma_gamma, _params = _fit_both(inputs)
     except Exception as exc:  # the refresh must go on without a new fit; the row says why
         logger.exception("value model training failed")
-        return _value_model_store(
+        return versioned_fit_store(
+            ValueModel,
+            VALUE_VERSION_LOCK_KEY,
             status=ChurnModelStatus.FAILED,
             make_current=False,
             message=TRAINING_FAILED % {"error": f"{type(exc).__name__}: {exc}"},
@@ -622,7 +613,9 @@ def value_model_train(*, as_of: datetime | None = None, random_state: int = 0) -
             "actual": holdout["actual"],
             "error": holdout_error * 100,
         }
-    return _value_model_store(
+    return versioned_fit_store(
+        ValueModel,
+        VALUE_VERSION_LOCK_KEY,
         status=ChurnModelStatus.TRAINED,
         make_current=True,
         sample_customers=len(inputs.index),

@@ -36,6 +36,7 @@ from tests.callcenter.factories import (
     SurveyFactory,
     TicketFactory,
 )
+from tests.segments.desk_card import desk_card_html
 
 pytestmark = pytest.mark.django_db
 
@@ -421,14 +422,7 @@ def test_desk_card_shows_the_habits_line_in_both_languages(refreshed, client, ag
     PhoneFactory(customer=customer, value="+8613800138000")
     client.force_login(agent_user)
 
-    def card(language: str) -> str:
-        response = client.get(
-            reverse("desk-card"),
-            {"phone": "13800138000"},
-            HTTP_HX_REQUEST="true",
-            HTTP_ACCEPT_LANGUAGE=language,
-        )
-        return response.content.decode()
-
-    assert "Buys mostly shoes (60% of spend) · usually orders Monday around 20:00" in card("en")
-    assert "主要购买shoes（占消费 60%）" in card("zh-hans")
+    assert "Buys mostly shoes (60% of spend) · usually orders Monday around 20:00" in (
+        desk_card_html(client, "en")
+    )
+    assert "主要购买shoes（占消费 60%）" in desk_card_html(client, "zh-hans")

@@ -21,6 +21,7 @@ from segments.choices import ValuePotential
 from segments.models import CustomerBehaviour, NextBestAction
 from tests.callcenter.factories import CustomerFactory, PhoneFactory, UserFactory
 from tests.callcenter.test_desk import CARD_QUERIES
+from tests.segments.desk_card import desk_card_html
 from tests.segments.factories import CustomerMetricsFactory
 
 pytestmark = pytest.mark.django_db
@@ -69,17 +70,6 @@ def _api(role: str) -> APIClient:
     return client
 
 
-def _card(client: Client, language: str = "en") -> str:
-    response = client.get(
-        reverse("desk-card"),
-        {"phone": "13800138000"},
-        HTTP_HX_REQUEST="true",
-        HTTP_ACCEPT_LANGUAGE=language,
-    )
-    assert response.status_code == 200
-    return response.content.decode()
-
-
 # -- the desk card ----------------------------------------------------------------------------
 
 
@@ -88,8 +78,8 @@ def test_desk_card_shows_the_default_overdue_rule_with_its_reason_in_both_langua
 ) -> None:
     agent = _client(Role.AGENT)
 
-    english = _card(agent)
-    chinese = _card(agent, "zh-hans")
+    english = desk_card_html(agent)
+    chinese = desk_card_html(agent, "zh-hans")
 
     assert "Next best action" in english
     assert "Offer Tea." in english
@@ -106,9 +96,9 @@ def test_desk_card_with_next_best_actions_stays_within_its_query_budget(
     tea_buyer: Customer,
 ) -> None:
     agent = _client(Role.AGENT)
-    _card(agent)  # warm up: the session, and the active rules into the cache
+    desk_card_html(agent)  # warm up: the session, and the active rules into the cache
     with CaptureQueriesContext(connection) as queries:
-        html = _card(agent)
+        html = desk_card_html(agent)
 
     assert "Offer Tea." in html
     assert len(queries) <= CARD_QUERIES
@@ -119,7 +109,7 @@ def test_desk_card_with_next_best_actions_stays_within_its_query_budget(
 def test_a_customer_matching_no_rule_gets_no_next_best_action_section(db: None) -> None:
     PhoneFactory(customer=CustomerFactory(), value=PHONE)
 
-    html = _card(_client(Role.AGENT))
+    html = desk_card_html(_client(Role.AGENT))
 
     assert 'data-testid="desk-next-best-actions"' not in html
 
@@ -148,7 +138,7 @@ def test_admin_creates_a_rule_on_the_page_and_the_desk_shows_it(tea_buyer: Custo
     assert response.status_code == 302
     rule = NextBestAction.objects.get(name="Tea lovers")
     assert rule.condition == OVERDUE_TEA
-    html = _card(_client(Role.AGENT))
+    html = desk_card_html(_client(Role.AGENT))
     assert "Offer this month&#x27;s Tea" in html
     assert "Why: 25 days overdue" in html
     listing = admin.get(reverse("next-best-actions")).content.decode()

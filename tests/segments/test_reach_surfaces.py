@@ -15,6 +15,7 @@ from segments.models import CustomerBehaviour, CustomerReach
 from segments.parts.desk import reach_line
 from segments.services.export import EXPORT_COLUMNS, REACH_EXPORT_COLUMNS, metrics_export_chunks
 from tests.callcenter.factories import CustomerFactory, PhoneFactory
+from tests.segments.desk_card import desk_card_html
 from tests.segments.factories import CustomerMetricsFactory
 
 pytestmark = pytest.mark.django_db
@@ -68,17 +69,8 @@ def test_desk_card_shows_the_reach_line_in_both_languages(
 ) -> None:
     client.force_login(agent_user)
 
-    def card(language: str) -> str:
-        response = client.get(
-            reverse("desk-card"),
-            {"phone": "13800138000"},
-            HTTP_HX_REQUEST="true",
-            HTTP_ACCEPT_LANGUAGE=language,
-        )
-        return response.content.decode()
-
-    assert "Best time to call 19:00-20:00 (their time)" in card("en")
-    assert "最佳致电时间 19:00-20:00（客户当地时间）" in card("zh-hans")
+    assert "Best time to call 19:00-20:00 (their time)" in desk_card_html(client, "en")
+    assert "最佳致电时间 19:00-20:00（客户当地时间）" in desk_card_html(client, "zh-hans")
 
 
 def test_customer_page_shows_the_reachability_block_in_both_languages(
