@@ -378,7 +378,7 @@ def demo_start(
     step("churn model", lambda: churn_model_train(as_of=timezone.now()))
     step("value model", lambda: value_model_train(as_of=timezone.now()))
     step("first refresh", lambda: segment_refresh(full=True))
-    step("demo rules", lambda: {"activated": len(demo_rules_activate(by=admin))})
+    step("rules switched on", lambda: {"activated": len(demo_rules_activate(by=admin))})
     step("care history", lambda: demo_history_replay(days=history_days))
     step("reachability", lambda: reach_refresh(full=True))
     step("duplicates", merge_proposals_refresh)

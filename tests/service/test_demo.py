@@ -104,7 +104,7 @@ def test_the_start_makes_the_demo_alive(started_demo: list[str]) -> None:
         "churn model",
         "value model",
         "first refresh",
-        "demo rules",
+        "rules switched on",
         "care history",
         "reachability",
         "duplicates",
