@@ -8,7 +8,8 @@ it in the browser, with a screenshot at every step in `test-artifacts/first-hour
   changes in words.
 - supervisor: the dashboard, not scored yet, offers the first refresh; it runs in the real
   worker to done and the dashboard shows the scored customers; the builder makes a rule
-  segment whose members are there as soon as it is saved, each with why in words.
+  segment whose members are there as soon as it is saved, each with why in words; Refresh now
+  runs again to done and the segment keeps its members.
 - agent: on a demo made alive by the real demo start (the playbook, its queues and rules, a
   replayed day of care work whose last complaints wait as calls), the desk pops the caller's
   card live when the phone system rings; then a call the complaint rule put in the agent's
@@ -19,7 +20,7 @@ missing or English translation fails the Chinese run.
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,8 @@ WORDS: dict[str, dict[str, str]] = {
         "not scored": "Not scored yet: run the first refresh",
         "first refresh": "Run the first refresh",
         "succeeded": "Succeeded",
+        "refresh now": "Refresh now",
+        "none scored": "0 scored customers",
         "scored": r"[1-9][\d,]* scored customers",
         "new segment": "New rule segment",
         "add condition": "Add condition",
@@ -104,6 +107,8 @@ WORDS: dict[str, dict[str, str]] = {
         "not scored": "尚未评分：运行首次刷新",
         "first refresh": "运行首次刷新",
         "succeeded": "成功",
+        "refresh now": "立即刷新",
+        "none scored": "0 位已评分客户",
         "scored": r"[1-9][\d,]* 位已评分客户",
         "new segment": "新建规则分群",
         "add condition": "添加条件",
@@ -154,6 +159,19 @@ def _login(new_page: Callable[..., Any], live_url: str, username: str, language:
 def _demo_seed() -> None:
     """The demo users and a small demo world, as `make run` seeds them."""
     demo_seed(customers=DEMO_CUSTOMERS, password=PASSWORD, if_empty=False)
+
+
+@pytest.fixture
+def fresh_segments(e2e_db: None) -> Iterator[None]:
+    """The built-in segments as in a fresh database (no size, never refreshed), and as they
+    were after the test: a refresh updates these rows, which the clean-up does not put back."""
+    kept = list(Segment.objects.values_list("pk", "size", "last_refreshed_at"))
+    Segment.objects.update(size=0, last_refreshed_at=None)
+    try:
+        yield
+    finally:
+        for pk, size, refreshed in kept:
+            Segment.objects.filter(pk=pk).update(size=size, last_refreshed_at=refreshed)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -220,7 +238,11 @@ def test_admin_installs_the_playbook_and_edits_a_rule(
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_supervisor_runs_the_first_refresh_and_builds_a_segment(
-    new_page: Callable[..., Any], live_url: str, real_worker: str, language: str
+    new_page: Callable[..., Any],
+    live_url: str,
+    real_worker: str,
+    fresh_segments: None,
+    language: str,
 ) -> None:
     _demo_seed()
     words = WORDS[language]
@@ -230,6 +252,7 @@ def test_supervisor_runs_the_first_refresh_and_builds_a_segment(
     page.goto("/dashboard/")
     expect(page.get_by_role("heading", level=1)).to_have_text(words["dashboard"])
     expect(page.get_by_test_id("not-scored")).to_contain_text(words["not scored"])
+    expect(page.locator(".page-header")).to_contain_text(words["none scored"])
     first_refresh = page.get_by_test_id("first-refresh")
     expect(first_refresh).to_have_text(words["first refresh"])
     album("dashboard-not-scored")
@@ -274,12 +297,28 @@ def test_supervisor_runs_the_first_refresh_and_builds_a_segment(
     expect(why).to_contain_text(words["more than"])
     album("segment-members-why")
 
+    # Refresh now: the scheduled refresh's work on demand; the new segment keeps its members.
+    page.goto("/segments/refresh/")
+    refresh_now = page.get_by_test_id("refresh-now")
+    expect(refresh_now).to_have_text(words["refresh now"])
+    refresh_now.click()
+    history = page.locator("#run-history")
+    expect(history.locator("tbody tr")).to_have_count(2)
+    succeeded = history.locator("tbody tr .badge-green")
+    expect(succeeded).to_have_count(2, timeout=REFRESH_TIMEOUT_MS)
+    expect(succeeded.first).to_have_text(words["succeeded"])
+    expect(page.get_by_test_id("refresh-done")).to_be_visible()
+    album("refresh-now-done")
+    page.goto(f"/segments/{segment.pk}/")
+    expect(page.get_by_test_id("segment-size")).to_contain_text(previewed)
+
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_agent_gets_a_ring_and_works_a_call_from_the_playbook(
     new_page: Callable[..., Any],
     live_url: str,
     telephony: Callable[..., Any],  # noqa: F811 - the fixture imported above
+    fresh_segments: None,
     language: str,
 ) -> None:
     _demo_seed()
