@@ -156,9 +156,14 @@ def _login(new_page: Callable[..., Any], live_url: str, username: str, language:
     return page
 
 
-def _demo_seed() -> None:
-    """The demo users and a small demo world, as `make run` seeds them."""
+def _first_hour(
+    new_page: Callable[..., Any], live_url: str, username: str, role: str, language: str
+) -> tuple[Any, dict[str, str], Album]:
+    """The demo users and a small demo world as `make run` seeds them, and `username` logged
+    in: the page, the words of `language`, the album of the role's screenshots."""
     demo_seed(customers=DEMO_CUSTOMERS, password=PASSWORD, if_empty=False)
+    page = _login(new_page, live_url, username, language)
+    return page, WORDS[language], Album(page, language, role)
 
 
 @pytest.fixture
@@ -178,10 +183,7 @@ def fresh_segments(e2e_db: None) -> Iterator[None]:
 def test_admin_installs_the_playbook_and_edits_a_rule(
     new_page: Callable[..., Any], live_url: str, e2e_db: None, language: str
 ) -> None:
-    _demo_seed()
-    words = WORDS[language]
-    page = _login(new_page, live_url, "admin", language)
-    album = Album(page, language, "admin")
+    page, words, album = _first_hour(new_page, live_url, "admin", "admin", language)
 
     page.goto("/care/rules/")
     expect(page.get_by_role("heading", level=1)).to_have_text(words["care rules"])
@@ -244,10 +246,7 @@ def test_supervisor_runs_the_first_refresh_and_builds_a_segment(
     fresh_segments: None,
     language: str,
 ) -> None:
-    _demo_seed()
-    words = WORDS[language]
-    page = _login(new_page, live_url, "supervisor", language)
-    album = Album(page, language, "supervisor")
+    page, words, album = _first_hour(new_page, live_url, "supervisor", "supervisor", language)
 
     page.goto("/dashboard/")
     expect(page.get_by_role("heading", level=1)).to_have_text(words["dashboard"])
@@ -321,10 +320,10 @@ def test_agent_gets_a_ring_and_works_a_call_from_the_playbook(
     fresh_segments: None,
     language: str,
 ) -> None:
-    _demo_seed()
+    page, words, album = _first_hour(new_page, live_url, "agent1", "agent", language)
+    # The real start: its guard holds (every customer is demo data, the settings allow it).
     result = demo_start(history_days=1)
     assert result.started, result.note
-    words = WORDS[language]
     agent = get_user_model().objects.get(username="agent1")
     queued = agent_queue(user=agent).filter(step__rule__playbook_key="complaint-opened")
     assert queued.exists(), "the demo's last complaints wait as calls in agent1's queues"
@@ -338,8 +337,6 @@ def test_agent_gets_a_ring_and_works_a_call_from_the_playbook(
         .first()
     )
     assert caller is not None
-    page = _login(new_page, live_url, "agent1", language)
-    album = Album(page, language, "agent")
 
     page.goto("/desk/")
     expect(page.get_by_role("heading", level=1)).to_have_text(words["desk"])
