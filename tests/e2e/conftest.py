@@ -6,7 +6,9 @@ connections) and the rows a test added are deleted afterwards. Unlike `transacti
 nothing is flushed, so the rows data migrations installed (roles, built-in segments,
 schedules) stay. A test that changes a singleton settings row puts it back itself.
 
-Screenshots go to `test-artifacts/screenshots/` (see `shot`).
+Screenshots go to `test-artifacts/screenshots/` (see `shot`); a test that tells a story step by
+step writes them to a folder of its own (`shot(..., folder=...)`, e.g. the first hour's
+`test-artifacts/first-hour/<language>/`).
 """
 
 import os
@@ -195,9 +197,10 @@ def logged_in(new_page: Callable[..., Any], e2e_user: Callable[..., Any]) -> Cal
     return _login
 
 
-def shot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot as a test artifact and return its path."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+def shot(page: Any, name: str, *, folder: Path = ARTIFACTS) -> Path:
+    """Save a full-page screenshot as a test artifact (in `folder`) and return its path.
+    Animations are finished first: a card popping in is shown as it lands, not half faded."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True, animations="disabled")
     return path
