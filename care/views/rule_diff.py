@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Field, Model
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import pgettext, pgettext_lazy
 
 from callcenter.generated import generated_text
 from care.choices import StepChannel, StopCondition
@@ -137,7 +137,14 @@ def _value_words(
     return _display(value)
 
 
+# Fields whose model label is shared with other meanings (a customer's or a segment's
+# "active" is 有效; a rule's switch is 启用).
+FIELD_LABELS = {(CareRule, "is_active"): pgettext_lazy("rule switch", "Switched on")}
+
+
 def _field_label(model: type[Model], name: str) -> str:
+    if (model, name) in FIELD_LABELS:
+        return str(FIELD_LABELS[(model, name)])
     field_name = name.removesuffix("_id")
     try:
         field = model._meta.get_field(field_name)
