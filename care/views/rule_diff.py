@@ -139,7 +139,9 @@ def _value_words(
 
 # Fields whose model label is shared with other meanings (a customer's or a segment's
 # "active" is 有效; a rule's switch is 启用).
-FIELD_LABELS = {(CareRule, "is_active"): pgettext_lazy("rule switch", "Switched on")}
+FIELD_LABELS: dict[tuple[type[Model], str], Any] = {
+    (CareRule, "is_active"): pgettext_lazy("rule switch", "Switched on")
+}
 
 
 def _field_label(model: type[Model], name: str) -> str:

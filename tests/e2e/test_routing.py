@@ -24,7 +24,7 @@ def test_admin_edits_routing_rules(logged_in: Callable[..., Any]) -> None:
 
     # an admin adds a rule: business customers go to the To B queue
     page.goto("/routing-rules/")
-    page.get_by_role("link", name="New routing rule").click()
+    page.locator("header").get_by_role("link", name="New routing rule").click()
     page.get_by_label("Name").fill("E2E To B retail")
     page.get_by_label("Position").fill("5")
     page.locator("input[name=customer_kinds][value=business]").check()

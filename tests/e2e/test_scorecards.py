@@ -76,7 +76,7 @@ def test_a_supervisor_sees_every_card_in_chinese(logged_in: Callable[..., Any]) 
     page.get_by_role("button", name="简体中文").click()
     page.wait_for_load_state()
 
-    expect(page.get_by_role("heading", name="坐席绩效卡", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="坐席绩效", level=1)).to_be_visible()
     expect(page.get_by_role("columnheader", name="班组平均").first).to_be_visible()
     expect(page.get_by_text("已完成任务").first).to_be_visible()
     shot(page, "zh-scorecards-supervisor")
