@@ -43,3 +43,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """500: rendered without the request, so nothing that may have failed is touched."""
     body = loader.get_template("500.html").render({"home_url": "/"})
     return HttpResponseServerError(body)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """403 when a form's CSRF check fails (CSRF_FAILURE_VIEW): most often a page left open
+    past its session, so the visitor is told to reload rather than shown Django's own page."""
+    return _render(request, "403_csrf.html", 403)

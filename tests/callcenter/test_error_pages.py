@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from callcenter.choices import Role
+from callcenter.models import MergeProposal
 from callcenter.views.errors import server_error
 from tests.callcenter.factories import UserFactory
 
@@ -124,3 +125,24 @@ def test_a_server_error_keeps_its_traceback(caplog: pytest.LogCaptureFixture) ->
     records = [r for r in caplog.records if r.name == "django.request"]
     assert len(records) == 1
     assert records[0].exc_info is not None
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"), [("en", "This form has expired"), ("zh-hans", "此表单已过期")]
+)
+def test_a_failed_csrf_check_is_the_products_page_and_changes_nothing(
+    language: str, expected: str
+) -> None:
+    client = Client(enforce_csrf_checks=True)
+    user = UserFactory(role=Role.SUPERVISOR, username=f"err_csrf_{language}")
+    client.force_login(user)
+    client.cookies["django_language"] = language
+
+    response = client.post(reverse("merge-proposals-find"))
+
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert 'data-testid="error-403-csrf"' in html
+    assert expected in html
+    assert 'class="sidebar"' in html
+    assert not MergeProposal.objects.exists()
