@@ -40,6 +40,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from segments.models import CustomerReach, ReachRefreshState
+from segments.services.customer_sets import customer_rows_delete, customer_set_create
 from segments.services.metrics import REFRESH_WORK_MEM
 
 WINDOW = dt.timedelta(days=180)
@@ -297,12 +298,7 @@ UNION SELECT id FROM callcenter_customer WHERE updated_at > {m} OR created_at > 
 def _targets_fill(*, as_of: dt.datetime, since: dt.datetime) -> int:
     """Fill TARGETS_TABLE with the customers to recompute; returns how many."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql.SQL(
-                "DROP TABLE IF EXISTS pg_temp.{targets}; "
-                "CREATE TEMP TABLE {targets} (customer_id bigint PRIMARY KEY) ON COMMIT DROP"
-            ).format(targets=sql.Identifier(TARGETS_TABLE))
-        )
+        customer_set_create(cursor, TARGETS_TABLE)
         cursor.execute(
             sql.SQL(_TARGETS).format(
                 targets=sql.Identifier(TARGETS_TABLE),
@@ -406,21 +402,13 @@ def reach_refresh(*, now: dt.datetime | None = None, full: bool = False) -> dict
             left = sql.SQL(
                 "NOT EXISTS (SELECT 1 FROM {rows} n WHERE n.reach_customer_id = r.customer_id)"
             ).format(rows=sql.Identifier(ROWS_TABLE))
-            if full:
-                delete = sql.SQL("DELETE FROM {reach} r WHERE {left}")
-            else:
-                delete = sql.SQL(
-                    "DELETE FROM {reach} r USING {targets} t "
-                    "WHERE r.customer_id = t.customer_id AND {left}"
-                )
-            cursor.execute(
-                delete.format(
-                    reach=sql.Identifier(_REACH_TABLE),
-                    targets=sql.Identifier(TARGETS_TABLE),
-                    left=left,
-                )
+            deleted = customer_rows_delete(
+                cursor,
+                table=_REACH_TABLE,
+                alias="r",
+                condition=left,
+                within=None if full else TARGETS_TABLE,
             )
-            deleted = cursor.rowcount
             if full:
                 cursor.execute(
                     sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(ROWS_TABLE))

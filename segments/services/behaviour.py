@@ -30,6 +30,7 @@ from psycopg import sql
 from callcenter.choices import SurveyKind, TicketKind, TicketStatus
 from segments.choices import AGE_BAND_UPPER_BOUNDS, AgeBand
 from segments.models import CustomerBehaviour, CustomerMetrics
+from segments.services.customer_sets import customer_rows_delete, customer_set_create
 from segments.services.metrics import DIRTY_SEEN_TABLE, REFRESH_WORK_MEM
 
 TARGETS_TABLE = "segments_behaviour_targets"
@@ -211,12 +212,7 @@ def _targets_fill(*, as_of: dt.datetime, previous_as_of: dt.datetime) -> int:
         "csat": sql.Literal(str(SurveyKind.CSAT)),
     }
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql.SQL(
-                "DROP TABLE IF EXISTS pg_temp.{targets}; "
-                "CREATE TEMP TABLE {targets} (customer_id bigint PRIMARY KEY) ON COMMIT DROP"
-            ).format(targets=sql.Identifier(TARGETS_TABLE))
-        )
+        customer_set_create(cursor, TARGETS_TABLE)
         cursor.execute(sql.SQL(_TARGETS).format(**params))
         count = cursor.rowcount
         cursor.execute(sql.SQL(_TARGET_ACCOUNTS).format(**params))
@@ -327,21 +323,13 @@ def behaviour_refresh(
             "NOT EXISTS (SELECT 1 FROM callcenter_customer c "
             "WHERE c.id = b.customer_id AND c.status = 'active')"
         )
-        if full:
-            delete = sql.SQL("DELETE FROM {behaviour} b WHERE {stale}")
-        else:
-            delete = sql.SQL(
-                "DELETE FROM {behaviour} b USING {targets} t "
-                "WHERE b.customer_id = t.customer_id AND {stale}"
-            )
-        cursor.execute(
-            delete.format(
-                behaviour=sql.Identifier(_BEHAVIOUR_TABLE),
-                targets=sql.Identifier(TARGETS_TABLE),
-                stale=stale,
-            )
+        deleted = customer_rows_delete(
+            cursor,
+            table=_BEHAVIOUR_TABLE,
+            alias="b",
+            condition=stale,
+            within=None if full else TARGETS_TABLE,
         )
-        deleted = cursor.rowcount
     if full:
         targets = CustomerBehaviour.objects.count()
     return {

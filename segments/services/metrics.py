@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from psycopg import pq, sql
 
 from segments.models import CustomerMetrics, DirtyCustomer
+from segments.services.customer_sets import customer_set_create
 
 T = TypeVar("T")
 
@@ -547,12 +548,7 @@ def _dirty_customers(*, as_of: datetime, previous_as_of: datetime, window_days: 
     }
     crossed = sql.SQL(_CROSSED_EDGES)
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql.SQL(
-                "DROP TABLE IF EXISTS pg_temp.{now}; "
-                "CREATE TEMP TABLE {now} (customer_id bigint PRIMARY KEY) ON COMMIT DROP"
-            ).format(now=sql.Identifier(DIRTY_NOW_TABLE))
-        )
+        customer_set_create(cursor, DIRTY_NOW_TABLE)
         cursor.execute(
             sql.SQL(
                 "INSERT INTO {now} SELECT customer_id FROM {seen} UNION {crossed} UNION "
