@@ -20,6 +20,18 @@ from segments.models import RfmSegmentDefinition, SegmentSettings
 MAX_RULE_JSON_LENGTH = 100_000
 
 
+def rule_tree_clean(text: str) -> dict[str, Any]:
+    """A rule tree posted by the rule builder as JSON: a group of conditions, or a clear error.
+    What the conditions say is the segment services' to check."""
+    try:
+        tree = json_loads_checked(text)
+    except JSONInputError as exc:
+        raise forms.ValidationError(str(exc)) from exc
+    if not isinstance(tree, dict):
+        raise forms.ValidationError(_("The rule must be a group of conditions."))
+    return tree
+
+
 class SegmentSettingsForm(forms.Form):
     """Capacity and priority: how many members a segment keeps, and which ones first."""
 
@@ -47,13 +59,7 @@ class RuleSegmentForm(SegmentSettingsForm):
     rule_error_path: str
 
     def clean_rule(self) -> dict[str, Any]:
-        try:
-            tree = json_loads_checked(self.cleaned_data["rule"])
-        except JSONInputError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-        if not isinstance(tree, dict):
-            raise forms.ValidationError(_("The rule must be a group of conditions."))
-        return tree
+        return rule_tree_clean(self.cleaned_data["rule"])
 
 
 SEGMENT_SETTINGS_FIELDS = [
@@ -215,10 +221,4 @@ class NextBestActionForm(forms.Form):
     rule_error_path: str
 
     def clean_condition(self) -> dict[str, Any]:
-        try:
-            tree = json_loads_checked(self.cleaned_data["condition"])
-        except JSONInputError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-        if not isinstance(tree, dict):
-            raise forms.ValidationError(_("The rule must be a group of conditions."))
-        return tree
+        return rule_tree_clean(self.cleaned_data["condition"])
