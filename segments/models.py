@@ -28,6 +28,18 @@ from segments.choices import (
 from segments.cluster_names import cluster_name_display
 from segments.defaults import BUILTIN_SEGMENTS, DEFAULT_NEXT_BEST_ACTIONS
 
+# References of the refresh's tables. CustomerMetrics, CustomerBehaviour and SegmentMembership
+# are written set-based by the refresh, up to millions of rows a run, and their references to
+# customers, segments and runs carry no foreign-key constraint in the database
+# (db_constraint=False): PostgreSQL checks such a constraint with one locking query per written
+# row at commit, which cost several times the writes themselves (docs/performance.md, the
+# refresh). The references hold by construction instead: every row
+# the refresh writes comes from a join with the rows it refers to, in the refresh's
+# transaction; customers are never deleted by the product (a merge or an erasure keeps the
+# row); a segment is deleted only through segments.services.segments.segment_delete, which
+# waits for the refresh that holds the segment (memberships_refresh locks the segments it
+# writes), and Django's on_delete still removes the rows of a deleted object.
+
 if TYPE_CHECKING:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -237,12 +249,14 @@ class CustomerMetrics(models.Model):
     since are counted to that moment (`days_since`), as the refresh counted them for the R score.
     """
 
+    # No foreign-key constraint in the database: see "References of the refresh's tables".
     customer = models.OneToOneField(
         Customer,
         verbose_name=_("customer"),
         on_delete=models.CASCADE,
         primary_key=True,
         related_name="metrics",
+        db_constraint=False,
     )
     frequency = models.IntegerField(_("orders in window"), default=0)
     monetary = models.DecimalField(_("spend in window"), max_digits=14, decimal_places=2, default=0)
@@ -333,12 +347,14 @@ class CustomerBehaviour(models.Model):
     account's include its active contacts' (as its metrics roll up).
     """
 
+    # No foreign-key constraint in the database: see "References of the refresh's tables".
     customer = models.OneToOneField(
         Customer,
         verbose_name=_("customer"),
         on_delete=models.CASCADE,
         primary_key=True,
         related_name="behaviour",
+        db_constraint=False,
     )
     top_category = models.CharField(_("top category"), max_length=100, blank=True)
     top_category_share = models.FloatField(_("top category's share of spend"), null=True)
@@ -591,27 +607,40 @@ class SegmentMembership(models.Model):
 
     # No index of its own: membership_segment_time leads with the segment, and each index more
     # is written for every one of the hundreds of thousands of entries and exits of a refresh.
+    # No foreign-key constraints in the database: see "References of the refresh's tables".
     segment = models.ForeignKey(
         Segment,
         verbose_name=_("segment"),
         on_delete=models.CASCADE,
         related_name="memberships",
         db_index=False,
+        db_constraint=False,
     )
     customer = models.ForeignKey(
         Customer,
         verbose_name=_("customer"),
         on_delete=models.CASCADE,
         related_name="segment_memberships",
+        db_constraint=False,
     )
     entered_at = models.DateTimeField(_("entered at"))
     exited_at = models.DateTimeField(_("exited at"), null=True, blank=True)
     reason = models.CharField(_("why"), max_length=255, blank=True)
     entered_run = models.ForeignKey(
-        RefreshRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        RefreshRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     exited_run = models.ForeignKey(
-        RefreshRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        RefreshRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
 
     class Meta:

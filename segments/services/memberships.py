@@ -71,25 +71,29 @@ def _changed_only(alias: str, changed_only: bool) -> sql.Composable:
 
 
 def _fill_builtin_desired(cursor: Cursor[TupleRow], *, changed_only: bool) -> None:
-    metrics = sql.Identifier(CustomerMetrics._meta.db_table)
-    segments = sql.Identifier(Segment._meta.db_table)
-    for kind, (column, reason) in BUILTIN_COLUMNS.items():
-        cursor.execute(
-            sql.SQL(
-                "INSERT INTO {desired} (segment_id, customer_id, reason) "
-                "SELECT s.id, m.customer_id, {reason} FROM {metrics} m "
-                "JOIN {segments} s ON s.kind = %(kind)s AND s.is_active "
-                "AND s.key = m.{column}::text WHERE true{scope}"
-            ).format(
-                desired=sql.Identifier(DESIRED_TABLE),
-                reason=sql.SQL(reason),
-                metrics=metrics,
-                segments=segments,
-                column=sql.Identifier(column),
-                scope=_changed_only("m", changed_only),
-            ),
-            {"kind": str(kind)},
+    """Every built-in segment's desired members in one pass over the metrics rows: each row
+    unpivots into one (kind, key, reason) per built-in kind, joined with the active segments."""
+    values = sql.SQL(", ").join(
+        sql.SQL("({kind}, m.{column}::text, {reason})").format(
+            kind=sql.Literal(str(kind)), column=sql.Identifier(column), reason=sql.SQL(reason)
         )
+        for kind, (column, reason) in BUILTIN_COLUMNS.items()
+    )
+    cursor.execute(
+        sql.SQL(
+            "INSERT INTO {desired} (segment_id, customer_id, reason) "
+            "SELECT s.id, m.customer_id, v.reason FROM {metrics} m "
+            "CROSS JOIN LATERAL (VALUES {values}) AS v(kind, key, reason) "
+            "JOIN {segments} s ON s.kind = v.kind AND s.key = v.key AND s.is_active "
+            "WHERE true{scope}"
+        ).format(
+            desired=sql.Identifier(DESIRED_TABLE),
+            metrics=sql.Identifier(CustomerMetrics._meta.db_table),
+            values=values,
+            segments=sql.Identifier(Segment._meta.db_table),
+            scope=_changed_only("m", changed_only),
+        )
+    )
 
 
 def _capped(segment: Segment, queryset: QuerySet[Customer]) -> QuerySet[Customer]:
@@ -268,6 +272,21 @@ def _apply(
     return moves
 
 
+def _segments_hold(cursor: Cursor[TupleRow], segment_ids: list[int] | None = None) -> None:
+    """Hold these segments (all when None) until the transaction ends, as a foreign key's
+    check would hold each referenced row: a segment deleted meanwhile (segment_delete locks
+    it first) is gone before the memberships are read, or waits until they are committed and
+    then deletes them with it. See "References of the refresh's tables" in segments.models."""
+    table = sql.Identifier(Segment._meta.db_table)
+    if segment_ids is None:
+        cursor.execute(sql.SQL("SELECT id FROM {} FOR KEY SHARE").format(table))
+    else:
+        cursor.execute(
+            sql.SQL("SELECT id FROM {} WHERE id = ANY(%s) FOR KEY SHARE").format(table),
+            [segment_ids],
+        )
+
+
 def memberships_refresh(
     *, run_id: int, as_of: datetime, now: datetime, changed_only: bool = False
 ) -> tuple[Counter, dict[int, int]]:
@@ -278,6 +297,8 @@ def memberships_refresh(
     customers in CHANGED_TABLE), then rule segments in dependency order so a rule that
     references another segment reads its already updated membership.
     """
+    with connection.cursor() as wrapper:
+        _segments_hold(wrapper.cursor)
     builtin_ids = list(
         Segment.objects.filter(is_active=True)
         .exclude(kind=SegmentKind.RULE)
@@ -329,6 +350,7 @@ def segment_memberships_compute(
     inactive segment has no members: its open memberships are closed."""
     with connection.cursor() as wrapper:
         cursor: Cursor[TupleRow] = wrapper.cursor
+        _segments_hold(cursor, [segment.pk])
         _create_desired_table(cursor)
         size = _fill_rule_desired(cursor, segment, as_of) if segment.is_active else 0
         moves = _apply(cursor, [segment.pk], now, run_id, changed_only=False, hash_exits=True)

@@ -142,6 +142,9 @@ def segment_delete(*, segment: Segment, deleted_by: User | None) -> None:
             _("Other segments refer to this one: %(names)s") % {"names": ", ".join(dependants)}
         )
     segment_id = segment.pk
+    # Waits for a refresh writing this segment's memberships (they carry no foreign-key
+    # constraint, see segments.models), so the delete below takes them with it.
+    list(Segment.objects.select_for_update().filter(pk=segment_id).values_list("pk"))
     try:
         with transaction.atomic():
             segment.delete()

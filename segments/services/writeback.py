@@ -1,7 +1,8 @@
 """Bulk write-back of scored metrics and set-based membership changes.
 
-Scores leave pandas as one Arrow-written CSV stream COPYed into a temporary staging table; the
-metrics table then changes by set-based UPDATE / INSERT / DELETE of only what differs, and the
+Scores leave pandas as Arrow-written CSV streams: rows of customers without a stored row are
+COPYed straight into the metrics table, the others into a temporary staging table, from which
+the metrics table changes by set-based UPDATE / INSERT / DELETE of only what differs, and the
 ids of the customers whose built-in segments may have changed (row added or deleted, or one of
 MEMBERSHIP_COLUMNS changed) are kept in a temporary table (CHANGED_TABLE) for the membership
 diff of the same transaction.
@@ -153,17 +154,21 @@ def _unchanged(rows: pd.DataFrame, stored: pd.DataFrame, columns: Iterable[str])
 
 def _rows_to_stage(
     frame: pd.DataFrame, stored: pd.DataFrame | None, previous: pd.DataFrame | None
-) -> tuple[pd.DataFrame, pd.Index | None]:
-    """The typed rows worth comparing in SQL, and (for a full pass) the stored customers the
-    frame no longer has; rows equal to their stored one are dropped here, in pandas."""
+) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.Index | None]:
+    """The typed rows worth comparing in SQL; for a full pass, also the rows of customers
+    without a stored row (copied straight into the table) and the stored customers the frame
+    no longer has. Rows equal to their stored one are dropped here, in pandas."""
     rows = metrics_frame_for_write(frame)
+    new: pd.DataFrame | None = None
     gone: pd.Index | None = None
     if stored is not None:
         rows = rows[~_unchanged(rows, stored, STORED_SCORE_COLUMNS)]
     elif previous is not None:
         gone = previous.index.difference(rows.index)
+        known = rows.index.isin(previous.index)
+        new, rows = rows[~known], rows[known]
         rows = rows[~_unchanged(rows, previous, VALUE_COLUMNS)]
-    return rows, gone
+    return rows, new, gone
 
 
 def _temp_tables_create(cursor: Cursor[TupleRow]) -> None:
@@ -187,11 +192,34 @@ def _temp_tables_create(cursor: Cursor[TupleRow]) -> None:
         )
 
 
+def _new_rows_copy(
+    cursor: Cursor[TupleRow], names: dict[str, sql.Composable], new: pd.DataFrame, now: datetime
+) -> int:
+    """COPY the rows of customers without a stored row straight into the table (a full pass
+    knows them from the stored rows it read; only the refresh writes the table, under its
+    lock) and note them as changed; returns how many."""
+    if new.empty:
+        return 0
+    _copy_into(
+        cursor,
+        CustomerMetrics._meta.db_table,
+        [*METRIC_COLUMNS, "refreshed_at"],
+        _arrow_csv(new.assign(refreshed_at=pd.Timestamp(now))),
+    )
+    _copy_into(
+        cursor,
+        CHANGED_TABLE,
+        ["customer_id"],
+        "\n".join(map(str, new["customer_id"])).encode(),
+    )
+    return len(new)
+
+
 def _staged_rows_apply(
-    cursor: Cursor[TupleRow], names: dict[str, sql.Composable], now: datetime
+    cursor: Cursor[TupleRow], names: dict[str, sql.Composable], now: datetime, *, insert: bool
 ) -> tuple[int, int, int]:
-    """Note the customers whose segment columns change, update the rows that differ, insert
-    the new ones; returns (membership candidates, updated, inserted)."""
+    """Note the customers whose segment columns change, update the rows that differ and, with
+    `insert`, insert the new ones; returns (membership candidates, updated, inserted)."""
     # Customers whose segment columns change, before the UPDATE overwrites the old values.
     cursor.execute(
         sql.SQL(
@@ -217,6 +245,8 @@ def _staged_rows_apply(
         {"now": now},
     )
     updated = cursor.rowcount
+    if not insert:
+        return candidates, updated, 0
     # New customers: the unique index answers "exists?" per row, no anti-join that could
     # re-scan the table being written.
     cursor.execute(
@@ -278,16 +308,17 @@ def metrics_write(
     re-aggregated), only re-aggregated rows and rows whose scores differ are staged, and only
     re-aggregated customers (DIRTY_NOW_TABLE) missing from the frame are deleted. With
     `previous` (a full pass: every stored row, `metrics_stored_rows()`), only rows differing
-    from their stored one in any column are staged, and the stored customers missing from the
-    frame are deleted; comparing unchanged rows in pandas is far cheaper than staging them and
-    comparing them in SQL.
+    from their stored one in any column are staged, rows of customers without a stored one are
+    copied straight into the table (a first refresh writes all of them so), and the stored
+    customers missing from the frame are deleted; comparing unchanged rows in pandas is far
+    cheaper than staging them and comparing them in SQL.
 
     Must run inside the refresh transaction. The ids of every customer whose row was added or
     deleted, or whose MEMBERSHIP_COLUMNS changed, are left in the temporary table CHANGED_TABLE
     (dropped on commit). Returns counts of staged (compared in SQL), written and deleted rows,
     and of the customers left in CHANGED_TABLE (`membership_candidates`).
     """
-    rows, gone = _rows_to_stage(frame, stored, previous)
+    rows, new, gone = _rows_to_stage(frame, stored, previous)
     payload = _arrow_csv(rows)
     names = {
         "table": sql.Identifier(CustomerMetrics._meta.db_table),
@@ -298,16 +329,18 @@ def metrics_write(
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor
         _temp_tables_create(cursor)
+        copied = _new_rows_copy(cursor, names, new, now) if new is not None else 0
         _copy_into(cursor, STAGING_TABLE, list(METRIC_COLUMNS), payload)
         # Statistics on the fresh staging table let the planner hash the joins below instead
         # of re-scanning the staging table for every stored row.
         cursor.execute(sql.SQL("ANALYZE {staging}").format(**names))
-        candidates, updated, inserted = _staged_rows_apply(cursor, names, now)
+        candidates, updated, inserted = _staged_rows_apply(cursor, names, now, insert=new is None)
+        inserted += copied
         deleted = _gone_rows_delete(cursor, names, gone=gone, incremental=stored is not None)
         cursor.execute(sql.SQL("ANALYZE {changed}").format(**names))
     written = updated + inserted
     return {
-        "metrics_staged": len(rows),
+        "metrics_staged": len(rows) + (len(new) if new is not None else 0),
         "metrics_written": written,
         "metrics_deleted": deleted,
         "metrics_changed": written + deleted,
