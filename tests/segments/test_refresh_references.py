@@ -47,6 +47,15 @@ def test_the_refresh_tables_carry_no_foreign_key_constraints(db) -> None:
         assert cursor.fetchall() == []
 
 
+def test_metrics_pages_keep_room_for_updates_in_place(db) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reloptions FROM pg_class WHERE oid = %s::regclass",
+            [CustomerMetrics._meta.db_table],
+        )
+        assert cursor.fetchone()[0] == ["fillfactor=75"]
+
+
 def test_deleting_a_customer_still_removes_its_refresh_rows(db) -> None:
     customer = CustomerFactory()
     OrderFactory(customer=customer, placed_at=AS_OF - dt.timedelta(days=3), amount=Decimal(50))
