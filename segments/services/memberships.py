@@ -30,12 +30,15 @@ from segments.selectors import touch_value
 from segments.services.writeback import CHANGED_TABLE
 
 DESIRED_TABLE = "segments_desired_members"
-# Under this share of customers changed, the built-in diff of a steady refresh probes the
-# membership indexes per changed customer. Left to itself the planner hashes the whole
+# Under this share of customers changed, the built-in diff of a steady refresh reads their
+# open memberships through the index by customer. Left to itself the planner hashes the whole
 # membership table, several times slower than probing for a few thousand customers.
 PROBE_MAX_SHARE = 0.1
 REANALYZE_AFTER_MOVES = 50_000
 ENTRIES_TABLE = "segments_new_members"
+# A steady refresh's diff: the changed customers' open memberships, and those to close.
+HELD_TABLE = "segments_held_members"
+EXITS_TABLE = "segments_member_exits"
 
 # Metrics column holding the value a built-in segment's `key` is matched against, and the SQL
 # expression (over metrics row `m`) of the reason recorded on entry.
@@ -207,22 +210,18 @@ def _apply(
     now: datetime,
     run_id: int,
     *,
-    changed_only: bool,
-    probe: bool = False,
     hash_exits: bool = False,
 ) -> Counter:
-    """Close memberships no longer desired and open new ones; count per segment and kind.
-    With `changed_only`, open memberships of customers outside CHANGED_TABLE stay untouched.
+    """Close memberships of these segments no longer desired and open new ones (every member
+    compared); count per segment and kind.
 
     New entries are selected into their own temporary table before they are inserted: an
     INSERT that anti-joins the table it writes to can be planned as a nested loop re-scanning
     that growing table for every row (quadratic on a first refresh, when statistics say the
-    membership table is empty). With `probe` (few desired rows), that selection probes the
-    open-membership index per desired row. (The exits are left to the planner: without hash
-    joins it loops over the desired rows, which have no index.) With `hash_exits` the exits
-    anti-join by hashing: the planner, whose statistics do not know a segment created since
-    the last ANALYZE, otherwise expects one open membership and loops over the whole desired
-    table for each of them (5,628 members: 5.8 s instead of milliseconds).
+    membership table is empty). With `hash_exits` the exits anti-join by hashing: the planner,
+    whose statistics do not know a segment created since the last ANALYZE, otherwise expects
+    one open membership and loops over the whole desired table for each of them (a few
+    thousand members took seconds instead of milliseconds).
     """
     table = sql.Identifier(SegmentMembership._meta.db_table)
     desired = sql.Identifier(DESIRED_TABLE)
@@ -235,28 +234,95 @@ def _apply(
             sql.SQL(
                 "WITH closed AS (UPDATE {table} m SET exited_at = %(now)s, "
                 "exited_run_id = %(run)s WHERE m.segment_id = ANY(%(ids)s) "
-                "AND m.exited_at IS NULL{scope} AND NOT EXISTS ("
+                "AND m.exited_at IS NULL AND NOT EXISTS ("
                 "SELECT 1 FROM {desired} d WHERE d.segment_id = m.segment_id "
                 "AND d.customer_id = m.customer_id) RETURNING m.segment_id) "
                 "SELECT segment_id, count(*) FROM closed GROUP BY segment_id"
-            ).format(table=table, desired=desired, scope=_changed_only("m", changed_only)),
+            ).format(table=table, desired=desired),
             params,
         )
         closed = cursor.fetchall()
     for segment_id, count in closed:
         moves[(segment_id, "exited")] = count
     cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(entries))
+    cursor.execute(
+        sql.SQL(
+            "CREATE TEMP TABLE {entries} ON COMMIT DROP AS "
+            "SELECT d.segment_id, d.customer_id, d.reason FROM {desired} d "
+            "WHERE d.segment_id = ANY(%(ids)s) AND NOT EXISTS (SELECT 1 FROM {table} m "
+            "WHERE m.segment_id = d.segment_id AND m.customer_id = d.customer_id "
+            "AND m.exited_at IS NULL)"
+        ).format(entries=entries, table=table, desired=desired),
+        params,
+    )
+    moves.update(_entries_open(cursor, params))
+    return moves
+
+
+def _apply_changed(
+    cursor: Cursor[TupleRow], segment_ids: list[int], now: datetime, run_id: int, *, probe: bool
+) -> Counter:
+    """The diff of a steady refresh, for the customers in CHANGED_TABLE only (the desired
+    table holds theirs): their open memberships of these segments are read once (with `probe`,
+    few customers, through the index by customer), then compared with the desired rows by
+    hashing both ways, and the exits are closed by primary key. Far cheaper than anti-joining
+    every open membership of the segments, which a day's changes would otherwise scan."""
+    table = sql.Identifier(SegmentMembership._meta.db_table)
+    desired = sql.Identifier(DESIRED_TABLE)
+    held = sql.Identifier(HELD_TABLE)
+    exits = sql.Identifier(EXITS_TABLE)
+    entries = sql.Identifier(ENTRIES_TABLE)
+    params = {"now": now, "run": run_id, "ids": segment_ids}
+    cursor.execute(sql.SQL("ANALYZE {}").format(desired))
+    for name in (held, exits, entries):
+        cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(name))
     with _index_probes(cursor, probe):
         cursor.execute(
             sql.SQL(
-                "CREATE TEMP TABLE {entries} ON COMMIT DROP AS "
-                "SELECT d.segment_id, d.customer_id, d.reason FROM {desired} d "
-                "WHERE d.segment_id = ANY(%(ids)s) AND NOT EXISTS (SELECT 1 FROM {table} m "
-                "WHERE m.segment_id = d.segment_id AND m.customer_id = d.customer_id "
-                "AND m.exited_at IS NULL)"
-            ).format(entries=entries, table=table, desired=desired),
+                "CREATE TEMP TABLE {held} ON COMMIT DROP AS "
+                "SELECT m.id, m.segment_id, m.customer_id FROM {changed} c "
+                "JOIN {table} m ON m.customer_id = c.customer_id AND m.exited_at IS NULL "
+                "WHERE m.segment_id = ANY(%(ids)s)"
+            ).format(held=held, changed=sql.Identifier(CHANGED_TABLE), table=table),
             params,
         )
+    cursor.execute(sql.SQL("ANALYZE {}").format(held))
+    cursor.execute(
+        sql.SQL(
+            "CREATE TEMP TABLE {exits} ON COMMIT DROP AS SELECT h.id FROM {held} h "
+            "WHERE NOT EXISTS (SELECT 1 FROM {desired} d WHERE d.segment_id = h.segment_id "
+            "AND d.customer_id = h.customer_id)"
+        ).format(exits=exits, held=held, desired=desired)
+    )
+    cursor.execute(sql.SQL("ANALYZE {}").format(exits))
+    moves: Counter = Counter()
+    with _index_probes(cursor, True):
+        cursor.execute(
+            sql.SQL(
+                "WITH closed AS (UPDATE {table} m SET exited_at = %(now)s, "
+                "exited_run_id = %(run)s FROM {exits} e WHERE m.id = e.id "
+                "RETURNING m.segment_id) "
+                "SELECT segment_id, count(*) FROM closed GROUP BY segment_id"
+            ).format(table=table, exits=exits),
+            params,
+        )
+        for segment_id, count in cursor.fetchall():
+            moves[(segment_id, "exited")] = count
+    cursor.execute(
+        sql.SQL(
+            "CREATE TEMP TABLE {entries} ON COMMIT DROP AS "
+            "SELECT d.segment_id, d.customer_id, d.reason FROM {desired} d "
+            "WHERE d.segment_id = ANY(%(ids)s) AND NOT EXISTS (SELECT 1 FROM {held} h "
+            "WHERE h.segment_id = d.segment_id AND h.customer_id = d.customer_id)"
+        ).format(entries=entries, desired=desired, held=held),
+        params,
+    )
+    moves.update(_entries_open(cursor, params))
+    return moves
+
+
+def _entries_open(cursor: Cursor[TupleRow], params: dict[str, Any]) -> Counter:
+    """Insert the memberships selected into ENTRIES_TABLE; count per segment."""
     cursor.execute(
         sql.SQL(
             "WITH opened AS (INSERT INTO {table} "
@@ -264,12 +330,13 @@ def _apply(
             "SELECT segment_id, customer_id, %(now)s, reason, %(run)s FROM {entries} "
             "RETURNING segment_id) "
             "SELECT segment_id, count(*) FROM opened GROUP BY segment_id"
-        ).format(table=table, entries=entries),
+        ).format(
+            table=sql.Identifier(SegmentMembership._meta.db_table),
+            entries=sql.Identifier(ENTRIES_TABLE),
+        ),
         params,
     )
-    for segment_id, count in cursor.fetchall():
-        moves[(segment_id, "entered")] = count
-    return moves
+    return Counter({(segment_id, "entered"): count for segment_id, count in cursor.fetchall()})
 
 
 def _segments_hold(cursor: Cursor[TupleRow], segment_ids: list[int] | None = None) -> None:
@@ -317,21 +384,21 @@ def memberships_refresh(
         cursor: Cursor[TupleRow] = wrapper.cursor
         _create_desired_table(cursor)
         _fill_builtin_desired(cursor, changed_only=changed_only)
-        probe = changed_only and _few_changed(cursor)
-        moves.update(
-            _apply(cursor, builtin_ids, now, run_id, changed_only=changed_only, probe=probe)
-        )
+        if changed_only:
+            moves.update(
+                _apply_changed(cursor, builtin_ids, now, run_id, probe=_few_changed(cursor))
+            )
+        else:
+            moves.update(_apply(cursor, builtin_ids, now, run_id))
         for slug in order:
             segment = rules[slug]
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
             rule_sizes[segment.pk] = _fill_rule_desired(cursor, segment, as_of)
-            moves.update(
-                _apply(cursor, [segment.pk], now, run_id, changed_only=False, hash_exits=True)
-            )
+            moves.update(_apply(cursor, [segment.pk], now, run_id, hash_exits=True))
         inactive_ids = list(Segment.objects.filter(is_active=False).values_list("pk", flat=True))
         if inactive_ids:
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
-            moves.update(_apply(cursor, inactive_ids, now, run_id, changed_only=False))
+            moves.update(_apply(cursor, inactive_ids, now, run_id))
         if sum(moves.values()) > REANALYZE_AFTER_MOVES:
             # Fresh statistics for what follows in this transaction (segment sizes, rule
             # segments of the next run): planned on a table believed empty, the count of open
@@ -353,5 +420,5 @@ def segment_memberships_compute(
         _segments_hold(cursor, [segment.pk])
         _create_desired_table(cursor)
         size = _fill_rule_desired(cursor, segment, as_of) if segment.is_active else 0
-        moves = _apply(cursor, [segment.pk], now, run_id, changed_only=False, hash_exits=True)
+        moves = _apply(cursor, [segment.pk], now, run_id, hash_exits=True)
     return moves, size
