@@ -43,6 +43,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -304,7 +305,8 @@ BASELINE_WORK_MEM = "256MB"
 BASELINES = ("pandas", "sql", "duckdb")
 
 
-def _check(customers: int, recency: float, frequency: float, monetary: float) -> dict:
+def rfm_check(customers: int, recency: float, frequency: float, monetary: float) -> dict:
+    """The sums a baseline reports of its RFM table, compared across baselines."""
     return {
         "customers": int(customers),
         "recency_days": int(recency),
@@ -315,6 +317,27 @@ def _check(customers: int, recency: float, frequency: float, monetary: float) ->
 
 def _plain_url() -> str:
     return _url_for(BENCH_DB).replace("postgres://", "postgresql://", 1)
+
+
+def rfm_pandas(orders: Any, at: float) -> Any:
+    """The RFM frame of `orders` (customer_id, placed_at, amount, status) as of `at`, the way
+    the usual pandas code computes it: groupby, then qcut of the ranks."""
+    import pandas as pd
+
+    now = pd.Timestamp(at, unit="s", tz="UTC")
+    paid = orders[orders["status"] == "paid"]
+    window = paid[paid["placed_at"] > now - pd.Timedelta(days=RFM_WINDOW_DAYS)]
+    rfm = pd.DataFrame(
+        {
+            "recency_days": (now - paid.groupby("customer_id")["placed_at"].max()).dt.days,
+            "frequency": window.groupby("customer_id").size(),
+            "monetary": window.groupby("customer_id")["amount"].sum().astype(float),
+        }
+    ).fillna(0)
+    for column, ascending in (("recency_days", False), ("frequency", True), ("monetary", True)):
+        ranks = rfm[column].rank(method="first", ascending=ascending)
+        rfm[column[0] + "_score"] = pd.qcut(ranks, 5, labels=[1, 2, 3, 4, 5])
+    return rfm
 
 
 def run_baseline_pandas(at: float) -> dict:
@@ -330,39 +353,28 @@ def run_baseline_pandas(at: float) -> dict:
             connection.connection,
         )
     read_seconds = time.perf_counter() - started
-    now = pd.Timestamp(at, unit="s", tz="UTC")
-    paid = orders[orders["status"] == "paid"]
-    window = paid[paid["placed_at"] > now - pd.Timedelta(days=RFM_WINDOW_DAYS)]
-    rfm = pd.DataFrame(
-        {
-            "recency_days": (now - paid.groupby("customer_id")["placed_at"].max()).dt.days,
-            "frequency": window.groupby("customer_id").size(),
-            "monetary": window.groupby("customer_id")["amount"].sum().astype(float),
-        }
-    ).fillna(0)
-    for column, ascending in (("recency_days", False), ("frequency", True), ("monetary", True)):
-        ranks = rfm[column].rank(method="first", ascending=ascending)
-        rfm[column[0] + "_score"] = pd.qcut(ranks, 5, labels=[1, 2, 3, 4, 5])
+    rfm = rfm_pandas(orders, at)
     seconds = time.perf_counter() - started
     return {
         "seconds": round(seconds, 2),
         "read_seconds": round(read_seconds, 2),
         "customers": len(rfm),
-        "check": _check(
+        "check": rfm_check(
             len(rfm), rfm["recency_days"].sum(), rfm["frequency"].sum(), rfm["monetary"].sum()
         ),
         "peak_rss_mb": _peak_rss_mb(),
     }
 
 
-# One GROUP BY over the paid orders, NTILE scores, stored in a temporary table.
+# One GROUP BY over the paid orders, NTILE scores, stored in a temporary table (parameters
+# bound client-side: `at` the moment, `since` the window's start).
 RFM_SQL = """
 CREATE TEMPORARY TABLE bench_rfm AS
 WITH per_customer AS (
     SELECT customer_id,
-        floor(extract(epoch FROM {at} - max(placed_at)) / 86400)::int AS recency_days,
-        count(*) FILTER (WHERE placed_at > {since}) AS frequency,
-        coalesce(sum(amount) FILTER (WHERE placed_at > {since}), 0) AS monetary
+        floor(extract(epoch FROM %(at)s - max(placed_at)) / 86400)::int AS recency_days,
+        count(*) FILTER (WHERE placed_at > %(since)s) AS frequency,
+        coalesce(sum(amount) FILTER (WHERE placed_at > %(since)s), 0) AS monetary
     FROM callcenter_order
     WHERE status = 'paid'
     GROUP BY customer_id
@@ -373,6 +385,16 @@ SELECT *,
     ntile(5) OVER (ORDER BY monetary, customer_id) AS m_score
 FROM per_customer
 """
+# The sums a baseline's RFM table reports (`check`).
+RFM_CHECK_SQL = "SELECT count(*), sum(recency_days), sum(frequency), sum(monetary) FROM {table}"  # noqa: S608
+
+
+def rfm_sql_params(at: float) -> dict:
+    """RFM_SQL's parameters for the moment `at` (Unix time)."""
+    import datetime as dt
+
+    moment = dt.datetime.fromtimestamp(at, tz=dt.UTC)
+    return {"at": moment, "since": moment - dt.timedelta(days=RFM_WINDOW_DAYS)}
 
 
 def _backend_peak_rss_mb(pid: int) -> float | None:
@@ -391,34 +413,29 @@ def _backend_peak_rss_mb(pid: int) -> float | None:
 def run_baseline_sql(at: float) -> dict:
     """One GROUP BY in PostgreSQL, written into a temporary table: the floor of aggregating
     and storing RFM, whatever runs it."""
-    import datetime as dt
-
     import psycopg
-    from psycopg import sql
 
-    moment = dt.datetime.fromtimestamp(at, tz=dt.UTC)
-    since = moment - dt.timedelta(days=RFM_WINDOW_DAYS)
-    statement = sql.SQL(RFM_SQL).format(at=sql.Literal(moment), since=sql.Literal(since))
-    with psycopg.connect(_plain_url(), autocommit=True) as conn:
-        conn.execute(sql.SQL("SET work_mem = {}").format(sql.Literal(BASELINE_WORK_MEM)))
+    with psycopg.connect(
+        _plain_url(), autocommit=True, cursor_factory=psycopg.ClientCursor
+    ) as conn:
+        conn.execute("SELECT set_config('work_mem', %s, false)", [BASELINE_WORK_MEM])
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
         started = time.perf_counter()
-        conn.execute(statement)
+        conn.execute(RFM_SQL, rfm_sql_params(at))
         seconds = time.perf_counter() - started
-        row = conn.execute(
-            "SELECT count(*), sum(recency_days), sum(frequency), sum(monetary) FROM bench_rfm"
-        ).fetchone()
+        row = conn.execute(RFM_CHECK_SQL.format(table="bench_rfm")).fetchone()
         server_peak = _backend_peak_rss_mb(backend)
     return {
         "seconds": round(seconds, 2),
         "work_mem": BASELINE_WORK_MEM,
         "customers": row[0],
-        "check": _check(*row),
+        "check": rfm_check(*row),
         "peak_rss_mb": _peak_rss_mb(),
         "server_backend_peak_rss_mb": server_peak,
     }
 
 
+# The paid orders as DuckDB reads them: the moment as Unix seconds, the amount as text.
 ORDERS_COPY = (
     "COPY (SELECT customer_id, extract(epoch FROM placed_at)::float8, amount "
     "FROM callcenter_order WHERE status = 'paid') TO STDOUT (FORMAT csv)"
@@ -442,6 +459,12 @@ FROM per_customer
 """
 
 
+def rfm_duckdb(db: Any, path: str, at: float) -> None:
+    """Compute the RFM of the paid orders in the CSV at `path` (ORDERS_COPY's output; a file
+    or a pipe) into DuckDB's table `rfm`."""
+    db.execute(DUCKDB_RFM_SQL, {"at": at, "since": at - RFM_WINDOW_DAYS * 86400, "path": path})
+
+
 def run_baseline_duckdb(at: float) -> dict:
     """A columnar engine as a data team would use it: psql streams the paid orders out with
     `COPY ... TO STDOUT` as CSV through a pipe, DuckDB reads the pipe and computes the RFM into
@@ -461,14 +484,9 @@ def run_baseline_duckdb(at: float) -> dict:
         )
         try:
             with duckdb.connect() as db:
-                db.execute(
-                    DUCKDB_RFM_SQL,
-                    {"at": at, "since": at - RFM_WINDOW_DAYS * 86400, "path": str(pipe)},
-                )
+                rfm_duckdb(db, str(pipe), at)
                 seconds = time.perf_counter() - started
-                row = db.execute(
-                    "SELECT count(*), sum(recency_days), sum(frequency), sum(monetary) FROM rfm"
-                ).fetchone()
+                row = db.execute(RFM_CHECK_SQL.format(table="rfm")).fetchone()
                 assert row is not None
         finally:
             if psql.wait(timeout=60) != 0:
@@ -477,7 +495,7 @@ def run_baseline_duckdb(at: float) -> dict:
         "seconds": round(seconds, 2),
         "engine": f"duckdb {duckdb.__version__}",
         "customers": row[0],
-        "check": _check(*row),
+        "check": rfm_check(*row),
         "peak_rss_mb": _peak_rss_mb(),
     }
 
