@@ -8,6 +8,7 @@
     BENCH_ONLY=dates,events make bench  # only these (refresh, import, ml, dates, campaign,
                                         # screenpop, events, scorecard, sla); the report
                                         # says which ran
+    BENCH_REUSE=1 make bench        # the refresh reuses the database built before (BENCH_DB)
 
 The date-trigger benchmark times the daily time-events pass over SCALE customers with five
 date rules, against the same pass without them and the pass run again (idempotent).
@@ -119,8 +120,9 @@ def main() -> int:
     print(f"[bench] scale {scale:,} customers", flush=True)
     if "refresh" in selected:
         print("[bench] segment refresh vs. pandas, SQL and DuckDB baselines ...", flush=True)
+        reuse = ["--reuse"] if os.environ.get("BENCH_REUSE") == "1" else []
         report["segment_refresh"] = _json_of(
-            [python, "bench/refresh.py", "--customers", str(scale)]
+            [python, "bench/refresh.py", "--customers", str(scale), *reuse]
         )
     if "import" in selected:
         print("[bench] CSV import ...", flush=True)
