@@ -8,7 +8,9 @@
     BENCH_ONLY=dates,events make bench  # only these (refresh, import, ml, dates, campaign,
                                         # screenpop, events, scorecard, sla); the report
                                         # says which ran
-    BENCH_REUSE=1 make bench        # the refresh reuses the database built before (BENCH_DB)
+    BENCH_REUSE=1 make bench        # the refresh reuses the database built before (BENCH_DB);
+                                    # its first refresh then finds the last run's rows, not
+                                    # empty tables: build afresh for a run to publish
 
 The date-trigger benchmark times the daily time-events pass over SCALE customers with five
 date rules, against the same pass without them and the pass run again (idempotent).
