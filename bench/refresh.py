@@ -1,20 +1,35 @@
-"""Segment refresh benchmark: the set-based refresh against the usual pandas approach.
+"""Segment refresh benchmark: the set-based refresh against three baselines of the same run.
 
-    python bench/refresh.py --customers 100000 [--orders-per-customer 10]
+    python bench/refresh.py --customers 100000 [--orders-per-customer 10] [--reuse]
 
 Builds a fresh database (BENCH_DB, default bench_crm, on the DATABASE_URL server; --reuse keeps
 one built before and only migrates it), fills it server-side with a synthetic base
 (generate_series; no row leaves PostgreSQL), then, each in its own process so peak memory is
 measured separately:
-  - refresh:       the first refresh as of yesterday (a full pass; every membership is an entry);
-  - model training (the weekly churn and value-model jobs), then the same refresh again
-                   (nothing changed but every churn probability and predicted value);
-  - next day:      a day of activity (1% of customers order, 0.5% are called), then the nightly
-                   refresh as of today: incremental (only changed customers re-aggregated);
-  - next day full: the same moment with --full (every customer re-aggregated); it must change
-                   no row the incremental one wrote (`incremental_equals_full`);
-  - baseline:      the usual approach, `pandas.read_sql` of every order and a groupby to RFM.
-Prints JSON with all of them, the ratios and the machine.
+  - refresh:        the first refresh as of yesterday (a full pass; every membership is an entry);
+  - model training  (the weekly churn and value-model jobs), then the same refresh again
+                    (nothing changed but every churn probability and predicted value);
+  - next day:       a realistic day of activity (1% of customers order, 0.5% are called), then
+                    the nightly refresh as of today, incremental unless more than the refresh's
+                    INCREMENTAL_MAX_SHARE of the customers changed (at scale the day's clock
+                    movement alone crosses it, and the run is a full pass);
+  - next day full:  the same moment with --full; it must change no row the nightly one wrote;
+  - quiet:          a quiet stretch (0.2% order, 0.1% are called) and a refresh moments later,
+                    under the threshold, so it takes the incremental path (`counts.aggregated` <
+                    `counts.customers`; `checks.quiet_path` says which it took);
+  - quiet full:     the same moment with --full, which must change no row the incremental one
+                    wrote: the check of the incremental path at scale (`checks`);
+  - baselines, RFM (recency, frequency and monetary over the 365-day window, quintile scores)
+    of every paid order as of the last moment, three ways:
+      pandas: the usual approach, `pandas.read_sql` of every order and a groupby;
+      sql:    one `GROUP BY` in PostgreSQL with NTILE scores, written into a temporary table
+              (`CREATE TEMP TABLE AS`, work_mem BASELINE_WORK_MEM): the floor of aggregating
+              and storing;
+      duckdb: the paid orders streamed out by psql's `COPY (SELECT ...) TO STDOUT` as CSV
+              through a pipe into DuckDB, which computes the same RFM.
+Prints JSON with all of them, the path each refresh took, the checks, and the ratios by wall
+time (commit included) against the fastest baseline of the same run and the no-change full pass
+(`ratios`, `targets`), and the machine.
 """
 
 from __future__ import annotations
@@ -28,6 +43,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,43 +169,71 @@ def build(customers: int, orders_per_customer: int, interactions_per_customer: i
     }
 
 
-# One day of activity: 1% of the customers order, 0.5% are called, in the last 24 hours.
+# Activity, server-side: orders and outbound calls of random customers, placed within the last
+# `seconds`. The realistic day crosses the refresh's incremental threshold at scale (the clock
+# moving a day changes more customers than the activity does); the quiet stretch stays under it.
 ACTIVITY_SQL = [
     """
     INSERT INTO callcenter_order (external_id, customer_id, placed_at, amount, currency,
         category, product, channel, status, created_at, updated_at)
-    SELECT 'DAY' || g || '-' || extract(epoch from now())::bigint,
-        1 + mod(hashint4(g + 11) & 2147483647, %(customers)s),
-        now() - make_interval(secs => (random() * 86000)::int),
+    SELECT %(prefix)s || g || '-' || extract(epoch from now())::bigint,
+        1 + mod(hashint4(g + %(seed)s) & 2147483647, %(customers)s),
+        now() - make_interval(secs => (random() * %(seconds)s)::int),
         round((20 + random() * 300)::numeric, 2), 'CNY', 'cat1', '', 'web', 'paid', now(),
         now()
-    FROM generate_series(1, %(customers)s / 100) g
+    FROM generate_series(1, %(orders)s) g
     """,
     """
     INSERT INTO callcenter_interaction (customer_id, channel, direction, occurred_at,
         duration_seconds, reason, notes, outcome, sentiment, created_at, updated_at)
-    SELECT 1 + mod(hashint4(g + 13) & 2147483647, %(customers)s), 'call', 'outbound',
-        now() - make_interval(secs => (random() * 86000)::int), 90, '', '', '',
+    SELECT 1 + mod(hashint4(g + %(seed)s + 2) & 2147483647, %(customers)s), 'call', 'outbound',
+        now() - make_interval(secs => (random() * %(seconds)s)::int), 90, '', '', '',
         random() * 2 - 1, now(), now()
-    FROM generate_series(1, %(customers)s / 200) g
+    FROM generate_series(1, %(calls)s) g
     """,
 ]
+ACTIVITIES = {
+    # a day: 1% of the customers order, 0.5% are called, in the last 24 hours
+    "day": {
+        "prefix": "DAY",
+        "seed": 11,
+        "seconds": 86000,
+        "order_share": 0.01,
+        "call_share": 0.005,
+    },
+    # a quiet stretch: 0.2% order, 0.1% are called, in the last hour
+    "quiet": {
+        "prefix": "QUIET",
+        "seed": 101,
+        "seconds": 3600,
+        "order_share": 0.002,
+        "call_share": 0.001,
+    },
+}
 
 
-def run_activity() -> dict:
+def run_activity(kind: str) -> dict:
     import psycopg
 
+    activity = ACTIVITIES[kind]
     started = time.perf_counter()
     with psycopg.connect(
         _url_for(BENCH_DB).replace("postgres://", "postgresql://"), autocommit=True
     ) as conn:
         customers = conn.execute("SELECT count(*) FROM callcenter_customer").fetchone()[0]
+        params = {
+            **activity,
+            "customers": customers,
+            "orders": round(customers * activity["order_share"]),
+            "calls": round(customers * activity["call_share"]),
+        }
         for statement in ACTIVITY_SQL:
-            conn.execute(statement, {"customers": customers})
+            conn.execute(statement, params)
         conn.execute("ANALYZE")
     return {
-        "new_orders": customers // 100,
-        "new_interactions": customers // 200,
+        "kind": kind,
+        "new_orders": params["orders"],
+        "new_interactions": params["calls"],
         "seconds": round(time.perf_counter() - started, 2),
     }
 
@@ -209,10 +253,17 @@ def run_refresh(*, days_ago: int, full: bool, at: float | None) -> dict:
     seconds = time.perf_counter() - started
     if run.status != "succeeded":
         raise SystemExit(f"refresh failed: {run.error}")
+    counts = run.counts
     return {
         "seconds": round(seconds, 2),
         "phases": run.timings,
-        "counts": run.counts,
+        # After the phases: the commit (which checks the deferred foreign keys) and the run's
+        # own bookkeeping.
+        "commit_seconds": round(seconds - run.timings["total"], 2),
+        "counts": counts,
+        # Incremental when only some customers were re-aggregated (the refresh falls back to a
+        # full pass above INCREMENTAL_MAX_SHARE).
+        "path": "incremental" if counts["aggregated"] < counts["customers"] else "full",
         "peak_rss_mb": _peak_rss_mb(),
     }
 
@@ -246,23 +297,36 @@ def run_train() -> dict:
     }
 
 
-def run_baseline() -> dict:
-    """The usual approach: read every order into pandas, then groupby and qcut."""
-    _setup_django(BENCH_DB)
-    import pandas as pd
-    from django.db import connection
-    from django.utils import timezone
+# The baselines compute the same RFM of the paid orders as of one moment: recency (whole days
+# since the last paid order), frequency and monetary (paid orders in the last RFM_WINDOW_DAYS),
+# quintile scores; each reports the sums of its columns (`check`) so they can be compared.
+RFM_WINDOW_DAYS = 365
+BASELINE_WORK_MEM = "256MB"
+BASELINES = ("pandas", "sql", "duckdb")
 
-    started = time.perf_counter()
-    with connection.cursor():
-        orders = pd.read_sql(
-            "SELECT customer_id, placed_at, amount, status FROM callcenter_order",
-            connection.connection,
-        )
-    read_seconds = time.perf_counter() - started
-    now = pd.Timestamp(timezone.now())
+
+def rfm_check(customers: int, recency: float, frequency: float, monetary: float) -> dict:
+    """The sums a baseline reports of its RFM table, compared across baselines."""
+    return {
+        "customers": int(customers),
+        "recency_days": int(recency),
+        "frequency": int(frequency),
+        "monetary": round(float(monetary), 2),
+    }
+
+
+def _plain_url() -> str:
+    return _url_for(BENCH_DB).replace("postgres://", "postgresql://", 1)
+
+
+def rfm_pandas(orders: Any, at: float) -> Any:
+    """The RFM frame of `orders` (customer_id, placed_at, amount, status) as of `at`, the way
+    the usual pandas code computes it: groupby, then qcut of the ranks."""
+    import pandas as pd
+
+    now = pd.Timestamp(at, unit="s", tz="UTC")
     paid = orders[orders["status"] == "paid"]
-    window = paid[paid["placed_at"] > now - pd.Timedelta(days=365)]
+    window = paid[paid["placed_at"] > now - pd.Timedelta(days=RFM_WINDOW_DAYS)]
     rfm = pd.DataFrame(
         {
             "recency_days": (now - paid.groupby("customer_id")["placed_at"].max()).dt.days,
@@ -273,10 +337,165 @@ def run_baseline() -> dict:
     for column, ascending in (("recency_days", False), ("frequency", True), ("monetary", True)):
         ranks = rfm[column].rank(method="first", ascending=ascending)
         rfm[column[0] + "_score"] = pd.qcut(ranks, 5, labels=[1, 2, 3, 4, 5])
+    return rfm
+
+
+def run_baseline_pandas(at: float) -> dict:
+    """The usual approach: read every order into pandas, then groupby and qcut."""
+    _setup_django(BENCH_DB)
+    import pandas as pd
+    from django.db import connection
+
+    started = time.perf_counter()
+    with connection.cursor():
+        orders = pd.read_sql(
+            "SELECT customer_id, placed_at, amount, status FROM callcenter_order",
+            connection.connection,
+        )
+    read_seconds = time.perf_counter() - started
+    rfm = rfm_pandas(orders, at)
+    seconds = time.perf_counter() - started
     return {
-        "seconds": round(time.perf_counter() - started, 2),
+        "seconds": round(seconds, 2),
         "read_seconds": round(read_seconds, 2),
         "customers": len(rfm),
+        "check": rfm_check(
+            len(rfm), rfm["recency_days"].sum(), rfm["frequency"].sum(), rfm["monetary"].sum()
+        ),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+# One GROUP BY over the paid orders, NTILE scores, stored in a temporary table (parameters
+# bound client-side: `at` the moment, `since` the window's start).
+RFM_SQL = """
+CREATE TEMPORARY TABLE bench_rfm AS
+WITH per_customer AS (
+    SELECT customer_id,
+        floor(extract(epoch FROM %(at)s - max(placed_at)) / 86400)::int AS recency_days,
+        count(*) FILTER (WHERE placed_at > %(since)s) AS frequency,
+        coalesce(sum(amount) FILTER (WHERE placed_at > %(since)s), 0) AS monetary
+    FROM callcenter_order
+    WHERE status = 'paid'
+    GROUP BY customer_id
+)
+SELECT *,
+    ntile(5) OVER (ORDER BY recency_days DESC, customer_id) AS r_score,
+    ntile(5) OVER (ORDER BY frequency, customer_id) AS f_score,
+    ntile(5) OVER (ORDER BY monetary, customer_id) AS m_score
+FROM per_customer
+"""
+# The sums a baseline's RFM table reports (`check`).
+RFM_CHECK_SQL = "SELECT count(*), sum(recency_days), sum(frequency), sum(monetary) FROM {table}"  # noqa: S608
+
+
+def rfm_sql_params(at: float) -> dict:
+    """RFM_SQL's parameters for the moment `at` (Unix time)."""
+    import datetime as dt
+
+    moment = dt.datetime.fromtimestamp(at, tz=dt.UTC)
+    return {"at": moment, "since": moment - dt.timedelta(days=RFM_WINDOW_DAYS)}
+
+
+def _backend_peak_rss_mb(pid: int) -> float | None:
+    """The peak resident memory of a PostgreSQL backend on this machine (VmHWM: its private
+    memory and the shared buffers it touched), or None when the server runs elsewhere."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
+def run_baseline_sql(at: float) -> dict:
+    """One GROUP BY in PostgreSQL, written into a temporary table: the floor of aggregating
+    and storing RFM, whatever runs it."""
+    import psycopg
+
+    with psycopg.connect(
+        _plain_url(), autocommit=True, cursor_factory=psycopg.ClientCursor
+    ) as conn:
+        conn.execute("SELECT set_config('work_mem', %s, false)", [BASELINE_WORK_MEM])
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        started = time.perf_counter()
+        conn.execute(RFM_SQL, rfm_sql_params(at))
+        seconds = time.perf_counter() - started
+        row = conn.execute(RFM_CHECK_SQL.format(table="bench_rfm")).fetchone()
+        server_peak = _backend_peak_rss_mb(backend)
+    return {
+        "seconds": round(seconds, 2),
+        "work_mem": BASELINE_WORK_MEM,
+        "customers": row[0],
+        "check": rfm_check(*row),
+        "peak_rss_mb": _peak_rss_mb(),
+        "server_backend_peak_rss_mb": server_peak,
+    }
+
+
+# The paid orders as DuckDB reads them: the moment as Unix seconds, the amount as text.
+ORDERS_COPY = (
+    "COPY (SELECT customer_id, extract(epoch FROM placed_at)::float8, amount "
+    "FROM callcenter_order WHERE status = 'paid') TO STDOUT (FORMAT csv)"
+)
+DUCKDB_RFM_SQL = """
+CREATE TABLE rfm AS
+WITH per_customer AS (
+    SELECT customer_id,
+        floor(($at - max(placed_at)) / 86400)::INTEGER AS recency_days,
+        count(*) FILTER (WHERE placed_at > $since) AS frequency,
+        coalesce(sum(amount) FILTER (WHERE placed_at > $since), 0) AS monetary
+    FROM read_csv($path, header = false, auto_detect = false,
+        columns = {'customer_id': 'BIGINT', 'placed_at': 'DOUBLE', 'amount': 'DECIMAL(12,2)'})
+    GROUP BY customer_id
+)
+SELECT *,
+    ntile(5) OVER (ORDER BY recency_days DESC, customer_id) AS r_score,
+    ntile(5) OVER (ORDER BY frequency, customer_id) AS f_score,
+    ntile(5) OVER (ORDER BY monetary, customer_id) AS m_score
+FROM per_customer
+"""
+
+
+def rfm_duckdb(db: Any, path: str, at: float) -> None:
+    """Compute the RFM of the paid orders in the CSV at `path` (ORDERS_COPY's output; a file
+    or a pipe) into DuckDB's table `rfm`."""
+    db.execute(DUCKDB_RFM_SQL, {"at": at, "since": at - RFM_WINDOW_DAYS * 86400, "path": path})
+
+
+def run_baseline_duckdb(at: float) -> dict:
+    """A columnar engine as a data team would use it: psql streams the paid orders out with
+    `COPY ... TO STDOUT` as CSV through a pipe, DuckDB reads the pipe and computes the RFM into
+    a table of its own."""
+    import tempfile
+
+    import duckdb
+
+    with tempfile.TemporaryDirectory() as directory:
+        pipe = Path(directory) / "orders.csv"
+        os.mkfifo(pipe)
+        started = time.perf_counter()
+        # psql opens the pipe for writing, which waits for DuckDB to open it for reading.
+        psql = subprocess.Popen(  # noqa: S603 - fixed arguments
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", _plain_url(), "-o", str(pipe)]
+            + ["-c", ORDERS_COPY]
+        )
+        try:
+            with duckdb.connect() as db:
+                rfm_duckdb(db, str(pipe), at)
+                seconds = time.perf_counter() - started
+                row = db.execute(RFM_CHECK_SQL.format(table="rfm")).fetchone()
+                assert row is not None
+        finally:
+            if psql.wait(timeout=60) != 0:
+                raise SystemExit(f"psql exited with {psql.returncode}")
+    return {
+        "seconds": round(seconds, 2),
+        "engine": f"duckdb {duckdb.__version__}",
+        "customers": row[0],
+        "check": rfm_check(*row),
         "peak_rss_mb": _peak_rss_mb(),
     }
 
@@ -324,6 +543,128 @@ def _reused() -> dict:
     }
 
 
+# The refresh runs of one benchmark, in the order they run.
+REFRESH_RUNS = (
+    "refresh",
+    "refresh_again",
+    "refresh_next_day",
+    "refresh_next_day_full",
+    "refresh_quiet",
+    "refresh_quiet_full",
+)
+# Issue targets, against the no-change full pass of the same run (`refresh_next_day_full`).
+TARGETS = {
+    "refresh_next_day": 1.3,
+    "refresh_quiet": 1.3,
+    "refresh_again": 1.3,
+    "refresh": 3.0,
+}
+PEAK_MEMORY_TARGET_MB = 2048
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return round(numerator / denominator, 2) if denominator else None
+
+
+def _changed_nothing(run: dict) -> bool:
+    counts = run["counts"]
+    return not any(
+        counts[key] for key in ("metrics_written", "metrics_deleted", "entered", "exited")
+    )
+
+
+def checks(report: dict) -> dict:
+    """Whether each full pass found nothing to change after the run before it, and the path
+    each of those runs took: the quiet run must be incremental for its check to test the
+    incremental path."""
+    quiet = report["refresh_quiet"]
+    checked = {
+        "nightly_path": report["refresh_next_day"]["path"],
+        "nightly_full_changed_nothing": _changed_nothing(report["refresh_next_day_full"]),
+        "quiet_path": quiet["path"],
+        "quiet_share_aggregated": round(
+            quiet["counts"]["aggregated"] / max(quiet["counts"]["customers"], 1), 4
+        ),
+        "quiet_full_changed_nothing": _changed_nothing(report["refresh_quiet_full"]),
+    }
+    baseline_checks = [report["baselines"][name]["check"] for name in BASELINES]
+    first = baseline_checks[0]
+    checked["baselines_agree"] = all(
+        {k: v for k, v in one.items() if k != "monetary"}
+        == {k: v for k, v in first.items() if k != "monetary"}
+        and abs(one["monetary"] - first["monetary"]) < 1
+        for one in baseline_checks
+    )
+    checked["incremental_checked"] = (
+        checked["quiet_path"] == "incremental" and checked["quiet_full_changed_nothing"]
+    )
+    return checked
+
+
+def ratios(report: dict) -> dict:
+    """Wall-time ratios (commit included) of every refresh run and of each of its phases
+    against the fastest baseline of the run, against each baseline, and against the no-change
+    full pass of the same run; the targets' figures with whether each is met."""
+    baselines = report["baselines"]
+    best = min(BASELINES, key=lambda name: baselines[name]["seconds"])
+    best_seconds = baselines[best]["seconds"]
+    full_seconds = report["refresh_next_day_full"]["seconds"]
+
+    def phases(run: dict) -> dict:
+        timed = {k: v for k, v in run["phases"].items() if k != "total"}
+        timed["commit"] = run["commit_seconds"]
+        return {phase: _ratio(seconds, best_seconds) for phase, seconds in timed.items()}
+
+    peaks = {name: report[name]["peak_rss_mb"] for name in REFRESH_RUNS}
+    return {
+        "best_baseline": best,
+        "over_best_baseline": {
+            name: _ratio(report[name]["seconds"], best_seconds) for name in REFRESH_RUNS
+        },
+        "phases_over_best_baseline": {name: phases(report[name]) for name in REFRESH_RUNS},
+        "over_each_baseline": {
+            name: {
+                baseline: _ratio(report[name]["seconds"], baselines[baseline]["seconds"])
+                for baseline in BASELINES
+            }
+            for name in REFRESH_RUNS
+        },
+        "over_full_pass": {
+            name: _ratio(report[name]["seconds"], full_seconds) for name in REFRESH_RUNS
+        },
+        "peak_rss_mb": {
+            **peaks,
+            **{f"baseline_{name}": baselines[name]["peak_rss_mb"] for name in BASELINES},
+        },
+    }
+
+
+def targets(report: dict) -> dict:
+    """The issue's targets, each with this run's figure and whether it is met."""
+    over_full = report["ratios"]["over_full_pass"]
+    first = report["refresh"]["seconds"]
+    peak = max(report[name]["peak_rss_mb"] for name in REFRESH_RUNS)
+    met = {
+        f"{name}_over_full_pass": {
+            "value": over_full[name],
+            "at_most": limit,
+            "met": over_full[name] is not None and over_full[name] <= limit,
+        }
+        for name, limit in TARGETS.items()
+    }
+    met["refresh_faster_than_every_baseline"] = {
+        "value": report["ratios"]["over_best_baseline"]["refresh"],
+        "at_most": 1.0,
+        "met": all(first < report["baselines"][name]["seconds"] for name in BASELINES),
+    }
+    met["refresh_peak_rss_mb"] = {
+        "value": peak,
+        "at_most": PEAK_MEMORY_TARGET_MB,
+        "met": peak < PEAK_MEMORY_TARGET_MB,
+    }
+    return met
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=100_000)
@@ -331,15 +672,23 @@ def main() -> None:
     parser.add_argument("--interactions-per-customer", type=int, default=5)
     parser.add_argument("--reuse", action="store_true", help="keep the database built before")
     parser.add_argument("--phase", choices=["refresh", "baseline", "train", "activity"])
+    parser.add_argument("--baseline", choices=BASELINES, default="pandas")
+    parser.add_argument("--activity", choices=sorted(ACTIVITIES), default="day")
     parser.add_argument("--days-ago", type=int, default=0)
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--at", type=float, help="the refresh moment (Unix time; default now)")
     args = parser.parse_args()
+    at = args.at if args.at is not None else time.time()
+    baseline_runs = {
+        "pandas": run_baseline_pandas,
+        "sql": run_baseline_sql,
+        "duckdb": run_baseline_duckdb,
+    }
     phases = {
         "refresh": lambda: run_refresh(days_ago=args.days_ago, full=args.full, at=args.at),
-        "baseline": run_baseline,
+        "baseline": lambda: baseline_runs[args.baseline](at),
         "train": run_train,
-        "activity": run_activity,
+        "activity": lambda: run_activity(args.activity),
     }
     if args.phase:
         print(json.dumps(phases[args.phase]()))
@@ -348,42 +697,33 @@ def main() -> None:
         data = _reused()
     else:
         data = build(args.customers, args.orders_per_customer, args.interactions_per_customer)
-    first = _in_subprocess("refresh", "--days-ago", "1", "--full")
-    training = _in_subprocess("train")
-    again = _in_subprocess("refresh", "--days-ago", "1")
-    activity = _in_subprocess("activity")
+    report: dict = {"benchmark": "segment_refresh", "scale": data}
+    report["refresh"] = _in_subprocess("refresh", "--days-ago", "1", "--full")
+    report["churn_training"] = _in_subprocess("train")
+    report["refresh_again"] = _in_subprocess("refresh", "--days-ago", "1")
+    report["activity"] = _in_subprocess("activity", "--activity", "day")
     # Both as of the same moment, so the full pass must find nothing to change.
     today = str(time.time())
-    next_day = _in_subprocess("refresh", "--at", today)
-    next_day_full = _in_subprocess("refresh", "--at", today, "--full")
-    baseline = _in_subprocess("baseline")
-    print(
-        json.dumps(
-            {
-                "benchmark": "segment_refresh",
-                "scale": data,
-                "refresh": first,
-                "churn_training": training,
-                "refresh_again": again,
-                "activity": activity,
-                "refresh_next_day": next_day,
-                "refresh_next_day_full": next_day_full,
-                "incremental_equals_full": next_day_full["counts"]["metrics_written"] == 0
-                and next_day_full["counts"]["metrics_deleted"] == 0
-                and next_day_full["counts"]["entered"] == 0
-                and next_day_full["counts"]["exited"] == 0,
-                "baseline": baseline,
-                # The nightly case: a day of activity, then the scheduled refresh. Wall seconds,
-                # commit included (the run's phase timings end before its commit).
-                "baseline_over_refresh": round(baseline["seconds"] / next_day["seconds"], 2),
-                "baseline_over_full_refresh": round(
-                    baseline["seconds"] / next_day_full["seconds"], 2
-                ),
-                "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
-            },
-            indent=2,
-        )
+    report["refresh_next_day"] = _in_subprocess("refresh", "--at", today)
+    report["refresh_next_day_full"] = _in_subprocess("refresh", "--at", today, "--full")
+    report["activity_quiet"] = _in_subprocess("activity", "--activity", "quiet")
+    later = str(time.time())
+    report["refresh_quiet"] = _in_subprocess("refresh", "--at", later)
+    report["refresh_quiet_full"] = _in_subprocess("refresh", "--at", later, "--full")
+    report["baselines"] = {
+        name: _in_subprocess("baseline", "--baseline", name, "--at", later) for name in BASELINES
+    }
+    report["checks"] = checks(report)
+    # Both full passes changed nothing, and the quiet run that preceded its one was incremental.
+    report["incremental_equals_full"] = (
+        report["checks"]["nightly_full_changed_nothing"] and report["checks"]["incremental_checked"]
     )
+    report["ratios"] = ratios(report)
+    report["targets"] = targets(report)
+    report["machine"] = {"cores": os.cpu_count(), "python": platform.python_version()}
+    if report["checks"]["quiet_path"] != "incremental":
+        print("the quiet run was a full pass: the incremental path went unchecked", file=sys.stderr)
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

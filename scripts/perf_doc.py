@@ -1,17 +1,18 @@
-"""Render the figures of docs/performance.md from the published benchmark runs.
+"""Render the figures of docs/performance.md and README.md from the published benchmark runs.
 
-    python scripts/perf_doc.py                 # rewrite the tables of docs/performance.md
-    python scripts/perf_doc.py --check         # exit 1 (with a diff) if they are out of date
+    python scripts/perf_doc.py                 # rewrite the tables of both documents
+    python scripts/perf_doc.py --check         # exit 1 (with a diff) if one is out of date
     python scripts/perf_doc.py --publish bench/results/latest.json   # keep a run, then rewrite
 
 A published run is a report `make bench` wrote (bench/run.py), copied into
-bench/results/published/ and committed, named by its start time. The prose of
-docs/performance.md is written by hand; each table sits between the lines
-`<!-- perf-doc:begin NAME -->` and `<!-- perf-doc:end NAME -->` and is replaced whole, one row
-per published run, oldest first, each row naming the run it came from. Ratios are taken
-against the baseline measured in the same run, since absolute figures on a shared machine move
-from one day to the next. `make perf-doc` runs the first form; tests/test_perf_doc.py fails
-while the document differs from what the committed runs render.
+bench/results/published/ and committed, named by its start time. The prose of both documents
+is written by hand; each table sits between the lines `<!-- perf-doc:begin NAME -->` and
+`<!-- perf-doc:end NAME -->` and is replaced whole: in docs/performance.md one row per
+published run, oldest first; in the README (`summary`) one row per headline figure, from the
+published run at the largest scale that has it. Every row names the run it came from. Ratios
+are taken by wall time against the baseline measured in the same run, since absolute figures on
+a shared machine move from one day to the next. `make perf-doc` runs the first form;
+tests/test_perf_doc.py fails while a document differs from what the committed runs render.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ import re
 import shutil
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"
+README = ROOT / "README.md"
 PUBLISHED = ROOT / "bench" / "results" / "published"
 BLOCK = re.compile(
     r"(?P<begin><!-- perf-doc:begin (?P<name>[\w-]+) -->\n)(?P<body>.*?)"
@@ -50,11 +52,13 @@ class Run:
 
     name: str
     report: dict[str, Any]
+    # The way from the document the run is cited in to the project root.
+    base: str = "../"
 
     @property
     def link(self) -> str:
-        """The run's name, linked (from docs/) to its JSON file."""
-        return f"[{self.name}](../bench/results/published/{self.name}.json)"
+        """The run's name, linked to its JSON file (from docs/ by default)."""
+        return f"[{self.name}]({self.base}bench/results/published/{self.name}.json)"
 
     def section(self, key: str) -> dict[str, Any]:
         value = self.report.get(key)
@@ -154,62 +158,21 @@ def runs_table(runs: Sequence[Run]) -> str:
     return _table(header, rows)
 
 
-def _nightly(refresh: dict[str, Any]) -> str:
-    """The nightly refresh's wall time, and whether it went incremental."""
-    nightly = refresh.get("refresh_next_day", {})
-    counts = nightly.get("counts", {})
-    seconds = _seconds(nightly.get("seconds"))
-    aggregated, customers = counts.get("aggregated"), counts.get("customers")
-    if aggregated is None or customers is None:
-        return seconds
-    if aggregated < customers:
-        return f"{seconds} (incremental: {aggregated:,} re-aggregated)"
-    return f"{seconds} (full pass)"
+# The refresh benchmark (bench/refresh.py). Its runs kept one baseline (pandas, `baseline`) until
+# they measured three (`baselines`: pandas, one SQL GROUP BY, DuckDB); every ratio is by wall
+# time, the commit included, and computed here from the figures so old runs render alike.
 
-
-def refresh_table(runs: Sequence[Run]) -> str:
-    header = [
-        "run",
-        "customers / orders / interactions",
-        "first refresh (empty tables)",
-        "again, after model training",
-        "nightly, after a day",
-        "full pass, same moment",
-        "pandas baseline",
-        "baseline ÷ nightly",
-        "baseline ÷ full pass",
-        "peak memory: nightly / baseline",
-        "incremental = full",
-    ]
-    rows = []
-    for run in runs:
-        refresh = run.section("segment_refresh")
-        failed = _failed(run, refresh, len(header))
-        if failed:
-            rows.append(failed)
-            continue
-        scale = refresh.get("scale", {})
-        nightly = refresh.get("refresh_next_day", {})
-        full = refresh.get("refresh_next_day_full", {})
-        baseline = refresh.get("baseline", {})
-        rows.append(
-            [
-                run.link,
-                " / ".join(_number(scale.get(k)) for k in ("customers", "orders", "interactions")),
-                _seconds(refresh.get("refresh", {}).get("seconds")),
-                _seconds(refresh.get("refresh_again", {}).get("seconds")),
-                _nightly(refresh),
-                _seconds(full.get("seconds")),
-                _seconds(baseline.get("seconds")),
-                _ratio(baseline.get("seconds"), nightly.get("seconds")),
-                _ratio(baseline.get("seconds"), full.get("seconds")),
-                f"{_mb(nightly.get('peak_rss_mb'))} / {_mb(baseline.get('peak_rss_mb'))}",
-                _yes_no(refresh.get("incremental_equals_full")),
-            ]
-        )
-    return _table(header, rows)
-
-
+BASELINE_LABELS = {"pandas": "pandas", "sql": "SQL GROUP BY", "duckdb": "DuckDB"}
+REFRESH_RUNS = (
+    ("refresh", "first refresh (empty tables)"),
+    ("refresh_again", "again, after model training"),
+    ("refresh_next_day", "nightly, after a day"),
+    ("refresh_next_day_full", "full pass, same moment"),
+    ("refresh_quiet", "after a quiet stretch"),
+    ("refresh_quiet_full", "full pass, same moment"),
+)
+# The no-change full pass the other runs are measured against.
+NO_CHANGE_RUN = "refresh_next_day_full"
 REFRESH_PHASES = (
     "aggregate",
     "score",
@@ -221,16 +184,102 @@ REFRESH_PHASES = (
     "memberships",
     "snapshots",
 )
-REFRESH_RUNS = (
-    ("refresh", "first refresh"),
-    ("refresh_again", "again, after model training"),
-    ("refresh_next_day", "nightly"),
-    ("refresh_next_day_full", "full pass, same moment"),
-)
 
 
-def refresh_phases_table(runs: Sequence[Run]) -> str:
-    header = ["run", "refresh", *REFRESH_PHASES, "phases in all", "wall (with commit)"]
+def _baselines(refresh: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The run's baselines by name (pandas, sql, duckdb), or its pandas one alone."""
+    baselines = refresh.get("baselines")
+    if isinstance(baselines, dict):
+        return {name: one for name, one in baselines.items() if isinstance(one, dict)}
+    baseline = refresh.get("baseline")
+    return {"pandas": baseline} if isinstance(baseline, dict) else {}
+
+
+def _fastest(refresh: dict[str, Any]) -> tuple[str, float] | None:
+    """The name and wall seconds of the run's fastest baseline."""
+    timed = {
+        name: one["seconds"]
+        for name, one in _baselines(refresh).items()
+        if isinstance(one.get("seconds"), int | float)
+    }
+    if not timed:
+        return None
+    name = min(timed, key=lambda key: timed[key])
+    return name, timed[name]
+
+
+def _path(one: dict[str, Any]) -> str:
+    """Whether a refresh re-aggregated everybody (a full pass) or only some (incremental)."""
+    counts = one.get("counts", {})
+    aggregated, customers = counts.get("aggregated"), counts.get("customers")
+    if not isinstance(aggregated, int) or not isinstance(customers, int):
+        return MISSING
+    if aggregated < customers:
+        return f"incremental ({aggregated:,} of {customers:,} re-aggregated)"
+    return "full pass"
+
+
+def _changed_nothing(one: dict[str, Any]) -> bool | None:
+    counts = one.get("counts", {})
+    keys = ("metrics_written", "metrics_deleted", "entered", "exited")
+    if not all(isinstance(counts.get(key), int) for key in keys):
+        return None
+    return not any(counts[key] for key in keys)
+
+
+def _incremental_checked(refresh: dict[str, Any]) -> bool | None:
+    """Whether a run checked the incremental path: an incremental refresh followed by a full
+    pass of the same moment that changed nothing (the quiet stretch's, or in runs before it
+    the nightly one's)."""
+    pair = ("refresh_quiet", "refresh_quiet_full")
+    if pair[0] not in refresh:
+        pair = ("refresh_next_day", "refresh_next_day_full")
+    incremental, full = refresh.get(pair[0], {}), refresh.get(pair[1], {})
+    if not incremental or not full:
+        return None
+    changed_nothing = _changed_nothing(full)
+    if changed_nothing is None:
+        changed_nothing = refresh.get("incremental_equals_full")
+    return _path(incremental).startswith("incremental") and bool(changed_nothing)
+
+
+def _full_passes_changed_nothing(refresh: dict[str, Any]) -> bool | None:
+    results = [
+        _changed_nothing(refresh[key])
+        for key in (NO_CHANGE_RUN, "refresh_quiet_full")
+        if isinstance(refresh.get(key), dict)
+    ]
+    if not results or None in results:
+        value = refresh.get("incremental_equals_full")
+        return value if isinstance(value, bool) else None
+    return all(results)
+
+
+def _refresh_peak(refresh: dict[str, Any]) -> float | None:
+    peaks = [
+        refresh[key]["peak_rss_mb"]
+        for key, _label in REFRESH_RUNS
+        if isinstance(refresh.get(key), dict)
+        and isinstance(refresh[key].get("peak_rss_mb"), int | float)
+    ]
+    return max(peaks) if peaks else None
+
+
+def _fastest_label(refresh: dict[str, Any]) -> str:
+    fastest = _fastest(refresh)
+    return MISSING if fastest is None else BASELINE_LABELS.get(fastest[0], fastest[0])
+
+
+def refresh_table(runs: Sequence[Run]) -> str:
+    header = [
+        "run",
+        "customers / orders / interactions",
+        *(f"baseline: {label}" for label in BASELINE_LABELS.values()),
+        "fastest baseline",
+        "peak memory: refreshes / pandas baseline",
+        "full passes changed nothing",
+        "incremental path checked",
+    ]
     rows = []
     for run in runs:
         refresh = run.section("segment_refresh")
@@ -238,18 +287,167 @@ def refresh_phases_table(runs: Sequence[Run]) -> str:
         if failed:
             rows.append(failed)
             continue
+        scale = refresh.get("scale", {})
+        baselines = _baselines(refresh)
+        rows.append(
+            [
+                run.link,
+                " / ".join(_number(scale.get(k)) for k in ("customers", "orders", "interactions")),
+                *(_seconds(baselines.get(name, {}).get("seconds")) for name in BASELINE_LABELS),
+                _fastest_label(refresh),
+                f"{_mb(_refresh_peak(refresh))} / "
+                f"{_mb(baselines.get('pandas', {}).get('peak_rss_mb'))}",
+                _yes_no(_full_passes_changed_nothing(refresh)),
+                _yes_no(_incremental_checked(refresh)),
+            ]
+        )
+    return _table(header, rows)
+
+
+def refresh_runs_table(runs: Sequence[Run]) -> str:
+    header = [
+        "run",
+        "refresh",
+        "path",
+        "wall (with commit)",
+        "÷ no-change full pass",
+        "÷ fastest baseline",
+        *(f"÷ {label}" for label in BASELINE_LABELS.values()),
+        "peak memory",
+        "rows written / entered / exited",
+    ]
+    rows = []
+    for run in runs:
+        refresh = run.section("segment_refresh")
+        failed = _failed(run, refresh, len(header))
+        if failed:
+            rows.append(failed)
+            continue
+        baselines = _baselines(refresh)
+        fastest = _fastest(refresh)
+        full = refresh.get(NO_CHANGE_RUN, {}).get("seconds")
         for key, label in REFRESH_RUNS:
-            one = refresh.get(key, {})
-            phases = one.get("phases", {})
+            one = refresh.get(key)
+            if not isinstance(one, dict):
+                continue
+            seconds = one.get("seconds")
+            counts = one.get("counts", {})
             rows.append(
                 [
                     run.link,
                     label,
-                    *(_seconds(phases.get(phase)) for phase in REFRESH_PHASES),
-                    _seconds(phases.get("total")),
-                    _seconds(one.get("seconds")),
+                    _path(one),
+                    _seconds(seconds),
+                    _ratio(seconds, full),
+                    MISSING if fastest is None else _ratio(seconds, fastest[1]),
+                    *(
+                        _ratio(seconds, baselines.get(name, {}).get("seconds"))
+                        for name in BASELINE_LABELS
+                    ),
+                    _mb(one.get("peak_rss_mb")),
+                    " / ".join(
+                        _number(counts.get(k)) for k in ("metrics_written", "entered", "exited")
+                    ),
                 ]
             )
+    return _table(header, rows)
+
+
+def _with_ratio(seconds: Any, fastest: tuple[str, float] | None) -> str:
+    """A phase's seconds and, beside them, its ratio to the fastest baseline of the run."""
+    if not isinstance(seconds, int | float) or fastest is None:
+        return _seconds(seconds)
+    return f"{_seconds(seconds)} ({_ratio(seconds, fastest[1])})"
+
+
+def refresh_phases_table(runs: Sequence[Run]) -> str:
+    header = ["run", "refresh", *REFRESH_PHASES, "commit", "phases in all", "wall (with commit)"]
+    rows = []
+    for run in runs:
+        refresh = run.section("segment_refresh")
+        failed = _failed(run, refresh, len(header))
+        if failed:
+            rows.append(failed)
+            continue
+        fastest = _fastest(refresh)
+        for key, label in REFRESH_RUNS:
+            one = refresh.get(key)
+            if not isinstance(one, dict):
+                continue
+            phases = one.get("phases", {})
+            seconds, total = one.get("seconds"), phases.get("total")
+            commit = one.get("commit_seconds")
+            if (
+                commit is None
+                and isinstance(seconds, int | float)
+                and isinstance(total, int | float)
+            ):
+                commit = seconds - total
+            rows.append(
+                [
+                    run.link,
+                    label,
+                    *(_with_ratio(phases.get(phase), fastest) for phase in REFRESH_PHASES),
+                    _with_ratio(commit, fastest),
+                    _with_ratio(total, fastest),
+                    _with_ratio(seconds, fastest),
+                ]
+            )
+    return _table(header, rows)
+
+
+def _target(value: Any, limit: float, *, strict: bool = False) -> str:
+    """A ratio and whether it meets its target (at most `limit`, or below it when strict)."""
+    if not isinstance(value, int | float):
+        return MISSING
+    met = value < limit if strict else value <= limit
+    return f"{value:.2f}× {'met' if met else '**missed**'}"
+
+
+def _over(refresh: dict[str, Any], key: str, denominator: Any) -> float | None:
+    seconds = refresh.get(key, {}).get("seconds")
+    if not isinstance(seconds, int | float) or not isinstance(denominator, int | float):
+        return None
+    return seconds / denominator if denominator else None
+
+
+def refresh_targets_table(runs: Sequence[Run]) -> str:
+    header = [
+        "run",
+        "customers",
+        "nightly ÷ full pass (≤ 1.3×)",
+        "quiet stretch ÷ full pass (≤ 1.3×)",
+        "after training ÷ full pass (≤ 1.3×)",
+        "first ÷ full pass (≤ 3×)",
+        "first ÷ fastest baseline (< 1×)",
+        "refresh peak memory (< 2 GB)",
+    ]
+    rows = []
+    for run in runs:
+        refresh = run.section("segment_refresh")
+        failed = _failed(run, refresh, len(header))
+        if failed:
+            rows.append(failed)
+            continue
+        full = refresh.get(NO_CHANGE_RUN, {}).get("seconds")
+        fastest = _fastest(refresh)
+        peak = _refresh_peak(refresh)
+        rows.append(
+            [
+                run.link,
+                _number(refresh.get("scale", {}).get("customers")),
+                _target(_over(refresh, "refresh_next_day", full), 1.3),
+                _target(_over(refresh, "refresh_quiet", full), 1.3),
+                _target(_over(refresh, "refresh_again", full), 1.3),
+                _target(_over(refresh, "refresh", full), 3.0),
+                _target(
+                    _over(refresh, "refresh", fastest[1] if fastest else None), 1.0, strict=True
+                ),
+                MISSING
+                if peak is None
+                else f"{_mb(peak)} {'met' if peak < 2048 else '**missed**'}",
+            ]
+        )
     return _table(header, rows)
 
 
@@ -600,10 +798,203 @@ def ml_table(runs: Sequence[Run]) -> str:
     return _table(header, rows)
 
 
+# The README's headline figures: one row per figure, each from the published run at the largest
+# scale that has it (the latest of that scale), naming that run, beside the baseline of the
+# same run.
+
+Figure = tuple[str, str, str]
+
+
+def _refresh_figures(refresh: dict[str, Any]) -> list[Figure]:
+    full = refresh.get(NO_CHANGE_RUN, {}).get("seconds")
+    fastest = _fastest(refresh)
+    best = fastest[1] if fastest else None
+    label = _fastest_label(refresh)
+    pandas = _baselines(refresh).get("pandas", {}).get("seconds")
+
+    def seconds(key: str) -> Any:
+        return refresh.get(key, {}).get("seconds")
+
+    def run(key: str) -> str:
+        one = refresh.get(key, {})
+        return f"{_seconds(one.get('seconds'))} ({_path(one)})"
+
+    if len(_baselines(refresh)) > 1:
+        against_baselines = (
+            f"{_ratio(full, best)} the fastest baseline ({label}), {_ratio(full, pandas)} pandas"
+        )
+    else:
+        against_baselines = f"{_ratio(full, pandas)} the pandas baseline (the run's only one)"
+    figures = [
+        ("segment refresh, full pass with nothing to change", _seconds(full), against_baselines),
+        (
+            "segment refresh, nightly after a day of activity",
+            run("refresh_next_day"),
+            f"{_ratio(seconds('refresh_next_day'), full)} the full pass",
+        ),
+    ]
+    if "refresh_quiet" in refresh:
+        figures.append(
+            (
+                "segment refresh, after a quiet stretch",
+                run("refresh_quiet"),
+                f"{_ratio(seconds('refresh_quiet'), full)} the full pass",
+            )
+        )
+    figures += [
+        (
+            "segment refresh, after the weekly model training",
+            _seconds(seconds("refresh_again")),
+            f"{_ratio(seconds('refresh_again'), full)} the full pass",
+        ),
+        (
+            "segment refresh, first into empty tables",
+            _seconds(seconds("refresh")),
+            f"{_ratio(seconds('refresh'), full)} the full pass, "
+            f"{_ratio(seconds('refresh'), best)} the fastest baseline ({label})",
+        ),
+        (
+            "segment refresh, peak memory",
+            _mb(_refresh_peak(refresh)),
+            f"pandas baseline {_mb(_baselines(refresh).get('pandas', {}).get('peak_rss_mb'))}",
+        ),
+    ]
+    return figures
+
+
+def _screenpop_figures(figures: dict[str, Any]) -> list[Figure]:
+    card, health = figures.get("screenpop", {}), figures.get("healthz", {})
+    paced, health_paced = figures.get("screenpop_paced", {}), figures.get("healthz_paced", {})
+    return [
+        (
+            "screen-pop, paced p99",
+            f"{_ms(paced.get('p99_ms'))} at {_number(paced.get('requests_per_second'))} req/s",
+            f"{_ratio(paced.get('p99_ms'), health_paced.get('p99_ms'))} /healthz "
+            f"({_ms(health_paced.get('p99_ms'))})",
+        ),
+        (
+            "screen-pop, saturated",
+            f"{_number(card.get('requests_per_second'))} req/s",
+            f"{_ratio(card.get('requests_per_second'), health.get('requests_per_second'))} "
+            f"/healthz ({_number(health.get('requests_per_second'))} req/s)",
+        ),
+    ]
+
+
+def _events_figures(figures: dict[str, Any]) -> list[Figure]:
+    latency, load = figures.get("latency_ms", {}), figures.get("load", {})
+    rate = load.get("rate_per_second")
+    return [
+        (
+            "event to enrollment, p99",
+            f"{_ms(latency.get('p99'))} at {_number(rate) if rate != 'unlimited' else 'unlimited'}"
+            "/s",
+            f"p50 {_ms(latency.get('p50'))}, {_number(figures.get('lost'))} lost",
+        )
+    ]
+
+
+def _import_figures(figures: dict[str, Any]) -> list[Figure]:
+    target = figures.get("target_seconds")
+    met = "met" if figures.get("within_target") else "missed"
+    return [
+        (
+            f"CSV import of {_number(figures.get('orders'))} orders",
+            _seconds(figures.get("orders_seconds")),
+            f"target {_seconds(target)}: {met}" if target is not None else MISSING,
+        )
+    ]
+
+
+def _dates_figures(figures: dict[str, Any]) -> list[Figure]:
+    with_dates, baseline = figures.get("with_date_rules", {}), figures.get("baseline", {})
+    return [
+        (
+            "hourly time-events pass with date rules",
+            _seconds(with_dates.get("seconds")),
+            f"{_ratio(with_dates.get('seconds'), baseline.get('seconds'))} the pass without them",
+        )
+    ]
+
+
+def _campaign_figures(figures: dict[str, Any]) -> list[Figure]:
+    campaign, baseline = figures.get("campaign", {}), figures.get("baseline_per_event", {})
+    return [
+        (
+            f"campaign of {_number(campaign.get('members'))} members, per member",
+            f"{_number(campaign.get('ms_per_member'), 3)} ms",
+            f"{_ratio(campaign.get('ms_per_member'), baseline.get('ms_per_member'))} the "
+            "per-event path",
+        )
+    ]
+
+
+def _sla_figures(figures: dict[str, Any]) -> list[Figure]:
+    loop = figures.get("baseline_per_ticket_loop", {})
+    sweep = figures.get("sweep_ms_per_ticket")
+    return [
+        (
+            "ticket SLA sweep, per ticket",
+            f"{_number(sweep, 3)} ms",
+            f"{_ratio(sweep, loop.get('ms_per_ticket'))} a per-ticket loop",
+        )
+    ]
+
+
+def _scorecard_figures(figures: dict[str, Any]) -> list[Figure]:
+    card, baseline = figures.get("scorecard", {}), figures.get("baseline_care_kpis", {})
+    return [
+        (
+            "agent scorecards of a week",
+            _seconds(card.get("seconds")),
+            f"{_ratio(card.get('seconds'), baseline.get('seconds'))} the care KPIs",
+        )
+    ]
+
+
+SUMMARY: tuple[tuple[str, Callable[[dict[str, Any]], list[Figure]]], ...] = (
+    ("segment_refresh", _refresh_figures),
+    ("screenpop", _screenpop_figures),
+    ("event_to_enrollment", _events_figures),
+    ("csv_import", _import_figures),
+    ("date_triggers", _dates_figures),
+    ("campaign", _campaign_figures),
+    ("ticket_sla_sweep", _sla_figures),
+    ("scorecard", _scorecard_figures),
+)
+
+
+def _scale(run: Run, section: dict[str, Any]) -> int:
+    """The customers a run's benchmark had (its own scale, else the run's)."""
+    scale = section.get("scale")
+    if isinstance(scale, dict) and isinstance(scale.get("customers"), int):
+        return int(scale["customers"])
+    value = run.report.get("scale")
+    return int(value) if isinstance(value, int) else 0
+
+
+def summary_table(runs: Sequence[Run]) -> str:
+    header = ["figure", "customers", "measured", "against the same run", "run"]
+    rows = []
+    for key, figures in SUMMARY:
+        having = [run for run in runs if run.section(key) and "error" not in run.section(key)]
+        if not having:
+            continue
+        run = max(having, key=lambda one: (_scale(one, one.section(key)), one.name))
+        scale = _number(_scale(run, run.section(key)))
+        rows += [
+            [label, scale, value, against, run.link]
+            for label, value, against in figures(run.section(key))
+        ]
+    return _table(header, rows)
+
+
 TABLES: dict[str, Callable[[Sequence[Run]], str]] = {
     "runs": runs_table,
     "refresh": refresh_table,
+    "refresh-runs": refresh_runs_table,
     "refresh-phases": refresh_phases_table,
+    "refresh-targets": refresh_targets_table,
     "import": import_table,
     "screenpop": screenpop_table,
     "events": events_table,
@@ -612,11 +1003,14 @@ TABLES: dict[str, Callable[[Sequence[Run]], str]] = {
     "sla": sla_table,
     "scorecard": scorecard_table,
     "ml": ml_table,
+    "summary": summary_table,
 }
 
 
-def render(document: str, runs: Sequence[Run]) -> str:
-    """`document` with the body of every marked block replaced by its table."""
+def render(document: str, runs: Sequence[Run], *, base: str = "../") -> str:
+    """`document` with the body of every marked block replaced by its table, its links to the
+    runs going `base` (the way from the document to the project root) first."""
+    runs = [replace(run, base=base) for run in runs]
 
     def block(match: re.Match[str]) -> str:
         name = match["name"]
@@ -641,31 +1035,42 @@ def publish(report_path: Path, directory: Path = PUBLISHED) -> Path:
     return target
 
 
+def documents() -> list[tuple[Path, str]]:
+    """The documents with generated figures, each with the way from it to the project root."""
+    return [(DOC, "../"), (README, "")]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the document is stale")
+    parser.add_argument("--check", action="store_true", help="fail if a document is stale")
     parser.add_argument("--publish", type=Path, metavar="REPORT", help="publish a run first")
     args = parser.parse_args(argv)
     if args.publish:
         print(f"published {publish(args.publish, PUBLISHED).relative_to(ROOT)}")
-    current = DOC.read_text(encoding="utf-8")
-    rendered = render(current, runs_load(PUBLISHED))
-    if args.check:
+    runs = runs_load(PUBLISHED)
+    stale = []
+    for path, base in documents():
+        current = path.read_text(encoding="utf-8")
+        rendered = render(current, runs, base=base)
         if rendered == current:
-            return 0
-        sys.stdout.writelines(
-            difflib.unified_diff(
-                current.splitlines(keepends=True),
-                rendered.splitlines(keepends=True),
-                "docs/performance.md",
-                "docs/performance.md (from bench/results/published/)",
+            continue
+        name = path.relative_to(ROOT).as_posix()
+        if args.check:
+            stale.append(name)
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    current.splitlines(keepends=True),
+                    rendered.splitlines(keepends=True),
+                    name,
+                    f"{name} (from bench/results/published/)",
+                )
             )
-        )
-        print("docs/performance.md is out of date: run `make perf-doc`.", file=sys.stderr)
+        else:
+            path.write_text(rendered, encoding="utf-8")
+            print(f"rewrote {name}")
+    if stale:
+        print(f"{', '.join(stale)} out of date: run `make perf-doc`.", file=sys.stderr)
         return 1
-    if rendered != current:
-        DOC.write_text(rendered, encoding="utf-8")
-        print(f"rewrote {DOC.relative_to(ROOT)}")
     return 0
 
 

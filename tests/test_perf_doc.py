@@ -31,11 +31,27 @@ ALL_BLOCKS = "\n\n".join(
 )
 
 
-def _refresh(seconds: float, *, aggregated: int, customers: int = 1000) -> dict:
+def _refresh(
+    seconds: float,
+    *,
+    aggregated: int,
+    customers: int = 1000,
+    written: int = 0,
+    entered: int = 0,
+    exited: int = 0,
+) -> dict:
     return {
         "seconds": seconds,
         "phases": {"aggregate": seconds / 2, "write": seconds / 4, "total": seconds - 0.1},
-        "counts": {"aggregated": aggregated, "customers": customers},
+        "commit_seconds": 0.1,
+        "counts": {
+            "aggregated": aggregated,
+            "customers": customers,
+            "metrics_written": written,
+            "metrics_deleted": 0,
+            "entered": entered,
+            "exited": exited,
+        },
         "peak_rss_mb": 300.0,
     }
 
@@ -52,11 +68,17 @@ REPORT = {
     },
     "segment_refresh": {
         "scale": {"customers": 1000, "orders": 10000, "interactions": 5000},
-        "refresh": _refresh(4.0, aggregated=1000),
-        "refresh_again": _refresh(2.0, aggregated=0),
-        "refresh_next_day": _refresh(2.5, aggregated=12),
-        "refresh_next_day_full": _refresh(3.0, aggregated=1000),
-        "baseline": {"seconds": 7.5, "peak_rss_mb": 2048.0},
+        "refresh": _refresh(30.0, aggregated=1000, written=1000, entered=4000),
+        "refresh_again": _refresh(6.0, aggregated=1000, written=1000),
+        "refresh_next_day": _refresh(5.0, aggregated=1000, written=300, entered=40, exited=40),
+        "refresh_next_day_full": _refresh(4.0, aggregated=1000),
+        "refresh_quiet": _refresh(2.0, aggregated=12, written=12),
+        "refresh_quiet_full": _refresh(4.2, aggregated=1000),
+        "baselines": {
+            "pandas": {"seconds": 20.0, "peak_rss_mb": 2048.0},
+            "sql": {"seconds": 2.5, "peak_rss_mb": 30.0},
+            "duckdb": {"seconds": 3.2, "peak_rss_mb": 150.0},
+        },
         "incremental_equals_full": True,
     },
     "csv_import": {"error": "RuntimeError: the database went away"},
@@ -121,11 +143,22 @@ REPORT = {
 }
 
 
-def test_performance_doc_is_rendered_from_the_committed_runs() -> None:
-    """Fails when docs/performance.md and bench/results/published/ disagree: run
-    `make perf-doc` and commit both."""
-    current = perf_doc.DOC.read_text(encoding="utf-8")
-    assert perf_doc.render(current, perf_doc.runs_load(perf_doc.PUBLISHED)) == current
+def test_documents_are_rendered_from_the_committed_runs() -> None:
+    """Fails when docs/performance.md or the README and bench/results/published/ disagree: run
+    `make perf-doc` and commit them."""
+    runs = perf_doc.runs_load(perf_doc.PUBLISHED)
+    for path, base in perf_doc.documents():
+        current = path.read_text(encoding="utf-8")
+        assert perf_doc.render(current, runs, base=base) == current, path
+
+
+def test_the_readme_cites_its_figures_from_a_generated_block_naming_runs() -> None:
+    readme = perf_doc.README.read_text(encoding="utf-8")
+    block = readme.split("<!-- perf-doc:begin summary -->")[1].split("<!-- perf-doc:end summary")
+    rows = [line for line in block[0].splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) > 1
+    for row in rows[1:]:
+        assert "](bench/results/published/" in row, row
 
 
 def test_published_runs_are_reports_of_make_bench() -> None:
@@ -142,10 +175,28 @@ def test_rows_name_their_run_and_ratios_stand_beside_the_figures(tmp_path: Path)
     for name in perf_doc.TABLES:
         block = rendered.split(f"begin {name} -->")[1].split("perf-doc:end")[0]
         assert link in block, name
-    # The refresh: baseline over the nightly and the full pass of the same run.
-    assert "| 7.50 s | 3.00× | 2.50× |" in rendered
-    assert "2.50 s (incremental: 12 re-aggregated)" in rendered
-    assert "300 MB / 2.00 GB" in rendered
+    # The refresh: three baselines, the fastest named; both full passes changed nothing and
+    # the quiet run before its own was incremental.
+    assert "| 20.0 s | 2.50 s | 3.20 s | SQL GROUP BY | 300 MB / 2.00 GB | yes | yes |" in rendered
+    # Each refresh by wall time against the no-change full pass, the fastest baseline and each.
+    assert (
+        "| nightly, after a day | full pass | 5.00 s | 1.25× | 2.00× | 0.25× | 2.00× | 1.56× "
+        "| 300 MB | 300 / 40 / 40 |" in rendered
+    )
+    assert (
+        "| after a quiet stretch | incremental (12 of 1,000 re-aggregated) | 2.00 s | 0.50× "
+        "| 0.80× |" in rendered
+    )
+    # The targets against the no-change full pass and the fastest baseline of the same run.
+    assert (
+        "| 1,000 | 1.25× met | 0.50× met | 1.50× **missed** | 7.50× **missed** "
+        "| 12.00× **missed** | 300 MB met |" in rendered
+    )
+    # Phases and the commit after them, each beside its ratio to the fastest baseline.
+    assert "| nightly, after a day | 2.50 s (1.00×) | – | – | – | – | 1.25 s (0.50×) |" in (
+        rendered
+    )
+    assert "| 0.10 s (0.04×) | 4.90 s (1.96×) | 5.00 s (2.00×) |" in rendered
     # The screen-pop against /healthz of the same run, errors of both of its runs counted.
     assert "| 500 req/s | 1,000 req/s | 0.50× |" in rendered
     assert "| 4.0 ms | 15.0 ms | 5.0 ms | 3.00× | 3 |" in rendered
@@ -224,7 +275,12 @@ def test_publish_names_the_run_by_its_start_time_and_check_sees_the_change(
     doc = tmp_path / "performance.md"
     doc.write_text("# figures\n\n" + ALL_BLOCKS + "\n")
     published = tmp_path / "published"
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# the project\n\n<!-- perf-doc:begin summary -->\n<!-- perf-doc:end summary -->\n"
+    )
     monkeypatch.setattr(perf_doc, "DOC", doc)
+    monkeypatch.setattr(perf_doc, "README", readme)
     monkeypatch.setattr(perf_doc, "PUBLISHED", published)
     monkeypatch.setattr(perf_doc, "ROOT", tmp_path)
     assert perf_doc.main([]) == 0
@@ -241,3 +297,75 @@ def test_publish_names_the_run_by_its_start_time_and_check_sees_the_change(
     assert perf_doc.main([]) == 0
     assert perf_doc.main(["--check"]) == 0
     assert "20261206T030000Z" in (tmp_path / "stale.md").read_text()
+    assert "[20261206T030000Z](bench/results/published/20261206T030000Z.json)" in readme.read_text()
+
+
+def _with_refresh(refresh: dict, **changes: object) -> dict:
+    return {**REPORT, "segment_refresh": {**refresh, **changes}}
+
+
+def test_a_hollow_incremental_check_is_marked(tmp_path: Path) -> None:
+    """The incremental path is checked only by an incremental run whose full pass of the same
+    moment changed nothing; a run of the older format, with the pandas baseline alone, checked
+    its nightly run."""
+    refresh = REPORT["segment_refresh"]
+    (tmp_path / "20261205T034612Z.json").write_text(
+        json.dumps(_with_refresh(refresh, refresh_quiet=_refresh(2.0, aggregated=1000)))
+    )
+    (tmp_path / "20261205T044612Z.json").write_text(
+        json.dumps(
+            _with_refresh(refresh, refresh_quiet_full=_refresh(4.2, aggregated=1000, entered=1))
+        )
+    )
+    old = {
+        key: value
+        for key, value in refresh.items()
+        if key not in ("refresh_quiet", "refresh_quiet_full", "baselines")
+    }
+    old["baseline"] = {"seconds": 20.0, "peak_rss_mb": 2048.0}
+    (tmp_path / "20261205T054612Z.json").write_text(json.dumps({**REPORT, "segment_refresh": old}))
+    rendered = perf_doc.render(ALL_BLOCKS, perf_doc.runs_load(tmp_path))
+    block = rendered.split("begin refresh -->")[1].split("perf-doc:end")[0]
+    rows = [line for line in block.splitlines() if line.startswith("| [")]
+    assert rows[0].endswith("| yes | **no** |")  # the quiet run was a full pass
+    assert rows[1].endswith("| **no** | **no** |")  # its full pass entered a member
+    # The older run: pandas alone, its nightly run a full pass, so nothing checked.
+    assert rows[2].endswith("| 20.0 s | – | – | pandas | 300 MB / 2.00 GB | yes | **no** |")
+    targets = rendered.split("begin refresh-targets -->")[1].split("perf-doc:end")[0]
+    assert "| 1,000 | 1.25× met | – | 1.50× **missed** | 7.50× **missed** | 1.50× **missed** |" in (
+        targets
+    )
+
+
+def test_the_summary_takes_each_figure_from_the_largest_run_that_has_it(tmp_path: Path) -> None:
+    large = {**REPORT, "started_at": "2026-12-05T01:00:00+00:00", "scale": 1_000_000}
+    large["segment_refresh"] = {
+        **REPORT["segment_refresh"],
+        "scale": {"customers": 1_000_000, "orders": 10_000_000, "interactions": 5_000_000},
+    }
+    del large["screenpop"]
+    (tmp_path / "20261205T010000Z.json").write_text(json.dumps(large))
+    (tmp_path / "20261205T034612Z.json").write_text(json.dumps(REPORT))
+    document = "<!-- perf-doc:begin summary -->\n<!-- perf-doc:end summary -->\n"
+    rendered = perf_doc.render(document, perf_doc.runs_load(tmp_path), base="")
+
+    large_link = "[20261205T010000Z](bench/results/published/20261205T010000Z.json)"
+    small_link = "[20261205T034612Z](bench/results/published/20261205T034612Z.json)"
+    assert (
+        "| segment refresh, full pass with nothing to change | 1,000,000 | 4.00 s "
+        f"| 1.60× the fastest baseline (SQL GROUP BY), 0.20× pandas | {large_link} |" in rendered
+    )
+    assert (
+        "| segment refresh, nightly after a day of activity | 1,000,000 | 5.00 s (full pass) "
+        f"| 1.25× the full pass | {large_link} |" in rendered
+    )
+    assert (
+        "| segment refresh, first into empty tables | 1,000,000 | 30.0 s | 7.50× the full pass, "
+        f"12.00× the fastest baseline (SQL GROUP BY) | {large_link} |" in rendered
+    )
+    # Only the smaller run has the screen-pop.
+    assert (
+        f"| screen-pop, paced p99 | 1,000 | 15.0 ms at 285 req/s | 3.00× /healthz (5.0 ms) "
+        f"| {small_link} |" in rendered
+    )
+    assert "../bench" not in rendered

@@ -78,8 +78,8 @@ HOLDOUT_SHARE = 0.25
 # Rows scored per predict_proba call: the float32 feature block of 100k rows is ~7 MB, so
 # scoring 1M customers never holds more than a few chunks' worth of temporaries.
 PREDICT_CHUNK_ROWS = 100_000
-# Scoring costs trees x depth per customer: 60 trees of 15 leaves score a million customers in
-# seconds of one core and rank on the synthetic benchmark as well as larger forests do.
+# Scoring costs trees x depth per customer: 60 trees of 15 leaves keep it small and rank on the
+# synthetic benchmark as well as larger forests do (the churn phase's time: docs/performance.md).
 ESTIMATOR_PARAMS = {
     "max_iter": 60,
     "learning_rate": 0.2,

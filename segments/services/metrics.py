@@ -253,6 +253,8 @@ _ROLLUP_AGGREGATES = {
 }
 # Sums that stay null (not 0) when no member has any (no order in the window).
 _NULLABLE_SUMS = ("monetary", "spend_90d")
+# Sums of amounts (in cents at most).
+_MONEY_SUMS = ("monetary", "spend_90d", "spend_lifetime")
 
 
 def _rolled_up(frame: pd.DataFrame, *, accounts: pd.Index | None = None) -> pd.DataFrame:
@@ -283,6 +285,11 @@ def _rolled_up(frame: pd.DataFrame, *, accounts: pd.Index | None = None) -> pd.D
     rollup = grouped.agg(_ROLLUP_AGGREGATES)
     for name in _NULLABLE_SUMS:
         rollup[name] = grouped[name].sum(min_count=1)
+    # Sums of amounts back to whole cents: floats added in another order (an incremental
+    # refresh adds stored rows to fresh ones) differ in the last bit, which would tip a
+    # derived figure such as the average order value across a rounding boundary.
+    for name in _MONEY_SUMS:
+        rollup[name] = rollup[name].round(2)
     return _with_account_rollup(frame, rollup.reset_index(names="customer_id"))
 
 

@@ -25,8 +25,8 @@ Predicted value over 365 days: expected spend per order times the expected purch
 quarter (days 0-90, 90-180, 180-270, 270-365, so the 90- and 365-day figures are reused),
 each discounted at the yearly rate from its middle. The hypergeometric term of the expected
 purchases depends only on (x, T), so it is evaluated once per distinct pair (tens of thousands
-for a million customers) and gathered: scoring a million customers costs well under a second
-(docs/performance.md, the value model).
+for a million customers) and gathered, so scoring costs one evaluation per distinct pair, not
+per customer (its measured cost: docs/performance.md, the value model).
 """
 
 import logging
@@ -133,7 +133,7 @@ def _distinct(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """The distinct rows of the columns and, per input row, the position of its distinct row.
 
     Whole non-negative numbers (days, counts) are combined into one integer key and hashed
-    (pandas' factorize: tens of milliseconds for a million rows); anything else is sorted."""
+    (pandas' factorize, linear in the rows); anything else is sorted."""
     arrays = [np.asarray(c, dtype="float64") for c in columns]
     tops = [float(a.max()) + 1 if len(a) else 1.0 for a in arrays]
     whole = all(len(a) == 0 or (a.min() >= 0 and np.array_equal(a, np.floor(a))) for a in arrays)
