@@ -626,6 +626,9 @@ class SegmentMembership(models.Model):
     entered_at = models.DateTimeField(_("entered at"))
     exited_at = models.DateTimeField(_("exited at"), null=True, blank=True)
     reason = models.CharField(_("why"), max_length=255, blank=True)
+    # A run's entries are found by segment and moment (membership_segment_time and the run's
+    # snapshots, care.services.events.bulk), its exits by the partial index below: an index on
+    # every row's run would be written for each of the millions of entries of a first refresh.
     entered_run = models.ForeignKey(
         RefreshRun,
         on_delete=models.SET_NULL,
@@ -633,6 +636,7 @@ class SegmentMembership(models.Model):
         blank=True,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     exited_run = models.ForeignKey(
         RefreshRun,
@@ -641,6 +645,7 @@ class SegmentMembership(models.Model):
         blank=True,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
 
     class Meta:
@@ -661,6 +666,11 @@ class SegmentMembership(models.Model):
                 name="membership_open_by_customer",
             ),
             models.Index(fields=["segment", "-entered_at"], name="membership_segment_time"),
+            models.Index(
+                fields=["exited_run"],
+                condition=Q(exited_run__isnull=False),
+                name="membership_exited_run",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -31,7 +31,7 @@ from care.services.events import (
 from care.services.rules import care_rule_activate, care_rule_create, care_rule_update
 from care.services.templates import template_create
 from outreach.models import OutreachTask
-from segments.models import RefreshRun, SegmentMembership
+from segments.models import RefreshRun, SegmentMembership, SegmentSnapshot
 from segments.services.refresh import as_of_from_date, segment_refresh
 from tests.callcenter.factories import CustomerFactory, OrderFactory, PhoneFactory
 from tests.care.conftest import SHANGHAI, WEDNESDAY_10AM
@@ -416,6 +416,11 @@ def test_segment_events_are_inserted_set_based_only_for_segments_rules_listen_to
         + [SegmentMembership(segment=listened, customer=c, entered_at=now,
                              exited_at=now, exited_run=run) for c in customers[30:]]
     )  # fmt: skip
+    # as a refresh records its moment: the run's entries carry its snapshots' moment
+    for segment in (listened, ignored):
+        SegmentSnapshot.objects.create(
+            segment=segment, run=run, taken_at=now, size=0, entered=0, exited=0
+        )
 
     # one query for the rules, one INSERT ... SELECT per kind, however many moved
     with django_assert_num_queries(3):

@@ -24,7 +24,7 @@ from care.services.events import segment_events_record, time_events_emit
 from outreach.choices import TaskStatus
 from outreach.models import OutreachTask, Queue
 from segments.choices import LifecycleStage, RunStatus, ValueTier
-from segments.models import RefreshRun, Segment, SegmentMembership
+from segments.models import RefreshRun, Segment, SegmentMembership, SegmentSnapshot
 from tests.callcenter.factories import BusinessCustomerFactory, CustomerFactory, UserFactory
 from tests.care.conftest import SHANGHAI, WEDNESDAY_10AM
 from tests.segments.factories import CustomerMetricsFactory
@@ -361,6 +361,9 @@ def test_high_value_customer_entering_churn_risk_gets_an_advisor_call_within_48h
         SegmentMembership.objects.create(
             segment=churn_risk, customer=customer, entered_at=NOW, entered_run=run
         )
+    SegmentSnapshot.objects.create(
+        segment=churn_risk, run=run, taken_at=NOW, size=2, entered=2, exited=0
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         segment_events_record(run_id=run.pk)
@@ -419,11 +422,12 @@ def test_a_churn_risk_call_preempts_the_wake_up_offer_and_a_complaint_runs_besid
     with django_capture_on_commit_callbacks(execute=True):
         ticket_open(customer=customer, kind=TicketKind.COMPLAINT, subject="Late")
     run = RefreshRun.objects.create(as_of=NOW, window_days=365, status=RunStatus.SUCCEEDED)
+    churn_risk = Segment.objects.get(slug="lifecycle-churn-risk")
     SegmentMembership.objects.create(
-        segment=Segment.objects.get(slug="lifecycle-churn-risk"),
-        customer=customer,
-        entered_at=NOW + H,
-        entered_run=run,
+        segment=churn_risk, customer=customer, entered_at=NOW + H, entered_run=run
+    )
+    SegmentSnapshot.objects.create(
+        segment=churn_risk, run=run, taken_at=NOW + H, size=1, entered=1, exited=0
     )
     with django_capture_on_commit_callbacks(execute=True):
         segment_events_record(run_id=run.pk)

@@ -36,18 +36,30 @@ INSERT INTO care_event
 SELECT %(type)s, m.customer_id,
        jsonb_build_object('segment', s.slug, 'segment_id', s.id, 'run_id', %(run)s),
        %(source)s, COALESCE(m.{moment}, %(now)s), %(now)s, %(type)s || ':' || m.id, 0, ''
-FROM segments_segmentmembership m
-JOIN segments_segment s ON s.id = m.segment_id
-WHERE m.{run_column} = %(run)s AND s.slug = ANY(%(slugs)s)
+FROM segments_segment s
+{memberships}
+WHERE s.slug = ANY(%(slugs)s)
 ON CONFLICT (client, idempotency_key) DO NOTHING
 RETURNING id
 """
+# A run's entries, found by segment and moment: every entry of a run carries the moment of
+# the run's snapshots (membership_segment_time leads with the segment and that moment;
+# there is no index on the entering run, see segments.models.SegmentMembership).
+ENTRIES_OF_RUN = """
+JOIN segments_segmentsnapshot sn ON sn.segment_id = s.id AND sn.run_id = %(run)s
+JOIN segments_segmentmembership m ON m.segment_id = s.id AND m.entered_at = sn.taken_at
+    AND m.entered_run_id = %(run)s
+"""
+# Its exits, by the partial index on the exiting run.
+EXITS_OF_RUN = """
+JOIN segments_segmentmembership m ON m.segment_id = s.id AND m.exited_run_id = %(run)s
+"""
 SEGMENT_EVENT_SQL = {
     EventType.SEGMENT_ENTERED: SEGMENT_EVENTS_SQL.format(
-        moment="entered_at", run_column="entered_run_id"
+        moment="entered_at", memberships=ENTRIES_OF_RUN
     ),
     EventType.SEGMENT_EXITED: SEGMENT_EVENTS_SQL.format(
-        moment="exited_at", run_column="exited_run_id"
+        moment="exited_at", memberships=EXITS_OF_RUN
     ),
 }
 
