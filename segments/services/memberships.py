@@ -228,6 +228,23 @@ def _apply(
     entries = sql.Identifier(ENTRIES_TABLE)
     params = {"now": now, "run": run_id, "ids": segment_ids}
     moves: Counter = Counter()
+    cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(entries))
+    cursor.execute(
+        sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM {table} WHERE segment_id = ANY(%(ids)s) "
+            "AND exited_at IS NULL)"
+        ).format(table=table),
+        params,
+    )
+    row = cursor.fetchone()
+    if row is not None and not row[0]:
+        # Nobody is in these segments yet (a first refresh): every desired row is an entry.
+        every = sql.SQL(
+            "(SELECT segment_id, customer_id, reason FROM {desired} "
+            "WHERE segment_id = ANY(%(ids)s)) AS d"
+        ).format(desired=desired)
+        moves.update(_entries_open(cursor, params, every))
+        return moves
     cursor.execute(sql.SQL("ANALYZE {}").format(desired))
     with _hashed(cursor, hash_exits):
         cursor.execute(
@@ -244,7 +261,6 @@ def _apply(
         closed = cursor.fetchall()
     for segment_id, count in closed:
         moves[(segment_id, "exited")] = count
-    cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(entries))
     cursor.execute(
         sql.SQL(
             "CREATE TEMP TABLE {entries} ON COMMIT DROP AS "
@@ -321,8 +337,11 @@ def _apply_changed(
     return moves
 
 
-def _entries_open(cursor: Cursor[TupleRow], params: dict[str, Any]) -> Counter:
-    """Insert the memberships selected into ENTRIES_TABLE; count per segment."""
+def _entries_open(
+    cursor: Cursor[TupleRow], params: dict[str, Any], source: sql.Composable | None = None
+) -> Counter:
+    """Insert the memberships selected into ENTRIES_TABLE (or `source`, rows of segment_id,
+    customer_id and reason); count per segment."""
     cursor.execute(
         sql.SQL(
             "WITH opened AS (INSERT INTO {table} "
@@ -332,7 +351,7 @@ def _entries_open(cursor: Cursor[TupleRow], params: dict[str, Any]) -> Counter:
             "SELECT segment_id, count(*) FROM opened GROUP BY segment_id"
         ).format(
             table=sql.Identifier(SegmentMembership._meta.db_table),
-            entries=sql.Identifier(ENTRIES_TABLE),
+            entries=source if source is not None else sql.Identifier(ENTRIES_TABLE),
         ),
         params,
     )
