@@ -42,6 +42,7 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -110,12 +111,13 @@ class Client:
         self.args = args
         sessions = json.loads(Path(args.sessions).read_text())
         self.sessions = sessions[: args.desks]
-        self.agents = [entry["username"] for entry in sessions]
+        self.agents = {entry["username"]: entry["session"] for entry in sessions}
         self.open_status: dict[int, int] = {}
         self.ready = 0
         self.posted: dict[str, int] = {}
-        self.event_ms: list[float] = []
-        self.card_ms: list[float] = []
+        # (post time in ns, milliseconds) of each call: event received, card received.
+        self.event_ms: list[tuple[int, float]] = []
+        self.card_ms: list[tuple[int, float]] = []
         self.post_ms: list[float] = []
         self.card_errors = 0
         self.post_errors = 0
@@ -189,13 +191,13 @@ class Client:
         posted = self.posted.get(call_id)
         if posted is None:
             return
-        self.event_ms.append((received - posted) / 1e6)
-        task = asyncio.create_task(self._card(call, session, posted))
+        self.event_ms.append((posted, (received - posted) / 1e6))
+        path = f"/desk/card/?call={call['call_ref']}&call_id={call['call_id']}"
+        task = asyncio.create_task(self._card(path, session, posted))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _card(self, call: dict[str, Any], session: str, posted: int) -> None:
-        path = f"/desk/card/?call={call['call_ref']}&call_id={call['call_id']}"
+    async def _card(self, path: str, session: str, posted: int) -> None:
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", self.args.web_port)
             writer.write(self._request(path, session, "Connection: close\r\n"))
@@ -205,13 +207,13 @@ class Client:
         except OSError:
             status = 0
         if status == 200:
-            self.card_ms.append((time.monotonic_ns() - posted) / 1e6)
+            self.card_ms.append((posted, (time.monotonic_ns() - posted) / 1e6))
         else:
             self.card_errors += 1
 
     async def post(self, number: int) -> None:
         call_id = f"bench-{number}"
-        agent = random.choice(self.agents)  # noqa: S311 - a load pattern, not a secret
+        agent = random.choice(list(self.agents))  # noqa: S311 - a load pattern, not a secret
         body = json.dumps(
             {"event": "ringing", "call_id": call_id, "caller": "13900000001", "agent": agent}
         ).encode()
@@ -223,19 +225,24 @@ class Client:
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
             f"X-Timestamp: {stamp}\r\nX-Signature: {signature}\r\nConnection: close\r\n\r\n"
         ).encode() + body
-        self.posted[call_id] = time.monotonic_ns()
+        posted = self.posted[call_id] = time.monotonic_ns()
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", self.args.web_port)
             writer.write(request)
             status, _headers = await _read_head(reader)
-            await reader.read()
+            answer = await reader.read()
             writer.close()
         except OSError:
             status = 0
-        if status == 202:
-            self.post_ms.append((time.monotonic_ns() - self.posted[call_id]) / 1e6)
-        else:
+        if status != 202:
             self.post_errors += 1
+            return
+        self.post_ms.append((time.monotonic_ns() - posted) / 1e6)
+        if not self.sessions:
+            # No desk open: the agent looks the caller up by hand, the same card.
+            phone = quote(json.loads(answer)["phone"])
+            path = f"/desk/card/?phone={phone}&call_id={call_id}"
+            await self._card(path, self.agents[agent], posted)
 
     async def run(self) -> dict[str, Any]:
         gate = asyncio.Semaphore(OPEN_CONCURRENCY)
@@ -276,9 +283,10 @@ class Client:
             "duplicates": self.duplicates,
             "reconnects": self.reconnects,
             "post_ms": _percentiles(self.post_ms),
-            "ring_to_event_ms": _percentiles(self.event_ms),
-            "ring_to_card_ms": _percentiles(self.card_ms),
+            "ring_to_event_ms": _percentiles([ms for _posted, ms in self.event_ms]),
+            "ring_to_card_ms": _percentiles([ms for _posted, ms in self.card_ms]),
             "card_errors": self.card_errors,
+            "samples": {"event": self.event_ms, "card": self.card_ms},
         }
 
 
@@ -456,13 +464,27 @@ def condition(
     }
     pop = {**common, "path": "/api/screenpop/?phone=", "numbers": directory / "numbers.txt"}
     health = {**common, "path": "/healthz", "numbers": None}
-    figures: dict[str, Any] = {
-        "screenpop": screenpop.run_wrk(**pop),
-        "screenpop_paced": screenpop.run_wrk(**pop, rate=args.pop_rate),
-        "healthz_paced": screenpop.run_wrk(**health, rate=args.pop_rate),
-    }
+    figures: dict[str, Any] = {}
+    windows: dict[str, tuple[int, int]] = {}
+    for name, run in (
+        ("screenpop_paced", {**pop, "rate": args.pop_rate}),
+        ("healthz_paced", {**health, "rate": args.pop_rate}),
+        ("screenpop", pop),
+    ):
+        began = time.monotonic_ns()
+        figures[name] = screenpop.run_wrk(**run)
+        windows[name] = (began, time.monotonic_ns())
     output, _ = client.communicate(timeout=120)
-    figures["desks"] = json.loads(output.strip().splitlines()[-1])
+    desks = json.loads(output.strip().splitlines()[-1])
+    samples = desks.pop("samples")
+    # The calls posted while the API was paced (what an agent sees on a busy day) and while
+    # it was saturated (every gunicorn thread queued: the card waits its turn).
+    paced = (windows["screenpop_paced"][0], windows["healthz_paced"][1])
+    for label, (start, end) in (("paced", paced), ("saturated", windows["screenpop"])):
+        for kind in ("event", "card"):
+            inside = [ms for posted, ms in samples[kind] if start <= posted < end]
+            desks[f"ring_to_{kind}_ms_while_{label}"] = _percentiles(inside)
+    figures["desks"] = desks
     return figures
 
 
@@ -486,7 +508,8 @@ def measure(args: argparse.Namespace, token: str) -> dict[str, Any]:
         subprocess.run(
             [sys.executable, __file__, "--phase", "users", "--desks", str(args.desks)],
             cwd=ROOT,
-            env={**os.environ, "BENCH_SESSIONS": str(directory / "sessions.json")},
+            # The servers' settings and key: the sessions are theirs.
+            env={**_server_env(0), "BENCH_SESSIONS": str(directory / "sessions.json")},
             check=True,
         )
         web_port, stream_port = screenpop._free_port(), screenpop._free_port()
@@ -511,6 +534,9 @@ def measure(args: argparse.Namespace, token: str) -> dict[str, Any]:
             idle_rss = _rss_mb(stream)
             results["with_desks"] = condition(args, desks=args.desks, **ports, **kept)
             results["stream_server_rss_mb"] = {"idle": idle_rss, "after": _rss_mb(stream)}
+            if set(results["with_desks"]["desks"]["statuses"]) - {"200"}:
+                log = (directory / "uvicorn.log").read_text()
+                results["stream_server_log_tail"] = log[-3000:]
         finally:
             screenpop.stop_gunicorn(stream)
             screenpop.stop_gunicorn(web)
@@ -544,7 +570,7 @@ def _ratio(value: float, base: float) -> float:
 
 def summary(results: dict[str, Any]) -> dict[str, Any]:
     without, with_desks = results["without_desks"], results["with_desks"]
-    card = with_desks["desks"]["ring_to_card_ms"]
+    card = with_desks["desks"]["ring_to_card_ms_while_paced"]
     rps = _ratio(
         with_desks["screenpop"]["requests_per_second"],
         without["screenpop"]["requests_per_second"],

@@ -20,18 +20,23 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django import forms
 from django.core.handlers.asgi import ASGIRequest
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import (
+    HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -84,6 +89,8 @@ RETRY_MILLISECONDS = 2000
 STALE_MARGIN_SECONDS = 60
 # 421 Misdirected Request: the stream reached the WSGI server, which must not hold it.
 MISDIRECTED = 421
+# Streams of one process opening (checking their session and role) at the same time.
+CHECKS_AT_ONCE = 8
 MAX_PHONE_LENGTH = 64
 CALL_ID_LENGTH = 128
 CALL_REF_LENGTH = 64
@@ -345,8 +352,36 @@ async def desk_event_stream(*, user_id: int, last_event_id: str = "") -> AsyncIt
             logger.warning("desk stream %s: could not unregister", stream_id, exc_info=True)
 
 
+def _close_connection() -> None:
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+def _checks_bounded(view: Callable[..., Awaitable[HttpResponseBase]]) -> Any:
+    """At most CHECKS_AT_ONCE requests of this process run `view` (the session and role checks,
+    up to the response's first byte) at a time: each holds a database connection meanwhile,
+    and desks reconnecting together (all of them after a restart) would open one each."""
+
+    @wraps(view)
+    async def bounded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        loop = asyncio.get_running_loop()
+        gate = _check_gates.get(loop)
+        if gate is None:
+            gate = _check_gates[loop] = asyncio.Semaphore(CHECKS_AT_ONCE)
+        async with gate:
+            return await view(request, *args, **kwargs)
+
+    return bounded
+
+
+_check_gates: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
 # The stream writes nothing to the database (and ATOMIC_REQUESTS cannot wrap an async view).
 @transaction.non_atomic_requests
+@_checks_bounded
 @require_GET
 @role_required()
 async def desk_events_view(
@@ -364,6 +399,9 @@ async def desk_events_view(
         )
     user_id = (await request.auser()).pk
     assert user_id is not None  # role_required let only signed-in users in
+    # The stream needs no database: give back the connection the session and role checks
+    # opened in this request's thread, which would otherwise stay open as long as the stream.
+    await sync_to_async(_close_connection)()
     # The browser's own reconnection sends the header; the desk's script, opening a new
     # stream after a refused one, passes the same id in the query string.
     last_event_id = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id", "")
