@@ -17,7 +17,7 @@ database of SCALE customers, served by gunicorn as configured for production, be
 /healthz baseline under the same load. The event benchmark starts a real Celery worker and
 beat and gunicorn, posts EVENTS complaint events through the API and measures event to
 enrollment. The desk benchmark holds DESKS live desks open on the stream server (uvicorn) and
-posts calls to them through the CTI webhook, measuring ring-to-card latency at the client and
+posts calls to them through the CTI webhook, measuring ring-to-desk latency at the client and
 the screen-pop with and without the desks, beside the threaded stream it replaced (needs `wrk`
 and git). The scorecard benchmark times one week's agent scorecards at SCALE customers
 against the care KPIs of the same week.
@@ -275,31 +275,34 @@ def _desks_summary(figures: dict) -> list[str]:
     if "with_desks" not in figures:
         return []
     without, with_desks = figures["without_desks"], figures["with_desks"]
-    desks, card = with_desks["desks"], with_desks["desks"]["ring_to_card_ms"]
-    event = desks["ring_to_event_ms"]
+    desks = with_desks["desks"]
     ratios = figures["with_over_without"]
     lines = [
-        f"live desks open (stream server)    {desks['statuses'].get('200', 0):,} of "
+        f"live desks open (stream server)   {desks['statuses'].get('200', 0):,} of "
         f"{desks['desks']:,}; calls {desks['calls_received']:,} received of "
-        f"{desks['calls_posted']:,} posted",
-        f"ring to event p50 / p95 / p99      {event.get('p50')} / {event.get('p95')} / "
-        f"{event.get('p99')} ms",
-        f"ring to card p50 / p95 / p99       {card.get('p50')} / {card.get('p95')} / "
-        f"{card.get('p99')} ms",
+        f"{desks['calls_posted']:,} posted, {desks['duplicates']} twice",
+    ]
+    for key, label in (("ring_to_event_ms", "ring to desk"), ("ring_to_card_ms", "ring to card")):
+        ms = desks[key]
+        if ms.get("count"):
+            lines.append(
+                f"{label + ' p50 / p95 / p99':<34}{ms['p50']} / {ms['p95']} / {ms['p99']} ms"
+            )
+    lines.append(
         f"screen-pop with / without desks   "
         f"{with_desks['screenpop']['requests_per_second']:.0f} / "
         f"{without['screenpop']['requests_per_second']:.0f} req/s "
         f"(x{ratios['screenpop_requests_per_second']}), paced p99 "
         f"{with_desks['screenpop_paced']['p99_ms']:.1f} / "
-        f"{without['screenpop_paced']['p99_ms']:.1f} ms (x{ratios['screenpop_paced_p99']})",
-    ]
+        f"{without['screenpop_paced']['p99_ms']:.1f} ms (x{ratios['screenpop_paced_p99']})"
+    )
     old = figures.get("threaded_baseline", {})
     if "desks" in old:
         lines.append(
             f"threaded stream (baseline)        {old['desks']['statuses'].get('200', 0):,} of "
-            f"{old['desks']['desks']:,} desks held; screen-pop "
-            f"{old['screenpop']['requests_per_second']:.0f} req/s, paced p99 "
-            f"{old['screenpop_paced']['p99_ms']:.1f} ms, /healthz paced p99 "
+            f"{old['desks']['desks']:,} desks held, calls {old['desks']['calls_received']:,} "
+            f"received; screen-pop {old['screenpop']['requests_per_second']:.0f} req/s, paced "
+            f"p99 {old['screenpop_paced']['p99_ms']:.1f} ms, /healthz paced p99 "
             f"{old['healthz_paced']['p99_ms']:.1f} ms"
         )
     return lines
