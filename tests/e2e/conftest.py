@@ -82,11 +82,14 @@ def live_url(committed_database: None) -> Iterator[str]:
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    # On shutdown the open desk streams are cancelled after a second, so they unregister from
+    # Redis (a later run's users have the same ids).
     config = uvicorn.Config(
         front(StaticFilesHandler(WSGIHandler())),
         lifespan="on",
         access_log=False,
         log_level="warning",
+        timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
