@@ -13,6 +13,8 @@ RUN SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build REDIS_URL=red
     && useradd --system --no-create-home app \
     && mkdir -p /app/media/imports && chown app /app/media/imports
 USER app
-EXPOSE 8000
-# Workers, threads, timeouts: gunicorn.conf.py (WEB_CONCURRENCY, GUNICORN_THREADS, ...).
+EXPOSE 8000 8001
+# Workers, threads, timeouts: gunicorn.conf.py (WEB_CONCURRENCY, GUNICORN_THREADS, ...). The
+# desk's live stream runs from the same image under uvicorn on 8001 (docker-compose.yml's
+# `stream` service).
 CMD ["gunicorn", "-c", "gunicorn.conf.py", "callcenter.wsgi:application"]

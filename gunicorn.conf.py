@@ -18,18 +18,16 @@ Why these defaults, for a 2-core machine:
 - gthread workers, one per core: the GIL makes more Python processes than cores pure
   context-switching for this CPU-bound work (JSON, ORM), and threads cover the waits on
   PostgreSQL and Redis.
-- 64 threads per worker (128 in all): the agent desk holds one Server-Sent-Events stream per
-  open desk page, and each stream occupies a thread for its lifetime. A worker lets streams
-  take all but DESK_STREAM_RESERVED_THREADS (12) of its threads and refuses more with 503, so
-  requests always find a thread (post_worker_init below tells the app the thread count); with
-  the defaults that is 52 streams per worker (104 agents). Raise GUNICORN_THREADS with the
-  number of agents. An idle keep-alive connection holds no thread (gthread parks it in its
+- 64 threads per worker (128 in all) cover the waits of requests on PostgreSQL and Redis. The
+  agent desk's live stream is not served here: it is an async view under uvicorn
+  (`callcenter.asgi`), where an open desk holds no thread; the proxy routes its path there
+  (deploy/Caddyfile). An idle keep-alive connection holds no thread (gthread parks it in its
   poller).
 - Each busy thread may hold its own database connection (CONN_MAX_AGE): keep
   WEB_CONCURRENCY x GUNICORN_THREADS plus Celery's concurrency under PostgreSQL's
   max_connections, or put PgBouncer in front of it.
 - The timeout of a gthread worker is a heartbeat of the worker process, not a per-request
-  limit, so long SSE streams are not killed by it.
+  limit, so a long request (an export) is not killed by it.
 - max_requests with jitter bounds slow memory growth without restarting every worker at once.
   A recycle is not free: the new worker opens its database connections and prepares its
   statements again, and the connections of the old one are closed. Recycling every few
@@ -146,10 +144,3 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
-
-
-def post_worker_init(worker: object) -> None:
-    """Size the worker's live-stream limit by its real thread count (command line included)."""
-    from callcenter.services.desk_streams import desk_stream_slots_configure
-
-    desk_stream_slots_configure(threads=worker.cfg.threads)

@@ -5,9 +5,10 @@
     EVENTS=10000 make bench         # complaint events posted (default 1,000)
     EVENT_RATE=20 make bench        # events per second posted (default 20; 0: unlimited)
     SCREENPOP_SECONDS=30 make bench # length of each of the four load runs (default 15)
+    DESKS=1000 DESK_CALL_RATE=50 make bench  # live desks held open, calls posted per second
     BENCH_ONLY=dates,events make bench  # only these (refresh, import, ml, dates, campaign,
-                                        # screenpop, events, scorecard, sla); the report
-                                        # says which ran
+                                        # screenpop, events, scorecard, sla, reach, desks);
+                                        # the report says which ran
     BENCH_REUSE=1 make bench        # the refresh reuses the database built before (BENCH_DB);
                                     # its first refresh then finds the last run's rows, not
                                     # empty tables: build afresh for a run to publish
@@ -18,7 +19,10 @@ The screen-pop benchmark needs `wrk` (Debian: apt-get install wrk); it runs agai
 database of SCALE customers, served by gunicorn as configured for production, beside a
 /healthz baseline under the same load. The event benchmark starts a real Celery worker and
 beat and gunicorn, posts EVENTS complaint events through the API and measures event to
-enrollment. The scorecard benchmark times one week's agent scorecards at SCALE customers
+enrollment. The desk benchmark holds DESKS live desks open on the stream server (uvicorn) and
+posts calls to them through the CTI webhook, measuring ring-to-desk latency at the client and
+the screen-pop with and without the desks, beside the threaded stream it replaced (needs `wrk`
+and git). The scorecard benchmark times one week's agent scorecards at SCALE customers
 against the care KPIs of the same week.
 
 Each benchmark compares against a baseline measured in the same run where there is one (the
@@ -97,6 +101,7 @@ BENCHMARKS = (
     "scorecard",
     "sla",
     "reach",
+    "desks",
 )
 
 
@@ -183,6 +188,22 @@ def main() -> int:
         report["reach"] = _json_of(
             [python, "bench/reach.py", "--customers", str(scale), "--tasks", str(5 * scale)]
         )
+    if "desks" in selected:
+        print("[bench] live desks on the stream server vs. the threaded stream ...", flush=True)
+        report["desks"] = _json_of(
+            [
+                python,
+                "bench/desks.py",
+                "--customers",
+                str(scale),
+                "--desks",
+                os.environ.get("DESKS", "1000"),
+                "--rate",
+                os.environ.get("DESK_CALL_RATE", "50"),
+                "--seconds",
+                os.environ.get("SCREENPOP_SECONDS", "15"),
+            ]
+        )
     report["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=2, default=str)
@@ -212,6 +233,7 @@ def _summary(report: dict) -> str:
     lines += _scorecard_summary(report.get("scorecard", {}))
     lines += _sla_summary(report.get("ticket_sla_sweep", {}))
     lines += _reach_summary(report.get("reach", {}))
+    lines += _desks_summary(report.get("desks", {}))
     pop = report.get("screenpop", {})
     if "screenpop" in pop:
         card, health = pop["screenpop"], pop["healthz"]
@@ -281,6 +303,43 @@ def _refresh_summary(refresh: dict) -> list[str]:
     ]
     missed = [name for name, target in refresh["targets"].items() if not target["met"]]
     lines.append(f"refresh targets missed            {', '.join(missed) or 'none'}")
+    return lines
+
+
+def _desks_summary(figures: dict) -> list[str]:
+    if "with_desks" not in figures:
+        return []
+    without, with_desks = figures["without_desks"], figures["with_desks"]
+    desks = with_desks["desks"]
+    ratios = figures["with_over_without"]
+    lines = [
+        f"live desks open (stream server)   {desks['statuses'].get('200', 0):,} of "
+        f"{desks['desks']:,}; calls {desks['calls_received']:,} received of "
+        f"{desks['calls_posted']:,} posted, {desks['duplicates']} twice",
+    ]
+    for key, label in (("ring_to_event_ms", "ring to desk"), ("ring_to_card_ms", "ring to card")):
+        ms = desks[key]
+        if ms.get("count"):
+            lines.append(
+                f"{label + ' p50 / p95 / p99':<34}{ms['p50']} / {ms['p95']} / {ms['p99']} ms"
+            )
+    lines.append(
+        f"screen-pop with / without desks   "
+        f"{with_desks['screenpop']['requests_per_second']:.0f} / "
+        f"{without['screenpop']['requests_per_second']:.0f} req/s "
+        f"(x{ratios['screenpop_requests_per_second']}), paced p99 "
+        f"{with_desks['screenpop_paced']['p99_ms']:.1f} / "
+        f"{without['screenpop_paced']['p99_ms']:.1f} ms (x{ratios['screenpop_paced_p99']})"
+    )
+    old = figures.get("threaded_baseline", {})
+    if "desks" in old:
+        lines.append(
+            f"threaded stream (baseline)        {old['desks']['statuses'].get('200', 0):,} of "
+            f"{old['desks']['desks']:,} desks held, calls {old['desks']['calls_received']:,} "
+            f"received; screen-pop {old['screenpop']['requests_per_second']:.0f} req/s, paced "
+            f"p99 {old['screenpop_paced']['p99_ms']:.1f} ms, /healthz paced p99 "
+            f"{old['healthz_paced']['p99_ms']:.1f} ms"
+        )
     return lines
 
 

@@ -385,13 +385,20 @@ def cmd_run() -> int:
     password = _demo_password()
     bin_dir = Path(_python()).parent
     commands = {
+        # One process and one address for the pages and the desk's live stream
+        # (callcenter.asgi.front); production runs them apart, behind a proxy (README).
         "web": [
-            str(bin_dir / "gunicorn"),
-            "-c",
-            str(ROOT / "gunicorn.conf.py"),
-            "callcenter.wsgi:application",
-            "--bind",
-            _web_address(),
+            str(bin_dir / "uvicorn"),
+            "--factory",
+            "callcenter.asgi:front",
+            "--host",
+            WEB_HOST,
+            "--port",
+            str(WEB_PORT),
+            # Query strings hold phone numbers; gunicorn's log redacts them, uvicorn's cannot.
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
         ],
         "worker": [
             str(bin_dir / "celery"),
@@ -411,8 +418,6 @@ def cmd_run() -> int:
     optional = {"demo traffic"} if _truthy(demo_env["DEMO_TRAFFIC"]) else set()
     if optional:
         commands["demo traffic"] = [_python(), str(ROOT / "manage.py"), "demo_traffic"]
-    # One web worker serves a demo unless WEB_CONCURRENCY says otherwise.
-    web_env = {**env, "WEB_CONCURRENCY": env.get("WEB_CONCURRENCY", "1")}
     processes: dict[str, subprocess.Popen] = {}
     try:
         # The web server boots (tens of seconds on a busy machine) while the demo is made
@@ -429,7 +434,7 @@ def cmd_run() -> int:
         for line in setup.stdout:
             print(line, end="", flush=True)
             if line.startswith(f"[dev] {WEB_AFTER_STEP}:") and static.wait() == 0:
-                processes["web"] = _spawn(commands["web"], web_env)
+                processes["web"] = _spawn(commands["web"], env)
         setup_code, static_code = setup.wait(), static.wait()
         if setup_code or static_code:
             _terminate(processes)

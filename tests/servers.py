@@ -1,6 +1,7 @@
-"""A real gunicorn for integration tests: the project's gunicorn.conf.py, production settings,
-the test database and Redis (rows the test committed are visible to it); and docker-compose.yml
-read as the deployment describes it."""
+"""A real gunicorn and a real uvicorn for integration tests: the project's gunicorn.conf.py and
+docker-compose.yml's stream command, production settings, the test database and Redis (rows
+the test committed are visible to them); and docker-compose.yml read as the deployment
+describes it."""
 
 import os
 import re
@@ -87,13 +88,55 @@ def gunicorn_server(
                 time.sleep(0.2)
             yield port
         finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def stream_command(port: int) -> list[str]:
+    """docker-compose.yml's `stream` service command (uvicorn, one worker) on this port."""
+    command = compose()["services"]["stream"]["command"]
+    values = {"0.0.0.0": "127.0.0.1", "8001": str(port), "${STREAM_WORKERS:-1}": "1"}  # noqa: S104
+    return [sys.executable, "-m", *(values.get(part, part) for part in command)]
+
+
+@contextmanager
+def uvicorn_server(
+    log_path: Path, *, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[tuple[int, subprocess.Popen]]:
+    """The desk's stream server as docker-compose runs it (uvicorn, callcenter.asgi, production
+    settings); yields its port and process once it answers, and stops it afterwards."""
+    port = port or free_port()
+    environment = production_env(env)
+    host = environment["ALLOWED_HOSTS"].split(",")[0]
+    with log_path.open("a") as log:
+        process = subprocess.Popen(
+            stream_command(port),
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while not _answers(port, host):
+                assert process.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "uvicorn did not start:\n" + (
+                    log_path.read_text()
+                )
+                time.sleep(0.2)
+            yield port, process
+        finally:
+            _stop(process)
 
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"

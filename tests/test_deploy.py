@@ -111,8 +111,11 @@ def test_compose_puts_a_tls_proxy_in_front_of_web_and_trusts_exactly_it() -> Non
     caddyfile = next(volume for volume in proxy["volumes"] if "Caddyfile" in volume)
     assert (ROOT / caddyfile.split(":")[0]).is_file()
     assert proxy["environment"]["WEB_UPSTREAM"] == "web:8000"
-    # web is reached through the proxy only: nobody can forge X-Forwarded-For around it
+    assert proxy["environment"]["STREAM_UPSTREAM"] == "stream:8001"
+    assert services["stream"]["expose"] == ["8001"]
+    # web and stream are reached through the proxy only: nobody can forge X-Forwarded-For
     assert "ports" not in web_service
+    assert "ports" not in services["stream"]
     assert environment["TRUSTED_PROXY_COUNT"] == "1"
     assert environment["SECURE_SSL_REDIRECT"] == "true"
     assert environment["DJANGO_SETTINGS_MODULE"] == "callcenter.settings.production"

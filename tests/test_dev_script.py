@@ -73,7 +73,7 @@ def test_stop_says_which_service_it_stopped(dev: ModuleType, capsys: pytest.Capt
         ("::1", "[::1]:8123", "http://[::1]:8123/"),
     ],
 )
-def test_the_banner_shows_the_address_gunicorn_binds(
+def test_the_banner_shows_the_address_the_web_server_binds(
     monkeypatch: pytest.MonkeyPatch, host: str, bind: str, banner: str
 ) -> None:
     dev = _dev()

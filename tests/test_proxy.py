@@ -1,5 +1,6 @@
 """docker-compose's proxy service for real: Caddy with deploy/Caddyfile terminating TLS in
-front of gunicorn run with the web service's environment (TRUSTED_PROXY_COUNT=1). Clients come
+front of gunicorn run with the web service's environment (TRUSTED_PROXY_COUNT=1), and of the
+desk's stream server (uvicorn) for /desk/events/. Clients come
 from different loopback addresses, as different machines would.
 
 Caddy is Debian's package (.ci/run installs it); the compose file uses the official image of
@@ -30,7 +31,7 @@ from rest_framework.authtoken.models import Token
 from callcenter.choices import Role
 from callcenter.services.cti import cti_publish
 from tests.callcenter.factories import UserFactory
-from tests.servers import free_port, gunicorn_server, production_env
+from tests.servers import free_port, gunicorn_server, production_env, uvicorn_server
 from tests.test_deploy import ROOT, web_environment
 
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
@@ -95,7 +96,10 @@ def proxy(
 ) -> Iterator[Proxy]:
     directory = tmp_path_factory.mktemp("proxy")
     environment = web_environment(STATIC_ROOT=str(static_root), ALLOWED_HOSTS=SITE)
-    with gunicorn_server(directory / "gunicorn.log", env=environment) as web_port:
+    with (
+        gunicorn_server(directory / "gunicorn.log", env=environment) as web_port,
+        uvicorn_server(directory / "uvicorn.log", env=environment) as (stream_port, _stream),
+    ):
         https_port = free_port()
         caddy_env = {
             "PATH": "/usr/bin:/bin",
@@ -104,6 +108,7 @@ def proxy(
             "XDG_CONFIG_HOME": str(directory / "config"),
             "SITE_ADDRESS": SITE,
             "WEB_UPSTREAM": f"127.0.0.1:{web_port}",
+            "STREAM_UPSTREAM": f"127.0.0.1:{stream_port}",
             "HTTPS_PORT": str(https_port),
             "HTTP_PORT": str(free_port()),
         }

@@ -4,10 +4,11 @@ The phone system posts an event (ringing, answered, ended) naming the caller's n
 agent (username or telephony extension). The telephony integration signs its requests and may
 name any agent; a signed-in user (an API token, e.g. a softphone) may post only for itself, so
 nobody can pop a made-up card on a colleague's desk. The caller is resolved through the screen-pop
-selector and a small message is published on the agent's Redis pub/sub channel; the agent's
-open desk page listens on that channel through server-sent events (`callcenter.views.desk`)
-and fetches the server-rendered card. A lost message (Redis down, desk closed) loses only the
-live pop, the agent can still search the number by hand.
+selector and a small message is logged in the agent's short event stream and published to
+their open desks (`callcenter.services.desk_streams`); the agent's desk page receives it
+through server-sent events (`callcenter.views.desk`, served by the ASGI server) and fetches the
+server-rendered card. A desk that was reconnecting gets the message from the log when it is
+back; with Redis down the live pop is lost, and the agent can still search the number by hand.
 
 The caller's number does not travel to the browser: the message carries it masked, for the
 call list, and a call reference, a random key under which the number waits in Redis for that
@@ -30,17 +31,12 @@ from callcenter.phones import mask_phone, try_normalize_phone
 from callcenter.redis_client import redis_client
 from callcenter.roles import STAFF_ROLES, has_role
 from callcenter.selectors.screenpop import screenpop_owner
+from callcenter.services.desk_streams import desk_event_publish
 
 CALL_EVENTS = ("ringing", "answered", "ended")
-CHANNEL_PREFIX = "cti:agent:"
 CALL_REF_PREFIX = "cti:call:"
 # How long a call's card can be opened from its reference: a long call plus its wrap-up.
 CALL_REF_TTL_SECONDS = 4 * 3600
-
-
-def agent_channel(user_id: int) -> str:
-    """The pub/sub channel of one agent's desk."""
-    return f"{CHANNEL_PREFIX}{user_id}"
 
 
 def cti_agent_find(*, agent: str) -> User:
@@ -89,8 +85,9 @@ def cti_call_ref_phone(*, user_id: int, ref: str) -> str | None:
 
 
 def cti_publish(*, user_id: int, message: dict[str, Any]) -> int:
-    """Publish `message` (JSON) on the agent's channel; returns how many desks received it."""
-    return int(redis_client().publish(agent_channel(user_id), json.dumps(message, default=str)))
+    """Send `message` (JSON) to the agent's desks, live and in the log a reconnecting desk
+    replays; returns how many desks the agent has open."""
+    return desk_event_publish(user_id=user_id, message=json.dumps(message, default=str))
 
 
 def cti_call_event(

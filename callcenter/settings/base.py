@@ -300,14 +300,9 @@ DEMO_ALLOWED = False
 DEMO_TRAFFIC = env.bool("DEMO_TRAFFIC", default=False)
 DEMO_TRAFFIC_SECONDS = env.float("DEMO_TRAFFIC_SECONDS", default=6.0)
 
-# The agent desk's live streams (server-sent events); each open one holds a web thread.
+# The agent desk's live streams (server-sent events, served by the ASGI server, callcenter.asgi).
 # A user may keep this many open (another one closes the oldest first, in any process).
 DESK_STREAMS_PER_USER = env.int("DESK_STREAMS_PER_USER", default=3)
-# Threads of each web process that streams may never take, so requests always find one. The
-# process's thread count comes from gunicorn (gunicorn.conf.py tells each worker); elsewhere
-# from GUNICORN_THREADS, as gunicorn.conf.py reads it.
-DESK_STREAM_RESERVED_THREADS = env.int("DESK_STREAM_RESERVED_THREADS", default=12)
-WEB_THREADS = env.int("GUNICORN_THREADS", default=64)
 
 # Threads scikit-learn may use in a refresh (churn scoring, clustering). One is the safe
 # default on a shared 2-core machine; raise it only where cores are idle.

@@ -6,8 +6,9 @@ configuration imports those modules directly, so this package does not re-export
 
 from collections.abc import Callable, Iterable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar, cast
 
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -18,25 +19,39 @@ from django.views.decorators.http import require_GET
 from callcenter.http import AuthenticatedHttpRequest
 from callcenter.roles import STAFF_ROLES, has_role
 
-# A page view; the desk's event stream answers with a StreamingHttpResponse.
-View = Callable[..., HttpResponseBase]
+# A page view (the desk's event stream: an async one, answering a StreamingHttpResponse).
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 def role_required(roles: Iterable[str] = STAFF_ROLES) -> Callable[[View], View]:
     """Require a logged-in user holding one of `roles` (default: any call-center role).
 
     Anonymous visitors are sent to the login page; logged-in users without such a role get 403.
+    An async view is checked the same way, its user and roles read without blocking the loop.
     """
     allowed = frozenset(roles)
 
     def decorator(view: View) -> View:
+        if iscoroutinefunction(view):
+
+            @wraps(view)
+            async def async_wrapper(
+                request: HttpRequest, *args: Any, **kwargs: Any
+            ) -> HttpResponseBase:
+                user = await request.auser()
+                if not await sync_to_async(has_role)(user, allowed):
+                    raise PermissionDenied
+                return await view(request, *args, **kwargs)
+
+            return cast(View, login_required(async_wrapper))
+
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not has_role(request.user, allowed):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
-        return login_required(wrapper)
+        return cast(View, login_required(wrapper))
 
     return decorator
 

@@ -8,25 +8,35 @@ with the card again, so nothing is typed twice. Apps above add forms of their ow
 side column through `desk_forms` (outreach: schedule a callback); their views post to that app
 and answer through `desk_card_action`.
 
-Each open stream holds one web worker thread for up to STREAM_SECONDS; the browser's
-EventSource reconnects when it ends. `callcenter.services.desk_streams` bounds them: a few per
-user (the oldest is closed, and its page says so), and per process fewer than its threads.
+The stream is an async view served by the ASGI server (`callcenter.asgi`, uvicorn), which
+holds thousands of open streams on one event loop; everything else stays on gunicorn. Every
+event carries an SSE `id:` (its entry in the agent's event log), so the browser's EventSource,
+which reconnects by itself after a web restart or a dropped connection, sends `Last-Event-ID`
+and gets the events it missed (`callcenter.services.desk_streams`). A user keeps a few streams
+open at most (the oldest is closed, and its page says so).
 """
 
+import asyncio
 import json
-import time
+import logging
 import uuid
-from collections.abc import Callable, Generator, Iterator
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django import forms
-from django.db import connection
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connection, transaction
 from django.http import (
+    HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -48,33 +58,39 @@ from callcenter.masking import contacts_visible_in_full
 from callcenter.models import Customer
 from callcenter.page_parts import PagePart
 from callcenter.phones import try_normalize_phone
-from callcenter.redis_client import redis_client
 from callcenter.selectors.desk import DeskCard, desk_card
 from callcenter.services.activity import interaction_log, ticket_open
-from callcenter.services.cti import agent_channel, cti_call_ref_phone
+from callcenter.services.cti import cti_call_ref_phone
 from callcenter.services.customers import customer_create
 from callcenter.services.desk_streams import (
-    StreamSlots,
-    desk_stream_close_channel,
+    DeskListener,
+    Resync,
+    desk_event_id_valid,
+    desk_event_newer,
+    desk_event_split,
+    desk_events_after,
+    desk_events_latest,
+    desk_hub,
     desk_stream_register,
-    desk_stream_slots,
     desk_stream_unregister,
 )
 from callcenter.views import role_required
 
-# An open stream ends after this long and the browser reconnects (frees the worker thread
-# now and then, and survives proxies that cut idle connections).
+logger = logging.getLogger(__name__)
+
+# An open stream ends after this long and the browser reconnects, with Last-Event-ID, so
+# nothing is missed: the session and the role are checked again that often.
 STREAM_SECONDS = 300
 # A comment line this often keeps proxies from closing an idle stream.
 HEARTBEAT_SECONDS = 15
-# How long one wait for a message may block (bounds how late the stream notices its end).
-POLL_SECONDS = 1.0
 # The browser waits this long before reconnecting a closed stream.
 RETRY_MILLISECONDS = 2000
 # A stream registered longer ago than STREAM_SECONDS plus this belongs to a dead process.
 STALE_MARGIN_SECONDS = 60
-# A stream refused because the process holds its limit: when the browser should try again.
-BUSY_RETRY_AFTER_SECONDS = 10
+# 421 Misdirected Request: the stream reached the WSGI server, which must not hold it.
+MISDIRECTED = 421
+# Streams of one process opening (checking their session and role) at the same time.
+CHECKS_AT_ONCE = 8
 MAX_PHONE_LENGTH = 64
 CALL_ID_LENGTH = 128
 CALL_REF_LENGTH = 64
@@ -274,86 +290,127 @@ def _event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
-class DeskEventStream:
+def _call(event_id: str, message: str) -> str:
+    return f"id: {event_id}\nevent: call\ndata: {message}\n\n"
+
+
+async def desk_event_stream(*, user_id: int, last_event_id: str = "") -> AsyncIterator[str]:
     """The agent's call events as server-sent events, with heartbeats, for STREAM_SECONDS.
 
-    The body of the desk's streaming response. It subscribes to the agent's channel and to its
-    own close channel before the first chunk, so once the browser sees `ready` no event is
-    missed; then it counts itself among the user's streams, which closes their oldest beyond
-    DESK_STREAMS_PER_USER. A stream told to close sends `replaced` and ends. `close()`, which
-    the server calls when the response ends however it ends, gives back the process slot the
-    view took for it.
+    The body of the desk's streaming response. Its position is the entry id of the last event
+    it sent: the browser's `Last-Event-ID`, else the agent's newest logged event, and `ready`
+    carries it as its `id:`, so even a desk that got no call yet reconnects from there. It
+    listens through the process's shared reader before it reads the log after its position,
+    so no event falls between the two; an event that comes both ways is sent once. Then it
+    counts itself among the user's streams, which closes their oldest beyond
+    DESK_STREAMS_PER_USER; a stream told to close sends `replaced` and ends.
     """
-
-    def __init__(self, *, user_id: int, slots: StreamSlots) -> None:
-        self.user_id = user_id
-        self.stream_id = uuid.uuid4().hex
-        self._slots = slots
-        self._events = self._generate()
-        self._released = False
-
-    def __iter__(self) -> Iterator[str]:
-        return self._events
-
-    def close(self) -> None:
-        self._events.close()
-        if not self._released:
-            self._released = True
-            self._slots.release()
-
-    def _generate(self) -> Generator[str, None, None]:
-        if not connection.in_atomic_block:
-            # The stream needs no database; do not hold a connection for minutes.
-            connection.close()
-        close_channel = desk_stream_close_channel(self.stream_id).encode()
-        pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(agent_channel(self.user_id), close_channel)
-        try:
-            desk_stream_register(
-                user_id=self.user_id,
-                stream_id=self.stream_id,
-                max_age_seconds=int(STREAM_SECONDS) + STALE_MARGIN_SECONDS,
-            )
-            yield f"retry: {RETRY_MILLISECONDS}\n" + _event("ready", {"channel": "desk"})
-            started = last_beat = time.monotonic()
-            while time.monotonic() - started < STREAM_SECONDS:
-                message = pubsub.get_message(timeout=POLL_SECONDS)
-                if message is not None and message["type"] == "message":
-                    if message["channel"] == close_channel:
-                        yield _event("replaced", {"reason": message["data"].decode()})
-                        return
-                    yield f"event: call\ndata: {message['data'].decode()}\n\n"
-                    last_beat = time.monotonic()
-                elif time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
-                    yield ": heartbeat\n\n"
-                    last_beat = time.monotonic()
-        finally:
+    stream_id = uuid.uuid4().hex
+    position = last_event_id or await desk_events_latest(user_id=user_id)
+    listener = DeskListener(user_id=user_id, stream_id=stream_id)
+    hub = desk_hub()
+    try:
+        await hub.join(listener)
+        await desk_stream_register(
+            user_id=user_id,
+            stream_id=stream_id,
+            max_age_seconds=int(STREAM_SECONDS) + STALE_MARGIN_SECONDS,
+        )
+        ready = _event("ready", {"channel": "desk"})
+        yield f"retry: {RETRY_MILLISECONDS}\nid: {position}\n{ready}"
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + STREAM_SECONDS
+        backlog = await desk_events_after(user_id=user_id, event_id=position)
+        while True:
+            for event_id, message in backlog:
+                if desk_event_newer(event_id, position):
+                    position = event_id
+                    yield _call(event_id, message)
+            backlog = []
+            left = ends - loop.time()
+            if left <= 0:
+                return
             try:
-                desk_stream_unregister(user_id=self.user_id, stream_id=self.stream_id)
-            finally:
-                pubsub.close()
+                item = await asyncio.wait_for(listener.queue.get(), min(HEARTBEAT_SECONDS, left))
+            except TimeoutError:
+                if ends - loop.time() > 0:
+                    yield ": heartbeat\n\n"
+                continue
+            if isinstance(item, Resync):
+                backlog = await desk_events_after(user_id=user_id, event_id=position)
+                continue
+            channel, data = item
+            if channel == listener.channels[1]:
+                yield _event("replaced", {"reason": data.decode()})
+                return
+            backlog = [desk_event_split(data)]
+    finally:
+        hub.leave(listener)
+        try:
+            await desk_stream_unregister(user_id=user_id, stream_id=stream_id)
+        except Exception:  # noqa: BLE001 - Redis away: the entry goes stale by itself
+            logger.warning("desk stream %s: could not unregister", stream_id, exc_info=True)
 
 
+def _close_connection() -> None:
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+def _checks_bounded(view: Callable[..., Awaitable[HttpResponseBase]]) -> Any:
+    """At most CHECKS_AT_ONCE requests of this process run `view` (the session and role checks,
+    up to the response's first byte) at a time: each holds a database connection meanwhile,
+    and desks reconnecting together (all of them after a restart) would open one each."""
+
+    @wraps(view)
+    async def bounded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        loop = asyncio.get_running_loop()
+        gate = _check_gates.get(loop)
+        if gate is None:
+            gate = _check_gates[loop] = asyncio.Semaphore(CHECKS_AT_ONCE)
+        async with gate:
+            return await view(request, *args, **kwargs)
+
+    return bounded
+
+
+_check_gates: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+# The stream writes nothing to the database (and ATOMIC_REQUESTS cannot wrap an async view).
+@transaction.non_atomic_requests
+@_checks_bounded
 @require_GET
 @role_required()
-def desk_events_view(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
-    """Server-sent events: this agent's call events (ringing, answered, ended).
-
-    503 with Retry-After when this process holds as many streams as it may (the rest of its
-    threads serve requests); the desk tries again later.
-    """
-    slots = desk_stream_slots()
-    if not slots.acquire():
-        busy = HttpResponse(
-            _("Too many live desks are open on this server; retrying shortly."),
-            status=503,
+async def desk_events_view(
+    request: AuthenticatedHttpRequest,
+) -> HttpResponse | StreamingHttpResponse:
+    """Server-sent events: this agent's call events (ringing, answered, ended), from the ASGI
+    server. The WSGI server answers 421 (Misdirected Request) rather than hold a thread: the
+    proxy routes this path to the ASGI server (deploy/Caddyfile)."""
+    if not isinstance(request, ASGIRequest):
+        logger.error("the desk stream %s reached the WSGI server; route it to ASGI", request.path)
+        return HttpResponse(
+            _("The live desk is served by the ASGI server; this server cannot hold it."),
+            status=MISDIRECTED,
             content_type="text/plain; charset=utf-8",
         )
-        busy["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
-        busy["Cache-Control"] = "no-cache"
-        return busy
+    user_id = (await request.auser()).pk
+    assert user_id is not None  # role_required let only signed-in users in
+    # The stream needs no database: give back the connection the session and role checks
+    # opened in this request's thread, which would otherwise stay open as long as the stream.
+    await sync_to_async(_close_connection)()
+    # The browser's own reconnection sends the header; the desk's script, opening a new
+    # stream after a refused one, passes the same id in the query string.
+    last_event_id = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id", "")
     response = StreamingHttpResponse(
-        DeskEventStream(user_id=request.user.pk, slots=slots), content_type="text/event-stream"
+        desk_event_stream(
+            user_id=user_id,
+            last_event_id=last_event_id if desk_event_id_valid(last_event_id) else "",
+        ),
+        content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"

@@ -68,17 +68,38 @@ def e2e_db(committed_rows: None) -> None:
 
 @pytest.fixture(scope="session")
 def live_url(committed_database: None) -> Iterator[str]:
-    """The app served by Django's threaded live server (with static files) on a free port."""
-    from django.contrib.staticfiles.handlers import StaticFilesHandler
-    from django.test.testcases import LiveServerThread
+    """The app as `make run` serves it (`callcenter.asgi.front`: pages by the WSGI application
+    in threads, with static files; the desk's live stream by the async view), under uvicorn
+    in a thread of this process, on a free port."""
+    import socket
+    import threading
 
-    thread = LiveServerThread("127.0.0.1", StaticFilesHandler, port=0)
-    thread.daemon = True
+    import uvicorn
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from callcenter.asgi import front
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    # On shutdown the open desk streams are cancelled after a second, so they unregister from
+    # Redis (a later run's users have the same ids).
+    config = uvicorn.Config(
+        front(StaticFilesHandler(WSGIHandler())),
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    thread.is_ready.wait()
-    if thread.error:
-        raise thread.error
-    url = f"http://127.0.0.1:{thread.port}"
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive(), "uvicorn stopped"
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     # The first request imports views and compiles templates: on a loaded machine that can
     # outlast a browser step's timeout, so it is paid here, once.
     for path in ("/healthz", "/accounts/login/"):
@@ -87,7 +108,9 @@ def live_url(committed_database: None) -> Iterator[str]:
     try:
         yield url
     finally:
-        thread.terminate()
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
 
 @pytest.fixture(scope="module")

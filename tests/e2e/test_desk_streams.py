@@ -1,24 +1,16 @@
 """The desk page when its live stream is limited: replaced by the same agent's newer desks it
-says so and stays quiet until asked; refused by a busy server (503) it tries again later."""
+says so and stays quiet until asked."""
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from playwright.sync_api import expect
 
 from callcenter.choices import Role
-from callcenter.services.desk_streams import desk_stream_slots_configure
 from tests.e2e.conftest import shot
 
 EVENTS_PATH = "/desk/events/"
-
-
-@pytest.fixture(autouse=True)
-def _default_slots() -> Iterator[None]:
-    yield
-    desk_stream_slots_configure(threads=64)
 
 
 def _count_stream_requests(page: Any) -> list[str]:
@@ -71,22 +63,3 @@ def test_the_replaced_notice_is_translated(logged_in: Callable[..., Any]) -> Non
 
     expect(first.locator("#desk-replaced")).to_contain_text("实时来电")
     expect(first.get_by_role("button", name="在此接收来电")).to_be_visible()
-
-
-def test_a_desk_refused_by_a_busy_server_tries_again_later(
-    logged_in: Callable[..., Any],
-) -> None:
-    # given a server whose processes hold all the streams they may
-    desk_stream_slots_configure(threads=0)
-    page = logged_in(Role.AGENT, "e2e_busy_desk")
-    opened = _count_stream_requests(page)
-    page.goto("/desk/")
-    expect(page.locator("#desk-live")).to_have_attribute("data-state", "reconnecting")
-
-    # when a slot frees
-    time.sleep(1)
-    desk_stream_slots_configure(threads=64)
-
-    # then the desk gets live on its own, after a few spaced attempts (no tight loop)
-    expect(page.locator("#desk-live")).to_have_attribute("data-state", "live", timeout=15_000)
-    assert 2 <= len(opened) <= 4

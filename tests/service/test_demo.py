@@ -21,8 +21,8 @@ from django.utils import timezone
 from callcenter.choices import TicketKind
 from callcenter.models import AuditLog, Customer, MergeProposal, Ticket
 from callcenter.redis_client import redis_client
-from callcenter.services.cti import agent_channel
 from callcenter.services.demo import demo_seed
+from callcenter.services.desk_streams import agent_channel
 from care.models import CareRule, Enrollment
 from outreach.choices import TaskStatus
 from outreach.models import OutreachTask, Queue

@@ -48,16 +48,20 @@
   }
 
   // The server closes this page's stream when the same agent opens the desk elsewhere
-  // (`replaced`); the page then stops listening until asked. A stream refused or cut (e.g. 503
-  // while the server is busy) is opened again after a growing, jittered delay.
+  // (`replaced`); the page then stops listening until asked. A dropped stream is reopened by
+  // the browser itself, which sends the id of the last event it got (Last-Event-ID) and gets
+  // the calls it missed. A stream refused (e.g. 502 from the proxy while the stream server
+  // restarts) is opened again here after a growing, jittered delay, from the same last id.
   const replaced = document.getElementById("desk-replaced");
   const RETRY_BASE_MS = 5000;
   const RETRY_MAX_MS = 60000;
   let source = null;
   let failures = 0;
   let retryTimer = null;
+  let lastEventId = "";
 
   function onCall(event) {
+    lastEventId = event.lastEventId || lastEventId;
     const call = JSON.parse(event.data);
     remember(call);
     const shown = document.querySelector("#desk-card .desk-card");
@@ -77,8 +81,10 @@
     retryTimer = null;
     replaced.hidden = true;
     setState("connecting");
-    source = new EventSource(desk.dataset.eventsUrl);
-    source.addEventListener("ready", function () {
+    const resume = lastEventId ? "?" + new URLSearchParams({ last_event_id: lastEventId }) : "";
+    source = new EventSource(desk.dataset.eventsUrl + resume);
+    source.addEventListener("ready", function (event) {
+      lastEventId = event.lastEventId || lastEventId;
       failures = 0;
       setState("live");
     });
@@ -101,7 +107,9 @@
 
   document.getElementById("desk-reconnect").addEventListener("click", function () {
     if (retryTimer === null) {
+      // Calls rang elsewhere while this page was paused: listen from now on.
       failures = 0;
+      lastEventId = "";
       connect();
     }
   });
