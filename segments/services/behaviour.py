@@ -34,8 +34,6 @@ from segments.services.customer_sets import customer_rows_delete, customer_set_c
 from segments.services.metrics import DIRTY_SEEN_TABLE, REFRESH_WORK_MEM
 
 TARGETS_TABLE = "segments_behaviour_targets"
-MEMBERS_TABLE = "segments_behaviour_members"
-PAID_TABLE = "segments_behaviour_paid"
 # How many categories `category_shares` keeps (the largest by spend).
 TOP_CATEGORIES = 5
 TICKET_WINDOW = dt.timedelta(days=90)
@@ -45,14 +43,9 @@ _BEHAVIOUR_TABLE = CustomerBehaviour._meta.db_table
 _METRICS_TABLE = CustomerMetrics._meta.db_table
 
 # Every customer to compute, with the customers whose history counts for them (itself; for an
-# active business account also its active contacts) and the member's time zone (a name
-# PostgreSQL may not know falls back to the default; `{customers}`, `{accounts}` narrow the
-# customers to the targets). The zone names are Python's, joined by hash: a name PostgreSQL
-# does not know would fail the whole refresh, and its own list (pg_timezone_names) opens every
-# zone file.
+# active business account also its active contacts) and the member's time zone (`{zone}`: a
+# name PostgreSQL may not know falls back to the default; `{targets}` narrows the customers).
 _MEMBERS = """
-CREATE TEMP TABLE {members} ON COMMIT DROP AS
-WITH zones AS (SELECT name FROM unnest({zones}::text[]) AS z (name))
 SELECT c.id AS customer_id, c.id AS member_id, COALESCE(z.name, {default_zone}) AS zone
 FROM {customers}
 LEFT JOIN zones z ON z.name = c.timezone
@@ -63,17 +56,6 @@ FROM {accounts}
 JOIN callcenter_customer k ON k.account_id = a.id
 LEFT JOIN zones z ON z.name = k.timezone
 WHERE k.status = 'active' AND a.status = 'active' AND a.kind = 'business'
-"""
-
-# The paid orders each customer to compute counts, narrowed to what the aggregates read, with
-# the hour and ISO weekday in the time zone of the customer who placed it (date_part: a float,
-# exact for these, and much cheaper than extract's numeric on millions of rows).
-_PAID = """
-CREATE TEMP TABLE {paid} ON COMMIT DROP AS
-SELECT m.customer_id, o.placed_at, o.amount, o.category, o.channel,
-       date_part('hour', o.placed_at AT TIME ZONE m.zone)::int AS hour,
-       date_part('isodow', o.placed_at AT TIME ZONE m.zone)::int AS weekday
-FROM {members} m {orders_join}
 """
 
 # Columns written, in order; the upsert skips rows whose values are all the same.
@@ -96,16 +78,23 @@ _COLUMNS = (
 )
 
 _UPSERT = """
-WITH per_customer AS (
-    SELECT customer_id, count(*) AS orders,
-           mode() WITHIN GROUP (ORDER BY hour) AS usual_hour,
-           mode() WITHIN GROUP (ORDER BY weekday) AS usual_weekday,
+WITH zones AS (SELECT name FROM unnest({zones}::text[]) AS z (name)),
+members AS MATERIALIZED ({members}),
+paid AS MATERIALIZED (
+    SELECT m.customer_id, o.placed_at, o.amount, o.category, o.channel,
+           o.placed_at AT TIME ZONE m.zone AS local_at
+    FROM members m {orders_join}
+),
+per_customer AS (
+    SELECT customer_id, count(*) AS orders, sum(amount) AS spend,
+           mode() WITHIN GROUP (ORDER BY extract(hour FROM local_at)::int) AS usual_hour,
+           mode() WITHIN GROUP (ORDER BY extract(isodow FROM local_at)::int) AS usual_weekday,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY gap_days) AS median_gap_days
     FROM (
-        SELECT customer_id, hour, weekday,
+        SELECT customer_id, amount, local_at,
                extract(epoch FROM placed_at - lag(placed_at)
                    OVER (PARTITION BY customer_id ORDER BY placed_at)) / 86400 AS gap_days
-        FROM {paid}
+        FROM paid
     ) p
     GROUP BY customer_id
 ),
@@ -115,19 +104,17 @@ categories AS (
            sum(sum(amount)) OVER (PARTITION BY customer_id) AS total,
            row_number() OVER (PARTITION BY customer_id ORDER BY category = '',
                               sum(amount) DESC, count(*) DESC, category) AS rank
-    FROM {paid}
+    FROM paid
     GROUP BY customer_id, category
 ),
 per_category AS (
-    -- The shares as json text, then one cast: half the cost of jsonb_object_agg, same value.
     SELECT customer_id,
            count(*) FILTER (WHERE category <> '') AS categories_count,
            max(category) FILTER (WHERE rank = 1 AND category <> '') AS top_category,
            round(max(spend) FILTER (WHERE rank = 1 AND category <> '') / NULLIF(max(total), 0),
                  4) AS top_category_share,
-           (json_object_agg(category, round(spend / total, 4))
-               FILTER (WHERE rank <= {top} AND category <> '' AND total > 0))::jsonb
-               AS category_shares,
+           jsonb_object_agg(category, round(spend / total, 4))
+               FILTER (WHERE rank <= {top} AND category <> '' AND total > 0) AS category_shares,
            round(sum(orders - 1) FILTER (WHERE category <> '')::numeric
                  / NULLIF(sum(orders) FILTER (WHERE category <> ''), 0), 4)
                AS repeat_category_share
@@ -136,7 +123,7 @@ per_category AS (
 ),
 channels AS (
     SELECT DISTINCT ON (customer_id) customer_id, channel, count(*) AS orders
-    FROM {paid} WHERE channel <> ''
+    FROM paid WHERE channel <> ''
     GROUP BY customer_id, channel
     ORDER BY customer_id, count(*) DESC, channel
 ),
@@ -146,13 +133,13 @@ tickets AS (
            count(*) FILTER (WHERE t.kind = {complaint} AND t.opened_at > {d90}) AS complaints,
            count(*) FILTER (WHERE t.kind = {suggestion} AND t.opened_at > {d90}) AS suggestions,
            count(*) FILTER (WHERE t.status IN ({open_statuses})) AS open_tickets
-    FROM {members} m JOIN callcenter_ticket t ON t.customer_id = m.member_id
+    FROM members m JOIN callcenter_ticket t ON t.customer_id = m.member_id
     WHERE t.opened_at <= {as_of}
     GROUP BY m.customer_id
 ),
 csat AS (
     SELECT DISTINCT ON (m.customer_id) m.customer_id, s.score
-    FROM {members} m JOIN callcenter_surveyresponse s ON s.customer_id = m.member_id
+    FROM members m JOIN callcenter_surveyresponse s ON s.customer_id = m.member_id
     WHERE s.kind = {csat} AND s.responded_at <= {as_of}
     ORDER BY m.customer_id, s.responded_at DESC, s.id DESC
 )
@@ -174,17 +161,13 @@ SELECT m.customer_id,
        COALESCE(t.open_tickets, 0),
        s.score,
        {now}
-FROM {members} m
+FROM members m
 LEFT JOIN per_customer p ON p.customer_id = m.customer_id
 LEFT JOIN per_category k ON k.customer_id = m.customer_id
 LEFT JOIN channels ch ON ch.customer_id = m.customer_id
 LEFT JOIN tickets t ON t.customer_id = m.customer_id
 LEFT JOIN csat s ON s.customer_id = m.customer_id
 WHERE m.member_id = m.customer_id
-{conflict}
-"""
-# An empty table (the first fill) takes plain inserts: no conflict to look for.
-_ON_CONFLICT = """
 ON CONFLICT (customer_id) DO UPDATE SET {updates}, refreshed_at = EXCLUDED.refreshed_at
 WHERE ({current}) IS DISTINCT FROM ({excluded})
 """
@@ -238,11 +221,7 @@ def _targets_fill(*, as_of: dt.datetime, previous_as_of: dt.datetime) -> int:
     return count
 
 
-def _statements(
-    *, as_of: dt.datetime, now: dt.datetime, only_targets: bool, empty: bool
-) -> list[sql.Composed]:
-    """The statements that stage the members and their paid orders, then write the rows
-    (`empty`: the table holds no row yet)."""
+def _upsert_sql(*, as_of: dt.datetime, now: dt.datetime, only_targets: bool) -> sql.Composed:
     customers: sql.Composable = sql.SQL("callcenter_customer c")
     accounts: sql.Composable = sql.SQL("callcenter_customer a")
     if only_targets:
@@ -253,9 +232,14 @@ def _statements(
         accounts = sql.SQL("{t} t JOIN callcenter_customer a ON a.id = t.customer_id").format(
             t=sql.Identifier(TARGETS_TABLE)
         )
-        # A few customers: their orders through the (customer, time) index, which carries
-        # every column read (an index-only scan, no heap page per order); OFFSET 0 keeps the
-        # planner from flattening the lateral subquery into a hash join over every order.
+    members = sql.SQL(_MEMBERS).format(
+        default_zone=sql.Literal(settings.TIME_ZONE), customers=customers, accounts=accounts
+    )
+    if only_targets:
+        # A few customers: their orders through the (customer, time) index, which the planner
+        # would not choose, not knowing how few members the materialized CTE holds (OFFSET 0
+        # keeps it from flattening the lateral subquery into a hash join over every order). The
+        # index carries every column read: an index-only scan, no heap page per order.
         orders_join = sql.SQL(
             "CROSS JOIN LATERAL (SELECT placed_at, amount, category, channel "
             "FROM callcenter_order o WHERE o.customer_id = m.member_id AND o.status = 'paid' "
@@ -266,33 +250,12 @@ def _statements(
             "JOIN callcenter_order o ON o.customer_id = m.member_id "
             "AND o.status = 'paid' AND o.placed_at <= {as_of}"
         )
-    names = {
-        "members": sql.Identifier(MEMBERS_TABLE),
-        "paid": sql.Identifier(PAID_TABLE),
-    }
-    members = sql.SQL(_MEMBERS).format(
+    return sql.SQL(_UPSERT).format(
+        # The zone names Python knows, joined by hash: a name PostgreSQL does not know would
+        # fail the whole refresh, and its own list (pg_timezone_names) opens every zone file.
         zones=sql.Literal(sorted(zoneinfo.available_timezones())),
-        default_zone=sql.Literal(settings.TIME_ZONE),
-        customers=customers,
-        accounts=accounts,
-        **names,
-    )
-    paid = sql.SQL(_PAID).format(orders_join=orders_join.format(as_of=sql.Literal(as_of)), **names)
-    conflict: sql.Composable = sql.SQL("")
-    if not empty:
-        conflict = sql.SQL(_ON_CONFLICT).format(
-            updates=sql.SQL(", ").join(
-                sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(name)) for name in _COLUMNS
-            ),
-            current=sql.SQL(", ").join(
-                sql.SQL("b.{}").format(sql.Identifier(name)) for name in _COLUMNS
-            ),
-            excluded=sql.SQL(", ").join(
-                sql.SQL("EXCLUDED.{}").format(sql.Identifier(name)) for name in _COLUMNS
-            ),
-        )
-    upsert = sql.SQL(_UPSERT).format(
-        conflict=conflict,
+        orders_join=orders_join.format(as_of=sql.Literal(as_of)),
+        members=members,
         as_of=sql.Literal(as_of),
         d90=sql.Literal(as_of - TICKET_WINDOW),
         now=sql.Literal(now),
@@ -304,11 +267,16 @@ def _statements(
         csat=sql.Literal(str(SurveyKind.CSAT)),
         behaviour=sql.Identifier(_BEHAVIOUR_TABLE),
         columns=sql.SQL(", ").join(map(sql.Identifier, _COLUMNS)),
-        **names,
+        updates=sql.SQL(", ").join(
+            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(name)) for name in _COLUMNS
+        ),
+        current=sql.SQL(", ").join(
+            sql.SQL("b.{}").format(sql.Identifier(name)) for name in _COLUMNS
+        ),
+        excluded=sql.SQL(", ").join(
+            sql.SQL("EXCLUDED.{}").format(sql.Identifier(name)) for name in _COLUMNS
+        ),
     )
-    analyse = sql.SQL("ANALYZE {members}; ANALYZE {paid}").format(**names)
-    drop = sql.SQL("DROP TABLE IF EXISTS pg_temp.{members}, pg_temp.{paid}").format(**names)
-    return [drop, members, paid, analyse, upsert]
 
 
 def behaviour_refresh(
@@ -327,8 +295,9 @@ def behaviour_refresh(
     Needs the changed-customers log snapshot (`dirty_log_snapshot`) unless the pass is full.
     Returns the customers recomputed, the rows written and deleted, and whether it was full.
     """
-    empty = not CustomerBehaviour.objects.exists()
-    full = previous_as_of is None or as_of < previous_as_of or empty
+    full = (
+        previous_as_of is None or as_of < previous_as_of or not CustomerBehaviour.objects.exists()
+    )
     targets = 0
     if not full:
         assert previous_as_of is not None
@@ -344,8 +313,7 @@ def behaviour_refresh(
             [REFRESH_WORK_MEM, "off" if full else "on"],
         )
         nestloop, jit = cursor.fetchone()[:2]
-        for statement in _statements(as_of=as_of, now=now, only_targets=not full, empty=empty):
-            cursor.execute(statement)
+        cursor.execute(_upsert_sql(as_of=as_of, now=now, only_targets=not full))
         written = cursor.rowcount
         # The phases after this one plan as before.
         cursor.execute(
