@@ -5,7 +5,8 @@
 
 Each case runs in a transaction that is rolled back, so the base stays as it was:
   - first fill:  the table emptied, then every active customer computed (the first refresh's
-                 case), and the deferred foreign keys checked as the commit would;
+                 case), and the deferred constraints checked as the commit would (no
+                 foreign key since migration segments 0016);
   - no change:   an incremental pass as of the last refresh's moment, nothing logged;
   - a day:       1% of the customers order and 0.5% are called in the day after the last
                  refresh, then the pass a day on (with the previous as-of a day earlier, so the
