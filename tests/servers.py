@@ -79,16 +79,22 @@ def gunicorn_server(
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while not _answers(port, host):
-                assert process.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, "gunicorn did not start:\n" + (
-                    log_path.read_text()
-                )
-                time.sleep(0.2)
+            _wait_until_it_answers(process, port, host, log_path, "gunicorn")
             yield port
         finally:
             _stop(process)
+
+
+def _wait_until_it_answers(
+    process: subprocess.Popen, port: int, host: str, log_path: Path, name: str
+) -> None:
+    """Wait for the server on `port` to answer (failing with its log if it exits or takes
+    longer than START_TIMEOUT)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while not _answers(port, host):
+        assert process.poll() is None, log_path.read_text()
+        assert time.monotonic() < deadline, f"{name} did not start:\n" + log_path.read_text()
+        time.sleep(0.2)
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -127,13 +133,7 @@ def uvicorn_server(
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while not _answers(port, host):
-                assert process.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, "uvicorn did not start:\n" + (
-                    log_path.read_text()
-                )
-                time.sleep(0.2)
+            _wait_until_it_answers(process, port, host, log_path, "uvicorn")
             yield port, process
         finally:
             _stop(process)
