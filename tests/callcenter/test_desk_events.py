@@ -21,7 +21,6 @@ from django.conf import settings as django_settings
 from django.shortcuts import resolve_url
 from django.test import Client
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from callcenter.asgi import application
 from callcenter.choices import Role
@@ -29,10 +28,9 @@ from callcenter.redis_client import redis_client
 from callcenter.services import desk_streams
 from callcenter.services.cti import cti_publish
 from callcenter.views import desk as desk_views
+from tests.callcenter.cti_calls import cti_ring
 from tests.callcenter.factories import UserFactory
-from tests.signing import signed_headers
 
-CTI_URL = "/api/cti/call-events/"
 SECRET = "desk-events-secret"
 # A guard against a test waiting forever on a broken stream (not a timing assertion).
 GUARD_SECONDS = 20
@@ -147,17 +145,7 @@ async def _open(desk: Desk, query: str = "", **headers: str) -> tuple[Stream, di
 
 def _ring(call_id: str, agent: str) -> dict[str, Any]:
     """A ringing call posted by the telephony integration, signed, through the API."""
-    raw = json.dumps(
-        {"event": "ringing", "call_id": call_id, "caller": "138 0013 8000", "agent": agent}
-    ).encode()
-    response = APIClient().post(
-        CTI_URL,
-        raw,
-        content_type="application/json",
-        **signed_headers(raw, secret=SECRET, path=CTI_URL),
-    )
-    assert response.status_code == 202, response.content
-    return response.json()
+    return cti_ring(call_id, agent, secret=SECRET, caller="138 0013 8000")
 
 
 def test_a_ring_posted_through_the_cti_webhook_reaches_the_desk_with_its_id(

@@ -14,16 +14,14 @@ from typing import Any, BinaryIO
 import pytest
 from django.conf import settings
 from django.test import Client
-from rest_framework.test import APIClient
 
 from callcenter.choices import Role
 from callcenter.redis_client import redis_client
 from callcenter.services.desk_streams import HUB_CLIENT_NAME
+from tests.callcenter.cti_calls import cti_ring
 from tests.callcenter.factories import UserFactory
 from tests.servers import free_port, uvicorn_server
-from tests.signing import signed_headers
 
-CTI_URL = "/api/cti/call-events/"
 SECRET = "stream-server-secret"
 # A guard against a broken stream hanging the test (not a timing assertion).
 READ_TIMEOUT = 20
@@ -78,17 +76,7 @@ def _open(port: int, session: str, last_event_id: str = "") -> Stream:
 
 
 def _ring(call_id: str, agent: str) -> dict[str, Any]:
-    raw = json.dumps(
-        {"event": "ringing", "call_id": call_id, "caller": "13800138000", "agent": agent}
-    ).encode()
-    response = APIClient().post(
-        CTI_URL,
-        raw,
-        content_type="application/json",
-        **signed_headers(raw, secret=SECRET, path=CTI_URL),
-    )
-    assert response.status_code == 202, response.content
-    return response.json()
+    return cti_ring(call_id, agent, secret=SECRET)
 
 
 def _call_id(event: dict[str, str]) -> str:
