@@ -261,15 +261,8 @@ def _apply(
         closed = cursor.fetchall()
     for segment_id, count in closed:
         moves[(segment_id, "exited")] = count
-    cursor.execute(
-        sql.SQL(
-            "CREATE TEMP TABLE {entries} ON COMMIT DROP AS "
-            "SELECT d.segment_id, d.customer_id, d.reason FROM {desired} d "
-            "WHERE d.segment_id = ANY(%(ids)s) AND NOT EXISTS (SELECT 1 FROM {table} m "
-            "WHERE m.segment_id = d.segment_id AND m.customer_id = d.customer_id "
-            "AND m.exited_at IS NULL)"
-        ).format(entries=entries, table=table, desired=desired),
-        params,
+    _entries_select(
+        cursor, params, open_rows=sql.SQL("{} m WHERE m.exited_at IS NULL").format(table)
     )
     moves.update(_entries_open(cursor, params))
     return moves
@@ -324,17 +317,29 @@ def _apply_changed(
         )
         for segment_id, count in cursor.fetchall():
             moves[(segment_id, "exited")] = count
+    _entries_select(cursor, params, open_rows=sql.SQL("{} m WHERE true").format(held))
+    moves.update(_entries_open(cursor, params))
+    return moves
+
+
+def _entries_select(
+    cursor: Cursor[TupleRow], params: dict[str, Any], *, open_rows: sql.Composable
+) -> None:
+    """Select into ENTRIES_TABLE the desired rows of the segments in `params` without an open
+    membership among `open_rows` (a relation aliased m, then its condition)."""
     cursor.execute(
         sql.SQL(
             "CREATE TEMP TABLE {entries} ON COMMIT DROP AS "
             "SELECT d.segment_id, d.customer_id, d.reason FROM {desired} d "
-            "WHERE d.segment_id = ANY(%(ids)s) AND NOT EXISTS (SELECT 1 FROM {held} h "
-            "WHERE h.segment_id = d.segment_id AND h.customer_id = d.customer_id)"
-        ).format(entries=entries, desired=desired, held=held),
+            "WHERE d.segment_id = ANY(%(ids)s) AND NOT EXISTS (SELECT 1 FROM {open_rows} "
+            "AND m.segment_id = d.segment_id AND m.customer_id = d.customer_id)"
+        ).format(
+            entries=sql.Identifier(ENTRIES_TABLE),
+            desired=sql.Identifier(DESIRED_TABLE),
+            open_rows=open_rows,
+        ),
         params,
     )
-    moves.update(_entries_open(cursor, params))
-    return moves
 
 
 def _entries_open(
