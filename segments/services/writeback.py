@@ -192,9 +192,7 @@ def _temp_tables_create(cursor: Cursor[TupleRow]) -> None:
         )
 
 
-def _new_rows_copy(
-    cursor: Cursor[TupleRow], names: dict[str, sql.Composable], new: pd.DataFrame, now: datetime
-) -> int:
+def _new_rows_copy(cursor: Cursor[TupleRow], new: pd.DataFrame, now: datetime) -> int:
     """COPY the rows of customers without a stored row straight into the table (a full pass
     knows them from the stored rows it read; only the refresh writes the table, under its
     lock) and note them as changed; returns how many."""
@@ -206,13 +204,13 @@ def _new_rows_copy(
         [*METRIC_COLUMNS, "refreshed_at"],
         _arrow_csv(new.assign(refreshed_at=pd.Timestamp(now))),
     )
-    _copy_into(
-        cursor,
-        CHANGED_TABLE,
-        ["customer_id"],
-        "\n".join(map(str, new["customer_id"])).encode(),
-    )
+    _copy_into(cursor, CHANGED_TABLE, ["customer_id"], _ids_csv(new["customer_id"]))
     return len(new)
+
+
+def _ids_csv(ids: Iterable[int]) -> bytes:
+    """Customer ids as a one-column COPY payload."""
+    return "\n".join(map(str, ids)).encode()
 
 
 def _staged_rows_apply(
@@ -272,7 +270,7 @@ def _gone_rows_delete(
     (a full pass), else those missing from the staging table (of the re-aggregated customers
     only, when `incremental`)."""
     if gone is not None:
-        _copy_into(cursor, GONE_TABLE, ["customer_id"], "\n".join(map(str, gone)).encode())
+        _copy_into(cursor, GONE_TABLE, ["customer_id"], _ids_csv(gone))
         condition = sql.SQL("m.customer_id IN (SELECT customer_id FROM {})").format(
             sql.Identifier(GONE_TABLE)
         )
@@ -329,7 +327,7 @@ def metrics_write(
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor
         _temp_tables_create(cursor)
-        copied = _new_rows_copy(cursor, names, new, now) if new is not None else 0
+        copied = _new_rows_copy(cursor, new, now) if new is not None else 0
         _copy_into(cursor, STAGING_TABLE, list(METRIC_COLUMNS), payload)
         # Statistics on the fresh staging table let the planner hash the joins below instead
         # of re-scanning the staging table for every stored row.
