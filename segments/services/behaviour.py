@@ -21,21 +21,28 @@ earlier run to build on, one whose as-of is earlier than the last run's, and the
 """
 
 import datetime as dt
+import io
 import zoneinfo
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from django.conf import settings
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
 from callcenter.choices import SurveyKind, TicketKind, TicketStatus
 from segments.choices import AGE_BAND_UPPER_BOUNDS, AgeBand
 from segments.models import CustomerBehaviour, CustomerMetrics
 from segments.services.customer_sets import customer_rows_delete, customer_set_create
-from segments.services.metrics import DIRTY_SEEN_TABLE, REFRESH_WORK_MEM
+from segments.services.habits import HABIT_COLUMNS, ORDER_ROW_COLUMNS, habits_compute
+from segments.services.metrics import DIRTY_SEEN_TABLE, REFRESH_WORK_MEM, copy_frame
 
 TARGETS_TABLE = "segments_behaviour_targets"
-# How many categories `category_shares` keeps (the largest by spend).
-TOP_CATEGORIES = 5
+HABITS_TABLE = "segments_behaviour_habits"
+# Customers whose orders one COPY brings out at a time in a full pass (bounds the memory: about
+# 30 bytes per order row in the arrays, a few times that while the CSV is parsed).
+HABITS_CHUNK_CUSTOMERS = 250_000
 TICKET_WINDOW = dt.timedelta(days=90)
 OPEN_TICKET_STATUSES = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.WAITING)
 
@@ -77,56 +84,52 @@ _COLUMNS = (
     "last_csat",
 )
 
+# The paid orders counted for each customer to compute, one row each: the moment in
+# microseconds, the hour and ISO weekday where whoever placed it lives, the amount in cents.
+# Each member's orders come through the covering index `order_customer_rollup` (an index-only
+# scan per member; OFFSET 0 keeps the planner from flattening the lateral subquery into a hash
+# join over every order, which it would choose not knowing how few members the materialised
+# list holds when only some customers are recomputed).
+_ORDER_ROWS = """
+WITH zones AS (SELECT name FROM unnest({zones}::text[]) AS z (name)),
+members AS MATERIALIZED ({members})
+SELECT m.customer_id,
+       (extract(epoch FROM o.placed_at) * 1000000)::bigint AS at_us,
+       extract(hour FROM o.placed_at AT TIME ZONE m.zone)::int AS hour,
+       extract(isodow FROM o.placed_at AT TIME ZONE m.zone)::int AS weekday,
+       (o.amount * 100)::bigint AS cents,
+       o.category,
+       o.channel
+FROM members m
+CROSS JOIN LATERAL (
+    SELECT placed_at, amount, category, channel FROM callcenter_order o
+    WHERE o.customer_id = m.member_id AND o.status = 'paid' AND o.placed_at <= {as_of}
+    OFFSET 0
+) o
+"""
+
+_HABITS_TABLE_CREATE = """
+DROP TABLE IF EXISTS pg_temp.{habits};
+CREATE TEMP TABLE {habits} (
+    customer_id bigint,
+    top_category text,
+    top_category_share float8,
+    category_shares jsonb,
+    categories_count integer,
+    repeat_category_share float8,
+    preferred_channel text,
+    preferred_channel_share float8,
+    usual_hour integer,
+    usual_weekday integer,
+    median_gap_days float8
+) ON COMMIT DROP
+"""
+
+# The habits computed from the orders (HABITS_TABLE) with the service history, for every
+# customer to compute; only rows that differ from the stored ones are written.
 _UPSERT = """
 WITH zones AS (SELECT name FROM unnest({zones}::text[]) AS z (name)),
 members AS MATERIALIZED ({members}),
-paid AS MATERIALIZED (
-    SELECT m.customer_id, o.placed_at, o.amount, o.category, o.channel,
-           o.placed_at AT TIME ZONE m.zone AS local_at
-    FROM members m {orders_join}
-),
-per_customer AS (
-    SELECT customer_id, count(*) AS orders, sum(amount) AS spend,
-           mode() WITHIN GROUP (ORDER BY extract(hour FROM local_at)::int) AS usual_hour,
-           mode() WITHIN GROUP (ORDER BY extract(isodow FROM local_at)::int) AS usual_weekday,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY gap_days) AS median_gap_days
-    FROM (
-        SELECT customer_id, amount, local_at,
-               extract(epoch FROM placed_at - lag(placed_at)
-                   OVER (PARTITION BY customer_id ORDER BY placed_at)) / 86400 AS gap_days
-        FROM paid
-    ) p
-    GROUP BY customer_id
-),
-categories AS (
-    -- Orders without a category count in the spend (the shares' denominator), ranked last.
-    SELECT customer_id, category, sum(amount) AS spend, count(*) AS orders,
-           sum(sum(amount)) OVER (PARTITION BY customer_id) AS total,
-           row_number() OVER (PARTITION BY customer_id ORDER BY category = '',
-                              sum(amount) DESC, count(*) DESC, category) AS rank
-    FROM paid
-    GROUP BY customer_id, category
-),
-per_category AS (
-    SELECT customer_id,
-           count(*) FILTER (WHERE category <> '') AS categories_count,
-           max(category) FILTER (WHERE rank = 1 AND category <> '') AS top_category,
-           round(max(spend) FILTER (WHERE rank = 1 AND category <> '') / NULLIF(max(total), 0),
-                 4) AS top_category_share,
-           jsonb_object_agg(category, round(spend / total, 4))
-               FILTER (WHERE rank <= {top} AND category <> '' AND total > 0) AS category_shares,
-           round(sum(orders - 1) FILTER (WHERE category <> '')::numeric
-                 / NULLIF(sum(orders) FILTER (WHERE category <> ''), 0), 4)
-               AS repeat_category_share
-    FROM categories
-    GROUP BY customer_id
-),
-channels AS (
-    SELECT DISTINCT ON (customer_id) customer_id, channel, count(*) AS orders
-    FROM paid WHERE channel <> ''
-    GROUP BY customer_id, channel
-    ORDER BY customer_id, count(*) DESC, channel
-),
 tickets AS (
     SELECT m.customer_id,
            count(*) FILTER (WHERE t.kind = {inquiry} AND t.opened_at > {d90}) AS inquiries,
@@ -145,16 +148,16 @@ csat AS (
 )
 INSERT INTO {behaviour} AS b (customer_id, {columns}, refreshed_at)
 SELECT m.customer_id,
-       COALESCE(k.top_category, ''),
-       k.top_category_share::float8,
-       COALESCE(k.category_shares, '{{}}'::jsonb),
-       COALESCE(k.categories_count, 0),
-       k.repeat_category_share::float8,
-       COALESCE(ch.channel, ''),
-       round(ch.orders::numeric / p.orders, 4)::float8,
-       p.usual_hour,
-       p.usual_weekday,
-       round(p.median_gap_days::numeric, 2)::float8,
+       COALESCE(h.top_category, ''),
+       h.top_category_share,
+       COALESCE(h.category_shares, '{{}}'::jsonb),
+       COALESCE(h.categories_count, 0),
+       h.repeat_category_share,
+       COALESCE(h.preferred_channel, ''),
+       h.preferred_channel_share,
+       h.usual_hour,
+       h.usual_weekday,
+       h.median_gap_days,
        COALESCE(t.inquiries, 0),
        COALESCE(t.complaints, 0),
        COALESCE(t.suggestions, 0),
@@ -162,9 +165,7 @@ SELECT m.customer_id,
        s.score,
        {now}
 FROM members m
-LEFT JOIN per_customer p ON p.customer_id = m.customer_id
-LEFT JOIN per_category k ON k.customer_id = m.customer_id
-LEFT JOIN channels ch ON ch.customer_id = m.customer_id
+LEFT JOIN {habits} h ON h.customer_id = m.customer_id
 LEFT JOIN tickets t ON t.customer_id = m.customer_id
 LEFT JOIN csat s ON s.customer_id = m.customer_id
 WHERE m.member_id = m.customer_id
@@ -221,7 +222,9 @@ def _targets_fill(*, as_of: dt.datetime, previous_as_of: dt.datetime) -> int:
     return count
 
 
-def _upsert_sql(*, as_of: dt.datetime, now: dt.datetime, only_targets: bool) -> sql.Composed:
+def _members_sql(*, only_targets: bool, id_range: tuple[int, int] | None = None) -> sql.Composed:
+    """The members statement: every active customer (or the targets', or those with ids in the
+    half-open `id_range`) with the customers whose history counts for it."""
     customers: sql.Composable = sql.SQL("callcenter_customer c")
     accounts: sql.Composable = sql.SQL("callcenter_customer a")
     if only_targets:
@@ -232,34 +235,79 @@ def _upsert_sql(*, as_of: dt.datetime, now: dt.datetime, only_targets: bool) -> 
         accounts = sql.SQL("{t} t JOIN callcenter_customer a ON a.id = t.customer_id").format(
             t=sql.Identifier(TARGETS_TABLE)
         )
-    members = sql.SQL(_MEMBERS).format(
+    elif id_range is not None:
+        in_range = sql.SQL(
+            "(SELECT * FROM callcenter_customer WHERE id >= {lo} AND id < {hi}) {alias}"
+        )
+        bounds = {"lo": sql.Literal(id_range[0]), "hi": sql.Literal(id_range[1])}
+        customers = in_range.format(alias=sql.Identifier("c"), **bounds)
+        accounts = in_range.format(alias=sql.Identifier("a"), **bounds)
+    return sql.SQL(_MEMBERS).format(
         default_zone=sql.Literal(settings.TIME_ZONE), customers=customers, accounts=accounts
     )
-    if only_targets:
-        # A few customers: their orders through the (customer, time) index, which the planner
-        # would not choose, not knowing how few members the materialized CTE holds (OFFSET 0
-        # keeps it from flattening the lateral subquery into a hash join over every order). The
-        # index carries every column read: an index-only scan, no heap page per order.
-        orders_join = sql.SQL(
-            "CROSS JOIN LATERAL (SELECT placed_at, amount, category, channel "
-            "FROM callcenter_order o WHERE o.customer_id = m.member_id AND o.status = 'paid' "
-            "AND o.placed_at <= {as_of} OFFSET 0) o"
+
+
+def _zones() -> sql.Composable:
+    # The zone names Python knows, joined by hash: a name PostgreSQL does not know would fail
+    # the whole refresh, and its own list (pg_timezone_names) opens every zone file.
+    return sql.Literal(sorted(zoneinfo.available_timezones()))
+
+
+def _id_ranges(cursor: CursorWrapper) -> list[tuple[int, int]]:
+    """Half-open ranges of customer ids holding about HABITS_CHUNK_CUSTOMERS active customers
+    each (ids spread evenly between the smallest and the largest)."""
+    cursor.execute(
+        "SELECT min(id), max(id), count(*) FROM callcenter_customer WHERE status = 'active'"
+    )
+    low, high, count = cursor.fetchone()
+    if not count:
+        return []
+    parts = -(-count // HABITS_CHUNK_CUSTOMERS)
+    step = -(-(high + 1 - low) // parts)
+    return [(lo, min(lo + step, high + 1)) for lo in range(low, high + 1, step)]
+
+
+def _habits_stage(cursor: CursorWrapper, *, as_of: dt.datetime, full: bool) -> int:
+    """Compute the habits of every customer to compute (all, or the targets) from their paid
+    orders into HABITS_TABLE, a part of the customers at a time; returns the order rows read."""
+    cursor.execute(sql.SQL(_HABITS_TABLE_CREATE).format(habits=sql.Identifier(HABITS_TABLE)))
+    parts: list[tuple[int, int] | None] = list(_id_ranges(cursor)) if full else [None]
+    read = 0
+    for id_range in parts:
+        statement = sql.SQL(_ORDER_ROWS).format(
+            zones=_zones(),
+            members=_members_sql(only_targets=not full, id_range=id_range),
+            as_of=sql.Literal(as_of),
         )
-    else:
-        orders_join = sql.SQL(
-            "JOIN callcenter_order o ON o.customer_id = m.member_id "
-            "AND o.status = 'paid' AND o.placed_at <= {as_of}"
+        rows = copy_frame(statement, ORDER_ROW_COLUMNS)
+        read += len(rows)
+        if rows.empty:
+            continue
+        habits = habits_compute(rows)
+        del rows
+        sink = io.BytesIO()
+        pa_csv.write_csv(
+            pa.Table.from_pandas(habits, preserve_index=False),
+            sink,
+            write_options=pa_csv.WriteOptions(include_header=False),
         )
+        copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+            sql.Identifier(HABITS_TABLE), sql.SQL(", ").join(map(sql.Identifier, HABIT_COLUMNS))
+        )
+        with cursor.cursor.copy(copy) as stream:
+            stream.write(sink.getvalue())
+    cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(HABITS_TABLE)))
+    return read
+
+
+def _upsert_sql(*, as_of: dt.datetime, now: dt.datetime, only_targets: bool) -> sql.Composed:
     return sql.SQL(_UPSERT).format(
-        # The zone names Python knows, joined by hash: a name PostgreSQL does not know would
-        # fail the whole refresh, and its own list (pg_timezone_names) opens every zone file.
-        zones=sql.Literal(sorted(zoneinfo.available_timezones())),
-        orders_join=orders_join.format(as_of=sql.Literal(as_of)),
-        members=members,
+        zones=_zones(),
+        members=_members_sql(only_targets=only_targets),
+        habits=sql.Identifier(HABITS_TABLE),
         as_of=sql.Literal(as_of),
         d90=sql.Literal(as_of - TICKET_WINDOW),
         now=sql.Literal(now),
-        top=sql.Literal(TOP_CATEGORIES),
         inquiry=sql.Literal(str(TicketKind.INQUIRY)),
         complaint=sql.Literal(str(TicketKind.COMPLAINT)),
         suggestion=sql.Literal(str(TicketKind.SUGGESTION)),
@@ -290,10 +338,10 @@ def behaviour_refresh(
     last successful refresh (the stored rows describe it), None to recompute everybody.
     Everybody is recomputed too while no row exists yet (the first fill), but not on a full
     refresh otherwise: the rows depend on history and the 90-day ticket edge alone, which the
-    incremental pass follows, and recomputing everybody costs seconds per million orders
-    (docs/performance.md).
+    incremental pass follows (docs/performance.md).
     Needs the changed-customers log snapshot (`dirty_log_snapshot`) unless the pass is full.
-    Returns the customers recomputed, the rows written and deleted, and whether it was full.
+    Returns the customers recomputed, the order rows read, the rows written and deleted, and
+    whether it was full.
     """
     full = (
         previous_as_of is None or as_of < previous_as_of or not CustomerBehaviour.objects.exists()
@@ -303,9 +351,10 @@ def behaviour_refresh(
         assert previous_as_of is not None
         targets = _targets_fill(as_of=as_of, previous_as_of=previous_as_of)
     with connection.cursor() as cursor:
-        # Every customer: hash and merge joins only. The planner cannot estimate the rows of
-        # the materialised lists and would otherwise nest loops over a hundred thousand rows.
-        # No JIT: compiling this statement's many expressions costs seconds, more than it saves.
+        order_rows = _habits_stage(cursor, as_of=as_of, full=full)
+        # Every customer: hash joins only (the planner cannot estimate the rows of the
+        # materialised lists and would otherwise nest loops over a million rows). No JIT:
+        # compiling this statement's many expressions costs more than it saves.
         cursor.execute(
             "SELECT current_setting('enable_nestloop'), current_setting('jit'), "
             "set_config('work_mem', %s, true), set_config('enable_hashagg', 'on', true), "
@@ -335,6 +384,7 @@ def behaviour_refresh(
         targets = CustomerBehaviour.objects.count()
     return {
         "behaviour_customers": targets,
+        "behaviour_order_rows": order_rows,
         "behaviour_written": written,
         "behaviour_deleted": deleted,
         "behaviour_full": int(full),

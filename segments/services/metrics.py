@@ -366,6 +366,12 @@ def _copy_out(query: sql.Composable, *, every_customer: bool = False) -> io.Byte
     return buffer
 
 
+def copy_frame(query: sql.Composable, columns: dict[str, str]) -> pd.DataFrame:
+    """The rows of `query` (on the default connection, in its transaction) as a frame typed by
+    `columns` (name to "int64", "float64", "string" or "datetime"), through one COPY stream."""
+    return _read_csv(_copy_out(query), columns)
+
+
 def _read_copy(conn: psycopg.Connection, statement: bytes, buffer: io.BytesIO) -> None:
     """Run a `COPY ... TO STDOUT` statement and write its data into `buffer`, through libpq.
 
