@@ -178,7 +178,8 @@ class MetricsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CustomerMetrics
-        exclude = ["customer"]
+        # The moments of change by the clock are the refresh's own bookkeeping.
+        exclude = ["customer", "orders_edge_at", "contacts_edge_at"]
 
     @extend_schema_field(ReachSerializer(allow_null=True))
     def get_reach(self, metrics: MetricsRow) -> dict | None:

@@ -275,6 +275,14 @@ class CustomerMetrics(models.Model):
     last_nps = models.SmallIntegerField(_("last NPS"), null=True, blank=True)
     avg_sentiment_30d = models.FloatField(_("average sentiment, 30 days"), null=True, blank=True)
     last_contact_at = models.DateTimeField(_("last contact"), null=True, blank=True)
+    # The first moment the clock alone changes the raw metrics above (a paid order, a contact
+    # or a complaint leaving its window, or one dated after as-of becoming current), from the
+    # customer's own history: an incremental refresh re-aggregates the rows whose moment has
+    # come instead of searching every order for window edges. Null: never.
+    orders_edge_at = models.DateTimeField(_("next change by the clock, orders"), null=True)
+    contacts_edge_at = models.DateTimeField(
+        _("next change by the clock, contacts and surveys"), null=True
+    )
     r_score = models.SmallIntegerField(_("R"), null=True, blank=True)
     f_score = models.SmallIntegerField(_("F"), null=True, blank=True)
     m_score = models.SmallIntegerField(_("M"), null=True, blank=True)

@@ -6,8 +6,10 @@ CSV and is parsed by pandas' pyarrow reader, never row by row in Python.
 
 A steady refresh aggregates only the customers whose metrics can have changed since the stored
 ones (`metrics_frame_incremental`): those in the changed-customers log that database triggers
-fill (see segments/migrations/0004_dirty_customers.py), and those with history crossing a window
-edge as the clock moved. Everybody else's raw metrics are read back from the metrics table.
+fill (see segments/migrations/0004_dirty_customers.py), and those whose stored row's moment of
+change by the clock has come (`orders_edge_at`, `contacts_edge_at`: the first moment a paid
+order, a contact or a complaint leaves its window, or one dated later becomes current, computed
+by the same aggregation). Everybody else's raw metrics are read back from the metrics table.
 """
 
 import io
@@ -41,6 +43,7 @@ _ORDER_COLUMNS_NAMES = (
     "orders_90d",
     "spend_90d",
     "spend_lifetime",
+    "orders_edge_at",
 )
 METRICS_COLUMNS = {
     "customer_id": "int64",
@@ -58,6 +61,8 @@ METRICS_COLUMNS = {
     "last_contact_at": "datetime",
     "complaints_90d": "int64",
     "last_nps": "float64",
+    "orders_edge_at": "datetime",
+    "contacts_edge_at": "datetime",
 }
 
 ORDER_PART_COLUMNS = {
@@ -93,23 +98,31 @@ _DIRTY_LOG = DirtyCustomer._meta.db_table
 _METRICS_TABLE = CustomerMetrics._meta.db_table
 
 # Paid orders per customer: the costliest part (every order is read). `{only}`
-# narrows it to some customers.
+# narrows it to some customers. Orders dated after as-of count for nothing but the moment the
+# clock next changes the figures (`orders_edge_at`: an order leaving the window or the 90 days,
+# or one becoming current).
 _ORDERS = """
 SELECT customer_id,
-       min(placed_at) AS first_order_at,
-       max(placed_at) AS last_order_at,
-       count(*) AS orders_lifetime,
-       count(*) FILTER (WHERE placed_at > {window_start}) AS frequency,
-       sum(amount) FILTER (WHERE placed_at > {window_start}) AS monetary,
-       count(*) FILTER (WHERE placed_at > {d90}) AS orders_90d,
-       sum(amount) FILTER (WHERE placed_at > {d90}) AS spend_90d,
-       sum(amount) AS spend_lifetime
+       min(placed_at) FILTER (WHERE placed_at <= {as_of}) AS first_order_at,
+       max(placed_at) FILTER (WHERE placed_at <= {as_of}) AS last_order_at,
+       count(*) FILTER (WHERE placed_at <= {as_of}) AS orders_lifetime,
+       count(*) FILTER (WHERE placed_at > {window_start} AND placed_at <= {as_of}) AS frequency,
+       sum(amount) FILTER (WHERE placed_at > {window_start} AND placed_at <= {as_of})
+           AS monetary,
+       count(*) FILTER (WHERE placed_at > {d90} AND placed_at <= {as_of}) AS orders_90d,
+       sum(amount) FILTER (WHERE placed_at > {d90} AND placed_at <= {as_of}) AS spend_90d,
+       sum(amount) FILTER (WHERE placed_at <= {as_of}) AS spend_lifetime,
+       least(min(placed_at) FILTER (WHERE placed_at > {window_start} AND placed_at <= {as_of})
+                 + {window},
+             min(placed_at) FILTER (WHERE placed_at > {d90} AND placed_at <= {as_of})
+                 + {days90},
+             min(placed_at) FILTER (WHERE placed_at > {as_of})) AS orders_edge_at
 FROM callcenter_order
-WHERE status = 'paid' AND placed_at <= {as_of} {only}
+WHERE status = 'paid' {only}
 GROUP BY customer_id
 """
 # Order columns that are zero, not null, for a customer without paid orders.
-_ORDER_COUNTS = _ORDER_COLUMNS_NAMES[2:]
+_ORDER_COUNTS = _ORDER_COLUMNS_NAMES[2:-1]
 
 # Every active customer with the other metrics; `{order_columns}` and `{orders_join}` bring
 # the orders part in (one statement) or leave it to a query of its own (see metrics_frame).
@@ -121,22 +134,31 @@ SELECT c.id AS customer_id,
        i.avg_sentiment_30d,
        i.last_contact_at,
        COALESCE(t.complaints_90d, 0) AS complaints_90d,
-       s.last_nps
+       s.last_nps,
+       {orders_edge}
+       least(i.edge_at, t.edge_at, f.edge_at) AS contacts_edge_at
 FROM callcenter_customer c
 {orders_join}
 LEFT JOIN (
     SELECT customer_id,
-           count(*) FILTER (WHERE occurred_at > {d30}) AS interactions_30d,
-           avg(sentiment) FILTER (WHERE occurred_at > {d30}) AS avg_sentiment_30d,
-           max(occurred_at) AS last_contact_at
+           count(*) FILTER (WHERE occurred_at > {d30} AND occurred_at <= {as_of})
+               AS interactions_30d,
+           avg(sentiment) FILTER (WHERE occurred_at > {d30} AND occurred_at <= {as_of})
+               AS avg_sentiment_30d,
+           max(occurred_at) FILTER (WHERE occurred_at <= {as_of}) AS last_contact_at,
+           least(min(occurred_at) FILTER (WHERE occurred_at > {d30} AND occurred_at <= {as_of})
+                     + {days30},
+                 min(occurred_at) FILTER (WHERE occurred_at > {as_of})) AS edge_at
     FROM callcenter_interaction
-    WHERE occurred_at <= {as_of} {only}
+    WHERE true {only}
     GROUP BY customer_id
 ) i ON i.customer_id = c.id
 LEFT JOIN (
-    SELECT customer_id, count(*) AS complaints_90d
+    SELECT customer_id, count(*) FILTER (WHERE opened_at <= {as_of}) AS complaints_90d,
+           least(min(opened_at) FILTER (WHERE opened_at <= {as_of}) + {days90},
+                 min(opened_at) FILTER (WHERE opened_at > {as_of})) AS edge_at
     FROM callcenter_ticket
-    WHERE kind = 'complaint' AND opened_at > {d90} AND opened_at <= {as_of} {only}
+    WHERE kind = 'complaint' AND opened_at > {d90} {only}
     GROUP BY customer_id
 ) t ON t.customer_id = c.id
 LEFT JOIN (
@@ -145,6 +167,12 @@ LEFT JOIN (
     WHERE kind = 'nps' AND responded_at <= {as_of} {only}
     ORDER BY customer_id, responded_at DESC, id DESC
 ) s ON s.customer_id = c.id
+LEFT JOIN (
+    SELECT customer_id, min(responded_at) AS edge_at
+    FROM callcenter_surveyresponse
+    WHERE kind = 'nps' AND responded_at > {as_of} {only}
+    GROUP BY customer_id
+) f ON f.customer_id = c.id
 WHERE c.status = 'active' {customer_filter}
 """
 
@@ -199,8 +227,10 @@ LEFT JOIN (
     GROUP BY mm.account_id
 ) t ON t.account_id = m.account_id
 """
+# An account's own moment of change stays its own: a contact whose moment comes is re-aggregated
+# and takes its account along (see `_dirty_customers`).
 ACCOUNT_ROLLUP_COLUMNS = {
-    **ORDER_PART_COLUMNS,
+    **{name: kind for name, kind in ORDER_PART_COLUMNS.items() if name != "orders_edge_at"},
     "complaints_90d": "int64",
 }
 
@@ -321,11 +351,15 @@ def _aggregation_sql(
         "window_start": sql.Literal(as_of - timedelta(days=window_days)),
         "d90": sql.Literal(as_of - timedelta(days=90)),
         "d30": sql.Literal(as_of - timedelta(days=30)),
+        "window": sql.Literal(timedelta(days=window_days)),
+        "days90": sql.Literal(timedelta(days=90)),
+        "days30": sql.Literal(timedelta(days=30)),
         "only": only,
     }
     orders = sql.SQL(_ORDERS).format(**bounds)
     order_columns: sql.Composable = sql.SQL("")
     orders_join: sql.Composable = sql.SQL("")
+    orders_edge: sql.Composable = sql.SQL("")
     if not orders_apart:
         order_columns = sql.SQL(
             "o.first_order_at, o.last_order_at, {counts},".format(
@@ -333,9 +367,11 @@ def _aggregation_sql(
             )
         )
         orders_join = sql.SQL("LEFT JOIN ({}) o ON o.customer_id = c.id").format(orders)
+        orders_edge = sql.SQL("o.orders_edge_at,")
     statement = sql.SQL(_AGGREGATION).format(
         order_columns=order_columns,
         orders_join=orders_join,
+        orders_edge=orders_edge,
         customer_filter=customer_filter,
         **bounds,
     )
@@ -527,53 +563,27 @@ def dirty_log_consume() -> int:
         return cursor.rowcount
 
 
-# Customers with history between the previous and the new edge of a window: what left the
-# 365-day (window) / 90-day / 30-day spans, and what became current.
-_CROSSED_EDGES = """
-SELECT customer_id FROM callcenter_order
-WHERE (placed_at > %(w0)s AND placed_at <= %(w1)s) OR (placed_at > %(q0)s AND placed_at <= %(q1)s)
-   OR (placed_at > %(a0)s AND placed_at <= %(a1)s)
-UNION SELECT customer_id FROM callcenter_interaction
-WHERE (occurred_at > %(m0)s AND occurred_at <= %(m1)s)
-   OR (occurred_at > %(a0)s AND occurred_at <= %(a1)s)
-UNION SELECT customer_id FROM callcenter_ticket
-WHERE kind = 'complaint' AND ((opened_at > %(q0)s AND opened_at <= %(q1)s)
-   OR (opened_at > %(a0)s AND opened_at <= %(a1)s))
-UNION SELECT customer_id FROM callcenter_surveyresponse
-WHERE kind = 'nps' AND responded_at > %(a0)s AND responded_at <= %(a1)s
-"""
-
-
-def _dirty_customers(*, as_of: datetime, previous_as_of: datetime, window_days: int) -> int:
-    """Fill DIRTY_NOW_TABLE with every customer whose raw metrics may differ from those stored
-    as of `previous_as_of`: changed history (the log), rows that crossed a window edge as the
-    clock moved (365/90/30 days back, or became current), and active customers without a
-    stored row. Returns how many there are."""
-    bounds = {
-        "a0": previous_as_of,
-        "a1": as_of,
-        "w0": previous_as_of - timedelta(days=window_days),
-        "w1": as_of - timedelta(days=window_days),
-        "q0": previous_as_of - timedelta(days=90),
-        "q1": as_of - timedelta(days=90),
-        "m0": previous_as_of - timedelta(days=30),
-        "m1": as_of - timedelta(days=30),
-    }
-    crossed = sql.SQL(_CROSSED_EDGES)
+def _dirty_customers(*, as_of: datetime) -> int:
+    """Fill DIRTY_NOW_TABLE with every customer whose raw metrics may differ from the stored
+    ones as of `as_of`: changed history (the log), rows whose moment of change by the clock
+    has come (a paid order, contact or complaint left its window, or one became current:
+    `orders_edge_at`, `contacts_edge_at`, computed with the stored figures), active customers
+    without a stored row, and the accounts of all these. Returns how many there are."""
     with connection.cursor() as cursor:
         customer_set_create(cursor, DIRTY_NOW_TABLE)
         cursor.execute(
             sql.SQL(
-                "INSERT INTO {now} SELECT customer_id FROM {seen} UNION {crossed} UNION "
-                "SELECT c.id FROM callcenter_customer c WHERE c.status = 'active' AND NOT EXISTS "
-                "(SELECT 1 FROM {metrics} m WHERE m.customer_id = c.id)"
+                "INSERT INTO {now} SELECT customer_id FROM {seen} "
+                "UNION SELECT customer_id FROM {metrics} "
+                "WHERE orders_edge_at <= %(as_of)s OR contacts_edge_at <= %(as_of)s "
+                "UNION SELECT c.id FROM callcenter_customer c WHERE c.status = 'active' "
+                "AND NOT EXISTS (SELECT 1 FROM {metrics} m WHERE m.customer_id = c.id)"
             ).format(
                 now=sql.Identifier(DIRTY_NOW_TABLE),
                 seen=sql.Identifier(DIRTY_SEEN_TABLE),
-                crossed=crossed,
                 metrics=sql.Identifier(_METRICS_TABLE),
             ),
-            bounds,
+            {"as_of": as_of},
         )
         count = cursor.rowcount
         # A contact's changed history changes its account's roll-up.
@@ -593,12 +603,11 @@ def metrics_frame_incremental(
     *,
     as_of: datetime,
     window_days: int,
-    previous_as_of: datetime,
     max_share: float,
     stored_rows: Callable[[], pd.DataFrame],
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """The same frame as `metrics_frame`, aggregating only the customers whose metrics may
-    have changed since the stored ones were computed as of `previous_as_of` (same window), and
+    have changed since the stored ones were computed (same window, an earlier as-of), and
     taking everybody else's from `stored_rows()` (every stored row, `metrics_stored_rows`;
     usually being read on another connection meanwhile, see `metrics_stored_rows_ahead`).
 
@@ -606,7 +615,7 @@ def metrics_frame_incremental(
     only what changed), or None when more than `max_share` of the customers would need
     re-aggregating (a full pass is then cheaper). Needs `dirty_log_snapshot()` first.
     """
-    dirty = _dirty_customers(as_of=as_of, previous_as_of=previous_as_of, window_days=window_days)
+    dirty = _dirty_customers(as_of=as_of)
     if dirty > max_share * max(CustomerMetrics.objects.count(), 1):
         return None
     statement, _orders = _aggregation_sql(as_of, window_days, only_dirty=True)

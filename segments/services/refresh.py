@@ -318,11 +318,9 @@ def _aggregate(
     # Inside the refresh's own transaction (see _execute_locked), which writes nothing before.
     with metrics_stored_rows_ahead(own_transaction=True) as stored_rows:
         if not full and incremental_possible(run, previous):
-            assert previous is not None
             result = metrics_frame_incremental(
                 as_of=run.as_of,
                 window_days=run.window_days,
-                previous_as_of=previous.as_of,
                 max_share=INCREMENTAL_MAX_SHARE,
                 stored_rows=stored_rows,
             )

@@ -38,6 +38,8 @@ METRIC_COLUMNS: dict[str, str] = {
     "last_nps": "smallint",
     "avg_sentiment_30d": "double precision",
     "last_contact_at": "timestamptz",
+    "orders_edge_at": "timestamptz",
+    "contacts_edge_at": "timestamptz",
     "r_score": "smallint",
     "f_score": "smallint",
     "m_score": "smallint",

@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from callcenter.choices import CustomerStatus, OrderStatus, TicketKind
+from callcenter.choices import CustomerStatus, OrderStatus, SurveyKind, TicketKind
 from callcenter.models import Interaction, Order
 from segments.choices import RunStatus
 from segments.models import CustomerMetrics, DirtyCustomer, SegmentMembership
@@ -18,6 +18,7 @@ from tests.callcenter.factories import (
     CustomerFactory,
     InteractionFactory,
     OrderFactory,
+    SurveyFactory,
     TicketFactory,
 )
 from tests.segments.factories import ValueModelFactory
@@ -274,3 +275,54 @@ def test_with_a_value_model_the_next_day_equals_a_full_pass(history, monkeypatch
     assert (third.counts["entered"], third.counts["exited"]) == (0, 0)
     assert _table() == incremental_table
     assert _open_memberships() == incremental_members
+
+
+def test_each_row_knows_when_the_clock_changes_it_and_only_those_rows_are_re_aggregated(
+    monkeypatch,
+) -> None:
+    # given history already stored that the clock alone will change, and customers it will not
+    leaves_window = CustomerFactory()
+    _order(leaves_window, 364.75)
+    _order(leaves_window, 10)
+    pre_dated = CustomerFactory()
+    _order(pre_dated, -0.5, "70.00")  # dated after AS_OF, stored before the first refresh
+    late_survey = CustomerFactory()
+    SurveyFactory(
+        customer=late_survey,
+        kind=SurveyKind.NPS,
+        score=3,
+        responded_at=AS_OF + dt.timedelta(hours=5),
+    )
+    steady = [CustomerFactory() for _ in range(3)]
+    for customer in steady:
+        _order(customer, 30)
+    segment_refresh(as_of=AS_OF, window_days=365)
+
+    stored = {
+        row["customer_id"]: row
+        for row in CustomerMetrics.objects.values(
+            "customer_id", "orders_edge_at", "contacts_edge_at"
+        )
+    }
+    assert stored[leaves_window.pk]["orders_edge_at"] == AS_OF + dt.timedelta(days=0.25)
+    assert stored[pre_dated.pk]["orders_edge_at"] == AS_OF + dt.timedelta(days=0.5)
+    assert stored[late_survey.pk]["contacts_edge_at"] == AS_OF + dt.timedelta(hours=5)
+    # an order 30 days back leaves the 90 days in 60 days
+    assert stored[steady[0].pk]["orders_edge_at"] == AS_OF + dt.timedelta(days=60)
+
+    monkeypatch.setattr(refresh_module, "INCREMENTAL_MAX_SHARE", 1.0)
+    second = segment_refresh(as_of=NEXT_DAY, window_days=365)
+
+    # when the next day comes, the three rows whose moment came, and no other, are aggregated
+    assert second.counts["aggregated"] == 3
+    row = CustomerMetrics.objects.get(customer=leaves_window)
+    assert (row.frequency, row.orders_edge_at) == (1, AS_OF + dt.timedelta(days=80))
+    assert CustomerMetrics.objects.get(customer=pre_dated).orders_lifetime == 1
+    assert CustomerMetrics.objects.get(customer=late_survey).last_nps == 3
+    incremental_table = _table()
+
+    monkeypatch.setattr(refresh_module, "_previous_builtin_signature", lambda: None)
+    third = segment_refresh(as_of=NEXT_DAY, window_days=365, full=True)
+
+    assert third.counts["metrics_written"] == 0
+    assert _table() == incremental_table
