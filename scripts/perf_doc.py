@@ -8,10 +8,11 @@ A published run is a report `make bench` wrote (bench/run.py), copied into
 bench/results/published/ and committed, named by its start time. The prose of both documents
 is written by hand; each table sits between the lines `<!-- perf-doc:begin NAME -->` and
 `<!-- perf-doc:end NAME -->` and is replaced whole: in docs/performance.md one row per
-published run, oldest first; in the README (`summary`) one row per headline figure, from the
-published run at the largest scale that has it. Every row names the run it came from. Ratios
-are taken by wall time against the baseline measured in the same run, since absolute figures on
-a shared machine move from one day to the next. `make perf-doc` runs the first form;
+published run, oldest first (the desk benchmark's tables: per run that ran it); in the README
+(`summary`) one row per headline figure, from the published run at the largest scale that has
+it. Every row names the run it came from. Ratios are taken by wall time against the baseline
+measured in the same run, since absolute figures on a shared machine move from one day to the
+next. `make perf-doc` runs the first form;
 tests/test_perf_doc.py fails while a document differs from what the committed runs render.
 """
 
@@ -798,6 +799,261 @@ def ml_table(runs: Sequence[Run]) -> str:
     return _table(header, rows)
 
 
+# The thousand live desks (bench/desks.py). One run posts calls at the same rate to random agents
+# in three conditions: no desk open, the desks open on the stream server, and the threaded
+# stream it replaced (the baseline, its code taken from git). Ring to desk is measured at the
+# client, split by the calls posted while the screen-pop was paced and while it was saturated.
+# The targets (issue 20): every call delivered once, ring to desk p99 under 200 ms, and the
+# screen-pop's saturated throughput and paced p99 with the desks open within 10% of the same run
+# without them (a change for the better is no miss, as bench/desks.py judges it).
+
+DESK_CONDITIONS = (
+    ("without_desks", "no desk open"),
+    ("with_desks", "desks on the stream server"),
+    ("threaded_baseline", "threaded stream (baseline)"),
+)
+DESK_RING_P99_MS = 200.0
+DESK_SCREENPOP_WITHIN = 0.1
+NO_DESK_RUN = (
+    "_No published run has it yet: run `BENCH_ONLY=desks make bench`, then "
+    "`python scripts/perf_doc.py --publish bench/results/latest.json`._"
+)
+
+
+def _desk_runs(runs: Sequence[Run]) -> list[Run]:
+    """The runs that ran the desk benchmark (failed ones included): it runs alone, with
+    `BENCH_ONLY=desks`, so the runs without it would only add empty rows."""
+    return [run for run in runs if run.section("desks")]
+
+
+def _desks_opened(desks: dict[str, Any]) -> str:
+    """Desks that opened (answered 200) of the desks asked, and what the others were answered."""
+    asked, statuses = desks.get("desks"), desks.get("statuses")
+    if not isinstance(asked, int) or not isinstance(statuses, dict):
+        return MISSING
+    if not asked:
+        return "none"
+    others = ", ".join(
+        f"{_number(count)} answered {status if status != '0' else 'nothing'}"
+        for status, count in sorted(statuses.items())
+        if status != "200"
+    )
+    opened = f"{_number(statuses.get('200', 0))} of {_number(asked)}"
+    return f"{opened} ({others})" if others else opened
+
+
+def _calls_delivered(desks: dict[str, Any]) -> str:
+    """Calls that reached a desk of the calls posted, and how many reached one twice."""
+    if not desks.get("desks"):
+        return MISSING
+    return (
+        f"{_number(desks.get('calls_received'))} of {_number(desks.get('calls_posted'))}, "
+        f"{_number(desks.get('duplicates'))} twice"
+    )
+
+
+def _delivered_once(desks: dict[str, Any]) -> bool | None:
+    keys = ("calls_received", "calls_posted", "duplicates")
+    if not all(isinstance(desks.get(key), int) for key in keys):
+        return None
+    return desks["calls_received"] == desks["calls_posted"] and not desks["duplicates"]
+
+
+def _ring_p99(desks: dict[str, Any], window: str = "") -> Any:
+    """Ring to desk p99 (ms) over the whole run, or the calls posted `while_paced` or
+    `while_saturated`; None when no call reached a desk."""
+    key = f"ring_to_event_ms_{window}" if window else "ring_to_event_ms"
+    return desks.get(key, {}).get("p99")
+
+
+def _met(value: Any) -> str:
+    return MISSING if not isinstance(value, bool) else ("met" if value else "**missed**")
+
+
+def _ring_met(value: Any) -> bool | None:
+    return value < DESK_RING_P99_MS if isinstance(value, int | float) else None
+
+
+def _ring_target(value: Any) -> str:
+    met = _ring_met(value)
+    return MISSING if met is None else f"{_ms(value)} {_met(met)}"
+
+
+def _desks_over_none(figures: dict[str, Any], run: str, key: str) -> tuple[Any, Any, bool | None]:
+    """A screen-pop figure (`run`: screenpop or screenpop_paced, `key` in it) with the desks
+    open and without them, and whether their ratio meets the target: within 10%, a change for
+    the better never a miss (more requests per second, a lower p99)."""
+    with_value = figures.get("with_desks", {}).get(run, {}).get(key)
+    without_value = figures.get("without_desks", {}).get(run, {}).get(key)
+    if not isinstance(with_value, int | float) or not isinstance(without_value, int | float):
+        return with_value, without_value, None
+    if not without_value:
+        return with_value, without_value, None
+    ratio = with_value / without_value
+    if key == "requests_per_second":
+        return with_value, without_value, ratio >= 1 - DESK_SCREENPOP_WITHIN
+    return with_value, without_value, ratio <= 1 + DESK_SCREENPOP_WITHIN
+
+
+def _ratio_met(with_value: Any, without_value: Any, met: bool | None) -> str:
+    return MISSING if met is None else f"{_ratio(with_value, without_value)} {_met(met)}"
+
+
+def desks_table(runs: Sequence[Run]) -> str:
+    limit = f"< {DESK_RING_P99_MS:.0f} ms"
+    header = [
+        "run",
+        "load",
+        "desks opened: stream server / threaded stream",
+        "calls delivered: stream server / threaded stream",
+        "every call delivered once",
+        f"ring to desk p99, API paced ({limit})",
+        f"ring to desk p99, API saturated ({limit})",
+        f"ring to desk p99, whole run ({limit})",
+        f"screen-pop saturated, desks open ÷ none (≥ {1 - DESK_SCREENPOP_WITHIN:.2f}×)",
+        f"screen-pop paced p99, desks open ÷ none (≤ {1 + DESK_SCREENPOP_WITHIN:.2f}×)",
+        "every target (bench/desks.py)",
+    ]
+    rows = []
+    for run in _desk_runs(runs):
+        figures = run.section("desks")
+        failed = _failed(run, figures, len(header))
+        if failed:
+            rows.append(failed)
+            continue
+        load = figures.get("load", {})
+        desks = figures.get("with_desks", {}).get("desks", {})
+        old = figures.get("threaded_baseline", {}).get("desks", {})
+        rate, rate_without, rate_met = _desks_over_none(figures, "screenpop", "requests_per_second")
+        p99, p99_without, p99_met = _desks_over_none(figures, "screenpop_paced", "p99_ms")
+        rows.append(
+            [
+                run.link,
+                f"{_number(load.get('desks'))} desks, {_number(load.get('calls_per_second'))} "
+                f"calls/s{', cards fetched' if load.get('cards_fetched') else ''}",
+                f"{_desks_opened(desks)} / {_desks_opened(old)}",
+                f"{_calls_delivered(desks)} / {_calls_delivered(old)}",
+                _yes_no(_delivered_once(desks)),
+                _ring_target(_ring_p99(desks, "while_paced")),
+                _ring_target(_ring_p99(desks, "while_saturated")),
+                _ring_target(_ring_p99(desks)),
+                f"{_number(rate)} ÷ {_number(rate_without)} req/s: "
+                f"{_ratio_met(rate, rate_without, rate_met)}",
+                f"{_ms(p99)} ÷ {_ms(p99_without)}: {_ratio_met(p99, p99_without, p99_met)}",
+                _met(figures.get("targets", {}).get("met")),
+            ]
+        )
+    return _table(header, rows) if rows else NO_DESK_RUN
+
+
+def _percentiles_ms(figures: dict[str, Any]) -> str:
+    """p50 / p95 / p99 of a latency the desk client measured."""
+    if not figures.get("count"):
+        return MISSING
+    return " / ".join(_number(figures.get(key), 1) for key in ("p50", "p95", "p99")) + " ms"
+
+
+def _ring(desks: dict[str, Any], window: str = "") -> str:
+    """Ring to desk over the whole run or one `window` (`while_paced`, `while_saturated`), and
+    ring to the rendered card beside it when the desks fetched their cards (`--cards`)."""
+    suffix = f"_{window}" if window else ""
+    ring = _percentiles_ms(desks.get(f"ring_to_event_ms{suffix}", {}))
+    card = desks.get(f"ring_to_card_ms{suffix}", {})
+    return f"{ring} (card {_percentiles_ms(card)})" if card.get("count") else ring
+
+
+def _desk_condition(key: str, label: str, figures: dict[str, Any]) -> tuple[str, str]:
+    """A condition's name (the desks it asked for, the baseline's commit) and the gunicorn
+    threads per worker it ran with, which differ between the stream server's conditions and
+    the baseline's."""
+    load, condition = figures.get("load", {}), figures.get(key, {})
+    if key == "with_desks":
+        label = f"{_number(load.get('desks'))} {label}"
+    commit = condition.get("commit")
+    if isinstance(commit, str):
+        label = f"{label}, code at {commit[:7]}"
+    threads = load.get(
+        "baseline_gunicorn_threads_per_worker"
+        if key == "threaded_baseline"
+        else "gunicorn_threads_per_worker"
+    )
+    return label, (_number(threads) if isinstance(threads, int) else str(threads or MISSING))
+
+
+def _stream_memory(key: str, figures: dict[str, Any]) -> str:
+    """The stream server's memory: idle before the desks opened, then with them."""
+    memory = figures.get("stream_server_rss_mb", {})
+    if key == "without_desks":
+        return f"{_mb(memory.get('idle'))} idle"
+    if key == "with_desks":
+        return f"{_mb(memory.get('after'))} with the desks"
+    return MISSING
+
+
+def desk_runs_table(runs: Sequence[Run]) -> str:
+    header = [
+        "run",
+        "condition",
+        "gunicorn threads per worker",
+        "desks opened",
+        "calls delivered",
+        "CTI post p99",
+        "ring to desk p50 / p95 / p99: API paced",
+        "API saturated",
+        "whole run",
+        "screen-pop saturated (p99)",
+        "screen-pop paced p50 / p99",
+        "/healthz paced p99",
+        "API errors",
+        "stream server memory",
+    ]
+    rows = []
+    for run in _desk_runs(runs):
+        figures = run.section("desks")
+        failed = _failed(run, figures, len(header))
+        if failed:
+            rows.append(failed)
+            continue
+        for key, label in DESK_CONDITIONS:
+            condition = figures.get(key)
+            if not isinstance(condition, dict):
+                continue
+            name, threads = _desk_condition(key, label, figures)
+            if "error" in condition:
+                rows.append(
+                    [run.link, name, threads, "failed (its error is in the run's file)"]
+                    + [MISSING] * (len(header) - 4)
+                )
+                continue
+            desks = condition.get("desks", {})
+            card, paced = condition.get("screenpop", {}), condition.get("screenpop_paced", {})
+            health = condition.get("healthz_paced", {})
+            errors = desks.get("post_errors", 0) + sum(
+                part.get("non_2xx", 0) + part.get("socket_errors", 0)
+                for part in (card, paced, health)
+            )
+            rows.append(
+                [
+                    run.link,
+                    name,
+                    threads,
+                    _desks_opened(desks),
+                    _calls_delivered(desks),
+                    _ms(desks.get("post_ms", {}).get("p99")),
+                    _ring(desks, "while_paced"),
+                    _ring(desks, "while_saturated"),
+                    _ring(desks),
+                    f"{_number(card.get('requests_per_second'))} req/s ({_ms(card.get('p99_ms'))})",
+                    f"{_number(paced.get('p50_ms'), 1)} / {_number(paced.get('p99_ms'), 1)} ms "
+                    f"at {_number(paced.get('requests_per_second'))} req/s",
+                    _ms(health.get("p99_ms")),
+                    _number(errors),
+                    _stream_memory(key, figures),
+                ]
+            )
+    return _table(header, rows) if rows else NO_DESK_RUN
+
+
 # The README's headline figures: one row per figure, each from the published run at the largest
 # scale that has it (the latest of that scale), naming that run, beside the baseline of the
 # same run.
@@ -952,6 +1208,45 @@ def _scorecard_figures(figures: dict[str, Any]) -> list[Figure]:
     ]
 
 
+def _desks_figures(figures: dict[str, Any]) -> list[Figure]:
+    desks = figures.get("with_desks", {}).get("desks", {})
+    old = figures.get("threaded_baseline", {}).get("desks", {})
+    opened = f"{_number(figures.get('load', {}).get('desks'))} live desks"
+
+    def ring(window: str) -> Figure:
+        value = _ring_p99(desks, window)
+        return (
+            f"{opened}, ring to desk p99 while the API is {window.removeprefix('while_')}",
+            _ms(value),
+            f"target < {DESK_RING_P99_MS:.0f} ms {_met(_ring_met(value))}; "
+            f"threaded stream {_ms(_ring_p99(old, window))} (its open desks only)",
+        )
+
+    rate, rate_without, rate_met = _desks_over_none(figures, "screenpop", "requests_per_second")
+    p99, p99_without, p99_met = _desks_over_none(figures, "screenpop_paced", "p99_ms")
+    return [
+        (
+            f"{opened} opened, calls delivered",
+            f"{_desks_opened(desks)}; {_calls_delivered(desks)}",
+            f"threaded stream: {_desks_opened(old)}; {_calls_delivered(old)}",
+        ),
+        ring("while_paced"),
+        ring("while_saturated"),
+        (
+            f"screen-pop saturated, {opened} open",
+            f"{_number(rate)} req/s",
+            f"{_ratio(rate, rate_without)} without them ({_number(rate_without)} req/s): "
+            f"target ≥ {1 - DESK_SCREENPOP_WITHIN:.2f}× {_met(rate_met)}",
+        ),
+        (
+            f"screen-pop paced p99, {opened} open",
+            _ms(p99),
+            f"{_ratio(p99, p99_without)} without them ({_ms(p99_without)}): "
+            f"target ≤ {1 + DESK_SCREENPOP_WITHIN:.2f}× {_met(p99_met)}",
+        ),
+    ]
+
+
 SUMMARY: tuple[tuple[str, Callable[[dict[str, Any]], list[Figure]]], ...] = (
     ("segment_refresh", _refresh_figures),
     ("screenpop", _screenpop_figures),
@@ -961,6 +1256,7 @@ SUMMARY: tuple[tuple[str, Callable[[dict[str, Any]], list[Figure]]], ...] = (
     ("campaign", _campaign_figures),
     ("ticket_sla_sweep", _sla_figures),
     ("scorecard", _scorecard_figures),
+    ("desks", _desks_figures),
 )
 
 
@@ -1003,6 +1299,8 @@ TABLES: dict[str, Callable[[Sequence[Run]], str]] = {
     "sla": sla_table,
     "scorecard": scorecard_table,
     "ml": ml_table,
+    "desks": desks_table,
+    "desk-runs": desk_runs_table,
     "summary": summary_table,
 }
 

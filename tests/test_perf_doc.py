@@ -56,6 +56,92 @@ def _refresh(
     }
 
 
+def _desk_condition(
+    *,
+    rate: float,
+    paced_p99: float,
+    desks: int,
+    opened: dict[str, int],
+    received: int,
+    duplicates: int = 0,
+    ring: tuple[float, float, float] | None = None,
+    paced: tuple[float, float, float] | None = None,
+    saturated: tuple[float, float, float] | None = None,
+) -> dict:
+    """One condition of bench/desks.py: the screen-pop under wrk and what the desk client saw
+    (100 calls posted; ring to desk p50 / p95 / p99 over the run, paced and saturated)."""
+
+    def latency(figures: tuple[float, float, float] | None) -> dict:
+        if figures is None:
+            return {"count": 0}
+        return {"count": 50, **dict(zip(("p50", "p95", "p99"), figures, strict=True))}
+
+    return {
+        "screenpop": {"requests_per_second": rate, "p99_ms": 150.0, "non_2xx": 0},
+        "screenpop_paced": {
+            "requests_per_second": 149.0,
+            "p50_ms": 4.0,
+            "p99_ms": paced_p99,
+            "non_2xx": 0,
+            "socket_errors": 0,
+        },
+        "healthz_paced": {"p99_ms": 5.0, "non_2xx": 0, "socket_errors": 0},
+        "desks": {
+            "desks": desks,
+            "statuses": opened,
+            "calls_posted": 100,
+            "post_errors": 0,
+            "calls_received": received,
+            "duplicates": duplicates,
+            "post_ms": {"count": 100, "p99": 90.0},
+            "ring_to_event_ms": latency(ring),
+            "ring_to_event_ms_while_paced": latency(paced),
+            "ring_to_event_ms_while_saturated": latency(saturated),
+            "ring_to_card_ms": {"count": 0},
+        },
+    }
+
+
+DESKS = {
+    "benchmark": "desks",
+    "scale": {"customers": 1000},
+    "load": {
+        "desks": 10,
+        "calls_per_second": 50.0,
+        "cards_fetched": False,
+        "gunicorn_threads_per_worker": 16,
+        "baseline_gunicorn_threads_per_worker": "gunicorn.conf.py's default (64)",
+    },
+    "without_desks": _desk_condition(rate=500.0, paced_p99=10.0, desks=0, opened={}, received=0),
+    "with_desks": _desk_condition(
+        rate=460.0,
+        paced_p99=12.0,
+        desks=10,
+        opened={"200": 10},
+        received=100,
+        ring=(5.0, 80.0, 250.0),
+        paced=(4.0, 20.0, 30.0),
+        saturated=(100.0, 200.0, 300.0),
+    ),
+    "stream_server_rss_mb": {"idle": 200.0, "after": 320.0},
+    "threaded_baseline": {
+        "commit": "bd2098417c5a0135f1a1b4fbf74897d4767e502b",
+        **_desk_condition(
+            rate=700.0,
+            paced_p99=30.0,
+            desks=10,
+            opened={"200": 4, "503": 6},
+            received=40,
+            duplicates=1,
+            ring=(6.0, 60.0, 90.0),
+            paced=(5.0, 15.0, 25.0),
+            saturated=(50.0, 80.0, 120.0),
+        ),
+    },
+    "targets": {"ring_to_desk_p99_ms": 200, "screenpop_within": 0.1, "met": False},
+}
+
+
 REPORT = {
     "started_at": "2026-12-05T03:46:12+00:00",
     "scale": 1000,
@@ -140,6 +226,7 @@ REPORT = {
             "socket_errors": 2,
         },
     },
+    "desks": DESKS,
 }
 
 
@@ -369,3 +456,86 @@ def test_the_summary_takes_each_figure_from_the_largest_run_that_has_it(tmp_path
         f"| {small_link} |" in rendered
     )
     assert "../bench" not in rendered
+
+
+def test_the_desk_tables_check_each_target_against_the_same_run(tmp_path: Path) -> None:
+    """Issue 20's thousand desks: desks opened and calls delivered beside the threaded stream of
+    the same run, ring to desk p99 paced, saturated and over the run, and the screen-pop with
+    the desks open over the same run without them, each against its target."""
+    (tmp_path / "20261205T034612Z.json").write_text(json.dumps(REPORT))
+    rendered = perf_doc.render(ALL_BLOCKS, perf_doc.runs_load(tmp_path))
+
+    link = "[20261205T034612Z](../bench/results/published/20261205T034612Z.json)"
+    desks = rendered.split("begin desks -->")[1].split("perf-doc:end")[0]
+    assert (
+        f"| {link} | 10 desks, 50 calls/s | 10 of 10 / 4 of 10 (6 answered 503) "
+        "| 100 of 100, 0 twice / 40 of 100, 1 twice | yes "
+        "| 30.0 ms met | 300.0 ms **missed** | 250.0 ms **missed** "
+        "| 460 ÷ 500 req/s: 0.92× met | 12.0 ms ÷ 10.0 ms: 1.20× **missed** | **missed** |"
+    ) in desks
+    # Each condition, the threads it ran with and the stream server's memory beside it.
+    runs = rendered.split("begin desk-runs -->")[1].split("perf-doc:end")[0]
+    assert (
+        f"| {link} | no desk open | 16 | none | – | 90.0 ms | – | – | – "
+        "| 500 req/s (150.0 ms) | 4.0 / 10.0 ms at 149 req/s | 5.0 ms | 0 | 200 MB idle |"
+    ) in runs
+    assert (
+        f"| {link} | 10 desks on the stream server | 16 | 10 of 10 | 100 of 100, 0 twice "
+        "| 90.0 ms | 4.0 / 20.0 / 30.0 ms | 100.0 / 200.0 / 300.0 ms | 5.0 / 80.0 / 250.0 ms "
+        "| 460 req/s (150.0 ms) | 4.0 / 12.0 ms at 149 req/s | 5.0 ms | 0 "
+        "| 320 MB with the desks |"
+    ) in runs
+    assert (
+        f"| {link} | threaded stream (baseline), code at bd20984 "
+        "| gunicorn.conf.py's default (64) | 4 of 10 (6 answered 503) | 40 of 100, 1 twice "
+        "| 90.0 ms | 5.0 / 15.0 / 25.0 ms |"
+    ) in runs
+    # The README: the same figures from the same run, each naming it.
+    summary = perf_doc.render(
+        "<!-- perf-doc:begin summary -->\n<!-- perf-doc:end summary -->\n",
+        perf_doc.runs_load(tmp_path),
+        base="",
+    )
+    readme_link = "[20261205T034612Z](bench/results/published/20261205T034612Z.json)"
+    assert (
+        "| 10 live desks opened, calls delivered | 1,000 | 10 of 10; 100 of 100, 0 twice "
+        f"| threaded stream: 4 of 10 (6 answered 503); 40 of 100, 1 twice | {readme_link} |"
+    ) in summary
+    assert (
+        "| 10 live desks, ring to desk p99 while the API is saturated | 1,000 | 300.0 ms "
+        f"| target < 200 ms **missed**; threaded stream 120.0 ms (its open desks only) "
+        f"| {readme_link} |"
+    ) in summary
+    assert (
+        "| screen-pop paced p99, 10 live desks open | 1,000 | 12.0 ms | 1.20× without them "
+        f"(10.0 ms): target ≤ 1.10× **missed** | {readme_link} |"
+    ) in summary
+
+
+def test_desk_tables_leave_out_runs_without_it_and_mark_a_failed_baseline(
+    tmp_path: Path,
+) -> None:
+    """The desk benchmark runs alone, so runs without it add no rows; a faster screen-pop with
+    the desks open is no miss, a call delivered twice is, and a baseline that failed says so."""
+    without = {key: value for key, value in REPORT.items() if key != "desks"}
+    (tmp_path / "20261205T010000Z.json").write_text(json.dumps(without))
+    assert perf_doc.desks_table(perf_doc.runs_load(tmp_path)) == perf_doc.NO_DESK_RUN
+
+    better = json.loads(json.dumps(DESKS))
+    better["with_desks"]["screenpop"]["requests_per_second"] = 600.0
+    better["with_desks"]["screenpop_paced"]["p99_ms"] = 5.0
+    better["with_desks"]["desks"]["duplicates"] = 1
+    better["threaded_baseline"] = {"error": "CalledProcessError: git worktree add failed"}
+    (tmp_path / "20261205T034612Z.json").write_text(json.dumps({**REPORT, "desks": better}))
+    rendered = perf_doc.render(ALL_BLOCKS, perf_doc.runs_load(tmp_path))
+
+    desks = rendered.split("begin desks -->")[1].split("perf-doc:end")[0]
+    assert "20261205T010000Z" not in desks
+    assert "| 100 of 100, 1 twice / – | **no** |" in desks
+    assert "| 600 ÷ 500 req/s: 1.20× met | 5.0 ms ÷ 10.0 ms: 0.50× met |" in desks
+    runs = rendered.split("begin desk-runs -->")[1].split("perf-doc:end")[0]
+    assert "20261205T010000Z" not in runs
+    assert (
+        "| threaded stream (baseline) | gunicorn.conf.py's default (64) "
+        "| failed (its error is in the run's file) | – |"
+    ) in runs
