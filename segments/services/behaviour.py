@@ -84,21 +84,17 @@ _COLUMNS = (
     "last_csat",
 )
 
-# The paid orders counted for each customer to compute, one row each: the moment in
-# microseconds, the hour and ISO weekday where whoever placed it lives, the amount in cents.
-# Each member's orders come through the covering index `order_customer_rollup` (an index-only
-# scan per member; OFFSET 0 keeps the planner from flattening the lateral subquery into a hash
-# join over every order, which it would choose not knowing how few members the materialised
-# list holds when only some customers are recomputed).
+# The paid orders counted for each customer to compute, one row each: the moment (seconds since
+# the epoch, float8: exact to the microsecond for centuries), the time zone of whoever placed it,
+# the amount; nothing computed per row here, the hour and weekday are found in numpy. Each
+# member's orders come through the covering index `order_customer_rollup` (an index-only scan
+# per member; OFFSET 0 keeps the planner from flattening the lateral subquery into a hash join
+# over every order, which it would choose not knowing how few members the materialised list
+# holds when only some customers are recomputed).
 _ORDER_ROWS = """
 WITH zones AS (SELECT name FROM unnest({zones}::text[]) AS z (name)),
 members AS MATERIALIZED ({members})
-SELECT m.customer_id,
-       (extract(epoch FROM o.placed_at) * 1000000)::bigint AS at_us,
-       extract(hour FROM o.placed_at AT TIME ZONE m.zone)::int AS hour,
-       extract(isodow FROM o.placed_at AT TIME ZONE m.zone)::int AS weekday,
-       (o.amount * 100)::bigint AS cents,
-       o.category,
+SELECT m.customer_id, date_part('epoch', o.placed_at) AS epoch, m.zone, o.amount, o.category,
        o.channel
 FROM members m
 CROSS JOIN LATERAL (
@@ -351,17 +347,20 @@ def behaviour_refresh(
         assert previous_as_of is not None
         targets = _targets_fill(as_of=as_of, previous_as_of=previous_as_of)
     with connection.cursor() as cursor:
-        order_rows = _habits_stage(cursor, as_of=as_of, full=full)
-        # Every customer: hash joins only (the planner cannot estimate the rows of the
-        # materialised lists and would otherwise nest loops over a million rows). No JIT:
-        # compiling this statement's many expressions costs more than it saves.
+        # No JIT: compiling these statements' expressions costs more than it saves.
         cursor.execute(
             "SELECT current_setting('enable_nestloop'), current_setting('jit'), "
-            "set_config('work_mem', %s, true), set_config('enable_hashagg', 'on', true), "
-            "set_config('enable_nestloop', %s, true), set_config('jit', 'off', true)",
-            [REFRESH_WORK_MEM, "off" if full else "on"],
+            "set_config('jit', 'off', true)"
         )
         nestloop, jit = cursor.fetchone()[:2]
+        order_rows = _habits_stage(cursor, as_of=as_of, full=full)
+        # Every customer: hash joins only (the planner cannot estimate the rows of the
+        # materialised lists and would otherwise nest loops over a million rows).
+        cursor.execute(
+            "SELECT set_config('work_mem', %s, true), set_config('enable_hashagg', 'on', true), "
+            "set_config('enable_nestloop', %s, true)",
+            [REFRESH_WORK_MEM, "off" if full else "on"],
+        )
         cursor.execute(_upsert_sql(as_of=as_of, now=now, only_targets=not full))
         written = cursor.rowcount
         # The phases after this one plan as before.

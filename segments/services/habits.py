@@ -29,15 +29,15 @@ import pyarrow.compute as pc
 
 # How many categories `category_shares` keeps (the largest by spend).
 TOP_CATEGORIES = 5
-# The input: one row per paid order counted for a customer.
+# The input: one row per paid order counted for a customer: the moment (seconds since the Unix
+# epoch, to the microsecond), the time zone of whoever placed it, the amount (to the cent).
 ORDER_ROW_COLUMNS = {
     "customer_id": "int64",
-    "at_us": "int64",
-    "hour": "int64",
-    "weekday": "int64",
-    "cents": "int64",
-    "category": "string",
-    "channel": "string",
+    "epoch": "float64",
+    "zone": "category",
+    "amount": "float64",
+    "category": "category",
+    "channel": "category",
 }
 # The output, in the order the staging table takes them.
 HABIT_COLUMNS = (
@@ -66,6 +66,18 @@ def _rounded(numerator: np.ndarray, denominator: np.ndarray, decimals: int) -> n
     return np.sign(numerator) * whole / 10**decimals
 
 
+def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes of the texts `values` (missing read as the empty text) and the distinct texts they
+    index, in sorted order, so comparing codes compares the texts."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.factorize(values.astype("string").fillna(""), sort=True)
+    named = values.cat.categories.astype(str)
+    texts = pd.Index(sorted({*named, ""}))
+    recode = np.append(texts.get_indexer(named), texts.get_indexer([""]))
+    # A missing value's code (-1) takes the last entry: the empty text's.
+    return recode[values.cat.codes.to_numpy()], texts
+
+
 def _first_of_groups(group: np.ndarray) -> np.ndarray:
     """Positions where a new value starts in the sorted array `group`."""
     starts = np.ones(len(group), dtype=bool)
@@ -80,6 +92,25 @@ def _modes(index: np.ndarray, values: np.ndarray, size: int, customers: int) -> 
     return counts.reshape(customers, size).argmax(axis=1)
 
 
+def _local_hours_and_weekdays(
+    at_us: np.ndarray, zone_code: np.ndarray, zones: pd.Index
+) -> tuple[np.ndarray, np.ndarray]:
+    """The hour (0-23) and ISO weekday (1-7) of each moment in its own time zone (one
+    vectorised conversion per zone)."""
+    hours = np.empty(len(at_us), dtype=np.int64)
+    weekdays = np.empty(len(at_us), dtype=np.int64)
+    for code, zone in enumerate(zones):
+        rows = np.flatnonzero(zone_code == code)
+        if not len(rows):
+            continue
+        local = pd.DatetimeIndex(at_us[rows].astype("datetime64[us]"), tz="UTC").tz_convert(
+            str(zone)
+        )
+        hours[rows] = local.hour
+        weekdays[rows] = local.day_of_week + 1
+    return hours, weekdays
+
+
 def _median_gaps(index: np.ndarray, at_us: np.ndarray, customers: int) -> np.ndarray:
     """Per customer, the median days between consecutive orders (rows sorted by customer and
     moment), the mean of the two middle gaps for an even count, to two decimals; NaN below two
@@ -87,7 +118,13 @@ def _median_gaps(index: np.ndarray, at_us: np.ndarray, customers: int) -> np.nda
     follows = np.flatnonzero(index[1:] == index[:-1]) + 1
     gap_index = index[follows]
     gaps = at_us[follows] - at_us[follows - 1]
-    gaps = gaps[np.lexsort((gaps, gap_index))]
+    # Sorted by customer, then gap: one sort of a packed key when both fit in 63 bits.
+    gap_bits = max(int(gaps.max(initial=0)).bit_length(), 1)
+    if int(customers).bit_length() + gap_bits <= 63:
+        packed = np.sort((gap_index << gap_bits) | gaps)
+        gaps = packed & ((1 << gap_bits) - 1)
+    else:
+        gaps = gaps[np.lexsort((gaps, gap_index))]
     count = np.bincount(gap_index, minlength=customers)
     start = np.cumsum(count) - count
     has = count > 0
@@ -122,12 +159,14 @@ def _shares_json(
 def habits_compute(rows: pd.DataFrame) -> pd.DataFrame:
     """One row of habits per customer in `rows` (ORDER_ROW_COLUMNS, any order), columns
     HABIT_COLUMNS; `category_shares` is JSON text, missing figures are null (NaN or <NA>)."""
-    order = np.lexsort((rows["at_us"].to_numpy(), rows["customer_id"].to_numpy()))
+    at_us = np.rint(rows["epoch"].to_numpy(dtype=np.float64) * 1e6).astype(np.int64)
+    order = np.lexsort((at_us, rows["customer_id"].to_numpy()))
     ids = rows["customer_id"].to_numpy()[order]
-    at_us = rows["at_us"].to_numpy()[order]
-    cents = rows["cents"].to_numpy()[order]
-    category_code, categories = pd.factorize(rows["category"].fillna(""), sort=True)
-    channel_code, channels = pd.factorize(rows["channel"].fillna(""), sort=True)
+    at_us = at_us[order]
+    cents = np.rint(rows["amount"].to_numpy(dtype=np.float64)[order] * 100).astype(np.int64)
+    category_code, categories = _codes(rows["category"])
+    channel_code, channels = _codes(rows["channel"])
+    zone_code, zones = _codes(rows["zone"])
     category_code = category_code[order]
     channel_code = channel_code[order]
     starts = _first_of_groups(ids)
@@ -135,8 +174,9 @@ def habits_compute(rows: pd.DataFrame) -> pd.DataFrame:
     orders = np.diff(np.append(starts, len(ids)))
     index = np.repeat(np.arange(customers), orders)
 
-    usual_hour = _modes(index, rows["hour"].to_numpy()[order], _HOURS, customers)
-    usual_weekday = _modes(index, rows["weekday"].to_numpy()[order] - 1, _WEEKDAYS, customers) + 1
+    hours, weekdays = _local_hours_and_weekdays(at_us, zone_code[order], zones)
+    usual_hour = _modes(index, hours, _HOURS, customers)
+    usual_weekday = _modes(index, weekdays - 1, _WEEKDAYS, customers) + 1
     median_gap = _median_gaps(index, at_us, customers)
 
     # Categories: spend and orders per (customer, category), ranked within each customer:

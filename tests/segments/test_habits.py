@@ -1,8 +1,10 @@
 """The vectorised buying habits (segments.services.habits.habits_compute) on hand-built order
-rows: ties, exact rounding, medians, names that need escaping, customers without spend."""
+rows: local hours and weekdays, ties, exact rounding, medians, names that need escaping,
+customers without spend."""
 
 import datetime as dt
 import json
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -10,20 +12,24 @@ import pytest
 
 from segments.services.habits import HABIT_COLUMNS, habits_compute
 
-DAY_US = 86_400_000_000
-START = int(dt.datetime(2026, 1, 5, tzinfo=dt.UTC).timestamp()) * 1_000_000
+UTC = dt.UTC
+START = dt.datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, 00:00 UTC
+
+
+def _at(days: float, hours: float = 0) -> dt.datetime:
+    return START + dt.timedelta(days=days, hours=hours)
 
 
 def _rows(*orders: tuple) -> pd.DataFrame:
-    """Rows of (customer, day offset (float), hour, weekday, cents, category, channel)."""
+    """Rows of (customer, moment, cents, category, channel[, zone])."""
     frame = pd.DataFrame(
         [
-            (customer, START + round(days * DAY_US), hour, weekday, cents, category, channel)
-            for customer, days, hour, weekday, cents, category, channel in orders
+            (customer, moment.timestamp(), (rest or ("UTC",))[0], cents / 100, category, channel)
+            for customer, moment, cents, category, channel, *rest in orders
         ],
-        columns=["customer_id", "at_us", "hour", "weekday", "cents", "category", "channel"],
+        columns=["customer_id", "epoch", "zone", "amount", "category", "channel"],
     )
-    return frame.astype({"category": "string", "channel": "string"})
+    return frame.astype({"zone": "category", "category": "category", "channel": "category"})
 
 
 def _by_customer(rows: pd.DataFrame) -> dict[int, dict]:
@@ -33,13 +39,12 @@ def _by_customer(rows: pd.DataFrame) -> dict[int, dict]:
 
 
 def test_figures_of_one_customer_in_any_row_order() -> None:
-    orders = [
-        (7, 0, 20, 1, 10000, "shoes", "app"),
-        (7, 7, 20, 1, 20000, "shoes", "app"),
-        (7, 17, 9, 4, 5000, "books", "web"),
-        (7, 27, 20, 7, 15000, "toys", "app"),
-    ]
-    rows = _rows(*orders)
+    rows = _rows(
+        (7, _at(0, 20.5), 10000, "shoes", "app"),  # Monday 20:30
+        (7, _at(7, 20), 20000, "shoes", "app"),  # Monday 20:00
+        (7, _at(17, 9), 5000, "books", "web"),  # Thursday 09:00
+        (7, _at(27, 20.75), 15000, "toys", "app"),  # Sunday 20:45
+    )
 
     for frame in (rows, rows.iloc[::-1].reset_index(drop=True)):
         habits = _by_customer(frame)[7]
@@ -50,14 +55,36 @@ def test_figures_of_one_customer_in_any_row_order() -> None:
         assert habits["repeat_category_share"] == 0.25
         assert (habits["preferred_channel"], habits["preferred_channel_share"]) == ("app", 0.75)
         assert (habits["usual_hour"], habits["usual_weekday"]) == (20, 1)
-        # gaps 7, 10 and 10 days: the middle one
-        assert habits["median_gap_days"] == 10
+        # gaps of 6.98, 9.54 and 10.49 days: the middle one
+        assert habits["median_gap_days"] == 9.54
+
+
+def test_hours_and_weekdays_are_those_of_the_buyers_own_zone() -> None:
+    # 02:00 UTC on Sunday 10 May is 22:00 on Saturday in New York, 10:00 on Sunday in Shanghai
+    moment = dt.datetime(2026, 5, 10, 2, 0, tzinfo=UTC)
+    rows = _rows(
+        (1, moment, 100, "", "", "America/New_York"),
+        (2, moment, 100, "", "", "Asia/Shanghai"),
+        # an account's rows from members in two zones: each moment in its own member's zone
+        (3, moment, 100, "", "", "America/New_York"),
+        (3, moment + dt.timedelta(hours=23), 100, "", "", "Asia/Shanghai"),
+        (3, moment + dt.timedelta(days=1, hours=20), 100, "", "", "America/New_York"),
+    )
+
+    habits = _by_customer(rows)
+
+    assert (habits[1]["usual_hour"], habits[1]["usual_weekday"]) == (22, 6)
+    assert (habits[2]["usual_hour"], habits[2]["usual_weekday"]) == (10, 7)
+    local = (moment + dt.timedelta(days=1, hours=20)).astimezone(ZoneInfo("America/New_York"))
+    assert local.hour == 18
+    # hours 22, 9 and 18: a tie, the smallest; weekdays Saturday, Monday, Monday
+    assert (habits[3]["usual_hour"], habits[3]["usual_weekday"]) == (9, 1)
 
 
 def test_ties_go_to_the_smallest_hour_weekday_and_the_first_name() -> None:
     rows = _rows(
-        (1, 0, 22, 6, 500, "b", "web"),
-        (1, 1, 8, 2, 500, "a", "app"),
+        (1, _at(5, 22), 500, "b", "web"),  # Saturday 22:00
+        (1, _at(8, 8), 500, "a", "app"),  # Tuesday 08:00
     )
 
     habits = _by_customer(rows)[1]
@@ -69,16 +96,16 @@ def test_ties_go_to_the_smallest_hour_weekday_and_the_first_name() -> None:
 
 
 def test_median_of_an_even_count_and_rounding_half_away_from_zero() -> None:
-    # gaps of 1 day and 1 day + 0.01 day: the median is 1.005 days, exactly, which rounds up
-    # (a float computation lands just below it and rounds down)
     rows = _rows(
-        (1, 0, 0, 1, 100, "", ""),
-        (1, 1, 0, 1, 100, "", ""),
-        (1, 2.01, 0, 1, 100, "", ""),
+        # gaps of 1 day and 1.01 days: the median is 1.005 days, exactly, which rounds up (a
+        # float computation lands just below it and rounds down)
+        (1, _at(0), 100, "", ""),
+        (1, _at(1), 100, "", ""),
+        (1, _at(2.01), 100, "", ""),
         # one in three orders: 0.33333 -> 0.3333; two in three 0.66667 -> 0.6667
-        (2, 0, 0, 1, 100, "x", "web"),
-        (2, 1, 0, 1, 100, "y", "web"),
-        (2, 2, 0, 1, 100, "y", "app"),
+        (2, _at(0), 100, "x", "web"),
+        (2, _at(1), 100, "y", "web"),
+        (2, _at(2), 100, "y", "app"),
     )
 
     habits = _by_customer(rows)
@@ -91,11 +118,11 @@ def test_median_of_an_even_count_and_rounding_half_away_from_zero() -> None:
 
 def test_unnamed_orders_count_in_the_spend_but_are_never_a_category() -> None:
     rows = _rows(
-        (3, 0, 10, 3, 9000, "", ""),
-        (3, 1, 10, 3, 1000, "tea", ""),
+        (3, _at(0), 9000, "", ""),
+        (3, _at(1), 1000, "tea", ""),
         # only unnamed orders, or none with money
-        (4, 0, 10, 3, 700, "", ""),
-        (5, 0, 10, 3, 0, "free", "store"),
+        (4, _at(0), 700, "", ""),
+        (5, _at(0), 0, "free", "store"),
     )
 
     habits = _by_customer(rows)
@@ -118,12 +145,19 @@ def test_unnamed_orders_count_in_the_spend_but_are_never_a_category() -> None:
 
 def test_only_the_largest_categories_are_listed_and_names_are_escaped() -> None:
     names = ['say "hi"', "back\\slash", "茶叶", "d", "e", "f"]
-    rows = _rows(
-        *[(9, day, 12, 5, 1000 * (10 - day), name, "web") for day, name in enumerate(names)]
-    )
+    rows = _rows(*[(9, _at(day), 1000 * (10 - day), name, "web") for day, name in enumerate(names)])
 
-    shares = json.loads(_by_customer(rows)[9]["category_shares"])
+    habits = _by_customer(rows)[9]
+    shares = json.loads(habits["category_shares"])
 
     assert list(shares) == names[:5]
     assert shares['say "hi"'] == pytest.approx(10 / 45, abs=1e-4)
-    assert _by_customer(rows)[9]["categories_count"] == 6
+    assert habits["categories_count"] == 6
+
+
+def test_plain_text_columns_are_read_as_well_as_categorical_ones() -> None:
+    rows = _rows((1, _at(0), 100, "tea", "web"), (1, _at(1), 300, "", "app"))
+
+    plain = habits_compute(rows.astype({"category": "string", "channel": object}))
+
+    pd.testing.assert_frame_equal(plain, habits_compute(rows))
