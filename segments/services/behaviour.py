@@ -23,7 +23,9 @@ earlier run to build on, one whose as-of is earlier than the last run's, and the
 import datetime as dt
 import io
 import zoneinfo
+from concurrent.futures import Future, ThreadPoolExecutor
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from django.conf import settings
@@ -42,7 +44,7 @@ TARGETS_TABLE = "segments_behaviour_targets"
 HABITS_TABLE = "segments_behaviour_habits"
 # Customers whose orders one COPY brings out at a time in a full pass (bounds the memory: about
 # 30 bytes per order row in the arrays, a few times that while the CSV is parsed).
-HABITS_CHUNK_CUSTOMERS = 250_000
+HABITS_CHUNK_CUSTOMERS = 125_000
 TICKET_WINDOW = dt.timedelta(days=90)
 OPEN_TICKET_STATUSES = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.WAITING)
 
@@ -263,35 +265,50 @@ def _id_ranges(cursor: CursorWrapper) -> list[tuple[int, int]]:
     return [(lo, min(lo + step, high + 1)) for lo in range(low, high + 1, step)]
 
 
+def _habits_copy(cursor: CursorWrapper, habits: pd.DataFrame) -> None:
+    """COPY computed habits (HABIT_COLUMNS) into HABITS_TABLE."""
+    sink = io.BytesIO()
+    pa_csv.write_csv(
+        pa.Table.from_pandas(habits, preserve_index=False),
+        sink,
+        write_options=pa_csv.WriteOptions(include_header=False),
+    )
+    copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+        sql.Identifier(HABITS_TABLE), sql.SQL(", ").join(map(sql.Identifier, HABIT_COLUMNS))
+    )
+    with cursor.cursor.copy(copy) as stream:
+        stream.write(sink.getvalue())
+
+
 def _habits_stage(cursor: CursorWrapper, *, as_of: dt.datetime, full: bool) -> int:
     """Compute the habits of every customer to compute (all, or the targets) from their paid
-    orders into HABITS_TABLE, a part of the customers at a time; returns the order rows read."""
+    orders into HABITS_TABLE, a part of the customers at a time; returns the order rows read.
+
+    While numpy computes one part in a thread, PostgreSQL produces the next part's rows on
+    this connection (libpq and Arrow's parser wait and work without the GIL): the two run on
+    two cores. The connection is only ever used by this thread.
+    """
     cursor.execute(sql.SQL(_HABITS_TABLE_CREATE).format(habits=sql.Identifier(HABITS_TABLE)))
     parts: list[tuple[int, int] | None] = list(_id_ranges(cursor)) if full else [None]
     read = 0
-    for id_range in parts:
-        statement = sql.SQL(_ORDER_ROWS).format(
-            zones=_zones(),
-            members=_members_sql(only_targets=not full, id_range=id_range),
-            as_of=sql.Literal(as_of),
-        )
-        rows = copy_frame(statement, ORDER_ROW_COLUMNS)
-        read += len(rows)
-        if rows.empty:
-            continue
-        habits = habits_compute(rows)
-        del rows
-        sink = io.BytesIO()
-        pa_csv.write_csv(
-            pa.Table.from_pandas(habits, preserve_index=False),
-            sink,
-            write_options=pa_csv.WriteOptions(include_header=False),
-        )
-        copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-            sql.Identifier(HABITS_TABLE), sql.SQL(", ").join(map(sql.Identifier, HABIT_COLUMNS))
-        )
-        with cursor.cursor.copy(copy) as stream:
-            stream.write(sink.getvalue())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        computing: Future[pd.DataFrame] | None = None
+        for id_range in parts:
+            statement = sql.SQL(_ORDER_ROWS).format(
+                zones=_zones(),
+                members=_members_sql(only_targets=not full, id_range=id_range),
+                as_of=sql.Literal(as_of),
+            )
+            rows = copy_frame(statement, ORDER_ROW_COLUMNS)
+            read += len(rows)
+            if computing is not None:
+                _habits_copy(cursor, computing.result())
+                computing = None
+            if not rows.empty:
+                computing = pool.submit(habits_compute, rows)
+            del rows
+        if computing is not None:
+            _habits_copy(cursor, computing.result())
     cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(HABITS_TABLE)))
     return read
 

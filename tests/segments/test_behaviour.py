@@ -25,6 +25,7 @@ from segments.choices import AgeBand, IsoWeekday
 from segments.models import CustomerBehaviour, CustomerMetrics
 from segments.parts.desk import habits_line
 from segments.rules import RuleError, rule_queryset, rule_validate
+from segments.services import behaviour as behaviour_module
 from segments.services.behaviour import behaviour_refresh
 from segments.services.export import EXPORT_COLUMNS, metrics_export_chunks
 from segments.services.refresh import as_of_from_date, segment_refresh
@@ -175,6 +176,32 @@ def test_an_account_buys_through_its_contacts(db) -> None:
     assert (rolled.tickets_complaint_90d, rolled.open_tickets) == (1, 1)
     own = CustomerBehaviour.objects.get(customer=contact)
     assert (own.top_category, own.categories_count, own.median_gap_days) == ("paper", 1, None)
+
+
+def test_a_first_fill_in_many_parts_equals_one_in_a_single_part(db, monkeypatch) -> None:
+    # an account whose contacts have ids far from its own, and people in other zones
+    account = BusinessCustomerFactory()
+    people = [CustomerFactory(timezone=zone) for zone in ("Asia/Shanghai", "America/New_York")]
+    contacts = [CustomerFactory(account=account) for _ in range(2)]
+    for day, buyer in enumerate([*people, *contacts, account] * 3):
+        _order(
+            buyer, AS_OF - dt.timedelta(days=3 * day + 1, hours=day), f"{10 + day}.00", "tea", ""
+        )
+    segment_refresh(as_of=AS_OF)
+    single = {row.pop("customer_id"): row for row in CustomerBehaviour.objects.values()}
+
+    CustomerBehaviour.objects.all().delete()
+    monkeypatch.setattr(behaviour_module, "HABITS_CHUNK_CUSTOMERS", 2)
+    with transaction.atomic():
+        counts = behaviour_refresh(as_of=AS_OF, previous_as_of=None, now=AS_OF)
+
+    assert counts["behaviour_full"] == 1
+    parts = {row.pop("customer_id"): row for row in CustomerBehaviour.objects.values()}
+    for rows in (single, parts):
+        for row in rows.values():
+            row.pop("refreshed_at")
+    assert parts == single
+    assert single[account.pk]["median_gap_days"] is not None
 
 
 def test_a_run_with_nothing_changed_writes_no_row(shopper) -> None:
