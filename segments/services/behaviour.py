@@ -67,18 +67,10 @@ LEFT JOIN zones z ON z.name = k.timezone
 WHERE k.status = 'active' AND a.status = 'active' AND a.kind = 'business'
 """
 
-# Columns written, in order; the upsert skips rows whose values are all the same.
+# Columns written, in order: the habits (after the customer id), then the service history; the
+# upsert skips rows whose values are all the same.
 _COLUMNS = (
-    "top_category",
-    "top_category_share",
-    "category_shares",
-    "categories_count",
-    "repeat_category_share",
-    "preferred_channel",
-    "preferred_channel_share",
-    "usual_hour",
-    "usual_weekday",
-    "median_gap_days",
+    *HABIT_COLUMNS[1:],
     "tickets_inquiry_90d",
     "tickets_complaint_90d",
     "tickets_suggestion_90d",
