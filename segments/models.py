@@ -314,7 +314,8 @@ class CustomerMetrics(models.Model):
         # value tier): a value holds too many customers for an index to beat a scan, and an
         # indexed column changed makes the refresh's update of the row write every index
         # instead of staying on its page (migrations 0007 and 0018). Even an R x F cell of the
-        # RFM grid page (1 in 25 customers) sits on about half the table's pages.
+        # RFM grid page (1 in 25 customers) spreads over so many pages that a scan costs it
+        # about what the index saved (docs/performance.md, the write-back).
         constraints = [
             models.CheckConstraint(
                 name="metrics_scores_range",

@@ -2,8 +2,8 @@
 
 A nightly refresh changes the R or F score of a large share of the rows it updates; each such
 update wrote a new entry in every index of the table instead of staying on its page as a
-heap-only update. The only reader, the RFM grid's cell page, lists 1 in 25 customers, which sit
-on about half the table's pages: a scan costs it about what the index saved
+heap-only update. The only reader, the RFM grid's cell page, lists 1 in 25 customers, spread
+over so many of the table's pages that a scan costs it about what the index saved
 (docs/performance.md, the write-back). Dropped concurrently, so screen-pops and pages keep
 reading the table meanwhile.
 """

@@ -107,8 +107,8 @@ def _utc_text_timestamps(table: pa.Table) -> pa.Table:
     ("2026-12-01 00:27:26.303841+00"), microseconds as PostgreSQL keeps them.
 
     Arrow's CSV writer formats an aware timestamp through the time-zone database, value by
-    value: the three timestamp columns took most of the write-back's CSV time, twenty times
-    as long as the same values cast to text (docs/performance.md, the write-back)."""
+    value: the three timestamp columns took most of the write-back's CSV time, far longer than
+    the same values cast to text (docs/performance.md, the write-back)."""
     for index, field in enumerate(table.schema):
         if not pa.types.is_timestamp(field.type) or field.type.tz is None:
             continue
