@@ -318,11 +318,12 @@ class CustomerMetrics(models.Model):
     class Meta:
         verbose_name = _("customer metrics")
         verbose_name_plural = _("customer metrics")
-        # No index on the one-of-a-dozen columns (RFM segment, lifecycle stage, value tier):
-        # a value holds too many customers for an index to beat a scan, and every refresh
-        # that moves a customer would write it (migration 0007). R x F cells (1 in 25) are
-        # listed by the RFM grid page.
-        indexes = [models.Index(fields=["r_score", "f_score"], name="metrics_rf")]
+        # No index on the scores or the one-of-a-dozen columns (RFM segment, lifecycle stage,
+        # value tier): a value holds too many customers for an index to beat a scan, and an
+        # indexed column changed makes the refresh's update of the row write every index
+        # instead of staying on its page (migrations 0007 and 0018). Even an R x F cell of the
+        # RFM grid page (1 in 25 customers) spreads over so many pages that a scan costs it
+        # about what the index saved (docs/performance.md, the write-back).
         constraints = [
             models.CheckConstraint(
                 name="metrics_scores_range",

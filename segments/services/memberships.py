@@ -35,6 +35,9 @@ DESIRED_TABLE = "segments_desired_members"
 # membership table, several times slower than probing for a few thousand customers.
 PROBE_MAX_SHARE = 0.1
 REANALYZE_AFTER_MOVES = 50_000
+# ... and more than this share of the rows the statistics count (autovacuum's own analyze
+# threshold): a nightly run's moves, a few percent of the table, leave its statistics right.
+REANALYZE_MIN_SHARE = 0.1
 ENTRIES_TABLE = "segments_new_members"
 # A steady refresh's diff: the changed customers' open memberships, and those to close.
 HELD_TABLE = "segments_held_members"
@@ -378,6 +381,22 @@ def _segments_hold(cursor: Cursor[TupleRow], segment_ids: list[int] | None = Non
         )
 
 
+def _statistics_stale(cursor: Cursor[TupleRow], moves: int) -> bool:
+    """True when `moves` entries and exits are many, in number and next to the membership
+    rows the planner's statistics count (none on a first refresh). Analysing the whole table
+    every night would buy statistics that a day's moves, a few percent of the rows, leave as
+    they were; autovacuum analyses it after the commit past the same share."""
+    if moves <= REANALYZE_AFTER_MOVES:
+        return False
+    cursor.execute(
+        "SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
+        [SegmentMembership._meta.db_table],
+    )
+    row = cursor.fetchone()
+    assert row is not None
+    return moves > REANALYZE_MIN_SHARE * max(row[0], 0)
+
+
 def memberships_refresh(
     *, run_id: int, as_of: datetime, now: datetime, changed_only: bool = False
 ) -> tuple[Counter, dict[int, int]]:
@@ -423,7 +442,7 @@ def memberships_refresh(
         if inactive_ids:
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
             moves.update(_apply(cursor, inactive_ids, now, run_id))
-        if sum(moves.values()) > REANALYZE_AFTER_MOVES:
+        if _statistics_stale(cursor, sum(moves.values())):
             # Fresh statistics for what follows in this transaction (segment sizes, rule
             # segments of the next run): planned on a table believed empty, the count of open
             # memberships after a first refresh would take minutes instead of a second.

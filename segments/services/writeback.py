@@ -14,6 +14,7 @@ from datetime import datetime
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
 from django.db import connection
 from psycopg import Cursor, sql
@@ -97,10 +98,29 @@ ROUNDED_COLUMNS = {
 
 def _arrow_csv(frame: pd.DataFrame) -> bytes:
     """The frame as CSV bytes written by Arrow's C++ writer (nulls as empty fields)."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = _utc_text_timestamps(pa.Table.from_pandas(frame, preserve_index=False))
     sink = io.BytesIO()
     pa_csv.write_csv(table, sink, write_options=pa_csv.WriteOptions(include_header=False))
     return sink.getvalue()
+
+
+def _utc_text_timestamps(table: pa.Table) -> pa.Table:
+    """Time-zone-aware timestamp columns as text in UTC with an explicit offset
+    ("2026-12-01 00:27:26.303841+00"), microseconds as PostgreSQL keeps them.
+
+    Arrow's CSV writer formats an aware timestamp through the time-zone database, value by
+    value: the three timestamp columns took most of the write-back's CSV time, far longer than
+    the same values cast to text (docs/performance.md, the write-back)."""
+    for index, field in enumerate(table.schema):
+        if not pa.types.is_timestamp(field.type) or field.type.tz is None:
+            continue
+        # The stored instant is UTC whatever the zone: dropping the zone keeps UTC wall time.
+        wall = table.column(index).cast(pa.timestamp("us", tz="UTC"), safe=False)
+        text = pa_compute.binary_join_element_wise(
+            wall.cast(pa.timestamp("us")).cast(pa.string()), "+00", ""
+        )
+        table = table.set_column(index, field.name, text)
+    return table
 
 
 def _copy_into(
@@ -216,19 +236,29 @@ def _ids_csv(ids: Iterable[int]) -> bytes:
 
 
 def _staged_rows_apply(
-    cursor: Cursor[TupleRow], names: dict[str, sql.Composable], now: datetime, *, insert: bool
+    cursor: Cursor[TupleRow],
+    names: dict[str, sql.Composable],
+    now: datetime,
+    *,
+    insert: bool,
+    moved: pd.Index | None,
 ) -> tuple[int, int, int]:
-    """Note the customers whose segment columns change, update the rows that differ and, with
-    `insert`, insert the new ones; returns (membership candidates, updated, inserted)."""
-    # Customers whose segment columns change, before the UPDATE overwrites the old values.
-    cursor.execute(
-        sql.SQL(
-            "INSERT INTO {changed} SELECT s.customer_id FROM {staging} s "
-            "JOIN {table} m ON m.customer_id = s.customer_id "
-            "WHERE {differ}"
-        ).format(differ=_differ(MEMBERSHIP_COLUMNS), **names)
-    )
-    candidates = cursor.rowcount
+    """Note the customers whose segment columns change (`moved`, when the caller compared them
+    already), update the rows that differ and, with `insert`, insert the new ones; returns
+    (membership candidates, updated, inserted)."""
+    if moved is not None:
+        _copy_into(cursor, CHANGED_TABLE, ["customer_id"], _ids_csv(moved))
+        candidates = len(moved)
+    else:
+        # Customers whose segment columns change, before the UPDATE overwrites the old values.
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO {changed} SELECT s.customer_id FROM {staging} s "
+                "JOIN {table} m ON m.customer_id = s.customer_id "
+                "WHERE {differ}"
+            ).format(differ=_differ(MEMBERSHIP_COLUMNS), **names)
+        )
+        candidates = cursor.rowcount
     # Changed rows: one hash join (an INSERT ... ON CONFLICT DO UPDATE would add a
     # speculative insertion per row).
     cursor.execute(
@@ -319,6 +349,13 @@ def metrics_write(
     and of the customers left in CHANGED_TABLE (`membership_candidates`).
     """
     rows, new, gone = _rows_to_stage(frame, stored, previous)
+    # A full pass holds every stored row: the customers whose segment columns change are
+    # found in pandas, on the staged rows only, instead of by a join with the whole table.
+    moved = (
+        rows.index[~_unchanged(rows, previous, MEMBERSHIP_COLUMNS)]
+        if previous is not None
+        else None
+    )
     payload = _arrow_csv(rows)
     names = {
         "table": sql.Identifier(CustomerMetrics._meta.db_table),
@@ -331,10 +368,13 @@ def metrics_write(
         _temp_tables_create(cursor)
         copied = _new_rows_copy(cursor, new, now) if new is not None else 0
         _copy_into(cursor, STAGING_TABLE, list(METRIC_COLUMNS), payload)
-        # Statistics on the fresh staging table let the planner hash the joins below instead
-        # of re-scanning the staging table for every stored row.
-        cursor.execute(sql.SQL("ANALYZE {staging}").format(**names))
-        candidates, updated, inserted = _staged_rows_apply(cursor, names, now, insert=new is None)
+        # Statistics on the fresh staging table (its size and key: no plan reads the other
+        # columns', which took most of the ANALYZE) let the planner hash the joins below
+        # instead of re-scanning the staging table for every stored row.
+        cursor.execute(sql.SQL("ANALYZE {staging} (customer_id)").format(**names))
+        candidates, updated, inserted = _staged_rows_apply(
+            cursor, names, now, insert=new is None, moved=moved
+        )
         inserted += copied
         deleted = _gone_rows_delete(cursor, names, gone=gone, incremental=stored is not None)
         cursor.execute(sql.SQL("ANALYZE {changed}").format(**names))

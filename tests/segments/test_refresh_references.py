@@ -56,6 +56,20 @@ def test_metrics_pages_keep_room_for_updates_in_place(db) -> None:
         assert cursor.fetchone()[0] == ["fillfactor=75"]
 
 
+def test_metrics_rows_carry_no_index_but_their_key(db) -> None:
+    # An indexed column changed makes the nightly update of a row write every index instead of
+    # staying on its page (migrations segments 0007 and 0018).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s",
+            [CustomerMetrics._meta.db_table],
+        )
+        definitions = [row[0] for row in cursor.fetchall()]
+    assert len(definitions) == 1
+    assert "UNIQUE INDEX" in definitions[0]
+    assert "(customer_id)" in definitions[0]
+
+
 def test_deleting_a_customer_still_removes_its_refresh_rows(db) -> None:
     customer = CustomerFactory()
     OrderFactory(customer=customer, placed_at=AS_OF - dt.timedelta(days=3), amount=Decimal(50))

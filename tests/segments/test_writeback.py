@@ -1,0 +1,48 @@
+"""The write-back's CSV streams: timestamps leave pandas as UTC text with their offset, read
+back equal whatever the session's time zone."""
+
+import pandas as pd
+import pytest
+from django.db import connection, transaction
+
+from segments.services.writeback import _arrow_csv, _copy_into
+
+pytestmark = pytest.mark.django_db
+
+
+def _moments() -> pd.DataFrame:
+    utc = pd.to_datetime(
+        ["2026-12-01 00:27:26.303841", None, "2026-01-01 08:00:00.000001"],
+        utc=True,
+        format="ISO8601",
+    )
+    return pd.DataFrame({"n": [1, 2, 3], "at": utc, "local": utc.tz_convert("Asia/Shanghai")})
+
+
+def test_aware_timestamps_are_written_as_utc_text_with_their_offset() -> None:
+    lines = _arrow_csv(_moments()).decode().splitlines()
+
+    assert lines == [
+        '1,"2026-12-01 00:27:26.303841+00","2026-12-01 00:27:26.303841+00"',
+        "2,,",
+        '3,"2026-01-01 08:00:00.000001+00","2026-01-01 08:00:00.000001+00"',
+    ]
+
+
+def test_written_timestamps_read_back_equal_whatever_the_session_time_zone() -> None:
+    frame = _moments()
+    with transaction.atomic(), connection.cursor() as wrapper:
+        cursor = wrapper.cursor
+        cursor.execute("SET LOCAL TimeZone = 'America/New_York'")
+        cursor.execute(
+            "CREATE TEMP TABLE moments (n int, at timestamptz, local timestamptz) ON COMMIT DROP"
+        )
+        _copy_into(cursor, "moments", ["n", "at", "local"], _arrow_csv(frame))
+        # Read back as the application reads (its connections' zone is UTC).
+        cursor.execute("SET LOCAL TimeZone = 'UTC'")
+        cursor.execute("SELECT at, local FROM moments ORDER BY n")
+        rows = cursor.fetchall()
+
+    expected = [None if pd.isna(at) else at.to_pydatetime() for at in frame["at"]]
+    assert [at for at, _local in rows] == expected
+    assert [local for _at, local in rows] == expected
