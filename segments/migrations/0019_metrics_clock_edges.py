@@ -13,7 +13,7 @@ _PAST = "UPDATE segments_customermetrics SET orders_edge_at = '2000-01-01T00:00:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("segments", "0017_membership_run_indexes"),
+        ("segments", "0018_metrics_without_rf_index"),
     ]
 
     operations = [
