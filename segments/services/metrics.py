@@ -643,15 +643,23 @@ STORED_ROW_COLUMNS = {
 }
 
 
-def metrics_stored_rows() -> pd.DataFrame:
-    """Every stored metrics row as it is now (STORED_ROW_COLUMNS), indexed by customer id: one
-    COPY stream. A full pass compares its fresh rows with these in pandas and writes back only
-    those that differ; an incremental one takes the unchanged customers' metrics from them."""
+def _stored_rows_csv() -> io.BytesIO:
     query = sql.SQL("SELECT {columns} FROM {metrics}").format(
         columns=sql.SQL(", ").join(map(sql.Identifier, STORED_ROW_COLUMNS)),
         metrics=sql.Identifier(_METRICS_TABLE),
     )
-    return _read_csv(_copy_out(query), STORED_ROW_COLUMNS).set_index("customer_id")
+    return _copy_out(query)
+
+
+def _stored_rows_parse(buffer: io.BytesIO) -> pd.DataFrame:
+    return _read_csv(buffer, STORED_ROW_COLUMNS).set_index("customer_id")
+
+
+def metrics_stored_rows() -> pd.DataFrame:
+    """Every stored metrics row as it is now (STORED_ROW_COLUMNS), indexed by customer id: one
+    COPY stream. A full pass compares its fresh rows with these in pandas and writes back only
+    those that differ; an incremental one takes the unchanged customers' metrics from them."""
+    return _stored_rows_parse(_stored_rows_csv())
 
 
 @contextmanager
@@ -663,8 +671,10 @@ def metrics_stored_rows_ahead(
     the rows and returns them.
 
     A million stored rows take seconds to leave PostgreSQL as CSV, about as long as an
-    incremental aggregation, which runs meanwhile on the other core. Only the refresh writes
-    this table, under its lock, so another snapshot reads the same rows.
+    incremental aggregation, which runs meanwhile on the other core. They are parsed only when
+    asked for, after the aggregation: parsing them while the aggregation's own frames are
+    built is what set the refresh's peak memory (two parses' buffers at once).
+    Only the refresh writes this table, under its lock, so another snapshot reads the same rows.
     Inside somebody's open transaction (see `_outer_transaction`) the rows are read on this
     connection when asked for.
     """
@@ -672,8 +682,8 @@ def metrics_stored_rows_ahead(
         yield metrics_stored_rows
         return
     with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(_on_own_connection, metrics_stored_rows)
-        yield future.result
+        future = pool.submit(_on_own_connection, _stored_rows_csv)
+        yield lambda: _stored_rows_parse(future.result())
 
 
 def _read_csv(buffer: io.BytesIO, columns: dict[str, str]) -> pd.DataFrame:
