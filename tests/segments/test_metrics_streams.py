@@ -21,6 +21,7 @@ from segments.choices import RunStatus
 from segments.models import CustomerMetrics
 from segments.services import metrics as metrics_module
 from segments.services.metrics import (
+    _stored_rows_csv,
     metrics_frame,
     metrics_stored_rows,
     metrics_stored_rows_ahead,
@@ -128,7 +129,7 @@ def test_stored_rows_are_read_ahead_on_another_connection_only_when_safe(
     with transaction.atomic():
         with metrics_stored_rows_ahead(own_transaction=True) as stored_rows:
             ahead = stored_rows()
-        assert own_connections == [metrics_stored_rows]
+        assert own_connections == [_stored_rows_csv]
         pd.testing.assert_frame_equal(ahead, metrics_stored_rows())
         assert len(ahead) == 29  # the merged customer has no row
 
@@ -152,8 +153,8 @@ def test_an_incremental_refresh_on_committed_rows_reads_ahead_and_equals_a_full_
 
     assert steady.status == RunStatus.SUCCEEDED, steady.error
     assert 0 < steady.counts["aggregated"] < steady.counts["customers"]
-    # The stored rows, read on a connection of their own while this one aggregated.
-    assert own_connections == [metrics_stored_rows]
+    # The stored rows, brought out on a connection of their own while this one aggregated.
+    assert own_connections == [_stored_rows_csv]
     stored = metrics_stored_rows()
     assert stored.loc[customers[3].pk, "orders_lifetime"] == customers[3].orders.count()
 
