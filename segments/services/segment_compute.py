@@ -31,6 +31,11 @@ logger = logging.getLogger(__name__)
 
 # How long the "computing" mark lives if the worker never clears it (it died).
 PENDING_TTL_SECONDS = 3600
+# How long the mark outlives a computation that succeeded. A page may have read the segment
+# before the worker committed and read the mark after: if the mark were gone by then, the page
+# would show the old size as final and stop polling. Kept a while, the mark is still there and
+# older than the new `last_refreshed_at`, so the page polls once more and reads the new size.
+PENDING_SETTLE_SECONDS = 60
 
 
 def _pending_key(segment_id: int) -> str:
@@ -82,10 +87,17 @@ def segment_members_compute(*, segment_id: int, wait: bool = True) -> RefreshRun
     """Compute one rule segment's members now; returns the run recording its moves, or None
     when the segment is gone (or not a rule segment) or, without `wait`, a refresh holds the
     lock."""
+    key = _pending_key(segment_id)
     try:
-        return _compute(segment_id=segment_id, wait=wait)
-    finally:
-        cache.delete(_pending_key(segment_id))
+        run = _compute(segment_id=segment_id, wait=wait)
+    except BaseException:
+        cache.delete(key)
+        raise
+    if run is None:
+        cache.delete(key)
+    else:
+        cache.touch(key, PENDING_SETTLE_SECONDS)
+    return run
 
 
 def _compute(*, segment_id: int, wait: bool) -> RefreshRun | None:

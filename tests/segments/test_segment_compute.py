@@ -27,6 +27,7 @@ from segments.services.segment_compute import (
     segment_compute_pending,
     segment_members_compute,
     segment_members_request,
+    segments_compute_pending,
 )
 from segments.services.segments import segment_create
 from tests.callcenter.factories import CustomerFactory
@@ -209,6 +210,31 @@ def test_a_large_base_is_computed_by_a_worker_while_the_page_says_computing(
     assert "hx-trigger" not in fragment
     assert ">1<" in fragment
     assert len(_open_members(segment)) == 1
+
+
+def test_a_page_that_read_the_segment_before_the_worker_committed_keeps_polling(
+    supervisor_user: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # The page reads the segment row, the worker commits its members, then the page reads
+    # the mark: the page must still say "computing" (and poll once more), not show the size it
+    # read before as final.
+    settings.SEGMENT_COMPUTE_SYNC_MAX_CUSTOMERS = -1
+    CustomerFactory(city="Compute City")
+    segment = segment_create(name="Raced", rule=CITY_RULE, created_by=supervisor_user)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        segment_members_request(segment=segment)
+    read_by_the_page = Segment.objects.get(pk=segment.pk)
+
+    for callback in callbacks:  # the worker's task
+        callback()
+
+    assert read_by_the_page.size == 0
+    assert segment_compute_pending(segment=read_by_the_page)
+    assert segments_compute_pending(segments=[read_by_the_page]) == {segment.pk}
+    polled = Segment.objects.get(pk=segment.pk)
+    assert polled.size == 1
+    assert not segment_compute_pending(segment=polled)
+    assert not segments_compute_pending(segments=[polled])
 
 
 def test_a_refresh_holding_the_lock_sends_the_computation_to_a_worker(
