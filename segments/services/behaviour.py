@@ -21,13 +21,10 @@ earlier run to build on, one whose as-of is earlier than the last run's, and the
 """
 
 import datetime as dt
-import io
 import zoneinfo
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 from django.conf import settings
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
@@ -36,7 +33,12 @@ from psycopg import sql
 from callcenter.choices import SurveyKind, TicketKind, TicketStatus
 from segments.choices import AGE_BAND_UPPER_BOUNDS, AgeBand
 from segments.models import CustomerBehaviour, CustomerMetrics
-from segments.services.customer_sets import customer_rows_delete, customer_set_create
+from segments.services.customer_sets import (
+    customer_rows_delete,
+    customer_set_create,
+    frame_csv,
+    rows_copy,
+)
 from segments.services.habits import HABIT_COLUMNS, ORDER_ROW_COLUMNS, habits_compute
 from segments.services.metrics import DIRTY_SEEN_TABLE, REFRESH_WORK_MEM, copy_frame
 
@@ -259,17 +261,7 @@ def _id_ranges(cursor: CursorWrapper) -> list[tuple[int, int]]:
 
 def _habits_copy(cursor: CursorWrapper, habits: pd.DataFrame) -> None:
     """COPY computed habits (HABIT_COLUMNS) into HABITS_TABLE."""
-    sink = io.BytesIO()
-    pa_csv.write_csv(
-        pa.Table.from_pandas(habits, preserve_index=False),
-        sink,
-        write_options=pa_csv.WriteOptions(include_header=False),
-    )
-    copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-        sql.Identifier(HABITS_TABLE), sql.SQL(", ").join(map(sql.Identifier, HABIT_COLUMNS))
-    )
-    with cursor.cursor.copy(copy) as stream:
-        stream.write(sink.getvalue())
+    rows_copy(cursor.cursor, HABITS_TABLE, HABIT_COLUMNS, frame_csv(habits))
 
 
 def _habits_stage(cursor: CursorWrapper, *, as_of: dt.datetime, full: bool) -> int:

@@ -1,9 +1,17 @@
 """Sets of customers in temporary tables, and the per-customer tables that are rewritten for
-them: the refresh's dirty set, and the behaviour and reachability passes' targets."""
+them: the refresh's dirty set, and the behaviour and reachability passes' targets; and how
+frames computed in Python reach such tables (CSV written by Arrow, then COPY)."""
 
+import io
+from collections.abc import Iterable
 from typing import Any
 
-from psycopg import sql
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pa_compute
+import pyarrow.csv as pa_csv
+from psycopg import Cursor, sql
+from psycopg.rows import TupleRow
 
 
 def customer_set_create(cursor: Any, name: str) -> None:
@@ -32,3 +40,39 @@ def customer_rows_delete(
         ).format(within=sql.Identifier(within), **names)
     cursor.execute(delete)
     return int(cursor.rowcount)
+
+
+def frame_csv(frame: pd.DataFrame) -> bytes:
+    """The frame as CSV bytes written by Arrow's C++ writer (nulls as empty fields)."""
+    table = _utc_text_timestamps(pa.Table.from_pandas(frame, preserve_index=False))
+    sink = io.BytesIO()
+    pa_csv.write_csv(table, sink, write_options=pa_csv.WriteOptions(include_header=False))
+    return sink.getvalue()
+
+
+def _utc_text_timestamps(table: pa.Table) -> pa.Table:
+    """Time-zone-aware timestamp columns as text in UTC with an explicit offset
+    ("2026-12-01 00:27:26.303841+00"), microseconds as PostgreSQL keeps them.
+
+    Arrow's CSV writer formats an aware timestamp through the time-zone database, value by
+    value: the three timestamp columns took most of the write-back's CSV time, far longer than
+    the same values cast to text (docs/performance.md, the write-back)."""
+    for index, field in enumerate(table.schema):
+        if not pa.types.is_timestamp(field.type) or field.type.tz is None:
+            continue
+        # The stored instant is UTC whatever the zone: dropping the zone keeps UTC wall time.
+        wall = table.column(index).cast(pa.timestamp("us", tz="UTC"), safe=False)
+        text = pa_compute.binary_join_element_wise(
+            wall.cast(pa.timestamp("us")).cast(pa.string()), "+00", ""
+        )
+        table = table.set_column(index, field.name, text)
+    return table
+
+
+def rows_copy(cursor: Cursor[TupleRow], table: str, columns: Iterable[str], payload: bytes) -> None:
+    """COPY CSV rows (`frame_csv`) into `columns` of `table`."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with cursor.copy(statement) as copy:
+        copy.write(payload)

@@ -8,19 +8,16 @@ MEMBERSHIP_COLUMNS changed) are kept in a temporary table (CHANGED_TABLE) for th
 diff of the same transaction.
 """
 
-import io
 from collections.abc import Iterable
 from datetime import datetime
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pa_compute
-import pyarrow.csv as pa_csv
 from django.db import connection
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from segments.models import CustomerMetrics
+from segments.services.customer_sets import frame_csv, rows_copy
 from segments.services.metrics import DIRTY_NOW_TABLE, STORED_SCORE_COLUMNS
 
 # Columns of segments_customermetrics written from the frame (besides refreshed_at).
@@ -94,43 +91,6 @@ ROUNDED_COLUMNS = {
     "expected_order_value": 2,
     "predicted_value_365d": 2,
 }
-
-
-def _arrow_csv(frame: pd.DataFrame) -> bytes:
-    """The frame as CSV bytes written by Arrow's C++ writer (nulls as empty fields)."""
-    table = _utc_text_timestamps(pa.Table.from_pandas(frame, preserve_index=False))
-    sink = io.BytesIO()
-    pa_csv.write_csv(table, sink, write_options=pa_csv.WriteOptions(include_header=False))
-    return sink.getvalue()
-
-
-def _utc_text_timestamps(table: pa.Table) -> pa.Table:
-    """Time-zone-aware timestamp columns as text in UTC with an explicit offset
-    ("2026-12-01 00:27:26.303841+00"), microseconds as PostgreSQL keeps them.
-
-    Arrow's CSV writer formats an aware timestamp through the time-zone database, value by
-    value: the three timestamp columns took most of the write-back's CSV time, far longer than
-    the same values cast to text (docs/performance.md, the write-back)."""
-    for index, field in enumerate(table.schema):
-        if not pa.types.is_timestamp(field.type) or field.type.tz is None:
-            continue
-        # The stored instant is UTC whatever the zone: dropping the zone keeps UTC wall time.
-        wall = table.column(index).cast(pa.timestamp("us", tz="UTC"), safe=False)
-        text = pa_compute.binary_join_element_wise(
-            wall.cast(pa.timestamp("us")).cast(pa.string()), "+00", ""
-        )
-        table = table.set_column(index, field.name, text)
-    return table
-
-
-def _copy_into(
-    cursor: Cursor[TupleRow], table: str, columns: Iterable[str], payload: bytes
-) -> None:
-    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    with cursor.copy(statement) as copy:
-        copy.write(payload)
 
 
 def metrics_frame_for_write(frame: pd.DataFrame) -> pd.DataFrame:
@@ -220,13 +180,13 @@ def _new_rows_copy(cursor: Cursor[TupleRow], new: pd.DataFrame, now: datetime) -
     lock) and note them as changed; returns how many."""
     if new.empty:
         return 0
-    _copy_into(
+    rows_copy(
         cursor,
         CustomerMetrics._meta.db_table,
         [*METRIC_COLUMNS, "refreshed_at"],
-        _arrow_csv(new.assign(refreshed_at=pd.Timestamp(now))),
+        frame_csv(new.assign(refreshed_at=pd.Timestamp(now))),
     )
-    _copy_into(cursor, CHANGED_TABLE, ["customer_id"], _ids_csv(new["customer_id"]))
+    rows_copy(cursor, CHANGED_TABLE, ["customer_id"], _ids_csv(new["customer_id"]))
     return len(new)
 
 
@@ -247,7 +207,7 @@ def _staged_rows_apply(
     already), update the rows that differ and, with `insert`, insert the new ones; returns
     (membership candidates, updated, inserted)."""
     if moved is not None:
-        _copy_into(cursor, CHANGED_TABLE, ["customer_id"], _ids_csv(moved))
+        rows_copy(cursor, CHANGED_TABLE, ["customer_id"], _ids_csv(moved))
         candidates = len(moved)
     else:
         # Customers whose segment columns change, before the UPDATE overwrites the old values.
@@ -302,7 +262,7 @@ def _gone_rows_delete(
     (a full pass), else those missing from the staging table (of the re-aggregated customers
     only, when `incremental`)."""
     if gone is not None:
-        _copy_into(cursor, GONE_TABLE, ["customer_id"], _ids_csv(gone))
+        rows_copy(cursor, GONE_TABLE, ["customer_id"], _ids_csv(gone))
         condition = sql.SQL("m.customer_id IN (SELECT customer_id FROM {})").format(
             sql.Identifier(GONE_TABLE)
         )
@@ -356,7 +316,7 @@ def metrics_write(
         if previous is not None
         else None
     )
-    payload = _arrow_csv(rows)
+    payload = frame_csv(rows)
     names = {
         "table": sql.Identifier(CustomerMetrics._meta.db_table),
         "staging": sql.Identifier(STAGING_TABLE),
@@ -367,7 +327,7 @@ def metrics_write(
         cursor = wrapper.cursor
         _temp_tables_create(cursor)
         copied = _new_rows_copy(cursor, new, now) if new is not None else 0
-        _copy_into(cursor, STAGING_TABLE, list(METRIC_COLUMNS), payload)
+        rows_copy(cursor, STAGING_TABLE, list(METRIC_COLUMNS), payload)
         # Statistics on the fresh staging table (its size and key: no plan reads the other
         # columns', which took most of the ANALYZE) let the planner hash the joins below
         # instead of re-scanning the staging table for every stored row.

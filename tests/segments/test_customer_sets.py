@@ -1,11 +1,11 @@
-"""The write-back's CSV streams: timestamps leave pandas as UTC text with their offset, read
-back equal whatever the session's time zone."""
+"""Frames COPYed into tables as Arrow-written CSV (the write-back, the buying habits): timestamps
+leave pandas as UTC text with their offset, read back equal whatever the session's time zone."""
 
 import pandas as pd
 import pytest
 from django.db import connection, transaction
 
-from segments.services.writeback import _arrow_csv, _copy_into
+from segments.services.customer_sets import frame_csv, rows_copy
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def _moments() -> pd.DataFrame:
 
 
 def test_aware_timestamps_are_written_as_utc_text_with_their_offset() -> None:
-    lines = _arrow_csv(_moments()).decode().splitlines()
+    lines = frame_csv(_moments()).decode().splitlines()
 
     assert lines == [
         '1,"2026-12-01 00:27:26.303841+00","2026-12-01 00:27:26.303841+00"',
@@ -37,7 +37,7 @@ def test_written_timestamps_read_back_equal_whatever_the_session_time_zone() -> 
         cursor.execute(
             "CREATE TEMP TABLE moments (n int, at timestamptz, local timestamptz) ON COMMIT DROP"
         )
-        _copy_into(cursor, "moments", ["n", "at", "local"], _arrow_csv(frame))
+        rows_copy(cursor, "moments", ["n", "at", "local"], frame_csv(frame))
         # Read back as the application reads (its connections' zone is UTC).
         cursor.execute("SET LOCAL TimeZone = 'UTC'")
         cursor.execute("SELECT at, local FROM moments ORDER BY n")
