@@ -5,9 +5,10 @@ open memberships no longer desired (exit), one inserts the desired ones not yet 
 Built-in segments read the freshly written metrics table; since their membership is a function
 of the stored row's segment columns alone, a steady refresh diffs them only for the customers
 whose row was added or deleted or whose segment columns changed (the write-back's
-CHANGED_TABLE). Rule segments are compiled to ORM querysets (never SQL text)
-in dependency order, each reading the stored memberships of the segments it references, and
-are always diffed whole (their conditions may depend on the clock or on other tables).
+CHANGED_TABLE), and for each of them only the kinds whose column changed. Rule segments are
+compiled to ORM querysets (never SQL text) in dependency order, each reading the stored
+memberships of the segments it references, and are always diffed whole (their conditions may
+depend on the clock or on other tables).
 """
 
 from collections import Counter
@@ -27,7 +28,7 @@ from segments.choices import PriorityField, SegmentKind
 from segments.models import CustomerMetrics, Segment, SegmentMembership
 from segments.rules import rule_describe, rule_queryset, segment_dependency_order
 from segments.selectors import touch_value
-from segments.services.writeback import CHANGED_TABLE
+from segments.services.writeback import CHANGED_TABLE, MEMBERSHIP_COLUMNS, membership_bit
 
 DESIRED_TABLE = "segments_desired_members"
 # Under this share of customers changed, the built-in diff of a steady refresh reads their
@@ -56,6 +57,9 @@ BUILTIN_COLUMNS: dict[str, tuple[str, str]] = {
     SegmentKind.CLUSTER: ("cluster", "'behaviour cluster ' || m.cluster"),
     SegmentKind.POTENTIAL: ("value_potential", "'potential value ' || m.value_potential"),
 }
+assert sorted(column for column, _reason in BUILTIN_COLUMNS.values()) == sorted(
+    MEMBERSHIP_COLUMNS
+), "the write-back notes changes of exactly the columns built-in segments follow"
 
 
 def _create_desired_table(cursor: Cursor[TupleRow]) -> None:
@@ -68,36 +72,44 @@ def _create_desired_table(cursor: Cursor[TupleRow]) -> None:
     cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
 
 
-def _changed_only(alias: str, changed_only: bool) -> sql.Composable:
-    if not changed_only:
-        return sql.SQL("")
-    return sql.SQL(" AND {}.customer_id IN (SELECT customer_id FROM {})").format(
-        sql.Identifier(alias), sql.Identifier(CHANGED_TABLE)
-    )
+def _kind_bit(kind: str) -> int:
+    """CHANGED_TABLE's bit for the built-in `kind`'s column."""
+    return membership_bit(BUILTIN_COLUMNS[kind][0])
 
 
 def _fill_builtin_desired(cursor: Cursor[TupleRow], *, changed_only: bool) -> None:
     """Every built-in segment's desired members in one pass over the metrics rows: each row
-    unpivots into one (kind, key, reason) per built-in kind, joined with the active segments."""
+    unpivots into one (kind, key, reason) per built-in kind, joined with the active segments.
+    With `changed_only`, only the customers in CHANGED_TABLE and, of each, only the kinds whose
+    column changed."""
     values = sql.SQL(", ").join(
-        sql.SQL("({kind}, m.{column}::text, {reason})").format(
-            kind=sql.Literal(str(kind)), column=sql.Identifier(column), reason=sql.SQL(reason)
+        sql.SQL("({kind}, {bit}, m.{column}::text, {reason})").format(
+            kind=sql.Literal(str(kind)),
+            bit=sql.Literal(_kind_bit(kind)),
+            column=sql.Identifier(column),
+            reason=sql.SQL(reason),
         )
         for kind, (column, reason) in BUILTIN_COLUMNS.items()
     )
+    changed: sql.Composable = sql.SQL("")
+    if changed_only:
+        changed = sql.SQL(" JOIN {} c ON c.customer_id = m.customer_id").format(
+            sql.Identifier(CHANGED_TABLE)
+        )
     cursor.execute(
         sql.SQL(
             "INSERT INTO {desired} (segment_id, customer_id, reason) "
-            "SELECT s.id, m.customer_id, v.reason FROM {metrics} m "
-            "CROSS JOIN LATERAL (VALUES {values}) AS v(kind, key, reason) "
-            "JOIN {segments} s ON s.kind = v.kind AND s.key = v.key AND s.is_active "
-            "WHERE true{scope}"
+            "SELECT s.id, m.customer_id, v.reason FROM {metrics} m{changed} "
+            "CROSS JOIN LATERAL (VALUES {values}) AS v(kind, bit, key, reason) "
+            "JOIN {segments} s ON s.kind = v.kind AND s.key = v.key AND s.is_active"
+            "{scope}"
         ).format(
             desired=sql.Identifier(DESIRED_TABLE),
             metrics=sql.Identifier(CustomerMetrics._meta.db_table),
+            changed=changed,
             values=values,
             segments=sql.Identifier(Segment._meta.db_table),
-            scope=_changed_only("m", changed_only),
+            scope=sql.SQL(" WHERE c.kinds & v.bit <> 0" if changed_only else ""),
         )
     )
 
@@ -272,19 +284,31 @@ def _apply(
 
 
 def _apply_changed(
-    cursor: Cursor[TupleRow], segment_ids: list[int], now: datetime, run_id: int, *, probe: bool
+    cursor: Cursor[TupleRow],
+    segment_bits: dict[int, int],
+    now: datetime,
+    run_id: int,
+    *,
+    probe: bool,
 ) -> Counter:
     """The diff of a steady refresh, for the customers in CHANGED_TABLE only (the desired
-    table holds theirs): their open memberships of these segments are read once (with `probe`,
-    few customers, through the index by customer), then compared with the desired rows by
-    hashing both ways, and the exits are closed by primary key. Far cheaper than anti-joining
-    every open membership of the segments, which a day's changes would otherwise scan."""
+    table holds theirs): their open memberships of these segments (id: the CHANGED_TABLE bit
+    of its kind), of the kinds whose column changed, are read once (with `probe`, few
+    customers, through the index by customer), then compared with the desired rows by hashing
+    both ways, and the exits are closed by primary key. Far cheaper than anti-joining every
+    open membership of the segments, which a day's changes would otherwise scan."""
+    segment_ids = list(segment_bits)
     table = sql.Identifier(SegmentMembership._meta.db_table)
     desired = sql.Identifier(DESIRED_TABLE)
     held = sql.Identifier(HELD_TABLE)
     exits = sql.Identifier(EXITS_TABLE)
     entries = sql.Identifier(ENTRIES_TABLE)
-    params = {"now": now, "run": run_id, "ids": segment_ids}
+    params = {
+        "now": now,
+        "run": run_id,
+        "ids": segment_ids,
+        "bits": [segment_bits[pk] for pk in segment_ids],
+    }
     cursor.execute(sql.SQL("ANALYZE {}").format(desired))
     for name in (held, exits, entries):
         cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(name))
@@ -294,7 +318,8 @@ def _apply_changed(
                 "CREATE TEMP TABLE {held} ON COMMIT DROP AS "
                 "SELECT m.id, m.segment_id, m.customer_id FROM {changed} c "
                 "JOIN {table} m ON m.customer_id = c.customer_id AND m.exited_at IS NULL "
-                "WHERE m.segment_id = ANY(%(ids)s)"
+                "JOIN unnest(%(ids)s::bigint[], %(bits)s::integer[]) AS b(segment_id, bit) "
+                "ON b.segment_id = m.segment_id AND c.kinds & b.bit <> 0"
             ).format(held=held, changed=sql.Identifier(CHANGED_TABLE), table=table),
             params,
         )
@@ -409,11 +434,12 @@ def memberships_refresh(
     """
     with connection.cursor() as wrapper:
         _segments_hold(wrapper.cursor)
-    builtin_ids = list(
-        Segment.objects.filter(is_active=True)
+    builtin_bits = {
+        pk: _kind_bit(kind)
+        for pk, kind in Segment.objects.filter(is_active=True)
         .exclude(kind=SegmentKind.RULE)
-        .values_list("pk", flat=True)
-    )
+        .values_list("pk", "kind")
+    }
     rules = {
         segment.slug: segment
         for segment in Segment.objects.filter(is_active=True, kind=SegmentKind.RULE)
@@ -429,10 +455,10 @@ def memberships_refresh(
         _fill_builtin_desired(cursor, changed_only=changed_only)
         if changed_only:
             moves.update(
-                _apply_changed(cursor, builtin_ids, now, run_id, probe=_few_changed(cursor))
+                _apply_changed(cursor, builtin_bits, now, run_id, probe=_few_changed(cursor))
             )
         else:
-            moves.update(_apply(cursor, builtin_ids, now, run_id))
+            moves.update(_apply(cursor, list(builtin_bits), now, run_id))
         for slug in order:
             segment = rules[slug]
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))

@@ -5,12 +5,15 @@ COPYed straight into the metrics table, the others into a temporary staging tabl
 the metrics table changes by set-based UPDATE / INSERT / DELETE of only what differs, and the
 ids of the customers whose built-in segments may have changed (row added or deleted, or one of
 MEMBERSHIP_COLUMNS changed) are kept in a temporary table (CHANGED_TABLE) for the membership
-diff of the same transaction.
+diff of the same transaction, each with the bits (`membership_bit`) of the columns that
+changed: after the weekly refit every customer's potential value moves and nothing else, and
+the diff then compares those customers' potential-value memberships only.
 """
 
 from collections.abc import Iterable
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 from django.db import connection
 from psycopg import Cursor, sql
@@ -70,6 +73,8 @@ CHANGED_TABLE = "segments_changed_customers"
 # BUILTIN_COLUMNS). A day of clock movement changes many rows only in their churn probability
 # or RFM code; their memberships need no diff.
 MEMBERSHIP_COLUMNS = ("rfm_segment", "lifecycle_stage", "value_tier", "cluster", "value_potential")
+# CHANGED_TABLE's `kinds` of a customer whose row was added or deleted: every column.
+ALL_MEMBERSHIP_BITS = (1 << len(MEMBERSHIP_COLUMNS)) - 1
 # Stored customers a full pass no longer scores (merged, deactivated).
 GONE_TABLE = "segments_metrics_gone"
 # Stored churn probabilities are rounded: finer differences mean nothing to anyone reading them
@@ -109,6 +114,11 @@ def metrics_frame_for_write(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def membership_bit(column: str) -> int:
+    """The bit of CHANGED_TABLE's `kinds` that says the membership column `column` changed."""
+    return 1 << MEMBERSHIP_COLUMNS.index(column)
+
+
 def _differ(columns: Iterable[str]) -> sql.Composable:
     """`columns` of the stored row m differ from those of the staged row s."""
     columns = list(columns)
@@ -118,6 +128,14 @@ def _differ(columns: Iterable[str]) -> sql.Composable:
     )
 
 
+def _column_equal(new: pd.Series, old: pd.Series) -> np.ndarray:
+    """Element-wise equality of two aligned columns, missing equal to missing."""
+    if isinstance(new.dtype, pd.StringDtype) or isinstance(old.dtype, pd.StringDtype):
+        # CSV does not tell an empty text from a missing one.
+        new, old = new.astype("string").fillna(""), old.astype("string").fillna("")
+    return (new.eq(old).fillna(False) | (new.isna() & old.isna())).to_numpy(dtype=bool)
+
+
 def _unchanged(rows: pd.DataFrame, stored: pd.DataFrame, columns: Iterable[str]) -> pd.Series:
     """True for rows whose `columns` equal those of the stored row of the same customer (False
     for customers without one). A pre-filter only: the UPDATE still compares what is staged."""
@@ -125,13 +143,19 @@ def _unchanged(rows: pd.DataFrame, stored: pd.DataFrame, columns: Iterable[str])
     same = known.copy()
     previous = stored.reindex(rows.index[known])
     for column in columns:
-        new, old = rows.loc[known, column], previous[column]
-        if isinstance(new.dtype, pd.StringDtype) or isinstance(old.dtype, pd.StringDtype):
-            # CSV does not tell an empty text from a missing one.
-            new, old = new.astype("string").fillna(""), old.astype("string").fillna("")
-        equal = (new.eq(old).fillna(False) | (new.isna() & old.isna())).to_numpy(dtype=bool)
-        same[known] &= equal
+        same[known] &= _column_equal(rows.loc[known, column], previous[column])
     return pd.Series(same, index=rows.index)
+
+
+def _membership_kinds(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
+    """For the rows whose MEMBERSHIP_COLUMNS differ from the stored row of the same customer
+    (every row has one), the bits of the columns that differ."""
+    previous = stored.reindex(rows.index)
+    kinds = np.zeros(len(rows), dtype=np.int16)
+    for column in MEMBERSHIP_COLUMNS:
+        kinds |= np.where(_column_equal(rows[column], previous[column]), 0, membership_bit(column))
+    changed = kinds != 0
+    return pd.Series(kinds[changed], index=rows.index[changed])
 
 
 def _rows_to_stage(
@@ -163,7 +187,7 @@ def _temp_tables_create(cursor: Cursor[TupleRow]) -> None:
                 for name, kind in METRIC_COLUMNS.items()
             ),
         ),
-        (CHANGED_TABLE, sql.SQL("customer_id bigint NOT NULL")),
+        (CHANGED_TABLE, sql.SQL("customer_id bigint NOT NULL, kinds smallint NOT NULL")),
         (GONE_TABLE, sql.SQL("customer_id bigint NOT NULL")),
     ):
         cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(table)))
@@ -186,7 +210,8 @@ def _new_rows_copy(cursor: Cursor[TupleRow], new: pd.DataFrame, now: datetime) -
         [*METRIC_COLUMNS, "refreshed_at"],
         frame_csv(new.assign(refreshed_at=pd.Timestamp(now))),
     )
-    rows_copy(cursor, CHANGED_TABLE, ["customer_id"], _ids_csv(new["customer_id"]))
+    ids = new["customer_id"]
+    _changed_copy(cursor, pd.Series(ALL_MEMBERSHIP_BITS, index=pd.Index(ids), dtype="int16"))
     return len(new)
 
 
@@ -195,28 +220,41 @@ def _ids_csv(ids: Iterable[int]) -> bytes:
     return "\n".join(map(str, ids)).encode()
 
 
+def _changed_copy(cursor: Cursor[TupleRow], kinds: pd.Series) -> None:
+    """COPY customers (the index) with the bits of their changed membership columns into
+    CHANGED_TABLE."""
+    frame = pd.DataFrame({"customer_id": kinds.index.to_numpy(), "kinds": kinds.to_numpy()})
+    rows_copy(cursor, CHANGED_TABLE, ["customer_id", "kinds"], frame_csv(frame))
+
+
 def _staged_rows_apply(
     cursor: Cursor[TupleRow],
     names: dict[str, sql.Composable],
     now: datetime,
     *,
     insert: bool,
-    moved: pd.Index | None,
+    moved: pd.Series | None,
 ) -> tuple[int, int, int]:
-    """Note the customers whose segment columns change (`moved`, when the caller compared them
-    already), update the rows that differ and, with `insert`, insert the new ones; returns
-    (membership candidates, updated, inserted)."""
+    """Note the customers whose segment columns change (`moved`: their changed columns' bits,
+    when the caller compared them already), update the rows that differ and, with `insert`,
+    insert the new ones; returns (membership candidates, updated, inserted)."""
     if moved is not None:
-        rows_copy(cursor, CHANGED_TABLE, ["customer_id"], _ids_csv(moved))
+        _changed_copy(cursor, moved)
         candidates = len(moved)
     else:
         # Customers whose segment columns change, before the UPDATE overwrites the old values.
+        kinds = sql.SQL(" | ").join(
+            sql.SQL("(CASE WHEN {differ} THEN {bit} ELSE 0 END)").format(
+                differ=_differ([column]), bit=sql.Literal(membership_bit(column))
+            )
+            for column in MEMBERSHIP_COLUMNS
+        )
         cursor.execute(
             sql.SQL(
-                "INSERT INTO {changed} SELECT s.customer_id FROM {staging} s "
+                "INSERT INTO {changed} SELECT s.customer_id, {kinds} FROM {staging} s "
                 "JOIN {table} m ON m.customer_id = s.customer_id "
                 "WHERE {differ}"
-            ).format(differ=_differ(MEMBERSHIP_COLUMNS), **names)
+            ).format(kinds=kinds, differ=_differ(MEMBERSHIP_COLUMNS), **names)
         )
         candidates = cursor.rowcount
     # Changed rows: one hash join (an INSERT ... ON CONFLICT DO UPDATE would add a
@@ -244,9 +282,9 @@ def _staged_rows_apply(
             "WITH written AS (INSERT INTO {table} ({columns}, refreshed_at) "
             "SELECT {columns}, %(now)s FROM {staging} "
             "ON CONFLICT (customer_id) DO NOTHING RETURNING customer_id) "
-            "INSERT INTO {changed} SELECT customer_id FROM written"
+            "INSERT INTO {changed} SELECT customer_id, %(all)s FROM written"
         ).format(**names),
-        {"now": now},
+        {"now": now, "all": ALL_MEMBERSHIP_BITS},
     )
     return candidates, updated, cursor.rowcount
 
@@ -279,8 +317,9 @@ def _gone_rows_delete(
         sql.SQL(
             "WITH gone AS (DELETE FROM {table} m WHERE {condition} "
             "RETURNING m.customer_id) "
-            "INSERT INTO {changed} SELECT customer_id FROM gone"
-        ).format(condition=condition, **names)
+            "INSERT INTO {changed} SELECT customer_id, %(all)s FROM gone"
+        ).format(condition=condition, **names),
+        {"all": ALL_MEMBERSHIP_BITS},
     )
     return cursor.rowcount
 
@@ -305,17 +344,14 @@ def metrics_write(
 
     Must run inside the refresh transaction. The ids of every customer whose row was added or
     deleted, or whose MEMBERSHIP_COLUMNS changed, are left in the temporary table CHANGED_TABLE
-    (dropped on commit). Returns counts of staged (compared in SQL), written and deleted rows,
-    and of the customers left in CHANGED_TABLE (`membership_candidates`).
+    (dropped on commit), with the bits of the columns that changed. Returns counts of staged
+    (compared in SQL), written and deleted rows, and of the customers left in CHANGED_TABLE
+    (`membership_candidates`).
     """
     rows, new, gone = _rows_to_stage(frame, stored, previous)
     # A full pass holds every stored row: the customers whose segment columns change are
     # found in pandas, on the staged rows only, instead of by a join with the whole table.
-    moved = (
-        rows.index[~_unchanged(rows, previous, MEMBERSHIP_COLUMNS)]
-        if previous is not None
-        else None
-    )
+    moved = _membership_kinds(rows, previous) if previous is not None else None
     payload = frame_csv(rows)
     names = {
         "table": sql.Identifier(CustomerMetrics._meta.db_table),

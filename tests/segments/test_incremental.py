@@ -11,7 +11,7 @@ import pytest
 from callcenter.choices import CustomerStatus, OrderStatus, SurveyKind, TicketKind
 from callcenter.models import Interaction, Order
 from segments.choices import RunStatus
-from segments.models import CustomerMetrics, DirtyCustomer, SegmentMembership
+from segments.models import CustomerMetrics, DirtyCustomer, RefreshRun, SegmentMembership
 from segments.services import refresh as refresh_module
 from segments.services.refresh import as_of_from_date, segment_refresh
 from tests.callcenter.factories import (
@@ -222,35 +222,103 @@ def test_triggers_log_every_kind_of_history_write() -> None:
     assert logged == [customer.pk] * 5
 
 
-def test_only_changed_segment_columns_make_a_membership_candidate(history) -> None:
+@pytest.mark.parametrize("compared_in", ["pandas", "sql"])
+def test_only_changed_segment_columns_make_a_membership_candidate(history, compared_in) -> None:
     from django.db import connection, transaction
     from psycopg import sql
 
+    from segments.services.customer_sets import customer_set_create
     from segments.services.memberships import BUILTIN_COLUMNS
-    from segments.services.metrics import metrics_stored_rows
-    from segments.services.writeback import CHANGED_TABLE, MEMBERSHIP_COLUMNS, metrics_write
+    from segments.services.metrics import DIRTY_NOW_TABLE, metrics_stored_rows
+    from segments.services.writeback import (
+        CHANGED_TABLE,
+        MEMBERSHIP_COLUMNS,
+        membership_bit,
+        metrics_write,
+    )
 
     assert set(MEMBERSHIP_COLUMNS) == {column for column, _reason in BUILTIN_COLUMNS.values()}
     segment_refresh(as_of=AS_OF, window_days=365)
-    drifted, moved = history[5].pk, history[6].pk
+    drifted, moved, twice = history[5].pk, history[6].pk, history[9].pk
     with transaction.atomic():
         stored = metrics_stored_rows()
         frame = stored.reset_index().set_index("customer_id", drop=False)
         frame.loc[drifted, "churn_probability"] = 0.4321
-        frame.loc[moved, "lifecycle_stage"] = (
-            "dormant" if frame.loc[moved, "lifecycle_stage"] != "dormant" else "active"
-        )
+        for customer in (moved, twice):
+            frame.loc[customer, "lifecycle_stage"] = (
+                "dormant" if frame.loc[customer, "lifecycle_stage"] != "dormant" else "active"
+            )
+        # no value model: nobody has a potential value yet
+        frame.loc[twice, "value_potential"] = "high"
 
-        counts = metrics_write(frame=frame, now=NEXT_DAY, previous=stored)
+        # a full pass compares the segment columns in pandas, an incremental one in SQL
+        if compared_in == "pandas":
+            counts = metrics_write(frame=frame, now=NEXT_DAY, previous=stored)
+        else:
+            with connection.cursor() as cursor:  # nobody re-aggregated, nobody to delete
+                customer_set_create(cursor, DIRTY_NOW_TABLE)
+            counts = metrics_write(frame=frame, now=NEXT_DAY, stored=stored)
 
         with connection.cursor() as cursor:
             cursor.execute(
-                sql.SQL("SELECT customer_id FROM {}").format(sql.Identifier(CHANGED_TABLE))
+                sql.SQL("SELECT customer_id, kinds FROM {} ORDER BY customer_id").format(
+                    sql.Identifier(CHANGED_TABLE)
+                )
             )
-            candidates = [row[0] for row in cursor.fetchall()]
-    assert (counts["metrics_written"], counts["membership_candidates"]) == (2, 1)
-    assert candidates == [moved]
+            candidates = cursor.fetchall()
+    assert (counts["metrics_written"], counts["membership_candidates"]) == (3, 2)
+    # each with the columns that changed: the membership diff compares only those kinds
+    lifecycle = membership_bit("lifecycle_stage")
+    assert candidates == [
+        (moved, lifecycle),
+        (twice, lifecycle | membership_bit("value_potential")),
+    ]
     assert CustomerMetrics.objects.get(customer_id=drifted).churn_probability == 0.4321
+
+
+def test_the_membership_diff_compares_only_the_kinds_whose_column_changed(history) -> None:
+    from django.db import connection, transaction
+
+    from segments.services.memberships import memberships_refresh
+    from segments.services.writeback import CHANGED_TABLE, _temp_tables_create, membership_bit
+
+    # given a customer's stored row and open memberships of every built-in kind
+    segment_refresh(as_of=AS_OF, window_days=365)
+    customer = history[6]
+    row = CustomerMetrics.objects.get(customer=customer)
+    stage = "dormant" if row.lifecycle_stage != "dormant" else "active"
+    tier = "high" if row.value_tier != "high" else "low"
+
+    def open_of(kind: str) -> SegmentMembership:
+        return SegmentMembership.objects.get(
+            customer=customer, segment__kind=kind, exited_at__isnull=True
+        )
+
+    stay_in_tier, stay_in_stage = open_of("tier"), open_of("lifecycle")
+    with transaction.atomic():
+        # when both columns change but the write-back noted only the lifecycle stage
+        CustomerMetrics.objects.filter(customer=customer).update(
+            lifecycle_stage=stage, value_tier=tier
+        )
+        with connection.cursor() as cursor:
+            _temp_tables_create(cursor.cursor)
+            cursor.execute(
+                f"INSERT INTO {CHANGED_TABLE} VALUES (%s, %s)",  # noqa: S608 - a constant
+                [customer.pk, membership_bit("lifecycle_stage")],
+            )
+        run = RefreshRun.objects.create(
+            status=RunStatus.RUNNING, trigger="test", as_of=AS_OF, window_days=365
+        )
+        moves, _sizes = memberships_refresh(
+            run_id=run.pk, as_of=AS_OF, now=NEXT_DAY, changed_only=True
+        )
+
+    # then the lifecycle stay moved and the tier stay was not compared at all
+    assert sum(moves.values()) == 2
+    assert open_of("lifecycle").segment.key == stage
+    stay_in_stage.refresh_from_db()
+    assert stay_in_stage.exited_at == NEXT_DAY
+    assert open_of("tier").pk == stay_in_tier.pk
 
 
 def test_with_a_value_model_the_next_day_equals_a_full_pass(history, monkeypatch) -> None:
