@@ -614,8 +614,9 @@ class Segment(TimeStampedModel):
 class SegmentMembership(models.Model):
     """A stay of a customer in a segment: open while exited_at is null; history is kept."""
 
-    # No index of its own: membership_segment_time leads with the segment, and each index more
-    # is written for every one of the hundreds of thousands of entries and exits of a refresh.
+    # No index of the foreign keys' own: membership_segment_time leads with the segment,
+    # membership_by_customer with the customer, and each index more is written for every one of
+    # the hundreds of thousands of entries and exits of a refresh.
     # No foreign-key constraints in the database: see "References of the refresh's tables".
     segment = models.ForeignKey(
         Segment,
@@ -631,6 +632,7 @@ class SegmentMembership(models.Model):
         on_delete=models.CASCADE,
         related_name="segment_memberships",
         db_constraint=False,
+        db_index=False,
     )
     entered_at = models.DateTimeField(_("entered at"))
     exited_at = models.DateTimeField(_("exited at"), null=True, blank=True)
@@ -669,11 +671,10 @@ class SegmentMembership(models.Model):
             ),
         ]
         indexes = [
-            models.Index(
-                fields=["customer"],
-                condition=Q(exited_at__isnull=True),
-                name="membership_open_by_customer",
-            ),
+            # A customer's open memberships (exited_at IS NULL, an index condition) and past
+            # stays, in one index: the entries of a refresh write it once, not a partial index
+            # of the open ones and another of all of them.
+            models.Index(fields=["customer", "exited_at"], name="membership_by_customer"),
             models.Index(fields=["segment", "-entered_at"], name="membership_segment_time"),
             models.Index(
                 fields=["exited_run"],
