@@ -236,8 +236,9 @@ def _staged_rows_apply(
     moved: pd.Series | None,
 ) -> tuple[int, int, int]:
     """Note the customers whose segment columns change (`moved`: their changed columns' bits,
-    when the caller compared them already), update the rows that differ and, with `insert`,
-    insert the new ones; returns (membership candidates, updated, inserted)."""
+    when the caller compared them already), update the rows that differ and, with `insert` (an
+    incremental pass), insert the new ones; returns (membership candidates, updated,
+    inserted)."""
     if moved is not None:
         _changed_copy(cursor, moved)
         candidates = len(moved)
@@ -275,15 +276,18 @@ def _staged_rows_apply(
     updated = cursor.rowcount
     if not insert:
         return candidates, updated, 0
-    # New customers: the unique index answers "exists?" per row, no anti-join that could
+    # New customers, only among the re-aggregated ones (the others' rows were read from the
+    # table): after the weekly refit a million staged rows have a stored one and a few hundred
+    # were re-aggregated. The unique index answers "exists?" per row, no anti-join that could
     # re-scan the table being written.
     cursor.execute(
         sql.SQL(
             "WITH written AS (INSERT INTO {table} ({columns}, refreshed_at) "
             "SELECT {columns}, %(now)s FROM {staging} "
+            "WHERE customer_id IN (SELECT customer_id FROM {dirty}) "
             "ON CONFLICT (customer_id) DO NOTHING RETURNING customer_id) "
             "INSERT INTO {changed} SELECT customer_id, %(all)s FROM written"
-        ).format(**names),
+        ).format(dirty=sql.Identifier(DIRTY_NOW_TABLE), **names),
         {"now": now, "all": ALL_MEMBERSHIP_BITS},
     )
     return candidates, updated, cursor.rowcount
