@@ -232,18 +232,19 @@ def _staged_rows_apply(
     names: dict[str, sql.Composable],
     now: datetime,
     *,
-    insert: bool,
-    moved: pd.Series | None,
+    incremental: bool,
+    moved: pd.Series,
 ) -> tuple[int, int, int]:
     """Note the customers whose segment columns change (`moved`: their changed columns' bits,
-    when the caller compared them already), update the rows that differ and, with `insert` (an
-    incremental pass), insert the new ones; returns (membership candidates, updated,
-    inserted)."""
-    if moved is not None:
-        _changed_copy(cursor, moved)
-        candidates = len(moved)
-    else:
-        # Customers whose segment columns change, before the UPDATE overwrites the old values.
+    as compared in pandas; on an `incremental` pass also the re-aggregated customers, compared
+    here), update the rows that differ and, on an incremental pass, insert the new ones;
+    returns (membership candidates, updated, inserted)."""
+    _changed_copy(cursor, moved)
+    candidates = len(moved)
+    dirty = sql.Identifier(DIRTY_NOW_TABLE)
+    if incremental:
+        # The re-aggregated customers' old rows were not read: they are compared with the
+        # stored ones here, before the UPDATE overwrites them.
         kinds = sql.SQL(" | ").join(
             sql.SQL("(CASE WHEN {differ} THEN {bit} ELSE 0 END)").format(
                 differ=_differ([column]), bit=sql.Literal(membership_bit(column))
@@ -254,10 +255,10 @@ def _staged_rows_apply(
             sql.SQL(
                 "INSERT INTO {changed} SELECT s.customer_id, {kinds} FROM {staging} s "
                 "JOIN {table} m ON m.customer_id = s.customer_id "
-                "WHERE {differ}"
-            ).format(kinds=kinds, differ=_differ(MEMBERSHIP_COLUMNS), **names)
+                "WHERE s.customer_id IN (SELECT customer_id FROM {dirty}) AND {differ}"
+            ).format(kinds=kinds, dirty=dirty, differ=_differ(MEMBERSHIP_COLUMNS), **names)
         )
-        candidates = cursor.rowcount
+        candidates += cursor.rowcount
     # Changed rows: one hash join (an INSERT ... ON CONFLICT DO UPDATE would add a
     # speculative insertion per row).
     cursor.execute(
@@ -274,7 +275,7 @@ def _staged_rows_apply(
         {"now": now},
     )
     updated = cursor.rowcount
-    if not insert:
+    if not incremental:
         return candidates, updated, 0
     # New customers, only among the re-aggregated ones (the others' rows were read from the
     # table): after the weekly refit a million staged rows have a stored one and a few hundred
@@ -287,7 +288,7 @@ def _staged_rows_apply(
             "WHERE customer_id IN (SELECT customer_id FROM {dirty}) "
             "ON CONFLICT (customer_id) DO NOTHING RETURNING customer_id) "
             "INSERT INTO {changed} SELECT customer_id, %(all)s FROM written"
-        ).format(dirty=sql.Identifier(DIRTY_NOW_TABLE), **names),
+        ).format(dirty=dirty, **names),
         {"now": now, "all": ALL_MEMBERSHIP_BITS},
     )
     return candidates, updated, cursor.rowcount
@@ -336,6 +337,7 @@ def metrics_write(
     previous: pd.DataFrame | None = None,
 ) -> dict[str, int]:
     """Update changed metric rows, insert new ones, delete those of customers no longer scored.
+    Exactly one of `stored` and `previous` is given.
 
     With `stored` (an incremental refresh: the stored scores of the customers not
     re-aggregated), only re-aggregated rows and rows whose scores differ are staged, and only
@@ -353,9 +355,15 @@ def metrics_write(
     (`membership_candidates`).
     """
     rows, new, gone = _rows_to_stage(frame, stored, previous)
-    # A full pass holds every stored row: the customers whose segment columns change are
-    # found in pandas, on the staged rows only, instead of by a join with the whole table.
-    moved = _membership_kinds(rows, previous) if previous is not None else None
+    # The customers whose segment columns change are found in pandas, on the staged rows
+    # only, instead of by a join with the whole table: a full pass holds every stored row, an
+    # incremental one those of the customers it did not re-aggregate (after the weekly refit,
+    # a million staged rows; the few re-aggregated ones are compared in SQL).
+    if previous is not None:
+        moved = _membership_kinds(rows, previous)
+    else:
+        assert stored is not None
+        moved = _membership_kinds(rows[rows.index.isin(stored.index)], stored)
     payload = frame_csv(rows)
     names = {
         "table": sql.Identifier(CustomerMetrics._meta.db_table),
@@ -373,7 +381,7 @@ def metrics_write(
         # instead of re-scanning the staging table for every stored row.
         cursor.execute(sql.SQL("ANALYZE {staging} (customer_id)").format(**names))
         candidates, updated, inserted = _staged_rows_apply(
-            cursor, names, now, insert=new is None, moved=moved
+            cursor, names, now, incremental=stored is not None, moved=moved
         )
         inserted += copied
         deleted = _gone_rows_delete(cursor, names, gone=gone, incremental=stored is not None)

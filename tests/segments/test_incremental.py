@@ -251,13 +251,19 @@ def test_only_changed_segment_columns_make_a_membership_candidate(history, compa
         # no value model: nobody has a potential value yet
         frame.loc[twice, "value_potential"] = "high"
 
-        # a full pass compares the segment columns in pandas, an incremental one in SQL
+        # a full pass compares the segment columns in pandas; an incremental one compares
+        # those of the customers it re-aggregated (whose stored rows it did not read) in SQL
         if compared_in == "pandas":
             counts = metrics_write(frame=frame, now=NEXT_DAY, previous=stored)
         else:
-            with connection.cursor() as cursor:  # nobody re-aggregated, nobody to delete
+            with connection.cursor() as cursor:
                 customer_set_create(cursor, DIRTY_NOW_TABLE)
-            counts = metrics_write(frame=frame, now=NEXT_DAY, stored=stored)
+                cursor.execute(
+                    f"INSERT INTO {DIRTY_NOW_TABLE} VALUES (%s), (%s)",  # noqa: S608 - constant
+                    [moved, twice],
+                )
+            not_aggregated = stored.drop(index=[moved, twice])
+            counts = metrics_write(frame=frame, now=NEXT_DAY, stored=not_aggregated)
 
         with connection.cursor() as cursor:
             cursor.execute(
