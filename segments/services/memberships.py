@@ -77,11 +77,11 @@ def _kind_bit(kind: str) -> int:
     return membership_bit(BUILTIN_COLUMNS[kind][0])
 
 
-def _fill_builtin_desired(cursor: Cursor[TupleRow], *, changed_only: bool) -> None:
-    """Every built-in segment's desired members in one pass over the metrics rows: each row
-    unpivots into one (kind, key, reason) per built-in kind, joined with the active segments.
-    With `changed_only`, only the customers in CHANGED_TABLE and, of each, only the kinds whose
-    column changed."""
+def _builtin_desired(*, changed_only: bool) -> sql.Composed:
+    """The SELECT of every built-in segment's desired members (segment_id, customer_id,
+    reason) in one pass over the metrics rows: each row unpivots into one (kind, key, reason)
+    per built-in kind, joined with the active segments. With `changed_only`, only the customers
+    in CHANGED_TABLE and, of each, only the kinds whose column changed."""
     values = sql.SQL(", ").join(
         sql.SQL("({kind}, {bit}, m.{column}::text, {reason})").format(
             kind=sql.Literal(str(kind)),
@@ -96,20 +96,26 @@ def _fill_builtin_desired(cursor: Cursor[TupleRow], *, changed_only: bool) -> No
         changed = sql.SQL(" JOIN {} c ON c.customer_id = m.customer_id").format(
             sql.Identifier(CHANGED_TABLE)
         )
+    return sql.SQL(
+        "SELECT s.id AS segment_id, m.customer_id, v.reason FROM {metrics} m{changed} "
+        "CROSS JOIN LATERAL (VALUES {values}) AS v(kind, bit, key, reason) "
+        "JOIN {segments} s ON s.kind = v.kind AND s.key = v.key AND s.is_active"
+        "{scope}"
+    ).format(
+        metrics=sql.Identifier(CustomerMetrics._meta.db_table),
+        changed=changed,
+        values=values,
+        segments=sql.Identifier(Segment._meta.db_table),
+        scope=sql.SQL(" WHERE c.kinds & v.bit <> 0" if changed_only else ""),
+    )
+
+
+def _fill_builtin_desired(cursor: Cursor[TupleRow], *, changed_only: bool) -> None:
+    """Put the built-in segments' desired members (`_builtin_desired`) in DESIRED_TABLE."""
     cursor.execute(
-        sql.SQL(
-            "INSERT INTO {desired} (segment_id, customer_id, reason) "
-            "SELECT s.id, m.customer_id, v.reason FROM {metrics} m{changed} "
-            "CROSS JOIN LATERAL (VALUES {values}) AS v(kind, bit, key, reason) "
-            "JOIN {segments} s ON s.kind = v.kind AND s.key = v.key AND s.is_active"
-            "{scope}"
-        ).format(
+        sql.SQL("INSERT INTO {desired} (segment_id, customer_id, reason) {select}").format(
             desired=sql.Identifier(DESIRED_TABLE),
-            metrics=sql.Identifier(CustomerMetrics._meta.db_table),
-            changed=changed,
-            values=values,
-            segments=sql.Identifier(Segment._meta.db_table),
-            scope=sql.SQL(" WHERE c.kinds & v.bit <> 0" if changed_only else ""),
+            select=_builtin_desired(changed_only=changed_only),
         )
     )
 
@@ -219,6 +225,18 @@ def _hashed(cursor: Cursor[TupleRow], enabled: bool) -> Iterator[None]:
         yield
 
 
+def _anyone_in(cursor: Cursor[TupleRow], segment_ids: list[int]) -> bool:
+    """Whether any of these segments has an open membership."""
+    cursor.execute(
+        sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM {table} WHERE segment_id = ANY(%s) AND exited_at IS NULL)"
+        ).format(table=sql.Identifier(SegmentMembership._meta.db_table)),
+        [segment_ids],
+    )
+    row = cursor.fetchone()
+    return row is None or bool(row[0])
+
+
 def _apply(
     cursor: Cursor[TupleRow],
     segment_ids: list[int],
@@ -244,15 +262,7 @@ def _apply(
     params = {"now": now, "run": run_id, "ids": segment_ids}
     moves: Counter = Counter()
     cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(entries))
-    cursor.execute(
-        sql.SQL(
-            "SELECT EXISTS (SELECT 1 FROM {table} WHERE segment_id = ANY(%(ids)s) "
-            "AND exited_at IS NULL)"
-        ).format(table=table),
-        params,
-    )
-    row = cursor.fetchone()
-    if row is not None and not row[0]:
+    if not _anyone_in(cursor, segment_ids):
         # Nobody is in these segments yet (a first refresh): every desired row is an entry.
         every = sql.SQL(
             "(SELECT segment_id, customer_id, reason FROM {desired} "
@@ -452,12 +462,19 @@ def memberships_refresh(
     with connection.cursor() as wrapper:
         cursor: Cursor[TupleRow] = wrapper.cursor
         _create_desired_table(cursor)
-        _fill_builtin_desired(cursor, changed_only=changed_only)
-        if changed_only:
+        if not changed_only and not _anyone_in(cursor, list(builtin_bits)):
+            # Nobody is in the built-in segments yet (a first refresh): every desired row is
+            # an entry, inserted as the metrics rows unpivot, without a desired table between.
+            params = {"now": now, "run": run_id}
+            source = sql.SQL("({}) AS d").format(_builtin_desired(changed_only=False))
+            moves.update(_entries_open(cursor, params, source))
+        elif changed_only:
+            _fill_builtin_desired(cursor, changed_only=True)
             moves.update(
                 _apply_changed(cursor, builtin_bits, now, run_id, probe=_few_changed(cursor))
             )
         else:
+            _fill_builtin_desired(cursor, changed_only=False)
             moves.update(_apply(cursor, list(builtin_bits), now, run_id))
         for slug in order:
             segment = rules[slug]
