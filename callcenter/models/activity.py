@@ -21,10 +21,21 @@ from .base import TimeStampedModel
 from .customers import Customer
 
 
+def external_id_unique(model_name: str) -> models.UniqueConstraint:
+    """The external id is unique among the model's rows (null ones aside).
+
+    A constraint rather than `unique=True`: on a text field Django then adds a second index, by
+    `varchar_pattern_ops`, for `LIKE 'prefix%'` lookups nothing here runs; it was written for
+    every row an import or the API added and never read (528 MB at ten million orders). Its
+    name holds "external_id", which `callcenter.services.external_ids` recognises."""
+    return models.UniqueConstraint(fields=["external_id"], name=f"{model_name}_external_id_unique")
+
+
 class Order(TimeStampedModel):
     """A purchase. Only paid orders count towards RFM and value."""
 
-    external_id = models.CharField(_("external id"), max_length=64, unique=True)
+    # Unique by a constraint (`external_id_unique`), not `unique=True`: see there.
+    external_id = models.CharField(_("external id"), max_length=64)
     # Indexed by order_customer_rollup, which leads with it.
     customer = models.ForeignKey(
         Customer,
@@ -61,6 +72,7 @@ class Order(TimeStampedModel):
             )
         ]
         constraints = [
+            external_id_unique("order"),
             models.CheckConstraint(name="order_amount_non_negative", condition=Q(amount__gte=0)),
         ]
 
@@ -71,8 +83,10 @@ class Order(TimeStampedModel):
 class Interaction(TimeStampedModel):
     """A contact over any channel: call, SMS, email, chat, WeChat or IVR."""
 
-    external_id = models.CharField(
-        _("external id"), max_length=64, unique=True, null=True, blank=True
+    # Unique by a constraint (`external_id_unique`), not `unique=True`: see there. Null, not
+    # blank, without one: rows without an id must not collide on it.
+    external_id = models.CharField(  # noqa: DJ001
+        _("external id"), max_length=64, null=True, blank=True
     )
     # Indexed by interaction_customer_rollup, which leads with it.
     customer = models.ForeignKey(
@@ -119,6 +133,7 @@ class Interaction(TimeStampedModel):
             )
         ]
         constraints = [
+            external_id_unique("interaction"),
             models.CheckConstraint(
                 name="interaction_sentiment_range",
                 condition=Q(sentiment__isnull=True) | Q(sentiment__gte=-1, sentiment__lte=1),
@@ -132,8 +147,10 @@ class Interaction(TimeStampedModel):
 class Ticket(TimeStampedModel):
     """An inquiry, complaint or suggestion and its resolution."""
 
-    external_id = models.CharField(
-        _("external id"), max_length=64, unique=True, null=True, blank=True
+    # Unique by a constraint (`external_id_unique`), not `unique=True`: see there. Null, not
+    # blank, without one: rows without an id must not collide on it.
+    external_id = models.CharField(  # noqa: DJ001
+        _("external id"), max_length=64, null=True, blank=True
     )
     customer = models.ForeignKey(
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="tickets"
@@ -180,6 +197,7 @@ class Ticket(TimeStampedModel):
             models.Index(fields=["kind", "-opened_at"], name="ticket_kind_time"),
         ]
         constraints = [
+            external_id_unique("ticket"),
             models.CheckConstraint(
                 name="ticket_resolved_after_opened",
                 condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=F("opened_at")),
@@ -235,8 +253,10 @@ class TicketUpdate(models.Model):
 class SurveyResponse(TimeStampedModel):
     """An NPS (0-10) or CSAT (1-5) answer."""
 
-    external_id = models.CharField(
-        _("external id"), max_length=64, unique=True, null=True, blank=True
+    # Unique by a constraint (`external_id_unique`), not `unique=True`: see there. Null, not
+    # blank, without one: rows without an id must not collide on it.
+    external_id = models.CharField(  # noqa: DJ001
+        _("external id"), max_length=64, null=True, blank=True
     )
     customer = models.ForeignKey(
         Customer,
@@ -290,6 +310,7 @@ class SurveyResponse(TimeStampedModel):
             ),
         ]
         constraints = [
+            external_id_unique("surveyresponse"),
             models.CheckConstraint(
                 name="survey_score_range",
                 condition=Q(kind=SurveyKind.NPS, score__gte=0, score__lte=10)
