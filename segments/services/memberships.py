@@ -28,7 +28,7 @@ from segments.choices import PriorityField, SegmentKind
 from segments.models import CustomerMetrics, Segment, SegmentMembership
 from segments.rules import rule_describe, rule_queryset, segment_dependency_order
 from segments.selectors import touch_value
-from segments.services.writeback import CHANGED_TABLE, MEMBERSHIP_COLUMNS, membership_bit
+from segments.services.writeback import CHANGED_TABLE, membership_bit
 
 DESIRED_TABLE = "segments_desired_members"
 # Under this share of customers changed, the built-in diff of a steady refresh reads their
@@ -57,9 +57,6 @@ BUILTIN_COLUMNS: dict[str, tuple[str, str]] = {
     SegmentKind.CLUSTER: ("cluster", "'behaviour cluster ' || m.cluster"),
     SegmentKind.POTENTIAL: ("value_potential", "'potential value ' || m.value_potential"),
 }
-assert sorted(column for column, _reason in BUILTIN_COLUMNS.values()) == sorted(
-    MEMBERSHIP_COLUMNS
-), "the write-back notes changes of exactly the columns built-in segments follow"
 
 
 def _create_desired_table(cursor: Cursor[TupleRow]) -> None:
@@ -307,7 +304,6 @@ def _apply_changed(
     customers, through the index by customer), then compared with the desired rows by hashing
     both ways, and the exits are closed by primary key. Far cheaper than anti-joining every
     open membership of the segments, which a day's changes would otherwise scan."""
-    segment_ids = list(segment_bits)
     table = sql.Identifier(SegmentMembership._meta.db_table)
     desired = sql.Identifier(DESIRED_TABLE)
     held = sql.Identifier(HELD_TABLE)
@@ -316,8 +312,8 @@ def _apply_changed(
     params = {
         "now": now,
         "run": run_id,
-        "ids": segment_ids,
-        "bits": [segment_bits[pk] for pk in segment_ids],
+        "ids": list(segment_bits),
+        "bits": list(segment_bits.values()),
     }
     cursor.execute(sql.SQL("ANALYZE {}").format(desired))
     for name in (held, exits, entries):

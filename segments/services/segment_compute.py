@@ -87,17 +87,15 @@ def segment_members_compute(*, segment_id: int, wait: bool = True) -> RefreshRun
     """Compute one rule segment's members now; returns the run recording its moves, or None
     when the segment is gone (or not a rule segment) or, without `wait`, a refresh holds the
     lock."""
-    key = _pending_key(segment_id)
+    run = None
     try:
         run = _compute(segment_id=segment_id, wait=wait)
-    except BaseException:
-        cache.delete(key)
-        raise
-    if run is None:
-        cache.delete(key)
-    else:
-        cache.touch(key, PENDING_SETTLE_SECONDS)
-    return run
+        return run
+    finally:
+        if run is None:  # not computed (failed, gone, or the lock busy): nothing to settle
+            cache.delete(_pending_key(segment_id))
+        else:
+            cache.touch(_pending_key(segment_id), PENDING_SETTLE_SECONDS)
 
 
 def _compute(*, segment_id: int, wait: bool) -> RefreshRun | None:
