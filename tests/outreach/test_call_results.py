@@ -227,12 +227,14 @@ class TestRecording:
 
     def test_the_same_result_twice_changes_nothing_the_second_time(self, voice: Post) -> None:
         task = _call()
-        voice(_result(intent="transfer"))
+        signed_at = int(time.time())
+        voice(_result(intent="transfer"), timestamp=signed_at)
         task.refresh_from_db()
         first_update = task.updated_at
 
-        # the platform posts it again (a retry is signed anew, so it is no replay)
-        again = voice(_result(intent="transfer"), timestamp=int(time.time()) - 1)
+        # the platform posts it again (a retry is signed anew, so it is no replay); the stamp
+        # is pinned, since "now - 1" read after a second boundary would equal the first one
+        again = voice(_result(intent="transfer"), timestamp=signed_at - 1)
 
         assert again.status_code == 200
         assert again.json()["duplicate"] is True
@@ -258,8 +260,9 @@ class TestAnnouncement:
     def test_a_stored_result_is_recorded_once_as_a_care_event(self, voice: Post) -> None:
         task = _call()
 
-        voice(_result(intent="promise to pay", keypress="1"))
-        voice(_result(intent="promise to pay", keypress="1"), timestamp=int(time.time()) - 1)
+        signed_at = int(time.time())
+        voice(_result(intent="promise to pay", keypress="1"), timestamp=signed_at)
+        voice(_result(intent="promise to pay", keypress="1"), timestamp=signed_at - 1)
 
         (event,) = Event.objects.filter(type=EventType.CALL_RESULT, customer=task.customer)
         assert event.occurred_at == ENDED
