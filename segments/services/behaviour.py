@@ -161,6 +161,11 @@ LEFT JOIN {habits} h ON h.customer_id = m.customer_id
 LEFT JOIN tickets t ON t.customer_id = m.customer_id
 LEFT JOIN csat s ON s.customer_id = m.customer_id
 WHERE m.member_id = m.customer_id
+{on_conflict}"""
+# Into a table that held rows: only rows that differ are written. Into an empty one (the first
+# fill) a plain INSERT: each row's conflict check (a speculative insertion) costs a large share
+# of inserting it (docs/performance.md, the behaviour phase).
+_ON_CONFLICT = """
 ON CONFLICT (customer_id) DO UPDATE SET {updates}, refreshed_at = EXCLUDED.refreshed_at
 WHERE ({current}) IS DISTINCT FROM ({excluded})
 """
@@ -297,7 +302,20 @@ def _habits_stage(cursor: CursorWrapper, *, as_of: dt.datetime, full: bool) -> i
     return read
 
 
-def _upsert_sql(*, as_of: dt.datetime, now: dt.datetime, only_targets: bool) -> sql.Composed:
+def _upsert_sql(
+    *, as_of: dt.datetime, now: dt.datetime, only_targets: bool, into_empty: bool
+) -> sql.Composed:
+    on_conflict = sql.SQL(_ON_CONFLICT).format(
+        updates=sql.SQL(", ").join(
+            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(name)) for name in _COLUMNS
+        ),
+        current=sql.SQL(", ").join(
+            sql.SQL("b.{}").format(sql.Identifier(name)) for name in _COLUMNS
+        ),
+        excluded=sql.SQL(", ").join(
+            sql.SQL("EXCLUDED.{}").format(sql.Identifier(name)) for name in _COLUMNS
+        ),
+    )
     return sql.SQL(_UPSERT).format(
         zones=_zones(),
         members=_members_sql(only_targets=only_targets),
@@ -312,15 +330,7 @@ def _upsert_sql(*, as_of: dt.datetime, now: dt.datetime, only_targets: bool) -> 
         csat=sql.Literal(str(SurveyKind.CSAT)),
         behaviour=sql.Identifier(_BEHAVIOUR_TABLE),
         columns=sql.SQL(", ").join(map(sql.Identifier, _COLUMNS)),
-        updates=sql.SQL(", ").join(
-            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(name)) for name in _COLUMNS
-        ),
-        current=sql.SQL(", ").join(
-            sql.SQL("b.{}").format(sql.Identifier(name)) for name in _COLUMNS
-        ),
-        excluded=sql.SQL(", ").join(
-            sql.SQL("EXCLUDED.{}").format(sql.Identifier(name)) for name in _COLUMNS
-        ),
+        on_conflict=sql.SQL("") if into_empty else on_conflict,
     )
 
 
@@ -340,9 +350,8 @@ def behaviour_refresh(
     Returns the customers recomputed, the order rows read, the rows written and deleted, and
     whether it was full.
     """
-    full = (
-        previous_as_of is None or as_of < previous_as_of or not CustomerBehaviour.objects.exists()
-    )
+    empty = not CustomerBehaviour.objects.exists()
+    full = previous_as_of is None or as_of < previous_as_of or empty
     targets = 0
     if not full:
         assert previous_as_of is not None
@@ -362,26 +371,29 @@ def behaviour_refresh(
             "set_config('enable_nestloop', %s, true)",
             [REFRESH_WORK_MEM, "off" if full else "on"],
         )
-        cursor.execute(_upsert_sql(as_of=as_of, now=now, only_targets=not full))
+        cursor.execute(_upsert_sql(as_of=as_of, now=now, only_targets=not full, into_empty=empty))
         written = cursor.rowcount
         # The phases after this one plan as before.
         cursor.execute(
             "SELECT set_config('enable_nestloop', %s, true), set_config('jit', %s, true)",
             [nestloop, jit],
         )
-        stale = sql.SQL(
-            "NOT EXISTS (SELECT 1 FROM callcenter_customer c "
-            "WHERE c.id = b.customer_id AND c.status = 'active')"
-        )
-        deleted = customer_rows_delete(
-            cursor,
-            table=_BEHAVIOUR_TABLE,
-            alias="b",
-            condition=stale,
-            within=None if full else TARGETS_TABLE,
-        )
+        deleted = 0
+        if not empty:
+            # Rows of customers no longer active (a first fill inserted active customers only).
+            stale = sql.SQL(
+                "NOT EXISTS (SELECT 1 FROM callcenter_customer c "
+                "WHERE c.id = b.customer_id AND c.status = 'active')"
+            )
+            deleted = customer_rows_delete(
+                cursor,
+                table=_BEHAVIOUR_TABLE,
+                alias="b",
+                condition=stale,
+                within=None if full else TARGETS_TABLE,
+            )
     if full:
-        targets = CustomerBehaviour.objects.count()
+        targets = written if empty else CustomerBehaviour.objects.count()
     return {
         "behaviour_customers": targets,
         "behaviour_order_rows": order_rows,

@@ -161,6 +161,31 @@ def test_every_active_customer_has_a_row_and_merged_ones_lose_theirs(db) -> None
     assert run.counts["behaviour_full"] == 0
 
 
+def test_a_first_fill_inserts_the_active_customers_and_a_full_pass_then_upserts(db) -> None:
+    buyer = CustomerFactory()
+    _order(buyer, AS_OF - dt.timedelta(days=3), "10.00", "books", "web")
+    merged = CustomerFactory()
+    _order(merged, AS_OF - dt.timedelta(days=5), "20.00", "toys", "app")
+    Customer.objects.filter(pk=merged.pk).update(status=CustomerStatus.MERGED, merged_into=buyer)
+
+    # into the empty table: one plain insert of the active customers, nothing to delete
+    with transaction.atomic():
+        first = behaviour_refresh(as_of=AS_OF, previous_as_of=None, now=AS_OF)
+    assert first["behaviour_full"] == 1
+    assert (first["behaviour_customers"], first["behaviour_written"]) == (1, 1)
+    assert first["behaviour_deleted"] == 0
+    assert list(CustomerBehaviour.objects.values_list("customer_id", flat=True)) == [buyer.pk]
+
+    # into a table with rows: a full pass writes only what differs and deletes the stale rows
+    Customer.objects.filter(pk=buyer.pk).update(status=CustomerStatus.MERGED, merged_into=merged)
+    Customer.objects.filter(pk=merged.pk).update(status=CustomerStatus.ACTIVE, merged_into=None)
+    with transaction.atomic():
+        again = behaviour_refresh(as_of=AS_OF, previous_as_of=None, now=AS_OF)
+    assert (again["behaviour_customers"], again["behaviour_written"]) == (1, 1)
+    assert again["behaviour_deleted"] == 1
+    assert CustomerBehaviour.objects.get().customer_id == merged.pk
+
+
 def test_an_account_buys_through_its_contacts(db) -> None:
     account = BusinessCustomerFactory()
     contact = CustomerFactory(account=account)
