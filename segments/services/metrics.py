@@ -97,10 +97,10 @@ DIRTY_NOW_TABLE = "segments_dirty_now"
 _DIRTY_LOG = DirtyCustomer._meta.db_table
 _METRICS_TABLE = CustomerMetrics._meta.db_table
 
-# Paid orders per customer: the costliest part (every order is read). `{only}`
-# narrows it to some customers. Orders dated after as-of count for nothing but the moment the
-# clock next changes the figures (`orders_edge_at`: an order leaving the window or the 90 days,
-# or one becoming current).
+# Paid orders per customer: the costliest part (every order is read). `{orders}` is the paid
+# orders, of every customer or of some (see `_histories`). Orders dated after as-of count for
+# nothing but the moment the clock next changes the figures (`orders_edge_at`: an order leaving
+# the window or the 90 days, or one becoming current).
 _ORDERS = """
 SELECT customer_id,
        min(placed_at) FILTER (WHERE placed_at <= {as_of}) AS first_order_at,
@@ -117,8 +117,7 @@ SELECT customer_id,
              min(placed_at) FILTER (WHERE placed_at > {d90} AND placed_at <= {as_of})
                  + {days90},
              min(placed_at) FILTER (WHERE placed_at > {as_of})) AS orders_edge_at
-FROM callcenter_order
-WHERE status = 'paid' {only}
+FROM {orders}
 GROUP BY customer_id
 """
 # Order columns that are zero, not null, for a customer without paid orders.
@@ -149,8 +148,7 @@ LEFT JOIN (
            least(min(occurred_at) FILTER (WHERE occurred_at > {d30} AND occurred_at <= {as_of})
                      + {days30},
                  min(occurred_at) FILTER (WHERE occurred_at > {as_of})) AS edge_at
-    FROM callcenter_interaction
-    WHERE true {only}
+    FROM {interactions}
     GROUP BY customer_id
 ) i ON i.customer_id = c.id
 LEFT JOIN (
@@ -323,6 +321,41 @@ def _rolled_up(frame: pd.DataFrame, *, accounts: pd.Index | None = None) -> pd.D
     return _with_account_rollup(frame, rollup.reset_index(names="customer_id"))
 
 
+# The history of the customers in DIRTY_NOW_TABLE: each one's own rows through the covering
+# index on (customer_id, moment), one probe per customer. Left to itself the planner hashes the
+# dirty customers and scans every order and interaction once they are a tenth of the base,
+# several times slower than the probes (docs/performance.md, the refresh); OFFSET 0 keeps it
+# from flattening the probes back into that join.
+_DIRTY_HISTORY = """{dirty} d CROSS JOIN LATERAL (
+    SELECT {columns} FROM {table} h WHERE h.customer_id = d.customer_id {condition} OFFSET 0
+) h"""
+
+
+def _histories(only: sql.Composable, *, only_dirty: bool) -> dict[str, sql.Composable]:
+    """The `{orders}` (paid) and `{interactions}` the aggregation reads: every customer's
+    narrowed by `only`, or the dirty customers' by index probes."""
+    if not only_dirty:
+        return {
+            "orders": sql.SQL("callcenter_order WHERE status = 'paid' {}").format(only),
+            "interactions": sql.SQL("callcenter_interaction WHERE true {}").format(only),
+        }
+    dirty = sql.Identifier(DIRTY_NOW_TABLE)
+    return {
+        "orders": sql.SQL(_DIRTY_HISTORY).format(
+            dirty=dirty,
+            columns=sql.SQL("placed_at, amount"),
+            table=sql.Identifier("callcenter_order"),
+            condition=sql.SQL("AND h.status = 'paid'"),
+        ),
+        "interactions": sql.SQL(_DIRTY_HISTORY).format(
+            dirty=dirty,
+            columns=sql.SQL("occurred_at, sentiment"),
+            table=sql.Identifier("callcenter_interaction"),
+            condition=sql.SQL(""),
+        ),
+    }
+
+
 def _aggregation_sql(
     as_of: datetime,
     window_days: int,
@@ -355,6 +388,7 @@ def _aggregation_sql(
         "days90": sql.Literal(timedelta(days=90)),
         "days30": sql.Literal(timedelta(days=30)),
         "only": only,
+        **_histories(only, only_dirty=only_dirty),
     }
     orders = sql.SQL(_ORDERS).format(**bounds)
     order_columns: sql.Composable = sql.SQL("")
