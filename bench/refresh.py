@@ -11,8 +11,8 @@ measured separately:
                     (nothing changed but every churn probability and predicted value);
   - next day:       a realistic day of activity (1% of customers order, 0.5% are called), then
                     the nightly refresh as of today, incremental unless more than the refresh's
-                    INCREMENTAL_MAX_SHARE of the customers changed (at scale the day's clock
-                    movement alone crosses it, and the run is a full pass);
+                    INCREMENTAL_MAX_SHARE of the customers changed (the day's clock movement
+                    changes more of them than the activity does: about a tenth at 1M);
   - next day full:  the same moment with --full; it must change no row the nightly one wrote;
   - quiet:          a quiet stretch (0.2% order, 0.1% are called) and a refresh moments later,
                     under the threshold, so it takes the incremental path (`counts.aggregated` <
@@ -170,8 +170,8 @@ def build(customers: int, orders_per_customer: int, interactions_per_customer: i
 
 
 # Activity, server-side: orders and outbound calls of random customers, placed within the last
-# `seconds`. The realistic day crosses the refresh's incremental threshold at scale (the clock
-# moving a day changes more customers than the activity does); the quiet stretch stays under it.
+# `seconds`. On the realistic day the clock moving a day changes more customers than the
+# activity does; the quiet stretch changes a fraction of a percent.
 ACTIVITY_SQL = [
     """
     INSERT INTO callcenter_order (external_id, customer_id, placed_at, amount, currency,
