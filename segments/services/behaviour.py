@@ -302,10 +302,8 @@ def _habits_stage(cursor: CursorWrapper, *, as_of: dt.datetime, full: bool) -> i
     return read
 
 
-def _upsert_sql(
-    *, as_of: dt.datetime, now: dt.datetime, only_targets: bool, into_empty: bool
-) -> sql.Composed:
-    on_conflict = sql.SQL(_ON_CONFLICT).format(
+def _on_conflict_sql() -> sql.Composed:
+    return sql.SQL(_ON_CONFLICT).format(
         updates=sql.SQL(", ").join(
             sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(name)) for name in _COLUMNS
         ),
@@ -316,6 +314,11 @@ def _upsert_sql(
             sql.SQL("EXCLUDED.{}").format(sql.Identifier(name)) for name in _COLUMNS
         ),
     )
+
+
+def _upsert_sql(
+    *, as_of: dt.datetime, now: dt.datetime, only_targets: bool, into_empty: bool
+) -> sql.Composed:
     return sql.SQL(_UPSERT).format(
         zones=_zones(),
         members=_members_sql(only_targets=only_targets),
@@ -330,7 +333,7 @@ def _upsert_sql(
         csat=sql.Literal(str(SurveyKind.CSAT)),
         behaviour=sql.Identifier(_BEHAVIOUR_TABLE),
         columns=sql.SQL(", ").join(map(sql.Identifier, _COLUMNS)),
-        on_conflict=sql.SQL("") if into_empty else on_conflict,
+        on_conflict=sql.SQL("") if into_empty else _on_conflict_sql(),
     )
 
 
