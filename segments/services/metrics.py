@@ -639,15 +639,15 @@ def metrics_frame_incremental(
     window_days: int,
     max_share: float,
     stored_rows: Callable[[], pd.DataFrame],
-) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+) -> tuple[pd.DataFrame, pd.DataFrame, int] | None:
     """The same frame as `metrics_frame`, aggregating only the customers whose metrics may
     have changed since the stored ones were computed (same window, an earlier as-of), and
     taking everybody else's from `stored_rows()` (every stored row, `metrics_stored_rows`;
     usually being read on another connection meanwhile, see `metrics_stored_rows_ahead`).
 
-    Returns the frame and the stored scores of the customers not re-aggregated (to write back
-    only what changed), or None when more than `max_share` of the customers would need
-    re-aggregating (a full pass is then cheaper). Needs `dirty_log_snapshot()` first.
+    Returns the frame, every stored row (the write-back compares the frame with them) and how
+    many customers were re-aggregated, or None when more than `max_share` of the customers
+    would need re-aggregating (a full pass is then cheaper). Needs `dirty_log_snapshot()` first.
     """
     dirty = _dirty_customers(as_of=as_of)
     if dirty > max_share * max(CustomerMetrics.objects.count(), 1):
@@ -661,13 +661,16 @@ def metrics_frame_incremental(
         "(SELECT 1 FROM {now} d WHERE d.customer_id = c.id)"
     ).format(now=sql.Identifier(DIRTY_NOW_TABLE))
     others = _read_csv(_copy_out(others_query), {"customer_id": "int64", "kind": "string"})
-    stored = others.join(stored_rows(), on="customer_id", how="inner")
-    frame = pd.concat([fresh, stored[list(METRICS_COLUMNS)]], ignore_index=True)
+    previous = stored_rows()
+    stored = others.join(previous, on="customer_id", how="inner")[list(METRICS_COLUMNS)]
+    del others
+    frame = pd.concat([fresh, stored], ignore_index=True)
+    del stored
     # The re-aggregated accounts roll up again (their contacts' rows fresh or stored); the
     # stored rows of the others are rolled up already.
     frame = _rolled_up(frame, accounts=pd.Index(fresh["customer_id"]))
     frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
-    return _with_days(frame, as_of), stored.set_index("customer_id")
+    return _with_days(frame, as_of), previous, len(fresh)
 
 
 # Every column of a stored metrics row the refresh writes (the raw metrics and the scores).

@@ -240,9 +240,11 @@ def _compute(
         for d in RfmSegmentDefinition.objects.order_by("position")
     ]
     start("aggregate")
-    stored, previous, given = None, None, frame is not None
+    previous, given = None, frame is not None
     if frame is None:
-        frame, stored, previous = _aggregate(run, full=full)
+        frame, previous, aggregated = _aggregate(run, full=full)
+    else:
+        aggregated = len(frame)
     start("score")
     score_frame(frame, grid=grid, scoring=scoring)
     start("churn")
@@ -277,8 +279,8 @@ def _compute(
     return {
         "frame": frame,
         "given": given,
-        "stored": stored,
         "previous": previous,
+        "aggregated": aggregated,
         "clustering": clustering,
         "clusters_fitted_at": latest[0].fitted_at if fitted is not None else timezone.now(),
         "model": model,
@@ -306,14 +308,12 @@ def _reusable_clusters(
     )
 
 
-def _aggregate(
-    run: RefreshRun, *, full: bool
-) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+def _aggregate(run: RefreshRun, *, full: bool) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Raw metrics of every active customer: incrementally from the stored ones when the last
     successful run used the same window a little earlier, else (or when `full`) in one full
-    pass. Returns the frame, then, when incremental, the stored scores of the customers not
-    re-aggregated, else every stored row (`metrics_stored_rows`) for the write-back to
-    compare with. Either way the stored rows are read on another connection meanwhile."""
+    pass. Returns the frame, every stored row (`metrics_stored_rows`, read on another
+    connection meanwhile) for the write-back to compare with, and how many customers were
+    aggregated."""
     dirty_log_snapshot()
     previous = _previous_run()
     # Inside the refresh's own transaction (see _execute_locked), which writes nothing before.
@@ -326,9 +326,9 @@ def _aggregate(
                 stored_rows=stored_rows,
             )
             if result is not None:
-                return (*result, None)
+                return result
         frame = metrics_frame(as_of=run.as_of, window_days=run.window_days, own_transaction=True)
-        return frame, None, stored_rows()
+        return frame, stored_rows(), len(frame)
 
 
 def segment_refresh_execute(
@@ -358,11 +358,11 @@ def segment_refresh_execute(
 def _metrics_and_clusters_write(run: RefreshRun, computed: dict, now: dt.datetime) -> dict:
     """Write the scored metrics and the run's cluster profiles; returns the write's counts."""
     frame = computed["frame"]
-    stored, previous = computed["stored"], computed["previous"]
-    if stored is None and previous is None:
+    previous = computed["previous"]
+    if previous is None:
         # A frame the workers aggregated: the stored rows are read now.
         previous = metrics_stored_rows()
-    counts = metrics_write(frame=frame, now=now, stored=stored, previous=previous)
+    counts = metrics_write(frame=frame, now=now, previous=previous)
     if not computed["given"]:
         # A frame aggregated by workers, earlier, may miss what the log holds now: the
         # log stays for the next run.
@@ -404,9 +404,7 @@ def _run_counts(
     return {
         **write,
         "customers": len(frame),
-        "aggregated": len(frame)
-        if computed["stored"] is None
-        else len(frame) - len(computed["stored"]),
+        "aggregated": computed["aggregated"],
         "scored": int(frame["r_score"].notna().sum()),
         "entered": sum(v for (_s, kind), v in moves.items() if kind == "entered"),
         "exited": sum(v for (_s, kind), v in moves.items() if kind == "exited"),

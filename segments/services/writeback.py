@@ -1,16 +1,18 @@
 """Bulk write-back of scored metrics and set-based membership changes.
 
-Scores leave pandas as Arrow-written CSV streams: rows of customers without a stored row are
-COPYed straight into the metrics table, the others into a temporary staging table, from which
-the metrics table changes by set-based UPDATE / INSERT / DELETE of only what differs, and the
-ids of the customers whose built-in segments may have changed (row added or deleted, or one of
-MEMBERSHIP_COLUMNS changed) are kept in a temporary table (CHANGED_TABLE) for the membership
+Every stored row is read back first (`metrics_stored_rows`, on another connection while the
+refresh aggregates) and the scored frame is compared with it in pandas; only what differs
+leaves pandas, as Arrow-written CSV streams: rows of customers without a stored row are COPYed
+straight into the metrics table, rows that differ into a temporary staging table and from there
+into the table by one set-based UPDATE, and the rows of customers no longer scored are DELETEd.
+The ids of the customers whose built-in segments may have changed (row added or deleted, or one
+of MEMBERSHIP_COLUMNS changed) are kept in a temporary table (CHANGED_TABLE) for the membership
 diff of the same transaction, each with the bits (`membership_bit`) of the columns that
 changed: after the weekly refit every customer's potential value moves and nothing else, and
 the diff then compares those customers' potential-value memberships only.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import numpy as np
@@ -21,7 +23,6 @@ from psycopg.rows import TupleRow
 
 from segments.models import CustomerMetrics
 from segments.services.customer_sets import frame_csv, rows_copy
-from segments.services.metrics import DIRTY_NOW_TABLE, STORED_SCORE_COLUMNS
 
 # Columns of segments_customermetrics written from the frame (besides refreshed_at).
 METRIC_COLUMNS: dict[str, str] = {
@@ -163,21 +164,17 @@ def _membership_kinds(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
 
 
 def _rows_to_stage(
-    frame: pd.DataFrame, stored: pd.DataFrame | None, previous: pd.DataFrame | None
-) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.Index | None]:
-    """The typed rows worth comparing in SQL; for a full pass, also the rows of customers
-    without a stored row (copied straight into the table) and the stored customers the frame
-    no longer has. Rows equal to their stored one are dropped here, in pandas."""
+    frame: pd.DataFrame, previous: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
+    """The typed rows that differ from their stored one in any column (staged and compared
+    again in SQL), the rows of customers without a stored row (copied straight into the table)
+    and the stored customers the frame no longer has. Rows equal to their stored one are
+    dropped here, in pandas."""
     rows = metrics_frame_for_write(frame)
-    new: pd.DataFrame | None = None
-    gone: pd.Index | None = None
-    if stored is not None:
-        rows = rows[~_unchanged(rows, stored, STORED_SCORE_COLUMNS)]
-    elif previous is not None:
-        gone = previous.index.difference(rows.index)
-        known = rows.index.isin(previous.index)
-        new, rows = rows[~known], rows[known]
-        rows = rows[~_unchanged(rows, previous, VALUE_COLUMNS)]
+    gone = previous.index.difference(rows.index)
+    known = rows.index.isin(previous.index)
+    new, rows = rows[~known], rows[known]
+    rows = rows[~_unchanged(rows, previous, VALUE_COLUMNS)]
     return rows, new, gone
 
 
@@ -231,40 +228,11 @@ def _changed_copy(cursor: Cursor[TupleRow], kinds: pd.Series) -> None:
     rows_copy(cursor, CHANGED_TABLE, ["customer_id", "kinds"], frame_csv(frame))
 
 
-def _staged_rows_apply(
-    cursor: Cursor[TupleRow],
-    names: dict[str, sql.Composable],
-    now: datetime,
-    *,
-    incremental: bool,
-    moved: pd.Series,
-) -> tuple[int, int, int]:
-    """Note the customers whose segment columns change (`moved`: their changed columns' bits,
-    as compared in pandas; on an `incremental` pass also the re-aggregated customers, compared
-    here), update the rows that differ and, on an incremental pass, insert the new ones;
-    returns (membership candidates, updated, inserted)."""
-    _changed_copy(cursor, moved)
-    candidates = len(moved)
-    dirty = sql.Identifier(DIRTY_NOW_TABLE)
-    if incremental:
-        # The re-aggregated customers' old rows were not read: they are compared with the
-        # stored ones here, before the UPDATE overwrites them.
-        kinds = sql.SQL(" | ").join(
-            sql.SQL("(CASE WHEN {differ} THEN {bit} ELSE 0 END)").format(
-                differ=_differ([column]), bit=sql.Literal(membership_bit(column))
-            )
-            for column in MEMBERSHIP_COLUMNS
-        )
-        cursor.execute(
-            sql.SQL(
-                "INSERT INTO {changed} SELECT s.customer_id, {kinds} FROM {staging} s "
-                "JOIN {table} m ON m.customer_id = s.customer_id "
-                "WHERE s.customer_id IN (SELECT customer_id FROM {dirty}) AND {differ}"
-            ).format(kinds=kinds, dirty=dirty, differ=_differ(MEMBERSHIP_COLUMNS), **names)
-        )
-        candidates += cursor.rowcount
-    # Changed rows: one hash join (an INSERT ... ON CONFLICT DO UPDATE would add a
-    # speculative insertion per row).
+def _staged_rows_update(
+    cursor: Cursor[TupleRow], names: Mapping[str, sql.Composable], now: datetime
+) -> int:
+    """Update the stored rows from the staged ones that differ; returns how many. One hash
+    join: an INSERT ... ON CONFLICT DO UPDATE would add a speculative insertion per row."""
     cursor.execute(
         sql.SQL(
             "UPDATE {table} m SET {assignments}, refreshed_at = %(now)s "
@@ -278,79 +246,38 @@ def _staged_rows_apply(
         ),
         {"now": now},
     )
-    updated = cursor.rowcount
-    if not incremental:
-        return candidates, updated, 0
-    # New customers, only among the re-aggregated ones (the others' rows were read from the
-    # table): after the weekly refit a million staged rows have a stored one and a few hundred
-    # were re-aggregated. The unique index answers "exists?" per row, no anti-join that could
-    # re-scan the table being written.
-    cursor.execute(
-        sql.SQL(
-            "WITH written AS (INSERT INTO {table} ({columns}, refreshed_at) "
-            "SELECT {columns}, %(now)s FROM {staging} "
-            "WHERE customer_id IN (SELECT customer_id FROM {dirty}) "
-            "ON CONFLICT (customer_id) DO NOTHING RETURNING customer_id) "
-            "INSERT INTO {changed} SELECT customer_id, %(all)s FROM written"
-        ).format(dirty=dirty, **names),
-        {"now": now, "all": ALL_MEMBERSHIP_BITS},
-    )
-    return candidates, updated, cursor.rowcount
+    return cursor.rowcount
 
 
 def _gone_rows_delete(
-    cursor: Cursor[TupleRow],
-    names: dict[str, sql.Composable],
-    *,
-    gone: pd.Index | None,
-    incremental: bool,
+    cursor: Cursor[TupleRow], names: Mapping[str, sql.Composable], gone: pd.Index
 ) -> int:
-    """Delete the rows of customers no longer scored, noting them as changed: those in `gone`
-    (a full pass), else those missing from the staging table (of the re-aggregated customers
-    only, when `incremental`)."""
-    if gone is not None:
-        rows_copy(cursor, GONE_TABLE, ["customer_id"], _ids_csv(gone))
-        condition = sql.SQL("m.customer_id IN (SELECT customer_id FROM {})").format(
-            sql.Identifier(GONE_TABLE)
-        )
-    else:
-        scope: sql.Composable = sql.SQL("")
-        if incremental:
-            scope = sql.SQL("m.customer_id IN (SELECT customer_id FROM {}) AND ").format(
-                sql.Identifier(DIRTY_NOW_TABLE)
-            )
-        condition = sql.SQL(
-            "{scope}NOT EXISTS (SELECT 1 FROM {staging} s WHERE s.customer_id = m.customer_id)"
-        ).format(scope=scope, **names)
+    """Delete the rows of the customers in `gone` (no longer scored: merged, deactivated),
+    noting them as changed; returns how many."""
+    if gone.empty:
+        return 0
+    rows_copy(cursor, GONE_TABLE, ["customer_id"], _ids_csv(gone))
     cursor.execute(
         sql.SQL(
-            "WITH gone AS (DELETE FROM {table} m WHERE {condition} "
-            "RETURNING m.customer_id) "
+            "WITH gone AS (DELETE FROM {table} m "
+            "WHERE m.customer_id IN (SELECT customer_id FROM {gone}) RETURNING m.customer_id) "
             "INSERT INTO {changed} SELECT customer_id, %(all)s FROM gone"
-        ).format(condition=condition, **names),
+        ).format(gone=sql.Identifier(GONE_TABLE), **names),
         {"all": ALL_MEMBERSHIP_BITS},
     )
     return cursor.rowcount
 
 
-def metrics_write(
-    *,
-    frame: pd.DataFrame,
-    now: datetime,
-    stored: pd.DataFrame | None = None,
-    previous: pd.DataFrame | None = None,
-) -> dict[str, int]:
+def metrics_write(*, frame: pd.DataFrame, now: datetime, previous: pd.DataFrame) -> dict[str, int]:
     """Update changed metric rows, insert new ones, delete those of customers no longer scored.
-    Exactly one of `stored` and `previous` is given.
 
-    With `stored` (an incremental refresh: the stored scores of the customers not
-    re-aggregated), only re-aggregated rows and rows whose scores differ are staged, and only
-    re-aggregated customers (DIRTY_NOW_TABLE) missing from the frame are deleted. With
-    `previous` (a full pass: every stored row, `metrics_stored_rows()`), only rows differing
-    from their stored one in any column are staged, rows of customers without a stored one are
-    copied straight into the table (a first refresh writes all of them so), and the stored
-    customers missing from the frame are deleted; comparing unchanged rows in pandas is far
-    cheaper than staging them and comparing them in SQL.
+    `previous` is every stored row (`metrics_stored_rows()`), which a full pass and an
+    incremental one both read. Only rows differing from their stored one in any column are
+    staged, rows of customers without a stored one are copied straight into the table (a
+    first refresh writes all of them so), and the stored customers missing from the frame are
+    deleted. Comparing unchanged rows in pandas is far cheaper than staging them and comparing
+    them in SQL: a day's incremental run re-aggregates a tenth of the customers, and most of
+    their rows come out as stored (docs/performance.md, the write-back).
 
     Must run inside the refresh transaction. The ids of every customer whose row was added or
     deleted, or whose MEMBERSHIP_COLUMNS changed, are left in the temporary table CHANGED_TABLE
@@ -358,41 +285,36 @@ def metrics_write(
     (compared in SQL), written and deleted rows, and of the customers left in CHANGED_TABLE
     (`membership_candidates`).
     """
-    rows, new, gone = _rows_to_stage(frame, stored, previous)
+    rows, new, gone = _rows_to_stage(frame, previous)
     # The customers whose segment columns change are found in pandas, on the staged rows
-    # only, instead of by a join with the whole table: a full pass holds every stored row, an
-    # incremental one those of the customers it did not re-aggregate (after the weekly refit,
-    # a million staged rows; the few re-aggregated ones are compared in SQL).
-    reference = previous if previous is not None else stored
-    assert reference is not None
-    moved = _membership_kinds(rows, reference)
+    # only, instead of by a join with the whole table.
+    moved = _membership_kinds(rows, previous)
     payload = frame_csv(rows)
     names = {
         "table": sql.Identifier(CustomerMetrics._meta.db_table),
         "staging": sql.Identifier(STAGING_TABLE),
         "changed": sql.Identifier(CHANGED_TABLE),
-        "columns": sql.SQL(", ").join(map(sql.Identifier, METRIC_COLUMNS)),
     }
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor
         _temp_tables_create(cursor)
-        copied = _new_rows_copy(cursor, new, now) if new is not None else 0
-        rows_copy(cursor, STAGING_TABLE, list(METRIC_COLUMNS), payload)
-        # Statistics on the fresh staging table (its size and key: no plan reads the other
-        # columns', which took most of the ANALYZE) let the planner hash the joins below
-        # instead of re-scanning the staging table for every stored row.
-        cursor.execute(sql.SQL("ANALYZE {staging} (customer_id)").format(**names))
-        candidates, updated, inserted = _staged_rows_apply(
-            cursor, names, now, incremental=stored is not None, moved=moved
-        )
-        inserted += copied
-        deleted = _gone_rows_delete(cursor, names, gone=gone, incremental=stored is not None)
+        inserted = _new_rows_copy(cursor, new, now)
+        _changed_copy(cursor, moved)
+        updated = 0
+        if not rows.empty:
+            rows_copy(cursor, STAGING_TABLE, list(METRIC_COLUMNS), payload)
+            # Statistics on the fresh staging table (its size and key: no plan reads the other
+            # columns', which took most of the ANALYZE) let the planner hash the join below
+            # instead of re-scanning the staging table for every stored row.
+            cursor.execute(sql.SQL("ANALYZE {staging} (customer_id)").format(**names))
+            updated = _staged_rows_update(cursor, names, now)
+        deleted = _gone_rows_delete(cursor, names, gone)
         cursor.execute(sql.SQL("ANALYZE {changed}").format(**names))
     written = updated + inserted
     return {
-        "metrics_staged": len(rows) + (len(new) if new is not None else 0),
+        "metrics_staged": len(rows) + len(new),
         "metrics_written": written,
         "metrics_deleted": deleted,
         "metrics_changed": written + deleted,
-        "membership_candidates": candidates + inserted + deleted,
+        "membership_candidates": len(moved) + inserted + deleted,
     }

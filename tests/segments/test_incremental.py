@@ -99,6 +99,8 @@ def test_next_day_refresh_is_incremental_and_equals_a_full_pass(history, monkeyp
     assert second.status == RunStatus.SUCCEEDED, second.error
     assert second.counts["aggregated"] < second.counts["customers"]
     assert second.counts["metrics_written"] < second.counts["customers"]
+    # Compared with every stored row in pandas: only the rows that differ are staged.
+    assert second.counts["metrics_staged"] == second.counts["metrics_written"]
     assert not DirtyCustomer.objects.exists()
     assert newcomer.pk in _table()
     assert c[7].pk not in _table()
@@ -222,14 +224,12 @@ def test_triggers_log_every_kind_of_history_write() -> None:
     assert logged == [customer.pk] * 5
 
 
-@pytest.mark.parametrize("compared_in", ["pandas", "sql"])
-def test_only_changed_segment_columns_make_a_membership_candidate(history, compared_in) -> None:
+def test_only_changed_segment_columns_make_a_membership_candidate(history) -> None:
     from django.db import connection, transaction
     from psycopg import sql
 
-    from segments.services.customer_sets import customer_set_create
     from segments.services.memberships import BUILTIN_COLUMNS
-    from segments.services.metrics import DIRTY_NOW_TABLE, metrics_stored_rows
+    from segments.services.metrics import metrics_stored_rows
     from segments.services.writeback import (
         CHANGED_TABLE,
         MEMBERSHIP_COLUMNS,
@@ -251,19 +251,8 @@ def test_only_changed_segment_columns_make_a_membership_candidate(history, compa
         # no value model: nobody has a potential value yet
         frame.loc[twice, "value_potential"] = "high"
 
-        # a full pass compares the segment columns in pandas; an incremental one compares
-        # those of the customers it re-aggregated (whose stored rows it did not read) in SQL
-        if compared_in == "pandas":
-            counts = metrics_write(frame=frame, now=NEXT_DAY, previous=stored)
-        else:
-            with connection.cursor() as cursor:
-                customer_set_create(cursor, DIRTY_NOW_TABLE)
-                cursor.execute(
-                    f"INSERT INTO {DIRTY_NOW_TABLE} VALUES (%s), (%s)",  # noqa: S608 - constant
-                    [moved, twice],
-                )
-            not_aggregated = stored.drop(index=[moved, twice])
-            counts = metrics_write(frame=frame, now=NEXT_DAY, stored=not_aggregated)
+        # compared with the stored rows in pandas, full pass or incremental alike
+        counts = metrics_write(frame=frame, now=NEXT_DAY, previous=stored)
 
         with connection.cursor() as cursor:
             cursor.execute(
