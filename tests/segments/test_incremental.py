@@ -316,6 +316,44 @@ def test_the_membership_diff_compares_only_the_kinds_whose_column_changed(histor
     assert open_of("tier").pk == stay_in_tier.pk
 
 
+def test_the_exits_are_closed_in_the_order_of_their_rows(history) -> None:
+    from django.db import connection, transaction
+
+    from segments.services.memberships import EXITS_TABLE, memberships_refresh
+    from segments.services.writeback import CHANGED_TABLE, _temp_tables_create, membership_bit
+
+    # given every customer's lifecycle stage changed, noted newest customer first
+    segment_refresh(as_of=AS_OF, window_days=365)
+    customers = sorted((c.pk for c in history), reverse=True)
+    with transaction.atomic():
+        for customer in customers:
+            stage = CustomerMetrics.objects.get(customer_id=customer).lifecycle_stage
+            CustomerMetrics.objects.filter(customer_id=customer).update(
+                lifecycle_stage="dormant" if stage != "dormant" else "active"
+            )
+        with connection.cursor() as cursor:
+            _temp_tables_create(cursor.cursor)
+            for customer in customers:
+                cursor.execute(
+                    f"INSERT INTO {CHANGED_TABLE} VALUES (%s, %s)",  # noqa: S608 - a constant
+                    [customer, membership_bit("lifecycle_stage")],
+                )
+        run = RefreshRun.objects.create(
+            status=RunStatus.RUNNING, trigger="test", as_of=AS_OF, window_days=365
+        )
+        moves, _sizes = memberships_refresh(
+            run_id=run.pk, as_of=AS_OF, now=NEXT_DAY, changed_only=True
+        )
+        # when the exits are read as the UPDATE reads them (in the order they were written)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {EXITS_TABLE}")  # noqa: S608 - a constant
+            exits = [row[0] for row in cursor.fetchall()]
+
+    # then they follow the membership ids: the table and its key are visited page after page
+    assert len(exits) == sum(v for (_s, kind), v in moves.items() if kind == "exited") > 1
+    assert exits == sorted(exits)
+
+
 def test_with_a_value_model_the_next_day_equals_a_full_pass(history, monkeypatch) -> None:
     # given a current value-model fit and a refresh scoring with it
     fit = ValueModelFactory()
