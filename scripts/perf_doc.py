@@ -181,8 +181,9 @@ REFRESH_PHASES = (
     "value",
     "clusters",
     "write",
-    "behaviour",
     "memberships",
+    "behaviour",
+    "rules",
     "snapshots",
 )
 

@@ -22,7 +22,9 @@ earlier run to build on, one whose as-of is earlier than the last run's, and the
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pandas as pd
 from django.conf import settings
@@ -40,7 +42,13 @@ from segments.services.customer_sets import (
     rows_copy,
 )
 from segments.services.habits import HABIT_COLUMNS, ORDER_ROW_COLUMNS, habits_compute
-from segments.services.metrics import DIRTY_SEEN_TABLE, REFRESH_WORK_MEM, copy_frame
+from segments.services.metrics import (
+    DIRTY_SEEN_TABLE,
+    REFRESH_WORK_MEM,
+    copy_frame,
+    on_own_connection,
+    outer_transaction_open,
+)
 
 TARGETS_TABLE = "segments_behaviour_targets"
 HABITS_TABLE = "segments_behaviour_habits"
@@ -264,42 +272,53 @@ def _id_ranges(cursor: CursorWrapper) -> list[tuple[int, int]]:
     return [(lo, min(lo + step, high + 1)) for lo in range(low, high + 1, step)]
 
 
-def _habits_copy(cursor: CursorWrapper, habits: pd.DataFrame) -> None:
-    """COPY computed habits (HABIT_COLUMNS) into HABITS_TABLE."""
-    rows_copy(cursor.cursor, HABITS_TABLE, HABIT_COLUMNS, frame_csv(habits))
+def _targets_copy(cursor: CursorWrapper, ids: list[int]) -> None:
+    """TARGETS_TABLE on this connection, holding `ids`."""
+    customer_set_create(cursor, TARGETS_TABLE)
+    rows_copy(cursor.cursor, TARGETS_TABLE, ["customer_id"], "\n".join(map(str, ids)).encode())
+    cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(TARGETS_TABLE)))
 
 
-def _habits_stage(cursor: CursorWrapper, *, as_of: dt.datetime, full: bool) -> int:
-    """Compute the habits of every customer to compute (all, or the targets) from their paid
-    orders into HABITS_TABLE, a part of the customers at a time; returns the order rows read.
+def _habits_csv(
+    *, as_of: dt.datetime, full: bool, targets: list[int] | None
+) -> tuple[list[bytes], int]:
+    """The habits (HABIT_COLUMNS) of every customer to compute (all, or the targets: those in
+    TARGETS_TABLE, or `targets` put there first on this connection) from their paid orders, a
+    part of the customers at a time, as COPY payloads; returns them and the order rows read.
 
     While numpy computes one part in a thread, PostgreSQL produces the next part's rows on
     this connection (libpq and Arrow's parser wait and work without the GIL): the two run on
     two cores. The connection is only ever used by this thread.
     """
-    cursor.execute(sql.SQL(_HABITS_TABLE_CREATE).format(habits=sql.Identifier(HABITS_TABLE)))
-    parts: list[tuple[int, int] | None] = list(_id_ranges(cursor)) if full else [None]
+    payloads: list[bytes] = []
     read = 0
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        computing: Future[pd.DataFrame] | None = None
-        for id_range in parts:
-            statement = sql.SQL(_ORDER_ROWS).format(
-                zones=_zones(),
-                members=_members_sql(only_targets=not full, id_range=id_range),
-                as_of=sql.Literal(as_of),
-            )
-            rows = copy_frame(statement, ORDER_ROW_COLUMNS)
-            read += len(rows)
+    with connection.cursor() as cursor:
+        if targets is not None:
+            _targets_copy(cursor, targets)
+        # No JIT: compiling these statements' expressions costs more than it saves.
+        cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
+        jit = cursor.fetchone()[0]
+        parts: list[tuple[int, int] | None] = list(_id_ranges(cursor)) if full else [None]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            computing: Future[pd.DataFrame] | None = None
+            for id_range in parts:
+                statement = sql.SQL(_ORDER_ROWS).format(
+                    zones=_zones(),
+                    members=_members_sql(only_targets=not full, id_range=id_range),
+                    as_of=sql.Literal(as_of),
+                )
+                rows = copy_frame(statement, ORDER_ROW_COLUMNS)
+                read += len(rows)
+                if computing is not None:
+                    payloads.append(frame_csv(computing.result()))
+                    computing = None
+                if not rows.empty:
+                    computing = pool.submit(habits_compute, rows)
+                del rows
             if computing is not None:
-                _habits_copy(cursor, computing.result())
-                computing = None
-            if not rows.empty:
-                computing = pool.submit(habits_compute, rows)
-            del rows
-        if computing is not None:
-            _habits_copy(cursor, computing.result())
-    cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(HABITS_TABLE)))
-    return read
+                payloads.append(frame_csv(computing.result()))
+        cursor.execute("SELECT set_config('jit', %s, true)", [jit])
+    return payloads, read
 
 
 def _on_conflict_sql() -> sql.Composed:
@@ -337,21 +356,36 @@ def _upsert_sql(
     )
 
 
-def behaviour_refresh(
+def _target_ids() -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("SELECT customer_id FROM {}").format(sql.Identifier(TARGETS_TABLE)))
+        return [row[0] for row in cursor.fetchall()]
+
+
+@contextmanager
+def behaviour_ahead(
     *,
     as_of: dt.datetime,
     previous_as_of: dt.datetime | None,
     now: dt.datetime,
-) -> dict[str, int]:
-    """Bring every active customer's behaviour row up to date as of `as_of` (inside the
-    refresh's transaction, after its metrics are written). `previous_as_of`: the as-of of the
+    own_transaction: bool = False,
+) -> Iterator[Callable[[], dict[str, int]]]:
+    """Start bringing every active customer's behaviour row up to date as of `as_of` (inside
+    the refresh's transaction, after its metrics are written); yields the function that
+    finishes it (writes the rows) and returns its counts. `previous_as_of`: the as-of of the
     last successful refresh (the stored rows describe it), None to recompute everybody.
     Everybody is recomputed too while no row exists yet (the first fill), but not on a full
     refresh otherwise: the rows depend on history and the 90-day ticket edge alone, which the
     incremental pass follows (docs/performance.md).
     Needs the changed-customers log snapshot (`dirty_log_snapshot`) unless the pass is full.
-    Returns the customers recomputed, the order rows read, the rows written and deleted, and
-    whether it was full.
+
+    The habits are computed from the orders on a second connection, in a thread, while the
+    caller goes on (the refresh diffs its built-in segments meanwhile, which keeps one core
+    busy in PostgreSQL): only reads, of history the refresh does not write, for customers
+    chosen here first. Inside somebody's open transaction (see `outer_transaction_open`,
+    `own_transaction` as there) they are computed on this connection when finishing.
+    The counts: the customers recomputed, the order rows read, the rows written and deleted,
+    and whether it was full.
     """
     empty = not CustomerBehaviour.objects.exists()
     full = previous_as_of is None or as_of < previous_as_of or empty
@@ -359,21 +393,52 @@ def behaviour_refresh(
     if not full:
         assert previous_as_of is not None
         targets = _targets_fill(as_of=as_of, previous_as_of=previous_as_of)
+
+    def habits_here() -> tuple[list[bytes], int]:
+        return _habits_csv(as_of=as_of, full=full, targets=None)
+
+    if outer_transaction_open(own_transaction):
+        yield lambda: _behaviour_write(
+            habits_here(), as_of=as_of, now=now, full=full, empty=empty, targets=targets
+        )
+        return
+    ids = None if full else _target_ids()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        habits = pool.submit(
+            on_own_connection, lambda: _habits_csv(as_of=as_of, full=full, targets=ids)
+        )
+        yield lambda: _behaviour_write(
+            habits.result(), as_of=as_of, now=now, full=full, empty=empty, targets=targets
+        )
+
+
+def _behaviour_write(
+    habits: tuple[list[bytes], int],
+    *,
+    as_of: dt.datetime,
+    now: dt.datetime,
+    full: bool,
+    empty: bool,
+    targets: int,
+) -> dict[str, int]:
+    """Write the computed habits with the service history: every row that differs, then
+    delete the rows of customers no longer active; returns the counts (`behaviour_ahead`)."""
+    payloads, order_rows = habits
     with connection.cursor() as cursor:
-        # No JIT: compiling these statements' expressions costs more than it saves.
+        cursor.execute(sql.SQL(_HABITS_TABLE_CREATE).format(habits=sql.Identifier(HABITS_TABLE)))
+        for payload in payloads:
+            rows_copy(cursor.cursor, HABITS_TABLE, HABIT_COLUMNS, payload)
+        cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(HABITS_TABLE)))
+        # Every customer: hash joins only (the planner cannot estimate the rows of the
+        # materialised lists and would otherwise nest loops over a million rows). No JIT:
+        # compiling these statements' expressions costs more than it saves.
         cursor.execute(
             "SELECT current_setting('enable_nestloop'), current_setting('jit'), "
-            "set_config('jit', 'off', true)"
-        )
-        nestloop, jit = cursor.fetchone()[:2]
-        order_rows = _habits_stage(cursor, as_of=as_of, full=full)
-        # Every customer: hash joins only (the planner cannot estimate the rows of the
-        # materialised lists and would otherwise nest loops over a million rows).
-        cursor.execute(
-            "SELECT set_config('work_mem', %s, true), set_config('enable_hashagg', 'on', true), "
-            "set_config('enable_nestloop', %s, true)",
+            "set_config('work_mem', %s, true), set_config('enable_hashagg', 'on', true), "
+            "set_config('enable_nestloop', %s, true), set_config('jit', 'off', true)",
             [REFRESH_WORK_MEM, "off" if full else "on"],
         )
+        nestloop, jit = cursor.fetchone()[:2]
         cursor.execute(_upsert_sql(as_of=as_of, now=now, only_targets=not full, into_empty=empty))
         written = cursor.rowcount
         # The phases after this one plan as before.
@@ -404,6 +469,18 @@ def behaviour_refresh(
         "behaviour_deleted": deleted,
         "behaviour_full": int(full),
     }
+
+
+def behaviour_refresh(
+    *,
+    as_of: dt.datetime,
+    previous_as_of: dt.datetime | None,
+    now: dt.datetime,
+) -> dict[str, int]:
+    """`behaviour_ahead` finished at once: every active customer's behaviour row brought up to
+    date as of `as_of`; returns its counts."""
+    with behaviour_ahead(as_of=as_of, previous_as_of=previous_as_of, now=now) as finish:
+        return finish()
 
 
 def age_sql(as_of: str, birthday: str) -> sql.Composable:

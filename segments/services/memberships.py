@@ -431,16 +431,10 @@ def _statistics_stale(cursor: Cursor[TupleRow], moves: int) -> bool:
     return moves > REANALYZE_MIN_SHARE * max(row[0], 0)
 
 
-def memberships_refresh(
-    *, run_id: int, as_of: datetime, now: datetime, changed_only: bool = False
-) -> tuple[Counter, dict[int, int]]:
-    """Recompute every active segment's members; returns (segment_id, entered|exited) counts
-    and the size of each active rule segment.
-
-    Built-in segments first (from the metrics table; with `changed_only`, only for the
-    customers in CHANGED_TABLE), then rule segments in dependency order so a rule that
-    references another segment reads its already updated membership.
-    """
+def builtin_memberships_refresh(*, run_id: int, now: datetime, changed_only: bool) -> Counter:
+    """Recompute the built-in segments' members from the metrics table (with `changed_only`,
+    only for the customers in CHANGED_TABLE); returns (segment_id, entered|exited) counts.
+    Holds every segment until the transaction ends (see `_segments_hold`)."""
     with connection.cursor() as wrapper:
         _segments_hold(wrapper.cursor)
     builtin_bits = {
@@ -449,15 +443,7 @@ def memberships_refresh(
         .exclude(kind=SegmentKind.RULE)
         .values_list("pk", "kind")
     }
-    rules = {
-        segment.slug: segment
-        for segment in Segment.objects.filter(is_active=True, kind=SegmentKind.RULE)
-    }
-    order = segment_dependency_order(
-        segments={slug: segment.rule for slug, segment in rules.items()}
-    )
     moves: Counter = Counter()
-    rule_sizes: dict[int, int] = {}
     with connection.cursor() as wrapper:
         cursor: Cursor[TupleRow] = wrapper.cursor
         _create_desired_table(cursor)
@@ -475,6 +461,28 @@ def memberships_refresh(
         else:
             _fill_builtin_desired(cursor, changed_only=False)
             moves.update(_apply(cursor, list(builtin_bits), now, run_id))
+    return moves
+
+
+def rule_memberships_refresh(
+    *, run_id: int, as_of: datetime, now: datetime, builtin_moves: Counter
+) -> tuple[Counter, dict[int, int]]:
+    """After `builtin_memberships_refresh` (whose moves are `builtin_moves`), recompute the
+    rule segments in dependency order, so a rule that references another segment reads its
+    already updated membership, and close the memberships of inactive segments; returns their
+    moves and the size of each active rule segment."""
+    rules = {
+        segment.slug: segment
+        for segment in Segment.objects.filter(is_active=True, kind=SegmentKind.RULE)
+    }
+    order = segment_dependency_order(
+        segments={slug: segment.rule for slug, segment in rules.items()}
+    )
+    moves: Counter = Counter()
+    rule_sizes: dict[int, int] = {}
+    with connection.cursor() as wrapper:
+        cursor: Cursor[TupleRow] = wrapper.cursor
+        _create_desired_table(cursor)
         for slug in order:
             segment = rules[slug]
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
@@ -484,13 +492,27 @@ def memberships_refresh(
         if inactive_ids:
             cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(DESIRED_TABLE)))
             moves.update(_apply(cursor, inactive_ids, now, run_id))
-        if _statistics_stale(cursor, sum(moves.values())):
+        if _statistics_stale(cursor, sum(builtin_moves.values()) + sum(moves.values())):
             # Fresh statistics for what follows in this transaction (segment sizes, rule
             # segments of the next run): planned on a table believed empty, the count of open
             # memberships after a first refresh would take minutes instead of a second.
             cursor.execute(
                 sql.SQL("ANALYZE {}").format(sql.Identifier(SegmentMembership._meta.db_table))
             )
+    return moves, rule_sizes
+
+
+def memberships_refresh(
+    *, run_id: int, as_of: datetime, now: datetime, changed_only: bool = False
+) -> tuple[Counter, dict[int, int]]:
+    """Recompute every active segment's members: the built-in segments, then the rule
+    segments (`builtin_memberships_refresh`, `rule_memberships_refresh`); returns (segment_id,
+    entered|exited) counts and the size of each active rule segment."""
+    moves = builtin_memberships_refresh(run_id=run_id, now=now, changed_only=changed_only)
+    rule_moves, rule_sizes = rule_memberships_refresh(
+        run_id=run_id, as_of=as_of, now=now, builtin_moves=moves
+    )
+    moves.update(rule_moves)
     return moves, rule_sizes
 
 

@@ -488,7 +488,7 @@ def _result_error(result: pq.abc.PGresult | None, encoding: str) -> psycopg.Erro
     return psycopg.errors.error_from_result(result, encoding=encoding)
 
 
-def _outer_transaction(own_transaction: bool) -> bool:
+def outer_transaction_open(own_transaction: bool) -> bool:
     """Whether this connection is inside somebody's open transaction, which may hold
     uncommitted history that only this connection sees (a second connection must not read
     for it). `own_transaction`: the caller opened the innermost one itself and wrote nothing
@@ -511,9 +511,9 @@ def metrics_frame(
 
     Outside any transaction the orders are aggregated on a second connection at the same time
     as the rest (`_metrics_frame_two_streams`); so too inside a transaction the caller opened
-    (`own_transaction`), see `_outer_transaction`.
+    (`own_transaction`), see `outer_transaction_open`.
     """
-    if _outer_transaction(own_transaction):
+    if outer_transaction_open(own_transaction):
         statement, _orders = _aggregation_sql(as_of, window_days, id_range=id_range)
         frame = _read_csv(_copy_out(statement, every_customer=True), METRICS_COLUMNS)
     else:
@@ -533,7 +533,7 @@ def metrics_frame(
     return _with_days(frame, as_of)
 
 
-def _on_own_connection(read: Callable[[], T]) -> T:
+def on_own_connection(read: Callable[[], T]) -> T:
     """`read()` on a connection of this thread (closed after), in a transaction of its own so
     that the session settings `_copy_out` makes last until the COPY."""
     try:
@@ -561,7 +561,7 @@ def _metrics_frame_two_streams(
     assert orders_statement is not None
     with ThreadPoolExecutor(max_workers=1) as pool:
         orders_future = pool.submit(
-            _on_own_connection,
+            on_own_connection,
             lambda: _read_csv(_copy_out(orders_statement, every_customer=True), ORDER_PART_COLUMNS),
         )
         others = _read_csv(_copy_out(statement, every_customer=True), OTHER_PART_COLUMNS)
@@ -662,7 +662,9 @@ def metrics_frame_incremental(
     ).format(now=sql.Identifier(DIRTY_NOW_TABLE))
     others = _read_csv(_copy_out(others_query), {"customer_id": "int64", "kind": "string"})
     previous = stored_rows()
-    stored = others.join(previous, on="customer_id", how="inner")[list(METRICS_COLUMNS)]
+    # The raw metrics only, before joining: the joined copy is the size of what it joins.
+    raw = [name for name in METRICS_COLUMNS if name not in others.columns]
+    stored = others.join(previous[raw], on="customer_id", how="inner")[list(METRICS_COLUMNS)]
     del others
     frame = pd.concat([fresh, stored], ignore_index=True)
     del stored
@@ -712,14 +714,14 @@ def metrics_stored_rows_ahead(
     asked for, after the aggregation: parsing them while the aggregation's own frames are
     built is what set the refresh's peak memory (two parses' buffers at once).
     Only the refresh writes this table, under its lock, so another snapshot reads the same rows.
-    Inside somebody's open transaction (see `_outer_transaction`) the rows are read on this
+    Inside somebody's open transaction (see `outer_transaction_open`) the rows are read on this
     connection when asked for.
     """
-    if _outer_transaction(own_transaction):
+    if outer_transaction_open(own_transaction):
         yield metrics_stored_rows
         return
     with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(_on_own_connection, _stored_rows_csv)
+        future = pool.submit(on_own_connection, _stored_rows_csv)
         yield lambda: _stored_rows_parse(future.result())
 
 

@@ -10,7 +10,8 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -32,14 +33,18 @@ from segments.models import (
     ValueModel,
 )
 from segments.selectors import refresh_latest_succeeded
-from segments.services.behaviour import behaviour_refresh
+from segments.services.behaviour import behaviour_ahead
 from segments.services.churn import (
     ChurnModelUnusable,
     churn_model_current,
     churn_probabilities,
 )
 from segments.services.clusters import FittedClusters, cluster_customers
-from segments.services.memberships import builtin_sizes, memberships_refresh
+from segments.services.memberships import (
+    builtin_memberships_refresh,
+    builtin_sizes,
+    rule_memberships_refresh,
+)
 from segments.services.metrics import (
     dirty_log_consume,
     dirty_log_snapshot,
@@ -382,18 +387,25 @@ def _metrics_and_clusters_write(run: RefreshRun, computed: dict, now: dt.datetim
     return counts
 
 
-def _behaviour_write(run: RefreshRun, computed: dict, now: dt.datetime) -> dict:
-    """Buying habits and service history (segments.services.behaviour), after the metrics
-    (whose last orders it reads) in the same transaction; returns its counts."""
+@contextmanager
+def _behaviour_ahead(
+    run: RefreshRun, computed: dict, now: dt.datetime
+) -> Iterator[Callable[[], dict]]:
+    """Buying habits and service history (segments.services.behaviour), started after the
+    metrics (whose last orders it reads) in the same transaction, its habits computed on a
+    second connection meanwhile; yields the function that writes them and returns its
+    counts."""
     if computed["given"]:
         # The frame came from workers: no log snapshot was taken (and none is consumed).
         dirty_log_snapshot()
     previous = _previous_run()
-    return behaviour_refresh(
+    with behaviour_ahead(
         as_of=run.as_of,
         previous_as_of=previous.as_of if previous is not None else None,
         now=now,
-    )
+        own_transaction=True,
+    ) as finish:
+        yield finish
 
 
 def _run_counts(
@@ -432,14 +444,25 @@ def _execute_locked(
             now = timezone.now()
             clock.start("write")
             written = _metrics_and_clusters_write(run, computed, now)
-            clock.start("behaviour")
-            written.update(_behaviour_write(run, computed, now))
-            clock.start("memberships")
+            # The stored rows were compared; the frame stays (segment sizes, the counts).
+            computed["previous"] = None
             signature = _builtin_signature()
             changed_only = _previous_builtin_signature() == signature
-            moves, rule_sizes = memberships_refresh(
-                run_id=run.pk, as_of=run.as_of, now=now, changed_only=changed_only
+            # The built-in segments follow the metrics alone: they are diffed while the
+            # habits are computed on a second connection; the rule segments, which may read
+            # the habits, after these are written.
+            with _behaviour_ahead(run, computed, now) as behaviour_finish:
+                clock.start("memberships")
+                moves = builtin_memberships_refresh(
+                    run_id=run.pk, now=now, changed_only=changed_only
+                )
+                clock.start("behaviour")
+                written.update(behaviour_finish())
+            clock.start("rules")
+            rule_moves, rule_sizes = rule_memberships_refresh(
+                run_id=run.pk, as_of=run.as_of, now=now, builtin_moves=moves
             )
+            moves.update(rule_moves)
             clock.start("snapshots")
             sizes = {**builtin_sizes(computed["frame"]), **rule_sizes}
             snapshot_count = _snapshots_write(run, moves, sizes, now)

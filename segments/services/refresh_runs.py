@@ -37,8 +37,9 @@ PHASES: list[tuple[str, int]] = [
     ("value", 2),
     ("clusters", 10),
     ("write", 15),
+    ("memberships", 12),
     ("behaviour", 5),
-    ("memberships", 15),
+    ("rules", 3),
     ("snapshots", 5),
 ]
 

@@ -142,9 +142,11 @@ def _unchanged(rows: pd.DataFrame, stored: pd.DataFrame, columns: Iterable[str])
     for customers without one). A pre-filter only: the UPDATE still compares what is staged."""
     known = rows.index.isin(stored.index)
     same = known.copy()
-    previous = stored.reindex(rows.index[known])
+    # A column at a time: a million stored rows reindexed whole cost 250 MB of the refresh's
+    # peak memory.
+    positions = stored.index.get_indexer(rows.index[known])
     for column in columns:
-        same[known] &= _column_equal(rows.loc[known, column], previous[column])
+        same[known] &= _column_equal(rows.loc[known, column], stored[column].iloc[positions])
     return pd.Series(same, index=rows.index)
 
 

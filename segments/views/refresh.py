@@ -44,8 +44,9 @@ PHASE_NAMES = {
     "value": pgettext_lazy("refresh phase", "value"),
     "clusters": pgettext_lazy("refresh phase", "clusters"),
     "write": pgettext_lazy("refresh phase", "writing"),
-    "behaviour": pgettext_lazy("refresh phase", "habits"),
     "memberships": pgettext_lazy("refresh phase", "members"),
+    "behaviour": pgettext_lazy("refresh phase", "habits"),
+    "rules": pgettext_lazy("refresh phase", "rule segments"),
     "snapshots": pgettext_lazy("refresh phase", "snapshots"),
 }
 TRIGGER_LABELS = {

@@ -4,6 +4,7 @@ Committed rows: the second connection sees only committed history.
 """
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -74,12 +75,12 @@ def history(committed_rows: None) -> Iterator[list[Any]]:
 
 @pytest.fixture
 def own_connections(monkeypatch: pytest.MonkeyPatch) -> list[Callable[[], Any]]:
-    """The reads run on a connection of their own (`_on_own_connection`), as they happen."""
+    """The reads run on a connection of their own (`on_own_connection`), as they happen."""
     reads: list[Callable[[], Any]] = []
-    on_own_connection = metrics_module._on_own_connection
+    on_own_connection = metrics_module.on_own_connection
     monkeypatch.setattr(
         metrics_module,
-        "_on_own_connection",
+        "on_own_connection",
         lambda read: reads.append(read) or on_own_connection(read),
     )
     return reads
@@ -181,3 +182,63 @@ def test_a_failing_copy_raises_the_server_error_and_leaves_the_connection_usable
         metrics_module._copy_out(sql.SQL(query))
     rows = pd.read_csv(metrics_module._copy_out(sql.SQL("SELECT g FROM generate_series(1, 3) g")))
     assert rows["g"].tolist() == [1, 2, 3]
+
+
+def test_habits_are_computed_on_another_connection_while_the_refresh_goes_on(
+    history: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from segments.models import CustomerBehaviour
+    from segments.services import behaviour as behaviour_module
+    from segments.services.behaviour import behaviour_ahead, behaviour_refresh
+    from segments.services.metrics import dirty_log_snapshot
+
+    customers = history
+    started = threading.Event()
+    on_own_connection = behaviour_module.on_own_connection
+
+    def recorded(read: Callable[[], Any]) -> Any:
+        started.set()
+        return on_own_connection(read)
+
+    monkeypatch.setattr(behaviour_module, "on_own_connection", recorded)
+    # given a first refresh (whose habits came from a second connection)
+    phases: list[str] = []
+    first = segment_refresh(
+        as_of=AS_OF, window_days=365, on_progress=lambda phase, _percent: phases.append(phase)
+    )
+    assert first.status == RunStatus.SUCCEEDED, first.error
+    assert started.is_set()
+    assert first.counts["behaviour_written"] == 29  # the merged customer has no row
+    assert phases[-5:] == ["memberships", "behaviour", "rules", "snapshots", "done"]
+    started.clear()
+
+    # when the next day's habits are started and a new order arrives meanwhile
+    OrderFactory(customer=customers[3], placed_at=AS_OF + dt.timedelta(hours=2))
+    with transaction.atomic():
+        dirty_log_snapshot()
+        with behaviour_ahead(
+            as_of=AS_OF + dt.timedelta(days=1),
+            previous_as_of=AS_OF,
+            now=AS_OF + dt.timedelta(days=1),
+            own_transaction=True,
+        ) as finish:
+            # then they are being computed before the caller asks for them
+            assert started.wait(timeout=30)
+            counts = finish()
+
+    assert counts["behaviour_written"] >= 1
+    changed = CustomerBehaviour.objects.get(customer_id=customers[3].pk)
+    assert changed.refreshed_at == AS_OF + dt.timedelta(days=1)
+    # and what the second connection computed is what one pass on this connection computes
+    stored = {row.customer_id: row.median_gap_days for row in CustomerBehaviour.objects.all()}
+    with transaction.atomic():
+        again = behaviour_refresh(
+            as_of=AS_OF + dt.timedelta(days=1),
+            previous_as_of=None,
+            now=AS_OF + dt.timedelta(days=1),
+        )
+        assert again["behaviour_full"] == 1
+        assert again["behaviour_written"] == 0
+    assert stored == {
+        row.customer_id: row.median_gap_days for row in CustomerBehaviour.objects.all()
+    }

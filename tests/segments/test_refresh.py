@@ -227,7 +227,8 @@ def test_a_failed_refresh_changes_nothing(base, monkeypatch) -> None:
     def broken(**kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(refresh_module, "memberships_refresh", broken)
+    # the last phase to write fails: everything before it rolls back with it
+    monkeypatch.setattr(refresh_module, "rule_memberships_refresh", broken)
     run = segment_refresh(as_of=AS_OF + dt.timedelta(days=100))
     assert run.status == RunStatus.FAILED
     assert "disk on fire" in run.error
