@@ -175,9 +175,10 @@ def _rows_to_stage(
     rows = metrics_frame_for_write(frame)
     gone = previous.index.difference(rows.index)
     known = rows.index.isin(previous.index)
-    new, rows = rows[~known], rows[known]
-    rows = rows[~_unchanged(rows, previous, VALUE_COLUMNS)]
-    return rows, new, gone
+    # One copy of the rows that differ (after the weekly refit, a million of them), not one
+    # of the known rows and another of those that differ.
+    differ = ~_unchanged(rows, previous, VALUE_COLUMNS).to_numpy() & known
+    return rows[differ], rows[~known], gone
 
 
 def _temp_tables_create(cursor: Cursor[TupleRow]) -> None:
