@@ -72,7 +72,7 @@ from segments.services.scoring import (
     value_tiers,
 )
 from segments.services.value_model import VALUE_COLUMNS, value_model_current, value_scores
-from segments.services.writeback import metrics_write
+from segments.services.writeback import metrics_changes, metrics_write
 from segments.signals import segment_memberships_changed
 
 logger = logging.getLogger(__name__)
@@ -363,11 +363,15 @@ def segment_refresh_execute(
 def _metrics_and_clusters_write(run: RefreshRun, computed: dict, now: dt.datetime) -> dict:
     """Write the scored metrics and the run's cluster profiles; returns the write's counts."""
     frame = computed["frame"]
-    previous = computed["previous"]
+    # Taken out of `computed`, and let go of once compared (see `metrics_changes`).
+    previous = computed.pop("previous")
     if previous is None:
         # A frame the workers aggregated: the stored rows are read now.
         previous = metrics_stored_rows()
-    counts = metrics_write(frame=frame, now=now, previous=previous)
+    changes = metrics_changes(frame=frame, previous=previous)
+    del previous
+    counts = metrics_write(changes=changes, now=now)
+    del changes
     if not computed["given"]:
         # A frame aggregated by workers, earlier, may miss what the log holds now: the
         # log stays for the next run.
@@ -444,8 +448,6 @@ def _execute_locked(
             now = timezone.now()
             clock.start("write")
             written = _metrics_and_clusters_write(run, computed, now)
-            # The stored rows were compared; the frame stays (segment sizes, the counts).
-            computed["previous"] = None
             signature = _builtin_signature()
             changed_only = _previous_builtin_signature() == signature
             # The built-in segments follow the metrics alone: they are diffed while the

@@ -13,6 +13,7 @@ the diff then compares those customers' potential-value memberships only.
 """
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -271,16 +272,39 @@ def _gone_rows_delete(
     return cursor.rowcount
 
 
-def metrics_write(*, frame: pd.DataFrame, now: datetime, previous: pd.DataFrame) -> dict[str, int]:
-    """Update changed metric rows, insert new ones, delete those of customers no longer scored.
+@dataclass(frozen=True)
+class MetricsChanges:
+    """What a write-back writes (`metrics_changes`): the rows that differ from their stored one
+    (`rows`), those of customers without one (`new`), the stored customers no longer scored
+    (`gone`) and, of the customers in `rows`, the bits of their segment columns that changed
+    (`moved`)."""
 
-    `previous` is every stored row (`metrics_stored_rows()`), which a full pass and an
-    incremental one both read. Only rows differing from their stored one in any column are
-    staged, rows of customers without a stored one are copied straight into the table (a
-    first refresh writes all of them so), and the stored customers missing from the frame are
-    deleted. Comparing unchanged rows in pandas is far cheaper than staging them and comparing
-    them in SQL: a day's incremental run re-aggregates a tenth of the customers, and most of
-    their rows come out as stored (docs/performance.md, the write-back).
+    rows: pd.DataFrame
+    new: pd.DataFrame
+    gone: pd.Index
+    moved: pd.Series
+
+
+def metrics_changes(*, frame: pd.DataFrame, previous: pd.DataFrame) -> MetricsChanges:
+    """Compare the scored frame with every stored row (`previous`, `metrics_stored_rows()`,
+    which a full pass and an incremental one both read) in pandas.
+
+    Comparing unchanged rows here is far cheaper than staging them and comparing them in SQL:
+    a day's incremental run re-aggregates a tenth of the customers, and most of their rows
+    come out as stored (docs/performance.md, the write-back). The caller lets go of `previous`
+    before `metrics_write`: a million stored rows are a good part of the refresh's peak
+    memory, which the write's CSV then reaches.
+    """
+    rows, new, gone = _rows_to_stage(frame, previous)
+    # The customers whose segment columns change are found in pandas, on the staged rows
+    # only, instead of by a join with the whole table.
+    return MetricsChanges(rows=rows, new=new, gone=gone, moved=_membership_kinds(rows, previous))
+
+
+def metrics_write(*, changes: MetricsChanges, now: datetime) -> dict[str, int]:
+    """Update the rows that differ, insert new ones, delete those of customers no longer
+    scored (`metrics_changes`). Rows of customers without a stored one are copied straight
+    into the table (a first refresh writes all of them so).
 
     Must run inside the refresh transaction. The ids of every customer whose row was added or
     deleted, or whose MEMBERSHIP_COLUMNS changed, are left in the temporary table CHANGED_TABLE
@@ -288,10 +312,7 @@ def metrics_write(*, frame: pd.DataFrame, now: datetime, previous: pd.DataFrame)
     (compared in SQL), written and deleted rows, and of the customers left in CHANGED_TABLE
     (`membership_candidates`).
     """
-    rows, new, gone = _rows_to_stage(frame, previous)
-    # The customers whose segment columns change are found in pandas, on the staged rows
-    # only, instead of by a join with the whole table.
-    moved = _membership_kinds(rows, previous)
+    rows, new, gone, moved = changes.rows, changes.new, changes.gone, changes.moved
     payload = frame_csv(rows)
     names = {
         "table": sql.Identifier(CustomerMetrics._meta.db_table),

@@ -234,6 +234,7 @@ def test_only_changed_segment_columns_make_a_membership_candidate(history) -> No
         CHANGED_TABLE,
         MEMBERSHIP_COLUMNS,
         membership_bit,
+        metrics_changes,
         metrics_write,
     )
 
@@ -252,7 +253,7 @@ def test_only_changed_segment_columns_make_a_membership_candidate(history) -> No
         frame.loc[twice, "value_potential"] = "high"
 
         # compared with the stored rows in pandas, full pass or incremental alike
-        counts = metrics_write(frame=frame, now=NEXT_DAY, previous=stored)
+        counts = metrics_write(changes=metrics_changes(frame=frame, previous=stored), now=NEXT_DAY)
 
         with connection.cursor() as cursor:
             cursor.execute(
