@@ -1,5 +1,7 @@
-"""What customers buy, how and when, and their service history: `CustomerBehaviour`, computed
-set-based in SQL inside the refresh's transaction (no per-customer Python).
+"""What customers buy, how and when, and their service history: `CustomerBehaviour`, written
+inside the refresh's transaction, no per-customer Python: the habits in numpy from order rows
+read on a second connection while the refresh goes on (`behaviour_ahead`), the service history
+set-based in SQL.
 
 Purchases are paid orders placed up to the refresh's as-of moment: spend share by category
 (the top few kept), the top category, how many categories, the share of orders in a category
