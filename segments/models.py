@@ -37,7 +37,7 @@ from segments.defaults import BUILTIN_SEGMENTS, DEFAULT_NEXT_BEST_ACTIONS
 # the refresh writes comes from a join with the rows it refers to, in the refresh's
 # transaction; customers are never deleted by the product (a merge or an erasure keeps the
 # row); a segment is deleted only through segments.services.segments.segment_delete, which
-# waits for the refresh that holds the segment (memberships_refresh locks the segments it
+# waits for the refresh that holds the segment (builtin_memberships_refresh locks the segments it
 # writes), and Django's on_delete still removes the rows of a deleted object.
 
 if TYPE_CHECKING:

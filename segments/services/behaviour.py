@@ -41,6 +41,7 @@ from segments.services.customer_sets import (
     customer_rows_delete,
     customer_set_create,
     frame_csv,
+    ids_csv,
     rows_copy,
 )
 from segments.services.habits import HABIT_COLUMNS, ORDER_ROW_COLUMNS, habits_compute
@@ -277,7 +278,7 @@ def _id_ranges(cursor: CursorWrapper) -> list[tuple[int, int]]:
 def _targets_copy(cursor: CursorWrapper, ids: list[int]) -> None:
     """TARGETS_TABLE on this connection, holding `ids`."""
     customer_set_create(cursor, TARGETS_TABLE)
-    rows_copy(cursor.cursor, TARGETS_TABLE, ["customer_id"], "\n".join(map(str, ids)).encode())
+    rows_copy(cursor.cursor, TARGETS_TABLE, ["customer_id"], ids_csv(ids))
     cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(TARGETS_TABLE)))
 
 
@@ -396,12 +397,14 @@ def behaviour_ahead(
         assert previous_as_of is not None
         targets = _targets_fill(as_of=as_of, previous_as_of=previous_as_of)
 
-    def habits_here() -> tuple[list[bytes], int]:
-        return _habits_csv(as_of=as_of, full=full, targets=None)
-
     if outer_transaction_open(own_transaction):
         yield lambda: _behaviour_write(
-            habits_here(), as_of=as_of, now=now, full=full, empty=empty, targets=targets
+            _habits_csv(as_of=as_of, full=full, targets=None),
+            as_of=as_of,
+            now=now,
+            full=full,
+            empty=empty,
+            targets=targets,
         )
         return
     ids = None if full else _target_ids()

@@ -69,6 +69,11 @@ def _utc_text_timestamps(table: pa.Table) -> pa.Table:
     return table
 
 
+def ids_csv(ids: Iterable[int]) -> bytes:
+    """Customer ids as a one-column COPY payload (`rows_copy`)."""
+    return "\n".join(map(str, ids)).encode()
+
+
 def rows_copy(cursor: Cursor[TupleRow], table: str, columns: Iterable[str], payload: bytes) -> None:
     """COPY CSV rows (`frame_csv`) into `columns` of `table`."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(

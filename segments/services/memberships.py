@@ -502,20 +502,6 @@ def rule_memberships_refresh(
     return moves, rule_sizes
 
 
-def memberships_refresh(
-    *, run_id: int, as_of: datetime, now: datetime, changed_only: bool = False
-) -> tuple[Counter, dict[int, int]]:
-    """Recompute every active segment's members: the built-in segments, then the rule
-    segments (`builtin_memberships_refresh`, `rule_memberships_refresh`); returns (segment_id,
-    entered|exited) counts and the size of each active rule segment."""
-    moves = builtin_memberships_refresh(run_id=run_id, now=now, changed_only=changed_only)
-    rule_moves, rule_sizes = rule_memberships_refresh(
-        run_id=run_id, as_of=as_of, now=now, builtin_moves=moves
-    )
-    moves.update(rule_moves)
-    return moves, rule_sizes
-
-
 def segment_memberships_compute(
     *, segment: Segment, run_id: int, as_of: datetime, now: datetime
 ) -> tuple[Counter, int]:

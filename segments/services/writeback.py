@@ -23,7 +23,7 @@ from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from segments.models import CustomerMetrics
-from segments.services.customer_sets import frame_csv, rows_copy
+from segments.services.customer_sets import frame_csv, ids_csv, rows_copy
 
 # Columns of segments_customermetrics written from the frame (besides refreshed_at).
 METRIC_COLUMNS: dict[str, str] = {
@@ -220,11 +220,6 @@ def _new_rows_copy(cursor: Cursor[TupleRow], new: pd.DataFrame, now: datetime) -
     return len(new)
 
 
-def _ids_csv(ids: Iterable[int]) -> bytes:
-    """Customer ids as a one-column COPY payload."""
-    return "\n".join(map(str, ids)).encode()
-
-
 def _changed_copy(cursor: Cursor[TupleRow], kinds: pd.Series) -> None:
     """COPY customers (the index) with the bits of their changed membership columns into
     CHANGED_TABLE."""
@@ -260,7 +255,7 @@ def _gone_rows_delete(
     noting them as changed; returns how many."""
     if gone.empty:
         return 0
-    rows_copy(cursor, GONE_TABLE, ["customer_id"], _ids_csv(gone))
+    rows_copy(cursor, GONE_TABLE, ["customer_id"], ids_csv(gone))
     cursor.execute(
         sql.SQL(
             "WITH gone AS (DELETE FROM {table} m "

@@ -275,7 +275,7 @@ def test_only_changed_segment_columns_make_a_membership_candidate(history) -> No
 def test_the_membership_diff_compares_only_the_kinds_whose_column_changed(history) -> None:
     from django.db import connection, transaction
 
-    from segments.services.memberships import memberships_refresh
+    from segments.services.memberships import builtin_memberships_refresh
     from segments.services.writeback import CHANGED_TABLE, _temp_tables_create, membership_bit
 
     # given a customer's stored row and open memberships of every built-in kind
@@ -305,9 +305,7 @@ def test_the_membership_diff_compares_only_the_kinds_whose_column_changed(histor
         run = RefreshRun.objects.create(
             status=RunStatus.RUNNING, trigger="test", as_of=AS_OF, window_days=365
         )
-        moves, _sizes = memberships_refresh(
-            run_id=run.pk, as_of=AS_OF, now=NEXT_DAY, changed_only=True
-        )
+        moves = builtin_memberships_refresh(run_id=run.pk, now=NEXT_DAY, changed_only=True)
 
     # then the lifecycle stay moved and the tier stay was not compared at all
     assert sum(moves.values()) == 2
@@ -320,7 +318,7 @@ def test_the_membership_diff_compares_only_the_kinds_whose_column_changed(histor
 def test_the_exits_are_closed_in_the_order_of_their_rows(history) -> None:
     from django.db import connection, transaction
 
-    from segments.services.memberships import EXITS_TABLE, memberships_refresh
+    from segments.services.memberships import EXITS_TABLE, builtin_memberships_refresh
     from segments.services.writeback import CHANGED_TABLE, _temp_tables_create, membership_bit
 
     # given every customer's lifecycle stage changed, noted newest customer first
@@ -342,9 +340,7 @@ def test_the_exits_are_closed_in_the_order_of_their_rows(history) -> None:
         run = RefreshRun.objects.create(
             status=RunStatus.RUNNING, trigger="test", as_of=AS_OF, window_days=365
         )
-        moves, _sizes = memberships_refresh(
-            run_id=run.pk, as_of=AS_OF, now=NEXT_DAY, changed_only=True
-        )
+        moves = builtin_memberships_refresh(run_id=run.pk, now=NEXT_DAY, changed_only=True)
         # when the exits are read as the UPDATE reads them (in the order they were written)
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT id FROM {EXITS_TABLE}")  # noqa: S608 - a constant

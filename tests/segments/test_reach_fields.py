@@ -3,6 +3,7 @@ capacity priority by the expected value of a touch (predicted value x churn prob
 reachability)."""
 
 import datetime as dt
+from collections import Counter
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -15,7 +16,7 @@ from segments.choices import PriorityField, RunStatus
 from segments.models import CustomerReach, RefreshRun, SegmentMembership
 from segments.rules import RuleError, rule_fields_catalog, rule_queryset, rule_validate
 from segments.selectors import touch_value
-from segments.services.memberships import memberships_refresh
+from segments.services.memberships import rule_memberships_refresh
 from segments.services.segments import segment_create
 from tests.callcenter.factories import CustomerFactory
 from tests.segments.factories import CustomerMetricsFactory
@@ -173,7 +174,9 @@ def test_a_capped_segment_keeps_the_highest_touch_values(
         as_of=AS_OF, window_days=365, status=RunStatus.RUNNING, started_at=timezone.now()
     )
 
-    memberships_refresh(run_id=run.pk, as_of=AS_OF, now=timezone.now())
+    rule_memberships_refresh(
+        run_id=run.pk, as_of=AS_OF, now=timezone.now(), builtin_moves=Counter()
+    )
 
     members = set(
         SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True).values_list(
@@ -185,7 +188,12 @@ def test_a_capped_segment_keeps_the_highest_touch_values(
 
     segment.priority_descending = False
     segment.save()
-    memberships_refresh(run_id=run.pk, as_of=AS_OF + dt.timedelta(seconds=1), now=timezone.now())
+    rule_memberships_refresh(
+        run_id=run.pk,
+        as_of=AS_OF + dt.timedelta(seconds=1),
+        now=timezone.now(),
+        builtin_moves=Counter(),
+    )
     members = set(
         SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True).values_list(
             "customer__name", flat=True

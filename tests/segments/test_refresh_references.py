@@ -101,7 +101,7 @@ def test_a_segment_deleted_during_a_refresh_takes_the_refresh_rows_with_it(
             connection.close()
 
     with _own_session() as refresh:
-        # What memberships_refresh does: hold the segment, then write its memberships.
+        # What builtin_memberships_refresh does: hold the segment, then write its memberships.
         refresh.execute("SELECT id FROM segments_segment WHERE id = %s FOR KEY SHARE", [segment.pk])
         refresh.execute(
             "INSERT INTO segments_segmentmembership (segment_id, customer_id, entered_at, reason)"

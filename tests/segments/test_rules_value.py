@@ -3,6 +3,7 @@ expected order value, predicted value, spend ever, the potential-value layer), a
 priority by predicted value."""
 
 import datetime as dt
+from collections import Counter
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -14,7 +15,7 @@ from django.utils import timezone
 from segments.choices import PriorityField, RunStatus, ValuePotential
 from segments.models import RefreshRun, SegmentMembership
 from segments.rules import RuleError, rule_fields_catalog, rule_queryset, rule_validate
-from segments.services.memberships import memberships_refresh
+from segments.services.memberships import rule_memberships_refresh
 from segments.services.segments import segment_create
 from tests.callcenter.factories import CustomerFactory
 from tests.segments.factories import CustomerMetricsFactory
@@ -203,7 +204,9 @@ def test_a_capped_segment_keeps_the_highest_predicted_values(
     )
 
     # when the memberships are computed
-    memberships_refresh(run_id=run.pk, as_of=AS_OF, now=timezone.now())
+    rule_memberships_refresh(
+        run_id=run.pk, as_of=AS_OF, now=timezone.now(), builtin_moves=Counter()
+    )
 
     # then the two with the highest predicted value stay, whatever they spent before
     members = set(
@@ -216,7 +219,9 @@ def test_a_capped_segment_keeps_the_highest_predicted_values(
     # and ascending keeps the lowest predicted value first; no prediction goes last
     segment.priority_descending = False
     segment.save()
-    memberships_refresh(run_id=run.pk, as_of=AS_OF, now=timezone.now())
+    rule_memberships_refresh(
+        run_id=run.pk, as_of=AS_OF, now=timezone.now(), builtin_moves=Counter()
+    )
     members = set(
         SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True).values_list(
             "customer_id", flat=True
