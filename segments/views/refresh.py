@@ -28,8 +28,9 @@ PHASE_LABELS = {
     "value": _("Scoring predicted value"),
     "clusters": _("Finding behaviour clusters"),
     "write": _("Writing metrics"),
-    "behaviour": _("Computing buying habits and service history"),
     "memberships": _("Updating segment members"),
+    "behaviour": _("Computing buying habits and service history"),
+    "rules": _("Updating rule segment members"),
     "snapshots": _("Recording segment sizes"),
     "done": _("Done"),
 }

@@ -319,3 +319,21 @@ def test_a_merged_customer_leaves_metrics_and_segments_at_the_next_refresh(base)
     assert not CustomerMetrics.objects.filter(customer=gone).exists()
     assert not SegmentMembership.objects.filter(customer=gone, exited_at__isnull=True).exists()
     assert SegmentMembership.objects.filter(customer=gone, exited_run=run).exists()
+
+
+def test_every_phase_a_run_reports_has_a_name_in_both_languages() -> None:
+    from django.utils import translation
+
+    from segments.services.refresh_runs import PHASES
+    from segments.views.refresh import PHASE_LABELS, PHASE_NAMES, phase_label
+
+    phases = [name for name, _weight in PHASES]
+    assert set(phases) <= set(PHASE_LABELS)
+    assert set(phases) <= set(PHASE_NAMES)
+    with translation.override("zh-hans"):
+        for phase in phases:
+            chinese = [phase_label(phase), str(PHASE_NAMES[phase])]
+            with translation.override("en"):
+                english = [phase_label(phase), str(PHASE_NAMES[phase])]
+            # named in Chinese, not shown in English or as the engine names it
+            assert all(zh != en for zh, en in zip(chinese, english, strict=True)), phase
