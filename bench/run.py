@@ -263,11 +263,12 @@ def _summary(report: dict) -> str:
 
 REFRESH_LABELS = (
     ("refresh", "first, empty tables"),
-    ("refresh_again", "again, after training"),
+    ("refresh_again", "after the first model fit"),
     ("refresh_next_day", "nightly, after a day"),
     ("refresh_next_day_full", "full pass, same moment"),
     ("refresh_quiet", "after a quiet stretch"),
     ("refresh_quiet_full", "full pass, same moment"),
+    ("refresh_refit", "after the weekly refit"),
 )
 
 

@@ -166,11 +166,12 @@ def runs_table(runs: Sequence[Run]) -> str:
 BASELINE_LABELS = {"pandas": "pandas", "sql": "SQL GROUP BY", "duckdb": "DuckDB"}
 REFRESH_RUNS = (
     ("refresh", "first refresh (empty tables)"),
-    ("refresh_again", "again, after model training"),
+    ("refresh_again", "after the first model fit"),
     ("refresh_next_day", "nightly, after a day"),
     ("refresh_next_day_full", "full pass, same moment"),
     ("refresh_quiet", "after a quiet stretch"),
     ("refresh_quiet_full", "full pass, same moment"),
+    ("refresh_refit", "after the weekly refit"),
 )
 # The no-change full pass the other runs are measured against.
 NO_CHANGE_RUN = "refresh_next_day_full"
@@ -419,7 +420,8 @@ def refresh_targets_table(runs: Sequence[Run]) -> str:
         "customers",
         "nightly ÷ full pass (≤ 1.3×)",
         "quiet stretch ÷ full pass (≤ 1.3×)",
-        "after training ÷ full pass (≤ 1.3×)",
+        "first model fit ÷ full pass (≤ 1.3×)",
+        "weekly refit ÷ full pass (≤ 1.3×)",
         "first ÷ full pass (≤ 3×)",
         "first ÷ fastest baseline (< 1×)",
         "refresh peak memory (< 2 GB)",
@@ -441,6 +443,7 @@ def refresh_targets_table(runs: Sequence[Run]) -> str:
                 _target(_over(refresh, "refresh_next_day", full), 1.3),
                 _target(_over(refresh, "refresh_quiet", full), 1.3),
                 _target(_over(refresh, "refresh_again", full), 1.3),
+                _target(_over(refresh, "refresh_refit", full), 1.3),
                 _target(_over(refresh, "refresh", full), 3.0),
                 _target(
                     _over(refresh, "refresh", fastest[1] if fastest else None), 1.0, strict=True
@@ -1098,9 +1101,17 @@ def _refresh_figures(refresh: dict[str, Any]) -> list[Figure]:
                 f"{_ratio(seconds('refresh_quiet'), full)} the full pass",
             )
         )
+    if "refresh_refit" in refresh:
+        figures.append(
+            (
+                "segment refresh, after the weekly model refit",
+                _seconds(seconds("refresh_refit")),
+                f"{_ratio(seconds('refresh_refit'), full)} the full pass",
+            )
+        )
     figures += [
         (
-            "segment refresh, after the weekly model training",
+            "segment refresh, after the first model fit",
             _seconds(seconds("refresh_again")),
             f"{_ratio(seconds('refresh_again'), full)} the full pass",
         ),

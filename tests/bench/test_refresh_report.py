@@ -131,6 +131,7 @@ def _report(**changes: dict) -> dict:
         "refresh_next_day_full": _run(4.0, aggregated=1000),
         "refresh_quiet": _run(2.0, aggregated=12, written=12),
         "refresh_quiet_full": _run(4.0, aggregated=1000),
+        "refresh_refit": _run(5.0, aggregated=12, written=1000, entered=30),
         "baselines": {
             "pandas": {"seconds": 20.0, "check": sums, "peak_rss_mb": 3000.0},
             "sql": {"seconds": 2.0, "check": sums, "peak_rss_mb": 30.0},
@@ -168,6 +169,7 @@ def test_the_report_checks_the_incremental_path_and_takes_ratios_by_wall_time() 
         "refresh_next_day_over_full_pass": True,
         "refresh_quiet_over_full_pass": True,
         "refresh_again_over_full_pass": False,
+        "refresh_refit_over_full_pass": True,
         "refresh_over_full_pass": False,
         "refresh_faster_than_every_baseline": False,
         "refresh_peak_rss_mb": True,
