@@ -138,17 +138,24 @@ def _column_equal(new: pd.Series, old: pd.Series) -> np.ndarray:
     return (new.eq(old).fillna(False) | (new.isna() & old.isna())).to_numpy(dtype=bool)
 
 
-def _unchanged(rows: pd.DataFrame, stored: pd.DataFrame, columns: Iterable[str]) -> pd.Series:
-    """True for rows whose `columns` equal those of the stored row of the same customer (False
-    for customers without one). A pre-filter only: the UPDATE still compares what is staged."""
+def _differences(
+    rows: pd.DataFrame, stored: pd.DataFrame, columns: Iterable[str]
+) -> tuple[np.ndarray, list[str]]:
+    """Which rows differ from the stored row of the same customer in any of `columns` (every
+    row of a customer without one does), and which of `columns` differ in at least one of the
+    rows that have one. A pre-filter only: the UPDATE still compares what is staged."""
     known = rows.index.isin(stored.index)
     same = known.copy()
+    differing = []
     # A column at a time: a million stored rows reindexed whole cost 250 MB of the refresh's
     # peak memory.
     positions = stored.index.get_indexer(rows.index[known])
     for column in columns:
-        same[known] &= _column_equal(rows.loc[known, column], stored[column].iloc[positions])
-    return pd.Series(same, index=rows.index)
+        equal = _column_equal(rows.loc[known, column], stored[column].iloc[positions])
+        if not equal.all():
+            differing.append(column)
+        same[known] &= equal
+    return ~same, differing
 
 
 def _membership_kinds(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
@@ -168,18 +175,19 @@ def _membership_kinds(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
 
 def _rows_to_stage(
     frame: pd.DataFrame, previous: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
+) -> tuple[pd.DataFrame, list[str], pd.DataFrame, pd.Index]:
     """The typed rows that differ from their stored one in any column (staged and compared
-    again in SQL), the rows of customers without a stored row (copied straight into the table)
-    and the stored customers the frame no longer has. Rows equal to their stored one are
-    dropped here, in pandas."""
+    again in SQL) with the value columns that differ in any of them (the only ones staged),
+    the rows of customers without a stored row (copied straight into the table) and the
+    stored customers the frame no longer has. Rows equal to their stored one are dropped here,
+    in pandas."""
     rows = metrics_frame_for_write(frame)
     gone = previous.index.difference(rows.index)
     known = rows.index.isin(previous.index)
+    differ, columns = _differences(rows, previous, VALUE_COLUMNS)
     # One copy of the rows that differ (after the weekly refit, a million of them), not one
     # of the known rows and another of those that differ.
-    differ = ~_unchanged(rows, previous, VALUE_COLUMNS).to_numpy() & known
-    return rows[differ], rows[~known], gone
+    return rows[differ & known], columns, rows[~known], gone
 
 
 def _temp_tables_create(cursor: Cursor[TupleRow]) -> None:
@@ -228,19 +236,23 @@ def _changed_copy(cursor: Cursor[TupleRow], kinds: pd.Series) -> None:
 
 
 def _staged_rows_update(
-    cursor: Cursor[TupleRow], names: Mapping[str, sql.Composable], now: datetime
+    cursor: Cursor[TupleRow],
+    names: Mapping[str, sql.Composable],
+    columns: list[str],
+    now: datetime,
 ) -> int:
-    """Update the stored rows from the staged ones that differ; returns how many. One hash
-    join: an INSERT ... ON CONFLICT DO UPDATE would add a speculative insertion per row."""
+    """Update the stored rows from the staged ones (their `columns`) that differ; returns how
+    many. One hash join: an INSERT ... ON CONFLICT DO UPDATE would add a speculative insertion
+    per row."""
     cursor.execute(
         sql.SQL(
             "UPDATE {table} m SET {assignments}, refreshed_at = %(now)s "
             "FROM {staging} s WHERE m.customer_id = s.customer_id AND {differ}"
         ).format(
             assignments=sql.SQL(", ").join(
-                sql.SQL("{0} = s.{0}").format(sql.Identifier(c)) for c in VALUE_COLUMNS
+                sql.SQL("{0} = s.{0}").format(sql.Identifier(c)) for c in columns
             ),
-            differ=_differ(VALUE_COLUMNS),
+            differ=_differ(columns),
             **names,
         ),
         {"now": now},
@@ -270,11 +282,12 @@ def _gone_rows_delete(
 @dataclass(frozen=True)
 class MetricsChanges:
     """What a write-back writes (`metrics_changes`): the rows that differ from their stored one
-    (`rows`), those of customers without one (`new`), the stored customers no longer scored
-    (`gone`) and, of the customers in `rows`, the bits of their segment columns that changed
-    (`moved`)."""
+    (`rows`) and the value columns that differ in any of them (`columns`), the rows of
+    customers without one (`new`), the stored customers no longer scored (`gone`) and, of the
+    customers in `rows`, the bits of their segment columns that changed (`moved`)."""
 
     rows: pd.DataFrame
+    columns: list[str]
     new: pd.DataFrame
     gone: pd.Index
     moved: pd.Series
@@ -290,10 +303,16 @@ def metrics_changes(*, frame: pd.DataFrame, previous: pd.DataFrame) -> MetricsCh
     before `metrics_write`: a million stored rows are a good part of the refresh's peak
     memory, which the write's CSV then reaches.
     """
-    rows, new, gone = _rows_to_stage(frame, previous)
+    rows, columns, new, gone = _rows_to_stage(frame, previous)
     # The customers whose segment columns change are found in pandas, on the staged rows
     # only, instead of by a join with the whole table.
-    return MetricsChanges(rows=rows, new=new, gone=gone, moved=_membership_kinds(rows, previous))
+    return MetricsChanges(
+        rows=rows,
+        columns=columns,
+        new=new,
+        gone=gone,
+        moved=_membership_kinds(rows, previous),
+    )
 
 
 def metrics_write(*, changes: MetricsChanges, now: datetime) -> dict[str, int]:
@@ -308,7 +327,11 @@ def metrics_write(*, changes: MetricsChanges, now: datetime) -> dict[str, int]:
     (`membership_candidates`).
     """
     rows, new, gone, moved = changes.rows, changes.new, changes.gone, changes.moved
-    payload = frame_csv(rows)
+    # Only the columns that differ somewhere are staged, compared and set: after the weekly
+    # refit a million rows differ in the model's figures alone, and staging all their columns
+    # cost more than updating them (docs/performance.md, the write-back).
+    staged = ["customer_id", *changes.columns]
+    payload = frame_csv(rows[staged])
     names = {
         "table": sql.Identifier(CustomerMetrics._meta.db_table),
         "staging": sql.Identifier(STAGING_TABLE),
@@ -321,12 +344,12 @@ def metrics_write(*, changes: MetricsChanges, now: datetime) -> dict[str, int]:
         _changed_copy(cursor, moved)
         updated = 0
         if not rows.empty:
-            rows_copy(cursor, STAGING_TABLE, list(METRIC_COLUMNS), payload)
+            rows_copy(cursor, STAGING_TABLE, staged, payload)
             # Statistics on the fresh staging table (its size and key: no plan reads the other
             # columns', which took most of the ANALYZE) let the planner hash the join below
             # instead of re-scanning the staging table for every stored row.
             cursor.execute(sql.SQL("ANALYZE {staging} (customer_id)").format(**names))
-            updated = _staged_rows_update(cursor, names, now)
+            updated = _staged_rows_update(cursor, names, changes.columns, now)
         deleted = _gone_rows_delete(cursor, names, gone)
         cursor.execute(sql.SQL("ANALYZE {changed}").format(**names))
     written = updated + inserted

@@ -272,6 +272,49 @@ def test_only_changed_segment_columns_make_a_membership_candidate(history) -> No
     assert CustomerMetrics.objects.get(customer_id=drifted).churn_probability == 0.4321
 
 
+def test_only_the_columns_that_differ_are_staged_and_set(history) -> None:
+    """After a refit every row differs in the model's figures alone: those columns are staged
+    and set, the others of the same rows stay as stored."""
+    from django.db import connection, transaction
+    from psycopg import sql
+
+    from segments.services.metrics import metrics_stored_rows
+    from segments.services.writeback import STAGING_TABLE, metrics_changes, metrics_write
+
+    segment_refresh(as_of=AS_OF, window_days=365)
+    before = {row.customer_id: row for row in CustomerMetrics.objects.all()}
+    with transaction.atomic():
+        stored = metrics_stored_rows()
+        frame = stored.reset_index().set_index("customer_id", drop=False)
+        frame["churn_probability"] = 0.25
+        first = frame.index[0]
+        frame.loc[first, "p_alive"] = 0.5
+        changes = metrics_changes(frame=frame, previous=stored)
+        assert changes.columns == ["churn_probability", "p_alive"]
+        counts = metrics_write(changes=changes, now=NEXT_DAY)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL(
+                    "SELECT count(*), count(frequency), count(churn_probability) FROM {}"
+                ).format(sql.Identifier(STAGING_TABLE))
+            )
+            staged = cursor.fetchone()
+    assert counts["metrics_written"] == len(before)
+    # the staging table holds every row, with the differing columns only
+    assert staged == (len(before), 0, len(before))
+    for row in CustomerMetrics.objects.all():
+        old = before[row.customer_id]
+        assert row.churn_probability == 0.25
+        assert row.p_alive == (0.5 if row.customer_id == first else old.p_alive)
+        assert (row.frequency, row.monetary, row.rfm_code, row.last_order_at) == (
+            old.frequency,
+            old.monetary,
+            old.rfm_code,
+            old.last_order_at,
+        )
+        assert row.refreshed_at == NEXT_DAY
+
+
 def test_the_membership_diff_compares_only_the_kinds_whose_column_changed(history) -> None:
     from django.db import connection, transaction
 
