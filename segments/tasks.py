@@ -14,6 +14,7 @@ from segments.services.distributed import aggregate_part, id_ranges, merged_fram
 from segments.services.refresh import needs_full_pass, segment_refresh_execute
 from segments.services.refresh_runs import segment_refresh_fail, segment_refresh_request
 from segments.services.segment_compute import segment_members_compute
+from segments.services.vacuum import refresh_tables_vacuum
 from segments.services.value_model import value_model_train
 
 
@@ -29,7 +30,7 @@ def segment_refresh_task(run_id: int) -> str:
         )
         chord(segment_aggregate_part_task.s(run_id, lo, hi) for lo, hi in id_ranges(parts))(finish)
         return f"split into {parts} parts"
-    return segment_refresh_execute(run_id=run_id).status
+    return _vacuumed_after(segment_refresh_execute(run_id=run_id))
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -49,6 +50,14 @@ def segment_refresh_finish_task(parts: list[dict[str, str]], run_id: int) -> str
     RefreshRun.objects.filter(pk=run_id).update(
         counts={**run.counts, "aggregation_parts": len(parts), "aggregation_workers": workers}
     )
+    return _vacuumed_after(run)
+
+
+def _vacuumed_after(run: RefreshRun) -> str:
+    """The run's status, once the tables it rewrote are vacuumed where due (after the run has
+    finished: nobody waits for it)."""
+    if run.status == RunStatus.SUCCEEDED:
+        refresh_tables_vacuum()
     return run.status
 
 

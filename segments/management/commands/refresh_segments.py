@@ -11,6 +11,7 @@ from segments.choices import RunStatus
 from segments.models import RefreshRun
 from segments.services.refresh import as_of_from_date, segment_refresh_execute
 from segments.services.refresh_runs import refresh_progress, segment_refresh_request
+from segments.services.vacuum import refresh_tables_vacuum
 
 POLL_SECONDS = 1.0
 
@@ -47,6 +48,10 @@ class Command(BaseCommand):
         timings = ", ".join(f"{k} {v:.2f}s" for k, v in run.timings.items())
         self.stdout.write(f"refresh #{run.pk} done: {run.counts}")
         self.stdout.write(f"timings: {timings}")
+        vacuumed = refresh_tables_vacuum()
+        if vacuumed:
+            done = ", ".join(f"{table} {seconds:.2f}s" for table, seconds in vacuumed.items())
+            self.stdout.write(f"vacuumed: {done}")
 
     @staticmethod
     def _advance(bar: tqdm) -> Any:
