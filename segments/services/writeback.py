@@ -121,12 +121,19 @@ def membership_bit(column: str) -> int:
     return 1 << MEMBERSHIP_COLUMNS.index(column)
 
 
-def _differ(columns: Iterable[str]) -> sql.Composable:
-    """`columns` of the stored row m differ from those of the staged row s."""
-    columns = list(columns)
-    return sql.SQL("({}) IS DISTINCT FROM ({})").format(
-        sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(c)) for c in columns),
-        sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in columns),
+def _value_bit(column: str) -> int:
+    """The bit of the staging table's `changed` that says the row's `column` is staged."""
+    return 1 << VALUE_COLUMNS.index(column)
+
+
+def _staged_differ(columns: Iterable[str]) -> sql.Composable:
+    """Some column staged for the staged row s (its bit in s.changed) differs from the stored
+    row m's."""
+    return sql.SQL(" OR ").join(
+        sql.SQL("(s.changed & {bit} <> 0 AND m.{column} IS DISTINCT FROM s.{column})").format(
+            bit=sql.Literal(_value_bit(column)), column=sql.Identifier(column)
+        )
+        for column in columns
     )
 
 
@@ -140,12 +147,13 @@ def _column_equal(new: pd.Series, old: pd.Series) -> np.ndarray:
 
 def _differences(
     rows: pd.DataFrame, stored: pd.DataFrame, columns: Iterable[str]
-) -> tuple[np.ndarray, list[str]]:
-    """Which rows differ from the stored row of the same customer in any of `columns` (every
-    row of a customer without one does), and which of `columns` differ in at least one of the
-    rows that have one. A pre-filter only: the UPDATE still compares what is staged."""
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """For every row, whether it differs from the stored row of the same customer in any of
+    `columns` (every row of a customer without one does) and the bits (`_value_bit`) of the
+    columns it differs in (none for a customer without one); and which of `columns` differ in
+    at least one row. A pre-filter only: the UPDATE still compares what is staged."""
     known = rows.index.isin(stored.index)
-    same = known.copy()
+    changed = np.zeros(int(known.sum()), dtype=np.int64)
     differing = []
     # A column at a time: a million stored rows reindexed whole cost 250 MB of the refresh's
     # peak memory.
@@ -154,8 +162,10 @@ def _differences(
         equal = _column_equal(rows.loc[known, column], stored[column].iloc[positions])
         if not equal.all():
             differing.append(column)
-        same[known] &= equal
-    return ~same, differing
+            changed[~equal] |= _value_bit(column)
+    bits = np.zeros(len(rows), dtype=np.int64)
+    bits[known] = changed
+    return ~known | (bits != 0), bits, differing
 
 
 def _membership_kinds(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
@@ -175,19 +185,20 @@ def _membership_kinds(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
 
 def _rows_to_stage(
     frame: pd.DataFrame, previous: pd.DataFrame
-) -> tuple[pd.DataFrame, list[str], pd.DataFrame, pd.Index]:
+) -> tuple[pd.DataFrame, np.ndarray, list[str], pd.DataFrame, pd.Index]:
     """The typed rows that differ from their stored one in any column (staged and compared
-    again in SQL) with the value columns that differ in any of them (the only ones staged),
-    the rows of customers without a stored row (copied straight into the table) and the
-    stored customers the frame no longer has. Rows equal to their stored one are dropped here,
-    in pandas."""
+    again in SQL), each with the bits of the columns it differs in, and the value columns that
+    differ in any of them; the rows of customers without a stored row (copied straight into
+    the table) and the stored customers the frame no longer has. Rows equal to their stored
+    one are dropped here, in pandas."""
     rows = metrics_frame_for_write(frame)
     gone = previous.index.difference(rows.index)
     known = rows.index.isin(previous.index)
-    differ, columns = _differences(rows, previous, VALUE_COLUMNS)
+    differ, bits, columns = _differences(rows, previous, VALUE_COLUMNS)
     # One copy of the rows that differ (after the weekly refit, a million of them), not one
     # of the known rows and another of those that differ.
-    return rows[differ & known], columns, rows[~known], gone
+    staged = differ & known
+    return rows[staged], bits[staged], columns, rows[~known], gone
 
 
 def _temp_tables_create(cursor: Cursor[TupleRow]) -> None:
@@ -196,8 +207,13 @@ def _temp_tables_create(cursor: Cursor[TupleRow]) -> None:
         (
             STAGING_TABLE,
             sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind))
-                for name, kind in METRIC_COLUMNS.items()
+                [
+                    *(
+                        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind))
+                        for name, kind in METRIC_COLUMNS.items()
+                    ),
+                    sql.SQL("changed bigint NOT NULL"),
+                ]
             ),
         ),
         (CHANGED_TABLE, sql.SQL("customer_id bigint NOT NULL, kinds smallint NOT NULL")),
@@ -241,18 +257,22 @@ def _staged_rows_update(
     columns: list[str],
     now: datetime,
 ) -> int:
-    """Update the stored rows from the staged ones (their `columns`) that differ; returns how
-    many. One hash join: an INSERT ... ON CONFLICT DO UPDATE would add a speculative insertion
-    per row."""
+    """Update the stored rows from the staged ones that differ, each in the `columns` staged
+    for it (its `changed` bits; the others keep their stored value); returns how many. One hash
+    join: an INSERT ... ON CONFLICT DO UPDATE would add a speculative insertion per row."""
     cursor.execute(
         sql.SQL(
             "UPDATE {table} m SET {assignments}, refreshed_at = %(now)s "
-            "FROM {staging} s WHERE m.customer_id = s.customer_id AND {differ}"
+            "FROM {staging} s WHERE m.customer_id = s.customer_id AND ({differ})"
         ).format(
             assignments=sql.SQL(", ").join(
-                sql.SQL("{0} = s.{0}").format(sql.Identifier(c)) for c in columns
+                sql.SQL(
+                    "{column} = CASE WHEN s.changed & {bit} <> 0 "
+                    "THEN s.{column} ELSE m.{column} END"
+                ).format(column=sql.Identifier(c), bit=sql.Literal(_value_bit(c)))
+                for c in columns
             ),
-            differ=_differ(columns),
+            differ=_staged_differ(columns),
             **names,
         ),
         {"now": now},
@@ -282,11 +302,13 @@ def _gone_rows_delete(
 @dataclass(frozen=True)
 class MetricsChanges:
     """What a write-back writes (`metrics_changes`): the rows that differ from their stored one
-    (`rows`) and the value columns that differ in any of them (`columns`), the rows of
-    customers without one (`new`), the stored customers no longer scored (`gone`) and, of the
-    customers in `rows`, the bits of their segment columns that changed (`moved`)."""
+    (`rows`), each with the bits of the value columns it differs in (`changed`, `_value_bit`),
+    and the value columns that differ in any of them (`columns`); the rows of customers
+    without one (`new`), the stored customers no longer scored (`gone`) and, of the customers
+    in `rows`, the bits of their segment columns that changed (`moved`)."""
 
     rows: pd.DataFrame
+    changed: np.ndarray
     columns: list[str]
     new: pd.DataFrame
     gone: pd.Index
@@ -303,16 +325,31 @@ def metrics_changes(*, frame: pd.DataFrame, previous: pd.DataFrame) -> MetricsCh
     before `metrics_write`: a million stored rows are a good part of the refresh's peak
     memory, which the write's CSV then reaches.
     """
-    rows, columns, new, gone = _rows_to_stage(frame, previous)
+    rows, changed, columns, new, gone = _rows_to_stage(frame, previous)
     # The customers whose segment columns change are found in pandas, on the staged rows
     # only, instead of by a join with the whole table.
     return MetricsChanges(
         rows=rows,
+        changed=changed,
         columns=columns,
         new=new,
         gone=gone,
         moved=_membership_kinds(rows, previous),
     )
+
+
+def _staged_values(rows: pd.DataFrame, changes: MetricsChanges) -> pd.DataFrame:
+    """The staged rows: of the columns that differ somewhere, each row's value where it
+    differs and nothing (an empty CSV field) where it does not, and the bits saying which.
+
+    After the weekly refit a million rows differ in the model's figures alone, and a night's
+    clock moves most changed rows' scores only: staging every column of them cost more than
+    updating them (docs/performance.md, the write-back)."""
+    out = pd.DataFrame({"customer_id": rows["customer_id"]})
+    for column in changes.columns:
+        out[column] = rows[column].where((changes.changed & _value_bit(column)) != 0)
+    out["changed"] = changes.changed
+    return out
 
 
 def metrics_write(*, changes: MetricsChanges, now: datetime) -> dict[str, int]:
@@ -327,11 +364,8 @@ def metrics_write(*, changes: MetricsChanges, now: datetime) -> dict[str, int]:
     (`membership_candidates`).
     """
     rows, new, gone, moved = changes.rows, changes.new, changes.gone, changes.moved
-    # Only the columns that differ somewhere are staged, compared and set: after the weekly
-    # refit a million rows differ in the model's figures alone, and staging all their columns
-    # cost more than updating them (docs/performance.md, the write-back).
-    staged = ["customer_id", *changes.columns]
-    payload = frame_csv(rows[staged])
+    staged = ["customer_id", *changes.columns, "changed"]
+    payload = frame_csv(_staged_values(rows, changes))
     names = {
         "table": sql.Identifier(CustomerMetrics._meta.db_table),
         "staging": sql.Identifier(STAGING_TABLE),

@@ -274,7 +274,7 @@ def test_only_changed_segment_columns_make_a_membership_candidate(history) -> No
 
 def test_only_the_columns_that_differ_are_staged_and_set(history) -> None:
     """After a refit every row differs in the model's figures alone: those columns are staged
-    and set, the others of the same rows stay as stored."""
+    and set, each row's only where it differs; the others stay as stored."""
     from django.db import connection, transaction
     from psycopg import sql
 
@@ -295,13 +295,15 @@ def test_only_the_columns_that_differ_are_staged_and_set(history) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 sql.SQL(
-                    "SELECT count(*), count(frequency), count(churn_probability) FROM {}"
+                    "SELECT count(*), count(frequency), count(churn_probability), count(p_alive) "
+                    "FROM {}"
                 ).format(sql.Identifier(STAGING_TABLE))
             )
             staged = cursor.fetchone()
     assert counts["metrics_written"] == len(before)
-    # the staging table holds every row, with the differing columns only
-    assert staged == (len(before), 0, len(before))
+    # the staging table holds every row, with the differing columns only, and of those each
+    # row's value only where it differs
+    assert staged == (len(before), 0, len(before), 1)
     for row in CustomerMetrics.objects.all():
         old = before[row.customer_id]
         assert row.churn_probability == 0.25
