@@ -126,14 +126,39 @@ def _value_bit(column: str) -> int:
     return 1 << VALUE_COLUMNS.index(column)
 
 
-def _staged_differ(columns: Iterable[str]) -> sql.Composable:
-    """Some column staged for the staged row s (its bit in s.changed) differs from the stored
-    row m's."""
-    return sql.SQL(" OR ").join(
+def _staged_differ(dense: list[str], sparse: list[str]) -> sql.Composable:
+    """The staged row s differs from the stored row m: in a `dense` column (staged whole) or
+    in a `sparse` one staged for it (its bit in s.changed)."""
+    tests = []
+    if dense:
+        tests.append(
+            sql.SQL("({}) IS DISTINCT FROM ({})").format(
+                sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(c)) for c in dense),
+                sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in dense),
+            )
+        )
+    tests.extend(
         sql.SQL("(s.changed & {bit} <> 0 AND m.{column} IS DISTINCT FROM s.{column})").format(
             bit=sql.Literal(_value_bit(column)), column=sql.Identifier(column)
         )
-        for column in columns
+        for column in sparse
+    )
+    return sql.SQL(" OR ").join(tests)
+
+
+def _staged_assignments(dense: list[str], sparse: list[str]) -> sql.Composable:
+    """SET a `dense` column from the staged row, a `sparse` one where it is staged for it."""
+    return sql.SQL(", ").join(
+        [
+            *(sql.SQL("{0} = s.{0}").format(sql.Identifier(c)) for c in dense),
+            *(
+                sql.SQL(
+                    "{column} = CASE WHEN s.changed & {bit} <> 0 "
+                    "THEN s.{column} ELSE m.{column} END"
+                ).format(column=sql.Identifier(c), bit=sql.Literal(_value_bit(c)))
+                for c in sparse
+            ),
+        ]
     )
 
 
@@ -254,25 +279,21 @@ def _changed_copy(cursor: Cursor[TupleRow], kinds: pd.Series) -> None:
 def _staged_rows_update(
     cursor: Cursor[TupleRow],
     names: Mapping[str, sql.Composable],
-    columns: list[str],
+    dense: list[str],
+    sparse: list[str],
     now: datetime,
 ) -> int:
-    """Update the stored rows from the staged ones that differ, each in the `columns` staged
-    for it (its `changed` bits; the others keep their stored value); returns how many. One hash
-    join: an INSERT ... ON CONFLICT DO UPDATE would add a speculative insertion per row."""
+    """Update the stored rows from the staged ones that differ (`_staged_values`): the
+    `dense` columns from every staged row, the `sparse` ones only where staged for the row
+    (the others keep their stored value); returns how many. One hash join: an INSERT ... ON
+    CONFLICT DO UPDATE would add a speculative insertion per row."""
     cursor.execute(
         sql.SQL(
             "UPDATE {table} m SET {assignments}, refreshed_at = %(now)s "
             "FROM {staging} s WHERE m.customer_id = s.customer_id AND ({differ})"
         ).format(
-            assignments=sql.SQL(", ").join(
-                sql.SQL(
-                    "{column} = CASE WHEN s.changed & {bit} <> 0 "
-                    "THEN s.{column} ELSE m.{column} END"
-                ).format(column=sql.Identifier(c), bit=sql.Literal(_value_bit(c)))
-                for c in columns
-            ),
-            differ=_staged_differ(columns),
+            assignments=_staged_assignments(dense, sparse),
+            differ=_staged_differ(dense, sparse),
             **names,
         ),
         {"now": now},
@@ -338,18 +359,28 @@ def metrics_changes(*, frame: pd.DataFrame, previous: pd.DataFrame) -> MetricsCh
     )
 
 
-def _staged_values(rows: pd.DataFrame, changes: MetricsChanges) -> pd.DataFrame:
-    """The staged rows: of the columns that differ somewhere, each row's value where it
-    differs and nothing (an empty CSV field) where it does not, and the bits saying which.
+def _staged_values(rows: pd.DataFrame, changes: MetricsChanges) -> tuple[pd.DataFrame, list[str]]:
+    """The staged rows and which of their columns are dense. Of the columns that differ
+    somewhere, one that differs in at least half of the rows is staged whole (dense); any
+    other only where the row differs in it, nothing (an empty CSV field) elsewhere, with the
+    bits saying which (`changed`).
 
-    After the weekly refit a million rows differ in the model's figures alone, and a night's
-    clock moves most changed rows' scores only: staging every column of them cost more than
-    updating them (docs/performance.md, the write-back)."""
+    After the weekly refit a million rows differ in the model's figures alone (dense), a few
+    hundred re-aggregated ones in their metrics too (sparse); a night's clock moves most
+    changed rows' scores only. Staging every column of them cost more than updating them, and
+    choosing each sparse value in SQL costs more than staging a dense column whole
+    (docs/performance.md, the write-back)."""
     out = pd.DataFrame({"customer_id": rows["customer_id"]})
+    dense = []
     for column in changes.columns:
-        out[column] = rows[column].where((changes.changed & _value_bit(column)) != 0)
+        staged = (changes.changed & _value_bit(column)) != 0
+        if 2 * int(staged.sum()) >= len(rows):
+            dense.append(column)
+            out[column] = rows[column]
+        else:
+            out[column] = rows[column].where(staged)
     out["changed"] = changes.changed
-    return out
+    return out, dense
 
 
 def metrics_write(*, changes: MetricsChanges, now: datetime) -> dict[str, int]:
@@ -365,7 +396,10 @@ def metrics_write(*, changes: MetricsChanges, now: datetime) -> dict[str, int]:
     """
     rows, new, gone, moved = changes.rows, changes.new, changes.gone, changes.moved
     staged = ["customer_id", *changes.columns, "changed"]
-    payload = frame_csv(_staged_values(rows, changes))
+    values, dense = _staged_values(rows, changes)
+    sparse = [column for column in changes.columns if column not in dense]
+    payload = frame_csv(values)
+    del values
     names = {
         "table": sql.Identifier(CustomerMetrics._meta.db_table),
         "staging": sql.Identifier(STAGING_TABLE),
@@ -383,7 +417,7 @@ def metrics_write(*, changes: MetricsChanges, now: datetime) -> dict[str, int]:
             # columns', which took most of the ANALYZE) let the planner hash the join below
             # instead of re-scanning the staging table for every stored row.
             cursor.execute(sql.SQL("ANALYZE {staging} (customer_id)").format(**names))
-            updated = _staged_rows_update(cursor, names, changes.columns, now)
+            updated = _staged_rows_update(cursor, names, dense, sparse, now)
         deleted = _gone_rows_delete(cursor, names, gone)
         cursor.execute(sql.SQL("ANALYZE {changed}").format(**names))
     written = updated + inserted
