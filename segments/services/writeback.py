@@ -3,8 +3,10 @@
 Every stored row is read back first (`metrics_stored_rows`, on another connection while the
 refresh aggregates) and the scored frame is compared with it in pandas; only what differs
 leaves pandas, as Arrow-written CSV streams: rows of customers without a stored row are COPYed
-straight into the metrics table, rows that differ into a temporary staging table and from there
-into the table by one set-based UPDATE, and the rows of customers no longer scored are DELETEd.
+straight into the metrics table, rows that differ into a temporary staging table (only the
+columns that differ in some row, each row's value only where it differs unless most rows do:
+`_staged_values`) and from there into the table by one set-based UPDATE, and the rows of
+customers no longer scored are DELETEd.
 The ids of the customers whose built-in segments may have changed (row added or deleted, or one
 of MEMBERSHIP_COLUMNS changed) are kept in a temporary table (CHANGED_TABLE) for the membership
 diff of the same transaction, each with the bits (`membership_bit`) of the columns that
