@@ -6,14 +6,14 @@ its old version behind until VACUUM frees its space. Until then the next run's u
 room on their page (no HOT update: every index is written again) and every scan reads the dead
 versions too. Autovacuum frees them in its own time where it runs; where it is off or behind,
 the tables only grow. So after each run the worker vacuums the tables past autovacuum's own
-default threshold, off the run's own path (`segments.tasks`).
+default threshold, off the run's own path (`segments.tasks`, `refresh_segments`).
 """
 
 import logging
 import time
 
 from django.db import connection
-from psycopg import errors
+from psycopg import errors, sql
 
 from segments.models import CustomerBehaviour, CustomerMetrics, SegmentMembership
 
@@ -61,8 +61,7 @@ def refresh_tables_vacuum() -> dict[str, float]:
         for table in due:
             started = time.perf_counter()
             try:
-                # Table names are the models' own, not input.
-                own.execute(f'VACUUM "{table}"')
+                own.execute(sql.SQL("VACUUM {}").format(sql.Identifier(table)))
             except errors.LockNotAvailable:
                 logger.info("%s is in use; left for autovacuum or the next refresh", table)
                 continue

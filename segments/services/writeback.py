@@ -14,7 +14,7 @@ changed: after the weekly refit every customer's potential value moves and nothi
 the diff then compares those customers' potential-value memberships only.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -172,27 +172,21 @@ def _column_equal(new: pd.Series, old: pd.Series) -> np.ndarray:
     return (new.eq(old).fillna(False) | (new.isna() & old.isna())).to_numpy(dtype=bool)
 
 
-def _differences(
-    rows: pd.DataFrame, stored: pd.DataFrame, columns: Iterable[str]
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """For every row, whether it differs from the stored row of the same customer in any of
-    `columns` (every row of a customer without one does) and the bits (`_value_bit`) of the
-    columns it differs in (none for a customer without one); and which of `columns` differ in
-    at least one row. A pre-filter only: the UPDATE still compares what is staged."""
+def _differences(rows: pd.DataFrame, stored: pd.DataFrame) -> np.ndarray:
+    """For every row, the bits (`_value_bit`) of the value columns it differs in from the
+    stored row of the same customer (none for a customer without one). A pre-filter only: the
+    UPDATE still compares what is staged."""
     known = rows.index.isin(stored.index)
     changed = np.zeros(int(known.sum()), dtype=np.int64)
-    differing = []
     # A column at a time: a million stored rows reindexed whole cost 250 MB of the refresh's
     # peak memory.
     positions = stored.index.get_indexer(rows.index[known])
-    for column in columns:
+    for column in VALUE_COLUMNS:
         equal = _column_equal(rows.loc[known, column], stored[column].iloc[positions])
-        if not equal.all():
-            differing.append(column)
-            changed[~equal] |= _value_bit(column)
+        changed[~equal] |= _value_bit(column)
     bits = np.zeros(len(rows), dtype=np.int64)
     bits[known] = changed
-    return ~known | (bits != 0), bits, differing
+    return bits
 
 
 def _membership_kinds(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
@@ -212,20 +206,19 @@ def _membership_kinds(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
 
 def _rows_to_stage(
     frame: pd.DataFrame, previous: pd.DataFrame
-) -> tuple[pd.DataFrame, np.ndarray, list[str], pd.DataFrame, pd.Index]:
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, pd.Index]:
     """The typed rows that differ from their stored one in any column (staged and compared
-    again in SQL), each with the bits of the columns it differs in, and the value columns that
-    differ in any of them; the rows of customers without a stored row (copied straight into
-    the table) and the stored customers the frame no longer has. Rows equal to their stored
-    one are dropped here, in pandas."""
+    again in SQL), each with the bits of the columns it differs in; the rows of customers
+    without a stored row (copied straight into the table) and the stored customers the frame
+    no longer has. Rows equal to their stored one are dropped here, in pandas."""
     rows = metrics_frame_for_write(frame)
     gone = previous.index.difference(rows.index)
     known = rows.index.isin(previous.index)
-    differ, bits, columns = _differences(rows, previous, VALUE_COLUMNS)
+    bits = _differences(rows, previous)
     # One copy of the rows that differ (after the weekly refit, a million of them), not one
     # of the known rows and another of those that differ.
-    staged = differ & known
-    return rows[staged], bits[staged], columns, rows[~known], gone
+    staged = bits != 0
+    return rows[staged], bits[staged], rows[~known], gone
 
 
 def _temp_tables_create(cursor: Cursor[TupleRow]) -> None:
@@ -325,14 +318,13 @@ def _gone_rows_delete(
 @dataclass(frozen=True)
 class MetricsChanges:
     """What a write-back writes (`metrics_changes`): the rows that differ from their stored one
-    (`rows`), each with the bits of the value columns it differs in (`changed`, `_value_bit`),
-    and the value columns that differ in any of them (`columns`); the rows of customers
-    without one (`new`), the stored customers no longer scored (`gone`) and, of the customers
-    in `rows`, the bits of their segment columns that changed (`moved`)."""
+    (`rows`), each with the bits of the value columns it differs in (`changed`, `_value_bit`);
+    the rows of customers without one (`new`), the stored customers no longer scored (`gone`)
+    and, of the customers in `rows`, the bits of their segment columns that changed
+    (`moved`)."""
 
     rows: pd.DataFrame
     changed: np.ndarray
-    columns: list[str]
     new: pd.DataFrame
     gone: pd.Index
     moved: pd.Series
@@ -348,13 +340,12 @@ def metrics_changes(*, frame: pd.DataFrame, previous: pd.DataFrame) -> MetricsCh
     before `metrics_write`: a million stored rows are a good part of the refresh's peak
     memory, which the write's CSV then reaches.
     """
-    rows, changed, columns, new, gone = _rows_to_stage(frame, previous)
+    rows, changed, new, gone = _rows_to_stage(frame, previous)
     # The customers whose segment columns change are found in pandas, on the staged rows
     # only, instead of by a join with the whole table.
     return MetricsChanges(
         rows=rows,
         changed=changed,
-        columns=columns,
         new=new,
         gone=gone,
         moved=_membership_kinds(rows, previous),
@@ -362,10 +353,10 @@ def metrics_changes(*, frame: pd.DataFrame, previous: pd.DataFrame) -> MetricsCh
 
 
 def _staged_values(rows: pd.DataFrame, changes: MetricsChanges) -> tuple[pd.DataFrame, list[str]]:
-    """The staged rows and which of their columns are dense. Of the columns that differ
-    somewhere, one that differs in at least half of the rows is staged whole (dense); any
-    other only where the row differs in it, nothing (an empty CSV field) elsewhere, with the
-    bits saying which (`changed`).
+    """The staged rows (the key, the value columns that differ in some row, `changed`) and
+    which of their columns are dense. A column that differs in at least half of the rows is
+    staged whole (dense); any other only where the row differs in it, nothing (an empty CSV
+    field) elsewhere, with the bits saying which (`changed`).
 
     After the weekly refit a million rows differ in the model's figures alone (dense), a few
     hundred re-aggregated ones in their metrics too (sparse); a night's clock moves most
@@ -374,9 +365,12 @@ def _staged_values(rows: pd.DataFrame, changes: MetricsChanges) -> tuple[pd.Data
     (docs/performance.md, the write-back)."""
     out = pd.DataFrame({"customer_id": rows["customer_id"]})
     dense = []
-    for column in changes.columns:
+    for column in VALUE_COLUMNS:
         staged = (changes.changed & _value_bit(column)) != 0
-        if 2 * int(staged.sum()) >= len(rows):
+        count = int(staged.sum())
+        if count == 0:
+            continue
+        if 2 * count >= len(rows):
             dense.append(column)
             out[column] = rows[column]
         else:
@@ -397,9 +391,9 @@ def metrics_write(*, changes: MetricsChanges, now: datetime) -> dict[str, int]:
     (`membership_candidates`).
     """
     rows, new, gone, moved = changes.rows, changes.new, changes.gone, changes.moved
-    staged = ["customer_id", *changes.columns, "changed"]
     values, dense = _staged_values(rows, changes)
-    sparse = [column for column in changes.columns if column not in dense]
+    staged = list(values.columns)
+    sparse = [column for column in VALUE_COLUMNS if column in staged and column not in dense]
     payload = frame_csv(values)
     del values
     names = {

@@ -279,7 +279,12 @@ def test_only_the_columns_that_differ_are_staged_and_set(history) -> None:
     from psycopg import sql
 
     from segments.services.metrics import metrics_stored_rows
-    from segments.services.writeback import STAGING_TABLE, metrics_changes, metrics_write
+    from segments.services.writeback import (
+        STAGING_TABLE,
+        _staged_values,
+        metrics_changes,
+        metrics_write,
+    )
 
     segment_refresh(as_of=AS_OF, window_days=365)
     before = {row.customer_id: row for row in CustomerMetrics.objects.all()}
@@ -290,7 +295,9 @@ def test_only_the_columns_that_differ_are_staged_and_set(history) -> None:
         first = frame.index[0]
         frame.loc[first, "p_alive"] = 0.5
         changes = metrics_changes(frame=frame, previous=stored)
-        assert changes.columns == ["churn_probability", "p_alive"]
+        values, dense = _staged_values(changes.rows, changes)
+        assert list(values.columns) == ["customer_id", "churn_probability", "p_alive", "changed"]
+        assert dense == ["churn_probability"]
         counts = metrics_write(changes=changes, now=NEXT_DAY)
         with connection.cursor() as cursor:
             cursor.execute(
