@@ -3,6 +3,7 @@ user's token or session only for itself), bad input, and the message reaching th
 over Redis pub/sub (the stream itself: tests/callcenter/test_desk_events.py)."""
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,6 +24,8 @@ from tests.signing import signed_headers
 URL = "/api/cti/call-events/"
 SECRET = "cti-test-secret"
 SMS_SECRET = "sms-gateway-secret"
+# Published by the test after its requests (see `subscriber`); no entry id starts so.
+NOTHING_MORE = b"nothing-more"
 
 
 @pytest.fixture(autouse=True)
@@ -47,14 +50,26 @@ def caller(db: None) -> Any:
 
 @pytest.fixture
 def subscriber(agent: Any) -> Iterator[Callable[[], dict[str, Any] | None]]:
-    """A subscription to the agent's channel; call it to read the next message (or None)."""
+    """A subscription to the agent's channel; call it to read the next message published so
+    far, or None when there is none.
+
+    The endpoint publishes before it answers, and Redis delivers a channel's messages in the
+    order they were published: so a marker published now arrives after every message the
+    requests made, and reading it first proves there was none, without waiting for a timeout.
+    """
+    channel = agent_channel(agent.pk)
     pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(agent_channel(agent.pk))
+    pubsub.subscribe(channel)
     pubsub.get_message(timeout=1)  # the subscribe confirmation
 
     def _next() -> dict[str, Any] | None:
-        message = pubsub.get_message(timeout=2)
-        return json.loads(desk_event_split(message["data"])[1]) if message else None
+        redis_client().publish(channel, NOTHING_MORE)
+        deadline = time.monotonic() + 30
+        while (message := pubsub.get_message(timeout=1)) is None:
+            assert time.monotonic() < deadline, "not even the marker arrived"
+        if message["data"] == NOTHING_MORE:
+            return None
+        return json.loads(desk_event_split(message["data"])[1])
 
     yield _next
     pubsub.close()
