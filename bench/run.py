@@ -52,6 +52,18 @@ RESULTS = ROOT / "bench" / "results"
 DEFAULT_SCALE = 50_000
 
 
+# The server settings the refresh's writes depend on, recorded with each run: the write phases
+# move with the checkpoints max_wal_size allows and the pages shared_buffers holds.
+SERVER_SETTINGS = (
+    "autovacuum",
+    "checkpoint_timeout",
+    "max_wal_size",
+    "shared_buffers",
+    "wal_compression",
+    "work_mem",
+)
+
+
 def _machine() -> dict[str, object]:
     import psutil
     import psycopg
@@ -60,6 +72,13 @@ def _machine() -> dict[str, object]:
         os.environ["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
     ) as conn:
         server = conn.execute("SHOW server_version").fetchone()[0]
+        settings = dict(
+            conn.execute(
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) "
+                "ORDER BY name",
+                [list(SERVER_SETTINGS)],
+            ).fetchall()
+        )
     versions = {}
     for package in ("django", "pandas", "numpy", "scikit-learn", "psycopg", "celery", "duckdb"):
         try:
@@ -74,6 +93,7 @@ def _machine() -> dict[str, object]:
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "python": platform.python_version(),
         "postgres": server,
+        "postgres_settings": settings,
         "platform": platform.platform(),
         "packages": versions,
     }

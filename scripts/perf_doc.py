@@ -140,11 +140,21 @@ def _failed(run: Run, section: dict[str, Any], width: int) -> list[str] | None:
 
 
 def runs_table(runs: Sequence[Run]) -> str:
-    header = ["run", "customers", "cores", "memory", "PostgreSQL", "load at start", "Python"]
+    header = [
+        "run",
+        "customers",
+        "cores",
+        "memory",
+        "PostgreSQL",
+        "its settings",
+        "load at start",
+        "Python",
+    ]
     rows = []
     for run in runs:
         machine = run.section("machine")
         load = machine.get("load_average_at_start") or []
+        settings = machine.get("postgres_settings") or {}
         rows.append(
             [
                 run.link,
@@ -152,6 +162,7 @@ def runs_table(runs: Sequence[Run]) -> str:
                 _number(machine.get("cores")),
                 f"{machine['memory_gb']} GB" if "memory_gb" in machine else MISSING,
                 str(machine.get("postgres", MISSING)),
+                ", ".join(f"{name} {value}" for name, value in settings.items()) or MISSING,
                 " / ".join(f"{x:.2f}" for x in load) or MISSING,
                 str(machine.get("python", MISSING)),
             ]

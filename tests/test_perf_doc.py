@@ -151,6 +151,7 @@ REPORT = {
         "load_average_at_start": [1.5, 1.25, 1.0],
         "python": "3.11.9",
         "postgres": "15.4",
+        "postgres_settings": {"max_wal_size": "1GB", "shared_buffers": "128MB"},
     },
     "segment_refresh": {
         "scale": {"customers": 1000, "orders": 10000, "interactions": 5000},
@@ -263,6 +264,11 @@ def test_rows_name_their_run_and_ratios_stand_beside_the_figures(tmp_path: Path)
     for name in perf_doc.TABLES:
         block = rendered.split(f"begin {name} -->")[1].split("perf-doc:end")[0]
         assert link in block, name
+    # The machine, with the server settings the write phases depend on.
+    assert (
+        "| 2 | 23.4 GB | 15.4 | max_wal_size 1GB, shared_buffers 128MB | 1.50 / 1.25 / 1.00 |"
+        in (rendered)
+    )
     # The refresh: three baselines, the fastest named; both full passes changed nothing and
     # the quiet run before its own was incremental.
     assert "| 20.0 s | 2.50 s | 3.20 s | SQL GROUP BY | 300 MB / 2.00 GB | yes | yes |" in rendered
