@@ -403,6 +403,33 @@ def test_the_exits_are_closed_in_the_order_of_their_rows(history) -> None:
     assert exits == sorted(exits)
 
 
+def test_entries_are_inserted_in_customer_order(history) -> None:
+    from django.db import transaction
+
+    from segments.services.memberships import builtin_memberships_refresh
+
+    # given computed metrics whose rows lie on their pages newest customer first (each row
+    # rewritten in that order) and nobody in the built-in segments yet
+    segment_refresh(as_of=AS_OF, window_days=365)
+    with transaction.atomic():
+        SegmentMembership.objects.all().delete()
+        for customer in sorted((c.pk for c in history), reverse=True):
+            CustomerMetrics.objects.filter(customer_id=customer).update(refreshed_at=NEXT_DAY)
+        run = RefreshRun.objects.create(
+            status=RunStatus.RUNNING, trigger="test", as_of=AS_OF, window_days=365
+        )
+        # when every desired membership is entered at once, as by a first refresh
+        moves = builtin_memberships_refresh(run_id=run.pk, now=NEXT_DAY, changed_only=False)
+        entered = list(
+            SegmentMembership.objects.order_by("pk").values_list("customer_id", "segment_id")
+        )
+
+    # then the rows follow (customer, segment): the indexes grow at their edges
+    assert len(entered) == sum(v for (_s, kind), v in moves.items() if kind == "entered")
+    assert len({customer for customer, _segment in entered}) == len(history)
+    assert entered == sorted(entered)
+
+
 def test_with_a_value_model_the_next_day_equals_a_full_pass(history, monkeypatch) -> None:
     # given a current value-model fit and a refresh scoring with it
     fit = ValueModelFactory()
