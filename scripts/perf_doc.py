@@ -126,11 +126,23 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def _runs_with(runs: Sequence[Run], key: str) -> list[Run]:
+    """The runs that ran the benchmark reporting under `key`, failed ones included: each is
+    often run alone (`BENCH_ONLY`), and the runs without it would only add empty rows."""
+    return [run for run in runs if run.section(key)]
+
+
+def _no_run(benchmark: str) -> str:
+    """What a table says while no published run has its benchmark (`BENCH_ONLY` name)."""
+    return (
+        f"_No published run has it yet: run `BENCH_ONLY={benchmark} make bench`, then "
+        "`python scripts/perf_doc.py --publish bench/results/latest.json`._"
+    )
+
+
 def _failed(run: Run, section: dict[str, Any], width: int) -> list[str] | None:
-    """The row of a benchmark this run did not run, or that failed (its error is in the run's
-    file); None when it has figures."""
-    if not section:
-        return [run.link, "not in this run"] + [MISSING] * (width - 2)
+    """The row of a benchmark that failed in this run (its error is in the run's file); None
+    when it has figures."""
     if "error" in section:
         return [run.link, "failed (its error is in the run's file)"] + [MISSING] * (width - 2)
     return None
@@ -295,7 +307,7 @@ def refresh_table(runs: Sequence[Run]) -> str:
         "incremental path checked",
     ]
     rows = []
-    for run in runs:
+    for run in _runs_with(runs, "segment_refresh"):
         refresh = run.section("segment_refresh")
         failed = _failed(run, refresh, len(header))
         if failed:
@@ -315,7 +327,7 @@ def refresh_table(runs: Sequence[Run]) -> str:
                 _yes_no(_incremental_checked(refresh)),
             ]
         )
-    return _table(header, rows)
+    return _table(header, rows) if rows else _no_run("refresh")
 
 
 def refresh_runs_table(runs: Sequence[Run]) -> str:
@@ -331,7 +343,7 @@ def refresh_runs_table(runs: Sequence[Run]) -> str:
         "rows written / entered / exited",
     ]
     rows = []
-    for run in runs:
+    for run in _runs_with(runs, "segment_refresh"):
         refresh = run.section("segment_refresh")
         failed = _failed(run, refresh, len(header))
         if failed:
@@ -364,7 +376,7 @@ def refresh_runs_table(runs: Sequence[Run]) -> str:
                     ),
                 ]
             )
-    return _table(header, rows)
+    return _table(header, rows) if rows else _no_run("refresh")
 
 
 def _with_ratio(seconds: Any, fastest: tuple[str, float] | None) -> str:
@@ -377,7 +389,7 @@ def _with_ratio(seconds: Any, fastest: tuple[str, float] | None) -> str:
 def refresh_phases_table(runs: Sequence[Run]) -> str:
     header = ["run", "refresh", *REFRESH_PHASES, "commit", "phases in all", "wall (with commit)"]
     rows = []
-    for run in runs:
+    for run in _runs_with(runs, "segment_refresh"):
         refresh = run.section("segment_refresh")
         failed = _failed(run, refresh, len(header))
         if failed:
@@ -407,7 +419,7 @@ def refresh_phases_table(runs: Sequence[Run]) -> str:
                     _with_ratio(seconds, fastest),
                 ]
             )
-    return _table(header, rows)
+    return _table(header, rows) if rows else _no_run("refresh")
 
 
 def _target(value: Any, limit: float, *, strict: bool = False) -> str:
@@ -438,7 +450,7 @@ def refresh_targets_table(runs: Sequence[Run]) -> str:
         "refresh peak memory (< 2 GB)",
     ]
     rows = []
-    for run in runs:
+    for run in _runs_with(runs, "segment_refresh"):
         refresh = run.section("segment_refresh")
         failed = _failed(run, refresh, len(header))
         if failed:
@@ -464,7 +476,7 @@ def refresh_targets_table(runs: Sequence[Run]) -> str:
                 else f"{_mb(peak)} {'met' if peak < 2048 else '**missed**'}",
             ]
         )
-    return _table(header, rows)
+    return _table(header, rows) if rows else _no_run("refresh")
 
 
 def import_table(runs: Sequence[Run]) -> str:
@@ -480,7 +492,7 @@ def import_table(runs: Sequence[Run]) -> str:
         "target",
     ]
     rows = []
-    for run in runs:
+    for run in _runs_with(runs, "csv_import"):
         figures = run.section("csv_import")
         failed = _failed(run, figures, len(header))
         if failed:
@@ -501,7 +513,7 @@ def import_table(runs: Sequence[Run]) -> str:
                 MISSING if target is None else f"{_seconds(target)}: {'met' if met else 'missed'}",
             ]
         )
-    return _table(header, rows)
+    return _table(header, rows) if rows else _no_run("import")
 
 
 def screenpop_table(runs: Sequence[Run]) -> str:
@@ -520,7 +532,7 @@ def screenpop_table(runs: Sequence[Run]) -> str:
         "errors",
     ]
     rows = []
-    for run in runs:
+    for run in _runs_with(runs, "screenpop"):
         figures = run.section("screenpop")
         failed = _failed(run, figures, len(header))
         if failed:
@@ -549,7 +561,7 @@ def screenpop_table(runs: Sequence[Run]) -> str:
                 _number(errors),
             ]
         )
-    return _table(header, rows)
+    return _table(header, rows) if rows else _no_run("screenpop")
 
 
 def events_table(runs: Sequence[Run]) -> str:
@@ -567,7 +579,7 @@ def events_table(runs: Sequence[Run]) -> str:
         "outbox empty after the last post",
     ]
     rows = []
-    for run in runs:
+    for run in _runs_with(runs, "event_to_enrollment"):
         figures = run.section("event_to_enrollment")
         failed = _failed(run, figures, len(header))
         if failed:
@@ -588,7 +600,7 @@ def events_table(runs: Sequence[Run]) -> str:
                 _seconds(figures.get("drain_seconds_after_last_post")),
             ]
         )
-    return _table(header, rows)
+    return _table(header, rows) if rows else _no_run("events")
 
 
 def _pass(figures: dict[str, Any]) -> str:
@@ -610,7 +622,7 @@ def dates_table(runs: Sequence[Run]) -> str:
         "new events in the second run",
     ]
     rows = []
-    for run in runs:
+    for run in _runs_with(runs, "date_triggers"):
         figures = run.section("date_triggers")
         failed = _failed(run, figures, len(header))
         if failed:
@@ -634,7 +646,7 @@ def dates_table(runs: Sequence[Run]) -> str:
                 _number(second.get("events")),
             ]
         )
-    return _table(header, rows)
+    return _table(header, rows) if rows else _no_run("dates")
 
 
 def campaign_table(runs: Sequence[Run]) -> str:
@@ -651,7 +663,7 @@ def campaign_table(runs: Sequence[Run]) -> str:
         "second start: new tasks",
     ]
     rows = []
-    for run in runs:
+    for run in _runs_with(runs, "campaign"):
         figures = run.section("campaign")
         failed = _failed(run, figures, len(header))
         if failed:
@@ -675,7 +687,7 @@ def campaign_table(runs: Sequence[Run]) -> str:
                 _number(figures.get("second_start", {}).get("new_tasks")),
             ]
         )
-    return _table(header, rows)
+    return _table(header, rows) if rows else _no_run("campaign")
 
 
 def _sla_as_expected(figures: dict[str, Any]) -> str:
@@ -709,7 +721,7 @@ def sla_table(runs: Sequence[Run]) -> str:
         "as expected",
     ]
     rows = []
-    for run in runs:
+    for run in _runs_with(runs, "ticket_sla_sweep"):
         figures = run.section("ticket_sla_sweep")
         failed = _failed(run, figures, len(header))
         if failed:
@@ -733,7 +745,7 @@ def sla_table(runs: Sequence[Run]) -> str:
                 _sla_as_expected(figures),
             ]
         )
-    return _table(header, rows)
+    return _table(header, rows) if rows else _no_run("sla")
 
 
 def _best_cold(figures: dict[str, Any]) -> str:
@@ -754,7 +766,7 @@ def scorecard_table(runs: Sequence[Run]) -> str:
         "cards add up to the KPIs",
     ]
     rows = []
-    for run in runs:
+    for run in _runs_with(runs, "scorecard"):
         figures = run.section("scorecard")
         failed = _failed(run, figures, len(header))
         if failed:
@@ -777,7 +789,7 @@ def scorecard_table(runs: Sequence[Run]) -> str:
                 _yes_no(figures.get("reconciles")),
             ]
         )
-    return _table(header, rows)
+    return _table(header, rows) if rows else _no_run("scorecard")
 
 
 def ml_table(runs: Sequence[Run]) -> str:
@@ -792,7 +804,7 @@ def ml_table(runs: Sequence[Run]) -> str:
         "peak memory",
     ]
     rows = []
-    for run in runs:
+    for run in _runs_with(runs, "segments_ml"):
         figures = run.section("segments_ml")
         failed = _failed(run, figures, len(header))
         if failed:
@@ -811,7 +823,7 @@ def ml_table(runs: Sequence[Run]) -> str:
                 _mb(figures.get("peak_rss_mb")),
             ]
         )
-    return _table(header, rows)
+    return _table(header, rows) if rows else _no_run("ml")
 
 
 # The thousand live desks (bench/desks.py). One run posts calls at the same rate to random agents
@@ -829,16 +841,6 @@ DESK_CONDITIONS = (
 )
 DESK_RING_P99_MS = 200.0
 DESK_SCREENPOP_WITHIN = 0.1
-NO_DESK_RUN = (
-    "_No published run has it yet: run `BENCH_ONLY=desks make bench`, then "
-    "`python scripts/perf_doc.py --publish bench/results/latest.json`._"
-)
-
-
-def _desk_runs(runs: Sequence[Run]) -> list[Run]:
-    """The runs that ran the desk benchmark (failed ones included): it runs alone, with
-    `BENCH_ONLY=desks`, so the runs without it would only add empty rows."""
-    return [run for run in runs if run.section("desks")]
 
 
 def _desks_opened(desks: dict[str, Any]) -> str:
@@ -930,7 +932,7 @@ def desks_table(runs: Sequence[Run]) -> str:
         "every target (bench/desks.py)",
     ]
     rows = []
-    for run in _desk_runs(runs):
+    for run in _runs_with(runs, "desks"):
         figures = run.section("desks")
         failed = _failed(run, figures, len(header))
         if failed:
@@ -958,7 +960,7 @@ def desks_table(runs: Sequence[Run]) -> str:
                 _met(figures.get("targets", {}).get("met")),
             ]
         )
-    return _table(header, rows) if rows else NO_DESK_RUN
+    return _table(header, rows) if rows else _no_run("desks")
 
 
 def _percentiles_ms(figures: dict[str, Any]) -> str:
@@ -1023,7 +1025,7 @@ def desk_runs_table(runs: Sequence[Run]) -> str:
         "stream server memory",
     ]
     rows = []
-    for run in _desk_runs(runs):
+    for run in _runs_with(runs, "desks"):
         figures = run.section("desks")
         failed = _failed(run, figures, len(header))
         if failed:
@@ -1066,7 +1068,7 @@ def desk_runs_table(runs: Sequence[Run]) -> str:
                     _stream_memory(key, figures),
                 ]
             )
-    return _table(header, rows) if rows else NO_DESK_RUN
+    return _table(header, rows) if rows else _no_run("desks")
 
 
 # The README's headline figures: one row per figure, each from the published run at the largest
