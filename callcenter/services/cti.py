@@ -21,15 +21,17 @@ import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import User
-from django.db.models import Q
+from django.contrib.auth.models import Group, User
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef, Q
 from django.utils.translation import gettext as _
 
+from callcenter.choices import Role
 from callcenter.errors import ApplicationError, ApplicationForbidden
 from callcenter.models import AgentProfile
 from callcenter.phones import mask_phone, try_normalize_phone
 from callcenter.redis_client import redis_client
-from callcenter.roles import STAFF_ROLES, has_role
+from callcenter.roles import STAFF_ROLES, has_role, user_roles_preload
 from callcenter.selectors.screenpop import screenpop_owner
 from callcenter.services.desk_streams import desk_event_publish
 
@@ -40,14 +42,19 @@ CALL_REF_TTL_SECONDS = 4 * 3600
 
 
 def cti_agent_find(*, agent: str) -> User:
-    """The active call-center user with this username or telephony extension (one query)."""
+    """The active call-center user with this username or telephony extension, with its roles
+    (one query)."""
     agent = agent.strip()
+    roles = Group.objects.filter(user=OuterRef("pk"), name__in=Role.values).values("name")
     user = (
         get_user_model()
         .objects.filter(Q(username=agent) | Q(agent_profile__extension=agent), is_active=True)
+        .annotate(role_names=ArraySubquery(roles))
         .order_by("pk")
         .first()
     )
+    if user is not None:
+        user_roles_preload(user, user.role_names)
     if user is None or not has_role(user, STAFF_ROLES):
         raise ApplicationError(
             _("No active agent has the username or extension %(agent)s.") % {"agent": agent},
@@ -68,13 +75,6 @@ def _call_ref_key(user_id: int, ref: str) -> str:
     return f"{CALL_REF_PREFIX}{user_id}:{ref}"
 
 
-def cti_call_ref_create(*, user_id: int, phone: str) -> str:
-    """A new reference under which the agent `user_id`'s desk finds the caller's `phone`."""
-    ref = secrets.token_urlsafe(16)
-    redis_client().set(_call_ref_key(user_id, ref), phone, ex=CALL_REF_TTL_SECONDS)
-    return ref
-
-
 def cti_call_ref_phone(*, user_id: int, ref: str) -> str | None:
     """The caller's number behind a call reference of this agent's, or None when the reference
     is unknown, expired or another agent's."""
@@ -84,10 +84,20 @@ def cti_call_ref_phone(*, user_id: int, ref: str) -> str | None:
     return phone.decode() if isinstance(phone, bytes) else phone
 
 
-def cti_publish(*, user_id: int, message: dict[str, Any]) -> int:
+def cti_publish(*, user_id: int, message: dict[str, Any], phone: str = "") -> int:
     """Send `message` (JSON) to the agent's desks, live and in the log a reconnecting desk
-    replays; returns how many desks the agent has open."""
-    return desk_event_publish(user_id=user_id, message=json.dumps(message, default=str))
+    replays; returns how many desks the agent has open. With `phone`, the message's
+    `call_ref` is stored as that caller's reference in the same round trip."""
+    refers_to = None
+    if phone:
+        refers_to = (
+            _call_ref_key(user_id, message["call_ref"]),
+            phone,
+            CALL_REF_TTL_SECONDS,
+        )
+    return desk_event_publish(
+        user_id=user_id, message=json.dumps(message, default=str), refers_to=refers_to
+    )
 
 
 def cti_call_event(
@@ -130,13 +140,13 @@ def cti_call_event(
     message = {
         "event": event,
         "call_id": call_id,
-        "call_ref": cti_call_ref_create(user_id=user.pk, phone=phone),
+        "call_ref": secrets.token_urlsafe(16),
         "phone": mask_phone(phone),
         "known": bool(customer),
         "customer_id": customer.get("id"),
         "name": customer.get("name", ""),
     }
-    delivered = cti_publish(user_id=user.pk, message=message)
+    delivered = cti_publish(user_id=user.pk, message=message, phone=phone)
     # The poster (the phone system, or the agent's own softphone) sent the number: it gets it
     # back in full; the reference is for the desk alone.
     answer = {key: value for key, value in message.items() if key != "call_ref"}

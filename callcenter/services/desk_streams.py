@@ -3,9 +3,10 @@ one shared Redis reader per process that hands live events to its open desks, an
 the desks one user keeps open.
 
 Publishing (`desk_event_publish`, called by `callcenter.services.cti.cti_publish`) is one Lua
-script: XADD the message to the agent's stream `desk:events:<user id>` (the last EVENTS_KEPT
-events, for EVENTS_TTL_SECONDS after the newest), then PUBLISH `<entry id> <message>` on the
-agent's channel. The entry id (Redis's `<milliseconds>-<sequence>`) is the SSE `id:` of the
+script, one round trip: SET the key the event refers to, if any (a call's reference), XADD the
+message to the agent's stream `desk:events:<user id>` (the last EVENTS_KEPT events, for
+EVENTS_TTL_SECONDS after the newest), then PUBLISH `<entry id> <message>` on the agent's
+channel. The entry id (Redis's `<milliseconds>-<sequence>`) is the SSE `id:` of the
 event, so the browser's EventSource sends it back as `Last-Event-ID` when it reconnects, and
 `desk_events_after` returns what the desk missed (a web restart, a dropped connection).
 
@@ -60,9 +61,14 @@ HUB_CONNECT_SECONDS = 10.0
 HUB_RETRY_SECONDS = 1.0
 _EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
-# KEYS[1]: the agent's event stream, KEYS[2]: the agent's open streams (sorted set). ARGV: the
-# channel, the message (JSON), events kept, seconds kept. Returns the agent's open streams.
+# KEYS[1]: the agent's event stream, KEYS[2]: the agent's open streams (sorted set), KEYS[3]
+# (optional): a key the event refers to, set first. ARGV: the channel, the message (JSON),
+# events kept, seconds kept, then with KEYS[3] its value and seconds. Returns the agent's open
+# streams.
 _PUBLISH_LUA = """
+if KEYS[3] then
+  redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6])
+end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '*', 'm', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
@@ -114,15 +120,23 @@ def _publish_script() -> Script:
     return redis_client().register_script(_PUBLISH_LUA)
 
 
-def desk_event_publish(*, user_id: int, message: str) -> int:
+def desk_event_publish(
+    *, user_id: int, message: str, refers_to: tuple[str, str, int] | None = None
+) -> int:
     """Log `message` (JSON) in the agent's event stream and publish it to their open desks;
-    returns how many desks the agent has open."""
-    return int(
-        _publish_script()(
-            keys=[_events_key(user_id), _streams_key(user_id)],
-            args=[agent_channel(user_id), message, EVENTS_KEPT, EVENTS_TTL_SECONDS],
-        )
-    )
+    returns how many desks the agent has open.
+
+    `refers_to` (key, value, seconds): a key the message names, which the desk reads when the
+    event arrives (a call's reference), set before the event is published, in the same round
+    trip to Redis.
+    """
+    keys = [_events_key(user_id), _streams_key(user_id)]
+    args: list[str | int] = [agent_channel(user_id), message, EVENTS_KEPT, EVENTS_TTL_SECONDS]
+    if refers_to is not None:
+        key, value, seconds = refers_to
+        keys.append(key)
+        args += [value, seconds]
+    return int(_publish_script()(keys=keys, args=args))
 
 
 def desk_event_split(data: bytes) -> tuple[str, str]:

@@ -8,7 +8,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -16,7 +19,7 @@ from rest_framework.test import APIClient
 from callcenter.choices import Role
 from callcenter.models import AgentProfile
 from callcenter.redis_client import redis_client
-from callcenter.services.cti import cti_call_ref_phone
+from callcenter.services.cti import cti_call_event, cti_call_ref_phone
 from callcenter.services.desk_streams import agent_channel, desk_event_split
 from tests.callcenter.factories import CustomerFactory, PhoneFactory, UserFactory
 from tests.signing import signed_headers
@@ -241,6 +244,38 @@ def test_an_agent_without_an_open_desk_still_gets_a_202(agent: Any, api_as: Call
 
     assert response.status_code == 202
     assert response.json()["delivered"] == 0
+
+
+def test_a_call_event_takes_one_query_per_lookup_and_one_redis_round_trip(
+    agent: Any, caller: Any, subscriber: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a saturated web tier every round trip waits its turn again: the agent comes with
+    its roles in one query, the caller in one, and the call's reference is stored by the
+    script that publishes the event."""
+    # The first call loads the publishing script into Redis; the calls after it do not.
+    cti_call_event(
+        event="ringing", call_id="warm-up", caller="13800138000", agent="8001", posted_by=None
+    )
+    commands: list[str] = []
+    execute = redis.Redis.execute_command
+
+    def counted(client: redis.Redis, *args: Any, **options: Any) -> Any:
+        commands.append(str(args[0]))
+        return execute(client, *args, **options)
+
+    with monkeypatch.context() as patch, CaptureQueriesContext(connection) as queries:
+        patch.setattr(redis.Redis, "execute_command", counted)
+        answer = cti_call_event(
+            event="ringing", call_id="c1", caller="13800138000", agent="8001", posted_by=None
+        )
+
+    assert len(queries) == 2, [query["sql"] for query in queries]
+    assert commands == ["EVALSHA"]
+    assert (answer["agent"], answer["customer_id"]) == ("desk_agent", caller.pk)
+    assert subscriber()["call_id"] == "warm-up"
+    message = subscriber()
+    assert message["call_id"] == "c1"
+    assert cti_call_ref_phone(user_id=agent.pk, ref=message["call_ref"]) == "+8613800138000"
 
 
 def test_only_staff_open_the_event_stream(client: Client, db: None) -> None:

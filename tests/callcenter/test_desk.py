@@ -2,6 +2,7 @@
 call, open a ticket, schedule a callback, create an unknown caller) and the card's cost."""
 
 import datetime as dt
+import secrets
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from callcenter.choices import Role
 from callcenter.models import Customer, Interaction, Ticket
-from callcenter.services.cti import cti_call_ref_create
+from callcenter.services.cti import cti_publish
 from care.choices import StepChannel, TemplateChannel
 from care.models import MessageTemplate, TemplateVariant
 from outreach.models import OutreachTask
@@ -79,6 +80,14 @@ def _with_plan(customer: Customer) -> None:
         template=template, language="zh-hans", body="您好{{ customer.name }}，我们想念您。"
     )
     enrollment_with_step(customer=customer, channel=StepChannel.CALL, template=template)
+
+
+def _ringing(agent_id: int, phone: str) -> str:
+    """A call from `phone` put through to the agent: the reference its desk's stream carried."""
+    ref = secrets.token_urlsafe(16)
+    message = {"event": "ringing", "call_id": "c1", "call_ref": ref}
+    cti_publish(user_id=agent_id, message=message, phone=phone)
+    return ref
 
 
 def _card(desk: Client, phone: str = "138 0013 8000", **params: str) -> Any:
@@ -193,7 +202,7 @@ def test_a_live_call_pops_the_card_by_its_reference_without_the_full_number(
     desk: Client, agent: Any, caller: Customer
 ) -> None:
     # given a ringing call put through to this agent (the reference the stream carried)
-    ref = cti_call_ref_create(user_id=agent.pk, phone=PHONE)
+    ref = _ringing(agent.pk, PHONE)
 
     response = desk.get(
         reverse("desk-card"), {"call": ref, "call_id": "c9"}, HTTP_HX_REQUEST="true"
@@ -210,7 +219,7 @@ def test_a_call_reference_opens_nothing_for_another_agent(
     desk: Client, caller: Customer, db: None
 ) -> None:
     colleague = UserFactory(role=Role.AGENT, username="colleague")
-    ref = cti_call_ref_create(user_id=colleague.pk, phone=PHONE)
+    ref = _ringing(colleague.pk, PHONE)
 
     theirs = desk.get(reverse("desk-card"), {"call": ref}, HTTP_HX_REQUEST="true")
     made_up = desk.get(reverse("desk-card"), {"call": "made-up"}, HTTP_HX_REQUEST="true")
@@ -223,7 +232,7 @@ def test_a_call_reference_opens_nothing_for_another_agent(
 def test_an_unknown_live_caller_is_created_from_the_call_without_showing_the_number(
     desk: Client, agent: Any
 ) -> None:
-    ref = cti_call_ref_create(user_id=agent.pk, phone="+8613900000000")
+    ref = _ringing(agent.pk, "+8613900000000")
 
     card = desk.get(reverse("desk-card"), {"call": ref, "call_id": "c1"}, HTTP_HX_REQUEST="true")
     created = desk.post(
@@ -243,7 +252,7 @@ def test_an_unknown_live_caller_is_created_from_the_call_without_showing_the_num
 
 def test_a_reference_of_another_agent_cannot_create_a_customer(desk: Client, db: None) -> None:
     colleague = UserFactory(role=Role.AGENT, username="colleague")
-    ref = cti_call_ref_create(user_id=colleague.pk, phone="+8613900000000")
+    ref = _ringing(colleague.pk, "+8613900000000")
 
     response = desk.post(
         reverse("desk-customer-create"), {"name": "赵磊", "kind": "person", "call_ref": ref}
