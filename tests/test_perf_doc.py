@@ -529,6 +529,56 @@ def test_the_desk_tables_check_each_target_against_the_same_run(tmp_path: Path) 
     ) in summary
 
 
+def test_desk_tables_take_the_repeated_conditions_together(tmp_path: Path) -> None:
+    """A run in the order A B B A: the ratios are of the means of each pair (the single
+    conditions' ratios would say otherwise), the ring and the desks opened are the worse
+    with-desks condition's, the calls of both are summed, and each condition has its row with
+    the CPU the stream server and the desk client used."""
+    repeated = json.loads(json.dumps(DESKS))
+    repeated["with_desks_again"] = _desk_condition(
+        rate=540.0,
+        paced_p99=9.0,
+        desks=10,
+        opened={"200": 9, "0": 1},
+        received=100,
+        ring=(5.0, 60.0, 120.0),
+        paced=(4.0, 30.0, 45.0),
+        saturated=(90.0, 110.0, 150.0),
+    )
+    repeated["without_desks_again"] = _desk_condition(
+        rate=500.0, paced_p99=10.0, desks=0, opened={}, received=0
+    )
+    for key, stream, client in (("with_desks", 1.8, 0.9), ("without_desks_again", 0.3, 0.6)):
+        repeated[key]["stream_server_cpu_seconds"] = stream
+        repeated[key]["desks"].update(client_cpu_seconds=client, calls_seconds=18.0)
+    repeated["means"] = {
+        "with_desks": {"screenpop_requests_per_second": 500.0, "screenpop_paced_p99_ms": 10.5},
+        "without_desks": {"screenpop_requests_per_second": 500.0, "screenpop_paced_p99_ms": 10.0},
+    }
+    (tmp_path / "20261206T170000Z.json").write_text(json.dumps({**REPORT, "desks": repeated}))
+    rendered = perf_doc.render(ALL_BLOCKS, perf_doc.runs_load(tmp_path))
+
+    desks = rendered.split("begin desks -->")[1].split("perf-doc:end")[0]
+    assert (
+        "| 10 desks, 50 calls/s | 9 of 10 (1 answered nothing) / 4 of 10 (6 answered 503) "
+        "| 200 of 200, 0 twice / 40 of 100, 1 twice | yes "
+        "| 45.0 ms met | 300.0 ms **missed** | 250.0 ms **missed** "
+        "| 500 ÷ 500 req/s: 1.00× met | 10.5 ms ÷ 10.0 ms: 1.05× met |"
+    ) in desks
+    runs = rendered.split("begin desk-runs -->")[1].split("perf-doc:end")[0]
+    rows = [line for line in runs.splitlines() if "20261206T170000Z" in line]
+    assert [row.split(" | ")[1] for row in rows] == [
+        "no desk open",
+        "10 desks on the stream server",
+        "10 desks on the stream server, again",
+        "no desk open, again",
+        "threaded stream (baseline), code at bd20984",
+    ]
+    assert rows[1].endswith("| 320 MB with the desks | stream server 10%, desk client 5% |")
+    assert rows[2].endswith("| – | – |")
+    assert rows[3].endswith("| – | stream server 2%, desk client 3% |")
+
+
 def test_desk_tables_leave_out_runs_without_it_and_mark_a_failed_baseline(
     tmp_path: Path,
 ) -> None:
