@@ -27,9 +27,10 @@ machine that drifts during the run (others' load, warming caches) weighs on both
     and what happens to /healthz and the screen-pop meanwhile.
 Before each condition the stream server is left to finish the last one's desks (closing a
 thousand streams takes it seconds), and each condition records the CPU time the stream server
-and the desk client used (what the open desks cost the machine beside the API). Ratios are the mean of the two with-desks conditions over
-the mean of the two without (targets: ring to desk p99 < 200 ms and every call delivered in
-both; screen-pop throughput and paced p99 within 10%). Prints JSON.
+and the desk client used (what the open desks cost the machine beside the API). Ratios are the
+mean of the two with-desks conditions over the mean of the two without (targets: ring to desk
+p99 < 200 ms and every call delivered once in both; screen-pop throughput and paced p99 within
+10%). Prints JSON.
 """
 
 from __future__ import annotations
