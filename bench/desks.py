@@ -398,12 +398,17 @@ def _wait_http(port: int, process: subprocess.Popen, log: Path) -> None:
 
 
 def _start(
-    command: list[str], port: int, log: Path, cwd: Path = ROOT, threads: int | None = WEB_THREADS
+    command: list[str],
+    port: int,
+    log: Path,
+    cwd: Path = ROOT,
+    threads: int | None = WEB_THREADS,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     process = subprocess.Popen(
         command,
         cwd=cwd,
-        env=_server_env(port, threads),
+        env={**_server_env(port, threads), **(extra_env or {})},
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -420,12 +425,17 @@ def start_gunicorn(
     return _start(command, port, log, cwd, threads)
 
 
+# docker-compose.yml's `stream` service: its database connection pool (STREAM_DB_POOL_SIZE).
+STREAM_DB_POOL_SIZE = 8
+
+
 def start_stream_server(port: int, log: Path) -> subprocess.Popen:
-    """As docker-compose.yml's `stream` service runs it, one worker, no access log."""
+    """As docker-compose.yml's `stream` service runs it, one worker, its connection pool, no
+    access log."""
     command = [sys.executable, "-m", "uvicorn", "callcenter.asgi:application"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     command += ["--lifespan", "off", "--timeout-graceful-shutdown", "1", "--no-access-log"]
-    return _start(command, port, log)
+    return _start(command, port, log, extra_env={"DB_POOL_SIZE": str(STREAM_DB_POOL_SIZE)})
 
 
 def _processes(process: subprocess.Popen) -> list[Any]:

@@ -94,6 +94,15 @@ DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
     5 if DB_PREPARED_STATEMENTS else None
 )
+# A pool of connections per process (psycopg_pool, Django's `pool` option) instead of one
+# persistent connection per thread. For the desk's stream server (docker-compose.yml's `stream`
+# service sets it): the session and role checks of each opening stream run in a thread of their
+# own, so without a pool every desk opened (all of them after a restart) connected anew.
+# Pooling excludes persistent connections, so CONN_MAX_AGE is 0 with it. 0: no pool.
+DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0)
+if DB_POOL_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE}
 # Optional PostgreSQL streaming replica. Only reads that tolerate replication lag use it, and
 # they choose it explicitly with callcenter.replica.read_alias() (screen-pop, dashboards); no
 # read is routed there implicitly, so read-after-write stays on the primary.
