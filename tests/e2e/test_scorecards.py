@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from callcenter.choices import Role
 from callcenter.models import AgentProfile
 from outreach.choices import TaskOutcome, TaskStatus
+from service.selectors.scorecards import scorecard_period
 from tests.callcenter.factories import UserFactory
 from tests.e2e.conftest import shot
 from tests.outreach.factories import CallTaskFactory
@@ -20,15 +21,19 @@ from tests.service.factories import SlaPolicyFactory
 
 
 def _work(agent: Any, *, calls: int) -> None:
+    """`calls` reached call tasks the agent completed this local week: two hours ago, or half
+    way between the week's start and now when the test runs in the week's first hours."""
     now = timezone.now()
+    week_start, _end = scorecard_period(kind="week", on=timezone.localdate(now), now=now)
+    done = max(now - dt.timedelta(hours=2), week_start + (now - week_start) / 2)
     for _ in range(calls):
         CallTaskFactory(
             assignee=agent,
             status=TaskStatus.DONE,
             outcome=TaskOutcome.REACHED,
-            due_at=now - dt.timedelta(hours=3),
-            deadline_at=now - dt.timedelta(hours=1),
-            completed_at=now - dt.timedelta(hours=2),
+            due_at=done - dt.timedelta(hours=1),
+            deadline_at=done + dt.timedelta(hours=1),
+            completed_at=done,
         )
 
 

@@ -2,9 +2,11 @@
 the care KPIs, who sees which card (pages and API), and fixed queries."""
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
@@ -194,8 +196,16 @@ def test_an_agent_sees_only_their_own_card_on_the_page(
     assert "bob" not in html
 
 
+@pytest.fixture
+def midweek() -> Iterator[None]:
+    """The clock on a Wednesday noon (local), so the work of the last hours falls in this
+    week whatever the hour the tests run (on a Monday morning it would not)."""
+    with time_machine.travel(dt.datetime(2026, 11, 25, 4, tzinfo=dt.UTC), tick=True):
+        yield
+
+
 def test_an_agent_gets_only_their_own_card_from_the_api(
-    work: dict[str, Any], teams: dict[str, User], client: Client
+    midweek: None, work: dict[str, Any], teams: dict[str, User], client: Client
 ) -> None:
     client.force_login(teams["bob"])
 
