@@ -219,7 +219,7 @@ def test_an_agent_gets_only_their_own_card_from_the_api(
 
 
 def test_a_supervisor_sees_every_card_and_the_teams(
-    work: dict[str, Any], teams: dict[str, User], supervisor_client: Client
+    midweek: None, work: dict[str, Any], teams: dict[str, User], supervisor_client: Client
 ) -> None:
     page = supervisor_client.get(reverse("service-scorecards"))
     data = supervisor_client.get(reverse("api-service-scorecards")).json()
