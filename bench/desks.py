@@ -135,7 +135,6 @@ class Client:
         self.seen: set[str] = set()
         self.duplicates = 0
         self._ready_event = asyncio.Event()
-        self.cpu_seconds = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _request(self, path: str, session: str = "", extra: str = "") -> bytes:

@@ -844,7 +844,6 @@ DESK_CONDITIONS = (
     ("threaded_baseline", "threaded stream (baseline)"),
 )
 WITH_DESKS = ("with_desks", "with_desks_again")
-WITHOUT_DESKS = ("without_desks", "without_desks_again")
 DESK_RING_P99_MS = 200.0
 DESK_SCREENPOP_WITHIN = 0.1
 
