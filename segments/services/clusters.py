@@ -218,9 +218,18 @@ def cluster_customers(
         return _cluster(frame, max(2, k_min), max(2, k_min, k_max), random_state, prefer_k)
 
 
-def _assign(frame: pd.DataFrame, fitted: FittedClusters) -> ClusteringResult | None:
+def _buyers(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Which rows of the frame have bought, and those rows with the columns clustering reads
+    (the features, the profiles' means). Only those columns are copied: the refresh's frame
+    is several times wider, and copying all of it grew faster than the rows did (3M rows:
+    docs/performance.md, beyond one machine)."""
     has_orders = (pd.to_numeric(frame["orders_lifetime"]).fillna(0) > 0).to_numpy(dtype=bool)
-    buyers = frame.loc[has_orders]
+    columns = list(dict.fromkeys([*CLUSTER_FEATURES, *_PROFILE_MEANS.values()]))
+    return has_orders, frame.loc[has_orders, [c for c in columns if c in frame.columns]]
+
+
+def _assign(frame: pd.DataFrame, fitted: FittedClusters) -> ClusteringResult | None:
+    has_orders, buyers = _buyers(frame)
     if not len(buyers):
         return None
     features = _feature_block(buyers)
@@ -254,8 +263,7 @@ def _assign(frame: pd.DataFrame, fitted: FittedClusters) -> ClusteringResult | N
 def _cluster(
     frame: pd.DataFrame, k_min: int, k_max: int, random_state: int, prefer_k: int | None
 ) -> ClusteringResult | None:
-    has_orders = (pd.to_numeric(frame["orders_lifetime"]).fillna(0) > 0).to_numpy(dtype=bool)
-    buyers = frame.loc[has_orders]
+    has_orders, buyers = _buyers(frame)
     if len(buyers) < k_min * MIN_CUSTOMERS_PER_CLUSTER:
         return None
     features = _feature_block(buyers)

@@ -66,27 +66,56 @@ class ScoringSettings:
     medium_percentile: float = 0.3
 
 
+def _quintile_thresholds(values: np.ndarray) -> np.ndarray:
+    """The smallest value reaching each score 2..5 (nondecreasing; +inf where none does).
+
+    A value's score is floor((r - 0.5) * 5 / n) + 1 with r its average rank, so it reaches
+    score j + 1 when 5 * (lt + le) >= 2 * j * n, lt and le counting the values below it and
+    at most it. That first holds at the value w at sorted position floor(j * n / 5) or at
+    the next distinct value above w: values below w have lt + le <= 2k - 1, the next one
+    above it at least 2k + 3. So one selection (np.partition) and a few counting passes give
+    the thresholds, linear in n, where ranking every value sorts them all: that grew faster
+    than the customers did (docs/performance.md, beyond one machine)."""
+    n = len(values)
+    positions = [min(j * n // SCORE_BINS, n - 1) for j in range(1, SCORE_BINS)]
+    selected = np.partition(values, positions)
+    thresholds = np.full(SCORE_BINS - 1, np.inf)
+    for j, position in enumerate(positions, start=1):
+        candidate = selected[position]
+        below = int(np.count_nonzero(values < candidate))
+        at_most = int(np.count_nonzero(values <= candidate))
+        if SCORE_BINS * (below + at_most) >= 2 * j * n:
+            thresholds[j - 1] = candidate
+        elif at_most < n:
+            thresholds[j - 1] = values[values > candidate].min()
+    return thresholds
+
+
 def quintile_scores(values: pd.Series, *, higher_is_better: bool = True) -> pd.Series:
-    """Scores 1..5 by average rank; equal values get equal scores. NaN stays NaN."""
-    present = values.dropna()
-    if present.empty:
-        return pd.Series(np.nan, index=values.index, dtype="float64")
-    ranks = present.rank(method="average", ascending=higher_is_better)
-    scores = np.floor((ranks - 0.5) * SCORE_BINS / len(present)) + 1
-    return scores.clip(1, SCORE_BINS).reindex(values.index)
+    """Scores 1..5 by average rank (see the module docstring); equal values get equal scores.
+    NaN stays NaN."""
+    array = pd.to_numeric(values).to_numpy(dtype="float64", na_value=np.nan)
+    present = ~np.isnan(array)
+    scores = np.full(len(array), np.nan)
+    if present.any():
+        known = array[present] if higher_is_better else -array[present]
+        thresholds = _quintile_thresholds(known)
+        scores[present] = np.searchsorted(thresholds, known, side="right") + 1
+    return pd.Series(scores, index=values.index, dtype="float64")
 
 
 def rfm_scores(frame: pd.DataFrame) -> pd.DataFrame:
     """Add r_score, f_score, m_score and rfm_code to the frame (in place) and return it."""
+    # Only customers with a paid order are ranked; each column is masked on its own rather
+    # than copying the rows of the whole (wide) frame.
     has_orders = frame["last_order_at"].notna()
-    scored = frame.loc[has_orders]
-    frame["r_score"] = quintile_scores(scored["recency_days"], higher_is_better=False).reindex(
-        frame.index
-    )
-    frame["f_score"] = quintile_scores(scored["frequency"]).reindex(frame.index)
-    frame["m_score"] = quintile_scores(scored["monetary"]).reindex(frame.index)
-    for column in ("r_score", "f_score", "m_score"):
-        frame[column] = frame[column].astype("Int16")
+    for column, source, higher_is_better in (
+        ("r_score", "recency_days", False),
+        ("f_score", "frequency", True),
+        ("m_score", "monetary", True),
+    ):
+        scores = quintile_scores(frame[source].where(has_orders), higher_is_better=higher_is_better)
+        frame[column] = scores.astype("Int16")
     code = (
         frame["r_score"].astype("string")
         + frame["f_score"].astype("string")

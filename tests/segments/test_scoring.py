@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segments.choices import LifecycleStage, TierMethod
 from segments.defaults import DEFAULT_RFM_GRID
@@ -42,6 +44,49 @@ def test_nan_stays_unscored() -> None:
     scores = quintile_scores(pd.Series([1.0, np.nan, 3.0]))
     assert np.isnan(scores.iloc[1])
     assert scores.iloc[0] < scores.iloc[2]
+
+
+def _by_average_rank(values: pd.Series, *, higher_is_better: bool) -> pd.Series:
+    """The definition, ranking every value (what quintile_scores computed before)."""
+    present = values.dropna()
+    ranks = present.rank(method="average", ascending=higher_is_better)
+    scores = np.floor((ranks - 0.5) * 5 / len(present)) + 1
+    return scores.clip(1, 5).reindex(values.index)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.integers(-3, 3).map(float), st.floats(-1e6, 1e6), st.just(float("nan"))),
+        min_size=1,
+        max_size=60,
+    ),
+    higher_is_better=st.booleans(),
+)
+def test_quintile_scores_follow_the_average_rank_without_sorting(
+    values: list[float], higher_is_better: bool
+) -> None:
+    series = pd.Series(values, dtype="float64")
+    if series.isna().all():
+        return
+    expected = _by_average_rank(series, higher_is_better=higher_is_better)
+    got = quintile_scores(series, higher_is_better=higher_is_better)
+    pd.testing.assert_series_equal(got, expected, check_names=False)
+
+
+def test_quintile_scores_of_many_ties_at_scale() -> None:
+    rng = np.random.default_rng(7)
+    for values in (
+        rng.integers(0, 4, 100_003).astype("float64"),
+        rng.integers(0, 400, 99_999).astype("float64"),
+        np.round(rng.lognormal(5, 1, 100_000), 2),
+    ):
+        series = pd.Series(values)
+        for higher_is_better in (True, False):
+            pd.testing.assert_series_equal(
+                quintile_scores(series, higher_is_better=higher_is_better),
+                _by_average_rank(series, higher_is_better=higher_is_better),
+            )
 
 
 def _frame(**columns: list) -> pd.DataFrame:
