@@ -245,7 +245,12 @@ def _summary(report: dict) -> str:
             f"import {imports['orders']:,} orders        {imports['orders_seconds']:.1f} s"
         )
     ml = report.get("segments_ml", {})
-    for key in ("churn_probabilities_seconds", "cluster_customers_seconds"):
+    for key in (
+        "churn_probabilities_seconds",
+        "score_seconds",
+        "cluster_customers_seconds",
+        "cluster_assign_seconds",
+    ):
         if key in ml:
             lines.append(f"{key:<34}{ml[key]:.2f} s")
     lines += _date_triggers_summary(report.get("date_triggers", {}))

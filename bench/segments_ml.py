@@ -5,7 +5,11 @@
 Builds a frame shaped like segments.services.metrics.metrics_frame's output directly in numpy
 (no database), with a churn label drawn from a simple buying-rhythm simulation, then times:
 training the churn model (fit on its capped sample), scoring every customer
-(churn_probabilities) and clustering (cluster_customers). Prints one JSON object.
+(churn_probabilities), the refresh's score phase (RFM scores and segment, value tier,
+lifecycle, potential value), clustering (cluster_customers) and the nightly's assignment of
+every customer to the fitted centres. Prints one JSON object. Run at two sizes (`--rows
+1000000`, `--rows 3000000`) it shows how each step grows (docs/performance.md, beyond one
+machine).
 """
 
 import argparse
@@ -31,6 +35,7 @@ from django.conf import settings  # noqa: E402
 
 django.setup()
 
+from segments.defaults import DEFAULT_RFM_GRID  # noqa: E402
 from segments.models import ChurnModel  # noqa: E402
 from segments.services.churn import (  # noqa: E402
     CHURN_FEATURES,
@@ -39,8 +44,14 @@ from segments.services.churn import (  # noqa: E402
     churn_feature_matrix,
     churn_probabilities,
 )
-from segments.services.clusters import cluster_customers  # noqa: E402
-from segments.services.scoring import rfm_scores  # noqa: E402
+from segments.services.clusters import FittedClusters, cluster_customers  # noqa: E402
+from segments.services.refresh import score_frame  # noqa: E402
+from segments.services.scoring import (  # noqa: E402
+    RfmCell,
+    ScoringSettings,
+    lifecycle_stages,
+    value_potentials,
+)
 
 AS_OF = pd.Timestamp("2026-06-01", tz="UTC")
 HORIZON_DAYS = 90
@@ -129,6 +140,15 @@ def _timed(results: dict, name: str, func, *args, **kwargs):  # noqa: ANN001, AN
     return value
 
 
+def _score(frame: pd.DataFrame) -> None:
+    """The refresh's score phase and what follows the churn scores (segments.services.refresh
+    `_compute`), with the default RFM grid and settings."""
+    scoring = ScoringSettings()
+    score_frame(frame, grid=[RfmCell(*row) for row in DEFAULT_RFM_GRID], scoring=scoring)
+    frame["lifecycle_stage"] = lifecycle_stages(frame, scoring)
+    frame["value_potential"] = value_potentials(frame, percentile=0.8)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -166,7 +186,12 @@ def main() -> None:
     )
     results["churn_probability_mean"] = round(float(probabilities.mean()), 4)
 
-    rfm_scores(frame)
+    frame["churn_probability"] = probabilities
+    # Predictions shaped like the value model's (a year's spend at the customer's pace).
+    frame["predicted_value_365d"] = (
+        frame["monetary"] * np.random.default_rng(args.seed).lognormal(0, 0.5, len(frame))
+    ).round(2)
+    _timed(results, "score", _score, frame)
     clustering = _timed(
         results,
         "cluster_customers",
@@ -181,6 +206,20 @@ def main() -> None:
     results["clusters"] = [
         {"number": p["number"], "label": p["label"], "size": p["size"]} for p in clustering.profiles
     ]
+    fitted = FittedClusters(
+        mean=clustering.profiles[0]["scaling"]["mean"],
+        scale=clustering.profiles[0]["scaling"]["scale"],
+        centers={p["number"]: p["center"] for p in clustering.profiles},
+    )
+    _timed(
+        results,
+        "cluster_assign",
+        cluster_customers,
+        frame=frame,
+        k_min=args.k_min,
+        k_max=args.k_max,
+        fitted=fitted,
+    )
     results["peak_rss_mb"] = _peak_rss_mb()
     print(json.dumps(results, ensure_ascii=False, indent=2))
 

@@ -799,7 +799,9 @@ def ml_table(runs: Sequence[Run]) -> str:
         "churn: fit",
         "holdout AUC",
         "churn: score all",
+        "score phase",
         "clusters",
+        "clusters: assign all",
         "k (silhouette)",
         "peak memory",
     ]
@@ -818,7 +820,9 @@ def ml_table(runs: Sequence[Run]) -> str:
                 _seconds(figures.get("churn_fit_seconds")),
                 _number(figures.get("churn_holdout_auc"), 3),
                 _seconds(figures.get("churn_probabilities_seconds")),
+                _seconds(figures.get("score_seconds")),
                 _seconds(figures.get("cluster_customers_seconds")),
+                _seconds(figures.get("cluster_assign_seconds")),
                 f"{_number(figures.get('cluster_k'))} ({_number(silhouette, 2)})",
                 _mb(figures.get("peak_rss_mb")),
             ]

@@ -606,3 +606,28 @@ def test_desk_tables_leave_out_runs_without_it_and_mark_a_failed_baseline(
         "| threaded stream (baseline) | gunicorn.conf.py's default (64) "
         "| failed (its error is in the run's file) | – |"
     ) in runs
+
+
+def test_the_ml_table_shows_the_score_phase_and_the_assignment_where_a_run_has_them(
+    tmp_path: Path,
+) -> None:
+    ml = {
+        "rows": 1_000_000,
+        "churn_fit_seconds": 2.0,
+        "churn_holdout_auc": 0.84,
+        "churn_probabilities_seconds": 1.5,
+        "cluster_customers_seconds": 3.0,
+        "cluster_k": 4,
+        "cluster_silhouette": 0.41,
+        "peak_rss_mb": 900.0,
+    }
+    newer = {**ml, "score_seconds": 0.66, "cluster_assign_seconds": 0.14}
+    (tmp_path / "20261205T034612Z.json").write_text(json.dumps({**REPORT, "segments_ml": ml}))
+    (tmp_path / "20261206T034612Z.json").write_text(
+        json.dumps({**REPORT, "started_at": "2026-12-06T03:46:12+00:00", "segments_ml": newer})
+    )
+    rendered = perf_doc.render(ALL_BLOCKS, perf_doc.runs_load(tmp_path))
+    block = rendered.split("begin ml -->")[1].split("perf-doc:end")[0]
+    assert "| score phase | clusters | clusters: assign all |" in block
+    assert "| 1.50 s | – | 3.00 s | – | 4 (0.41) |" in block
+    assert "| 1.50 s | 0.66 s | 3.00 s | 0.14 s | 4 (0.41) |" in block
