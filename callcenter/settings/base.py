@@ -4,6 +4,7 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -100,6 +101,9 @@ DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
 # own, so without a pool every desk opened (all of them after a restart) connected anew.
 # Pooling excludes persistent connections, so CONN_MAX_AGE is 0 with it. 0: no pool.
 DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0)
+if DB_POOL_SIZE < 0:
+    # At startup, rather than at the first connection with the pool's own message.
+    raise ImproperlyConfigured(f"DB_POOL_SIZE must be 0 (no pool) or more, not {DB_POOL_SIZE}.")
 if DB_POOL_SIZE:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE}

@@ -35,16 +35,21 @@ connection.close_pool()
 """
 
 
-def _backends(pool_size: str) -> dict:
-    done = subprocess.run(
+def _run(pool_size: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "-c", SCRIPT],
         cwd=ROOT,
         env={**os.environ, "DB_POOL_SIZE": pool_size},
         capture_output=True,
         text=True,
         timeout=120,
-        check=True,
+        check=False,
     )
+
+
+def _backends(pool_size: str) -> dict:
+    done = _run(pool_size)
+    assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -61,3 +66,10 @@ def test_with_a_pool_threads_share_its_connections() -> None:
     assert len(set(seen["pids"])) <= 2
     # Django refuses persistent connections beside a pool.
     assert seen["max_age"] == 0
+
+
+def test_a_negative_pool_size_stops_the_process_at_startup() -> None:
+    done = _run("-1")
+
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: DB_POOL_SIZE must be 0 (no pool) or more, not -1." in done.stderr
