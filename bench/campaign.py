@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -69,9 +67,9 @@ GENERATE_SQL = [
     """
     INSERT INTO segments_customermetrics (customer_id, frequency, monetary, orders_lifetime,
         orders_90d, spend_90d, interactions_30d, complaints_90d, rfm_code, rfm_segment,
-        lifecycle_stage, value_tier, refreshed_at)
+        lifecycle_stage, value_tier, spend_lifetime, value_potential, refreshed_at)
     SELECT c.id, 1, mod(hashint4(c.id::int) & 2147483647, 100000) / 10.0, 3, 0, 0, 0, 0, '', '', '',
-        '', now()
+        '', mod(hashint4(c.id::int) & 2147483647, 100000) / 10.0, '', now()
     FROM callcenter_customer c
     """,
 ]
@@ -103,10 +101,6 @@ def setup() -> dict[str, Any]:
     from django.db import connection
     from django.utils import timezone
 
-    from care.choices import EventType
-    from care.models import CareRule
-    from care.services.rules import care_rule_create
-    from care.services.templates import template_create
     from outreach.models import Queue
     from segments.choices import SegmentKind
     from segments.models import Segment
@@ -142,29 +136,43 @@ def setup() -> dict[str, Any]:
         users = list(User.objects.filter(username__startswith="bench-agent-"))
         agent_group.user_set.add(*users)
         queue.members.add(*users)
-    rule = CareRule.objects.filter(slug=JOURNEY_SLUG).first()
-    if rule is None:
-        sms = template_create(
-            name="Bench campaign", channel="sms", variants={"en": {"body": "We miss you"}}
-        )
-        rule = care_rule_create(
-            name="Bench campaign journey",
-            slug=JOURNEY_SLUG,
-            trigger_type=EventType.CAMPAIGN,
-            steps=[
-                {"channel": "sms", "template_id": sms.pk, "sla_minutes": 60},
-                {
-                    "channel": "call",
-                    "name": "Call",
-                    "delay_value": 1,
-                    "delay_unit": "days",
-                    "assignee_rule": "least_loaded",
-                    "assignee_target": QUEUE_SLUG,
-                    "sla_minutes": 480,
-                },
-            ],
-        )
-    return {"segment": segment, "rule": rule, "now": timezone.now()}
+    return {
+        "segment": segment,
+        "rule": _journey(JOURNEY_SLUG, "Bench campaign journey"),
+        # The per-event baseline's own copy of the journey (measure_baseline).
+        "baseline_rule": _journey(f"{JOURNEY_SLUG}-per-event", "Bench per-event journey"),
+        "now": timezone.now(),
+    }
+
+
+def _journey(slug: str, name: str) -> Any:
+    """The campaign's journey (an SMS now, a call task a day later), created once."""
+    from care.choices import EventType
+    from care.models import CareRule
+    from care.services.rules import care_rule_create
+    from care.services.templates import template_create
+
+    rule = CareRule.objects.filter(slug=slug).first()
+    if rule is not None:
+        return rule
+    sms = template_create(name=name, channel="sms", variants={"en": {"body": "We miss you"}})
+    return care_rule_create(
+        name=name,
+        slug=slug,
+        trigger_type=EventType.CAMPAIGN,
+        steps=[
+            {"channel": "sms", "template_id": sms.pk, "sla_minutes": 60},
+            {
+                "channel": "call",
+                "name": "Call",
+                "delay_value": 1,
+                "delay_unit": "days",
+                "assignee_rule": "least_loaded",
+                "assignee_target": QUEUE_SLUG,
+                "sla_minutes": 480,
+            },
+        ],
+    )
 
 
 def _new_campaign(objects: dict[str, Any], name: str) -> Any:
@@ -307,16 +315,24 @@ def measure_campaign(objects: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure_baseline(objects: dict[str, Any]) -> dict[str, Any]:
-    """The per-event path for BASELINE_MEMBERS members of the segment."""
+    """The per-event path for BASELINE_MEMBERS members of the segment, once the campaign is
+    cancelled: its plans are then stopped, so the per-event plans compete with none (one plan
+    per category and customer) and create their tasks, as the campaign's did."""
     from django.utils import timezone
 
-    from care.choices import EventSource, EventType
-    from care.models import Event
+    from care.choices import CampaignStatus, EventSource, EventType
+    from care.models import Campaign, Event
+    from care.services.campaigns import campaign_cancel, campaign_work_settle
     from care.services.events import events_process
     from care.services.rules import care_rule_activate, care_rule_deactivate
     from outreach.models import OutreachTask
 
-    rule = care_rule_activate(rule=objects["rule"])
+    over = (CampaignStatus.CANCELLED, CampaignStatus.FINISHED)
+    with mock.patch("care.services.campaigns.lifecycle.enqueue_on_commit"):
+        for campaign in Campaign.objects.exclude(status__in=over):
+            campaign_cancel(campaign=campaign)
+            campaign_work_settle(campaign_id=campaign.pk)
+    rule = care_rule_activate(rule=objects["baseline_rule"])
     customer_ids = list(
         objects["segment"]
         .memberships.order_by("customer_id")
@@ -350,19 +366,6 @@ def measure_baseline(objects: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _machine() -> dict[str, object]:
-    import psycopg
-
-    with psycopg.connect(_database_url()) as conn:
-        server = conn.execute("SHOW server_version").fetchone()[0]
-    return {
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "postgres": server,
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
@@ -391,13 +394,15 @@ def main() -> int:
         )
         if campaign["ms_per_member"]
         else None,
-        "machine": _machine(),
+        "machine": synthetic.machine(BENCH_DB),
     }
     text = json.dumps(report, indent=2, default=str)
     print(text)
     if args.output:
         args.output.write_text(text + "\n", encoding="utf-8")
-    return 0 if campaign["tasks"] > 0 and figures["second_start"]["new_tasks"] == 0 else 1
+    # Both paths did the work (two tasks per treated member; the baseline treats every one).
+    did_the_work = campaign["tasks"] > 0 and baseline["tasks"] == 2 * baseline["members"]
+    return 0 if did_the_work and figures["second_start"]["new_tasks"] == 0 else 1
 
 
 if __name__ == "__main__":

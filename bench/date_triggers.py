@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -123,8 +121,9 @@ GENERATE_SQL = [
     """
     INSERT INTO segments_customermetrics (customer_id, frequency, monetary, orders_lifetime,
         orders_90d, spend_90d, interactions_30d, complaints_90d, rfm_code, rfm_segment,
-        lifecycle_stage, value_tier, first_order_at, last_order_at, refreshed_at)
-    SELECT g, 1, 100, 3, 0, 0, 0, 0, '', '', '', '',
+        lifecycle_stage, value_tier, spend_lifetime, value_potential, first_order_at,
+        last_order_at, refreshed_at)
+    SELECT g, 1, 100, 3, 0, 0, 0, 0, '', '', '', '', 300, '',
         %(moment)s::timestamptz - interval '400 days',
         %(moment)s::timestamptz
             - make_interval(secs => mod(hashint4(g + 3000017) & 2147483647, 240 * 86400)),
@@ -292,19 +291,6 @@ def measure(repeat: int = 3) -> dict[str, Any]:
     }
 
 
-def _machine() -> dict[str, object]:
-    import psycopg
-
-    with psycopg.connect(_database_url()) as conn:
-        server = conn.execute("SHOW server_version").fetchone()[0]
-    return {
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "postgres": server,
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
@@ -319,7 +305,7 @@ def main() -> int:
         "moment": MOMENT.isoformat(),
         "date_rules": DATE_RULES,
         **figures,
-        "machine": _machine(),
+        "machine": synthetic.machine(BENCH_DB),
     }
     print(json.dumps(report, indent=2))
     date_events = figures["with_date_rules"]["counts"].get("date_reached", 0)

@@ -5,6 +5,7 @@ Shared by the date-trigger and campaign benchmarks."""
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -55,3 +56,17 @@ def reused(database: str) -> dict[str, object]:
     with psycopg.connect(database_url(database)) as conn:
         customers = conn.execute("SELECT count(*) FROM callcenter_customer").fetchone()[0]
     return {"customers": customers, "reused": True}
+
+
+def machine(database: str) -> dict[str, object]:
+    """The cores, Python and PostgreSQL versions and load a run reports beside its figures."""
+    import psycopg
+
+    with psycopg.connect(database_url(database)) as conn:
+        server = conn.execute("SHOW server_version").fetchone()[0]
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "postgres": server,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
