@@ -100,14 +100,26 @@ def _machine() -> dict[str, object]:
 
 
 def _json_of(command: list[str]) -> dict:
+    """A benchmark's JSON report. One that exits non-zero after printing its report (its own
+    check failed: events lost, a baseline that did nothing) keeps its figures, marked with
+    the error, so the failure shows with what it measured; one that printed none is the
+    error alone."""
     result = subprocess.run(
         command, cwd=ROOT, env=os.environ, capture_output=True, text=True, check=False
     )
-    if result.returncode != 0:
-        return {"error": (result.stderr or result.stdout)[-2000:]}
     text = result.stdout.strip()
     start = text.find("{")
-    return json.loads(text[start:])
+    try:
+        report = json.loads(text[start:]) if start >= 0 else None
+    except json.JSONDecodeError:
+        report = None
+    if result.returncode == 0 and report is not None:
+        return report
+    if result.returncode == 0:
+        return {"error": f"no JSON report: {text[-2000:]}"}
+    if report is None:
+        return {"error": (result.stderr or result.stdout)[-2000:]}
+    return {**report, "error": f"exit code {result.returncode}: the benchmark's own check failed"}
 
 
 BENCHMARKS = (

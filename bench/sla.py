@@ -64,9 +64,9 @@ GENERATE_SQL = [
     """
     INSERT INTO segments_customermetrics (customer_id, frequency, monetary, orders_lifetime,
         orders_90d, spend_90d, interactions_30d, complaints_90d, rfm_code, rfm_segment,
-        lifecycle_stage, value_tier, refreshed_at)
+        lifecycle_stage, value_tier, spend_lifetime, value_potential, refreshed_at)
     SELECT c.id, 1, 100, 3, 0, 0, 0, 0, '', '', 'active',
-        CASE WHEN mod(c.id, 20) = 0 THEN 'high' ELSE 'medium' END, now()
+        CASE WHEN mod(c.id, 20) = 0 THEN 'high' ELSE 'medium' END, 300, '', now()
     FROM callcenter_customer c
     """,
     """
