@@ -104,24 +104,34 @@ def quintile_scores(values: pd.Series, *, higher_is_better: bool = True) -> pd.S
     return pd.Series(scores, index=values.index, dtype="float64")
 
 
+# The RFM code by r * 100 + f * 10 + m ("111".."555"); 0, customers not scored: "".
+RFM_CODE_BY_NUMBER = pa.array([str(number) if number >= 111 else "" for number in range(556)])
+
+
+def _labels(table: Sequence[str] | pa.Array, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """A text column from codes into `table`: Arrow's take builds it far faster than pandas
+    does from a numpy array of strings (the score phase's time: docs/performance.md)."""
+    labels = (table if isinstance(table, pa.Array) else pa.array(table)).take(pa.array(codes))
+    return pd.Series(pd.array(labels, dtype="string"), index=index)
+
+
 def rfm_scores(frame: pd.DataFrame) -> pd.DataFrame:
     """Add r_score, f_score, m_score and rfm_code to the frame (in place) and return it."""
     # Only customers with a paid order are ranked; each column is masked on its own rather
     # than copying the rows of the whole (wide) frame.
     has_orders = frame["last_order_at"].notna()
-    for column, source, higher_is_better in (
-        ("r_score", "recency_days", False),
-        ("f_score", "frequency", True),
-        ("m_score", "monetary", True),
+    number = np.zeros(len(frame))
+    for column, source, higher_is_better, weight in (
+        ("r_score", "recency_days", False, 100),
+        ("f_score", "frequency", True, 10),
+        ("m_score", "monetary", True, 1),
     ):
         scores = quintile_scores(frame[source].where(has_orders), higher_is_better=higher_is_better)
         frame[column] = scores.astype("Int16")
-    code = (
-        frame["r_score"].astype("string")
-        + frame["f_score"].astype("string")
-        + frame["m_score"].astype("string")
-    )
-    frame["rfm_code"] = code.fillna("")
+        number += weight * scores.to_numpy()
+    # NaN where a score is missing: no code, as for customers without orders.
+    codes = np.nan_to_num(number, nan=0.0).astype(np.int16)
+    frame["rfm_code"] = _labels(RFM_CODE_BY_NUMBER, codes, frame.index)
     return frame
 
 
@@ -135,8 +145,8 @@ def rfm_segments(frame: pd.DataFrame, grid: Sequence[RfmCell]) -> pd.Series:
         (r >= cell.r_min) & (r <= cell.r_max) & (fm >= cell.fm_min) & (fm <= cell.fm_max)
         for cell in grid
     ]
-    names = np.select(conditions, [cell.name for cell in grid], default="")
-    return pd.Series(names, index=frame.index, dtype="string")
+    codes = np.select(conditions, range(1, len(grid) + 1), default=0)
+    return _labels(["", *(cell.name for cell in grid)], codes, frame.index)
 
 
 def lifecycle_stages(frame: pd.DataFrame, settings: ScoringSettings) -> pd.Series:
@@ -173,28 +183,54 @@ def lifecycle_stages(frame: pd.DataFrame, settings: ScoringSettings) -> pd.Serie
         LifecycleStage.NEW,
         LifecycleStage.CHURN_RISK,
     ]
-    stages = np.select(
+    codes = np.select(
         [c.fillna(False).to_numpy(dtype=bool) for c in conditions],
-        [str(c) for c in choices],
-        default=str(LifecycleStage.ACTIVE),
+        range(1, len(choices) + 1),
+        default=0,
     )
-    return pd.Series(stages, index=frame.index, dtype="string")
+    return _labels([str(LifecycleStage.ACTIVE), *map(str, choices)], codes, frame.index)
 
 
-def _tiers_by_share(spend: pd.Series, high_share: float, medium_share: float) -> pd.Series:
-    """High for the top `high_share` of positive spenders, medium for the next share, else low.
+def _share_threshold(spend: np.ndarray, share: float) -> float:
+    """The smallest spend in the top `share` of these (positive) spenders: a customer's share
+    is the fraction of them spending at least as much (so equal spends share a tier); +inf
+    when no one's is within `share`.
 
-    A customer's share is the fraction of positive spenders spending at least as much, so
-    customers with equal spend always land in the same tier."""
-    tiers = pd.Series(str(ValueTier.LOW), index=spend.index, dtype="string")
-    positive = spend[spend > 0]
-    if positive.empty:
-        return tiers
-    share = positive.rank(method="max", ascending=False) / len(positive)
-    tiers.loc[share.index[share <= high_share]] = str(ValueTier.HIGH)
-    medium = (share > high_share) & (share <= high_share + medium_share)
-    tiers.loc[share.index[medium]] = str(ValueTier.MEDIUM)
-    return tiers
+    The customers allowed are the most `allowed` with allowed / n <= share. The value w with
+    `allowed - 1` larger values ahead of it in descending order qualifies unless its ties
+    reach past `allowed`, and then the next larger value does: found by one selection and a
+    couple of counting passes, not by ranking every customer (see `_quintile_thresholds`)."""
+    n = len(spend)
+    allowed = int(share * n)
+    while allowed < n and (allowed + 1) / n <= share:
+        allowed += 1
+    while allowed > 0 and allowed / n > share:
+        allowed -= 1
+    if allowed == 0:
+        return np.inf
+    candidate = np.partition(spend, n - allowed)[n - allowed]
+    if np.count_nonzero(spend >= candidate) <= allowed:
+        return float(candidate)
+    above = spend[spend > candidate]
+    return float(above.min()) if len(above) else np.inf
+
+
+# The value tiers by code, as the percentile tiers assign them: low, medium, high.
+TIER_BY_CODE = (str(ValueTier.LOW), str(ValueTier.MEDIUM), str(ValueTier.HIGH))
+
+
+def _tier_codes_by_share(spend: np.ndarray, high_share: float, medium_share: float) -> np.ndarray:
+    """0 (low), 1 (medium) or 2 (high) per customer: high for the top `high_share` of positive
+    spenders, medium for the next `medium_share`, low for the rest and non-spenders."""
+    codes = np.zeros(len(spend), dtype=np.int8)
+    positive = spend > 0
+    if not positive.any():
+        return codes
+    spenders = spend[positive]
+    high = _share_threshold(spenders, high_share)
+    medium = _share_threshold(spenders, high_share + medium_share)
+    codes[positive] = np.where(spenders >= high, 2, np.where(spenders >= medium, 1, 0))
+    return codes
 
 
 def value_tiers(frame: pd.DataFrame, settings: ScoringSettings) -> pd.Series:
@@ -212,13 +248,15 @@ def value_tiers(frame: pd.DataFrame, settings: ScoringSettings) -> pd.Series:
             default=str(ValueTier.LOW),
         )
         return pd.Series(tiers, index=frame.index, dtype="string")
-    tiers = pd.Series(str(ValueTier.LOW), index=frame.index, dtype="string")
-    for mask in (is_business, ~is_business):
-        group = spend[mask.fillna(False)]
-        tiers.loc[group.index] = _tiers_by_share(
-            group, settings.high_percentile, settings.medium_percentile
+    # Businesses are ranked among businesses, people among people.
+    values = pd.to_numeric(spend).to_numpy(dtype="float64", na_value=0.0)
+    codes = np.zeros(len(values), dtype=np.int8)
+    for group in (is_business, ~is_business):
+        mask = group.fillna(False).to_numpy(dtype=bool)
+        codes[mask] = _tier_codes_by_share(
+            values[mask], settings.high_percentile, settings.medium_percentile
         )
-    return tiers
+    return _labels(TIER_BY_CODE, codes, frame.index)
 
 
 def value_potentials(frame: pd.DataFrame, *, percentile: float) -> pd.Series:
@@ -241,7 +279,4 @@ def value_potentials(frame: pd.DataFrame, *, percentile: float) -> pd.Series:
         [0, 1, 2, 3],
         default=4,
     )
-    # Arrow's take builds the text column from the codes, much faster than pandas does from a
-    # numpy array of strings (the score phase's time: docs/performance.md).
-    labels = pa.array(POTENTIAL_BY_CODE).take(pa.array(codes))
-    return pd.Series(pd.array(labels, dtype="string"), index=frame.index)
+    return _labels(POTENTIAL_BY_CODE, codes, frame.index)

@@ -89,6 +89,55 @@ def test_quintile_scores_of_many_ties_at_scale() -> None:
             )
 
 
+def _tiers_by_rank(frame: pd.DataFrame, settings: ScoringSettings) -> list[str]:
+    """The definition, ranking every spender (what value_tiers computed before)."""
+    spend = frame["monetary"].fillna(0.0)
+    is_business = frame["kind"] == "business"
+    tiers = pd.Series("low", index=frame.index, dtype="string")
+    for mask in (is_business, ~is_business):
+        group = spend[mask.fillna(False)]
+        positive = group[group > 0]
+        if positive.empty:
+            continue
+        share = positive.rank(method="max", ascending=False) / len(positive)
+        high = settings.high_percentile
+        tiers.loc[share.index[share <= high]] = "high"
+        medium = (share > high) & (share <= high + settings.medium_percentile)
+        tiers.loc[share.index[medium]] = "medium"
+    return tiers.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    spends=st.lists(
+        st.tuples(
+            st.one_of(st.integers(-2, 4).map(float), st.floats(-10, 1e5), st.just(float("nan"))),
+            st.sampled_from(["person", "business"]),
+        ),
+        min_size=1,
+        max_size=50,
+    ),
+    high=st.sampled_from([0.0, 0.1, 0.2, 1 / 3, 0.5, 1.0]),
+    medium=st.sampled_from([0.0, 0.3, 0.25, 2 / 3]),
+)
+def test_value_tiers_by_share_follow_the_rank_without_sorting(
+    spends: list[tuple[float, str]], high: float, medium: float
+) -> None:
+    frame = pd.DataFrame(spends, columns=["monetary", "kind"]).astype({"kind": "string"})
+    scoring = ScoringSettings(high_percentile=high, medium_percentile=medium)
+    assert value_tiers(frame, scoring).tolist() == _tiers_by_rank(frame, scoring)
+
+
+def test_value_tiers_count_the_share_as_the_division_does() -> None:
+    # 0.29 * 100 is 28.999...96 in floating point, yet 29 / 100 <= 0.29: 29 customers are
+    # within the top 29%, as ranking them says.
+    frame = pd.DataFrame({"monetary": np.arange(1.0, 101.0), "kind": ["person"] * 100})
+    scoring = ScoringSettings(high_percentile=0.29, medium_percentile=0.3)
+    tiers = value_tiers(frame, scoring).tolist()
+    assert tiers == _tiers_by_rank(frame, scoring)
+    assert tiers.count("high") == 29
+
+
 def _frame(**columns: list) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
