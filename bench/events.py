@@ -23,6 +23,7 @@ import http.client
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -267,6 +268,18 @@ SELECT
 """
 
 
+def _server_errors(log_dir: Path) -> list[str]:
+    """Each distinct exception line (`module.SomeError: ...`, chained ones included) in the
+    servers' logs, with the log's name, at most 20."""
+    errors = {
+        f"{log.stem}: {line}"
+        for log in sorted(log_dir.glob("*.log"))
+        for line in log.read_text(errors="replace").splitlines()
+        if re.match(r"([a-z_]\w*\.)*[A-Z]\w*: ", line)
+    }
+    return sorted(errors)[:20]
+
+
 def figures(posted: int) -> dict[str, object]:
     import psycopg
 
@@ -331,6 +344,7 @@ def main() -> int:
             )
             drain = wait_for_drain(args.events)
             result = figures(args.events)
+            errors = _server_errors(log_dir)
         finally:
             for process in (web, worker, beat):
                 if process is not None:
@@ -345,6 +359,8 @@ def main() -> int:
             "worker_concurrency": args.worker_concurrency,
         },
         "posting": posting,
+        # The exception lines the API and the worker logged (a 5xx answered, a task failed).
+        "server_errors": errors,
         "drain_seconds_after_last_post": round(drain, 2),
         **result,
         "targets": {
