@@ -26,7 +26,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -242,19 +241,6 @@ def measure() -> dict[str, Any]:
     }
 
 
-def _machine() -> dict[str, object]:
-    import psycopg
-
-    with psycopg.connect(synthetic.database_url(BENCH_DB)) as conn:
-        server = conn.execute("SHOW server_version").fetchone()[0]
-    return {
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "postgres": server,
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
@@ -264,7 +250,12 @@ def main() -> int:
     scale = synthetic.reused(BENCH_DB) if args.reuse else build(args.customers)
     _setup_django(BENCH_DB)
     figures = measure()
-    report = {"benchmark": "scorecard", "scale": scale, **figures, "machine": _machine()}
+    report = {
+        "benchmark": "scorecard",
+        "scale": scale,
+        **figures,
+        "machine": synthetic.machine(BENCH_DB),
+    }
     text = json.dumps(report, indent=2, default=str)
     print(text)
     if args.output:
