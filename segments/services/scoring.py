@@ -71,13 +71,13 @@ def _quintile_thresholds(values: np.ndarray) -> np.ndarray:
 
     A value's score is floor((r - 0.5) * 5 / n) + 1 with r its average rank, so it reaches
     score j + 1 when 5 * (lt + le) >= 2 * j * n, lt and le counting the values below it and
-    at most it. That first holds at the value w at sorted position floor(j * n / 5) or at
-    the next distinct value above w: values below w have lt + le <= 2k - 1, the next one
+    at most it. That first holds at the value w at sorted position k = floor(j * n / 5) or
+    at the next distinct value above w: values below w have lt + le <= 2k - 1, the next one
     above it at least 2k + 3. So one selection (np.partition) and a few counting passes give
     the thresholds, linear in n, where ranking every value sorts them all: that grew faster
     than the customers did (docs/performance.md, beyond one machine)."""
     n = len(values)
-    positions = [min(j * n // SCORE_BINS, n - 1) for j in range(1, SCORE_BINS)]
+    positions = [j * n // SCORE_BINS for j in range(1, SCORE_BINS)]
     selected = np.partition(values, positions)
     thresholds = np.full(SCORE_BINS - 1, np.inf)
     for j, position in enumerate(positions, start=1):
