@@ -43,7 +43,6 @@ import json
 import os
 import platform
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -610,9 +609,9 @@ def measure(args: argparse.Namespace, token: str) -> dict[str, Any]:
             opened = {**results["with_desks"]["desks"]["statuses"]}
             opened.update(results["with_desks_again"]["desks"]["statuses"])
             if set(opened) - {"200"}:
-                log = (directory / "uvicorn.log").read_text().splitlines()
-                errors = {line for line in log if re.match(r"[\w.]+(Error|Exception): ", line)}
-                results["stream_server_errors"] = sorted(errors)[:20]
+                results["stream_server_errors"] = screenpop.server_errors(
+                    [directory / "uvicorn.log"]
+                )
         finally:
             screenpop.stop_gunicorn(stream)
             screenpop.stop_gunicorn(web)

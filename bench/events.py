@@ -23,7 +23,6 @@ import http.client
 import json
 import os
 import platform
-import re
 import signal
 import subprocess
 import sys
@@ -37,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.refresh import GENERATE_SQL, _admin_url, _setup_django, _url_for  # noqa: E402
-from bench.screenpop import _free_port, start_gunicorn  # noqa: E402
+from bench.screenpop import _free_port, server_errors, start_gunicorn  # noqa: E402
 
 BENCH_DB = "bench_events"
 BENCH_USER = "bench_integration"
@@ -268,18 +267,6 @@ SELECT
 """
 
 
-def _server_errors(log_dir: Path) -> list[str]:
-    """Each distinct exception line (`module.SomeError: ...`, chained ones included) in the
-    servers' logs, with the log's name, at most 20."""
-    errors = {
-        f"{log.stem}: {line}"
-        for log in sorted(log_dir.glob("*.log"))
-        for line in log.read_text(errors="replace").splitlines()
-        if re.match(r"([a-z_]\w*\.)*[A-Z]\w*: ", line)
-    }
-    return sorted(errors)[:20]
-
-
 def figures(posted: int) -> dict[str, object]:
     import psycopg
 
@@ -344,7 +331,7 @@ def main() -> int:
             )
             drain = wait_for_drain(args.events)
             result = figures(args.events)
-            errors = _server_errors(log_dir)
+            errors = server_errors(sorted(log_dir.glob("*.log")))
         finally:
             for process in (web, worker, beat):
                 if process is not None:

@@ -30,12 +30,14 @@ import json
 import os
 import platform
 import random
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,6 +227,18 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def server_errors(logs: Iterable[Path]) -> list[str]:
+    """Each distinct exception line (`module.SomeError: ...`, chained ones included) in the
+    servers' logs, with the log's name, at most 20: what a 5xx or a failed task hid."""
+    errors = {
+        f"{log.stem}: {line}"
+        for log in logs
+        for line in log.read_text(errors="replace").splitlines()
+        if re.match(r"([a-z_]\w*\.)*[A-Z]\w*: ", line)
+    }
+    return sorted(errors)[:20]
 
 
 def _gunicorn_env(port: int, database: str = BENCH_DB) -> dict[str, str]:

@@ -11,7 +11,7 @@ from django.db import connection
 
 from bench import campaign, date_triggers, reach, scorecard, sla
 from bench.events import BENCH_EVENTS, event_body, idempotency_key
-from bench.screenpop import PHONES_SQL, known_number, unknown_number
+from bench.screenpop import PHONES_SQL, known_number, server_errors, unknown_number
 from callcenter.choices import Role
 from callcenter.models import Customer
 from callcenter.phones import try_normalize_phone
@@ -167,3 +167,22 @@ def test_each_synthetic_base_fills_the_current_schema(module: object, params: di
             cursor.execute(statement, params)
         cursor.execute("SELECT count(*) FROM callcenter_customer")
         assert cursor.fetchone()[0] >= 50
+
+
+def test_server_errors_name_every_exception_of_a_chain_and_nothing_else(tmp_path: Path) -> None:
+    log = tmp_path / "gunicorn.log"
+    log.write_text(
+        "[2026-12-06 20:00:00 +0000] [12] [INFO] Booting worker\n"
+        "Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in <module>\n'
+        "psycopg.errors.UniqueViolation: duplicate key value\n"
+        "\n"
+        "During handling of the above exception, another exception occurred:\n"
+        "ValueError: Missing staticfiles manifest entry for 'css/app.css'\n"
+        "ValueError: Missing staticfiles manifest entry for 'css/app.css'\n"
+    )
+
+    assert server_errors([log]) == [
+        "gunicorn: ValueError: Missing staticfiles manifest entry for 'css/app.css'",
+        "gunicorn: psycopg.errors.UniqueViolation: duplicate key value",
+    ]
