@@ -201,7 +201,8 @@ def _share_threshold(spend: np.ndarray, share: float) -> float:
     reach past `allowed`, and then the next larger value does: found by one selection and a
     couple of counting passes, not by ranking every customer (see `_quintile_thresholds`)."""
     n = len(spend)
-    allowed = int(share * n)
+    # A share of 1 or more (the high and medium shares together may pass it) allows everyone.
+    allowed = min(int(share * n), n)
     while allowed < n and (allowed + 1) / n <= share:
         allowed += 1
     while allowed > 0 and allowed / n > share:

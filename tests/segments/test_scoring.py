@@ -138,6 +138,15 @@ def test_value_tiers_count_the_share_as_the_division_does() -> None:
     assert tiers.count("high") == 29
 
 
+def test_value_tiers_when_the_shares_together_pass_everyone() -> None:
+    # 0.5 + 2/3: every spender outside the top half is medium, none is low.
+    frame = pd.DataFrame({"monetary": np.arange(1.0, 11.0), "kind": ["person"] * 10})
+    scoring = ScoringSettings(high_percentile=0.5, medium_percentile=2 / 3)
+    tiers = value_tiers(frame, scoring).tolist()
+    assert tiers == _tiers_by_rank(frame, scoring)
+    assert tiers == ["medium"] * 5 + ["high"] * 5
+
+
 def _frame(**columns: list) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
