@@ -7,6 +7,7 @@ fails there, loudly, instead of after the commit where a robust callback only lo
 tests/test_task_names.py checks every name passed here against the registry.
 """
 
+import threading
 from typing import Any
 
 from celery import Task
@@ -14,13 +15,22 @@ from django.db import transaction
 
 from callcenter.celery import app
 
+# One thread discovers at a time: Celery guards its discovery against re-entry with a global
+# flag, so a second thread's discovery, while the first imports the tasks modules, returns at
+# once with nothing imported, and its caller's task is not registered (a fresh web process
+# under load: every request enqueueing at the same moment but one failed with a 500).
+_discovery = threading.Lock()
+
 
 def task_by_name(name: str) -> Task:
     """The registered task called `name` (`<app>.tasks.<function>`); NotRegistered, a KeyError,
-    when there is none. A web process has not imported every app's tasks module, so a miss first
-    runs the autodiscovery a worker runs at start-up."""
+    when there is none. A process that has not imported every app's tasks module (the web
+    process imports them at start, callcenter.wsgi) first runs the autodiscovery a worker runs
+    at start-up."""
     if name not in app.tasks:
-        app.autodiscover_tasks(force=True)
+        with _discovery:
+            if name not in app.tasks:
+                app.autodiscover_tasks(force=True)
     return app.tasks[name]
 
 

@@ -1,7 +1,8 @@
 """WSGI entry point for gunicorn.
 
 Django imports the URL configuration (and through it every view module, pandas and
-scikit-learn) and the translation catalogs lazily, on a process's first request. Under gunicorn
+scikit-learn) and the translation catalogs lazily, on a process's first request, and the
+Celery tasks modules on the first request that enqueues a task (callcenter.jobs). Under gunicorn
 that request would be in a freshly forked worker, after every `max_requests` recycle too, and
 the worker's queued requests would wait for it. Here it happens once, at import, which
 gunicorn's `preload_app` does in the arbiter before forking, so workers start warm and share
@@ -22,6 +23,8 @@ from django.core.wsgi import get_wsgi_application
 from django.urls import get_resolver
 from django.utils import translation
 
+from callcenter.celery import app as celery_app
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callcenter.settings.production")
 
 application = get_wsgi_application()
@@ -33,6 +36,7 @@ def _load_what_requests_load_lazily() -> None:
         with translation.override(language):
             resolver.reverse_dict  # noqa: B018 - builds the reverse lookup of this language
     is_language_prefix_patterns_used(settings.ROOT_URLCONF)
+    celery_app.autodiscover_tasks(force=True)
 
 
 _load_what_requests_load_lazily()

@@ -1,6 +1,10 @@
 """Tasks sent by name (callcenter.jobs, the beat schedule) exist: a renamed task fails here."""
 
 import ast
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +98,57 @@ def test_a_task_enqueued_by_name_is_sent_after_commit_with_its_arguments(
         callback()
 
     assert sent == [(([1, 2],), {})]
+
+
+def _fresh_process(code: str) -> str:
+    """Run `code` in a new interpreter (this one has discovered every task long ago) with
+    Django set up as here; returns what it printed."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()\n" + code],
+        cwd=ROOT,
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_threads_of_a_fresh_process_find_a_task_by_name_at_the_same_moment() -> None:
+    """A fresh web process under load: several requests enqueue at once, and the tasks modules
+    are not imported yet. Celery's discovery returned nothing to all but the first of them."""
+    printed = _fresh_process(
+        textwrap.dedent(
+            """
+            import threading
+            from callcenter.jobs import task_by_name
+
+            barrier = threading.Barrier(16)
+            found = []
+
+            def enqueue():
+                barrier.wait()
+                found.append(task_by_name("care.tasks.event_process_task").name)
+
+            threads = [threading.Thread(target=enqueue) for _ in range(16)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            print(len(found))
+            """
+        )
+    )
+
+    assert printed == "16"
+
+
+def test_the_web_process_imports_the_tasks_modules_before_its_first_request() -> None:
+    printed = _fresh_process(
+        "import callcenter.wsgi\n"
+        "from callcenter.celery import app\n"
+        "print('care.tasks.event_process_task' in app.tasks)"
+    )
+
+    assert printed == "True"
