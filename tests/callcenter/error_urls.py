@@ -1,5 +1,7 @@
-"""The project's URLs plus one view that fails, for the 500 page's tests."""
+"""The project's URLs plus views that fail or refuse, on a page and in the API, for the error
+pages' tests."""
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
@@ -11,6 +13,15 @@ def fail(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("a failure the 500 page hides")
 
 
-urlpatterns = [path("fail/", fail), *project_urls]
+def refuse(request: HttpRequest) -> HttpResponse:
+    raise PermissionDenied
+
+
+urlpatterns = [
+    path("fail/", fail),
+    path("api/fail/", fail),
+    path("api/refuse/", refuse),
+    *project_urls,
+]
 
 __all__ = ("handler403", "handler404", "handler500", "urlpatterns")

@@ -1,12 +1,14 @@
 """403, 404 and 500 pages: in the product's layout (500 standalone, without the database or the
-request), in English and Chinese, with a way back; a refusal logs one line."""
+request), in English and Chinese, with a way back; a refusal logs one line. The API answers
+the same errors as JSON, and a 500 page that cannot render still answers and keeps the
+original failure in the log."""
 
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import Client, RequestFactory
+from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 from django.utils import translation
 
@@ -146,3 +148,76 @@ def test_a_failed_csrf_check_is_the_products_page_and_changes_nothing(
     assert expected in html
     assert 'class="sidebar"' in html
     assert not MergeProposal.objects.exists()
+
+
+@pytest.mark.urls("tests.callcenter.error_urls")
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "The server could not finish this request"),
+        ("zh-hans", "服务器未能完成此请求"),
+    ],
+)
+def test_an_api_server_error_answers_json(language: str, expected: str) -> None:
+    response = Client(raise_request_exception=False).get(
+        "/api/fail/", HTTP_ACCEPT_LANGUAGE=language
+    )
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert expected in response.json()["detail"]
+    assert "a failure the 500 page hides" not in response.content.decode()
+
+
+@pytest.mark.parametrize(("language", "expected"), [("en", "Not found."), ("zh-hans", "未找到。")])
+def test_an_unknown_api_address_answers_json(language: str, expected: str) -> None:
+    response = _client(Role.AGENT).get("/api/no-such-resource/", HTTP_ACCEPT_LANGUAGE=language)
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": expected}
+
+
+@pytest.mark.urls("tests.callcenter.error_urls")
+def test_a_refusal_outside_drf_answers_json_in_the_api() -> None:
+    response = _client(Role.AGENT).get("/api/refuse/")
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "You do not have permission to perform this action."}
+
+
+def test_the_api_docs_address_stays_a_page() -> None:
+    response = _client(Role.AGENT).get("/api/docs/no-such-page/")
+
+    assert response.status_code == 404
+    assert 'data-testid="error-404"' in response.content.decode()
+
+
+@pytest.mark.urls("tests.callcenter.error_urls")
+def test_a_500_page_that_cannot_render_still_answers_and_keeps_the_failure_logged(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Production's manifest storage with no manifest: what a server without collectstatic
+    # (or with a stale manifest) does when the 500 page asks for its stylesheet.
+    manifest_storage = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    with (
+        override_settings(STORAGES=manifest_storage, STATIC_ROOT=tmp_path),
+        caplog.at_level(logging.INFO, logger="django"),
+        caplog.at_level(logging.ERROR, logger="callcenter"),
+    ):
+        response = Client(raise_request_exception=False).get(
+            "/fail/", HTTP_ACCEPT_LANGUAGE="zh-hans"
+        )
+
+    assert response.status_code == 500
+    assert "出错了" in response.content.decode()
+    assert "a failure the 500 page hides" not in response.content.decode()
+    failures = [r for r in caplog.records if r.name == "django.request"]
+    assert len(failures) == 1
+    assert failures[0].exc_info is not None
+    assert "a failure the 500 page hides" in str(failures[0].exc_info[1])
+    render = [r for r in caplog.records if r.name == "callcenter.views.errors"]
+    assert len(render) == 1
+    assert "css/app.css" in str(render[0].exc_info[1])
