@@ -418,6 +418,7 @@ def _start(
 def start_gunicorn(
     port: int, log: Path, cwd: Path = ROOT, threads: int | None = WEB_THREADS
 ) -> subprocess.Popen:
+    screenpop.static_collect(cwd)
     gunicorn = Path(sys.executable).parent / "gunicorn"
     command = [str(gunicorn), "-c", str(cwd / "gunicorn.conf.py"), "callcenter.wsgi:application"]
     return _start(command, port, log, cwd, threads)

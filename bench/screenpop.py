@@ -26,6 +26,7 @@ SCREENPOP_DB names the database (default bench_screenpop).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -255,8 +256,22 @@ def _gunicorn_env(port: int, database: str = BENCH_DB) -> dict[str, str]:
     }
 
 
+@functools.cache
+def static_collect(cwd: Path = ROOT) -> None:
+    """collectstatic under production settings, as the Dockerfile runs it, once per tree and
+    process: without the manifest, any page naming a static file fails."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=cwd,
+        env=_gunicorn_env(0),
+        check=True,
+    )
+
+
 def start_gunicorn(port: int, log_path: Path, database: str = BENCH_DB) -> subprocess.Popen:
-    """gunicorn with gunicorn.conf.py (production settings), ready when /healthz answers."""
+    """gunicorn with gunicorn.conf.py (production settings, static files collected), ready
+    when /healthz answers."""
+    static_collect()
     gunicorn = Path(sys.executable).parent / "gunicorn"
     log = log_path.open("w")
     process = subprocess.Popen(
