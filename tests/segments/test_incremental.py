@@ -7,12 +7,15 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.db import connection, transaction
+from psycopg import sql
 
 from callcenter.choices import CustomerStatus, OrderStatus, SurveyKind, TicketKind
 from callcenter.models import Interaction, Order
 from segments.choices import RunStatus
 from segments.models import CustomerMetrics, DirtyCustomer, RefreshRun, SegmentMembership
 from segments.services import refresh as refresh_module
+from segments.services.metrics import DIRTY_SEEN_TABLE, dirty_log_consume, dirty_log_snapshot
 from segments.services.refresh import as_of_from_date, segment_refresh
 from tests.callcenter.factories import (
     CustomerFactory,
@@ -222,6 +225,31 @@ def test_triggers_log_every_kind_of_history_write() -> None:
 
     logged = list(DirtyCustomer.objects.values_list("customer_id", flat=True))
     assert logged == [customer.pk] * 5
+
+
+def test_consuming_the_log_deletes_exactly_the_entries_the_snapshot_saw() -> None:
+    DirtyCustomer.objects.all().delete()
+    logged = DirtyCustomer.objects.bulk_create(DirtyCustomer(customer_id=7) for _ in range(10))
+    ids = sorted(row.pk for row in logged)
+    # Entries whose transactions were still open when the snapshot was taken: gaps in the runs
+    # of seen ids, one alone and two together, none at either end.
+    unseen = [ids[3], ids[6], ids[7]]
+
+    with transaction.atomic():
+        dirty_log_snapshot()
+        with connection.cursor() as cursor:
+            cursor.cursor.execute(
+                sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(
+                    sql.Identifier(DIRTY_SEEN_TABLE)
+                ),
+                [unseen],
+            )
+        written_since = DirtyCustomer.objects.create(customer_id=7)
+        consumed = dirty_log_consume()
+
+    assert consumed == 7
+    remaining = sorted(DirtyCustomer.objects.values_list("pk", flat=True))
+    assert remaining == [*unseen, written_since.pk]
 
 
 def test_only_changed_segment_columns_make_a_membership_candidate(history) -> None:
