@@ -587,23 +587,12 @@ def dirty_log_snapshot() -> int:
 
 
 def dirty_log_consume() -> int:
-    """Delete exactly the log entries the snapshot saw (entries written since stay).
-
-    The seen ids are taken as runs of consecutive ids, each deleted as one range of the log's
-    primary key: every id in such a run was seen, so the ranges delete the same rows as
-    joining the seen ids, and an entry committed after the snapshot with a smaller id than a
-    seen one (its transaction took the id first) falls in a gap between runs. Ids are handed
-    out in order, so what a snapshot saw is a few runs (a gap only where a transaction was still
-    open or rolled back), a day's log or a whole import alike; joining the seen ids instead
-    hashed every one of them (docs/performance.md, the refresh)."""
+    """Delete exactly the log entries the snapshot saw (entries written since stay)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            sql.SQL(
-                "WITH runs AS (SELECT min(id) AS first, max(id) AS last FROM "
-                "(SELECT id, id - row_number() OVER (ORDER BY id) AS run FROM {seen}) s "
-                "GROUP BY run) "
-                "DELETE FROM {log} d USING runs r WHERE d.id BETWEEN r.first AND r.last"
-            ).format(seen=sql.Identifier(DIRTY_SEEN_TABLE), log=sql.Identifier(_DIRTY_LOG))
+            sql.SQL("DELETE FROM {log} d USING {seen} s WHERE d.id = s.id").format(
+                seen=sql.Identifier(DIRTY_SEEN_TABLE), log=sql.Identifier(_DIRTY_LOG)
+            )
         )
         return cursor.rowcount
 
