@@ -4,7 +4,11 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callcenter.settings.dev")
+# The package imports this module first (callcenter/__init__.py), before callcenter.wsgi and
+# callcenter.asgi set their own default: a process that names no settings module (gunicorn or
+# a worker started by hand) must get production's, never DEBUG. manage.py, `make run` and the
+# tests name theirs.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callcenter.settings.production")
 
 app = Celery("callcenter")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -63,6 +63,35 @@ def test_production_settings_pass_the_deploy_check() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("entry", ["callcenter.wsgi", "callcenter.asgi", "callcenter.celery"])
+def test_a_server_that_names_no_settings_runs_production_settings(entry: str) -> None:
+    # given gunicorn, uvicorn or a Celery worker started without DJANGO_SETTINGS_MODULE
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DEBUG")}
+    env |= {
+        "SECRET_KEY": "a-long-random-production-secret-key-for-the-check-0123456789abcdef",
+        "ALLOWED_HOSTS": "crm.example.com",
+    }
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import {entry}, django\n"
+            "from django.conf import settings\n"
+            "django.setup()\n"
+            "print(settings.SETTINGS_MODULE, settings.DEBUG)",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "callcenter.settings.production False"
+
+
 def test_the_retired_shared_webhook_secret_stops_every_command_with_a_clear_message() -> None:
     # given a deployment that still sets the one secret all webhooks used to share
     env = {
