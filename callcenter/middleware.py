@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonR
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from callcenter.views.errors import api_request
 from callcenter.views.health import healthz
 
 CONTENT_SECURITY_POLICY = (
@@ -142,6 +143,6 @@ class RefuseNulCharactersMiddleware:
             "form": _("Form fields must not contain NUL characters."),
         }
         message = messages[where]
-        if request.path_info.startswith("/api/"):
+        if api_request(request):
             return JsonResponse({"detail": message}, status=400)
         return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")

@@ -26,6 +26,8 @@ from django.views.decorators.csrf import requires_csrf_token
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
+# callcenter/urls.py: api-docs
+API_DOCS_PREFIX = "/api/docs/"
 
 
 def _back_url(request: HttpRequest) -> str:
@@ -37,9 +39,11 @@ def _back_url(request: HttpRequest) -> str:
     return referer if referer and same_site and referer != request.build_absolute_uri() else ""
 
 
-def _for_api(request: HttpRequest) -> bool:
-    """Whether the request went to the REST API (the docs page is a page)."""
-    return request.path.startswith(API_PREFIX) and not request.path.startswith(reverse("api-docs"))
+def api_request(request: HttpRequest) -> bool:
+    """Whether the request went to the REST API, whose refusals and errors are JSON (the docs
+    page is a page)."""
+    path = request.path_info
+    return path.startswith(API_PREFIX) and not path.startswith(API_DOCS_PREFIX)
 
 
 def _render(request: HttpRequest, template: str, status: int) -> HttpResponse:
@@ -51,7 +55,7 @@ def _render(request: HttpRequest, template: str, status: int) -> HttpResponse:
 @requires_csrf_token
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     """403: the role does not allow this page or action (Django's handler403)."""
-    if _for_api(request):
+    if api_request(request):
         return JsonResponse(
             {"detail": _("You do not have permission to perform this action.")}, status=403
         )
@@ -61,7 +65,7 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
 @requires_csrf_token
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """404: no such page or record (Django's handler404)."""
-    if _for_api(request):
+    if api_request(request):
         return JsonResponse({"detail": _("Not found.")}, status=404)
     return _render(request, "404.html", 404)
 
@@ -76,7 +80,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         "The server could not finish this request. It has been logged; please try again in "
         "a moment."
     )
-    if _for_api(request):
+    if api_request(request):
         return JsonResponse({"detail": message}, status=500)
     try:
         body = loader.get_template("500.html").render({"home_url": "/"})
