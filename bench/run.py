@@ -306,6 +306,8 @@ REFRESH_LABELS = (
     ("refresh_quiet", "after a quiet stretch"),
     ("refresh_quiet_full", "full pass, same moment"),
     ("refresh_refit", "after the weekly refit"),
+    ("refresh_monday", "Monday night"),
+    ("refresh_monday_full", "full pass, same moment"),
 )
 
 
@@ -333,12 +335,18 @@ def _refresh_summary(refresh: dict) -> list[str]:
     checks = refresh["checks"]
     lines += [
         f"full passes changed nothing       nightly {checks['nightly_full_changed_nothing']}, "
-        f"quiet {checks['quiet_full_changed_nothing']}",
+        f"quiet {checks['quiet_full_changed_nothing']}, "
+        f"Monday {checks['monday_full_changed_nothing']}",
         f"incremental path checked          {checks['incremental_checked']} "
         f"(quiet run {checks['quiet_path']}, "
         f"{checks['quiet_share_aggregated']:.2%} re-aggregated)",
         f"baselines agree                   {checks['baselines_agree']}",
     ]
+    calendar = refresh["calendar"]
+    lines.append(
+        f"calendar                          first {calendar['first_refreshes']}, "
+        f"nightly {calendar['nightly']}, Monday {calendar['monday_night']}"
+    )
     missed = [name for name, target in refresh["targets"].items() if not target["met"]]
     lines.append(f"refresh targets missed            {', '.join(missed) or 'none'}")
     return lines

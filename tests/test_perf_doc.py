@@ -162,6 +162,9 @@ REPORT = {
         "refresh_quiet": _refresh(2.0, aggregated=12, written=12),
         "refresh_quiet_full": _refresh(4.2, aggregated=1000),
         "refresh_refit": _refresh(4.8, aggregated=12, written=1000, entered=30, exited=30),
+        "refresh_monday": _refresh(5.6, aggregated=1000, written=1000, entered=30, exited=30),
+        "refresh_monday_full": _refresh(4.1, aggregated=1000),
+        "calendar": {"nightly": "Sunday 2026-11-29 02:30 CST"},
         "baselines": {
             "pandas": {"seconds": 20.0, "peak_rss_mb": 2048.0},
             "sql": {"seconds": 2.5, "peak_rss_mb": 30.0},
@@ -272,7 +275,10 @@ def test_rows_name_their_run_and_ratios_stand_beside_the_figures(tmp_path: Path)
     )
     # The refresh: three baselines, the fastest named; both full passes changed nothing and
     # the quiet run before its own was incremental.
-    assert "| 20.0 s | 2.50 s | 3.20 s | SQL GROUP BY | 300 MB / 2.00 GB | yes | yes |" in rendered
+    assert (
+        "| 20.0 s | 2.50 s | 3.20 s | SQL GROUP BY | 300 MB / 2.00 GB | yes | yes | yes |"
+        in rendered
+    )
     # Each refresh by wall time against the no-change full pass, the fastest baseline and each.
     assert (
         "| nightly, after a day | full pass | 5.00 s | 1.25× | 2.00× | 0.25× | 2.00× | 1.56× "
@@ -288,10 +294,14 @@ def test_rows_name_their_run_and_ratios_stand_beside_the_figures(tmp_path: Path)
         in rendered
     )
     assert "| after the first model fit | full pass | 6.00 s | 1.50× " in rendered
+    # The Monday night: a day, the weekly fits and the value model's new week.
+    assert "| Monday night: a day, the weekly fits, the new week | full pass | 5.60 s | 1.40× " in (
+        rendered
+    )
     # The targets against the no-change full pass and the fastest baseline of the same run.
     assert (
-        "| 1,000 | 1.25× met | 0.50× met | 1.50× **missed** | 1.20× met | 7.50× **missed** "
-        "| 12.00× **missed** | 300 MB met |" in rendered
+        "| 1,000 | 1.25× met | 0.50× met | 1.50× **missed** | 1.20× met | 1.40× **missed** "
+        "| 7.50× **missed** | 12.00× **missed** | 300 MB met |" in rendered
     )
     # Phases and the commit after them, each beside its ratio to the fastest baseline.
     assert "| nightly, after a day | 2.50 s (1.00×) | – | – | – | – | 1.25 s (0.50×) |" in (
@@ -423,21 +433,33 @@ def test_a_hollow_incremental_check_is_marked(tmp_path: Path) -> None:
     old = {
         key: value
         for key, value in refresh.items()
-        if key not in ("refresh_quiet", "refresh_quiet_full", "refresh_refit", "baselines")
+        if key
+        not in (
+            "refresh_quiet",
+            "refresh_quiet_full",
+            "refresh_refit",
+            "refresh_monday",
+            "refresh_monday_full",
+            "calendar",
+            "baselines",
+        )
     }
     old["baseline"] = {"seconds": 20.0, "peak_rss_mb": 2048.0}
     (tmp_path / "20261205T054612Z.json").write_text(json.dumps({**REPORT, "segment_refresh": old}))
     rendered = perf_doc.render(ALL_BLOCKS, perf_doc.runs_load(tmp_path))
     block = rendered.split("begin refresh -->")[1].split("perf-doc:end")[0]
     rows = [line for line in block.splitlines() if line.startswith("| [")]
-    assert rows[0].endswith("| yes | **no** |")  # the quiet run was a full pass
-    assert rows[1].endswith("| **no** | **no** |")  # its full pass entered a member
-    # The older run: pandas alone, its nightly run a full pass, so nothing checked.
-    assert rows[2].endswith("| 20.0 s | – | – | pandas | 300 MB / 2.00 GB | yes | **no** |")
+    assert rows[0].endswith("| yes | **no** | yes |")  # the quiet run was a full pass
+    assert rows[1].endswith("| **no** | **no** | yes |")  # its full pass entered a member
+    # The older run: pandas alone, its nightly run a full pass, so nothing checked, and its
+    # days not pinned to the week.
+    assert rows[2].endswith(
+        "| 20.0 s | – | – | pandas | 300 MB / 2.00 GB | yes | **no** | **no** |"
+    )
     targets = rendered.split("begin refresh-targets -->")[1].split("perf-doc:end")[0]
     assert (
-        "| 1,000 | 1.25× met | – | 1.50× **missed** | – | 7.50× **missed** | 1.50× **missed** |"
-        in targets
+        "| 1,000 | 1.25× met | – | 1.50× **missed** | – | – | 7.50× **missed** "
+        "| 1.50× **missed** |" in targets
     )
 
 

@@ -132,6 +132,8 @@ def _report(**changes: dict) -> dict:
         "refresh_quiet": _run(2.0, aggregated=12, written=12),
         "refresh_quiet_full": _run(4.0, aggregated=1000),
         "refresh_refit": _run(5.0, aggregated=12, written=1000, entered=30),
+        "refresh_monday": _run(6.0, aggregated=1000, written=1000, entered=30),
+        "refresh_monday_full": _run(4.0, aggregated=1000),
         "baselines": {
             "pandas": {"seconds": 20.0, "check": sums, "peak_rss_mb": 3000.0},
             "sql": {"seconds": 2.0, "check": sums, "peak_rss_mb": 30.0},
@@ -150,6 +152,8 @@ def test_the_report_checks_the_incremental_path_and_takes_ratios_by_wall_time() 
         "quiet_path": "incremental",
         "quiet_share_aggregated": 0.012,
         "quiet_full_changed_nothing": True,
+        "monday_path": "full",
+        "monday_full_changed_nothing": True,
         "baselines_agree": True,
         "incremental_checked": True,
     }
@@ -170,6 +174,7 @@ def test_the_report_checks_the_incremental_path_and_takes_ratios_by_wall_time() 
         "refresh_quiet_over_full_pass": True,
         "refresh_again_over_full_pass": False,
         "refresh_refit_over_full_pass": True,
+        "refresh_monday_over_full_pass": False,
         "refresh_over_full_pass": False,
         "refresh_faster_than_every_baseline": False,
         "refresh_peak_rss_mb": True,
@@ -186,3 +191,81 @@ def test_a_quiet_run_that_went_full_or_differed_leaves_the_path_unchecked() -> N
     baselines = _report()["baselines"]
     disagree = {**baselines, "duckdb": {**baselines["duckdb"], "check": {"customers": 9}}}
     assert bench.checks(_report(baselines=disagree))["baselines_agree"] is False
+
+
+def test_a_monday_full_pass_that_differed_fails_its_check() -> None:
+    differed = bench.checks(_report(refresh_monday_full=_run(4.0, aggregated=1000, written=3)))
+    assert differed["monday_full_changed_nothing"] is False
+    assert differed["incremental_checked"] is True
+
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        # every weekday, and each side of the week start and of the nightly hour
+        dt.datetime(2026, 12, 7, 0, 5, tzinfo=SHANGHAI),
+        dt.datetime(2026, 12, 7, 10, 4, tzinfo=SHANGHAI),
+        dt.datetime(2026, 12, 8, 2, 29, tzinfo=SHANGHAI),
+        dt.datetime(2026, 12, 9, 2, 31, tzinfo=SHANGHAI),
+        dt.datetime(2026, 12, 10, 12, 0, tzinfo=SHANGHAI),
+        dt.datetime(2026, 12, 11, 23, 59, tzinfo=SHANGHAI),
+        dt.datetime(2026, 12, 12, 8, 0, tzinfo=SHANGHAI),
+        dt.datetime(2026, 12, 13, 23, 50, tzinfo=SHANGHAI),
+    ],
+)
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/Los_Angeles"])
+def test_the_benchmark_days_are_pinned_to_the_week_whatever_day_it_runs(
+    now: dt.datetime, zone: str, settings: object
+) -> None:
+    # A nightly a day after the first refreshes crossed the week start when the benchmark ran
+    # on a Monday: the value model's weekly step, measured as an ordinary night.
+    from segments.services.value_model import value_clock
+
+    settings.TIME_ZONE = zone  # type: ignore[attr-defined]
+    saturday, sunday, monday = bench.pinned_days(now)
+
+    local = [timezone.localtime(day) for day in (saturday, sunday, monday)]
+    assert [day.strftime("%A") for day in local] == ["Saturday", "Sunday", "Monday"]
+    assert {(day.hour, day.minute) for day in local} == {(2, 30)}  # the nightly's schedule
+    assert value_clock(saturday) == value_clock(sunday) < value_clock(monday)
+    # the Monday night and hours of a run after it are behind the wall clock
+    assert monday + dt.timedelta(hours=12) < now
+    assert now - saturday < dt.timedelta(days=11)
+
+
+@pytest.mark.django_db
+def test_the_base_and_the_activity_lie_before_the_moment_they_are_given() -> None:
+    at = timezone.now() - dt.timedelta(days=8)
+    with connection.cursor() as cursor:
+        # The statements number customers from 1, as on the benchmark's fresh database (the
+        # restart is rolled back with the test).
+        cursor.execute("SELECT pg_get_serial_sequence('callcenter_customer', 'id')")
+        cursor.execute(f"ALTER SEQUENCE {cursor.fetchone()[0]} RESTART")
+        sizes = {"customers": 50, "orders": 500, "interactions": 250, "tickets": 5, "surveys": 10}
+        for statement in bench.GENERATE_SQL:
+            cursor.execute(statement, {**sizes, "at": at})
+        cursor.execute("SELECT max(placed_at), count(*) FROM callcenter_order")
+        latest, orders = cursor.fetchone()
+        assert orders == 500
+        assert latest <= at
+        cursor.execute(
+            "SELECT max(t) FROM (SELECT max(occurred_at) t FROM callcenter_interaction "
+            "UNION ALL SELECT max(opened_at) FROM callcenter_ticket "
+            "UNION ALL SELECT max(responded_at) FROM callcenter_surveyresponse) m"
+        )
+        assert cursor.fetchone()[0] <= at
+
+        monday = at + dt.timedelta(days=1)
+        activity = {**bench.ACTIVITIES["monday"], "customers": 50, "orders": 30, "calls": 20}
+        for statement in bench.ACTIVITY_SQL:
+            cursor.execute(statement, {**activity, "at": monday})
+        cursor.execute(
+            "SELECT min(placed_at), max(placed_at), count(*) FROM callcenter_order "
+            "WHERE external_id LIKE 'MON%%'"
+        )
+        first, last, placed = cursor.fetchone()
+        assert placed == 30
+        assert monday - dt.timedelta(seconds=activity["seconds"]) <= first <= last <= monday
