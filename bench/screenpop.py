@@ -26,6 +26,7 @@ SCREENPOP_DB names the database (default bench_screenpop).
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
 import json
 import os
@@ -44,7 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.refresh import GENERATE_SQL, _admin_url, _setup_django, _url_for  # noqa: E402
+from bench import refresh  # noqa: E402
+from bench.refresh import _admin_url, _setup_django, _url_for  # noqa: E402
 
 # Its own database (SCREENPOP_DB to change it), so other benchmarks may run beside it.
 BENCH_DB = os.environ.get("SCREENPOP_DB", "bench_screenpop")
@@ -78,6 +80,22 @@ FROM generate_series(1, %(customers)s) g WHERE mod(g, 3) = 0
 """
 
 
+# The refresh benchmark's base (with fewer orders per customer) and a phone or email each.
+GENERATE_SQL = [*refresh.GENERATE_SQL, PHONES_SQL]
+
+
+def generate_params(customers: int) -> dict[str, object]:
+    """GENERATE_SQL's parameters: the sizes, and the history ending now."""
+    return {
+        "customers": customers,
+        "orders": customers * 3,
+        "interactions": customers * 2,
+        "tickets": customers // 10,
+        "surveys": customers // 5,
+        "at": datetime.datetime.now(datetime.UTC),
+    }
+
+
 def _database_url() -> str:
     return _url_for(BENCH_DB).replace("postgres://", "postgresql://", 1)
 
@@ -108,19 +126,14 @@ def build(customers: int) -> dict[str, object]:
         check=True,
         cwd=ROOT,
     )
-    sizes = {
-        "customers": customers,
-        "orders": customers * 3,
-        "interactions": customers * 2,
-        "tickets": customers // 10,
-        "surveys": customers // 5,
-    }
+    params = generate_params(customers)
     started = time.perf_counter()
     with psycopg.connect(_database_url(), autocommit=True) as conn:
         conn.execute("SET work_mem = '256MB'")
-        for statement in [*GENERATE_SQL, PHONES_SQL]:
-            conn.execute(statement, sizes)
+        for statement in GENERATE_SQL:
+            conn.execute(statement, params)
         conn.execute("VACUUM ANALYZE")
+    sizes: dict[str, object] = {key: value for key, value in params.items() if key != "at"}
     sizes["generate_seconds"] = round(time.perf_counter() - started, 1)
     return sizes
 

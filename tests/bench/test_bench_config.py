@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from bench import campaign, date_triggers, reach, scorecard, sla
+from bench import campaign, date_triggers, reach, scorecard, screenpop, sla
 from bench.events import BENCH_EVENTS, event_body, idempotency_key
 from bench.screenpop import PHONES_SQL, known_number, server_errors, unknown_number
 from callcenter.choices import Role
@@ -152,8 +152,9 @@ def _moment_params(customers: int) -> dict:
         (sla, {"customers": 50, "tickets": 100}),
         (scorecard, {"customers": 50, "agents": scorecard.AGENTS, "teams": scorecard.TEAMS}),
         (reach, {**_moment_params(50), "tasks": 100}),
+        (screenpop, screenpop.generate_params(50)),
     ],
-    ids=["date_triggers", "campaign", "sla", "scorecard", "reach"],
+    ids=["date_triggers", "campaign", "sla", "scorecard", "reach", "screenpop"],
 )
 def test_each_synthetic_base_fills_the_current_schema(module: object, params: dict) -> None:
     # A NOT NULL column added later without the benchmarks' statements knowing stopped three
