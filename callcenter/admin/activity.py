@@ -43,7 +43,7 @@ class OrderAdmin(ActivityAdmin):
         "channel",
     )
     list_filter = ("status", "placed_at")
-    search_fields = ("=external_id", "=customer__external_id")
+    search_fields = ("external_id__exact", "customer__external_id__exact")
     list_select_related = ("customer",)
 
 
@@ -60,7 +60,7 @@ class InteractionAdmin(ActivityAdmin):
         "reason",
     )
     list_filter = ("channel", "direction", "occurred_at")
-    search_fields = ("=external_id", "=customer__external_id")
+    search_fields = ("external_id__exact", "customer__external_id__exact")
     list_select_related = ("customer", "agent")
     autocomplete_fields = ("agent",)
 
@@ -78,7 +78,7 @@ class TicketAdmin(ActivityAdmin):
         "resolved_at",
     )
     list_filter = ("kind", "status", "priority", "opened_at")
-    search_fields = ("=external_id", "=customer__external_id", "subject")
+    search_fields = ("external_id__exact", "customer__external_id__exact", "subject")
     list_select_related = ("customer", "assignee")
     autocomplete_fields = ("assignee",)
 
@@ -87,6 +87,6 @@ class TicketAdmin(ActivityAdmin):
 class SurveyResponseAdmin(ActivityAdmin):
     list_display = ("responded_at", "customer_link", "kind", "score", "ticket")
     list_filter = ("kind", "score", "responded_at")
-    search_fields = ("=external_id", "=customer__external_id")
+    search_fields = ("external_id__exact", "customer__external_id__exact")
     list_select_related = ("customer", "ticket")
     raw_id_fields = ("customer", "ticket")

@@ -71,8 +71,8 @@ class MergeProposalAdmin(BigTableAdmin):
     search_fields = (
         "customer_a__name",
         "customer_b__name",
-        "=customer_a__external_id",
-        "=customer_b__external_id",
+        "customer_a__external_id__exact",
+        "customer_b__external_id__exact",
     )
     list_select_related = ("customer_a", "customer_b", "decided_by")
     raw_id_fields = ("customer_a", "customer_b")

@@ -19,7 +19,7 @@ from callcenter.models import (
 class ConsentChangeAdmin(ReadOnlyAdmin):
     list_display = ("changed_at", "customer", "channel", "opted_out", "source", "changed_by")
     list_filter = ("channel", "opted_out", "source", "changed_at")
-    search_fields = ("=customer__external_id",)
+    search_fields = ("customer__external_id__exact",)
     list_select_related = ("customer", "changed_by")
 
 
@@ -35,7 +35,7 @@ class AuditLogAdmin(ReadOnlyAdmin):
 class CustomerMergeAdmin(ReadOnlyAdmin):
     list_display = ("merged_at", "survivor", "merged", "merged_by", "moved_summary", "proposal")
     list_filter = ("merged_at",)
-    search_fields = ("=survivor__external_id", "=merged__external_id", "survivor__name")
+    search_fields = ("survivor__external_id__exact", "merged__external_id__exact", "survivor__name")
     list_select_related = ("survivor", "merged", "merged_by", "proposal")
 
     @admin.display(description=gettext_lazy("moved rows"))

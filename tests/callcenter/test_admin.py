@@ -1,6 +1,7 @@
 """The Django admin: every model's pages load in bounded queries; decisions go through services."""
 
 import datetime as dt
+import re
 from collections.abc import Callable
 
 import pytest
@@ -202,6 +203,37 @@ def test_customer_search_finds_a_phone_in_any_format(admin_client_: Client) -> N
         assert [c.pk for c in response.context["cl"].result_list] == [wanted.pk], query
     # LIKE wildcards in the query are matched literally
     assert admin_client_.get(url, {"q": "%"}).context["cl"].result_count == 0
+
+
+@pytest.mark.parametrize(
+    ("model", "factory"),
+    [(Order, OrderFactory), (Ticket, TicketFactory)],
+    ids=["order", "ticket"],
+)
+def test_history_is_searched_by_exact_external_ids_an_index_serves(
+    admin_client_: Client, model: type, factory: Callable
+) -> None:
+    # `=field` searches were iexact: UPPER() on both sides, which no index serves, so one
+    # search read every order. External ids are exact (unique as written), so the search is.
+    owner = CustomerFactory(external_id="CUS-Exact-1")
+    wanted = factory(customer=owner, external_id="EXT-Case-7")
+    factory(customer=CustomerFactory(), external_id="EXT-Case-8")
+    url = reverse(f"admin:callcenter_{model._meta.model_name}_changelist")
+
+    with CaptureQueriesContext(connection) as queries:
+        by_id = admin_client_.get(url, {"q": "EXT-Case-7"})
+    # read before the next request, whose start clears the connection's query log
+    searched = [q["sql"] for q in queries.captured_queries if "EXT-Case-7" in q["sql"]]
+    by_owner = admin_client_.get(url, {"q": "CUS-Exact-1"})
+    other_case = admin_client_.get(url, {"q": "ext-case-7"})
+
+    assert [row.pk for row in by_id.context["cl"].result_list] == [wanted.pk]
+    assert [row.pk for row in by_owner.context["cl"].result_list] == [wanted.pk]
+    assert other_case.context["cl"].result_count == 0
+    assert searched
+    # the ids compared as they are (a ticket's subject is still searched case-insensitively)
+    assert not any(re.search(r'UPPER\("\w+"\."external_id"', sql) for sql in searched)
+    assert any(re.search(r'"\w+"\."external_id" = ', sql) for sql in searched)
 
 
 def test_consent_flags_cannot_be_edited_in_the_change_form(admin_client_: Client) -> None:
