@@ -7,8 +7,7 @@ The screen-pop benchmark's database (built here under DESKS_DB, default bench_de
 production does: gunicorn with gunicorn.conf.py for pages and the API, and the desk's stream
 server (uvicorn, callcenter.asgi, one process) beside it. A client process holds the desks:
 asyncio on raw sockets, one connection per desk as a browser's EventSource holds it. It posts
-calls at `--rate` per second to random agents through the real signed CTI webhook (gunicorn),
-and for each ring it receives it fetches the card (`/desk/card/?call=`) as the desk page does.
+calls at `--rate` per second to random agents through the real signed CTI webhook (gunicorn).
 Latency is measured at the client on one clock, from the post sent to the `call` event received
 by the desk (ring to desk: the message the page pops the card with). With `--cards` each desk
 also fetches the rendered card (`/desk/card/?call=`) as the page does, and without desks the
