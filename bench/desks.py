@@ -17,7 +17,9 @@ then saturated (capacity); the latencies are also split by the calls posted in t
 in the saturated runs.
 
 Conditions in the same run, each with calls posted at `--rate`, in the order A B B A so a
-machine that drifts during the run (others' load, warming caches) weighs on both alike:
+machine that drifts during the run (others' load, warming caches) weighs on both alike, then
+for each further round of `--rounds` (default 2) the same four reversed and again (B A A B,
+named `<condition>_round<n>`):
   - without_desks, then without_desks_again last: no desk open (the calls go to agents with
     none);
   - with_desks, then with_desks_again: `--desks` desks open on the stream server;
@@ -27,9 +29,10 @@ machine that drifts during the run (others' load, warming caches) weighs on both
 Before each condition the stream server is left to finish the last one's desks (closing a
 thousand streams takes it seconds), and each condition records the CPU time the stream server
 and the desk client used (what the open desks cost the machine beside the API). Ratios are the
-mean of the two with-desks conditions over the mean of the two without (targets: ring to desk
-p99 < 200 ms and every call delivered once in both; screen-pop throughput and paced p99 within
-10%). Prints JSON.
+mean of every with-desks condition over the mean of every without (targets: ring to desk p99 <
+200 ms and every call delivered once in each; screen-pop throughput and paced p99 within 10%),
+beside the spread of the paced p99 within each side (`paced_p99_spread`: the run's own noise,
+which a ratio inside it does not resolve). Prints JSON.
 """
 
 from __future__ import annotations
@@ -606,8 +609,17 @@ def measure(args: argparse.Namespace, token: str) -> dict[str, Any]:
             results["with_desks_again"] = condition(args, desks=args.desks, **ports, **kept)
             print("[desks] without desks again ...", file=sys.stderr, flush=True)
             results["without_desks_again"] = condition(args, desks=0, **ports, **kept)
-            opened = {**results["with_desks"]["desks"]["statuses"]}
-            opened.update(results["with_desks_again"]["desks"]["statuses"])
+            for number in range(2, args.rounds + 1):
+                # B A A B after A B B A, and so on: what drifts weighs on both sides alike.
+                order = ROUND_ORDER if number % 2 else ROUND_ORDER[::-1]
+                for name in order:
+                    print(f"[desks] round {number}: {name} ...", file=sys.stderr, flush=True)
+                    desks = args.desks if name.startswith(WITH_DESKS) else 0
+                    results[f"{name}_round{number}"] = condition(args, desks=desks, **ports, **kept)
+            opened = {}
+            for name, figures in results.items():
+                if name.startswith(WITH_DESKS):
+                    opened.update(figures["desks"]["statuses"])
             if set(opened) - {"200"}:
                 results["stream_server_errors"] = screenpop.server_errors(
                     [directory / "uvicorn.log"]
@@ -639,6 +651,12 @@ def measure(args: argparse.Namespace, token: str) -> dict[str, Any]:
     return results
 
 
+# One round's conditions, in its order (A B B A); the next round runs them reversed.
+ROUND_ORDER = ("without_desks", "with_desks", "with_desks_again", "without_desks_again")
+WITH_DESKS = "with_desks"
+WITHOUT_DESKS = "without_desks"
+
+
 def _ratio(value: float, base: float) -> float:
     return round(value / base, 3) if base else 0.0
 
@@ -648,10 +666,12 @@ def _mean(conditions: list[dict[str, Any]], run: str, key: str) -> float:
 
 
 def summary(results: dict[str, Any]) -> dict[str, Any]:
-    """The with-desks conditions against the without ones: the means of each pair (A B B A),
-    and the targets, which every with-desks condition must meet for its calls."""
-    without = [results["without_desks"], results["without_desks_again"]]
-    with_desks = [results["with_desks"], results["with_desks_again"]]
+    """The with-desks conditions against the without ones, every round's: the means of each
+    side, how far apart the conditions of one side were (the run's own noise, `spread`: the
+    largest paced p99 of a side over its smallest), and the targets, which every with-desks
+    condition must meet for its calls."""
+    without = [one for name, one in results.items() if name.startswith(WITHOUT_DESKS)]
+    with_desks = [one for name, one in results.items() if name.startswith(WITH_DESKS)]
     means = {
         name: {
             "screenpop_requests_per_second": round(
@@ -670,8 +690,17 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
         means["without_desks"]["screenpop_paced_p99_ms"],
     )
     rings = [condition["desks"]["ring_to_event_ms"].get("p99", 1e9) for condition in with_desks]
+    spread = {
+        name: _ratio(
+            max(one["screenpop_paced"]["p99_ms"] for one in conditions),
+            min(one["screenpop_paced"]["p99_ms"] for one in conditions),
+        )
+        for name, conditions in (("with_desks", with_desks), ("without_desks", without))
+    }
     return {
+        "conditions": {"with_desks": len(with_desks), "without_desks": len(without)},
         "means": means,
+        "paced_p99_spread": spread,
         "with_over_without": {"screenpop_requests_per_second": rps, "screenpop_paced_p99": p99},
         "targets": {
             "ring_to_desk_p99_ms": TARGET_RING_TO_CARD_P99_MS,
@@ -696,6 +725,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--pop-rate", type=float, default=150, help="paced runs: requests/s")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="rounds of the four conditions (A B B A, B A A B...)"
+    )
     parser.add_argument("--reuse", action="store_true", help="keep a database of this size")
     parser.add_argument(
         "--cards",
@@ -740,6 +772,7 @@ def main() -> None:
                     "desks": args.desks,
                     "calls_per_second": args.rate,
                     "wrk_seconds": args.seconds,
+                    "rounds": args.rounds,
                     "wrk_connections": args.connections,
                     "paced_rate_per_second": args.pop_rate,
                     "generator": screenpop._wrk_version(),

@@ -357,6 +357,7 @@ def _desks_summary(figures: dict) -> list[str]:
         return []
     means, ratios = figures["means"], figures["with_over_without"]
     with_means, without_means = means["with_desks"], means["without_desks"]
+    desks_counted = figures.get("conditions", {"with_desks": 2, "without_desks": 2})
     lines = []
     for key in ("with_desks", "with_desks_again"):
         desks = figures[key]["desks"]
@@ -381,8 +382,15 @@ def _desks_summary(figures: dict) -> list[str]:
         f"(x{ratios['screenpop_requests_per_second']}), paced p99 "
         f"{with_means['screenpop_paced_p99_ms']:.1f} / "
         f"{without_means['screenpop_paced_p99_ms']:.1f} ms (x{ratios['screenpop_paced_p99']}; "
-        "means of two runs each, A B B A)"
+        f"means of {desks_counted['with_desks']} and {desks_counted['without_desks']} "
+        "conditions, A B B A, B A A B...)"
     )
+    spread = figures.get("paced_p99_spread")
+    if spread:
+        lines.append(
+            f"paced p99 spread within a side     with desks x{spread['with_desks']}, "
+            f"without x{spread['without_desks']} (largest / smallest: the run's own noise)"
+        )
     old = figures.get("threaded_baseline", {})
     if "desks" in old:
         lines.append(

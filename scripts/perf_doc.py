@@ -841,7 +841,8 @@ def ml_table(runs: Sequence[Run]) -> str:
 # The thousand live desks (bench/desks.py). One run posts calls at the same rate to random agents
 # in these conditions: no desk open, the desks open on the stream server, and the threaded
 # stream it replaced (the baseline, its code taken from git); since run 20261206T163429Z, the first
-# two twice, in the order A B B A, and the ratios are of the means of each pair. Ring to desk is
+# two twice, in the order A B B A (since 2026-12-07 in two rounds by default, the second B A A
+# B), and the ratios are of the means of each side. Ring to desk is
 # measured at the client, split by the calls posted while the screen-pop was paced and while it
 # was saturated. The targets (issue 20): every call delivered once, ring to desk p99 under
 # 200 ms, and the screen-pop's saturated throughput and paced p99 with the desks open within 10%

@@ -60,3 +60,30 @@ def test_every_with_desks_condition_must_meet_the_ring_and_delivery_targets() ->
     slower["with_desks_again"]["screenpop_paced"]["p99_ms"] = 12.0
     assert bench.summary(slower)["with_over_without"]["screenpop_paced_p99"] == 1.182
     assert bench.summary(slower)["targets"]["met"] is False
+
+
+def test_every_round_counts_and_the_spread_within_a_side_is_reported() -> None:
+    """A second round (B A A B) joins the means; the spread says how far the run's own
+    conditions of one side were apart, the noise the ratio is read against."""
+    rounds = {
+        **RESULTS,
+        "with_desks_round2": _condition(470.0, 10.0, ring_p99=110.0),
+        "without_desks_round2": _condition(520.0, 9.0),
+        "without_desks_again_round2": _condition(500.0, 13.0),
+        "with_desks_again_round2": _condition(490.0, 12.0, ring_p99=130.0),
+    }
+
+    summary = bench.summary(rounds)
+
+    assert summary["conditions"] == {"with_desks": 4, "without_desks": 4}
+    assert summary["means"]["with_desks"] == {
+        "screenpop_requests_per_second": 485.0,
+        "screenpop_paced_p99_ms": 11.0,
+    }
+    assert summary["means"]["without_desks"]["screenpop_paced_p99_ms"] == 11.0
+    assert summary["paced_p99_spread"] == {"with_desks": 1.75, "without_desks": 1.444}
+    assert summary["targets"]["met"] is True
+
+    lost = copy.deepcopy(rounds)
+    lost["with_desks_again_round2"]["desks"]["calls_received"] = 99
+    assert bench.summary(lost)["targets"]["met"] is False
