@@ -342,10 +342,14 @@ def segment_refresh_execute(
     on_progress: ProgressCallback | None = None,
     full: bool = False,
     frame: pd.DataFrame | None = None,
+    repair: bool = False,
 ) -> RefreshRun:
     """Execute a requested run; safe to call twice (a second call returns the run once it is no
     longer running, waiting while another executor holds the lock, see `refresh_lock_wait`). `full`
-    re-aggregates every customer even when an incremental pass would do; `frame` is the raw
+    re-aggregates every customer even when an incremental pass would do; `repair` also diffs
+    every built-in segment's members against the metrics of every customer, not only of those
+    whose metrics row changed (memberships that drifted from the metrics, say after a restore
+    or a manual edit, are put right; a full pass alone leaves them); `frame` is the raw
     metrics of every active customer aggregated elsewhere (by workers, see
     segments.services.distributed), leaving the changed-customers log for the next run."""
     if not refresh_lock_wait(run_id):
@@ -355,7 +359,7 @@ def segment_refresh_execute(
         run = RefreshRun.objects.get(pk=run_id)
         if run.status != RunStatus.RUNNING:
             return run
-        return _execute_locked(run, on_progress, full=full, frame=frame)
+        return _execute_locked(run, on_progress, full=full or repair, frame=frame, repair=repair)
     finally:
         refresh_lock_release()
 
@@ -440,6 +444,7 @@ def _execute_locked(
     *,
     full: bool,
     frame: pd.DataFrame | None,
+    repair: bool = False,
 ) -> RefreshRun:
     clock = PhaseClock(run.pk, on_progress)
     try:
@@ -449,7 +454,7 @@ def _execute_locked(
             clock.start("write")
             written = _metrics_and_clusters_write(run, computed, now)
             signature = _builtin_signature()
-            changed_only = _previous_builtin_signature() == signature
+            changed_only = not repair and _previous_builtin_signature() == signature
             # The built-in segments follow the metrics alone: they are diffed while the
             # habits are computed on a second connection; the rule segments, which may read
             # the habits, after these are written.
@@ -504,6 +509,7 @@ def segment_refresh(
     requested_by: User | None = None,
     on_progress: ProgressCallback | None = None,
     full: bool = False,
+    repair: bool = False,
 ) -> RefreshRun:
     """Request and execute a refresh in this process (the foreground command and tests)."""
     run, created = segment_refresh_request(
@@ -511,4 +517,4 @@ def segment_refresh(
     )
     if not created:
         return run
-    return segment_refresh_execute(run_id=run.pk, on_progress=on_progress, full=full)
+    return segment_refresh_execute(run_id=run.pk, on_progress=on_progress, full=full, repair=repair)

@@ -268,6 +268,53 @@ def test_refresh_command_and_export_escape_formulas(base, tmp_path) -> None:
     assert loyal["lifecycle_stage"] == "active"
 
 
+def _open_members() -> set[tuple[int, int]]:
+    return set(
+        SegmentMembership.objects.filter(
+            exited_at__isnull=True, segment__kind=SegmentKind.LIFECYCLE
+        ).values_list("segment_id", "customer_id")
+    )
+
+
+def test_a_repair_puts_right_memberships_that_drifted_from_the_metrics(base) -> None:
+    assert segment_refresh(as_of=AS_OF).status == RunStatus.SUCCEEDED
+    expected = _open_members()
+    # drift, as a restore or a hand edit leaves it: a stay closed that the metrics say is
+    # open, and one opened that they do not
+    kept = SegmentMembership.objects.filter(
+        exited_at__isnull=True, segment__kind=SegmentKind.LIFECYCLE
+    ).first()
+    kept.exited_at = timezone.now()
+    kept.save(update_fields=["exited_at"])
+    stray_segment = Segment.objects.filter(kind=SegmentKind.LIFECYCLE).exclude(
+        pk__in=SegmentMembership.objects.filter(
+            customer_id=base["new"].pk, exited_at__isnull=True
+        ).values("segment_id")
+    )[0]
+    SegmentMembership.objects.create(
+        segment=stray_segment, customer=base["new"], entered_at=timezone.now()
+    )
+    drifted = _open_members()
+    assert drifted != expected
+
+    # a full pass re-aggregates everyone but diffs only the customers whose metrics changed
+    assert segment_refresh(as_of=AS_OF, full=True).status == RunStatus.SUCCEEDED
+    assert _open_members() == drifted
+
+    call_command(
+        "refresh_segments",
+        "--as-of",
+        "2026-06-01",
+        "--repair",
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    assert _open_members() == expected
+    run = RefreshRun.objects.latest("pk")
+    assert run.counts["entered"] >= 1
+    assert run.counts["exited"] >= 1
+
+
 def test_builtin_segments_exist_for_every_score() -> None:
     kinds = set(Segment.objects.values_list("kind", flat=True))
     assert kinds >= {SegmentKind.RFM, SegmentKind.LIFECYCLE, SegmentKind.TIER}

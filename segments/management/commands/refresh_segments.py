@@ -1,4 +1,4 @@
-"""`python manage.py refresh_segments [--as-of YYYY-MM-DD] [--window-days N] [--full]`."""
+"""`python manage.py refresh_segments [--as-of YYYY-MM-DD] [--window-days N] [--full|--repair]`."""
 
 import datetime as dt
 import time
@@ -27,6 +27,15 @@ class Command(BaseCommand):
             action="store_true",
             help="re-aggregate every customer (by default only those whose history changed)",
         )
+        parser.add_argument(
+            "--repair",
+            action="store_true",
+            help=(
+                "re-aggregate every customer and diff every built-in segment's members against "
+                "the metrics of all of them (puts right memberships that drifted from the "
+                "metrics; --full diffs only the customers whose metrics changed)"
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         window = options["window_days"]
@@ -37,7 +46,10 @@ class Command(BaseCommand):
         bar = tqdm(total=100, desc="refresh", unit="%", file=self.stderr._out)
         if created:
             run = segment_refresh_execute(
-                run_id=run.pk, on_progress=self._advance(bar), full=options["full"]
+                run_id=run.pk,
+                on_progress=self._advance(bar),
+                full=options["full"],
+                repair=options["repair"],
             )
         else:
             self.stderr.write(f"refresh #{run.pk} is already running; waiting for it")
