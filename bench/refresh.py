@@ -273,17 +273,14 @@ def run_activity(kind: str, at: float) -> dict:
     }
 
 
-def run_refresh(*, days_ago: int, full: bool, at: float | None) -> dict:
+def run_refresh(*, full: bool, at: float) -> dict:
+    """A refresh as of `at` (Unix time)."""
     _setup_django(BENCH_DB)
-    from django.utils import timezone
-
     from segments.services.refresh import segment_refresh
     from segments.services.vacuum import refresh_tables_vacuum
 
-    now = dt.datetime.fromtimestamp(at, tz=dt.UTC) if at is not None else timezone.now()
-    as_of = now - dt.timedelta(days=days_ago)
     started = time.perf_counter()
-    run = segment_refresh(as_of=as_of, full=full)
+    run = segment_refresh(as_of=_moment(at), full=full)
     seconds = time.perf_counter() - started
     if run.status != "succeeded":
         raise SystemExit(f"refresh failed: {run.error}")
@@ -770,7 +767,6 @@ def main() -> None:
     parser.add_argument("--phase", choices=["refresh", "baseline", "train", "activity", "calendar"])
     parser.add_argument("--baseline", choices=BASELINES, default="pandas")
     parser.add_argument("--activity", choices=sorted(ACTIVITIES), default="day")
-    parser.add_argument("--days-ago", type=int, default=0)
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--at", type=float, help="the phase's moment (Unix time; default now)")
     args = parser.parse_args()
@@ -781,7 +777,7 @@ def main() -> None:
         "duckdb": run_baseline_duckdb,
     }
     phases = {
-        "refresh": lambda: run_refresh(days_ago=args.days_ago, full=args.full, at=args.at),
+        "refresh": lambda: run_refresh(full=args.full, at=at),
         "baseline": lambda: baseline_runs[args.baseline](at),
         "train": lambda: run_train(at),
         "activity": lambda: run_activity(args.activity, at),

@@ -444,7 +444,7 @@ def _execute_locked(
     *,
     full: bool,
     frame: pd.DataFrame | None,
-    repair: bool = False,
+    repair: bool,
 ) -> RefreshRun:
     clock = PhaseClock(run.pk, on_progress)
     try:
@@ -509,7 +509,6 @@ def segment_refresh(
     requested_by: User | None = None,
     on_progress: ProgressCallback | None = None,
     full: bool = False,
-    repair: bool = False,
 ) -> RefreshRun:
     """Request and execute a refresh in this process (the foreground command and tests)."""
     run, created = segment_refresh_request(
@@ -517,4 +516,4 @@ def segment_refresh(
     )
     if not created:
         return run
-    return segment_refresh_execute(run_id=run.pk, on_progress=on_progress, full=full, repair=repair)
+    return segment_refresh_execute(run_id=run.pk, on_progress=on_progress, full=full)
