@@ -34,6 +34,19 @@ T = TypeVar("T")
 # aggregate of millions of rows spills to disk; ~1 GB keeps 10M orders in memory.
 REFRESH_WORK_MEM = "1GB"
 
+
+def transaction_jit_off() -> None:
+    """No JIT compilation for the rest of this connection's transaction.
+
+    PostgreSQL compiles a statement whose estimated cost passes `jit_above_cost`. The
+    refresh's statements are planned over tables of millions of rows, so most pass it, and on
+    a steady night, when each reads a few thousand of them, compiling cost more than it saved;
+    the full pass, which reads them all, ran as fast without (docs/performance.md, "JIT off").
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('jit', 'off', true)")
+
+
 _ORDER_COLUMNS_NAMES = (
     "first_order_at",
     "last_order_at",
@@ -421,13 +434,14 @@ def _copy_out(query: sql.Composable, *, every_customer: bool = False) -> io.Byte
     indexes on orders and interactions (order_customer_rollup, interaction_customer_rollup):
     no table read, no hash table of a million groups, so much faster than hashing over table
     scans (docs/performance.md). Left to the planner for a few customers (incremental).
+    No JIT, on any connection (see `transaction_jit_off`).
     """
     buffer = io.BytesIO()
     with connection.cursor() as cursor:
         raw = cursor.cursor
         raw.execute(
             "SELECT set_config('work_mem', %s, true), set_config('TimeZone', 'UTC', true), "
-            "set_config('enable_hashagg', %s, true)",
+            "set_config('enable_hashagg', %s, true), set_config('jit', 'off', true)",
             [REFRESH_WORK_MEM, "off" if every_customer else "on"],
         )
         copy_sql = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(query)

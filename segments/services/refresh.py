@@ -52,6 +52,7 @@ from segments.services.metrics import (
     metrics_frame_incremental,
     metrics_stored_rows,
     metrics_stored_rows_ahead,
+    transaction_jit_off,
 )
 from segments.services.refresh_runs import (
     PhaseClock,
@@ -449,6 +450,7 @@ def _execute_locked(
     clock = PhaseClock(run.pk, on_progress)
     try:
         with transaction.atomic():
+            transaction_jit_off()
             computed = _compute(run, clock.start, full=full, frame=frame)
             now = timezone.now()
             clock.start("write")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from psycopg import sql
 
 from callcenter.choices import CustomerStatus, OrderStatus, TicketKind
@@ -182,6 +182,16 @@ def test_a_failing_copy_raises_the_server_error_and_leaves_the_connection_usable
         metrics_module._copy_out(sql.SQL(query))
     rows = pd.read_csv(metrics_module._copy_out(sql.SQL("SELECT g FROM generate_series(1, 3) g")))
     assert rows["g"].tolist() == [1, 2, 3]
+
+
+@pytest.mark.django_db
+def test_a_copy_runs_without_jit_whatever_the_session_says() -> None:
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('jit', 'on', true)")
+        query = sql.SQL("SELECT current_setting('jit') AS jit")
+        rows = pd.read_csv(metrics_module._copy_out(query))
+    assert rows["jit"].tolist() == ["off"]
 
 
 def test_habits_are_computed_on_another_connection_while_the_refresh_goes_on(

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
@@ -202,6 +203,28 @@ def test_rule_segment_with_capacity_keeps_top_spenders(base, supervisor_user) ->
     assert members == {base["loyal"].pk, base["dormant"].pk}
     reason = SegmentMembership.objects.filter(segment__slug="rule-big-spenders-to-call").first()
     assert "monetary" in reason.reason
+
+
+def test_the_refresh_compiles_no_statement(base) -> None:
+    """JIT is off for the refresh's statements (see `transaction_jit_off`), whatever the
+    server's setting: read inside its transaction, where its entries are announced."""
+    seen: list[str] = []
+
+    def receiver(sender, run_id, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('jit')")
+            seen.append(cursor.fetchone()[0])
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('jit', 'on', false)")
+    segment_memberships_changed.connect(receiver, dispatch_uid="test-refresh-jit")
+    try:
+        segment_refresh(as_of=AS_OF)
+    finally:
+        segment_memberships_changed.disconnect(dispatch_uid="test-refresh-jit")
+        with connection.cursor() as cursor:
+            cursor.execute("RESET jit")
+    assert seen == ["off"]
 
 
 def test_a_second_request_joins_the_running_refresh(base) -> None:
