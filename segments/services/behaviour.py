@@ -298,9 +298,6 @@ def _habits_csv(
     with connection.cursor() as cursor:
         if targets is not None:
             _targets_copy(cursor, targets)
-        # No JIT: compiling these statements' expressions costs more than it saves.
-        cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
-        jit = cursor.fetchone()[0]
         parts: list[tuple[int, int] | None] = list(_id_ranges(cursor)) if full else [None]
         with ThreadPoolExecutor(max_workers=1) as pool:
             computing: Future[pd.DataFrame] | None = None
@@ -320,7 +317,6 @@ def _habits_csv(
                 del rows
             if computing is not None:
                 payloads.append(frame_csv(computing.result()))
-        cursor.execute("SELECT set_config('jit', %s, true)", [jit])
     return payloads, read
 
 
@@ -435,22 +431,19 @@ def _behaviour_write(
             rows_copy(cursor.cursor, HABITS_TABLE, HABIT_COLUMNS, payload)
         cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(HABITS_TABLE)))
         # Every customer: hash joins only (the planner cannot estimate the rows of the
-        # materialised lists and would otherwise nest loops over a million rows). No JIT:
-        # compiling these statements' expressions costs more than it saves.
+        # materialised lists and would otherwise nest loops over a million rows). No JIT
+        # either, as in the whole refresh (`transaction_jit_off`).
         cursor.execute(
-            "SELECT current_setting('enable_nestloop'), current_setting('jit'), "
+            "SELECT current_setting('enable_nestloop'), "
             "set_config('work_mem', %s, true), set_config('enable_hashagg', 'on', true), "
-            "set_config('enable_nestloop', %s, true), set_config('jit', 'off', true)",
+            "set_config('enable_nestloop', %s, true)",
             [REFRESH_WORK_MEM, "off" if full else "on"],
         )
-        nestloop, jit = cursor.fetchone()[:2]
+        nestloop = cursor.fetchone()[0]
         cursor.execute(_upsert_sql(as_of=as_of, now=now, only_targets=not full, into_empty=empty))
         written = cursor.rowcount
         # The phases after this one plan as before.
-        cursor.execute(
-            "SELECT set_config('enable_nestloop', %s, true), set_config('jit', %s, true)",
-            [nestloop, jit],
-        )
+        cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [nestloop])
         deleted = 0
         if not empty:
             # Rows of customers no longer active (a first fill inserted active customers only).
