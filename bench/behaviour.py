@@ -102,7 +102,7 @@ def main() -> None:
 
     from segments.models import RefreshRun
     from segments.services.behaviour import behaviour_refresh
-    from segments.services.metrics import dirty_log_snapshot
+    from segments.services.metrics import dirty_log_snapshot, transaction_jit_off
 
     last = RefreshRun.objects.filter(status="succeeded").order_by("-as_of").first()
     assert last is not None, "run bench/refresh.py first"
@@ -113,6 +113,8 @@ def main() -> None:
     def run(name, body):  # type: ignore[no-untyped-def]
         try:
             with transaction.atomic():
+                # The phase as the refresh runs it: no JIT in its transaction.
+                transaction_jit_off()
                 result[name] = body()
                 raise _Rollback
         except _Rollback:
