@@ -612,7 +612,15 @@ class Segment(TimeStampedModel):
 
 
 class SegmentMembership(models.Model):
-    """A stay of a customer in a segment: open while exited_at is null; history is kept."""
+    """A stay of a customer in a segment: open while exited_at is null; history is kept.
+
+    The table is partitioned by `exited_at IS NULL` (migration 0021): the open stays in one
+    partition, the closed ones in another, so the open stays' indexes, which the screen-pop,
+    the rules and every refresh's diff read, keep the size of the current membership however
+    long the history grows. An exit moves its row from the first to the second. The primary
+    key is each partition's (ids come from the parent's identity) and `membership_one_open`
+    is the open partition's unique index; the model declares both as on a plain table.
+    """
 
     # No index of the foreign keys' own: membership_segment_time leads with the segment,
     # membership_by_customer with the customer, and each index more is written for every one of

@@ -1,6 +1,7 @@
 """Customers and their contact points: edited through the customer services, consent changed
 only by recorded actions, searched through indexed lookups."""
 
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
@@ -32,6 +33,7 @@ from callcenter.models import (
     Order,
     Ticket,
 )
+from callcenter.moved_rows import moved_rows_retried
 from callcenter.services.customers import (
     EDITABLE_FIELDS,
     customer_consent_set,
@@ -361,6 +363,14 @@ class CustomerAdmin(SubjectRightsActions, BigTableAdmin):
         obj.pk = created.pk
         obj._state.adding = False
         obj._state.db = created._state.db
+
+    # A deletion cascades to the customer's segment memberships, whose rows a running refresh
+    # may be moving between partitions (callcenter.moved_rows).
+    def delete_model(self, request: HttpRequest, obj: Customer) -> None:
+        moved_rows_retried(partial(super().delete_model, request, obj))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        moved_rows_retried(partial(super().delete_queryset, request, queryset))
 
 
 @admin.register(ContactPoint)

@@ -30,11 +30,15 @@ LOCK_TIMEOUT = "5s"
 
 def refresh_tables_due() -> list[str]:
     """The refresh's tables whose dead row versions exceed the threshold (the server's
-    statistics, which each transaction reports as it ends)."""
+    statistics, which each transaction reports as it ends). A partitioned table (the
+    memberships) holds no rows of its own: each of its partitions is counted, and named, by
+    itself, so that only the one a run left dead versions in is vacuumed."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
-            "WHERE s.relname = ANY(%s) AND s.n_dead_tup > %s + %s * greatest(c.reltuples, 0) "
+            "LEFT JOIN pg_inherits i ON i.inhrelid = s.relid "
+            "WHERE coalesce(i.inhparent, s.relid) = ANY(%s::regclass[]) AND c.relkind = 'r' "
+            "AND s.n_dead_tup > %s + %s * greatest(c.reltuples, 0) "
             "ORDER BY s.relname",
             [list(REFRESH_TABLES), THRESHOLD, SCALE_FACTOR],
         )

@@ -104,3 +104,36 @@ def test_the_refresh_task_vacuums_what_its_run_left_due(rewritten: int) -> None:
     assert after is not None
     assert before is None or after > before
     assert METRICS not in refresh_tables_due()
+
+
+def test_memberships_are_vacuumed_by_partition_where_exits_left_dead_versions(
+    committed_rows: None,
+) -> None:
+    """An exit moves the row from the open partition to the closed one: the dead versions are
+    in the open partition, which is the one due and vacuumed; the closed one only received
+    rows and is left alone."""
+    from segments.models import Segment, SegmentMembership
+
+    segment = Segment.objects.filter(kind="lifecycle").first()
+    now = timezone.now()
+    SegmentMembership.objects.bulk_create(
+        SegmentMembership(segment=segment, customer=customer, entered_at=now)
+        for customer in CustomerFactory.create_batch(120)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f'ANALYZE "{SegmentMembership._meta.db_table}"')
+    SegmentMembership.objects.update(exited_at=now)
+    _stats_flushed()
+    opened, closed = (f"{SegmentMembership._meta.db_table}_{part}" for part in ("open", "closed"))
+
+    assert _dead(opened) >= 120
+    due = refresh_tables_due()
+    assert opened in due
+    assert closed not in due
+    assert SegmentMembership._meta.db_table not in due
+
+    vacuumed = refresh_tables_vacuum()
+
+    assert opened in vacuumed
+    assert _dead(opened) == 0
+    assert SegmentMembership.objects.filter(exited_at=now).count() == 120

@@ -3,9 +3,10 @@ through the model registry), keeping rows a uniqueness rule forbids to move; con
 kept without duplicates."""
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 from callcenter.choices import ContactKind, CustomerKind
 from callcenter.errors import ApplicationError
 from callcenter.models import ContactPoint, Customer, CustomerMerge, MergeProposal
+from callcenter.moved_rows import moved_rows_retried
 
 # Relations to Customer the merge handles itself instead of moving rows.
 _NOT_MOVED = (MergeProposal, CustomerMerge, ContactPoint)
@@ -94,8 +96,9 @@ def move_related_rows(*, survivor: Customer, merged: Customer) -> dict[str, int]
             kept += rows.filter(conflict).count()
             rows = rows.exclude(conflict)
         try:
-            with transaction.atomic():
-                counts[label] = rows.update(**{fk.attname: survivor.pk}, **_touch(fk.model))
+            counts[label] = moved_rows_retried(
+                partial(rows.update, **{fk.attname: survivor.pk}, **_touch(fk.model))
+            )
         except IntegrityError as exc:
             raise ApplicationError(
                 _("The merge was stopped: rows of %(table)s could not be moved (%(error)s).")
