@@ -5,6 +5,8 @@ stays read only the open partition, and the migration keeps every stay both ways
 import datetime as dt
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -17,6 +19,8 @@ from django.utils import timezone
 
 from callcenter.models import Customer
 from callcenter.moved_rows import ATTEMPTS, moved_rows_retried
+from callcenter.selectors import screenpop
+from callcenter.services.identity import customer_merge
 from segments.models import SegmentMembership
 from tests.callcenter.factories import CustomerFactory, UserFactory
 from tests.segments.factories import SegmentFactory, SegmentMembershipFactory
@@ -162,6 +166,23 @@ def _commit_once_waited_for(other: psycopg.Connection, waiter_pid: int) -> threa
     return thread
 
 
+@contextmanager
+def _closed_by_a_refresh(stay: SegmentMembership) -> Iterator[None]:
+    """Within the block, another session has closed `stay` (its row moved to the closed
+    partition) and holds it, as a refresh does until its commit; it commits as soon as this
+    session waits for the row, and the block's end waits for that."""
+    with _other_connection() as refresh:
+        refresh.execute(
+            f'UPDATE "{TABLE}" SET exited_at = now() WHERE id = %s',  # noqa: S608 - constant
+            [stay.pk],
+        )
+        committer = _commit_once_waited_for(refresh, _backend_pid())
+        try:
+            yield
+        finally:
+            committer.join()
+
+
 @pytest.mark.usefixtures("committed_rows")
 def test_a_statement_that_waited_for_a_moved_row_runs_again_and_finds_it() -> None:
     stay = SegmentMembershipFactory()
@@ -173,16 +194,8 @@ def test_a_statement_that_waited_for_a_moved_row_runs_again_and_finds_it() -> No
         return SegmentMembership.objects.filter(pk=stay.pk).update(customer=other_customer)
 
     other_customer = CustomerFactory()
-    with _other_connection() as refresh:
-        # as a refresh closes the stay: the row moves to the closed partition, held till commit
-        refresh.execute(
-            f'UPDATE "{TABLE}" SET exited_at = now() WHERE id = %s',  # noqa: S608 - constant
-            [stay.pk],
-        )
-        committer = _commit_once_waited_for(refresh, _backend_pid())
-        with transaction.atomic():
-            moved = moved_rows_retried(move_to_another_customer)
-        committer.join()
+    with _closed_by_a_refresh(stay), transaction.atomic():
+        moved = moved_rows_retried(move_to_another_customer)
 
     assert moved == 1
     assert attempts == 2
@@ -209,19 +222,11 @@ def test_other_errors_are_not_retried() -> None:
 
 @pytest.mark.usefixtures("committed_rows")
 def test_a_merge_during_a_refresh_moves_the_stay_the_refresh_closed() -> None:
-    from callcenter.services.identity import customer_merge
-
     supervisor = UserFactory(username="merger")
     survivor, merged = CustomerFactory(), CustomerFactory()
     stay = SegmentMembershipFactory(customer=merged)
-    with _other_connection() as refresh:
-        refresh.execute(
-            f'UPDATE "{TABLE}" SET exited_at = now() WHERE id = %s',  # noqa: S608 - constant
-            [stay.pk],
-        )
-        committer = _commit_once_waited_for(refresh, _backend_pid())
+    with _closed_by_a_refresh(stay):
         record = customer_merge(survivor=survivor, merged=merged, merged_by=supervisor)
-        committer.join()
 
     assert record.moved["segments.segmentmembership"] == 1
     stay.refresh_from_db()
@@ -241,14 +246,8 @@ def test_an_admin_deleting_a_customer_during_a_refresh_deletes_the_closed_stay_t
     customer = CustomerFactory()
     stay = SegmentMembershipFactory(customer=customer)
     url = reverse("admin:callcenter_customer_delete", args=[customer.pk])
-    with _other_connection() as refresh:
-        refresh.execute(
-            f'UPDATE "{TABLE}" SET exited_at = now() WHERE id = %s',  # noqa: S608 - constant
-            [stay.pk],
-        )
-        committer = _commit_once_waited_for(refresh, _backend_pid())
+    with _closed_by_a_refresh(stay):
         response = client.post(url, {"post": "yes"})
-        committer.join()
 
     assert response.status_code == 302
     assert not SegmentMembership.objects.filter(pk=stay.pk).exists()
@@ -257,8 +256,6 @@ def test_an_admin_deleting_a_customer_during_a_refresh_deletes_the_closed_stay_t
 
 @pytest.mark.django_db
 def test_the_screen_pop_statement_reads_the_open_partition_alone() -> None:
-    from callcenter.selectors import screenpop
-
     sections = tuple(
         (name, section)
         for name, section in screenpop._SECTIONS.items()

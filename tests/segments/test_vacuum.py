@@ -116,13 +116,13 @@ def test_memberships_are_vacuumed_by_partition_where_exits_left_dead_versions(
 
     segment = Segment.objects.filter(kind="lifecycle").first()
     now = timezone.now()
-    SegmentMembership.objects.bulk_create(
+    stays = SegmentMembership.objects.bulk_create(
         SegmentMembership(segment=segment, customer=customer, entered_at=now)
         for customer in CustomerFactory.create_batch(120)
     )
     with connection.cursor() as cursor:
         cursor.execute(f'ANALYZE "{SegmentMembership._meta.db_table}"')
-    SegmentMembership.objects.update(exited_at=now)
+    SegmentMembership.objects.filter(pk__in=[stay.pk for stay in stays]).update(exited_at=now)
     _stats_flushed()
     opened, closed = (f"{SegmentMembership._meta.db_table}_{part}" for part in ("open", "closed"))
 
