@@ -27,16 +27,21 @@ def customer_set_create(cursor: Any, name: str) -> None:
 def customer_rows_delete(
     cursor: Any, *, table: str, alias: str, condition: sql.Composable, within: str | None
 ) -> int:
-    """Delete the rows of the per-customer `table` (named `alias` in `condition`) that meet
-    `condition`: all of them, or (`within`: a customer set) only those of that set's customers.
-    Returns how many went."""
+    """Delete the rows of the per-customer `table` whose customer meets `condition` (which
+    names the customer's id `{alias}.customer_id`, and nothing else of the row): all of them,
+    or (`within`: a customer set) only those of that set's customers. Returns how many went.
+
+    Within a set, the condition is tested on the set's ids first and the few that meet it
+    are deleted by key: joining the set with every row of the table first, as the planner
+    would, read the whole table each night for a set of a few percent."""
     names = {"table": sql.Identifier(table), "alias": sql.Identifier(alias), "condition": condition}
     if within is None:
         delete = sql.SQL("DELETE FROM {table} {alias} WHERE {condition}").format(**names)
     else:
         delete = sql.SQL(
-            "DELETE FROM {table} {alias} USING {within} t "
-            "WHERE {alias}.customer_id = t.customer_id AND {condition}"
+            "WITH gone AS MATERIALIZED "
+            "(SELECT {alias}.customer_id FROM {within} {alias} WHERE {condition}) "
+            "DELETE FROM {table} t USING gone WHERE t.customer_id = gone.customer_id"
         ).format(within=sql.Identifier(within), **names)
     cursor.execute(delete)
     return int(cursor.rowcount)

@@ -23,10 +23,11 @@ from typing import TypeVar
 import pandas as pd
 import psycopg
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from psycopg import pq, sql
 
 from segments.models import CustomerMetrics, DirtyCustomer
-from segments.services.customer_sets import customer_set_create
+from segments.services.customer_sets import customer_set_create, ids_csv, rows_copy
 
 T = TypeVar("T")
 
@@ -271,7 +272,8 @@ def _with_account_rollup(frame: pd.DataFrame, rollup: pd.DataFrame) -> pd.DataFr
     positions = frame.index[frame["customer_id"].isin(rollup.index)]
     ids = frame.loc[positions, "customer_id"]
     for column in rollup.columns:
-        frame.loc[positions, column] = rollup.loc[ids, column].to_numpy()
+        # `.array`, not `.to_numpy()`: that would make time-zone-aware moments Python objects.
+        frame.loc[positions, column] = rollup.loc[ids, column].array
     return frame
 
 
@@ -613,19 +615,21 @@ def dirty_log_consume() -> int:
 
 def _dirty_customers(*, as_of: datetime) -> int:
     """Fill DIRTY_NOW_TABLE with every customer whose raw metrics may differ from the stored
-    ones as of `as_of`: changed history (the log), rows whose moment of change by the clock
-    has come (a paid order, contact or complaint left its window, or one became current:
-    `orders_edge_at`, `contacts_edge_at`, computed with the stored figures), active customers
-    without a stored row, and the accounts of all these. Returns how many there are."""
+    ones as of `as_of`: changed history or customer (the log: new customers are logged too),
+    rows whose moment of change by the clock has come (a paid order, contact or complaint left
+    its window, or one became current: `orders_edge_at`, `contacts_edge_at`, computed with the
+    stored figures), and the accounts of all these. Returns how many there are.
+
+    An active customer with neither a stored row nor a logged change (a row lost outside the
+    refresh) is found later, among the rows read back (`metrics_frame_incremental`): looking
+    for one here joined every customer with every stored row each night."""
     with connection.cursor() as cursor:
         customer_set_create(cursor, DIRTY_NOW_TABLE)
         cursor.execute(
             sql.SQL(
                 "INSERT INTO {now} SELECT customer_id FROM {seen} "
                 "UNION SELECT customer_id FROM {metrics} "
-                "WHERE orders_edge_at <= %(as_of)s OR contacts_edge_at <= %(as_of)s "
-                "UNION SELECT c.id FROM callcenter_customer c WHERE c.status = 'active' "
-                "AND NOT EXISTS (SELECT 1 FROM {metrics} m WHERE m.customer_id = c.id)"
+                "WHERE orders_edge_at <= %(as_of)s OR contacts_edge_at <= %(as_of)s"
             ).format(
                 now=sql.Identifier(DIRTY_NOW_TABLE),
                 seen=sql.Identifier(DIRTY_SEEN_TABLE),
@@ -633,18 +637,43 @@ def _dirty_customers(*, as_of: datetime) -> int:
             ),
             {"as_of": as_of},
         )
-        count = cursor.rowcount
-        # A contact's changed history changes its account's roll-up.
-        cursor.execute(
-            sql.SQL(
-                "INSERT INTO {now} SELECT DISTINCT c.account_id FROM callcenter_customer c "
-                "JOIN {now} d ON d.customer_id = c.id WHERE c.account_id IS NOT NULL "
-                "ON CONFLICT DO NOTHING"
-            ).format(now=sql.Identifier(DIRTY_NOW_TABLE))
-        )
-        count += cursor.rowcount
-        cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(DIRTY_NOW_TABLE)))
-    return count
+        return cursor.rowcount + _dirty_accounts_add(cursor)
+
+
+def _dirty_accounts_add(cursor: CursorWrapper) -> int:
+    """Add the accounts of the customers in DIRTY_NOW_TABLE to it (a contact's changed history
+    changes its account's roll-up) and analyse it; returns how many were added."""
+    cursor.execute(
+        sql.SQL(
+            "INSERT INTO {now} SELECT DISTINCT c.account_id FROM callcenter_customer c "
+            "JOIN {now} d ON d.customer_id = c.id WHERE c.account_id IS NOT NULL "
+            "ON CONFLICT DO NOTHING"
+        ).format(now=sql.Identifier(DIRTY_NOW_TABLE))
+    )
+    added = cursor.rowcount
+    cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(DIRTY_NOW_TABLE)))
+    return added
+
+
+def _dirty_unstored_add(ids: pd.Series) -> None:
+    """Add customers without a stored row (and their accounts) to DIRTY_NOW_TABLE."""
+    with connection.cursor() as cursor:
+        rows_copy(cursor.cursor, DIRTY_NOW_TABLE, ["customer_id"], ids_csv(ids))
+        _dirty_accounts_add(cursor)
+
+
+def _dirty_aggregated(as_of: datetime, window_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The raw metrics of the customers in DIRTY_NOW_TABLE, and every other active customer
+    with their kind (not a stored column)."""
+    statement, _orders = _aggregation_sql(as_of, window_days, only_dirty=True)
+    fresh = _read_csv(_copy_out(statement), METRICS_COLUMNS)
+    others_query = sql.SQL(
+        "SELECT c.id AS customer_id, c.kind FROM callcenter_customer c "
+        "WHERE c.status = 'active' AND NOT EXISTS "
+        "(SELECT 1 FROM {now} d WHERE d.customer_id = c.id)"
+    ).format(now=sql.Identifier(DIRTY_NOW_TABLE))
+    others = _read_csv(_copy_out(others_query), {"customer_id": "int64", "kind": "string"})
+    return fresh, others
 
 
 def metrics_frame_incremental(
@@ -666,16 +695,13 @@ def metrics_frame_incremental(
     dirty = _dirty_customers(as_of=as_of)
     if dirty > max_share * max(CustomerMetrics.objects.count(), 1):
         return None
-    statement, _orders = _aggregation_sql(as_of, window_days, only_dirty=True)
-    fresh = _read_csv(_copy_out(statement), METRICS_COLUMNS)
-    # The active customers not re-aggregated, with their kind (not a stored column).
-    others_query = sql.SQL(
-        "SELECT c.id AS customer_id, c.kind FROM callcenter_customer c "
-        "WHERE c.status = 'active' AND NOT EXISTS "
-        "(SELECT 1 FROM {now} d WHERE d.customer_id = c.id)"
-    ).format(now=sql.Identifier(DIRTY_NOW_TABLE))
-    others = _read_csv(_copy_out(others_query), {"customer_id": "int64", "kind": "string"})
+    fresh, others = _dirty_aggregated(as_of, window_days)
     previous = stored_rows()
+    unstored = others["customer_id"][~others["customer_id"].isin(previous.index)]
+    if not unstored.empty:
+        # Rare (a row lost outside the refresh): those customers are aggregated too.
+        _dirty_unstored_add(unstored)
+        fresh, others = _dirty_aggregated(as_of, window_days)
     # The raw metrics only, before joining: the joined copy is the size of what it joins.
     raw = [name for name in METRICS_COLUMNS if name not in others.columns]
     stored = others.join(previous[raw], on="customer_id", how="inner")[list(METRICS_COLUMNS)]

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from callcenter.choices import AccountRole, TicketKind
 from callcenter.services.customers import customer_account_set
@@ -96,6 +97,27 @@ def test_a_contacts_order_and_a_new_contact_update_the_account_incrementally(
     segment_refresh(as_of=AS_OF, window_days=365, full=True)
     full = set(CustomerMetrics.objects.values_list(*columns))
     assert full == incremental
+
+
+def test_a_contacts_row_lost_without_a_logged_change_is_aggregated_with_its_account(
+    account, monkeypatch
+) -> None:
+    company, buyer, _payer, _loner = account
+    segment_refresh(as_of=AS_OF, window_days=365)
+    columns = ("customer_id", "orders_lifetime", "monetary", "spend_lifetime", "last_order_at")
+    before = set(CustomerMetrics.objects.values_list(*columns))
+    # Lost outside the refresh (a restore, a manual delete): no trigger logs it.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM segments_customermetrics WHERE customer_id = %s", [buyer.pk])
+    assert not DirtyCustomer.objects.exists()
+
+    monkeypatch.setattr(refresh_module, "INCREMENTAL_MAX_SHARE", 1.0)
+    run = segment_refresh(as_of=AS_OF, window_days=365)
+
+    assert run.status == "succeeded", run.error
+    # The buyer and its account, found among the rows read back, and nobody else.
+    assert run.counts["aggregated"] == 2
+    assert set(CustomerMetrics.objects.values_list(*columns)) == before
 
 
 def test_a_contact_leaving_takes_its_orders_out_of_the_account(account) -> None:

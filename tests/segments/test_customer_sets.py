@@ -1,11 +1,13 @@
 """Frames COPYed into tables as Arrow-written CSV (the write-back, the buying habits): timestamps
-leave pandas as UTC text with their offset, read back equal whatever the session's time zone."""
+leave pandas as UTC text with their offset, read back equal whatever the session's time zone.
+Per-customer rows are deleted by condition, within a set of customers or in the whole table."""
 
 import pandas as pd
 import pytest
 from django.db import connection, transaction
+from psycopg import sql
 
-from segments.services.customer_sets import frame_csv, rows_copy
+from segments.services.customer_sets import customer_rows_delete, frame_csv, rows_copy
 
 pytestmark = pytest.mark.django_db
 
@@ -46,3 +48,29 @@ def test_written_timestamps_read_back_equal_whatever_the_session_time_zone() -> 
     expected = [None if pd.isna(at) else at.to_pydatetime() for at in frame["at"]]
     assert [at for at, _local in rows] == expected
     assert [local for _at, local in rows] == expected
+
+
+@pytest.mark.parametrize("within", [None, "chosen"])
+def test_rows_meeting_the_condition_are_deleted_only_within_the_set(within) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE per_customer (customer_id bigint PRIMARY KEY, note text) "
+            "ON COMMIT DROP; INSERT INTO per_customer SELECT g, 'x' FROM generate_series(1, 10) g;"
+            "CREATE TEMP TABLE chosen (customer_id bigint PRIMARY KEY) ON COMMIT DROP; "
+            "INSERT INTO chosen VALUES (1), (2), (3), (4), (11)"
+        )
+        deleted = customer_rows_delete(
+            cursor,
+            table="per_customer",
+            alias="r",
+            condition=sql.SQL("r.customer_id % 2 = 0"),
+            within=within,
+        )
+        cursor.execute("SELECT customer_id FROM per_customer ORDER BY 1")
+        left = [row[0] for row in cursor.fetchall()]
+        transaction.set_rollback(True)
+
+    if within is None:
+        assert (deleted, left) == (5, [1, 3, 5, 7, 9])
+    else:
+        assert (deleted, left) == (2, [1, 3, 5, 6, 7, 8, 9, 10])

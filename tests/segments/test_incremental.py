@@ -123,6 +123,28 @@ def test_next_day_refresh_is_incremental_and_equals_a_full_pass(history, monkeyp
     assert _open_memberships() == incremental_members
 
 
+def test_a_row_lost_without_a_logged_change_is_written_again_by_the_next_day(
+    history, monkeypatch
+) -> None:
+    assert segment_refresh(as_of=AS_OF, window_days=365).status == RunStatus.SUCCEEDED
+    lost = history[11]
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM segments_customermetrics WHERE customer_id = %s", [lost.pk])
+    assert not DirtyCustomer.objects.exists()
+
+    monkeypatch.setattr(refresh_module, "INCREMENTAL_MAX_SHARE", 1.0)
+    second = segment_refresh(as_of=NEXT_DAY, window_days=365)
+
+    assert second.status == RunStatus.SUCCEEDED, second.error
+    assert second.counts["aggregated"] < second.counts["customers"]
+    assert lost.pk in _table()
+    incremental = _table()
+    monkeypatch.setattr(refresh_module, "_previous_builtin_signature", lambda: None)
+    third = segment_refresh(as_of=NEXT_DAY, window_days=365, full=True)
+    assert third.counts["metrics_written"] == 0
+    assert _table() == incremental
+
+
 def test_a_full_pass_stages_only_rows_that_differ_and_deletes_the_departed(history) -> None:
     segment_refresh(as_of=AS_OF, window_days=365, full=True)
     c = history
