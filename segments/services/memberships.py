@@ -32,9 +32,10 @@ from segments.services.writeback import CHANGED_TABLE, membership_bit
 
 DESIRED_TABLE = "segments_desired_members"
 # Under this share of customers changed, the built-in diff of a steady refresh reads their
-# open memberships through the index by customer. Left to itself the planner hashes every open
-# membership: slower than the probes up to about a third of the customers changed (measured at
-# a million, docs/performance.md), since the open stays have a partition of their own.
+# open memberships through the index by customer, in customer order. Left to itself the planner
+# hashes every open membership: slower than those probes at a quarter and at a third of the
+# customers changed (measured at a million, docs/performance.md), now that the open stays have
+# a partition of their own.
 PROBE_MAX_SHARE = 0.25
 REANALYZE_AFTER_MOVES = 50_000
 # ... and more than this share of the rows the statistics count (autovacuum's own analyze
