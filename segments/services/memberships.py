@@ -12,8 +12,6 @@ depend on the clock or on other tables).
 """
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +26,7 @@ from segments.choices import PriorityField, SegmentKind
 from segments.models import CustomerMetrics, Segment, SegmentMembership
 from segments.rules import rule_describe, rule_queryset, segment_dependency_order
 from segments.selectors import touch_value
+from segments.services.planner import hashed, index_probes
 from segments.services.writeback import CHANGED_TABLE, membership_bit
 
 DESIRED_TABLE = "segments_desired_members"
@@ -78,17 +77,23 @@ def _kind_bit(kind: str) -> int:
 
 def _builtin_desired(*, changed_only: bool) -> sql.Composed:
     """The SELECT of every built-in segment's desired members (segment_id, customer_id,
-    reason) in one pass over the metrics rows: each row unpivots into one (kind, key, reason)
-    per built-in kind, joined with the active segments. With `changed_only`, only the customers
-    in CHANGED_TABLE and, of each, only the kinds whose column changed."""
+    reason) in one pass over the metrics rows: each row unpivots into one (kind, key) per
+    built-in kind, joined with the active segments. With `changed_only`, only the customers in
+    CHANGED_TABLE and, of each, only the kinds whose column changed. The reason is built only
+    for the rows the kinds and the segments leave, not for every kind of every row."""
     values = sql.SQL(", ").join(
-        sql.SQL("({kind}, {bit}, m.{column}::text, {reason})").format(
+        sql.SQL("({kind}, {bit}, m.{column}::text)").format(
             kind=sql.Literal(str(kind)),
             bit=sql.Literal(_kind_bit(kind)),
             column=sql.Identifier(column),
-            reason=sql.SQL(reason),
         )
-        for kind, (column, reason) in BUILTIN_COLUMNS.items()
+        for kind, (column, _reason) in BUILTIN_COLUMNS.items()
+    )
+    reasons = sql.SQL(" ").join(
+        sql.SQL("WHEN {kind} THEN {reason}").format(
+            kind=sql.Literal(str(kind)), reason=sql.SQL(reason)
+        )
+        for kind, (_column, reason) in BUILTIN_COLUMNS.items()
     )
     changed: sql.Composable = sql.SQL("")
     if changed_only:
@@ -96,14 +101,16 @@ def _builtin_desired(*, changed_only: bool) -> sql.Composed:
             sql.Identifier(CHANGED_TABLE)
         )
     return sql.SQL(
-        "SELECT s.id AS segment_id, m.customer_id, v.reason FROM {metrics} m{changed} "
-        "CROSS JOIN LATERAL (VALUES {values}) AS v(kind, bit, key, reason) "
+        "SELECT s.id AS segment_id, m.customer_id, CASE v.kind {reasons} END AS reason "
+        "FROM {metrics} m{changed} "
+        "CROSS JOIN LATERAL (VALUES {values}) AS v(kind, bit, key) "
         "JOIN {segments} s ON s.kind = v.kind AND s.key = v.key AND s.is_active"
         "{scope}"
     ).format(
         metrics=sql.Identifier(CustomerMetrics._meta.db_table),
         changed=changed,
         values=values,
+        reasons=reasons,
         segments=sql.Identifier(Segment._meta.db_table),
         scope=sql.SQL(" WHERE c.kinds & v.bit <> 0" if changed_only else ""),
     )
@@ -188,42 +195,6 @@ def _few_changed(cursor: Cursor[TupleRow]) -> bool:
     return changed < PROBE_MAX_SHARE * max(rows, 1)
 
 
-@contextmanager
-def _planner_off(cursor: Cursor[TupleRow], names: tuple[str, ...]) -> Iterator[None]:
-    """Within the block, these planner methods (e.g. "enable_hashjoin") are off; the
-    transaction's own settings come back after it."""
-    reads = ", ".join(f"current_setting('{name}')" for name in names)
-    cursor.execute(f"SELECT {reads}")  # noqa: S608 - names are module constants
-    saved = cursor.fetchone()
-    offs = ", ".join(f"set_config('{name}', 'off', true)" for name in names)
-    cursor.execute(f"SELECT {offs}")  # noqa: S608 - names are module constants
-    try:
-        yield
-    finally:
-        backs = ", ".join(f"set_config('{name}', %s, true)" for name in names)
-        cursor.execute(f"SELECT {backs}", saved)  # noqa: S608 - names are module constants
-
-
-@contextmanager
-def _index_probes(cursor: Cursor[TupleRow], enabled: bool) -> Iterator[None]:
-    """Within the block, no hash or merge joins: each row of the small side probes an index."""
-    if not enabled:
-        yield
-        return
-    with _planner_off(cursor, ("enable_hashjoin", "enable_mergejoin")):
-        yield
-
-
-@contextmanager
-def _hashed(cursor: Cursor[TupleRow], enabled: bool) -> Iterator[None]:
-    """Within the block, no nested loops: joins hash (or merge) both sides."""
-    if not enabled:
-        yield
-        return
-    with _planner_off(cursor, ("enable_nestloop",)):
-        yield
-
-
 def _anyone_in(cursor: Cursor[TupleRow], segment_ids: list[int]) -> bool:
     """Whether any of these segments has an open membership."""
     cursor.execute(
@@ -270,7 +241,7 @@ def _apply(
         moves.update(_entries_open(cursor, params, every))
         return moves
     cursor.execute(sql.SQL("ANALYZE {}").format(desired))
-    with _hashed(cursor, hash_exits):
+    with hashed(cursor, hash_exits):
         cursor.execute(
             sql.SQL(
                 "WITH closed AS (UPDATE {table} m SET exited_at = %(now)s, "
@@ -327,14 +298,18 @@ def _apply_changed(
         changed = sql.SQL("(SELECT customer_id, kinds FROM {} ORDER BY customer_id)").format(
             changed
         )
-    with _index_probes(cursor, probe):
+    # Each open membership's kind bit is looked up in the arrays (null for a segment not
+    # among them), not joined: with hash joins off, a join with the segments made the
+    # planner pair every segment with every changed customer first, then probe the index for
+    # each pair, several times slower (docs/performance.md).
+    with index_probes(cursor, probe):
         cursor.execute(
             sql.SQL(
                 "CREATE TEMP TABLE {held} ON COMMIT DROP AS "
                 "SELECT m.id, m.segment_id, m.customer_id FROM {changed} c "
                 "JOIN {table} m ON m.customer_id = c.customer_id AND m.exited_at IS NULL "
-                "JOIN unnest(%(ids)s::bigint[], %(bits)s::integer[]) AS b(segment_id, bit) "
-                "ON b.segment_id = m.segment_id AND c.kinds & b.bit <> 0"
+                "WHERE c.kinds & (%(bits)s::integer[])"
+                "[array_position(%(ids)s::bigint[], m.segment_id)] <> 0"
             ).format(held=held, changed=changed, table=table),
             params,
         )
@@ -351,7 +326,7 @@ def _apply_changed(
     )
     cursor.execute(sql.SQL("ANALYZE {}").format(exits))
     moves: Counter = Counter()
-    with _index_probes(cursor, True):
+    with index_probes(cursor):
         cursor.execute(
             sql.SQL(
                 "WITH closed AS (UPDATE {table} m SET exited_at = %(now)s, "

@@ -26,6 +26,7 @@ from psycopg.rows import TupleRow
 
 from segments.models import CustomerMetrics
 from segments.services.customer_sets import frame_csv, ids_csv, rows_copy
+from segments.services.planner import index_probes
 
 # Columns of segments_customermetrics written from the frame (besides refreshed_at).
 METRIC_COLUMNS: dict[str, str] = {
@@ -280,20 +281,26 @@ def _staged_rows_update(
 ) -> int:
     """Update the stored rows from the staged ones that differ (`_staged_values`): the
     `dense` columns from every staged row, the `sparse` ones only where staged for the row
-    (the others keep their stored value); returns how many. One hash join: an INSERT ... ON
-    CONFLICT DO UPDATE would add a speculative insertion per row."""
-    cursor.execute(
-        sql.SQL(
-            "UPDATE {table} m SET {assignments}, refreshed_at = %(now)s "
-            "FROM {staging} s WHERE m.customer_id = s.customer_id AND ({differ})"
-        ).format(
-            assignments=_staged_assignments(dense, sparse),
-            differ=_staged_differ(dense, sparse),
-            **names,
-        ),
-        {"now": now},
-    )
-    return cursor.rowcount
+    (the others keep their stored value); returns how many. An INSERT ... ON CONFLICT DO
+    UPDATE would add a speculative insertion per row.
+
+    The staged rows are in customer order (`metrics_write`) and each probes the table's
+    primary key, so the key and the table are read page after page. The planner would hash
+    the whole table instead, which cost more at every share of the rows measured, a night's
+    third as a refit's million (docs/performance.md, the write-back)."""
+    with index_probes(cursor):
+        cursor.execute(
+            sql.SQL(
+                "UPDATE {table} m SET {assignments}, refreshed_at = %(now)s "
+                "FROM {staging} s WHERE m.customer_id = s.customer_id AND ({differ})"
+            ).format(
+                assignments=_staged_assignments(dense, sparse),
+                differ=_staged_differ(dense, sparse),
+                **names,
+            ),
+            {"now": now},
+        )
+        return cursor.rowcount
 
 
 def _gone_rows_delete(
@@ -392,6 +399,10 @@ def metrics_write(*, changes: MetricsChanges, now: datetime) -> dict[str, int]:
     """
     rows, new, gone, moved = changes.rows, changes.new, changes.gone, changes.moved
     values, dense = _staged_values(rows, changes)
+    if not values["customer_id"].is_monotonic_increasing:
+        # Staged in customer order for the UPDATE's probes (a frame aggregated elsewhere
+        # may come in parts).
+        values = values.iloc[np.argsort(values["customer_id"].to_numpy(), kind="stable")]
     staged = list(values.columns)
     sparse = [column for column in VALUE_COLUMNS if column in staged and column not in dense]
     payload = frame_csv(values)
@@ -410,8 +421,8 @@ def metrics_write(*, changes: MetricsChanges, now: datetime) -> dict[str, int]:
         if not rows.empty:
             rows_copy(cursor, STAGING_TABLE, staged, payload)
             # Statistics on the fresh staging table (its size and key: no plan reads the other
-            # columns', which took most of the ANALYZE) let the planner hash the join below
-            # instead of re-scanning the staging table for every stored row.
+            # columns', which took most of the ANALYZE): the UPDATE's probes are then driven
+            # from it, not the table's rows each scanning it.
             cursor.execute(sql.SQL("ANALYZE {staging} (customer_id)").format(**names))
             updated = _staged_rows_update(cursor, names, dense, sparse, now)
         deleted = _gone_rows_delete(cursor, names, gone)

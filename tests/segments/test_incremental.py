@@ -12,7 +12,7 @@ from psycopg import sql
 
 from callcenter.choices import CustomerStatus, OrderStatus, SurveyKind, TicketKind
 from callcenter.models import Interaction, Order
-from segments.choices import RunStatus
+from segments.choices import RunStatus, SegmentKind
 from segments.models import CustomerMetrics, DirtyCustomer, RefreshRun, SegmentMembership
 from segments.services import refresh as refresh_module
 from segments.services.metrics import DIRTY_SEEN_TABLE, dirty_log_consume, dirty_log_snapshot
@@ -176,11 +176,11 @@ def test_few_changed_customers_probe_the_membership_index(history, monkeypatch) 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE segments_customermetrics")
     probes: list[bool] = []
-    real = memberships._index_probes
+    real = memberships.index_probes
     monkeypatch.setattr(
         memberships,
-        "_index_probes",
-        lambda cursor, enabled: probes.append(enabled) or real(cursor, enabled),
+        "index_probes",
+        lambda cursor, enabled=True: probes.append(enabled) or real(cursor, enabled),
     )
     # A small base: one new order moves the scores of a few others too.
     monkeypatch.setattr(memberships, "PROBE_MAX_SHARE", 0.5)
@@ -553,3 +553,139 @@ def test_each_row_knows_when_the_clock_changes_it_and_only_those_rows_are_re_agg
 
     assert third.counts["metrics_written"] == 0
     assert _table() == incremental_table
+
+
+class _Explaining:
+    """A cursor that notes each UPDATE's join settings and plan in `plans` before running it."""
+
+    def __init__(self, cursor, plans: list[tuple[tuple, str]]) -> None:
+        self._cursor = cursor
+        self._plans = plans
+
+    def execute(self, query, params=None):
+        text = query.as_string(self._cursor) if hasattr(query, "as_string") else query
+        if text.startswith("UPDATE"):
+            self._cursor.execute(
+                "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')"
+            )
+            settings = self._cursor.fetchone()
+            self._cursor.execute("EXPLAIN " + text, params)
+            plan = "\n".join(row[0] for row in self._cursor.fetchall())
+            self._plans.append((settings, plan))
+        return self._cursor.execute(query, params)
+
+    def __getattr__(self, name: str):
+        return getattr(self._cursor, name)
+
+
+def test_the_staged_rows_are_staged_in_customer_order_and_joined_by_a_loop(
+    history, monkeypatch
+) -> None:
+    from segments.services import writeback
+    from segments.services.metrics import metrics_stored_rows
+
+    segment_refresh(as_of=AS_OF, window_days=365)
+    plans: list[tuple[tuple, str]] = []
+    real = writeback._staged_rows_update
+    monkeypatch.setattr(
+        writeback,
+        "_staged_rows_update",
+        lambda cursor, *args: real(_Explaining(cursor, plans), *args),
+    )
+    with transaction.atomic():
+        # given a frame whose rows come newest customer first, every row changed
+        stored = metrics_stored_rows()
+        frame = stored.reset_index().iloc[::-1].set_index("customer_id", drop=False)
+        frame["churn_probability"] = 0.375
+        # when it is written
+        counts = writeback.metrics_write(
+            changes=writeback.metrics_changes(frame=frame, previous=stored), now=NEXT_DAY
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("SELECT customer_id FROM {}").format(
+                    sql.Identifier(writeback.STAGING_TABLE)
+                )
+            )
+            staged = [row[0] for row in cursor.fetchall()]
+
+    # then the staging table holds them in customer order, and the UPDATE loops over them
+    # rather than hashing or merging the table (which of the two a forty-row table is read
+    # by, its key or a scan, is the planner's choice)
+    assert counts["metrics_written"] == len(staged) == len(stored)
+    assert staged == sorted(staged)
+    (settings, plan), *_ = plans
+    assert settings == ("off", "off")
+    assert "Nested Loop" in plan
+    assert "Hash" not in plan
+    assert "Merge" not in plan
+    assert set(CustomerMetrics.objects.values_list("churn_probability", flat=True)) == {0.375}
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW enable_hashjoin")
+        assert cursor.fetchone()[0] == "on"
+
+
+def _expected_reasons(customer_id: int) -> dict[str, str]:
+    m = CustomerMetrics.objects.get(customer_id=customer_id)
+    return {
+        "rfm": f"RFM {m.rfm_code} (R{m.r_score} F{m.f_score} M{m.m_score})",
+        "lifecycle": f"lifecycle stage {m.lifecycle_stage}",
+        "tier": f"value tier {m.value_tier}",
+        "cluster": f"behaviour cluster {m.cluster}",
+        "potential": f"potential value {m.value_potential}",
+    }
+
+
+def _open_reasons(customer_id: int) -> dict[str, str]:
+    return dict(
+        SegmentMembership.objects.filter(customer_id=customer_id, exited_at__isnull=True)
+        .exclude(segment__kind=SegmentKind.RULE)
+        .values_list("segment__kind", "reason")
+    )
+
+
+@pytest.mark.parametrize("probe", [True, False])
+def test_a_steady_diff_leaves_rule_segments_alone_and_gives_each_entry_its_reason(
+    history, monkeypatch, probe
+) -> None:
+    from segments.services import memberships
+    from segments.services.writeback import (
+        ALL_MEMBERSHIP_BITS,
+        CHANGED_TABLE,
+        _temp_tables_create,
+    )
+    from tests.segments.factories import SegmentFactory, SegmentMembershipFactory
+
+    # given computed memberships, each with its reason, and a customer also in a rule segment
+    segment_refresh(as_of=AS_OF, window_days=365)
+    customer = next(c.pk for c in history if _open_reasons(c.pk).get("rfm"))
+    reasons = _open_reasons(customer)
+    assert reasons
+    assert all(reasons[kind] == _expected_reasons(customer)[kind] for kind in reasons)
+    rule_stay = SegmentMembershipFactory(segment=SegmentFactory(), customer_id=customer)
+    row = CustomerMetrics.objects.get(customer_id=customer)
+    stage = "dormant" if row.lifecycle_stage != "dormant" else "active"
+    monkeypatch.setattr(memberships, "PROBE_MAX_SHARE", 1.0 if probe else 0.0)
+    with transaction.atomic():
+        # when its lifecycle stage changes and the diff is told every column changed
+        CustomerMetrics.objects.filter(customer_id=customer).update(lifecycle_stage=stage)
+        with connection.cursor() as cursor:
+            _temp_tables_create(cursor.cursor)
+            cursor.execute(
+                f"INSERT INTO {CHANGED_TABLE} VALUES (%s, %s)",  # noqa: S608 - a constant
+                [customer, ALL_MEMBERSHIP_BITS],
+            )
+        run = RefreshRun.objects.create(
+            status=RunStatus.RUNNING, trigger="test", as_of=AS_OF, window_days=365
+        )
+        moves = memberships.builtin_memberships_refresh(
+            run_id=run.pk, now=NEXT_DAY, changed_only=True
+        )
+
+    # then only the lifecycle stay moved, the rule segment's stay is as it was, and the new
+    # stay's reason names the new stage
+    assert sum(moves.values()) == 2
+    rule_stay.refresh_from_db()
+    assert rule_stay.exited_at is None
+    assert _open_reasons(customer)["lifecycle"] == f"lifecycle stage {stage}"
+    assert _open_reasons(customer) == {**reasons, "lifecycle": f"lifecycle stage {stage}"}
