@@ -286,8 +286,8 @@ def _staged_rows_update(
 
     The staged rows are in customer order (`metrics_write`) and each probes the table's
     primary key, so the key and the table are read page after page. The planner would hash
-    the whole table instead, which cost more at every share of the rows measured, a night's
-    third as a refit's million (docs/performance.md, the write-back)."""
+    the whole table instead: slower for a night's third of the rows, about as fast for a
+    refit's million (docs/performance.md, the nightly's join plans)."""
     with index_probes(cursor):
         cursor.execute(
             sql.SQL(
