@@ -660,8 +660,9 @@ def test_a_steady_diff_leaves_rule_segments_alone_and_gives_each_entry_its_reaso
     segment_refresh(as_of=AS_OF, window_days=365)
     customer = next(c.pk for c in history if _open_reasons(c.pk).get("rfm"))
     reasons = _open_reasons(customer)
+    expected = _expected_reasons(customer)
     assert reasons
-    assert all(reasons[kind] == _expected_reasons(customer)[kind] for kind in reasons)
+    assert all(reasons[kind] == expected[kind] for kind in reasons)
     rule_stay = SegmentMembershipFactory(segment=SegmentFactory(), customer_id=customer)
     row = CustomerMetrics.objects.get(customer_id=customer)
     stage = "dormant" if row.lifecycle_stage != "dormant" else "active"
@@ -687,5 +688,4 @@ def test_a_steady_diff_leaves_rule_segments_alone_and_gives_each_entry_its_reaso
     assert sum(moves.values()) == 2
     rule_stay.refresh_from_db()
     assert rule_stay.exited_at is None
-    assert _open_reasons(customer)["lifecycle"] == f"lifecycle stage {stage}"
     assert _open_reasons(customer) == {**reasons, "lifecycle": f"lifecycle stage {stage}"}
