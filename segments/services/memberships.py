@@ -31,10 +31,10 @@ from segments.services.writeback import CHANGED_TABLE, membership_bit
 
 DESIRED_TABLE = "segments_desired_members"
 # Under this share of customers changed, the built-in diff of a steady refresh reads their
-# open memberships through the index by customer, in customer order. Left to itself the planner
-# hashes every open membership: slower than those probes at a quarter and at a third of the
-# customers changed (measured at a million, docs/performance.md), now that the open stays have
-# a partition of their own.
+# metrics rows by key and their open memberships through the index by customer, in customer
+# order. Left to itself the planner hashes every open membership: slower than those probes at
+# a quarter and at a third of the customers changed (measured at a million,
+# docs/performance.md), now that the open stays have a partition of their own.
 PROBE_MAX_SHARE = 0.25
 REANALYZE_AFTER_MOVES = 50_000
 # ... and more than this share of the rows the statistics count (autovacuum's own analyze
@@ -75,12 +75,24 @@ def _kind_bit(kind: str) -> int:
     return membership_bit(BUILTIN_COLUMNS[kind][0])
 
 
-def _builtin_desired(*, changed_only: bool) -> sql.Composed:
+def _changed_customers(*, probe: bool) -> sql.Composable:
+    """CHANGED_TABLE as a relation (customer_id, kinds); with `probe`, in customer order, the
+    order of the indexes it probes and about that of the tables' rows: in the order the
+    customers were written (runs of it) the probes took twice as long at a quarter."""
+    changed = sql.Identifier(CHANGED_TABLE)
+    if not probe:
+        return changed
+    return sql.SQL("(SELECT customer_id, kinds FROM {} ORDER BY customer_id)").format(changed)
+
+
+def _builtin_desired(*, changed_only: bool, probe: bool = False) -> sql.Composed:
     """The SELECT of every built-in segment's desired members (segment_id, customer_id,
     reason) in one pass over the metrics rows: each row unpivots into one (kind, key) per
     built-in kind, joined with the active segments. With `changed_only`, only the customers in
-    CHANGED_TABLE and, of each, only the kinds whose column changed. The reason is built only
-    for the rows the kinds and the segments leave, not for every kind of every row."""
+    CHANGED_TABLE and, of each, only the kinds whose column changed (with `probe`, few of
+    them, their metrics rows read through the primary key in customer order rather than by
+    hashing every row). The reason is built only for the rows the kinds and the segments
+    leave, not for every kind of every row."""
     values = sql.SQL(", ").join(
         sql.SQL("({kind}, {bit}, m.{column}::text)").format(
             kind=sql.Literal(str(kind)),
@@ -95,20 +107,27 @@ def _builtin_desired(*, changed_only: bool) -> sql.Composed:
         )
         for kind, (_column, reason) in BUILTIN_COLUMNS.items()
     )
-    changed: sql.Composable = sql.SQL("")
-    if changed_only:
-        changed = sql.SQL(" JOIN {} c ON c.customer_id = m.customer_id").format(
-            sql.Identifier(CHANGED_TABLE)
+    metrics = sql.Identifier(CustomerMetrics._meta.db_table)
+    rows: sql.Composable = sql.SQL("{} m").format(metrics)
+    if changed_only and probe:
+        # A lateral subquery that cannot be flattened (OFFSET 0): each changed customer probes
+        # the key, while the join with the segments below still hashes.
+        rows = sql.SQL(
+            "{changed} c CROSS JOIN LATERAL "
+            "(SELECT * FROM {metrics} m WHERE m.customer_id = c.customer_id OFFSET 0) m"
+        ).format(changed=_changed_customers(probe=True), metrics=metrics)
+    elif changed_only:
+        rows = sql.SQL("{} m JOIN {} c ON c.customer_id = m.customer_id").format(
+            metrics, _changed_customers(probe=False)
         )
     return sql.SQL(
         "SELECT s.id AS segment_id, m.customer_id, CASE v.kind {reasons} END AS reason "
-        "FROM {metrics} m{changed} "
+        "FROM {rows} "
         "CROSS JOIN LATERAL (VALUES {values}) AS v(kind, bit, key) "
         "JOIN {segments} s ON s.kind = v.kind AND s.key = v.key AND s.is_active"
         "{scope}"
     ).format(
-        metrics=sql.Identifier(CustomerMetrics._meta.db_table),
-        changed=changed,
+        rows=rows,
         values=values,
         reasons=reasons,
         segments=sql.Identifier(Segment._meta.db_table),
@@ -116,12 +135,14 @@ def _builtin_desired(*, changed_only: bool) -> sql.Composed:
     )
 
 
-def _fill_builtin_desired(cursor: Cursor[TupleRow], *, changed_only: bool) -> None:
+def _fill_builtin_desired(
+    cursor: Cursor[TupleRow], *, changed_only: bool, probe: bool = False
+) -> None:
     """Put the built-in segments' desired members (`_builtin_desired`) in DESIRED_TABLE."""
     cursor.execute(
         sql.SQL("INSERT INTO {desired} (segment_id, customer_id, reason) {select}").format(
             desired=sql.Identifier(DESIRED_TABLE),
-            select=_builtin_desired(changed_only=changed_only),
+            select=_builtin_desired(changed_only=changed_only, probe=probe),
         )
     )
 
@@ -291,13 +312,6 @@ def _apply_changed(
     cursor.execute(sql.SQL("ANALYZE {}").format(desired))
     for name in (held, exits, entries):
         cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(name))
-    changed: sql.Composable = sql.Identifier(CHANGED_TABLE)
-    if probe:
-        # Probed in customer order, the index's and about the heap's: in the order the
-        # customers were written (runs of it) the probes took twice as long at a quarter.
-        changed = sql.SQL("(SELECT customer_id, kinds FROM {} ORDER BY customer_id)").format(
-            changed
-        )
     # Each open membership's kind bit is looked up in the arrays (null for a segment not
     # among them), not joined: with hash joins off, a join with the segments made the
     # planner pair every segment with every changed customer first, then probe the index for
@@ -310,7 +324,7 @@ def _apply_changed(
                 "JOIN {table} m ON m.customer_id = c.customer_id AND m.exited_at IS NULL "
                 "WHERE c.kinds & (%(bits)s::integer[])"
                 "[array_position(%(ids)s::bigint[], m.segment_id)] <> 0"
-            ).format(held=held, changed=changed, table=table),
+            ).format(held=held, changed=_changed_customers(probe=probe), table=table),
             params,
         )
     cursor.execute(sql.SQL("ANALYZE {}").format(held))
@@ -330,8 +344,8 @@ def _apply_changed(
         cursor.execute(
             sql.SQL(
                 "WITH closed AS (UPDATE {table} m SET exited_at = %(now)s, "
-                "exited_run_id = %(run)s FROM {exits} e WHERE m.id = e.id "
-                "RETURNING m.segment_id) "
+                "exited_run_id = %(run)s FROM {exits} e "
+                "WHERE m.id = e.id AND m.exited_at IS NULL RETURNING m.segment_id) "
                 "SELECT segment_id, count(*) FROM closed GROUP BY segment_id"
             ).format(table=table, exits=exits),
             params,
@@ -444,10 +458,9 @@ def builtin_memberships_refresh(*, run_id: int, now: datetime, changed_only: boo
             source = sql.SQL("({}) AS d").format(_builtin_desired(changed_only=False))
             moves.update(_entries_open(cursor, params, source))
         elif changed_only:
-            _fill_builtin_desired(cursor, changed_only=True)
-            moves.update(
-                _apply_changed(cursor, builtin_bits, now, run_id, probe=_few_changed(cursor))
-            )
+            probe = _few_changed(cursor)
+            _fill_builtin_desired(cursor, changed_only=True, probe=probe)
+            moves.update(_apply_changed(cursor, builtin_bits, now, run_id, probe=probe))
         else:
             _fill_builtin_desired(cursor, changed_only=False)
             moves.update(_apply(cursor, list(builtin_bits), now, run_id))

@@ -3,6 +3,7 @@ window edge are re-aggregated, only changed rows are written, and the result is 
 full pass computes."""
 
 import datetime as dt
+from collections import Counter
 from decimal import Decimal
 
 import numpy as np
@@ -417,32 +418,62 @@ def test_the_membership_diff_compares_only_the_kinds_whose_column_changed(histor
     assert open_of("tier").pk == stay_in_tier.pk
 
 
-def test_the_exits_are_closed_in_the_order_of_their_rows(history) -> None:
-    from django.db import connection, transaction
+class _Explaining:
+    """A cursor that notes the join settings and plan of each statement starting with `prefix`
+    in `plans` before running it."""
 
-    from segments.services.memberships import EXITS_TABLE, builtin_memberships_refresh
+    def __init__(self, cursor, plans: list[tuple[tuple, str]], prefix: str = "UPDATE") -> None:
+        self._cursor = cursor
+        self._plans = plans
+        self._prefix = prefix
+
+    def execute(self, query, params=None):
+        text = query.as_string(self._cursor) if hasattr(query, "as_string") else query
+        if text.startswith(self._prefix):
+            self._cursor.execute(
+                "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')"
+            )
+            settings = self._cursor.fetchone()
+            self._cursor.execute("EXPLAIN " + text, params)
+            plan = "\n".join(row[0] for row in self._cursor.fetchall())
+            self._plans.append((settings, plan))
+        return self._cursor.execute(query, params)
+
+    def __getattr__(self, name: str):
+        return getattr(self._cursor, name)
+
+
+def _stages_changed_and_diffed(customers: list[int]) -> Counter:
+    """Within the caller's transaction: every one of `customers` gets another lifecycle stage,
+    is noted in CHANGED_TABLE in that order with the stage's bit, and the steady diff runs."""
+    from segments.services.memberships import builtin_memberships_refresh
     from segments.services.writeback import CHANGED_TABLE, _temp_tables_create, membership_bit
+
+    for customer in customers:
+        stage = CustomerMetrics.objects.get(customer_id=customer).lifecycle_stage
+        CustomerMetrics.objects.filter(customer_id=customer).update(
+            lifecycle_stage="dormant" if stage != "dormant" else "active"
+        )
+    with connection.cursor() as cursor:
+        _temp_tables_create(cursor.cursor)
+        for customer in customers:
+            cursor.execute(
+                f"INSERT INTO {CHANGED_TABLE} VALUES (%s, %s)",  # noqa: S608 - a constant
+                [customer, membership_bit("lifecycle_stage")],
+            )
+    run = RefreshRun.objects.create(
+        status=RunStatus.RUNNING, trigger="test", as_of=AS_OF, window_days=365
+    )
+    return builtin_memberships_refresh(run_id=run.pk, now=NEXT_DAY, changed_only=True)
+
+
+def test_the_exits_are_closed_in_the_order_of_their_rows(history) -> None:
+    from segments.services.memberships import EXITS_TABLE
 
     # given every customer's lifecycle stage changed, noted newest customer first
     segment_refresh(as_of=AS_OF, window_days=365)
-    customers = sorted((c.pk for c in history), reverse=True)
     with transaction.atomic():
-        for customer in customers:
-            stage = CustomerMetrics.objects.get(customer_id=customer).lifecycle_stage
-            CustomerMetrics.objects.filter(customer_id=customer).update(
-                lifecycle_stage="dormant" if stage != "dormant" else "active"
-            )
-        with connection.cursor() as cursor:
-            _temp_tables_create(cursor.cursor)
-            for customer in customers:
-                cursor.execute(
-                    f"INSERT INTO {CHANGED_TABLE} VALUES (%s, %s)",  # noqa: S608 - a constant
-                    [customer, membership_bit("lifecycle_stage")],
-                )
-        run = RefreshRun.objects.create(
-            status=RunStatus.RUNNING, trigger="test", as_of=AS_OF, window_days=365
-        )
-        moves = builtin_memberships_refresh(run_id=run.pk, now=NEXT_DAY, changed_only=True)
+        moves = _stages_changed_and_diffed(sorted((c.pk for c in history), reverse=True))
         # when the exits are read as the UPDATE reads them (in the order they were written)
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT id FROM {EXITS_TABLE}")  # noqa: S608 - a constant
@@ -451,6 +482,67 @@ def test_the_exits_are_closed_in_the_order_of_their_rows(history) -> None:
     # then they follow the membership ids: the table and its key are visited page after page
     assert len(exits) == sum(v for (_s, kind), v in moves.items() if kind == "exited") > 1
     assert exits == sorted(exits)
+
+
+def test_the_exits_update_reads_the_open_partition_alone(history, monkeypatch) -> None:
+    from segments.services import memberships
+
+    # given the first refresh's memberships, none closed yet: the closed partition is empty,
+    # which is what the planner sees on a new installation's first nightly run
+    segment_refresh(as_of=AS_OF, window_days=365)
+    assert not SegmentMembership.objects.filter(exited_at__isnull=False).exists()
+    plans: list[tuple[tuple, str]] = []
+    real = memberships._apply_changed
+    monkeypatch.setattr(
+        memberships,
+        "_apply_changed",
+        lambda cursor, *args, **kwargs: real(
+            _Explaining(cursor, plans, "WITH closed AS (UPDATE"), *args, **kwargs
+        ),
+    )
+    with transaction.atomic():
+        # when every customer's lifecycle stage changes
+        moves = _stages_changed_and_diffed([c.pk for c in history])
+
+    # then the exits' UPDATE finds its rows in the open partition alone: planned with the
+    # closed one, an empty table believed free to scan, it scanned that partition once per
+    # exit as the exits filled it (quadratic; minutes for a nightly run at a million)
+    (_settings, plan), *_ = plans
+    assert sum(v for (_s, kind), v in moves.items() if kind == "exited") > 1
+    assert f"{SegmentMembership._meta.db_table}_open" in plan
+    assert f"{SegmentMembership._meta.db_table}_closed" not in plan
+    assert SegmentMembership.objects.filter(exited_at=NEXT_DAY).count() == sum(
+        v for (_s, kind), v in moves.items() if kind == "exited"
+    )
+
+
+def test_few_changed_customers_metrics_rows_are_read_by_key_for_their_desired_members(
+    history, monkeypatch
+) -> None:
+    from segments.services import memberships
+
+    segment_refresh(as_of=AS_OF, window_days=365)
+    plans: list[tuple[tuple, str]] = []
+    real = memberships._fill_builtin_desired
+    monkeypatch.setattr(
+        memberships,
+        "_fill_builtin_desired",
+        lambda cursor, **kwargs: real(
+            _Explaining(cursor, plans, f'INSERT INTO "{memberships.DESIRED_TABLE}"'), **kwargs
+        ),
+    )
+    monkeypatch.setattr(memberships, "PROBE_MAX_SHARE", 1.0)
+    with transaction.atomic():
+        # when a few customers' lifecycle stages change
+        moves = _stages_changed_and_diffed([c.pk for c in history[:5]])
+
+    # then each changed customer's metrics row is looked up by its key (the scan of the
+    # metrics is parameterised by the changed customer), not every stored row hashed
+    (_settings, plan), *_ = plans
+    lines = plan.splitlines()
+    scan = next(i for i, line in enumerate(lines) if "on segments_customermetrics" in line)
+    assert "segments_changed_customers.customer_id" in lines[scan + 1]
+    assert sum(v for (_s, kind), v in moves.items() if kind == "entered") > 0
 
 
 def test_entries_are_inserted_in_customer_order(history) -> None:
@@ -553,29 +645,6 @@ def test_each_row_knows_when_the_clock_changes_it_and_only_those_rows_are_re_agg
 
     assert third.counts["metrics_written"] == 0
     assert _table() == incremental_table
-
-
-class _Explaining:
-    """A cursor that notes each UPDATE's join settings and plan in `plans` before running it."""
-
-    def __init__(self, cursor, plans: list[tuple[tuple, str]]) -> None:
-        self._cursor = cursor
-        self._plans = plans
-
-    def execute(self, query, params=None):
-        text = query.as_string(self._cursor) if hasattr(query, "as_string") else query
-        if text.startswith("UPDATE"):
-            self._cursor.execute(
-                "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')"
-            )
-            settings = self._cursor.fetchone()
-            self._cursor.execute("EXPLAIN " + text, params)
-            plan = "\n".join(row[0] for row in self._cursor.fetchall())
-            self._plans.append((settings, plan))
-        return self._cursor.execute(query, params)
-
-    def __getattr__(self, name: str):
-        return getattr(self._cursor, name)
 
 
 def test_the_staged_rows_are_staged_in_customer_order_and_joined_by_a_loop(
