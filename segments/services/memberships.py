@@ -77,8 +77,9 @@ def _kind_bit(kind: str) -> int:
 
 def _changed_customers(*, probe: bool) -> sql.Composable:
     """CHANGED_TABLE as a relation (customer_id, kinds); with `probe`, in customer order, the
-    order of the indexes it probes and about that of the tables' rows: in the order the
-    customers were written (runs of it) the probes took twice as long at a quarter."""
+    order of the indexes it probes and about that of the tables' rows, so the probes read them
+    page after page rather than jumping about as the order the customers were written in
+    would (docs/performance.md)."""
     changed = sql.Identifier(CHANGED_TABLE)
     if not probe:
         return changed
