@@ -443,6 +443,19 @@ class _Explaining:
         return getattr(self._cursor, name)
 
 
+def _plans_of(monkeypatch, module, name: str, prefix: str = "UPDATE") -> list[tuple[tuple, str]]:
+    """The plans `_Explaining` notes of the statements starting with `prefix` that `module`'s
+    function `name` runs on the cursor it is given first."""
+    plans: list[tuple[tuple, str]] = []
+    real = getattr(module, name)
+    monkeypatch.setattr(
+        module,
+        name,
+        lambda cursor, *args, **kwargs: real(_Explaining(cursor, plans, prefix), *args, **kwargs),
+    )
+    return plans
+
+
 def _stages_changed_and_diffed(customers: list[int]) -> Counter:
     """Within the caller's transaction: every one of `customers` gets another lifecycle stage,
     is noted in CHANGED_TABLE in that order with the stage's bit, and the steady diff runs."""
@@ -491,15 +504,7 @@ def test_the_exits_update_reads_the_open_partition_alone(history, monkeypatch) -
     # which is what the planner sees on a new installation's first nightly run
     segment_refresh(as_of=AS_OF, window_days=365)
     assert not SegmentMembership.objects.filter(exited_at__isnull=False).exists()
-    plans: list[tuple[tuple, str]] = []
-    real = memberships._apply_changed
-    monkeypatch.setattr(
-        memberships,
-        "_apply_changed",
-        lambda cursor, *args, **kwargs: real(
-            _Explaining(cursor, plans, "WITH closed AS (UPDATE"), *args, **kwargs
-        ),
-    )
+    plans = _plans_of(monkeypatch, memberships, "_apply_changed", "WITH closed AS (UPDATE")
     with transaction.atomic():
         # when every customer's lifecycle stage changes
         moves = _stages_changed_and_diffed([c.pk for c in history])
@@ -508,12 +513,11 @@ def test_the_exits_update_reads_the_open_partition_alone(history, monkeypatch) -
     # closed one, an empty table believed free to scan, it scanned that partition once per
     # exit as the exits filled it (quadratic; minutes for a nightly run at a million)
     (_settings, plan), *_ = plans
-    assert sum(v for (_s, kind), v in moves.items() if kind == "exited") > 1
+    exited = sum(v for (_s, kind), v in moves.items() if kind == "exited")
+    assert exited > 1
     assert f"{SegmentMembership._meta.db_table}_open" in plan
     assert f"{SegmentMembership._meta.db_table}_closed" not in plan
-    assert SegmentMembership.objects.filter(exited_at=NEXT_DAY).count() == sum(
-        v for (_s, kind), v in moves.items() if kind == "exited"
-    )
+    assert SegmentMembership.objects.filter(exited_at=NEXT_DAY).count() == exited
 
 
 def test_few_changed_customers_metrics_rows_are_read_by_key_for_their_desired_members(
@@ -522,14 +526,11 @@ def test_few_changed_customers_metrics_rows_are_read_by_key_for_their_desired_me
     from segments.services import memberships
 
     segment_refresh(as_of=AS_OF, window_days=365)
-    plans: list[tuple[tuple, str]] = []
-    real = memberships._fill_builtin_desired
-    monkeypatch.setattr(
+    plans = _plans_of(
+        monkeypatch,
         memberships,
         "_fill_builtin_desired",
-        lambda cursor, **kwargs: real(
-            _Explaining(cursor, plans, f'INSERT INTO "{memberships.DESIRED_TABLE}"'), **kwargs
-        ),
+        f'INSERT INTO "{memberships.DESIRED_TABLE}"',
     )
     monkeypatch.setattr(memberships, "PROBE_MAX_SHARE", 1.0)
     with transaction.atomic():
@@ -654,13 +655,7 @@ def test_the_staged_rows_are_staged_in_customer_order_and_joined_by_a_loop(
     from segments.services.metrics import metrics_stored_rows
 
     segment_refresh(as_of=AS_OF, window_days=365)
-    plans: list[tuple[tuple, str]] = []
-    real = writeback._staged_rows_update
-    monkeypatch.setattr(
-        writeback,
-        "_staged_rows_update",
-        lambda cursor, *args: real(_Explaining(cursor, plans), *args),
-    )
+    plans = _plans_of(monkeypatch, writeback, "_staged_rows_update")
     with transaction.atomic():
         # given a frame whose rows come newest customer first, every row changed
         stored = metrics_stored_rows()
