@@ -20,16 +20,22 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+import adbc_driver_postgresql.dbapi as adbc_dbapi
 import pandas as pd
 import psycopg
+import pyarrow as pa
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from psycopg import pq, sql
+from psycopg.conninfo import make_conninfo
 
 from segments.models import CustomerMetrics, DirtyCustomer
 from segments.services.customer_sets import customer_set_create, ids_csv, rows_copy
 
 T = TypeVar("T")
+
+# The type of every moment read from the database into a frame.
+DATETIME_DTYPE = "datetime64[us, UTC]"
 
 # Memory for the hashes and sorts of one refresh: at PostgreSQL's default (4 MB) a hash
 # aggregate of millions of rows spills to disk; ~1 GB keeps 10M orders in memory.
@@ -722,23 +728,73 @@ STORED_ROW_COLUMNS = {
 }
 
 
-def _stored_rows_csv() -> io.BytesIO:
-    query = sql.SQL("SELECT {columns} FROM {metrics}").format(
-        columns=sql.SQL(", ").join(map(sql.Identifier, STORED_ROW_COLUMNS)),
+# The stored rows' numbers as the frame holds them (numeric and integer columns as float8 and
+# int8: their text in CSV, their binary form in Arrow).
+_STORED_CASTS = {"float64": "float8", "int64": "int8", "Int64": "int8"}
+
+
+def _stored_rows_query() -> sql.Composed:
+    """Every stored row, each column sent as the frame holds it (numbers as float8 or int8)
+    and an empty text as missing, as CSV reads it: both reads below give equal frames."""
+
+    def column(name: str, kind: str) -> sql.Composable:
+        value: sql.Composable = sql.Identifier(name)
+        if kind == "string":
+            value = sql.SQL("NULLIF({}, '')").format(value)
+        elif kind in _STORED_CASTS:
+            value = sql.SQL("{}::{}").format(value, sql.SQL(_STORED_CASTS[kind]))
+        return sql.SQL("{} AS {}").format(value, sql.Identifier(name))
+
+    return sql.SQL("SELECT {columns} FROM {metrics}").format(
+        columns=sql.SQL(", ").join(column(n, k) for n, k in STORED_ROW_COLUMNS.items()),
         metrics=sql.Identifier(_METRICS_TABLE),
     )
-    return _copy_out(query)
-
-
-def _stored_rows_parse(buffer: io.BytesIO) -> pd.DataFrame:
-    return _read_csv(buffer, STORED_ROW_COLUMNS).set_index("customer_id")
 
 
 def metrics_stored_rows() -> pd.DataFrame:
-    """Every stored metrics row as it is now (STORED_ROW_COLUMNS), indexed by customer id: one
-    COPY stream. A full pass compares its fresh rows with these in pandas and writes back only
-    those that differ; an incremental one takes the unchanged customers' metrics from them."""
-    return _stored_rows_parse(_stored_rows_csv())
+    """Every stored metrics row as it is now (STORED_ROW_COLUMNS), indexed by customer id, read
+    on this connection: one COPY stream. A full pass compares its fresh rows with these in
+    pandas and writes back only those that differ; an incremental one takes the unchanged
+    customers' metrics from them."""
+    return _read_csv(_copy_out(_stored_rows_query()), STORED_ROW_COLUMNS).set_index("customer_id")
+
+
+def _own_conninfo() -> str:
+    """The libpq connection string of this thread's connection (password included), for a
+    client that opens a connection of its own to the same database."""
+    connection.ensure_connection()
+    info = connection.connection.info
+    parameters = info.get_parameters()
+    if info.password:
+        parameters["password"] = info.password
+    return make_conninfo("", **parameters)
+
+
+def _stored_rows_arrow(conninfo: str) -> pa.Table:
+    """Every stored row (`_stored_rows_query`) as an Arrow table, through ADBC's PostgreSQL
+    driver on a connection of its own: a binary COPY that the driver decodes into Arrow
+    columns in C++ as it arrives. As CSV the rows cost the server more to write and the
+    refresh a parse it waited for after its aggregation (docs/performance.md, "The stored
+    rows as Arrow")."""
+    with (
+        adbc_dbapi.connect(conninfo, autocommit=True) as conn,
+        conn.cursor() as cursor,
+    ):
+        # A plain scan, but planned over a million rows: past `jit_above_cost`.
+        cursor.execute("SET jit = off")
+        cursor.execute(_stored_rows_query().as_string())
+        return cursor.fetch_arrow_table()
+
+
+def _stored_rows_frame(table: pa.Table) -> pd.DataFrame:
+    """The frame `metrics_stored_rows` reads, from the same rows as Arrow columns."""
+    frame = table.to_pandas()
+    for name, kind in STORED_ROW_COLUMNS.items():
+        if kind == "datetime":
+            frame[name] = frame[name].astype(DATETIME_DTYPE)
+        elif kind in ("Int64", "string"):
+            frame[name] = frame[name].astype(kind)
+    return frame.set_index("customer_id")
 
 
 @contextmanager
@@ -749,10 +805,11 @@ def metrics_stored_rows_ahead(
     in a thread, while the caller aggregates on this one; yields a function that waits for
     the rows and returns them.
 
-    A million stored rows take seconds to leave PostgreSQL as CSV, about as long as an
-    incremental aggregation, which runs meanwhile on the other core. They are parsed only when
-    asked for, after the aggregation: parsing them while the aggregation's own frames are
-    built is what set the refresh's peak memory (two parses' buffers at once).
+    A million stored rows take seconds to leave PostgreSQL, about as long as an incremental
+    aggregation, which runs meanwhile on the other core. They arrive decoded, as Arrow columns
+    (`_stored_rows_arrow`), and the thread makes the pandas frame of them at once, so the
+    caller waits for nothing it could have done meanwhile. No parse of a buffer is left to
+    overlap the aggregation's own frames, which is what once set the refresh's peak memory.
     Only the refresh writes this table, under its lock, so another snapshot reads the same rows.
     Inside somebody's open transaction (see `outer_transaction_open`) the rows are read on this
     connection when asked for.
@@ -760,9 +817,10 @@ def metrics_stored_rows_ahead(
     if outer_transaction_open(own_transaction):
         yield metrics_stored_rows
         return
+    conninfo = _own_conninfo()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(on_own_connection, _stored_rows_csv)
-        yield lambda: _stored_rows_parse(future.result())
+        future = pool.submit(lambda: _stored_rows_frame(_stored_rows_arrow(conninfo)))
+        yield future.result
 
 
 def _read_csv(buffer: io.BytesIO, columns: dict[str, str]) -> pd.DataFrame:
@@ -771,7 +829,11 @@ def _read_csv(buffer: io.BytesIO, columns: dict[str, str]) -> pd.DataFrame:
     frame = pd.read_csv(buffer, engine="pyarrow", dtype=dtypes)
     for name, kind in columns.items():
         if kind == "datetime":
-            frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601")
+            # In microseconds, as PostgreSQL keeps them: the reader infers seconds for a column
+            # without a fraction, and frames read apart must hold the same types.
+            frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601").astype(
+                DATETIME_DTYPE
+            )
     return frame
 
 

@@ -22,7 +22,9 @@ from segments.choices import RunStatus
 from segments.models import CustomerMetrics
 from segments.services import metrics as metrics_module
 from segments.services.metrics import (
-    _stored_rows_csv,
+    _own_conninfo,
+    _stored_rows_arrow,
+    _stored_rows_frame,
     metrics_frame,
     metrics_stored_rows,
     metrics_stored_rows_ahead,
@@ -86,6 +88,20 @@ def own_connections(monkeypatch: pytest.MonkeyPatch) -> list[Callable[[], Any]]:
     return reads
 
 
+@pytest.fixture
+def arrow_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The threads the stored rows were read in through ADBC (`_stored_rows_arrow`)."""
+    threads: list[int] = []
+    read = metrics_module._stored_rows_arrow
+
+    def recorded(conninfo: str) -> Any:
+        threads.append(threading.get_ident())
+        return read(conninfo)
+
+    monkeypatch.setattr(metrics_module, "_stored_rows_arrow", recorded)
+    return threads
+
+
 @pytest.mark.parametrize("id_range", [None, "middle"])
 def test_two_streams_equal_the_single_statement(
     history: list[Any], monkeypatch: pytest.MonkeyPatch, id_range: str | None
@@ -121,16 +137,17 @@ def test_two_streams_equal_the_single_statement(
 
 
 def test_stored_rows_are_read_ahead_on_another_connection_only_when_safe(
-    history: list[Any], own_connections: list[Callable[[], Any]]
+    history: list[Any], arrow_reads: list[int]
 ) -> None:
     customers = history
     segment_refresh(as_of=AS_OF, window_days=365)
-    own_connections.clear()
+    arrow_reads.clear()
 
     with transaction.atomic():
         with metrics_stored_rows_ahead(own_transaction=True) as stored_rows:
             ahead = stored_rows()
-        assert own_connections == [_stored_rows_csv]
+        assert len(arrow_reads) == 1
+        assert arrow_reads[0] != threading.get_ident()
         pd.testing.assert_frame_equal(ahead, metrics_stored_rows())
         assert len(ahead) == 29  # the merged customer has no row
 
@@ -138,24 +155,65 @@ def test_stored_rows_are_read_ahead_on_another_connection_only_when_safe(
         CustomerMetrics.objects.filter(customer_id=customers[0].pk).update(monetary=12345)
         with transaction.atomic(), metrics_stored_rows_ahead(own_transaction=True) as rows:
             assert rows().loc[customers[0].pk, "monetary"] == 12345
-        assert len(own_connections) == 1
+        assert len(arrow_reads) == 1
         transaction.set_rollback(True)
 
 
+def test_the_stored_rows_read_as_arrow_equal_those_read_as_csv(history: list[Any]) -> None:
+    """Both reads give the same frame, column types included, at the edges of each type:
+    missing and empty text, missing small integers and timestamps, numerics' trailing
+    zeros, microseconds and days far from now."""
+    customers = history
+    segment_refresh(as_of=AS_OF, window_days=365)
+    first, second, third = (c.pk for c in customers[3:6])
+    CustomerMetrics.objects.filter(customer_id=first).update(
+        rfm_code="",
+        value_potential="",
+        r_score=None,
+        cluster=None,
+        churn_probability=None,
+        monetary=Decimal("0.10"),
+        last_order_at=dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+        orders_edge_at=None,
+    )
+    CustomerMetrics.objects.filter(customer_id=second).update(
+        value_potential="high",
+        spend_lifetime=Decimal("123456789012.34"),
+        churn_probability=0.1234,
+        last_nps=-1,
+        last_contact_at=dt.datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),
+    )
+    CustomerMetrics.objects.filter(customer_id=third).update(
+        rfm_segment="champions", avg_sentiment_30d=-0.0, predicted_value_365d=Decimal("-5.00")
+    )
+
+    by_copy = metrics_stored_rows()
+    by_arrow = _stored_rows_frame(_stored_rows_arrow(_own_conninfo()))
+
+    pd.testing.assert_frame_equal(by_arrow, by_copy)
+    assert pd.isna(by_arrow.loc[first, "rfm_code"])
+    assert pd.isna(by_arrow.loc[first, "r_score"])
+    assert by_arrow.loc[first, "monetary"] == 0.1
+    assert by_arrow.loc[second, "last_contact_at"].microsecond == 999999
+    assert by_arrow.loc[second, "spend_lifetime"] == 123456789012.34
+
+
 def test_an_incremental_refresh_on_committed_rows_reads_ahead_and_equals_a_full_pass(
-    history: list[Any], own_connections: list[Callable[[], Any]]
+    history: list[Any], own_connections: list[Callable[[], Any]], arrow_reads: list[int]
 ) -> None:
     customers = history
     assert segment_refresh(as_of=AS_OF, window_days=365).status == RunStatus.SUCCEEDED
     OrderFactory(customer=customers[3], placed_at=AS_OF, amount=Decimal("77.00"))
     own_connections.clear()
+    arrow_reads.clear()
 
     steady = segment_refresh(as_of=AS_OF + dt.timedelta(hours=6), window_days=365)
 
     assert steady.status == RunStatus.SUCCEEDED, steady.error
     assert 0 < steady.counts["aggregated"] < steady.counts["customers"]
     # The stored rows, brought out on a connection of their own while this one aggregated.
-    assert own_connections == [_stored_rows_csv]
+    assert len(arrow_reads) == 1
+    assert own_connections == []
     stored = metrics_stored_rows()
     assert stored.loc[customers[3].pk, "orders_lifetime"] == customers[3].orders.count()
 
