@@ -9,7 +9,8 @@ ones (`metrics_frame_incremental`): those in the changed-customers log that data
 fill (see segments/migrations/0004_dirty_customers.py), and those whose stored row's moment of
 change by the clock has come (`orders_edge_at`, `contacts_edge_at`: the first moment a paid
 order, a contact or a complaint leaves its window, or one dated later becomes current, computed
-by the same aggregation). Everybody else's raw metrics are read back from the metrics table.
+by the same aggregation). Everybody else's raw metrics are read back from the metrics table,
+on a second connection and as Arrow columns (`metrics_stored_rows_ahead`).
 """
 
 import io
@@ -776,12 +777,11 @@ def _stored_rows_arrow(conninfo: str) -> pa.Table:
     columns in C++ as it arrives. As CSV the rows cost the server more to write and the
     refresh a parse it waited for after its aggregation (docs/performance.md, "The stored
     rows as Arrow")."""
-    with (
-        adbc_dbapi.connect(conninfo, autocommit=True) as conn,
-        conn.cursor() as cursor,
-    ):
+    # In a transaction (the driver's default), so that a pooler in transaction mode keeps the
+    # driver's statements on one server connection and the setting ends with it.
+    with adbc_dbapi.connect(conninfo) as conn, conn.cursor() as cursor:
         # A plain scan, but planned over a million rows: past `jit_above_cost`.
-        cursor.execute("SET jit = off")
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(_stored_rows_query().as_string())
         return cursor.fetch_arrow_table()
 
