@@ -808,8 +808,9 @@ def metrics_stored_rows_ahead(
     A million stored rows take seconds to leave PostgreSQL, about as long as an incremental
     aggregation, which runs meanwhile on the other core. They arrive decoded, as Arrow columns
     (`_stored_rows_arrow`), and the thread makes the pandas frame of them at once, so the
-    caller waits for nothing it could have done meanwhile. No parse of a buffer is left to
-    overlap the aggregation's own frames, which is what once set the refresh's peak memory.
+    caller waits for nothing it could have done meanwhile. No CSV is parsed on either side of
+    the aggregation's own frames any more; the frame's memory is the reading thread's, which
+    moves the refresh's peak memory (docs/performance.md, "The stored rows as Arrow").
     Only the refresh writes this table, under its lock, so another snapshot reads the same rows.
     Inside somebody's open transaction (see `outer_transaction_open`) the rows are read on this
     connection when asked for.
